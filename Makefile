@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make dev` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ASSETS := railsaas/static/vendor/.installed
+
+.PHONY: dev test lint fmt install assets clean bench browser-deps
+
+install: $(STAMP) $(ASSETS)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required" or 0)'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# htmx and Pico CSS come from the npm registry (lockfile), served from static/vendor: no CDN.
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p railsaas/static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js railsaas/static/vendor/
+	cp node_modules/@picocss/pico/css/pico.min.css railsaas/static/vendor/
+	touch $@
+
+assets: $(ASSETS)
+
+# The whole product on this machine: embedded PostgreSQL and Redis unless DATABASE_URL /
+# REDIS_URL are set, emulators for Railway and Stripe, web + worker + beat. Ctrl-C stops it.
+dev: install
+	$(PY) -m railsaas.devstack
+
+# The whole suite. TEST_DATABASE_URL / TEST_REDIS_URL select servers; otherwise embedded ones.
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+fmt: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules railsaas/static/vendor .pytest_cache

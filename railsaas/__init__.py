@@ -1,0 +1,58 @@
+"""RailSaaS: reselling app hosting on Railway. `create_app` builds the Flask application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from railsaas.config import Config
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    cfg = Config()
+    app.config.from_mapping(cfg.as_flask())
+    app.config["app_database_url"] = cfg.app_database_url if (
+        cfg.APP_DATABASE_URL or cfg.DATABASE_URL) else ""
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not cfg.DEBUG,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=not cfg.DEBUG,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    if overrides:
+        app.config.update(overrides)
+    app.config["SETTINGS"] = cfg
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from railsaas.context import init_context
+    from railsaas.errors import init_error_handlers
+    from railsaas.extensions import csrf, db
+    from railsaas.security import init_security_headers
+    from railsaas.services import outbox  # noqa: F401  (registers the after-commit hook)
+    from railsaas.tasks import celery_init_app
+
+    db.init_app(app)
+    csrf.init_app(app)
+    init_context(app)
+    init_error_handlers(app)
+    init_security_headers(app)
+    celery_init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from railsaas.blueprints import pages
+
+    app.register_blueprint(pages.bp)

@@ -1,0 +1,1 @@
+"""Thin views: parse input, call a service, commit once, render or redirect."""

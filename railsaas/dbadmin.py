@@ -1,0 +1,143 @@
+"""Database administration: roles, databases, migrations, row-level security.
+
+Used by the Alembic environment, `make dev`, the test suite and `flask db` commands. Runs
+with DATABASE_URL (a role that may create roles, or the owner itself); the web app and the
+workers never do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
+
+from railsaas.config import Config, sqlalchemy_url
+
+ROOT = Path(__file__).resolve().parent.parent
+RLS_POLICIES = ROOT / "sql" / "rls_policies.sql"
+
+
+def admin_engine(url: str, **kwargs) -> Engine:
+    return create_engine(sqlalchemy_url(url), poolclass=NullPool, **kwargs)
+
+
+def _quote_ident(conn: Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote_identifier(name)
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _role_exists(conn: Connection, role: str) -> bool:
+    return bool(conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}))
+
+
+def ensure_roles(conn: Connection, cfg: Config) -> None:
+    """Create the owner role (NOLOGIN: migrations SET ROLE to it) and the app role
+    (LOGIN, NOSUPERUSER, NOBYPASSRLS, owns nothing) when missing, and grant what they need."""
+    owner, app = cfg.DB_OWNER_ROLE, cfg.APP_DB_USER
+    q_owner, q_app = _quote_ident(conn, owner), _quote_ident(conn, app)
+    current = conn.scalar(text("SELECT current_user"))
+    if not _role_exists(conn, owner):
+        conn.exec_driver_sql(f"CREATE ROLE {q_owner} NOLOGIN")
+    if current != owner:
+        is_member = conn.scalar(text("SELECT pg_has_role(current_user, :r, 'MEMBER')"),
+                                {"r": owner})
+        if not is_member:
+            conn.exec_driver_sql(f"GRANT {q_owner} TO CURRENT_USER")
+    if not _role_exists(conn, app):
+        conn.exec_driver_sql(
+            f"CREATE ROLE {q_app} LOGIN PASSWORD {_quote_literal(cfg.APP_DB_PASSWORD)} "
+            "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
+        )
+    database = _quote_ident(conn, conn.scalar(text("SELECT current_database()")))
+    is_super = conn.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
+    if is_super or current == owner:
+        conn.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA public TO {q_owner}")
+    conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {database} TO {q_app}")
+    conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {q_app}")
+
+
+def become_owner(conn: Connection, cfg: Config) -> None:
+    conn.exec_driver_sql(f"SET ROLE {_quote_ident(conn, cfg.DB_OWNER_ROLE)}")
+
+
+# --- used from migrations (op.get_bind() is the owner's connection) -------------------------
+
+def apply_rls(conn: Connection) -> None:
+    """(Re)apply sql/rls_policies.sql. Every policy in it is dropped and recreated."""
+    # Straight to psycopg: with no parameters it sends the file as one simple query, and the
+    # format() placeholders inside it are not mistaken for driver parameters.
+    conn.connection.driver_connection.execute(RLS_POLICIES.read_text())
+
+
+def drop_policies(conn: Connection) -> None:
+    """Drop every policy in the schema (policies on one table may read another, which would
+    otherwise block dropping it)."""
+    rows = conn.execute(text(
+        "SELECT policyname, tablename FROM pg_policies WHERE schemaname = 'public'")).all()
+    for policy, table in rows:
+        conn.exec_driver_sql(
+            f"DROP POLICY {_quote_ident(conn, policy)} ON {_quote_ident(conn, table)}")
+
+
+def grant_app_role(conn: Connection, cfg: Config | None = None) -> None:
+    """The app role may read and write every table, but only append to the audit log and
+    never touch Alembic's bookkeeping."""
+    cfg = cfg or Config()
+    app = _quote_ident(conn, cfg.APP_DB_USER)
+    conn.exec_driver_sql(
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app}")
+    conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app}")
+    conn.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {app}")
+    conn.exec_driver_sql(f"REVOKE ALL ON alembic_version FROM {app}")
+    conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION auth_find_user(text) TO {app}")
+
+
+# --- databases (make dev, tests) -------------------------------------------------------------
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def create_database(admin_url: str, name: str, *, drop_first: bool = False) -> None:
+    """Create database `name` on the server of admin_url (which names any existing database)."""
+    engine = admin_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        q = _quote_ident(conn, name)
+        if drop_first:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {q} WITH (FORCE)")
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.exec_driver_sql(f"CREATE DATABASE {q}")
+    engine.dispose()
+
+
+def alembic_config(database_url: str):
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(database_url), revision)

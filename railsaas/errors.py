@@ -1,0 +1,99 @@
+"""Errors: JSON `{"error": {"code", "message", "details"}}` under /api, pages elsewhere.
+
+Services raise `ServiceError` subclasses; views never build error responses by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A business rule said no. Carries an HTTP status and a stable machine-readable code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None,
+                 details: Any = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.details = details
+        self.status = status or self.status
+
+
+class ValidationFailed(ServiceError):
+    status, code = 422, "validation_failed"
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
+class Unauthenticated(ServiceError):
+    status, code = 401, "unauthenticated"
+
+
+class Conflict(ServiceError):
+    status, code = 409, "conflict"
+
+
+class LimitExceeded(ServiceError):
+    status, code = 402, "limit_exceeded"
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def init_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):
+        if wants_json():
+            return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status
+        return render_template("errors/error.html", status=exc.status,
+                               message=exc.message), exc.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        if wants_json():
+            return jsonify(error_body("csrf_failed", exc.description)), 400
+        return render_template("errors/error.html", status=400,
+                               message="Your form expired. Reload the page and try again."), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        if wants_json():
+            code = (exc.name or "error").lower().replace(" ", "_")
+            response = jsonify(error_body(code, exc.description or exc.name))
+            valid_methods = getattr(exc, "valid_methods", None)
+            if status == 405 and valid_methods:
+                response.headers["Allow"] = ", ".join(valid_methods)
+            return response, status
+        return render_template("errors/error.html", status=status,
+                               message=exc.description), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error", extra={"path": request.path})
+        if wants_json():
+            return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500
+        return render_template("errors/error.html", status=500,
+                               message="Something went wrong on our side."), 500

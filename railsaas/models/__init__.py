@@ -1,0 +1,15 @@
+"""SQLAlchemy models, one module per area. Import from here."""
+
+from railsaas.models.activity import AuditLog, Email, Notification, OutboxMessage
+from railsaas.models.base import Base
+from railsaas.models.billing import Plan, StripeEvent, Subscription, UsageMetric
+from railsaas.models.catalog import Template
+from railsaas.models.instance import Deployment, Instance
+from railsaas.models.tenancy import Invitation, Membership, Tenant
+from railsaas.models.user import ApiToken, RefreshToken, User
+
+__all__ = [
+    "ApiToken", "AuditLog", "Base", "Deployment", "Email", "Instance", "Invitation", "Membership",
+    "Notification", "OutboxMessage", "Plan", "RefreshToken", "StripeEvent", "Subscription",
+    "Template", "Tenant", "UsageMetric", "User",
+]

@@ -1,0 +1,86 @@
+"""People, and the credentials they sign in with besides a password."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from railsaas.models.base import Base, created_at, updated_at, uuid_pk
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'admin')", name="role"),
+        Index("idx_users_email", "email"),  # the seed's; emails are stored lower-cased
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    # Platform role: 'user' or 'admin' (platform admin). Workspace roles live in memberships.
+    role: Mapped[str] = mapped_column(String(50), default="user", server_default="user")
+    email_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # An email change waits here until the new address is verified.
+    pending_email: Mapped[str | None] = mapped_column(String(255))
+    # Bumped to end every other session and token ("log out everywhere").
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    is_suspended: Mapped[bool] = mapped_column(default=False, server_default="false")
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+    memberships = relationship("Membership", back_populates="user")
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_active(self) -> bool:  # flask-login: suspended users cannot sign in
+        return not self.is_suspended
+
+    def get_id(self) -> str:
+        """The session cookie holds id and session version: bumping the version ends every
+        other session."""
+        return f"{self.id}:{self.session_version}"
+
+
+class RefreshToken(Base):
+    """One row per issued refresh token (the JWT's jti). Each works once; presenting a spent
+    one revokes the whole family."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_user_id_family_id", "user_id", "family_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    family_id: Mapped[uuid.UUID]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()
+
+
+class ApiToken(Base):
+    """A personal API token for one user in one workspace. Only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_tenant_id_user_id", "tenant_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()

@@ -1,0 +1,54 @@
+"""Celery app and tasks. Tasks take ids, never ORM objects or secrets, and run inside the
+Flask app context (so they share config, the engine and templates with the web app).
+
+Worker: `celery -A railsaas.tasks.worker worker`; beat: `celery -A railsaas.tasks.worker beat`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import Celery, Task
+from flask import Flask
+
+# Modules whose tasks the worker imports. Add a module here when you add one.
+TASK_MODULES = [
+    "railsaas.tasks.mail",
+    "railsaas.tasks.outbox",
+]
+
+# Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
+BEAT_SCHEDULE: dict[str, dict] = {
+    "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(seconds=30)},
+}
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    redis_url = app.config["REDIS_URL"]
+    celery.conf.update(
+        broker_url=redis_url,
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        # A task is acknowledged when done, so a worker killed mid-task hands it to another.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": 3600},
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+        include=TASK_MODULES,
+        beat_schedule=BEAT_SCHEDULE,
+        worker_hijack_root_logger=False,
+    )
+    celery.conf.update(app.config.get("CELERY", {}))
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

@@ -1,0 +1,25 @@
+"""Email delivery, retried with backoff while the mail server is unreachable."""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import shared_task
+
+from railsaas.db import SYSTEM
+from railsaas.extensions import db
+from railsaas.services import mail
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+@shared_task(name="mail.deliver", bind=True, max_retries=8)
+def deliver(self, email_id: str) -> str:
+    with db.scope(SYSTEM) as session:  # commits the attempt count and error either way
+        result = mail.deliver(session, uuid.UUID(email_id))
+    if result == "failed":
+        backoff = min(600, 5 * 2 ** self.request.retries)
+        raise self.retry(exc=DeliveryFailed(email_id), countdown=backoff)
+    return result

@@ -1,0 +1,167 @@
+"""Test fixtures: a real PostgreSQL (as the app role), a real Redis, the Flask app.
+
+Servers: TEST_DATABASE_URL / TEST_REDIS_URL when set (CI points them at the machine's
+services); otherwise an embedded PostgreSQL under .local/test-pg and a private Redis.
+
+The suite creates a fresh database, migrates it as the owner role, and connects as the app
+role (NOSUPERUSER NOBYPASSRLS): row-level security is exercised for real.
+
+Two ways to touch the database:
+- `dbconn` (most tests): one outer transaction per test, rolled back at the end; code under
+  test may commit (SQLAlchemy's join_transaction_mode="create_savepoint").
+- `committed` (tests with Celery workers or several connections): data really commits, and
+  every table is truncated afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests import support
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="run long load and fault tests")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def _worker_suffix() -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"_{worker}" if worker else ""
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory):
+    """Resolve (or start) PostgreSQL and Redis, create and migrate the test database, and
+    point the environment at them before any app is built."""
+    from railsaas import dbadmin, embedded
+
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if not admin_url:
+        admin_url = embedded.start_postgres(embedded.local_dir() / "test-pg")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        redis_url = embedded.start_redis(tmp_path_factory.mktemp("redis"), persist=False)
+
+    name = "railsaas_test" + _worker_suffix()
+    dbadmin.create_database(admin_url, name, drop_first=True)
+    database_url = dbadmin.with_database(admin_url, name)
+
+    env = {
+        "DATABASE_URL": database_url,
+        "APP_DATABASE_URL": "",
+        "REDIS_URL": redis_url,
+        "DEBUG": "0",
+        "BCRYPT_ROUNDS": "4",  # speed; production refuses less than 12 (see services.passwords)
+        "LOG_FORMAT": "json",
+        "RAILWAY_API_TOKEN": "test-railway-master-token-7f3a9c",
+        "SECRET_KEY": "test-secret-key-0123456789abcdef",
+        "JWT_SECRET": "test-jwt-secret-0123456789abcdef",
+    }
+    os.environ.update(env)
+    dbadmin.migrate(database_url)
+
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    return support.Servers(admin_url=admin_url, database_url=database_url, redis_url=redis_url)
+
+
+@pytest.fixture(scope="session")
+def app(servers):
+    from railsaas import create_app
+
+    app = create_app({"TESTING": True, "SERVER_NAME": "localhost.test"})
+    return app
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def dbconn(app):
+    """One outer transaction per test; everything the test and the app commit is rolled back."""
+    from railsaas.extensions import db
+
+    conn = db.engine.connect()
+    outer = conn.begin()
+    db.sessionmaker.configure(bind=conn, join_transaction_mode="create_savepoint")
+    try:
+        yield conn
+    finally:
+        db.sessionmaker.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def committed(app, servers):
+    """Real commits; every table is emptied afterwards (as the owner, bypassing nothing)."""
+    yield
+    support.truncate_all(servers.database_url)
+
+
+@pytest.fixture
+def factory(app, dbconn):
+    """Builds tenants, users, memberships, plans, templates and instances (system context)."""
+    with app.app_context():
+        yield support.Factory()
+
+
+@pytest.fixture
+def committed_factory(app, committed):
+    with app.app_context():
+        yield support.Factory()
+
+
+@pytest.fixture
+def client(app, dbconn):
+    return app.test_client()
+
+
+@pytest.fixture
+def redis_conn(servers):
+    import redis
+
+    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    yield r
+    r.close()
+
+
+def csrf_from(html: str) -> str:
+    m = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert m, "page has no csrf-token meta tag"
+    return m.group(1)
+
+
+@pytest.fixture
+def owner_sql(servers):
+    """Run SQL as the database administrator (for catalog checks, never for app behaviour)."""
+    from railsaas import dbadmin
+
+    engine = dbadmin.admin_engine(servers.database_url)
+
+    def run(sql: str, **params):
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).all()
+
+    yield run
+    engine.dispose()

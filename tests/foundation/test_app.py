@@ -1,0 +1,29 @@
+from tests.support import login_as
+
+
+def test_landing_page_renders_with_security_headers(client):
+    resp = client.get("/")
+    assert resp.status_code == 200
+    assert b"RailSaaS" in resp.data
+    csp = resp.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"]
+    assert "Strict-Transport-Security" in resp.headers  # not DEBUG
+
+
+def test_dashboard_shows_the_signed_in_users_workspace(app, client, factory):
+    user, tenant = factory.workspace(name="Ada")
+    login_as(app, client, user)
+    resp = client.get("/dashboard")
+    assert resp.status_code == 200
+    assert tenant.name.encode() in resp.data.replace(b"&#39;", b"'")
+
+
+def test_unknown_api_route_answers_json_404(client):
+    resp = client.get("/api/nothing-here")
+    assert resp.status_code == 404
+    assert resp.json["error"]["code"] == "not_found"
