@@ -53,6 +53,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from railsaas.blueprints import pages
+    from railsaas.blueprints import api, pages
+    from railsaas.extensions import csrf
 
     app.register_blueprint(pages.bp)
+    csrf.exempt(api.bp)  # Bearer tokens, never cookies: nothing for CSRF to forge
+    app.register_blueprint(api.bp)

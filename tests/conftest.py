@@ -165,3 +165,15 @@ def owner_sql(servers):
 
     yield run
     engine.dispose()
+
+
+@pytest.fixture
+def celery_worker(app, committed):
+    """A real Celery worker (threads) consuming the test Redis broker. Data must really
+    commit for it to see it, hence `committed`."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery = app.extensions["celery"]
+    with start_worker(celery, pool="threads", concurrency=4, perform_ping_check=False,
+                      shutdown_timeout=30, loglevel="WARNING"):
+        yield celery

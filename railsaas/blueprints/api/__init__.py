@@ -1,0 +1,11 @@
+"""The JSON API under /api. Bearer-token authenticated (no cookies, so no CSRF), errors as
+{"error": {"code", "message", "details"}} (railsaas.errors).
+
+Each area adds a module here and imports it at the bottom, registering routes on `bp`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
