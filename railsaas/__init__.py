@@ -53,9 +53,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from railsaas.blueprints import api, pages
+    from railsaas.blueprints import admin, api, pages
     from railsaas.extensions import csrf
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
     csrf.exempt(api.bp)  # Bearer tokens, never cookies: nothing for CSRF to forge
     app.register_blueprint(api.bp)

@@ -27,3 +27,20 @@ def test_unknown_api_route_answers_json_404(client):
     resp = client.get("/api/nothing-here")
     assert resp.status_code == 404
     assert resp.json["error"]["code"] == "not_found"
+
+
+def test_admin_panel_is_for_platform_admins_only(app, client, factory):
+    user, _ = factory.workspace()
+    login_as(app, client, user)
+    assert client.get("/admin/").status_code == 403
+    admin, _ = factory.workspace(role="owner", email=f"admin-{user.id}@example.com")
+    client2 = app.test_client()
+    from railsaas.db import SYSTEM
+    from railsaas.extensions import db
+    from railsaas.models import User
+
+    with db.scope(SYSTEM) as s:
+        s.get(User, admin.id).role = "admin"
+    admin.role = "admin"
+    login_as(app, client2, admin)
+    assert client2.get("/admin/").status_code == 200
