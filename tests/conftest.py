@@ -121,15 +121,16 @@ def committed(app, servers):
 
 @pytest.fixture
 def factory(app, dbconn):
-    """Builds tenants, users, memberships, plans, templates and instances (system context)."""
-    with app.app_context():
-        yield support.Factory()
+    """Builds tenants, users, memberships, plans, templates and instances (system context).
+    It needs no app context; tests that call services directly use `app_ctx`, but should not
+    then make client requests: Flask would reuse that app context, and with it `g` (the
+    request's session and flask-login's cached user)."""
+    return support.Factory()
 
 
 @pytest.fixture
 def committed_factory(app, committed):
-    with app.app_context():
-        yield support.Factory()
+    return support.Factory()
 
 
 @pytest.fixture
