@@ -107,7 +107,7 @@ def dbconn(app):
     try:
         yield conn
     finally:
-        db.sessionmaker.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        db.sessionmaker.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
         outer.rollback()
         conn.close()
 
