@@ -44,3 +44,12 @@ def test_admin_panel_is_for_platform_admins_only(app, client, factory):
     admin.role = "admin"
     login_as(app, client2, admin)
     assert client2.get("/admin/").status_code == 200
+
+
+def test_readme_lists_every_setting():
+    from pathlib import Path
+
+    from railsaas.config import settings_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert settings_table() in readme, "README's settings table is stale: regenerate it"
