@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     ]
 
     stack = Stack()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and SIGTERM both stop the stack (a shell may start us with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         # Emulators first: seeding may read the Railway emulator's catalog.
         for svc in services:

@@ -86,7 +86,7 @@ def servers(tmp_path_factory):
 def app(servers):
     from railsaas import create_app
 
-    app = create_app({"TESTING": True, "SERVER_NAME": "localhost.test"})
+    app = create_app({"TESTING": True})
     return app
 
 

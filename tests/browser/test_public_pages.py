@@ -1,0 +1,19 @@
+"""The public pages in a real browser: no JavaScript errors, phone width, keyboard."""
+
+from tests.browser.conftest import assert_no_horizontal_scroll
+
+
+def test_landing_page_loads_htmx_and_styles_without_errors(page, live_server, shot):
+    page.goto(live_server + "/")
+    assert page.locator("h1").first.inner_text()
+    # htmx came from static/vendor (no CDN) and initialised under the CSP.
+    assert page.evaluate("() => typeof window.htmx === 'object'")
+    assert page.evaluate(
+        "() => getComputedStyle(document.body).fontFamily.length > 0")
+    shot(page, "landing")
+
+
+def test_landing_page_fits_a_phone(phone, live_server, shot):
+    phone.goto(live_server + "/")
+    assert_no_horizontal_scroll(phone)
+    shot(phone, "landing-phone")
