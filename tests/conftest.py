@@ -178,3 +178,27 @@ def celery_worker(app, committed):
     with start_worker(celery, pool="threads", concurrency=4, perform_ping_check=False,
                       shutdown_timeout=30, loglevel="WARNING"):
         yield celery
+
+
+@pytest.fixture(scope="session")
+def _stripe_emulator_server():
+    from railsaas.emulators.stripe import StripeEmulator
+
+    emulator = StripeEmulator().start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def stripe_emulator(_stripe_emulator_server, app):
+    """The Stripe emulator (one server thread per session, emptied for each test), with the
+    app's STRIPE_* settings pointing at it for the duration of the test."""
+    emulator = _stripe_emulator_server
+    emulator.reset()
+    keys = ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+    saved = {k: app.config.get(k) for k in keys}
+    app.config.update(STRIPE_API_BASE=emulator.url, STRIPE_SECRET_KEY="sk_test_emulator",
+                      STRIPE_WEBHOOK_SECRET=emulator.dispatcher.settings.secret)
+    yield emulator
+    emulator.reset()
+    app.config.update(saved)
