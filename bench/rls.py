@@ -1,0 +1,105 @@
+"""Row-level security overhead: the app's hot queries as the app role under RLS, against the
+same queries as a superuser (RLS never applies to one), with pgbench on the same data.
+
+    .venv/bin/python -m bench.rls [--database railsaas_bench] [--seconds 15] [--clients 4]
+
+Run bench.dataset first. Both sides run the identical script (set_config included), so the
+only difference is the policies. Target: at most 10% slower under RLS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench.dataset import bench_url
+from railsaas import dbadmin
+from railsaas.config import Config, _with_user
+
+# Each query gets the workspace's id as :tid (from bench_tenants) and filters by it, as the
+# application does; RLS is the net under that filter.
+QUERIES = {
+    "instance list (50 newest)": """
+        SELECT id, name, status, domain, created_at FROM instances
+        WHERE tenant_id = :tid ORDER BY created_at DESC LIMIT 50;""",
+    "status counts": """
+        SELECT status, count(*) FROM instances WHERE tenant_id = :tid GROUP BY status;""",
+    "usage this period by instance": """
+        SELECT instance_id, metric_type, sum(value) FROM usage_metrics
+        WHERE tenant_id = :tid AND recorded_at >= now() - interval '30 days'
+        GROUP BY instance_id, metric_type;""",
+    "recent deployments": """
+        SELECT d.id, d.status, d.created_at, i.name FROM deployments d
+        JOIN instances i ON i.id = d.instance_id
+        WHERE d.tenant_id = :tid ORDER BY d.created_at DESC LIMIT 20;""",
+}
+
+SCRIPT = """\\set n random(1, {workspaces})
+BEGIN;
+SELECT id AS tid FROM bench_tenants WHERE n = :n \\gset
+SELECT set_config('app.tenant_id', :tid, true), set_config('app.user_id', '', true),
+       set_config('app.role', '', true);
+{query}
+END;
+"""
+
+
+def prepare(url: str) -> int:
+    """A lookup table n -> tenant id that both roles may read (no RLS on it)."""
+    engine = dbadmin.admin_engine(url)
+    cfg = Config()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET app.role = 'system'")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS bench_tenants")
+        conn.exec_driver_sql(
+            "CREATE TABLE bench_tenants AS SELECT row_number() OVER (ORDER BY slug) AS n, "
+            "id FROM tenants")
+        conn.exec_driver_sql("CREATE UNIQUE INDEX ON bench_tenants (n)")
+        conn.exec_driver_sql(f'GRANT SELECT ON bench_tenants TO "{cfg.APP_DB_USER}"')
+        count = conn.execute(text("SELECT count(*) FROM bench_tenants")).scalar()
+    engine.dispose()
+    return count
+
+
+def pgbench(url: str, script: Path, seconds: int, clients: int) -> tuple[float, float]:
+    out = subprocess.run(
+        ["pgbench", "-n", "-M", "prepared", "-T", str(seconds), "-c", str(clients),
+         "-j", str(min(clients, 2)), "-f", str(script), url],
+        capture_output=True, text=True, check=True).stdout
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial", out).group(1))
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+    return tps, latency
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default="railsaas_bench")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+
+    url = bench_url(args.database)
+    workspaces = prepare(url)
+    cfg = Config()
+    app_url = _with_user(url, cfg.APP_DB_USER, cfg.APP_DB_PASSWORD)
+    print(f"{'query':<32} {'superuser tps':>14} {'app+RLS tps':>12} {'slower':>8} "
+          f"{'lat su ms':>10} {'lat RLS ms':>11}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, query in QUERIES.items():
+            script = Path(tmp) / "q.sql"
+            script.write_text(SCRIPT.format(workspaces=workspaces, query=query.strip()))
+            su_tps, su_lat = pgbench(url, script, args.seconds, args.clients)
+            app_tps, app_lat = pgbench(app_url, script, args.seconds, args.clients)
+            slower = (su_tps / app_tps - 1) * 100
+            print(f"{name:<32} {su_tps:>14.0f} {app_tps:>12.0f} {slower:>7.1f}% "
+                  f"{su_lat:>10.2f} {app_lat:>11.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
