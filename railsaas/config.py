@@ -31,6 +31,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DB_POOL_SIZE", "10", "SQLAlchemy connection pool size per process."),
     Setting("REDIS_URL", "", "Redis for Celery, caches, rate limits and the Railway budget. "
             "Unset in `make dev`: an embedded Redis under `.local/`."),
+    Setting("CELERY_BROKER_URL", "", "Celery's broker; empty means REDIS_URL. Split it from "
+            "the cache at scale."),
     Setting("SECRET_KEY", "dev-secret-key-change-me", "Signs sessions, CSRF tokens and email "
             "links. Must be set in production.", secret=True),
     Setting("JWT_SECRET", "dev-jwt-secret-change-me", "HS256 key for API access tokens.",
@@ -110,6 +112,7 @@ class Config:
     APP_DB_PASSWORD: str = field(default_factory=lambda: _env("APP_DB_PASSWORD"))
     DB_POOL_SIZE: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE")))
     REDIS_URL: str = field(default_factory=lambda: _env("REDIS_URL"))
+    CELERY_BROKER_URL: str = field(default_factory=lambda: _env("CELERY_BROKER_URL"))
     SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY"))
     JWT_SECRET: str = field(default_factory=lambda: _env("JWT_SECRET"))
     JWT_ACCESS_TTL_SECONDS: int = field(default_factory=lambda: int(_env("JWT_ACCESS_TTL_SECONDS")))

@@ -30,9 +30,8 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask)
-    redis_url = app.config["REDIS_URL"]
     celery.conf.update(
-        broker_url=redis_url,
+        broker_url=app.config["CELERY_BROKER_URL"] or app.config["REDIS_URL"],
         result_backend=None,
         task_ignore_result=True,
         task_serializer="json",
