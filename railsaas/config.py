@@ -175,5 +175,23 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+def update_readme(path: str = "README.md") -> None:
+    """Rewrite the README's settings table (between its settings:start/end markers)."""
+    import re
+
+    with open(path) as f:
+        text = f.read()
+    table = f"<!-- settings:start -->\n{settings_table()}\n<!-- settings:end -->"
+    text = re.sub(r"<!-- settings:start -->.*?<!-- settings:end -->", lambda _: table, text,
+                  flags=re.S)
+    with open(path, "w") as f:
+        f.write(text)
+
+
 if __name__ == "__main__":
-    print(settings_table())
+    import sys
+
+    if sys.argv[1:] == ["--update-readme"]:
+        update_readme()
+    else:
+        print(settings_table())

@@ -52,4 +52,6 @@ def test_readme_lists_every_setting():
     from railsaas.config import settings_table
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert settings_table() in readme, "README's settings table is stale: regenerate it"
+    assert settings_table() in readme, (
+        "README's settings table is stale: run `.venv/bin/python -m railsaas.config "
+        "--update-readme`")
