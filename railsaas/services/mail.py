@@ -8,6 +8,7 @@ import ssl
 import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
@@ -42,6 +43,7 @@ def build_message(email: Email, sender: str) -> EmailMessage:
     msg["To"] = email.to_address
     msg["Subject"] = email.subject
     msg["Message-ID"] = f"<{email.id}@railsaas>"
+    msg["Date"] = formatdate(usegmt=True)
     msg.set_content(email.text_body)
     if email.html_body:
         msg.add_alternative(email.html_body, subtype="html")
@@ -58,6 +60,7 @@ def smtp_send(smtp_url: str, msg: EmailMessage, timeout: float = 15) -> None:
     else:
         client = smtplib.SMTP(host, port or 25, timeout=timeout)
     with client:
+        client.ehlo()  # has_extn() only knows the server's extensions after EHLO
         if parts.scheme == "smtp" and client.has_extn("starttls"):
             client.starttls(context=ssl.create_default_context())
         if parts.username:
