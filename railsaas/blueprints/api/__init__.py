@@ -9,3 +9,5 @@ from __future__ import annotations
 from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+from railsaas.blueprints.api import auth, users  # noqa: E402, F401  (registers routes)
