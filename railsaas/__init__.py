@@ -53,10 +53,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from railsaas.blueprints import admin, api, pages
+    from railsaas.blueprints import account, admin, api, auth, dev, pages
     from railsaas.extensions import csrf
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(dev.bp)  # 404 unless DEBUG
     app.register_blueprint(admin.bp)
     csrf.exempt(api.bp)  # Bearer tokens, never cookies: nothing for CSRF to forge
     app.register_blueprint(api.bp)

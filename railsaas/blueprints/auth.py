@@ -1,0 +1,189 @@
+"""Sign-up, sign-in, logout, email verification and password reset pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from railsaas.context import SESSION_TENANT_KEY
+from railsaas.errors import Conflict, ValidationFailed
+from railsaas.extensions import db
+from railsaas.forms import apply_errors
+from railsaas.forms.accounts import (
+    PASSWORD_HINT,
+    ForgotForm,
+    LoginForm,
+    RegisterForm,
+    ResendForm,
+    ResetForm,
+)
+from railsaas.models import User
+from railsaas.services import auth
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None: never an open redirect."""
+    if not target or any(c in target for c in "\\\r\n\t") or not target.startswith("/"):
+        return None
+    if target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def start_session(user: User, keep_workspace: bool = False) -> None:
+    """A fresh session for `user`: nothing from before sign-in survives (no fixation)."""
+    workspace = session.get(SESSION_TENANT_KEY) if keep_workspace else None
+    session.clear()
+    login_user(user)
+    if workspace:
+        session[SESSION_TENANT_KEY] = workspace
+
+
+def _status(form) -> int:
+    """422 when a submitted form is shown again with its errors."""
+    return 422 if form.is_submitted() else 200
+
+
+def _home():
+    return redirect(url_for("pages.dashboard"), 303)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("pages.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = auth.login(db.session, email=form.email.data, password=form.password.data)
+        except auth.LoginFailed as exc:
+            db.session.commit()  # the failed attempt's audit row
+            form.form_errors.append(exc.message)
+            return render_template("auth/login.html", form=form, next=next_url), 401
+        else:
+            db.session.commit()
+            start_session(user)
+            return redirect(next_url or url_for("pages.dashboard"), 303)
+    return render_template("auth/login.html", form=form, next=next_url), _status(form)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return _home()
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = auth.register(db.session, email=form.email.data,
+                                 password=form.password.data, name=form.name.data)
+        except (ValidationFailed, Conflict) as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            start_session(user)
+            flash(f"Welcome! We sent a link to {user.email}: open it to confirm your address.",
+                  "success")
+            return _home()
+    return (render_template("auth/register.html", form=form, password_hint=PASSWORD_HINT),
+            _status(form))
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        auth.logout(db.session, current_user._get_current_object())
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("pages.index"), 303)
+
+
+@bp.get("/verify/<token>")
+def verify(token: str):
+    try:
+        user = auth.verify_email(db.session, token)
+    except (auth.InvalidLink, Conflict) as exc:
+        db.session.rollback()
+        return render_template("auth/verify.html", ok=False, message=exc.message), exc.status
+    db.session.commit()
+    return render_template("auth/verify.html", ok=True, email=user.email)
+
+
+@bp.get("/verify/email-change/<token>")
+def confirm_email(token: str):
+    try:
+        user = auth.confirm_email_change(db.session, token)
+    except (auth.InvalidLink, Conflict) as exc:
+        db.session.rollback()
+        return render_template("auth/verify.html", ok=False, message=exc.message), exc.status
+    db.session.commit()
+    return render_template("auth/verify.html", ok=True, email=user.email, changed=True)
+
+
+@bp.route("/verify/resend", methods=["GET", "POST"])
+def resend_verification():
+    if current_user.is_authenticated:
+        if current_user.email_verified:
+            flash("Your email address is already confirmed.", "info")
+            return _home()
+        if request.method == "POST":
+            auth.resend_verification(db.session, current_user.email)
+            db.session.commit()
+            flash(f"We sent a new link to {current_user.email}.", "success")
+            return _home()
+        return render_template("auth/resend.html", form=None)
+    form = ResendForm()
+    if form.validate_on_submit():
+        auth.resend_verification(db.session, form.email.data)
+        db.session.commit()
+        flash("If that address belongs to an unconfirmed account, we sent it a new link.",
+              "info")
+        return redirect(url_for("auth.login"), 303)
+    return render_template("auth/resend.html", form=form), _status(form)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot():
+    form = ForgotForm()
+    if form.validate_on_submit():
+        auth.request_password_reset(db.session, form.email.data)
+        db.session.commit()
+        flash("If an account uses that address, we sent it a link to choose a new password. "
+              "The link works for an hour.", "info")
+        return redirect(url_for("auth.login"), 303)
+    return render_template("auth/forgot.html", form=form), _status(form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    try:
+        auth.check_reset_token(db.session, token)
+    except auth.InvalidLink as exc:
+        db.session.rollback()
+        return render_template("auth/link_invalid.html", message=exc.message), exc.status
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            auth.reset_password(db.session, token, form.password.data)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Your password is changed, and every other session is signed out. "
+                  "Log in with the new password.", "success")
+            return redirect(url_for("auth.login"), 303)
+    return (render_template("auth/reset.html", form=form, password_hint=PASSWORD_HINT),
+            _status(form))
