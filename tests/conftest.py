@@ -202,3 +202,20 @@ def stripe_emulator(_stripe_emulator_server, app):
     yield emulator
     emulator.reset()
     app.config.update(saved)
+
+
+@pytest.fixture
+def mail_sink(app, tmp_path):
+    """The development SMTP sink on a free port, capturing into a temporary directory; the
+    app (and the Celery worker threads, which share its config) send mail to it.
+    `.messages(to=None)`, `.wait_for(to=..., timeout=...)`."""
+    from railsaas.devmail import MailSink
+
+    sink = MailSink(tmp_path / "mail").start()
+    previous = app.config["SMTP_URL"]
+    app.config["SMTP_URL"] = sink.url
+    try:
+        yield sink
+    finally:
+        app.config["SMTP_URL"] = previous
+        sink.stop()
