@@ -21,7 +21,9 @@ def _signed_in() -> None:
     return None
 
 
-def _page(name_form=None, email_form=None, password_form=None, status: int = 200):
+def _page(name_form=None, email_form=None, password_form=None):
+    """The account page; a form that failed is shown again with its errors (200, so htmx
+    and browsers treat it as a page, not a failure)."""
     user = current_user._get_current_object()
     return render_template(
         "account/profile.html",
@@ -29,7 +31,7 @@ def _page(name_form=None, email_form=None, password_form=None, status: int = 200
         email_form=email_form or EmailChangeForm(formdata=None, prefix="email"),
         password_form=password_form or PasswordChangeForm(formdata=None, prefix="password"),
         password_hint=PASSWORD_HINT,
-    ), status
+    )
 
 
 def _done(message: str):
@@ -50,7 +52,7 @@ def profile():
                 db.session.commit()
                 return _done("Your name is saved.")
         db.session.rollback()
-        return _page(name_form=form, status=422)
+        return _page(name_form=form)
     return _page()
 
 
@@ -69,7 +71,7 @@ def change_email():
             return _done(f"We sent a link to {form.new_email.data.strip().lower()}. Your "
                          "address changes when you open it.")
     db.session.rollback()
-    return _page(email_form=form, status=422)
+    return _page(email_form=form)
 
 
 @bp.post("/password")
@@ -87,4 +89,4 @@ def change_password():
             start_session(user, keep_workspace=True)  # this session continues, others end
             return _done("Your password is changed. Every other session is signed out.")
     db.session.rollback()
-    return _page(password_form=form, status=422)
+    return _page(password_form=form)

@@ -46,11 +46,6 @@ def start_session(user: User, keep_workspace: bool = False) -> None:
         session[SESSION_TENANT_KEY] = workspace
 
 
-def _status(form) -> int:
-    """422 when a submitted form is shown again with its errors."""
-    return 422 if form.is_submitted() else 200
-
-
 def _home():
     return redirect(url_for("pages.dashboard"), 303)
 
@@ -67,12 +62,11 @@ def login():
         except auth.LoginFailed as exc:
             db.session.commit()  # the failed attempt's audit row
             form.form_errors.append(exc.message)
-            return render_template("auth/login.html", form=form, next=next_url), 401
         else:
             db.session.commit()
             start_session(user)
             return redirect(next_url or url_for("pages.dashboard"), 303)
-    return render_template("auth/login.html", form=form, next=next_url), _status(form)
+    return render_template("auth/login.html", form=form, next=next_url)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -93,8 +87,7 @@ def register():
             flash(f"Welcome! We sent a link to {user.email}: open it to confirm your address.",
                   "success")
             return _home()
-    return (render_template("auth/register.html", form=form, password_hint=PASSWORD_HINT),
-            _status(form))
+    return render_template("auth/register.html", form=form, password_hint=PASSWORD_HINT)
 
 
 @bp.post("/logout")
@@ -149,7 +142,7 @@ def resend_verification():
         flash("If that address belongs to an unconfirmed account, we sent it a new link.",
               "info")
         return redirect(url_for("auth.login"), 303)
-    return render_template("auth/resend.html", form=form), _status(form)
+    return render_template("auth/resend.html", form=form)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
@@ -161,7 +154,7 @@ def forgot():
         flash("If an account uses that address, we sent it a link to choose a new password. "
               "The link works for an hour.", "info")
         return redirect(url_for("auth.login"), 303)
-    return render_template("auth/forgot.html", form=form), _status(form)
+    return render_template("auth/forgot.html", form=form)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -185,5 +178,4 @@ def reset(token: str):
             flash("Your password is changed, and every other session is signed out. "
                   "Log in with the new password.", "success")
             return redirect(url_for("auth.login"), 303)
-    return (render_template("auth/reset.html", form=form, password_hint=PASSWORD_HINT),
-            _status(form))
+    return render_template("auth/reset.html", form=form, password_hint=PASSWORD_HINT)

@@ -48,7 +48,7 @@ def test_email_change_needs_the_current_password(browser, factory):
     user, _ = factory.workspace()
     browser.login(user.email, DEFAULT_PASSWORD)
     resp = _request_change(browser, "moved@example.com", password="not my password")
-    assert resp.status_code == 422
+    assert resp.status_code == 200
     assert 'data-testid="error-current_password"' in resp.get_data(as_text=True)
     assert _user(user.id).pending_email is None
 
@@ -58,7 +58,7 @@ def test_email_change_to_a_taken_address_is_refused(browser, factory):
     other = factory.user()
     browser.login(user.email, DEFAULT_PASSWORD)
     resp = _request_change(browser, other.email)
-    assert resp.status_code == 422
+    assert resp.status_code == 200
     assert "already exists" in resp.get_data(as_text=True)
 
 

@@ -35,12 +35,12 @@ def test_session_cookie_is_replaced_at_login_and_nothing_from_before_survives(br
     browser.get("/login")
     with browser.client.session_transaction() as sess:
         sess["planted"] = "by an attacker"  # session fixation: a value set before sign-in
-    before = browser.client.get_cookie("session", domain="localhost.test").value
+    before = browser.client.get_cookie("session").value
     with browser.client.session_transaction() as sess:
         old_csrf = sess["csrf_token"]
     browser.client.post("/login", data={"csrf_token": browser.csrf, "email": user.email,
                                         "password": DEFAULT_PASSWORD})
-    after = browser.client.get_cookie("session", domain="localhost.test").value
+    after = browser.client.get_cookie("session").value
     assert after != before
     with browser.client.session_transaction() as sess:
         assert "planted" not in sess
@@ -51,7 +51,7 @@ def test_session_cookie_is_replaced_at_login_and_nothing_from_before_survives(br
 def test_session_cookie_is_httponly_and_samesite_lax(browser, factory):
     user, _ = factory.workspace()
     browser.login(user.email, DEFAULT_PASSWORD)
-    cookie = browser.client.get_cookie("session", domain="localhost.test")
+    cookie = browser.client.get_cookie("session")
     assert cookie.http_only
     assert cookie.same_site == "Lax"
     assert cookie.secure  # not DEBUG
