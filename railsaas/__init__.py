@@ -29,6 +29,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     app.config["SETTINGS"] = cfg
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind Railway's proxy every request comes from the proxy: without this, IP
+        # throttles would lock everyone out together and audit rows would log the proxy.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     _init_extensions(app)
     _register_blueprints(app)

@@ -35,10 +35,12 @@ SETTINGS: tuple[Setting, ...] = (
             "the cache at scale."),
     Setting("SECRET_KEY", "dev-secret-key-change-me", "Signs sessions, CSRF tokens and email "
             "links. Must be set in production.", secret=True),
-    Setting("JWT_SECRET", "dev-jwt-secret-change-me", "HS256 key for API access tokens.",
-            secret=True),
+    Setting("JWT_SECRET", "dev-jwt-secret-change-me-0123456789", "HS256 key for API access "
+            "tokens (at least 32 bytes).", secret=True),
     Setting("JWT_ACCESS_TTL_SECONDS", "900", "Lifetime of an API access token."),
     Setting("JWT_REFRESH_TTL_SECONDS", "2592000", "Lifetime of an API refresh token."),
+    Setting("TRUSTED_PROXIES", "0", "How many reverse proxies sit in front of the app (1 on "
+            "Railway): client IPs are read from that many X-Forwarded-For hops."),
     Setting("BASE_URL", "http://localhost:5000", "Public URL of the app, used in emails."),
     Setting("DEBUG", "0", "1 for development: insecure cookies allowed, no HSTS, dev pages."),
     Setting("BCRYPT_ROUNDS", "12", "bcrypt cost factor (at least 12 outside tests)."),
@@ -118,6 +120,7 @@ class Config:
     JWT_ACCESS_TTL_SECONDS: int = field(default_factory=lambda: int(_env("JWT_ACCESS_TTL_SECONDS")))
     JWT_REFRESH_TTL_SECONDS: int = field(
         default_factory=lambda: int(_env("JWT_REFRESH_TTL_SECONDS")))
+    TRUSTED_PROXIES: int = field(default_factory=lambda: int(_env("TRUSTED_PROXIES")))
     BASE_URL: str = field(default_factory=lambda: _env("BASE_URL"))
     DEBUG: bool = field(default_factory=lambda: _env("DEBUG") == "1")
     BCRYPT_ROUNDS: int = field(default_factory=lambda: int(_env("BCRYPT_ROUNDS")))

@@ -88,6 +88,7 @@ def make_engine(url: str, pool_size: int = 10, **kwargs) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,  # a dropped connection is replaced, not handed to a request
         pool_recycle=1800,
+        hide_parameters=True,  # bound values (emails, links, hashes) never reach logs or errors
         **kwargs,
     )
 

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from railsaas.db import get_context
 from railsaas.models import AuditLog
+from railsaas.services.unscoped import unscoped_writes
 
 
 def _client_ip() -> str | None:
-    # ProxyFix (configured in create_app for production) has already resolved X-Forwarded-For.
+    # With TRUSTED_PROXIES set, ProxyFix (create_app) has already resolved X-Forwarded-For.
     return request.remote_addr if has_request_context() else None
 
 
@@ -51,5 +52,9 @@ def record(session: Session, action: str, *, target_type: str | None = None,
         user_agent=(request.user_agent.string[:512] or None) if has_request_context() else None,
         details=details,
     )
-    session.add(row)
+    if tenant_id is None:
+        with unscoped_writes(session):  # a row of no workspace: see services/unscoped.py
+            session.add(row)
+    else:
+        session.add(row)
     return row

@@ -40,7 +40,6 @@ from railsaas.errors import Conflict, Forbidden, ServiceError, Unauthenticated, 
 from railsaas.extensions import redis_client
 from railsaas.models import Membership, Tenant, User
 from railsaas.services import audit, mail, passwords, tokens
-from railsaas.services.unscoped import unscoped_writes
 
 log = logging.getLogger(__name__)
 
@@ -128,16 +127,14 @@ def _digest(value: str) -> str:
 def _record(session: Session, action: str, user_id: uuid.UUID | None, *,
             actor: uuid.UUID | None = None, **details: Any) -> None:
     """Audit an auth event. They concern a person, not a workspace: tenant_id is NULL."""
-    with unscoped_writes(session):
-        audit.record(session, action, target_type="user" if user_id else None,
-                     target_id=user_id, tenant_id=None, actor_user_id=actor,
-                     actor_type="user" if actor else "anonymous", details=details or None)
+    audit.record(session, action, target_type="user" if user_id else None,
+                 target_id=user_id, tenant_id=None, actor_user_id=actor,
+                 actor_type="user" if actor else "anonymous", details=details or None)
 
 
 def _send(session: Session, user_id: uuid.UUID, to: str, kind: str, subject: str,
           **context: Any) -> None:
-    with unscoped_writes(session):
-        mail.queue(session, to=to, kind=kind, subject=subject, user_id=user_id, **context)
+    mail.queue(session, to=to, kind=kind, subject=subject, user_id=user_id, **context)
 
 
 def _mail_allowed(purpose: str, email: str) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from railsaas.models import Email
 from railsaas.services import outbox
+from railsaas.services.unscoped import unscoped_writes
 
 
 def queue(session: Session, *, to: str, kind: str, subject: str,
@@ -31,8 +32,12 @@ def queue(session: Session, *, to: str, kind: str, subject: str,
         html_body = None
     email = Email(to_address=to, subject=subject, kind=kind, text_body=text_body,
                   html_body=html_body, tenant_id=tenant_id, user_id=user_id)
-    session.add(email)
-    session.flush()
+    if tenant_id is None:
+        with unscoped_writes(session):  # a row of no workspace: see services/unscoped.py
+            session.add(email)
+    else:
+        session.add(email)
+        session.flush()
     outbox.enqueue(session, "mail.deliver", tenant_id=tenant_id, email_id=email.id)
     return email
 

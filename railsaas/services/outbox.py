@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from railsaas.db import SYSTEM, set_context
 from railsaas.models import OutboxMessage
+from railsaas.services.unscoped import unscoped_writes
 
 log = logging.getLogger(__name__)
 _PENDING = "outbox_pending"
@@ -30,8 +31,12 @@ def enqueue(session: Session, task: str, *, tenant_id: uuid.UUID | None = None,
     msg = OutboxMessage(task=task, tenant_id=tenant_id,
                         args={k: str(v) if isinstance(v, uuid.UUID) else v
                               for k, v in args.items()})
-    session.add(msg)
-    session.flush()
+    if tenant_id is None:
+        with unscoped_writes(session):  # a row of no workspace: see services/unscoped.py
+            session.add(msg)
+    else:
+        session.add(msg)
+        session.flush()
     session.info.setdefault(_PENDING, []).append((msg.id, task, msg.args))
     return msg
 

@@ -32,7 +32,6 @@ from railsaas.db import get_context, set_context
 from railsaas.errors import Unauthenticated
 from railsaas.models import RefreshToken, User
 from railsaas.services import audit
-from railsaas.services.unscoped import unscoped_writes
 
 ALGORITHM = "HS256"
 ISSUER = "railsaas"
@@ -161,10 +160,9 @@ def _rotate(session: Session, claims: Claims) -> tuple[User, TokenPair]:
         raise InvalidToken("The token has been revoked.")
     if row.used_at is not None:
         revoke_family(session, claims.user_id, claims.family_id)
-        with unscoped_writes(session):
-            audit.record(session, "auth.refresh_reuse", target_type="user",
-                         target_id=claims.user_id, tenant_id=None, actor_user_id=None,
-                         actor_type="anonymous", details={"family_id": str(claims.family_id)})
+        audit.record(session, "auth.refresh_reuse", target_type="user",
+                     target_id=claims.user_id, tenant_id=None, actor_user_id=None,
+                     actor_type="anonymous", details={"family_id": str(claims.family_id)})
         raise RefreshTokenReused("The token was already used; every token of this sign-in "
                                  "has been revoked. Sign in again.")
     if row.expires_at <= _now():

@@ -55,3 +55,20 @@ def test_readme_lists_every_setting():
     assert settings_table() in readme, (
         "README's settings table is stale: run `.venv/bin/python -m railsaas.config "
         "--update-readme`")
+
+
+def test_client_ip_comes_from_the_trusted_proxy_hop_only(servers):
+    from flask import request
+
+    from railsaas import create_app
+
+    app = create_app({"TESTING": True, "TRUSTED_PROXIES": 1})
+
+    @app.get("/_ip")
+    def _ip():
+        return request.remote_addr or ""
+
+    client = app.test_client()
+    # The proxy appends the real client; anything before it is client-supplied and ignored.
+    resp = client.get("/_ip", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
+    assert resp.text == "203.0.113.7"
