@@ -1,0 +1,94 @@
+"""A small client for the emulator's control API, for tests, benchmarks and scripts.
+
+    ctl = EmulatorControl("http://127.0.0.1:4010")
+    ctl.reset()
+    ctl.script("error", times=2, operation="Project")   # the next 2 Project queries fail
+    ctl.set_faults(latency_ms=50, error_rate=0.1)
+    ctl.count("ServiceStatuses")                        # requests seen for that operation
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class EmulatorControl:
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=f"{self.base_url}/_emulator", timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: dict | None = None, **params) -> Any:
+        resp = self._http.request(method, path, json=body, params=params or None)
+        resp.raise_for_status()
+        return resp.json()
+
+    def health(self) -> bool:
+        return bool(self._call("GET", "/health").get("ok"))
+
+    def reset(self) -> None:
+        """Back to the start: no projects, no faults, empty request log, fresh budget,
+        settings and clock as at start."""
+        self._call("POST", "/reset")
+
+    def set_faults(self, **values: Any) -> dict:
+        """Shares and parameters (see faults.py), plus deploy_outcomes / deploy_fail_rate /
+        deploy_crash_rate for how deployments end."""
+        return self._call("POST", "/faults", values)
+
+    def clear_faults(self) -> dict:
+        return self._call("DELETE", "/faults")
+
+    def faults(self) -> dict:
+        return self._call("GET", "/faults")
+
+    def script(self, fault: str, times: int = 1, operation: str | None = None,
+               **params: Any) -> dict:
+        """The next `times` requests (of `operation`, or any) get `fault`: error, rate_limit,
+        timeout, html or lose_response. Params: status, message, retry_after, seconds."""
+        body = {"fault": fault, "times": times, "operation": operation, **params}
+        return self._call("POST", "/faults/next", body)
+
+    def requests(self, operation: str | None = None, limit: int = 100) -> dict:
+        """{total, by_operation, by_status, by_fault, entries[-limit:]}."""
+        params: dict[str, Any] = {"limit": limit}
+        if operation:
+            params["operation"] = operation
+        return self._call("GET", "/requests", **params)
+
+    def count(self, operation: str | None = None) -> int:
+        log = self.requests(limit=0)
+        return log["total"] if operation is None else log["by_operation"].get(operation, 0)
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/requests")
+
+    def configure(self, **settings: Any) -> None:
+        """deploy_seconds, deploy_jitter, workflow_seconds, log_interval, crash_after,
+        removal_seconds, rate_per_hour, rate_per_second, usage_scale, token, workspace_id."""
+        self._call("POST", "/config", settings)
+
+    def config(self) -> dict:
+        return self._call("GET", "/config")
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward: deployments, logs, metrics, usage follow."""
+        self._call("POST", "/clock", {"advance": seconds})
+
+    def state(self) -> dict:
+        return self._call("GET", "/state")
+
+    def templates(self) -> list[dict]:
+        return self._call("GET", "/templates")
+
+    def force_status(self, deployment_id: str, status: str) -> dict:
+        """Make a deployment CRASHED (or SLEEPING, FAILED, ...) from now on."""
+        return self._call("POST", f"/deployments/{deployment_id}", {"status": status})
+
+    def verify_domain(self, domain: str) -> dict:
+        """Pretend the customer set the DNS records: the custom domain turns verified."""
+        return self._call("POST", f"/domains/{domain}/verify")
