@@ -219,3 +219,51 @@ def mail_sink(app, tmp_path):
     finally:
         app.config["SMTP_URL"] = previous
         sink.stop()
+
+
+# -- Railway emulator (railsaas/emulators/railway; control API in its package docstring) --
+
+RAILWAY_TEST_TOKEN = "test-railway-master-token-7f3a9c"
+# Fast but real: retries back off in milliseconds, deploys settle in about a second.
+RAILWAY_TEST_CLIENT_OPTIONS = {
+    "connect_timeout": 2.0, "read_timeout": 5.0, "backoff_base": 0.01, "backoff_cap": 0.05,
+    "max_rate_wait": 5.0, "breaker_reset_seconds": 1.0,
+}
+
+
+@pytest.fixture(scope="session")
+def railway_emulator_server():
+    from railsaas.emulators.railway import EmulatorServer
+
+    server = EmulatorServer(token=RAILWAY_TEST_TOKEN, workspace_id="ws-test",
+                            deploy_seconds=1.0, deploy_jitter=0.0, workflow_seconds=0.2,
+                            log_interval=0.2, crash_after=0.5, removal_seconds=0.2).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def railway_emulator(app, railway_emulator_server, redis_conn):
+    """The Railway emulator, reset, with the app's config pointed at it. Yields an
+    `EmulatorControl` (reset, set_faults, script, count, requests, advance, configure,
+    force_status, verify_domain, ...) with `.graphql_url`, `.token`, `.workspace_id`."""
+    from railsaas.emulators.railway import EmulatorControl
+    from railsaas.railway import reset_clients
+
+    ctl = EmulatorControl(railway_emulator_server.url)
+    ctl.graphql_url = railway_emulator_server.graphql_url
+    ctl.token = RAILWAY_TEST_TOKEN
+    ctl.workspace_id = "ws-test"
+    ctl.reset()
+    for key in redis_conn.scan_iter("railway:*"):  # the shared budget and breaker
+        redis_conn.delete(key)
+    keys = ("RAILWAY_API_URL", "RAILWAY_API_TOKEN", "RAILWAY_WORKSPACE_ID",
+            "RAILWAY_CLIENT_OPTIONS")
+    saved = {k: app.config.get(k) for k in keys}
+    app.config.update(RAILWAY_API_URL=ctl.graphql_url, RAILWAY_API_TOKEN=ctl.token,
+                      RAILWAY_WORKSPACE_ID=ctl.workspace_id,
+                      RAILWAY_CLIENT_OPTIONS=dict(RAILWAY_TEST_CLIENT_OPTIONS))
+    yield ctl
+    app.config.update(saved)
+    reset_clients()
+    ctl.close()
