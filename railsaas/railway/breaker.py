@@ -13,9 +13,12 @@ up. A 429 or a GraphQL error is an answer, not a failure.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
+
+from redis.exceptions import RedisError
 
 from railsaas.railway.errors import Unavailable
 
@@ -58,11 +61,18 @@ class CircuitBreaker:
         self.keys = [f"{base}:open_until", f"{base}:probe", f"{base}:failures"]
         self._before = redis.register_script(_BEFORE)
         self._failure = redis.register_script(_FAILURE)
+        # Redis down: this process keeps its own breaker meanwhile.
+        self._fallback = LocalCircuitBreaker(
+            failure_threshold=failure_threshold, failure_window=failure_window,
+            reset_timeout=reset_timeout, probe_timeout=probe_timeout)
 
     def before(self, operation: str | None = None) -> bool:
         """Raise Unavailable while open; return True when this call is the half-open probe."""
-        state, wait = self._before(keys=self.keys, args=[
-            int(self.probe_timeout * 1000), repr(float(self.reset_timeout))])
+        try:
+            state, wait = self._before(keys=self.keys, args=[
+                int(self.probe_timeout * 1000), repr(float(self.reset_timeout))])
+        except RedisError:
+            return self._fallback.before(operation)
         if isinstance(state, bytes):
             state, wait = state.decode(), wait.decode()
         if state == "open":
@@ -70,12 +80,17 @@ class CircuitBreaker:
         return state == "probe"
 
     def success(self, probe: bool = False) -> None:
-        self.redis.delete(*self.keys)
+        self._fallback.success(probe)
+        with contextlib.suppress(RedisError):
+            self.redis.delete(*self.keys)
 
     def failure(self, probe: bool = False) -> None:
-        self._failure(keys=self.keys, args=[
-            self.failure_threshold, int(self.failure_window * 1000),
-            repr(float(self.reset_timeout)), "1" if probe else "0"])
+        try:
+            self._failure(keys=self.keys, args=[
+                self.failure_threshold, int(self.failure_window * 1000),
+                repr(float(self.reset_timeout)), "1" if probe else "0"])
+        except RedisError:
+            self._fallback.failure(probe)
 
     def state(self) -> str:
         open_until = self.redis.get(self.keys[0])

@@ -188,7 +188,7 @@ class RailwayClient:
         self.sleep = sleep
         self._rng = rng or random.Random()
         limits = limits_for(plan, rate_per_hour, rate_per_second)
-        probe_timeout = connect_timeout + read_timeout + 5
+        probe_timeout = connect_timeout + read_timeout + float(max_rate_wait) + 5
         if redis is not None:
             self.budget = RateBudget(redis, limits, prefix=key_prefix, sleep=sleep)
             self.breaker = CircuitBreaker(
@@ -214,15 +214,18 @@ class RailwayClient:
     def from_config(cls, config: Any, redis=None, **overrides: Any) -> RailwayClient:
         """From a Flask config mapping or a `Config`. `RAILWAY_CLIENT_OPTIONS` (a dict in the
         app config, e.g. set by tests) supplies constructor arguments; `overrides` win."""
-        options = dict(_cfg(config, "RAILWAY_CLIENT_OPTIONS", None) or {})
+        options: dict[str, Any] = {
+            "api_url": _cfg(config, "RAILWAY_API_URL"),
+            "token": _cfg(config, "RAILWAY_API_TOKEN", "") or "",
+            "workspace_id": _cfg(config, "RAILWAY_WORKSPACE_ID", "") or "",
+            "plan": _cfg(config, "RAILWAY_PLAN", "pro") or "pro",
+            "rate_per_hour": _cfg(config, "RAILWAY_RATE_PER_HOUR"),
+            "rate_per_second": _cfg(config, "RAILWAY_RATE_PER_SECOND"),
+            "redis": redis,
+        }
+        options.update(_cfg(config, "RAILWAY_CLIENT_OPTIONS", None) or {})
         options.update(overrides)
-        return cls(api_url=_cfg(config, "RAILWAY_API_URL"),
-                   token=_cfg(config, "RAILWAY_API_TOKEN", ""),
-                   workspace_id=_cfg(config, "RAILWAY_WORKSPACE_ID", ""),
-                   plan=_cfg(config, "RAILWAY_PLAN", "pro") or "pro",
-                   rate_per_hour=_cfg(config, "RAILWAY_RATE_PER_HOUR"),
-                   rate_per_second=_cfg(config, "RAILWAY_RATE_PER_SECOND"),
-                   redis=redis, **options)
+        return cls(**options)
 
     def close(self) -> None:
         self._http.close()
@@ -272,11 +275,13 @@ class RailwayClient:
         elapsed = (time.monotonic() - started) * 1000
         log.debug("railway %s -> HTTP %s in %.0f ms", payload.get("operationName"),
                   resp.status_code, elapsed)
-        self.budget.observe(resp.headers)
         if resp.status_code == 429:
+            # Retry-After is the word on a 429 (it may be the per-second limit speaking);
+            # the X-RateLimit-* headers feed the budget from ordinary answers only.
             wait = parse_retry_after(resp.headers.get("retry-after"), time.time())
             return _Outcome("rate_limited", status=429, retry_after=wait,
                             detail=f"HTTP 429, Retry-After {wait:g} s")
+        self.budget.observe(resp.headers)
         try:
             body = resp.json()
         except ValueError:
@@ -556,7 +561,8 @@ class RailwayClient:
         if since_dt is not None and since_dt.tzinfo is None:
             since_dt = since_dt.replace(tzinfo=UTC)
         data = self.execute(name, {
-            "deploymentId": deployment_id, "limit": limit,
+            # The start is inclusive: one more line covers the one we already have.
+            "deploymentId": deployment_id, "limit": limit + 1 if since_dt else limit,
             "startDate": format_time(since_dt) if since_dt else None,
             "endDate": format_time(until) if until else None, "filter": filt})
         lines = sorted((LogLine.from_api(d) for d in data[field]), key=lambda ln: ln.timestamp)

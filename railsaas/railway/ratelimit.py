@@ -16,6 +16,7 @@ the last slot. The clock is Redis's own (TIME), so hosts with skewed clocks agre
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -26,7 +27,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from redis.exceptions import RedisError
+
 from railsaas.railway.errors import RateLimited
+
+log = logging.getLogger("railsaas.railway")
 
 
 @dataclass(frozen=True)
@@ -170,16 +175,29 @@ class RateBudget:
         self.redis = redis
         self.limits = limits
         self.sleep = sleep
+        # Redis down: keep pacing this process alone rather than stop talking to Railway.
+        self._fallback = LocalRateBudget(limits, sleep=sleep)
+        self._warned_at = 0.0
         base = f"{prefix}:rate"
         self.keys = [f"{base}:sec", f"{base}:hour", f"{base}:server", f"{base}:blocked"]
         self._acquire = redis.register_script(_ACQUIRE)
         self._observe = redis.register_script(_OBSERVE)
         self._block = redis.register_script(_BLOCK)
 
+    def _redis_down(self, exc: Exception) -> None:
+        if time.monotonic() - self._warned_at > 60:
+            self._warned_at = time.monotonic()
+            log.warning("Railway rate budget: Redis unavailable (%s); pacing this process "
+                        "on its own", type(exc).__name__)
+
     def _try(self) -> tuple[float, str]:
-        verdict, wait, reason = self._acquire(
-            keys=self.keys, args=[self.limits.per_second, self.limits.per_hour,
-                                  uuid.uuid4().hex])
+        try:
+            verdict, wait, reason = self._acquire(
+                keys=self.keys, args=[self.limits.per_second, self.limits.per_hour,
+                                      uuid.uuid4().hex])
+        except RedisError as exc:
+            self._redis_down(exc)
+            return self._fallback._try()
         if isinstance(verdict, bytes):
             verdict, wait, reason = verdict.decode(), wait.decode(), reason.decode()
         return (0.0, "") if verdict == "ok" else (max(float(wait), 0.001), reason)
@@ -199,11 +217,20 @@ class RateBudget:
             left = int(float(remaining))
         except ValueError:
             return
-        self._observe(keys=[self.keys[2]], args=[left, repr(reset_at)])
+        try:
+            self._observe(keys=[self.keys[2]], args=[left, repr(reset_at)])
+        except RedisError as exc:
+            self._redis_down(exc)
+            self._fallback.observe(headers)
 
     def block(self, seconds: float) -> None:
-        if seconds > 0:
+        if seconds <= 0:
+            return
+        try:
             self._block(keys=[self.keys[3]], args=[repr(float(seconds))])
+        except RedisError as exc:
+            self._redis_down(exc)
+            self._fallback.block(seconds)
 
     def snapshot(self) -> dict:
         """For dashboards: requests spent in the last second and hour, what the server last

@@ -38,7 +38,8 @@ def test_batched_documents_validate_against_railways_schema(railway_schema, name
 
 def test_operations_are_sent_by_name_with_every_fragment_they_use():
     op = documents.operation("LatestDeployment")
-    assert op.name == "LatestDeployment" and op.kind == "query"
+    assert op.name == "LatestDeployment"
+    assert op.kind == "query"
     assert "fragment ServiceInstanceStatusFields" in op.text
     assert "fragment DeploymentFields" in op.text  # spread inside the other fragment
     assert documents.operation("ProjectCreate").kind == "mutation"

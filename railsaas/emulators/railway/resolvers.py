@@ -6,6 +6,7 @@ graphql-core's default resolver calls with `(info, **args)`.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -341,8 +342,8 @@ def q_metrics(w: World, measurements, startDate, endDate=None, projectId=None,
     pairs = w.scoped_services(project_id=projectId, service_id=serviceId,
                               environment_id=environmentId, workspace_id=workspaceId,
                               include_deleted=bool(includeDeleted))
-    first_ts = int(start // step * step)
-    stamps = list(range(first_ts, int(end) + 1, step)) if end >= first_ts else []
+    first_ts = int(math.ceil(start / step) * step)  # samples on the step grid in [start, end)
+    stamps = list(range(first_ts, int(math.ceil(end)), step))
     groups: dict[tuple, list[tuple[Service, str, list]]] = {}
     for svc, env_id in pairs:
         spans = w.service_spans(svc, env_id, end)

@@ -97,13 +97,19 @@ class RequestLog:
         self.by_fault: Counter[str] = Counter()
         self.total = 0
 
-    def add(self, entry: dict) -> None:
+    def start(self, entry: dict) -> None:
+        """Counted on arrival (a request that times out still counts at once)."""
         with self.lock:
             self.total += 1
             entry["seq"] = self.total
+            entry["status"] = None  # in flight
             self.entries.append(entry)
             self.by_operation[entry["operation"]] += 1
-            self.by_status[str(entry["status"])] += 1
+
+    def finish(self, entry: dict, status: int) -> None:
+        with self.lock:
+            entry["status"] = status
+            self.by_status[str(status)] += 1
             if entry.get("fault"):
                 self.by_fault[entry["fault"]] += 1
 
@@ -259,9 +265,10 @@ class EmulatorApp:
                                  "fault": None, "authorized": False, "fields": 0}
 
         def done(response: Response) -> Response:
-            entry["status"] = response.status_code
+            if "seq" not in entry:
+                self.log.start(entry)
             entry["ms"] = round((time.monotonic() - started) * 1000, 1)
-            self.log.add(entry)
+            self.log.finish(entry, response.status_code)
             return response
 
         body = request.get_json(silent=True)
@@ -278,6 +285,7 @@ class EmulatorApp:
         entry["operation"] = name
         roots = [s for s in op.selection_set.selections if isinstance(s, FieldNode)]
         entry["fields"] = len(roots)
+        self.log.start(entry)
 
         token = _bearer(request)
         allowed, rate_headers, retry_after = self.rate.check(
@@ -336,8 +344,7 @@ class EmulatorApp:
             return _json({"data": None, "errors": [{"message": message}]}, status)
         if kind == "rate_limit":
             retry_after = int(params.get("retry_after", cfg.retry_after))
-            headers = {**rate_headers, "X-RateLimit-Remaining": "0",
-                       "Retry-After": str(retry_after)}
+            headers = {**rate_headers, "Retry-After": str(retry_after)}
             return _json({"errors": [{"message": "Rate limit exceeded"}]}, 429, headers)
         if kind == "timeout":
             self.stopping.wait(float(params.get("seconds", cfg.timeout_seconds)))
