@@ -59,6 +59,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RAILWAY_PLAN", "pro", "Railway plan whose rate limits pace the client: hobby or pro."),
     Setting("RAILWAY_RATE_PER_HOUR", "", "Override the plan's requests per hour."),
     Setting("RAILWAY_RATE_PER_SECOND", "", "Override the plan's requests per second."),
+    Setting("RAILWAY_BATCH_SIZE", "100", "Services or deployments whose status one GraphQL "
+            "request asks for (aliases): how the poller fits Railway's hourly budget."),
     Setting("RAILWAY_WEBHOOK_SECRET", "dev-railway-webhook", "Path secret of "
             "`/webhooks/railway/<secret>`.", secret=True),
     Setting("STRIPE_SECRET_KEY", "sk_test_emulator", "Stripe secret key.", secret=True),
@@ -135,6 +137,7 @@ class Config:
     RAILWAY_PLAN: str = field(default_factory=lambda: _env("RAILWAY_PLAN"))
     RAILWAY_RATE_PER_HOUR: str = field(default_factory=lambda: _env("RAILWAY_RATE_PER_HOUR"))
     RAILWAY_RATE_PER_SECOND: str = field(default_factory=lambda: _env("RAILWAY_RATE_PER_SECOND"))
+    RAILWAY_BATCH_SIZE: int = field(default_factory=lambda: int(_env("RAILWAY_BATCH_SIZE")))
     RAILWAY_WEBHOOK_SECRET: str = field(
         default_factory=lambda: _env("RAILWAY_WEBHOOK_SECRET"), repr=False)
     STRIPE_SECRET_KEY: str = field(default_factory=lambda: _env("STRIPE_SECRET_KEY"), repr=False)

@@ -221,6 +221,7 @@ class RailwayClient:
             "plan": _cfg(config, "RAILWAY_PLAN", "pro") or "pro",
             "rate_per_hour": _cfg(config, "RAILWAY_RATE_PER_HOUR"),
             "rate_per_second": _cfg(config, "RAILWAY_RATE_PER_SECOND"),
+            "batch_size": _cfg(config, "RAILWAY_BATCH_SIZE", None) or 100,
             "redis": redis,
         }
         options.update(_cfg(config, "RAILWAY_CLIENT_OPTIONS", None) or {})
@@ -729,7 +730,7 @@ def railway_client(app=None) -> RailwayClient:
     options = cfg.get("RAILWAY_CLIENT_OPTIONS") or {}
     key = (os.getpid(), cfg.get("RAILWAY_API_URL"), token_digest, cfg.get("RAILWAY_WORKSPACE_ID"),
            cfg.get("RAILWAY_PLAN"), cfg.get("RAILWAY_RATE_PER_HOUR"),
-           cfg.get("RAILWAY_RATE_PER_SECOND"), cfg.get("REDIS_URL"),
+           cfg.get("RAILWAY_RATE_PER_SECOND"), cfg.get("RAILWAY_BATCH_SIZE"), cfg.get("REDIS_URL"),
            tuple(sorted((k, repr(v)) for k, v in options.items())))
     with _clients_lock:
         client = _clients.get(key)

@@ -348,6 +348,8 @@ def test_the_factory_builds_one_client_per_configuration(app, railway_emulator, 
     assert (hobby.budget.limits.per_hour, hobby.budget.limits.per_second) == (1000, 10)
     monkeypatch.setitem(app.config, "RAILWAY_RATE_PER_SECOND", "3")
     assert railway_client(app).budget.limits.per_second == 3
+    monkeypatch.setitem(app.config, "RAILWAY_BATCH_SIZE", 50)
+    assert railway_client(app).batch_size == 50
 
 
 def test_without_redis_the_client_paces_and_breaks_on_its_own(app, railway_emulator):
