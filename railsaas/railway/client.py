@@ -698,7 +698,8 @@ def _is_transient(errors: list[dict]) -> bool:
 def _classify(message: str, error: dict, operation: str, status: int | None) -> RailwayError:
     lower = message.lower()
     code = str((error.get("extensions") or {}).get("code") or "")
-    if "not authorized" in lower or status in (401, 403):
+    if status in (401, 403) or any(m in lower for m in (
+            "not authorized", "project token not found", "two factor authentication required")):
         return Unauthorized(message, operation=operation, status=status)
     if "not found" in lower or "does not exist" in lower or code == "NOT_FOUND":
         return NotFound(message, operation=operation, status=status)

@@ -84,6 +84,9 @@ def test_a_wrong_token_gets_not_authorized_but_templates_need_none(railway_emula
     assert denied.json()["errors"][0]["message"] == "Not Authorized"
     missing = gql(railway_emulator, PROJECT, {"id": "x"}, token=None)
     assert missing.json()["errors"][0]["message"] == "Not Authorized"
+    project_token = httpx.post(railway_emulator.graphql_url, json={
+        "query": PROJECT, "variables": {"id": "x"}}, headers={"Project-Access-Token": "p"})
+    assert project_token.json()["errors"][0]["message"] == "Project Token not found"
     public = gql(railway_emulator, TEMPLATE, {"code": "ghost"}, token=None)
     assert public.json()["data"]["template"]["code"] == "ghost"
 

@@ -313,6 +313,7 @@ def test_the_token_appears_in_no_log_line_error_or_repr(make_client, railway_emu
         assert token not in repr(err)
         assert token not in "".join(traceback.format_exception(err))
         assert err.__cause__ is None
+        assert err.__context__ is None  # no httpx exception (and its headers) chained
         assert token.encode() not in pickle.dumps(err)
     assert "<redacted>" in str(invalid.value)
     assert token not in repr(rw)

@@ -309,8 +309,11 @@ class EmulatorApp:
         entry["authorized"] = authorized
         if not authorized:
             private = [s for s in roots if s.name.value not in PUBLIC_FIELDS]
+            # The emulator knows no project tokens: like Railway for an unknown one.
+            message = ("Project Token not found" if request.headers.get("Project-Access-Token")
+                       else "Not Authorized")
             if private:
-                errors = [{"message": "Not Authorized",
+                errors = [{"message": message,
                            "path": [(s.alias or s.name).value],
                            "extensions": {"code": "UNAUTHORIZED"}} for s in private]
                 return done(_json({"data": None, "errors": errors}, 200, rate_headers))
