@@ -282,7 +282,8 @@ class RailwayClient:
             wait = parse_retry_after(resp.headers.get("retry-after"), time.time())
             return _Outcome("rate_limited", status=429, retry_after=wait,
                             detail=f"HTTP 429, Retry-After {wait:g} s")
-        self.budget.observe(resp.headers)
+        if auth:  # an anonymous call (template lookup) is counted against another budget
+            self.budget.observe(resp.headers)
         try:
             body = resp.json()
         except ValueError:

@@ -132,10 +132,10 @@ def test_the_servers_remaining_budget_stops_every_client(make_client, railway_em
     railway_emulator.configure(rate_per_hour=3)
     first, second = make_client(max_rate_wait=1), make_client(max_rate_wait=1)
     for client in (first, second, first):
-        client.template("ghost")
+        client.projects()
     for client in (first, second):
         with pytest.raises(RateLimited) as err:
-            client.template("ghost")
+            client.projects()
         assert err.value.retry_after > 3000  # until the hour's window resets
     assert railway_emulator.count() == 3  # the fourth and fifth never left
 
