@@ -84,6 +84,12 @@ class CircuitBreaker:
         with contextlib.suppress(RedisError):
             self.redis.delete(*self.keys)
 
+    def release_probe(self) -> None:
+        """The probe never went out (say the rate budget said wait): let another one try."""
+        self._fallback.release_probe()
+        with contextlib.suppress(RedisError):
+            self.redis.delete(self.keys[1])
+
     def failure(self, probe: bool = False) -> None:
         try:
             self._failure(keys=self.keys, args=[
@@ -139,6 +145,10 @@ class LocalCircuitBreaker:
         with self._lock:
             self._failures.clear()
             self._open_until = None
+            self._probe_until = 0.0
+
+    def release_probe(self) -> None:
+        with self._lock:
             self._probe_until = 0.0
 
     def failure(self, probe: bool = False) -> None:

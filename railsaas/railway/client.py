@@ -319,7 +319,7 @@ class RailwayClient:
                 self.budget.acquire(self.max_rate_wait)
             except RateLimited as exc:
                 if probe:
-                    self.breaker.success(probe)  # nothing learned; free the probe slot
+                    self.breaker.release_probe()  # nothing sent, nothing learned
                 raise RateLimited(exc.message, operation=op.name,
                                   retry_after=exc.retry_after) from None
             outcome = self._post_once(payload, auth)

@@ -372,3 +372,38 @@ def test_bad_variables_are_an_invalid_request_and_not_retried(rw, railway_emulat
         rw.execute("Project", {"id": 42})
     assert err.value.status == 400
     assert railway_emulator.count("Project") == 1
+
+
+def test_a_full_tour_sends_every_operation_in_the_operations_folder(rw, railway_emulator):
+    """A guard: an operation added to operations/ without a client method or an emulator
+    resolver fails here."""
+    from railsaas.railway.documents import operation_names
+
+    project, env, result = deploy(rw, "uptime-kuma", name="rs-tour")
+    (svc,) = project.services
+    rw.projects()
+    rw.workflow_status(result.workflow_id)
+    settle(railway_emulator)
+    dep = rw.latest_deployment(env.id, svc.id)
+    rw.deployment(dep.id)
+    rw.deployment_statuses([dep.id])
+    rw.service_statuses([(env.id, svc.id)])
+    rw.deployment_logs(dep.id)
+    rw.build_logs(dep.id)
+    rw.restart_deployment(dep.id)
+    new = rw.redeploy_deployment(dep.id)
+    rw.redeploy_service(env.id, svc.id)
+    rw.stop_deployment(new.id)
+    rw.remove_deployment(new.id)
+    rw.variables(project.id, env.id, svc.id)
+    rw.upsert_variables(project.id, env.id, {"A": "b"}, service_id=svc.id, skip_deploys=True)
+    rw.create_service_domain(env.id, svc.id)
+    rw.create_custom_domain(project.id, env.id, svc.id, "status.example.org")
+    rw.domains(project.id, env.id, svc.id)
+    rw.metrics(start=datetime.now(UTC) - timedelta(hours=1), project_id=project.id)
+    rw.usage(project_id=project.id)
+    rw.estimated_usage(project_id=project.id)
+    rw.delete_project(project.id)
+    seen = railway_emulator.requests()["by_operation"]
+    assert set(operation_names()) <= set(seen), set(operation_names()) - set(seen)
+    assert set(railway_emulator.requests()["by_status"]) == {"200"}
