@@ -67,6 +67,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(dev.bp)  # 404 unless DEBUG
+    from railsaas.blueprints import catalog, instances, notifications, railway_webhooks
+
+    app.register_blueprint(catalog.bp)
+    app.register_blueprint(instances.bp)
+    app.register_blueprint(notifications.bp)
+    csrf.exempt(railway_webhooks.bp)  # Railway posts server to server; the path holds a secret
+    app.register_blueprint(railway_webhooks.bp)
     app.register_blueprint(admin.bp)
     csrf.exempt(api.bp)  # Bearer tokens, never cookies: nothing for CSRF to forge
     app.register_blueprint(api.bp)

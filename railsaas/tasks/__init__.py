@@ -15,11 +15,15 @@ from flask import Flask
 TASK_MODULES = [
     "railsaas.tasks.mail",
     "railsaas.tasks.outbox",
+    "railsaas.tasks.instances",
 ]
 
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
 BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(seconds=30)},
+    "instances-poll": {"task": "instances.poll", "schedule": timedelta(seconds=3),
+                       "options": {"expires": 10}},
+    "instances-reconcile": {"task": "instances.reconcile", "schedule": timedelta(minutes=15)},
 }
 
 

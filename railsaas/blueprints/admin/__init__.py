@@ -27,3 +27,6 @@ def _require_platform_admin():
 @bp.get("/")
 def index():
     return render_template("admin/index.html")
+
+
+from railsaas.blueprints.admin import instances, templates  # noqa: E402, F401

@@ -1,0 +1,43 @@
+"""The seed's Railway views, for platform admins only: the server asks Railway with the
+master token and answers with plain data. The token never leaves the server."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.guard import require_api_admin
+from railsaas.errors import ValidationFailed
+
+
+def _railway():
+    from railsaas.services import railway_views  # loads the Railway client on first use
+
+    return railway_views
+
+
+@bp.get("/railway/projects")
+def railway_projects():
+    require_api_admin()
+    return jsonify({"projects": _railway().projects()})
+
+
+@bp.get("/railway/services")
+def railway_services():
+    require_api_admin()
+    project_id = (request.args.get("project_id") or "").strip()
+    if not project_id:
+        raise ValidationFailed("Name a project.", details={"project_id": "is required"})
+    return jsonify(_railway().services(project_id))
+
+
+@bp.get("/railway/deployments")
+def railway_deployments():
+    require_api_admin()
+    environment_id = (request.args.get("environment_id") or "").strip()
+    service_id = (request.args.get("service_id") or "").strip()
+    if not environment_id or not service_id:
+        raise ValidationFailed("Name an environment and a service.", details={
+            k: "is required" for k, v in (("environment_id", environment_id),
+                                          ("service_id", service_id)) if not v})
+    return jsonify({"deployments": _railway().deployments(environment_id, service_id)})

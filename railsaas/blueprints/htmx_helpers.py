@@ -1,0 +1,57 @@
+"""Small helpers for views that serve a page and its HTMX fragment from one URL."""
+
+from __future__ import annotations
+
+from flask import g, make_response, redirect, render_template, request
+from werkzeug.wrappers import Response
+
+from railsaas.errors import Forbidden, NotFound
+
+# Workspace roles that may change things (viewers only look).
+EDITOR_ROLES = ("owner", "admin", "member")
+# HTMX stops polling an element whose response carries this status (htmx docs, "polling").
+STOP_POLLING = 286
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def htmx_target() -> str | None:
+    return request.headers.get("HX-Target")
+
+
+def render(page: str, partial: str | None = None, *, status: int = 200,
+           partial_for: str | None = None, **context) -> Response:
+    """The whole page, or just `partial` for an HTMX request (optionally only when it
+    targets `partial_for`), with Vary: HX-Request so caches keep the two apart."""
+    use_partial = partial is not None and is_htmx() and (
+        partial_for is None or htmx_target() == partial_for)
+    response = make_response(render_template(partial if use_partial else page, **context),
+                             status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(url: str) -> Response:
+    """After a change: HX-Redirect for HTMX, 303 See Other for a plain form post."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def current_tenant_id():
+    workspace = g.get("workspace")
+    if workspace is None:
+        raise NotFound("Choose or create a workspace first.")
+    return workspace.id
+
+
+def require_editor() -> None:
+    workspace = g.get("workspace")
+    if workspace is None:
+        raise NotFound("Choose or create a workspace first.")
+    if workspace.role not in EDITOR_ROLES:
+        raise Forbidden("Viewers cannot change instances. Ask an owner for a member role.")

@@ -1,0 +1,215 @@
+"""The customer's instances: the list with live status, and one page per instance with tabs
+(overview, logs, metrics, variables, deployments, settings)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, make_response, render_template, request, url_for
+from flask_login import login_required
+
+from railsaas.blueprints.htmx_helpers import (
+    STOP_POLLING,
+    current_tenant_id,
+    is_htmx,
+    redirect_to,
+    render,
+    require_editor,
+)
+from railsaas.errors import ValidationFailed
+from railsaas.extensions import db
+from railsaas.services import instance_insights, instances
+from railsaas.services import instance_states as states
+from railsaas.services.template_variables import masked, specs_of
+
+bp = Blueprint("instances", __name__, url_prefix="/instances")
+
+TABS = (("overview", "Overview"), ("logs", "Logs"), ("metrics", "Metrics"),
+        ("variables", "Variables"), ("deployments", "Deployments"), ("settings", "Settings"))
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    return None
+
+
+@bp.get("/")
+def index():
+    tenant_id = current_tenant_id()
+    items = instances.list_for_tenant(db.session, tenant_id)
+    last = instances.last_steps(db.session, [i.id for i in items])
+    return render("instances/index.html", instances=items, last=last, states=states)
+
+
+@bp.get("/status")
+def statuses():
+    """Every status of the workspace in one call (the list page's cards poll their own)."""
+    return {"instances": instances.statuses(db.session, current_tenant_id())}
+
+
+@bp.get("/<instance_id>/status")
+def status(instance_id: str):
+    """The status badge as a fragment. Polled while the instance is changing; once settled it
+    answers without the polling trigger and with 286, and htmx stops."""
+    inst = instances.get_for_tenant(db.session, current_tenant_id(), instance_id)
+    response = make_response(render_template("instances/_status.html", inst=inst,
+                                             states=states))
+    response.vary.add("HX-Request")
+    if inst.status in states.SETTLED:
+        response.status_code = STOP_POLLING
+        # The page's other parts (actions, domain) follow the new status.
+        response.headers["HX-Trigger"] = "instance-settled"
+    return response
+
+
+def _page(tab: str, inst, **context) -> Response:
+    last = instances.last_steps(db.session, [inst.id]).get(inst.id)
+    return render(f"instances/{tab}.html", f"instances/_{tab}.html", partial_for="tab-content",
+                  inst=inst, tab=tab, tabs=TABS, last=last, states=states, **context)
+
+
+def _instance(instance_id: str):
+    return instances.get_for_tenant(db.session, current_tenant_id(), instance_id)
+
+
+@bp.get("/<instance_id>")
+def detail(instance_id: str):
+    inst = _instance(instance_id)
+    return _page("overview", inst, dns=instances.dns_instructions(inst))
+
+
+@bp.get("/<instance_id>/logs")
+def logs(instance_id: str):
+    inst = _instance(instance_id)
+    query = (request.args.get("q") or "").strip()[:200]
+    after = request.args.get("after") or None
+    result = instance_insights.logs(inst, query=query or None, after=after)
+    if is_htmx() and request.args.get("follow"):
+        # Only the new lines, appended to the open log box.
+        response = make_response(render_template("instances/_log_lines.html", result=result,
+                                                 inst=inst, query=query, follow=True))
+        response.vary.add("HX-Request")
+        return response
+    return _page("logs", inst, result=result, query=query,
+                 follow=request.args.get("follow") == "1")
+
+
+@bp.get("/<instance_id>/logs.txt")
+def logs_download(instance_id: str):
+    inst = _instance(instance_id)
+    query = (request.args.get("q") or "").strip()[:200]
+    result = instance_insights.logs(inst, query=query or None, limit=5000)
+    body = "\n".join(f"{line['timestamp']} {line['severity'] or ''} {line['message']}"
+                     for line in result.lines)
+    response = make_response(body + "\n", 200)
+    response.headers["Content-Type"] = "text/plain; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{inst.name}-logs.txt"'
+    return response
+
+
+@bp.get("/<instance_id>/metrics")
+def metrics(instance_id: str):
+    inst = _instance(instance_id)
+    window = request.args.get("window", "1h")
+    if window not in instance_insights.WINDOWS:
+        window = "1h"
+    return _page("metrics", inst, window=window, windows=instance_insights.WINDOWS,
+                 charts=instance_insights.metrics(inst, window))
+
+
+@bp.get("/<instance_id>/variables")
+def variables(instance_id: str):
+    inst = _instance(instance_id)
+    specs = specs_of(inst.template.setup_config)
+    return _page("variables", inst, rows=masked(specs, inst.config), errors={})
+
+
+@bp.post("/<instance_id>/variables")
+def update_variables(instance_id: str):
+    tenant_id = current_tenant_id()
+    require_editor()
+    values = {k[len("variables."):]: v for k, v in request.form.items()
+              if k.startswith("variables.")}
+    try:
+        instances.update_variables(db.session, tenant_id, instance_id, values, g.user.id)
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        inst = _instance(instance_id)
+        specs = specs_of(inst.template.setup_config)
+        response = _page("variables", inst, rows=masked(specs, inst.config),
+                         errors=exc.details or {}, message=exc.message)
+        response.status_code = 200 if is_htmx() else 422
+        return response
+    return redirect_to(url_for("instances.detail", instance_id=instance_id))
+
+
+@bp.get("/<instance_id>/deployments")
+def deployments(instance_id: str):
+    inst = _instance(instance_id)
+    return _page("deployments", inst,
+                 steps=instances.history(db.session, inst.tenant_id, inst.id))
+
+
+@bp.get("/<instance_id>/settings")
+def settings(instance_id: str):
+    inst = _instance(instance_id)
+    return _page("settings", inst, errors={}, dns=instances.dns_instructions(inst))
+
+
+def _settings_error(instance_id: str, exc: ValidationFailed) -> Response:
+    db.session.rollback()
+    inst = _instance(instance_id)
+    response = _page("settings", inst, errors=exc.details or {}, message=exc.message,
+                     dns=instances.dns_instructions(inst))
+    response.status_code = 200 if is_htmx() else 422
+    return response
+
+
+@bp.post("/<instance_id>/rename")
+def rename(instance_id: str):
+    tenant_id = current_tenant_id()
+    require_editor()
+    try:
+        instances.rename(db.session, tenant_id, instance_id, request.form.get("name"))
+        db.session.commit()
+    except ValidationFailed as exc:
+        return _settings_error(instance_id, exc)
+    return redirect_to(url_for("instances.settings", instance_id=instance_id))
+
+
+@bp.post("/<instance_id>/domain")
+def add_domain(instance_id: str):
+    tenant_id = current_tenant_id()
+    require_editor()
+    try:
+        instances.add_custom_domain(db.session, tenant_id, instance_id,
+                                    request.form.get("domain"), g.user.id)
+        db.session.commit()
+    except ValidationFailed as exc:
+        return _settings_error(instance_id, exc)
+    return redirect_to(url_for("instances.settings", instance_id=instance_id))
+
+
+@bp.post("/<instance_id>/delete")
+def delete(instance_id: str):
+    tenant_id = current_tenant_id()
+    require_editor()
+    inst = _instance(instance_id)
+    if (request.form.get("confirm_name") or "").strip() != inst.name:
+        return _settings_error(instance_id, ValidationFailed(
+            "Type the instance's name to delete it.",
+            details={"confirm_name": f"Type {inst.name} to confirm."}))
+    instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id)
+    db.session.commit()
+    return redirect_to(url_for("instances.index"))
+
+
+@bp.post("/<instance_id>/actions/<action>")
+def action(instance_id: str, action: str):
+    tenant_id = current_tenant_id()
+    require_editor()
+    if action not in ("redeploy", "restart", "stop", "start"):
+        abort(404)
+    instances.request_action(db.session, tenant_id, instance_id, action, g.user.id)
+    db.session.commit()
+    return redirect_to(url_for("instances.detail", instance_id=instance_id))

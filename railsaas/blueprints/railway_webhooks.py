@@ -1,0 +1,36 @@
+"""Railway's project webhook: `/webhooks/railway/<secret>`.
+
+Railway signs nothing (API_BRIEF 5.12), so the path carries a secret, compared in constant
+time. The payload only says which project to look at: the named instances are polled at
+once, and their status comes from Railway's API, never from the payload.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from railsaas.services import outbox
+
+bp = Blueprint("railway_webhooks", __name__, url_prefix="/webhooks/railway")
+
+
+@bp.post("/<secret>")
+def receive(secret: str):
+    expected = current_app.config.get("RAILWAY_WEBHOOK_SECRET") or ""
+    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+        abort(404)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify({"received": False, "error": "expected a JSON object"}), 400
+    from railsaas.services import provisioning  # loads the Railway client on first use
+
+    ids = provisioning.instances_for_webhook(payload)
+    if ids:
+        from railsaas.extensions import db
+
+        # Through the outbox like everything else after a commit; ids only.
+        outbox.enqueue(db.session, "instances.refresh", instance_ids=[str(i) for i in ids])
+        db.session.commit()
+    return jsonify({"received": True, "instances": len(ids)})

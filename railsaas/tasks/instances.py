@@ -1,0 +1,86 @@
+"""Instance lifecycle tasks: perform a step, poll Railway in batches, reconcile.
+
+Tasks take ids only. A step that Railway refuses outright fails the instance with the
+reason; one that hits a retryable error (rate limit, Railway down, lost answer) is retried
+with capped backoff, and the poll's deploy timeout fails it if Railway never recovers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+
+from celery import shared_task
+
+from railsaas.railway import errors as rw
+from railsaas.services import provisioning
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 40
+
+
+def _countdown(retries: int, retry_after: float | None = None) -> float:
+    base = min(60.0, 2.0 * 2 ** min(retries, 5))
+    return max(retry_after or 0.0, random.uniform(base / 2, base))
+
+
+@shared_task(name="instances.run_step", bind=True, max_retries=MAX_RETRIES,
+             acks_late=True)
+def run_step(self, step_id: str) -> str:
+    sid = uuid.UUID(step_id)
+    try:
+        return provisioning.run_step(sid)
+    except provisioning.StepDeferred:
+        raise self.retry(countdown=3 + random.random() * 2, max_retries=MAX_RETRIES * 5) \
+            from None
+    except rw.RailwayError as exc:
+        if (exc.retryable or isinstance(exc, rw.NotFound)) \
+                and self.request.retries < MAX_RETRIES:
+            raise self.retry(countdown=_countdown(self.request.retries, exc.retry_after)) \
+                from None
+        log.warning("step %s failed: %s", step_id, exc)
+        provisioning.fail_step(sid, f"Railway refused the request: {exc.message}")
+        return "failed"
+
+
+@shared_task(name="instances.poll")
+def poll() -> dict:
+    """Beat: every few seconds. Instances due (changing ones every few seconds, settled ones
+    every few minutes, see instances.next_poll_at) in batched status requests."""
+    total = {"polled": 0, "changed": 0, "timed_out": 0}
+    for _ in range(10):  # up to 10 batches a round; the rest wait for the next round
+        counts = provisioning.poll()
+        for k, v in counts.items():
+            total[k] += v
+        if counts["polled"] < provisioning.POLL_BATCH:
+            break
+    return total
+
+
+@shared_task(name="instances.refresh")
+def refresh(instance_ids: list[str]) -> dict:
+    """Poll these instances now (a Railway webhook named them)."""
+    return provisioning.poll(only=[uuid.UUID(i) for i in instance_ids])
+
+
+@shared_task(name="instances.reconcile")
+def reconcile() -> int:
+    try:
+        return len(provisioning.reconcile()["findings"])
+    except rw.RailwayError as exc:
+        log.warning("reconcile skipped: %s", exc)
+        return -1
+
+
+@shared_task(name="instances.delete_orphan_project", bind=True, max_retries=10)
+def delete_orphan_project(self, project_id: str) -> str:
+    try:
+        provisioning.fix_orphan_project(project_id)
+    except rw.RailwayError as exc:
+        if exc.retryable:
+            raise self.retry(countdown=_countdown(self.request.retries, exc.retry_after)) \
+                from None
+        raise
+    return "deleted"
