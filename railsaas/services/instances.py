@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,7 +91,7 @@ def last_steps(session: Session, instance_ids: list[uuid.UUID]) -> dict[uuid.UUI
         return {}
     rows = session.scalars(
         select(Deployment).where(Deployment.instance_id.in_(instance_ids))
-        .distinct(Deployment.instance_id)
+        .ext(distinct_on(Deployment.instance_id))
         .order_by(Deployment.instance_id, Deployment.created_at.desc())).all()
     return {d.instance_id: d for d in rows}
 
