@@ -77,7 +77,19 @@ def seed_people(session: Session) -> None:
     ensure_user(session, *CUSTOMER, workspace="Demo Co", plan_slug="pro")
 
 
-STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people]
+def seed_catalog(session: Session) -> None:
+    """The template catalog, from the Railway emulator's seed catalog (the same templates
+    an admin would import by code)."""
+    from railsaas.services.catalog import seed_from_railway_templates
+
+    try:
+        from railsaas.emulators.railway.catalog import seed_templates
+    except ImportError:  # the Railway emulator is not installed in this tree
+        return
+    seed_from_railway_templates(session, seed_templates())
+
+
+STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people, seed_catalog]
 
 
 def run() -> list[tuple[str, str, str]]:

@@ -310,3 +310,41 @@ def import_proposal(railway_template: dict[str, Any]) -> dict[str, Any]:
         "variables": propose_specs(serialized),
         "serialized_config": serialized,
     }
+
+
+# --- the demo catalog (make dev) --------------------------------------------------------------
+
+# What the platform charges a template into: tier, typical resources, monthly estimate.
+DEMO_PRICING: dict[str, tuple[str, dict[str, Any], int]] = {
+    "ghost": ("starter", {"cpu": 1, "memory_mb": 1024, "disk_gb": 5}, 900),
+    "n8n": ("standard", {"cpu": 1, "memory_mb": 1024, "disk_gb": 5}, 1200),
+    "postgres": ("starter", {"cpu": 0.5, "memory_mb": 512, "disk_gb": 10}, 600),
+    "redis": ("starter", {"cpu": 0.25, "memory_mb": 256}, 300),
+    "mysql": ("starter", {"cpu": 0.5, "memory_mb": 512, "disk_gb": 10}, 600),
+    "mongodb": ("standard", {"cpu": 0.5, "memory_mb": 1024, "disk_gb": 10}, 900),
+    "umami": ("starter", {"cpu": 0.5, "memory_mb": 512, "disk_gb": 2}, 500),
+    "uptime-kuma": ("starter", {"cpu": 0.25, "memory_mb": 256, "disk_gb": 1}, 300),
+}
+
+
+def seed_from_railway_templates(session: Session, railway_templates: list[dict[str, Any]]
+                                ) -> int:
+    """Add every template not in the catalog yet (by Railway id), as an import would propose
+    it, priced from DEMO_PRICING. Idempotent."""
+    known = set(session.scalars(select(Template.railway_template_id)))
+    added = 0
+    for found in railway_templates:
+        if found.get("id") in known:
+            continue
+        data = import_proposal(found)
+        tier, resources, cents = DEMO_PRICING.get(found.get("code") or "",
+                                                  ("standard", {}, 1000))
+        data.update(price_tier=tier, resources=resources, monthly_estimate_cents=cents)
+        t = Template()
+        _apply(t, parse_input(data))
+        session.add(t)
+        added += 1
+    if added:
+        session.flush()
+        mark_dirty(session)
+    return added

@@ -23,7 +23,7 @@ from typing import Any
 
 from railsaas.errors import ValidationFailed
 
-NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 GENERATORS = ("secret", "password", "hex")
 MAX_VALUE_LENGTH = 4000
 # Railway's own template functions (`${{ secret(32) }}`) and references to other services
@@ -66,7 +66,7 @@ def parse_specs(raw: Any) -> list[VariableSpec]:
             continue
         name = str(item.get("name") or "").strip()
         if not NAME_RE.match(name):
-            errors[key] = "name must be an environment variable name (A-Z, 0-9, _)"
+            errors[key] = "name must be an environment variable name (letters, digits, _)"
             continue
         if name in seen:
             errors[key] = f"{name} is listed twice"

@@ -83,3 +83,23 @@ def test_catalog_reads_are_cached_and_dropped_when_an_admin_changes_a_template(
     html = client.get("/templates/").get_data(as_text=True)
     assert "Ghost CMS" in html
     assert "Blogs and newsletters" in html
+
+
+def test_the_demo_catalog_is_seeded_once_from_railway_templates(app, dbconn):
+    from railsaas.db import SYSTEM
+    from railsaas.extensions import db
+    from railsaas.services import catalog
+    from tests.lifecycle.conftest import GHOST_CONFIG
+
+    railway = [{"id": "tpl-ghost", "code": "ghost", "name": "Ghost", "category": "CMS",
+                "description": "Blogs", "serializedConfig": GHOST_CONFIG}]
+    with app.app_context():
+        with db.scope(SYSTEM) as s:
+            assert catalog.seed_from_railway_templates(s, railway) == 1
+        with db.scope(SYSTEM) as s:
+            assert catalog.seed_from_railway_templates(s, railway) == 0
+            (t,) = [t for t in catalog.active_templates(s) if t["code"] == "ghost"]
+    assert t["category"] == "cms"
+    assert t["price_tier"] == "starter"
+    assert t["monthly_estimate_cents"] == 900
+    assert {v["name"] for v in t["variables"]} == {"ADMIN_EMAIL", "SITE_TITLE"}
