@@ -8,7 +8,7 @@ import uuid
 from flask import g, jsonify, request
 
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.guard import api_tenant_id, require_api_editor
+from railsaas.blueprints.api.workspace_access import api_tenant_id, require_api_editor
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
 from railsaas.services import instances

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.guard import require_api_admin
+from railsaas.blueprints.api.workspace_access import require_api_admin
 from railsaas.errors import ValidationFailed
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.guard import require_api_admin, require_api_editor
 from railsaas.blueprints.api.instances import create_from_json
+from railsaas.blueprints.api.workspace_access import require_api_admin, require_api_editor
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
 from railsaas.services import catalog
