@@ -11,8 +11,6 @@ import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from railsaas.services import outbox
-
 bp = Blueprint("railway_webhooks", __name__, url_prefix="/webhooks/railway")
 
 
@@ -26,11 +24,4 @@ def receive(secret: str):
         return jsonify({"received": False, "error": "expected a JSON object"}), 400
     from railsaas.services import provisioning  # loads the Railway client on first use
 
-    ids = provisioning.instances_for_webhook(payload)
-    if ids:
-        from railsaas.extensions import db
-
-        # Through the outbox like everything else after a commit; ids only.
-        outbox.enqueue(db.session, "instances.refresh", instance_ids=[str(i) for i in ids])
-        db.session.commit()
-    return jsonify({"received": True, "instances": len(ids)})
+    return jsonify({"received": True, "instances": provisioning.refresh_from_webhook(payload)})

@@ -626,20 +626,22 @@ def _notify_outcome(session: Session, inst: Instance, status: str, reason: str |
 
 # --- webhooks ---------------------------------------------------------------------------------
 
-def instances_for_webhook(payload: dict[str, Any]) -> list[uuid.UUID]:
-    """The instances a Railway webhook is about (by project id): they are polled now. The
-    payload's status is never trusted; only the names in it are used, to look."""
+def refresh_from_webhook(payload: dict[str, Any]) -> int:
+    """A Railway webhook named a project: poll its instances now (the refresh task, through
+    the outbox). The payload's status is never trusted; only the project id in it is used,
+    to know where to look. Returns how many instances will be refreshed."""
     resource = payload.get("resource") if isinstance(payload, dict) else None
-    project = (resource or {}).get("project") or {}
+    project = (resource or {}).get("project") if isinstance(resource, dict) else None
     project_id = project.get("id") if isinstance(project, dict) else None
     if not isinstance(project_id, str) or not project_id:
-        return []
+        return 0
     with db.scope(SYSTEM) as s:
         ids = s.scalars(select(Instance.id).where(Instance.railway_project_id == project_id,
                                                   Instance.status != "deleted")).all()
         if ids:
             s.execute(update(Instance).where(Instance.id.in_(ids)).values(next_poll_at=now()))
-    return list(ids)
+            outbox.enqueue(s, "instances.refresh", instance_ids=[str(i) for i in ids])
+    return len(ids)
 
 
 # --- reconciliation ---------------------------------------------------------------------------

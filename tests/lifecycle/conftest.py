@@ -112,3 +112,120 @@ def count_queries(app):
             event.remove(db.engine, "before_cursor_execute", _before)
 
     return counting
+
+
+# --- the lifecycle against the Railway emulator, with a real Celery worker -----------------
+
+@dataclass
+class Lifecycle:
+    """A customer, a template from the emulator's catalog, a signed-in browser, and helpers
+    that drive the poll (beat is not running in tests) until something is true."""
+
+    app: object
+    emulator: object
+    factory: object
+    user: object
+    tenant: object
+    template: object
+    browser: object
+
+    def csrf(self) -> str:
+        from tests.conftest import csrf_from
+
+        return csrf_from(self.browser.get("/instances/").get_data(as_text=True))
+
+    def deploy(self, name: str, template=None, **variables) -> str:
+        template = template or self.template
+        resp = self.browser.post(
+            f"/templates/{template.id}/deploy",
+            headers={"HX-Request": "true", "X-CSRFToken": self.csrf()},
+            data={"name": name, **{f"variables.{k}": v for k, v in variables.items()}})
+        assert resp.status_code == 204, resp.get_data(as_text=True)
+        return resp.headers["HX-Redirect"].rsplit("/", 1)[1]
+
+    def act(self, instance_id: str, action: str) -> None:
+        resp = self.browser.post(f"/instances/{instance_id}/actions/{action}",
+                                 headers={"X-CSRFToken": self.csrf()})
+        assert resp.status_code == 303, resp.get_data(as_text=True)
+
+    def instance(self, instance_id):
+        from railsaas.db import SYSTEM
+        from railsaas.extensions import db
+        from railsaas.models import Instance
+
+        with db.scope(SYSTEM) as s:
+            inst = s.get(Instance, instance_id)
+            s.expunge(inst)
+            return inst
+
+    def steps(self, instance_id) -> list[tuple[str, str]]:
+        from sqlalchemy import select
+
+        from railsaas.db import SYSTEM
+        from railsaas.extensions import db
+        from railsaas.models import Deployment
+
+        with db.scope(SYSTEM) as s:
+            return [(d.kind, d.status) for d in s.scalars(
+                select(Deployment).where(Deployment.instance_id == instance_id)
+                .order_by(Deployment.created_at))]
+
+    def poll(self) -> None:
+        from railsaas.services import provisioning
+
+        with self.app.app_context():
+            provisioning.poll()
+
+    def wait_for(self, instance_ids, statuses, timeout: float = 45.0) -> dict:
+        """Poll until every instance is in one of `statuses`; return {id: status}."""
+        import time
+
+        ids = [instance_ids] if isinstance(instance_ids, str) else list(instance_ids)
+        wanted = {statuses} if isinstance(statuses, str) else set(statuses)
+        deadline = time.monotonic() + timeout
+        seen = {}
+        while True:
+            self.poll()
+            seen = {i: self.instance(i).status for i in ids}
+            if all(s in wanted for s in seen.values()):
+                return seen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still {seen}, waiting for {wanted}")
+            time.sleep(0.3)
+
+    def projects_named(self, instance_id) -> list[dict]:
+        return [p for p in self.emulator.state()["projects"]
+                if p["name"] == f"railsaas-{instance_id}" and not p["deleted"]]
+
+
+def railway_template(emulator, factory, code: str, **kw):
+    from railsaas.services.template_variables import propose_specs
+
+    found = next(t for t in emulator.templates() if t["code"] == code)
+    fields = dict(railway_template_id=found["id"], code=code, name=found["name"],
+                  category=found["category"].lower(), price_tier="starter",
+                  serialized_config=found["serializedConfig"],
+                  setup_config={"variables": propose_specs(found["serializedConfig"])})
+    fields.update(kw)
+    return factory.template(**fields)
+
+
+@pytest.fixture
+def lifecycle(app, celery_worker, committed_factory, railway_emulator):
+    from railsaas.db import SYSTEM
+    from railsaas.extensions import db
+    from railsaas.models import Tenant
+
+    railway_emulator.configure(deploy_seconds=1.0, deploy_jitter=0.0, workflow_seconds=0.3,
+                               log_interval=0.2, crash_after=0.5, removal_seconds=0.2)
+    saved = app.config["DEPLOY_TIMEOUT_SECONDS"]
+    plan = committed_factory.plan(max_instances=20)
+    user, tenant = committed_factory.workspace()
+    with db.scope(SYSTEM) as s:
+        s.get(Tenant, tenant.id).plan_id = plan.id
+    template = railway_template(railway_emulator, committed_factory, "ghost")
+    browser = app.test_client()
+    login_as(app, browser, user)
+    yield Lifecycle(app=app, emulator=railway_emulator, factory=committed_factory, user=user,
+                    tenant=tenant, template=template, browser=browser)
+    app.config["DEPLOY_TIMEOUT_SECONDS"] = saved

@@ -1,0 +1,274 @@
+"""The whole lifecycle against the Railway emulator, with a real Celery worker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from railsaas.db import SYSTEM
+from railsaas.extensions import db
+from railsaas.models import Email, Notification
+
+# Until the Railway client and emulator land on this branch.
+pytest.importorskip("railsaas.emulators.railway")
+
+HX = {"HX-Request": "true"}
+
+
+def test_deploy_watch_manage_and_delete(lifecycle):
+    lc = lifecycle
+    iid = lc.deploy("blog")
+    assert lc.instance(iid).status in ("requested", "provisioning", "deploying")
+    # The page polls its status badge while it changes.
+    html = lc.browser.get(f"/instances/{iid}").get_data(as_text=True)
+    assert f'hx-get="/instances/{iid}/status"' in html
+
+    lc.wait_for(iid, "running")
+    inst = lc.instance(iid)
+    assert inst.railway_project_id
+    assert inst.railway_service_id
+    assert inst.domain
+    assert inst.domain.endswith(".up.railway.app")
+    assert len(lc.projects_named(iid)) == 1
+    assert lc.steps(iid) == [("deploy", "succeeded")]
+    status = lc.browser.get(f"/instances/{iid}/status", headers=HX)
+    assert status.status_code == 286  # settled: the badge stops polling
+    with db.scope(SYSTEM) as s:
+        titles = s.scalars(select(Notification.title).where(
+            Notification.tenant_id == lc.tenant.id)).all()
+    assert "blog is running" in titles
+
+    # Logs and metrics come from Railway through the server.
+    time.sleep(0.5)
+    logs = lc.browser.get(f"/instances/{iid}/logs").get_data(as_text=True)
+    assert 'class="log-line' in logs
+    download = lc.browser.get(f"/instances/{iid}/logs.txt")
+    assert download.status_code == 200
+    assert "attachment" in download.headers["Content-Disposition"]
+    metrics = lc.browser.get(f"/instances/{iid}/metrics?window=1h").get_data(as_text=True)
+    assert metrics.count('data-testid="chart"') == 4
+
+    # Changing a variable redeploys.
+    resp = lc.browser.post(f"/instances/{iid}/variables",
+                           headers={"X-CSRFToken": lc.csrf()},
+                           data={"variables.mail__from": "blog@example.com"})
+    assert resp.status_code == 303
+    assert lc.instance(iid).status == "redeploying"
+    lc.wait_for(iid, "running")
+    assert lc.instance(iid).config["mail__from"] == "blog@example.com"
+    from railsaas.services.provisioning import client
+
+    with lc.app.app_context():
+        railway_vars = client().variables(inst.railway_project_id,
+                                          inst.railway_environment_id,
+                                          inst.railway_service_id)
+    assert railway_vars["mail__from"] == "blog@example.com"
+
+    lc.act(iid, "restart")
+    lc.wait_for(iid, "running")
+    lc.act(iid, "stop")
+    lc.wait_for(iid, "stopped")
+    lc.act(iid, "start")
+    lc.wait_for(iid, "running")
+    lc.act(iid, "redeploy")
+    lc.wait_for(iid, "running")
+
+    resp = lc.browser.post(f"/instances/{iid}/delete", headers={"X-CSRFToken": lc.csrf()},
+                           data={"confirm_name": "blog"})
+    assert resp.status_code == 303
+    lc.wait_for(iid, "deleted")
+    assert lc.projects_named(iid) == []
+    assert lc.instance(iid).deleted_at is not None
+    assert [k for k, _ in lc.steps(iid)] == ["deploy", "variables", "restart", "stop",
+                                             "start", "redeploy", "delete"]
+    assert {s for _, s in lc.steps(iid)} == {"succeeded"}
+
+
+def test_a_lost_project_create_answer_still_makes_exactly_one_project(lifecycle):
+    lc = lifecycle
+    lc.emulator.script("lose_response", times=1, operation="ProjectCreate")
+    lc.emulator.script("lose_response", times=1, operation="TemplateDeployV2")
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "running")
+    assert len(lc.projects_named(iid)) == 1
+    (project,) = lc.projects_named(iid)
+    assert len(project["services"]) == 2  # the template deployed once, not twice
+    assert lc.instance(iid).railway_project_id == project["id"]
+
+
+def test_with_a_fifth_of_railway_calls_failing_every_instance_settles(lifecycle):
+    lc = lifecycle
+    lc.app.config["DEPLOY_TIMEOUT_SECONDS"] = 40
+    lc.emulator.set_faults(error_rate=0.2)
+    ids = [lc.deploy(f"app-{i}") for i in range(4)]
+    final = lc.wait_for(ids, ("running", "failed"), timeout=90)
+    assert set(final.values()) <= {"running", "failed"}
+    for iid in ids:
+        assert len(lc.projects_named(iid)) <= 1
+        kinds = lc.steps(iid)
+        assert all(status in ("succeeded", "failed") for _, status in kinds)
+
+
+def test_a_crash_is_shown_and_the_customer_is_told(lifecycle):
+    lc = lifecycle
+    lc.emulator.set_faults(deploy_outcomes=["CRASHED"])
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "crashed")
+    html = lc.browser.get(f"/instances/{iid}").get_data(as_text=True)
+    assert "Crashed" in html
+    bell = lc.browser.get("/notifications/bell", headers=HX).get_data(as_text=True)
+    assert 'data-testid="unread-count"' in bell
+    with db.scope(SYSTEM) as s:
+        subjects = s.scalars(select(Email.subject).where(
+            Email.tenant_id == lc.tenant.id)).all()
+    assert "blog crashed" in subjects
+
+
+def test_a_deploy_stuck_past_the_time_limit_fails_with_a_reason(lifecycle):
+    lc = lifecycle
+    lc.emulator.configure(deploy_seconds=600)
+    lc.app.config["DEPLOY_TIMEOUT_SECONDS"] = 2
+    iid = lc.deploy("slow")
+    lc.wait_for(iid, "failed", timeout=30)
+    inst = lc.instance(iid)
+    assert "Gave up" in inst.status_reason
+    assert lc.steps(iid)[0][1] == "failed"
+    with db.scope(SYSTEM) as s:
+        subjects = s.scalars(select(Email.subject).where(
+            Email.tenant_id == lc.tenant.id)).all()
+    assert "slow failed to deploy" in subjects
+
+
+def test_a_failed_build_fails_the_instance_with_a_log_excerpt(lifecycle):
+    lc = lifecycle
+    lc.emulator.set_faults(deploy_outcomes=["FAILED"])
+    iid = lc.deploy("broken")
+    lc.wait_for(iid, "failed")
+    html = lc.browser.get(f"/instances/{iid}/deployments").get_data(as_text=True)
+    assert "failed" in html
+
+
+def test_the_poll_asks_railway_about_many_instances_in_one_request(lifecycle):
+    lc = lifecycle
+    ids = [lc.deploy(f"batch-{i}") for i in range(5)]
+    lc.wait_for(ids, "running")
+    from railsaas.models import Instance
+
+    with db.scope(SYSTEM) as s:
+        for iid in ids:
+            s.get(Instance, iid).next_poll_at = None
+        s.query(Instance).filter(Instance.id.in_(ids)).update(
+            {"next_poll_at": Instance.created_at}, synchronize_session=False)
+    lc.emulator.clear_requests()
+    lc.poll()
+    log = lc.emulator.requests()
+    assert log["by_operation"].get("ServiceStatuses") == 1
+    assert log["total"] == 1
+
+
+def test_railway_webhook_refreshes_the_named_instance_but_not_from_the_payload(lifecycle):
+    lc = lifecycle
+    lc.emulator.configure(deploy_seconds=600)
+    iid = lc.deploy("hooked")
+    deadline = time.monotonic() + 20
+    while not lc.instance(iid).railway_project_id and time.monotonic() < deadline:
+        time.sleep(0.2)
+    project_id = lc.instance(iid).railway_project_id
+    payload = {"type": "Deployment.success", "details": {"status": "SUCCESS"},
+               "resource": {"project": {"id": project_id}, "deployment": {"id": "x"}}}
+    assert lc.browser.post("/webhooks/railway/wrong-secret", json=payload).status_code == 404
+    secret = lc.app.config["RAILWAY_WEBHOOK_SECRET"]
+    resp = lc.browser.post(f"/webhooks/railway/{secret}", json=payload)
+    assert resp.status_code == 200
+    assert resp.json["instances"] == 1
+    time.sleep(1.0)
+    assert lc.instance(iid).status != "running"  # Railway says it is still building
+
+
+def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(lifecycle):
+    lc = lifecycle
+    import uuid
+
+    from railsaas.models import User
+    from railsaas.services import provisioning
+    from tests.conftest import csrf_from
+    from tests.support import login_as
+
+    iid = lc.deploy("keep")
+    lc.wait_for(iid, "running")
+    with lc.app.app_context():
+        rc = provisioning.client()
+        orphan = rc.create_project(f"railsaas-{uuid.uuid4()}")
+        rc.delete_project(lc.instance(iid).railway_project_id)
+        report = provisioning.reconcile()
+    kinds = {(f["kind"], f["project_id"]) for f in report["findings"]}
+    assert ("orphan_project", orphan.id) in kinds
+    assert ("missing_project", lc.instance(iid).railway_project_id) in kinds
+
+    admin = lc.factory.user()
+    with db.scope(SYSTEM) as s:
+        s.get(User, admin.id).role = "admin"
+    admin.role = "admin"
+    browser = lc.app.test_client()
+    login_as(lc.app, browser, admin)
+    page = browser.get("/admin/instances").get_data(as_text=True)
+    assert orphan.id in page
+    token = csrf_from(page)
+    assert browser.post(f"/admin/instances/orphans/{orphan.id}/delete",
+                        data={"csrf_token": token}).status_code == 303
+    assert browser.post(f"/admin/instances/{iid}/fix",
+                        data={"csrf_token": token, "fix": "redeploy"}).status_code == 303
+    lc.wait_for(iid, "running")
+    assert len(lc.projects_named(iid)) == 1
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        names = [p["id"] for p in lc.emulator.state()["projects"] if not p["deleted"]]
+        if orphan.id not in names:
+            break
+        time.sleep(0.3)
+    assert orphan.id not in names
+
+
+def test_admins_import_a_template_from_a_railway_code(lifecycle):
+    lc = lifecycle
+    from railsaas.models import User
+    from tests.conftest import csrf_from
+    from tests.support import login_as
+
+    admin = lc.factory.user()
+    with db.scope(SYSTEM) as s:
+        s.get(User, admin.id).role = "admin"
+    admin.role = "admin"
+    browser = lc.app.test_client()
+    login_as(lc.app, browser, admin)
+    token = csrf_from(browser.get("/admin/templates/new").get_data(as_text=True))
+    resp = browser.post("/admin/templates/import", data={"csrf_token": token, "code": "umami"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert 'value="Umami"' in html
+    assert "DISABLE_TELEMETRY" in html  # proposed: optional with a default
+    assert "APP_SECRET" not in html.split("variables_json")[1].split("</textarea>")[0]
+    missing = browser.post("/admin/templates/import",
+                           data={"csrf_token": token, "code": "no-such-template"})
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("action", ["stop"])
+def test_suspension_stops_instances_on_railway(lifecycle, action):
+    lc = lifecycle
+    from railsaas.services import instances
+
+    iid = lc.deploy("paid")
+    lc.wait_for(iid, "running")
+    with lc.app.app_context(), db.scope(SYSTEM) as s:
+        assert instances.suspend_tenant_instances(s, lc.tenant.id, "payment_failed") == 1
+    deadline = time.monotonic() + 20
+    while lc.steps(iid)[-1][1] != "succeeded" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lc.steps(iid)[-1] == ("suspend", "succeeded")
+    assert lc.wait_for(iid, "suspended")[iid] == "suspended"
+    with lc.app.app_context(), db.scope(SYSTEM) as s:
+        assert instances.resume_tenant_instances(s, lc.tenant.id) == 1
+    lc.wait_for(iid, "running")
