@@ -83,10 +83,11 @@ def logs(instance_id: str):
     query = (request.args.get("q") or "").strip()[:200]
     after = request.args.get("after") or None
     result = instance_insights.logs(inst, query=query or None, after=after)
-    if is_htmx() and request.args.get("follow"):
+    if is_htmx() and request.args.get("tail"):
         # Only the new lines, appended to the open log box.
         response = make_response(render_template("instances/_log_lines.html", result=result,
-                                                 inst=inst, query=query, follow=True))
+                                                 inst=inst, query=query,
+                                                 follow=request.args.get("follow") == "1"))
         response.vary.add("HX-Request")
         return response
     return _page("logs", inst, result=result, query=query,

@@ -44,6 +44,13 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     time.sleep(0.5)
     logs = lc.browser.get(f"/instances/{iid}/logs").get_data(as_text=True)
     assert 'class="log-line' in logs
+    following = lc.browser.get(f"/instances/{iid}/logs?follow=1",
+                               headers={**HX, "HX-Target": "tab-content"}).get_data(as_text=True)
+    assert following.lstrip().startswith('<section id="tab-content"')
+    assert 'class="log-follow"' in following
+    tail = lc.browser.get(f"/instances/{iid}/logs?tail=1", headers=HX).get_data(as_text=True)
+    assert tail.lstrip().startswith('<div class="log-line')
+    assert "every 3s" not in tail  # a tail request without follow=1 ends the polling
     download = lc.browser.get(f"/instances/{iid}/logs.txt")
     assert download.status_code == 200
     assert "attachment" in download.headers["Content-Disposition"]
