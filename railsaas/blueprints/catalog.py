@@ -7,7 +7,6 @@ from flask_login import login_required
 
 from railsaas.blueprints.htmx_helpers import (
     current_tenant_id,
-    is_htmx,
     redirect_to,
     render,
     require_editor,
@@ -70,7 +69,7 @@ def deploy(template_id: str):
         shown = {n: v for n, v in values.items() if n not in secret}
         context = _form_context(template_id, values=shown, errors=errors or {},
                                 message=exc.message, name=name)
-        # HTMX swaps only 2xx answers by default: the dialog shows the errors in place.
-        return render("catalog/deploy.html", "catalog/_deploy_dialog.html",
-                      status=200 if is_htmx() else exc.status, **context)
+        # A form shown again with its errors answers 200 (the team's rule): htmx swaps only
+        # 2xx answers, and browsers log no failed load.
+        return render("catalog/deploy.html", "catalog/_deploy_dialog.html", **context)
     return redirect_to(url_for("instances.detail", instance_id=inst.id))

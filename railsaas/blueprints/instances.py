@@ -137,10 +137,8 @@ def update_variables(instance_id: str):
         db.session.rollback()
         inst = _instance(instance_id)
         specs = specs_of(inst.template.setup_config)
-        response = _page("variables", inst, rows=masked(specs, inst.config),
-                         errors=exc.details or {}, message=exc.message)
-        response.status_code = 200 if is_htmx() else 422
-        return response
+        return _page("variables", inst, rows=masked(specs, inst.config),
+                     errors=exc.details or {}, message=exc.message)
     return redirect_to(url_for("instances.detail", instance_id=instance_id))
 
 
@@ -160,10 +158,8 @@ def settings(instance_id: str):
 def _settings_error(instance_id: str, exc: ValidationFailed) -> Response:
     db.session.rollback()
     inst = _instance(instance_id)
-    response = _page("settings", inst, errors=exc.details or {}, message=exc.message,
-                     dns=instances.dns_instructions(inst))
-    response.status_code = 200 if is_htmx() else 422
-    return response
+    return _page("settings", inst, errors=exc.details or {}, message=exc.message,
+                 dns=instances.dns_instructions(inst))
 
 
 @bp.post("/<instance_id>/rename")

@@ -62,11 +62,11 @@ def test_bad_admin_input_is_shown_and_saves_nothing(admin_client):
     token = csrf_from(admin_client.get("/admin/templates/new").get_data(as_text=True))
     resp = admin_client.post("/admin/templates", data={
         "csrf_token": token, **_form(price_tier="gold", variables_json="[{oops")})
-    assert resp.status_code == 422
+    assert resp.status_code == 200
     assert "is not valid JSON" in resp.get_data(as_text=True)
     resp = admin_client.post("/admin/templates", data={
         "csrf_token": token, **_form(price_tier="gold")})
-    assert resp.status_code == 422
+    assert resp.status_code == 200
     assert "must be one of" in resp.get_data(as_text=True)
     with db.scope(SYSTEM) as s:
         assert s.query(Template).filter_by(code="plausible").count() == 0

@@ -69,9 +69,10 @@ def _form_values(t: Template | None = None, data: dict | None = None) -> dict:
 
 
 def _render_form(template: Template | None, values: dict, errors: dict | None = None,
-                 message: str | None = None, status: int = 200):
+                 message: str | None = None):
+    # Shown again with its errors: 200, the team's rule for forms.
     return render_template("admin/templates/form.html", template=template, values=values,
-                           errors=errors or {}, message=message, tiers=TIERS), status
+                           errors=errors or {}, message=message, tiers=TIERS)
 
 
 @bp.get("/templates")
@@ -91,14 +92,13 @@ def templates_import():
     """Fetch a Railway template by code and prefill the form (nothing is saved yet)."""
     code = (request.form.get("code") or "").strip()
     if not code:
-        return _render_form(None, _form_values(), {"code": "Enter a Railway template code."},
-                            status=422)
+        return _render_form(None, _form_values(), {"code": "Enter a Railway template code."})
     from railsaas.services import provisioning
 
     try:
         found = provisioning.fetch_template(code)
     except ServiceError as exc:
-        return _render_form(None, _form_values(), {"code": exc.message}, status=exc.status)
+        return _render_form(None, _form_values(), {"code": exc.message})
     proposal = catalog.import_proposal(found)
     flash(f"Imported {proposal['name']} from Railway: check the tier, price and variables, "
           "then save.", "info")
@@ -114,7 +114,7 @@ def templates_create():
     except ServiceError as exc:
         db.session.rollback()
         return _render_form(None, _safe_form(), exc.details or {},
-                            exc.message, 422)
+                            exc.message)
     flash(f"Template {t.name} created.", "success")
     return redirect_to(url_for("admin.templates"))
 
@@ -135,7 +135,7 @@ def templates_update(template_id: str):
     except ServiceError as exc:
         db.session.rollback()
         return _render_form(t, _safe_form(), exc.details or {},
-                            exc.message, 422)
+                            exc.message)
     flash(f"Template {t.name} saved.", "success")
     return redirect_to(url_for("admin.templates"))
 
