@@ -68,9 +68,10 @@ def metrics(inst: Instance, window: str) -> list[Chart]:
                 for _, title, unit, _ in MEASUREMENTS]
     from railsaas.services import provisioning
 
-    end = datetime.now(UTC)
     try:
-        series = provisioning.fetch_metrics(inst, [m for m, *_ in MEASUREMENTS], end - span, end)
+        # No end date: "up to now" by Railway's clock.
+        series = provisioning.fetch_metrics(inst, [m for m, *_ in MEASUREMENTS],
+                                            datetime.now(UTC) - span, None)
     except provisioning.RailwayUnavailable:
         return [Chart(title=title, unit=unit, error=UNAVAILABLE)
                 for _, title, unit, _ in MEASUREMENTS]

@@ -767,7 +767,7 @@ def fetch_logs(inst: Instance, *, query: str | None, limit: int) -> list[dict[st
 
 
 def fetch_metrics(inst: Instance, measurements: list[str], start: datetime,
-                  end: datetime) -> dict[str, list[tuple[int, float]]]:
+                  end: datetime | None = None) -> dict[str, list[tuple[int, float]]]:
     try:
         series = client().metrics(start=start, end=end, project_id=inst.railway_project_id,
                                   environment_id=inst.railway_environment_id,

@@ -54,8 +54,10 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     download = lc.browser.get(f"/instances/{iid}/logs.txt")
     assert download.status_code == 200
     assert "attachment" in download.headers["Content-Disposition"]
+    lc.emulator.advance(600)  # ten minutes of running: metrics to draw
     metrics = lc.browser.get(f"/instances/{iid}/metrics?window=1h").get_data(as_text=True)
     assert metrics.count('data-testid="chart"') == 4
+    assert metrics.count("<polyline") >= 2  # CPU and memory at least
 
     # Changing a variable redeploys.
     resp = lc.browser.post(f"/instances/{iid}/variables",

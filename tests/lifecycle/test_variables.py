@@ -70,3 +70,18 @@ def test_secrets_are_masked_for_display():
     assert rows["API_KEY"]["secret"]
     assert rows["SITE_TITLE"]["value"] == "Blog"
     assert rows["ADMIN_EMAIL"]["value"] == ""
+
+
+def test_charts_scale_series_into_the_svg_box():
+    from railsaas.charts import HEIGHT, line_chart
+
+    chart = line_chart("Memory", "MB", [(1_000, 0.5), (1_060, 1.0), (1_030, 0.25)],
+                       scale=1024)
+    assert not chart.empty
+    xs = [float(p.split(",")[0]) for p in chart.points.split()]
+    ys = [float(p.split(",")[1]) for p in chart.points.split()]
+    assert xs == sorted(xs)  # time order
+    assert min(ys) >= 0
+    assert max(ys) <= HEIGHT
+    assert chart.latest == "1,024 MB"
+    assert line_chart("CPU", "vCPU", []).empty
