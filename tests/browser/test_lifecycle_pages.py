@@ -14,19 +14,14 @@ from tests.browser.conftest import assert_no_horizontal_scroll
 pytest.importorskip("railsaas.emulators.railway")
 
 
-def _sign_in(app, context, page, live_server, user) -> None:
-    """The session cookie the login view would set (flask-login's strong protection binds it
-    to the browser's address and user agent)."""
-    from flask_login.utils import _create_identifier
+def _sign_in(page, live_server, user) -> None:
+    from tests.support import DEFAULT_PASSWORD
 
-    agent = page.evaluate("() => navigator.userAgent")
-    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1",
-                                                "HTTP_USER_AGENT": agent}):
-        identifier = _create_identifier()
-        serializer = app.session_interface.get_signing_serializer(app)
-        value = serializer.dumps({"_user_id": user.get_id(), "_fresh": True, "_id": identifier})
-    context.add_cookies([{"name": app.config["SESSION_COOKIE_NAME"], "value": value,
-                          "url": live_server}])
+    page.goto(live_server + "/login")
+    page.fill("#email", user.email)
+    page.fill("#password", DEFAULT_PASSWORD)
+    page.click("form >> text=Log in")
+    page.wait_for_url("**/dashboard")
 
 
 @pytest.fixture
@@ -72,9 +67,8 @@ def test_deploy_watch_logs_variables_and_delete_in_the_browser(
     page.on("console", lambda m: m.type == "error" and page_errors.append(m.text))
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     page.set_default_timeout(20_000)
-    page.goto(live_server + "/templates/")
-    _sign_in(app, context, page, live_server, user)
-    page.goto(live_server + "/templates/")
+    _sign_in(page, live_server, user)
+    page.get_by_role("link", name="Templates").click()
     assert_no_horizontal_scroll(page)
     shot(page, "catalog")
 

@@ -10,5 +10,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from railsaas.blueprints.api import auth, users  # noqa: E402, F401  (registers routes)
-from railsaas.blueprints.api import instances, railway, templates  # noqa: E402, F401
+from railsaas.blueprints.api import auth, instances, railway, templates, users  # noqa: E402, F401  (registers routes)  # noqa: E402, F401

@@ -8,6 +8,7 @@ import uuid
 from flask import g, jsonify, request
 
 from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.guard import api_login_required
 from railsaas.blueprints.api.workspace_access import api_tenant_id, require_api_editor
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
@@ -39,6 +40,7 @@ def create_from_json(tenant_id: uuid.UUID, user_id: uuid.UUID, body: dict):
 
 
 @bp.get("/instances")
+@api_login_required()
 def instances_index():
     tenant_id = api_tenant_id()
     include_deleted = request.args.get("include_deleted") in ("1", "true")
@@ -48,22 +50,26 @@ def instances_index():
 
 
 @bp.post("/instances")
+@api_login_required()
 def instances_create():
     tenant_id = require_api_editor()
     return create_from_json(tenant_id, g.user.id, _body())
 
 
 @bp.get("/instances/status")
+@api_login_required()
 def instances_status():
     return jsonify({"instances": instances.statuses(db.session, api_tenant_id())})
 
 
 @bp.get("/instances/<instance_id>")
+@api_login_required()
 def instances_show(instance_id: str):
     return jsonify(_one(api_tenant_id(), instance_id))
 
 
 @bp.put("/instances/<instance_id>")
+@api_login_required()
 def instances_update(instance_id: str):
     """{name?, variables?, custom_domain?, action?: redeploy|restart|stop|start}."""
     tenant_id = require_api_editor()
@@ -96,6 +102,7 @@ def instances_update(instance_id: str):
 
 
 @bp.delete("/instances/<instance_id>")
+@api_login_required()
 def instances_delete(instance_id: str):
     tenant_id = require_api_editor()
     instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id)

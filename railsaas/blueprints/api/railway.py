@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.workspace_access import require_api_admin
+from railsaas.blueprints.api.guard import api_login_required
 from railsaas.errors import ValidationFailed
 
 
@@ -17,14 +17,14 @@ def _railway():
 
 
 @bp.get("/railway/projects")
+@api_login_required(admin=True)
 def railway_projects():
-    require_api_admin()
     return jsonify({"projects": _railway().projects()})
 
 
 @bp.get("/railway/services")
+@api_login_required(admin=True)
 def railway_services():
-    require_api_admin()
     project_id = (request.args.get("project_id") or "").strip()
     if not project_id:
         raise ValidationFailed("Name a project.", details={"project_id": "is required"})
@@ -32,8 +32,8 @@ def railway_services():
 
 
 @bp.get("/railway/deployments")
+@api_login_required(admin=True)
 def railway_deployments():
-    require_api_admin()
     environment_id = (request.args.get("environment_id") or "").strip()
     service_id = (request.args.get("service_id") or "").strip()
     if not environment_id or not service_id:

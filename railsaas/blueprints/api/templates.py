@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.guard import api_login_required
 from railsaas.blueprints.api.instances import create_from_json
-from railsaas.blueprints.api.workspace_access import require_api_admin, require_api_editor
+from railsaas.blueprints.api.workspace_access import require_api_editor
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
 from railsaas.services import catalog
@@ -33,31 +34,32 @@ def templates_show(template_id: str):
 
 
 @bp.post("/templates")
+@api_login_required(admin=True)
 def templates_create():
-    require_api_admin()
     t = catalog.create_template(db.session, _json_body())
     db.session.commit()
     return jsonify(catalog.template_dict(t)), 201
 
 
 @bp.put("/templates/<template_id>")
+@api_login_required(admin=True)
 def templates_update(template_id: str):
-    require_api_admin()
     t = catalog.update_template(db.session, template_id, _json_body())
     db.session.commit()
     return jsonify(catalog.template_dict(t))
 
 
 @bp.delete("/templates/<template_id>")
+@api_login_required(admin=True)
 def templates_delete(template_id: str):
     """Deactivates: instances still refer to the template."""
-    require_api_admin()
     t = catalog.deactivate_template(db.session, template_id)
     db.session.commit()
     return jsonify(catalog.template_dict(t))
 
 
 @bp.post("/templates/deploy")
+@api_login_required()
 def templates_deploy():
     tenant_id = require_api_editor()
     return create_from_json(tenant_id, g.user.id, _json_body())
