@@ -11,6 +11,8 @@ import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from railsaas.services import provisioning
+
 bp = Blueprint("railway_webhooks", __name__, url_prefix="/webhooks/railway")
 
 
@@ -22,6 +24,4 @@ def receive(secret: str):
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return jsonify({"received": False, "error": "expected a JSON object"}), 400
-    from railsaas.services import provisioning  # loads the Railway client on first use
-
     return jsonify({"received": True, "instances": provisioning.refresh_from_webhook(payload)})

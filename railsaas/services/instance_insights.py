@@ -12,6 +12,7 @@ from typing import Any
 
 from railsaas.charts import Chart, line_chart
 from railsaas.models import Instance
+from railsaas.services import provisioning
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ def logs(inst: Instance, *, query: str | None = None, after: str | None = None,
     reason = _not_deployed(inst)
     if reason:
         return LogResult(error=reason)
-    from railsaas.services import provisioning
-
     try:
         lines = provisioning.fetch_logs(inst, query=query, limit=limit)
     except provisioning.RailwayUnavailable:
@@ -66,8 +65,6 @@ def metrics(inst: Instance, window: str) -> list[Chart]:
     if reason:
         return [Chart(title=title, unit=unit, error=reason)
                 for _, title, unit, _ in MEASUREMENTS]
-    from railsaas.services import provisioning
-
     try:
         # No end date: "up to now" by Railway's clock.
         series = provisioning.fetch_metrics(inst, [m for m, *_ in MEASUREMENTS],

@@ -23,7 +23,11 @@ from railsaas.models import Deployment, Instance, Template, Tenant
 from railsaas.services import audit, outbox
 from railsaas.services import instance_states as states
 from railsaas.services.catalog import get_active
-from railsaas.services.template_variables import specs_of, validate_values
+from railsaas.services.template_variables import (
+    check_railway_requirements,
+    specs_of,
+    validate_values,
+)
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -207,12 +211,16 @@ def create_instance(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUI
     except ValidationFailed as exc:
         errors.update(exc.details)
         clean = None
+    specs = specs_of(template.setup_config)
+    message = "Some settings are not valid."
     try:
-        values = validate_values(specs_of(template.setup_config), variables)
+        values = validate_values(specs, variables)
+        check_railway_requirements(template.serialized_config, specs, values)
     except ValidationFailed as exc:
         errors.update(exc.details)
+        message = exc.message
     if errors:
-        raise ValidationFailed("Some settings are not valid.", details=errors)
+        raise ValidationFailed(message, details=errors)
     # Lock the workspace so two deploys at once cannot both slip under the instance limit.
     tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update(
         of=Tenant))

@@ -37,6 +37,7 @@ from railsaas.errors import ServiceError
 from railsaas.extensions import db, redis_client
 from railsaas.models import Deployment, Instance
 from railsaas.railway import errors as rw
+from railsaas.railway import railway_client
 from railsaas.railway.status import instance_status
 from railsaas.services import audit, notifications, outbox
 from railsaas.services import instance_states as states
@@ -72,8 +73,6 @@ def now() -> datetime:
 
 
 def client():
-    from railsaas.railway.client import railway_client
-
     return railway_client()
 
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from railsaas.errors import ValidationFailed
+from railsaas.railway import MissingVariables, fill_variables
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 GENERATORS = ("secret", "password", "hex")
@@ -203,6 +204,25 @@ def apply_to_serialized(serialized: dict[str, Any] | None, specs: list[VariableS
                 entry = variables[name] = {}
             entry["value"] = value
     return config
+
+
+def check_railway_requirements(serialized: dict[str, Any] | None, specs: list[VariableSpec],
+                               values: dict[str, str]) -> None:
+    """Refuse, before anything is created, a deploy Railway would fail: a variable the
+    template requires (no default, not optional) that nobody fills in."""
+    if not _services(serialized or {}):
+        return
+    by_name = {s.name: s for s in specs}
+    keyed = {(f"{by_name[n].service}.{n}" if n in by_name and by_name[n].service else n): v
+             for n, v in values.items()}
+    try:
+        fill_variables(serialized or {}, keyed)
+    except MissingVariables as exc:
+        raise ValidationFailed(
+            "This template needs settings it does not ask for; please tell support.",
+            details={f"variables.{name.split('.', 1)[-1]}":
+                     "is required by the template but cannot be set here"
+                     for name in exc.names}) from None
 
 
 def variables_by_service(serialized: dict[str, Any] | None, specs: list[VariableSpec],

@@ -13,6 +13,9 @@ import uuid
 
 from celery import shared_task
 
+from railsaas.railway import errors as rw
+from railsaas.services import provisioning
+
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 40
@@ -26,9 +29,6 @@ def _countdown(retries: int, retry_after: float | None = None) -> float:
 @shared_task(name="instances.run_step", bind=True, max_retries=MAX_RETRIES,
              acks_late=True)
 def run_step(self, step_id: str) -> str:
-    from railsaas.railway import errors as rw
-    from railsaas.services import provisioning
-
     sid = uuid.UUID(step_id)
     try:
         return provisioning.run_step(sid)
@@ -49,8 +49,6 @@ def run_step(self, step_id: str) -> str:
 def poll() -> dict:
     """Beat: every few seconds. Instances due (changing ones every few seconds, settled ones
     every few minutes, see instances.next_poll_at) in batched status requests."""
-    from railsaas.services import provisioning
-
     total = {"polled": 0, "changed": 0, "timed_out": 0}
     for _ in range(10):  # up to 10 batches a round; the rest wait for the next round
         counts = provisioning.poll()
@@ -64,16 +62,11 @@ def poll() -> dict:
 @shared_task(name="instances.refresh")
 def refresh(instance_ids: list[str]) -> dict:
     """Poll these instances now (a Railway webhook named them)."""
-    from railsaas.services import provisioning
-
     return provisioning.poll(only=[uuid.UUID(i) for i in instance_ids])
 
 
 @shared_task(name="instances.reconcile")
 def reconcile() -> int:
-    from railsaas.railway import errors as rw
-    from railsaas.services import provisioning
-
     try:
         return len(provisioning.reconcile()["findings"])
     except rw.RailwayError as exc:
@@ -83,9 +76,6 @@ def reconcile() -> int:
 
 @shared_task(name="instances.delete_orphan_project", bind=True, max_retries=10)
 def delete_orphan_project(self, project_id: str) -> str:
-    from railsaas.railway import errors as rw
-    from railsaas.services import provisioning
-
     try:
         provisioning.fix_orphan_project(project_id)
     except rw.RailwayError as exc:

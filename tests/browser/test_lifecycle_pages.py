@@ -11,8 +11,6 @@ import pytest
 
 from tests.browser.conftest import assert_no_horizontal_scroll
 
-pytest.importorskip("railsaas.emulators.railway")
-
 
 def _sign_in(page, live_server, user) -> None:
     from tests.support import DEFAULT_PASSWORD

@@ -132,3 +132,17 @@ def test_viewers_cannot_deploy(client, make_customer, ghost):
                        data={"csrf_token": token, "name": "blog",
                              "variables.ADMIN_EMAIL": "ada@example.com"})
     assert resp.status_code == 403
+
+
+def test_a_template_variable_nobody_can_fill_refuses_the_deploy_up_front(
+        client, make_customer, factory):
+    make_customer(client)
+    config = {"services": {"s1": {"name": "app", "variables": {
+        "LICENSE_KEY": {"description": "required by the app", "isOptional": False}}}}}
+    broken = factory.template(name="Broken", serialized_config=config,
+                              setup_config={"variables": []})
+    before = _counts()
+    resp = client.post(f"/templates/{broken.id}/deploy",
+                       data={"csrf_token": _csrf(client, broken), "name": "app"})
+    assert "tell support" in resp.get_data(as_text=True)
+    assert _counts() == before

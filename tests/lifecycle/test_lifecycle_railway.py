@@ -11,9 +11,6 @@ from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Email, Notification
 
-# Until the Railway client and emulator land on this branch.
-pytest.importorskip("railsaas.emulators.railway")
-
 HX = {"HX-Request": "true"}
 
 

@@ -10,14 +10,8 @@ from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.extensions import db
 from railsaas.models import Instance, Tenant
 from railsaas.services import instance_states as states
-from railsaas.services import outbox
+from railsaas.services import outbox, provisioning
 from railsaas.services.instances import _uuid
-
-
-def _provisioning():
-    from railsaas.services import provisioning  # loads the Railway client on first use
-
-    return provisioning
 
 
 @bp.get("/instances")
@@ -30,7 +24,7 @@ def instances():
     rows = db.session.execute(stmt).unique().all()
     return render_template("admin/instances/index.html", rows=rows, status=status,
                            statuses=list(states.TRANSITIONS), states=states,
-                           report=_provisioning().reconcile_report())
+                           report=provisioning.reconcile_report())
 
 
 @bp.post("/instances/reconcile")
@@ -51,14 +45,14 @@ def instances_delete_orphan(project_id: str):
 
 @bp.post("/instances/orphans/<project_id>/ignore")
 def instances_ignore_finding(project_id: str):
-    _provisioning().drop_finding(project_id)
+    provisioning.drop_finding(project_id)
     return redirect_to(url_for("admin.instances"))
 
 
 @bp.post("/instances/<instance_id>/fix")
 def instances_fix(instance_id: str):
     fix = request.form.get("fix", "")
-    inst = _provisioning().fix_missing_project(db.session, _uuid(instance_id), fix)
+    inst = provisioning.fix_missing_project(db.session, _uuid(instance_id), fix)
     db.session.commit()
     done = "redeploying into a new project" if fix == "redeploy" else "marked deleted"
     flash(f"{inst.name}: {done}.", "success")

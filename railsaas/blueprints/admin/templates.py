@@ -13,7 +13,7 @@ from railsaas.errors import ServiceError, ValidationFailed
 from railsaas.extensions import db
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
-from railsaas.services import catalog
+from railsaas.services import catalog, provisioning
 
 FIELDS = ("name", "railway_template_id", "code", "description", "category", "price_tier",
           "icon")
@@ -93,8 +93,6 @@ def templates_import():
     code = (request.form.get("code") or "").strip()
     if not code:
         return _render_form(None, _form_values(), {"code": "Enter a Railway template code."})
-    from railsaas.services import provisioning
-
     try:
         found = provisioning.fetch_template(code)
     except ServiceError as exc:

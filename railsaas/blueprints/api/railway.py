@@ -8,18 +8,13 @@ from flask import jsonify, request
 from railsaas.blueprints.api import bp
 from railsaas.blueprints.api.guard import api_login_required
 from railsaas.errors import ValidationFailed
-
-
-def _railway():
-    from railsaas.services import railway_views  # loads the Railway client on first use
-
-    return railway_views
+from railsaas.services import railway_views
 
 
 @bp.get("/railway/projects")
 @api_login_required(admin=True)
 def railway_projects():
-    return jsonify({"projects": _railway().projects()})
+    return jsonify({"projects": railway_views.projects()})
 
 
 @bp.get("/railway/services")
@@ -28,7 +23,7 @@ def railway_services():
     project_id = (request.args.get("project_id") or "").strip()
     if not project_id:
         raise ValidationFailed("Name a project.", details={"project_id": "is required"})
-    return jsonify(_railway().services(project_id))
+    return jsonify(railway_views.services(project_id))
 
 
 @bp.get("/railway/deployments")
@@ -40,4 +35,4 @@ def railway_deployments():
         raise ValidationFailed("Name an environment and a service.", details={
             k: "is required" for k, v in (("environment_id", environment_id),
                                           ("service_id", service_id)) if not v})
-    return jsonify({"deployments": _railway().deployments(environment_id, service_id)})
+    return jsonify({"deployments": railway_views.deployments(environment_id, service_id)})
