@@ -80,12 +80,9 @@ def seed_people(session: Session) -> None:
 def seed_catalog(session: Session) -> None:
     """The template catalog, from the Railway emulator's seed catalog (the same templates
     an admin would import by code)."""
+    from railsaas.emulators.railway.catalog import seed_templates
     from railsaas.services.catalog import seed_from_railway_templates
 
-    try:
-        from railsaas.emulators.railway.catalog import seed_templates
-    except ImportError:  # the Railway emulator is not installed in this tree
-        return
     seed_from_railway_templates(session, seed_templates())
 
 
