@@ -108,12 +108,8 @@ def get_public(session: Session, template_id: uuid.UUID | str) -> dict[str, Any]
 
 def get_active(session: Session, template_id: uuid.UUID | str) -> Template:
     """The ORM row of an active template (deploys need its serializedConfig)."""
-    try:
-        tid = uuid.UUID(str(template_id))
-    except ValueError:
-        raise NotFound("No such template.") from None
-    t = session.get(Template, tid)
-    if t is None or not t.is_active:
+    t = get_any(session, template_id)
+    if not t.is_active:
         raise NotFound("No such template.")
     return t
 

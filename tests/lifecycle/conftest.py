@@ -170,6 +170,17 @@ class Lifecycle:
                 select(Deployment).where(Deployment.instance_id == instance_id)
                 .order_by(Deployment.created_at))]
 
+    def email_subjects(self) -> list[str]:
+        from sqlalchemy import select
+
+        from railsaas.db import SYSTEM
+        from railsaas.extensions import db
+        from railsaas.models import Email
+
+        with db.scope(SYSTEM) as s:
+            return list(s.scalars(select(Email.subject).where(
+                Email.tenant_id == self.tenant.id)))
+
     def poll(self) -> None:
         from railsaas.services import provisioning
 

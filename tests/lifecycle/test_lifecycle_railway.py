@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.models import Email, Notification
+from railsaas.models import Notification
 
 HX = {"HX-Request": "true"}
 
@@ -126,10 +126,7 @@ def test_a_crash_is_shown_and_the_customer_is_told(lifecycle):
     assert "Crashed" in html
     bell = lc.browser.get("/notifications/bell", headers=HX).get_data(as_text=True)
     assert 'data-testid="unread-count"' in bell
-    with db.scope(SYSTEM) as s:
-        subjects = s.scalars(select(Email.subject).where(
-            Email.tenant_id == lc.tenant.id)).all()
-    assert "blog crashed" in subjects
+    assert "blog crashed" in lc.email_subjects()
 
 
 def test_a_deploy_stuck_past_the_time_limit_fails_with_a_reason(lifecycle):
@@ -141,10 +138,7 @@ def test_a_deploy_stuck_past_the_time_limit_fails_with_a_reason(lifecycle):
     inst = lc.instance(iid)
     assert "Gave up" in inst.status_reason
     assert lc.steps(iid)[0][1] == "failed"
-    with db.scope(SYSTEM) as s:
-        subjects = s.scalars(select(Email.subject).where(
-            Email.tenant_id == lc.tenant.id)).all()
-    assert "slow failed to deploy" in subjects
+    assert "slow failed to deploy" in lc.email_subjects()
 
 
 def test_a_failed_build_fails_the_instance_with_a_log_excerpt(lifecycle):
@@ -153,7 +147,8 @@ def test_a_failed_build_fails_the_instance_with_a_log_excerpt(lifecycle):
     iid = lc.deploy("broken")
     lc.wait_for(iid, "failed")
     html = lc.browser.get(f"/instances/{iid}/deployments").get_data(as_text=True)
-    assert "failed" in html
+    assert "The deployment failed on Railway." in html
+    assert "Log excerpt" in html
 
 
 def test_the_poll_asks_railway_about_many_instances_in_one_request(lifecycle):

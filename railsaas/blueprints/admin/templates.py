@@ -103,18 +103,25 @@ def templates_import():
     return _render_form(None, _form_values(data=proposal))
 
 
-@bp.post("/templates")
-def templates_create():
+def _save(template: Template | None):
+    """Create (template None) or update from the posted form; the form again on errors."""
     try:
         data = _form_data()
-        t = catalog.create_template(db.session, data)
+        if template is None:
+            saved = catalog.create_template(db.session, data)
+        else:
+            saved = catalog.update_template(db.session, template.id, data)
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
-        return _render_form(None, _safe_form(), exc.details or {},
-                            exc.message)
-    flash(f"Template {t.name} created.", "success")
+        return _render_form(template, _safe_form(), exc.details or {}, exc.message)
+    flash(f"Template {saved.name} {'created' if template is None else 'saved'}.", "success")
     return redirect_to(url_for("admin.templates"))
+
+
+@bp.post("/templates")
+def templates_create():
+    return _save(None)
 
 
 @bp.get("/templates/<template_id>/edit")
@@ -125,17 +132,7 @@ def templates_edit(template_id: str):
 
 @bp.post("/templates/<template_id>")
 def templates_update(template_id: str):
-    t = catalog.get_any(db.session, template_id)
-    try:
-        data = _form_data()
-        catalog.update_template(db.session, template_id, data)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        return _render_form(t, _safe_form(), exc.details or {},
-                            exc.message)
-    flash(f"Template {t.name} saved.", "success")
-    return redirect_to(url_for("admin.templates"))
+    return _save(catalog.get_any(db.session, template_id))
 
 
 @bp.post("/templates/<template_id>/deactivate")
