@@ -16,22 +16,27 @@ from datetime import UTC, datetime
 from railsaas.errors import Conflict
 from railsaas.models import Instance
 
+# `stopping` from states a customer cannot stop is for billing (stop_instances: a workspace
+# over its plan's limit stops the instances its owner picked, whatever they are doing).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "requested": frozenset({"provisioning", "failed", "deleting"}),
-    "provisioning": frozenset({"deploying", "failed", "deleting"}),
-    "deploying": frozenset({"running", "failed", "crashed", "suspended", "deleting"}),
+    "requested": frozenset({"provisioning", "failed", "stopping", "deleting"}),
+    "provisioning": frozenset({"deploying", "failed", "stopping", "deleting"}),
+    "deploying": frozenset({"running", "failed", "crashed", "suspended", "stopping",
+                            "deleting"}),
     "running": frozenset({"redeploying", "stopping", "suspended", "crashed", "failed",
                           "deleting"}),
-    "redeploying": frozenset({"running", "failed", "crashed", "suspended", "deleting"}),
+    "redeploying": frozenset({"running", "failed", "crashed", "suspended", "stopping",
+                              "deleting"}),
     "crashed": frozenset({"running", "redeploying", "stopping", "suspended", "failed",
                           "deleting"}),
     # A failed deploy may be retried (redeploying, or provisioning when Railway never got
     # a project), and a late success after a timeout still counts.
-    "failed": frozenset({"provisioning", "redeploying", "running", "deleting"}),
+    "failed": frozenset({"provisioning", "redeploying", "running", "stopping", "deleting"}),
     "stopping": frozenset({"stopped", "failed", "suspended", "deleting"}),
     "stopped": frozenset({"starting", "deleting"}),
-    "starting": frozenset({"running", "failed", "crashed", "suspended", "deleting"}),
-    "suspended": frozenset({"starting", "deleting"}),
+    "starting": frozenset({"running", "failed", "crashed", "suspended", "stopping",
+                           "deleting"}),
+    "suspended": frozenset({"starting", "stopping", "deleting"}),
     "deleting": frozenset({"deleted"}),
     "deleted": frozenset(),
 }

@@ -137,6 +137,16 @@ def step_dict(d: Deployment) -> dict[str, Any]:
 
 # --- deploy -----------------------------------------------------------------------------------
 
+def check_can_start(session: Session, tenant: Tenant) -> None:
+    """Starting a stopped instance makes it count against the plan again: billing's rule
+    (railsaas.services.plans) when it is there."""
+    try:
+        from railsaas.services.plans import check_can_start as billing_check
+    except ImportError:
+        return
+    billing_check(session, tenant)
+
+
 def check_can_deploy(session: Session, tenant: Tenant, template: Template) -> None:
     """Plan limits and spend cap, before anything is created. The one call site of billing's
     rule (railsaas.services.plans); until it exists, the plan's own limits are applied here."""
@@ -156,8 +166,10 @@ def check_can_deploy(session: Session, tenant: Tenant, template: Template) -> No
     if template.price_tier not in (plan.allowed_tiers or []):
         raise LimitExceeded(f"The {plan.name} plan does not include {template.price_tier} "
                             "templates. Upgrade to deploy this one.", code="tier_not_allowed")
+    # Stopped instances do not count: they run again only through check_can_start.
     live = session.scalar(select(func.count()).select_from(Instance).where(
-        Instance.tenant_id == tenant.id, Instance.status != "deleted")) or 0
+        Instance.tenant_id == tenant.id,
+        Instance.status.notin_(("stopped", "deleting", "deleted")))) or 0
     if live >= plan.max_instances:
         raise LimitExceeded(f"The {plan.name} plan allows {plan.max_instances} instances and "
                             "this workspace has reached it. Delete one or upgrade.",
@@ -255,6 +267,8 @@ def request_action(session: Session, tenant_id: uuid.UUID, instance_id: Any, act
         raise ValidationFailed("Unknown action.", details={"action": "is not an action"})
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
     states.check_action(inst, action)
+    if action == "start":
+        check_can_start(session, session.get(Tenant, tenant_id))
     kind, status = STEP_FOR_ACTION[action]
     if action == "delete":
         _cancel_open_steps(session, inst, "superseded by delete")
@@ -360,6 +374,45 @@ def suspend_tenant_instances(session: Session, tenant_id: uuid.UUID, reason: str
         audit.record(session, "instance.suspend_all", target_type="tenant",
                      target_id=tenant_id, tenant_id=tenant_id,
                      details={"reason": reason, "count": count})
+    return count
+
+
+def stop_instances(session: Session, tenant_id: uuid.UUID, instance_ids: list[uuid.UUID],
+                   reason: str) -> int:
+    """Stop these instances of the workspace, whatever they are doing (billing: a workspace
+    over its plan's limit stops the ones its owner picked). Returns how many will stop."""
+    count = 0
+    for inst in session.scalars(select(Instance).where(
+            Instance.tenant_id == tenant_id, Instance.id.in_(list(instance_ids)))
+            .with_for_update(of=Instance)):
+        if not states.can(inst.status, "stopping"):
+            continue
+        _cancel_open_steps(session, inst, f"stopped: {reason}")
+        states.transition(inst, "stopping", reason)
+        inst.next_poll_at = now()
+        _new_step(session, inst, "stop", None, reason=reason)
+        count += 1
+    if count:
+        audit.record(session, "instance.stop_many", target_type="tenant", target_id=tenant_id,
+                     tenant_id=tenant_id, details={"reason": reason, "count": count})
+    return count
+
+
+def delete_tenant_instances(session: Session, tenant_id: uuid.UUID, reason: str) -> int:
+    """Delete every instance of the workspace (billing: unpaid past the deletion date).
+    The rows stay, marked deleted once Railway's projects are gone."""
+    count = 0
+    for inst in session.scalars(select(Instance).where(
+            Instance.tenant_id == tenant_id,
+            Instance.status.notin_(("deleting", "deleted"))).with_for_update(of=Instance)):
+        _cancel_open_steps(session, inst, f"deleted: {reason}")
+        states.transition(inst, "deleting", reason)
+        inst.next_poll_at = now()
+        _new_step(session, inst, "delete", None, reason=reason)
+        count += 1
+    if count:
+        audit.record(session, "instance.delete_all", target_type="tenant", target_id=tenant_id,
+                     tenant_id=tenant_id, details={"reason": reason, "count": count})
     return count
 
 

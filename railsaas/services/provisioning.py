@@ -319,9 +319,18 @@ def _step_restart(step_id: uuid.UUID, snap: Snap) -> str:
 
 
 def _stop_on_railway(snap: Snap) -> None:
-    latest = _latest(snap)
-    if latest is not None and latest.status not in ("REMOVED", "FAILED", "SKIPPED"):
-        client().stop_deployment(latest.id)
+    """Stop what runs: the main service, or every service while it is not known yet."""
+    rc = client()
+    if snap.service_id and snap.environment_id:
+        pairs = [(snap.environment_id, snap.service_id)]
+    elif snap.project_id and snap.environment_id:
+        pairs = [(snap.environment_id, s.id) for s in rc.project(snap.project_id).services]
+    else:
+        pairs = []
+    for env_id, service_id in pairs:
+        latest = rc.latest_deployment(env_id, service_id)
+        if latest is not None and latest.status not in ("REMOVED", "FAILED", "SKIPPED"):
+            rc.stop_deployment(latest.id)
 
 
 def _step_stop(step_id: uuid.UUID, snap: Snap) -> str:

@@ -92,7 +92,7 @@ def test_plan_limits_answer_402(client, api_customer, factory, ghost):
         "template_id": str(ghost.id), "name": "one-too-many",
         "variables": {"ADMIN_EMAIL": "ada@example.com"}})
     assert resp.status_code == 402
-    assert "allows 3 instances" in resp.json["error"]["message"]
+    assert "3 instances" in resp.json["error"]["message"]
 
 
 def test_update_and_delete(client, api_customer, factory, ghost):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from sqlalchemy import select
 
 from railsaas.db import SYSTEM
@@ -256,8 +255,7 @@ def test_admins_import_a_template_from_a_railway_code(lifecycle):
     assert "has no template" in missing.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("action", ["stop"])
-def test_suspension_stops_instances_on_railway(lifecycle, action):
+def test_billing_suspends_resumes_and_deletes_a_workspace_on_railway(lifecycle):
     lc = lifecycle
     from railsaas.services import instances
 
@@ -273,3 +271,7 @@ def test_suspension_stops_instances_on_railway(lifecycle, action):
     with lc.app.app_context(), db.scope(SYSTEM) as s:
         assert instances.resume_tenant_instances(s, lc.tenant.id) == 1
     lc.wait_for(iid, "running")
+    with lc.app.app_context(), db.scope(SYSTEM) as s:
+        assert instances.delete_tenant_instances(s, lc.tenant.id, "unpaid") == 1
+    lc.wait_for(iid, "deleted")
+    assert lc.projects_named(iid) == []

@@ -77,3 +77,32 @@ def test_suspend_stops_live_instances_and_resume_starts_only_those(app, factory,
             assert s.get(Instance, stopped.id).status == "stopped"
             assert s.get(Instance, elsewhere.id).status == "running"
             assert s.get(Instance, running.id).status_reason == "resumed"
+
+
+def test_billing_stops_picked_instances_and_deletes_a_whole_workspace(app, factory, ghost):
+    _, tenant = factory.workspace()
+    a = factory.instance(tenant, ghost, name="a", status="running")
+    b = factory.instance(tenant, ghost, name="b", status="deploying")
+    c = factory.instance(tenant, ghost, name="c", status="running")
+    gone = factory.instance(tenant, ghost, name="gone", status="deleted")
+    with app.app_context():
+        with db.scope(SYSTEM) as s:
+            assert instances.stop_instances(s, tenant.id, [a.id, b.id], "plan_limit") == 2
+        with db.scope(SYSTEM) as s:
+            assert s.get(Instance, a.id).status == "stopping"
+            assert s.get(Instance, b.id).status == "stopping"
+            assert s.get(Instance, c.id).status == "running"
+        with db.scope(SYSTEM) as s:
+            assert instances.delete_tenant_instances(s, tenant.id, "unpaid") == 3
+        with db.scope(SYSTEM) as s:
+            status = {i.name: i.status for i in s.scalars(
+                select(Instance).where(Instance.tenant_id == tenant.id))}
+            assert status == {"a": "deleting", "b": "deleting", "c": "deleting",
+                              "gone": "deleted"}
+            kinds = sorted(d.kind for d in s.scalars(select(Deployment).where(
+                Deployment.tenant_id == tenant.id)))
+            assert kinds == ["delete", "delete", "delete", "stop", "stop"]
+            canceled = s.scalars(select(Deployment.status).where(
+                Deployment.tenant_id == tenant.id, Deployment.kind == "stop")).all()
+            assert set(canceled) == {"canceled"}
+    assert gone.status == "deleted"
