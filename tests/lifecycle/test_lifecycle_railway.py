@@ -71,6 +71,19 @@ def test_deploy_watch_manage_and_delete(lifecycle):
                                           inst.railway_service_id)
     assert railway_vars["mail__from"] == "blog@example.com"
 
+    # A custom domain: added on Railway, with the DNS record to create shown.
+    resp = lc.browser.post(f"/instances/{iid}/domain", headers={"X-CSRFToken": lc.csrf()},
+                           data={"domain": "blog.example.com"})
+    assert resp.status_code == 303
+    deadline = time.monotonic() + 20
+    while lc.steps(iid)[-1] != ("domain", "succeeded") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lc.steps(iid)[-1] == ("domain", "succeeded")
+    assert "blog.example.com" in lc.emulator.state()["custom_domains"]
+    settings = lc.browser.get(f"/instances/{iid}/settings").get_data(as_text=True)
+    assert "CNAME" in settings
+    assert inst.domain in settings
+
     lc.act(iid, "restart")
     lc.wait_for(iid, "running")
     lc.act(iid, "stop")
@@ -86,8 +99,8 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     lc.wait_for(iid, "deleted")
     assert lc.projects_named(iid) == []
     assert lc.instance(iid).deleted_at is not None
-    assert [k for k, _ in lc.steps(iid)] == ["deploy", "variables", "restart", "stop",
-                                             "start", "redeploy", "delete"]
+    assert [k for k, _ in lc.steps(iid)] == ["deploy", "variables", "domain", "restart",
+                                             "stop", "start", "redeploy", "delete"]
     assert {s for _, s in lc.steps(iid)} == {"succeeded"}
 
 
@@ -275,3 +288,33 @@ def test_billing_suspends_resumes_and_deletes_a_workspace_on_railway(lifecycle):
         assert instances.delete_tenant_instances(s, lc.tenant.id, "unpaid") == 1
     lc.wait_for(iid, "deleted")
     assert lc.projects_named(iid) == []
+
+
+def test_admins_see_railway_through_the_server_and_never_the_token(lifecycle):
+    from railsaas.models import User
+    from tests.support import DEFAULT_PASSWORD
+
+    lc = lifecycle
+    iid = lc.deploy("seen")
+    lc.wait_for(iid, "running")
+    inst = lc.instance(iid)
+    admin = lc.factory.user()
+    with db.scope(SYSTEM) as s:
+        s.get(User, admin.id).role = "admin"
+    api = lc.app.test_client()
+    token = api.post("/api/auth/login", json={"email": admin.email,
+                                              "password": DEFAULT_PASSWORD}).json
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    projects = api.get("/api/railway/projects", headers=auth)
+    assert projects.status_code == 200
+    mine = [p for p in projects.json["projects"] if p["id"] == inst.railway_project_id]
+    assert mine[0]["instance_id"] == iid
+    services = api.get(f"/api/railway/services?project_id={inst.railway_project_id}",
+                       headers=auth)
+    assert inst.railway_service_id in [s["id"] for s in services.json["services"]]
+    deployments = api.get("/api/railway/deployments", headers=auth, query_string={
+        "environment_id": inst.railway_environment_id, "service_id": inst.railway_service_id})
+    assert deployments.json["deployments"][0]["status"] == "SUCCESS"
+    assert api.get("/api/railway/services?project_id=nope", headers=auth).status_code == 404
+    for resp in (projects, services, deployments):
+        assert lc.emulator.token not in resp.get_data(as_text=True)
