@@ -8,7 +8,7 @@ from flask_login import login_required
 from railsaas.blueprints.htmx_helpers import current_tenant_id, redirect_to, render
 from railsaas.extensions import db
 from railsaas.services import notifications
-from railsaas.services.instances import _uuid
+from railsaas.services.instances import parse_id
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -45,6 +45,6 @@ def read_all():
 @bp.post("/<notification_id>/read")
 def read_one(notification_id: str):
     notifications.mark_read(db.session, current_tenant_id(), g.user.id,
-                            _uuid(notification_id, "notification"))
+                            parse_id(notification_id, "notification"))
     db.session.commit()
     return redirect_to(url_for("notifications.index"))

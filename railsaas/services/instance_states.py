@@ -83,6 +83,17 @@ def check_action(instance: Instance, action: str) -> None:
                        details={"status": instance.status, "action": action})
 
 
+def reprovision(instance: Instance, reason: str) -> None:
+    """An admin's fix for an instance whose Railway project is gone: deploy it again into a
+    new project, from whatever state it was left in (not a deleted one)."""
+    if instance.status in ("deleting", "deleted"):
+        raise Conflict("A deleted instance cannot be deployed again.",
+                       details={"status": instance.status})
+    instance.status = "provisioning"
+    instance.status_reason = reason
+    instance.status_changed_at = datetime.now(UTC)
+
+
 def transition(instance: Instance, new: str, reason: str | None = None, *,
                strict: bool = True) -> bool:
     """Move `instance` to `new`. Returns False (nothing changed) when it is already there.

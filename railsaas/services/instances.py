@@ -48,7 +48,7 @@ def now() -> datetime:
 
 # --- reads ------------------------------------------------------------------------------------
 
-def _uuid(value: Any, what: str = "instance") -> uuid.UUID:
+def parse_id(value: Any, what: str = "instance") -> uuid.UUID:
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
@@ -58,7 +58,7 @@ def _uuid(value: Any, what: str = "instance") -> uuid.UUID:
 def get_for_tenant(session: Session, tenant_id: uuid.UUID, instance_id: Any, *,
                    for_update: bool = False) -> Instance:
     """One of the workspace's instances. Another workspace's id is simply not found."""
-    stmt = select(Instance).where(Instance.id == _uuid(instance_id),
+    stmt = select(Instance).where(Instance.id == parse_id(instance_id),
                                   Instance.tenant_id == tenant_id)
     if for_update:
         stmt = stmt.with_for_update(of=Instance)

@@ -734,14 +734,10 @@ def fix_missing_project(session: Session, instance_id: uuid.UUID, fix: str) -> I
         states.transition(inst, "deleted", "project gone on Railway")
         inst.next_poll_at = None
     elif fix == "redeploy":
-        if inst.status != "failed":
-            states.transition(inst, "failed", "project gone on Railway", strict=False)
-            if inst.status != "failed":
-                inst.status = "failed"  # any state: the project it described is gone
+        states.reprovision(inst, "redeploying into a new project")
         inst.railway_project_id = inst.railway_environment_id = None
         inst.railway_service_id = inst.railway_workflow_id = None
         inst.domain = None
-        states.transition(inst, "provisioning", "redeploying into a new project")
         step = Deployment(tenant_id=inst.tenant_id, instance_id=inst.id, kind="deploy",
                           status="queued", reason="project gone on Railway")
         session.add(step)

@@ -11,7 +11,7 @@ from railsaas.extensions import db
 from railsaas.models import Instance, Tenant
 from railsaas.services import instance_states as states
 from railsaas.services import outbox, provisioning
-from railsaas.services.instances import _uuid
+from railsaas.services.instances import parse_id
 
 
 @bp.get("/instances")
@@ -52,7 +52,7 @@ def instances_ignore_finding(project_id: str):
 @bp.post("/instances/<instance_id>/fix")
 def instances_fix(instance_id: str):
     fix = request.form.get("fix", "")
-    inst = provisioning.fix_missing_project(db.session, _uuid(instance_id), fix)
+    inst = provisioning.fix_missing_project(db.session, parse_id(instance_id), fix)
     db.session.commit()
     done = "redeploying into a new project" if fix == "redeploy" else "marked deleted"
     flash(f"{inst.name}: {done}.", "success")
