@@ -76,3 +76,18 @@ def test_customers_cannot_reach_the_admin_catalog(app, client, factory):
     user, _ = factory.workspace()
     login_as(app, client, user)
     assert client.get("/admin/templates").status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/admin/templates", "/admin/instances",
+                                  "/admin/templates/new"])
+def test_admin_pages_use_a_bounded_number_of_queries(admin_client, factory, ghost,
+                                                     count_queries, path):
+    for i in range(6):
+        _, tenant = factory.workspace()
+        factory.instance(tenant, ghost, name=f"app-{i}")
+        factory.template(name=f"Extra {i}")
+    admin_client.get(path)
+    with count_queries() as counter:
+        resp = admin_client.get(path)
+    assert resp.status_code == 200
+    assert len(counter) <= 10, "\n".join(counter.statements)
