@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from railsaas.embedded import free_port
+from railsaas.embedded import free_port, local_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 600  # a new virtualenv is most of it
@@ -76,10 +78,14 @@ def _processes_under(path: Path) -> list[str]:
 
 
 @pytest.fixture
-def checkout(tmp_path):
-    dest = tmp_path / "railsaas"
+def checkout():
+    # Not under pytest's tmp_path: as root, pgserver runs PostgreSQL as its own system user,
+    # which must traverse every parent folder, and pytest keeps its tmp root private (0700).
+    dest = local_dir() / "first-run" / uuid.uuid4().hex[:8]
+    dest.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(dest)], check=True)
-    return dest
+    yield dest
+    shutil.rmtree(dest, ignore_errors=True)
 
 
 def test_make_dev_from_a_clean_checkout_serves_the_product(checkout, browser, shot,
@@ -101,7 +107,7 @@ def test_make_dev_from_a_clean_checkout_serves_the_product(checkout, browser, sh
         code = dev.interrupt()
     # make itself dies of the SIGINT (-2); what matters is that everything it started stops.
     assert code in (0, 2, 130, -signal.SIGINT), "\n".join(dev.lines[-40:])
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while _processes_under(checkout) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _processes_under(checkout) == [], "Ctrl-C left processes running"
