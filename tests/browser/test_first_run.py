@@ -1,4 +1,5 @@
-"""First run: `make dev` from a clean checkout serves the product and Ctrl-C stops it all.
+"""First run: `make dev` from a clean checkout serves the product, the printed demo login
+works, and Ctrl-C stops it all.
 
 This is the newcomer's experience, end to end: a fresh clone, no DATABASE_URL or REDIS_URL
 (embedded PostgreSQL and Redis), a new virtualenv, npm assets, migrations, demo data.
@@ -101,7 +102,14 @@ def test_make_dev_from_a_clean_checkout_serves_the_product(checkout, browser, sh
         page.goto(url)
         assert "RailSaaS" in page.title()
         shot(page, "first-run-landing")
-        assert demo.group(1) == "demo@railsaas.local"
+        # Log in with exactly what `make dev` printed.
+        page.goto(url + "/login")
+        page.fill("#email", demo.group(1))
+        page.fill("#password", demo.group(2))
+        page.click("form >> text=Log in")
+        page.wait_for_url("**/dashboard")
+        assert "Demo Co" in page.inner_text("header")
+        shot(page, "first-run-dashboard")
         context.close()
     finally:
         code = dev.interrupt()
