@@ -44,6 +44,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    from railsaas import observability
     from railsaas.context import init_context
     from railsaas.errors import init_error_handlers
     from railsaas.extensions import csrf, db
@@ -57,13 +58,15 @@ def _init_extensions(app: Flask) -> None:
     init_error_handlers(app)
     init_security_headers(app)
     celery_init_app(app)
+    observability.init_app(app)  # logging, metrics, Sentry, the audit guard (after Celery)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from railsaas.blueprints import account, admin, api, auth, dev, pages
+    from railsaas.blueprints import account, admin, api, auth, dev, ops, pages
     from railsaas.extensions import csrf
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(ops.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(dev.bp)  # 404 unless DEBUG

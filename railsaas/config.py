@@ -75,8 +75,17 @@ SETTINGS: tuple[Setting, ...] = (
             "deleted."),
     Setting("DEPLOY_TIMEOUT_SECONDS", "900", "A deploy still not running after this is failed."),
     Setting("SENTRY_DSN", "", "Sentry project DSN; empty disables error reporting.", secret=True),
+    Setting("SENTRY_ENVIRONMENT", "", "Sentry environment name; empty: production, or "
+            "development when DEBUG=1."),
+    Setting("SENTRY_TRACES_SAMPLE_RATE", "0", "Share of requests and tasks traced for Sentry "
+            "performance (0 to 1)."),
     Setting("METRICS_TOKEN", "", "Bearer token that `/metrics` requires; empty: only "
-            "platform admins and localhost.", secret=True),
+            "platform admins and direct (not proxied) localhost scrapers.", secret=True),
+    Setting("PROMETHEUS_MULTIPROC_DIR", "", "Empty directory shared by the processes of one "
+            "machine (gunicorn workers, Celery children) so `/metrics` merges their samples; "
+            "read by prometheus-client at start. Unset: each process counts alone."),
+    Setting("WORKER_METRICS_PORT", "", "Port on which a Celery worker serves its own "
+            "`/metrics` (same token rule), for workers on another machine than the web."),
     Setting("LOG_LEVEL", "INFO", "Root log level."),
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
 )
@@ -150,7 +159,12 @@ class Config:
     DUNNING_DELETE_DAYS: int = field(default_factory=lambda: int(_env("DUNNING_DELETE_DAYS")))
     DEPLOY_TIMEOUT_SECONDS: int = field(default_factory=lambda: int(_env("DEPLOY_TIMEOUT_SECONDS")))
     SENTRY_DSN: str = field(default_factory=lambda: _env("SENTRY_DSN"), repr=False)
+    SENTRY_ENVIRONMENT: str = field(default_factory=lambda: _env("SENTRY_ENVIRONMENT"))
+    SENTRY_TRACES_SAMPLE_RATE: float = field(
+        default_factory=lambda: float(_env("SENTRY_TRACES_SAMPLE_RATE") or 0))
     METRICS_TOKEN: str = field(default_factory=lambda: _env("METRICS_TOKEN"), repr=False)
+    WORKER_METRICS_PORT: int = field(
+        default_factory=lambda: int(_env("WORKER_METRICS_PORT") or 0))
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
     LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
     TESTING: bool = False

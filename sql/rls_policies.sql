@@ -139,3 +139,17 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     FROM public.users u WHERE u.email = lower(p_email)
 $$;
 REVOKE ALL ON FUNCTION auth_find_user(text) FROM PUBLIC;
+
+-- Failed background jobs (observability): operators' data, no workspace reads it.
+DO $$
+BEGIN
+    IF to_regclass('job_failures') IS NOT NULL THEN
+        ALTER TABLE job_failures ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE job_failures FORCE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS privileged_only ON job_failures;
+        CREATE POLICY privileged_only ON job_failures
+            USING ((SELECT current_setting('app.role', true)) IN ('platform_admin', 'system'))
+            WITH CHECK ((SELECT current_setting('app.role', true)) IN ('platform_admin', 'system'));
+    END IF;
+END
+$$;

@@ -5,11 +5,12 @@ from railsaas.models.base import Base
 from railsaas.models.billing import Plan, StripeEvent, Subscription, UsageMetric
 from railsaas.models.catalog import Template
 from railsaas.models.instance import Deployment, Instance
+from railsaas.models.ops import JobFailure
 from railsaas.models.tenancy import Invitation, Membership, Tenant
 from railsaas.models.user import ApiToken, RefreshToken, User
 
 __all__ = [
-    "ApiToken", "AuditLog", "Base", "Deployment", "Email", "Instance", "Invitation", "Membership",
-    "Notification", "OutboxMessage", "Plan", "RefreshToken", "StripeEvent", "Subscription",
-    "Template", "Tenant", "UsageMetric", "User",
+    "ApiToken", "AuditLog", "Base", "Deployment", "Email", "Instance", "Invitation", "JobFailure",
+    "Membership", "Notification", "OutboxMessage", "Plan", "RefreshToken", "StripeEvent",
+    "Subscription", "Template", "Tenant", "UsageMetric", "User",
 ]

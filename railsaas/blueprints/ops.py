@@ -1,0 +1,73 @@
+"""Operations endpoints: /healthz (the process is up), /readyz (it can reach the database,
+Redis and the broker) and /metrics (Prometheus; a bearer token or a platform admin)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_login import current_user
+
+from railsaas import health, metrics
+from railsaas.db import SYSTEM
+from railsaas.extensions import db
+
+bp = Blueprint("ops", __name__)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    return _no_store(jsonify(status="ok"))
+
+
+@bp.get("/readyz")
+def readyz():
+    results = health.run_checks(health.app_checks(current_app))
+    ready = all(c.ok for c in results)
+    body = {
+        "status": "ready" if ready else "unavailable",
+        "checks": {c.name: {"ok": c.ok, "ms": c.ms, **({"error": c.error} if c.error else {})}
+                   for c in results},
+    }
+    return _no_store(jsonify(body)), 200 if ready else 503
+
+
+def _is_loopback(addr: str | None) -> bool:
+    try:
+        return addr is not None and ipaddress.ip_address(addr).is_loopback
+    except ValueError:
+        return False
+
+
+def metrics_allowed() -> bool:
+    """A matching METRICS_TOKEN bearer, or a signed-in platform admin. With no token
+    configured, a direct local scraper (loopback, not forwarded by a proxy) may read too."""
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    auth = request.headers.get("Authorization", "")
+    if token and auth.startswith("Bearer "):
+        return hmac.compare_digest(auth[7:].strip().encode(), token.encode())
+    if current_user.is_authenticated and current_user.is_platform_admin:
+        return True
+    return (not token and _is_loopback(request.remote_addr)
+            and "X-Forwarded-For" not in request.headers)
+
+
+@bp.get("/metrics", endpoint="metrics")
+def metrics_view():
+    if not metrics_allowed():
+        status = 403 if current_user.is_authenticated else 401
+        response = Response("metrics require a bearer token or a platform admin\n",
+                            status=status, mimetype="text/plain")
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return _no_store(response)
+    with db.scope(SYSTEM) as session:
+        counts = metrics.instance_counts(session)
+    body, content_type = metrics.render(counts)
+    return _no_store(Response(body, content_type=content_type))
