@@ -44,6 +44,22 @@ def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, 
     return redactor.value(crumb)
 
 
+def _privacy_options(sentry_sdk) -> dict[str, Any]:
+    """No user details beyond the id we set, no cookies, bodies or frame variables. Newer SDKs
+    say it with `data_collection` (and deprecate send_default_pii); older ones cannot."""
+    import inspect
+
+    from sentry_sdk.consts import ClientConstructor
+
+    if "data_collection" in inspect.signature(ClientConstructor.__init__).parameters:
+        return {"data_collection": {
+            "user_info": False, "cookies": {"mode": "off"}, "http_bodies": [],
+            "stack_frame_variables": False, "database_query_data": False, "queues": False,
+            "graphql": {"document": False, "variables": False},
+        }}
+    return {"send_default_pii": False, "include_local_variables": False}
+
+
 def init_app(app) -> bool:
     """Initialise Sentry once per process when a DSN is configured. Returns whether it is."""
     dsn = app.config.get("SENTRY_DSN") or ""
@@ -66,9 +82,8 @@ def init_app(app) -> bool:
         or ("development" if app.config.get("DEBUG") else "production"),
         # Railway sets the deployed commit; elsewhere Sentry guesses from git.
         release=os.environ.get("RAILWAY_GIT_COMMIT_SHA") or None,
-        send_default_pii=False,
         max_request_body_size="never",
-        include_local_variables=False,
+        **_privacy_options(sentry_sdk),
         before_send=before_send,
         before_breadcrumb=before_breadcrumb,
         traces_sample_rate=app.config.get("SENTRY_TRACES_SAMPLE_RATE") or 0,

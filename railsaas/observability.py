@@ -69,9 +69,11 @@ def _publish_request_id(headers: dict | None = None, **kwargs) -> None:
         headers.setdefault("request_id", rid)
 
 
-def _tenant_of(kwargs: dict | None) -> uuid.UUID | None:
+def _tenant_of(task, kwargs: dict | None) -> uuid.UUID | None:
+    """The task's tenant: the outbox's `tenant_id` header, else a tenant_id argument."""
+    value = getattr(getattr(task, "request", None), "tenant_id", None) \
+        or (kwargs or {}).get("tenant_id")
     try:
-        value = (kwargs or {}).get("tenant_id")
         return uuid.UUID(str(value)) if value else None
     except (ValueError, TypeError, AttributeError):
         return None
@@ -83,7 +85,7 @@ def _task_prerun(task_id: str | None = None, task=None, kwargs: dict | None = No
     request_id = getattr(task.request, "request_id", None) if task is not None else None
     token = logs.set_fields(request_id=logs.sane_request_id(request_id) or task_id,
                             task=getattr(task, "name", None), task_id=task_id,
-                            tenant_id=_tenant_of(kwargs))
+                            tenant_id=_tenant_of(task, kwargs))
     with _lock:
         _started[task_id] = (time.perf_counter(), token)
 
@@ -134,7 +136,7 @@ def record_job_failure(task, task_id, exception, args, kwargs, einfo) -> None:
     with flask_app.app_context(), db.scope(SYSTEM) as session:
         session.add(JobFailure(
             task_name=getattr(task, "name", "unknown"), task_id=task_id,
-            tenant_id=_tenant_of(kwargs), args=r.value(stored_args) or None,
+            tenant_id=_tenant_of(task, kwargs), args=r.value(stored_args) or None,
             exception_type=type(exception).__name__ if exception else "unknown",
             message=r(str(exception))[:2000] if exception else None,
             traceback=r(trace)[-20000:] if trace else None,

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from flask import g, has_request_context, request
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from railsaas.db import get_context
 from railsaas.models import AuditLog
@@ -140,6 +140,27 @@ def query(filters: Filters = Filters(), *, before_id: int | None = None,
     if before_id:
         stmt = stmt.where(AuditLog.id < before_id)
     return stmt.order_by(AuditLog.id.desc()).limit(limit)
+
+
+@dataclass(frozen=True)
+class Entry:
+    row: AuditLog
+    actor_email: str | None  # None when RLS hides the actor (staff acting on a workspace)
+    workspace_name: str | None
+
+
+def entries(session: Session, filters: Filters = Filters(), *, before_id: int | None = None,
+            limit: int = 50) -> list[Entry]:
+    """Rows with the actor's email and the workspace's name, in one query."""
+    from railsaas.models import Tenant, User
+
+    rows = query(filters, before_id=before_id, limit=limit).subquery()
+    entry = aliased(AuditLog, rows)
+    stmt = (select(entry, User.email, Tenant.name)
+            .outerjoin(User, User.id == entry.actor_user_id)
+            .outerjoin(Tenant, Tenant.id == entry.tenant_id)
+            .order_by(entry.id.desc()))
+    return [Entry(r, email, name) for r, email, name in session.execute(stmt).all()]
 
 
 def recent(session: Session, tenant_id: uuid.UUID, limit: int = 10) -> list[AuditLog]:

@@ -37,12 +37,17 @@ def enqueue(session: Session, task: str, *, tenant_id: uuid.UUID | None = None,
     else:
         session.add(msg)
         session.flush()
-    session.info.setdefault(_PENDING, []).append((msg.id, task, msg.args))
+    session.info.setdefault(_PENDING, []).append((msg.id, task, msg.args, tenant_id))
     return msg
 
 
-def _send(task: str, args: dict[str, Any], outbox_id: int) -> None:
-    current_celery.send_task(task, kwargs=args, headers={"outbox_id": outbox_id})
+def _send(task: str, args: dict[str, Any], outbox_id: int,
+          tenant_id: uuid.UUID | None = None) -> None:
+    # The tenant travels as a header, so the worker's logs and failure records name it.
+    headers: dict[str, Any] = {"outbox_id": outbox_id}
+    if tenant_id is not None:
+        headers["tenant_id"] = str(tenant_id)
+    current_celery.send_task(task, kwargs=args, headers=headers)
 
 
 def dispatch_pending(session: Session) -> int:
@@ -51,9 +56,9 @@ def dispatch_pending(session: Session) -> int:
     if not pending:
         return 0
     sent = []
-    for outbox_id, task, args in pending:
+    for outbox_id, task, args, tenant_id in pending:
         try:
-            _send(task, args, outbox_id)
+            _send(task, args, outbox_id, tenant_id)
             sent.append(outbox_id)
         except Exception:  # broker down: the sweep will resend it
             log.warning("outbox dispatch failed; left for the sweep", extra={"task": task})
@@ -85,7 +90,7 @@ def sweep(session: Session, older_than: timedelta = timedelta(seconds=20),
         .order_by(OutboxMessage.id).limit(batch).with_for_update(skip_locked=True)
     ).all()
     for msg in rows:
-        _send(msg.task, msg.args, msg.id)
+        _send(msg.task, msg.args, msg.id, msg.tenant_id)
         msg.dispatched_at = datetime.now(UTC)
         msg.attempts += 1
     return len(rows)
