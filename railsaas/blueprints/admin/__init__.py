@@ -29,4 +29,12 @@ def index():
     return render_template("admin/index.html")
 
 
-from railsaas.blueprints.admin import instances, templates  # noqa: E402, F401
+from railsaas.blueprints.admin import (  # noqa: E402, F401
+    audit,
+    instances,
+    jobs,
+    metrics,
+    templates,
+    users,
+    workspaces,
+)

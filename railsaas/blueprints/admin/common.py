@@ -1,0 +1,68 @@
+"""Helpers shared by the admin areas: one URL for page and HTMX fragment, redirects after a
+change, and parsing ids and filters from the query string."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import make_response, redirect, render_template, request
+from werkzeug.wrappers import Response
+
+from railsaas.errors import NotFound, ValidationFailed
+
+PAGE_SIZE = 50
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def render(template: str, partial: str, **context) -> Response:
+    """The page, or only its results partial for an HTMX request (filters, paging)."""
+    response = make_response(render_template(partial if is_htmx() else template, **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(url: str) -> Response:
+    """After a change: HX-Redirect for HTMX, 303 See Other for a plain form post."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def parse_uuid(value: str | None, what: str = "record") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError):
+        raise NotFound(f"No such {what}.") from None
+
+
+def optional_uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def day_start(value: str | None, *, end: bool = False) -> datetime | None:
+    """A YYYY-MM-DD filter as a UTC instant: the day's start, or (end=True) the next day's."""
+    if not value:
+        return None
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed("Dates look like 2026-01-31.",
+                               details={"date": "use YYYY-MM-DD"}) from None
+    moment = datetime.combine(d, time.min, tzinfo=UTC)
+    return moment + timedelta(days=1) if end else moment
+
+
+def page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1

@@ -1,0 +1,65 @@
+"""Admin: the business at a glance. MRR and ARR, subscriptions by plan, monthly churn,
+sign-ups and trial conversion, template popularity, and Railway cost against revenue (gross
+margin) per month, template and workspace. Figures come from services.metrics_business;
+charts are server-rendered SVG (railsaas.charts)."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from railsaas import charts
+from railsaas.blueprints.admin import bp
+from railsaas.extensions import db
+from railsaas.services import metrics_business as mb
+
+
+def _label(month) -> str:
+    return month.strftime("%b")
+
+
+@bp.get("/metrics", endpoint="metrics")
+def metrics_page():
+    s = db.session
+    summary = mb.summary(s)
+    mrr = mb.mrr_series(s, 12)
+    churn = mb.churn_series(s, 12)
+    signups = mb.signups_series(s, 12)
+    trials = mb.trial_conversion_series(s, 12)
+    plans = mb.subscriptions_by_plan(s)
+    popularity = mb.template_popularity(s, 30)
+    margin = mb.margin_series(s, 6)
+    by_template = mb.margin_by_template(s)
+    by_workspace = mb.margin_by_workspace(s, limit=25)
+
+    months = [_label(p.month) for p in mrr]
+    figures = {
+        "mrr": charts.line(months, [charts.Series("MRR", [p.value for p in mrr])],
+                           title="MRR, last 12 months", fmt=charts.money),
+        "churn": charts.line(
+            [_label(c.month) for c in churn],
+            [charts.Series("Churn", [c.rate for c in churn])],
+            title="Monthly churn (share of paying workspaces lost)", fmt=charts.percent),
+        "signups": charts.bars([_label(m.month) for m in signups],
+                               [charts.Series("Sign-ups", [m.value for m in signups])],
+                               title="New sign-ups per month"),
+        "trials": charts.line(
+            [_label(t.month) for t in trials],
+            [charts.Series("Converted", [t.rate for t in trials])],
+            title="Trial conversion by month the trial ended", fmt=charts.percent),
+        "plans": charts.hbars([(p.plan, p.total) for p in plans],
+                              title="Live subscriptions by plan"),
+        "popularity": charts.hbars([(t.template, t.active) for t in popularity[:10]],
+                                   title="Active instances by template"),
+        "margin": charts.bars(
+            [_label(m.month) for m in margin],
+            [charts.Series("Revenue", [m.revenue_cents for m in margin]),
+             charts.Series("Railway cost", [m.cost_cents for m in margin])],
+            title="Revenue against Railway cost, last 6 months", fmt=charts.money),
+        "template_margin": charts.hbars(
+            [(m.label, m.margin_cents) for m in by_template[:12]],
+            title="Gross margin by template, this month", fmt=charts.money),
+    }
+    return render_template(
+        "admin/metrics/index.html", summary=summary, figures=figures, mrr=mrr, churn=churn,
+        signups=signups, trials=trials, plans=plans, popularity=popularity, margin=margin,
+        by_template=by_template, by_workspace=by_workspace, label=_label)

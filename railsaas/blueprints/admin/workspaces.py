@@ -1,0 +1,97 @@
+"""Admin: workspaces. Plan, status, instances, usage this month against the spend cap; one
+workspace in detail; set its spend cap, suspend or reactivate it. Every change is audited
+(services.admin_workspaces)."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, render_template, request, url_for
+
+from railsaas import charts
+from railsaas.blueprints.admin import bp
+from railsaas.blueprints.admin.common import (
+    PAGE_SIZE,
+    page_number,
+    parse_uuid,
+    redirect_to,
+    render,
+)
+from railsaas.errors import ValidationFailed
+from railsaas.extensions import db
+from railsaas.services import admin_workspaces, audit, costs
+
+STATUSES = (("", "All"), ("active", "Active"), ("suspended", "Suspended"),
+            ("over_cap", "At or near the spend cap"), ("deleted", "Deleted"))
+
+
+def _markup() -> int:
+    return int(current_app.config["USAGE_MARKUP_PERCENT"])
+
+
+@bp.get("/workspaces")
+def workspaces():
+    q, status, page = request.args.get("q", "")[:200], request.args.get("status", ""), \
+        page_number()
+    rows = admin_workspaces.search(db.session, q, status, markup_percent=_markup(),
+                                   offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
+    return render("admin/workspaces/index.html", "admin/workspaces/_results.html",
+                  rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, q=q,
+                  status=status, statuses=STATUSES)
+
+
+@bp.get("/workspaces/<tenant_id>")
+def workspace(tenant_id: str):
+    tid = parse_uuid(tenant_id, "workspace")
+    tenant = admin_workspaces.get(db.session, tid)
+    subs = admin_workspaces.subscriptions_of(db.session, tid)
+    period = costs.current_period(subs[0] if subs else None)
+    usage = costs.daily_spend_by_instance(db.session, tid, period, _markup())
+    chart = charts.bars([d.strftime("%d") for d in usage.days],
+                        [charts.Series(name, values) for name, values in
+                         sorted(usage.by_instance.items())],
+                        title="Daily spend by instance this period", fmt=charts.money,
+                        stacked=True)
+    return render_template(
+        "admin/workspaces/show.html", tenant=tenant, subscriptions=subs, period=period,
+        members=admin_workspaces.members_of(db.session, tid),
+        instances=admin_workspaces.instances_of(db.session, tid), usage=usage, chart=chart,
+        cap_cents=costs.spend_cap_cents(tenant),
+        activity=list(db.session.scalars(audit.query(audit.Filters(tenant_id=tid), limit=20))))
+
+
+def _cents_from_dollars(raw: str) -> int | None:
+    raw = raw.strip().lstrip("$")
+    if not raw:
+        return None
+    try:
+        dollars = float(raw)
+    except ValueError:
+        raise ValidationFailed("Enter an amount in dollars, like 50 or 12.50.",
+                               details={"spend_cap": "not a number"}) from None
+    if not 0 <= dollars <= 1_000_000:
+        raise ValidationFailed("Enter an amount from $0 to $1,000,000.",
+                               details={"spend_cap": "out of range"})
+    return round(dollars * 100)
+
+
+@bp.post("/workspaces/<tenant_id>/spend-cap")
+def workspace_spend_cap(tenant_id: str):
+    cap = _cents_from_dollars(request.form.get("spend_cap", ""))
+    tenant = admin_workspaces.set_spend_cap(db.session, parse_uuid(tenant_id, "workspace"), cap)
+    db.session.commit()
+    flash(f"Spend cap of {tenant.name}: "
+          f"{charts.money(cap) if cap is not None else 'the plan default'}.", "success")
+    return redirect_to(url_for("admin.workspace", tenant_id=tenant.id))
+
+
+@bp.post("/workspaces/<tenant_id>/status")
+def workspace_status(tenant_id: str):
+    tid = parse_uuid(tenant_id, "workspace")
+    if request.form.get("action") == "suspend":
+        tenant = admin_workspaces.suspend(db.session, tid, request.form.get("reason", ""))
+        message = f"{tenant.name} is suspended; its instances are stopping."
+    else:
+        tenant = admin_workspaces.reactivate(db.session, tid)
+        message = f"{tenant.name} is active again."
+    db.session.commit()
+    flash(message, "success")
+    return redirect_to(url_for("admin.workspace", tenant_id=tenant.id))
