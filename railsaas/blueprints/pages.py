@@ -1,11 +1,30 @@
-"""Public pages and the signed-in home."""
+"""Public pages, the signed-in dashboard and the workspace's activity log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, g, make_response, render_template, request
 from flask_login import login_required
 
+from railsaas import charts
+from railsaas.extensions import db
+from railsaas.services import audit
+from railsaas.services import dashboard as figures
+
 bp = Blueprint("pages", __name__)
+
+ACTIVITY_PAGE = 25
+# Workspace roles that see where an action came from (IP address, browser).
+SEES_ORIGIN = ("owner", "admin")
+
+
+def _htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def _page_or_partial(page: str, partial: str, **context):
+    response = make_response(render_template(partial if _htmx() else page, **context))
+    response.vary.add("HX-Request")
+    return response
 
 
 @bp.get("/")
@@ -16,4 +35,38 @@ def index():
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    return render_template("pages/dashboard.html")
+    workspace = g.get("workspace")
+    if workspace is None:
+        return render_template("pages/dashboard.html", overview=None, chart=None, activity=[])
+    markup = int(current_app.config["USAGE_MARKUP_PERCENT"])
+    overview = figures.overview(db.session, workspace.tenant, markup)
+    usage = overview.usage
+    chart = charts.bars([d.strftime("%d") for d in usage.days],
+                        [charts.Series(name, values)
+                         for name, values in sorted(usage.by_instance.items())],
+                        title="Daily spend by instance this period", fmt=charts.money,
+                        stacked=True)
+    activity = figures.activity(db.session, workspace.id, limit=10)
+    return _page_or_partial("pages/dashboard.html", "pages/_dashboard_overview.html",
+                            overview=overview, chart=chart, activity=activity,
+                            describe=audit.describe)
+
+
+@bp.get("/activity")
+@login_required
+def activity():
+    workspace = g.get("workspace")
+    if workspace is None:
+        return render_template("pages/activity.html", rows=[], next_before=None,
+                               sees_origin=False, describe=audit.describe)
+    try:
+        before = int(request.args.get("before", "")) or None
+    except ValueError:
+        before = None
+    rows = figures.activity(db.session, workspace.id, before_id=before,
+                              limit=ACTIVITY_PAGE + 1)
+    next_before = rows[ACTIVITY_PAGE - 1].row.id if len(rows) > ACTIVITY_PAGE else None
+    return _page_or_partial("pages/activity.html", "pages/_activity_page.html",
+                            rows=rows[:ACTIVITY_PAGE], next_before=next_before,
+                            sees_origin=workspace.role in SEES_ORIGIN,
+                            describe=audit.describe)
