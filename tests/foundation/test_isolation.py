@@ -95,6 +95,8 @@ BUILDERS: dict[str, Callable[[World, uuid.UUID, uuid.UUID], dict]] = {
     "emails": lambda w, tid, uid: {
         "tenant_id": tid, "user_id": uid, "to_address": "a@x.io", "subject": "s",
         "kind": "k", "text_body": "b"},
+    "job_failures": lambda w, tid, uid: {
+        "tenant_id": tid, "task_name": "noop", "exception_type": "RuntimeError"},
 }
 
 
@@ -106,6 +108,9 @@ World.instance_for = _instance_for
 
 # Tables whose rows the app role may append but never change (grants, not policies).
 APPEND_ONLY = {"audit_log"}
+# Tables that name a workspace but belong to the operators: no workspace reads or writes them,
+# not even its own rows (platform admins and system jobs only).
+PRIVILEGED_ONLY = {"job_failures"}
 
 
 def tenant_tables(owner_sql) -> list[str]:
@@ -180,6 +185,10 @@ def test_workspace_b_cannot_read_change_or_delete_workspace_a_rows(conn, table):
 
     _ctx(conn, tenant_id=w.tenant["B"], user_id=w.user["B"])
     visible = conn.execute(sa.select(t.c.tenant_id)).scalars().all()
+    if table in PRIVILEGED_ONLY:
+        assert visible == [], "no workspace sees operators' rows, not even its own"
+        assert conn.execute(sa.delete(t).where(pk == a_id)).rowcount == 0
+        return
     assert visible, "B should see its own row"
     assert set(visible) == {w.tenant["B"]}
     assert conn.execute(sa.select(pk).where(pk == a_id)).all() == []
@@ -210,7 +219,10 @@ def test_workspace_b_cannot_write_rows_into_workspace_a(conn, table):
     _ctx(conn, tenant_id=w.tenant["B"], user_id=w.user["B"])
     with pytest.raises(DBAPIError, match="row-level security"), conn.begin_nested():
         conn.execute(sa.insert(t).values(**values))
-    if table not in APPEND_ONLY:
+    if table in PRIVILEGED_ONLY:  # B cannot even see its row to move it
+        assert conn.execute(sa.update(t).where(pk == b_id)
+                            .values(tenant_id=w.tenant["A"])).rowcount == 0
+    elif table not in APPEND_ONLY:
         with pytest.raises(DBAPIError, match="row-level security"), conn.begin_nested():
             conn.execute(sa.update(t).where(pk == b_id).values(tenant_id=w.tenant["A"]))
 
