@@ -86,6 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
             "read by prometheus-client at start. Unset: each process counts alone."),
     Setting("WORKER_METRICS_PORT", "", "Port on which a Celery worker serves its own "
             "`/metrics` (same token rule), for workers on another machine than the web."),
+    Setting("REPORTING_DATABASE_URL", "", "A read replica for the admin's business metrics "
+            "(app role credentials; row-level security applies). Empty: the main database.",
+            secret=True),
     Setting("LOG_LEVEL", "INFO", "Root log level."),
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
 )
@@ -165,6 +168,8 @@ class Config:
     METRICS_TOKEN: str = field(default_factory=lambda: _env("METRICS_TOKEN"), repr=False)
     WORKER_METRICS_PORT: int = field(
         default_factory=lambda: int(_env("WORKER_METRICS_PORT") or 0))
+    REPORTING_DATABASE_URL: str = field(
+        default_factory=lambda: _env("REPORTING_DATABASE_URL"), repr=False)
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
     LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
     TESTING: bool = False

@@ -86,7 +86,13 @@ def seed_catalog(session: Session) -> None:
     seed_from_railway_templates(session, seed_templates())
 
 
-STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people, seed_catalog]
+def seed_history(session: Session) -> None:
+    from railsaas.seed_history import seed_business_history  # observability: metrics demo
+
+    seed_business_history(session)
+
+
+STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people, seed_catalog, seed_history]
 
 
 def run() -> list[tuple[str, str, str]]:

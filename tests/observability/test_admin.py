@@ -282,3 +282,29 @@ def test_audit_log_filters_by_workspace_actor_and_action(admin_client, factory):
     assert "i-2" in stops
     assert "billing.plan_change" not in stops
     assert "No entries match" in shown(actor="nobody@example.com")
+
+
+def test_business_metrics_can_read_from_a_reporting_replica(app, committed_factory,
+                                                            monkeypatch):
+    """REPORTING_DATABASE_URL points the metrics at another server (here: the same database
+    through its own engine, as the app role, so row-level security still applies)."""
+    from railsaas.extensions import db as database
+
+    admin, tenant = committed_factory.workspace()
+    with database.scope(SYSTEM) as s:
+        s.get(User, admin.id).role = "admin"
+    admin.role = "admin"
+    plan = committed_factory.plan(name="Replica plan", price_cents=4200)
+    with database.scope(SYSTEM) as s:
+        s.add(Subscription(tenant_id=tenant.id, plan_id=plan.id, plan_name=plan.name,
+                           status="active",
+                           created_at=datetime.now(UTC) - timedelta(days=3)))
+    monkeypatch.setitem(app.config, "REPORTING_DATABASE_URL",
+                        database.engine.url.render_as_string(hide_password=False))
+    client = app.test_client()
+    login_as(app, client, admin)
+    page = client.get("/admin/metrics").get_data(as_text=True)
+    assert "$42.00" in page
+    from railsaas import reporting
+
+    assert app.config["REPORTING_DATABASE_URL"] in reporting._engines  # read through it

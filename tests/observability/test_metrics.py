@@ -189,3 +189,22 @@ def test_samples_from_other_processes_are_merged_in_multiprocess_mode(
                  outcome="success") == 2
     assert value(text, "railsaas_railway_rate_limit_remaining") == 42
     assert value(text, "railsaas_instances_active") is not None  # still from the database
+
+
+def test_a_worker_on_its_own_machine_serves_metrics_behind_the_token():
+    import httpx
+
+    from railsaas.observability import serve_metrics
+
+    server = serve_metrics(0, "worker-token-123456", host="127.0.0.1")
+    url = f"http://127.0.0.1:{server.server_port}/metrics"
+    try:
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+        resp = httpx.get(url, headers={"Authorization": "Bearer worker-token-123456"})
+        assert resp.status_code == 200
+        assert "railsaas_celery_task_duration_seconds" in resp.text
+        assert httpx.get(url.replace("/metrics", "/other")).status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()

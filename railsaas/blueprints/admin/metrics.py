@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from flask import render_template
 
-from railsaas import charts
+from railsaas import charts, reporting
 from railsaas.blueprints.admin import bp
-from railsaas.extensions import db
 from railsaas.services import metrics_business as mb
 
 
@@ -19,7 +18,11 @@ def _label(month) -> str:
 
 @bp.get("/metrics", endpoint="metrics")
 def metrics_page():
-    s = db.session
+    with reporting.session() as s:
+        return _render(s)
+
+
+def _render(s):
     summary = mb.summary(s)
     mrr = mb.mrr_series(s, 12)
     churn = mb.churn_series(s, 12)
