@@ -11,10 +11,12 @@ workspaces use `.invalid` email addresses and never reach Railway or Stripe.
 from __future__ import annotations
 
 import random
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,8 +35,7 @@ from railsaas.models import (
 WORKSPACES = 36
 USAGE_DAYS = 62
 MARKER_SLUG = "demo-history-01"
-# Not a bcrypt hash, so no password ever matches: the demo owners cannot sign in.
-NO_LOGIN = "!"
+
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka",
              "Tyrell", "Cyberdyne", "Soylent", "Vandelay", "Pied Piper", "Aperture",
              "Black Mesa", "Oscorp", "Gringotts", "Monarch", "Dunder", "Prestige", "Sterling",
@@ -72,6 +73,8 @@ def seed_business_history(session: Session, now: datetime | None = None) -> None
     if not plans:
         return
     rng = random.Random(20260101)
+    # The hash of a random password nobody knows: the demo owners cannot sign in.
+    no_login = bcrypt.hashpw(secrets.token_bytes(24), bcrypt.gensalt(rounds=4)).decode()
     now = now or datetime.now(UTC)
     templates = _templates(session)
     weights = [5, 3, 2, 2, 1][:len(templates)] + [1] * max(0, len(templates) - 5)
@@ -82,7 +85,7 @@ def seed_business_history(session: Session, now: datetime | None = None) -> None
         joined = now - timedelta(days=3 + 362 * rng.random() ** 1.5)
         company = COMPANIES[n % len(COMPANIES)]
         user = User(email=f"owner{n + 1:02d}@{company.lower().replace(' ', '')}.invalid",
-                    name=f"{company} owner", password_hash=NO_LOGIN,
+                    name=f"{company} owner", password_hash=no_login,
                     email_verified=True, created_at=joined)
         tenant = Tenant(name=f"{company} (demo)", slug=f"demo-history-{n + 1:02d}",
                         created_at=joined)
