@@ -30,12 +30,27 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] |
     from railsaas.logging import redactor
 
     tags = _context_tags()
+    _mask_url(event)
     if tags.get("user_id"):
         event["user"] = {"id": tags["user_id"]}  # an id, never the email
     if tags.get("tenant_id"):
         tags["workspace_id"] = tags.pop("tenant_id")
     event["tags"] = {**(event.get("tags") or {}), **tags}
     return redactor.value(event)
+
+
+def _mask_url(event: dict[str, Any]) -> None:
+    """A reset or verification link's token is part of the path: mask it in the URL."""
+    from flask import has_request_context
+
+    from railsaas.logging import safe_path
+
+    req = event.get("request")
+    if not (isinstance(req, dict) and req.get("url") and has_request_context()):
+        return
+    from flask import request
+
+    req["url"] = req["url"].replace(request.path, safe_path())
 
 
 def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:

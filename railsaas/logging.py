@@ -42,6 +42,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # characters that would let a client forge log structure, and not absurdly long.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{8,128}$")
 
+# URL parts named like these (a reset link's <token>) are masked in logged paths: they are
+# per-user secrets no configuration lists.
+_SENSITIVE_ARG = re.compile(r"token|secret|password|signature|key", re.IGNORECASE)
+
 # Attributes every LogRecord has; anything else on a record came from `extra`.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName"}
@@ -61,6 +65,17 @@ def sane_request_id(value: str | None) -> str | None:
     if value and _SANE_REQUEST_ID.match(value):
         return value
     return None
+
+
+def safe_path() -> str:
+    """The request's path with secret-looking URL variables masked."""
+    from flask import request
+
+    path = request.path
+    for name, value in (request.view_args or {}).items():
+        if _SENSITIVE_ARG.search(name) and isinstance(value, str) and value:
+            path = path.replace(value, REDACTED)
+    return path
 
 
 def bound_fields() -> dict[str, Any]:
@@ -317,8 +332,8 @@ def configure(*, level: str = "INFO", fmt: str = "json", secrets: Iterable[str] 
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # Libraries that chatter at INFO; their warnings still come through.
-    for name in ("urllib3", "httpx", "httpcore", "kombu", "amqp", "pgserver"):
+    # Libraries that chatter at INFO (httpx: a line per request); warnings still come through.
+    for name in ("urllib3", "httpx", "kombu", "amqp", "pgserver"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     return handler
 
@@ -364,11 +379,11 @@ def init_app(app) -> None:
             level = logging.WARNING if response.status_code >= 500 else logging.INFO
             if request.endpoint in ("ops.healthz", "ops.readyz", "ops.metrics"):
                 level = logging.DEBUG  # probes every few seconds would drown the rest
-            access.log(level, "%s %s %s", request.method, request.path,
-                       response.status_code, extra={
-                           "service": "web", "method": request.method, "path": request.path,
-                           "endpoint": request.endpoint, "status": response.status_code,
-                           "duration_ms": duration_ms})
+            path = safe_path()
+            access.log(level, "%s %s %s", request.method, path, response.status_code, extra={
+                "service": "web", "method": request.method, "path": path,
+                "endpoint": request.endpoint, "status": response.status_code,
+                "duration_ms": duration_ms})
         return response
 
     @app.teardown_request

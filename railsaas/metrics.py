@@ -6,10 +6,12 @@ Hooks (cheap, never raise, safe in web and worker processes):
 
     metrics.registration()                                # accounts: a sign-up completed
     metrics.deploy_finished("succeeded", kind="deploy")  # lifecycle: a deploy step settled
-    with metrics.railway_call("deployTemplate"):          # railway client: time one request;
-        ...                                               # an exception counts as an error
+    with metrics.railway_call("deployTemplate"):          # time one request; an exception
+        ...                                               # escaping counts as an error
     metrics.railway_request("deployTemplate", seconds, error=None | "rate_limited" | ...)
-    metrics.railway_rate_remaining(remaining, limit=None) # from Railway's X-RateLimit-* headers
+    metrics.railway_error("deployTemplate", "not_found")  # a GraphQL error answer
+    metrics.railway_rate_headers(response.headers)        # X-RateLimit-Remaining / -Limit
+    metrics.railway_rate_remaining(remaining, limit=None)
     metrics.cache_lookup("catalog", hit=True)            # any cache: one hit or miss
 
 Collected here without anyone calling: HTTP requests by endpoint (count, latency, 5xx
@@ -144,6 +146,23 @@ def railway_call(operation: str) -> Iterator[None]:
         railway_request(operation, time.perf_counter() - started, error=error_kind(exc))
         raise
     railway_request(operation, time.perf_counter() - started)
+
+
+@_safe
+def railway_error(operation: str, error: str) -> None:
+    """A Railway answer that was an error (GraphQL errors: not_found, unauthorized, ...),
+    its latency already counted by railway_request."""
+    RAILWAY_ERRORS.labels(operation=operation, error=error).inc()
+
+
+@_safe
+def railway_rate_headers(headers) -> None:
+    """Read Railway's X-RateLimit-Remaining / -Limit response headers, when present."""
+    remaining = headers.get("x-ratelimit-remaining")
+    if remaining is None:
+        return
+    limit = headers.get("x-ratelimit-limit")
+    railway_rate_remaining(float(remaining), float(limit) if limit is not None else None)
 
 
 @_safe

@@ -49,6 +49,7 @@ from typing import Any
 
 import httpx
 
+from railsaas import metrics
 from railsaas.railway import documents
 from railsaas.railway.breaker import CircuitBreaker, LocalCircuitBreaker
 from railsaas.railway.errors import (
@@ -146,6 +147,15 @@ class _Outcome:
     sent: bool = True  # False when the request surely never reached Railway
     detail: str = ""
     retry_after: float = 0.0
+
+
+def _metric_error(outcome: _Outcome) -> str | None:
+    """The error label of one attempt for railsaas_railway_request_errors_total."""
+    if outcome.kind == "ok":
+        return None
+    if outcome.kind == "rate_limited":
+        return "rate_limited"
+    return f"http_{outcome.status}" if outcome.status else "unreachable"
 
 
 def _strip_none(variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -284,6 +294,7 @@ class RailwayClient:
                             detail=f"HTTP 429, Retry-After {wait:g} s")
         if auth:  # an anonymous call (template lookup) is counted against another budget
             self.budget.observe(resp.headers)
+            metrics.railway_rate_headers(resp.headers)
         try:
             body = resp.json()
         except ValueError:
@@ -322,7 +333,10 @@ class RailwayClient:
                     self.breaker.release_probe()  # nothing sent, nothing learned
                 raise RateLimited(exc.message, operation=op.name,
                                   retry_after=exc.retry_after) from None
+            sent_at = time.monotonic()
             outcome = self._post_once(payload, auth)
+            metrics.railway_request(op.name, time.monotonic() - sent_at,
+                                    error=_metric_error(outcome))
             if outcome.kind == "ok":
                 self.breaker.success(probe)
                 return outcome.body, outcome.status
@@ -349,7 +363,9 @@ class RailwayClient:
     def _raise_for_errors(self, op_name: str, errors: list[dict], status: int | None) -> None:
         first = errors[0] if errors else {}
         message = self._redact(str(first.get("message") or "unknown error"))[:500]
-        raise _classify(message, first, op_name, status)
+        exc = _classify(message, first, op_name, status)
+        metrics.railway_error(op_name, metrics.error_kind(exc))
+        raise exc
 
     def execute(self, name: str, variables: Mapping[str, Any] | None = None, *,
                 auth: bool = True) -> dict:

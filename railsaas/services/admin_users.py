@@ -1,9 +1,9 @@
 """The admin panel's user management: search, one user with their workspaces, suspend and
 platform role. Callers run with app.role = 'platform_admin' (every user and workspace).
 
-Suspending or changing a role ends the user's sessions (the session version moves on), so it
-takes effect at their next request. Rows are audited as "admin.user_update" with the fields
-changed, the same action the accounts area's admin API writes.
+Suspend and role changes go through the accounts area's `users.admin_update` (the admin API
+uses it too): it ends the user's sessions, so the change takes effect at their next request,
+and audits "admin.user_update" with the fields changed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from railsaas.errors import Conflict, NotFound, ValidationFailed
 from railsaas.models import Instance, Membership, Tenant, User
-from railsaas.services import audit
+from railsaas.services import users
 
 
 @dataclass(frozen=True)
@@ -72,38 +72,17 @@ def workspaces_of(session: Session, user_id: uuid.UUID) -> list[UserWorkspace]:
     return [UserWorkspace(t, role, n) for t, role, n in rows]
 
 
-def _end_sessions(user: User) -> None:
-    user.session_version += 1
-
-
 def set_suspended(session: Session, admin: User, user_id: uuid.UUID, suspended: bool) -> User:
-    user = get(session, user_id)
-    if user.id == admin.id:
+    """Suspend or reinstate: the accounts area's admin update (it ends their sessions and
+    audits "admin.user_update")."""
+    if user_id == admin.id:
         raise Conflict("You cannot suspend yourself.")
-    if user.is_suspended == suspended:
-        return user
-    user.is_suspended = suspended
-    if suspended:
-        _end_sessions(user)
-    audit.record(session, "admin.user_update", target_type="user", target_id=user.id,
-                 tenant_id=None, actor_user_id=admin.id,
-                 details={"fields": ["is_suspended"], "is_suspended": suspended})
-    session.flush()
-    return user
+    return users.admin_update(session, admin, user_id, {"is_suspended": suspended})
 
 
 def set_role(session: Session, admin: User, user_id: uuid.UUID, role: str) -> User:
     if role not in ("user", "admin"):
         raise ValidationFailed("Choose user or admin.", details={"role": "user or admin"})
-    user = get(session, user_id)
-    if user.id == admin.id:
+    if user_id == admin.id:
         raise Conflict("You cannot change your own platform role.")
-    if user.role == role:
-        return user
-    user.role = role
-    _end_sessions(user)
-    audit.record(session, "admin.user_update", target_type="user", target_id=user.id,
-                 tenant_id=None, actor_user_id=admin.id,
-                 details={"fields": ["role"], "role": role})
-    session.flush()
-    return user
+    return users.admin_update(session, admin, user_id, {"role": role})

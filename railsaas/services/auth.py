@@ -35,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from railsaas import metrics
 from railsaas.db import TenantContext, set_context
 from railsaas.errors import Conflict, Forbidden, ServiceError, Unauthenticated, ValidationFailed
 from railsaas.extensions import redis_client
@@ -303,6 +304,7 @@ def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
     session.flush()
     _record(session, "auth.register", user_id, actor=user_id, workspace_id=str(tenant_id))
     send_verification(session, user)
+    metrics.registration()
     return user
 
 
@@ -328,6 +330,7 @@ def resend_verification(session: Session, email: Any) -> None:
     user = session.get(User, record.id)
     if user is not None:
         send_verification(session, user)
+        _record(session, "auth.verification_resent", user.id)
 
 
 def verify_email(session: Session, token: str) -> User:

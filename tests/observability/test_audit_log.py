@@ -20,6 +20,23 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # add it here once a test shows its audit row (the guard below fails any test that drives
 # it without one).
 AUDITED_ENDPOINTS = {
+    # accounts
+    "auth.login": "auth.login / auth.login_failed",
+    "auth.register": "auth.register",
+    "auth.logout": "auth.logout",
+    "auth.resend_verification": "auth.verification_resent",
+    "auth.forgot": "auth.password_reset_requested",
+    "auth.reset": "auth.password_reset",
+    "account.profile": "account.update",
+    "account.change_email": "auth.email_change_requested",
+    "account.change_password": "auth.password_change",
+    "api.register": "auth.register",
+    "api.login": "auth.login / auth.login_failed",
+    "api.logout": "auth.logout",
+    "api.update_profile": "account.update",
+    "api.update_user": "admin.user_update",
+    "api.delete_user": "admin.user_delete",
+    # observability (admin panel)
     "admin.user_suspend": "admin.user_update",
     "admin.user_role": "admin.user_update",
     "admin.workspace_spend_cap": "admin.workspace_spend_cap",

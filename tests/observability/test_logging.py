@@ -123,3 +123,11 @@ def test_celery_task_lines_carry_the_request_id_that_queued_them_and_are_redacte
     assert record["task"] == "tests.observability.log_line"
     assert TOKEN not in log_output.text
     assert REDACTED in record["message"]
+
+
+def test_secret_url_parts_like_reset_tokens_are_masked_in_access_lines(client, log_output):
+    token = "eyJ1aWQiOiJhYmMifQ.awhFEg.Wyo0kNaYO0ejlbKJMCXb2oWUAZs"
+    client.get(f"/reset/{token}")
+    assert token not in log_output.text
+    access = [r for r in log_output.records() if r["logger"] == "railsaas.access"]
+    assert access[-1]["path"] == f"/reset/{REDACTED}"

@@ -208,3 +208,33 @@ def test_a_worker_on_its_own_machine_serves_metrics_behind_the_token():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_railway_client_reports_latency_errors_and_budget(app, railway_emulator):
+    """Through the real client against the Railway emulator (its X-RateLimit headers)."""
+    from prometheus_client import REGISTRY
+
+    from railsaas.railway import railway_client
+    from railsaas.railway.errors import NotFound
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    before_ok = sample("railsaas_railway_request_duration_seconds_count", operation="Projects")
+    before_5xx = sample("railsaas_railway_request_errors_total", operation="Projects",
+                        error="http_502")
+    before_nf = sample("railsaas_railway_request_errors_total", operation="Project",
+                       error="not_found")
+    metrics.railway_rate_remaining(-1)  # a sentinel the emulator's headers must replace
+    rw = railway_client(app)
+    railway_emulator.script("error", times=1, status=502, operation="Projects")
+    rw.projects()  # one 502, retried, then an answer
+    with pytest.raises(NotFound):
+        rw.project("no-such-project")
+    assert sample("railsaas_railway_request_duration_seconds_count",
+                  operation="Projects") == before_ok + 2
+    assert sample("railsaas_railway_request_errors_total", operation="Projects",
+                  error="http_502") == before_5xx + 1
+    assert sample("railsaas_railway_request_errors_total", operation="Project",
+                  error="not_found") == before_nf + 1
+    assert REGISTRY.get_sample_value("railsaas_railway_rate_limit_remaining") >= 0

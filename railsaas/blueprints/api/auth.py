@@ -16,7 +16,7 @@ from railsaas.schemas.auth import (
     TokenPair,
 )
 from railsaas.schemas.users import UserOut
-from railsaas.services import auth, tokens
+from railsaas.services import audit, auth, tokens
 
 
 @bp.post("/auth/register")
@@ -41,6 +41,8 @@ def login():
 
 
 @bp.post("/auth/refresh")
+@audit.exempt("rotates the caller's own refresh token: session bookkeeping, like a cookie "
+              "renewal (a reused token is audited as auth.refresh_reuse)")
 def refresh():
     body = parse_body(RefreshRequest)
     try:
