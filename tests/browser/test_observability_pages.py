@@ -61,9 +61,10 @@ def test_business_metrics_fit_a_phone_and_draw_every_chart(app, live_server, pho
     assert 300 <= box["width"] <= 375  # the chart fills the phone's width, no wider
     assert_no_horizontal_scroll(phone_as)
     shot(phone_as, "admin-metrics-phone")
-    phone_as.goto(live_server + "/admin/workspaces")
-    assert_no_horizontal_scroll(phone_as)
-    shot(phone_as, "admin-workspaces-phone")
+    for area in ("workspaces", "users", "jobs", "audit"):
+        phone_as.goto(f"{live_server}/admin/{area}")
+        assert_no_horizontal_scroll(phone_as)
+        shot(phone_as, f"admin-{area}-phone")
 
 
 def test_customer_dashboard_fits_a_phone(app, live_server, phone_as, shot, history):
