@@ -7,7 +7,7 @@ from flask_login import login_required
 
 from railsaas.blueprints.htmx_helpers import current_tenant_id, redirect_to, render
 from railsaas.extensions import db
-from railsaas.services import notifications
+from railsaas.services import audit, notifications
 from railsaas.services.instances import parse_id
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -36,6 +36,7 @@ def index():
 
 
 @bp.post("/read")
+@audit.exempt("marks the reader's own notifications read: no one else's state changes")
 def read_all():
     notifications.mark_read(db.session, current_tenant_id(), g.user.id)
     db.session.commit()
@@ -43,6 +44,7 @@ def read_all():
 
 
 @bp.post("/<notification_id>/read")
+@audit.exempt("marks the reader's own notification read: no one else's state changes")
 def read_one(notification_id: str):
     notifications.mark_read(db.session, current_tenant_id(), g.user.id,
                             parse_id(notification_id, "notification"))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from railsaas.errors import Conflict, NotFound, ValidationFailed
 from railsaas.metrics import ACTIVE_STATUSES
 from railsaas.models import Instance, Membership, Subscription, Tenant, User
-from railsaas.services import audit, costs
+from railsaas.services import audit, costs, instances
 
 
 @dataclass(frozen=True)
@@ -118,15 +118,6 @@ def set_spend_cap(session: Session, tenant_id: uuid.UUID, cap_cents: int | None)
     return tenant
 
 
-def _lifecycle():
-    """The lifecycle area's suspend/resume of a workspace's instances, once it has landed."""
-    try:
-        from railsaas.services import instances
-    except ImportError:
-        return None
-    return instances if hasattr(instances, "suspend_tenant_instances") else None
-
-
 def suspend(session: Session, tenant_id: uuid.UUID, reason: str) -> Tenant:
     """Suspend the workspace: its instances stop (through the lifecycle service)."""
     reason = " ".join((reason or "").split())[:200]
@@ -140,8 +131,7 @@ def suspend(session: Session, tenant_id: uuid.UUID, reason: str) -> Tenant:
     tenant.status = "suspended"
     tenant.suspended_at = datetime.now(UTC)
     tenant.suspended_reason = "admin"
-    lifecycle = _lifecycle()
-    stopped = lifecycle.suspend_tenant_instances(session, tenant.id, "admin") if lifecycle else 0
+    stopped = instances.suspend_tenant_instances(session, tenant.id, "admin")
     audit.record(session, "admin.workspace_suspend", target_type="tenant", target_id=tenant.id,
                  tenant_id=tenant.id, details={"reason": reason, "instances": stopped})
     session.flush()
@@ -155,8 +145,7 @@ def reactivate(session: Session, tenant_id: uuid.UUID) -> Tenant:
     tenant.status = "active"
     tenant.suspended_at = None
     tenant.suspended_reason = None
-    lifecycle = _lifecycle()
-    resumed = lifecycle.resume_tenant_instances(session, tenant.id) if lifecycle else 0
+    resumed = instances.resume_tenant_instances(session, tenant.id)
     audit.record(session, "admin.workspace_reactivate", target_type="tenant",
                  target_id=tenant.id, tenant_id=tenant.id, details={"instances": resumed})
     session.flush()

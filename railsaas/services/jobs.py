@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from railsaas.errors import Conflict, NotFound
 from railsaas.models import Deployment, Email, Instance, JobFailure, OutboxMessage, Tenant
 from railsaas.services import audit, outbox
+from railsaas.services import instance_states as states
 
 # Statuses in which an instance waits on Railway (DESIGN section 4).
-IN_FLIGHT = ("requested", "provisioning", "deploying", "redeploying", "starting", "stopping",
-             "deleting")
+IN_FLIGHT = tuple(sorted(states.IN_FLIGHT))
 
 
 def open_failures(session: Session, limit: int = 100) -> list[JobFailure]:

@@ -31,6 +31,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from railsaas import metrics
 from railsaas.db import SYSTEM
 from railsaas.errors import NotFound as NotFoundError
 from railsaas.errors import ServiceError
@@ -227,9 +228,12 @@ def _done(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = No
                                      else SLOW_POLL)
 
 
-def _finish(step: Deployment, status: str, reason: str | None, logs: str | None = None) -> None:
+def _finish(step: Deployment, status: str, reason: str | None, logs: str | None = None, *,
+            outcome: str | None = None) -> None:
     step.status = status
     step.finished_at = now()
+    if step.kind in WATCHED_KINDS:  # railsaas_deploys_total{outcome, kind}
+        metrics.deploy_finished(outcome or status, kind=step.kind)
     step.started_at = step.started_at or step.finished_at
     if reason:
         step.reason = reason[:2000]
@@ -577,7 +581,7 @@ def _check_timeout(instance_id: uuid.UUID) -> int:
         for step in s.scalars(select(Deployment).where(
                 Deployment.instance_id == instance_id,
                 Deployment.status.in_(("queued", "in_progress")))):
-            _finish(step, "failed", reason)
+            _finish(step, "failed", reason, outcome="timed_out")
         if states.transition(inst, "failed", reason, strict=False):
             inst.next_poll_at = now() + SLOW_POLL
             _notify_outcome(s, inst, "failed", reason)

@@ -23,8 +23,8 @@ from railsaas.models import (
 from tests.conftest import csrf_from
 from tests.support import login_as
 
-ADMIN_PAGES = ["/admin/users", "/admin/workspaces", "/admin/jobs", "/admin/metrics",
-               "/admin/audit"]
+ADMIN_PAGES = ["/admin/users", "/admin/workspaces", "/admin/instances", "/admin/jobs",
+               "/admin/metrics", "/admin/audit"]
 
 
 @pytest.fixture
@@ -308,3 +308,59 @@ def test_business_metrics_can_read_from_a_reporting_replica(app, committed_facto
     from railsaas import reporting
 
     assert app.config["REPORTING_DATABASE_URL"] in reporting._engines  # read through it
+
+
+def test_admin_filters_instances_by_status_template_and_workspace(admin_client, factory):
+    _, acme = factory.workspace(name="Acme Owner")
+    _, globex = factory.workspace(name="Globex Owner")
+    ghost, n8n = factory.template(name="Ghost"), factory.template(name="n8n")
+    factory.instance(acme, ghost, name="acme-blog")
+    factory.instance(acme, n8n, name="acme-flows", status="stopped")
+    factory.instance(globex, ghost, name="globex-blog")
+
+    def names(**params) -> set[str]:
+        page = admin_client.get("/admin/instances", query_string=params).get_data(as_text=True)
+        return {n for n in ("acme-blog", "acme-flows", "globex-blog") if n in page}
+
+    assert names() == {"acme-blog", "acme-flows", "globex-blog"}
+    assert names(template=str(ghost.id)) == {"acme-blog", "globex-blog"}
+    assert names(workspace=str(acme.id)) == {"acme-blog", "acme-flows"}
+    assert names(workspace=acme.slug, status="stopped") == {"acme-flows"}
+    assert names(workspace="no-such-workspace") == set()
+
+
+def test_admin_acts_on_any_instance_through_the_lifecycle_and_the_workspace_sees_it(
+        app, admin_client, factory):
+    from railsaas.models import Instance
+
+    owner, tenant = factory.workspace()
+    inst = factory.instance(tenant, name="their-app", status="running")
+    page = admin_client.get("/admin/instances").get_data(as_text=True)
+    assert 'value="stop"' in page  # the actions the instance's status allows
+    resp = admin_client.post(f"/admin/instances/{inst.id}/action", data={
+        "action": "stop", "csrf_token": csrf(admin_client),
+        "back": f"/admin/instances?workspace={tenant.id}"})
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith(f"/admin/instances?workspace={tenant.id}")
+    with db.scope(SYSTEM) as s:
+        assert s.get(Instance, inst.id).status == "stopping"
+    (row,) = audit_rows("instance.stop", inst.id)
+    assert (row.actor_user_id, row.actor_type, row.tenant_id) == (
+        admin_client.admin.id, "admin", tenant.id)
+    # The owner's activity feed shows it, as done by staff.
+    owner_client = app.test_client()
+    login_as(app, owner_client, owner)
+    assert "RailSaaS staff" in owner_client.get("/activity").get_data(as_text=True)
+    # A stopped instance cannot be stopped again: the lifecycle's rules hold for admins too.
+    again = admin_client.post(f"/admin/instances/{inst.id}/action", data={
+        "action": "stop", "csrf_token": csrf(admin_client)})
+    assert again.status_code == 409
+
+
+def test_admin_instance_back_links_stay_on_the_admin_instances_page(admin_client, factory):
+    _, tenant = factory.workspace()
+    inst = factory.instance(tenant, status="running")
+    resp = admin_client.post(f"/admin/instances/{inst.id}/action", data={
+        "action": "restart", "csrf_token": csrf(admin_client),
+        "back": "https://evil.example.com/admin/instances"})
+    assert resp.headers["Location"].endswith("/admin/instances")

@@ -4,27 +4,21 @@ dates), newest first, paged by id."""
 from __future__ import annotations
 
 from flask import request
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from railsaas.blueprints.admin import bp
-from railsaas.blueprints.admin.common import day_start, optional_uuid, render
+from railsaas.blueprints.admin.common import (
+    day_start,
+    optional_uuid,
+    render,
+    workspace_id_from,
+)
 from railsaas.extensions import db
-from railsaas.models import Tenant, User
+from railsaas.models import User
 from railsaas.services import audit
 
 PAGE = 50
 ACTOR_TYPES = ("user", "admin", "api_token", "system", "anonymous")
-
-
-def _workspace_id(value: str):
-    """A workspace id, or a slug / exact name."""
-    if not value:
-        return None
-    tid = optional_uuid(value)
-    if tid:
-        return tid
-    return db.session.scalar(select(Tenant.id).where(
-        or_(Tenant.slug == value, func.lower(Tenant.name) == value.lower())).limit(1))
 
 
 def _actor_id(value: str):
@@ -42,7 +36,7 @@ def audit_log():
     form = {k: a.get(k, "")[:200] for k in ("workspace", "actor", "actor_type", "action",
                                              "target_type", "target_id", "since", "until")}
     unknown = []
-    workspace_id = _workspace_id(form["workspace"])
+    workspace_id = workspace_id_from(db.session, form["workspace"])
     if form["workspace"] and workspace_id is None:
         unknown.append("workspace")
     actor_id = _actor_id(form["actor"])

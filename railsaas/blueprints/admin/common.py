@@ -48,6 +48,21 @@ def optional_uuid(value: str | None) -> uuid.UUID | None:
         return None
 
 
+def workspace_id_from(session, value: str | None) -> uuid.UUID | None:
+    """A workspace named by id, slug or exact name (case-insensitive), or None."""
+    from sqlalchemy import func, or_, select
+
+    from railsaas.models import Tenant
+
+    if not value:
+        return None
+    tid = optional_uuid(value)
+    if tid:
+        return tid
+    return session.scalar(select(Tenant.id).where(
+        or_(Tenant.slug == value, func.lower(Tenant.name) == value.lower())).limit(1))
+
+
 def day_start(value: str | None, *, end: bool = False) -> datetime | None:
     """A YYYY-MM-DD filter as a UTC instant: the day's start, or (end=True) the next day's."""
     if not value:

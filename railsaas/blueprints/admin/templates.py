@@ -13,7 +13,7 @@ from railsaas.errors import ServiceError, ValidationFailed
 from railsaas.extensions import db
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
-from railsaas.services import catalog, provisioning
+from railsaas.services import audit, catalog, provisioning
 
 FIELDS = ("name", "railway_template_id", "code", "description", "category", "price_tier",
           "icon")
@@ -88,6 +88,8 @@ def templates_new():
 
 
 @bp.post("/templates/import")
+@audit.exempt("fetches a Railway template to prefill the form; nothing is saved until the "
+              "form is (template.create)")
 def templates_import():
     """Fetch a Railway template by code and prefill the form (nothing is saved yet)."""
     code = (request.form.get("code") or "").strip()
