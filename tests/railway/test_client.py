@@ -176,6 +176,7 @@ def test_unknown_ids_in_a_batch_map_to_none_and_the_rest_still_answer(rw, railwa
 
 
 def test_build_and_runtime_logs_are_incremental_from_a_timestamp(rw, railway_emulator):
+    railway_emulator.freeze()  # exactly 2 s pass below, however slow the machine
     project, env, _ = deploy(rw, "uptime-kuma")
     dep = rw.latest_deployment(env.id, project.services[0].id)
     settle(railway_emulator, 1.5)
@@ -339,6 +340,7 @@ def test_usage_and_estimated_usage(rw, railway_emulator):
 
 
 def test_deployments_can_be_made_to_fail_or_crash(rw, railway_emulator):
+    railway_emulator.freeze()  # the crash comes exactly when the test moves the clock
     railway_emulator.set_faults(deploy_outcomes=["FAILED", "CRASHED"])
     project, env, _ = deploy(rw, "mysql")
     failed = rw.latest_deployment(env.id, project.services[0].id)

@@ -43,7 +43,8 @@ Control API (JSON, no auth; bind to localhost): under /_emulator/
   GET  config | POST config {...}  deploy_seconds, deploy_jitter, workflow_seconds,
                                    log_interval, crash_after, removal_seconds, rate_per_hour,
                                    rate_per_second, usage_scale, token, workspace_id
-  POST clock {"advance": seconds}  move time forward (statuses, logs, usage follow)
+  POST clock {"advance": seconds, "freeze": bool}  move time forward (statuses, logs, usage
+                                   follow); frozen, only "advance" moves it
   GET  state                       projects, services, deployments and their statuses
   GET  templates                   the catalog, serializedConfig included
   POST deployments/<id> {"status": "CRASHED"}   force a deployment's status from now on

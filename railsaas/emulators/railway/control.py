@@ -79,6 +79,10 @@ class EmulatorControl:
         """Move the emulator's clock forward: deployments, logs, metrics, usage follow."""
         self._call("POST", "/clock", {"advance": seconds})
 
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop (or restart) the emulator's clock: only advance() moves it while frozen."""
+        self._call("POST", "/clock", {"freeze": frozen})
+
     def state(self) -> dict:
         return self._call("GET", "/state")
 

@@ -224,6 +224,8 @@ class EmulatorApp:
             return _json({"ok": True})
         if route == ("POST", "clock"):
             with self.world.lock:
+                if "freeze" in body:
+                    self.world.clock.freeze(bool(body["freeze"]))
                 self.world.clock.advance(float(body.get("advance", 0)))
                 return _json({"now": iso(self.world.now()),
                               "offset": self.world.clock.offset})

@@ -87,16 +87,26 @@ def month_end(ts: float) -> float:
 
 
 class Clock:
-    """Wall time plus an offset tests can move forward."""
+    """Wall time plus an offset tests can move forward. Frozen, it stands still between
+    advance() calls, so a test's timings do not depend on how busy the machine is."""
 
     def __init__(self) -> None:
         self.offset = 0.0
+        self.frozen_at: float | None = None
 
     def now(self) -> float:
-        return time.time() + self.offset
+        base = self.frozen_at if self.frozen_at is not None else time.time()
+        return base + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += max(float(seconds), 0.0)
+
+    def freeze(self, frozen: bool) -> None:
+        if frozen and self.frozen_at is None:
+            self.frozen_at = time.time()
+        elif not frozen and self.frozen_at is not None:
+            self.offset += self.frozen_at - time.time()  # no jump back when released
+            self.frozen_at = None
 
 
 @dataclass
@@ -256,6 +266,7 @@ class World:
     def reset(self) -> None:
         self.settings = replace(self.initial_settings)
         self.clock.offset = 0.0
+        self.clock.frozen_at = None
         self.templates = {t["id"]: t for t in seed_templates()}
         self.projects: dict[str, Project] = {}
         self.environments: dict[str, Environment] = {}
