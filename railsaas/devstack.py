@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -159,6 +160,11 @@ def main(argv: list[str] | None = None) -> None:
     env.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{ports['stripe']}")
     env.setdefault("LOG_FORMAT", "text")
     env["PYTHONUNBUFFERED"] = "1"
+    # One metrics directory for web and worker, so /metrics shows both (cleared each start).
+    metrics_dir = local / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir()
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     os.environ.update(env)  # migrations and seeding below read the same settings
 
     print("Migrating ...")
