@@ -66,7 +66,7 @@ class StripeEmulator:
     def reset(self) -> None:
         """Forget every object, event and delivery; the clock and webhook settings return
         to how the emulator started."""
-        self.dispatcher.wait_idle(5)
+        self.dispatcher.wait_idle(30)
         self.store.reset()
         self.dispatcher.reset(Settings(**vars(self._defaults)))
 
@@ -83,7 +83,7 @@ class StripeEmulator:
     def configure_webhooks(self, **settings: Any) -> Settings:
         return self.dispatcher.configure(**settings)
 
-    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+    def wait_for_webhooks(self, timeout: float = 30.0) -> bool:
         return self.dispatcher.wait_idle(timeout)
 
     def events(self, type: str | None = None) -> list[dict[str, Any]]:
