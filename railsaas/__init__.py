@@ -62,7 +62,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from railsaas.blueprints import account, admin, api, auth, dev, ops, pages
+    from railsaas.blueprints import account, admin, api, auth, billing, dev, ops, pages
     from railsaas.extensions import csrf
 
     app.register_blueprint(pages.bp)
@@ -78,5 +78,6 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(railway_webhooks.bp)  # Railway posts server to server; the path holds a secret
     app.register_blueprint(railway_webhooks.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(billing.bp)
     csrf.exempt(api.bp)  # Bearer tokens, never cookies: nothing for CSRF to forge
     app.register_blueprint(api.bp)

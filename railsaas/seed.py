@@ -6,6 +6,7 @@ Each area adds its own `seed_<area>(session)` step to STEPS.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Membership, Plan, Tenant, User
+
+log = logging.getLogger(__name__)
 
 ADMIN = ("Platform admin", "admin@railsaas.local", "admin-demo-password")
 CUSTOMER = ("Customer", "demo@railsaas.local", "demo-password-123")
@@ -92,7 +95,26 @@ def seed_history(session: Session) -> None:
     seed_business_history(session)
 
 
-STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people, seed_catalog, seed_history]
+def seed_billing(session: Session) -> None:
+    """Give every offered plan a Stripe price (the emulator's in `make dev`, which starts
+    empty each time), so Checkout works. Without Stripe reachable, skip with a log line."""
+    from railsaas import stripe_gateway as gateway
+
+    plans = session.scalars(select(Plan).where(Plan.is_active.is_(True))
+                            .order_by(Plan.sort_order)).all()
+    try:
+        for plan in plans:
+            plan.stripe_price_id = gateway.sync_plan_price(plan)
+            gateway.usage_price_id(plan.interval)
+    except gateway.BillingUnavailable:
+        log.warning("seed: Stripe is not reachable; plans were not synced to it "
+                    "(checkout will not work until they are)")
+        return
+    session.flush()
+
+
+STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people, seed_catalog,
+                                          seed_billing, seed_history]
 
 
 def run() -> list[tuple[str, str, str]]:

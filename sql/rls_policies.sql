@@ -63,6 +63,8 @@ SELECT pg_temp.tenant_policy('instances');
 SELECT pg_temp.tenant_policy('deployments');
 SELECT pg_temp.tenant_policy('usage_metrics');
 SELECT pg_temp.tenant_policy('notifications');
+SELECT pg_temp.tenant_policy('usage_rollups');
+SELECT pg_temp.tenant_policy('usage_meter_reports');
 SELECT pg_temp.tenant_policy('audit_log', global_insert => true);
 SELECT pg_temp.tenant_policy('outbox', global_insert => true);
 SELECT pg_temp.tenant_policy('emails', global_insert => true);
@@ -128,6 +130,20 @@ DROP POLICY IF EXISTS system_only ON stripe_events;
 CREATE POLICY system_only ON stripe_events
     USING ((SELECT current_setting('app.role', true)) = 'system')
     WITH CHECK ((SELECT current_setting('app.role', true)) = 'system');
+
+-- Roll-up bookkeeping (how far each roll-up has read usage_metrics): system jobs only.
+DO $do$
+BEGIN
+    IF to_regclass('usage_rollup_marks') IS NOT NULL THEN
+        ALTER TABLE usage_rollup_marks ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE usage_rollup_marks FORCE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS system_only ON usage_rollup_marks;
+        CREATE POLICY system_only ON usage_rollup_marks
+            USING ((SELECT current_setting('app.role', true)) = 'system')
+            WITH CHECK ((SELECT current_setting('app.role', true)) = 'system');
+    END IF;
+END
+$do$;
 
 -- Login finds a user by email before anyone is known: one narrow SECURITY DEFINER function
 -- with a pinned search_path, returning only what sign-in needs.

@@ -2,7 +2,15 @@
 
 from railsaas.models.activity import AuditLog, Email, Notification, OutboxMessage
 from railsaas.models.base import Base
-from railsaas.models.billing import Plan, StripeEvent, Subscription, UsageMetric
+from railsaas.models.billing import (
+    Plan,
+    StripeEvent,
+    Subscription,
+    UsageMeterReport,
+    UsageMetric,
+    UsageRollup,
+    UsageRollupMark,
+)
 from railsaas.models.catalog import Template
 from railsaas.models.instance import Deployment, Instance
 from railsaas.models.ops import JobFailure
@@ -12,5 +20,6 @@ from railsaas.models.user import ApiToken, RefreshToken, User
 __all__ = [
     "ApiToken", "AuditLog", "Base", "Deployment", "Email", "Instance", "Invitation", "JobFailure",
     "Membership", "Notification", "OutboxMessage", "Plan", "RefreshToken", "StripeEvent",
-    "Subscription", "Template", "Tenant", "UsageMetric", "User",
+    "Subscription", "Template", "Tenant", "UsageMeterReport", "UsageMetric", "UsageRollup",
+    "UsageRollupMark", "User",
 ]

@@ -1,9 +1,9 @@
-"""Plans, subscriptions, Stripe events and raw usage."""
+"""Plans, subscriptions, Stripe events, raw usage and its roll-ups."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -111,3 +112,53 @@ class UsageMetric(Base):
     recorded_at: Mapped[datetime] = created_at()
     # Increases with every insert, so incremental roll-ups read only rows newer than a mark.
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+
+
+class UsageRollup(Base):
+    """Usage per workspace, UTC day, instance and metric, summed from `usage_metrics` by the
+    incremental roll-up (railsaas.services.usage.rollup). `cost_cents` is what Railway charges
+    us (fractions of a cent kept); the customer's price adds the markup when read."""
+
+    __tablename__ = "usage_rollups"
+    __table_args__ = (
+        # The roll-up's upsert target, and the read path (a workspace's days in a period).
+        PrimaryKeyConstraint("tenant_id", "day", "instance_id", "metric_type"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    metric_type: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+    cost_cents: Mapped[Decimal] = mapped_column(Numeric(24, 10))
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class UsageRollupMark(Base):
+    """How far a roll-up has read `usage_metrics` (its `seq`). System jobs only."""
+
+    __tablename__ = "usage_rollup_marks"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class UsageMeterReport(Base):
+    """Overage sent (or about to be sent) to Stripe as a billing meter event. Written before
+    the call and marked sent after it: a retry resends the same identifier, which Stripe
+    counts once."""
+
+    __tablename__ = "usage_meter_reports"
+    __table_args__ = (
+        Index("ix_usage_meter_reports_tenant_id_period_start", "tenant_id", "period_start"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    period_start: Mapped[date]
+    identifier: Mapped[str] = mapped_column(String(200), unique=True)
+    value_cents: Mapped[int]
+    stripe_customer_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = created_at()
+    sent_at: Mapped[datetime | None]

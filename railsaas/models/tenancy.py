@@ -33,6 +33,9 @@ class Tenant(Base):
     spend_cap_state: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
     # Dunning: when the first unpaid invoice failed; cleared when paid.
     payment_failed_at: Mapped[datetime | None]
+    # Where dunning has got to: NULL | 'notified' | 'suspended' | 'deleted' (billing's own
+    # state, apart from an admin's suspension in status / suspended_*).
+    dunning_stage: Mapped[str | None] = mapped_column(String(20))
     suspended_at: Mapped[datetime | None]
     suspended_reason: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = created_at()

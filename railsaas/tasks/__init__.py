@@ -13,6 +13,7 @@ from flask import Flask
 
 # Modules whose tasks the worker imports. Add a module here when you add one.
 TASK_MODULES = [
+    "railsaas.tasks.billing",
     "railsaas.tasks.mail",
     "railsaas.tasks.outbox",
     "railsaas.tasks.instances",
@@ -24,6 +25,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "instances-poll": {"task": "instances.poll", "schedule": timedelta(seconds=3),
                        "options": {"expires": 10}},
     "instances-reconcile": {"task": "instances.reconcile", "schedule": timedelta(minutes=15)},
+    "billing-usage-hourly": {"task": "billing.usage_hourly", "schedule": timedelta(hours=1)},
+    "billing-dunning": {"task": "billing.dunning", "schedule": timedelta(hours=1)},
+    "billing-catch-up-events": {"task": "billing.catch_up_events",
+                                "schedule": timedelta(minutes=30)},
 }
 
 

@@ -34,6 +34,7 @@ from railsaas.blueprints.admin import (  # noqa: E402, F401
     instances,
     jobs,
     metrics,
+    plans,
     templates,
     users,
     workspaces,

@@ -10,4 +10,12 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from railsaas.blueprints.api import auth, instances, railway, templates, users  # noqa: E402, F401  (registers routes)  # noqa: E402, F401
+# Each area's module registers its routes on `bp` when imported.
+from railsaas.blueprints.api import (  # noqa: E402, F401
+    auth,
+    instances,
+    railway,
+    stripe_webhook,
+    templates,
+    users,
+)

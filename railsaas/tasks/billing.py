@@ -1,0 +1,110 @@
+"""Billing's background work. Every task is idempotent and takes ids (or nothing).
+
+- billing.process_stripe_event  one stored Stripe event, once (queued by the webhook)
+- billing.catch_up_events       beat: events Stripe has that we never received
+- billing.dunning               beat: grace period -> suspend, deadline -> delete
+- billing.usage_hourly          beat: collect Railway usage, roll it up, enforce spend caps,
+                                report overage to Stripe
+- billing.send_overage          one overage report to Stripe
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from celery import shared_task
+
+from railsaas import stripe_gateway as gateway
+from railsaas.db import SYSTEM
+from railsaas.extensions import db
+from railsaas.services import dunning, overage, spend_caps, stripe_events, usage
+from railsaas.services.subscriptions import LIVE_STATUSES, current, lock_tenant, sync
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="billing.process_stripe_event", bind=True, max_retries=10)
+def process_stripe_event(self, event_id: str) -> str:
+    try:
+        with db.scope(SYSTEM) as session:
+            return stripe_events.process(session, event_id)
+    except gateway.BillingUnavailable as exc:  # Stripe unreachable: try again later
+        raise self.retry(exc=exc, countdown=min(600, 5 * 2 ** self.request.retries)) from exc
+
+
+@shared_task(name="billing.catch_up_events")
+def catch_up_events() -> int:
+    try:
+        with db.scope(SYSTEM) as session:
+            return len(stripe_events.catch_up(session))
+    except gateway.BillingUnavailable:
+        log.warning("stripe catch-up skipped: Stripe unreachable")
+        return 0
+
+
+@shared_task(name="billing.dunning")
+def run_dunning() -> int:
+    """Each workspace in dunning, in its own transaction under its row lock. Before acting,
+    Stripe is asked once more (a payment may have landed without its webhook yet)."""
+    steps = 0
+    now = gateway.now()
+    with db.scope(SYSTEM) as session:
+        tenant_ids = dunning.tenants_in_dunning(session)
+    for tenant_id in tenant_ids:
+        try:
+            with db.scope(SYSTEM) as session:
+                tenant = lock_tenant(session, tenant_id)
+                if tenant is None or tenant.payment_failed_at is None:
+                    continue
+                row = current(session, tenant.id)
+                if row is not None and row.status in LIVE_STATUSES:
+                    sync(session, tenant, row.stripe_subscription_id, seen_at=now)
+                steps += len(dunning.advance(session, tenant, now))
+        except gateway.BillingUnavailable:
+            log.warning("dunning skipped a workspace: Stripe unreachable",
+                        extra={"tenant_id": str(tenant_id)})
+    return steps
+
+
+@shared_task(name="billing.usage_hourly")
+def usage_hourly(lookback_hours: int = 3) -> dict:
+    """Collect the last hours' usage (a missed run is caught up), roll it up, then let
+    caps and overage follow. Each step commits on its own: a Railway outage still leaves
+    the roll-up, the caps and the overage of what was collected before."""
+    result = {"collected": 0, "rolled_up": 0, "cap_changes": 0, "reports": 0}
+    try:
+        from railsaas.railway.client import railway_client
+    except ImportError:  # the Railway client has not landed in this build
+        railway_client = None
+    if railway_client is not None:
+        client = railway_client()
+        for hour in usage.hours_to_collect(datetime.now(UTC), lookback_hours):
+            try:
+                with db.scope(SYSTEM) as session:
+                    result["collected"] += usage.collect(session, client, hour,
+                                                         hour + timedelta(hours=1))
+            except Exception:  # one hour failing must not stop the rest
+                log.exception("usage collection failed", extra={"hour": hour.isoformat()})
+    with db.scope(SYSTEM) as session:
+        result["rolled_up"] = usage.rollup(session).groups
+    now = gateway.now()
+    with db.scope(SYSTEM) as session:
+        result["cap_changes"] = len(spend_caps.enforce_all(session, now))
+    with db.scope(SYSTEM) as session:
+        overage.plan_reports(session, now)
+        pending = overage.pending(session)
+    for report_id in pending:
+        send_overage.delay(str(report_id))
+    result["reports"] = len(pending)
+    return result
+
+
+@shared_task(name="billing.send_overage", bind=True, max_retries=8)
+def send_overage(self, report_id: str) -> str:
+    try:
+        with db.scope(SYSTEM) as session:
+            return overage.send(session, uuid.UUID(report_id))
+    except gateway.BillingUnavailable as exc:
+        raise self.retry(exc=exc, countdown=min(600, 10 * 2 ** self.request.retries)) from exc
