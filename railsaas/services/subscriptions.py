@@ -133,23 +133,28 @@ def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: dat
         row.user_id = _owner_id(session, tenant.id)
     session.flush()
     _follow(session, tenant, row, created=created, seen_at=seen_at,
-            invoice_url=invoice_url or (lambda: _open_invoice_url(sub)),
+            unpaid=lambda: _unpaid_invoice(sub, seen_at, invoice_url),
             period_changed=previous_period != row.current_period_start)
     return row
 
 
-def _open_invoice_url(sub: dict[str, Any]) -> str | None:
-    """The hosted page of the subscription's unpaid invoice, for the payment-failed email."""
+def _unpaid_invoice(sub: dict[str, Any], seen_at: datetime, invoice_url: str | None
+                    ) -> tuple[datetime, str | None]:
+    """When the money became due and where to pay it, from the subscription's open
+    invoice: an old event processed late must not date the failure to its own time."""
     latest = sub.get("latest_invoice")
     if isinstance(latest, dict):
         latest = latest.get("id")
-    if not latest:
-        return None
-    try:
-        invoice = gateway.retrieve_invoice(latest)
-    except gateway.BillingUnavailable:
-        return None
-    return invoice.get("hosted_invoice_url") if invoice.get("status") == "open" else None
+    invoice: dict[str, Any] = {}
+    if latest:
+        try:
+            invoice = gateway.retrieve_invoice(latest)
+        except gateway.BillingUnavailable:
+            invoice = {}
+    if invoice.get("status") != "open":
+        return seen_at, invoice_url
+    return (_ts(invoice.get("created")) or seen_at,
+            invoice_url or invoice.get("hosted_invoice_url"))
 
 
 def _owner_id(session: Session, tenant_id: uuid.UUID) -> uuid.UUID | None:
@@ -158,7 +163,7 @@ def _owner_id(session: Session, tenant_id: uuid.UUID) -> uuid.UUID | None:
 
 
 def _follow(session: Session, tenant: Tenant, row: Subscription, *, created: bool,
-            seen_at: datetime, invoice_url: Callable[[], str | None] | str,
+            seen_at: datetime, unpaid: Callable[[], tuple[datetime, str | None]],
             period_changed: bool) -> None:
     """The workspace follows its newest live subscription."""
     from railsaas.services import plans, spend_caps
@@ -170,8 +175,8 @@ def _follow(session: Session, tenant: Tenant, row: Subscription, *, created: boo
     tenant.plan_id = live.plan_id if live is not None else None
     if live is not None and live.status in DUNNING_STATUSES \
             and tenant.payment_failed_at is None:
-        url = invoice_url() if callable(invoice_url) else invoice_url
-        dunning.enter(session, tenant, seen_at, url)
+        failed_at, url = unpaid()
+        dunning.enter(session, tenant, failed_at, url)
     elif live is not None and live.status in PAID_STATUSES:
         dunning.clear(session, tenant)
     plan_changed = before_plan != tenant.plan_id
