@@ -23,13 +23,14 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.UUID(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('instance_id', sa.UUID(), nullable=False),
-    sa.Column('metric_type', sa.String(length=100), nullable=False),
-    sa.Column('quantity', sa.Numeric(precision=24, scale=6), nullable=False),
+    sa.Column('cpu_vcpu_minutes', sa.Numeric(precision=24, scale=6), nullable=False),
+    sa.Column('memory_gb_minutes', sa.Numeric(precision=24, scale=6), nullable=False),
+    sa.Column('disk_gb_minutes', sa.Numeric(precision=24, scale=6), nullable=False),
+    sa.Column('backup_gb_minutes', sa.Numeric(precision=24, scale=6), nullable=False),
+    sa.Column('egress_gb', sa.Numeric(precision=24, scale=6), nullable=False),
     sa.Column('cost_cents', sa.Numeric(precision=24, scale=10), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], name=op.f('fk_usage_rollups_instance_id_instances'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_usage_rollups_tenant_id_tenants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('tenant_id', 'day', 'instance_id', 'metric_type', name=op.f('pk_usage_rollups'))
+    sa.PrimaryKeyConstraint('tenant_id', 'day', 'instance_id', name=op.f('pk_usage_rollups'))
     )
     op.create_table('usage_rollup_marks',
     sa.Column('name', sa.String(length=50), nullable=False),

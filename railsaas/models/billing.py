@@ -115,21 +115,29 @@ class UsageMetric(Base):
 
 
 class UsageRollup(Base):
-    """Usage per workspace, UTC day, instance and metric, summed from `usage_metrics` by the
-    incremental roll-up (railsaas.services.usage.rollup). `cost_cents` is what Railway charges
-    us (fractions of a cent kept); the customer's price adds the markup when read."""
+    """Usage per workspace, UTC day and instance, summed from `usage_metrics` by the
+    incremental roll-up (railsaas.services.usage.rollup): one column per Railway measurement
+    (in Railway's units) and `cost_cents`, what Railway charges us for it (fractions of a
+    cent kept; the customer's price adds the markup when read).
+
+    Derived data, written only by the roll-up from rows whose keys were checked when they
+    were collected: no foreign keys, whose checks would double the cost of a roll-up
+    (tenants and instances are never hard-deleted, so nothing dangles)."""
 
     __tablename__ = "usage_rollups"
     __table_args__ = (
         # The roll-up's upsert target, and the read path (a workspace's days in a period).
-        PrimaryKeyConstraint("tenant_id", "day", "instance_id", "metric_type"),
+        PrimaryKeyConstraint("tenant_id", "day", "instance_id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID]
     day: Mapped[date]
-    instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
-    metric_type: Mapped[str] = mapped_column(String(100))
-    quantity: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+    instance_id: Mapped[uuid.UUID]
+    cpu_vcpu_minutes: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+    memory_gb_minutes: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+    disk_gb_minutes: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+    backup_gb_minutes: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+    egress_gb: Mapped[Decimal] = mapped_column(Numeric(24, 6))
     cost_cents: Mapped[Decimal] = mapped_column(Numeric(24, 10))
     updated_at: Mapped[datetime] = updated_at()
 

@@ -26,8 +26,8 @@ from railsaas.models import Instance, Plan, Subscription, Template, Tenant
 from railsaas.models.catalog import TIERS
 from railsaas.services import audit, billing_lifecycle
 
-# Statuses that do not count against max_instances.
-NOT_COUNTED = ("stopped", "deleted", "deleting")
+# Statuses that do not count against max_instances (on their way out, or out).
+NOT_COUNTED = ("stopping", "stopped", "deleting", "deleted")
 INTERVALS = ("month", "year")
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 

@@ -6,11 +6,12 @@ API: CPU_USAGE in vCPU-minutes, MEMORY_USAGE_GB / DISK_USAGE_GB / BACKUP_USAGE_G
 GB-minutes, NETWORK_TX_GB in GB. A collection rerun for the same hour inserts nothing (unique
 key, ON CONFLICT DO NOTHING).
 
-Roll-up (`usage_rollups`): per workspace, UTC day, instance and metric, the summed quantity and
-what Railway charges us for it. It is incremental and idempotent: a mark remembers the last
-`usage_metrics.seq` read, each run aggregates only newer rows in one set-based statement and
-adds them in (ON CONFLICT DO UPDATE), and the mark moves in the same transaction. Rerunning
-changes nothing; the cost of a run is proportional to the rows that arrived since the last.
+Roll-up (`usage_rollups`): per workspace, UTC day and instance, the summed quantity of each
+measurement and what Railway charges us for it. It is incremental and idempotent: a mark
+remembers the last `usage_metrics.seq` read; each run aggregates only newer rows (one
+set-based, parallel-capable SELECT), adds them in (one INSERT ... ON CONFLICT DO UPDATE), and
+moves the mark in the same transaction. Rerunning changes nothing; the cost of a run is
+proportional to the rows that arrived since the last.
 
 Billing periods are attributed by UTC day: a period covers the days from the day it starts
 up to (not including) the day it ends, so consecutive periods share no day.
@@ -65,11 +66,6 @@ def price_cents(railway_cost_cents: Decimal | float | int, markup_percent: int) 
     return int(cost.to_integral_value(rounding=ROUND_CEILING)) if cost > 0 else 0
 
 
-def _price_params() -> dict[str, list]:
-    return {"price_types": list(RAILWAY_CENTS_PER_UNIT),
-            "price_cents": [round(v, 10) for v in RAILWAY_CENTS_PER_UNIT.values()]}
-
-
 # --- collection -------------------------------------------------------------------------------
 
 def hours_to_collect(now: datetime, lookback_hours: int = 3) -> list[datetime]:
@@ -111,27 +107,52 @@ def collect(session: Session, railway, start: datetime, end: datetime) -> int:
 
 # --- roll-up ----------------------------------------------------------------------------------
 
+# The roll-up's column for each measurement (one row per workspace, day and instance).
+METRIC_COLUMNS = {"CPU_USAGE": "cpu_vcpu_minutes", "MEMORY_USAGE_GB": "memory_gb_minutes",
+                  "DISK_USAGE_GB": "disk_gb_minutes", "BACKUP_USAGE_GB": "backup_gb_minutes",
+                  "NETWORK_TX_GB": "egress_gb"}
+_COLS = list(METRIC_COLUMNS.values())
+
 _LOCK_MARK = text(
     "INSERT INTO usage_rollup_marks (name, last_seq) VALUES (:name, 0) "
     "ON CONFLICT (name) DO NOTHING")
 _READ_MARK = text("SELECT last_seq FROM usage_rollup_marks WHERE name = :name FOR UPDATE")
 _UPTO = text("SELECT max(seq) FROM usage_metrics")
-_ROLLUP = text("""
-WITH fresh AS (
-    SELECT um.tenant_id, (um.recorded_at AT TIME ZONE 'UTC')::date AS day, um.instance_id,
-           um.metric_type, sum(um.value) AS quantity
-    FROM usage_metrics um
-    WHERE um.seq > :after AND um.seq <= :upto
-    GROUP BY 1, 2, 3, 4
-)
-INSERT INTO usage_rollups AS r (tenant_id, day, instance_id, metric_type, quantity, cost_cents)
-SELECT f.tenant_id, f.day, f.instance_id, f.metric_type, f.quantity,
-       f.quantity * coalesce(p.cents, 0)
-FROM fresh f
-LEFT JOIN unnest(CAST(:price_types AS text[]), CAST(:price_cents AS numeric[]))
-     AS p(metric_type, cents) ON p.metric_type = f.metric_type
-ON CONFLICT (tenant_id, day, instance_id, metric_type) DO UPDATE
-SET quantity = r.quantity + excluded.quantity,
+# Step 1, the aggregate: a plain SELECT, so PostgreSQL may run it in parallel (an INSERT ...
+# SELECT never is); one row per workspace, day and instance, one column per measurement.
+_AGGREGATE = text("""
+CREATE TEMP TABLE usage_rollup_batch ON COMMIT DROP AS
+SELECT um.tenant_id, (um.recorded_at AT TIME ZONE 'UTC')::date AS day, um.instance_id,
+       coalesce(sum(um.value) FILTER (WHERE um.metric_type = 'CPU_USAGE'), 0)
+           AS cpu_vcpu_minutes,
+       coalesce(sum(um.value) FILTER (WHERE um.metric_type = 'MEMORY_USAGE_GB'), 0)
+           AS memory_gb_minutes,
+       coalesce(sum(um.value) FILTER (WHERE um.metric_type = 'DISK_USAGE_GB'), 0)
+           AS disk_gb_minutes,
+       coalesce(sum(um.value) FILTER (WHERE um.metric_type = 'BACKUP_USAGE_GB'), 0)
+           AS backup_gb_minutes,
+       coalesce(sum(um.value) FILTER (WHERE um.metric_type = 'NETWORK_TX_GB'), 0)
+           AS egress_gb
+FROM usage_metrics um
+WHERE um.seq > :after AND um.seq <= :upto
+GROUP BY 1, 2, 3
+""")
+# Step 2, the upsert: add the batch in (cost is linear, so pricing the sums is exact).
+_UPSERT = text("""
+INSERT INTO usage_rollups AS r (tenant_id, day, instance_id, cpu_vcpu_minutes,
+    memory_gb_minutes, disk_gb_minutes, backup_gb_minutes, egress_gb, cost_cents)
+SELECT tenant_id, day, instance_id, cpu_vcpu_minutes, memory_gb_minutes, disk_gb_minutes,
+       backup_gb_minutes, egress_gb,
+       cpu_vcpu_minutes * CAST(:cpu AS numeric) + memory_gb_minutes * CAST(:memory AS numeric)
+       + disk_gb_minutes * CAST(:disk AS numeric) + backup_gb_minutes * CAST(:backup AS numeric)
+       + egress_gb * CAST(:egress AS numeric)
+FROM usage_rollup_batch
+ON CONFLICT (tenant_id, day, instance_id) DO UPDATE SET
+    cpu_vcpu_minutes = r.cpu_vcpu_minutes + excluded.cpu_vcpu_minutes,
+    memory_gb_minutes = r.memory_gb_minutes + excluded.memory_gb_minutes,
+    disk_gb_minutes = r.disk_gb_minutes + excluded.disk_gb_minutes,
+    backup_gb_minutes = r.backup_gb_minutes + excluded.backup_gb_minutes,
+    egress_gb = r.egress_gb + excluded.egress_gb,
     cost_cents = r.cost_cents + excluded.cost_cents,
     updated_at = now()
 """)
@@ -159,7 +180,15 @@ def rollup(session: Session) -> RollupRun:
     upto = session.execute(_UPTO).scalar() or 0
     if upto <= after:
         return RollupRun(after, after, 0)
-    result = session.execute(_ROLLUP, {"after": after, "upto": upto, **_price_params()})
+    # Enough memory for the aggregate's hash table, for this transaction only.
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
+    session.execute(_AGGREGATE, {"after": after, "upto": upto})
+    price = {m: round(c, 10) for m, c in RAILWAY_CENTS_PER_UNIT.items()}
+    result = session.execute(_UPSERT, {
+        "cpu": price["CPU_USAGE"], "memory": price["MEMORY_USAGE_GB"],
+        "disk": price["DISK_USAGE_GB"], "backup": price["BACKUP_USAGE_GB"],
+        "egress": price["NETWORK_TX_GB"]})
+    session.execute(text("DROP TABLE usage_rollup_batch"))
     session.execute(_MOVE_MARK, {"name": ROLLUP, "upto": upto})
     return RollupRun(after, upto, result.rowcount or 0)
 
@@ -248,27 +277,27 @@ class TenantUsage:
 def tenant_usage(session: Session, tenant_id: uuid.UUID, period: Period, *,
                  markup_percent: int, included_cents: int = 0) -> TenantUsage:
     """Per instance: quantities and Railway cost in the period (one query on the roll-up)."""
+    columns = [func.sum(getattr(UsageRollup, col)) for col in _COLS]
     rows = session.execute(
-        select(UsageRollup.instance_id, UsageRollup.metric_type,
-               func.sum(UsageRollup.quantity), func.sum(UsageRollup.cost_cents))
+        select(UsageRollup.instance_id, func.sum(UsageRollup.cost_cents), *columns)
         .where(UsageRollup.tenant_id == tenant_id, UsageRollup.day >= period.start_day,
                UsageRollup.day < period.end_day)
-        .group_by(UsageRollup.instance_id, UsageRollup.metric_type)).all()
+        .group_by(UsageRollup.instance_id)).all()
     used = {r[0] for r in rows}
     shown = Instance.status != "deleted"
     if used:
         shown = or_(shown, Instance.id.in_(used))  # deleted, but used this period
-    names = {iid: (name, status) for iid, name, status in session.execute(
-        select(Instance.id, Instance.name, Instance.status)
-        .where(Instance.tenant_id == tenant_id, shown)).all()}
-    by_instance: dict[uuid.UUID, InstanceUsage] = {}
-    for iid, (name, status) in names.items():
-        by_instance[iid] = InstanceUsage(iid, name, status, Decimal(0), {})
-    for iid, metric, qty, cost in rows:
+    by_instance = {iid: InstanceUsage(iid, name, status, Decimal(0), {})
+                   for iid, name, status in session.execute(
+                       select(Instance.id, Instance.name, Instance.status)
+                       .where(Instance.tenant_id == tenant_id, shown)).all()}
+    for iid, cost, *quantities in rows:
         inst = by_instance.setdefault(iid, InstanceUsage(iid, "(deleted)", "deleted",
                                                          Decimal(0), {}))
-        inst.quantities[metric] = inst.quantities.get(metric, Decimal(0)) + (qty or 0)
         inst.cost_cents += cost or 0
+        for metric, qty in zip(METRIC_COLUMNS, quantities, strict=True):
+            if qty:
+                inst.quantities[metric] = qty
     ordered = sorted(by_instance.values(), key=lambda i: (-i.cost_cents, i.name))
     return TenantUsage(period, ordered, markup_percent, included_cents)
 

@@ -89,7 +89,8 @@ BUILDERS: dict[str, Callable[[World, uuid.UUID, uuid.UUID], dict]] = {
         "recorded_at": NOW - timedelta(minutes=uuid.uuid4().int % 10**6)},
     "usage_rollups": lambda w, tid, uid: {
         "tenant_id": tid, "day": NOW.date(), "instance_id": w.instance_for(tid, uid),
-        "metric_type": "CPU_USAGE", "quantity": 60, "cost_cents": 2.7},
+        "cpu_vcpu_minutes": 60, "memory_gb_minutes": 0, "disk_gb_minutes": 0,
+        "backup_gb_minutes": 0, "egress_gb": 0, "cost_cents": 2.7},
     "usage_meter_reports": lambda w, tid, uid: {
         "tenant_id": tid, "period_start": NOW.date(), "identifier": uuid.uuid4().hex,
         "value_cents": 100, "stripe_customer_id": "cus_x"},
