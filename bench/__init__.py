@@ -1,1 +1,0 @@
-"""Benchmarks (not part of `make test`)."""
