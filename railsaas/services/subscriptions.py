@@ -117,7 +117,8 @@ def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: dat
     item = licensed_item(sub) or {}
     plan = plan_for_price(session, item.get("price"))
     previous_period = row.current_period_start
-    row.plan_id = plan.id if plan else row.plan_id
+    if plan is not None:
+        row.plan, row.plan_id = plan, plan.id  # the relationship too: no stale plan object
     row.plan_name = plan.name if plan else (row.plan_name or "Unknown plan")
     row.status = sub["status"]
     row.cancel_at_period_end = bool(sub.get("cancel_at_period_end"))
@@ -172,6 +173,8 @@ def _follow(session: Session, tenant: Tenant, row: Subscription, *, created: boo
         Subscription.tenant_id == tenant.id, Subscription.status.in_(LIVE_STATUSES))
         .order_by(Subscription.created_at.desc()).limit(1)).unique().first()
     before_plan = tenant.plan_id
+    # The relationship too, so the caller's tenant shows the new plan without a reload.
+    tenant.plan = live.plan if live is not None else None
     tenant.plan_id = live.plan_id if live is not None else None
     if live is not None and live.status in DUNNING_STATUSES \
             and tenant.payment_failed_at is None:

@@ -101,8 +101,9 @@ def collect(session: Session, railway, start: datetime, end: datetime) -> int:
     if not rows:
         return 0
     stmt = insert(UsageMetric).values(rows).on_conflict_do_nothing(
-        index_elements=["tenant_id", "instance_id", "metric_type", "recorded_at"])
-    return session.execute(stmt).rowcount or 0
+        index_elements=["tenant_id", "instance_id", "metric_type", "recorded_at"]
+    ).returning(UsageMetric.seq)
+    return len(session.execute(stmt).all())
 
 
 # --- roll-up ----------------------------------------------------------------------------------

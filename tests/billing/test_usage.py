@@ -159,3 +159,44 @@ def test_a_row_that_commits_after_a_later_one_is_not_lost(app, committed, commit
     assert total == 12
     with app.app_context(), db.scope(SYSTEM) as s:
         assert usage.rollup(s).groups == 0
+
+
+# --- collection from Railway (the emulator) ---------------------------------------------------
+
+def test_collection_stores_each_instances_hour_once_and_the_rollup_follows(
+        app, factory, railway_emulator):
+    from railsaas.railway import fill_variables, railway_client
+
+    rw = railway_client(app)
+    started = datetime.now(UTC)
+    projects = {}
+    for code in ("postgres", "redis"):
+        tpl = rw.template(code)
+        project = rw.create_project(f"rs-usage-{code}")
+        env = project.environment("production")
+        rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
+                           project_id=project.id, environment_id=env.id)
+        projects[code] = project
+    _, tenant = factory.workspace()
+    ours = factory.instance(tenant, railway_project_id=projects["postgres"].id)
+    railway_emulator.advance(2 * 3600 + 5)  # both ran for two hours; redis is not ours
+    hour = started + timedelta(minutes=1)
+
+    stored = in_system(app, lambda s: usage.collect(s, rw, hour, hour + timedelta(hours=1)))
+    assert stored == 4  # CPU, memory, egress and (Postgres has a volume) disk
+    raw = in_system(app, lambda s: list(s.scalars(select(UsageMetric))))
+    assert {r.instance_id for r in raw} == {ours.id}
+    assert {r.recorded_at for r in raw} == {hour}
+    by = {r.metric_type: r for r in raw}
+    assert 5 < by["MEMORY_USAGE_GB"].value < 30  # 0.15-0.4 GB for 60 minutes
+    assert by["CPU_USAGE"].unit == "vCPU-min"
+
+    again = in_system(app, lambda s: usage.collect(s, rw, hour, hour + timedelta(hours=1)))
+    assert again == 0
+    first = rollup(app)
+    assert first.groups == 1
+    before = snapshot(app)
+    in_system(app, lambda s: usage.collect(s, rw, hour, hour + timedelta(hours=1)))
+    assert rollup(app).groups == 0
+    assert snapshot(app) == before
+    assert rolled(app) == truth(app)

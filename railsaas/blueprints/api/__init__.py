@@ -13,6 +13,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 # Each area's module registers its routes on `bp` when imported.
 from railsaas.blueprints.api import (  # noqa: E402, F401
     auth,
+    billing,
     instances,
     railway,
     stripe_webhook,
