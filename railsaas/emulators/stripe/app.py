@@ -20,6 +20,8 @@ from railsaas.emulators.stripe.store import API_VERSION, ApiError, Store, new_id
 from railsaas.emulators.stripe.webhooks import Dispatcher
 
 Handler = Callable[..., Any]
+FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+           '<rect width="16" height="16" rx="3" fill="#635bff"/></svg>')
 
 
 def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
@@ -99,6 +101,10 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
     @app.get("/_static/emulator.css")
     def css():
         return Response(pdf.CSS, mimetype="text/css")
+
+    @app.get("/favicon.ico")
+    def favicon():  # browsers ask for it; a 404 shows up as a console error
+        return Response(FAVICON, mimetype="image/svg+xml")
 
     @app.route("/c/pay/<sid>", methods=["GET", "POST"])
     def checkout_page(sid: str):
