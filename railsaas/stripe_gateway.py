@@ -319,10 +319,18 @@ def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
     return _plain(_call("invoices.retrieve", client().v1.invoices.retrieve, invoice_id))
 
 
-def list_invoices(customer_id: str, limit: int = 12) -> list[dict[str, Any]]:
+def open_invoices(customer_id: str | None) -> list[dict[str, Any]]:
+    """The customer's unpaid invoices (what dunning waits on)."""
+    return list_invoices(customer_id, status="open", limit=100) if customer_id else []
+
+
+def list_invoices(customer_id: str, limit: int = 12, status: str | None = None
+                  ) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"customer": customer_id, "limit": limit}
+    if status:
+        params["status"] = status
     try:
-        page = _call("invoices.list", client().v1.invoices.list,
-                     params={"customer": customer_id, "limit": limit})
+        page = _call("invoices.list", client().v1.invoices.list, params=params)
     except BillingUnavailable as exc:
         if is_missing(exc):
             return []

@@ -112,14 +112,13 @@ def enforce_all(session: Session, now: datetime) -> list[Change]:
     candidates = set(spend)
     candidates |= set(session.scalars(select(Tenant.id).where(Tenant.spend_cap_state != "ok")))
     changes = []
-    for tenant_id in sorted(candidates):
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is None:
-            continue
-        if tenant.spend_cap_state == state_for(spend.get(tenant_id, (0, None))[0],
+    tenants = session.scalars(select(Tenant).where(Tenant.id.in_(candidates))
+                              .order_by(Tenant.id)).unique().all() if candidates else []
+    for tenant in tenants:
+        if tenant.spend_cap_state == state_for(spend.get(tenant.id, (0, None))[0],
                                                cap_cents(tenant)):
             continue
-        tenant = lock_tenant(session, tenant_id)
+        tenant = lock_tenant(session, tenant.id)
         change = evaluate_tenant(session, tenant, now)
         if change is not None:
             changes.append(change)

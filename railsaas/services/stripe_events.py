@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 
 from railsaas import stripe_gateway as gateway
 from railsaas.models import StripeEvent
-from railsaas.services import audit, billing_notify, outbox, subscriptions
+from railsaas.services import audit, billing_notify, dunning, outbox, subscriptions
 
 log = logging.getLogger(__name__)
 TASK = "billing.process_stripe_event"
+# An event stored this long ago and still unprocessed lost its task: queue it again.
+STUCK_AFTER = timedelta(minutes=15)
 
 
 def _ts(value: Any) -> datetime:
@@ -119,6 +121,11 @@ def _invoice(session: Session, event: StripeEvent) -> str:
     failed = event.type == "invoice.payment_failed"
     subscriptions.sync(session, tenant, sub_id, seen_at=event.created,
                        invoice_url=obj.get("hosted_invoice_url") if failed else None)
+    if not failed and tenant.payment_failed_at is not None \
+            and not gateway.open_invoices(tenant.stripe_customer_id):
+        # Paid up, though the subscription itself is over (Stripe may cancel it after the
+        # last retry): the debt is gone, so dunning ends too.
+        dunning.clear(session, tenant)
     return "applied"
 
 
@@ -153,15 +160,21 @@ HANDLERS: dict[str, Callable[[Session, StripeEvent], str]] = {
 def catch_up(session: Session, *, lookback: timedelta = timedelta(days=3),
              now: datetime | None = None) -> list[str]:
     """Store (and queue) every handled event of the last `lookback` that we never received:
-    what happened while the webhook endpoint was down. Stripe keeps events for 30 days."""
+    what happened while the webhook endpoint was down. Stripe keeps events for 30 days.
+    Events stored long ago but never processed (their task gave up) are queued again."""
     since = (now or gateway.now()) - lookback
     listed = list(gateway.list_events(since, list(HANDLERS)))
-    if not listed:
-        return []
-    known = set(session.scalars(select(StripeEvent.id).where(
-        StripeEvent.id.in_([e["id"] for e in listed]))))
     recorded = []
-    for event in sorted(listed, key=lambda e: e["created"]):  # oldest first
-        if event["id"] not in known and record(session, event):
-            recorded.append(event["id"])
+    if listed:
+        known = set(session.scalars(select(StripeEvent.id).where(
+            StripeEvent.id.in_([e["id"] for e in listed]))))
+        for event in sorted(listed, key=lambda e: e["created"]):  # oldest first
+            if event["id"] not in known and record(session, event):
+                recorded.append(event["id"])
+    stuck = session.scalars(select(StripeEvent.id).where(
+        StripeEvent.processed_at.is_(None),
+        StripeEvent.received_at < datetime.now(UTC) - STUCK_AFTER)
+        .order_by(StripeEvent.created).limit(500))
+    for event_id in stuck:
+        outbox.enqueue(session, TASK, event_id=event_id)
     return recorded

@@ -44,9 +44,11 @@ def require_owner(workspace) -> None:
 
 
 def lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
-    """The workspace row, locked until commit: billing changes to one workspace queue up."""
+    """The workspace row, locked until commit: billing changes to one workspace queue up.
+    Re-read under the lock (populate_existing), so decisions use the committed state."""
     return session.scalars(select(Tenant).where(Tenant.id == tenant_id)
-                           .with_for_update(of=Tenant)).unique().first()
+                           .with_for_update(of=Tenant)
+                           .execution_options(populate_existing=True)).unique().first()
 
 
 def tenant_id_for(session: Session, obj: dict[str, Any]) -> uuid.UUID | None:

@@ -260,3 +260,56 @@ def test_an_event_for_a_customer_we_do_not_know_changes_nothing(
                                                   "customer.subscription.created"))
     assert set(process(*ids)) == {"unknown_customer"}
     assert count(app, Subscription) == 0
+
+
+def test_paying_after_stripe_ended_the_subscription_ends_dunning_but_not_the_hold(
+        app, client, stripe_emulator, owner, plans, factory, sc):
+    subscribe(app, client, stripe_emulator, owner, plans["starter"])
+    _, t = owner
+    inst = factory.instance(t, status="running")
+    customer = tenant(app, t.id).stripe_customer_id
+    stripe_emulator.set_card(customer, FAILS_LATER)
+    stripe_emulator.advance(days=31)
+    deliver_all(client, stripe_emulator)
+    assert tenant(app, t.id).dunning_stage == "notified"
+    (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)
+    sc.v1.subscriptions.cancel(sub.stripe_subscription_id)
+    deliver_all(client, stripe_emulator)
+    assert tenant(app, t.id).plan_id is None
+    invoice = sc.v1.invoices.list(params={"customer": customer, "status": "open"}).data[0]
+    httpx.post(invoice.hosted_invoice_url, data={"card_number": PAYS, **CARD})
+    deliver_all(client, stripe_emulator)
+    after = tenant(app, t.id)
+    assert (after.dunning_stage, after.payment_failed_at) == (None, None)
+    assert rows(app, Instance, Instance.id == inst.id)[0].status == "suspended"  # no plan
+
+
+def test_an_event_whose_task_was_lost_is_queued_again_by_the_catch_up(
+        app, stripe_emulator):
+    from datetime import UTC, datetime, timedelta
+
+    from railsaas.services import stripe_events
+
+    def setup(s):
+        s.add(StripeEvent(id="evt_lost", type="customer.subscription.updated",
+                          created=datetime.now(UTC), payload={"id": "evt_lost"},
+                          received_at=datetime.now(UTC) - timedelta(hours=1)))
+    in_system(app, setup)
+    assert in_system(app, lambda s: stripe_events.catch_up(s)) == []
+    queued = rows(app, OutboxMessage, OutboxMessage.task == "billing.process_stripe_event")
+    assert [m.args for m in queued] == [{"event_id": "evt_lost"}]
+
+
+def test_only_the_owner_starts_a_checkout(app, client, stripe_emulator, owner, plans, factory):
+    from tests.conftest import csrf_from
+
+    _, t = owner
+    member = factory.user()
+    factory.member(t, member, role="admin")
+    login_as(app, client, member)
+    page = client.get("/billing").get_data(as_text=True)
+    assert "Only the workspace owner can subscribe" in page
+    resp = client.post("/billing/checkout", data={"plan_id": str(plans["starter"].id),
+                                                  "csrf_token": csrf_from(page)})
+    assert resp.status_code == 403
+    assert tenant(app, t.id).stripe_customer_id is None
