@@ -1,11 +1,14 @@
-"""Time the usage roll-up against a plain GROUP BY over the same rows.
+"""Time the usage roll-up against a plain GROUP BY over the same usage_metrics rows.
 
-    .venv/bin/python -m bench.usage_rollup --rows 10000000
+    .venv/bin/python -m bench.usage_rollup [--build] [--database railsaas_bench]
+                                           [--usage-rows 10000000] [--repeat 3]
 
-Uses BENCH_DATABASE_URL (a server where it may create a database) or an embedded
-PostgreSQL under .local/bench-pg. Rows are hourly samples of five metrics for `--instances`
-instances. Prints: the plain GROUP BY, the first (full) roll-up, an incremental run over
-`--new` fresh rows, and a rerun with nothing new.
+`--build` first makes the data set with bench.dataset (BENCH_DATABASE_URL, or an embedded
+PostgreSQL under .local/bench-pg when that is unset); without it an existing one is used.
+Prints a plain GROUP BY over the same rows with the same grouping (counted, and materialised
+into a temporary table), as the app role under RLS like the roll-up; the roll-up from
+scratch; an incremental run over `--new` fresh rows; and a rerun with nothing new. Best of
+`--repeat` for the first three.
 """
 
 from __future__ import annotations
@@ -16,23 +19,48 @@ import time
 
 from sqlalchemy import text
 
+# The same grouping as the roll-up (workspace, UTC day, instance, measurement). Counted, the
+# planner may skip computing the sums; materialised, it must compute and store them, as the
+# roll-up does.
+GROUP_BY = """
+    SELECT tenant_id, (recorded_at AT TIME ZONE 'UTC')::date AS day, instance_id, metric_type,
+           sum(value) AS quantity
+    FROM usage_metrics GROUP BY 1, 2, 3, 4"""
+PLAIN_COUNTED = text(f"SELECT count(*) FROM ({GROUP_BY}) g")  # noqa: S608 (constant text)
+PLAIN_STORED = text(f"CREATE TEMP TABLE plain_group_by ON COMMIT DROP AS {GROUP_BY}")  # noqa: S608
+
+
+def reset(s) -> None:
+    s.execute(text("DELETE FROM usage_rollups"))
+    s.execute(text("UPDATE usage_rollup_marks SET last_seq = 0"))
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--instances", type=int, default=1000)
-    parser.add_argument("--tenants", type=int, default=100)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", action="store_true")
+    parser.add_argument("--database", default="railsaas_bench")
+    parser.add_argument("--workspaces", type=int, default=1000)
+    parser.add_argument("--instances-per", type=int, default=50)
+    parser.add_argument("--usage-rows", type=int, default=10_000_000)
     parser.add_argument("--new", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     from railsaas import dbadmin, embedded
 
-    admin_url = os.environ.get("BENCH_DATABASE_URL") or embedded.start_postgres(
-        embedded.local_dir() / "bench-pg")
-    dbadmin.create_database(admin_url, "railsaas_bench", drop_first=True)
-    url = dbadmin.with_database(admin_url, "railsaas_bench")
+    if not os.environ.get("BENCH_DATABASE_URL"):
+        os.environ["BENCH_DATABASE_URL"] = embedded.start_postgres(
+            embedded.local_dir() / "bench-pg")
+    from bench import dataset
+
+    if args.build:
+        url = dataset.build(args.database, args.workspaces, args.instances_per,
+                            args.usage_rows)
+    else:
+        url = dataset.bench_url(args.database)
+        dbadmin.migrate(url)
     os.environ.update({"DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": ""})
-    dbadmin.migrate(url)
 
     from railsaas import create_app
     from railsaas.db import SYSTEM
@@ -40,62 +68,45 @@ def main() -> None:
     from railsaas.services import usage
 
     app = create_app()
-    hours = max(1, args.rows // (args.instances * 5))
+
+    def best(label: str, prepare, run) -> None:
+        times, out = [], None
+        for _ in range(args.repeat):
+            with app.app_context(), db.scope(SYSTEM) as s:
+                prepare(s)
+            with app.app_context(), db.scope(SYSTEM) as s:
+                started = time.perf_counter()
+                out = run(s)
+                times.append(time.perf_counter() - started)
+        print(f"{label:<40} {min(times):8.2f} s  (runs: "
+              f"{', '.join(f'{t:.2f}' for t in times)})  {out}", flush=True)
+
+    rows = 0
     with app.app_context(), db.scope(SYSTEM) as s:
-        s.execute(text("""
-            INSERT INTO tenants (name, slug) SELECT 't' || g, 't-' || g
-            FROM generate_series(1, :n) g"""), {"n": args.tenants})
-        s.execute(text("""
-            INSERT INTO templates (railway_template_id, name, category, price_tier, resources)
-            VALUES ('bench', 'Bench', 'cms', 'starter', '{}')"""))
-        s.execute(text("""
-            INSERT INTO instances (tenant_id, template_id, name, status)
-            SELECT (SELECT id FROM tenants ORDER BY slug OFFSET (g % :t) LIMIT 1),
-                   (SELECT id FROM templates), 'i-' || g, 'running'
-            FROM generate_series(1, :n) g"""), {"n": args.instances, "t": args.tenants})
-    print(f"inserting {args.instances * hours * 5:,} usage rows ...", flush=True)
-    started = time.perf_counter()
+        rows = s.execute(text("SELECT count(*) FROM usage_metrics")).scalar()
+    print(f"usage_metrics: {rows:,} rows", flush=True)
+    nothing = (lambda s: None)  # noqa: E731
+    best("plain GROUP BY, counted", nothing, lambda s: s.execute(PLAIN_COUNTED).scalar())
+    best("plain GROUP BY, materialised", nothing,
+         lambda s: s.execute(PLAIN_STORED).rowcount)
+    best("roll-up from scratch", reset, usage.rollup)
     with app.app_context(), db.scope(SYSTEM) as s:
         s.execute(text("""
             INSERT INTO usage_metrics (tenant_id, instance_id, metric_type, value, unit,
                                        recorded_at)
-            SELECT i.tenant_id, i.id, m.metric, (random() * 60)::numeric(18, 6), 'x',
-                   timestamptz '2026-01-01' + h * interval '1 hour'
-            FROM instances i
-            CROSS JOIN generate_series(0, :hours - 1) h
-            CROSS JOIN unnest(ARRAY['CPU_USAGE', 'MEMORY_USAGE_GB', 'DISK_USAGE_GB',
-                                    'BACKUP_USAGE_GB', 'NETWORK_TX_GB']) m(metric)"""),
-                  {"hours": hours})
-    print(f"  {time.perf_counter() - started:.1f}s", flush=True)
-    engine = dbadmin.admin_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE")
-    engine.dispose()
-
-    def timed(label, fn):
+            SELECT i.tenant_id, i.id, 'CPU_USAGE', 1, 'vCPU-min',
+                   (SELECT max(recorded_at) FROM usage_metrics) + g * interval '1 hour'
+            FROM (SELECT * FROM instances ORDER BY id LIMIT 100) i
+            CROSS JOIN generate_series(1, :per) g
+            ON CONFLICT DO NOTHING"""), {"per": max(1, args.new // 100)})
+    with app.app_context(), db.scope(SYSTEM) as s:
         started = time.perf_counter()
-        out = fn()
-        print(f"{label:<34} {time.perf_counter() - started:8.2f}s  {out}", flush=True)
-
-    plain = text("""SELECT count(*) FROM (
-        SELECT tenant_id, (recorded_at AT TIME ZONE 'UTC')::date, instance_id, metric_type,
-               sum(value) FROM usage_metrics GROUP BY 1, 2, 3, 4) g""")
+        out = usage.rollup(s)
+        print(f"{'roll-up, new rows only':<40} {time.perf_counter() - started:8.2f} s  {out}")
     with app.app_context(), db.scope(SYSTEM) as s:
-        timed("plain GROUP BY (app role)", lambda: s.execute(plain).scalar())
-    with app.app_context(), db.scope(SYSTEM) as s:
-        timed("roll-up, first run", lambda: usage.rollup(s))
-    with app.app_context(), db.scope(SYSTEM) as s:
-        s.execute(text("""
-            INSERT INTO usage_metrics (tenant_id, instance_id, metric_type, value, unit,
-                                       recorded_at)
-            SELECT i.tenant_id, i.id, 'CPU_USAGE', 1, 'x',
-                   timestamptz '2027-01-01' + g * interval '1 hour'
-            FROM (SELECT * FROM instances LIMIT 100) i
-            CROSS JOIN generate_series(1, :per) g"""), {"per": max(1, args.new // 100)})
-    with app.app_context(), db.scope(SYSTEM) as s:
-        timed(f"roll-up, {args.new:,} new rows", lambda: usage.rollup(s))
-    with app.app_context(), db.scope(SYSTEM) as s:
-        timed("roll-up, nothing new", lambda: usage.rollup(s))
+        started = time.perf_counter()
+        out = usage.rollup(s)
+        print(f"{'roll-up, nothing new':<40} {time.perf_counter() - started:8.2f} s  {out}")
 
 
 if __name__ == "__main__":
