@@ -1,7 +1,7 @@
 """usage roll-ups, overage meter reports, dunning stage
 
-Revision ID: 0002_usage_rollups
-Revises: 0001
+Revision ID: 0003_usage_rollups
+Revises: 0002_observability
 Create Date: 2026-12-01 09:00:00
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 from railsaas import dbadmin
 
-revision: str = '0002_usage_rollups'
-down_revision: str | None = '0001'
+revision: str = '0003_usage_rollups'
+down_revision: str | None = '0002_observability'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
