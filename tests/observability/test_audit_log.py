@@ -65,6 +65,17 @@ AUDITED_ENDPOINTS = {
     "admin.workspace_status": "admin.workspace_suspend / admin.workspace_reactivate",
     "admin.job_retry": "admin.job_retry",
     "admin.job_dismiss": "admin.job_dismiss",
+    # billing
+    "admin.plan_new": "plan.create",
+    "admin.plan_edit": "plan.update",
+    "admin.plan_archive": "plan.archive",
+    "admin.plan_activate": "plan.activate",
+    "admin.plan_delete": "plan.delete",
+    "billing.checkout": "billing.checkout_started",
+    "billing.portal": "billing.portal_opened",
+    "billing.spend_cap": "billing.spend_cap_set",
+    "billing.over_limit": "billing.over_limit_stopped",
+    "api.billing_subscription_change": "billing.plan_change_requested / billing.cancel_*",
 }
 
 
