@@ -13,12 +13,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from railsaas.errors import LimitExceeded, NotFound, ValidationFailed
+from railsaas.errors import NotFound, ValidationFailed
 from railsaas.models import Deployment, Instance, Template, Tenant
 from railsaas.services import audit, outbox
 from railsaas.services import instance_states as states
@@ -138,42 +138,17 @@ def step_dict(d: Deployment) -> dict[str, Any]:
 # --- deploy -----------------------------------------------------------------------------------
 
 def check_can_start(session: Session, tenant: Tenant) -> None:
-    """Starting a stopped instance makes it count against the plan again: billing's rule
-    (railsaas.services.plans) when it is there."""
-    try:
-        from railsaas.services.plans import check_can_start as billing_check
-    except ImportError:
-        return
-    billing_check(session, tenant)
+    """Starting a stopped instance makes it count against the plan again (billing's rule)."""
+    from railsaas.services import plans  # imported here: plans reaches back into lifecycle
+
+    plans.check_can_start(session, tenant)
 
 
 def check_can_deploy(session: Session, tenant: Tenant, template: Template) -> None:
-    """Plan limits and spend cap, before anything is created. The one call site of billing's
-    rule (railsaas.services.plans); until it exists, the plan's own limits are applied here."""
-    try:
-        from railsaas.services.plans import check_can_deploy as billing_check
-    except ImportError:
-        billing_check = None
-    if billing_check is not None:
-        billing_check(session, tenant, template)
-        return
-    if tenant.status != "active" or tenant.spend_cap_state == "capped":
-        raise LimitExceeded("This workspace is suspended or has reached its spend cap; "
-                            "raise the cap or settle the bill to deploy.")
-    plan = tenant.plan
-    if plan is None:
-        raise LimitExceeded("Choose a plan before deploying.", code="no_plan")
-    if template.price_tier not in (plan.allowed_tiers or []):
-        raise LimitExceeded(f"The {plan.name} plan does not include {template.price_tier} "
-                            "templates. Upgrade to deploy this one.", code="tier_not_allowed")
-    # Stopped instances do not count: they run again only through check_can_start.
-    live = session.scalar(select(func.count()).select_from(Instance).where(
-        Instance.tenant_id == tenant.id,
-        Instance.status.notin_(("stopped", "deleting", "deleted")))) or 0
-    if live >= plan.max_instances:
-        raise LimitExceeded(f"The {plan.name} plan allows {plan.max_instances} instances and "
-                            "this workspace has reached it. Delete one or upgrade.",
-                            code="instance_limit")
+    """Plan limits and spend cap, before anything is created (billing's rule)."""
+    from railsaas.services import plans
+
+    plans.check_can_deploy(session, tenant, template)
 
 
 def _clean_name(name: Any) -> str:
