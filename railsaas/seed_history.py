@@ -31,6 +31,7 @@ from railsaas.models import (
     UsageMetric,
     User,
 )
+from railsaas.services import usage as usage_service
 
 WORKSPACES = 36
 USAGE_DAYS = 62
@@ -150,3 +151,4 @@ def seed_business_history(session: Session, now: datetime | None = None) -> None
                                          recorded_at=at))
     session.add_all(usage)
     session.flush()
+    usage_service.rollup(session)  # the dashboard and margins read the roll-up

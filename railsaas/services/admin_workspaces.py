@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 from railsaas.errors import Conflict, NotFound, ValidationFailed
 from railsaas.metrics import ACTIVE_STATUSES
 from railsaas.models import Instance, Membership, Subscription, Tenant, User
-from railsaas.services import audit, costs, instances
+from railsaas.services import audit, costs, instances, spend_caps, usage
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class WorkspaceRow:
 
     @property
     def cap_cents(self) -> int | None:
-        return costs.spend_cap_cents(self.tenant)
+        return spend_caps.cap_cents(self.tenant)
 
 
 def _latest_subscription():
@@ -44,20 +43,18 @@ def search(session: Session, q: str = "", status: str = "", *, markup_percent: i
            offset: int = 0, limit: int = 50,
            now: datetime | None = None) -> list[WorkspaceRow]:
     """Workspaces matching `q` (name or slug) and status, with their figures: one query."""
-    period = costs.month_of(now or datetime.now(UTC))
+    period = usage.month_of(now or datetime.now(UTC))
     members = (select(Membership.tenant_id, func.count().label("n"))
                .group_by(Membership.tenant_id).subquery())
     inst = (select(Instance.tenant_id,
                    func.count().label("live"),
                    func.count().filter(Instance.status.in_(ACTIVE_STATUSES)).label("active"))
             .where(Instance.status != "deleted").group_by(Instance.tenant_id).subquery())
-    cost_rows = costs.instance_costs(period.start, period.end).subquery()
-    spend = (select(cost_rows.c.tenant_id, func.sum(cost_rows.c.cost_cents).label("cost"))
-             .group_by(cost_rows.c.tenant_id).subquery())
+    spend = costs.tenant_costs(period.start_day, period.end_day).subquery()
     sub = _latest_subscription()
     stmt = (select(Tenant, func.coalesce(members.c.n, 0), func.coalesce(inst.c.live, 0),
                    func.coalesce(inst.c.active, 0), sub.c.status,
-                   func.coalesce(spend.c.cost, 0))
+                   func.coalesce(spend.c.cost_cents, 0))
             .outerjoin(members, members.c.tenant_id == Tenant.id)
             .outerjoin(inst, inst.c.tenant_id == Tenant.id)
             .outerjoin(spend, spend.c.tenant_id == Tenant.id)
@@ -72,7 +69,7 @@ def search(session: Session, q: str = "", status: str = "", *, markup_percent: i
     elif status == "over_cap":
         stmt = stmt.where(Tenant.spend_cap_state != "ok")
     return [WorkspaceRow(t, m, live, active, s,
-                         costs.spend_cents(Decimal(cost), markup_percent))
+                         usage.price_cents(cost, markup_percent))
             for t, m, live, active, s, cost in session.execute(stmt).unique().all()]
 
 

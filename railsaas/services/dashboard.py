@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from railsaas.models import Deployment, Instance, Subscription, Tenant
-from railsaas.services import audit, costs
+from railsaas.models import Deployment, Instance, Tenant
+from railsaas.services import audit, costs, spend_caps, usage
 
 DEPLOY_KINDS = ("deploy", "redeploy")
 
@@ -22,7 +22,7 @@ class Overview:
     running: int
     live: int  # not deleted
     deploys_this_month: int
-    period: costs.Period
+    period: usage.Period
     usage: costs.DailyCosts
     cap_cents: int | None
 
@@ -48,20 +48,14 @@ def _counts(session: Session, tenant_id: uuid.UUID, month_start: datetime) -> tu
     return tuple(session.execute(select(running, live, deploys)).one())
 
 
-def current_subscription(session: Session, tenant_id: uuid.UUID) -> Subscription | None:
-    return session.scalars(
-        select(Subscription).where(Subscription.tenant_id == tenant_id)
-        .order_by(Subscription.created_at.desc()).limit(1)).first()
-
-
 def overview(session: Session, tenant: Tenant, markup_percent: int,
              now: datetime | None = None) -> Overview:
     now = now or datetime.now(UTC)
-    month = costs.month_of(now)
+    month = usage.month_of(now)
     running, live, deploys = _counts(session, tenant.id, month.start)
-    period = costs.current_period(current_subscription(session, tenant.id), now)
-    usage = costs.daily_spend_by_instance(session, tenant.id, period, markup_percent)
-    return Overview(running, live, deploys, period, usage, costs.spend_cap_cents(tenant))
+    period = usage.current_period(session, tenant.id, now)
+    spend = costs.daily_spend_by_instance(session, tenant.id, period, markup_percent)
+    return Overview(running, live, deploys, period, spend, spend_caps.cap_cents(tenant))
 
 
 def activity(session: Session, tenant_id: uuid.UUID, *, before_id: int | None = None,

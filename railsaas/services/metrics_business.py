@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from railsaas.metrics import ACTIVE_STATUSES
-from railsaas.services.costs import PRICES_SQL, month_of, price_params
+from railsaas.services.usage import month_of
 
 SPANS = """
 spans AS (
@@ -245,15 +245,16 @@ def template_popularity(session: Session, days: int = 30,
 
 # --- gross margin -----------------------------------------------------------------------------
 
-# Per workspace and month: Railway cost of its usage, the subscription fee if it paid at any
-# time in the month, and usage billed beyond the plan's included usage, marked up.
+# Per workspace and month: Railway cost of its usage (billing's daily roll-up), the
+# subscription fee if it paid at any time in the month, and usage billed beyond the plan's
+# included usage, marked up.
 WORKSPACE_MONTH = """
 usage_cost AS (
-    SELECT date_trunc('month', um.recorded_at, 'UTC') AS m_start, um.tenant_id,
-           um.instance_id, sum(um.value * pr.cents) AS cost
-    FROM usage_metrics um JOIN (""" + PRICES_SQL + """) pr ON pr.metric_type = um.metric_type
-    WHERE um.recorded_at >= (SELECT min(m_start) FROM months)
-      AND um.recorded_at < (SELECT max(point) FROM months)
+    SELECT date_trunc('month', CAST(r.day AS timestamp)) AT TIME ZONE 'UTC' AS m_start,
+           r.tenant_id, r.instance_id, sum(r.cost_cents) AS cost
+    FROM usage_rollups r
+    WHERE r.day >= CAST((SELECT min(m_start) FROM months) AT TIME ZONE 'UTC' AS date)
+      AND r.day <= CAST((SELECT max(point) FROM months) AT TIME ZONE 'UTC' AS date)
     GROUP BY 1, 2, 3),
 ws_cost AS (
     SELECT m_start, tenant_id, sum(cost) AS cost FROM usage_cost GROUP BY 1, 2),
@@ -312,7 +313,7 @@ def margin_series(session: Session, months: int = 6,
         FROM months mo LEFT JOIN ws_rev w ON w.m_start = mo.m_start
         GROUP BY mo.m_start ORDER BY mo.m_start"""  # noqa: S608 (constants)
     rows = session.execute(text(sql), {"now": _now(now), "months": months,
-                                       "markup": _markup(), **price_params()}).all()
+                                       "markup": _markup()}).all()
     return [MonthMargin(_month(m), _cents(r), _cents(c)) for m, r, c in rows]
 
 
@@ -327,7 +328,7 @@ def margin_by_workspace(session: Session, now: datetime | None = None,
         ORDER BY (w.fee + w.usage_rev - w.cost), t.name
         LIMIT :limit"""  # noqa: S608 (constants)
     rows = session.execute(text(sql), {"now": _now(now), "months": 1, "limit": limit,
-                                       "markup": _markup(), **price_params()}).all()
+                                       "markup": _markup()}).all()
     return [Margin(name, _cents(r), _cents(c)) for name, r, c in rows]
 
 
@@ -360,7 +361,7 @@ def margin_by_template(session: Session, now: datetime | None = None) -> list[Ma
         ORDER BY sum(pi.revenue) - sum(pi.cost), t.name"""  # noqa: S608 (constants)
     rows = session.execute(text(sql), {
         "now": _now(now), "months": 1, "markup": _markup(), "period_start": period.start,
-        "period_end": period.end, **price_params()}).all()
+        "period_end": period.end}).all()
     return [Margin(name, _cents(r), _cents(c)) for name, r, c in rows]
 
 

@@ -63,6 +63,10 @@ def price_cents(railway_cost_cents: Decimal | float | int, markup_percent: int) 
     """What the customer pays for usage Railway charges us this much for: marked up, and
     rounded up to a whole cent."""
     cost = Decimal(str(railway_cost_cents)) * (Decimal(100 + markup_percent) / 100)
+    # Unit prices are stored to 10 decimal places (a vCPU-minute is 2000/43200 cents), so an
+    # exact $20.00 may add up to 2000.0000000003: drop that dust before rounding up, or the
+    # customer pays a cent too much.
+    cost = cost.quantize(Decimal("0.000001"))
     return int(cost.to_integral_value(rounding=ROUND_CEILING)) if cost > 0 else 0
 
 
@@ -209,6 +213,11 @@ class Period:
     @property
     def end_day(self) -> date:
         return max(self.end.astimezone(UTC).date(), self.start_day + timedelta(days=1))
+
+    def days(self) -> list[date]:
+        """The UTC days the period covers (see the module docstring)."""
+        return [self.start_day + timedelta(days=i)
+                for i in range((self.end_day - self.start_day).days)]
 
 
 def month_of(now: datetime) -> Period:

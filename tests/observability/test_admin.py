@@ -20,6 +20,7 @@ from railsaas.models import (
     UsageMetric,
     User,
 )
+from railsaas.services import usage
 from tests.conftest import csrf_from
 from tests.support import login_as
 
@@ -146,6 +147,8 @@ def test_workspace_page_shows_plan_instances_and_spend_against_the_cap(admin_cli
         s.add(UsageMetric(tenant_id=tenant.id, instance_id=inst.id, metric_type="CPU_USAGE",
                           value=Decimal(43200), unit="vCPU-minutes",
                           recorded_at=datetime.now(UTC) - timedelta(minutes=1)))
+        s.flush()
+        usage.rollup(s)
     page = admin_client.get(f"/admin/workspaces/{tenant.id}").get_data(as_text=True)
     assert "Starter" in page
     assert "blog" in page

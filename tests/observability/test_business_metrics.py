@@ -11,6 +11,7 @@ from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Deployment, Subscription, UsageMetric
 from railsaas.services import metrics_business as mb
+from railsaas.services import usage
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -22,6 +23,8 @@ def at(month: int, day: int, hour: int = 10) -> datetime:
 def add(*objs) -> None:
     with db.scope(SYSTEM) as s:
         s.add_all(objs)
+        s.flush()
+        usage.rollup(s)  # margins read billing's roll-up
 
 
 @pytest.fixture

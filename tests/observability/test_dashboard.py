@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from railsaas.db import SYSTEM, TenantContext
 from railsaas.extensions import db
 from railsaas.models import Deployment, Tenant, UsageMetric
-from railsaas.services import audit
+from railsaas.services import audit, usage
 from tests.support import login_as
 
 
@@ -45,6 +45,8 @@ def populate(factory, tenant, user, n: int, prefix: str = "site") -> None:
                                status="success"))
     with db.scope(SYSTEM) as s:
         s.add_all(rows)
+        s.flush()
+        usage.rollup(s)
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
         for i in range(n):
             audit.record(s, "instance.create", target_type="instance", target_id=f"{prefix}-{i}")

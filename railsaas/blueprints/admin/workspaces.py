@@ -4,6 +4,8 @@ workspace in detail; set its spend cap, suspend or reactivate it. Every change i
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import current_app, flash, render_template, request, url_for
 
 from railsaas import charts
@@ -17,7 +19,7 @@ from railsaas.blueprints.admin.common import (
 )
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
-from railsaas.services import admin_workspaces, audit, costs
+from railsaas.services import admin_workspaces, audit, costs, spend_caps, usage
 
 STATUSES = (("", "All"), ("active", "Active"), ("suspended", "Suspended"),
             ("over_cap", "At or near the spend cap"), ("deleted", "Deleted"))
@@ -43,18 +45,18 @@ def workspace(tenant_id: str):
     tid = parse_uuid(tenant_id, "workspace")
     tenant = admin_workspaces.get(db.session, tid)
     subs = admin_workspaces.subscriptions_of(db.session, tid)
-    period = costs.current_period(subs[0] if subs else None)
-    usage = costs.daily_spend_by_instance(db.session, tid, period, _markup())
-    chart = charts.bars([d.strftime("%d") for d in usage.days],
+    period = usage.current_period(db.session, tid, datetime.now(UTC))
+    spend = costs.daily_spend_by_instance(db.session, tid, period, _markup())
+    chart = charts.bars([d.strftime("%d") for d in spend.days],
                         [charts.Series(name, values) for name, values in
-                         sorted(usage.by_instance.items())],
+                         sorted(spend.by_instance.items())],
                         title="Daily spend by instance this period", fmt=charts.money,
                         stacked=True)
     return render_template(
         "admin/workspaces/show.html", tenant=tenant, subscriptions=subs, period=period,
         members=admin_workspaces.members_of(db.session, tid),
-        instances=admin_workspaces.instances_of(db.session, tid), usage=usage, chart=chart,
-        cap_cents=costs.spend_cap_cents(tenant),
+        instances=admin_workspaces.instances_of(db.session, tid), usage=spend, chart=chart,
+        cap_cents=spend_caps.cap_cents(tenant),
         activity=list(db.session.scalars(audit.query(audit.Filters(tenant_id=tid), limit=20))))
 
 
