@@ -202,7 +202,8 @@ def spend_cap():
     if request.form.get("use_plan_default"):
         value = ""
     try:
-        change = spend_caps.set_cap(db.session, tenant, value, gateway.now())
+        change = spend_caps.set_cap(db.session, tenant, spend_caps.parse_cap(value),
+                                    gateway.now())
     except ValidationFailed as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -99,19 +99,11 @@ def subscriptions_of(session: Session, tenant_id: uuid.UUID) -> list[Subscriptio
 
 
 def set_spend_cap(session: Session, tenant_id: uuid.UUID, cap_cents: int | None) -> Tenant:
-    """An admin override of the workspace's spend cap (None: the plan's default)."""
-    if cap_cents is not None and cap_cents < 0:
-        raise ValidationFailed("A spend cap cannot be negative.",
-                               details={"spend_cap": "must be 0 or more"})
+    """An admin override of the workspace's spend cap (None: the plan's default), applied
+    at once like the owner's (billing's spend_caps.set_cap)."""
     tenant = get(session, tenant_id)
-    previous = tenant.spend_cap_cents
-    if previous == cap_cents:
-        return tenant
-    tenant.spend_cap_cents = cap_cents
-    audit.record(session, "admin.workspace_spend_cap", target_type="tenant",
-                 target_id=tenant.id, tenant_id=tenant.id,
-                 details={"from_cents": previous, "to_cents": cap_cents})
-    session.flush()
+    spend_caps.set_cap(session, tenant, cap_cents, datetime.now(UTC),
+                       action="admin.workspace_spend_cap")
     return tenant
 
 

@@ -125,24 +125,33 @@ def enforce_all(session: Session, now: datetime) -> list[Change]:
     return changes
 
 
-def set_cap(session: Session, tenant: Tenant, dollars: str | float | int | None,
-            now: datetime) -> Change | None:
-    """The owner's cap, in dollars (None or '' returns to the plan's default)."""
-    previous = tenant.spend_cap_cents
+def parse_cap(dollars: str | float | int | None, *, min_cents: int = MIN_CAP_CENTS,
+              max_cents: int = MAX_CAP_CENTS) -> int | None:
+    """A cap typed in dollars ("150", "$1,200.50") as cents; None or '' for the plan's
+    default."""
     if dollars is None or str(dollars).strip() == "":
-        cents = None
-    else:
-        try:
-            cents = round(float(str(dollars).replace(",", "").lstrip("$")) * 100)
-        except ValueError:
-            raise ValidationFailed("Enter the cap in dollars, like 150.",
-                                   details={"spend_cap": "not a number"}) from None
-        if not MIN_CAP_CENTS <= cents <= MAX_CAP_CENTS:
-            raise ValidationFailed(
-                f"A spend cap is between {_money(MIN_CAP_CENTS)} and {_money(MAX_CAP_CENTS)}.",
-                details={"spend_cap": "out of range"})
+        return None
+    try:
+        cents = round(float(str(dollars).replace(",", "").strip().lstrip("$")) * 100)
+    except ValueError:
+        raise ValidationFailed("Enter the cap in dollars, like 150.",
+                               details={"spend_cap": "not a number"}) from None
+    if not min_cents <= cents <= max_cents:
+        raise ValidationFailed(
+            f"A spend cap is between {_money(min_cents)} and {_money(max_cents)}.",
+            details={"spend_cap": "out of range"})
+    return cents
+
+
+def set_cap(session: Session, tenant: Tenant, cents: int | None, now: datetime, *,
+            action: str = "billing.spend_cap_set") -> Change | None:
+    """Set the workspace's cap (None: the plan's default), audit it, and apply the new state
+    at once: a raised cap starts instances the old one stopped."""
+    previous = tenant.spend_cap_cents
+    if previous == cents:
+        return None
     tenant.spend_cap_cents = cents
-    audit.record(session, "billing.spend_cap_set", target_type="tenant", target_id=tenant.id,
-                 details={"from_cents": previous, "to_cents": cents})
+    audit.record(session, action, target_type="tenant", target_id=tenant.id,
+                 tenant_id=tenant.id, details={"from_cents": previous, "to_cents": cents})
     session.flush()
     return evaluate_tenant(session, tenant, now)

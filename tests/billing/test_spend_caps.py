@@ -118,6 +118,22 @@ def test_raising_the_cap_starts_the_instances_again(app, client, world):
     assert "Spend cap saved" in client.get("/billing").get_data(as_text=True)
 
 
+def test_an_admin_raising_the_cap_starts_the_instances_at_once(app, world, factory):
+    use(app, world["A"], 160)
+    sweep(app)
+    assert state(app, world["A"]) == "capped"
+    admin = factory.user(role="admin")
+    client = app.test_client()
+    login_as(app, client, admin)
+    csrf = csrf_from(client.get("/admin/").get_data(as_text=True))
+    tid = world["A"]["tenant"].id
+    resp = client.post(f"/admin/workspaces/{tid}/spend-cap",
+                       data={"spend_cap": "500", "csrf_token": csrf})
+    assert resp.status_code in (302, 303)
+    assert state(app, world["A"]) == "ok"
+    assert set(statuses(app, world["A"])) <= {"starting", "running"}
+
+
 def test_a_new_period_starts_the_instances_again(app, world):
     last_month = usage.month_of(NOW).start - timedelta(days=3)
     use(app, world["A"], 160, last_month)

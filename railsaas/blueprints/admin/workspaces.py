@@ -17,7 +17,6 @@ from railsaas.blueprints.admin.common import (
     redirect_to,
     render,
 )
-from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
 from railsaas.services import admin_workspaces, audit, costs, spend_caps, usage
 
@@ -60,24 +59,11 @@ def workspace(tenant_id: str):
         activity=list(db.session.scalars(audit.query(audit.Filters(tenant_id=tid), limit=20))))
 
 
-def _cents_from_dollars(raw: str) -> int | None:
-    raw = raw.strip().lstrip("$")
-    if not raw:
-        return None
-    try:
-        dollars = float(raw)
-    except ValueError:
-        raise ValidationFailed("Enter an amount in dollars, like 50 or 12.50.",
-                               details={"spend_cap": "not a number"}) from None
-    if not 0 <= dollars <= 1_000_000:
-        raise ValidationFailed("Enter an amount from $0 to $1,000,000.",
-                               details={"spend_cap": "out of range"})
-    return round(dollars * 100)
-
-
 @bp.post("/workspaces/<tenant_id>/spend-cap")
 def workspace_spend_cap(tenant_id: str):
-    cap = _cents_from_dollars(request.form.get("spend_cap", ""))
+    # Admins may set any cap from $0 (stop everything) to $1,000,000.
+    cap = spend_caps.parse_cap(request.form.get("spend_cap", ""), min_cents=0,
+                               max_cents=100_000_000)
     tenant = admin_workspaces.set_spend_cap(db.session, parse_uuid(tenant_id, "workspace"), cap)
     db.session.commit()
     flash(f"Spend cap of {tenant.name}: "
