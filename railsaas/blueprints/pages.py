@@ -29,7 +29,12 @@ def _page_or_partial(page: str, partial: str, **context):
 
 @bp.get("/")
 def index():
-    return render_template("pages/index.html")
+    # The catalog is cached in Redis and the plans are a handful of rows: two cheap reads.
+    from railsaas.services import catalog, plans
+
+    return render_template("pages/index.html",
+                           templates=catalog.search(db.session)[:6],
+                           plans=plans.active_plans(db.session))
 
 
 @bp.get("/dashboard")

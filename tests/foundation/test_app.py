@@ -72,3 +72,21 @@ def test_client_ip_comes_from_the_trusted_proxy_hop_only(servers):
     # The proxy appends the real client; anything before it is client-supplied and ignored.
     resp = client.get("/_ip", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
     assert resp.text == "203.0.113.7"
+
+
+def test_landing_page_shows_templates_from_the_catalog_and_the_plans(client, factory,
+                                                                     redis_conn):
+    from railsaas.services.catalog import CACHE_KEY
+
+    redis_conn.delete(CACHE_KEY)  # rows made by the factory bypass the catalog's invalidation
+    factory.template(name="Ghost", description="Publishing for newsletters")
+    factory.plan(name="Team Plan", price_cents=4900, max_instances=7)
+    try:
+        page = client.get("/").get_data(as_text=True)
+    finally:
+        redis_conn.delete(CACHE_KEY)
+    assert "Ghost" in page
+    assert "Publishing for newsletters" in page
+    assert "Team Plan" in page
+    assert "$49.00" in page
+    assert "Up to 7 instances" in page
