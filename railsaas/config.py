@@ -41,6 +41,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JWT_REFRESH_TTL_SECONDS", "2592000", "Lifetime of an API refresh token."),
     Setting("TRUSTED_PROXIES", "0", "How many reverse proxies sit in front of the app (1 on "
             "Railway): client IPs are read from that many X-Forwarded-For hops."),
+    Setting("API_RATE_LIMIT_PER_TOKEN", "600", "API requests one credential (API token, or a "
+            "user's session tokens) may make per rate window."),
+    Setting("API_RATE_LIMIT_PER_IP", "1200", "API requests one client IP may make per rate "
+            "window, signed in or not."),
+    Setting("API_RATE_WINDOW_SECONDS", "60", "Length of the API's fixed rate-limit window."),
     Setting("BASE_URL", "http://localhost:5000", "Public URL of the app, used in emails."),
     Setting("DEBUG", "0", "1 for development: insecure cookies allowed, no HSTS, dev pages."),
     Setting("BCRYPT_ROUNDS", "12", "bcrypt cost factor (at least 12 outside tests)."),
@@ -135,6 +140,11 @@ class Config:
     JWT_REFRESH_TTL_SECONDS: int = field(
         default_factory=lambda: int(_env("JWT_REFRESH_TTL_SECONDS")))
     TRUSTED_PROXIES: int = field(default_factory=lambda: int(_env("TRUSTED_PROXIES")))
+    API_RATE_LIMIT_PER_TOKEN: int = field(
+        default_factory=lambda: int(_env("API_RATE_LIMIT_PER_TOKEN")))
+    API_RATE_LIMIT_PER_IP: int = field(default_factory=lambda: int(_env("API_RATE_LIMIT_PER_IP")))
+    API_RATE_WINDOW_SECONDS: int = field(
+        default_factory=lambda: int(_env("API_RATE_WINDOW_SECONDS")))
     BASE_URL: str = field(default_factory=lambda: _env("BASE_URL"))
     DEBUG: bool = field(default_factory=lambda: _env("DEBUG") == "1")
     BCRYPT_ROUNDS: int = field(default_factory=lambda: int(_env("BCRYPT_ROUNDS")))

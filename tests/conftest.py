@@ -72,6 +72,10 @@ def servers(tmp_path_factory):
         "RAILWAY_API_TOKEN": "test-railway-master-token-7f3a9c",
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
         "JWT_SECRET": "test-jwt-secret-0123456789abcdef",
+        # Every test client is 127.0.0.1: API rate limits would couple unrelated tests.
+        # tests/api/test_rate_limits.py lowers them where they are the subject.
+        "API_RATE_LIMIT_PER_IP": "1000000",
+        "API_RATE_LIMIT_PER_TOKEN": "1000000",
     }
     os.environ.update(env)
     dbadmin.migrate(database_url)

@@ -1,7 +1,10 @@
 """The JSON API under /api. Bearer-token authenticated (no cookies, so no CSRF), errors as
 {"error": {"code", "message", "details"}} (railsaas.errors).
 
-Each area adds a module here and imports it at the bottom, registering routes on `bp`.
+Each area adds a module here and imports it at the bottom, registering routes on `bp`, each
+route declared with `@operation` (operations.py: auth, scope, request and response models),
+which also generates the OpenAPI document (openapi.py). Lists paginate with pagination.py;
+rate limits live in ratelimit.py.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from railsaas.blueprints.api import (  # noqa: E402, F401
     auth,
     billing,
     instances,
+    openapi,
     railway,
+    ratelimit,
     stripe_webhook,
     templates,
+    tokens,
     users,
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import g
 
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.guard import api_login_required, current_principal
-from railsaas.blueprints.api.validation import dump, parse_body
+from railsaas.blueprints.api.guard import current_principal
+from railsaas.blueprints.api.operations import operation
 from railsaas.extensions import db
 from railsaas.schemas.auth import (
     LoginRequest,
@@ -20,16 +20,24 @@ from railsaas.services import audit, auth, tokens
 
 
 @bp.post("/auth/register")
-def register():
-    body = parse_body(RegisterRequest)
+@operation(auth="public", body=RegisterRequest, responses={201: UserOut}, errors=(409,),
+           tags=["auth"])
+def register(body: RegisterRequest):
+    """Create an account (and its personal workspace).
+
+    A verification email is sent; sign in with /api/auth/login."""
     user = auth.register(db.session, email=body.email, password=body.password, name=body.name)
     db.session.commit()
-    return dump(UserOut.model_validate(user)), 201
+    return UserOut.model_validate(user)
 
 
 @bp.post("/auth/login")
-def login():
-    body = parse_body(LoginRequest)
+@operation(auth="public", body=LoginRequest, responses={200: TokenPair}, errors=(401,),
+           tags=["auth"])
+def login(body: LoginRequest):
+    """Sign in: a short-lived access token and a single-use refresh token.
+
+    Repeated failures pause sign-in for the account and the address (401 all the same)."""
     try:
         user = auth.login(db.session, email=body.email, password=body.password)
     except auth.LoginFailed:
@@ -37,29 +45,34 @@ def login():
         raise
     pair = tokens.issue_pair(db.session, user)
     db.session.commit()
-    return dump(TokenPair(**pair.as_dict()))
+    return TokenPair(**pair.as_dict())
 
 
 @bp.post("/auth/refresh")
 @audit.exempt("rotates the caller's own refresh token: session bookkeeping, like a cookie "
               "renewal (a reused token is audited as auth.refresh_reuse)")
-def refresh():
-    body = parse_body(RefreshRequest)
+@operation(auth="public", body=RefreshRequest, responses={200: TokenPair}, errors=(401,),
+           tags=["auth"])
+def refresh(body: RefreshRequest):
+    """Trade a refresh token for a new pair; each refresh token works once.
+
+    Presenting a spent one revokes its whole sign-in (both holders must sign in again)."""
     try:
         _, pair = tokens.rotate(db.session, body.refresh_token)
     except tokens.RefreshTokenReused:
         db.session.commit()  # the family's revocation must stick
         raise
     db.session.commit()
-    return dump(TokenPair(**pair.as_dict()))
+    return TokenPair(**pair.as_dict())
 
 
 @bp.post("/auth/logout")
-@api_login_required()
-def logout():
-    body = parse_body(LogoutRequest, optional=True)
+@operation(scope="read", body=LogoutRequest, body_required=False, responses={204: None},
+           tags=["auth"])
+def logout(body: LogoutRequest):
+    """Sign out: the access token's sign-in (and the refresh token sent, if any) ends."""
     principal = current_principal()
     if principal.family_id is not None or body.refresh_token:
         auth.api_logout(db.session, g.user, principal.family_id, body.refresh_token)
     db.session.commit()
-    return "", 204
+    return None

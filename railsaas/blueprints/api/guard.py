@@ -103,12 +103,23 @@ def _unauthorized(exc: Unauthenticated):
     return response
 
 
+def required_scope(admin: bool, scope: str | None, method: str) -> str:
+    """The scope a scoped credential needs. Platform-admin routes need 'admin'; an unnamed
+    scope is 'read' for GET and, failing closed, 'admin' for anything else."""
+    if admin:
+        return "admin"
+    if scope:
+        return scope
+    return "read" if method.upper() in ("GET", "HEAD") else "admin"
+
+
 def api_login_required(fn: Callable | None = None, *, admin: bool = False,
                        scope: str | None = None):
     """Decorate an API view: `@api_login_required()`, `@api_login_required(admin=True)`.
 
     admin=True: platform admins only (403 for others), and the request runs with
-    app.role = 'platform_admin'. scope: required of scoped credentials (API tokens)."""
+    app.role = 'platform_admin'. scope: required of scoped credentials (API tokens); see
+    required_scope for the default."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -123,9 +134,10 @@ def api_login_required(fn: Callable | None = None, *, admin: bool = False,
                 return _unauthorized(exc)
             if admin and not user.is_platform_admin:
                 raise Forbidden("Only platform admins may do this.")
-            if scope and principal.scopes is not None and scope not in principal.scopes:
-                raise Forbidden(f"This token lacks the '{scope}' scope.",
-                                code="insufficient_scope")
+            needed = required_scope(admin, scope, request.method)
+            if principal.scopes is not None and needed not in principal.scopes:
+                raise Forbidden(f"This token lacks the '{needed}' scope.",
+                                code="insufficient_scope", details={"required_scope": needed})
             workspace = _workspace(user, principal)
             g.api_principal = principal
             if principal.api_token_id is not None:

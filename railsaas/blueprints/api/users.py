@@ -7,8 +7,7 @@ import uuid
 from flask import g
 
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.guard import api_login_required
-from railsaas.blueprints.api.validation import dump, parse_body
+from railsaas.blueprints.api.operations import operation
 from railsaas.extensions import db
 from railsaas.schemas.auth import TokenPair
 from railsaas.schemas.users import AdminUserOut, AdminUserUpdate, ProfileOut, ProfileUpdate, UserOut
@@ -16,15 +15,20 @@ from railsaas.services import auth, tokens, users
 
 
 @bp.get("/users/profile")
-@api_login_required()
+@operation(responses={200: UserOut}, tags=["users"])
 def profile():
-    return dump(UserOut.model_validate(g.user))
+    """Your profile."""
+    return UserOut.model_validate(g.user)
 
 
 @bp.put("/users/profile")
-@api_login_required()
-def update_profile():
-    body = parse_body(ProfileUpdate)
+@operation(scope="admin", body=ProfileUpdate, responses={200: ProfileOut}, errors=(409,),
+           tags=["users"])
+def update_profile(body: ProfileUpdate):
+    """Change your name, email address or password.
+
+    Email and password changes need current_password. After a password change every token
+    of yours is revoked, this one included; `tokens` holds a fresh pair."""
     user = g.user
     fresh = None
     if body.name is not None:
@@ -41,28 +45,31 @@ def update_profile():
     db.session.commit()
     out = ProfileOut.model_validate(user)
     out.tokens = fresh
-    return dump(out, exclude_none=False)
+    return out
 
 
 @bp.get("/users/<uuid:user_id>")
-@api_login_required(admin=True)
+@operation(auth="admin", responses={200: AdminUserOut}, tags=["users"])
 def get_user(user_id: uuid.UUID):
-    return dump(AdminUserOut.model_validate(users.get_user(db.session, user_id)))
+    """A user, by id (platform admins)."""
+    return AdminUserOut.model_validate(users.get_user(db.session, user_id))
 
 
 @bp.put("/users/<uuid:user_id>")
-@api_login_required(admin=True)
-def update_user(user_id: uuid.UUID):
-    body = parse_body(AdminUserUpdate)
+@operation(auth="admin", body=AdminUserUpdate, responses={200: AdminUserOut}, errors=(409,),
+           tags=["users"])
+def update_user(user_id: uuid.UUID, body: AdminUserUpdate):
+    """Change a user's name, platform role, suspension or verification (platform admins)."""
     user = users.admin_update(db.session, g.user, user_id,
                               body.model_dump(exclude_unset=True, exclude_none=True))
     db.session.commit()
-    return dump(AdminUserOut.model_validate(user))
+    return AdminUserOut.model_validate(user)
 
 
 @bp.delete("/users/<uuid:user_id>")
-@api_login_required(admin=True)
+@operation(auth="admin", responses={204: None}, errors=(409,), tags=["users"])
 def delete_user(user_id: uuid.UUID):
+    """Delete a user (platform admins)."""
     users.delete_user(db.session, g.user, user_id)
     db.session.commit()
-    return "", 204
+    return None
