@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from railsaas.services import api_tokens
 
 ACCESS_LEVELS = [
-    ("read", "Read: look at instances, templates, billing"),
-    ("deploy", "Deploy: also deploy and manage instances"),
-    ("admin", "Admin: also manage this workspace and its tokens"),
+    SelectChoice("read", "Read: look at instances, templates, billing"),
+    SelectChoice("deploy", "Deploy: also deploy and manage instances"),
+    SelectChoice("admin", "Admin: also manage this workspace and its tokens"),
 ]
-EXPIRY_CHOICES = [(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "1 year")]
+EXPIRY_CHOICES = [SelectChoice(7, "7 days"), SelectChoice(30, "30 days"),
+                  SelectChoice(90, "90 days"), SelectChoice(365, "1 year")]
 
 
 class TokenForm(FlaskForm):

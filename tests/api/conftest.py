@@ -46,3 +46,21 @@ def session_token(client, user) -> str:
 @pytest.fixture
 def token_for():
     return make_token
+
+
+@pytest.fixture(scope="session")
+def api_server(app, servers):
+    """The app on a real port (werkzeug in a thread), for clients in other processes."""
+    import threading
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs) -> None:  # thousands of fuzz requests
+            return None
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

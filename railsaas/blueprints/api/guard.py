@@ -78,10 +78,11 @@ def authenticate(session: Session) -> Principal:
 
 
 def _workspace(user, principal: Principal) -> context.Workspace | None:
-    wanted: Any = request.headers.get("X-Workspace-ID", "").strip() or None
+    # Present but empty is malformed too (a client's template left unfilled), not "none".
+    wanted: Any = request.headers.get("X-Workspace-ID")
     if wanted is not None:
         try:
-            wanted = uuid.UUID(wanted)
+            wanted = uuid.UUID(wanted.strip())
         except ValueError:
             raise ServiceError("X-Workspace-ID must be a workspace id (UUID).",
                                code="invalid_workspace_id", status=400) from None

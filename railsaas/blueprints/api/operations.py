@@ -158,6 +158,9 @@ def _respond(op: Operation, view: Callable, result: Any) -> Any:
             raise TypeError(f"{view.__qualname__} answered {status} without the body it "
                             "declares")
         response = current_app.response_class(status=status)
+    elif isinstance(declared, Media) and isinstance(result, str | bytes):
+        response = current_app.response_class(result, status=status,
+                                              mimetype=declared.content_type)
     else:
         if not (isinstance(declared, type) and isinstance(result, declared)):
             raise TypeError(f"{view.__qualname__} answered {status} with "

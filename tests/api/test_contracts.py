@@ -1,0 +1,212 @@
+"""A contract test per route: every operation in the OpenAPI document is called, on its
+success path and on a typical refusal, and each answer must be one the document declares,
+with a body matching the declared schema. An operation without a case here fails the suite:
+a new route needs its contract written down."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from railsaas.blueprints.api.openapi import document
+from railsaas.db import SYSTEM
+from railsaas.extensions import db
+from railsaas.models import User
+from tests.api.conftest import bearer, make_token, session_token
+from tests.api.contract import assert_conforms
+from tests.support import DEFAULT_PASSWORD
+
+
+@dataclass
+class World:
+    client: object
+    factory: object
+    user: User
+    tenant: object
+    jwt: str
+    read: str  # personal tokens of `user`
+    admin_token: str
+    root: User  # a platform admin
+    root_token: str
+
+    def h(self, token: str | None = None) -> dict[str, str]:
+        return bearer(token or self.jwt)
+
+
+@pytest.fixture
+def world(client, factory):
+    user, tenant = factory.workspace()
+    root, root_tenant = factory.workspace()
+    with db.scope(SYSTEM) as s:
+        s.get(User, root.id).role = "admin"
+    return World(client=client, factory=factory, user=user, tenant=tenant,
+                 jwt=session_token(client, user),
+                 read=make_token(user, tenant, ("read",), name="r")[0],
+                 admin_token=make_token(user, tenant, ("admin",), name="a")[0],
+                 root=root, root_token=make_token(root, root_tenant, ("admin",))[0])
+
+
+Case = Callable[[World], list]
+CASES: dict[str, Case] = {}
+
+
+def case(operation_id: str):
+    def register(fn: Case) -> Case:
+        CASES[operation_id] = fn
+        return fn
+    return register
+
+
+# --- auth -------------------------------------------------------------------------------
+
+@case("register")
+def _register(w: World):
+    c = w.client
+    body = {"email": f"new-{uuid.uuid4().hex[:8]}@example.com",
+            "password": "a long enough passphrase", "name": "New Person"}
+    return [c.post("/api/auth/register", json=body),
+            c.post("/api/auth/register", json=body),  # 409: taken
+            c.post("/api/auth/register", json={"email": "x"}),  # 422
+            c.post("/api/auth/register", data="{", content_type="application/json"),  # 400
+            c.post("/api/auth/register", data="a=b")]  # 415
+
+
+@case("login")
+def _login(w: World):
+    c = w.client
+    return [c.post("/api/auth/login", json={"email": w.user.email,
+                                            "password": DEFAULT_PASSWORD}),
+            c.post("/api/auth/login", json={"email": w.user.email, "password": "wrong"})]
+
+
+@case("refresh")
+def _refresh(w: World):
+    c = w.client
+    pair = c.post("/api/auth/login", json={"email": w.user.email,
+                                           "password": DEFAULT_PASSWORD}).json
+    return [c.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]}),
+            c.post("/api/auth/refresh", json={"refresh_token": "nope"})]
+
+
+@case("logout")
+def _logout(w: World):
+    c = w.client
+    return [c.post("/api/auth/logout", headers=w.h()),
+            c.post("/api/auth/logout")]
+
+
+# --- users ------------------------------------------------------------------------------
+
+@case("profile")
+def _profile(w: World):
+    return [w.client.get("/api/users/profile", headers=w.h()),
+            w.client.get("/api/users/profile", headers=w.h(w.read)),
+            w.client.get("/api/users/profile")]
+
+
+@case("update_profile")
+def _update_profile(w: World):
+    c = w.client
+    return [c.put("/api/users/profile", headers=w.h(), json={"name": "Renamed"}),
+            c.put("/api/users/profile", headers=w.h(), json={"email": "a@example.com"}),
+            c.put("/api/users/profile", headers=w.h(w.read), json={"name": "No"})]
+
+
+@case("get_user")
+def _get_user(w: World):
+    c = w.client
+    return [c.get(f"/api/users/{w.user.id}", headers=w.h(w.root_token)),
+            c.get(f"/api/users/{uuid.uuid4()}", headers=w.h(w.root_token)),
+            c.get(f"/api/users/{w.user.id}", headers=w.h())]
+
+
+@case("update_user")
+def _update_user(w: World):
+    c = w.client
+    return [c.put(f"/api/users/{w.user.id}", headers=w.h(w.root_token),
+                  json={"name": "Set by admin"}),
+            c.put(f"/api/users/{w.root.id}", headers=w.h(w.root_token),
+                  json={"role": "user"})]  # 409: not yourself
+
+
+@case("delete_user")
+def _delete_user(w: World):
+    c = w.client
+    loner = w.factory.user()
+    return [c.delete(f"/api/users/{loner.id}", headers=w.h(w.root_token)),
+            c.delete(f"/api/users/{w.root.id}", headers=w.h(w.root_token)),  # 409: yourself
+            c.delete(f"/api/users/{uuid.uuid4()}", headers=w.h(w.root_token))]
+
+
+# --- tokens -----------------------------------------------------------------------------
+
+@case("tokens_index")
+def _tokens_index(w: World):
+    c = w.client
+    return [c.get("/api/tokens?limit=1", headers=w.h(w.read)),
+            c.get("/api/tokens?status=revoked", headers=w.h()),
+            c.get("/api/tokens?cursor=zz", headers=w.h())]
+
+
+@case("tokens_create")
+def _tokens_create(w: World):
+    c = w.client
+    body = {"name": "contract", "scopes": ["read"]}
+    return [c.post("/api/tokens", headers=w.h(), json=body),
+            c.post("/api/tokens", headers=w.h(), json=body),  # 409
+            c.post("/api/tokens", headers=w.h(w.read), json=body)]  # 403
+
+
+@case("tokens_show")
+def _tokens_show(w: World):
+    made = w.client.post("/api/tokens", headers=w.h(),
+                         json={"name": "shown", "scopes": ["read"]}).json
+    return [w.client.get(f"/api/tokens/{made['id']}", headers=w.h()),
+            w.client.get(f"/api/tokens/{uuid.uuid4()}", headers=w.h())]
+
+
+@case("tokens_revoke")
+def _tokens_revoke(w: World):
+    made = w.client.post("/api/tokens", headers=w.h(),
+                         json={"name": "gone", "scopes": ["read"]}).json
+    return [w.client.delete(f"/api/tokens/{made['id']}", headers=w.h(w.admin_token)),
+            w.client.delete(f"/api/tokens/{uuid.uuid4()}", headers=w.h())]
+
+
+# --- meta -------------------------------------------------------------------------------
+
+@case("openapi_json")
+def _openapi_json(w: World):
+    return [w.client.get("/api/openapi.json")]
+
+
+@case("docs")
+def _docs(w: World):
+    return [w.client.get("/api/docs")]
+
+
+# ----------------------------------------------------------------------------------------
+
+def _operation_ids(app) -> list[str]:
+    return sorted(op["operationId"] for ops in document(app)["paths"].values()
+                  for op in ops.values())
+
+
+def test_every_documented_operation_has_a_contract_case(app):
+    missing = [o for o in _operation_ids(app) if o not in CASES]
+    assert not missing, f"write a contract case for: {missing}"
+    stale = [o for o in CASES if o not in _operation_ids(app)]
+    assert not stale, f"contract cases for operations that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("operation_id", sorted(CASES))
+def test_operation_answers_as_documented(app, world, operation_id):
+    doc = document(app)
+    responses = CASES[operation_id](world)
+    assert any(200 <= r.status_code < 300 for r in responses), \
+        f"{operation_id}: no case reached the success path"
+    for response in responses:
+        assert_conforms(doc, operation_id, response)
