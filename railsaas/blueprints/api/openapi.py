@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify, render_template
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from railsaas.blueprints.api import bp
 from railsaas.blueprints.api.guard import required_scope
@@ -113,6 +113,13 @@ def document(app: Flask | None = None) -> dict[str, Any]:
 
 # --- building ----------------------------------------------------------------------------
 
+class _Generator(GenerateJsonSchema):
+    """Component names people can read: Page[TokenOut] becomes TokenOutPage."""
+
+    def normalize_name(self, name: str) -> str:
+        return super().normalize_name(re.sub(r"^(\w+)\[(\w+)\]$", r"\2\1", name))
+
+
 class _Schemas:
     """Collects the models an operation names, then renders them all at once so shared
     models become one component each."""
@@ -127,7 +134,8 @@ class _Schemas:
             self.wanted.append((model, mode))
 
     def render(self) -> None:
-        refs, top = models_json_schema(self.wanted, ref_template=REF)  # type: ignore[arg-type]
+        refs, top = models_json_schema(self.wanted, ref_template=REF,  # type: ignore[arg-type]
+                                       schema_generator=_Generator)
         self.refs = dict(refs)  # type: ignore[arg-type]
         self.components = top.get("$defs", {})
 

@@ -19,7 +19,7 @@ class FieldDoc:
     name: str
     type: TypeParts
     required: bool
-    description: str = ""
+    description: Markup = field(default_factory=Markup)
     notes: list[str] = field(default_factory=list)
     where: str = ""  # path, query or header, for parameters
 
@@ -50,7 +50,7 @@ class OperationDoc:
 class SchemaDoc:
     name: str
     anchor: str
-    description: str
+    description: Markup
     fields: list[FieldDoc]
     type: TypeParts | None  # for schemas that are not objects with properties
 
@@ -67,23 +67,24 @@ class Reference:
 _INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*")
 
 
+def inline(text: str) -> Markup:
+    """One paragraph of the document's text: `code` and **bold**, everything else escaped."""
+    html, last = [], 0
+    for m in _INLINE.finditer(text):
+        html.append(str(escape(text[last:m.start()])))
+        if m.group(1) is not None:
+            html.append(f"<code>{escape(m.group(1))}</code>")
+        else:
+            html.append(f"<strong>{escape(m.group(2))}</strong>")
+        last = m.end()
+    html.append(str(escape(text[last:])))
+    return Markup(" ".join("".join(html).split("\n")))  # noqa: S704 (pieces escaped above)
+
+
 def prose(text: str) -> Markup:
-    """The document's descriptions: paragraphs, `code` and **bold**; everything else is
-    escaped."""
+    """The document's descriptions: paragraphs of `inline` text."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text or "") if p.strip()]
-    out = []
-    for p in paragraphs:
-        html, last = [], 0
-        for m in _INLINE.finditer(p):
-            html.append(str(escape(p[last:m.start()])))
-            if m.group(1) is not None:
-                html.append(f"<code>{escape(m.group(1))}</code>")
-            else:
-                html.append(f"<strong>{escape(m.group(2))}</strong>")
-            last = m.end()
-        html.append(str(escape(p[last:])))
-        out.append("<p>" + " ".join("".join(html).split("\n")) + "</p>")
-    return Markup("\n".join(out))  # noqa: S704 (every piece is escaped above)
+    return Markup("\n".join(f"<p>{inline(p)}</p>" for p in paragraphs))  # noqa: S704
 
 
 def anchor(name: str) -> str:
@@ -139,22 +140,18 @@ def notes(schema: dict[str, Any]) -> list[str]:
 def _fields(schema: dict[str, Any]) -> list[FieldDoc]:
     required = set(schema.get("required", []))
     return [FieldDoc(name=name, type=type_parts(prop), required=name in required,
-                     description=prop.get("description", ""), notes=notes(prop))
+                     description=inline(prop.get("description", "")), notes=notes(prop))
             for name, prop in schema.get("properties", {}).items()]
 
 
 def _operation(path: str, method: str, op: dict[str, Any]) -> OperationDoc:
     security = op.get("security") or []
-    if not security:
-        auth = "No credential needed."
-    else:
-        scopes = [s for req in security for ss in req.values() for s in ss]
-        auth = "Bearer token" + (f"; personal tokens need the {scopes[0]} scope"
-                                 if scopes else "") + "."
+    # The scope itself is in the description (the document says it there for every reader).
+    auth = "Bearer token." if security else "No credential needed."
     params = [FieldDoc(name=p["name"], type=type_parts(p.get("schema")),
                        required=p.get("required", False),
-                       description=p.get("description", "") or
-                       p.get("schema", {}).get("description", ""),
+                       description=inline(p.get("description", "") or
+                                          p.get("schema", {}).get("description", "")),
                        notes=notes(p.get("schema", {})), where=p["in"])
               for p in op.get("parameters", [])]
     body, body_required = None, False
@@ -185,7 +182,8 @@ def build(doc: dict[str, Any]) -> Reference:
     for name, schema in doc.get("components", {}).get("schemas", {}).items():
         fields = _fields(schema)
         schemas.append(SchemaDoc(name=name, anchor=anchor(name),
-                                 description=schema.get("description", ""), fields=fields,
+                                 description=prose(schema.get("description", "")),
+                                 fields=fields,
                                  type=None if fields else type_parts(schema)))
     info = doc["info"]
     return Reference(title=info["title"], version=info["version"],
