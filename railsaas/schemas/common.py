@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 T = TypeVar("T")
 
@@ -46,3 +46,20 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def partial(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """The body of a partial update of `model`: the same fields and constraints, none
+    required, none nullable unless the original is. Dump it with exclude_unset=True."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        annotation = Annotated[info.annotation, *info.metadata] if info.metadata \
+            else info.annotation
+        fields[field_name] = (annotation, Field(default=None, description=info.description,
+                                                json_schema_extra=_no_default))
+    return create_model(name, __base__=Body, __doc__=doc, __module__=model.__module__,
+                        **fields)

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -74,6 +74,27 @@ def list_for_tenant(session: Session, tenant_id: uuid.UUID, *,
     if not include_deleted:
         stmt = stmt.where(Instance.status != "deleted")
     return list(session.scalars(stmt.order_by(Instance.created_at.desc())).unique())
+
+
+def list_query(tenant_id: uuid.UUID, *, include_deleted: bool = False,
+               status: str | None = None, template_id: uuid.UUID | None = None) -> Select:
+    """The workspace's instances with the API's filters, unordered (the caller pages)."""
+    stmt = select(Instance).where(Instance.tenant_id == tenant_id)
+    if not include_deleted and status != "deleted":
+        stmt = stmt.where(Instance.status != "deleted")
+    if status is not None:
+        stmt = stmt.where(Instance.status == status)
+    if template_id is not None:
+        stmt = stmt.where(Instance.template_id == template_id)
+    return stmt
+
+
+def status_dict(inst: Instance) -> dict[str, Any]:
+    return {"id": str(inst.id), "name": inst.name, "status": inst.status,
+            "status_reason": inst.status_reason, "domain": inst.domain,
+            "settled": inst.status in states.SETTLED,
+            "status_changed_at": inst.status_changed_at.isoformat()
+            if inst.status_changed_at else None}
 
 
 def statuses(session: Session, tenant_id: uuid.UUID) -> list[dict[str, Any]]:

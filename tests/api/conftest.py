@@ -64,3 +64,13 @@ def api_server(app, servers):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_catalog_cache(redis_conn):
+    """The catalog is cached in Redis; each test's templates roll back with its transaction."""
+    from railsaas.services.catalog import CACHE_KEY
+
+    redis_conn.delete(CACHE_KEY)
+    yield
+    redis_conn.delete(CACHE_KEY)

@@ -14,7 +14,7 @@ import pytest
 from railsaas.blueprints.api.openapi import document
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.models import User
+from railsaas.models import Tenant, User
 from tests.api.conftest import bearer, make_token, session_token
 from tests.api.contract import assert_conforms
 from tests.support import DEFAULT_PASSWORD
@@ -22,6 +22,7 @@ from tests.support import DEFAULT_PASSWORD
 
 @dataclass
 class World:
+    app: object
     client: object
     factory: object
     user: User
@@ -31,22 +32,35 @@ class World:
     admin_token: str
     root: User  # a platform admin
     root_token: str
+    template: object  # active, with variables; the workspace's plan allows it
+    instance: object  # running, in the workspace
 
     def h(self, token: str | None = None) -> dict[str, str]:
         return bearer(token or self.jwt)
 
 
+VARIABLES = [{"name": "ADMIN_EMAIL", "label": "Admin email", "required": True,
+              "pattern": r"[^@\s]+@[^@\s]+\.[^@\s]+"},
+             {"name": "API_KEY", "label": "API key", "generate": "secret", "secret": True}]
+
+
 @pytest.fixture
-def world(client, factory):
+def world(app, client, factory, railway_emulator):
+    plan = factory.plan(max_instances=5)
     user, tenant = factory.workspace()
     root, root_tenant = factory.workspace()
     with db.scope(SYSTEM) as s:
         s.get(User, root.id).role = "admin"
-    return World(client=client, factory=factory, user=user, tenant=tenant,
+        s.get(Tenant, tenant.id).plan_id = plan.id
+    template = factory.template(setup_config={"variables": VARIABLES})
+    return World(app=app, client=client, factory=factory, user=user, tenant=tenant,
                  jwt=session_token(client, user),
                  read=make_token(user, tenant, ("read",), name="r")[0],
                  admin_token=make_token(user, tenant, ("admin",), name="a")[0],
-                 root=root, root_token=make_token(root, root_tenant, ("admin",))[0])
+                 root=root, root_token=make_token(root, root_tenant, ("admin",))[0],
+                 template=template,
+                 instance=factory.instance(tenant, template, name="running-app",
+                                           config={"ADMIN_EMAIL": "a@example.com"}))
 
 
 Case = Callable[[World], list]
@@ -174,6 +188,158 @@ def _tokens_revoke(w: World):
                          json={"name": "gone", "scopes": ["read"]}).json
     return [w.client.delete(f"/api/tokens/{made['id']}", headers=w.h(w.admin_token)),
             w.client.delete(f"/api/tokens/{uuid.uuid4()}", headers=w.h())]
+
+
+# --- templates --------------------------------------------------------------------------
+
+TEMPLATE_BODY = {"name": "Plausible", "railway_template_id": "tpl-contract",
+                 "category": "analytics", "price_tier": "standard",
+                 "monthly_estimate_cents": 800,
+                 "variables": [{"name": "ADMIN_EMAIL", "required": True}]}
+
+
+@case("templates_index")
+def _templates_index(w: World):
+    c = w.client
+    return [c.get("/api/templates?limit=1"), c.get("/api/templates?q=template&category=cms"),
+            c.get("/api/templates?cursor=%%%")]
+
+
+@case("templates_show")
+def _templates_show(w: World):
+    return [w.client.get(f"/api/templates/{w.template.id}"),
+            w.client.get(f"/api/templates/{uuid.uuid4()}")]
+
+
+@case("templates_create")
+def _templates_create(w: World):
+    c = w.client
+    return [c.post("/api/templates", headers=w.h(w.root_token), json=TEMPLATE_BODY),
+            c.post("/api/templates", headers=w.h(w.root_token), json=TEMPLATE_BODY),  # 409
+            c.post("/api/templates", headers=w.h(w.root_token),
+                   json={**TEMPLATE_BODY, "price_tier": "gold"}),  # 422
+            c.post("/api/templates", headers=w.h(), json=TEMPLATE_BODY)]  # 403
+
+
+@case("templates_update")
+def _templates_update(w: World):
+    c = w.client
+    path = f"/api/templates/{w.template.id}"
+    return [c.put(path, headers=w.h(w.root_token), json={"description": "Updated"}),
+            c.put(path, headers=w.h(w.root_token), json={"name": None}),  # 422
+            c.put(f"/api/templates/{uuid.uuid4()}", headers=w.h(w.root_token), json={})]
+
+
+@case("templates_delete")
+def _templates_delete(w: World):
+    c = w.client
+    return [c.delete(f"/api/templates/{w.template.id}", headers=w.h(w.root_token)),
+            c.delete(f"/api/templates/{w.template.id}", headers=w.h())]  # 403
+
+
+def _deploy_body(w: World, name: str) -> dict:
+    return {"template_id": str(w.template.id), "name": name,
+            "variables": {"ADMIN_EMAIL": "ada@example.com"}}
+
+
+@case("templates_deploy")
+def _templates_deploy(w: World):
+    c = w.client
+    return [c.post("/api/templates/deploy", headers=w.h(w.admin_token),
+                   json=_deploy_body(w, "from-template")),
+            c.post("/api/templates/deploy", headers=w.h(w.read),
+                   json=_deploy_body(w, "read-only"))]  # 403
+
+
+# --- instances --------------------------------------------------------------------------
+
+@case("instances_index")
+def _instances_index(w: World):
+    c = w.client
+    return [c.get("/api/instances?limit=1", headers=w.h(w.read)),
+            c.get(f"/api/instances?status=running&template_id={w.template.id}",
+                  headers=w.h()),
+            c.get("/api/instances?include_deleted=true", headers=w.h()),
+            c.get("/api/instances?status=sleeping", headers=w.h())]  # 422
+
+
+@case("instances_create")
+def _instances_create(w: World):
+    c = w.client
+    return [c.post("/api/instances", headers=w.h(), json=_deploy_body(w, "blog")),
+            c.post("/api/instances", headers=w.h(), json=_deploy_body(w, "blog")),  # 422: taken
+            c.post("/api/instances", headers=w.h(),
+                   json={**_deploy_body(w, "x"), "template_id": str(uuid.uuid4())})]  # 404
+
+
+@case("instances_status")
+def _instances_status(w: World):
+    return [w.client.get("/api/instances/status", headers=w.h(w.read))]
+
+
+@case("instances_show")
+def _instances_show(w: World):
+    return [w.client.get(f"/api/instances/{w.instance.id}", headers=w.h(w.read)),
+            w.client.get(f"/api/instances/{uuid.uuid4()}", headers=w.h())]
+
+
+@case("instances_update")
+def _instances_update(w: World):
+    c = w.client
+    path = f"/api/instances/{w.instance.id}"
+    return [c.put(path, headers=w.h(), json={"name": "renamed-app"}),  # 200
+            c.put(path, headers=w.h(), json={"action": "restart"}),  # 202
+            c.put(path, headers=w.h(), json={"action": "start"}),  # 409
+            c.put(path, headers=w.h(w.read), json={"name": "no"})]  # 403
+
+
+@case("instances_delete")
+def _instances_delete(w: World):
+    c = w.client
+    path = f"/api/instances/{w.instance.id}"
+    return [c.delete(path, headers=w.h()), c.delete(path, headers=w.h())]  # 202, 409
+
+
+# --- railway (platform admins) ----------------------------------------------------------
+
+@case("railway_projects")
+def _railway_projects(w: World):
+    return [w.client.get("/api/railway/projects", headers=w.h(w.root_token)),
+            w.client.get("/api/railway/projects", headers=w.h())]  # 403
+
+
+def _on_railway(w: World):
+    """A project with one deployed service on the emulator: (project_id, env_id, service_id)."""
+    from railsaas.services import provisioning
+
+    with w.app.app_context():  # the app's Railway client, pointed at the emulator
+        rc = provisioning.client()
+        project = rc.create_project(provisioning.project_name(uuid.uuid4()))
+        redis_template = rc.template("redis")
+        rc.deploy_template(redis_template.id, redis_template.serialized_config,
+                           project_id=project.id, environment_id=project.environments[0].id)
+        project = rc.project(project.id)
+    return project.id, project.environments[0].id, project.services[0].id
+
+
+@case("railway_services")
+def _railway_services(w: World):
+    project_id, _, _ = _on_railway(w)
+    c = w.client
+    return [c.get(f"/api/railway/services?project_id={project_id}", headers=w.h(w.root_token)),
+            c.get("/api/railway/services?project_id=nope", headers=w.h(w.root_token)),  # 404
+            c.get("/api/railway/services", headers=w.h(w.root_token))]  # 422
+
+
+@case("railway_deployments")
+def _railway_deployments(w: World):
+    _, env_id, service_id = _on_railway(w)
+    c = w.client
+    return [c.get(f"/api/railway/deployments?environment_id={env_id}&service_id={service_id}",
+                  headers=w.h(w.root_token)),
+            c.get("/api/railway/deployments?environment_id=e&service_id=s",
+                  headers=w.h(w.root_token)),  # 404
+            c.get("/api/railway/deployments?environment_id=e", headers=w.h(w.root_token))]
 
 
 # --- meta -------------------------------------------------------------------------------

@@ -36,3 +36,28 @@ def test_a_token_cannot_switch_workspaces_with_the_header(client, factory):
     a_secret, _ = make_token(alice, a_ws)
     resp = client.get("/api/tokens", headers=bearer(a_secret, **{"X-Workspace-ID": str(b_ws.id)}))
     assert resp.status_code == 403
+
+
+def test_tokens_of_two_workspaces_cannot_reach_each_others_instances(client, factory):
+    alice, a_ws = factory.workspace()
+    bob, b_ws = factory.workspace()
+    template = factory.template()
+    a_inst = factory.instance(a_ws, template, name="alices-app")
+    b_inst = factory.instance(b_ws, template, name="bobs-app")
+    a_secret, _ = make_token(alice, a_ws, ("admin",))
+    b_secret, _ = make_token(bob, b_ws, ("admin",))
+
+    path = f"/api/instances/{b_inst.id}"
+    assert client.get(path, headers=bearer(a_secret)).status_code == 404
+    assert client.put(path, headers=bearer(a_secret), json={"name": "mine"}).status_code == 404
+    assert client.put(path, headers=bearer(a_secret),
+                      json={"action": "stop"}).status_code == 404
+    assert client.delete(path, headers=bearer(a_secret)).status_code == 404
+    listed = client.get("/api/instances", headers=bearer(a_secret)).json["items"]
+    assert [i["id"] for i in listed] == [str(a_inst.id)]
+    statuses = client.get("/api/instances/status", headers=bearer(a_secret)).json["items"]
+    assert [i["id"] for i in statuses] == [str(a_inst.id)]
+    mine = client.get(path, headers=bearer(b_secret))
+    assert mine.status_code == 200
+    assert mine.json["name"] == "bobs-app"
+    assert mine.json["status"] == "running"

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.models import ApiToken, AuditLog, Membership, User
+from railsaas.models import ApiToken, AuditLog, Membership, Tenant, User
 from railsaas.services import api_tokens
 from tests.api.conftest import bearer, make_token, session_token
 
@@ -283,3 +283,54 @@ def test_status_filter_and_limit_are_validated(client, factory):
     assert client.get("/api/tokens?limit=0", headers=bearer(jwt)).status_code == 422
     assert client.get("/api/tokens?limit=101", headers=bearer(jwt)).status_code == 422
     assert client.get("/api/tokens?limit=abc", headers=bearer(jwt)).status_code == 422
+
+
+def _deployable(factory):
+    plan = factory.plan(max_instances=5)
+    user, tenant = factory.workspace()
+    with db.scope(SYSTEM) as s:
+        s.get(Tenant, tenant.id).plan_id = plan.id
+    return user, tenant, factory.template()
+
+
+def test_a_read_token_cannot_deploy_and_a_deploy_token_can(client, factory):
+    user, tenant, template = _deployable(factory)
+    read, _ = make_token(user, tenant, ("read",), name="reader")
+    deploy, _ = make_token(user, tenant, ("deploy",), name="deployer")
+    body = {"template_id": str(template.id), "name": "from-ci"}
+    refused = client.post("/api/instances", headers=bearer(read), json=body)
+    assert refused.status_code == 403
+    assert refused.json["error"]["details"] == {"required_scope": "deploy"}
+    assert client.post("/api/templates/deploy", headers=bearer(read),
+                       json=body).status_code == 403
+    made = client.post("/api/instances", headers=bearer(deploy), json=body)
+    assert made.status_code == 202
+    iid = made.json["id"]
+    assert client.get(f"/api/instances/{iid}", headers=bearer(read)).status_code == 200
+    assert client.delete(f"/api/instances/{iid}", headers=bearer(read)).status_code == 403
+    assert client.delete(f"/api/instances/{iid}", headers=bearer(deploy)).status_code == 202
+    # deploy does not reach workspace administration
+    assert client.post("/api/tokens", headers=bearer(deploy),
+                       json={"name": "x", "scopes": ["read"]}).status_code == 403
+
+
+def test_a_deploy_through_a_token_is_audited_as_the_token(client, factory):
+    user, tenant, template = _deployable(factory)
+    deploy, row = make_token(user, tenant, ("deploy",))
+    made = client.post("/api/instances", headers=bearer(deploy),
+                       json={"template_id": str(template.id), "name": "audited"}).json
+    with db.scope(SYSTEM) as s:
+        entry = s.scalars(select(AuditLog).where(AuditLog.action == "instance.create",
+                                                 AuditLog.target_id == made["id"])).one()
+    assert entry.actor_type == "api_token"
+    assert entry.details["api_token_id"] == str(row.id)
+
+
+def test_a_viewer_s_deploy_token_is_still_a_viewer(client, factory):
+    owner, tenant, template = _deployable(factory)
+    viewer = factory.user()
+    factory.member(tenant, viewer, "viewer")
+    deploy, _ = make_token(viewer, tenant, ("deploy",))
+    resp = client.post("/api/instances", headers=bearer(deploy),
+                       json={"template_id": str(template.id), "name": "nope"})
+    assert resp.status_code == 403

@@ -55,9 +55,9 @@ def test_create_answers_202_with_the_instance(client, api_customer, ghost):
     assert "k" * 40 not in resp.get_data(as_text=True)  # names only, never values
     assert body["last_deployment"]["kind"] == "deploy"
     assert resp.headers["Location"] == f"/api/instances/{body['id']}"
-    listed = client.get("/api/instances", headers=auth).json["instances"]
+    listed = client.get("/api/instances", headers=auth).json["items"]
     assert [i["id"] for i in listed] == [body["id"]]
-    statuses = client.get("/api/instances/status", headers=auth).json["instances"]
+    statuses = client.get("/api/instances/status", headers=auth).json["items"]
     assert statuses == [{"id": body["id"], "name": "blog", "status": "requested",
                          "status_reason": None, "domain": None, "settled": False,
                          "status_changed_at": statuses[0]["status_changed_at"]}]
@@ -126,8 +126,8 @@ def test_workspace_b_gets_404_for_workspace_a_instances(client, api_customer, fa
     assert client.put(path, headers=auth_b, json={"name": "mine"}).status_code == 404
     assert client.put(path, headers=auth_b, json={"action": "stop"}).status_code == 404
     assert client.delete(path, headers=auth_b).status_code == 404
-    assert client.get("/api/instances", headers=auth_b).json == {"instances": []}
-    assert client.get("/api/instances/status", headers=auth_b).json == {"instances": []}
+    assert client.get("/api/instances", headers=auth_b).json["items"] == []
+    assert client.get("/api/instances/status", headers=auth_b).json["items"] == []
     assert client.get("/api/instances/not-a-uuid", headers=auth_b).status_code == 404
     with db.scope(SYSTEM) as s:
         assert s.get(Instance, inst.id).name == "private"

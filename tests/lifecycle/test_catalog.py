@@ -55,8 +55,8 @@ def test_templates_api_is_public(client, factory, ghost):
     resp = client.get("/api/templates?q=ghost")
     assert resp.status_code == 200
     body = resp.json
-    assert [t["name"] for t in body["templates"]] == ["Ghost"]
-    assert "serialized_config" not in body["templates"][0]
+    assert [t["name"] for t in body["items"]] == ["Ghost"]
+    assert "serialized_config" not in body["items"][0]
     one = client.get(f"/api/templates/{ghost.id}")
     assert one.status_code == 200
     assert one.json["variables"][0]["name"] == "ADMIN_EMAIL"

@@ -307,14 +307,14 @@ def test_admins_see_railway_through_the_server_and_never_the_token(lifecycle):
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     projects = api.get("/api/railway/projects", headers=auth)
     assert projects.status_code == 200
-    mine = [p for p in projects.json["projects"] if p["id"] == inst.railway_project_id]
+    mine = [p for p in projects.json["items"] if p["id"] == inst.railway_project_id]
     assert mine[0]["instance_id"] == iid
     services = api.get(f"/api/railway/services?project_id={inst.railway_project_id}",
                        headers=auth)
     assert inst.railway_service_id in [s["id"] for s in services.json["services"]]
     deployments = api.get("/api/railway/deployments", headers=auth, query_string={
         "environment_id": inst.railway_environment_id, "service_id": inst.railway_service_id})
-    assert deployments.json["deployments"][0]["status"] == "SUCCESS"
+    assert deployments.json["items"][0]["status"] == "SUCCESS"
     assert api.get("/api/railway/services?project_id=nope", headers=auth).status_code == 404
     for resp in (projects, services, deployments):
         assert lc.emulator.token not in resp.get_data(as_text=True)

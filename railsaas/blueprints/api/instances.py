@@ -1,112 +1,121 @@
 """Instances over JSON: list, create (202: the deploy runs in the background), read, change,
-delete, and every status of the caller's workspace in one call."""
+delete, and the statuses of the caller's workspace in one call."""
 
 from __future__ import annotations
 
 import uuid
 
-from flask import g, jsonify, request
+from flask import g, url_for
 
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.guard import api_login_required
+from railsaas.blueprints.api.operations import operation
+from railsaas.blueprints.api.pagination import paginate
 from railsaas.blueprints.api.workspace_access import api_tenant_id, require_api_editor
-from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
+from railsaas.models import Instance
+from railsaas.schemas.common import Page, PageQuery
+from railsaas.schemas.instances import (
+    InstanceCreate,
+    InstanceOut,
+    InstanceQuery,
+    InstanceStatus,
+    InstanceUpdate,
+)
 from railsaas.services import instances
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed("Send a JSON object.", details={"body": "must be a JSON object"})
-    return body
-
-
-def _one(tenant_id: uuid.UUID, instance_id) -> dict:
+def _one(tenant_id: uuid.UUID, instance_id) -> InstanceOut:
     inst = instances.get_for_tenant(db.session, tenant_id, instance_id)
-    return instances.instance_dict(inst, instances.last_steps(db.session, [inst.id]).get(inst.id))
+    last = instances.last_steps(db.session, [inst.id]).get(inst.id)
+    return InstanceOut.model_validate(instances.instance_dict(inst, last))
 
 
-def create_from_json(tenant_id: uuid.UUID, user_id: uuid.UUID, body: dict):
-    variables = body.get("variables") or {}
+def create_from_body(tenant_id: uuid.UUID, user_id: uuid.UUID, body: InstanceCreate):
     inst = instances.create_instance(db.session, tenant_id=tenant_id, user_id=user_id,
-                                     template_id=body.get("template_id"), name=body.get("name"),
-                                     variables=variables)
+                                     template_id=body.template_id, name=body.name,
+                                     variables=body.variables)
     db.session.commit()
-    response = jsonify(_one(tenant_id, inst.id))
-    response.status_code = 202
-    response.headers["Location"] = f"/api/instances/{inst.id}"
-    return response
+    return _one(tenant_id, inst.id), 202, {
+        "Location": url_for("api.instances_show", instance_id=inst.id)}
 
 
 @bp.get("/instances")
-@api_login_required()
-def instances_index():
-    tenant_id = api_tenant_id()
-    include_deleted = request.args.get("include_deleted") in ("1", "true")
-    items = instances.list_for_tenant(db.session, tenant_id, include_deleted=include_deleted)
-    last = instances.last_steps(db.session, [i.id for i in items])
-    return jsonify({"instances": [instances.instance_dict(i, last.get(i.id)) for i in items]})
+@operation(query=InstanceQuery, responses={200: Page[InstanceOut]}, tags=["instances"])
+def instances_index(query: InstanceQuery):
+    """List the workspace's instances, newest first."""
+    stmt = instances.list_query(api_tenant_id(), include_deleted=query.include_deleted,
+                                status=query.status, template_id=query.template_id)
+    page = paginate(db.session, stmt, Instance, query)
+    last = instances.last_steps(db.session, [i.id for i in page.rows])
+    return Page[InstanceOut](
+        items=[InstanceOut.model_validate(instances.instance_dict(i, last.get(i.id)))
+               for i in page.rows],
+        next_cursor=page.next_cursor)
 
 
 @bp.post("/instances")
-@api_login_required()
-def instances_create():
-    tenant_id = require_api_editor()
-    return create_from_json(tenant_id, g.user.id, _body())
+@operation(scope="deploy", body=InstanceCreate, responses={202: InstanceOut},
+           errors=(402, 409), tags=["instances"])
+def instances_create(body: InstanceCreate):
+    """Deploy a template as a new instance.
+
+    The deploy continues in the background: follow it with GET /api/instances/{id} or
+    /api/instances/status. 402 when the plan's limits stand in the way."""
+    return create_from_body(require_api_editor(), g.user.id, body)
 
 
 @bp.get("/instances/status")
-@api_login_required()
-def instances_status():
-    return jsonify({"instances": instances.statuses(db.session, api_tenant_id())})
+@operation(query=PageQuery, responses={200: Page[InstanceStatus]}, tags=["instances"])
+def instances_status(query: PageQuery):
+    """The status of every live instance of the workspace (cheap to poll)."""
+    stmt = instances.list_query(api_tenant_id())
+    page = paginate(db.session, stmt, Instance, query)
+    return Page[InstanceStatus](
+        items=[InstanceStatus.model_validate(instances.status_dict(i)) for i in page.rows],
+        next_cursor=page.next_cursor)
 
 
-@bp.get("/instances/<instance_id>")
-@api_login_required()
-def instances_show(instance_id: str):
-    return jsonify(_one(api_tenant_id(), instance_id))
+@bp.get("/instances/<uuid:instance_id>")
+@operation(responses={200: InstanceOut}, tags=["instances"])
+def instances_show(instance_id: uuid.UUID):
+    """One instance, with its latest lifecycle step."""
+    return _one(api_tenant_id(), instance_id)
 
 
-@bp.put("/instances/<instance_id>")
-@api_login_required()
-def instances_update(instance_id: str):
-    """{name?, variables?, custom_domain?, action?: redeploy|restart|stop|start}."""
+@bp.put("/instances/<uuid:instance_id>")
+@operation(scope="deploy", body=InstanceUpdate, responses={200: InstanceOut, 202: InstanceOut},
+           errors=(402, 409), tags=["instances"])
+def instances_update(instance_id: uuid.UUID, body: InstanceUpdate):
+    """Rename, change variables, add a custom domain, or redeploy, restart, stop or start.
+
+    Changing variables redeploys, so the change takes effect. 409 when the instance's state
+    does not allow the change."""
     tenant_id = require_api_editor()
-    body = _body()
-    unknown = set(body) - {"name", "variables", "custom_domain", "action"}
-    if unknown:
-        raise ValidationFailed("Unknown fields.", details={k: "is not a field" for k in unknown})
+    sent = body.model_fields_set
     instances.get_for_tenant(db.session, tenant_id, instance_id)  # 404 before anything else
     changed = False
-    if "name" in body:
-        instances.rename(db.session, tenant_id, instance_id, body["name"])
-    if "variables" in body:
-        instances.update_variables(db.session, tenant_id, instance_id, body["variables"],
+    if "name" in sent:
+        instances.rename(db.session, tenant_id, instance_id, body.name)
+    if "variables" in sent:
+        instances.update_variables(db.session, tenant_id, instance_id, body.variables or {},
                                    g.user.id)
         changed = True
-    if "custom_domain" in body:
-        instances.add_custom_domain(db.session, tenant_id, instance_id, body["custom_domain"],
+    if "custom_domain" in sent:
+        instances.add_custom_domain(db.session, tenant_id, instance_id, body.custom_domain,
                                     g.user.id)
         changed = True
-    if body.get("action"):
-        if body["action"] not in ("redeploy", "restart", "stop", "start"):
-            raise ValidationFailed("Unknown action.", details={
-                "action": "must be redeploy, restart, stop or start"})
-        instances.request_action(db.session, tenant_id, instance_id, body["action"], g.user.id)
+    if body.action:
+        instances.request_action(db.session, tenant_id, instance_id, body.action, g.user.id)
         changed = True
     db.session.commit()
-    response = jsonify(_one(tenant_id, instance_id))
-    response.status_code = 202 if changed else 200
-    return response
+    return _one(tenant_id, instance_id), 202 if changed else 200
 
 
-@bp.delete("/instances/<instance_id>")
-@api_login_required()
-def instances_delete(instance_id: str):
+@bp.delete("/instances/<uuid:instance_id>")
+@operation(scope="deploy", responses={202: InstanceOut}, errors=(409,), tags=["instances"])
+def instances_delete(instance_id: uuid.UUID):
+    """Delete an instance: its Railway project goes, the row stays (billing, audit)."""
     tenant_id = require_api_editor()
     instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id)
     db.session.commit()
-    response = jsonify(_one(tenant_id, instance_id))
-    response.status_code = 202
-    return response
+    return _one(tenant_id, instance_id)

@@ -3,36 +3,52 @@ master token and answers with plain data. The token never leaves the server."""
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from datetime import UTC, datetime
 
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.guard import api_login_required
-from railsaas.errors import ValidationFailed
+from railsaas.blueprints.api.operations import operation
+from railsaas.blueprints.api.pagination import paginate_items
+from railsaas.schemas.common import Page, PageQuery
+from railsaas.schemas.railway import (
+    RailwayDeployment,
+    RailwayDeploymentsQuery,
+    RailwayProject,
+    RailwayServices,
+    RailwayServicesQuery,
+)
 from railsaas.services import railway_views
+
+_UNDATED = datetime.min.replace(tzinfo=UTC)  # Railway may leave a date out: those sort last
+
+
+def _key(item):
+    return (item.created_at or _UNDATED, item.id)
 
 
 @bp.get("/railway/projects")
-@api_login_required(admin=True)
-def railway_projects():
-    return jsonify({"projects": railway_views.projects()})
+@operation(auth="admin", query=PageQuery, responses={200: Page[RailwayProject]},
+           errors=(502,), tags=["railway"])
+def railway_projects(query: PageQuery):
+    """The projects of the platform's Railway workspace (one per instance)."""
+    items = [RailwayProject.model_validate(p) for p in railway_views.projects()]
+    page = paginate_items(items, query, key=_key)
+    return Page[RailwayProject](items=page.rows, next_cursor=page.next_cursor)
 
 
 @bp.get("/railway/services")
-@api_login_required(admin=True)
-def railway_services():
-    project_id = (request.args.get("project_id") or "").strip()
-    if not project_id:
-        raise ValidationFailed("Name a project.", details={"project_id": "is required"})
-    return jsonify(railway_views.services(project_id))
+@operation(auth="admin", query=RailwayServicesQuery, responses={200: RailwayServices},
+           errors=(502,), tags=["railway"])
+def railway_services(query: RailwayServicesQuery):
+    """A Railway project's services and environments."""
+    return RailwayServices.model_validate(railway_views.services(query.project_id.strip()))
 
 
 @bp.get("/railway/deployments")
-@api_login_required(admin=True)
-def railway_deployments():
-    environment_id = (request.args.get("environment_id") or "").strip()
-    service_id = (request.args.get("service_id") or "").strip()
-    if not environment_id or not service_id:
-        raise ValidationFailed("Name an environment and a service.", details={
-            k: "is required" for k, v in (("environment_id", environment_id),
-                                          ("service_id", service_id)) if not v})
-    return jsonify({"deployments": railway_views.deployments(environment_id, service_id)})
+@operation(auth="admin", query=RailwayDeploymentsQuery,
+           responses={200: Page[RailwayDeployment]}, errors=(502,), tags=["railway"])
+def railway_deployments(query: RailwayDeploymentsQuery):
+    """The latest deployment of a service in an environment."""
+    items = [RailwayDeployment.model_validate(d) for d in railway_views.deployments(
+        query.environment_id.strip(), query.service_id.strip())]
+    page = paginate_items(items, query, key=_key)
+    return Page[RailwayDeployment](items=page.rows, next_cursor=page.next_cursor)

@@ -1,0 +1,54 @@
+"""The seed's read-only Railway views (services/railway_views.py), for platform admins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from railsaas.schemas.common import PageQuery, Query
+
+
+class RailwayProject(BaseModel):
+    id: str
+    name: str
+    created_at: datetime | None
+    instance_id: uuid.UUID | None = Field(description="The instance the project belongs to, "
+                                          "if it is one of ours.")
+
+
+class RailwayService(BaseModel):
+    id: str
+    name: str
+    created_at: datetime | None
+
+
+class RailwayEnvironment(BaseModel):
+    id: str
+    name: str
+
+
+class RailwayServices(BaseModel):
+    project_id: str
+    services: list[RailwayService]
+    environments: list[RailwayEnvironment]
+
+
+class RailwayDeployment(BaseModel):
+    id: str
+    status: str
+    created_at: datetime | None
+    service_id: str | None
+    environment_id: str | None
+    url: str | None
+    static_url: str | None
+
+
+class RailwayServicesQuery(Query):
+    project_id: str = Field(min_length=1, max_length=255)
+
+
+class RailwayDeploymentsQuery(PageQuery):
+    environment_id: str = Field(min_length=1, max_length=255)
+    service_id: str = Field(min_length=1, max_length=255)
