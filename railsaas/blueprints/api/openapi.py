@@ -50,6 +50,7 @@ STATUS_TEXT = {
     415: "The body is not declared as JSON (`Content-Type: application/json`).",
     422: "Invalid fields: `details` maps each field to its message.",
     429: "Too many requests: wait `Retry-After` seconds.",
+    502: "Railway did not answer; try again later.",
 }
 
 INTRO = """\
