@@ -49,6 +49,13 @@ def _forget_writes(session: Session, previous_transaction) -> None:
         g.pop("db_writes", None)
 
 
+def bookkeeping_only() -> None:
+    """The writes of this request so far were bookkeeping (a personal API token's last use,
+    noted while authenticating), not a state change the audit log has to explain."""
+    if has_request_context():
+        g.pop("db_writes", None)
+
+
 def _exempt_reason(endpoint: str | None) -> str | None:
     if endpoint is None:
         return "no endpoint"

@@ -334,3 +334,17 @@ def test_a_viewer_s_deploy_token_is_still_a_viewer(client, factory):
     resp = client.post("/api/instances", headers=bearer(deploy),
                        json={"template_id": str(template.id), "name": "nope"})
     assert resp.status_code == 403
+
+
+def test_recording_a_tokens_use_is_not_a_state_change_the_audit_guard_wants_explained(
+        client, factory):
+    """Revoking an already revoked token changes nothing; the only write of the request is
+    the caller's last_used_at, which is bookkeeping (the guard is strict in tests)."""
+    user, tenant = factory.workspace()
+    secret, _ = make_token(user, tenant, ("admin",), name="caller")
+    _, gone = make_token(user, tenant, ("read",), name="gone")
+    with db.scope(SYSTEM) as s:
+        s.execute(update(ApiToken).where(ApiToken.id == gone.id)
+                  .values(revoked_at=datetime.now(UTC)))
+    resp = client.delete(f"/api/tokens/{gone.id}", headers=bearer(secret))
+    assert resp.status_code == 204

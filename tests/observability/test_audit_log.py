@@ -58,6 +58,11 @@ AUDITED_ENDPOINTS = {
     "api.templates_update": "template.update",
     "api.templates_delete": "template.deactivate",
     "api.templates_deploy": "instance.create",
+    # personal API tokens
+    "api.tokens_create": "api_token.created",
+    "api.tokens_revoke": "api_token.revoked",
+    "tokens.create": "api_token.created",
+    "tokens.revoke": "api_token.revoked",
     # observability (admin panel)
     "admin.user_suspend": "admin.user_update",
     "admin.user_role": "admin.user_update",

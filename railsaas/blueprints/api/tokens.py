@@ -8,6 +8,7 @@ import uuid
 from flask import g, url_for
 from sqlalchemy.orm import Session
 
+from railsaas import audit_guard
 from railsaas.blueprints.api import bp
 from railsaas.blueprints.api.guard import Principal, current_principal, register_authenticator
 from railsaas.blueprints.api.operations import operation
@@ -27,6 +28,7 @@ def api_token_authenticator(session: Session, token: str) -> Principal | None:
     record = api_tokens.authenticate(session, token)
     if api_tokens.touch(session, record):
         session.commit()  # bookkeeping of its own: GETs never commit, failed views roll back
+        audit_guard.bookkeeping_only()  # not the request's state change
     return Principal(user_id=record.user_id, kind="api_token", tenant_id=record.tenant_id,
                      api_token_id=record.id, scopes=frozenset(record.scopes))
 
