@@ -7,7 +7,7 @@ The owner role it runs as reads api_tokens through a SELECT-only policy of its o
 role is not a member of the owner role, so that policy never applies to it.
 
 Revision ID: 0004_api_tokens
-Revises: 0002_observability
+Revises: 0003_usage_rollups
 Create Date: 2026-12-10 09:00:00
 """
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 from railsaas.config import Config
 
 revision: str = '0004_api_tokens'
-down_revision: str | None = '0002_observability'
+down_revision: str | None = '0003_usage_rollups'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

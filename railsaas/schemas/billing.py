@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from railsaas.schemas.common import Body
+from railsaas.schemas.common import Body, Query
 
 
 class PlanOut(BaseModel):
@@ -79,8 +79,14 @@ class InvoiceOut(BaseModel):
     invoice_pdf: str | None = None
 
 
-class InvoiceList(BaseModel):
-    invoices: list[InvoiceOut]
+class UsageQuery(Query):
+    instance_id: uuid.UUID | None = Field(default=None, description="Only this instance.")
+
+
+class WebhookReceived(BaseModel):
+    received: bool
+    duplicate: bool = Field(description="The event had been received before: nothing new "
+                            "was stored.")
 
 
 class InstanceUsageOut(BaseModel):

@@ -34,6 +34,7 @@ class World:
     root_token: str
     template: object  # active, with variables; the workspace's plan allows it
     instance: object  # running, in the workspace
+    stripe: object  # the Stripe emulator
 
     def h(self, token: str | None = None) -> dict[str, str]:
         return bearer(token or self.jwt)
@@ -45,7 +46,7 @@ VARIABLES = [{"name": "ADMIN_EMAIL", "label": "Admin email", "required": True,
 
 
 @pytest.fixture
-def world(app, client, factory, railway_emulator):
+def world(app, client, factory, railway_emulator, stripe_emulator):
     plan = factory.plan(max_instances=5)
     user, tenant = factory.workspace()
     root, root_tenant = factory.workspace()
@@ -60,7 +61,8 @@ def world(app, client, factory, railway_emulator):
                  root=root, root_token=make_token(root, root_tenant, ("admin",))[0],
                  template=template,
                  instance=factory.instance(tenant, template, name="running-app",
-                                           config={"ADMIN_EMAIL": "a@example.com"}))
+                                           config={"ADMIN_EMAIL": "a@example.com"}),
+                 stripe=stripe_emulator)
 
 
 Case = Callable[[World], list]
@@ -340,6 +342,60 @@ def _railway_deployments(w: World):
             c.get("/api/railway/deployments?environment_id=e&service_id=s",
                   headers=w.h(w.root_token)),  # 404
             c.get("/api/railway/deployments?environment_id=e", headers=w.h(w.root_token))]
+
+
+# --- billing ----------------------------------------------------------------------------
+
+@case("billing_subscription")
+def _billing_subscription(w: World):
+    return [w.client.get("/api/billing/subscription", headers=w.h(w.read)),
+            w.client.get("/api/billing/subscription")]
+
+
+@case("billing_subscription_change")
+def _billing_subscription_change(w: World):
+    from tests.billing.conftest import make_plans
+
+    plan = make_plans(w.app)["starter"]
+    c = w.client
+    return [c.post("/api/billing/subscription", headers=w.h(),
+                   json={"plan_id": str(plan.id)}),  # 201: to Checkout
+            c.post("/api/billing/subscription", headers=w.h(),
+                   json={"cancel_at_period_end": True}),  # 409: nothing to cancel
+            c.post("/api/billing/subscription", headers=w.h(), json={}),  # 422
+            c.post("/api/billing/subscription", headers=w.h(w.read),
+                   json={"plan_id": str(plan.id)})]  # 403
+
+
+@case("billing_invoices")
+def _billing_invoices(w: World):
+    return [w.client.get("/api/billing/invoices?limit=5", headers=w.h(w.read)),
+            w.client.get("/api/billing/invoices?cursor=!", headers=w.h())]
+
+
+@case("billing_usage")
+def _billing_usage(w: World):
+    c = w.client
+    return [c.get("/api/billing/usage", headers=w.h(w.read)),
+            c.get(f"/api/billing/usage?instance_id={uuid.uuid4()}", headers=w.h()),  # 404
+            c.get("/api/billing/usage?instance_id=nope", headers=w.h())]  # 422
+
+
+@case("stripe_webhook")
+def _stripe_webhook(w: World):
+    import json
+    import time
+
+    from tests.billing.conftest import signed_post
+
+    event = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "object": "event",
+                        "type": "customer.created", "created": int(time.time()),
+                        "data": {"object": {"id": "cus_contract", "object": "customer"}}})
+    secret = w.stripe.dispatcher.settings.secret
+    return [signed_post(w.client, event, secret),
+            signed_post(w.client, event, secret),  # a duplicate: 200, duplicate true
+            signed_post(w.client, event, "whsec_wrong"),  # 400
+            w.client.post("/api/stripe/webhook", json={"id": "evt_x"})]  # 400: unsigned
 
 
 # --- meta -------------------------------------------------------------------------------

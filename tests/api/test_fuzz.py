@@ -33,13 +33,18 @@ CONFIG = """
 # Valid by the schema yet refused by a rule a schema cannot express (a password's strength
 # in UTF-8 bytes, an email's syntax by RFC): 422 is the right answer there.
 expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+
+[[operations]]
+include-operation-id = "stripe_webhook"
+# Only Stripe can sign a delivery: every other well-formed one is refused, with 400.
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
 """
 
 
 @pytest.fixture
-def fuzz_token(committed_factory, redis_conn, railway_emulator):
+def fuzz_token(committed_factory, redis_conn, railway_emulator, stripe_emulator):
     """A platform admin's admin token, in a workspace on a plan with a template it may
-    deploy and a running instance; Railway is the emulator."""
+    deploy and a running instance; Railway and Stripe are the emulators."""
     factory = committed_factory
     plan = factory.plan(max_instances=50, allowed_tiers=["starter", "standard", "pro"])
     user, tenant = factory.workspace()

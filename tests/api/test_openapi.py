@@ -30,6 +30,8 @@ SEED_ROUTES = {
     ("delete", "/api/instances/{instance_id}"), ("get", "/api/instances/status"),
     ("get", "/api/railway/projects"), ("get", "/api/railway/services"),
     ("get", "/api/railway/deployments"),
+    ("get", "/api/billing/subscription"), ("post", "/api/billing/subscription"),
+    ("get", "/api/billing/invoices"), ("get", "/api/billing/usage"),
 }
 
 

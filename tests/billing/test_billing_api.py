@@ -46,7 +46,8 @@ def test_a_workspace_without_a_plan_reads_empty(client, owner):
     assert resp.json == {"plan": None, "subscription": None, "payment_failed_at": None,
                          "dunning_stage": None, "spend_cap_cents": None,
                          "spend_cap_state": "ok"}
-    assert client.get("/api/billing/invoices", headers=headers).json == {"invoices": []}
+    assert client.get("/api/billing/invoices", headers=headers).json == {
+        "items": [], "next_cursor": None}
 
 
 def test_subscribe_switch_and_cancel_through_the_api(
@@ -65,7 +66,7 @@ def test_subscribe_switch_and_cancel_through_the_api(
     assert switched.status_code == 200, switched.json
     assert switched.json["plan"]["name"] == "Pro"
     assert switched.json["subscription"]["plan_name"] == "Pro"
-    invoices = client.get("/api/billing/invoices", headers=headers).json["invoices"]
+    invoices = client.get("/api/billing/invoices", headers=headers).json["items"]
     assert len(invoices) == 2  # the first period, then the proration
     assert all(i["hosted_invoice_url"] and i["invoice_pdf"] for i in invoices)
     assert {i["status"] for i in invoices} == {"paid"}
@@ -123,10 +124,12 @@ def test_usage_is_per_instance_and_another_workspace_is_not_found(
     assert body["units"] == {"NETWORK_TX_GB": "GB"}
     one = client.get(f"/api/billing/usage?instance_id={mine.id}", headers=headers)
     assert [i["name"] for i in one.json["instances"]] == [mine.name]
-    for wanted in (theirs.id, "nope"):
-        missing = client.get(f"/api/billing/usage?instance_id={wanted}", headers=headers)
-        assert missing.status_code == 404
-        assert missing.json["error"]["code"] == "not_found"
+    missing = client.get(f"/api/billing/usage?instance_id={theirs.id}", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json["error"]["code"] == "not_found"
+    malformed = client.get("/api/billing/usage?instance_id=nope", headers=headers)
+    assert malformed.status_code == 422  # a malformed filter is invalid input, as everywhere
+    assert "instance_id" in malformed.json["error"]["details"]
     elsewhere = client.get("/api/billing/usage",
                            headers={**headers, "X-Workspace-ID": str(other.id)})
     assert elsewhere.status_code == 404

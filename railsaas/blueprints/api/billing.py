@@ -6,25 +6,29 @@ workspace's ids are simply not found (404), as everywhere.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
-from flask import current_app, g, request
+from flask import current_app, g
 
 from railsaas import stripe_gateway as gateway
 from railsaas.blueprints.api import bp
-from railsaas.blueprints.api.guard import api_login_required
-from railsaas.blueprints.api.validation import dump, parse_body
+from railsaas.blueprints.api.operations import operation
+from railsaas.blueprints.api.pagination import paginate_items
 from railsaas.errors import NotFound
 from railsaas.extensions import db
 from railsaas.schemas.billing import (
     CheckoutOut,
-    InvoiceList,
+    InvoiceOut,
     SubscriptionChange,
     SubscriptionOut,
     UsageOut,
+    UsageQuery,
 )
+from railsaas.schemas.common import Page, PageQuery
 from railsaas.services import spend_caps, subscriptions, usage
+
+# Stripe's page size cap: the newest 100 invoices (eight years of monthly bills) are listed.
+INVOICES_FETCHED = 100
 
 
 def _workspace():
@@ -33,35 +37,42 @@ def _workspace():
     return g.workspace
 
 
-def _subscription_out(tenant) -> dict:
+def _subscription_out(tenant) -> SubscriptionOut:
     row = subscriptions.current(db.session, tenant.id)
     data = subscriptions.subscription_dict(tenant, row)
     data["spend_cap_cents"] = spend_caps.cap_cents(tenant)
-    return dump(SubscriptionOut.model_validate(data))
+    return SubscriptionOut.model_validate(data)
 
 
 @bp.get("/billing/subscription")
-@api_login_required()
+@operation(responses={200: SubscriptionOut}, tags=["billing"])
 def billing_subscription():
+    """The workspace's plan, subscription, dunning state and spend cap."""
     return _subscription_out(_workspace().tenant)
 
 
 @bp.post("/billing/subscription")
-@api_login_required()
-def billing_subscription_change():
+@operation(scope="admin", body=SubscriptionChange,
+           responses={200: SubscriptionOut, 201: CheckoutOut}, errors=(409, 503),
+           tags=["billing"])
+def billing_subscription_change(body: SubscriptionChange):
+    """Subscribe, switch plans, or cancel at the period's end (the workspace owner).
+
+    Without a live subscription, `plan_id` starts a Stripe Checkout (201: send the customer
+    to `checkout_url`); with one, it switches plans now with a prorated invoice (200).
+    `cancel_at_period_end` cancels at the period's end, or undoes that (200)."""
     workspace = _workspace()
     subscriptions.require_owner(workspace)
-    body = parse_body(SubscriptionChange)
     if body.cancel_at_period_end is not None:
         subscriptions.set_cancel_at_period_end(db.session, workspace.id,
                                                body.cancel_at_period_end)
         db.session.commit()
-        return _subscription_out(workspace.tenant)
+        return _subscription_out(workspace.tenant), 200
     current = subscriptions.current(db.session, workspace.id)
     if current is not None and current.status in usage.LIVE_STATUSES:
         subscriptions.change_plan(db.session, workspace.id, body.plan_id)
         db.session.commit()
-        return _subscription_out(workspace.tenant)
+        return _subscription_out(workspace.tenant), 200
     tenant = subscriptions.lock_tenant(db.session, workspace.id)
     base = current_app.config["BASE_URL"].rstrip("/")
     cs = subscriptions.start_checkout(
@@ -69,7 +80,7 @@ def billing_subscription_change():
         success_url=f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{base}/billing/cancel")
     db.session.commit()
-    return dump(CheckoutOut(checkout_session_id=cs["id"], checkout_url=cs["url"])), 201
+    return CheckoutOut(checkout_session_id=cs["id"], checkout_url=cs["url"]), 201
 
 
 def _ts(value) -> datetime | None:
@@ -77,24 +88,29 @@ def _ts(value) -> datetime | None:
 
 
 @bp.get("/billing/invoices")
-@api_login_required()
-def billing_invoices():
+@operation(query=PageQuery, responses={200: Page[InvoiceOut]}, errors=(503,),
+           tags=["billing"])
+def billing_invoices(query: PageQuery):
+    """The workspace's invoices from Stripe, newest first, with links to pay or download."""
     tenant = _workspace().tenant
-    items = gateway.list_invoices(tenant.stripe_customer_id) if tenant.stripe_customer_id \
-        else []
-    return dump(InvoiceList(invoices=[{
-        "id": i["id"], "number": i.get("number"), "status": i.get("status"),
-        "currency": i.get("currency") or "usd", "total_cents": i.get("total") or 0,
-        "amount_due_cents": i.get("amount_due") or 0,
-        "amount_paid_cents": i.get("amount_paid") or 0, "created": _ts(i["created"]),
-        "period_start": _ts(i.get("period_start")), "period_end": _ts(i.get("period_end")),
-        "hosted_invoice_url": i.get("hosted_invoice_url"), "invoice_pdf": i.get("invoice_pdf"),
-    } for i in items]))
+    items = gateway.list_invoices(tenant.stripe_customer_id, limit=INVOICES_FETCHED) \
+        if tenant.stripe_customer_id else []
+    invoices = [InvoiceOut(
+        id=i["id"], number=i.get("number"), status=i.get("status"),
+        currency=i.get("currency") or "usd", total_cents=i.get("total") or 0,
+        amount_due_cents=i.get("amount_due") or 0,
+        amount_paid_cents=i.get("amount_paid") or 0, created=_ts(i["created"]),
+        period_start=_ts(i.get("period_start")), period_end=_ts(i.get("period_end")),
+        hosted_invoice_url=i.get("hosted_invoice_url"), invoice_pdf=i.get("invoice_pdf"),
+    ) for i in items]
+    page = paginate_items(invoices, query, key=lambda i: (i.created, i.id))
+    return Page[InvoiceOut](items=page.rows, next_cursor=page.next_cursor)
 
 
 @bp.get("/billing/usage")
-@api_login_required()
-def billing_usage():
+@operation(query=UsageQuery, responses={200: UsageOut}, tags=["billing"])
+def billing_usage(query: UsageQuery):
+    """This billing period's usage and its cost, in total and per instance."""
     tenant = _workspace().tenant
     plan = tenant.plan
     period = usage.current_period(db.session, tenant.id, datetime.now(UTC))
@@ -102,14 +118,10 @@ def billing_usage():
         db.session, tenant.id, period,
         markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
         included_cents=plan.included_usage_cents if plan else 0))
-    wanted = request.args.get("instance_id")
-    if wanted:
-        try:
-            wanted_id = str(uuid.UUID(wanted))
-        except ValueError:
-            raise NotFound("No such instance.") from None
+    if query.instance_id is not None:
+        wanted_id = str(query.instance_id)
         data["instances"] = [i for i in data["instances"] if i["id"] == wanted_id]
         if not data["instances"]:
             raise NotFound("No such instance.")
     data["spend_cap_cents"] = spend_caps.cap_cents(tenant)
-    return dump(UsageOut.model_validate(data))
+    return UsageOut.model_validate(data)

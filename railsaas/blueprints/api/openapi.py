@@ -38,7 +38,8 @@ _METHODS = ("get", "put", "post", "patch", "delete")
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 STATUS_TEXT = {
-    400: "Malformed request: a body that is not JSON, or a malformed X-Workspace-ID.",
+    400: "Malformed request: a body that is not JSON, a malformed X-Workspace-ID, or (for a "
+         "webhook) a bad signature.",
     401: "No credential, or one that is invalid, expired or revoked "
          "(`WWW-Authenticate: Bearer`).",
     402: "A plan limit stands in the way.",
@@ -51,6 +52,7 @@ STATUS_TEXT = {
     422: "Invalid fields: `details` maps each field to its message.",
     429: "Too many requests: wait `Retry-After` seconds.",
     502: "Railway did not answer; try again later.",
+    503: "Stripe did not answer; try again later.",
 }
 
 INTRO = """\
@@ -183,6 +185,9 @@ def _parameters(route: Route, op: Operation, schemas: _Schemas) -> list[dict[str
             if "description" in prop:
                 param["description"] = prop.pop("description")
             params.append(param)
+    for header in op.headers:
+        params.append({"name": header.name, "in": "header", "required": header.required,
+                       "description": header.description, "schema": {"type": "string"}})
     if op.auth != "public":
         params.append({"name": "X-Workspace-ID", "in": "header", "required": False,
                        "description": "The workspace to act in (session tokens; a personal "
@@ -197,6 +202,8 @@ def _error_statuses(route: Route, op: Operation) -> set[int]:
         statuses |= {400, 401, 403, 404}
     if op.body is not None:
         statuses |= {400, 413, 415, 422}
+    if op.raw_body is not None:
+        statuses |= {400, 413}
     if op.query is not None:
         statuses.add(422)
     if "{" in route.path:
@@ -245,6 +252,9 @@ def _operation(route: Route, op: Operation, schemas: _Schemas) -> dict[str, Any]
             "required": op.body_required,
             "content": {"application/json": {"schema": schemas.ref(op.body, "validation")}},
         }
+    elif op.raw_body is not None:
+        out["requestBody"] = {"required": True, "content": {
+            op.raw_body.content_type: {"schema": op.raw_body.schema}}}
     responses: dict[str, Any] = {}
     for status, spec in sorted(op.responses.items()):
         responses[str(status)] = _response(spec, _success_text(status), schemas)
