@@ -76,6 +76,7 @@ def _enforce(window: Window | None, what: str) -> None:
         return
     g.setdefault("rate_windows", []).append(window)
     if window.exceeded:
+        g.rate_limited_by = window
         raise RateLimited(f"Too many requests {what}: try again in {window.reset} s.",
                           details={"retry_after": window.reset})
 
@@ -104,10 +105,11 @@ def _headers(response: Response) -> Response:
     windows: list[Window] = g.get("rate_windows") or []
     if not windows or not _is_api():
         return response
-    tightest = min(windows, key=lambda w: (not w.exceeded, w.remaining, -w.reset))
+    tightest = g.get("rate_limited_by") or min(windows, key=lambda w: (w.remaining, -w.reset))
     response.headers["X-RateLimit-Limit"] = str(tightest.limit)
     response.headers["X-RateLimit-Remaining"] = str(tightest.remaining)
     response.headers["X-RateLimit-Reset"] = str(tightest.reset)
-    if response.status_code == 429:
-        response.headers["Retry-After"] = str(tightest.reset)
+    over = g.get("rate_limited_by")
+    if response.status_code == 429 and over is not None:  # not another area's own 429
+        response.headers["Retry-After"] = str(over.reset)
     return response
