@@ -118,9 +118,12 @@ def dbconn(app):
 
 @pytest.fixture
 def committed(app, servers):
-    """Real commits; every table is emptied afterwards (as the owner, bypassing nothing)."""
+    """Real commits; every table is emptied afterwards (as the owner, bypassing nothing),
+    and the catalog's Redis cache with it (it would otherwise outlive its rows)."""
+    support.forget_cached_catalog(servers.redis_url)
     yield
     support.truncate_all(servers.database_url)
+    support.forget_cached_catalog(servers.redis_url)
 
 
 @pytest.fixture

@@ -39,6 +39,18 @@ def truncate_all(database_url: str) -> None:
     engine.dispose()
 
 
+def forget_cached_catalog(redis_url: str) -> None:
+    import redis
+
+    from railsaas.services.catalog import CACHE_KEY
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.delete(CACHE_KEY)
+    finally:
+        client.close()
+
+
 def hash_password(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
 
