@@ -62,7 +62,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from railsaas.blueprints import account, admin, api, auth, billing, dev, ops, pages, tokens
+    from railsaas.blueprints import (
+        account, admin, api, auth, billing, dev, ops, pages, teams, tokens,
+    )
     from railsaas.extensions import csrf
 
     app.register_blueprint(pages.bp)
@@ -70,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(tokens.bp)
+    app.register_blueprint(teams.bp)
     app.register_blueprint(dev.bp)  # 404 unless DEBUG
     from railsaas.blueprints import catalog, instances, notifications, railway_webhooks
 

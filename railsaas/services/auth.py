@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,8 +37,8 @@ from railsaas import metrics
 from railsaas.db import TenantContext, set_context
 from railsaas.errors import Conflict, Forbidden, ServiceError, Unauthenticated, ValidationFailed
 from railsaas.extensions import redis_client
-from railsaas.models import Membership, Tenant, User
-from railsaas.services import audit, mail, passwords, tokens
+from railsaas.models import User
+from railsaas.services import audit, mail, passwords, tokens, workspaces
 
 log = logging.getLogger(__name__)
 
@@ -246,23 +244,16 @@ class LoginThrottle:
 
 # --- sign-up ----------------------------------------------------------------------------------
 
-_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
-
-
-def _slug(name: str) -> str:
-    base = _SLUG_JUNK.sub("-", name.lower()).strip("-")[:40].strip("-") or "workspace"
-    return f"{base}-{secrets.token_hex(3)}"
-
-
 def _email_taken() -> Conflict:
     message = "An account with this email address already exists."
     return Conflict(message, details={"email": message})
 
 
-def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
-    """Create a user, their personal workspace and owner membership; email a link to verify.
-
-    Leaves the session's RLS context on the new user and workspace."""
+def create_account(session: Session, *, email: Any, password: Any, name: Any,
+                   email_verified: bool = False, tenant_id: uuid.UUID | None = None) -> User:
+    """Validate and insert a user (no workspace, no email). Sign-up and accepting an
+    invitation both start here. Leaves the session's RLS context on the new user (and on
+    `tenant_id`, the workspace about to be created or joined)."""
     errors: dict[str, str] = {}
     for field, check in (("name", lambda: clean_name(name)),
                          ("email", lambda: normalize_email(email)),
@@ -277,11 +268,11 @@ def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
     if find_login(session, email) is not None:
         raise _email_taken()
 
-    user_id, tenant_id = uuid.uuid4(), uuid.uuid4()
+    user_id = uuid.uuid4()
     # The policies admit a new user only as themselves, and a new workspace only when it is
     # the selected one: select the ids before inserting.
     set_context(session, TenantContext(user_id=user_id, tenant_id=tenant_id))
-    user = User(id=user_id, email=email, name=name, email_verified=False,
+    user = User(id=user_id, email=email, name=name, email_verified=email_verified,
                 password_hash=passwords.hash_password(password))
     try:
         with session.begin_nested():
@@ -289,20 +280,19 @@ def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
             session.flush()
     except IntegrityError:  # a concurrent sign-up with the same address won
         raise _email_taken() from None
+    return user
 
-    for attempt in range(5):  # slugs are globally unique; other workspaces are invisible
-        try:
-            with session.begin_nested():
-                tenant = Tenant(id=tenant_id, name=f"{name}'s workspace"[:255], slug=_slug(name))
-                session.add(tenant)
-                session.flush()
-            break
-        except IntegrityError:
-            if attempt == 4:
-                raise
-    session.add(Membership(tenant_id=tenant_id, user_id=user_id, role="owner"))
-    session.flush()
-    _record(session, "auth.register", user_id, actor=user_id, workspace_id=str(tenant_id))
+
+def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
+    """Create a user, their personal workspace and owner membership; email a link to verify.
+
+    Leaves the session's RLS context on the new user and workspace."""
+    tenant_id = uuid.uuid4()
+    user = create_account(session, email=email, password=password, name=name,
+                          tenant_id=tenant_id)
+    workspaces.create_tenant(session, name=f"{user.name}'s workspace", owner_id=user.id,
+                             tenant_id=tenant_id)
+    _record(session, "auth.register", user.id, actor=user.id, workspace_id=str(tenant_id))
     send_verification(session, user)
     metrics.registration()
     return user

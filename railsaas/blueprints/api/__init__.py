@@ -22,6 +22,7 @@ from railsaas.blueprints.api import (  # noqa: E402, F401
     railway,
     ratelimit,
     stripe_webhook,
+    teams,
     templates,
     tokens,
     users,
