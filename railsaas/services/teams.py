@@ -4,6 +4,10 @@ Every function that changes membership locks the workspace row first and re-read
 caller's role inside the transaction, so two owners demoting each other at once cannot leave
 a workspace without one; then it authorizes (services.permissions) and audits.
 
+Order of refusals: the object named first (read under RLS, so another workspace's is a 404
+for everyone), then the caller's role (403), then the input (422). Actions on no particular
+object start with the role.
+
 Decisions worth knowing:
 - Invitation links are signed (itsdangerous, SECRET_KEY) and expire; the link carries the
   workspace id and a random token, and only the token's SHA-256 is stored. Resending issues a
@@ -195,13 +199,18 @@ def _acting(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,
     return fresh
 
 
-def _membership(session: Session, tenant_id: uuid.UUID, user_id: Any) -> Membership:
+def _membership(session: Session, tenant_id: uuid.UUID | None, user_id: Any) -> Membership:
+    """A member of the workspace, read under RLS (another workspace's are not found).
+    Always re-read from the database: after _acting's lock it must be the current row."""
+    if tenant_id is None:
+        raise NotFound("Choose or create a workspace first.", code="no_workspace")
     try:
         uid = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
     except ValueError:
         raise NotFound("No such member.") from None
-    m = session.scalar(select(Membership).where(Membership.tenant_id == tenant_id,
-                                                Membership.user_id == uid))
+    m = session.scalars(select(Membership).where(Membership.tenant_id == tenant_id,
+                                                 Membership.user_id == uid)
+                        .execution_options(populate_existing=True)).first()
     if m is None:
         raise NotFound("No such member.")
     return m
@@ -235,9 +244,9 @@ def _who(session: Session, user_id: uuid.UUID) -> User | None:
 
 def change_role(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,
                 user_id: Any, role: Any) -> Membership:
-    authorize(workspace, "members.manage")  # the role first: a refusal says nothing more
-    role = clean_role(role)
+    _membership(session, workspace and workspace.id, user_id)
     ws = _acting(session, workspace, actor_id, "members.manage")
+    role = clean_role(role)
     target = _membership(session, ws.id, user_id)
     if target.role == role:
         return target
@@ -258,6 +267,7 @@ def remove_member(session: Session, workspace: Workspace | None, actor_id: uuid.
     if str(user_id) == str(actor_id):
         leave(session, workspace, actor_id)
         return
+    _membership(session, workspace and workspace.id, user_id)
     ws = _acting(session, workspace, actor_id, "members.manage")
     target = _membership(session, ws.id, user_id)
     if target.role == OWNER:
@@ -288,6 +298,7 @@ def leave(session: Session, workspace: Workspace | None, actor_id: uuid.UUID) ->
 def transfer_ownership(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,
                        to_user_id: Any) -> Membership:
     """Make another member owner and step down to admin."""
+    _membership(session, workspace and workspace.id, to_user_id)
     ws = _acting(session, workspace, actor_id, "workspace.transfer")
     if str(to_user_id) == str(actor_id):
         message = "Choose another member: you already own this workspace."
@@ -405,26 +416,36 @@ def invite(session: Session, workspace: Workspace | None, actor_id: uuid.UUID, *
     return inv
 
 
-def _open_invitation(session: Session, ws: Workspace, invitation_id: Any) -> Invitation:
+def _invitation(session: Session, tenant_id: uuid.UUID | None, invitation_id: Any, *,
+                lock: bool = False) -> Invitation:
+    if tenant_id is None:
+        raise NotFound("Choose or create a workspace first.", code="no_workspace")
     try:
         iid = invitation_id if isinstance(invitation_id, uuid.UUID) else uuid.UUID(
             str(invitation_id))
     except ValueError:
         raise NotFound("No such invitation.") from None
-    inv = session.scalars(select(Invitation).where(Invitation.id == iid,
-                                                   Invitation.tenant_id == ws.id)
-                          .with_for_update()).first()
+    stmt = select(Invitation).where(Invitation.id == iid, Invitation.tenant_id == tenant_id)
+    inv = session.scalars(stmt.with_for_update() if lock else stmt).first()
     if inv is None:
         raise NotFound("No such invitation.")
+    return inv
+
+
+def _open_invitation(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,
+                     invitation_id: Any) -> tuple[Workspace, Invitation]:
+    """The invitation (404 if not this workspace's), then the caller's right to manage it."""
+    _invitation(session, workspace and workspace.id, invitation_id)
+    ws = _acting(session, workspace, actor_id, "members.manage")
+    inv = _invitation(session, ws.id, invitation_id, lock=True)
     if inv.role == OWNER:
         authorize(ws, "owners.manage")
-    return inv
+    return ws, inv
 
 
 def revoke_invitation(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,
                       invitation_id: Any) -> Invitation:
-    ws = _acting(session, workspace, actor_id, "members.manage")
-    inv = _open_invitation(session, ws, invitation_id)
+    ws, inv = _open_invitation(session, workspace, actor_id, invitation_id)
     if inv.accepted_at is not None:
         raise Conflict("This invitation was already accepted: remove the member instead.",
                        code="invitation_accepted")
@@ -448,8 +469,7 @@ def _resend_allowed(invitation_id: uuid.UUID) -> bool:
 def resend_invitation(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,
                       invitation_id: Any) -> Invitation:
     """Send a fresh link (the old one stops working) valid for the full period again."""
-    ws = _acting(session, workspace, actor_id, "members.manage")
-    inv = _open_invitation(session, ws, invitation_id)
+    ws, inv = _open_invitation(session, workspace, actor_id, invitation_id)
     if inv.accepted_at is not None or inv.revoked_at is not None:
         raise Conflict("Only a pending or expired invitation can be sent again.",
                        code="invitation_closed")
