@@ -1,0 +1,107 @@
+"""Teams in a real browser: an owner invites a teammate from the members page (HTMX), the
+teammate accepts from the emailed link on a phone, creates a workspace of their own, switches
+back with the header's switcher, and as a viewer is offered nothing to change, and refused
+(403) when they try anyway."""
+
+from __future__ import annotations
+
+from railsaas.devmail import links_in
+from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.support import DEFAULT_PASSWORD
+
+
+def _log_in(page, live_server, email, password):
+    page.goto(live_server + "/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("form >> text=Log in")
+    page.wait_for_url("**/dashboard")
+
+
+def test_owner_invites_teammate_who_joins_switches_and_cannot_change_things(
+        app, page, phone, live_server, celery_worker, mail_sink, committed_factory, shot):
+    owner, acme = committed_factory.workspace(name="Olivia Owner")
+    from railsaas.db import SYSTEM
+    from railsaas.extensions import db
+    from railsaas.models import Tenant
+
+    with db.scope(SYSTEM) as s:
+        s.get(Tenant, acme.id).name = "Acme"
+
+    # The owner invites a viewer from the members page; htmx swaps the list in place.
+    _log_in(page, live_server, owner.email, DEFAULT_PASSWORD)
+    page.click("nav >> text=Members")
+    page.wait_for_url("**/members")
+    page.fill("#email", "teammate@example.com")
+    page.select_option("#role", "viewer")
+    page.click("[data-testid=invite-submit]")
+    row = page.locator("[data-testid=invitation-row][data-email='teammate@example.com']")
+    row.wait_for()
+    assert page.locator("text=Invitation sent to teammate@example.com").is_visible()
+    assert page.url.endswith("/members")  # swapped, not navigated
+    shot(page, "owner-invited")
+
+    # The teammate opens the emailed link on a phone and creates an account.
+    message = mail_sink.wait_for(to="teammate@example.com", timeout=30)
+    assert "Acme" in str(message["Subject"])
+    [link] = [u for u in links_in(message) if "/invitations/accept/" in u]
+    mate = phone
+    mate.goto(link)
+    assert "Join Acme" in mate.inner_text("h1")
+    assert_no_horizontal_scroll(mate)
+    shot(mate, "invitation")
+    mate.fill("#name", "Tess Teammate")
+    mate.fill("#password", "a teammate's passphrase")
+    mate.click("[data-testid=accept-invitation]")
+    mate.wait_for_url("**/dashboard")
+    assert mate.inner_text("[data-testid=workspace-name]") == "Acme"
+    assert mate.locator("[data-testid=verify-banner]").count() == 0  # the link proved it
+    shot(mate, "joined")
+
+    # A workspace of their own, from the header's switcher.
+    mate.click("[data-testid=workspace-switcher] summary")
+    mate.click("[data-testid=new-workspace]")
+    mate.fill("#name", "Tess's lab")
+    mate.click("text=Create workspace")
+    mate.wait_for_url("**/dashboard")
+    assert mate.inner_text("[data-testid=workspace-name]") == "Tess's lab"
+    mate.goto(live_server + "/members")
+    assert mate.inner_text("[data-testid=my-role]") == "Owner"
+    shot(mate, "own-workspace")
+    assert_no_horizontal_scroll(mate)
+
+    # Switch back to Acme.
+    mate.click("[data-testid=workspace-switcher] summary")
+    assert_no_horizontal_scroll(mate)
+    shot(mate, "switcher-open")
+    mate.click("[data-testid=switch-workspace]:has-text('Acme')")
+    mate.wait_for_url("**/dashboard")
+    assert mate.inner_text("[data-testid=workspace-name]") == "Acme"
+
+    # As a viewer in Acme: the members page offers nothing to change...
+    mate.goto(live_server + "/members")
+    assert mate.inner_text("[data-testid=my-role]") == "Viewer"
+    assert mate.locator("[data-testid=invite-form]").count() == 0
+    assert mate.locator("[data-testid=remove-member]").count() == 0
+    assert mate.locator("[data-testid=role-select]").count() == 0
+    assert_no_horizontal_scroll(mate)
+    shot(mate, "viewer-members")
+    # ...and a hand-made request is refused.
+    csrf = mate.get_attribute("meta[name=csrf-token]", "content")
+    refused = mate.request.post(live_server + "/members/invite", form={
+        "csrf_token": csrf, "email": "sneaky@example.com", "role": "admin"})
+    assert refused.status == 403
+    if app.view_functions.get("instances.index"):  # lifecycle merged: no deploying either
+        mate.goto(live_server + "/instances")
+        assert mate.locator("text=Deploy").count() == 0
+
+    # The owner sees the teammate as a viewer, and may promote them.
+    page.goto(live_server + "/members")
+    mate_row = page.locator("[data-testid=member-row][data-email='teammate@example.com']")
+    assert mate_row.get_attribute("data-role") == "viewer"
+    assert page.locator("[data-testid=invitation-row]").count() == 0
+    mate_row.locator("select").select_option("member")
+    mate_row.locator("text=Change").click()
+    page.locator("[data-testid=member-row][data-email='teammate@example.com']"
+                 "[data-role=member]").wait_for()
+    shot(page, "owner-promoted")
