@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 ADMIN = ("Platform admin", "admin@railsaas.local", "admin-demo-password")
 CUSTOMER = ("Customer", "demo@railsaas.local", "demo-password-123")
+VIEWER = ("Viewer", "viewer@railsaas.local", "viewer-password-123")  # read-only in Demo Co
 
 PLANS = [
     dict(slug="starter", name="Starter", price_cents=900, max_instances=2,
@@ -113,8 +114,20 @@ def seed_billing(session: Session) -> None:
     session.flush()
 
 
+def seed_teams(session: Session) -> None:
+    """A viewer in the customer's workspace, to see what read-only looks like."""
+    viewer = ensure_user(session, *VIEWER)
+    demo = session.scalar(select(Tenant).join(Membership, Membership.tenant_id == Tenant.id)
+                          .join(User, User.id == Membership.user_id)
+                          .where(User.email == CUSTOMER[1], Membership.role == "owner"))
+    if demo is not None and not session.scalar(select(Membership).where(
+            Membership.tenant_id == demo.id, Membership.user_id == viewer.id)):
+        session.add(Membership(tenant_id=demo.id, user_id=viewer.id, role="viewer"))
+        session.flush()
+
+
 STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people, seed_catalog,
-                                          seed_billing, seed_history]
+                                          seed_billing, seed_history, seed_teams]
 
 
 def run() -> list[tuple[str, str, str]]:
@@ -125,7 +138,8 @@ def run() -> list[tuple[str, str, str]]:
     with app.app_context(), db.scope(SYSTEM) as session:
         for step in STEPS:
             step(session)
-    return [(ADMIN[0], ADMIN[1], ADMIN[2]), (CUSTOMER[0], CUSTOMER[1], CUSTOMER[2])]
+    return [(ADMIN[0], ADMIN[1], ADMIN[2]), (CUSTOMER[0], CUSTOMER[1], CUSTOMER[2]),
+            (VIEWER[0], VIEWER[1], VIEWER[2])]
 
 
 if __name__ == "__main__":

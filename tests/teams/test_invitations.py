@@ -5,6 +5,7 @@ invited address; revoked, resent, expired and tampered links refused."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -12,6 +13,7 @@ from sqlalchemy import update
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Invitation, User
+from tests.support import DEFAULT_PASSWORD
 from tests.teams.conftest import audits, emails_to, invitation_link, invitations, role_of
 
 
@@ -266,3 +268,18 @@ def test_invitation_tokens_hash_to_the_stored_value(app, pages, team):
     assert invitations(team.tenant.id)[0].token_hash == hashlib.sha256(
         secret_part.encode()).hexdigest()
 
+
+
+def test_logging_in_from_the_invitation_comes_back_to_it(pages, team, factory):
+    person = factory.user(email="returning@example.com")
+    link = _invite(pages, team, "returning@example.com")
+    visitor = pages(None)
+    html = visitor.get(link).get_data(as_text=True)
+    login_href = re.search(r'href="([^"]+)" role="button" data-testid="login-to-accept"',
+                           html).group(1).replace("&amp;", "&")
+    resp = visitor.post(login_href, {"email": person.email, "password": DEFAULT_PASSWORD})
+    assert resp.status_code == 303
+    assert resp.location == link
+    assert 'data-testid="accept-invitation"' in visitor.get(link).get_data(as_text=True)
+    assert visitor.post(link).status_code == 303
+    assert role_of(team.tenant.id, person.id) == "member"
