@@ -77,6 +77,8 @@ INVITATION_MAX_AGE = 7 * 86400  # seconds; app.config["INVITATION_MAX_AGE"] may 
 MAX_PENDING_INVITATIONS = 50    # per workspace: invitations send email on our behalf
 MAX_OWNED_WORKSPACES = 20       # per person
 RESEND_SECONDS = 60             # at most one resend of an invitation per minute
+INVITATIONS_PER_DAY = 100       # emails per workspace per day, resends included (config may
+                                # override it: app.config["INVITATIONS_PER_DAY"])
 WORKSPACE_NAME_MAX = 100
 # Subscriptions in these states still bill: a workspace cannot be deleted under one.
 LIVE_SUBSCRIPTION_STATES = ("trialing", "active", "past_due", "unpaid", "incomplete")
@@ -405,6 +407,7 @@ def invite(session: Session, workspace: Workspace | None, actor_id: uuid.UUID, *
     for stale in (i for i in open_ if i.email == address):
         stale.revoked_at = _now()
 
+    _count_invitation_email(ws.id)
     token, token_hash = _new_link_token(ws.id)
     inv = Invitation(tenant_id=ws.id, email=address, role=role, token_hash=token_hash,
                      invited_by=actor_id, expires_at=_now() + timedelta(seconds=_max_age()))
@@ -466,6 +469,24 @@ def _resend_allowed(invitation_id: uuid.UUID) -> bool:
         return True
 
 
+def _count_invitation_email(tenant_id: uuid.UUID) -> None:
+    """Invitations are email in our name to addresses we do not know: a daily cap per
+    workspace keeps revoke-and-invite loops from turning it into a mailer."""
+    key = f"teams:invites:{tenant_id}:{_now():%Y%m%d}"
+    try:
+        pipe = redis_client().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 2 * 86400)
+        sent = pipe.execute()[0]
+    except redis.RedisError:
+        log.warning("redis unavailable: invitation daily cap skipped")
+        return
+    cap = int(current_app.config.get("INVITATIONS_PER_DAY", INVITATIONS_PER_DAY))
+    if sent > cap:
+        raise RateLimited(f"This workspace sent {cap} invitations today, the most a day "
+                          "allows. Try again tomorrow.")
+
+
 def resend_invitation(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,
                       invitation_id: Any) -> Invitation:
     """Send a fresh link (the old one stops working) valid for the full period again."""
@@ -476,6 +497,7 @@ def resend_invitation(session: Session, workspace: Workspace | None, actor_id: u
     if not _resend_allowed(inv.id):
         raise RateLimited(f"This invitation was just sent. Try again in {RESEND_SECONDS} "
                           "seconds.")
+    _count_invitation_email(ws.id)
     inviter = _who(session, actor_id)
     token, inv.token_hash = _new_link_token(ws.id)
     inv.expires_at = _now() + timedelta(seconds=_max_age())

@@ -283,3 +283,14 @@ def test_logging_in_from_the_invitation_comes_back_to_it(pages, team, factory):
     assert 'data-testid="accept-invitation"' in visitor.get(link).get_data(as_text=True)
     assert visitor.post(link).status_code == 303
     assert role_of(team.tenant.id, person.id) == "member"
+
+
+def test_a_workspace_may_send_only_so_many_invitations_a_day(app, pages, team, monkeypatch):
+    monkeypatch.setitem(app.config, "INVITATIONS_PER_DAY", 2)
+    owner = pages(team["owner"], team.tenant)
+    for n in range(2):
+        assert owner.post("/members/invite", {"email": f"n{n}@example.com", "role": "viewer"}
+                          ).status_code == 303
+    resp = owner.post("/members/invite", {"email": "n2@example.com", "role": "viewer"})
+    assert "Try again tomorrow" in resp.get_data(as_text=True)
+    assert len(invitations(team.tenant.id)) == 2
