@@ -9,11 +9,11 @@ from railsaas.blueprints.htmx_helpers import (
     current_tenant_id,
     redirect_to,
     render,
-    require_editor,
 )
 from railsaas.errors import LimitExceeded, ValidationFailed
 from railsaas.extensions import db
 from railsaas.services import catalog, instances
+from railsaas.services.permissions import authorize
 from railsaas.services.template_variables import specs_of
 
 bp = Blueprint("catalog", __name__, url_prefix="/templates")
@@ -45,6 +45,7 @@ def _form_context(template_id: str, *, values=None, errors=None, message=None, n
 @login_required
 def deploy_form(template_id: str):
     current_tenant_id()
+    authorize(g.workspace, "instance.deploy")  # no form for those who cannot submit it
     return render("catalog/deploy.html", "catalog/_deploy_dialog.html",
                   **_form_context(template_id))
 
@@ -53,13 +54,14 @@ def deploy_form(template_id: str):
 @login_required
 def deploy(template_id: str):
     tenant_id = current_tenant_id()
-    require_editor()
+    authorize(g.workspace, "instance.deploy")  # before reading the template's settings
     specs = specs_of(catalog.get_active(db.session, template_id).setup_config)
     values = {s.name: request.form.get(f"variables.{s.name}", "") for s in specs}
     name = request.form.get("name", "")
     try:
         inst = instances.create_instance(db.session, tenant_id=tenant_id, user_id=g.user.id,
-                                         template_id=template_id, name=name, variables=values)
+                                         template_id=template_id, name=name, variables=values,
+                                         actor=g.workspace)
         db.session.commit()
     except (ValidationFailed, LimitExceeded) as exc:
         db.session.rollback()

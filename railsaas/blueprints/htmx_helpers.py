@@ -5,10 +5,8 @@ from __future__ import annotations
 from flask import g, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from railsaas.errors import Forbidden, NotFound
+from railsaas.errors import NotFound
 
-# Workspace roles that may change things (viewers only look).
-EDITOR_ROLES = ("owner", "admin", "member")
 # HTMX stops polling an element whose response carries this status (htmx docs, "polling").
 STOP_POLLING = 286
 
@@ -48,10 +46,3 @@ def current_tenant_id():
         raise NotFound("Choose or create a workspace first.")
     return workspace.id
 
-
-def require_editor() -> None:
-    workspace = g.get("workspace")
-    if workspace is None:
-        raise NotFound("Choose or create a workspace first.")
-    if workspace.role not in EDITOR_ROLES:
-        raise Forbidden("Viewers cannot change instances. Ask an owner for a member role.")

@@ -12,7 +12,6 @@ from railsaas.blueprints.htmx_helpers import (
     is_htmx,
     redirect_to,
     render,
-    require_editor,
 )
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
@@ -127,11 +126,11 @@ def variables(instance_id: str):
 @bp.post("/<instance_id>/variables")
 def update_variables(instance_id: str):
     tenant_id = current_tenant_id()
-    require_editor()
     values = {k[len("variables."):]: v for k, v in request.form.items()
               if k.startswith("variables.")}
     try:
-        instances.update_variables(db.session, tenant_id, instance_id, values, g.user.id)
+        instances.update_variables(db.session, tenant_id, instance_id, values, g.user.id,
+                                   actor=g.workspace)
         db.session.commit()
     except ValidationFailed as exc:
         db.session.rollback()
@@ -165,9 +164,9 @@ def _settings_error(instance_id: str, exc: ValidationFailed) -> Response:
 @bp.post("/<instance_id>/rename")
 def rename(instance_id: str):
     tenant_id = current_tenant_id()
-    require_editor()
     try:
-        instances.rename(db.session, tenant_id, instance_id, request.form.get("name"))
+        instances.rename(db.session, tenant_id, instance_id, request.form.get("name"),
+                         actor=g.workspace)
         db.session.commit()
     except ValidationFailed as exc:
         return _settings_error(instance_id, exc)
@@ -177,10 +176,9 @@ def rename(instance_id: str):
 @bp.post("/<instance_id>/domain")
 def add_domain(instance_id: str):
     tenant_id = current_tenant_id()
-    require_editor()
     try:
         instances.add_custom_domain(db.session, tenant_id, instance_id,
-                                    request.form.get("domain"), g.user.id)
+                                    request.form.get("domain"), g.user.id, actor=g.workspace)
         db.session.commit()
     except ValidationFailed as exc:
         return _settings_error(instance_id, exc)
@@ -190,13 +188,15 @@ def add_domain(instance_id: str):
 @bp.post("/<instance_id>/delete")
 def delete(instance_id: str):
     tenant_id = current_tenant_id()
-    require_editor()
     inst = _instance(instance_id)
+    # The role before the typed name: a refusal is a 403 whatever was typed.
+    instances.authorize_action(g.workspace, inst, "delete", g.user.id)
     if (request.form.get("confirm_name") or "").strip() != inst.name:
         return _settings_error(instance_id, ValidationFailed(
             "Type the instance's name to delete it.",
             details={"confirm_name": f"Type {inst.name} to confirm."}))
-    instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id)
+    instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id,
+                             actor=g.workspace)
     db.session.commit()
     return redirect_to(url_for("instances.index"))
 
@@ -204,9 +204,9 @@ def delete(instance_id: str):
 @bp.post("/<instance_id>/actions/<action>")
 def action(instance_id: str, action: str):
     tenant_id = current_tenant_id()
-    require_editor()
     if action not in ("redeploy", "restart", "stop", "start"):
         abort(404)
-    instances.request_action(db.session, tenant_id, instance_id, action, g.user.id)
+    instances.request_action(db.session, tenant_id, instance_id, action, g.user.id,
+                             actor=g.workspace)
     db.session.commit()
     return redirect_to(url_for("instances.detail", instance_id=instance_id))

@@ -23,6 +23,7 @@ from railsaas.models import Deployment, Instance, Template, Tenant
 from railsaas.services import audit, outbox
 from railsaas.services import instance_states as states
 from railsaas.services.catalog import get_active
+from railsaas.services.permissions import HasRole, authorize
 from railsaas.services.template_variables import (
     check_railway_requirements,
     specs_of,
@@ -209,9 +210,11 @@ def _cancel_open_steps(session: Session, inst: Instance, reason: str) -> None:
 
 def create_instance(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID | None,
                     template_id: Any, name: Any,
-                    variables: dict[str, Any] | None) -> Instance:
+                    variables: dict[str, Any] | None, actor: HasRole | None) -> Instance:
     """Validate, check limits, then write the instance, its first step and the outbox row in
-    the caller's transaction. Nothing is created when anything is wrong."""
+    the caller's transaction. Nothing is created when anything is wrong. `actor`: the caller's
+    workspace and role (context.Workspace)."""
+    authorize(actor, "instance.deploy")
     template = get_active(session, template_id)
     errors: dict[str, str] = {}
     try:
@@ -256,12 +259,23 @@ def create_instance(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUI
 
 # --- actions ----------------------------------------------------------------------------------
 
+def authorize_action(actor: HasRole | None, inst: Instance, action: str,
+                     user_id: uuid.UUID | None) -> None:
+    """Roles (services.permissions): deleting is an admin's call, or a member's for an
+    instance they deployed; the other actions are any editor's."""
+    if action == "delete":
+        authorize(actor, "instance.delete", owner_id=inst.user_id, user_id=user_id)
+    else:
+        authorize(actor, "instance.manage")
+
+
 def request_action(session: Session, tenant_id: uuid.UUID, instance_id: Any, action: str,
-                   user_id: uuid.UUID | None) -> Instance:
+                   user_id: uuid.UUID | None, *, actor: HasRole | None) -> Instance:
     """redeploy, restart, stop, start or delete: the status changes now, Railway after commit."""
     if action not in STEP_FOR_ACTION:
         raise ValidationFailed("Unknown action.", details={"action": "is not an action"})
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
+    authorize_action(actor, inst, action, user_id)
     states.check_action(inst, action)
     if action == "start":
         check_can_start(session, session.get(Tenant, tenant_id))
@@ -276,8 +290,10 @@ def request_action(session: Session, tenant_id: uuid.UUID, instance_id: Any, act
     return inst
 
 
-def rename(session: Session, tenant_id: uuid.UUID, instance_id: Any, name: Any) -> Instance:
+def rename(session: Session, tenant_id: uuid.UUID, instance_id: Any, name: Any, *,
+           actor: HasRole | None) -> Instance:
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
+    authorize(actor, "instance.manage")
     if inst.status == "deleted":
         raise NotFound("No such instance.")
     clean = _clean_name(name)
@@ -299,10 +315,12 @@ def rename(session: Session, tenant_id: uuid.UUID, instance_id: Any, name: Any) 
 
 
 def update_variables(session: Session, tenant_id: uuid.UUID, instance_id: Any,
-                     values: dict[str, Any], user_id: uuid.UUID | None) -> Instance:
+                     values: dict[str, Any], user_id: uuid.UUID | None, *,
+                     actor: HasRole | None) -> Instance:
     """Change some variables; the change takes effect by redeploying. Blank secret fields
     keep their value (the form never shows it)."""
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
+    authorize(actor, "instance.variables.edit")
     states.check_action(inst, "variables")
     specs = specs_of(inst.template.setup_config)
     secret_names = {s.name for s in specs if s.secret}
@@ -330,8 +348,9 @@ def update_variables(session: Session, tenant_id: uuid.UUID, instance_id: Any,
 
 
 def add_custom_domain(session: Session, tenant_id: uuid.UUID, instance_id: Any, domain: Any,
-                      user_id: uuid.UUID | None) -> Instance:
+                      user_id: uuid.UUID | None, *, actor: HasRole | None) -> Instance:
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
+    authorize(actor, "instance.manage")
     states.check_action(inst, "domain")
     value = str(domain or "").strip().lower().rstrip(".")
     if not DOMAIN_RE.match(value) or value.endswith((".railway.app", ".up.railway.app")):

@@ -14,7 +14,8 @@ Templates ask `can(action)` only to hide buttons: hiding is a courtesy, `authori
 Decisions worth knowing:
 - Deleting an instance destroys its data and cannot be undone, so it is an admin's call;
   a member may still delete an instance they deployed themselves (`owner_id`).
-- Variables hold secrets (database passwords, API keys): viewers see the names only.
+- Secret variable values are never shown to anyone (the pages mask them), so reading an
+  instance's variables is like reading the rest of it; changing them is managing it.
 - Billing is the owner's; admins see it (they deploy what costs money) but cannot change it.
 - The owner role is the owner's to give or take: admins manage everyone else.
 """
@@ -58,8 +59,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "instance.view": _ALL,                # list, status, logs, metrics, deployments
     "instance.deploy": _EDITORS,
     "instance.manage": _EDITORS,          # redeploy, restart, stop, start, rename, domains
-    "instance.variables.view": _EDITORS,  # values are secrets
-    "instance.variables.edit": _EDITORS,
+    "instance.variables.edit": _EDITORS,  # changing variables redeploys
     "instance.delete": _MANAGERS,         # plus members, on instances they deployed
     # money
     "billing.view": _MANAGERS,

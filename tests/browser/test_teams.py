@@ -1,13 +1,25 @@
 """Teams in a real browser: an owner invites a teammate from the members page (HTMX), the
 teammate accepts from the emailed link on a phone, creates a workspace of their own, switches
-back with the header's switcher, and as a viewer is offered nothing to change, and refused
-(403) when they try anyway."""
+back with the header's switcher, and as a viewer is offered nothing to change and no deploy
+button, and is refused (403) when they try anyway."""
 
 from __future__ import annotations
+
+import pytest
 
 from railsaas.devmail import links_in
 from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import DEFAULT_PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_catalog(redis_conn):
+    """The catalog is cached in Redis: this test's template must not outlive its rows."""
+    from railsaas.services.catalog import CACHE_KEY
+
+    redis_conn.delete(CACHE_KEY)
+    yield
+    redis_conn.delete(CACHE_KEY)
 
 
 def _log_in(page, live_server, email, password):
@@ -21,6 +33,7 @@ def _log_in(page, live_server, email, password):
 def test_owner_invites_teammate_who_joins_switches_and_cannot_change_things(
         app, page, phone, live_server, celery_worker, mail_sink, committed_factory, shot):
     owner, acme = committed_factory.workspace(name="Olivia Owner")
+    ghost = committed_factory.template(name="Ghost", description="Publishing platform")
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
     from railsaas.models import Tenant
@@ -91,11 +104,24 @@ def test_owner_invites_teammate_who_joins_switches_and_cannot_change_things(
     refused = mate.request.post(live_server + "/members/invite", form={
         "csrf_token": csrf, "email": "sneaky@example.com", "role": "admin"})
     assert refused.status == 403
-    if app.view_functions.get("instances.index"):  # lifecycle merged: no deploying either
-        mate.goto(live_server + "/instances")
-        assert mate.locator("text=Deploy").count() == 0
 
-    # The owner sees the teammate as a viewer, and may promote them.
+    # ...and a viewer cannot deploy: the catalog offers no button, the route says 403.
+    mate.goto(live_server + "/instances/")
+    assert mate.locator("text=Deploy a template").count() == 0
+    mate.goto(live_server + f"/templates/{ghost.id}")
+    assert mate.locator("[data-testid=deploy-not-allowed]").is_visible()
+    assert mate.locator("[data-testid=deploy-button]").count() == 0
+    assert_no_horizontal_scroll(mate)
+    shot(mate, "viewer-cannot-deploy")
+    csrf = mate.get_attribute("meta[name=csrf-token]", "content")
+    refused = mate.request.post(live_server + f"/templates/{ghost.id}/deploy", form={
+        "csrf_token": csrf, "name": "sneaky-blog"})
+    assert refused.status == 403
+    assert mate.request.get(live_server + f"/templates/{ghost.id}/deploy").status == 403
+
+    # The owner sees the teammate as a viewer, and may promote them; the owner can deploy.
+    page.goto(live_server + f"/templates/{ghost.id}")
+    assert page.locator("[data-testid=deploy-button]").is_visible()
     page.goto(live_server + "/members")
     mate_row = page.locator("[data-testid=member-row][data-email='teammate@example.com']")
     assert mate_row.get_attribute("data-role") == "viewer"

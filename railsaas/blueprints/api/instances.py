@@ -10,7 +10,7 @@ from flask import g, url_for
 from railsaas.blueprints.api import bp
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate
-from railsaas.blueprints.api.workspace_access import api_tenant_id, require_api_editor
+from railsaas.blueprints.api.workspace_access import api_tenant_id
 from railsaas.extensions import db
 from railsaas.models import Instance
 from railsaas.schemas.common import Page, PageQuery
@@ -33,7 +33,7 @@ def _one(tenant_id: uuid.UUID, instance_id) -> InstanceOut:
 def create_from_body(tenant_id: uuid.UUID, user_id: uuid.UUID, body: InstanceCreate):
     inst = instances.create_instance(db.session, tenant_id=tenant_id, user_id=user_id,
                                      template_id=body.template_id, name=body.name,
-                                     variables=body.variables)
+                                     variables=body.variables, actor=g.workspace)
     db.session.commit()
     return _one(tenant_id, inst.id), 202, {
         "Location": url_for("api.instances_show", instance_id=inst.id)}
@@ -61,7 +61,7 @@ def instances_create(body: InstanceCreate):
 
     The deploy continues in the background: follow it with GET /api/instances/{id} or
     /api/instances/status. 402 when the plan's limits stand in the way."""
-    return create_from_body(require_api_editor(), g.user.id, body)
+    return create_from_body(api_tenant_id(), g.user.id, body)
 
 
 @bp.get("/instances/status")
@@ -90,22 +90,23 @@ def instances_update(instance_id: uuid.UUID, body: InstanceUpdate):
 
     Changing variables redeploys, so the change takes effect. 409 when the instance's state
     does not allow the change."""
-    tenant_id = require_api_editor()
+    tenant_id = api_tenant_id()
     sent = body.model_fields_set
     instances.get_for_tenant(db.session, tenant_id, instance_id)  # 404 before anything else
     changed = False
     if "name" in sent:
-        instances.rename(db.session, tenant_id, instance_id, body.name)
+        instances.rename(db.session, tenant_id, instance_id, body.name, actor=g.workspace)
     if "variables" in sent:
         instances.update_variables(db.session, tenant_id, instance_id, body.variables or {},
-                                   g.user.id)
+                                   g.user.id, actor=g.workspace)
         changed = True
     if "custom_domain" in sent:
         instances.add_custom_domain(db.session, tenant_id, instance_id, body.custom_domain,
-                                    g.user.id)
+                                    g.user.id, actor=g.workspace)
         changed = True
     if body.action:
-        instances.request_action(db.session, tenant_id, instance_id, body.action, g.user.id)
+        instances.request_action(db.session, tenant_id, instance_id, body.action, g.user.id,
+                                 actor=g.workspace)
         changed = True
     db.session.commit()
     return _one(tenant_id, instance_id), 202 if changed else 200
@@ -115,7 +116,8 @@ def instances_update(instance_id: uuid.UUID, body: InstanceUpdate):
 @operation(scope="deploy", responses={202: InstanceOut}, errors=(409,), tags=["instances"])
 def instances_delete(instance_id: uuid.UUID):
     """Delete an instance: its Railway project goes, the row stays (billing, audit)."""
-    tenant_id = require_api_editor()
-    instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id)
+    tenant_id = api_tenant_id()
+    instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id,
+                             actor=g.workspace)
     db.session.commit()
     return _one(tenant_id, instance_id)
