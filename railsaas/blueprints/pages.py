@@ -9,12 +9,11 @@ from railsaas import charts
 from railsaas.extensions import db
 from railsaas.services import audit
 from railsaas.services import dashboard as figures
+from railsaas.services.permissions import authorize, can
 
 bp = Blueprint("pages", __name__)
 
 ACTIVITY_PAGE = 25
-# Workspace roles that see where an action came from (IP address, browser).
-SEES_ORIGIN = ("owner", "admin")
 
 
 def _htmx() -> bool:
@@ -64,6 +63,7 @@ def activity():
     if workspace is None:
         return render_template("pages/activity.html", rows=[], next_before=None,
                                sees_origin=False, describe=audit.describe)
+    authorize(workspace, "activity.view")
     try:
         before = int(request.args.get("before", "")) or None
     except ValueError:
@@ -73,5 +73,5 @@ def activity():
     next_before = rows[ACTIVITY_PAGE - 1].row.id if len(rows) > ACTIVITY_PAGE else None
     return _page_or_partial("pages/activity.html", "pages/_activity_page.html",
                             rows=rows[:ACTIVITY_PAGE], next_before=next_before,
-                            sees_origin=workspace.role in SEES_ORIGIN,
+                            sees_origin=can(workspace, "activity.origin"),
                             describe=audit.describe)

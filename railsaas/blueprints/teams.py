@@ -36,7 +36,7 @@ from railsaas.forms.teams import (
     WorkspaceForm,
     role_choices,
 )
-from railsaas.services import auth, permissions, teams
+from railsaas.services import audit, auth, permissions, teams
 from railsaas.services.permissions import ROLE_HELP, ROLE_LABELS, roles_allowed_to_grant
 
 bp = Blueprint("teams", __name__)
@@ -187,6 +187,8 @@ def switcher():
 
 @bp.post("/workspaces/switch")
 @login_required
+@audit.exempt("selects which of one's own workspaces this browser session shows: session "
+              "state, nothing in the database changes")
 def switch():
     workspace = teams.find_workspace(db.session, g.user.id, request.form.get("workspace_id"))
     session[SESSION_TENANT_KEY] = str(workspace.id)

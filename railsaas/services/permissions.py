@@ -16,7 +16,10 @@ Decisions worth knowing:
   a member may still delete an instance they deployed themselves (`owner_id`).
 - Secret variable values are never shown to anyone (the pages mask them), so reading an
   instance's variables is like reading the rest of it; changing them is managing it.
-- Billing is the owner's; admins see it (they deploy what costs money) but cannot change it.
+- Billing is the owner's to change; everyone in the workspace may read it (the dashboard
+  shows every member the spend anyway).
+- The activity log is everyone's to read; where an action came from (IP address, browser)
+  only owners and admins see.
 - The owner role is the owner's to give or take: admins manage everyone else.
 """
 
@@ -62,13 +65,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "instance.variables.edit": _EDITORS,  # changing variables redeploys
     "instance.delete": _MANAGERS,         # plus members, on instances they deployed
     # money
-    "billing.view": _MANAGERS,
+    "billing.view": _ALL,
     "billing.manage": _OWNERS,            # plan, payment method, cancel, spend cap
     # API tokens bound to the workspace
     "tokens.create": _ALL,                # one's own; a token never exceeds its owner's role
     "tokens.manage": _MANAGERS,           # list and revoke everyone's
     # history
-    "audit.view": _MANAGERS,
+    "activity.view": _ALL,                # the workspace's activity (audit) log
+    "activity.origin": _MANAGERS,         # the IP address and browser of each entry
 }
 
 # Actions a role may take on objects it created although not on everyone's.
@@ -78,7 +82,6 @@ OWN_OBJECT_PERMISSIONS: dict[str, frozenset[str]] = {
 
 _MESSAGES = {
     "billing.manage": "Only an owner of the workspace can change billing.",
-    "billing.view": "Only owners and admins of the workspace can see billing.",
     "workspace.delete": "Only an owner can delete the workspace.",
     "workspace.transfer": "Only an owner can transfer ownership.",
     "owners.manage": "Only an owner can give, change or take the owner role.",
@@ -92,6 +95,17 @@ class HasRole(Protocol):
     """What authorize needs: the caller's role in the workspace (context.Workspace)."""
 
     role: str
+
+
+class PlatformStaff:
+    """Platform admins acting from the admin panel (which admits only them, and runs with
+    app.role = 'platform_admin'): members of no workspace, allowed every workspace action.
+    Recognised by identity, so no role string can pass for it."""
+
+    role = "platform_admin"
+
+
+PLATFORM_STAFF = PlatformStaff()
 
 
 def allowed_roles(action: str) -> frozenset[str]:
@@ -109,6 +123,8 @@ def can(workspace: HasRole | None, action: str, *, owner_id: uuid.UUID | None = 
     roles = allowed_roles(action)
     if workspace is None:
         return False
+    if workspace is PLATFORM_STAFF:
+        return True
     if workspace.role in roles:
         return True
     own = OWN_OBJECT_PERMISSIONS.get(action, frozenset())

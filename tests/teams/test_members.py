@@ -225,3 +225,14 @@ def test_every_membership_change_is_audited(pages, api, team):
     actions = [a.action for a in audits(team.tenant.id) if a.action.startswith("teams.")]
     assert actions == ["teams.invite", "teams.role_change", "teams.member_remove",
                        "teams.leave", "teams.ownership_transfer"]
+
+
+def test_only_owners_and_admins_see_where_activity_came_from(pages, team):
+    pages(team["owner"], team.tenant).post(f"/members/{team['viewer'].id}/role",
+                                           {"role": "member"})
+    [row] = audits(team.tenant.id, "teams.role_change")
+    assert row.ip is not None
+    for role, sees in (("owner", True), ("admin", True), ("member", False), ("viewer", False)):
+        html = pages(team[role], team.tenant).get("/activity").get_data(as_text=True)
+        assert "role" in html.lower()
+        assert (f"· {row.ip}" in html) is sees, role

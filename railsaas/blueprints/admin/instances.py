@@ -16,6 +16,7 @@ from railsaas.models import Instance, Template, Tenant
 from railsaas.services import audit, outbox, provisioning
 from railsaas.services import instance_states as states
 from railsaas.services.instances import STEP_FOR_ACTION, parse_id, request_action
+from railsaas.services.permissions import PLATFORM_STAFF
 
 ACTIONS = tuple(STEP_FOR_ACTION)  # redeploy, restart, stop, start, delete
 
@@ -52,7 +53,8 @@ def instances_action(instance_id: str):
     inst = db.session.get(Instance, parse_id(instance_id))
     if inst is None:
         raise NotFound("No such instance.")
-    inst = request_action(db.session, inst.tenant_id, inst.id, action, g.user.id)
+    inst = request_action(db.session, inst.tenant_id, inst.id, action, g.user.id,
+                          actor=PLATFORM_STAFF)
     db.session.commit()
     flash(f"{inst.name}: {action} requested.", "success")
     return redirect_to(_back())
