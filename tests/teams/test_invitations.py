@@ -38,8 +38,8 @@ def test_an_invitation_emails_a_link_and_stores_only_the_tokens_hash(pages, team
     assert "Acme" in mail.subject
     assert "Owner Person" in mail.subject
     assert token in mail.text_body
-    assert audits(team.tenant.id, "teams.invite")[0].details == {
-        "email": "new@example.com", "role": "viewer"}
+    assert audits(team.tenant.id, "teams.invite")[0].details.items() >= {
+        "email": "new@example.com", "role": "viewer"}.items()
 
 
 def test_the_members_page_lists_pending_invitations(pages, team):

@@ -57,7 +57,7 @@ def test_changing_a_role_is_audited(pages, team):
     [row] = audits(team.tenant.id, "teams.role_change")
     assert row.actor_user_id == team["admin"].id
     assert row.target_id == str(team["viewer"].id)
-    assert row.details == {"from": "viewer", "to": "member"}
+    assert row.details.items() >= {"from": "viewer", "to": "member"}.items()
 
 
 def test_htmx_role_change_answers_with_a_redirect_to_the_fresh_list(pages, team):
