@@ -28,6 +28,7 @@ from railsaas.errors import NotFound, ValidationFailed
 from railsaas.extensions import db
 from railsaas.security import CSP
 from railsaas.services import plans, spend_caps, subscriptions, usage
+from railsaas.services.permissions import authorize, can
 
 bp = Blueprint("billing", __name__)
 
@@ -69,6 +70,7 @@ def _workspace():
     workspace = g.get("workspace")
     if workspace is None:
         raise NotFound("Choose or create a workspace first.")
+    authorize(workspace, "billing.view")
     return workspace
 
 
@@ -95,7 +97,7 @@ def _overview(tenant) -> dict:
         "estimate_cents": fee + used.overage_cents,
         "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
         "over": plans.over_limit(db.session, tenant), "plans": plans.active_plans(db.session),
-        "is_owner": g.workspace.role == "owner",
+        "is_owner": can(g.workspace, "billing.manage"),
         "display_quantity": usage.display_quantity,
         "min_cap": spend_caps.MIN_CAP_CENTS // 100, "max_cap": spend_caps.MAX_CAP_CENTS // 100,
     }
@@ -109,7 +111,7 @@ def pricing():
     current = subscriptions.current(db.session, workspace.id) if workspace else None
     return _render("billing/pricing.html", plans=plans.active_plans(db.session),
                    subscribed=current is not None and current.status in usage.LIVE_STATUSES,
-                   is_owner=workspace is not None and workspace.role == "owner")
+                   is_owner=can(workspace, "billing.manage"))
 
 
 # --- the billing page and its parts ------------------------------------------------------------
@@ -237,7 +239,7 @@ def over_limit():
             return _redirect(url_for("billing.index"))
     return _render("billing/over_limit.html", over=plans.over_limit(db.session, tenant),
                    instances=plans.counted_list(db.session, tenant.id), error=error,
-                   is_owner=workspace.role == "owner", status=422 if error else 200)
+                   is_owner=can(workspace, "billing.manage"), status=422 if error else 200)
 
 
 # --- shared with every page ---------------------------------------------------------------

@@ -23,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from railsaas import stripe_gateway as gateway
-from railsaas.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from railsaas.errors import Conflict, NotFound, ValidationFailed
 from railsaas.models import Plan, Subscription, Tenant
 from railsaas.services import audit, billing_lifecycle, billing_notify, dunning
+from railsaas.services.permissions import authorize
 from railsaas.services.usage import LIVE_STATUSES
 
 DUNNING_STATUSES = ("past_due", "unpaid")
@@ -37,10 +38,8 @@ def _ts(value: Any) -> datetime | None:
 
 
 def require_owner(workspace) -> None:
-    if workspace is None:
-        raise NotFound("No workspace selected.")
-    if workspace.role != "owner":
-        raise Forbidden("Only the workspace owner manages billing.")
+    """Changing billing is the owner's (services.permissions: billing.manage)."""
+    authorize(workspace, "billing.manage")
 
 
 def lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant | None:

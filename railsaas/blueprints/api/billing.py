@@ -26,6 +26,7 @@ from railsaas.schemas.billing import (
 )
 from railsaas.schemas.common import Page, PageQuery
 from railsaas.services import spend_caps, subscriptions, usage
+from railsaas.services.permissions import authorize
 
 # Stripe's page size cap: the newest 100 invoices (eight years of monthly bills) are listed.
 INVOICES_FETCHED = 100
@@ -34,6 +35,7 @@ INVOICES_FETCHED = 100
 def _workspace():
     if g.get("workspace") is None:
         raise NotFound("No workspace: send X-Workspace-ID.")
+    authorize(g.workspace, "billing.view")
     return g.workspace
 
 
