@@ -5,21 +5,9 @@ button, and is refused (403) when they try anyway."""
 
 from __future__ import annotations
 
-import pytest
-
 from railsaas.devmail import links_in
 from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import DEFAULT_PASSWORD
-
-
-@pytest.fixture(autouse=True)
-def _no_cached_catalog(redis_conn):
-    """The catalog is cached in Redis: this test's template must not outlive its rows."""
-    from railsaas.services.catalog import CACHE_KEY
-
-    redis_conn.delete(CACHE_KEY)
-    yield
-    redis_conn.delete(CACHE_KEY)
 
 
 def _log_in(page, live_server, email, password):
