@@ -63,7 +63,16 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from railsaas.blueprints import (
-        account, admin, api, auth, billing, dev, ops, pages, teams, tokens,
+        account,
+        admin,
+        api,
+        auth,
+        billing,
+        dev,
+        ops,
+        pages,
+        teams,
+        tokens,
     )
     from railsaas.extensions import csrf
 

@@ -27,6 +27,7 @@ from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.tokens import TokenForm
 from railsaas.services import api_tokens
+from railsaas.services.permissions import authorize
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
@@ -64,6 +65,7 @@ def create():
     if g.workspace is None:
         form.form_errors.append("You need a workspace to create a token in.")
     elif form.validate():
+        authorize(g.workspace, "tokens.create")
         try:
             token, secret = api_tokens.create(
                 db.session, tenant_id=g.workspace.id, user_id=current_user.id,

@@ -28,10 +28,6 @@ class WorkspaceOut(BaseModel):
                    role=role, created_at=tenant.created_at)
 
 
-class WorkspaceList(BaseModel):
-    workspaces: list[WorkspaceOut]
-
-
 class WorkspaceCreate(Body):
     name: str = Field(min_length=1, max_length=100)
 
@@ -51,10 +47,6 @@ class MemberOut(BaseModel):
     def of(cls, member) -> MemberOut:
         return cls(user_id=member.user_id, name=member.name, email=member.email,
                    role=member.role, joined_at=member.joined_at)
-
-
-class MemberList(BaseModel):
-    members: list[MemberOut]
 
 
 class MemberUpdate(Body):
@@ -82,10 +74,6 @@ class InvitationOut(BaseModel):
         return cls(id=inv.id, email=inv.email, role=inv.role, status=status,
                    invited_by=inv.invited_by, expires_at=inv.expires_at,
                    created_at=inv.created_at)
-
-
-class InvitationList(BaseModel):
-    invitations: list[InvitationOut]
 
 
 class TransferRequest(Body):

@@ -67,9 +67,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # money
     "billing.view": _ALL,
     "billing.manage": _OWNERS,            # plan, payment method, cancel, spend cap
-    # API tokens bound to the workspace
-    "tokens.create": _ALL,                # one's own; a token never exceeds its owner's role
-    "tokens.manage": _MANAGERS,           # list and revoke everyone's
+    # Personal API tokens in the workspace: one's own. A token acts as its owner, whose role
+    # is checked on every request, so its scopes only ever narrow what the role allows.
+    "tokens.create": _ALL,
     # history
     "activity.view": _ALL,                # the workspace's activity (audit) log
     "activity.origin": _MANAGERS,         # the IP address and browser of each entry

@@ -398,6 +398,162 @@ def _stripe_webhook(w: World):
             w.client.post("/api/stripe/webhook", json={"id": "evt_x"})]  # 400: unsigned
 
 
+# --- workspaces, members, invitations (teams) ---------------------------------------------
+
+def _teammate(w: World, role: str = "member"):
+    """Another verified person in the workspace, and their session token."""
+    from tests.api.conftest import session_token
+
+    mate = w.factory.user()
+    w.factory.member(w.tenant, mate, role)
+    return mate, session_token(w.client, mate)
+
+
+def _invite(w: World, email: str | None = None) -> dict:
+    return w.client.post(f"/api/workspaces/{w.tenant.id}/invitations", headers=w.h(),
+                         json={"email": email or f"inv-{uuid.uuid4().hex[:8]}@example.com",
+                               "role": "member"}).json
+
+
+@case("workspaces_index")
+def _workspaces_index(w: World):
+    return [w.client.get("/api/workspaces?limit=1", headers=w.h(w.read)),
+            w.client.get("/api/workspaces?cursor=zz", headers=w.h())]  # 422
+
+
+@case("workspaces_create")
+def _workspaces_create(w: World):
+    c = w.client
+    return [c.post("/api/workspaces", headers=w.h(), json={"name": "Contract"}),
+            c.post("/api/workspaces", headers=w.h(), json={"name": ""}),  # 422
+            c.post("/api/workspaces", headers=w.h(w.admin_token),
+                   json={"name": "Bound"})]  # 403: a token of one workspace
+
+
+@case("workspaces_current")
+def _workspaces_current(w: World):
+    return [w.client.get("/api/workspaces/current", headers=w.h(w.read)),
+            w.client.get("/api/workspaces/current")]  # 401
+
+
+@case("workspaces_show")
+def _workspaces_show(w: World):
+    return [w.client.get(f"/api/workspaces/{w.tenant.id}", headers=w.h(w.read)),
+            w.client.get(f"/api/workspaces/{uuid.uuid4()}", headers=w.h())]  # 404
+
+
+@case("workspaces_update")
+def _workspaces_update(w: World):
+    c, path = w.client, f"/api/workspaces/{w.tenant.id}"
+    return [c.patch(path, headers=w.h(), json={"name": "Renamed"}),
+            c.patch(path, headers=w.h(w.read), json={"name": "No"})]  # 403: scope
+
+
+@case("workspaces_delete")
+def _workspaces_delete(w: World):
+    c = w.client
+    spare = c.post("/api/workspaces", headers=w.h(), json={"name": "Spare"}).json
+    return [c.delete(f"/api/workspaces/{spare['id']}", headers=w.h()),
+            c.delete(f"/api/workspaces/{w.tenant.id}", headers=w.h())]  # 409: an instance
+
+
+@case("workspaces_leave")
+def _workspaces_leave(w: World):
+    _, mate_token = _teammate(w)
+    c, path = w.client, f"/api/workspaces/{w.tenant.id}/leave"
+    return [c.post(path, headers=w.h(mate_token)),
+            c.post(path, headers=w.h())]  # 409: the last owner
+
+
+@case("workspaces_transfer")
+def _workspaces_transfer(w: World):
+    mate, _ = _teammate(w)
+    c, path = w.client, f"/api/workspaces/{w.tenant.id}/transfer"
+    return [c.post(path, headers=w.h(), json={"user_id": str(uuid.uuid4())}),  # 404
+            c.post(path, headers=w.h(), json={"user_id": str(mate.id)})]
+
+
+@case("members_index")
+def _members_index(w: World):
+    path = f"/api/workspaces/{w.tenant.id}/members"
+    return [w.client.get(f"{path}?limit=1", headers=w.h(w.read)),
+            w.client.get(f"{path}?cursor=!", headers=w.h())]  # 422
+
+
+@case("members_update")
+def _members_update(w: World):
+    mate, _ = _teammate(w)
+    c, base = w.client, f"/api/workspaces/{w.tenant.id}/members"
+    return [c.patch(f"{base}/{mate.id}", headers=w.h(), json={"role": "viewer"}),
+            c.patch(f"{base}/{w.user.id}", headers=w.h(), json={"role": "admin"}),  # 409
+            c.patch(f"{base}/{mate.id}", headers=w.h(), json={"role": "root"})]  # 422
+
+
+@case("members_delete")
+def _members_delete(w: World):
+    mate, _ = _teammate(w)
+    c, base = w.client, f"/api/workspaces/{w.tenant.id}/members"
+    return [c.delete(f"{base}/{mate.id}", headers=w.h()),
+            c.delete(f"{base}/{w.user.id}", headers=w.h())]  # 409: the last owner
+
+
+@case("invitations_index")
+def _invitations_index(w: World):
+    _invite(w)
+    path = f"/api/workspaces/{w.tenant.id}/invitations"
+    return [w.client.get(f"{path}?limit=1", headers=w.h(w.read)),
+            w.client.get(f"{path}?cursor=!", headers=w.h())]  # 422
+
+
+@case("invitations_create")
+def _invitations_create(w: World):
+    c, path = w.client, f"/api/workspaces/{w.tenant.id}/invitations"
+    body = {"email": "contract-invite@example.com", "role": "viewer"}
+    return [c.post(path, headers=w.h(), json=body),
+            c.post(path, headers=w.h(), json=body),  # 409: already invited
+            c.post(path, headers=w.h(), json={"email": "x", "role": "viewer"}),  # 422
+            c.post(path, headers=w.h(w.read), json=body)]  # 403: scope
+
+
+@case("invitations_revoke")
+def _invitations_revoke(w: World):
+    inv = _invite(w)
+    base = f"/api/workspaces/{w.tenant.id}/invitations"
+    return [w.client.delete(f"{base}/{inv['id']}", headers=w.h()),
+            w.client.delete(f"{base}/{uuid.uuid4()}", headers=w.h())]  # 404
+
+
+@case("invitations_resend")
+def _invitations_resend(w: World):
+    inv = _invite(w)
+    base = f"/api/workspaces/{w.tenant.id}/invitations"
+    return [w.client.post(f"{base}/{inv['id']}/resend", headers=w.h()),
+            w.client.post(f"{base}/{inv['id']}/resend", headers=w.h()),  # 429: just sent
+            w.client.post(f"{base}/{uuid.uuid4()}/resend", headers=w.h())]  # 404
+
+
+@case("invitations_accept")
+def _invitations_accept(w: World):
+    import re
+
+    from sqlalchemy import select
+
+    from railsaas.models import Email
+    from tests.api.conftest import session_token
+
+    joiner = w.factory.user()
+    _invite(w, joiner.email)
+    with db.scope(SYSTEM) as s:
+        body = s.scalars(select(Email.text_body).where(Email.to_address == joiner.email)).one()
+    token = re.search(r"/invitations/accept/(\S+)", body).group(1)
+    c = w.client
+    return [c.post("/api/invitations/accept", headers=w.h(session_token(c, joiner)),
+                   json={"token": token}),
+            c.post("/api/invitations/accept", headers=w.h(), json={"token": "forged"}),  # 400
+            c.post("/api/invitations/accept", headers=w.h(w.admin_token),
+                   json={"token": token})]  # 403: a token of one workspace
+
+
 # --- meta -------------------------------------------------------------------------------
 
 @case("openapi_json")

@@ -9,13 +9,21 @@ from railsaas.models import User
 from tests.teams.conftest import audits, invitation_link, invitations, role_of
 
 
-def test_members_list_shape(api, team):
+def test_members_list_shape_and_pages(api, team):
     resp = api(team["viewer"]).get(f"/api/workspaces/{team.tenant.id}/members")
     assert resp.status_code == 200
-    members = resp.json["members"]
-    assert [m["role"] for m in members] == ["owner", "admin", "member", "viewer"]
+    members = resp.json["items"]
+    assert sorted(m["role"] for m in members) == ["admin", "member", "owner", "viewer"]
     assert set(members[0]) == {"user_id", "name", "email", "role", "joined_at"}
     assert members[0]["joined_at"].endswith("Z")
+    assert resp.json["next_cursor"] is None
+    first = api(team["viewer"]).get(f"/api/workspaces/{team.tenant.id}/members?limit=3").json
+    rest = api(team["viewer"]).get(f"/api/workspaces/{team.tenant.id}/members?limit=3"
+                                   f"&cursor={first['next_cursor']}").json
+    assert len(first["items"]) == 3
+    assert rest["next_cursor"] is None
+    assert {m["user_id"] for m in first["items"] + rest["items"]} == {
+        m["user_id"] for m in members}
 
 
 def test_change_role_and_remove_over_the_api(api, team):
@@ -51,12 +59,12 @@ def test_invitations_over_the_api(api, team):
     assert body["status"] == "pending"
     assert "token" not in body
     assert "token_hash" not in body
-    listed = client.get(base).json["invitations"]
+    listed = client.get(base).json["items"]
     assert [i["id"] for i in listed] == [body["id"]]
     resent = client.post(f"{base}/{body['id']}/resend")
     assert resent.status_code == 200
     assert client.delete(f"{base}/{body['id']}").status_code == 204
-    assert client.get(base).json["invitations"] == []
+    assert client.get(base).json["items"] == []
     assert [a.action for a in audits(team.tenant.id) if a.action.startswith("teams.")] == [
         "teams.invite", "teams.invite_resend", "teams.invite_revoke"]
     dup = client.post(base, json={"email": team["member"].email})
@@ -75,7 +83,7 @@ def test_leave_and_transfer_over_the_api(api, team):
     resp = owner.post(f"/api/workspaces/{team.tenant.id}/transfer",
                       json={"user_id": str(team["admin"].id)})
     assert resp.status_code == 200
-    roles = {m["email"]: m["role"] for m in resp.json["members"]}
+    roles = {m["email"]: m["role"] for m in resp.json["items"]}
     assert roles[team["admin"].email] == "owner"
     assert roles[team["owner"].email] == "admin"
     assert owner.post(f"/api/workspaces/{team.tenant.id}/leave").status_code == 204
@@ -108,3 +116,40 @@ def test_delete_workspace_over_the_api(api, team):
     with db.scope(SYSTEM) as s:
         assert s.get(User, team["owner"].id) is not None
     assert invitations(team.tenant.id) == []
+
+
+def test_a_personal_token_never_exceeds_its_owners_role(app, client, team):
+    """Scopes narrow what a token may do; the owner's role still decides, on every request."""
+    from tests.api.conftest import bearer, make_token
+
+    with app.app_context():
+        secret, _ = make_token(team["viewer"], team.tenant, ("admin",))
+    resp = client.post(f"/api/workspaces/{team.tenant.id}/invitations", headers=bearer(secret),
+                       json={"email": "x@example.com"})
+    assert resp.status_code == 403
+    assert resp.json["error"]["details"] == {"action": "members.invite", "role": "viewer"}
+
+
+def test_a_workspace_bound_token_sees_only_its_workspace(app, client, team, factory):
+    from tests.api.conftest import bearer, make_token
+
+    factory.member(team.other, team["member"], "admin")
+    with app.app_context():
+        secret, _ = make_token(team["member"], team.tenant, ("admin",))
+    listed = client.get("/api/workspaces", headers=bearer(secret)).json["items"]
+    assert [w["id"] for w in listed] == [str(team.tenant.id)]
+    assert client.get(f"/api/workspaces/{team.other.id}/members",
+                      headers=bearer(secret)).status_code == 404
+    assert client.post("/api/workspaces", headers=bearer(secret),
+                       json={"name": "Side"}).status_code == 403
+
+
+def test_a_removed_members_token_stops_working(app, client, api, team):
+    from tests.api.conftest import bearer, make_token
+
+    with app.app_context():
+        secret, _ = make_token(team["member"], team.tenant, ("read",))
+    assert client.get("/api/workspaces/current", headers=bearer(secret)).status_code == 200
+    assert api(team["owner"]).delete(f"/api/workspaces/{team.tenant.id}/members/"
+                                     f"{team['member'].id}").status_code == 204
+    assert client.get("/api/workspaces/current", headers=bearer(secret)).status_code == 401

@@ -90,7 +90,7 @@ def test_a_stale_selected_workspace_falls_back_to_one_you_belong_to(pages, team)
 def test_switching_changes_what_the_api_shows(api, team, factory):
     factory.member(team.other, team["member"], "viewer")
     client = api(team["member"])
-    listed = client.get("/api/workspaces").json["workspaces"]
+    listed = client.get("/api/workspaces").json["items"]
     assert {(w["name"], w["role"]) for w in listed} == {("Acme", "member"),
                                                         (team.other.name, "viewer")}
     current = client.get("/api/workspaces/current",
@@ -100,7 +100,7 @@ def test_switching_changes_what_the_api_shows(api, team, factory):
     current = client.get("/api/workspaces/current",
                          headers={"X-Workspace-ID": str(team.tenant.id)})
     assert current.json["role"] == "member"
-    members = client.get(f"/api/workspaces/{team.other.id}/members").json["members"]
+    members = client.get(f"/api/workspaces/{team.other.id}/members").json["items"]
     assert {m["email"] for m in members} == {team.stranger.email, team["member"].email}
 
 
