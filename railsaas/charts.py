@@ -95,8 +95,13 @@ def _thin(labels: Sequence[str]) -> list[int]:
         return list(range(n))
     step = math.ceil(n / _MAX_X_LABELS)
     idx = list(range(0, n, step))
-    if idx[-1] != n - 1 and n - 1 - idx[-1] >= step / 2:
-        idx.append(n - 1)
+    # The last label (usually "now") always shows: appended when a full step away, otherwise
+    # in place of the one before it, which would collide with it.
+    if idx[-1] != n - 1:
+        if n - 1 - idx[-1] >= step:
+            idx.append(n - 1)
+        else:
+            idx[-1] = n - 1
     return idx
 
 
