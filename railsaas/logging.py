@@ -318,6 +318,30 @@ class RailsaasHandler(logging.StreamHandler):
         self._explicit = value
 
 
+class PeriodicChatterFilter(logging.Filter):
+    """Drop the INFO lines Celery writes for every run of a job beat fires every few seconds
+    (sent, received, succeeded): a line a second that buries everything else. Failures and
+    retries of those jobs still log; their runs are counted in the Prometheus task metrics."""
+
+    LOGGERS = {"celery.beat", "celery.worker.strategy", "celery.app.trace"}
+
+    def __init__(self, task_names: Iterable[str]) -> None:
+        super().__init__()
+        self.task_names = frozenset(task_names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or record.name not in self.LOGGERS:
+            return True
+        args = record.args
+        if isinstance(args, dict):
+            name = args.get("name")
+        elif isinstance(args, tuple) and len(args) >= 2:  # beat: "Sending due task %s (%s)"
+            name = args[1]
+        else:
+            return True
+        return name not in self.task_names
+
+
 def configure(*, level: str = "INFO", fmt: str = "json", secrets: Iterable[str] = (),
               stream=None) -> logging.Handler:
     """Install our handler on the root logger (replacing one installed before) with the
@@ -328,12 +352,16 @@ def configure(*, level: str = "INFO", fmt: str = "json", secrets: Iterable[str] 
         root.removeHandler(old)
     handler = RailsaasHandler(stream)
     handler.setFormatter(JsonFormatter() if fmt.lower() == "json" else TextFormatter())
+    from railsaas.tasks import FREQUENT_TASKS  # celery + flask only: no import cycle
+
+    # First: it reads the record's args, which the redacting filter renders into the message.
+    handler.addFilter(PeriodicChatterFilter(FREQUENT_TASKS))
     handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Libraries that chatter at INFO (httpx: a line per request); warnings still come through.
-    for name in ("urllib3", "httpx", "kombu", "amqp", "pgserver"):
+    for name in ("urllib3", "httpx", "kombu", "amqp", "pgserver", "stripe"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     return handler
 

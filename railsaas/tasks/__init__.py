@@ -31,6 +31,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
                                 "schedule": timedelta(minutes=30)},
 }
 
+# Jobs beat fires more than once a minute: their routine runs are not logged (see
+# railsaas.logging.PeriodicChatterFilter).
+FREQUENT_TASKS = {e["task"] for e in BEAT_SCHEDULE.values()
+                  if e["schedule"] < timedelta(minutes=1)}
+
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):

@@ -131,3 +131,32 @@ def test_secret_url_parts_like_reset_tokens_are_masked_in_access_lines(client, l
     assert token not in log_output.text
     access = [r for r in log_output.records() if r["logger"] == "railsaas.access"]
     assert access[-1]["path"] == f"/reset/{REDACTED}"
+
+
+def test_routine_runs_of_every_few_seconds_jobs_are_not_logged_but_other_tasks_are(
+        app, celery_worker, log_output):
+    from celery import signals
+
+    from railsaas.tasks import FREQUENT_TASKS
+    from railsaas.tasks.instances import poll
+
+    assert "instances.poll" in FREQUENT_TASKS
+    done = set()
+
+    def note(task_id=None, **_):
+        done.add(task_id)
+
+    signals.task_postrun.connect(note, weak=False)
+    try:
+        with app.app_context():
+            ids = {poll.delay().id, tasks_for_tests.log_line.delay("an ordinary task").id}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not ids <= done:
+            time.sleep(0.05)
+    finally:
+        signals.task_postrun.disconnect(note)
+    assert ids <= done, "both tasks ran"
+    lines = [r for r in log_output.records() if r["logger"].startswith("celery")]
+    about = lambda name: [r for r in lines if name in r["message"]]  # noqa: E731
+    assert about("tests.observability.log_line"), log_output.text  # received and succeeded
+    assert not about("instances.poll"), log_output.text
