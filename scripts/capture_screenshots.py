@@ -42,7 +42,6 @@ def main(base: str) -> None:
         page.goto(base + "/")
         snap(page, "landing")
         log_in(page, base, CUSTOMER)
-        snap(page, "dashboard")
         page.goto(base + "/templates/")
         snap(page, "catalog")
         page.goto(base + "/templates/?q=ghost")  # no required settings: deploys as it stands
@@ -63,6 +62,8 @@ def main(base: str) -> None:
         snap(page, "logs")
         page.goto(base + "/instances/")
         snap(page, "instances")
+        page.goto(base + "/dashboard")
+        snap(page, "dashboard")
         page.goto(base + "/billing")
         snap(page, "billing")
         page.goto(base + "/members")
