@@ -14,8 +14,6 @@ from flask import (
     current_app,
     flash,
     g,
-    make_response,
-    redirect,
     render_template,
     request,
     url_for,
@@ -24,6 +22,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from railsaas import stripe_gateway as gateway
+from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.extensions import db
 from railsaas.security import CSP
@@ -45,26 +44,6 @@ def _allow_stripe_form_targets(response: Response) -> Response:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
-
-
-def _render(page: str, partial: str | None = None, status: int = 200, **context) -> Response:
-    """One URL, page or fragment: the fragment for HTMX, with Vary so caches keep both."""
-    template = partial if (partial and _is_htmx()) else page
-    response = make_response(render_template(template, **context), status)
-    response.vary.add("HX-Request")
-    return response
-
-
-def _redirect(url: str) -> Response:
-    if _is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
-
 
 def _workspace():
     workspace = g.get("workspace")
@@ -109,7 +88,7 @@ def _overview(tenant) -> dict:
 def pricing():
     workspace = g.get("workspace")
     current = subscriptions.current(db.session, workspace.id) if workspace else None
-    return _render("billing/pricing.html", plans=plans.active_plans(db.session),
+    return render("billing/pricing.html", plans=plans.active_plans(db.session),
                    subscribed=current is not None and current.status in usage.LIVE_STATUSES,
                    is_owner=can(workspace, "billing.manage"))
 
@@ -120,14 +99,14 @@ def pricing():
 @login_required
 def index():
     tenant = _workspace().tenant
-    return _render("billing/index.html", "billing/_summary.html", **_overview(tenant))
+    return render("billing/index.html", "billing/_summary.html", **_overview(tenant))
 
 
 @bp.get("/billing/usage")
 @login_required
 def usage_part():
     tenant = _workspace().tenant
-    return _render("billing/usage.html", "billing/_usage.html", **_overview(tenant))
+    return render("billing/usage.html", "billing/_usage.html", **_overview(tenant))
 
 
 @bp.get("/billing/invoices")
@@ -140,7 +119,7 @@ def invoices():
             items = gateway.list_invoices(tenant.stripe_customer_id)
         except gateway.BillingUnavailable as exc:
             error = exc.message
-    return _render("billing/invoices.html", "billing/_invoices.html", invoices=items,
+    return render("billing/invoices.html", "billing/_invoices.html", invoices=items,
                    error=error, to_dt=lambda ts: datetime.fromtimestamp(int(ts), UTC))
 
 
@@ -157,7 +136,7 @@ def checkout():
         success_url=_external("billing.success") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=_external("billing.cancel"))
     db.session.commit()
-    return _redirect(cs["url"])
+    return redirect_to(cs["url"])
 
 
 @bp.get("/billing/success")
@@ -189,7 +168,7 @@ def portal():
     url = subscriptions.open_portal(db.session, tenant, current_user,
                                     _external("billing.index"))
     db.session.commit()
-    return _redirect(url)
+    return redirect_to(url)
 
 
 # --- the spend cap ------------------------------------------------------------------------
@@ -209,11 +188,11 @@ def spend_cap():
     except ValidationFailed as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _redirect(url_for("billing.index"))
+        return redirect_to(url_for("billing.index"))
     db.session.commit()
     flash("Spend cap saved." + (" Your instances are starting again."
                                 if change and change.before == "capped" else ""), "success")
-    return _redirect(url_for("billing.index"))
+    return redirect_to(url_for("billing.index"))
 
 
 # --- a downgrade over the plan's limit -------------------------------------------------
@@ -236,10 +215,11 @@ def over_limit():
         else:
             db.session.commit()
             flash(f"Stopping {stopped} instance{'s' if stopped != 1 else ''}.", "success")
-            return _redirect(url_for("billing.index"))
-    return _render("billing/over_limit.html", over=plans.over_limit(db.session, tenant),
+            return redirect_to(url_for("billing.index"))
+    return render("billing/over_limit.html", over=plans.over_limit(db.session, tenant),
                    instances=plans.counted_list(db.session, tenant.id), error=error,
-                   is_owner=can(workspace, "billing.manage"), status=422 if error else 200)
+                   is_owner=can(workspace, "billing.manage"),
+                   status_code=422 if error else 200)
 
 
 # --- shared with every page ---------------------------------------------------------------

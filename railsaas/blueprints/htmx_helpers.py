@@ -19,14 +19,16 @@ def htmx_target() -> str | None:
     return request.headers.get("HX-Target")
 
 
-def render(page: str, partial: str | None = None, *, status: int = 200,
+def render(page: str, partial: str | None = None, /, *, status_code: int = 200,
            partial_for: str | None = None, **context) -> Response:
     """The whole page, or just `partial` for an HTMX request (optionally only when it
-    targets `partial_for`), with Vary: HX-Request so caches keep the two apart."""
+    targets `partial_for`), with Vary: HX-Request so caches keep the two apart. The two names
+    are positional-only and the status is `status_code`, so a template may still get a `page`
+    (of results) or a `status` (filter) in its context."""
     use_partial = partial is not None and is_htmx() and (
         partial_for is None or htmx_target() == partial_for)
     response = make_response(render_template(partial if use_partial else page, **context),
-                             status)
+                             status_code)
     response.vary.add("HX-Request")
     return response
 

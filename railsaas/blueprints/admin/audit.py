@@ -7,12 +7,8 @@ from flask import request
 from sqlalchemy import select
 
 from railsaas.blueprints.admin import bp
-from railsaas.blueprints.admin.common import (
-    day_start,
-    optional_uuid,
-    render,
-    workspace_id_from,
-)
+from railsaas.blueprints.admin.common import day_start, optional_uuid, workspace_id_from
+from railsaas.blueprints.htmx_helpers import render
 from railsaas.extensions import db
 from railsaas.models import User
 from railsaas.services import audit

@@ -1,37 +1,16 @@
-"""Helpers shared by the admin areas: one URL for page and HTMX fragment, redirects after a
-change, and parsing ids and filters from the query string."""
+"""Helpers shared by the admin areas: parsing ids and filters from the query string (pages
+and fragments come from railsaas.blueprints.htmx_helpers, as everywhere)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import make_response, redirect, render_template, request
-from werkzeug.wrappers import Response
+from flask import request
 
 from railsaas.errors import NotFound, ValidationFailed
 
 PAGE_SIZE = 50
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
-
-
-def render(template: str, partial: str, **context) -> Response:
-    """The page, or only its results partial for an HTMX request (filters, paging)."""
-    response = make_response(render_template(partial if is_htmx() else template, **context))
-    response.vary.add("HX-Request")
-    return response
-
-
-def redirect_to(url: str) -> Response:
-    """After a change: HX-Redirect for HTMX, 303 See Other for a plain form post."""
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
 
 
 def parse_uuid(value: str | None, what: str = "record") -> uuid.UUID:

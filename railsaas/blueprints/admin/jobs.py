@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import current_app, flash, g, render_template, url_for
 
 from railsaas.blueprints.admin import bp
-from railsaas.blueprints.admin.common import redirect_to
+from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.errors import NotFound
 from railsaas.extensions import db
 from railsaas.services import jobs

@@ -6,13 +6,8 @@ from __future__ import annotations
 from flask import flash, g, render_template, request, url_for
 
 from railsaas.blueprints.admin import bp
-from railsaas.blueprints.admin.common import (
-    PAGE_SIZE,
-    page_number,
-    parse_uuid,
-    redirect_to,
-    render,
-)
+from railsaas.blueprints.admin.common import PAGE_SIZE, page_number, parse_uuid
+from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.extensions import db
 from railsaas.models import AuditLog
 from railsaas.services import admin_users, audit

@@ -10,13 +10,8 @@ from flask import current_app, flash, render_template, request, url_for
 
 from railsaas import charts
 from railsaas.blueprints.admin import bp
-from railsaas.blueprints.admin.common import (
-    PAGE_SIZE,
-    page_number,
-    parse_uuid,
-    redirect_to,
-    render,
-)
+from railsaas.blueprints.admin.common import PAGE_SIZE, page_number, parse_uuid
+from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.extensions import db
 from railsaas.services import admin_workspaces, audit, costs, spend_caps, usage
 
