@@ -1,7 +1,8 @@
 """Row-level security overhead: the app's hot queries as the app role under RLS, against the
 same queries as a superuser (RLS never applies to one), with pgbench on the same data.
 
-    .venv/bin/python -m bench.rls [--database railsaas_bench] [--seconds 15] [--clients 4]
+    .venv/bin/python -m bench.rls [--database railsaas_bench] [--seconds 10] [--rounds 3]
+                                  [--clients 4]
 
 Run bench.dataset first. Both sides run the identical script (set_config included), so the
 only difference is the policies. Target: at most 10% slower under RLS.
@@ -80,7 +81,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default="railsaas_bench")
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=10, help="per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
 
@@ -94,12 +96,22 @@ def main() -> None:
         for name, query in QUERIES.items():
             script = Path(tmp) / "q.sql"
             script.write_text(SCRIPT.format(workspaces=workspaces, query=query.strip()))
-            su_tps, su_lat = pgbench(url, script, args.seconds, args.clients)
-            app_tps, app_lat = pgbench(app_url, script, args.seconds, args.clients)
+            # Warm both sides' caches, then alternate rounds so drift in the machine's load
+            # falls on both alike; the median round of each side is reported.
+            pgbench(url, script, 2, args.clients)
+            pgbench(app_url, script, 2, args.clients)
+            su, app = [], []
+            for _ in range(args.rounds):
+                su.append(pgbench(url, script, args.seconds, args.clients))
+                app.append(pgbench(app_url, script, args.seconds, args.clients))
+            (su_tps, su_lat), (app_tps, app_lat) = _median(su), _median(app)
             slower = (su_tps / app_tps - 1) * 100
             print(f"{name:<32} {su_tps:>14.0f} {app_tps:>12.0f} {slower:>7.1f}% "
                   f"{su_lat:>10.2f} {app_lat:>11.2f}", flush=True)
 
+
+def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return sorted(runs)[len(runs) // 2]
 
 if __name__ == "__main__":
     main()
