@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from flask import Flask, g, request, session
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
-from railsaas.db import TenantContext, set_context
+from railsaas.db import TenantContext, get_context, set_context
 from railsaas.extensions import db, login_manager
 from railsaas.models import Membership, Tenant, User
 
@@ -47,7 +48,11 @@ def _load_user(token: str) -> User | None:
 def load_user(user_id: uuid.UUID, session_version: int | None = None) -> User | None:
     """Read a user under their own RLS context; None if gone, suspended or logged out
     everywhere since (session version bumped)."""
-    set_context(db.session, TenantContext(user_id=user_id))
+    current = get_context(db.session)
+    if current.user_id != user_id or current.role:
+        # An API token has already set this user's context (in its workspace): keep it,
+        # rather than narrow it here and widen it again when the request is bound.
+        set_context(db.session, TenantContext(user_id=user_id))
     user = db.session.get(User, user_id)
     if user is None or user.is_suspended:
         return None
@@ -57,7 +62,8 @@ def load_user(user_id: uuid.UUID, session_version: int | None = None) -> User | 
 
 
 def memberships_of(user_id: uuid.UUID) -> list[Membership]:
-    stmt = (select(Membership).join(Membership.tenant)
+    # The tenant comes with its membership (one query on every request, not two).
+    stmt = (select(Membership).join(Membership.tenant).options(contains_eager(Membership.tenant))
             .where(Membership.user_id == user_id, Tenant.status != "deleted")
             .order_by(Tenant.name))
     return list(db.session.scalars(stmt))

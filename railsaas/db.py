@@ -68,6 +68,8 @@ def get_context(session: Session) -> TenantContext:
 def set_context(session: Session, ctx: TenantContext) -> None:
     """Select the tenant context for this session: applied now if a transaction is open, and
     at the start of every later transaction."""
+    if session.in_transaction() and get_context(session) == ctx:
+        return  # already in force: applied when the transaction began, or since
     session.info[_CTX_KEY] = ctx
     if session.in_transaction():
         session.execute(_SET_CONTEXT, _params(ctx))

@@ -43,6 +43,8 @@ def _bind(workspace_id: uuid.UUID) -> context.Workspace:
     bound = current_principal().tenant_id
     if bound is not None and bound != workspace_id:
         raise NotFound("No such workspace.")
+    if g.workspace is not None and g.workspace.id == workspace_id:
+        return g.workspace  # the guard selected and bound it already: no second lookup
     workspace = teams.find_workspace(db.session, g.user.id, workspace_id)
     context.bind(g.user, workspace)
     return workspace
