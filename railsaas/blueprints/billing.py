@@ -64,7 +64,7 @@ def _overview(tenant) -> dict:
     markup = current_app.config["USAGE_MARKUP_PERCENT"]
     plan = tenant.plan
     row = subscriptions.current(db.session, tenant.id)
-    period = usage.current_period(db.session, tenant.id, now)
+    period = usage.period_of(row, now)  # row is the newest live one when there is one
     used = usage.tenant_usage(db.session, tenant.id, period, markup_percent=markup,
                               included_cents=plan.included_usage_cents if plan else 0)
     cap = spend_caps.cap_cents(tenant)

@@ -236,8 +236,14 @@ def live_subscription(session: Session, tenant_id: uuid.UUID) -> Subscription | 
 
 def current_period(session: Session, tenant_id: uuid.UUID, now: datetime) -> Period:
     """The live subscription's billing period; the calendar month without one."""
-    sub = live_subscription(session, tenant_id)
-    if sub is not None and sub.current_period_start and sub.current_period_end:
+    return period_of(live_subscription(session, tenant_id), now)
+
+
+def period_of(sub: Subscription | None, now: datetime) -> Period:
+    """current_period for a page that has read the newest live subscription already (or
+    found none live): `sub`'s period if it is live and has one, else the calendar month."""
+    if sub is not None and sub.status in LIVE_STATUSES and sub.current_period_start \
+            and sub.current_period_end:
         return Period(sub.current_period_start, sub.current_period_end, True)
     return month_of(now)
 

@@ -38,8 +38,9 @@ def workspaces():
 def workspace(tenant_id: str):
     tid = parse_uuid(tenant_id, "workspace")
     tenant = admin_workspaces.get(db.session, tid)
-    subs = admin_workspaces.subscriptions_of(db.session, tid)
-    period = usage.current_period(db.session, tid, datetime.now(UTC))
+    subs = admin_workspaces.subscriptions_of(db.session, tid)  # newest first
+    live = next((s for s in subs if s.status in usage.LIVE_STATUSES), None)
+    period = usage.period_of(live, datetime.now(UTC))
     spend = costs.daily_spend_by_instance(db.session, tid, period, _markup())
     chart = charts.bars([d.strftime("%d") for d in spend.days],
                         [charts.Series(name, values) for name, values in
