@@ -23,13 +23,15 @@ def metrics_page():
 
 
 def _render(s):
-    summary = mb.summary(s)
-    mrr = mb.mrr_series(s, 12)
-    churn = mb.churn_series(s, 12)
-    signups = mb.signups_series(s, 12)
-    trials = mb.trial_conversion_series(s, 12)
-    plans = mb.subscriptions_by_plan(s)
+    # Six queries in all: every monthly series comes from one, the headline from those.
+    months = mb.monthly(s, 12)
     popularity = mb.template_popularity(s, 30)
+    summary = mb.summary_of(months, popularity)
+    mrr = [mb.MonthValue(m.month, m.mrr_cents) for m in months]
+    churn = [m.churn for m in months]
+    signups = [mb.MonthValue(m.month, m.signups) for m in months]
+    trials = [m.trials for m in months]
+    plans = mb.subscriptions_by_plan(s)
     margin = mb.margin_series(s, 6)
     by_template = mb.margin_by_template(s)
     by_workspace = mb.margin_by_workspace(s, limit=25)
