@@ -115,7 +115,9 @@ def init_context(app: Flask) -> None:
         if current_user.is_authenticated:
             user = current_user._get_current_object()
             workspace = select_workspace(user, session.get(SESSION_TENANT_KEY))
-            if workspace is not None:
+            if workspace is not None and session.get(SESSION_TENANT_KEY) != str(workspace.id):
+                # Written only when it changes: an unchanged session is not signed and sent
+                # back again on every request (each poll of a status badge, say).
                 session[SESSION_TENANT_KEY] = str(workspace.id)
             bind(user, workspace, admin=request.blueprint == "admin")
         else:
