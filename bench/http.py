@@ -1,0 +1,425 @@
+"""HTTP benchmark: the instance-status partial and the dashboard of a workspace with 50
+instances, served by gunicorn and driven by wrk, against a floor measured in the same run.
+
+    .venv/bin/python -m bench.http [--database railsaas_bench] [--seconds 30]
+                                   [--connections 50] [--think-ms 1000]
+                                   [--workers 2] [--threads 4] [--out .local/bench-http.json]
+
+    # small scale, on a data set of its own (dropped and rebuilt: never the default name)
+    .venv/bin/python -m bench.http --build --workspaces 20 --usage-rows 400000 --seconds 10
+
+Needs wrk (Debian: `apt-get install -y wrk`) and the data set of bench.dataset (1,000
+workspaces, 50,000 instances, 10 million usage rows) on BENCH_DATABASE_URL's server
+(default: the machine's PostgreSQL). What it does:
+
+1. Picks a workspace with 50 live instances on a plan that allows them (`--workspace SLUG`
+   to choose), gives its owner a known password, and rolls usage up if the roll-up is behind
+   (the dashboard's chart reads the roll-up, so it does its real work). These are the only
+   writes to the data set, plus the login's own audit row.
+2. Starts a private Redis, and the app under gunicorn as in production: `wsgi:app`, the
+   project's gunicorn.conf.py, the Procfile's `--workers 2 --threads 4` (2 processes for
+   2 cores, 4 threads each to overlap database waits), DEBUG=0 (Secure cookies, JSON
+   access log), connecting as the app role under row-level security. No Railway or Stripe
+   call is made (their URLs point nowhere).
+3. Logs in as a browser does (GET /login for the CSRF token, POST the form) with httpx and
+   hands the session cookie to wrk (same User-Agent: sessions are bound to it).
+4. Starts the floor (bench/floor_app.py: Flask + psycopg, one indexed query as the app
+   role) under the same gunicorn settings.
+5. For each target: a short warm-up, then wrk for `--seconds` with `--connections`
+   connections, saturating (each sends its next request as soon as the last is answered):
+   throughput, p50 and p99 (wrk's latency histogram, via a Lua `done` hook). Saturated, the
+   mean latency is about connections / throughput: p99 under 100 ms at 50 connections needs
+   well over 500 req/s. So the app's two targets run once more with each connection
+   pausing about `--think-ms` (1 s, +-50%) between requests, as polling browsers do: the
+   latency of 50 clients when the server keeps up.
+
+Prints a Markdown table and writes JSON to --out (and the table next to it, .md).
+Targets (issue 10): at least 60% of the floor's throughput; p99 under 100 ms at 50 clients.
+The machine is shared by wrk, gunicorn and PostgreSQL: take final figures when it is quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bcrypt
+import httpx
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from bench import dataset
+from railsaas import dbadmin, embedded
+from railsaas.config import Config, _with_user
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-http-password-7c1e"  # noqa: S105 (the measured owner's, bench data only)
+USER_AGENT = "railsaas-bench-http/1"
+NOWHERE = "http://127.0.0.1:9"  # discard port: no Railway or Stripe call may leave the box
+
+PICK_WORKSPACE = """
+    SELECT t.id, t.slug, u.id, u.email, count(i.id) AS n
+    FROM tenants t
+    JOIN plans p ON p.id = t.plan_id
+    JOIN memberships m ON m.tenant_id = t.id AND m.role = 'owner'
+    JOIN users u ON u.id = m.user_id
+    JOIN instances i ON i.tenant_id = t.id AND i.status <> 'deleted'
+    WHERE (CAST(:slug AS text) IS NULL OR t.slug = :slug) AND t.status = 'active'
+      AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = t.id
+                  AND s.status IN ('trialing', 'active', 'past_due', 'unpaid'))
+    GROUP BY t.id, t.slug, u.id, u.email, p.max_instances
+    HAVING count(i.id) = 50 AND p.max_instances >= 50
+    ORDER BY t.created_at, t.slug
+    LIMIT 1"""
+
+LUA = """
+wrk.method = "GET"
+wrk.headers["User-Agent"] = "{agent}"
+{extra}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {{"requests": %d, "duration_us": %d, "bytes": %d, ' ..
+    '"errors": {{"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}}, ' ..
+    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}}\\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    path: str
+    load: str  # "saturated", or each connection's pause between requests
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict
+    ratio: float | None = None  # throughput / the floor's
+
+
+def fail(message: str) -> None:
+    print(f"bench.http: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+# --- the data -----------------------------------------------------------------------------------
+
+def prepare(url: str, slug: str | None) -> dict:
+    """Choose the workspace, set its owner's password, make sure usage is rolled up."""
+    engine = dbadmin.admin_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET app.role = 'system'")
+            row = conn.execute(text(PICK_WORKSPACE), {"slug": slug}).first()
+            if row is None:
+                fail("no active workspace with 50 live instances on a plan allowing them"
+                     + (f" (slug {slug})" if slug else "") + ": run bench.dataset first")
+            tenant_id, slug, user_id, email, count = row
+            stored = conn.execute(text("SELECT password_hash FROM users WHERE id = :id"),
+                                  {"id": user_id}).scalar()
+            if not _matches(PASSWORD, stored):
+                conn.execute(text("UPDATE users SET password_hash = :h WHERE id = :id"), {
+                    "h": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(12)).decode(),
+                    "id": user_id})
+            # The status partial is polled while an instance changes: take a deploying one.
+            instance_id = conn.execute(text(
+                "SELECT id FROM instances WHERE tenant_id = :t AND status <> 'deleted' "
+                "ORDER BY status = 'deploying' DESC, created_at LIMIT 1"), {"t": tenant_id}
+            ).scalar()
+            behind = conn.execute(text(
+                "SELECT coalesce((SELECT max(seq) FROM usage_metrics), 0) > coalesce(("
+                "SELECT last_seq FROM usage_rollup_marks WHERE name = 'daily'), 0)")).scalar()
+        if behind:
+            _rollup(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET app.role = 'system'")
+            sizes = conn.execute(text("""
+                SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM instances),
+                       (SELECT reltuples::bigint FROM pg_class WHERE relname = 'usage_metrics'),
+                       (SELECT count(*) FROM usage_rollups WHERE tenant_id = :t),
+                       current_setting('server_version')"""), {"t": tenant_id}).one()
+    finally:
+        engine.dispose()
+    return {"tenant_id": str(tenant_id), "slug": slug, "email": email, "instances": count,
+            "instance_id": str(instance_id), "workspaces_in_db": sizes[0],
+            "instances_in_db": sizes[1], "usage_rows_in_db_estimate": sizes[2],
+            "rollup_rows_of_workspace": sizes[3], "postgresql": sizes[4]}
+
+
+def _matches(password: str, stored: str | None) -> bool:
+    try:
+        return bool(stored) and bcrypt.checkpw(password.encode(), stored.encode())
+    except ValueError:  # the data set's placeholder hash
+        return False
+
+
+def _rollup(url: str) -> None:
+    """The app's own hourly roll-up (usage_metrics -> usage_rollups), as its task runs it."""
+    os.environ.update({"DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": ""})
+    from railsaas import create_app
+    from railsaas.db import SYSTEM
+    from railsaas.extensions import db
+    from railsaas.services import usage
+
+    started = time.perf_counter()
+    with create_app().app_context(), db.scope(SYSTEM) as s:
+        run = usage.rollup(s)
+    print(f"rolled usage up: {run.groups:,} groups in {time.perf_counter() - started:.1f} s",
+          flush=True)
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+def gunicorn(app: str, port: int, env: dict, args, log: Path) -> subprocess.Popen:
+    cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "gunicorn.conf.py",
+           "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+           "--threads", str(args.threads), app]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env},
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            fail(f"gunicorn {app} exited; see {log}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop(proc)
+    fail(f"gunicorn {app} did not answer within 60 s; see {log}")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def login(base: str, email: str) -> str:
+    """Sign in through the form, as a browser does; the session cookie's value."""
+    headers = {"User-Agent": USER_AGENT}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        page = client.get("/login")
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+        if match is None:
+            fail("no CSRF token on /login")
+        # The cookie is Secure (DEBUG=0): httpx would not send it back over http, so by hand.
+        cookie = page.cookies.get("session")
+        resp = client.post("/login", data={"csrf_token": match.group(1), "email": email,
+                                           "password": PASSWORD},
+                           headers={"Cookie": f"session={cookie}"})
+        if resp.status_code != 303 or not resp.headers.get("location", "").endswith(
+                "/dashboard"):
+            fail(f"login failed ({resp.status_code}); see the app log")
+        return resp.cookies.get("session")
+
+
+def check(base: str, cookie: str, path: str, htmx: bool, expect: str) -> None:
+    headers = {"User-Agent": USER_AGENT, "Cookie": f"session={cookie}"}
+    if htmx:
+        headers["HX-Request"] = "true"
+    resp = httpx.get(base + path, headers=headers, timeout=30)
+    if resp.status_code not in (200, 286) or expect not in resp.text:
+        fail(f"GET {path} answered {resp.status_code} without {expect!r}")
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+def wrk(url: str, script: Path, seconds: int, connections: int, threads: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+         "--timeout", "10s", "-s", str(script), url],
+        capture_output=True, text=True, check=True).stdout
+    line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if line is None:
+        fail(f"wrk printed no result:\n{out}")
+    return json.loads(line[len("BENCH_JSON "):])
+
+
+def measure(name: str, base: str, path: str, script: Path, args, load="saturated") -> Result:
+    if args.warmup:
+        wrk(base + path, script, args.warmup, args.connections, args.wrk_threads)
+    raw = wrk(base + path, script, args.seconds, args.connections, args.wrk_threads)
+    seconds = raw["duration_us"] / 1e6
+    result = Result(name=name, path=path, load=load, requests=raw["requests"],
+                    seconds=round(seconds, 2),
+                    rps=round(raw["requests"] / seconds, 1),
+                    p50_ms=raw["p50_us"] / 1000, p90_ms=raw["p90_us"] / 1000,
+                    p99_ms=raw["p99_us"] / 1000, max_ms=raw["max_us"] / 1000,
+                    errors={k: v for k, v in raw["errors"].items() if v})
+    print(f"  {name} ({load}): {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+          f"p99 {result.p99_ms:.1f} ms" + (f", errors {result.errors}" if result.errors else ""),
+          flush=True)
+    return result
+
+
+def lua(path: Path, cookie: str | None, htmx: bool, think_ms: int = 0) -> Path:
+    extra = [f'wrk.headers["Cookie"] = "session={cookie}"'] if cookie else []
+    if htmx:
+        extra.append('wrk.headers["HX-Request"] = "true"')
+    if think_ms:  # each connection waits about this long (+-50%, so they drift apart)
+        extra.append(f"delay = function() return math.random({think_ms // 2}, "
+                     f"{think_ms * 3 // 2}) end")
+    path.write_text(LUA.format(agent=USER_AGENT, extra="\n".join(extra)))
+    return path
+
+
+# --- report -------------------------------------------------------------------------------------
+
+def table(results: list[Result], connections: int) -> str:
+    lines = [f"| target, {connections} connections | load | req/s | p50 ms | p99 ms | errors "
+             "| vs floor | >= 60% of floor | p99 < 100 ms |",
+             "|---|---|---:|---:|---:|---:|---:|:-:|:-:|"]
+    for r in results:
+        versus = "floor" if r.name.startswith("floor") else (
+            f"{r.ratio:.0%}" if r.ratio is not None else "")
+        enough = "" if r.ratio is None else ("yes" if r.ratio >= 0.6 else "NO")
+        lines.append(
+            f"| {r.name} `{r.path}` | {r.load} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
+            f"{r.p99_ms:.1f} | {sum(r.errors.values())} | {versus} | {enough} | "
+            f"{'yes' if r.p99_ms < 100 else 'NO'} |")
+    return "\n".join(lines)
+
+
+def machine() -> dict:
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f
+                    if line.startswith("model name")), "")
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
+            "load_average": os.getloadavg(), "python": platform.python_version(),
+            "wrk": (wrk_version.stdout or wrk_version.stderr).split("\n")[0].strip()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", help="default railsaas_bench (railsaas_bench_http "
+                        "with --build)")
+    parser.add_argument("--workspace", help="slug of the workspace to measure")
+    parser.add_argument("--build", action="store_true",
+                        help="(re)build a data set first with bench.dataset")
+    parser.add_argument("--workspaces", type=int, default=20, help="with --build")
+    parser.add_argument("--usage-rows", type=int, default=400_000, help="with --build")
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--think-ms", type=int, default=1000,
+                        help="pause of each connection in the paced runs (0: no paced runs)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=ROOT / ".local" / "bench-http.json")
+    args = parser.parse_args()
+
+    if shutil.which("wrk") is None:
+        fail("wrk is missing: install it (Debian: apt-get install -y wrk)")
+    database = args.database or ("railsaas_bench_http" if args.build else "railsaas_bench")
+    if args.build:
+        if database == "railsaas_bench":
+            fail("--build drops the database: name another one than the shared data set")
+        url = dataset.build(database, args.workspaces, 50, args.usage_rows)
+    else:
+        url = dataset.bench_url(database)
+        try:
+            with dbadmin.admin_engine(url).connect() as conn:
+                conn.exec_driver_sql("SELECT 1 FROM usage_rollup_marks LIMIT 1")
+        except (OperationalError, ProgrammingError) as exc:
+            fail(f"cannot use database {database} ({exc.orig}); build it with bench.dataset "
+                 "or pass --build")
+    print(f"database {database}", flush=True)
+    data = prepare(url, args.workspace)
+    print(f"workspace {data['slug']}: {data['instances']} instances, "
+          f"{data['rollup_rows_of_workspace']} roll-up rows", flush=True)
+
+    work = ROOT / ".local" / "bench-http"
+    work.mkdir(parents=True, exist_ok=True)
+    redis_url = os.environ.get("BENCH_REDIS_URL") or embedded.start_redis(
+        work / "redis", persist=False)
+    cfg = Config()
+    app_url = _with_user(url, cfg.APP_DB_USER, cfg.APP_DB_PASSWORD)
+    app_env = {
+        "DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": redis_url, "DEBUG": "0",
+        "SECRET_KEY": secrets.token_hex(32), "JWT_SECRET": secrets.token_hex(32),
+        "RAILWAY_API_URL": NOWHERE + "/graphql/v2", "STRIPE_API_BASE": NOWHERE,
+        "SENTRY_DSN": "", "PROMETHEUS_MULTIPROC_DIR": "", "TRUSTED_PROXIES": "0",
+    }
+    floor_env = {"FLOOR_DATABASE_URL": app_url, "FLOOR_TENANT_ID": data["tenant_id"]}
+    app_port, floor_port = embedded.free_port(), embedded.free_port()
+    app_base, floor_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{floor_port}"
+    app_proc = floor_proc = None
+    results: list[Result] = []
+    try:
+        app_proc = gunicorn("wsgi:app", app_port, app_env, args, work / "app.log")
+        floor_proc = gunicorn("bench.floor_app:app", floor_port, floor_env, args,
+                              work / "floor.log")
+        cookie = login(app_base, data["email"])
+        status_path = f"/instances/{data['instance_id']}/status"
+        check(app_base, cookie, status_path, True, "status")
+        check(app_base, cookie, "/dashboard", False, 'data-testid="stat-running"')
+        print(f"measuring {args.seconds} s each, {args.connections} connections, "
+              f"gunicorn {args.workers} workers x {args.threads} threads", flush=True)
+        floor = measure("floor: Flask + psycopg, 1 indexed query", floor_base,
+                        f"/instances/{data['instance_id']}", lua(work / "floor.lua", None, False),
+                        args)
+        results.append(floor)
+        targets = (("instance-status partial", status_path, True),
+                   ("dashboard", "/dashboard", False))
+        for name, path, htmx in targets:
+            r = measure(name, app_base, path, lua(work / f"{name[:4]}.lua", cookie, htmx), args)
+            r.ratio = round(r.rps / floor.rps, 3) if floor.rps else None
+            results.append(r)
+        # The same clients at a browser's pace: latency when the server is not saturated.
+        for name, path, htmx in targets if args.think_ms else ():
+            results.append(measure(name, app_base, path, lua(
+                work / f"{name[:4]}-paced.lua", cookie, htmx, args.think_ms), args,
+                load=f"{args.think_ms} ms between requests"))
+    finally:
+        stop(app_proc)
+        stop(floor_proc)
+
+    md = table(results, args.connections)
+    print("\n" + md)
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "database": database,
+        "machine": machine(), "data": data,
+        "settings": {"seconds": args.seconds, "warmup": args.warmup,
+                     "connections": args.connections, "wrk_threads": args.wrk_threads,
+                     "think_ms": args.think_ms,
+                     "gunicorn_workers": args.workers, "gunicorn_threads": args.threads,
+                     "worker_class": "gthread" if args.threads > 1 else "sync"},
+        "targets": {"min_ratio_of_floor": 0.6, "max_p99_ms": 100},
+        "results": [asdict(r) for r in results],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    args.out.with_suffix(".md").write_text(md + "\n")
+    print(f"\nwrote {args.out} and {args.out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
