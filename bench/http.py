@@ -18,7 +18,8 @@ workspaces, 50,000 instances, 10 million usage rows) on BENCH_DATABASE_URL's ser
    writes to the data set, plus the login's own audit row.
 2. Starts a private Redis, and the app under gunicorn as in production: `wsgi:app`, the
    project's gunicorn.conf.py, the Procfile's `--workers 2 --threads 4` (2 processes for
-   2 cores, 4 threads each to overlap database waits), DEBUG=0 (Secure cookies, JSON
+   2 cores, 4 threads each to overlap database waits; 4 sync workers did no better here,
+   and sync workers close every connection), DEBUG=0 (Secure cookies, JSON
    access log), connecting as the app role under row-level security. No Railway or Stripe
    call is made (their URLs point nowhere).
 3. Logs in as a browser does (GET /login for the CSRF token, POST the form) with httpx and
@@ -277,13 +278,27 @@ def measure(name: str, base: str, path: str, script: Path, args, load="saturated
     return result
 
 
-def lua(path: Path, cookie: str | None, htmx: bool, think_ms: int = 0) -> Path:
+def lua(path: Path, cookie: str | None, htmx: bool, think_ms: int = 0,
+        first: int = 0) -> Path:
     extra = [f'wrk.headers["Cookie"] = "session={cookie}"'] if cookie else []
     if htmx:
         extra.append('wrk.headers["HX-Request"] = "true"')
-    if think_ms:  # each connection waits about this long (+-50%, so they drift apart)
-        extra.append(f"delay = function() return math.random({think_ms // 2}, "
-                     f"{think_ms * 3 // 2}) end")
+    if think_ms:
+        # Each connection waits about think_ms (+-50%, so they drift apart) before each
+        # request. Its first is a GET /healthz (no session, no query): a browser asks as soon
+        # as it connects (gunicorn's gthread worker holds a thread for a new connection until
+        # its first bytes arrive), and 50 target requests at once would measure a burst.
+        extra.append(f"""local calls, sent = 0, 0
+delay = function()
+  calls = calls + 1
+  if calls <= {first} then return 0 end
+  return math.random({think_ms // 2}, {think_ms * 3 // 2})
+end
+request = function()
+  sent = sent + 1
+  if sent <= {first} then return wrk.format("GET", "/healthz") end
+  return wrk.format()
+end""")
     path.write_text(LUA.format(agent=USER_AGENT, extra="\n".join(extra)))
     return path
 
@@ -395,8 +410,9 @@ def main() -> None:
             results.append(r)
         # The same clients at a browser's pace: latency when the server is not saturated.
         for name, path, htmx in targets if args.think_ms else ():
+            per_thread = -(-args.connections // args.wrk_threads)
             results.append(measure(name, app_base, path, lua(
-                work / f"{name[:4]}-paced.lua", cookie, htmx, args.think_ms), args,
+                work / f"{name[:4]}-paced.lua", cookie, htmx, args.think_ms, per_thread), args,
                 load=f"{args.think_ms} ms between requests"))
     finally:
         stop(app_proc)
