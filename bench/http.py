@@ -19,9 +19,9 @@ workspaces, 50,000 instances, 10 million usage rows) on BENCH_DATABASE_URL's ser
 2. Starts a private Redis, and the app under gunicorn as in production: `wsgi:app`, the
    project's gunicorn.conf.py, the Procfile's `--workers 2 --threads 4` (2 processes for
    2 cores, 4 threads each to overlap database waits; 4 sync workers did no better here,
-   and sync workers close every connection), DEBUG=0 (Secure cookies, JSON
-   access log), connecting as the app role under row-level security. No Railway or Stripe
-   call is made (their URLs point nowhere).
+   and sync workers close every connection), DEBUG=0 (Secure cookies, JSON access log),
+   PROMETHEUS_MULTIPROC_DIR as docs/deploy.md sets it, connecting as the app role under
+   row-level security. No Railway or Stripe call is made (their URLs point nowhere).
 3. Logs in as a browser does (GET /login for the CSRF token, POST the form) with httpx and
    hands the session cookie to wrk (same User-Agent: sessions are bound to it).
 4. Starts the floor (bench/floor_app.py: Flask + psycopg, one indexed query as the app
@@ -195,7 +195,9 @@ def gunicorn(app: str, port: int, env: dict, args, log: Path) -> subprocess.Pope
     cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "gunicorn.conf.py",
            "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
            "--threads", str(args.threads), app]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env},
+    # Nothing inherited may point gunicorn.conf.py at someone else's metrics directory.
+    inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**inherited, **env},
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -381,7 +383,9 @@ def main() -> None:
         "DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": redis_url, "DEBUG": "0",
         "SECRET_KEY": secrets.token_hex(32), "JWT_SECRET": secrets.token_hex(32),
         "RAILWAY_API_URL": NOWHERE + "/graphql/v2", "STRIPE_API_BASE": NOWHERE,
-        "SENTRY_DSN": "", "PROMETHEUS_MULTIPROC_DIR": "", "TRUSTED_PROXIES": "0",
+        "SENTRY_DSN": "", "TRUSTED_PROXIES": "0",
+        # As docs/deploy.md has it: the workers' metrics merged through a shared directory.
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
     }
     floor_env = {"FLOOR_DATABASE_URL": app_url, "FLOOR_TENANT_ID": data["tenant_id"]}
     app_port, floor_port = embedded.free_port(), embedded.free_port()
