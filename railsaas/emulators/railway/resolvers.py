@@ -128,9 +128,8 @@ _INSTANCE_STATUS = {"QUEUED": "CREATED", "WAITING": "CREATED", "INITIALIZING": "
 
 def deployment_obj(w: World, dep: Deployment) -> dict:
     status, since = w.status(dep)
-    domain = next((d.domain for d in w.service_domains.values()
-                   if d.service_id == dep.service_id and d.environment_id == dep.environment_id),
-                  None)
+    domains = w.service_domains_of(dep.service_id, dep.environment_id)
+    domain = domains[0].domain if domains else None
     return {"id": dep.id, "status": status, "statusUpdatedAt": iso(since),
             "createdAt": iso(dep.created_at), "updatedAt": iso(since),
             "projectId": dep.project_id, "environmentId": dep.environment_id,
@@ -181,8 +180,8 @@ def custom_domain_obj(d: CustomDomain) -> dict:
 
 def domains_obj(w: World, service_id: str, environment_id: str) -> dict:
     return {
-        "serviceDomains": [service_domain_obj(d) for d in w.service_domains.values()
-                           if d.service_id == service_id and d.environment_id == environment_id],
+        "serviceDomains": [service_domain_obj(d)
+                           for d in w.service_domains_of(service_id, environment_id)],
         "customDomains": [custom_domain_obj(d) for d in w.custom_domains.values()
                           if d.service_id == service_id and d.environment_id == environment_id],
     }

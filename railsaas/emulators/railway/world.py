@@ -272,8 +272,12 @@ class World:
         self.environments: dict[str, Environment] = {}
         self.services: dict[str, Service] = {}
         self.deployments: dict[str, Deployment] = {}
+        # (service, environment) -> its deployments: a status lookup stays cheap with
+        # thousands of services (the polling benchmark asks about 10,000).
+        self._deployments_by_service: dict[tuple[str, str], list[Deployment]] = {}
         self.workflows: dict[str, Workflow] = {}
         self.service_domains: dict[str, ServiceDomain] = {}
+        self._service_domains_by_service: dict[tuple[str, str], list[ServiceDomain]] = {}
         self.custom_domains: dict[str, CustomDomain] = {}
         self.variables: dict[tuple[str, str | None], dict[str, str]] = {}
         # Outcomes queued for the next deployments, then shares drawn at random.
@@ -322,8 +326,7 @@ class World:
         return dep
 
     def deployments_of(self, service_id: str, environment_id: str) -> list[Deployment]:
-        deps = [d for d in self.deployments.values()
-                if d.service_id == service_id and d.environment_id == environment_id]
+        deps = self._deployments_by_service.get((service_id, environment_id), [])
         return sorted(deps, key=lambda d: d.created_at)
 
     def latest_deployment(self, service_id: str, environment_id: str) -> Deployment | None:
@@ -503,6 +506,7 @@ class World:
             if older.superseded_by is None and older.removed_at is None:
                 older.superseded_by = dep.id
         self.deployments[dep.id] = dep
+        self._deployments_by_service.setdefault((svc.id, environment_id), []).append(dep)
         return dep
 
     def redeploy(self, dep: Deployment) -> Deployment:
@@ -542,8 +546,7 @@ class World:
 
     def system_variables(self, svc: Service, env: Environment) -> dict[str, str]:
         project = self.projects[svc.project_id]
-        domains = [d for d in self.service_domains.values()
-                   if d.service_id == svc.id and d.environment_id == env.id]
+        domains = self.service_domains_of(svc.id, env.id)
         return {
             "RAILWAY_PROJECT_ID": project.id, "RAILWAY_PROJECT_NAME": project.name,
             "RAILWAY_ENVIRONMENT_ID": env.id, "RAILWAY_ENVIRONMENT_NAME": env.name,
@@ -626,7 +629,11 @@ class World:
             project_id=svc.project_id, environment_id=env.id, service_id=svc.id,
             target_port=target_port, created_at=self.now())
         self.service_domains[domain.id] = domain
+        self._service_domains_by_service.setdefault((svc.id, env.id), []).append(domain)
         return domain
+
+    def service_domains_of(self, service_id: str, environment_id: str) -> list[ServiceDomain]:
+        return list(self._service_domains_by_service.get((service_id, environment_id), []))
 
     def create_custom_domain(self, project_id: str, environment_id: str, service_id: str,
                              domain: str, target_port: int | None) -> CustomDomain:
