@@ -47,12 +47,18 @@ from railsaas.services.template_variables import (
     specs_of,
     variables_by_service,
 )
+from railsaas.tasks import POLL_INTERVAL
 
 log = logging.getLogger(__name__)
 
 PROJECT_PREFIX = "railsaas-"
-FAST_POLL = timedelta(seconds=3)
-SLOW_POLL = timedelta(minutes=5)
+# What an instance's status promises: at most 10 s old while it changes, 5 minutes once
+# settled. A due instance waits for the next beat (every POLL_INTERVAL) to be claimed, so
+# each is due one interval before its promise runs out.
+FRESH_CHANGING = timedelta(seconds=10)
+FRESH_SETTLED = timedelta(minutes=5)
+FAST_POLL = timedelta(seconds=3)  # well within FRESH_CHANGING: pages see progress soon
+SLOW_POLL = FRESH_SETTLED - POLL_INTERVAL
 POLL_BATCH = 100
 LOCK_TTL_MS = 10 * 60 * 1000
 LOG_EXCERPT_LINES = 40

@@ -19,10 +19,13 @@ TASK_MODULES = [
     "railsaas.tasks.instances",
 ]
 
+# How often beat runs the Railway status poll; provisioning schedules polls against it.
+POLL_INTERVAL = timedelta(seconds=3)
+
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
 BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(seconds=30)},
-    "instances-poll": {"task": "instances.poll", "schedule": timedelta(seconds=3),
+    "instances-poll": {"task": "instances.poll", "schedule": POLL_INTERVAL,
                        "options": {"expires": 10}},
     "instances-reconcile": {"task": "instances.reconcile", "schedule": timedelta(minutes=15)},
     "billing-usage-hourly": {"task": "billing.usage_hourly", "schedule": timedelta(hours=1)},

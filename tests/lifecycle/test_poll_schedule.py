@@ -1,0 +1,41 @@
+"""The poll's schedule keeps its freshness promise: a deploying instance's status is at most
+10 s old, a settled one's at most 5 minutes, although beat only looks for due instances
+every few seconds (bench/polling.py measures the same over a simulated hour)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from railsaas.db import SYSTEM
+from railsaas.extensions import db
+from railsaas.models import Instance
+from railsaas.services import provisioning
+from railsaas.tasks import BEAT_SCHEDULE
+
+# The poll itself takes a moment between reading the clock here and claiming the rows.
+SLACK = timedelta(seconds=1)
+
+
+def _poll_and_read(factory, status: str) -> tuple[datetime, datetime]:
+    user, tenant = factory.workspace()
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    inst = factory.instance(tenant, status=status, next_poll_at=long_ago,
+                            status_changed_at=datetime.now(UTC))
+    asked_at = datetime.now(UTC)
+    assert provisioning.poll()["polled"] == 1
+    with db.scope(SYSTEM) as s:
+        return asked_at, s.get(Instance, inst.id).next_poll_at
+
+
+def test_a_settled_instance_is_asked_again_by_the_beat_within_five_minutes(app_ctx, factory):
+    asked_at, due = _poll_and_read(factory, "running")
+    beat = BEAT_SCHEDULE["instances-poll"]["schedule"]
+    # Claimed at the first beat at or after its due time: at the latest one beat later.
+    assert due + beat <= asked_at + timedelta(minutes=5) + SLACK
+    assert due > asked_at + timedelta(minutes=4)  # and not much sooner: the hourly budget
+
+
+def test_a_deploying_instance_is_asked_again_by_the_beat_within_ten_seconds(app_ctx, factory):
+    asked_at, due = _poll_and_read(factory, "deploying")
+    beat = BEAT_SCHEDULE["instances-poll"]["schedule"]
+    assert due + beat <= asked_at + timedelta(seconds=10) + SLACK
