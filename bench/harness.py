@@ -29,7 +29,7 @@ def servers() -> tuple[str, str]:
     admin = os.environ.get("BENCH_DATABASE_URL") or embedded.start_postgres(
         embedded.local_dir() / "bench-pg")
     redis_url = os.environ.get("BENCH_REDIS_URL") or embedded.start_redis(
-        embedded.local_dir() / f"bench-redis-{os.getpid()}", persist=False)
+        embedded.local_dir() / "bench-redis", persist=False)
     return admin, redis_url
 
 
