@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -99,26 +100,54 @@ def instance_id_from_project(name: str) -> uuid.UUID | None:
 
 # --- a per-instance lock, so two steps of one instance never talk to Railway at once -------
 
+# The lock lives this long unless its holder renews it (every third of it, from a thread),
+# so a worker killed mid-step (SIGKILL, out of memory) leaves the instance locked for
+# seconds, not minutes: when the broker hands the step to another worker, it can run.
+LOCK_TTL_MS = 10_000
+_RENEW = """if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"""
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1]) else return 0 end"""
+
+
 class _InstanceLock:
     def __init__(self, instance_id: uuid.UUID) -> None:
         self.key = f"instance-lock:{instance_id}"
         self.token = uuid.uuid4().hex
+        self._redis: redis.Redis | None = None
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     def __enter__(self):
         try:
-            if not redis_client().set(self.key, self.token, nx=True, px=LOCK_TTL_MS):
+            r = redis_client()
+            if not r.set(self.key, self.token, nx=True, px=LOCK_TTL_MS):
                 raise StepDeferred(str(self.key))
         except redis.RedisError:
             log.warning("instance lock unavailable; running without it")
+            return self
+        self._redis = r
+        self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.key}",
+                                         daemon=True)
+        self._renewer.start()
         return self
 
+    def _renew(self) -> None:
+        while not self._stop.wait(LOCK_TTL_MS / 3000):
+            try:
+                if not self._redis.eval(_RENEW, 1, self.key, self.token, LOCK_TTL_MS):
+                    log.warning("instance lock %s lost while held", self.key)
+                    return
+            except redis.RedisError:
+                pass  # Redis is away: try again at the next beat
+
     def __exit__(self, *exc) -> None:
-        try:
-            r = redis_client()
-            if r.get(self.key) == self.token:
-                r.delete(self.key)
-        except redis.RedisError:
-            pass
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+        if self._redis is not None:
+            with contextlib.suppress(redis.RedisError):
+                self._redis.eval(_RELEASE, 1, self.key, self.token)
 
 
 # --- snapshots: what a step needs, read in one short transaction ---------------------------
