@@ -33,6 +33,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Unset in `make dev`: an embedded Redis under `.local/`."),
     Setting("CELERY_BROKER_URL", "", "Celery's broker; empty means REDIS_URL. Split it from "
             "the cache at scale."),
+    Setting("CELERY_VISIBILITY_TIMEOUT", "600", "Seconds after which the broker gives a task "
+            "a worker took but never acknowledged (the worker died) to another worker. Above "
+            "the longest task run; below DEPLOY_TIMEOUT_SECONDS, so a deploy whose worker died "
+            "still completes. Retry countdowns are kept under half of it."),
     Setting("SECRET_KEY", "dev-secret-key-change-me", "Signs sessions, CSRF tokens and email "
             "links. Must be set in production.", secret=True),
     Setting("JWT_SECRET", "dev-jwt-secret-change-me-0123456789", "HS256 key for API access "
@@ -134,6 +138,8 @@ class Config:
     DB_POOL_SIZE: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE")))
     REDIS_URL: str = field(default_factory=lambda: _env("REDIS_URL"))
     CELERY_BROKER_URL: str = field(default_factory=lambda: _env("CELERY_BROKER_URL"))
+    CELERY_VISIBILITY_TIMEOUT: int = field(
+        default_factory=lambda: int(_env("CELERY_VISIBILITY_TIMEOUT")))
     SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY"))
     JWT_SECRET: str = field(default_factory=lambda: _env("JWT_SECRET"))
     JWT_ACCESS_TTL_SECONDS: int = field(default_factory=lambda: int(_env("JWT_ACCESS_TTL_SECONDS")))

@@ -40,6 +40,25 @@ FREQUENT_TASKS = {e["task"] for e in BEAT_SCHEDULE.values()
                   if e["schedule"] < timedelta(minutes=1)}
 
 
+def broker_transport_options(visibility_timeout: int) -> dict:
+    """Celery on Redis: a task is acknowledged when done (acks_late), so one whose worker
+    died (SIGKILL, out of memory, a redeploy's hard stop) stays "unacked" and the broker gives
+    it to another worker once `visibility_timeout` has passed. Every worker looks for such
+    tasks every tenth of that (at most every 10 s, not kombu's default 100 s)."""
+    return {"visibility_timeout": visibility_timeout,
+            "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
+            "unacked_restore_throttle": 1}
+
+
+def capped_countdown(seconds: float) -> float:
+    """A retry countdown kept under half the visibility timeout: a worker holds a task that
+    waits for its countdown unacknowledged, and one held past the timeout would be given to
+    a second worker as well."""
+    from flask import current_app
+
+    return min(seconds, current_app.config["CELERY_VISIBILITY_TIMEOUT"] / 2)
+
+
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
@@ -57,7 +76,8 @@ def celery_init_app(app: Flask) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_transport_options=broker_transport_options(
+            int(app.config["CELERY_VISIBILITY_TIMEOUT"])),
         broker_connection_retry_on_startup=True,
         timezone="UTC",
         include=TASK_MODULES,

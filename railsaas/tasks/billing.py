@@ -21,6 +21,7 @@ from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.services import dunning, overage, spend_caps, stripe_events, usage
 from railsaas.services.subscriptions import LIVE_STATUSES, current, lock_tenant, sync
+from railsaas.tasks import capped_countdown
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def process_stripe_event(self, event_id: str) -> str:
         with db.scope(SYSTEM) as session:
             return stripe_events.process(session, event_id)
     except gateway.BillingUnavailable as exc:  # Stripe unreachable: try again later
-        raise self.retry(exc=exc, countdown=min(600, 5 * 2 ** self.request.retries)) from exc
+        backoff = capped_countdown(min(600, 5 * 2 ** self.request.retries))
+        raise self.retry(exc=exc, countdown=backoff) from exc
 
 
 @shared_task(name="billing.catch_up_events")
@@ -107,4 +109,5 @@ def send_overage(self, report_id: str) -> str:
         with db.scope(SYSTEM) as session:
             return overage.send(session, uuid.UUID(report_id))
     except gateway.BillingUnavailable as exc:
-        raise self.retry(exc=exc, countdown=min(600, 10 * 2 ** self.request.retries)) from exc
+        backoff = capped_countdown(min(600, 10 * 2 ** self.request.retries))
+        raise self.retry(exc=exc, countdown=backoff) from exc

@@ -15,6 +15,7 @@ from celery import shared_task
 
 from railsaas.railway import errors as rw
 from railsaas.services import provisioning
+from railsaas.tasks import capped_countdown
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,8 @@ MAX_RETRIES = 40
 
 def _countdown(retries: int, retry_after: float | None = None) -> float:
     base = min(60.0, 2.0 * 2 ** min(retries, 5))
-    return max(retry_after or 0.0, random.uniform(base / 2, base))
+    # A long Retry-After (the hourly budget spent) is waited out over several retries.
+    return capped_countdown(max(retry_after or 0.0, random.uniform(base / 2, base)))
 
 
 @shared_task(name="instances.run_step", bind=True, max_retries=MAX_RETRIES,

@@ -9,6 +9,7 @@ from celery import shared_task
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.services import mail
+from railsaas.tasks import capped_countdown
 
 
 class DeliveryFailed(Exception):
@@ -20,6 +21,6 @@ def deliver(self, email_id: str) -> str:
     with db.scope(SYSTEM) as session:  # commits the attempt count and error either way
         result = mail.deliver(session, uuid.UUID(email_id))
     if result == "failed":
-        backoff = min(600, 5 * 2 ** self.request.retries)
+        backoff = capped_countdown(min(600, 5 * 2 ** self.request.retries))
         raise self.retry(exc=DeliveryFailed(email_id), countdown=backoff)
     return result
