@@ -5,11 +5,13 @@ Services raise `ServiceError` subclasses; views never build error responses by h
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -90,10 +92,39 @@ def init_error_handlers(app: Flask) -> None:
         return render_template("errors/error.html", status=status,
                                message=exc.description), status
 
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(exc: OperationalError):
+        # The database went away mid-request (failover, restart, a dropped connection) or
+        # gave up on a statement: the request's transaction is lost, and the next request
+        # gets a fresh connection (pool_pre_ping). Say so, as a 503 the client may retry.
+        log.error("database unavailable: %s", type(exc.orig or exc).__name__, exc_info=exc,
+                  extra={"path": request.path})
+        _forget_request_rows()
+        message = "The service is briefly unavailable. Try again in a moment."
+        if wants_json():
+            return jsonify(error_body("unavailable", message)), 503
+        return render_template("errors/error.html", status=503, message=message), 503
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error", extra={"path": request.path})
+        if isinstance(exc, SQLAlchemyError):
+            _forget_request_rows()
         if wants_json():
             return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500
         return render_template("errors/error.html", status=500,
                                message="Something went wrong on our side."), 500
+
+
+def _forget_request_rows() -> None:
+    """After a failed transaction the request's rows (user, workspace) are expired and the
+    session cannot reload them: end the session, and render the error page as for a visitor
+    rather than fail a second time while drawing the user's menu."""
+    from flask import current_app, g
+
+    session = g.pop("db_session", None)
+    if session is not None:
+        with contextlib.suppress(Exception):  # the connection is gone already
+            session.close()
+    g.user = g.workspace = None
+    g._login_user = current_app.login_manager.anonymous_user()  # flask-login's current_user

@@ -223,11 +223,26 @@ def _flask_fields(already: dict[str, Any]) -> dict[str, Any]:
         out["request_id"] = g.request_id
     user = g.get("user")
     if user is not None and not already.get("user_id"):
-        out["user_id"] = getattr(user, "id", None)
+        out["user_id"] = row_id(user)
     workspace = g.get("workspace")
     if workspace is not None and not already.get("tenant_id"):
-        out["tenant_id"] = getattr(workspace, "id", None)
+        out["tenant_id"] = row_id(getattr(workspace, "tenant", None))
     return out
+
+
+def row_id(obj: Any) -> Any:
+    """The primary key of an ORM row without loading anything. After a failed transaction
+    (the database dropped the connection mid-request) its attributes are expired, and
+    reading `obj.id` would query again and raise inside the error handler's own log line."""
+    from sqlalchemy import inspect
+
+    try:
+        state = inspect(obj, raiseerr=False)
+        if state is not None and state.identity:
+            return state.identity[0]
+        return getattr(obj, "id", None)
+    except Exception:
+        return None
 
 
 # --- formatters -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from celery import Celery, Task
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 # Modules whose tasks the worker imports. Add a module here when you add one.
 TASK_MODULES = [
@@ -61,6 +62,15 @@ def capped_countdown(seconds: float) -> float:
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
+        # The database dropped the connection mid-task (failover, restart) or gave up on a
+        # statement: run the task again shortly, on a fresh connection, rather than lose
+        # the work (a deploy step would sit queued until the deploy timeout). Tasks are
+        # idempotent (services/outbox.py), so a retry of half-done work is safe.
+        autoretry_for = (OperationalError,)
+        retry_kwargs = {"max_retries": 10}
+        retry_backoff = 2
+        retry_backoff_max = 60
+
         def __call__(self, *args, **kwargs):
             with app.app_context():
                 return self.run(*args, **kwargs)

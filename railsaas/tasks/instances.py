@@ -28,8 +28,10 @@ def _countdown(retries: int, retry_after: float | None = None) -> float:
     return capped_countdown(max(retry_after or 0.0, random.uniform(base / 2, base)))
 
 
+# A dropped database connection is retried too (FlaskTask), within the step's own budget:
+# the retry count is shared with Railway's retries and the deferrals.
 @shared_task(name="instances.run_step", bind=True, max_retries=MAX_RETRIES,
-             acks_late=True)
+             acks_late=True, retry_kwargs={"max_retries": MAX_RETRIES * 5})
 def run_step(self, step_id: str) -> str:
     sid = uuid.UUID(step_id)
     try:
