@@ -102,14 +102,16 @@ def child_env(**overrides: str) -> dict[str, str]:
 
 class Gunicorn(Process):
     """The web process of the Procfile: 2 workers x 4 threads (WEB_CONCURRENCY/WEB_THREADS
-    defaults), on a free loopback port."""
+    defaults), on a free loopback port. Without gunicorn's control socket, whose default
+    path (~/.gunicorn/gunicorn.ctl) every gunicorn on the machine would share."""
 
     def __init__(self, env: dict[str, str], workers: int = 2, threads: int = 4) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__("gunicorn", [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(workers), "--threads", str(threads), "wsgi:app"], env)
+            "--workers", str(workers), "--threads", str(threads), "--no-control-socket",
+            "wsgi:app"], env)
 
     def ready(self) -> Gunicorn:
         self.wait_for(self._healthy, "answer on /healthz")

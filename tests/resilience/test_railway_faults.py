@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 
+import pytest
 from sqlalchemy import func, select
 
 from railsaas.db import SYSTEM
@@ -74,6 +75,7 @@ def _statuses(ids) -> dict[str, tuple[str, str | None]]:
     return {str(i): (status, reason) for i, status, reason in rows}
 
 
+@pytest.mark.timeout(1500)  # the long form waits up to its deploy timeout (600 s) and more
 def test_deploys_survive_railway_errors_rate_limits_and_timeouts(app, committed_factory,
                                                                  railway_emulator, servers,
                                                                  long_form):
