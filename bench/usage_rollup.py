@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.usage_rollup [--build] [--database railsaas_bench]
                                            [--usage-rows 10000000] [--repeat 3]
 
-`--build` first makes the data set with bench.dataset (BENCH_DATABASE_URL, or an embedded
-PostgreSQL under .local/bench-pg when that is unset); without it an existing one is used.
+`--build` first makes the data set with bench.dataset; without it the existing one is used.
+Both look on the same server as bench.dataset (BENCH_DATABASE_URL, default the machine's
+PostgreSQL), so the data set built there is the one timed here.
 Prints a plain GROUP BY over the same rows with the same grouping (counted, and materialised
 into a temporary table), as the app role under RLS like the roll-up; the roll-up from
 scratch; an incremental run over `--new` fresh rows; and a rerun with nothing new. Best of
@@ -47,12 +48,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from railsaas import dbadmin, embedded
-
-    if not os.environ.get("BENCH_DATABASE_URL"):
-        os.environ["BENCH_DATABASE_URL"] = embedded.start_postgres(
-            embedded.local_dir() / "bench-pg")
     from bench import dataset
+    from railsaas import dbadmin
 
     if args.build:
         url = dataset.build(args.database, args.workspaces, args.instances_per,
