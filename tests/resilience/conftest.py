@@ -23,6 +23,25 @@ USER_AGENT = "railsaas-resilience/1"
 VISIBILITY_TIMEOUT = "10"
 
 
+def deploying_workspace(factory, emulator, scopes: list[str]):
+    """A workspace on a plan that may deploy, an API token of its owner with `scopes`, and the
+    emulator's Ghost template in the catalog: (user, tenant, token, template)."""
+    from railsaas.db import SYSTEM, TenantContext
+    from railsaas.extensions import db
+    from railsaas.models import Tenant
+    from railsaas.services import api_tokens
+    from tests.lifecycle.conftest import railway_template
+
+    plan = factory.plan(max_instances=10)
+    user, tenant = factory.workspace()
+    with db.scope(SYSTEM) as s:
+        s.get(Tenant, tenant.id).plan_id = plan.id
+    with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
+        _, token = api_tokens.create(s, tenant_id=tenant.id, user_id=user.id, name="ci",
+                                     scopes=scopes)
+    return user, tenant, token, railway_template(emulator, factory, "ghost")
+
+
 @pytest.fixture
 def long_form(request) -> bool:
     return bool(request.config.getoption("--runslow"))

@@ -18,12 +18,8 @@ import pytest
 from sqlalchemy import text
 
 from railsaas import dbadmin
-from railsaas.db import SYSTEM, TenantContext
-from railsaas.extensions import db
-from railsaas.models import Tenant
-from railsaas.services import api_tokens
-from tests.lifecycle.conftest import Lifecycle, railway_template
-from tests.resilience.conftest import Browser, session_cookie, wait_until
+from tests.lifecycle.conftest import Lifecycle
+from tests.resilience.conftest import Browser, deploying_workspace, session_cookie, wait_until
 from tests.resilience.processes import MiniBeat
 
 TABLES = ("instances", "deployments", "outbox", "audit_log")
@@ -66,14 +62,8 @@ def _counts(admin) -> dict[str, int]:
 
 def test_dropped_database_connections_fail_requests_cleanly_then_recover(
         app_ctx, committed_factory, railway_emulator, stack, servers):
-    plan = committed_factory.plan(max_instances=10)
-    user, tenant = committed_factory.workspace()
-    with db.scope(SYSTEM) as s:
-        s.get(Tenant, tenant.id).plan_id = plan.id
-    with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
-        _, token = api_tokens.create(s, tenant_id=tenant.id, user_id=user.id, name="ci",
-                                     scopes=["deploy"])
-    template = railway_template(railway_emulator, committed_factory, "ghost")
+    user, tenant, token, template = deploying_workspace(committed_factory, railway_emulator,
+                                                         ["deploy"])
     lc = Lifecycle(app=app_ctx, emulator=railway_emulator, factory=committed_factory,
                    user=user, tenant=tenant, template=template, browser=None)
     cookie = session_cookie(app_ctx, user, tenant.id)

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import httpx
 
-from railsaas.db import SYSTEM, TenantContext
+from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.models import Deployment, Instance, OutboxMessage, Tenant
-from railsaas.services import api_tokens
+from railsaas.models import Deployment, Instance, OutboxMessage
 from railsaas.services.provisioning import PROJECT_PREFIX
-from tests.lifecycle.conftest import railway_template
-from tests.resilience.conftest import Browser, session_cookie, wait_until
+from tests.resilience.conftest import Browser, deploying_workspace, session_cookie, wait_until
 from tests.resilience.processes import MiniBeat
 
 HX = {"HX-Request": "true"}
@@ -55,14 +53,8 @@ def _ready(url: str) -> httpx.Response:
 def test_the_app_and_its_workers_recover_from_a_redis_restart(app, committed_factory,
                                                               railway_emulator, stack,
                                                               long_form):
-    plan = committed_factory.plan(max_instances=10)
-    user, tenant = committed_factory.workspace()
-    with db.scope(SYSTEM) as s:
-        s.get(Tenant, tenant.id).plan_id = plan.id
-    with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
-        _, token = api_tokens.create(s, tenant_id=tenant.id, user_id=user.id, name="ci",
-                                     scopes=["read"])
-    template = railway_template(railway_emulator, committed_factory, "ghost")
+    user, tenant, token, template = deploying_workspace(committed_factory, railway_emulator,
+                                                         ["read"])
     browser = Browser(stack.url, session_cookie(app, user, tenant.id))
     ok = {"dashboard": 200, "instance list": 200, "catalog": 200, "status partial": 200,
           "api": 200}
