@@ -12,7 +12,7 @@ from railsaas.errors import ValidationFailed
 from railsaas.services import auth, passwords
 
 
-def _strip(value):
+def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
@@ -36,15 +36,15 @@ PASSWORD_HINT = "At least 12 characters (at most 72 bytes: emoji and accents cou
 
 class LoginForm(FlaskForm):
     # No format check: a typo must fail like any other wrong credential.
-    email = EmailField("Email", filters=[_strip], validators=[DataRequired("Enter your email.")])
+    email = EmailField("Email", filters=[strip], validators=[DataRequired("Enter your email.")])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     submit = SubmitField("Log in")
 
 
 class RegisterForm(FlaskForm):
-    name = StringField("Your name", filters=[_strip],
+    name = StringField("Your name", filters=[strip],
                        validators=[DataRequired("Enter your name."), Length(max=255)])
-    email = EmailField("Email", filters=[_strip],
+    email = EmailField("Email", filters=[strip],
                        validators=[DataRequired("Enter your email address."), EmailAddress()])
     password = PasswordField("Password", validators=[DataRequired("Choose a password."),
                                                      PasswordPolicy()])
@@ -52,13 +52,13 @@ class RegisterForm(FlaskForm):
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField("Email", filters=[_strip],
+    email = EmailField("Email", filters=[strip],
                        validators=[DataRequired("Enter your email address.")])
     submit = SubmitField("Send me a link")
 
 
 class ResendForm(FlaskForm):
-    email = EmailField("Email", filters=[_strip],
+    email = EmailField("Email", filters=[strip],
                        validators=[DataRequired("Enter your email address.")])
     submit = SubmitField("Send the link again")
 
@@ -73,13 +73,13 @@ class ResetForm(FlaskForm):
 
 
 class NameForm(FlaskForm):
-    name = StringField("Name", filters=[_strip],
+    name = StringField("Name", filters=[strip],
                        validators=[DataRequired("Enter your name."), Length(max=255)])
     submit = SubmitField("Save name")
 
 
 class EmailChangeForm(FlaskForm):
-    new_email = EmailField("New email", filters=[_strip],
+    new_email = EmailField("New email", filters=[strip],
                            validators=[DataRequired("Enter the new address."), EmailAddress()])
     current_password = PasswordField("Current password",
                                      validators=[DataRequired("Enter your current password.")])

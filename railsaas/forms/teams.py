@@ -7,12 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from railsaas.forms.accounts import EmailAddress, PasswordPolicy
+from railsaas.forms.accounts import EmailAddress, PasswordPolicy, strip
 from railsaas.services.permissions import ROLE_LABELS
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def role_choices(roles) -> list[tuple[str, str]]:
@@ -20,26 +16,24 @@ def role_choices(roles) -> list[tuple[str, str]]:
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email", filters=[_strip],
+    email = EmailField("Email", filters=[strip],
                        validators=[DataRequired("Enter their email address."), EmailAddress()])
     role = SelectField("Role", default="member", validate_choice=False)
     submit = SubmitField("Invite")
 
 
 class WorkspaceForm(FlaskForm):
-    name = StringField("Workspace name", filters=[_strip],
+    name = StringField("Workspace name", filters=[strip],
                        validators=[DataRequired("Name the workspace."), Length(max=100)])
     submit = SubmitField("Create workspace")
 
 
-class RenameForm(FlaskForm):
-    name = StringField("Workspace name", filters=[_strip],
-                       validators=[DataRequired("Name the workspace."), Length(max=100)])
+class RenameForm(WorkspaceForm):
     submit = SubmitField("Rename")
 
 
 class DeleteWorkspaceForm(FlaskForm):
-    confirm_name = StringField("Type the workspace's name to confirm", filters=[_strip],
+    confirm_name = StringField("Type the workspace's name to confirm", filters=[strip],
                                validators=[DataRequired("Type the workspace's name.")])
     submit = SubmitField("Delete this workspace")
 
@@ -47,7 +41,7 @@ class DeleteWorkspaceForm(FlaskForm):
 class AcceptForm(FlaskForm):
     """Accepting an invitation with a new account: the address is the invited one."""
 
-    name = StringField("Your name", filters=[_strip],
+    name = StringField("Your name", filters=[strip],
                        validators=[DataRequired("Enter your name."), Length(max=255)])
     password = PasswordField("Choose a password", validators=[
         DataRequired("Choose a password."), PasswordPolicy()])

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from railsaas.db import TenantContext, set_context
 from railsaas.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from railsaas.models import ApiToken, Membership, Tenant
-from railsaas.services import audit
+from railsaas.services import audit, names
 from railsaas.services.tokens import InvalidToken
 
 PREFIX = "rs_live_"
@@ -107,14 +107,7 @@ def status_of(token: ApiToken, now: datetime | None = None) -> str:
 
 
 def _clean_name(raw: Any) -> str:
-    name = " ".join(raw.split()) if isinstance(raw, str) else ""
-    if not name:
-        raise ValidationFailed("Name the token.", details={
-            "name": "Name the token, e.g. after the script that uses it."})
-    if len(name) > NAME_MAX:
-        raise ValidationFailed("Name too long.", details={
-            "name": f"Use at most {NAME_MAX} characters."})
-    return name
+    return names.clean_display_name(raw, max_len=NAME_MAX, empty="Name the token.")
 
 
 def _active(stmt: Select, now: datetime) -> Select:

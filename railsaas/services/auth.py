@@ -38,7 +38,7 @@ from railsaas.db import TenantContext, set_context
 from railsaas.errors import Conflict, Forbidden, ServiceError, Unauthenticated, ValidationFailed
 from railsaas.extensions import redis_client
 from railsaas.models import User
-from railsaas.services import audit, mail, passwords, tokens, workspaces
+from railsaas.services import audit, mail, names, passwords, tokens, workspaces
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +93,7 @@ def normalize_email(raw: Any, field: str = "email") -> str:
 
 
 def clean_name(raw: Any, field: str = "name") -> str:
-    name = " ".join(raw.split()) if isinstance(raw, str) else ""
-    if not name:
-        raise ValidationFailed("Enter your name.", details={field: "Enter your name."})
-    if len(name) > NAME_MAX:
-        message = f"Use at most {NAME_MAX} characters."
-        raise ValidationFailed(message, details={field: message})
-    return name
+    return names.clean_display_name(raw, max_len=NAME_MAX, empty="Enter your name.", field=field)
 
 
 def find_login(session: Session, email: str) -> LoginRecord | None:

@@ -67,7 +67,7 @@ from railsaas.models import (
     Tenant,
     User,
 )
-from railsaas.services import audit, auth, mail, workspaces
+from railsaas.services import audit, auth, mail, names, workspaces
 from railsaas.services.auth import InvalidLink
 from railsaas.services.permissions import OWNER, ROLES, authorize
 
@@ -105,13 +105,8 @@ def clean_role(raw: Any, field: str = "role") -> str:
 
 
 def clean_workspace_name(raw: Any, field: str = "name") -> str:
-    name = " ".join(raw.split()) if isinstance(raw, str) else ""
-    if not name:
-        raise ValidationFailed("Name the workspace.", details={field: "Name the workspace."})
-    if len(name) > WORKSPACE_NAME_MAX:
-        message = f"Use at most {WORKSPACE_NAME_MAX} characters."
-        raise ValidationFailed(message, details={field: message})
-    return name
+    return names.clean_display_name(raw, max_len=WORKSPACE_NAME_MAX, empty="Name the workspace.",
+                                    field=field)
 
 
 # --- reading --------------------------------------------------------------------------------
