@@ -29,7 +29,7 @@ assets: $(ASSETS)
 # The whole product on this machine: embedded PostgreSQL and Redis unless DATABASE_URL /
 # REDIS_URL are set, emulators for Railway and Stripe, web + worker + beat. Ctrl-C stops it.
 dev: install
-	$(PY) -m railsaas.devstack
+	$(PY) -m devtools.devstack
 
 # The whole suite. TEST_DATABASE_URL / TEST_REDIS_URL select servers; otherwise embedded ones.
 test: install

@@ -1,5 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app`."""
 
-from railsaas import create_app
+from railsaas.app import create_app
 
 app = create_app()

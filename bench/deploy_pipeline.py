@@ -41,13 +41,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench import harness
-from railsaas import embedded
+from devtools import embedded
 
 UNLIMITED = 1_000_000_000
 
 
 def start_emulator(port: int, pro_limits: bool, log_path: Path) -> subprocess.Popen:
-    args = [sys.executable, "-m", "railsaas.emulators.railway", "--port", str(port),
+    args = [sys.executable, "-m", "devtools.emulators.railway", "--port", str(port),
             "--token", harness.TOKEN, "--workspace-id", harness.WORKSPACE,
             "--deploy-seconds", "0", "--deploy-jitter", "0", "--workflow-seconds", "0"]
     if not pro_limits:
@@ -95,8 +95,8 @@ def create_deploys(app, ws: harness.Workspaces, count: int) -> list:
     from railsaas.context import Workspace
     from railsaas.db import TenantContext
     from railsaas.extensions import db
+    from railsaas.instances import lifecycle as instances
     from railsaas.models import Tenant
-    from railsaas.services import instances
 
     ids = []
     with app.app_context():
@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from railsaas.emulators.railway import EmulatorControl
+    from devtools.emulators.railway import EmulatorControl
 
     local = embedded.local_dir()
     local.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ def main() -> None:
 
         redis.Redis.from_url(redis_url).flushdb()  # no queue or budget left from a past run
 
-        from railsaas import create_app
+        from railsaas.app import create_app
 
         app = create_app()
         for n in range(args.workers):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from railsaas import dbadmin, embedded
+from devtools import embedded
+from railsaas import dbadmin
 
 # Same as the tests' emulator token: a real Bearer token is checked, never logged.
 TOKEN = "bench-railway-token-5d1e"  # noqa: S105 (the emulator's, nothing real)

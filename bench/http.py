@@ -61,7 +61,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bench import dataset
-from railsaas import dbadmin, embedded
+from devtools import embedded
+from railsaas import dbadmin
 from railsaas.config import Config, _with_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,10 +178,10 @@ def _matches(password: str, stored: str | None) -> bool:
 def _rollup(url: str) -> None:
     """The app's own hourly roll-up (usage_metrics -> usage_rollups), as its task runs it."""
     os.environ.update({"DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": ""})
-    from railsaas import create_app
+    from railsaas.app import create_app
+    from railsaas.billing import usage
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
-    from railsaas.services import usage
 
     started = time.perf_counter()
     with create_app().app_context(), db.scope(SYSTEM) as s:

@@ -228,8 +228,8 @@ def staleness(fleet: Fleet, recorder: RecordingTransport, window: float,
 
 def measure(app, server, ctl, database_url, ws, size, share, minutes, batch_size, rng,
             mode: str) -> dict:
+    from railsaas.instances import provisioning
     from railsaas.railway import reset_clients
-    from railsaas.services import provisioning
     from railsaas.tasks import BEAT_SCHEDULE
 
     interval = BEAT_SCHEDULE["instances-poll"]["schedule"].total_seconds()
@@ -321,7 +321,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     logging.basicConfig(level=logging.WARNING)
 
-    from railsaas.emulators.railway import EmulatorControl, EmulatorServer
+    from devtools.emulators.railway import EmulatorControl, EmulatorServer
 
     admin_url, redis_url = harness.servers()
     database_url = harness.fresh_database(admin_url, args.database)
@@ -337,7 +337,7 @@ def main() -> None:
     ws = harness.seed_workspaces(database_url, template, math.ceil(max(sizes) / 10),
                                  max_instances=100)
 
-    from railsaas import create_app
+    from railsaas.app import create_app
 
     app = create_app()
     batch = args.batch_size or int(app.config["RAILWAY_BATCH_SIZE"])

@@ -59,10 +59,10 @@ def main() -> None:
         dbadmin.migrate(url)
     os.environ.update({"DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": ""})
 
-    from railsaas import create_app
+    from railsaas.app import create_app
+    from railsaas.billing import usage
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
-    from railsaas.services import usage
 
     app = create_app()
 

@@ -3,7 +3,7 @@ the row-level-security context derived from them.
 
 Browser sessions store the user id with its session version (so a bump ends every other
 session) and the selected workspace id. API requests authenticate with a Bearer token
-(see railsaas.services.auth) and name their workspace through the token or `X-Workspace-ID`.
+(see railsaas.accounts.auth) and name their workspace through the token or `X-Workspace-ID`.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ def _worker_suffix() -> str:
 def servers(tmp_path_factory):
     """Resolve (or start) PostgreSQL and Redis, create and migrate the test database, and
     point the environment at them before any app is built."""
-    from railsaas import dbadmin, embedded
+    from devtools import embedded
+    from railsaas import dbadmin
 
     admin_url = os.environ.get("TEST_DATABASE_URL")
     if not admin_url:
@@ -67,7 +68,7 @@ def servers(tmp_path_factory):
         "APP_DATABASE_URL": "",
         "REDIS_URL": redis_url,
         "DEBUG": "0",
-        "BCRYPT_ROUNDS": "4",  # speed; production refuses less than 12 (see services.passwords)
+        "BCRYPT_ROUNDS": "4",  # speed; production refuses less than 12 (see accounts.passwords)
         "LOG_FORMAT": "json",
         "RAILWAY_API_TOKEN": "test-railway-master-token-7f3a9c",
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
@@ -88,7 +89,7 @@ def servers(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app(servers):
-    from railsaas import create_app
+    from railsaas.app import create_app
 
     app = create_app({"TESTING": True})
     return app
@@ -189,7 +190,7 @@ def celery_worker(app, committed):
 
 @pytest.fixture(scope="session")
 def _stripe_emulator_server():
-    from railsaas.emulators.stripe import StripeEmulator
+    from devtools.emulators.stripe import StripeEmulator
 
     emulator = StripeEmulator().start()
     yield emulator
@@ -216,7 +217,7 @@ def mail_sink(app, tmp_path):
     """The development SMTP sink on a free port, capturing into a temporary directory; the
     app (and the Celery worker threads, which share its config) send mail to it.
     `.messages(to=None)`, `.wait_for(to=..., timeout=...)`."""
-    from railsaas.devmail import MailSink
+    from devtools.devmail import MailSink
 
     sink = MailSink(tmp_path / "mail").start()
     previous = app.config["SMTP_URL"]
@@ -228,7 +229,7 @@ def mail_sink(app, tmp_path):
         sink.stop()
 
 
-# -- Railway emulator (railsaas/emulators/railway; control API in its package docstring) --
+# -- Railway emulator (devtools/emulators/railway; control API in its package docstring) --
 
 RAILWAY_TEST_TOKEN = "test-railway-master-token-7f3a9c"
 # Fast but real: retries back off in milliseconds, deploys settle in about a second.
@@ -240,7 +241,7 @@ RAILWAY_TEST_CLIENT_OPTIONS = {
 
 @pytest.fixture(scope="session")
 def railway_emulator_server():
-    from railsaas.emulators.railway import EmulatorServer
+    from devtools.emulators.railway import EmulatorServer
 
     server = EmulatorServer(token=RAILWAY_TEST_TOKEN, workspace_id="ws-test",
                             deploy_seconds=1.0, deploy_jitter=0.0, workflow_seconds=0.2,
@@ -254,7 +255,7 @@ def railway_emulator(app, railway_emulator_server, redis_conn):
     """The Railway emulator, reset, with the app's config pointed at it. Yields an
     `EmulatorControl` (reset, set_faults, script, count, requests, advance, configure,
     force_status, verify_domain, ...) with `.graphql_url`, `.token`, `.workspace_id`."""
-    from railsaas.emulators.railway import EmulatorControl
+    from devtools.emulators.railway import EmulatorControl
     from railsaas.railway import reset_clients
 
     ctl = EmulatorControl(railway_emulator_server.url)

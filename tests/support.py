@@ -42,7 +42,7 @@ def truncate_all(database_url: str) -> None:
 def forget_cached_catalog(redis_url: str) -> None:
     import redis
 
-    from railsaas.services.catalog import CACHE_KEY
+    from railsaas.catalog.templates import CACHE_KEY
 
     client = redis.Redis.from_url(redis_url)
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from railsaas.accounts import auth
 from railsaas.blueprints.auth import start_session
 from railsaas.errors import Conflict, ValidationFailed
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.accounts import PASSWORD_HINT, EmailChangeForm, NameForm, PasswordChangeForm
-from railsaas.services import auth
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

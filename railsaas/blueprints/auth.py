@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from railsaas.accounts import auth
 from railsaas.context import SESSION_TENANT_KEY
 from railsaas.errors import Conflict, ValidationFailed
 from railsaas.extensions import db
@@ -20,7 +21,6 @@ from railsaas.forms.accounts import (
     ResetForm,
 )
 from railsaas.models import User
-from railsaas.services import auth
 
 bp = Blueprint("auth", __name__)
 

@@ -21,13 +21,13 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from railsaas import stripe_gateway as gateway
+from railsaas.billing import gateway, holds, limits, plans, spend_caps, subscriptions, usage
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.extensions import db
+from railsaas.instances import admission
 from railsaas.security import CSP
-from railsaas.services import plans, spend_caps, subscriptions, usage
-from railsaas.services.permissions import authorize, can
+from railsaas.teams.permissions import authorize, can
 
 bp = Blueprint("billing", __name__)
 
@@ -75,7 +75,7 @@ def _overview(tenant) -> dict:
         "markup": markup, "cap_cents": cap, "fee_cents": fee,
         "estimate_cents": fee + used.overage_cents,
         "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
-        "over": plans.over_limit(db.session, tenant), "plans": plans.active_plans(db.session),
+        "over": admission.over_limit(db.session, tenant), "plans": plans.active_plans(db.session),
         "is_owner": can(g.workspace, "billing.manage"),
         "display_quantity": usage.display_quantity,
         "min_cap": spend_caps.MIN_CAP_CENTS // 100, "max_cap": spend_caps.MAX_CAP_CENTS // 100,
@@ -130,7 +130,7 @@ def invoices():
 def checkout():
     workspace = _workspace()
     subscriptions.require_owner(workspace)
-    tenant = subscriptions.lock_tenant(db.session, workspace.id)
+    tenant = holds.lock_tenant(db.session, workspace.id)
     cs = subscriptions.start_checkout(
         db.session, tenant, current_user, request.form.get("plan_id"),
         success_url=_external("billing.success") + "?session_id={CHECKOUT_SESSION_ID}",
@@ -164,7 +164,7 @@ def cancel():
 def portal():
     workspace = _workspace()
     subscriptions.require_owner(workspace)
-    tenant = subscriptions.lock_tenant(db.session, workspace.id)
+    tenant = holds.lock_tenant(db.session, workspace.id)
     url = subscriptions.open_portal(db.session, tenant, current_user,
                                     _external("billing.index"))
     db.session.commit()
@@ -178,7 +178,7 @@ def portal():
 def spend_cap():
     workspace = _workspace()
     subscriptions.require_owner(workspace)
-    tenant = subscriptions.lock_tenant(db.session, workspace.id)
+    tenant = holds.lock_tenant(db.session, workspace.id)
     value = request.form.get("spend_cap", "")
     if request.form.get("use_plan_default"):
         value = ""
@@ -205,9 +205,9 @@ def over_limit():
     error = None
     if request.method == "POST":
         subscriptions.require_owner(workspace)
-        tenant = subscriptions.lock_tenant(db.session, workspace.id)
+        tenant = holds.lock_tenant(db.session, workspace.id)
         try:
-            stopped = plans.stop_over_limit(db.session, tenant,
+            stopped = limits.stop_over_limit(db.session, tenant,
                                             request.form.getlist("instance_ids"))
         except ValidationFailed as exc:
             db.session.rollback()
@@ -216,8 +216,8 @@ def over_limit():
             db.session.commit()
             flash(f"Stopping {stopped} instance{'s' if stopped != 1 else ''}.", "success")
             return redirect_to(url_for("billing.index"))
-    return render("billing/over_limit.html", over=plans.over_limit(db.session, tenant),
-                   instances=plans.counted_list(db.session, tenant.id), error=error,
+    return render("billing/over_limit.html", over=admission.over_limit(db.session, tenant),
+                   instances=admission.counted_list(db.session, tenant.id), error=error,
                    is_owner=can(workspace, "billing.manage"),
                    status_code=422 if error else 200)
 
@@ -249,7 +249,7 @@ def _billing_notice() -> dict:
             return ("error", "Payment overdue: this workspace's instances are stopped. Paying "
                              "the open invoice starts them again.")
         if t.payment_failed_at is not None:
-            from railsaas.services.dunning import deadlines
+            from railsaas.billing.dunning import deadlines
 
             suspend_on, _ = deadlines(t.payment_failed_at)
             return ("warning", "Your last payment failed. Pay the open invoice by "

@@ -10,11 +10,12 @@ from railsaas.blueprints.htmx_helpers import (
     redirect_to,
     render,
 )
+from railsaas.catalog import templates as catalog
+from railsaas.catalog.variables import specs_of
 from railsaas.errors import LimitExceeded, ValidationFailed
 from railsaas.extensions import db
-from railsaas.services import catalog, instances
-from railsaas.services.permissions import authorize
-from railsaas.services.template_variables import specs_of
+from railsaas.instances import lifecycle as instances
+from railsaas.teams.permissions import authorize
 
 bp = Blueprint("catalog", __name__, url_prefix="/templates")
 

@@ -6,7 +6,7 @@ from email.utils import parseaddr
 
 from flask import Blueprint, abort, current_app, render_template
 
-from railsaas import devmail
+from railsaas.platform import captured_mail as devmail
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 

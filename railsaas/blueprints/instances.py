@@ -13,11 +13,12 @@ from railsaas.blueprints.htmx_helpers import (
     redirect_to,
     render,
 )
+from railsaas.catalog.variables import masked, specs_of
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
-from railsaas.services import instance_insights, instances
-from railsaas.services import instance_states as states
-from railsaas.services.template_variables import masked, specs_of
+from railsaas.instances import insights as instance_insights
+from railsaas.instances import lifecycle as instances
+from railsaas.instances import states
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 

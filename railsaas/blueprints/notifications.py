@@ -7,8 +7,8 @@ from flask_login import login_required
 
 from railsaas.blueprints.htmx_helpers import current_tenant_id, redirect_to, render
 from railsaas.extensions import db
-from railsaas.services import audit, notifications
-from railsaas.services.instances import parse_id
+from railsaas.instances.lifecycle import parse_id
+from railsaas.platform import audit, notifications
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 

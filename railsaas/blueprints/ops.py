@@ -9,9 +9,9 @@ import ipaddress
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 
-from railsaas import health, metrics
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
+from railsaas.observability import health, metrics
 
 bp = Blueprint("ops", __name__)
 

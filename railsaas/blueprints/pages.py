@@ -7,9 +7,9 @@ from flask_login import login_required
 
 from railsaas import charts
 from railsaas.extensions import db
-from railsaas.services import audit
-from railsaas.services import dashboard as figures
-from railsaas.services.permissions import authorize, can
+from railsaas.platform import audit
+from railsaas.reporting import dashboard as figures
+from railsaas.teams.permissions import authorize, can
 
 bp = Blueprint("pages", __name__)
 
@@ -29,7 +29,8 @@ def _page_or_partial(page: str, partial: str, **context):
 @bp.get("/")
 def index():
     # The catalog is cached in Redis and the plans are a handful of rows: two cheap reads.
-    from railsaas.services import catalog, plans
+    from railsaas.billing import plans
+    from railsaas.catalog import templates as catalog
 
     return render_template("pages/index.html",
                            templates=catalog.search(db.session)[:6],

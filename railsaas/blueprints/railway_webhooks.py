@@ -11,7 +11,8 @@ import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from railsaas.services import audit, provisioning
+from railsaas.instances import provisioning
+from railsaas.platform import audit
 
 bp = Blueprint("railway_webhooks", __name__, url_prefix="/webhooks/railway")
 

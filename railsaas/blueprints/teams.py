@@ -2,7 +2,7 @@
 switcher, new workspace, workspace settings, and accepting an invitation.
 
 Views are thin: they hand g.workspace (the selected workspace and the caller's role) to
-services.teams, which authorizes every action. A refusal that the person can fix (a typo, the
+teams.service, which authorizes every action. A refusal that the person can fix (a typo, the
 last owner leaving) is shown on the page again (200, so htmx swaps it); a role that does not
 allow the action is a 403, another workspace's ids a 404.
 """
@@ -22,6 +22,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, logout_user
 
+from railsaas.accounts import auth
 from railsaas.blueprints.auth import start_session
 from railsaas.context import SESSION_TENANT_KEY
 from railsaas.errors import Conflict, LimitExceeded, NotFound, ServiceError, ValidationFailed
@@ -36,8 +37,10 @@ from railsaas.forms.teams import (
     WorkspaceForm,
     role_choices,
 )
-from railsaas.services import audit, auth, permissions, teams
-from railsaas.services.permissions import ROLE_HELP, ROLE_LABELS, roles_allowed_to_grant
+from railsaas.platform import audit
+from railsaas.teams import permissions
+from railsaas.teams import service as teams
+from railsaas.teams.permissions import ROLE_HELP, ROLE_LABELS, roles_allowed_to_grant
 
 bp = Blueprint("teams", __name__)
 

@@ -22,12 +22,12 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from railsaas.accounts import api_tokens
 from railsaas.errors import Conflict, Forbidden, ValidationFailed
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.tokens import TokenForm
-from railsaas.services import api_tokens
-from railsaas.services.permissions import authorize
+from railsaas.teams.permissions import authorize
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 

@@ -8,8 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from railsaas.accounts import auth, passwords
 from railsaas.errors import ValidationFailed
-from railsaas.services import auth, passwords
 
 
 def strip(value):

@@ -1,5 +1,5 @@
 """The form that creates a personal API token. Scopes nest (read < deploy < admin), so the
-page offers one access level; services/api_tokens.py checks everything again."""
+page offers one access level; accounts/api_tokens.py checks everything again."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from wtforms import RadioField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from railsaas.services import api_tokens
+from railsaas.accounts import api_tokens
 
 ACCESS_LEVELS = [
     SelectChoice("read", "Read: look at instances, templates, billing"),

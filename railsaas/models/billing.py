@@ -116,7 +116,7 @@ class UsageMetric(Base):
 
 class UsageRollup(Base):
     """Usage per workspace, UTC day and instance, summed from `usage_metrics` by the
-    incremental roll-up (railsaas.services.usage.rollup): one column per Railway measurement
+    incremental roll-up (railsaas.billing.usage.rollup): one column per Railway measurement
     (in Railway's units) and `cost_cents`, what Railway charges us for it (fractions of a
     cent kept; the customer's price adds the markup when read).
 

@@ -49,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from railsaas import metrics
+from railsaas.observability import metrics
 from railsaas.railway import documents
 from railsaas.railway.breaker import CircuitBreaker, LocalCircuitBreaker
 from railsaas.railway.errors import (

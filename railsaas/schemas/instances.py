@@ -1,4 +1,4 @@
-"""Instances (services/instances.py): what a workspace runs, and how it is changed."""
+"""Instances (instances/lifecycle.py): what a workspace runs, and how it is changed."""
 
 from __future__ import annotations
 

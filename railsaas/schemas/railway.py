@@ -1,4 +1,4 @@
-"""The seed's read-only Railway views (services/railway_views.py), for platform admins."""
+"""The seed's read-only Railway views (instances/railway_views.py), for platform admins."""
 
 from __future__ import annotations
 

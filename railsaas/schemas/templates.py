@@ -1,4 +1,4 @@
-"""The template catalog (services/catalog.py): what the public reads, what admins write."""
+"""The template catalog (catalog/templates.py): what the public reads, what admins write."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from railsaas.catalog.templates import TemplateInput
 from railsaas.schemas.common import Page, PageQuery, partial
-from railsaas.services.catalog import TemplateInput
 
 Tier = Literal["starter", "standard", "pro"]
 
 
 class TemplateVariable(BaseModel):
-    """A setting a customer fills in at deploy (services/template_variables.py)."""
+    """A setting a customer fills in at deploy (catalog/variables.py)."""
 
     model_config = ConfigDict(extra="allow")
 

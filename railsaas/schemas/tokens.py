@@ -1,4 +1,4 @@
-"""Personal API tokens (services/api_tokens.py)."""
+"""Personal API tokens (accounts/api_tokens.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from railsaas.accounts import api_tokens
 from railsaas.schemas.common import Body, PageQuery
-from railsaas.services import api_tokens
 
 Scope = Literal["read", "deploy", "admin"]
 TokenStatus = Literal["active", "expired", "revoked"]

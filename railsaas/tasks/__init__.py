@@ -12,6 +12,9 @@ from celery import Celery, Task
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from railsaas.instances.provisioning import POLL_INTERVAL
+from railsaas.observability.logging import PeriodicChatterFilter
+
 # Modules whose tasks the worker imports. Add a module here when you add one.
 TASK_MODULES = [
     "railsaas.tasks.billing",
@@ -19,9 +22,6 @@ TASK_MODULES = [
     "railsaas.tasks.outbox",
     "railsaas.tasks.instances",
 ]
-
-# How often beat runs the Railway status poll; provisioning schedules polls against it.
-POLL_INTERVAL = timedelta(seconds=3)
 
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
 BEAT_SCHEDULE: dict[str, dict] = {
@@ -36,7 +36,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 # Jobs beat fires more than once a minute: their routine runs are not logged (see
-# railsaas.logging.PeriodicChatterFilter).
+# railsaas.observability.logging.PeriodicChatterFilter).
 FREQUENT_TASKS = {e["task"] for e in BEAT_SCHEDULE.values()
                   if e["schedule"] < timedelta(minutes=1)}
 
@@ -65,7 +65,7 @@ def celery_init_app(app: Flask) -> Celery:
         # The database dropped the connection mid-task (failover, restart) or gave up on a
         # statement: run the task again shortly, on a fresh connection, rather than lose
         # the work (a deploy step would sit queued until the deploy timeout). Tasks are
-        # idempotent (services/outbox.py), so a retry of half-done work is safe.
+        # idempotent (platform/outbox.py), so a retry of half-done work is safe.
         autoretry_for = (OperationalError,)
         retry_kwargs = {"max_retries": 10}
         retry_backoff = 2
@@ -95,6 +95,7 @@ def celery_init_app(app: Flask) -> Celery:
         worker_hijack_root_logger=False,
     )
     celery.conf.update(app.config.get("CELERY", {}))
+    PeriodicChatterFilter.quiet(FREQUENT_TASKS)
     celery.set_default()
     app.extensions["celery"] = celery
     return celery

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 
-from railsaas import stripe_gateway as gateway
+from railsaas.billing import dunning, gateway, overage, spend_caps, stripe_events, usage
+from railsaas.billing.holds import lock_tenant
+from railsaas.billing.subscriptions import LIVE_STATUSES, current, sync
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.services import dunning, overage, spend_caps, stripe_events, usage
-from railsaas.services.subscriptions import LIVE_STATUSES, current, lock_tenant, sync
 from railsaas.tasks import capped_countdown
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import uuid
 
 from celery import shared_task
 
+from railsaas.instances import provisioning
 from railsaas.railway import errors as rw
-from railsaas.services import provisioning
 from railsaas.tasks import capped_countdown
 
 log = logging.getLogger(__name__)

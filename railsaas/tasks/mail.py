@@ -8,7 +8,7 @@ from celery import shared_task
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.services import mail
+from railsaas.platform import mail
 from railsaas.tasks import capped_countdown
 
 

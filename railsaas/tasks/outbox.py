@@ -6,7 +6,7 @@ from celery import shared_task
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.services import outbox
+from railsaas.platform import outbox
 
 
 @shared_task(name="outbox.sweep")

@@ -6,8 +6,9 @@ import sys
 import time
 from email.message import EmailMessage
 
-from railsaas.devmail import MailSink, links_in
-from railsaas.embedded import free_port
+from devtools.devmail import MailSink
+from devtools.embedded import free_port
+from railsaas.platform.captured_mail import links_in
 
 
 def _send(port, to="dev@example.com", body="Open http://localhost:5000/verify/abc?x=1&y=2 now"):
@@ -31,7 +32,7 @@ def test_sink_writes_each_message_as_an_eml_file(tmp_path):
 
 def test_devmail_runs_as_a_command(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "railsaas.devmail", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.devmail", "--port", str(port),
                              "--dir", str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert "SMTP on" in proc.stdout.readline()

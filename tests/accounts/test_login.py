@@ -7,11 +7,11 @@ import bcrypt
 import pytest
 from sqlalchemy import select
 
+from railsaas.accounts.auth import LOGIN_FAILED_MESSAGE
 from railsaas.blueprints.auth import safe_next
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import AuditLog, User
-from railsaas.services.auth import LOGIN_FAILED_MESSAGE
 from tests.support import DEFAULT_PASSWORD
 
 MAX = 5  # LOGIN_MAX_ATTEMPTS default

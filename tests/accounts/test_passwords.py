@@ -3,11 +3,11 @@
 import pytest
 from sqlalchemy import select
 
+from railsaas.accounts import passwords
 from railsaas.db import SYSTEM
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
 from railsaas.models import User
-from railsaas.services import passwords
 
 
 def test_eleven_characters_are_too_few_and_twelve_enough(app_ctx):

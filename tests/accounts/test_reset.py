@@ -141,7 +141,7 @@ def test_forgot_says_the_same_for_unknown_addresses_and_sends_nothing(browser, f
 
 
 def test_reset_mail_goes_out_over_smtp(app, celery_worker, committed_factory, mail_sink):
-    from railsaas.devmail import links_in
+    from railsaas.platform.captured_mail import links_in
     from tests.accounts.conftest import Browser
 
     user, _ = committed_factory.workspace()

@@ -2,7 +2,7 @@
 
 import logging
 
-from railsaas.embedded import free_port
+from devtools.embedded import free_port
 from tests.accounts.conftest import emailed_link
 
 PASSWORD = "hunter2-but-much-longer"

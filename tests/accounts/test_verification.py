@@ -5,10 +5,10 @@ import time
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from railsaas.accounts.auth import VERIFY_EMAIL
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import AuditLog, Email, User
-from railsaas.services.auth import VERIFY_EMAIL
 from tests.accounts.conftest import emailed_link
 from tests.support import DEFAULT_PASSWORD
 
@@ -115,7 +115,7 @@ def test_verification_email_goes_out_over_smtp(app, celery_worker, mail_sink):
     _signup(client, "smtp@example.com")
     message = mail_sink.wait_for(to="smtp@example.com", timeout=20)
     assert message["Subject"] == "Confirm your email address"
-    from railsaas.devmail import links_in
+    from railsaas.platform.captured_mail import links_in
 
     (link,) = links_in(message)
     assert link.startswith(app.config["BASE_URL"] + "/verify/")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from railsaas.accounts import api_tokens
 from railsaas.db import TenantContext
 from railsaas.extensions import db
-from railsaas.services import api_tokens
 from tests.support import DEFAULT_PASSWORD
 
 
@@ -69,7 +69,7 @@ def api_server(app, servers):
 @pytest.fixture(autouse=True)
 def _fresh_catalog_cache(redis_conn):
     """The catalog is cached in Redis; each test's templates roll back with its transaction."""
-    from railsaas.services.catalog import CACHE_KEY
+    from railsaas.catalog.templates import CACHE_KEY
 
     redis_conn.delete(CACHE_KEY)
     yield

@@ -312,7 +312,7 @@ def _railway_projects(w: World):
 
 def _on_railway(w: World):
     """A project with one deployed service on the emulator: (project_id, env_id, service_id)."""
-    from railsaas.services import provisioning
+    from railsaas.instances import provisioning
 
     with w.app.app_context():  # the app's Railway client, pointed at the emulator
         rc = provisioning.client()

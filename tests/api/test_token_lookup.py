@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
+from railsaas.accounts import api_tokens
 from railsaas.db import ANONYMOUS, TenantContext
 from railsaas.extensions import db
 from railsaas.models import ApiToken
-from railsaas.services import api_tokens
 from tests.api.conftest import make_token
 
 

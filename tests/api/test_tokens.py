@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from railsaas.accounts import api_tokens
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import ApiToken, AuditLog, Membership, Tenant, User
-from railsaas.services import api_tokens
 from tests.api.conftest import bearer, make_token, session_token
 
 FORMAT = re.compile(r"^rs_live_[0-9A-Za-z]{36}$")

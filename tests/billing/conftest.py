@@ -16,8 +16,8 @@ import stripe
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from devtools.emulators.stripe import sign
 from railsaas.db import SYSTEM
-from railsaas.emulators.stripe import sign
 from railsaas.extensions import db
 from railsaas.models import Plan
 
@@ -48,7 +48,7 @@ def sc(stripe_emulator) -> stripe.StripeClient:
 def make_plans(app) -> dict[str, Plan]:
     """Starter ($9, 2 instances, starter tier) and Pro ($29, 10, starter+standard), with
     their Stripe prices created through the gateway, as an admin's save would."""
-    from railsaas import stripe_gateway as gateway
+    from railsaas.billing import gateway
 
     specs = {
         "starter": dict(name="Starter", price_cents=900, max_instances=2,

@@ -9,8 +9,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from railsaas.billing import usage
 from railsaas.models import Subscription, Tenant, UsageMetric
-from railsaas.services import usage
 from tests.billing.conftest import CARD, PAYS, deliver, in_system, process, rows
 from tests.support import DEFAULT_PASSWORD
 

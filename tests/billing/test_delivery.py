@@ -66,7 +66,7 @@ def test_two_simultaneous_deliveries_of_one_event_store_it_once_and_queue_it_onc
     event = stripe_emulator.events("customer.subscription.created")[0]
     body = json.dumps(event)
     secret = stripe_emulator.dispatcher.settings.secret
-    from railsaas.emulators.stripe import sign
+    from devtools.emulators.stripe import sign
 
     def post(_):
         return httpx.post(f"{live_server.url}/api/stripe/webhook", content=body,

@@ -8,9 +8,8 @@ from decimal import Decimal
 
 import httpx
 
-from railsaas import stripe_gateway as gateway
+from railsaas.billing import gateway, overage
 from railsaas.models import Tenant, UsageMeterReport, UsageMetric
-from railsaas.services import overage
 from tests.billing.conftest import CARD, PAYS, checkout_url, eventually, in_system, rows
 from tests.support import login_as
 
@@ -85,7 +84,7 @@ def test_more_usage_later_reports_only_the_difference(app, factory, plans, strip
                 minutes=gb))))
 
     def plan_reports():
-        from railsaas.services import usage
+        from railsaas.billing import usage
 
         def run(s):
             usage.rollup(s)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from railsaas.errors import LimitExceeded
+from railsaas.instances import admission as plan_rules
 from railsaas.models import AuditLog, Instance, Plan, Tenant
-from railsaas.services import plans as plan_rules
 from tests.billing.conftest import in_system, rows
 from tests.conftest import csrf_from
 from tests.support import login_as

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from railsaas import seed
+from devtools import seed
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Plan
@@ -35,7 +35,7 @@ def test_without_stripe_the_seed_skips_billing_with_a_log_line(app, dbconn, capl
     saved = app.config["STRIPE_API_BASE"]
     app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"  # nothing listens there
     try:
-        with caplog.at_level(logging.WARNING, logger="railsaas.seed"):
+        with caplog.at_level(logging.WARNING, logger="devtools.seed"):
             run_steps(app, seed.seed_plans, seed.seed_billing)
     finally:
         app.config["STRIPE_API_BASE"] = saved

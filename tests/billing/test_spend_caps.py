@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from railsaas.billing import spend_caps, usage
 from railsaas.errors import LimitExceeded
+from railsaas.instances import admission as plan_rules
 from railsaas.models import Email, Instance, Tenant, UsageMetric
-from railsaas.services import plans as plan_rules
-from railsaas.services import spend_caps, usage
 from tests.billing.conftest import in_system, rows
 from tests.conftest import csrf_from
 from tests.support import login_as

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import stripe
 
-from railsaas.emulators.stripe import forms
+from devtools.emulators.stripe import forms
 from tests.billing.webhook_receiver import WebhookReceiver
 
 CARD = {"card_expiry": "12 / 34", "card_cvc": "123", "email": "ada@example.com"}
@@ -399,7 +399,7 @@ def test_the_command_line_starts_a_server_stripe_python_can_use():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "railsaas.emulators.stripe",
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.emulators.stripe",
                              "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

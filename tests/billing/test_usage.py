@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
+from railsaas.billing import usage
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import UsageMetric, UsageRollup
-from railsaas.services import usage
 from tests.billing.conftest import eventually, in_system
 
 DAY1 = datetime(2026, 11, 2, tzinfo=UTC)

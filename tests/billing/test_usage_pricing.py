@@ -3,7 +3,7 @@ than that because of how unit prices are stored."""
 
 from decimal import Decimal
 
-from railsaas.services.usage import RAILWAY_CENTS_PER_UNIT, price_cents
+from railsaas.billing.usage import RAILWAY_CENTS_PER_UNIT, price_cents
 
 
 def test_a_whole_vcpu_month_costs_exactly_twenty_dollars_plus_markup():

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from railsaas.emulators.stripe import sign
+from devtools.emulators.stripe import sign
 from railsaas.models import Email, Instance, OutboxMessage, StripeEvent, Subscription, Tenant
 from tests.billing.conftest import (
     CARD,
@@ -286,7 +286,7 @@ def test_an_event_whose_task_was_lost_is_queued_again_by_the_catch_up(
         app, stripe_emulator):
     from datetime import UTC, datetime, timedelta
 
-    from railsaas.services import stripe_events
+    from railsaas.billing import stripe_events
 
     def setup(s):
         s.add(StripeEvent(id="evt_lost", type="customer.subscription.updated",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from railsaas.embedded import free_port, local_dir
+from devtools.embedded import free_port, local_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 600  # a new virtualenv is most of it

@@ -24,7 +24,7 @@ def _sign_in(page, live_server, user) -> None:
 
 @pytest.fixture
 def poller(app):
-    from railsaas.services import provisioning
+    from railsaas.instances import provisioning
 
     stop = threading.Event()
 

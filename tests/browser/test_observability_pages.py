@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from railsaas import seed
+from devtools import seed
+from devtools.seed_history import seed_business_history
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import User
-from railsaas.seed_history import seed_business_history
 from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import login_as
 

@@ -5,7 +5,7 @@ button, and is refused (403) when they try anyway."""
 
 from __future__ import annotations
 
-from railsaas.devmail import links_in
+from railsaas.platform.captured_mail import links_in
 from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import DEFAULT_PASSWORD
 

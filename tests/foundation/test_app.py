@@ -60,7 +60,7 @@ def test_readme_lists_every_setting():
 def test_client_ip_comes_from_the_trusted_proxy_hop_only(servers):
     from flask import request
 
-    from railsaas import create_app
+    from railsaas.app import create_app
 
     app = create_app({"TESTING": True, "TRUSTED_PROXIES": 1})
 
@@ -76,7 +76,7 @@ def test_client_ip_comes_from_the_trusted_proxy_hop_only(servers):
 
 def test_landing_page_shows_templates_from_the_catalog_and_the_plans(client, factory,
                                                                      redis_conn):
-    from railsaas.services.catalog import CACHE_KEY
+    from railsaas.catalog.templates import CACHE_KEY
 
     redis_conn.delete(CACHE_KEY)  # rows made by the factory bypass the catalog's invalidation
     factory.template(name="Ghost", description="Publishing for newsletters")

@@ -22,6 +22,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
+from railsaas.accounts import api_tokens, auth
+from railsaas.billing import usage
 from railsaas.db import SYSTEM, TenantContext
 from railsaas.extensions import db
 from railsaas.models import (
@@ -34,7 +36,7 @@ from railsaas.models import (
     UsageMetric,
     User,
 )
-from railsaas.services import api_tokens, audit, auth, usage
+from railsaas.platform import audit
 from tests.support import login_as
 
 MAX_QUERIES = 10
@@ -194,7 +196,7 @@ def counting(engine):
 # --- the data --------------------------------------------------------------------------------
 
 def _build(app, factory) -> World:
-    from railsaas.services import teams
+    from railsaas.teams import service as teams
 
     plan = factory.plan(max_instances=100, spend_cap_default_cents=100_000)
     owner, tenant = factory.workspace()

@@ -40,7 +40,7 @@ GHOST_VARIABLES = [
 def _fresh_catalog_cache(servers):
     import redis
 
-    from railsaas.services.catalog import CACHE_KEY
+    from railsaas.catalog.templates import CACHE_KEY
 
     r = redis.Redis.from_url(servers.redis_url)
     r.delete(CACHE_KEY)
@@ -182,7 +182,7 @@ class Lifecycle:
                 Email.tenant_id == self.tenant.id)))
 
     def poll(self) -> None:
-        from railsaas.services import provisioning
+        from railsaas.instances import provisioning
 
         with self.app.app_context():
             provisioning.poll()
@@ -210,7 +210,7 @@ class Lifecycle:
 
 
 def railway_template(emulator, factory, code: str, **kw):
-    from railsaas.services.template_variables import propose_specs
+    from railsaas.catalog.variables import propose_specs
 
     found = next(t for t in emulator.templates() if t["code"] == code)
     fields = dict(railway_template_id=found["id"], code=code, name=found["name"],

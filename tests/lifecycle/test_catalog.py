@@ -67,9 +67,9 @@ def test_templates_api_is_public(client, factory, ghost):
 
 def test_catalog_reads_are_cached_and_dropped_when_an_admin_changes_a_template(
         app, client, ghost, owner_sql, dbconn):
+    from railsaas.catalog import templates as catalog
     from railsaas.db import TenantContext
     from railsaas.extensions import db
-    from railsaas.services import catalog
 
     assert "Ghost" in client.get("/templates/").get_data(as_text=True)
     # Behind the app's back: the cached catalog still shows the old name.
@@ -86,9 +86,9 @@ def test_catalog_reads_are_cached_and_dropped_when_an_admin_changes_a_template(
 
 
 def test_the_demo_catalog_is_seeded_once_from_railway_templates(app, dbconn):
+    from railsaas.catalog import templates as catalog
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
-    from railsaas.services import catalog
     from tests.lifecycle.conftest import GHOST_CONFIG
 
     railway = [{"id": "tpl-ghost", "code": "ghost", "name": "Ghost", "category": "CMS",

@@ -63,7 +63,7 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     assert lc.instance(iid).status == "redeploying"
     lc.wait_for(iid, "running")
     assert lc.instance(iid).config["mail__from"] == "blog@example.com"
-    from railsaas.services.provisioning import client
+    from railsaas.instances.provisioning import client
 
     with lc.app.app_context():
         railway_vars = client().variables(inst.railway_project_id,
@@ -204,8 +204,8 @@ def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(li
     lc = lifecycle
     import uuid
 
+    from railsaas.instances import provisioning
     from railsaas.models import User
-    from railsaas.services import provisioning
     from tests.conftest import csrf_from
     from tests.support import login_as
 
@@ -270,7 +270,7 @@ def test_admins_import_a_template_from_a_railway_code(lifecycle):
 
 def test_billing_suspends_resumes_and_deletes_a_workspace_on_railway(lifecycle):
     lc = lifecycle
-    from railsaas.services import instances
+    from railsaas.instances import lifecycle as instances
 
     iid = lc.deploy("paid")
     lc.wait_for(iid, "running")

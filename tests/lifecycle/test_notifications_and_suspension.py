@@ -6,8 +6,9 @@ from sqlalchemy import select
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
+from railsaas.instances import lifecycle as instances
 from railsaas.models import Deployment, Email, Instance, OutboxMessage
-from railsaas.services import instances, notifications
+from railsaas.platform import notifications
 from tests.conftest import csrf_from
 
 HX = {"HX-Request": "true"}

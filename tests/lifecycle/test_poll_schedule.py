@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
+from railsaas.instances import provisioning
 from railsaas.models import Instance
-from railsaas.services import provisioning
 from railsaas.tasks import BEAT_SCHEDULE
 
 # The poll itself takes a moment between reading the clock here and claiming the rows.

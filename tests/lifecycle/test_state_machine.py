@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from railsaas.errors import Conflict
+from railsaas.instances import states
 from railsaas.models import Instance
-from railsaas.services import instance_states as states
 
 
 def _inst(status: str) -> Instance:

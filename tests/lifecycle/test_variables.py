@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from railsaas.errors import ValidationFailed
-from railsaas.services.template_variables import (
+from railsaas.catalog.variables import (
     apply_to_serialized,
     masked,
     parse_specs,
     propose_specs,
     validate_values,
 )
+from railsaas.errors import ValidationFailed
 from tests.lifecycle.conftest import GHOST_CONFIG, GHOST_VARIABLES
 
 

@@ -27,7 +27,7 @@ class LogCapture:
 @pytest.fixture
 def log_output(app):
     """Everything our root handler writes during the test (JSON lines, as configured)."""
-    from railsaas.logging import installed_handler
+    from railsaas.observability.logging import installed_handler
 
     handler = installed_handler()
     assert handler is not None, "create_app installs the railsaas log handler"

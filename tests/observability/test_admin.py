@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from railsaas.billing import usage
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import (
@@ -20,7 +21,6 @@ from railsaas.models import (
     UsageMetric,
     User,
 )
-from railsaas.services import usage
 from tests.conftest import csrf_from
 from tests.support import login_as
 
@@ -260,7 +260,7 @@ def test_audit_log_filters_by_workspace_actor_and_action(admin_client, factory):
     alice, ta = factory.workspace(email="alice@example.com")
     _, tb = factory.workspace()
     from railsaas.db import TenantContext
-    from railsaas.services import audit
+    from railsaas.platform import audit
 
     with db.scope(TenantContext(tenant_id=ta.id, user_id=alice.id)) as s:
         audit.record(s, "instance.stop", target_type="instance", target_id="i-1")
@@ -308,7 +308,7 @@ def test_business_metrics_can_read_from_a_reporting_replica(app, committed_facto
     login_as(app, client, admin)
     page = client.get("/admin/metrics").get_data(as_text=True)
     assert "$42.00" in page
-    from railsaas import reporting
+    from railsaas.reporting import replica as reporting
 
     assert app.config["REPORTING_DATABASE_URL"] in reporting._engines  # read through it
 

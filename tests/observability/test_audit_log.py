@@ -11,7 +11,7 @@ from sqlalchemy.exc import ProgrammingError
 from railsaas.db import SYSTEM, TenantContext, set_context
 from railsaas.extensions import db
 from railsaas.models import AuditLog, Email
-from railsaas.services import audit
+from railsaas.platform import audit
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -200,7 +200,7 @@ def test_rows_carry_actor_workspace_target_ip_user_agent_and_time(app, factory):
 @pytest.fixture
 def guarded(app, dbconn):
     """A second app with routes that write with and without audit rows (CSRF off)."""
-    from railsaas import create_app
+    from railsaas.app import create_app
 
     other = create_app({"TESTING": True, "DB_RECONFIGURE": False, "WTF_CSRF_ENABLED": False})
 
@@ -296,7 +296,7 @@ def test_every_state_changing_route_is_audited_or_says_why_not(app):
                           f"({rule.endpoint})")
     assert not undeclared, (
         "State-changing routes with no declared audit action: record one with "
-        "services.audit.record and list the endpoint in AUDITED_ENDPOINTS, or mark the "
+        "platform.audit.record and list the endpoint in AUDITED_ENDPOINTS, or mark the "
         "view @audit.exempt(reason):\n" + "\n".join(undeclared))
     stale = set(AUDITED_ENDPOINTS) - set(app.view_functions)
     assert not stale, f"AUDITED_ENDPOINTS names routes that no longer exist: {stale}"

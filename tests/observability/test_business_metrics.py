@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from railsaas.billing import usage
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Deployment, Subscription, UsageMetric
-from railsaas.services import metrics_business as mb
-from railsaas.services import usage
+from railsaas.reporting import business as mb
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 

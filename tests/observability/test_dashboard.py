@@ -10,10 +10,11 @@ from decimal import Decimal
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from railsaas.billing import usage
 from railsaas.db import SYSTEM, TenantContext
 from railsaas.extensions import db
 from railsaas.models import Deployment, Tenant, UsageMetric
-from railsaas.services import audit, usage
+from railsaas.platform import audit
 from tests.support import login_as
 
 

@@ -67,7 +67,7 @@ class SentrySink:
 def sentry_app(app):
     import sentry_sdk
 
-    from railsaas import create_app
+    from railsaas.app import create_app
 
     sink = SentrySink()
     dsn = f"http://publickey@127.0.0.1:{sink.port}/1"
@@ -114,7 +114,7 @@ def test_unexpected_errors_reach_sentry_with_user_and_workspace_and_no_secrets(
 
 
 def test_without_a_dsn_nothing_is_initialised(app):
-    from railsaas import error_reporting
+    from railsaas.observability import error_reporting
 
     assert app.config["SENTRY_DSN"] == ""
     assert error_reporting.init_app(app) is False

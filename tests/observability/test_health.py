@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from railsaas.embedded import free_port
+from devtools.embedded import free_port
 
 
 def test_healthz_answers_while_the_process_is_up(app):
@@ -74,7 +74,7 @@ def test_readyz_recovers_when_the_database_is_back(app, database_down, as_owner)
 
 
 def test_readyz_fails_when_redis_and_the_broker_are_unreachable(app):
-    from railsaas import create_app
+    from railsaas.app import create_app
 
     closed = f"redis://127.0.0.1:{free_port()}/0"
     other = create_app({"TESTING": True, "REDIS_URL": closed, "DB_RECONFIGURE": False})

@@ -7,8 +7,8 @@ import json
 import logging
 import time
 
-from railsaas import logging as logs
-from railsaas.logging import REDACTED, SEED_FIELDS
+from railsaas.observability import logging as logs
+from railsaas.observability.logging import REDACTED, SEED_FIELDS
 from tests.observability import tasks_for_tests
 from tests.support import login_as
 
@@ -42,7 +42,7 @@ def test_log_lines_are_json_with_the_seed_fields(app, client, factory, log_outpu
 
 
 def test_extra_fields_and_bound_fields_appear_on_the_line(app, log_output):
-    log = logging.getLogger("railsaas.services.instances")
+    log = logging.getLogger("railsaas.instances.lifecycle")
     with app.test_request_context("/"), logs.bind(request_id="req-bound-123"):
         log.info("instance deployed", extra={
             "action": "create_instance", "template_id": "tpl-1",
@@ -97,7 +97,7 @@ def test_text_format_is_readable_and_still_redacted(app):
     handler = logs.configure(fmt="text", stream=stream)
     try:
         with logs.bind(request_id="abcdef123456789"):
-            logging.getLogger("railsaas.services.billing").info("charged %s", TOKEN,
+            logging.getLogger("railsaas.billing.subscriptions").info("charged %s", TOKEN,
                                                                extra={"status": "ok"})
         line = stream.getvalue()
         assert "billing" in line

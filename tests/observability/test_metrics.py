@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from railsaas import metrics
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import JobFailure
+from railsaas.observability import metrics
 from tests.observability import tasks_for_tests
 from tests.support import login_as
 
@@ -168,7 +168,7 @@ def test_celery_task_durations_and_failures_are_measured_and_failures_kept(
 
 
 CHILD = """
-from railsaas import metrics
+from railsaas.observability import metrics
 metrics.registration()
 metrics.task_finished("deploy.run", "success", 1.5)
 metrics.railway_rate_remaining(42)
@@ -194,7 +194,7 @@ def test_samples_from_other_processes_are_merged_in_multiprocess_mode(
 def test_a_worker_on_its_own_machine_serves_metrics_behind_the_token():
     import httpx
 
-    from railsaas.observability import serve_metrics
+    from railsaas.observability.setup import serve_metrics
 
     server = serve_metrics(0, "worker-token-123456", host="127.0.0.1")
     url = f"http://127.0.0.1:{server.server_port}/metrics"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from railsaas import seed
+from devtools import seed
+from devtools.seed_history import WORKSPACES, seed_business_history
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Tenant
-from railsaas.seed_history import WORKSPACES, seed_business_history
-from railsaas.services import metrics_business as mb
+from railsaas.reporting import business as mb
 
 
 def test_demo_history_fills_every_business_metric_and_seeds_once(app_ctx, dbconn):

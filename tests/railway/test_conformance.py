@@ -46,7 +46,7 @@ def test_operations_are_sent_by_name_with_every_fragment_they_use():
 
 
 def test_the_emulator_schema_is_a_valid_schema():
-    from railsaas.emulators.railway.resolvers import schema
+    from devtools.emulators.railway.resolvers import schema
 
     assert not validate_schema(schema())
 
@@ -71,7 +71,7 @@ def _no_default(arg) -> bool:
 
 
 def test_the_emulator_schema_agrees_with_railways_for_every_type_and_field(railway_schema):
-    from railsaas.emulators.railway.resolvers import schema
+    from devtools.emulators.railway.resolvers import schema
 
     ours = schema()
     problems: list[str] = []
@@ -129,7 +129,7 @@ def test_the_emulator_schema_agrees_with_railways_for_every_type_and_field(railw
 
 def test_the_emulator_serves_every_operation_the_client_sends():
     """Each root field our documents use has a resolver in the emulator."""
-    from railsaas.emulators.railway.resolvers import schema
+    from devtools.emulators.railway.resolvers import schema
 
     ours = schema()
     for name in documents.operation_names():

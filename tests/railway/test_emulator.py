@@ -10,9 +10,9 @@ import time
 import httpx
 import pytest
 
-from railsaas.embedded import free_port
-from railsaas.emulators.railway import EmulatorControl
-from railsaas.emulators.railway.catalog import seed_templates
+from devtools.demo_catalog import seed_templates
+from devtools.embedded import free_port
+from devtools.emulators.railway import EmulatorControl
 from railsaas.railway import fill_variables
 from railsaas.railway.documents import operation
 
@@ -191,7 +191,7 @@ def test_control_api_rejects_nonsense(railway_emulator):
 def test_the_emulator_runs_standalone_from_the_command_line():
     port = free_port()
     with subprocess.Popen(
-            [sys.executable, "-m", "railsaas.emulators.railway", "--port", str(port),
+            [sys.executable, "-m", "devtools.emulators.railway", "--port", str(port),
              "--token", "cli-token", "--deploy-seconds", "0.5", "--latency-ms", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         ctl = EmulatorControl(f"http://127.0.0.1:{port}")
@@ -214,7 +214,7 @@ def test_the_emulator_runs_standalone_from_the_command_line():
 
 @pytest.mark.parametrize("flag", ["--help"])
 def test_the_command_line_documents_its_switches(flag):
-    out = subprocess.run([sys.executable, "-m", "railsaas.emulators.railway", flag],
+    out = subprocess.run([sys.executable, "-m", "devtools.emulators.railway", flag],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     for switch in ("--port", "--token", "--latency-ms", "--deploy-seconds", "--error-rate",
                    "--lose-create-rate"):

@@ -13,7 +13,7 @@ import traceback
 
 import pytest
 
-from railsaas.embedded import free_port
+from devtools.embedded import free_port
 from railsaas.extensions import redis_client
 from railsaas.railway import (
     InvalidRequest,

@@ -26,10 +26,10 @@ VISIBILITY_TIMEOUT = "10"
 def deploying_workspace(factory, emulator, scopes: list[str]):
     """A workspace on a plan that may deploy, an API token of its owner with `scopes`, and the
     emulator's Ghost template in the catalog: (user, tenant, token, template)."""
+    from railsaas.accounts import api_tokens
     from railsaas.db import SYSTEM, TenantContext
     from railsaas.extensions import db
     from railsaas.models import Tenant
-    from railsaas.services import api_tokens
     from tests.lifecycle.conftest import railway_template
 
     plan = factory.plan(max_instances=10)
@@ -135,7 +135,7 @@ class Stack:
     def forget(self) -> None:
         """What the previous test left in the stack's Redis that rows no longer back: the
         catalog cache, the Railway budget and breaker, instance locks, queued tasks."""
-        from railsaas.services.catalog import CACHE_KEY
+        from railsaas.catalog.templates import CACHE_KEY
 
         r = self.redis_conn()
         try:

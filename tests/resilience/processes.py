@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from railsaas.embedded import free_port
+from devtools.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".local" / "resilience"

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
+from railsaas.instances.provisioning import PROJECT_PREFIX
 from railsaas.models import AuditLog, Deployment, Instance, OutboxMessage, Tenant
-from railsaas.services.provisioning import PROJECT_PREFIX
 from tests.conftest import csrf_from
 from tests.lifecycle.conftest import railway_template
 from tests.resilience.conftest import purge_broker, wait_until

@@ -15,8 +15,8 @@ import httpx
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
+from railsaas.instances.provisioning import PROJECT_PREFIX
 from railsaas.models import Deployment, Instance, OutboxMessage
-from railsaas.services.provisioning import PROJECT_PREFIX
 from tests.resilience.conftest import Browser, deploying_workspace, session_cookie, wait_until
 from tests.resilience.processes import MiniBeat
 

@@ -12,7 +12,7 @@ from railsaas.db import SYSTEM, TenantContext, set_context
 from railsaas.errors import Conflict, Forbidden
 from railsaas.extensions import db
 from railsaas.models import Membership, Tenant
-from railsaas.services import teams
+from railsaas.teams import service as teams
 
 
 def _workspace(session, tenant_id, user_id) -> Workspace:

@@ -176,7 +176,7 @@ def test_a_link_signed_for_another_workspace_finds_nothing(app, pages, team):
     """Even a correctly signed link only reads the workspace it names, and must match a
     stored hash there."""
     link = _invite(pages, team)
-    from railsaas.services import teams
+    from railsaas.teams import service as teams
 
     with app.test_request_context():
         secret_part = teams._serializer().loads(link.rsplit("/", 1)[1])["t"]
@@ -261,7 +261,7 @@ def test_an_unverified_inviter_cannot_send_invitations(pages, factory):
 
 def test_invitation_tokens_hash_to_the_stored_value(app, pages, team):
     link = _invite(pages, team)
-    from railsaas.services import teams
+    from railsaas.teams import service as teams
 
     with app.test_request_context():
         secret_part = teams._serializer().loads(link.rsplit("/", 1)[1])["t"]

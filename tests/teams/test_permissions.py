@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from railsaas.errors import Forbidden, NotFound
-from railsaas.services.permissions import (
+from railsaas.teams.permissions import (
     PERMISSIONS,
     PLATFORM_STAFF,
     ROLES,

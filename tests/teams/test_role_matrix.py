@@ -6,7 +6,7 @@ an object (a member, an invitation, a workspace) is tried on another workspace's
 404 for every role, since row-level security hides it before any role is asked.
 
 Rows are written out by hand, with the roles expected to pass spelled out rather than read
-from services.permissions: the test states the intent, the map has to match it.
+from teams.permissions: the test states the intent, the map has to match it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from railsaas.models import (
     Tenant,
     User,
 )
-from railsaas.services.permissions import PERMISSIONS
+from railsaas.teams.permissions import PERMISSIONS
 from tests.lifecycle.conftest import GHOST_CONFIG, GHOST_VARIABLES
 from tests.teams.conftest import ROLES
 
@@ -235,7 +235,7 @@ def _empty_workspace(w: World, request) -> None:
 
 def _stripe(w: World, request) -> None:
     """Billing changes reach Stripe: the emulator, with the plan's price created there."""
-    from railsaas import stripe_gateway as gateway
+    from railsaas.billing import gateway
 
     request.getfixturevalue("stripe_emulator")
     app = request.getfixturevalue("app")

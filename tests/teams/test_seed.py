@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from railsaas import seed
+from devtools import seed
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Membership, User

@@ -6,12 +6,12 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import select
 
-from railsaas.blueprints.admin import bp
+from railsaas.blueprints.admin.blueprint import bp
 from railsaas.blueprints.admin.common import day_start, optional_uuid, workspace_id_from
 from railsaas.blueprints.htmx_helpers import render
 from railsaas.extensions import db
 from railsaas.models import User
-from railsaas.services import audit
+from railsaas.platform import audit
 
 PAGE = 50
 ACTOR_TYPES = ("user", "admin", "api_token", "system", "anonymous")

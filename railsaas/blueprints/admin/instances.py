@@ -7,16 +7,16 @@ from __future__ import annotations
 from flask import flash, g, render_template, request, url_for
 from sqlalchemy import false, select
 
-from railsaas.blueprints.admin import bp
+from railsaas.blueprints.admin.blueprint import bp
 from railsaas.blueprints.admin.common import optional_uuid, workspace_id_from
 from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.errors import NotFound
 from railsaas.extensions import db
+from railsaas.instances import provisioning, states
+from railsaas.instances.lifecycle import STEP_FOR_ACTION, parse_id, request_action
 from railsaas.models import Instance, Template, Tenant
-from railsaas.services import audit, outbox, provisioning
-from railsaas.services import instance_states as states
-from railsaas.services.instances import STEP_FOR_ACTION, parse_id, request_action
-from railsaas.services.permissions import PLATFORM_STAFF
+from railsaas.platform import audit, outbox
+from railsaas.teams.permissions import PLATFORM_STAFF
 
 ACTIONS = tuple(STEP_FOR_ACTION)  # redeploy, restart, stop, start, delete
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from flask import current_app, flash, g, render_template, url_for
 
-from railsaas.blueprints.admin import bp
+from railsaas.blueprints.admin.blueprint import bp
 from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.errors import NotFound
 from railsaas.extensions import db
-from railsaas.services import jobs
+from railsaas.reporting import jobs
 
 
 def _failure_id(value: str) -> int:

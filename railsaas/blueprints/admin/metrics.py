@@ -1,15 +1,16 @@
 """Admin: the business at a glance. MRR and ARR, subscriptions by plan, monthly churn,
 sign-ups and trial conversion, template popularity, and Railway cost against revenue (gross
-margin) per month, template and workspace. Figures come from services.metrics_business;
+margin) per month, template and workspace. Figures come from reporting.business;
 charts are server-rendered SVG (railsaas.charts)."""
 
 from __future__ import annotations
 
 from flask import render_template
 
-from railsaas import charts, reporting
-from railsaas.blueprints.admin import bp
-from railsaas.services import metrics_business as mb
+from railsaas import charts
+from railsaas.blueprints.admin.blueprint import bp
+from railsaas.reporting import business as mb
+from railsaas.reporting import replica as reporting
 
 
 def _label(month) -> str:

@@ -1,16 +1,15 @@
 """Admin: the price list. Create, edit, archive (or delete, if unused) plans; saving can
-create the plan's Stripe product and price. Every change is audited (services.plans)."""
+create the plan's Stripe product and price. Every change is audited (billing.plans)."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from railsaas import stripe_gateway as gateway
-from railsaas.blueprints.admin import bp
+from railsaas.billing import gateway, plans
+from railsaas.blueprints.admin.blueprint import bp
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
 from railsaas.models.catalog import TIERS
-from railsaas.services import plans
 
 
 def _form_page(plan=None, *, values=None, errors=None, status=200):

@@ -7,13 +7,15 @@ import json
 from flask import flash, render_template, request, url_for
 from sqlalchemy import select
 
-from railsaas.blueprints.admin import bp
+from railsaas.blueprints.admin.blueprint import bp
 from railsaas.blueprints.htmx_helpers import redirect_to
+from railsaas.catalog import templates as catalog
 from railsaas.errors import ServiceError, ValidationFailed
 from railsaas.extensions import db
+from railsaas.instances import provisioning
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
-from railsaas.services import audit, catalog, provisioning
+from railsaas.platform import audit
 
 FIELDS = ("name", "railway_template_id", "code", "description", "category", "price_tier",
           "icon")

@@ -1,16 +1,17 @@
 """Admin: users. Search, one user with their workspaces and recent activity, suspend and
-reinstate, make or revoke platform admin. Every change is audited (services.admin_users)."""
+reinstate, make or revoke platform admin. Every change is audited (accounts.admin_users)."""
 
 from __future__ import annotations
 
 from flask import flash, g, render_template, request, url_for
 
-from railsaas.blueprints.admin import bp
+from railsaas.accounts import admin_users
+from railsaas.blueprints.admin.blueprint import bp
 from railsaas.blueprints.admin.common import PAGE_SIZE, page_number, parse_uuid
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.extensions import db
 from railsaas.models import AuditLog
-from railsaas.services import admin_users, audit
+from railsaas.platform import audit
 
 STATUSES = (("", "Everyone"), ("suspended", "Suspended"), ("admins", "Platform admins"),
             ("unverified", "Email not verified"))

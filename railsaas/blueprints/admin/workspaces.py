@@ -1,6 +1,6 @@
 """Admin: workspaces. Plan, status, instances, usage this month against the spend cap; one
 workspace in detail; set its spend cap, suspend or reactivate it. Every change is audited
-(services.admin_workspaces)."""
+(billing.admin_workspaces)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from flask import current_app, flash, render_template, request, url_for
 
 from railsaas import charts
-from railsaas.blueprints.admin import bp
+from railsaas.billing import admin_workspaces, costs, spend_caps, usage
+from railsaas.blueprints.admin.blueprint import bp
 from railsaas.blueprints.admin.common import PAGE_SIZE, page_number, parse_uuid
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.extensions import db
-from railsaas.services import admin_workspaces, audit, costs, spend_caps, usage
+from railsaas.platform import audit
 
 STATUSES = (("", "All"), ("active", "Active"), ("suspended", "Suspended"),
             ("over_cap", "At or near the spend cap"), ("deleted", "Deleted"))

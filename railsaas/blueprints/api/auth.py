@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import g
 
-from railsaas.blueprints.api import bp
+from railsaas.accounts import auth, tokens
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.guard import current_principal
 from railsaas.blueprints.api.operations import operation
 from railsaas.extensions import db
+from railsaas.platform import audit
 from railsaas.schemas.auth import (
     LoginRequest,
     LogoutRequest,
@@ -16,7 +18,6 @@ from railsaas.schemas.auth import (
     TokenPair,
 )
 from railsaas.schemas.users import UserOut
-from railsaas.services import audit, auth, tokens
 
 
 @bp.post("/auth/register")

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from flask import current_app, g
 
-from railsaas import stripe_gateway as gateway
-from railsaas.blueprints.api import bp
+from railsaas.billing import gateway, holds, spend_caps, subscriptions, usage
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate_items
 from railsaas.errors import NotFound
@@ -25,8 +25,7 @@ from railsaas.schemas.billing import (
     UsageQuery,
 )
 from railsaas.schemas.common import Page, PageQuery
-from railsaas.services import spend_caps, subscriptions, usage
-from railsaas.services.permissions import authorize
+from railsaas.teams.permissions import authorize
 
 # Stripe's page size cap: the newest 100 invoices (eight years of monthly bills) are listed.
 INVOICES_FETCHED = 100
@@ -75,7 +74,7 @@ def billing_subscription_change(body: SubscriptionChange):
         subscriptions.change_plan(db.session, workspace.id, body.plan_id)
         db.session.commit()
         return _subscription_out(workspace.tenant), 200
-    tenant = subscriptions.lock_tenant(db.session, workspace.id)
+    tenant = holds.lock_tenant(db.session, workspace.id)
     base = current_app.config["BASE_URL"].rstrip("/")
     cs = subscriptions.start_checkout(
         db.session, tenant, g.user, body.plan_id,

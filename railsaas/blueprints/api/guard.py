@@ -20,9 +20,9 @@ from flask import g, jsonify, request
 from sqlalchemy.orm import Session
 
 from railsaas import context
+from railsaas.accounts import tokens
 from railsaas.errors import Forbidden, NotFound, ServiceError, Unauthenticated, error_body
 from railsaas.extensions import db
-from railsaas.services import tokens
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ import uuid
 
 from flask import g, url_for
 
-from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate
 from railsaas.blueprints.api.workspace_access import api_tenant_id
 from railsaas.extensions import db
+from railsaas.instances import lifecycle as instances
 from railsaas.models import Instance
 from railsaas.schemas.common import Page, PageQuery
 from railsaas.schemas.instances import (
@@ -21,7 +22,6 @@ from railsaas.schemas.instances import (
     InstanceStatus,
     InstanceUpdate,
 )
-from railsaas.services import instances
 
 
 def _one(tenant_id: uuid.UUID, instance_id) -> InstanceOut:

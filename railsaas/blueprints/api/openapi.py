@@ -19,7 +19,7 @@ from flask import Flask, current_app, jsonify, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.guard import required_scope
 from railsaas.blueprints.api.operations import Media, Operation, get_operation, operation
 from railsaas.schemas.common import ErrorResponse

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate_items
+from railsaas.instances import railway_views
 from railsaas.schemas.common import Page, PageQuery
 from railsaas.schemas.railway import (
     RailwayDeployment,
@@ -16,7 +17,6 @@ from railsaas.schemas.railway import (
     RailwayServices,
     RailwayServicesQuery,
 )
-from railsaas.services import railway_views
 
 _UNDATED = datetime.min.replace(tzinfo=UTC)  # Railway may leave a date out: those sort last
 

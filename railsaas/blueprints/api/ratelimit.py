@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import redis
 from flask import Response, current_app, g, request
 
-from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.errors import ServiceError
 from railsaas.extensions import redis_client
 

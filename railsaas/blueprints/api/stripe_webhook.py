@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from flask import request
 
-from railsaas import stripe_gateway as gateway
-from railsaas.blueprints.api import bp
+from railsaas.billing import gateway, stripe_events
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.operations import Header, Media, operation
 from railsaas.db import SYSTEM, set_context
 from railsaas.extensions import db
+from railsaas.platform import audit
 from railsaas.schemas.billing import WebhookReceived
-from railsaas.services import audit, stripe_events
 
 
 @bp.post("/stripe/webhook")

@@ -3,7 +3,7 @@
 
 A route under /api/workspaces/<id> acts in workspace <id>: the caller must belong to it (404
 otherwise, and for a token bound to another workspace), and the RLS context is bound to it
-for the request. services.teams authorizes the caller's role there. Membership changes need
+for the request. teams.service authorizes the caller's role there. Membership changes need
 a token's "admin" scope.
 """
 
@@ -14,7 +14,7 @@ import uuid
 from flask import g, url_for
 
 from railsaas import context
-from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.guard import current_principal
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate_items
@@ -32,8 +32,8 @@ from railsaas.schemas.teams import (
     WorkspaceOut,
     WorkspaceUpdate,
 )
-from railsaas.services import teams
-from railsaas.services.permissions import authorize
+from railsaas.teams import service as teams
+from railsaas.teams.permissions import authorize
 
 TAGS = ["workspaces"]
 

@@ -6,11 +6,12 @@ import uuid
 
 from flask import g, url_for
 
-from railsaas.blueprints.api import bp
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.instances import create_from_body
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate_items
 from railsaas.blueprints.api.workspace_access import api_tenant_id
+from railsaas.catalog import templates as catalog
 from railsaas.extensions import db
 from railsaas.schemas.instances import InstanceCreate, InstanceOut
 from railsaas.schemas.templates import (
@@ -20,7 +21,6 @@ from railsaas.schemas.templates import (
     TemplateQuery,
     TemplateUpdate,
 )
-from railsaas.services import catalog
 
 
 @bp.get("/templates")

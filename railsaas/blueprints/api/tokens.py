@@ -8,18 +8,18 @@ import uuid
 from flask import g, url_for
 from sqlalchemy.orm import Session
 
-from railsaas import audit_guard
-from railsaas.blueprints.api import bp
+from railsaas.accounts import api_tokens
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.guard import Principal, current_principal, register_authenticator
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate
 from railsaas.errors import NotFound
 from railsaas.extensions import db
 from railsaas.models import ApiToken
+from railsaas.observability import audit_guard
 from railsaas.schemas.common import Page
 from railsaas.schemas.tokens import TokenCreate, TokenCreated, TokenListQuery, TokenOut
-from railsaas.services import api_tokens
-from railsaas.services.permissions import authorize
+from railsaas.teams.permissions import authorize
 
 
 @register_authenticator

@@ -6,12 +6,12 @@ import uuid
 
 from flask import g
 
-from railsaas.blueprints.api import bp
+from railsaas.accounts import auth, tokens, users
+from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.operations import operation
 from railsaas.extensions import db
 from railsaas.schemas.auth import TokenPair
 from railsaas.schemas.users import AdminUserOut, AdminUserUpdate, ProfileOut, ProfileUpdate, UserOut
-from railsaas.services import auth, tokens, users
 
 
 @bp.get("/users/profile")

@@ -1,0 +1,519 @@
+"""Accounts: sign-up, sign-in, email verification, password reset, profile changes.
+
+Decisions worth knowing:
+- Emails are stored lower-cased; sign-in looks users up through the SECURITY DEFINER
+  function auth_find_user(email), since before sign-in nobody is known to RLS.
+- Sign-in failures all read the same (wrong password, unknown email, locked, suspended) and
+  cost one bcrypt check each, so neither the message nor the timing tells them apart.
+  Failures are counted per account and per IP in Redis; reaching LOGIN_MAX_ATTEMPTS (per
+  account) or 4x that (per IP) refuses sign-in for LOGIN_LOCK_SECONDS.
+- Unverified users may sign in (they are asked to verify on every page). Areas that must not
+  serve unverified addresses (deploying, billing) call ensure_verified(user).
+- Links in emails are signed with SECRET_KEY (itsdangerous), bound to a purpose and an email
+  address, and expire. A reset link is also bound to a digest of the current password hash,
+  so it stops working once used (or once the password changes any other way).
+- users.session_version is bumped by logout, password change and reset: every other browser
+  session and API token of the user ends (flask-login's id and the JWTs carry the version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_request_context, request, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from railsaas.accounts import names, passwords, tokens, workspaces
+from railsaas.db import TenantContext, set_context
+from railsaas.errors import Conflict, Forbidden, ServiceError, Unauthenticated, ValidationFailed
+from railsaas.extensions import redis_client
+from railsaas.models import User
+from railsaas.observability import metrics
+from railsaas.platform import audit, mail
+
+log = logging.getLogger(__name__)
+
+LOGIN_FAILED_MESSAGE = ("Incorrect email or password. After repeated failed attempts, "
+                        "sign-in is paused for a while.")
+VERIFY_EMAIL, CHANGE_EMAIL, RESET_PASSWORD = "verify-email", "change-email", "reset-password"
+# Lifetimes of emailed links, in seconds (app.config may override them).
+LINK_MAX_AGE = {VERIFY_EMAIL: 2 * 86400, CHANGE_EMAIL: 2 * 86400, RESET_PASSWORD: 3600}
+MAIL_RESEND_SECONDS = 60  # at most one verification / reset email per address per minute
+NAME_MAX = 255
+
+
+class LoginFailed(Unauthenticated):
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__(LOGIN_FAILED_MESSAGE)
+
+
+class InvalidLink(ServiceError):
+    status, code = 400, "invalid_link"
+
+
+@dataclass(frozen=True)
+class LoginRecord:
+    """What auth_find_user returns: just enough to check a password."""
+
+    id: uuid.UUID
+    password_hash: str
+    email_verified: bool
+    is_suspended: bool
+    session_version: int
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+def normalize_email(raw: Any, field: str = "email") -> str:
+    """A syntactically valid address, lower-cased (the stored form)."""
+    value = raw.strip() if isinstance(raw, str) else ""
+    if not value:
+        raise ValidationFailed("Enter your email address.",
+                               details={field: "Enter your email address."})
+    try:
+        info = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(str(exc), details={field: str(exc)}) from None
+    email = info.normalized.lower()
+    if len(email) > 255:
+        message = "That email address is too long."
+        raise ValidationFailed(message, details={field: message})
+    return email
+
+
+def clean_name(raw: Any, field: str = "name") -> str:
+    return names.clean_display_name(raw, max_len=NAME_MAX, empty="Enter your name.", field=field)
+
+
+def find_login(session: Session, email: str) -> LoginRecord | None:
+    row = session.execute(
+        text("SELECT id, password_hash, email_verified, is_suspended, session_version "
+             "FROM auth_find_user(:email)"),
+        {"email": email.strip().lower()},
+    ).first()
+    return LoginRecord(*row) if row else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _client_ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _record(session: Session, action: str, user_id: uuid.UUID | None, *,
+            actor: uuid.UUID | None = None, **details: Any) -> None:
+    """Audit an auth event. They concern a person, not a workspace: tenant_id is NULL."""
+    audit.record(session, action, target_type="user" if user_id else None,
+                 target_id=user_id, tenant_id=None, actor_user_id=actor,
+                 actor_type="user" if actor else "anonymous", details=details or None)
+
+
+def _send(session: Session, user_id: uuid.UUID, to: str, kind: str, subject: str,
+          **context: Any) -> None:
+    mail.queue(session, to=to, kind=kind, subject=subject, user_id=user_id, **context)
+
+
+def _mail_allowed(purpose: str, email: str) -> bool:
+    """At most one email of a kind per address per minute (resend and forgot buttons)."""
+    try:
+        return bool(redis_client().set(f"auth:mail:{purpose}:{_digest(email)}", "1",
+                                       ex=MAIL_RESEND_SECONDS, nx=True))
+    except redis.RedisError:
+        log.warning("redis unavailable: email throttle skipped")
+        return True
+
+
+def _link(endpoint: str, **values: Any) -> str:
+    """Absolute link for an email: BASE_URL, never the request's Host header."""
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def ensure_verified(user: User) -> None:
+    if not user.email_verified:
+        raise Forbidden("Verify your email address first: we sent you a link.",
+                        code="email_unverified")
+
+
+# --- signed links -----------------------------------------------------------------------------
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"],
+                                  salt=f"railsaas.auth.{purpose}")
+
+
+def make_link_token(purpose: str, **payload: str) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+def _load_link_token(purpose: str, token: str, keys: tuple[str, ...]) -> dict[str, str]:
+    max_age = int(current_app.config.get(f"LINK_MAX_AGE_{purpose.upper().replace('-', '_')}",
+                                         LINK_MAX_AGE[purpose]))
+    try:
+        data = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise InvalidLink("This link has expired. Request a new one.",
+                          code="link_expired") from None
+    except BadSignature:
+        raise InvalidLink("This link is invalid. Check that you copied all of it.") from None
+    if not isinstance(data, dict) or any(not isinstance(data.get(k), str) for k in keys):
+        raise InvalidLink("This link is invalid. Check that you copied all of it.")
+    return data
+
+
+def _user_from_link(session: Session, uid: str) -> User:
+    try:
+        user_id = uuid.UUID(uid)
+    except ValueError:
+        raise InvalidLink("This link is invalid.") from None
+    set_context(session, TenantContext(user_id=user_id))
+    user = session.get(User, user_id, with_for_update=True)
+    if user is None or user.is_suspended:
+        raise InvalidLink("This link is no longer valid.")
+    return user
+
+
+def _password_fingerprint(password_hash: str) -> str:
+    """Changes whenever the password does: binds a reset link to the password it replaces."""
+    return _digest(password_hash)[:16]
+
+
+# --- sign-in throttling -----------------------------------------------------------------------
+
+class LoginThrottle:
+    """Failed sign-ins counted per account (normalised email) and per IP, in fixed windows of
+    LOGIN_LOCK_SECONDS. Unknown emails count too, so a lock reveals nothing. Redis down:
+    sign-in still works (logged), rather than locking everyone out."""
+
+    def __init__(self, email: str, ip: str | None) -> None:
+        cfg = current_app.config
+        self.window = int(cfg["LOGIN_LOCK_SECONDS"])
+        per_account = int(cfg["LOGIN_MAX_ATTEMPTS"])
+        self.account_key = f"auth:login-fail:acct:{_digest(email)}"
+        self.limits = [(self.account_key, per_account)]
+        if ip:
+            self.limits.append((f"auth:login-fail:ip:{ip}", per_account * 4))
+
+    def locked(self) -> bool:
+        try:
+            counts = redis_client().mget([key for key, _ in self.limits])
+        except redis.RedisError:
+            log.warning("redis unavailable: login throttle skipped")
+            return False
+        return any(int(c or 0) >= limit for c, (_, limit) in zip(counts, self.limits,
+                                                                 strict=True))
+
+    def failed(self) -> None:
+        try:
+            pipe = redis_client().pipeline()
+            for key, _ in self.limits:
+                pipe.set(key, 0, ex=self.window, nx=True)  # the window starts at the 1st miss
+                pipe.incr(key)
+            pipe.execute()
+        except redis.RedisError:
+            log.warning("redis unavailable: login failure not counted")
+
+    def clear_account(self) -> None:
+        try:
+            redis_client().delete(self.account_key)
+        except redis.RedisError:
+            log.warning("redis unavailable: login throttle not cleared")
+
+
+# --- sign-up ----------------------------------------------------------------------------------
+
+def _email_taken() -> Conflict:
+    message = "An account with this email address already exists."
+    return Conflict(message, details={"email": message})
+
+
+def create_account(session: Session, *, email: Any, password: Any, name: Any,
+                   email_verified: bool = False, tenant_id: uuid.UUID | None = None) -> User:
+    """Validate and insert a user (no workspace, no email). Sign-up and accepting an
+    invitation both start here. Leaves the session's RLS context on the new user (and on
+    `tenant_id`, the workspace about to be created or joined)."""
+    errors: dict[str, str] = {}
+    for field, check in (("name", lambda: clean_name(name)),
+                         ("email", lambda: normalize_email(email)),
+                         ("password", lambda: passwords.check_policy(password))):
+        try:
+            check()
+        except ValidationFailed as exc:
+            errors.update(exc.details or {field: exc.message})
+    if errors:
+        raise ValidationFailed("Please correct the highlighted fields.", details=errors)
+    email, name = normalize_email(email), clean_name(name)
+    if find_login(session, email) is not None:
+        raise _email_taken()
+
+    user_id = uuid.uuid4()
+    # The policies admit a new user only as themselves, and a new workspace only when it is
+    # the selected one: select the ids before inserting.
+    set_context(session, TenantContext(user_id=user_id, tenant_id=tenant_id))
+    user = User(id=user_id, email=email, name=name, email_verified=email_verified,
+                password_hash=passwords.hash_password(password))
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:  # a concurrent sign-up with the same address won
+        raise _email_taken() from None
+    return user
+
+
+def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
+    """Create a user, their personal workspace and owner membership; email a link to verify.
+
+    Leaves the session's RLS context on the new user and workspace."""
+    tenant_id = uuid.uuid4()
+    user = create_account(session, email=email, password=password, name=name,
+                          tenant_id=tenant_id)
+    workspaces.create_tenant(session, name=f"{user.name}'s workspace", owner_id=user.id,
+                             tenant_id=tenant_id)
+    _record(session, "auth.register", user.id, actor=user.id, workspace_id=str(tenant_id))
+    send_verification(session, user)
+    metrics.registration()
+    return user
+
+
+# --- verification -----------------------------------------------------------------------------
+
+def send_verification(session: Session, user: User) -> None:
+    token = make_link_token(VERIFY_EMAIL, uid=str(user.id), email=user.email)
+    _send(session, user.id, user.email, "auth/verify_email", "Confirm your email address",
+          name=user.name, link=_link("auth.verify", token=token),
+          hours=LINK_MAX_AGE[VERIFY_EMAIL] // 3600)
+
+
+def resend_verification(session: Session, email: Any) -> None:
+    """Send the link again to an unverified account. Same outcome whether or not the address
+    is known (the page says the same either way)."""
+    address = email.strip().lower() if isinstance(email, str) else ""
+    record = find_login(session, address) if address else None
+    if record is None or record.email_verified or record.is_suspended:
+        return
+    if not _mail_allowed(VERIFY_EMAIL, address):
+        return
+    set_context(session, TenantContext(user_id=record.id))
+    user = session.get(User, record.id)
+    if user is not None:
+        send_verification(session, user)
+        _record(session, "auth.verification_resent", user.id)
+
+
+def verify_email(session: Session, token: str) -> User:
+    """Confirm the address a verification or email-change link was sent to."""
+    data = _load_link_token(VERIFY_EMAIL, token, ("uid", "email"))
+    user = _user_from_link(session, data["uid"])
+    if data["email"] != user.email:
+        raise InvalidLink("This link is no longer valid: your email address has changed since.")
+    if not user.email_verified:
+        user.email_verified = True
+        _record(session, "auth.verify_email", user.id, actor=user.id)
+    return user
+
+
+def confirm_email_change(session: Session, token: str) -> User:
+    data = _load_link_token(CHANGE_EMAIL, token, ("uid", "email"))
+    user = _user_from_link(session, data["uid"])
+    new = data["email"]
+    if user.email == new:
+        return user  # already done (link clicked twice)
+    if user.pending_email != new:
+        raise InvalidLink("This link is no longer valid: a newer change was requested, or it "
+                          "was cancelled.")
+    if find_login(session, new) is not None:
+        raise Conflict("Another account now uses that address, so it cannot be yours too.")
+    old = user.email
+    user.email, user.pending_email, user.email_verified = new, None, True
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("Another account now uses that address.") from None
+    _record(session, "auth.email_change", user.id, actor=user.id,
+            old_domain=old.rsplit("@", 1)[-1], new_domain=new.rsplit("@", 1)[-1])
+    _send(session, user.id, old, "auth/email_changed", "Your email address was changed",
+          name=user.name, new_email=new)
+    return user
+
+
+# --- sign-in and sessions ---------------------------------------------------------------------
+
+def login(session: Session, *, email: Any, password: Any, ip: str | None = None) -> User:
+    """The user, or LoginFailed (one message for every reason). Failures are audited: the
+    caller commits even when this raises."""
+    address = email.strip().lower() if isinstance(email, str) else ""
+    secret = password if isinstance(password, str) else ""
+    throttle = LoginThrottle(address, ip if ip is not None else _client_ip())
+    record = find_login(session, address) if address else None
+    if throttle.locked():
+        passwords.burn_time()
+        _record(session, "auth.login_failed", record.id if record else None, reason="locked")
+        raise LoginFailed()
+    matched = passwords.verify_password(secret, record.password_hash if record else None)
+    if not matched or record is None or record.is_suspended:
+        throttle.failed()
+        reason = ("unknown_email" if record is None else
+                  "suspended" if matched else "wrong_password")
+        _record(session, "auth.login_failed", record.id if record else None, reason=reason)
+        raise LoginFailed()
+
+    throttle.clear_account()
+    set_context(session, TenantContext(user_id=record.id))
+    user = session.get(User, record.id)
+    if user is None:
+        raise LoginFailed()
+    user.last_login_at = _now()
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(secret, enforce_policy=False)
+    _record(session, "auth.login", user.id, actor=user.id)
+    return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every browser session and API token of the user (the caller may start a new one)."""
+    user.session_version += 1
+    tokens.revoke_all(session, user.id)
+    session.flush()
+
+
+def logout(session: Session, user: User) -> None:
+    """Browser logout: ends this session and the user's others, copies of the cookie and
+    API tokens included (a signed-cookie session cannot be revoked one at a time)."""
+    set_context(session, TenantContext(user_id=user.id))
+    end_sessions(session, user)
+    _record(session, "auth.logout", user.id, actor=user.id)
+
+
+def api_logout(session: Session, user: User, family_id: uuid.UUID,
+               refresh_token: str | None = None) -> None:
+    """API logout: revoke the token family of this sign-in (and the one of `refresh_token`
+    if it is the user's); the user's other sessions stay."""
+    families = {family_id}
+    if refresh_token:
+        try:
+            claims = tokens.decode(refresh_token, tokens.REFRESH)
+        except tokens.InvalidToken:
+            claims = None
+        if claims is not None and claims.user_id == user.id:
+            families.add(claims.family_id)
+    for fid in families:
+        tokens.revoke_family(session, user.id, fid)
+    _record(session, "auth.logout", user.id, actor=user.id, api=True)
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+def _check_current_password(user: User, password: Any, field: str = "current_password") -> None:
+    """Re-authentication for sensitive changes, counted against the account's sign-in
+    throttle so it cannot be used to guess the password instead."""
+    throttle = LoginThrottle(user.email, _client_ip())
+    secret = password if isinstance(password, str) else ""
+    if throttle.locked() or not passwords.verify_password(secret, user.password_hash):
+        throttle.failed()
+        message = "That is not your current password."
+        raise ValidationFailed(message, details={field: message})
+
+
+def change_password(session: Session, user: User, *, current_password: Any,
+                    new_password: Any) -> None:
+    """Set a new password; ends every session and token (the caller signs this one in
+    again)."""
+    _check_current_password(user, current_password)
+    passwords.check_policy(new_password, field="new_password")
+    user.password_hash = passwords.hash_password(new_password)
+    end_sessions(session, user)
+    _record(session, "auth.password_change", user.id, actor=user.id)
+    _send(session, user.id, user.email, "auth/password_changed", "Your password was changed",
+          name=user.name, forgot_link=_link("auth.forgot"))
+
+
+def request_password_reset(session: Session, email: Any) -> None:
+    """Email a reset link if the address belongs to an account. Says nothing either way."""
+    address = email.strip().lower() if isinstance(email, str) else ""
+    record = find_login(session, address) if address else None
+    if record is None or record.is_suspended or not _mail_allowed(RESET_PASSWORD, address):
+        return
+    set_context(session, TenantContext(user_id=record.id))
+    user = session.get(User, record.id)
+    if user is None:
+        return
+    token = make_link_token(RESET_PASSWORD, uid=str(user.id), email=user.email,
+                            ph=_password_fingerprint(user.password_hash))
+    _record(session, "auth.password_reset_requested", user.id)
+    _send(session, user.id, user.email, "auth/reset_password", "Reset your password",
+          name=user.name, link=_link("auth.reset", token=token),
+          minutes=LINK_MAX_AGE[RESET_PASSWORD] // 60)
+
+
+def check_reset_token(session: Session, token: str) -> User:
+    """The user a reset link is for, while it is still usable."""
+    data = _load_link_token(RESET_PASSWORD, token, ("uid", "email", "ph"))
+    user = _user_from_link(session, data["uid"])
+    if data["email"] != user.email or data["ph"] != _password_fingerprint(user.password_hash):
+        raise InvalidLink("This link has already been used, or your password has changed "
+                          "since it was sent. Request a new one.", code="link_used")
+    return user
+
+
+def reset_password(session: Session, token: str, new_password: Any) -> User:
+    user = check_reset_token(session, token)
+    passwords.check_policy(new_password)
+    user.password_hash = passwords.hash_password(new_password)
+    user.email_verified = True  # the link reached that inbox
+    end_sessions(session, user)
+    LoginThrottle(user.email, None).clear_account()
+    _record(session, "auth.password_reset", user.id, actor=user.id)
+    _send(session, user.id, user.email, "auth/password_changed", "Your password was changed",
+          name=user.name, forgot_link=_link("auth.forgot"))
+    return user
+
+
+# --- profile ----------------------------------------------------------------------------------
+
+def update_name(session: Session, user: User, name: Any) -> None:
+    new = clean_name(name)
+    if new != user.name:
+        user.name = new
+        session.flush()
+        _record(session, "account.update", user.id, actor=user.id, fields=["name"])
+
+
+def request_email_change(session: Session, user: User, *, new_email: Any,
+                         current_password: Any, field: str = "new_email") -> None:
+    """Park the new address in users.pending_email and send it a confirmation link; the
+    address changes when that link is opened."""
+    _check_current_password(user, current_password)
+    new = normalize_email(new_email, field=field)
+    if new == user.email:
+        message = "That is already your email address."
+        raise ValidationFailed(message, details={field: message})
+    if find_login(session, new) is not None:
+        message = "An account with this email address already exists."
+        raise Conflict(message, details={field: message})
+    user.pending_email = new
+    session.flush()
+    token = make_link_token(CHANGE_EMAIL, uid=str(user.id), email=new)
+    _record(session, "auth.email_change_requested", user.id, actor=user.id,
+            new_domain=new.rsplit("@", 1)[-1])
+    _send(session, user.id, new, "auth/confirm_email_change", "Confirm your new email address",
+          name=user.name, link=_link("auth.confirm_email", token=token),
+          hours=LINK_MAX_AGE[CHANGE_EMAIL] // 3600)

@@ -1,0 +1,181 @@
+"""Stripe events: stored when they arrive, processed once, caught up when missed.
+
+`record` stores a verified event (the webhook, or the catch-up job listing Stripe's events)
+with INSERT ... ON CONFLICT DO NOTHING, and queues its processing through the outbox only
+when this delivery inserted it: two deliveries at the same moment make one row, one task.
+
+`process` locks the event's row and does nothing if it is already processed; otherwise it
+applies the effects and sets `processed_at` in the same transaction. So an event takes
+effect once, whatever the broker redelivers. Handlers re-fetch the subscription from Stripe
+(railsaas.billing.subscriptions), so the order events arrive in does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from railsaas.billing import dunning, gateway, holds, subscriptions
+from railsaas.billing import notify as billing_notify
+from railsaas.models import StripeEvent
+from railsaas.platform import audit, outbox
+
+log = logging.getLogger(__name__)
+TASK = "billing.process_stripe_event"
+# An event stored this long ago and still unprocessed lost its task: queue it again.
+STUCK_AFTER = timedelta(minutes=15)
+
+
+def _ts(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def record(session: Session, event: dict[str, Any]) -> bool:
+    """Store a verified event; True if this call stored it (and queued its processing)."""
+    inserted = session.execute(
+        insert(StripeEvent).values(id=event["id"], type=event["type"],
+                                   created=_ts(event["created"]), payload=event)
+        .on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.id)).scalar()
+    if inserted is None:
+        return False
+    outbox.enqueue(session, TASK, event_id=event["id"])
+    return True
+
+
+def process(session: Session, event_id: str) -> str:
+    """Apply one stored event once. Returns what happened (for logs and tests)."""
+    event = session.scalars(select(StripeEvent).where(StripeEvent.id == event_id)
+                            .with_for_update()).first()
+    if event is None:
+        return "missing"
+    if event.processed_at is not None:
+        return "already_processed"
+    handler = HANDLERS.get(event.type)
+    outcome = handler(session, event) if handler else "ignored"
+    event.processed_at = datetime.now(UTC)
+    log.info("stripe event processed", extra={"event_id": event.id, "type": event.type,
+                                              "outcome": outcome})
+    return outcome
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+def _object(event: StripeEvent) -> dict[str, Any]:
+    return (event.payload.get("data") or {}).get("object") or {}
+
+
+def _locked_tenant(session: Session, obj: dict[str, Any]):
+    tenant_id = subscriptions.tenant_id_for(session, obj)
+    return holds.lock_tenant(session, tenant_id) if tenant_id else None
+
+
+def _checkout_completed(session: Session, event: StripeEvent) -> str:
+    obj = _object(event)
+    tenant = _locked_tenant(session, obj)
+    if tenant is None:
+        return "unknown_customer"
+    customer = obj.get("customer")
+    if customer and not tenant.stripe_customer_id:
+        tenant.stripe_customer_id = customer
+    audit.record(session, "billing.checkout_completed", target_type="tenant",
+                 target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
+                 actor_type="system", details={"checkout_session": obj.get("id")})
+    sub_id = obj.get("subscription")
+    if isinstance(sub_id, dict):
+        sub_id = sub_id.get("id")
+    if not sub_id:
+        return "no_subscription"
+    subscriptions.sync(session, tenant, sub_id, seen_at=event.created)
+    return "applied"
+
+
+def _subscription_changed(session: Session, event: StripeEvent) -> str:
+    obj = _object(event)
+    tenant = _locked_tenant(session, obj)
+    if tenant is None:
+        return "unknown_customer"
+    subscriptions.sync(session, tenant, obj["id"], seen_at=event.created, fallback=obj)
+    return "applied"
+
+
+def _invoice_subscription_id(invoice: dict[str, Any]) -> str | None:
+    parent = invoice.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    sub = details.get("subscription") or invoice.get("subscription")
+    return sub.get("id") if isinstance(sub, dict) else sub
+
+
+def _invoice(session: Session, event: StripeEvent) -> str:
+    obj = _object(event)
+    sub_id = _invoice_subscription_id(obj)
+    if not sub_id:
+        return "no_subscription"
+    tenant = _locked_tenant(session, obj)
+    if tenant is None:
+        return "unknown_customer"
+    failed = event.type == "invoice.payment_failed"
+    subscriptions.sync(session, tenant, sub_id, seen_at=event.created,
+                       invoice_url=obj.get("hosted_invoice_url") if failed else None)
+    if not failed and tenant.payment_failed_at is not None \
+            and not gateway.open_invoices(tenant.stripe_customer_id):
+        # Paid up, though the subscription itself is over (Stripe may cancel it after the
+        # last retry): the debt is gone, so dunning ends too.
+        dunning.clear(session, tenant)
+    return "applied"
+
+
+def _trial_will_end(session: Session, event: StripeEvent) -> str:
+    obj = _object(event)
+    tenant = _locked_tenant(session, obj)
+    if tenant is None:
+        return "unknown_customer"
+    ends = obj.get("trial_end")
+    when = _ts(ends).strftime("%B %-d, %Y") if ends else "soon"
+    billing_notify.tell(session, tenant.id, kind="trial_will_end",
+                        subject=f"Your trial ends on {when}",
+                        body=f"The free trial of {tenant.name} ends on {when}. The plan then "
+                             "continues on the card you gave at checkout; change or cancel it "
+                             "from the billing page before then if you wish.")
+    return "notified"
+
+
+HANDLERS: dict[str, Callable[[Session, StripeEvent], str]] = {
+    "checkout.session.completed": _checkout_completed,
+    "customer.subscription.created": _subscription_changed,
+    "customer.subscription.updated": _subscription_changed,
+    "customer.subscription.deleted": _subscription_changed,
+    "invoice.paid": _invoice,
+    "invoice.payment_failed": _invoice,
+    "customer.subscription.trial_will_end": _trial_will_end,
+}
+
+
+# --- catch-up ---------------------------------------------------------------------------------
+
+def catch_up(session: Session, *, lookback: timedelta = timedelta(days=3),
+             now: datetime | None = None) -> list[str]:
+    """Store (and queue) every handled event of the last `lookback` that we never received:
+    what happened while the webhook endpoint was down. Stripe keeps events for 30 days.
+    Events stored long ago but never processed (their task gave up) are queued again."""
+    since = (now or gateway.now()) - lookback
+    listed = list(gateway.list_events(since, list(HANDLERS)))
+    recorded = []
+    if listed:
+        known = set(session.scalars(select(StripeEvent.id).where(
+            StripeEvent.id.in_([e["id"] for e in listed]))))
+        for event in sorted(listed, key=lambda e: e["created"]):  # oldest first
+            if event["id"] not in known and record(session, event):
+                recorded.append(event["id"])
+    stuck = session.scalars(select(StripeEvent.id).where(
+        StripeEvent.processed_at.is_(None),
+        StripeEvent.received_at < datetime.now(UTC) - STUCK_AFTER)
+        .order_by(StripeEvent.created).limit(500))
+    for event_id in stuck:
+        outbox.enqueue(session, TASK, event_id=event_id)
+    return recorded

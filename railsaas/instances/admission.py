@@ -1,0 +1,139 @@
+"""What a workspace may run: its billing hold and its plan's limits, checked before anything
+is created or started (every entry point reaches these through `instances.lifecycle`).
+
+- A hold stops everything new: an admin's suspension (tenants.status), dunning past the
+  grace period, a spend cap reached, a subscription that ended. Billing sets the facts on
+  the workspace row; this module only reads them, so lifecycle never imports billing.
+- The template's tier must be one the plan allows.
+- `max_instances` counts instances that run or will run again: everything but stopping,
+  stopped and deleted ones. A downgrade over the limit is settled by stopping instances
+  (`billing.limits`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from railsaas.errors import LimitExceeded
+from railsaas.models import Instance, Subscription, Template, Tenant
+
+# Statuses that do not count against max_instances (on their way out, or out).
+NOT_COUNTED = ("stopping", "stopped", "deleting", "deleted")
+# Subscription statuses after which a workspace that subscribed once is held.
+ENDED_STATUSES = ("canceled", "incomplete_expired")
+
+
+# --- the billing hold -------------------------------------------------------------------------
+
+def hold_reason(session: Session, tenant: Tenant) -> str | None:
+    """Why billing keeps this workspace's instances stopped, or None."""
+    if tenant.dunning_stage in ("suspended", "deleted"):
+        return "payment_failed"
+    if tenant.spend_cap_state == "capped":
+        return "spend_cap"
+    if tenant.plan_id is None and subscription_ended(session, tenant.id):
+        return "subscription_ended"
+    return None
+
+
+def subscription_ended(session: Session, tenant_id: uuid.UUID) -> bool:
+    """The workspace subscribed once and has no live subscription now."""
+    had = session.scalar(select(exists().where(Subscription.tenant_id == tenant_id)))
+    live = session.scalar(select(exists().where(
+        Subscription.tenant_id == tenant_id, Subscription.status.notin_(ENDED_STATUSES),
+        Subscription.status != "incomplete")))
+    return bool(had and not live)
+
+
+def _hold_message(reason: str) -> str:
+    return {
+        "payment_failed": "This workspace's payment is overdue, so its instances are stopped. "
+                          "Pay the open invoice on the billing page to deploy again.",
+        "spend_cap": "This workspace has reached its spend cap for this period. Raise the cap "
+                     "on the billing page, or wait for the next period, to deploy again.",
+        "subscription_ended": "This workspace's subscription has ended. Subscribe again on "
+                              "the billing page to deploy.",
+    }[reason]
+
+
+def check_can_run(session: Session, tenant: Tenant) -> None:
+    """Nothing may start in a workspace billing holds or an admin suspended."""
+    if tenant.status != "active":
+        raise LimitExceeded("This workspace is suspended. Contact support.",
+                            code="workspace_suspended")
+    reason = hold_reason(session, tenant)
+    if reason is not None:
+        raise LimitExceeded(_hold_message(reason), code=reason)
+
+
+# --- the plan's limits ------------------------------------------------------------------------
+
+def counted_instances(session: Session, tenant_id: uuid.UUID) -> int:
+    return session.scalar(select(func.count()).select_from(Instance).where(
+        Instance.tenant_id == tenant_id, Instance.status.notin_(NOT_COUNTED))) or 0
+
+
+def counted_list(session: Session, tenant_id: uuid.UUID) -> list[Instance]:
+    return list(session.scalars(select(Instance).where(
+        Instance.tenant_id == tenant_id, Instance.status.notin_(NOT_COUNTED))
+        .order_by(Instance.created_at)).unique())
+
+
+def check_can_deploy(session: Session, tenant: Tenant, template: Template) -> None:
+    """Raise LimitExceeded (402) with what to do about it, or return: the plan allows one
+    more instance of this template in this workspace."""
+    check_can_run(session, tenant)
+    plan = tenant.plan
+    if plan is None:
+        raise LimitExceeded("Choose a plan on the pricing page before deploying.",
+                            code="no_plan")
+    if template.price_tier not in (plan.allowed_tiers or []):
+        allowed = ", ".join(plan.allowed_tiers) or "no"
+        raise LimitExceeded(
+            f"The {plan.name} plan includes {allowed} templates, and {template.name} is a "
+            f"{template.price_tier} template. Upgrade your plan to deploy it.",
+            code="tier_not_allowed")
+    count = counted_instances(session, tenant.id)
+    if count >= plan.max_instances:
+        raise LimitExceeded(
+            f"The {plan.name} plan runs up to {plan.max_instances} instances and this "
+            f"workspace has {count}. Stop or delete one, or upgrade your plan.",
+            code="instance_limit")
+
+
+def check_can_start(session: Session, tenant: Tenant) -> None:
+    """Starting a stopped instance makes it count again: the same limits, minus the tier."""
+    check_can_run(session, tenant)
+    plan = tenant.plan
+    if plan is None:
+        raise LimitExceeded("Choose a plan on the pricing page first.", code="no_plan")
+    count = counted_instances(session, tenant.id)
+    if count >= plan.max_instances:
+        raise LimitExceeded(
+            f"The {plan.name} plan runs up to {plan.max_instances} instances at a time and "
+            f"{count} are running. Stop one first, or upgrade your plan.",
+            code="instance_limit")
+
+
+@dataclass(frozen=True)
+class OverLimit:
+    plan_name: str
+    allowed: int
+    counted: int
+
+    @property
+    def to_stop(self) -> int:
+        return self.counted - self.allowed
+
+
+def over_limit(session: Session, tenant: Tenant) -> OverLimit | None:
+    plan = tenant.plan if tenant.plan_id else None
+    if plan is None:
+        return None
+    counted = counted_instances(session, tenant.id)
+    return OverLimit(plan.name, plan.max_instances, counted) \
+        if counted > plan.max_instances else None

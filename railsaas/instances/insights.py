@@ -1,0 +1,76 @@
+"""What a customer reads about a running instance, straight from Railway: logs and metrics.
+
+Read-only and best effort: when Railway is slow or down the page still renders and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from railsaas.charts import Chart, line_chart
+from railsaas.instances import provisioning
+from railsaas.models import Instance
+
+log = logging.getLogger(__name__)
+
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+# Railway's measurements and how each is shown (MEMORY in GB -> MB reads better).
+MEASUREMENTS = (
+    ("CPU_USAGE", "CPU", "vCPU", 1.0),
+    ("MEMORY_USAGE_GB", "Memory", "MB", 1024.0),
+    ("NETWORK_TX_GB", "Network out", "MB", 1024.0),
+    ("NETWORK_RX_GB", "Network in", "MB", 1024.0),
+)
+UNAVAILABLE = "Railway is not answering right now; try again in a moment."
+
+
+@dataclass
+class LogResult:
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    last_timestamp: str | None = None
+
+
+def _not_deployed(inst: Instance) -> str | None:
+    if inst.status == "deleted":
+        return "This instance has been deleted."
+    if not inst.railway_project_id or not inst.railway_environment_id:
+        return "Nothing to show until the first deploy has started."
+    return None
+
+
+def logs(inst: Instance, *, query: str | None = None, after: str | None = None,
+         limit: int = 500) -> LogResult:
+    """The newest `limit` lines of the instance's runtime log (oldest first), optionally
+    filtered by Railway's filter syntax and only those after the `after` timestamp."""
+    reason = _not_deployed(inst)
+    if reason:
+        return LogResult(error=reason)
+    try:
+        lines = provisioning.fetch_logs(inst, query=query, limit=limit)
+    except provisioning.RailwayUnavailable:
+        return LogResult(error=UNAVAILABLE)
+    if after:
+        # Timestamps are RFC 3339 strings; comparing them as strings is what the CLI does.
+        lines = [line for line in lines if line["timestamp"] > after]
+    return LogResult(lines=lines, last_timestamp=lines[-1]["timestamp"] if lines else after)
+
+
+def metrics(inst: Instance, window: str) -> list[Chart]:
+    span = WINDOWS[window]
+    reason = _not_deployed(inst)
+    if reason:
+        return [Chart(title=title, unit=unit, error=reason)
+                for _, title, unit, _ in MEASUREMENTS]
+    try:
+        # No end date: "up to now" by Railway's clock.
+        series = provisioning.fetch_metrics(inst, [m for m, *_ in MEASUREMENTS],
+                                            datetime.now(UTC) - span, None)
+    except provisioning.RailwayUnavailable:
+        return [Chart(title=title, unit=unit, error=UNAVAILABLE)
+                for _, title, unit, _ in MEASUREMENTS]
+    return [line_chart(title, unit, series.get(m, []), scale=scale)
+            for m, title, unit, scale in MEASUREMENTS]

@@ -1,0 +1,7 @@
+"""Platform: services every feature uses and none owns.
+
+The audit log, the transactional outbox (work queued with the change that needs it), email
+(rendered, stored, sent after commit), in-app notifications, rows written outside any
+workspace, and captured development mail. Depends only on the models, the database and
+observability.
+"""
