@@ -1,11 +1,12 @@
 """scripts/deploy/railway_deploy.sh with a fake `railway` first on PATH: a small program that
 records its arguments, working directory and the Railway variables it was given, and fails
-when told to."""
+when told to. Also the deploy job's own step, with its environment built from ci.yml."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.helpers import ROOT, SCRIPTS
+from tests.deploy.helpers import ROOT, SCRIPTS, load_workflow
 
 TOKEN = "rw-project-token-4b1f9c-test"
 WORKSPACE_TOKEN = "customers-workspace-token-77e2"  # the app's RAILWAY_API_TOKEN
@@ -209,6 +210,65 @@ def test_the_guard_accepts_the_command_as_a_string_too(railway, tmp_path):
     done = deploy(railway.env(RAILWAY_TOKEN=TOKEN, DEPLOY_MESSAGE=MESSAGE), script)
     assert done.returncode == 0, done.stderr
     assert railway.calls[-1]["cwd"] == str(script.parents[2])
+
+
+# --- the deploy job's step, with the environment ci.yml gives it --------------------------
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def evaluate(value: str, context: dict[str, dict[str, str]]) -> str:
+    """The few expression forms the deploy job's env uses; any other fails the test, so a new
+    form gets handled here rather than silently ignored."""
+
+    def one(match: re.Match) -> str:
+        expr = match.group(1)
+        if m := re.fullmatch(r"vars\.(\w+)\s*\|\|\s*'([^']*)'", expr):
+            return context["vars"].get(m.group(1)) or m.group(2)
+        if m := re.fullmatch(r"(vars|secrets|github)\.(\w+)", expr):
+            return context[m.group(1)].get(m.group(2), "")
+        raise AssertionError(f"no evaluation for ${{{{ {expr} }}}} in this test")
+
+    return EXPRESSION.sub(one, str(value))
+
+
+def deploy_step_environment(vars_: dict[str, str]) -> tuple[str, dict[str, str]]:
+    job = load_workflow()["jobs"]["deploy"]
+    [step] = [s for s in job["steps"] if "railway_deploy.sh" in s.get("run", "")]
+    context = {"vars": vars_, "secrets": {"RAILWAY_TOKEN": TOKEN},
+               "github": {"sha": "feedface" * 5, "run_id": "4711"}}
+    env = {k: evaluate(v, context) for k, v in {**job["env"], **step["env"]}.items()}
+    return step["run"], env
+
+
+def run_step(run: str, env: dict[str, str]):
+    # As GitHub runs a `run:` step: bash -e -o pipefail, in the checkout.
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", run],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+def test_the_deploy_jobs_step_with_default_variables(railway):
+    run, env = deploy_step_environment({})
+    done = run_step(run, railway.env(**env))
+    assert done.returncode == 0, done.stderr
+    message = f"RailSaaS {'feedface' * 5} (GitHub Actions run 4711)"
+    assert railway.argvs == [["--version"], up("web", message=message),
+                             up("worker", message=message), up("beat", message=message)]
+    assert {c["RAILWAY_TOKEN"] for c in railway.calls} == {TOKEN}
+
+
+def test_the_deploy_jobs_step_with_repository_variables_set(railway):
+    run, env = deploy_step_environment({
+        "RAILWAY_ENVIRONMENT": "prod-eu", "RAILWAY_WEB_SERVICE": "app",
+        "RAILWAY_WORKER_SERVICE": "jobs", "RAILWAY_BEAT_SERVICE": "scheduler"})
+    done = run_step(run, railway.env(DRY_RUN="1", **env))
+    assert done.returncode == 0, done.stderr
+    message = f"RailSaaS {'feedface' * 5} (GitHub Actions run 4711)"
+    printed = [shlex.split(line[2:]) for line in done.stdout.splitlines()]
+    assert printed == [["railway", "--version"]] + [
+        ["railway", *up(service, "prod-eu", message)] for service in ("app", "jobs", "scheduler")]
+    assert railway.calls == []
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None,
