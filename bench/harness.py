@@ -42,6 +42,16 @@ def fresh_database(admin_url: str, name: str) -> str:
     return url
 
 
+# The app refuses to start with DEBUG=0 and default secrets (railsaas.config.REQUIRED_SECRETS).
+BENCH_SECRETS = {
+    "SECRET_KEY": "bench-secret-key-0123456789abcdef",
+    "JWT_SECRET": "bench-jwt-secret-0123456789abcdef",
+    "RAILWAY_WEBHOOK_SECRET": "bench-railway-webhook-secret-0123456789",
+    "STRIPE_WEBHOOK_SECRET": "whsec_bench_0123456789abcdef",
+    "APP_DB_PASSWORD": "bench-app-db-password-0123456789",
+}
+
+
 def app_environment(database_url: str, redis_url: str, railway_url: str, **extra: str
                     ) -> dict[str, str]:
     """The environment the app (and a worker subprocess) is built from."""
@@ -50,8 +60,7 @@ def app_environment(database_url: str, redis_url: str, railway_url: str, **extra
         "CELERY_BROKER_URL": "", "DEBUG": "0", "LOG_LEVEL": "WARNING",
         "RAILWAY_API_URL": railway_url, "RAILWAY_API_TOKEN": TOKEN,
         "RAILWAY_WORKSPACE_ID": WORKSPACE,
-        "SECRET_KEY": "bench-secret-key-0123456789abcdef",
-        "JWT_SECRET": "bench-jwt-secret-0123456789abcdef",
+        **BENCH_SECRETS,
     }
     env.update(extra)
     os.environ.update(env)

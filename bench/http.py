@@ -46,7 +46,6 @@ import json
 import os
 import platform
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -61,6 +60,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bench import dataset
+from bench.harness import BENCH_SECRETS
 from devtools import embedded
 from railsaas import dbadmin
 from railsaas.config import Config, _with_user
@@ -378,11 +378,12 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     redis_url = os.environ.get("BENCH_REDIS_URL") or embedded.start_redis(
         work / "redis", persist=False)
+    os.environ.update(BENCH_SECRETS)
     cfg = Config()
     app_url = _with_user(url, cfg.APP_DB_USER, cfg.APP_DB_PASSWORD)
     app_env = {
         "DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": redis_url, "DEBUG": "0",
-        "SECRET_KEY": secrets.token_hex(32), "JWT_SECRET": secrets.token_hex(32),
+        **BENCH_SECRETS,
         "RAILWAY_API_URL": NOWHERE + "/graphql/v2", "STRIPE_API_BASE": NOWHERE,
         "SENTRY_DSN": "", "TRUSTED_PROXIES": "0",
         # As docs/deploy.md has it: the workers' metrics merged through a shared directory.

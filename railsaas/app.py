@@ -37,6 +37,7 @@ from railsaas.tasks import celery_init_app
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     cfg = Config()
+    cfg.check_safe_to_start()
     app.config.from_mapping(cfg.as_flask())
     app.config["app_database_url"] = cfg.app_database_url if (
         cfg.APP_DATABASE_URL or cfg.DATABASE_URL) else ""

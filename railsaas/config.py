@@ -103,6 +103,27 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+# Outside development (DEBUG=0) each of these must be set, differ from its default here, and
+# be at least this long: with a default anyone could forge a session cookie or an admin JWT,
+# call the Railway webhook, or sign a Stripe event.
+REQUIRED_SECRETS = {
+    "SECRET_KEY": 32,
+    "JWT_SECRET": 32,
+    "RAILWAY_WEBHOOK_SECRET": 32,
+    "STRIPE_WEBHOOK_SECRET": 16,
+    "APP_DB_PASSWORD": 16,
+}
+_HOW_TO_MAKE = {
+    "STRIPE_WEBHOOK_SECRET": "copy the endpoint's signing secret (whsec_...) from Stripe's "
+                             "dashboard, Developers > Webhooks",
+}
+_RANDOM = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+class InsecureConfiguration(RuntimeError):
+    """The process must not start: a secret is missing, a known default, or too short."""
+
+
 def _env(name: str) -> str:
     for s in SETTINGS:
         if s.name == name:
@@ -203,6 +224,36 @@ class Config:
         """Configured secret values, longest first, for log redaction."""
         values = [str(getattr(self, s.name, "") or "") for s in SETTINGS if s.secret]
         return sorted({v for v in values if len(v) >= 6}, key=len, reverse=True)
+
+    def insecure_secrets(self) -> list[str]:
+        """What is wrong with the secrets, one line per variable (empty: nothing)."""
+        problems = []
+        for name, min_len in REQUIRED_SECRETS.items():
+            value = str(getattr(self, name) or "")
+            default = next(s.default for s in SETTINGS if s.name == name)
+            if not value:
+                why = "is not set"
+            elif value == default:
+                why = "is the development default from the source code"
+            elif len(value) < min_len:
+                why = f"is {len(value)} characters long (at least {min_len} needed)"
+            else:
+                continue
+            how = _HOW_TO_MAKE.get(name, f"make one with: {_RANDOM}")
+            problems.append(f"{name} {why}; {how}")
+        return problems
+
+    def check_safe_to_start(self) -> None:
+        """Refuse to start outside development (DEBUG=0) with an insecure secret. Every
+        entry point builds the app through create_app, so web, worker and beat all stop."""
+        if self.DEBUG:
+            return
+        problems = self.insecure_secrets()
+        if problems:
+            raise InsecureConfiguration(
+                "Refusing to start with DEBUG=0 (production) and insecure settings:\n  - "
+                + "\n  - ".join(problems)
+                + "\nSet them in the environment, or DEBUG=1 for local development only.")
 
     def as_flask(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

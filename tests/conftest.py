@@ -73,6 +73,10 @@ def servers(tmp_path_factory):
         "RAILWAY_API_TOKEN": "test-railway-master-token-7f3a9c",
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
         "JWT_SECRET": "test-jwt-secret-0123456789abcdef",
+        # DEBUG=0 is production: every secret must be set and long (config.REQUIRED_SECRETS).
+        "RAILWAY_WEBHOOK_SECRET": "test-railway-webhook-secret-0123456789",
+        "STRIPE_WEBHOOK_SECRET": "whsec_test_0123456789abcdef",
+        "APP_DB_PASSWORD": "test-app-db-password-0123456789",
         # Every test client is 127.0.0.1: API rate limits would couple unrelated tests.
         # tests/api/test_rate_limits.py lowers them where they are the subject.
         "API_RATE_LIMIT_PER_IP": "1000000",
