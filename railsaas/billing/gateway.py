@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -125,6 +126,12 @@ def construct_event(payload: bytes, sig_header: str | None, tolerance: int = 300
     """Verify a webhook's `Stripe-Signature` over the raw body; the event as a dict."""
     if not sig_header:
         raise InvalidSignature("Missing Stripe-Signature header.")
+    # stripe-python refuses signatures older than the tolerance but not newer: one dated in
+    # the future could be replayed until that date. Refuse both ways.
+    stamps = [p.partition("=")[2] for p in sig_header.split(",") if p.strip().startswith("t=")]
+    if stamps and stamps[0].strip().isdigit() and \
+            int(stamps[0]) > time.time() + tolerance:
+        raise InvalidSignature("The signature is dated in the future.")
     try:
         stripe.Webhook.construct_event(
             payload, sig_header, current_app.config["STRIPE_WEBHOOK_SECRET"],

@@ -53,6 +53,20 @@ def test_login_returns_a_bearer_pair_with_a_short_lived_access_token(app, client
     assert profile.json["email"] == user.email
 
 
+def test_answers_carrying_tokens_are_never_cached(client, factory):
+    user, _ = factory.workspace()
+    login = client.post("/api/auth/login", json={"email": user.email,
+                                                 "password": DEFAULT_PASSWORD})
+    assert login.status_code == 200
+    assert login.headers["Cache-Control"] == "no-store"
+    refreshed = client.post("/api/auth/refresh",
+                            json={"refresh_token": login.json["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert refreshed.headers["Cache-Control"] == "no-store"
+    failed = client.post("/api/auth/login", json={"email": user.email, "password": "nope"})
+    assert failed.headers["Cache-Control"] == "no-store"
+
+
 def test_refresh_returns_a_new_pair_and_each_refresh_token_works_once(client, factory):
     user, _ = factory.workspace()
     first = _login(client, user)

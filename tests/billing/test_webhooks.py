@@ -76,7 +76,8 @@ def count(app, model) -> int:
 
 # --- the signature ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", ["forged", "stale", "missing", "garbage", "tampered"])
+@pytest.mark.parametrize("case", ["forged", "stale", "future", "missing", "garbage",
+                                  "tampered"])
 def test_a_bad_stale_or_missing_signature_gets_400_and_nothing_is_written(
         app, client, stripe_emulator, case):
     secret = stripe_emulator.dispatcher.settings.secret
@@ -88,6 +89,8 @@ def test_a_bad_stale_or_missing_signature_gets_400_and_nothing_is_written(
         headers["Stripe-Signature"] = sign(payload, "whsec_someone_else")
     elif case == "stale":
         headers["Stripe-Signature"] = sign(payload, secret, int(time.time()) - 301)
+    elif case == "future":  # a signature made now to be replayed later
+        headers["Stripe-Signature"] = sign(payload, secret, int(time.time()) + 301)
     elif case == "garbage":
         headers["Stripe-Signature"] = "t=1,v1=deadbeef"
     elif case == "tampered":
