@@ -326,7 +326,8 @@ BACKUP_FAILURE_KEY = "railsaas:metrics:backup_last_failure"
 # (services/instance_states.py; tests/operations checks the two agree).
 IN_FLIGHT_STATUSES = frozenset({"requested", "provisioning", "deploying", "redeploying",
                                 "starting", "stopping", "deleting"})
-# mail.deliver gives up after about 20 minutes of retries; older unsent mail is a final
+# mail.deliver retries for about a quarter of an hour (8 retries, backoff capped at half the
+# visibility timeout): mail unsent after that is failing. Past a day it is taken for a final
 # failure (in job_failures), not a backlog.
 EMAIL_LATE_AFTER_SECONDS = 15 * 60
 EMAIL_WINDOW_SECONDS = 24 * 3600
