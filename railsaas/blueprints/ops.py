@@ -8,10 +8,12 @@ import ipaddress
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
+from redis.exceptions import RedisError
 
 from railsaas.db import SYSTEM
-from railsaas.extensions import db
+from railsaas.extensions import db, redis_client
 from railsaas.observability import health, metrics
+from railsaas.railway.breaker import CLOSED, CircuitBreaker
 
 bp = Blueprint("ops", __name__)
 
@@ -58,6 +60,18 @@ def metrics_allowed() -> bool:
             and "X-Forwarded-For" not in request.headers)
 
 
+def _railway_breaker_open() -> int | None:
+    """1 while the shared Railway circuit breaker is open or probing, 0 when closed; None
+    when Redis cannot say (the alert then stays silent rather than guess)."""
+    prefix = (current_app.config.get("RAILWAY_CLIENT_OPTIONS") or {}).get("key_prefix",
+                                                                          "railway")
+    try:
+        state = CircuitBreaker(redis_client(), prefix=prefix).state()
+    except RedisError:
+        return None
+    return 0 if state == CLOSED else 1
+
+
 @bp.get("/metrics", endpoint="metrics")
 def metrics_view():
     if not metrics_allowed():
@@ -69,5 +83,8 @@ def metrics_view():
         return _no_store(response)
     with db.scope(SYSTEM) as session:
         counts = metrics.instance_counts(session)
+    open_ = _railway_breaker_open()
+    if open_ is not None:
+        counts.readings["railway_breaker_open"] = open_
     body, content_type = metrics.render(counts)
     return _no_store(Response(body, content_type=content_type))

@@ -2,7 +2,7 @@
 
 Hooks (cheap, never raise, safe in web and worker processes):
 
-    from railsaas import metrics
+    from railsaas.observability import metrics
 
     metrics.registration()                                # accounts: a sign-up completed
     metrics.deploy_finished("succeeded", kind="deploy")  # lifecycle: a deploy step settled
@@ -13,16 +13,21 @@ Hooks (cheap, never raise, safe in web and worker processes):
     metrics.railway_rate_headers(response.headers)        # X-RateLimit-Remaining / -Limit
     metrics.railway_rate_remaining(remaining, limit=None)
     metrics.cache_lookup("catalog", hit=True)            # any cache: one hit or miss
+    metrics.stripe_events_caught_up(n)                    # billing: catch-up found n missed
+    metrics.beat_tick(redis)                              # beat: it just sent a task
+    metrics.backup_finished(redis, ok=True)               # the backup job: it finished
 
 Collected here without anyone calling: HTTP requests by endpoint (count, latency, 5xx
-errors), Celery task durations and failures (signals, see railsaas.observability.setup), and
-instances by status, queried from the database when /metrics is scraped.
+errors), Celery task durations and failures (signals, see railsaas.observability.setup.setup), and
+instances by status, queried from the database when /metrics is scraped, with the backlogs
+and datastore readings the alerts need (the block at the end of this module; the alerts are
+in deploy/prometheus/rules, their runbooks in docs/operations.md).
 
 Several processes (gunicorn workers, Celery prefork children): set PROMETHEUS_MULTIPROC_DIR
 to an empty directory shared by the processes of one machine before they start; each writes
 its samples there and /metrics merges them (prometheus_client's multiprocess mode). Web and
 worker on separate machines (separate Railway services): the worker serves its own metrics
-on WORKER_METRICS_PORT (see railsaas.observability.setup); scrape both.
+on WORKER_METRICS_PORT (see railsaas.observability.setup.setup); scrape both.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 from prometheus_client import (
@@ -183,7 +190,7 @@ def error_kind(exc: BaseException) -> str:
                    for i, c in enumerate(name))
 
 
-# --- collected by the web app and the worker (railsaas.observability.setup) -----------------
+# --- collected by the web app and the worker (railsaas.observability.setup.setup) -----------------
 
 @_safe
 def http_request(endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -267,7 +274,9 @@ def instance_counts(session) -> dict[str, int]:
     rows = session.execute(
         select(Instance.status, func.count()).where(Instance.status != "deleted")
         .group_by(Instance.status)).all()
-    return {status: n for status, n in rows}
+    # The one scrape-time call /metrics makes (ops.metrics_view): the alerting readings ride
+    # along with the counts, read in the same transaction.
+    return Snapshot({status: n for status, n in rows}, alert_readings(session))
 
 
 def render(instance_counts_: dict[str, int] | None = None,
@@ -278,5 +287,339 @@ def render(instance_counts_: dict[str, int] | None = None,
     if instance_counts_ is not None:
         db_registry = CollectorRegistry(auto_describe=False)
         db_registry.register(InstancesCollector(instance_counts_))
+        readings = getattr(instance_counts_, "readings", None)
+        if readings is not None:
+            db_registry.register(ReadingsCollector(readings))
         body += generate_latest(db_registry)
     return body, CONTENT_TYPE_LATEST
+
+
+# ==============================================================================================
+# Alerting: what the rules in deploy/prometheus/rules read beyond the metrics above (runbooks
+# in docs/operations.md). Three sources:
+# - scrape-time readings (database and Redis), taken by `instance_counts` while /metrics runs
+#   and exposed by ReadingsCollector: right however many processes changed things since;
+# - this process's database pools, followed through SQLAlchemy pool events;
+# - hooks for processes nothing scrapes (beat, the backup job): they leave a timestamp in
+#   Redis, which the web's scrape reads.
+# ==============================================================================================
+
+STRIPE_EVENTS_CAUGHT_UP = Counter(
+    "stripe_events_caught_up",
+    "Stripe events the catch-up job found that the webhook never delivered.",
+    namespace=NAMESPACE)
+# "liveall": one series per live process (a pid label in multiprocess mode); pools are per
+# process, so exhaustion is too.
+DB_POOL_IN_USE = Gauge(
+    "db_pool_in_use", "Database connections this process has checked out of its pools.",
+    namespace=NAMESPACE, multiprocess_mode="liveall")
+DB_POOL_SIZE = Gauge(
+    "db_pool_size", "Most connections this process's pools hand out (size + max overflow).",
+    namespace=NAMESPACE, multiprocess_mode="liveall")
+
+# Redis keys the unscraped processes write (a shell job may too: `SET key <unix time>`).
+BEAT_TICK_KEY = "railsaas:metrics:beat_last_tick"
+BACKUP_SUCCESS_KEY = "railsaas:metrics:backup_last_success"
+BACKUP_FAILURE_KEY = "railsaas:metrics:backup_last_failure"
+
+# Instances waiting on Railway, held to DEPLOY_TIMEOUT_SECONDS: the state machine's IN_FLIGHT
+# (instances/states.py; tests/operations checks the two agree).
+IN_FLIGHT_STATUSES = frozenset({"requested", "provisioning", "deploying", "redeploying",
+                                "starting", "stopping", "deleting"})
+# mail.deliver retries for about a quarter of an hour (8 retries, backoff capped at half the
+# visibility timeout): mail unsent after that is failing. Past a day it is taken for a final
+# failure (in job_failures), not a backlog.
+EMAIL_LATE_AFTER_SECONDS = 15 * 60
+EMAIL_WINDOW_SECONDS = 24 * 3600
+
+# name (after railsaas_) -> (help, label names). Every family is always described, with
+# samples only for what was read (a reading that failed is absent, not zero).
+READINGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "instances_stuck": (
+        "In-flight instances past DEPLOY_TIMEOUT_SECONDS (the poller fails these itself: "
+        "any here mean it is behind or not running).", ()),
+    "instance_poll_lag_seconds": (
+        "How overdue the most overdue instance status poll is (0: none due).", ()),
+    "outbox_pending": ("Outbox rows committed but not yet handed to the broker.", ()),
+    "outbox_oldest_pending_age_seconds": (
+        "Age of the oldest outbox row not yet handed to the broker (0: none).", ()),
+    "emails_unsent": ("Emails queued in the last 24 hours and not sent yet.", ()),
+    "emails_unsent_late": (
+        "Emails queued 15 minutes to 24 hours ago and still not sent.", ()),
+    "stripe_events_unprocessed": ("Stored Stripe events not applied yet.", ()),
+    "stripe_events_oldest_unprocessed_age_seconds": (
+        "Time since the oldest unapplied Stripe event was received (0: none).", ()),
+    "spend_cap_reached": (
+        "Workspaces whose spend cap has stopped their instances this period.", ()),
+    "db_connections": ("Client connections open on the PostgreSQL server.", ()),
+    "db_max_connections": ("The PostgreSQL server's max_connections.", ()),
+    "redis_up": (
+        "1 if Redis answered during this scrape, else 0 (role: redis is REDIS_URL, broker a "
+        "separate CELERY_BROKER_URL).", ("role",)),
+    "railway_breaker_open": (
+        "1 while the shared Railway circuit breaker is not closed (open, or half-open "
+        "waiting for a probe to succeed), else 0.", ()),
+    "celery_queue_length": ("Messages waiting in a Celery queue on the broker.", ("queue",)),
+    "beat_last_tick_timestamp_seconds": (
+        "When Celery beat last sent a task (Unix time).", ()),
+    "backup_last_success_timestamp_seconds": (
+        "When the database backup last succeeded (Unix time).", ()),
+    "backup_last_failure_timestamp_seconds": (
+        "When the database backup last failed (Unix time).", ()),
+}
+
+
+class Snapshot(dict):
+    """What /metrics reads at scrape time: instances by status (the mapping itself) and the
+    alerting readings (`readings`: name -> value, or label values -> value)."""
+
+    def __init__(self, counts: dict[str, int], readings: dict | None = None) -> None:
+        super().__init__(counts)
+        self.readings = readings or {}
+
+
+class ReadingsCollector:
+    def __init__(self, readings: dict) -> None:
+        self.readings = readings
+
+    def collect(self):
+        for name, (doc, labels) in READINGS.items():
+            family = GaugeMetricFamily(f"{NAMESPACE}_{name}", doc, labels=list(labels))
+            value = self.readings.get(name)
+            if isinstance(value, dict):
+                for label_values, v in sorted(value.items()):
+                    family.add_metric(list(label_values), v)
+            elif value is not None:
+                family.add_metric([], value)
+            yield family
+
+
+def alert_readings(session) -> dict:
+    """Everything READINGS names that can be read now. Never raises: a failed reading is
+    left out (the rules then stay silent; the runbooks say so)."""
+    from flask import current_app, has_app_context
+
+    app = current_app._get_current_object() if has_app_context() else None
+    readings: dict = {}
+    try:
+        with session.begin_nested():  # a failing query must not spoil the scrape's transaction
+            readings.update(database_readings(
+                session, app.config.get("DEPLOY_TIMEOUT_SECONDS") if app else None))
+    except Exception:
+        log.warning("metrics: database readings failed", exc_info=True)
+    if app is not None:
+        try:
+            readings.update(redis_readings(app))
+        except Exception:
+            log.warning("metrics: redis readings failed", exc_info=True)
+    return readings
+
+
+def database_readings(session, deploy_timeout: float | None = None) -> dict[str, float]:
+    """One round trip: every database reading as a scalar subquery of one SELECT."""
+    from datetime import timedelta
+
+    from sqlalchemy import Integer, cast, func, select, text
+
+    from railsaas.models import Email, Instance, OutboxMessage, StripeEvent, Tenant
+
+    now = func.now()
+
+    def age(column):  # seconds since the oldest value, NULL when there is none
+        return func.extract("epoch", now - func.min(column))
+
+    unsent = (Email.sent_at.is_(None),
+              Email.created_at >= now - timedelta(seconds=EMAIL_WINDOW_SECONDS))
+    queries = {
+        "instance_poll_lag_seconds": select(age(Instance.next_poll_at)).where(
+            Instance.status != "deleted", Instance.next_poll_at <= now),
+        "outbox_pending": select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.dispatched_at.is_(None)),
+        "outbox_oldest_pending_age_seconds": select(age(OutboxMessage.created_at)).where(
+            OutboxMessage.dispatched_at.is_(None)),
+        "emails_unsent": select(func.count()).select_from(Email).where(*unsent),
+        "emails_unsent_late": select(func.count()).select_from(Email).where(
+            *unsent, Email.created_at < now - timedelta(seconds=EMAIL_LATE_AFTER_SECONDS)),
+        "stripe_events_unprocessed": select(func.count()).select_from(StripeEvent).where(
+            StripeEvent.processed_at.is_(None)),
+        "stripe_events_oldest_unprocessed_age_seconds": select(
+            age(StripeEvent.received_at)).where(StripeEvent.processed_at.is_(None)),
+        "spend_cap_reached": select(func.count()).select_from(Tenant).where(
+            Tenant.spend_cap_state == "capped", Tenant.status != "deleted"),
+        # Every session's row is visible to any role (other roles' details are not).
+        "db_connections": select(func.count()).select_from(text("pg_stat_activity")).where(
+            text("backend_type = 'client backend'")),
+        "db_max_connections": select(cast(func.current_setting("max_connections"), Integer)),
+    }
+    if deploy_timeout:
+        since = func.coalesce(Instance.status_changed_at, Instance.updated_at)
+        queries["instances_stuck"] = select(func.count()).select_from(Instance).where(
+            Instance.status.in_(sorted(IN_FLIGHT_STATUSES)),
+            since < now - timedelta(seconds=int(deploy_timeout)))
+    row = session.execute(select(*[q.scalar_subquery().label(name)
+                                   for name, q in queries.items()])).one()
+    return {name: float(v or 0) for name, v in row._mapping.items()}
+
+
+_scrape_clients: dict[str, object] = {}
+
+
+def _scrape_redis(url: str):
+    """A client that gives up fast (one try, one second): a scrape must answer within
+    Prometheus's timeout even when Redis is black-holed."""
+    client = _scrape_clients.get(url)
+    if client is None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        client = _scrape_clients[url] = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=1, socket_connect_timeout=1,
+            retry=Retry(NoBackoff(), 0))
+    return client
+
+
+def redis_readings(app) -> dict:
+    """Redis up (and the broker, when separate), Celery queue lengths, and the timestamps
+    beat and the backup job leave. (The Railway breaker's state is read by the /metrics view:
+    observability sits below the Railway client.)"""
+    from redis.exceptions import RedisError
+
+    cfg = app.config
+    url = cfg.get("REDIS_URL") or ""
+    celery = app.extensions.get("celery")
+    broker = (celery.conf.broker_url if celery is not None else None) \
+        or cfg.get("CELERY_BROKER_URL") or url
+    readings: dict = {}
+    up: dict[tuple[str], float] = {}
+    if url:
+        client = _scrape_redis(url)
+        try:
+            beat, ok, failed = client.mget(BEAT_TICK_KEY, BACKUP_SUCCESS_KEY,
+                                           BACKUP_FAILURE_KEY)
+        except RedisError:
+            up[("redis",)] = 0
+        else:
+            up[("redis",)] = 1
+            for name, value in (("beat_last_tick_timestamp_seconds", beat),
+                                ("backup_last_success_timestamp_seconds", ok),
+                                ("backup_last_failure_timestamp_seconds", failed)):
+                if value is not None:
+                    readings[name] = float(value)
+    separate = broker != url
+    # A Redis broker, unless it is the Redis just found down (no second timeout).
+    if broker.startswith(("redis://", "rediss://")) and (separate or up.get(("redis",))):
+        queues = {celery.conf.task_default_queue if celery is not None else "celery"}
+        queues |= {q.name for q in ((celery.conf.task_queues if celery else None) or ())}
+        broker_client = _scrape_redis(broker)
+        try:
+            pipe = broker_client.pipeline(transaction=False)
+            for queue in sorted(queues):
+                pipe.llen(queue)
+            lengths = pipe.execute()
+        except RedisError:
+            if separate:
+                up[("broker",)] = 0
+        else:
+            if separate:
+                up[("broker",)] = 1
+            readings["celery_queue_length"] = {
+                (q,): float(n) for q, n in zip(sorted(queues), lengths, strict=True)}
+    readings["redis_up"] = up
+    return readings
+
+
+# --- hooks for processes nothing scrapes ------------------------------------------------------
+
+@_safe
+def stripe_events_caught_up(n: int) -> None:
+    """The catch-up job stored n events the webhook never delivered."""
+    if n:
+        STRIPE_EVENTS_CAUGHT_UP.inc(n)
+
+
+_beat_written = 0.0
+BEAT_WRITE_EVERY = 5.0  # seconds: beat sends a task every few; one write is enough
+
+
+@_safe
+def beat_tick(redis) -> None:
+    """Celery beat just sent a task (call from beat's process, with a Redis client)."""
+    global _beat_written
+    now = time.time()
+    if now - _beat_written >= BEAT_WRITE_EVERY:
+        redis.set(BEAT_TICK_KEY, repr(now))
+        _beat_written = now
+
+
+@_safe
+def backup_finished(redis, ok: bool, at: float | None = None) -> None:
+    """The database backup finished (`ok`) or failed, at `at` (Unix time, default now)."""
+    redis.set(BACKUP_SUCCESS_KEY if ok else BACKUP_FAILURE_KEY, repr(at or time.time()))
+
+
+# --- database pools ---------------------------------------------------------------------------
+# In use: the set of checked-out connection records, so a checkin without a counted checkout
+# (a failed reconnect on checkout checks the record in) cannot drive the gauge below the truth.
+# The listeners run inside SQLAlchemy's checkout and checkin: they must never raise.
+
+_pool_lock = threading.Lock()
+_checked_out: set[int] = set()
+_pools: weakref.WeakSet = weakref.WeakSet()
+
+
+def _pool_checkout(dbapi_connection, connection_record, connection_proxy) -> None:
+    try:
+        with _pool_lock:
+            _checked_out.add(id(connection_record))
+            DB_POOL_IN_USE.set(len(_checked_out))
+    except Exception:  # pragma: no cover
+        log.debug("pool checkout metric failed", exc_info=True)
+
+
+def _pool_checkin(dbapi_connection, connection_record) -> None:
+    try:
+        with _pool_lock:
+            _checked_out.discard(id(connection_record))
+            DB_POOL_IN_USE.set(len(_checked_out))
+    except Exception:  # pragma: no cover
+        log.debug("pool checkin metric failed", exc_info=True)
+
+
+def pool_capacity(pool) -> int:
+    size = getattr(pool, "size", None)
+    if not callable(size):
+        return 0  # NullPool, StaticPool: no limit to exhaust
+    # QueuePool keeps max_overflow without a public accessor; -1 means unlimited.
+    overflow = getattr(pool, "_max_overflow", 0)
+    return size() + overflow if overflow >= 0 else 0
+
+
+def _engine_connect(conn) -> None:
+    """Learn each pool from the first connection made through its engine (pool events do
+    not say which pool they come from)."""
+    try:
+        pool = conn.engine.pool
+        with _pool_lock:
+            if pool in _pools:
+                return
+            _pools.add(pool)
+            DB_POOL_SIZE.set(sum(pool_capacity(p) for p in _pools))
+    except Exception:  # pragma: no cover
+        log.debug("pool size metric failed", exc_info=True)
+
+
+def _watch_pools() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
+
+    for target, name, fn in ((Pool, "checkout", _pool_checkout),
+                             (Pool, "checkin", _pool_checkin),
+                             (Pool, "detach", _pool_checkin),
+                             (Engine, "engine_connect", _engine_connect)):
+        if not event.contains(target, name, fn):
+            event.listen(target, name, fn)
+
+
+_watch_pools()

@@ -238,3 +238,20 @@ def test_the_railway_client_reports_latency_errors_and_budget(app, railway_emula
     assert sample("railsaas_railway_request_errors_total", operation="Project",
                   error="not_found") == before_nf + 1
     assert REGISTRY.get_sample_value("railsaas_railway_rate_limit_remaining") >= 0
+
+
+def test_the_railway_breaker_state_is_read_from_redis_at_scrape_time(client, token,
+                                                                     redis_conn):
+    from railsaas.railway.breaker import CircuitBreaker
+
+    for key in redis_conn.scan_iter("railway:*"):
+        redis_conn.delete(key)
+    assert "railsaas_railway_breaker_open 0.0" in scrape(client, token)
+    breaker = CircuitBreaker(redis_conn, failure_threshold=2)
+    breaker.failure()
+    breaker.failure()
+    try:
+        assert "railsaas_railway_breaker_open 1.0" in scrape(client, token)
+    finally:
+        for key in redis_conn.scan_iter("railway:*"):
+            redis_conn.delete(key)
