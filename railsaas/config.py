@@ -8,6 +8,7 @@ cannot drift apart.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -269,8 +270,6 @@ def settings_table() -> str:
 
 def update_readme(path: str = "README.md") -> None:
     """Rewrite the README's settings table (between its settings:start/end markers)."""
-    import re
-
     with open(path) as f:
         text = f.read()
     table = f"<!-- settings:start -->\n{settings_table()}\n<!-- settings:end -->"

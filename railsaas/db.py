@@ -21,9 +21,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from flask import g
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from railsaas.config import sqlalchemy_url
 
 ROLES = ("", "platform_admin", "system")
 
@@ -82,8 +85,6 @@ def _apply_context(session: Session, transaction, connection) -> None:
 
 
 def make_engine(url: str, pool_size: int = 10, **kwargs) -> Engine:
-    from railsaas.config import sqlalchemy_url
-
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
@@ -120,16 +121,12 @@ class Database:
 
     @property
     def session(self) -> Session:
-        from flask import g
-
         if "db_session" not in g:
             g.db_session = self.sessionmaker()
         return g.db_session
 
     @staticmethod
     def _close_request_session(exc: BaseException | None) -> None:
-        from flask import g
-
         session = g.pop("db_session", None)
         if session is not None:
             session.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -123,8 +125,6 @@ def create_database(admin_url: str, name: str, *, drop_first: bool = False) -> N
 
 
 def alembic_config(database_url: str):
-    from alembic.config import Config as AlembicConfig
-
     cfg = AlembicConfig(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["database_url"] = database_url
@@ -132,12 +132,8 @@ def alembic_config(database_url: str):
 
 
 def migrate(database_url: str, revision: str = "head") -> None:
-    from alembic import command
-
     command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:
-    from alembic import command
-
     command.downgrade(alembic_config(database_url), revision)

@@ -9,7 +9,7 @@ import contextlib
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -120,8 +120,6 @@ def _forget_request_rows() -> None:
     """After a failed transaction the request's rows (user, workspace) are expired and the
     session cannot reload them: end the session, and render the error page as for a visitor
     rather than fail a second time while drawing the user's menu."""
-    from flask import current_app, g
-
     session = g.pop("db_session", None)
     if session is not None:
         with contextlib.suppress(Exception):  # the connection is gone already

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis
+from flask import current_app
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -19,8 +20,6 @@ _redis: dict[str, redis.Redis] = {}
 def redis_client(url: str | None = None) -> redis.Redis:
     """One pooled client per URL per process; the current app's REDIS_URL by default."""
     if url is None:
-        from flask import current_app
-
         url = current_app.config["REDIS_URL"]
     client = _redis.get(url)
     if client is None:

@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from railsaas.billing import gateway, holds, limits, plans, spend_caps, subscriptions, usage
+from railsaas.billing.dunning import deadlines
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.extensions import db
@@ -249,8 +250,6 @@ def _billing_notice() -> dict:
             return ("error", "Payment overdue: this workspace's instances are stopped. Paying "
                              "the open invoice starts them again.")
         if t.payment_failed_at is not None:
-            from railsaas.billing.dunning import deadlines
-
             suspend_on, _ = deadlines(t.payment_failed_at)
             return ("warning", "Your last payment failed. Pay the open invoice by "
                                f"{suspend_on:%B %-d} to keep your instances running.")

@@ -6,6 +6,8 @@ from flask import Blueprint, current_app, g, make_response, render_template, req
 from flask_login import login_required
 
 from railsaas import charts
+from railsaas.billing import plans
+from railsaas.catalog import templates as catalog
 from railsaas.extensions import db
 from railsaas.platform import audit
 from railsaas.reporting import dashboard as figures
@@ -29,9 +31,6 @@ def _page_or_partial(page: str, partial: str, **context):
 @bp.get("/")
 def index():
     # The catalog is cached in Redis and the plans are a handful of rows: two cheap reads.
-    from railsaas.billing import plans
-    from railsaas.catalog import templates as catalog
-
     return render_template("pages/index.html",
                            templates=catalog.search(db.session)[:6],
                            plans=plans.active_plans(db.session))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from railsaas.catalog.variables import parse_specs, propose_specs
 from railsaas.errors import Conflict, NotFound, ValidationFailed
+from railsaas.extensions import redis_client
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
 from railsaas.platform import audit
@@ -54,8 +55,6 @@ def template_dict(t: Template) -> dict[str, Any]:
 
 
 def _redis():
-    from railsaas.extensions import redis_client
-
     return redis_client()
 
 

@@ -9,17 +9,25 @@ logs (railsaas.observability.logging), in before_send and before_breadcrumb.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from typing import Any
+
+import sentry_sdk
+from flask import has_request_context, request
+from sentry_sdk.consts import ClientConstructor
+from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.flask import FlaskIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration
+
+from railsaas.observability.logging import _flask_fields, bound_fields, redactor, safe_path
 
 log = logging.getLogger(__name__)
 
 
 def _context_tags() -> dict[str, Any]:
     """Who and where: the request's user and workspace, or the task's bound fields."""
-    from railsaas.observability.logging import _flask_fields, bound_fields
-
     fields = bound_fields()
     fields.update(_flask_fields(fields))
     return {k: str(v) for k, v in fields.items()
@@ -27,8 +35,6 @@ def _context_tags() -> dict[str, Any]:
 
 
 def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
-    from railsaas.observability.logging import redactor
-
     tags = _context_tags()
     _mask_url(event)
     if tags.get("user_id"):
@@ -41,31 +47,19 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] |
 
 def _mask_url(event: dict[str, Any]) -> None:
     """A reset or verification link's token is part of the path: mask it in the URL."""
-    from flask import has_request_context
-
-    from railsaas.observability.logging import safe_path
-
     req = event.get("request")
     if not (isinstance(req, dict) and req.get("url") and has_request_context()):
         return
-    from flask import request
-
     req["url"] = req["url"].replace(request.path, safe_path())
 
 
 def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
-    from railsaas.observability.logging import redactor
-
     return redactor.value(crumb)
 
 
-def _privacy_options(sentry_sdk) -> dict[str, Any]:
+def _privacy_options() -> dict[str, Any]:
     """No user details beyond the id we set, no cookies, bodies or frame variables. Newer SDKs
     say it with `data_collection` (and deprecate send_default_pii); older ones cannot."""
-    import inspect
-
-    from sentry_sdk.consts import ClientConstructor
-
     if "data_collection" in inspect.signature(ClientConstructor.__init__).parameters:
         return {"data_collection": {
             "user_info": False, "cookies": {"mode": "off"}, "http_bodies": [],
@@ -80,11 +74,6 @@ def init_app(app) -> bool:
     dsn = app.config.get("SENTRY_DSN") or ""
     if not dsn:
         return False
-    import sentry_sdk
-    from sentry_sdk.integrations.celery import CeleryIntegration
-    from sentry_sdk.integrations.flask import FlaskIntegration
-    from sentry_sdk.integrations.logging import LoggingIntegration
-
     sentry_sdk.init(
         dsn=dsn,
         integrations=[
@@ -98,7 +87,7 @@ def init_app(app) -> bool:
         # Railway sets the deployed commit; elsewhere Sentry guesses from git.
         release=os.environ.get("RAILWAY_GIT_COMMIT_SHA") or None,
         max_request_body_size="never",
-        **_privacy_options(sentry_sdk),
+        **_privacy_options(),
         before_send=before_send,
         before_breadcrumb=before_breadcrumb,
         traces_sample_rate=app.config.get("SENTRY_TRACES_SAMPLE_RATE") or 0,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+from railsaas.extensions import db, redis_client
+
 log = logging.getLogger(__name__)
 
 DEADLINE_SECONDS = 2.0
@@ -34,8 +36,6 @@ def check_database(engine) -> None:
 
 
 def check_redis(url: str) -> None:
-    from railsaas.extensions import redis_client
-
     redis_client(url).ping()
 
 
@@ -79,8 +79,6 @@ def run_checks(checks: dict[str, Callable[[], None]],
 
 
 def app_checks(app) -> dict[str, Callable[[], None]]:
-    from railsaas.extensions import db
-
     celery = app.extensions["celery"]
     redis_url = app.config["REDIS_URL"]
     return {

@@ -28,11 +28,15 @@ import json
 import logging
 import re
 import sys
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+from flask import g, has_app_context, has_request_context, request
+from sqlalchemy import inspect
 
 REDACTED = "[REDACTED]"
 SEED_FIELDS = ("user_id", "action", "template_id", "railway_service_id", "duration_ms",
@@ -69,8 +73,6 @@ def sane_request_id(value: str | None) -> str | None:
 
 def safe_path() -> str:
     """The request's path with secret-looking URL variables masked."""
-    from flask import request
-
     path = request.path
     for name, value in (request.view_args or {}).items():
         if _SENSITIVE_ARG.search(name) and isinstance(value, str) and value:
@@ -212,10 +214,6 @@ class ContextFilter(logging.Filter):
 
 
 def _flask_fields(already: dict[str, Any]) -> dict[str, Any]:
-    try:
-        from flask import g, has_app_context, has_request_context
-    except ImportError:  # pragma: no cover
-        return {}
     if not (has_request_context() and has_app_context()):
         return {}
     out: dict[str, Any] = {}
@@ -234,8 +232,6 @@ def row_id(obj: Any) -> Any:
     """The primary key of an ORM row without loading anything. After a failed transaction
     (the database dropped the connection mid-request) its attributes are expired, and
     reading `obj.id` would query again and raise inside the error handler's own log line."""
-    from sqlalchemy import inspect
-
     try:
         state = inspect(obj, raiseerr=False)
         if state is not None and state.identity:
@@ -392,10 +388,6 @@ def installed_handler() -> logging.Handler | None:
 def init_app(app) -> None:
     """Logging for the web app and (through the same create_app) the Celery worker: our
     handler on the root logger, a request id per request, one access line per request."""
-    import time
-
-    from flask import g, request
-
     cfg = app.config["SETTINGS"]
     configure(level=app.config.get("LOG_LEVEL", "INFO"),
               fmt=app.config.get("LOG_FORMAT", "json"), secrets=cfg.secret_values())

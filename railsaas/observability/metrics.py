@@ -42,13 +42,18 @@ from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from railsaas.models import Instance
 
 log = logging.getLogger(__name__)
 
@@ -231,13 +236,9 @@ def process_registry(path: str | None = None) -> CollectorRegistry:
     process's samples merged from the shared directory."""
     path = path or multiproc_dir()
     if path:
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=path)
         return registry
-    from prometheus_client import REGISTRY
-
     return REGISTRY
 
 
@@ -267,10 +268,6 @@ ACTIVE_STATUSES = frozenset({"requested", "provisioning", "deploying", "running"
 
 
 def instance_counts(session) -> dict[str, int]:
-    from sqlalchemy import func, select
-
-    from railsaas.models import Instance
-
     rows = session.execute(
         select(Instance.status, func.count()).where(Instance.status != "deleted")
         .group_by(Instance.status)).all()

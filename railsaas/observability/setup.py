@@ -13,6 +13,7 @@ Celery side, through signals (connected once per process):
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import threading
@@ -20,10 +21,15 @@ import time
 import traceback as tb
 import uuid
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from celery import signals
 from flask import Flask, g, request
+from prometheus_client import multiprocess
 
+from railsaas.db import SYSTEM
+from railsaas.extensions import db
+from railsaas.models import JobFailure
 from railsaas.observability import audit_guard, error_reporting, metrics
 from railsaas.observability import logging as logs
 
@@ -119,10 +125,6 @@ def _task_failure(sender=None, task_id: str | None = None, exception: BaseExcept
 
 
 def record_job_failure(task, task_id, exception, args, kwargs, einfo) -> None:
-    from railsaas.db import SYSTEM
-    from railsaas.extensions import db
-    from railsaas.models import JobFailure
-
     flask_app = getattr(getattr(task, "app", None), "flask_app", None)
     if flask_app is None:
         return
@@ -148,8 +150,6 @@ def record_job_failure(task, task_id, exception, args, kwargs, einfo) -> None:
 @signals.worker_process_shutdown.connect(weak=False, dispatch_uid="railsaas.mp_dead")
 def _mark_process_dead(**_: Any) -> None:
     if metrics.multiproc_dir():
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(os.getpid())
 
 
@@ -165,9 +165,6 @@ def serve_metrics(port: int, token: str, host: str | None = None):
     """Serve /metrics from this process in a daemon thread (the Celery worker's main process,
     which in multiprocess mode reads every child's samples). With a token it listens on
     every interface and requires it; without one, on loopback only."""
-    import hmac
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
-
     def wsgi(environ, start_response):
         if environ.get("PATH_INFO") != "/metrics":
             start_response("404 Not Found", [("Content-Type", "text/plain")])

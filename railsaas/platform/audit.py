@@ -24,7 +24,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from railsaas.db import get_context
-from railsaas.models import AuditLog
+from railsaas.models import AuditLog, Tenant, User
+from railsaas.observability.logging import current_request_id
 from railsaas.platform.unscoped import unscoped_writes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,8 +47,6 @@ def record(session: Session, action: str, *, target_type: str | None = None,
     and signed-in user); pass None explicitly for events outside any workspace.
     The request id (or the task's) goes into details, so a row leads to its log lines.
     """
-    from railsaas.observability.logging import current_request_id
-
     ctx = get_context(session)
     if tenant_id == "current":
         tenant_id = ctx.tenant_id
@@ -153,8 +152,6 @@ class Entry:
 def entries(session: Session, filters: Filters = Filters(), *, before_id: int | None = None,
             limit: int = 50) -> list[Entry]:
     """Rows with the actor's email and the workspace's name, in one query."""
-    from railsaas.models import Tenant, User
-
     rows = query(filters, before_id=before_id, limit=limit).subquery()
     entry = aliased(AuditLog, rows)
     stmt = (select(entry, User.email, Tenant.name)

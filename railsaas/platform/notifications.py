@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from railsaas.errors import NotFound
 from railsaas.models import Membership, Notification, User
+from railsaas.platform import mail
 
 EMAIL_ROLES = ("owner", "admin")
 
@@ -35,8 +36,6 @@ def notify_tenant(session: Session, tenant_id: uuid.UUID, *, kind: str, title: s
         session.add(note)
         notes.append(note)
     if email_kind:
-        from railsaas.platform import mail
-
         sent = set()
         for user_id, role, email, name in rows:
             if role not in EMAIL_ROLES and user_id != email_to_user:

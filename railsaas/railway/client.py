@@ -48,7 +48,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from flask import current_app
 
+from railsaas.extensions import redis_client
 from railsaas.observability import metrics
 from railsaas.railway import documents
 from railsaas.railway.breaker import CircuitBreaker, LocalCircuitBreaker
@@ -737,11 +739,7 @@ def railway_client(app=None) -> RailwayClient:
     One per process and configuration (a forked worker builds its own; a config change,
     e.g. a test pointing RAILWAY_API_URL at the emulator, builds a new one). Thread-safe.
     """
-    from railsaas.extensions import redis_client
-
     if app is None:
-        from flask import current_app
-
         app = current_app._get_current_object()
     cfg = app.config
     token_digest = hashlib.sha256((cfg.get("RAILWAY_API_TOKEN") or "").encode()).hexdigest()

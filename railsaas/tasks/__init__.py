@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy.exc import OperationalError
 
 from railsaas.instances.provisioning import POLL_INTERVAL
@@ -55,8 +55,6 @@ def capped_countdown(seconds: float) -> float:
     """A retry countdown kept under half the visibility timeout: a worker holds a task that
     waits for its countdown unacknowledged, and one held past the timeout would be given to
     a second worker as well."""
-    from flask import current_app
-
     return min(seconds, current_app.config["CELERY_VISIBILITY_TIMEOUT"] / 2)
 
 

@@ -21,6 +21,7 @@ from railsaas.billing.holds import lock_tenant
 from railsaas.billing.subscriptions import LIVE_STATUSES, current, sync
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
+from railsaas.railway.client import railway_client
 from railsaas.tasks import capped_countdown
 
 log = logging.getLogger(__name__)
@@ -76,19 +77,14 @@ def usage_hourly(lookback_hours: int = 3) -> dict:
     caps and overage follow. Each step commits on its own: a Railway outage still leaves
     the roll-up, the caps and the overage of what was collected before."""
     result = {"collected": 0, "rolled_up": 0, "cap_changes": 0, "reports": 0}
-    try:
-        from railsaas.railway.client import railway_client
-    except ImportError:  # the Railway client has not landed in this build
-        railway_client = None
-    if railway_client is not None:
-        client = railway_client()
-        for hour in usage.hours_to_collect(datetime.now(UTC), lookback_hours):
-            try:
-                with db.scope(SYSTEM) as session:
-                    result["collected"] += usage.collect(session, client, hour,
-                                                         hour + timedelta(hours=1))
-            except Exception:  # one hour failing must not stop the rest
-                log.exception("usage collection failed", extra={"hour": hour.isoformat()})
+    client = railway_client()
+    for hour in usage.hours_to_collect(datetime.now(UTC), lookback_hours):
+        try:
+            with db.scope(SYSTEM) as session:
+                result["collected"] += usage.collect(session, client, hour,
+                                                     hour + timedelta(hours=1))
+        except Exception:  # one hour failing must not stop the rest
+            log.exception("usage collection failed", extra={"hour": hour.isoformat()})
     with db.scope(SYSTEM) as session:
         result["rolled_up"] = usage.rollup(session).groups
     now = gateway.now()

@@ -7,8 +7,10 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import request
+from sqlalchemy import func, or_, select
 
 from railsaas.errors import NotFound, ValidationFailed
+from railsaas.models import Tenant
 
 PAGE_SIZE = 50
 
@@ -29,10 +31,6 @@ def optional_uuid(value: str | None) -> uuid.UUID | None:
 
 def workspace_id_from(session, value: str | None) -> uuid.UUID | None:
     """A workspace named by id, slug or exact name (case-insensitive), or None."""
-    from sqlalchemy import func, or_, select
-
-    from railsaas.models import Tenant
-
     if not value:
         return None
     tid = optional_uuid(value)

@@ -19,6 +19,7 @@ from flask import Flask, current_app, jsonify, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
+from railsaas.blueprints.api import reference
 from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.guard import required_scope
 from railsaas.blueprints.api.operations import Media, Operation, get_operation, operation
@@ -345,6 +346,4 @@ def openapi_json():
 @operation(auth="public", responses={200: Media("text/html")}, tags=["meta"])
 def docs():
     """The API reference as a page."""
-    from railsaas.blueprints.api import reference
-
     return render_template("api/docs.html", ref=reference.build(document()))
