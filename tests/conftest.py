@@ -31,7 +31,25 @@ def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", help="run long load and fault tests")
 
 
+# Markers by place, so `-m "not browser and not resilience"` selects without every module
+# remembering a `pytestmark` (pyproject.toml declares them; `make test-fast` deselects them).
+TESTS = Path(__file__).resolve().parent
+MARKED_DIRECTORIES = {"browser": "browser", "resilience": "resilience"}
+MARKED_MODULES = {
+    "api/test_fuzz.py": ("fuzz",),  # Schemathesis against a live server
+    "browser/test_first_run.py": ("first_run",),  # `make dev` from a clean checkout
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before tests/browser/conftest.py's, which reads the marker
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        relative = item.path.relative_to(TESTS).as_posix()
+        top = relative.split("/", 1)[0]
+        if top in MARKED_DIRECTORIES:
+            item.add_marker(MARKED_DIRECTORIES[top])
+        for name in MARKED_MODULES.get(relative, ()):
+            item.add_marker(name)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow")

@@ -22,9 +22,6 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 
-pytestmark = pytest.mark.browser
-
-
 def pytest_collection_modifyitems(config, items):
     if CHROMIUM.exists():
         return
