@@ -16,13 +16,13 @@ Two ways to touch the database:
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from tests import support
+from tests.support.railway import RAILWAY_TEST_CLIENT_OPTIONS, RAILWAY_TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,12 +173,6 @@ def redis_conn(servers):
     r.close()
 
 
-def csrf_from(html: str) -> str:
-    m = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert m, "page has no csrf-token meta tag"
-    return m.group(1)
-
-
 @pytest.fixture
 def owner_sql(servers):
     """Run SQL as the database administrator (for catalog checks, never for app behaviour)."""
@@ -248,14 +242,6 @@ def mail_sink(app, tmp_path):
 
 
 # -- Railway emulator (devtools/emulators/railway; control API in its package docstring) --
-
-RAILWAY_TEST_TOKEN = "test-railway-master-token-7f3a9c"
-# Fast but real: retries back off in milliseconds, deploys settle in about a second.
-RAILWAY_TEST_CLIENT_OPTIONS = {
-    "connect_timeout": 2.0, "read_timeout": 5.0, "backoff_base": 0.01, "backoff_cap": 0.05,
-    "max_rate_wait": 5.0, "breaker_reset_seconds": 1.0,
-}
-
 
 @pytest.fixture(scope="session")
 def railway_emulator_server():

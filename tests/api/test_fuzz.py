@@ -25,8 +25,8 @@ import pytest
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Tenant, User
-from tests.api.conftest import make_token
 from tests.support import Factory
+from tests.support.api import make_token
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import bearer, make_token
+from tests.support.api import bearer, make_token
 
 
 @pytest.fixture

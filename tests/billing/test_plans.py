@@ -8,9 +8,8 @@ import pytest
 from railsaas.errors import LimitExceeded
 from railsaas.instances import admission as plan_rules
 from railsaas.models import AuditLog, Instance, Plan, Tenant
-from tests.billing.conftest import in_system, rows
-from tests.conftest import csrf_from
-from tests.support import login_as
+from tests.support import csrf_from, login_as
+from tests.support.billing import in_system, rows
 
 FORM = {"name": "Team", "slug": "team", "description": "For teams", "price": "49.00",
         "currency": "usd", "interval": "month", "max_instances": "20",

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.support.browser import assert_no_horizontal_scroll
 
 
 def _sign_in(page, live_server, user) -> None:
@@ -50,7 +50,7 @@ def test_deploy_watch_logs_variables_and_delete_in_the_browser(
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
     from railsaas.models import Tenant
-    from tests.lifecycle.conftest import railway_template
+    from tests.support.lifecycle import railway_template
 
     railway_emulator.configure(deploy_seconds=2.0, deploy_jitter=0.0, workflow_seconds=0.3,
                                log_interval=0.2)

@@ -206,8 +206,7 @@ def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(li
 
     from railsaas.instances import provisioning
     from railsaas.models import User
-    from tests.conftest import csrf_from
-    from tests.support import login_as
+    from tests.support import csrf_from, login_as
 
     iid = lc.deploy("keep")
     lc.wait_for(iid, "running")
@@ -247,8 +246,7 @@ def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(li
 def test_admins_import_a_template_from_a_railway_code(lifecycle):
     lc = lifecycle
     from railsaas.models import User
-    from tests.conftest import csrf_from
-    from tests.support import login_as
+    from tests.support import csrf_from, login_as
 
     admin = lc.factory.user()
     with db.scope(SYSTEM) as s:

@@ -1,4 +1,6 @@
-"""Helpers shared by the tests: server handles, a factory for rows, signing in."""
+"""Helpers shared by the tests: server handles, a factory for rows, signing in and posting
+forms (`web`), waiting for a signal (`waiting`), Redis isolation, and per-area helpers in
+`tests.support.<area>`. Test modules import helpers from here, never from a conftest."""
 
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ from sqlalchemy import text
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Instance, Membership, Plan, Template, Tenant, User
+from tests.support.waiting import wait_until
+from tests.support.web import CsrfClient, csrf_from, login_as
+
+__all__ = ["CsrfClient", "Factory", "Servers", "csrf_from", "login_as", "wait_until"]
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -117,15 +123,3 @@ class Factory:
                       status="running", config={})
         fields.update(kw)
         return self._save(Instance(**fields))
-
-
-def login_as(app, client, user: User) -> None:
-    """Sign `user` in on a test client, as the login view would (cookie with session id)."""
-    from flask_login.utils import _create_identifier
-
-    with app.test_request_context(environ_base=client.environ_base):
-        identifier = _create_identifier()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = user.get_id()
-        sess["_fresh"] = True
-        sess["_id"] = identifier
