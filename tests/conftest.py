@@ -33,11 +33,16 @@ def pytest_addoption(parser):
 
 # Markers by place, so `-m "not browser and not resilience"` selects without every module
 # remembering a `pytestmark` (pyproject.toml declares them; `make test-fast` deselects them).
+# `--durations` in every run shows what else belongs here.
 TESTS = Path(__file__).resolve().parent
 MARKED_DIRECTORIES = {"browser": "browser", "resilience": "resilience"}
 MARKED_MODULES = {
     "api/test_fuzz.py": ("fuzz",),  # Schemathesis against a live server
     "browser/test_first_run.py": ("first_run",),  # `make dev` from a clean checkout
+    "teams/test_seed.py": ("first_run",),  # `make dev`'s demo data, seeded twice
+    "observability/test_seed_history.py": ("first_run",),
+    # A real Celery worker deploying on the Railway emulator: seconds per test, a minute here.
+    "lifecycle/test_lifecycle_railway.py": ("e2e",),
 }
 
 
