@@ -5,10 +5,10 @@ real Celery worker (the poll is driven by a thread here: beat does not run in te
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
+from tests.support import wait_until
 from tests.support.browser import assert_no_horizontal_scroll
 
 
@@ -106,12 +106,7 @@ def test_deploy_watch_logs_variables_and_delete_in_the_browser(
     page.get_by_role("button", name="Delete my-blog").click()
     page.wait_for_url("**/instances/")
     shot(page, "after-delete")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        states = [p for p in railway_emulator.state()["projects"] if not p["deleted"]]
-        if not states:
-            break
-        time.sleep(0.3)
-    assert states == []
+    wait_until(lambda: not [p for p in railway_emulator.state()["projects"] if not p["deleted"]],
+               timeout=30, interval=0.3, message="the Railway project deleted")
     context.close()
     page_errors.check()
