@@ -22,7 +22,9 @@ import pytest
 from sqlalchemy import text
 
 from tests import support
+from tests.support import redis as support_redis
 from tests.support.railway import RAILWAY_TEST_CLIENT_OPTIONS, RAILWAY_TEST_TOKEN
+from tests.support.redis import RedisDatabases
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,9 +80,12 @@ def servers(tmp_path_factory):
     admin_url = os.environ.get("TEST_DATABASE_URL")
     if not admin_url:
         admin_url = embedded.start_postgres(embedded.local_dir() / "test-pg")
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    if not redis_url:
-        redis_url = embedded.start_redis(tmp_path_factory.mktemp("redis"), persist=False)
+    redis_base = os.environ.get("TEST_REDIS_URL")
+    if not redis_base:
+        redis_base = embedded.start_redis(tmp_path_factory.mktemp("redis"), persist=False)
+    # This worker's own Redis databases (tests/support/redis.py), flushed below.
+    redis_dbs = RedisDatabases.for_this_worker(redis_base)
+    redis_url = redis_dbs.app_url
 
     name = "railsaas_test" + _worker_suffix()
     dbadmin.create_database(admin_url, name, drop_first=True)
@@ -90,6 +95,9 @@ def servers(tmp_path_factory):
         "DATABASE_URL": database_url,
         "APP_DATABASE_URL": "",
         "REDIS_URL": redis_url,
+        # Caches in a database of their own once the app reads this setting (it does not
+        # yet: the catalog cache shares REDIS_URL; see tests/support/redis.py).
+        "CACHE_REDIS_URL": redis_dbs.cache_url,
         "DEBUG": "0",
         "BCRYPT_ROUNDS": "4",  # speed; production refuses less than 12 (see accounts.passwords)
         "LOG_FORMAT": "json",
@@ -104,10 +112,9 @@ def servers(tmp_path_factory):
     os.environ.update(env)
     dbadmin.migrate(database_url)
 
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    return support.Servers(admin_url=admin_url, database_url=database_url, redis_url=redis_url)
+    redis_dbs.flush()
+    return support.Servers(admin_url=admin_url, database_url=database_url, redis_url=redis_url,
+                           cache_redis_url=redis_dbs.cache_url)
 
 
 @pytest.fixture(scope="session")
@@ -171,9 +178,9 @@ def client(app, dbconn):
 
 @pytest.fixture
 def redis_conn(servers):
-    import redis
-
-    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    """The one way tests reach Redis: this worker's app database, with `.forget(pattern)`
+    and `.forget_catalog()` (tests/support/redis.py names the namespaces)."""
+    r = support_redis.connect(servers.redis_url)
     yield r
     r.close()
 
@@ -272,8 +279,7 @@ def railway_emulator(app, railway_emulator_server, redis_conn):
     ctl.token = RAILWAY_TEST_TOKEN
     ctl.workspace_id = "ws-test"
     ctl.reset()
-    for key in redis_conn.scan_iter("railway:*"):  # the shared budget and breaker
-        redis_conn.delete(key)
+    redis_conn.forget(support_redis.RAILWAY)  # the shared budget and breaker
     keys = ("RAILWAY_API_URL", "RAILWAY_API_TOKEN", "RAILWAY_WORKSPACE_ID",
             "RAILWAY_CLIENT_OPTIONS")
     saved = {k: app.config.get(k) for k in keys}

@@ -7,18 +7,14 @@ import pytest
 
 from tests.support import CsrfClient
 from tests.support.accounts import emailed_link  # noqa: F401
+from tests.support.redis import AUTH
 
 
 @pytest.fixture(autouse=True)
 def _clear_auth_counters(redis_conn):
-    def clear():
-        keys = list(redis_conn.scan_iter("auth:*"))
-        if keys:
-            redis_conn.delete(*keys)
-
-    clear()
+    redis_conn.forget(AUTH)
     yield
-    clear()
+    redis_conn.forget(AUTH)
 
 
 @pytest.fixture

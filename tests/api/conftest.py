@@ -6,18 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.support.api import make_token
+from tests.support.redis import API_RATE_LIMITS
 
 
 @pytest.fixture(autouse=True)
 def _clear_rate_limits(redis_conn):
-    def clear():
-        keys = list(redis_conn.scan_iter("ratelimit:api:*"))
-        if keys:
-            redis_conn.delete(*keys)
-
-    clear()
+    redis_conn.forget(API_RATE_LIMITS)
     yield
-    clear()
+    redis_conn.forget(API_RATE_LIMITS)
 
 
 @pytest.fixture
@@ -46,8 +42,6 @@ def api_server(app, servers):
 @pytest.fixture(autouse=True)
 def _fresh_catalog_cache(redis_conn):
     """The catalog is cached in Redis; each test's templates roll back with its transaction."""
-    from railsaas.catalog.templates import CACHE_KEY
-
-    redis_conn.delete(CACHE_KEY)
+    redis_conn.forget_catalog()
     yield
-    redis_conn.delete(CACHE_KEY)
+    redis_conn.forget_catalog()

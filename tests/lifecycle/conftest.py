@@ -13,16 +13,10 @@ from tests.support.lifecycle import GHOST_CONFIG, GHOST_VARIABLES, Lifecycle, ra
 
 
 @pytest.fixture(autouse=True)
-def _fresh_catalog_cache(servers):
-    import redis
-
-    from railsaas.catalog.templates import CACHE_KEY
-
-    r = redis.Redis.from_url(servers.redis_url)
-    r.delete(CACHE_KEY)
+def _fresh_catalog_cache(redis_conn):
+    redis_conn.forget_catalog()
     yield
-    r.delete(CACHE_KEY)
-    r.close()
+    redis_conn.forget_catalog()
 
 
 @dataclass

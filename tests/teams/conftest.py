@@ -9,21 +9,15 @@ import pytest
 
 from railsaas.models import Tenant, User
 from tests.support import DEFAULT_PASSWORD, CsrfClient
-from tests.support.teams import (
-    ROLES,
-)
+from tests.support.redis import AUTH, TEAMS
+from tests.support.teams import ROLES
 
 
 @pytest.fixture(autouse=True)
 def _clear_throttles(redis_conn):
-    def clear():
-        keys = [*redis_conn.scan_iter("auth:*"), *redis_conn.scan_iter("teams:*")]
-        if keys:
-            redis_conn.delete(*keys)
-
-    clear()
+    redis_conn.forget(AUTH, TEAMS)
     yield
-    clear()
+    redis_conn.forget(AUTH, TEAMS)
 
 
 @dataclass
