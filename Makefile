@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ASSETS := railsaas/static/vendor/.installed
 
-.PHONY: dev test lint fmt install assets clean bench browser-deps
+.PHONY: dev test test-fast lint fmt install assets clean bench browser-deps
 
 install: $(STAMP) $(ASSETS)
 
@@ -34,6 +34,12 @@ dev: install
 # The whole suite. TEST_DATABASE_URL / TEST_REDIS_URL select servers; otherwise embedded ones.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop (under two minutes): the suite without the browser, resilience, fuzzing,
+# first-run and end-to-end tests (markers in pyproject.toml). CI runs `make test`.
+FAST := not browser and not resilience and not fuzz and not first_run and not e2e and not slow
+test-fast: install
+	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

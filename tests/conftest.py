@@ -16,13 +16,15 @@ Two ways to touch the database:
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from tests import support
+from tests.support import redis as support_redis
+from tests.support.railway import RAILWAY_TEST_CLIENT_OPTIONS, RAILWAY_TEST_TOKEN
+from tests.support.redis import RedisDatabases
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,17 +35,24 @@ def pytest_addoption(parser):
 
 # Markers by place, so `-m "not browser and not resilience"` selects without every module
 # remembering a `pytestmark` (pyproject.toml declares them; `make test-fast` deselects them).
+# `--durations` in every run shows what else belongs here.
 TESTS = Path(__file__).resolve().parent
 MARKED_DIRECTORIES = {"browser": "browser", "resilience": "resilience"}
 MARKED_MODULES = {
     "api/test_fuzz.py": ("fuzz",),  # Schemathesis against a live server
     "browser/test_first_run.py": ("first_run",),  # `make dev` from a clean checkout
+    "teams/test_seed.py": ("first_run",),  # `make dev`'s demo data, seeded twice
+    "observability/test_seed_history.py": ("first_run",),
+    # A real Celery worker deploying on the Railway emulator: seconds per test, a minute here.
+    "lifecycle/test_lifecycle_railway.py": ("e2e",),
 }
 
 
 @pytest.hookimpl(tryfirst=True)  # before tests/browser/conftest.py's, which reads the marker
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
         relative = item.path.relative_to(TESTS).as_posix()
         top = relative.split("/", 1)[0]
         if top in MARKED_DIRECTORIES:
@@ -73,9 +82,12 @@ def servers(tmp_path_factory):
     admin_url = os.environ.get("TEST_DATABASE_URL")
     if not admin_url:
         admin_url = embedded.start_postgres(embedded.local_dir() / "test-pg")
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    if not redis_url:
-        redis_url = embedded.start_redis(tmp_path_factory.mktemp("redis"), persist=False)
+    redis_base = os.environ.get("TEST_REDIS_URL")
+    if not redis_base:
+        redis_base = embedded.start_redis(tmp_path_factory.mktemp("redis"), persist=False)
+    # This worker's own Redis databases (tests/support/redis.py), flushed below.
+    redis_dbs = RedisDatabases.for_this_worker(redis_base)
+    redis_url = redis_dbs.app_url
 
     name = "railsaas_test" + _worker_suffix()
     dbadmin.create_database(admin_url, name, drop_first=True)
@@ -85,6 +97,9 @@ def servers(tmp_path_factory):
         "DATABASE_URL": database_url,
         "APP_DATABASE_URL": "",
         "REDIS_URL": redis_url,
+        # Caches in a database of their own once the app reads this setting (it does not
+        # yet: the catalog cache shares REDIS_URL; see tests/support/redis.py).
+        "CACHE_REDIS_URL": redis_dbs.cache_url,
         "DEBUG": "0",
         "BCRYPT_ROUNDS": "4",  # speed; production refuses less than 12 (see accounts.passwords)
         "LOG_FORMAT": "json",
@@ -103,10 +118,9 @@ def servers(tmp_path_factory):
     os.environ.update(env)
     dbadmin.migrate(database_url)
 
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    return support.Servers(admin_url=admin_url, database_url=database_url, redis_url=redis_url)
+    redis_dbs.flush()
+    return support.Servers(admin_url=admin_url, database_url=database_url, redis_url=redis_url,
+                           cache_redis_url=redis_dbs.cache_url)
 
 
 @pytest.fixture(scope="session")
@@ -170,17 +184,11 @@ def client(app, dbconn):
 
 @pytest.fixture
 def redis_conn(servers):
-    import redis
-
-    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    """The one way tests reach Redis: this worker's app database, with `.forget(pattern)`
+    and `.forget_catalog()` (tests/support/redis.py names the namespaces)."""
+    r = support_redis.connect(servers.redis_url)
     yield r
     r.close()
-
-
-def csrf_from(html: str) -> str:
-    m = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert m, "page has no csrf-token meta tag"
-    return m.group(1)
 
 
 @pytest.fixture
@@ -253,14 +261,6 @@ def mail_sink(app, tmp_path):
 
 # -- Railway emulator (devtools/emulators/railway; control API in its package docstring) --
 
-RAILWAY_TEST_TOKEN = "test-railway-master-token-7f3a9c"
-# Fast but real: retries back off in milliseconds, deploys settle in about a second.
-RAILWAY_TEST_CLIENT_OPTIONS = {
-    "connect_timeout": 2.0, "read_timeout": 5.0, "backoff_base": 0.01, "backoff_cap": 0.05,
-    "max_rate_wait": 5.0, "breaker_reset_seconds": 1.0,
-}
-
-
 @pytest.fixture(scope="session")
 def railway_emulator_server():
     from devtools.emulators.railway import EmulatorServer
@@ -285,8 +285,7 @@ def railway_emulator(app, railway_emulator_server, redis_conn):
     ctl.token = RAILWAY_TEST_TOKEN
     ctl.workspace_id = "ws-test"
     ctl.reset()
-    for key in redis_conn.scan_iter("railway:*"):  # the shared budget and breaker
-        redis_conn.delete(key)
+    redis_conn.forget(support_redis.RAILWAY)  # the shared budget and breaker
     keys = ("RAILWAY_API_URL", "RAILWAY_API_TOKEN", "RAILWAY_WORKSPACE_ID",
             "RAILWAY_CLIENT_OPTIONS")
     saved = {k: app.config.get(k) for k in keys}

@@ -3,12 +3,12 @@
 import smtplib
 import subprocess
 import sys
-import time
 from email.message import EmailMessage
 
 from devtools.devmail import MailSink
 from devtools.embedded import free_port
 from railsaas.platform.captured_mail import links_in
+from tests.support import wait_until
 
 
 def _send(port, to="dev@example.com", body="Open http://localhost:5000/verify/abc?x=1&y=2 now"):
@@ -37,9 +37,8 @@ def test_devmail_runs_as_a_command(tmp_path):
     try:
         assert "SMTP on" in proc.stdout.readline()
         _send(port)
-        deadline = time.monotonic() + 5
-        while not list(tmp_path.glob("*.eml")) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: list(tmp_path.glob("*.eml")), timeout=5, interval=0.05,
+                   message="the mail in the sink's directory")
         assert len(list(tmp_path.glob("*.eml"))) == 1
     finally:
         proc.terminate()

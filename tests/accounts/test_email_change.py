@@ -5,8 +5,8 @@ from sqlalchemy import select
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import AuditLog, Email, User
-from tests.accounts.conftest import emailed_link
 from tests.support import DEFAULT_PASSWORD
+from tests.support.accounts import emailed_link
 
 
 def _request_change(browser, new, password=DEFAULT_PASSWORD):

@@ -124,7 +124,7 @@ def test_the_lock_lifts_when_the_window_ends(app, client, factory, redis_conn):
     keys = list(redis_conn.scan_iter("auth:login-fail:acct:*"))
     assert keys
     assert 0 < redis_conn.ttl(keys[0]) <= app.config["LOGIN_LOCK_SECONDS"]
-    redis_conn.delete(*keys, *redis_conn.scan_iter("auth:login-fail:ip:*"))  # time passes
+    redis_conn.forget("auth:login-fail:*")  # time passes
     assert _api_login(client, user.email, DEFAULT_PASSWORD).status_code == 200
 
 

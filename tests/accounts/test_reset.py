@@ -8,8 +8,8 @@ from sqlalchemy import select
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import AuditLog, Email, User
-from tests.accounts.conftest import emailed_link
 from tests.support import DEFAULT_PASSWORD
+from tests.support.accounts import emailed_link
 
 NEW = "my shiny new passphrase"
 
@@ -142,10 +142,10 @@ def test_forgot_says_the_same_for_unknown_addresses_and_sends_nothing(browser, f
 
 def test_reset_mail_goes_out_over_smtp(app, celery_worker, committed_factory, mail_sink):
     from railsaas.platform.captured_mail import links_in
-    from tests.accounts.conftest import Browser
+    from tests.support import CsrfClient
 
     user, _ = committed_factory.workspace()
-    browser = Browser(app, app.test_client())
+    browser = CsrfClient(app, app.test_client(), refetch=True)
     _forgot(browser, user.email)
     message = mail_sink.wait_for(to=user.email, subject="Reset your password", timeout=20)
     (link,) = links_in(message)

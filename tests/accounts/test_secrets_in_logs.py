@@ -3,7 +3,7 @@
 import logging
 
 from devtools.embedded import free_port
-from tests.accounts.conftest import emailed_link
+from tests.support.accounts import emailed_link
 
 PASSWORD = "hunter2-but-much-longer"
 NEW_PASSWORD = "an-even-longer-new-secret"

@@ -9,8 +9,8 @@ from railsaas.accounts.auth import VERIFY_EMAIL
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import AuditLog, Email, User
-from tests.accounts.conftest import emailed_link
 from tests.support import DEFAULT_PASSWORD
+from tests.support.accounts import emailed_link
 
 
 def _signup(client, email="new@example.com"):

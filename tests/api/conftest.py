@@ -5,42 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from railsaas.accounts import api_tokens
-from railsaas.db import TenantContext
-from railsaas.extensions import db
-from tests.support import DEFAULT_PASSWORD
+from tests.support.api import make_token
+from tests.support.redis import API_RATE_LIMITS
 
 
 @pytest.fixture(autouse=True)
 def _clear_rate_limits(redis_conn):
-    def clear():
-        keys = list(redis_conn.scan_iter("ratelimit:api:*"))
-        if keys:
-            redis_conn.delete(*keys)
-
-    clear()
+    redis_conn.forget(API_RATE_LIMITS)
     yield
-    clear()
-
-
-def bearer(token: str, **extra: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **extra}
-
-
-def make_token(user, tenant, scopes=("read",), name=None, days=30) -> tuple[str, object]:
-    """A personal token of `user` in `tenant`: (secret, row)."""
-    with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
-        row, secret = api_tokens.create(s, tenant_id=tenant.id, user_id=user.id,
-                                        name=name or f"token {'-'.join(scopes)}",
-                                        scopes=list(scopes), expires_in_days=days)
-    return secret, row
-
-
-def session_token(client, user) -> str:
-    resp = client.post("/api/auth/login", json={"email": user.email,
-                                                "password": DEFAULT_PASSWORD})
-    assert resp.status_code == 200, resp.json
-    return resp.json["access_token"]
+    redis_conn.forget(API_RATE_LIMITS)
 
 
 @pytest.fixture
@@ -69,8 +42,6 @@ def api_server(app, servers):
 @pytest.fixture(autouse=True)
 def _fresh_catalog_cache(redis_conn):
     """The catalog is cached in Redis; each test's templates roll back with its transaction."""
-    from railsaas.catalog.templates import CACHE_KEY
-
-    redis_conn.delete(CACHE_KEY)
+    redis_conn.forget_catalog()
     yield
-    redis_conn.delete(CACHE_KEY)
+    redis_conn.forget_catalog()

@@ -15,9 +15,9 @@ from railsaas.blueprints.api.openapi import document
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Tenant, User
-from tests.api.conftest import bearer, make_token, session_token
 from tests.api.contract import assert_conforms
 from tests.support import DEFAULT_PASSWORD
+from tests.support.api import bearer, make_token, session_token
 
 
 @dataclass
@@ -354,7 +354,7 @@ def _billing_subscription(w: World):
 
 @case("billing_subscription_change")
 def _billing_subscription_change(w: World):
-    from tests.billing.conftest import make_plans
+    from tests.support.billing import make_plans
 
     plan = make_plans(w.app)["starter"]
     c = w.client
@@ -386,7 +386,7 @@ def _stripe_webhook(w: World):
     import json
     import time
 
-    from tests.billing.conftest import signed_post
+    from tests.support.billing import signed_post
 
     event = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "object": "event",
                         "type": "customer.created", "created": int(time.time()),
@@ -402,7 +402,7 @@ def _stripe_webhook(w: World):
 
 def _teammate(w: World, role: str = "member"):
     """Another verified person in the workspace, and their session token."""
-    from tests.api.conftest import session_token
+    from tests.support.api import session_token
 
     mate = w.factory.user()
     w.factory.member(w.tenant, mate, role)
@@ -539,7 +539,7 @@ def _invitations_accept(w: World):
     from sqlalchemy import select
 
     from railsaas.models import Email
-    from tests.api.conftest import session_token
+    from tests.support.api import session_token
 
     joiner = w.factory.user()
     _invite(w, joiner.email)

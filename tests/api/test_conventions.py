@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.api.conftest import bearer, make_token, session_token
+from tests.support.api import bearer, make_token, session_token
 
 
 def _error(resp, status: int, code: str | None = None) -> dict:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import bearer, make_token
+from tests.support.api import bearer, make_token
 
 
 def test_a_token_cannot_see_or_revoke_another_workspaces_token(client, factory):

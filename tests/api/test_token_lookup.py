@@ -10,7 +10,7 @@ from railsaas.accounts import api_tokens
 from railsaas.db import ANONYMOUS, TenantContext
 from railsaas.extensions import db
 from railsaas.models import ApiToken
-from tests.api.conftest import make_token
+from tests.support.api import make_token
 
 
 def test_without_context_no_token_row_is_visible_but_the_lookup_finds_it(factory):

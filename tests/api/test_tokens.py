@@ -14,7 +14,7 @@ from railsaas.accounts import api_tokens
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import ApiToken, AuditLog, Membership, Tenant, User
-from tests.api.conftest import bearer, make_token, session_token
+from tests.support.api import bearer, make_token, session_token
 
 FORMAT = re.compile(r"^rs_live_[0-9A-Za-z]{36}$")
 

@@ -10,9 +10,8 @@ from sqlalchemy import select
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import ApiToken
-from tests.api.conftest import bearer, make_token
-from tests.conftest import csrf_from
-from tests.support import login_as
+from tests.support import csrf_from, login_as
+from tests.support.api import bearer, make_token
 
 HX = {"HX-Request": "true"}
 

@@ -11,8 +11,8 @@ import pytest
 
 from railsaas.billing import usage
 from railsaas.models import Subscription, Tenant, UsageMetric
-from tests.billing.conftest import CARD, PAYS, deliver, in_system, process, rows
 from tests.support import DEFAULT_PASSWORD
+from tests.support.billing import CARD, PAYS, deliver, in_system, process, rows
 
 
 def token(client, user) -> dict:

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from railsaas.models import Email, StripeEvent, Subscription, Tenant
-from tests.billing.conftest import CARD, DECLINES, PAYS, checkout_url, eventually, in_system, rows
-from tests.support import login_as
+from tests.support import login_as, wait_until
+from tests.support.billing import CARD, DECLINES, PAYS, checkout_url, in_system, rows
 
 
 @pytest.fixture
@@ -32,15 +32,15 @@ def test_paying_with_4242_ends_in_an_active_subscription_through_the_webhook(
     success = paid.headers["location"]
     assert success.startswith(app.config["BASE_URL"] + "/billing/success?session_id=cs_")
 
-    sub = eventually(lambda: next(iter(rows(app, Subscription, Subscription.tenant_id ==
+    sub = wait_until(lambda: next(iter(rows(app, Subscription, Subscription.tenant_id ==
                                             tenant.id, Subscription.status == "active")),
-                                  None), what="an active subscription")
+                                  None), message="an active subscription")
     assert sub.plan_id == committed_plans["pro"].id
     assert in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id) == \
         committed_plans["pro"].id
     assert webhooks_to_app.wait_for_webhooks(timeout=60)
-    eventually(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
-               what="every event processed")
+    wait_until(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
+               message="every event processed")
     assert len(rows(app, Email, Email.kind == "billing/subscription_started")) == 1
 
     back = client.get(success.removeprefix(app.config["BASE_URL"]))
@@ -58,8 +58,8 @@ def test_a_declined_card_subscribes_nothing(
     assert declined.status_code == 402
     assert "Your card was declined." in declined.text
     assert webhooks_to_app.wait_for_webhooks(timeout=60)
-    eventually(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
-               what="every event processed")
+    wait_until(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
+               message="every event processed")
     assert rows(app, Subscription) == []
     assert in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id) is None
 

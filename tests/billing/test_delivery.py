@@ -12,16 +12,15 @@ import pytest
 from sqlalchemy import func, select
 
 from railsaas.models import AuditLog, Email, OutboxMessage, StripeEvent, Subscription, Tenant
-from tests.billing.conftest import (
+from tests.support import login_as, wait_until
+from tests.support.billing import (
     CARD,
     PAYS,
     checkout_url,
-    eventually,
     in_system,
     process,
     rows,
 )
-from tests.support import login_as
 
 
 @pytest.fixture
@@ -100,8 +99,8 @@ def test_every_event_sent_twice_at_once_takes_effect_once(
                      if d["ok"])
     assert copies
     assert set(copies.values()) == {2}
-    eventually(lambda: len(rows(app, StripeEvent, StripeEvent.processed_at.isnot(None)))
-               == len(copies), what="every event processed")
+    wait_until(lambda: len(rows(app, StripeEvent, StripeEvent.processed_at.isnot(None)))
+               == len(copies), message="every event processed")
     assert len(rows(app, StripeEvent)) == len(copies)
     assert len(rows(app, Subscription, Subscription.tenant_id == tenant.id)) == 1
     assert len(rows(app, Email, Email.kind == "billing/subscription_started")) == 1
@@ -125,8 +124,8 @@ def test_events_out_of_order_end_in_the_state_stripe_holds(
     held = webhooks_to_app.dispatcher.release(order, seed=7)
     assert len(held) >= 6
     assert webhooks_to_app.wait_for_webhooks(timeout=60)
-    eventually(lambda: len(rows(app, StripeEvent, StripeEvent.processed_at.isnot(None)))
-               == len(held), what="every event processed")
+    wait_until(lambda: len(rows(app, StripeEvent, StripeEvent.processed_at.isnot(None)))
+               == len(held), message="every event processed")
     (sub,) = rows(app, Subscription, Subscription.tenant_id == tenant.id)
     assert (sub.status, sub.plan_id, sub.cancel_at_period_end) == (
         "active", committed_plans["pro"].id, True)
@@ -146,8 +145,8 @@ def test_the_catch_up_job_processes_events_missed_while_the_endpoint_was_down(
 
     recorded = catch_up_events()
     assert recorded >= 3
-    sub = eventually(lambda: next(iter(rows(app, Subscription, Subscription.tenant_id ==
+    sub = wait_until(lambda: next(iter(rows(app, Subscription, Subscription.tenant_id ==
                                             tenant.id, Subscription.status == "active")),
-                                  None), what="the missed subscription")
+                                  None), message="the missed subscription")
     assert sub.plan_id == committed_plans["starter"].id
     assert catch_up_events() == 0  # a second run finds nothing new

@@ -7,16 +7,15 @@ import httpx
 import pytest
 
 from railsaas.models import Email, Instance, StripeEvent, Tenant
-from tests.billing.conftest import (
+from tests.support import login_as, wait_until
+from tests.support.billing import (
     CARD,
     FAILS_LATER,
     PAYS,
     checkout_url,
-    eventually,
     in_system,
     rows,
 )
-from tests.support import login_as
 
 
 @pytest.fixture
@@ -28,8 +27,8 @@ def world(app, committed_factory, committed_plans, webhooks_to_app, celery_worke
     resp = httpx.post(checkout_url(app, client, committed_plans["starter"]),
                       data={"card_number": PAYS, **CARD})
     assert resp.status_code == 303
-    eventually(lambda: in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id),
-               what="the subscription")
+    wait_until(lambda: in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id),
+               message="the subscription")
     mine = [committed_factory.instance(tenant, status="running") for _ in range(2)]
     _, other = committed_factory.workspace()
     theirs = committed_factory.instance(other, status="running")
@@ -39,8 +38,8 @@ def world(app, committed_factory, committed_plans, webhooks_to_app, celery_worke
 
 def settle(app, emulator) -> None:
     assert emulator.wait_for_webhooks(timeout=60)
-    eventually(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
-               what="every delivered event processed")
+    wait_until(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
+               message="every delivered event processed")
 
 
 def tenant(app, world) -> Tenant:

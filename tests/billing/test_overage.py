@@ -10,8 +10,8 @@ import httpx
 
 from railsaas.billing import gateway, overage
 from railsaas.models import Tenant, UsageMeterReport, UsageMetric
-from tests.billing.conftest import CARD, PAYS, checkout_url, eventually, in_system, rows
-from tests.support import login_as
+from tests.support import login_as, wait_until
+from tests.support.billing import CARD, PAYS, checkout_url, in_system, rows
 
 
 def test_overage_is_reported_once_and_billed_at_renewal(
@@ -21,8 +21,8 @@ def test_overage_is_reported_once_and_billed_at_renewal(
     login_as(app, client, user)
     httpx.post(checkout_url(app, client, committed_plans["starter"]),
                data={"card_number": PAYS, **CARD})
-    eventually(lambda: in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id),
-               what="the subscription")
+    wait_until(lambda: in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id),
+               message="the subscription")
     inst = committed_factory.instance(tenant)
     # $15 of egress at Railway: $19.50 with the markup, $14.50 beyond the $5 included.
     in_system(app, lambda s: s.add(UsageMetric(
@@ -32,9 +32,9 @@ def test_overage_is_reported_once_and_billed_at_renewal(
 
     result = usage_hourly(lookback_hours=0)
     assert result["reports"] == 1
-    (report,) = eventually(lambda: rows(app, UsageMeterReport,
+    (report,) = wait_until(lambda: rows(app, UsageMeterReport,
                                         UsageMeterReport.sent_at.isnot(None)),
-                           what="the report sent")
+                           message="the report sent")
     assert report.value_cents == 1450
     assert report.identifier.startswith(f"overage:{tenant.id}:")
     assert usage_hourly(lookback_hours=0)["reports"] == 0  # nothing new to report

@@ -9,7 +9,7 @@ from devtools import seed
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Plan
-from tests.billing.conftest import rows
+from tests.support.billing import rows
 
 
 def run_steps(app, *steps) -> None:

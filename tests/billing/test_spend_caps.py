@@ -12,9 +12,8 @@ from railsaas.billing import spend_caps, usage
 from railsaas.errors import LimitExceeded
 from railsaas.instances import admission as plan_rules
 from railsaas.models import Email, Instance, Tenant, UsageMetric
-from tests.billing.conftest import in_system, rows
-from tests.conftest import csrf_from
-from tests.support import login_as
+from tests.support import csrf_from, login_as
+from tests.support.billing import in_system, rows
 
 NOW = datetime.now(UTC)
 

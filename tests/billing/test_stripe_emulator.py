@@ -14,6 +14,7 @@ import stripe
 
 from devtools.emulators.stripe import forms
 from tests.billing.webhook_receiver import WebhookReceiver
+from tests.support import wait_until
 
 CARD = {"card_expiry": "12 / 34", "card_cvc": "123", "email": "ada@example.com"}
 
@@ -406,16 +407,14 @@ def test_the_command_line_starts_a_server_stripe_python_can_use():
         url = f"http://127.0.0.1:{port}"
         # A fresh interpreter importing Flask and stripe can take many seconds on a loaded
         # machine: wait on a generous deadline, and stop early only if the process died.
-        deadline = time.monotonic() + 90
-        while True:
+        def healthy() -> bool:
             assert proc.poll() is None, "the emulator exited"
             try:
-                if httpx.get(f"{url}/_emulator/health").status_code == 200:
-                    break
+                return httpx.get(f"{url}/_emulator/health").status_code == 200
             except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the emulator never answered"
-            time.sleep(0.1)
+                return False
+
+        wait_until(healthy, timeout=90, interval=0.1, message="the emulator to answer")
         client = stripe.StripeClient("sk_test_cli", base_addresses={"api": url})
         assert client.v1.customers.create(params={"email": "cli@example.com"}).id
     finally:

@@ -14,7 +14,8 @@ from railsaas.billing import usage
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import UsageMetric, UsageRollup
-from tests.billing.conftest import eventually, in_system
+from tests.support import wait_until
+from tests.support.billing import in_system
 
 DAY1 = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -146,9 +147,9 @@ def test_a_row_that_commits_after_a_later_one_is_not_lost(app, committed, commit
 
     worker = threading.Thread(target=run)
     worker.start()
-    eventually(lambda: in_system(app, lambda s: s.scalar(text(
+    wait_until(lambda: in_system(app, lambda s: s.scalar(text(
         "SELECT count(*) FROM pg_locks WHERE NOT granted "
-        "AND relation = 'usage_metrics'::regclass"))), what="the roll-up waiting")
+        "AND relation = 'usage_metrics'::regclass"))), message="the roll-up waiting")
     assert not done.is_set(), "the roll-up must wait for the open insert"
     tx.commit()
     slow.close()

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from devtools.emulators.stripe import sign
 from railsaas.models import Email, Instance, OutboxMessage, StripeEvent, Subscription, Tenant
-from tests.billing.conftest import (
+from tests.support import login_as
+from tests.support.billing import (
     CARD,
     FAILS_LATER,
     PAYS,
@@ -24,7 +25,6 @@ from tests.billing.conftest import (
     rows,
     signed_post,
 )
-from tests.support import login_as
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_subscription_updated_follows_a_plan_change_in_the_portal(
         app, client, stripe_emulator, owner, plans, sc):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
     _, t = owner
-    from tests.conftest import csrf_from
+    from tests.support import csrf_from
 
     csrf = csrf_from(client.get("/billing").get_data(as_text=True))
     portal = client.post("/billing/portal", data={"csrf_token": csrf})
@@ -302,7 +302,7 @@ def test_an_event_whose_task_was_lost_is_queued_again_by_the_catch_up(
 
 
 def test_only_the_owner_starts_a_checkout(app, client, stripe_emulator, owner, plans, factory):
-    from tests.conftest import csrf_from
+    from tests.support import csrf_from
 
     _, t = owner
     member = factory.user()

@@ -110,8 +110,3 @@ def shot(request):
     return take
 
 
-def assert_no_horizontal_scroll(page) -> None:
-    """At phone width nothing may force the page wider than the screen."""
-    overflow = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"page is {overflow}px wider than the viewport"

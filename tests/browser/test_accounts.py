@@ -1,7 +1,7 @@
 """Accounts in a real browser at phone width: sign up, confirm the address from the captured
 mail on /dev/mail, log out, log in again. No JavaScript or CSP errors on any page."""
 
-from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.support.browser import assert_no_horizontal_scroll
 
 
 def test_sign_up_confirm_log_out_and_in_on_a_phone(app, phone, live_server, celery_worker,

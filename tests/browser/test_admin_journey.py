@@ -7,9 +7,9 @@ from __future__ import annotations
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Template, User
-from tests.billing.conftest import make_plans
-from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import DEFAULT_PASSWORD
+from tests.support.billing import make_plans
+from tests.support.browser import assert_no_horizontal_scroll
 
 
 def _log_in_by_keyboard(page, live_server, email: str) -> None:

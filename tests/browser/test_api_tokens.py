@@ -4,8 +4,8 @@ JavaScript or CSP errors, nothing wider than the screen."""
 
 import httpx
 
-from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import DEFAULT_PASSWORD
+from tests.support.browser import assert_no_horizontal_scroll
 
 
 def _log_in(page, live_server, user):

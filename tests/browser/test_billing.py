@@ -2,9 +2,9 @@
 emulator, another origin our CSP must let the form go to), back to our success page, and the
 billing page showing the plan once the webhook has been processed."""
 
-from tests.billing.conftest import make_plans
-from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import DEFAULT_PASSWORD
+from tests.support.billing import make_plans
+from tests.support.browser import assert_no_horizontal_scroll
 
 
 def test_a_customer_subscribes_through_hosted_checkout_on_a_phone(

@@ -13,13 +13,13 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from devtools.embedded import free_port, local_dir
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 600  # a new virtualenv is most of it
@@ -50,19 +50,25 @@ class MakeDev:
             self.lines.append(line.rstrip("\n"))
 
     def wait_for(self, pattern: str, timeout: float) -> re.Match:
-        deadline = time.monotonic() + timeout
         seen = 0
-        while time.monotonic() < deadline:
+
+        def printed():
+            nonlocal seen
             while seen < len(self.lines):
                 m = re.search(pattern, self.lines[seen])
                 seen += 1
                 if m:
                     return m
             if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        tail = "\n".join(self.lines[-60:])
-        pytest.fail(f"`make dev` never printed {pattern!r}:\n{tail}")
+                raise AssertionError("`make dev` exited")
+            return None
+
+        try:
+            return wait_until(printed, timeout=timeout, interval=0.2,
+                              message=f"`make dev` to print {pattern!r}")
+        except AssertionError as e:
+            tail = "\n".join(self.lines[-60:])
+            pytest.fail(f"{e}:\n{tail}")
 
     def interrupt(self) -> int:
         """Ctrl-C: SIGINT to the whole foreground process group, as a terminal does."""
@@ -115,9 +121,7 @@ def test_make_dev_from_a_clean_checkout_serves_the_product(checkout, browser, sh
         code = dev.interrupt()
     # make itself dies of the SIGINT (-2); what matters is that everything it started stops.
     assert code in (0, 2, 130, -signal.SIGINT), "\n".join(dev.lines[-40:])
-    deadline = time.monotonic() + 60
-    while _processes_under(checkout) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert _processes_under(checkout) == [], "Ctrl-C left processes running"
+    wait_until(lambda: not _processes_under(checkout), timeout=60, interval=0.5,
+               message="every process of the checkout to stop after Ctrl-C")
     assert any("Stopping" in line for line in dev.lines)
     page_errors.check()

@@ -5,11 +5,11 @@ real Celery worker (the poll is driven by a thread here: beat does not run in te
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
-from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.support import wait_until
+from tests.support.browser import assert_no_horizontal_scroll
 
 
 def _sign_in(page, live_server, user) -> None:
@@ -50,7 +50,7 @@ def test_deploy_watch_logs_variables_and_delete_in_the_browser(
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
     from railsaas.models import Tenant
-    from tests.lifecycle.conftest import railway_template
+    from tests.support.lifecycle import railway_template
 
     railway_emulator.configure(deploy_seconds=2.0, deploy_jitter=0.0, workflow_seconds=0.3,
                                log_interval=0.2)
@@ -106,12 +106,7 @@ def test_deploy_watch_logs_variables_and_delete_in_the_browser(
     page.get_by_role("button", name="Delete my-blog").click()
     page.wait_for_url("**/instances/")
     shot(page, "after-delete")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        states = [p for p in railway_emulator.state()["projects"] if not p["deleted"]]
-        if not states:
-            break
-        time.sleep(0.3)
-    assert states == []
+    wait_until(lambda: not [p for p in railway_emulator.state()["projects"] if not p["deleted"]],
+               timeout=30, interval=0.3, message="the Railway project deleted")
     context.close()
     page_errors.check()

@@ -10,8 +10,8 @@ from devtools.seed_history import seed_business_history
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import User
-from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import login_as
+from tests.support.browser import assert_no_horizontal_scroll
 
 UA = "Mozilla/5.0 (RailSaaS browser test)"
 

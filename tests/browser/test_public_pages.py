@@ -1,6 +1,6 @@
 """The public pages in a real browser: no JavaScript errors, phone width, keyboard."""
 
-from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.support.browser import assert_no_horizontal_scroll
 
 
 def test_landing_page_loads_htmx_and_styles_without_errors(page, live_server, shot):

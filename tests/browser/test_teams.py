@@ -6,8 +6,8 @@ button, and is refused (403) when they try anyway."""
 from __future__ import annotations
 
 from railsaas.platform.captured_mail import links_in
-from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.support import DEFAULT_PASSWORD
+from tests.support.browser import assert_no_horizontal_scroll
 
 
 def _log_in(page, live_server, email, password):

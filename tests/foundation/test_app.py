@@ -76,15 +76,13 @@ def test_client_ip_comes_from_the_trusted_proxy_hop_only(servers):
 
 def test_landing_page_shows_templates_from_the_catalog_and_the_plans(client, factory,
                                                                      redis_conn):
-    from railsaas.catalog.templates import CACHE_KEY
-
-    redis_conn.delete(CACHE_KEY)  # rows made by the factory bypass the catalog's invalidation
+    redis_conn.forget_catalog()  # rows made by the factory bypass the catalog's invalidation
     factory.template(name="Ghost", description="Publishing for newsletters")
     factory.plan(name="Team Plan", price_cents=4900, max_instances=7)
     try:
         page = client.get("/").get_data(as_text=True)
     finally:
-        redis_conn.delete(CACHE_KEY)
+        redis_conn.forget_catalog()
     assert "Ghost" in page
     assert "Publishing for newsletters" in page
     assert "Team Plan" in page

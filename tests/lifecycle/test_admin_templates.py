@@ -9,8 +9,7 @@ import pytest
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import AuditLog, Template, User
-from tests.conftest import csrf_from
-from tests.support import login_as
+from tests.support import csrf_from, login_as
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_the_demo_catalog_is_seeded_once_from_railway_templates(app, dbconn):
     from railsaas.catalog import templates as catalog
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
-    from tests.lifecycle.conftest import GHOST_CONFIG
+    from tests.support.lifecycle import GHOST_CONFIG
 
     railway = [{"id": "tpl-ghost", "code": "ghost", "name": "Ghost", "category": "CMS",
                 "description": "Blogs", "serializedConfig": GHOST_CONFIG}]

@@ -21,7 +21,7 @@ def _counts() -> tuple[int, int, int]:
 
 
 def _csrf(client, ghost) -> str:
-    from tests.conftest import csrf_from
+    from tests.support import csrf_from
 
     return csrf_from(client.get(f"/templates/{ghost.id}").get_data(as_text=True))
 

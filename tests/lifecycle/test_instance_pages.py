@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_from
-from tests.support import login_as
+from tests.support import csrf_from, login_as
 
 HX = {"HX-Request": "true"}
 TABS = ("", "/logs", "/metrics", "/variables", "/deployments", "/settings")

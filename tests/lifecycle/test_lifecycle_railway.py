@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
+from celery import signals
 from sqlalchemy import select
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Notification
+from tests.support import wait_until
 
 HX = {"HX-Request": "true"}
 
@@ -36,10 +36,10 @@ def test_deploy_watch_manage_and_delete(lifecycle):
             Notification.tenant_id == lc.tenant.id)).all()
     assert "blog is running" in titles
 
-    # Logs and metrics come from Railway through the server.
-    time.sleep(0.5)
-    logs = lc.browser.get(f"/instances/{iid}/logs").get_data(as_text=True)
-    assert 'class="log-line' in logs
+    # Logs and metrics come from Railway through the server (the emulator writes a line
+    # every 0.2 s).
+    wait_until(lambda: 'class="log-line' in lc.browser.get(f"/instances/{iid}/logs")
+               .get_data(as_text=True), timeout=20, interval=0.2, message="a log line")
     following = lc.browser.get(f"/instances/{iid}/logs?follow=1",
                                headers={**HX, "HX-Target": "tab-content"}).get_data(as_text=True)
     assert following.lstrip().startswith('<section id="tab-content"')
@@ -75,10 +75,8 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     resp = lc.browser.post(f"/instances/{iid}/domain", headers={"X-CSRFToken": lc.csrf()},
                            data={"domain": "blog.example.com"})
     assert resp.status_code == 303
-    deadline = time.monotonic() + 20
-    while lc.steps(iid)[-1] != ("domain", "succeeded") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert lc.steps(iid)[-1] == ("domain", "succeeded")
+    wait_until(lambda: lc.steps(iid)[-1] == ("domain", "succeeded"), timeout=20, interval=0.2,
+               message="the domain step succeeded")
     assert "blog.example.com" in lc.emulator.state()["custom_domains"]
     settings = lc.browser.get(f"/instances/{iid}/settings").get_data(as_text=True)
     assert "CNAME" in settings
@@ -185,19 +183,28 @@ def test_railway_webhook_refreshes_the_named_instance_but_not_from_the_payload(l
     lc = lifecycle
     lc.emulator.configure(deploy_seconds=600)
     iid = lc.deploy("hooked")
-    deadline = time.monotonic() + 20
-    while not lc.instance(iid).railway_project_id and time.monotonic() < deadline:
-        time.sleep(0.2)
-    project_id = lc.instance(iid).railway_project_id
+    project_id = wait_until(lambda: lc.instance(iid).railway_project_id, timeout=20,
+                            interval=0.2, message="the instance's Railway project")
     payload = {"type": "Deployment.success", "details": {"status": "SUCCESS"},
                "resource": {"project": {"id": project_id}, "deployment": {"id": "x"}}}
     assert lc.browser.post("/webhooks/railway/wrong-secret", json=payload).status_code == 404
     secret = lc.app.config["RAILWAY_WEBHOOK_SECRET"]
-    resp = lc.browser.post(f"/webhooks/railway/{secret}", json=payload)
-    assert resp.status_code == 200
-    assert resp.json["instances"] == 1
-    time.sleep(1.0)
-    assert lc.instance(iid).status != "running"  # Railway says it is still building
+    refreshed = []
+
+    def note(sender=None, **_):
+        if getattr(sender, "name", None) == "instances.refresh":
+            refreshed.append(True)
+
+    signals.task_postrun.connect(note, weak=False)
+    try:
+        resp = lc.browser.post(f"/webhooks/railway/{secret}", json=payload)
+        assert resp.status_code == 200
+        assert resp.json["instances"] == 1
+        # The refresh the webhook queued has run (not merely: some time has passed)...
+        wait_until(lambda: refreshed, timeout=20, message="the instances.refresh task to run")
+    finally:
+        signals.task_postrun.disconnect(note)
+    assert lc.instance(iid).status != "running"  # ...and Railway says it is still building
 
 
 def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(lifecycle):
@@ -206,8 +213,7 @@ def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(li
 
     from railsaas.instances import provisioning
     from railsaas.models import User
-    from tests.conftest import csrf_from
-    from tests.support import login_as
+    from tests.support import csrf_from, login_as
 
     iid = lc.deploy("keep")
     lc.wait_for(iid, "running")
@@ -235,20 +241,15 @@ def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(li
                         data={"csrf_token": token, "fix": "redeploy"}).status_code == 303
     lc.wait_for(iid, "running")
     assert len(lc.projects_named(iid)) == 1
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        names = [p["id"] for p in lc.emulator.state()["projects"] if not p["deleted"]]
-        if orphan.id not in names:
-            break
-        time.sleep(0.3)
-    assert orphan.id not in names
+    wait_until(lambda: orphan.id not in [p["id"] for p in lc.emulator.state()["projects"]
+                                         if not p["deleted"]],
+               timeout=20, interval=0.3, message="the orphan project deleted on Railway")
 
 
 def test_admins_import_a_template_from_a_railway_code(lifecycle):
     lc = lifecycle
     from railsaas.models import User
-    from tests.conftest import csrf_from
-    from tests.support import login_as
+    from tests.support import csrf_from, login_as
 
     admin = lc.factory.user()
     with db.scope(SYSTEM) as s:
@@ -276,9 +277,8 @@ def test_billing_suspends_resumes_and_deletes_a_workspace_on_railway(lifecycle):
     lc.wait_for(iid, "running")
     with lc.app.app_context(), db.scope(SYSTEM) as s:
         assert instances.suspend_tenant_instances(s, lc.tenant.id, "payment_failed") == 1
-    deadline = time.monotonic() + 20
-    while lc.steps(iid)[-1][1] != "succeeded" and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: lc.steps(iid)[-1][1] == "succeeded", timeout=20, interval=0.2,
+               message="the suspend step finished")
     assert lc.steps(iid)[-1] == ("suspend", "succeeded")
     assert lc.wait_for(iid, "suspended")[iid] == "suspended"
     with lc.app.app_context(), db.scope(SYSTEM) as s:

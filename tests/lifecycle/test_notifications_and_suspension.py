@@ -9,7 +9,7 @@ from railsaas.extensions import db
 from railsaas.instances import lifecycle as instances
 from railsaas.models import Deployment, Email, Instance, OutboxMessage
 from railsaas.platform import notifications
-from tests.conftest import csrf_from
+from tests.support import csrf_from
 
 HX = {"HX-Request": "true"}
 

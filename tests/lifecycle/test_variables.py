@@ -12,7 +12,7 @@ from railsaas.catalog.variables import (
     validate_values,
 )
 from railsaas.errors import ValidationFailed
-from tests.lifecycle.conftest import GHOST_CONFIG, GHOST_VARIABLES
+from tests.support.lifecycle import GHOST_CONFIG, GHOST_VARIABLES
 
 
 def test_values_get_defaults_and_generated_secrets():

@@ -21,8 +21,7 @@ from railsaas.models import (
     UsageMetric,
     User,
 )
-from tests.conftest import csrf_from
-from tests.support import login_as
+from tests.support import csrf_from, login_as
 
 ADMIN_PAGES = ["/admin/users", "/admin/workspaces", "/admin/instances", "/admin/jobs",
                "/admin/metrics", "/admin/audit"]

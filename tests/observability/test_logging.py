@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 from railsaas.observability import logging as logs
 from railsaas.observability.logging import REDACTED, SEED_FIELDS
 from tests.observability import tasks_for_tests
-from tests.support import login_as
+from tests.support import login_as, wait_until
 
 TOKEN = "test-railway-master-token-7f3a9c"  # RAILWAY_API_TOKEN in tests/conftest.py
 
@@ -113,12 +112,9 @@ def test_celery_task_lines_carry_the_request_id_that_queued_them_and_are_redacte
         app, celery_worker, log_output):
     with app.app_context(), logs.bind(request_id="web-req-0001"):
         tasks_for_tests.log_line.delay(f"hello with {TOKEN}")
-    deadline = time.monotonic() + 15
-    record = None
-    while time.monotonic() < deadline and record is None:
-        record = next((r for r in log_output.records() if r.get("action") == "test_task"), None)
-        time.sleep(0.05)
-    assert record is not None, log_output.text
+    record = wait_until(
+        lambda: next((r for r in log_output.records() if r.get("action") == "test_task"), None),
+        timeout=15, interval=0.05, message="the task's log line")
     assert record["request_id"] == "web-req-0001"
     assert record["task"] == "tests.observability.log_line"
     assert TOKEN not in log_output.text
@@ -150,12 +146,9 @@ def test_routine_runs_of_every_few_seconds_jobs_are_not_logged_but_other_tasks_a
     try:
         with app.app_context():
             ids = {poll.delay().id, tasks_for_tests.log_line.delay("an ordinary task").id}
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not ids <= done:
-            time.sleep(0.05)
+        wait_until(lambda: ids <= done, timeout=20, interval=0.05, message="both tasks to run")
     finally:
         signals.task_postrun.disconnect(note)
-    assert ids <= done, "both tasks ran"
     lines = [r for r in log_output.records() if r["logger"].startswith("celery")]
     about = lambda name: [r for r in lines if name in r["message"]]  # noqa: E731
     assert about("tests.observability.log_line"), log_output.text  # received and succeeded

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from railsaas.extensions import db
 from railsaas.models import JobFailure
 from railsaas.observability import metrics
 from tests.observability import tasks_for_tests
-from tests.support import login_as
+from tests.support import login_as, wait_until
 
 REMOTE = {"REMOTE_ADDR": "203.0.113.9"}  # not loopback: no local-scraper allowance
 
@@ -130,16 +129,6 @@ def test_instances_by_status_come_from_the_database_at_scrape_time(client, facto
     assert value(text, "railsaas_instances_active") == 3
 
 
-def _wait_for(predicate, timeout: float = 15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_celery_task_durations_and_failures_are_measured_and_failures_kept(
         app, celery_worker, token):
     secret = app.config["RAILWAY_API_TOKEN"]
@@ -151,14 +140,14 @@ def test_celery_task_durations_and_failures_are_measured_and_failures_kept(
         with db.scope(SYSTEM) as s:
             return s.query(JobFailure).filter_by(task_name="tests.observability.boom").first()
 
-    row = _wait_for(failure_row)
+    row = wait_until(failure_row, timeout=15, interval=0.05, message="the failure row")
     assert row is not None
     assert row.exception_type == "Boom"
     assert secret not in (row.message or "")
     assert secret not in (row.traceback or "")
     assert secret not in str(row.args)
     assert "[REDACTED]" in row.message
-    text = _wait_for(lambda: (t := scrape(app.test_client(), token)) and value(
+    text = wait_until(lambda: (t := scrape(app.test_client(), token)) and value(
         t, "railsaas_celery_task_duration_seconds_count",
         task="tests.observability.log_line", outcome="success") and t)
     assert value(text, "railsaas_celery_task_failures_total",

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from devtools.embedded import free_port
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".local" / "resilience"
@@ -80,14 +81,13 @@ class Process:
         self._log.close()
 
     def wait_for(self, ready, what: str, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not ready():
+        try:
+            wait_until(ready, timeout=timeout, interval=0.2, message=f"{self.name}: {what}",
+                       alive=(self,))
+        except AssertionError as e:
             if not self.alive():
-                raise AssertionError(f"{self.name} exited before {what}\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: no {what} after {timeout:.0f} s\n"
-                                     f"{self.tail()}")
-            time.sleep(0.2)
+                raise
+            raise AssertionError(f"{e}\n{self.tail()}") from None
 
 
 def child_env(**overrides: str) -> dict[str, str]:

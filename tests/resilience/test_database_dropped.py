@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import text
 
 from railsaas import dbadmin
-from tests.lifecycle.conftest import Lifecycle
-from tests.resilience.conftest import Browser, deploying_workspace, session_cookie, wait_until
 from tests.resilience.processes import MiniBeat
+from tests.support import wait_until
+from tests.support.lifecycle import Lifecycle
+from tests.support.resilience import Browser, deploying_workspace, session_cookie
 
 TABLES = ("instances", "deployments", "outbox", "audit_log")
 PAGES = ("/dashboard", "/instances/", "/instances/status", "/templates/")
@@ -103,7 +104,8 @@ def test_dropped_database_connections_fail_requests_cleanly_then_recover(
             call = pool.submit(api.post, "/api/instances",
                                json={"template_id": str(template.id), "name": "doomed-api"})
             wait_until(lambda: _waiting_on_lock(admin) >= 2,
-                       "both deploys waiting on the outbox lock", timeout=120)
+                       message="both deploys waiting on the outbox lock",
+                       timeout=120, interval=0.5)
             with admin.connect() as conn:
                 killed = conn.execute(text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -146,7 +148,8 @@ def test_dropped_database_connections_fail_requests_cleanly_then_recover(
                 stack.worker.resume()
             try:
                 wait_until(lambda: _waiting_on_lock(admin) >= 1,
-                           "the deploy step waiting on the instance row", timeout=120)
+                           message="the deploy step waiting on the instance row",
+                           timeout=120, interval=0.5)
                 with admin.connect() as conn:
                     conn.execute(text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -156,7 +159,7 @@ def test_dropped_database_connections_fail_requests_cleanly_then_recover(
                 held.rollback()
                 locker.close()
             wait_until(lambda: lc.instance(iid).status in ("running", "failed"),
-                       "the deploy caught by the drop settled", timeout=180,
+                       message="the deploy caught by the drop settled", timeout=180, interval=0.5,
                        alive=(stack.web, stack.worker))
         inst = lc.instance(iid)
         assert inst.status == "running", (inst.status_reason, stack.worker.tail())

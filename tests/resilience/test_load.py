@@ -22,8 +22,9 @@ import httpx
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Instance, Membership, Tenant, User
-from tests.lifecycle.conftest import railway_template
-from tests.resilience.conftest import USER_AGENT, session_cookie, wait_until
+from tests.support import wait_until
+from tests.support.lifecycle import railway_template
+from tests.support.resilience import USER_AGENT, session_cookie
 
 USERS = 200
 MEMBERS_PER_WORKSPACE = 10
@@ -53,7 +54,8 @@ def _deployed_service(rc, emulator, template_code: str, name: str) -> tuple[str,
     env = project.environment() or project.environments[0]
     rc.deploy_template(found["id"], found["serializedConfig"], project_id=project.id,
                        environment_id=env.id)
-    service = wait_until(lambda: rc.project(project.id).services, "services created", 60)[0]
+    service = wait_until(lambda: rc.project(project.id).services, message="services created",
+                         timeout=60, interval=0.5)[0]
     return project.id, env.id, service.id
 
 

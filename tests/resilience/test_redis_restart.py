@@ -17,8 +17,9 @@ from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.instances.provisioning import PROJECT_PREFIX
 from railsaas.models import Deployment, Instance, OutboxMessage
-from tests.resilience.conftest import Browser, deploying_workspace, session_cookie, wait_until
 from tests.resilience.processes import MiniBeat
+from tests.support import wait_until
+from tests.support.resilience import Browser, deploying_workspace, session_cookie
 
 HX = {"HX-Request": "true"}
 
@@ -81,8 +82,8 @@ def test_the_app_and_its_workers_recover_from_a_redis_restart(app, committed_fac
             during = deploy("during")
 
             stack.redis.start()
-            wait_until(lambda: _ready(stack.url).status_code == 200, "ready again",
-                       timeout=120, alive=processes)
+            wait_until(lambda: _ready(stack.url).status_code == 200, message="ready again",
+                       timeout=120, interval=0.5, alive=processes)
             assert _pages(browser, token, before) == ok
             after = deploy("after")
             # The deploy asked for during the outage waits for the outbox sweep (rows older
@@ -98,7 +99,8 @@ def test_the_app_and_its_workers_recover_from_a_redis_restart(app, committed_fac
                 return statuses if set(statuses.values()) <= {"running", "failed"} else None
 
             # Recovered in place: the same web and worker processes, never restarted.
-            final = wait_until(settled, "every deploy settled", timeout=300, alive=processes)
+            final = wait_until(settled, message="every deploy settled", timeout=300,
+                               interval=0.5, alive=processes)
     finally:
         stack.ensure_up()
         browser.close()

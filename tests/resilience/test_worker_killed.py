@@ -15,9 +15,10 @@ from __future__ import annotations
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Tenant
-from tests.lifecycle.conftest import Lifecycle, railway_template
-from tests.resilience.conftest import Browser, session_cookie, wait_until
 from tests.resilience.processes import MiniBeat
+from tests.support import wait_until
+from tests.support.lifecycle import Lifecycle, railway_template
+from tests.support.resilience import Browser, session_cookie
 
 
 def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_factory,
@@ -39,7 +40,7 @@ def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_f
             assert resp.status_code == 204, resp.text
             iid = resp.headers["HX-Redirect"].rsplit("/", 1)[1]
             wait_until(lambda: railway_emulator.requests("TemplateDeployV2")["total"],
-                       "templateDeployV2 sent", timeout=120)
+                       message="templateDeployV2 sent", timeout=120, interval=0.5)
             assert lc.instance(iid).railway_project_id  # the step got that far, and said so
 
             stack.worker.kill()
@@ -50,7 +51,8 @@ def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_f
 
             stack.new_worker()
             wait_until(lambda: lc.instance(iid).status in ("running", "failed"),
-                       "the deploy settled after the restart", timeout=240)
+                       message="the deploy settled after the restart", timeout=240,
+                       interval=0.5)
     finally:
         railway_emulator.clear_faults()
         redis.close()

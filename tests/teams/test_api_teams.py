@@ -6,7 +6,7 @@ from __future__ import annotations
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import User
-from tests.teams.conftest import audits, invitation_link, invitations, role_of
+from tests.support.teams import audits, invitation_link, invitations, role_of
 
 
 def test_members_list_shape_and_pages(api, team):
@@ -120,7 +120,7 @@ def test_delete_workspace_over_the_api(api, team):
 
 def test_a_personal_token_never_exceeds_its_owners_role(app, client, team):
     """Scopes narrow what a token may do; the owner's role still decides, on every request."""
-    from tests.api.conftest import bearer, make_token
+    from tests.support.api import bearer, make_token
 
     with app.app_context():
         secret, _ = make_token(team["viewer"], team.tenant, ("admin",))
@@ -131,7 +131,7 @@ def test_a_personal_token_never_exceeds_its_owners_role(app, client, team):
 
 
 def test_a_workspace_bound_token_sees_only_its_workspace(app, client, team, factory):
-    from tests.api.conftest import bearer, make_token
+    from tests.support.api import bearer, make_token
 
     factory.member(team.other, team["member"], "admin")
     with app.app_context():
@@ -145,7 +145,7 @@ def test_a_workspace_bound_token_sees_only_its_workspace(app, client, team, fact
 
 
 def test_a_removed_members_token_stops_working(app, client, api, team):
-    from tests.api.conftest import bearer, make_token
+    from tests.support.api import bearer, make_token
 
     with app.app_context():
         secret, _ = make_token(team["member"], team.tenant, ("read",))

@@ -14,7 +14,7 @@ from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Invitation, User
 from tests.support import DEFAULT_PASSWORD
-from tests.teams.conftest import audits, emails_to, invitation_link, invitations, role_of
+from tests.support.teams import audits, emails_to, invitation_link, invitations, role_of
 
 
 def _invite(pages, team, email="new@example.com", role="member"):

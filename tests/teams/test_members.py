@@ -11,7 +11,7 @@ from sqlalchemy import select
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import ApiToken
-from tests.teams.conftest import audits, role_of
+from tests.support.teams import audits, role_of
 
 
 def test_members_page_lists_everyone_by_role(pages, team):

@@ -33,8 +33,9 @@ from railsaas.models import (
     User,
 )
 from railsaas.teams.permissions import PERMISSIONS
-from tests.lifecycle.conftest import GHOST_CONFIG, GHOST_VARIABLES
-from tests.teams.conftest import ROLES
+from tests.support import CsrfClient
+from tests.support.lifecycle import GHOST_CONFIG, GHOST_VARIABLES
+from tests.support.teams import ROLES
 
 ALL = frozenset(ROLES)
 EDITORS = frozenset({"owner", "admin", "member"})
@@ -399,9 +400,7 @@ def _call(app, route: Route, world: World, role: str, *, foreign: bool = False):
                             json={"email": user.email, "password": DEFAULT_PASSWORD})
         headers = {"Authorization": f"Bearer {login.json['access_token']}"}
         return client.open(path, method=route.method, headers=headers, json=body)
-    from tests.teams.conftest import PageClient
-
-    pc = PageClient(app, user, world.tenant)
+    pc = CsrfClient(app, user=user, workspace=world.tenant)
     if route.method == "GET":
         return pc.get(path)
     return pc.post(path, body or {})

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Instance, Invitation, Subscription, Tenant
-from tests.teams.conftest import audits, role_of
+from tests.support.teams import audits, role_of
 
 
 def _tenant(tenant_id):

@@ -1,4 +1,6 @@
-"""Helpers shared by the tests: server handles, a factory for rows, signing in."""
+"""Helpers shared by the tests: server handles, a factory for rows, signing in and posting
+forms (`web`), waiting for a signal (`waiting`), Redis isolation, and per-area helpers in
+`tests.support.<area>`. Test modules import helpers from here, never from a conftest."""
 
 from __future__ import annotations
 
@@ -13,6 +15,12 @@ from sqlalchemy import text
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Instance, Membership, Plan, Template, Tenant, User
+from tests.support.redis import forget_cached_catalog
+from tests.support.waiting import wait_until
+from tests.support.web import CsrfClient, csrf_from, login_as
+
+__all__ = ["CsrfClient", "Factory", "Servers", "csrf_from", "forget_cached_catalog", "login_as",
+           "wait_until"]
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -22,7 +30,8 @@ _seq = itertools.count(1)
 class Servers:
     admin_url: str
     database_url: str
-    redis_url: str
+    redis_url: str  # the app's REDIS_URL: this worker's database (tests.support.redis)
+    cache_redis_url: str = ""  # this worker's cache database (CACHE_REDIS_URL)
 
 
 def truncate_all(database_url: str) -> None:
@@ -37,18 +46,6 @@ def truncate_all(database_url: str) -> None:
             conn.exec_driver_sql(
                 "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
     engine.dispose()
-
-
-def forget_cached_catalog(redis_url: str) -> None:
-    import redis
-
-    from railsaas.catalog.templates import CACHE_KEY
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.delete(CACHE_KEY)
-    finally:
-        client.close()
 
 
 def hash_password(password: str) -> str:
@@ -117,15 +114,3 @@ class Factory:
                       status="running", config={})
         fields.update(kw)
         return self._save(Instance(**fields))
-
-
-def login_as(app, client, user: User) -> None:
-    """Sign `user` in on a test client, as the login view would (cookie with session id)."""
-    from flask_login.utils import _create_identifier
-
-    with app.test_request_context(environ_base=client.environ_base):
-        identifier = _create_identifier()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = user.get_id()
-        sess["_fresh"] = True
-        sess["_id"] = identifier
