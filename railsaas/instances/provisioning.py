@@ -1,9 +1,9 @@
 """Doing the lifecycle on Railway: the steps (deploy, redeploy, restart, stop, start, delete,
 variables, domain, suspend, resume), the batched poll that watches them, and reconciliation.
 
-Called from Celery tasks (railsaas.tasks.instances), never from a request (except the
-read-only logs, metrics and template lookups at the bottom). Database work happens in short
-transactions between Railway calls: a lock is never held while waiting on Railway.
+Called from Celery tasks (railsaas.tasks.instances), never from a request. Database work
+happens in short transactions between Railway calls: a lock is never held while waiting on
+Railway.
 
 Idempotency: Railway has no idempotency key. The project is named after the instance id and
 looked up before one is created; the template deploy is skipped when the project already has
@@ -67,10 +67,6 @@ LOG_EXCERPT_LINES = 40
 RECONCILE_KEY = "reconcile:findings"
 # Steps that end when Railway reports the instance running (or failed).
 WATCHED_KINDS = frozenset({"deploy", "redeploy", "restart", "start", "resume", "variables"})
-
-
-class RailwayUnavailable(Exception):
-    """A read for a page could not be answered (the page says so and renders anyway)."""
 
 
 class StepDeferred(Exception):
@@ -792,48 +788,3 @@ def fix_missing_project(session: Session, instance_id: uuid.UUID, fix: str) -> I
     if project_id:
         drop_finding(project_id)
     return inst
-
-
-# --- reads for pages (logs, metrics, templates, admin views) ---------------------------------
-
-def fetch_logs(inst: Instance, *, query: str | None, limit: int) -> list[dict[str, Any]]:
-    try:
-        rc = client()
-        latest = rc.latest_deployment(inst.railway_environment_id, inst.railway_service_id) \
-            if inst.railway_service_id else None
-        if latest is None:
-            return []
-        lines = rc.deployment_logs(latest.id, limit=limit, filter=query)
-    except rw.RailwayError as exc:
-        raise RailwayUnavailable(str(exc)) from None
-    return [{"timestamp": ln.raw_timestamp or ln.timestamp.isoformat(),
-             "severity": ln.severity, "message": ln.message} for ln in lines]
-
-
-def fetch_metrics(inst: Instance, measurements: list[str], start: datetime,
-                  end: datetime | None = None) -> dict[str, list[tuple[int, float]]]:
-    try:
-        series = client().metrics(start=start, end=end, project_id=inst.railway_project_id,
-                                  environment_id=inst.railway_environment_id,
-                                  service_id=inst.railway_service_id,
-                                  measurements=measurements)
-    except rw.RailwayError as exc:
-        raise RailwayUnavailable(str(exc)) from None
-    out: dict[str, list[tuple[int, float]]] = {}
-    for s in series:
-        out.setdefault(s.measurement, []).extend(
-            (int(p.ts.timestamp()), p.value) for p in s.points)
-    return out
-
-
-def fetch_template(code: str) -> dict[str, Any]:
-    """A Railway template by code, shaped like Railway's answer (for the import form)."""
-    try:
-        t = client().template(code)
-    except rw.NotFound:
-        raise NotFoundError(f"Railway has no template {code!r}.") from None
-    except rw.RailwayError as exc:
-        raise ServiceError(f"Railway did not answer: {exc.message}", status=502,
-                           code="railway_unavailable") from None
-    return {"id": t.id, "code": t.code, "name": t.name, "description": t.description,
-            "category": t.category, "image": t.image, "serializedConfig": t.serialized_config}
