@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.instances.provisioning import PROJECT_PREFIX
+from railsaas.instances.steps import PROJECT_PREFIX
 from railsaas.models import AuditLog, Deployment, Instance, OutboxMessage, Tenant
 from tests.conftest import csrf_from
 from tests.lifecycle.conftest import railway_template
