@@ -1,11 +1,12 @@
 """A per-instance lock, so two steps of one instance never talk to Railway at once.
 
-A Redis key `instance-lock:<instance id>` set with NX, taken without waiting: when another
-step holds it, `StepDeferred` tells the task to retry soon. It lives LOCK_TTL_MS unless its
-holder renews it (every third of that, from a thread), so a worker killed mid-step (SIGKILL,
-out of memory) leaves the instance locked for seconds, not minutes: when the broker hands
-the step to another worker, it can run. When Redis is unavailable the step runs without
-the lock (a warning is logged).
+redis-py's `Lock` under `instance-lock:<instance id>`, taken without waiting: when another
+step holds it, `StepDeferred` tells the task to retry soon. It lives LOCK_TTL_SECONDS unless
+its holder renews it (every third of that, from a daemon thread), so a worker killed
+mid-step (SIGKILL, out of memory) leaves the instance locked for seconds, not minutes: when
+the broker hands the step to another worker, it can run. When Redis is unavailable the step
+runs without the lock (a warning is logged): steps are idempotent, the lock only keeps two
+of them from interleaving.
 """
 
 from __future__ import annotations
@@ -15,17 +16,14 @@ import logging
 import threading
 import uuid
 
-import redis
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.lock import Lock
 
 from railsaas.extensions import redis_client
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_MS = 10_000
-_RENEW = """if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"""
-_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1]) else return 0 end"""
+LOCK_TTL_SECONDS = 10
 
 
 class StepDeferred(Exception):
@@ -37,38 +35,41 @@ class InstanceLock:
 
     def __init__(self, instance_id: uuid.UUID) -> None:
         self.key = f"instance-lock:{instance_id}"
-        self.token = uuid.uuid4().hex
-        self._redis: redis.Redis | None = None
+        self._lock: Lock | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> InstanceLock:
         try:
-            r = redis_client()
-            if not r.set(self.key, self.token, nx=True, px=LOCK_TTL_MS):
-                raise StepDeferred(str(self.key))
-        except redis.RedisError:
+            # Not thread-local: the renewal thread must see the token the step acquired.
+            lock = redis_client().lock(self.key, timeout=LOCK_TTL_SECONDS, blocking=False,
+                                       thread_local=False)
+            acquired = lock.acquire()
+        except RedisError:
             log.warning("instance lock unavailable; running without it")
             return self
-        self._redis = r
+        if not acquired:
+            raise StepDeferred(self.key)
+        self._lock = lock
         self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.key}",
                                          daemon=True)
         self._renewer.start()
         return self
 
     def _renew(self) -> None:
-        while not self._stop.wait(LOCK_TTL_MS / 3000):
+        while not self._stop.wait(LOCK_TTL_SECONDS / 3):
             try:
-                if not self._redis.eval(_RENEW, 1, self.key, self.token, LOCK_TTL_MS):
-                    log.warning("instance lock %s lost while held", self.key)
-                    return
-            except redis.RedisError:
+                self._lock.reacquire()  # the TTL starts again from now
+            except LockNotOwnedError:
+                log.warning("instance lock %s lost while held", self.key)
+                return
+            except RedisError:
                 pass  # Redis is away: try again at the next beat
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)
-        if self._redis is not None:
-            with contextlib.suppress(redis.RedisError):
-                self._redis.eval(_RELEASE, 1, self.key, self.token)
+        if self._lock is not None:
+            with contextlib.suppress(LockError, RedisError):  # expired, or Redis is away
+                self._lock.release()
