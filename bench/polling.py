@@ -11,9 +11,10 @@ holding a project, a service and a deployment for each: settled ones finished, d
 still building for the whole window (so the mix stays constant). Then the real beat task
 `instances.poll` runs once per beat interval of its schedule (BEAT_SCHEDULE, 3 s) on a
 simulated clock: the emulator's clock is frozen and advanced by one interval per cycle, and
-the poller's own clock (provisioning.now, its only notion of time) is the same simulated
-one. One simulated hour takes minutes. Settled instances start due uniformly over their
-5-minute cadence, deploying ones over 3 s: the steady state, from the first cycle.
+the poller's own clock (`now` in railsaas.instances.poll and .steps, its only notion of
+time) is the same simulated one. One simulated hour takes minutes. Settled instances start
+due uniformly over their 5-minute cadence, deploying ones over 3 s: the steady state, from
+the first cycle.
 
 Counted: every GraphQL request in the emulator's log during the window. Staleness: the
 longest time any instance went without its status being asked for (from a recording
@@ -228,25 +229,29 @@ def staleness(fleet: Fleet, recorder: RecordingTransport, window: float,
 
 def measure(app, server, ctl, database_url, ws, size, share, minutes, batch_size, rng,
             mode: str) -> dict:
-    from railsaas.instances import provisioning
+    from railsaas.instances import cadence as poll_cadence
+    from railsaas.instances import poll, steps
     from railsaas.railway import reset_clients
     from railsaas.tasks import BEAT_SCHEDULE
 
     interval = BEAT_SCHEDULE["instances-poll"]["schedule"].total_seconds()
-    cadence = {"deploying": provisioning.FAST_POLL.total_seconds(),
-               "settled": provisioning.SLOW_POLL.total_seconds()}
+    cadence = {"deploying": poll_cadence.FAST_POLL.total_seconds(),
+               "settled": poll_cadence.SLOW_POLL.total_seconds()}
     fleet, start = seed(server, ctl, database_url, ws, size, share, cadence, rng)
     clock = SimClock(start)
     recorder = RecordingTransport(clock)
     app.config.update(RAILWAY_BATCH_SIZE=batch_size,
                       RAILWAY_CLIENT_OPTIONS={"transport": recorder})
     reset_clients()
-    real_now = provisioning.now
-    provisioning.now = clock.now  # the poller's clock is the simulated one
+    clocked = (poll, steps)  # each reads the time from its own `now` (cadence.now)
+    real_now = [m.now for m in clocked]
+    for m in clocked:
+        m.now = clock.now  # the poller's clock is the simulated one
     try:
         result = run_window(app, ctl, clock, recorder, minutes, interval)
     finally:
-        provisioning.now = real_now
+        for m, real in zip(clocked, real_now, strict=True):
+            m.now = real
         reset_clients()
     window = minutes * 60
     per_cycle = [recorder.per_cycle.get(k, 0) for k in range(result["cycles"])]

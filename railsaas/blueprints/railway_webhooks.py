@@ -11,7 +11,7 @@ import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from railsaas.instances import provisioning
+from railsaas.instances.poll import refresh_from_webhook
 from railsaas.platform import audit
 
 bp = Blueprint("railway_webhooks", __name__, url_prefix="/webhooks/railway")
@@ -26,4 +26,4 @@ def receive(secret: str):
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return jsonify({"received": False, "error": "expected a JSON object"}), 400
-    return jsonify({"received": True, "instances": provisioning.refresh_from_webhook(payload)})
+    return jsonify({"received": True, "instances": refresh_from_webhook(payload)})

@@ -20,11 +20,13 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from railsaas.catalog.variables import parse_specs, propose_specs
-from railsaas.errors import Conflict, NotFound, ValidationFailed
+from railsaas.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from railsaas.extensions import redis_client
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
 from railsaas.platform import audit
+from railsaas.railway import errors as rw
+from railsaas.railway import railway_client
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +283,19 @@ def _forget_dirty(session: Session) -> None:
 
 
 # --- import from Railway ----------------------------------------------------------------------
+
+def fetch_template(code: str) -> dict[str, Any]:
+    """A Railway template by code, shaped like Railway's answer (for the import form)."""
+    try:
+        t = railway_client().template(code)
+    except rw.NotFound:
+        raise NotFound(f"Railway has no template {code!r}.") from None
+    except rw.RailwayError as exc:
+        raise ServiceError(f"Railway did not answer: {exc.message}", status=502,
+                           code="railway_unavailable") from None
+    return {"id": t.id, "code": t.code, "name": t.name, "description": t.description,
+            "category": t.category, "image": t.image, "serializedConfig": t.serialized_config}
+
 
 def import_proposal(railway_template: dict[str, Any]) -> dict[str, Any]:
     """Form values proposed from Railway's `template(code:)` answer: an admin reviews them

@@ -5,8 +5,15 @@
   Railway.
 - `admission`: what a workspace's plan and billing hold allow to run.
 - `states`: the state machine; every status change goes through it.
-- `provisioning` and its parts: doing the steps on Railway from Celery tasks, the batched
-  poll that watches them, and reconciliation.
+- Doing it on Railway, from Celery tasks (railsaas.tasks.instances):
+  - `steps`: running one step (deploy, redeploy, stop, delete, ...), idempotently, and
+    naming an instance's Railway project;
+  - `lock`: the per-instance lock, so two steps of one instance never run at once;
+  - `poll`: the batched poll that watches Railway and applies what it reports, the deploy
+    timeout, and the refresh a Railway webhook asks for;
+  - `cadence`: how fresh a status is kept (when the poll next looks at an instance);
+  - `reconcile`: Railway's projects compared with our instances, and the admins' fixes.
+  Imports point one way: lock, cadence <- steps <- poll; steps <- reconcile.
 - `insights`: logs and metrics read from Railway for the instance page.
 
 Depends on `catalog`, `teams` and `platform`; billing drives it (suspend, resume), never

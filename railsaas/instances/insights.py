@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from railsaas.charts import Chart, line_chart
-from railsaas.instances import provisioning
 from railsaas.models import Instance
+from railsaas.railway import errors as rw
+from railsaas.railway import railway_client
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,50 @@ MEASUREMENTS = (
 UNAVAILABLE = "Railway is not answering right now; try again in a moment."
 
 
+class RailwayUnavailable(Exception):
+    """A read for a page could not be answered (the page says so and renders anyway)."""
+
+
 @dataclass
 class LogResult:
     lines: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     last_timestamp: str | None = None
 
+
+# --- the reads from Railway -------------------------------------------------------------------
+
+def fetch_logs(inst: Instance, *, query: str | None, limit: int) -> list[dict[str, Any]]:
+    try:
+        rc = railway_client()
+        latest = rc.latest_deployment(inst.railway_environment_id, inst.railway_service_id) \
+            if inst.railway_service_id else None
+        if latest is None:
+            return []
+        lines = rc.deployment_logs(latest.id, limit=limit, filter=query)
+    except rw.RailwayError as exc:
+        raise RailwayUnavailable(str(exc)) from None
+    return [{"timestamp": ln.raw_timestamp or ln.timestamp.isoformat(),
+             "severity": ln.severity, "message": ln.message} for ln in lines]
+
+
+def fetch_metrics(inst: Instance, measurements: list[str], start: datetime,
+                  end: datetime | None = None) -> dict[str, list[tuple[int, float]]]:
+    try:
+        series = railway_client().metrics(
+            start=start, end=end, project_id=inst.railway_project_id,
+            environment_id=inst.railway_environment_id, service_id=inst.railway_service_id,
+            measurements=measurements)
+    except rw.RailwayError as exc:
+        raise RailwayUnavailable(str(exc)) from None
+    out: dict[str, list[tuple[int, float]]] = {}
+    for s in series:
+        out.setdefault(s.measurement, []).extend(
+            (int(p.ts.timestamp()), p.value) for p in s.points)
+    return out
+
+
+# --- what the instance page shows ------------------------------------------------------------
 
 def _not_deployed(inst: Instance) -> str | None:
     if inst.status == "deleted":
@@ -50,8 +89,8 @@ def logs(inst: Instance, *, query: str | None = None, after: str | None = None,
     if reason:
         return LogResult(error=reason)
     try:
-        lines = provisioning.fetch_logs(inst, query=query, limit=limit)
-    except provisioning.RailwayUnavailable:
+        lines = fetch_logs(inst, query=query, limit=limit)
+    except RailwayUnavailable:
         return LogResult(error=UNAVAILABLE)
     if after:
         # Timestamps are RFC 3339 strings; comparing them as strings is what the CLI does.
@@ -67,9 +106,9 @@ def metrics(inst: Instance, window: str) -> list[Chart]:
                 for _, title, unit, _ in MEASUREMENTS]
     try:
         # No end date: "up to now" by Railway's clock.
-        series = provisioning.fetch_metrics(inst, [m for m, *_ in MEASUREMENTS],
-                                            datetime.now(UTC) - span, None)
-    except provisioning.RailwayUnavailable:
+        series = fetch_metrics(inst, [m for m, *_ in MEASUREMENTS],
+                               datetime.now(UTC) - span, None)
+    except RailwayUnavailable:
         return [Chart(title=title, unit=unit, error=UNAVAILABLE)
                 for _, title, unit, _ in MEASUREMENTS]
     return [line_chart(title, unit, series.get(m, []), scale=scale)

@@ -1,5 +1,5 @@
 """Customer instances: deploy, manage, suspend. Business rules only; Railway is reached by the
-`instances.run_step` task (railsaas.tasks.instances -> railsaas.instances.provisioning).
+`instances.run_step` task (railsaas.tasks.instances -> railsaas.instances.steps).
 
 Every request that changes an instance writes a `deployments` row (the step: kind, status,
 times) and an outbox row in the caller's transaction; the task performs the step after the

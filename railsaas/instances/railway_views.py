@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from railsaas.errors import NotFound, ServiceError
-from railsaas.instances.provisioning import client, instance_id_from_project
+from railsaas.instances.steps import client, instance_id_from_project
 from railsaas.railway import errors as rw
 
 

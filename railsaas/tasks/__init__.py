@@ -12,7 +12,7 @@ from celery import Celery, Task
 from flask import Flask, current_app
 from sqlalchemy.exc import OperationalError
 
-from railsaas.instances.provisioning import POLL_INTERVAL
+from railsaas.instances.cadence import POLL_INTERVAL
 from railsaas.observability.logging import PeriodicChatterFilter
 
 # Modules whose tasks the worker imports. Add a module here when you add one.

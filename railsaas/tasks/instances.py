@@ -13,7 +13,10 @@ import uuid
 
 from celery import shared_task
 
-from railsaas.instances import provisioning
+from railsaas.instances import poll as polling
+from railsaas.instances import reconcile as reconciliation
+from railsaas.instances import steps
+from railsaas.instances.lock import StepDeferred
 from railsaas.railway import errors as rw
 from railsaas.tasks import capped_countdown
 
@@ -35,8 +38,8 @@ def _countdown(retries: int, retry_after: float | None = None) -> float:
 def run_step(self, step_id: str) -> str:
     sid = uuid.UUID(step_id)
     try:
-        return provisioning.run_step(sid)
-    except provisioning.StepDeferred:
+        return steps.run_step(sid)
+    except StepDeferred:
         raise self.retry(countdown=3 + random.random() * 2, max_retries=MAX_RETRIES * 5) \
             from None
     except rw.RailwayError as exc:
@@ -45,7 +48,7 @@ def run_step(self, step_id: str) -> str:
             raise self.retry(countdown=_countdown(self.request.retries, exc.retry_after)) \
                 from None
         log.warning("step %s failed: %s", step_id, exc)
-        provisioning.fail_step(sid, f"Railway refused the request: {exc.message}")
+        steps.fail_step(sid, f"Railway refused the request: {exc.message}")
         return "failed"
 
 
@@ -55,10 +58,10 @@ def poll() -> dict:
     every few minutes, see instances.next_poll_at) in batched status requests."""
     total = {"polled": 0, "changed": 0, "timed_out": 0}
     for _ in range(10):  # up to 10 batches a round; the rest wait for the next round
-        counts = provisioning.poll()
+        counts = polling.poll()
         for k, v in counts.items():
             total[k] += v
-        if counts["polled"] < provisioning.POLL_BATCH:
+        if counts["polled"] < polling.POLL_BATCH:
             break
     return total
 
@@ -66,13 +69,13 @@ def poll() -> dict:
 @shared_task(name="instances.refresh")
 def refresh(instance_ids: list[str]) -> dict:
     """Poll these instances now (a Railway webhook named them)."""
-    return provisioning.poll(only=[uuid.UUID(i) for i in instance_ids])
+    return polling.poll(only=[uuid.UUID(i) for i in instance_ids])
 
 
 @shared_task(name="instances.reconcile")
 def reconcile() -> int:
     try:
-        return len(provisioning.reconcile()["findings"])
+        return len(reconciliation.reconcile()["findings"])
     except rw.RailwayError as exc:
         log.warning("reconcile skipped: %s", exc)
         return -1
@@ -81,7 +84,7 @@ def reconcile() -> int:
 @shared_task(name="instances.delete_orphan_project", bind=True, max_retries=10)
 def delete_orphan_project(self, project_id: str) -> str:
     try:
-        provisioning.fix_orphan_project(project_id)
+        reconciliation.fix_orphan_project(project_id)
     except rw.RailwayError as exc:
         if exc.retryable:
             raise self.retry(countdown=_countdown(self.request.retries, exc.retry_after)) \

@@ -312,11 +312,11 @@ def _railway_projects(w: World):
 
 def _on_railway(w: World):
     """A project with one deployed service on the emulator: (project_id, env_id, service_id)."""
-    from railsaas.instances import provisioning
+    from railsaas.instances import steps
 
     with w.app.app_context():  # the app's Railway client, pointed at the emulator
-        rc = provisioning.client()
-        project = rc.create_project(provisioning.project_name(uuid.uuid4()))
+        rc = steps.client()
+        project = rc.create_project(steps.project_name(uuid.uuid4()))
         redis_template = rc.template("redis")
         rc.deploy_template(redis_template.id, redis_template.serialized_config,
                            project_id=project.id, environment_id=project.environments[0].id)

@@ -24,7 +24,7 @@ def _sign_in(page, live_server, user) -> None:
 
 @pytest.fixture
 def poller(app):
-    from railsaas.instances import provisioning
+    from railsaas.instances import poll
 
     stop = threading.Event()
 
@@ -32,7 +32,7 @@ def poller(app):
         while not stop.is_set():
             with app.app_context():
                 try:
-                    provisioning.poll()
+                    poll.poll()
                 except Exception:  # noqa: S112 - a test helper; the next round tries again
                     continue
             stop.wait(0.4)

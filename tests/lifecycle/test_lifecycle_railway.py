@@ -63,7 +63,7 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     assert lc.instance(iid).status == "redeploying"
     lc.wait_for(iid, "running")
     assert lc.instance(iid).config["mail__from"] == "blog@example.com"
-    from railsaas.instances.provisioning import client
+    from railsaas.instances.steps import client
 
     with lc.app.app_context():
         railway_vars = client().variables(inst.railway_project_id,
@@ -211,17 +211,17 @@ def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(li
     lc = lifecycle
     import uuid
 
-    from railsaas.instances import provisioning
+    from railsaas.instances import reconcile, steps
     from railsaas.models import User
     from tests.support import csrf_from, login_as
 
     iid = lc.deploy("keep")
     lc.wait_for(iid, "running")
     with lc.app.app_context():
-        rc = provisioning.client()
+        rc = steps.client()
         orphan = rc.create_project(f"railsaas-{uuid.uuid4()}")
         rc.delete_project(lc.instance(iid).railway_project_id)
-        report = provisioning.reconcile()
+        report = reconcile.reconcile()
     kinds = {(f["kind"], f["project_id"]) for f in report["findings"]}
     assert ("orphan_project", orphan.id) in kinds
     assert ("missing_project", lc.instance(iid).railway_project_id) in kinds

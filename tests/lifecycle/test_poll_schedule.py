@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.instances import provisioning
+from railsaas.instances import poll
 from railsaas.models import Instance
 from railsaas.tasks import BEAT_SCHEDULE
 
@@ -22,7 +22,7 @@ def _poll_and_read(factory, status: str) -> tuple[datetime, datetime]:
     inst = factory.instance(tenant, status=status, next_poll_at=long_ago,
                             status_changed_at=datetime.now(UTC))
     asked_at = datetime.now(UTC)
-    assert provisioning.poll()["polled"] == 1
+    assert poll.poll()["polled"] == 1
     with db.scope(SYSTEM) as s:
         return asked_at, s.get(Instance, inst.id).next_poll_at
 

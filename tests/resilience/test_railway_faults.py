@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.instances.provisioning import PROJECT_PREFIX
+from railsaas.instances.steps import PROJECT_PREFIX
 from railsaas.models import AuditLog, Deployment, Instance, OutboxMessage, Tenant
 from tests.resilience.processes import MiniBeat
 from tests.support import csrf_from, login_as, wait_until

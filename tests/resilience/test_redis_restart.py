@@ -15,7 +15,7 @@ import httpx
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.instances.provisioning import PROJECT_PREFIX
+from railsaas.instances.steps import PROJECT_PREFIX
 from railsaas.models import Deployment, Instance, OutboxMessage
 from tests.resilience.processes import MiniBeat
 from tests.support import wait_until

@@ -110,10 +110,10 @@ class Lifecycle:
                 Email.tenant_id == self.tenant.id)))
 
     def poll(self) -> None:
-        from railsaas.instances import provisioning
+        from railsaas.instances import poll
 
         with self.app.app_context():
-            provisioning.poll()
+            poll.poll()
 
     def wait_for(self, instance_ids, statuses, timeout: float = 45.0) -> dict:
         """Poll until every instance is in one of `statuses`; return {id: status}."""

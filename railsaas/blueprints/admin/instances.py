@@ -12,7 +12,7 @@ from railsaas.blueprints.admin.common import optional_uuid, workspace_id_from
 from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.errors import NotFound
 from railsaas.extensions import db
-from railsaas.instances import provisioning, states
+from railsaas.instances import reconcile, states
 from railsaas.instances.lifecycle import STEP_FOR_ACTION, parse_id, request_action
 from railsaas.models import Instance, Template, Tenant
 from railsaas.platform import audit, outbox
@@ -42,7 +42,7 @@ def instances():
     return render_template("admin/instances/index.html", rows=rows, status=status,
                            statuses=list(states.TRANSITIONS), states=states,
                            templates=templates, template_id=template_id, workspace_filter=workspace,
-                           actions=ACTIONS, report=provisioning.reconcile_report())
+                           actions=ACTIONS, report=reconcile.reconcile_report())
 
 
 @bp.post("/instances/<instance_id>/action")
@@ -88,7 +88,7 @@ def instances_delete_orphan(project_id: str):
 
 @bp.post("/instances/orphans/<project_id>/ignore")
 def instances_ignore_finding(project_id: str):
-    provisioning.drop_finding(project_id)
+    reconcile.drop_finding(project_id)
     audit.record(db.session, "admin.reconcile_ignore", target_type="railway_project",
                  target_id=project_id[:255], tenant_id=None)
     db.session.commit()
@@ -98,7 +98,7 @@ def instances_ignore_finding(project_id: str):
 @bp.post("/instances/<instance_id>/fix")
 def instances_fix(instance_id: str):
     fix = request.form.get("fix", "")
-    inst = provisioning.fix_missing_project(db.session, parse_id(instance_id), fix)
+    inst = reconcile.fix_missing_project(db.session, parse_id(instance_id), fix)
     db.session.commit()
     done = "redeploying into a new project" if fix == "redeploy" else "marked deleted"
     flash(f"{inst.name}: {done}.", "success")

@@ -12,7 +12,6 @@ from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.catalog import templates as catalog
 from railsaas.errors import ServiceError, ValidationFailed
 from railsaas.extensions import db
-from railsaas.instances import provisioning
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
 from railsaas.platform import audit
@@ -98,7 +97,7 @@ def templates_import():
     if not code:
         return _render_form(None, _form_values(), {"code": "Enter a Railway template code."})
     try:
-        found = provisioning.fetch_template(code)
+        found = catalog.fetch_template(code)
     except ServiceError as exc:
         return _render_form(None, _form_values(), {"code": exc.message})
     proposal = catalog.import_proposal(found)

@@ -1,0 +1,380 @@
+"""Running one step of an instance's lifecycle on Railway (deploy, redeploy, restart, stop,
+start, delete, variables, domain, suspend, resume), from the `instances.run_step` task.
+
+Database work happens in short transactions between Railway calls: a row lock is never held
+while waiting on Railway. Two steps of one instance never run at once (railsaas.instances.lock).
+
+Idempotency: Railway has no idempotency key. The project is named after the instance id
+(`project_name`) and looked up before one is created; the template deploy is skipped when the
+project already has services; a step that finished is never run again. So a retry after any
+timeout converges on one instance, one project.
+
+A step's `queued` status means "not yet accepted by Railway"; `_accept` moves it to
+`in_progress` once Railway has taken the request (and records the deployment Railway named,
+if any). Steps whose end Railway reports (WATCHED_KINDS) are finished by the poll
+(railsaas.instances.poll); the others finish here (`_done`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from railsaas.catalog.variables import (
+    apply_to_serialized,
+    specs_of,
+    variables_by_service,
+)
+from railsaas.db import SYSTEM
+from railsaas.errors import NotFound as NotFoundError
+from railsaas.extensions import db
+from railsaas.instances import states
+from railsaas.instances.cadence import FAST_POLL, SLOW_POLL, now
+from railsaas.instances.lock import InstanceLock, StepDeferred
+from railsaas.models import Deployment, Instance
+from railsaas.observability import metrics
+from railsaas.platform import audit, notifications
+from railsaas.railway import railway_client
+
+PROJECT_PREFIX = "railsaas-"
+# Steps that end when Railway reports the instance running (or failed).
+WATCHED_KINDS = frozenset({"deploy", "redeploy", "restart", "start", "resume", "variables"})
+
+
+def client():
+    """The Railway client (steps, the poll, reconciliation and the admin views use it)."""
+    return railway_client()
+
+
+def project_name(instance_id: uuid.UUID | str) -> str:
+    """The Railway project of an instance is found by this name: the idempotency key."""
+    return f"{PROJECT_PREFIX}{instance_id}"
+
+
+def instance_id_from_project(name: str) -> uuid.UUID | None:
+    if not name.startswith(PROJECT_PREFIX):
+        return None
+    try:
+        return uuid.UUID(name[len(PROJECT_PREFIX):])
+    except ValueError:
+        return None
+
+
+# --- snapshots: what a step needs, read in one short transaction ---------------------------
+
+@dataclass(frozen=True)
+class Snap:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    status: str
+    project_id: str | None
+    environment_id: str | None
+    service_id: str | None
+    workflow_id: str | None
+    custom_domain: str | None
+    domain: str | None
+    railway_template_id: str
+    serialized_config: dict[str, Any] | None
+    setup_config: dict[str, Any] | None
+    config: dict[str, Any]
+
+
+def snapshot(inst: Instance) -> Snap:
+    t = inst.template
+    return Snap(id=inst.id, tenant_id=inst.tenant_id, name=inst.name, status=inst.status,
+                project_id=inst.railway_project_id, environment_id=inst.railway_environment_id,
+                service_id=inst.railway_service_id, workflow_id=inst.railway_workflow_id,
+                custom_domain=inst.custom_domain, domain=inst.domain,
+                railway_template_id=t.railway_template_id,
+                serialized_config=t.serialized_config, setup_config=t.setup_config,
+                config=dict(inst.config or {}))
+
+
+def locked(session: Session, instance_id: uuid.UUID) -> Instance:
+    inst = session.scalar(select(Instance).where(Instance.id == instance_id)
+                          .with_for_update(of=Instance)
+                          .execution_options(populate_existing=True))
+    if inst is None:
+        raise NotFoundError("instance vanished")
+    return inst
+
+
+# --- running a step --------------------------------------------------------------------------
+
+def run_step(step_id: uuid.UUID) -> str:
+    """Perform one queued step. Returns what happened ('skipped' for a finished step).
+    Raises RailwayError (retryable ones are retried by the task) or StepDeferred."""
+    with db.scope(SYSTEM) as s:
+        step = s.get(Deployment, step_id)
+        if step is None or step.status not in ("queued", "in_progress"):
+            return "skipped"
+        kind, instance_id = step.kind, step.instance_id
+    handler = _HANDLERS.get(kind)
+    if handler is None:
+        raise ValueError(f"unknown step kind {kind!r}")
+    with InstanceLock(instance_id):
+        with db.scope(SYSTEM) as s:  # reread under the lock: another run may have done it
+            step = s.get(Deployment, step_id, populate_existing=True)
+            if step is None or step.status not in ("queued", "in_progress"):
+                return "skipped"
+            inst = s.get(Instance, instance_id, populate_existing=True)
+            snap = snapshot(inst)
+        return handler(step_id, snap)
+
+
+def fail_step(step_id: uuid.UUID, reason: str) -> None:
+    """A step gave up (Railway refused it, or retries ran out): the instance fails with the
+    reason, unless it has moved on since."""
+    with db.scope(SYSTEM) as s:
+        step = s.get(Deployment, step_id, with_for_update=True)
+        if step is None or step.status not in ("queued", "in_progress"):
+            return
+        inst = locked(s, step.instance_id)
+        finish(step, "failed", reason)
+        if step.kind == "delete":
+            return  # a delete keeps trying (the reconcile job reports what is left)
+        if states.transition(inst, "failed", reason, strict=False):
+            notify_outcome(s, inst, "failed", reason)
+
+
+def _accept(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = None,
+            railway_deployment_id: str | None = None, **fields) -> None:
+    """Railway accepted the step: mark it in progress and move the instance."""
+    with db.scope(SYSTEM) as s:
+        inst = locked(s, instance_id)
+        step = s.get(Deployment, step_id, with_for_update=True)
+        if step.status == "queued":
+            step.status = "in_progress"
+        step.started_at = step.started_at or now()
+        if railway_deployment_id and not s.scalar(select(Deployment.id).where(
+                Deployment.railway_deployment_id == railway_deployment_id)):
+            step.railway_deployment_id = railway_deployment_id
+        for k, v in fields.items():
+            setattr(inst, k, v)
+        if status:
+            states.transition(inst, status, strict=False)
+        inst.next_poll_at = now() + FAST_POLL
+
+
+def _done(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = None,
+          logs: str | None = None, **fields) -> None:
+    with db.scope(SYSTEM) as s:
+        inst = locked(s, instance_id)
+        step = s.get(Deployment, step_id, with_for_update=True)
+        step.started_at = step.started_at or now()
+        if step.status in ("queued", "in_progress"):
+            finish(step, "succeeded", None, logs)
+        for k, v in fields.items():
+            setattr(inst, k, v)
+        if status:
+            states.transition(inst, status, strict=False)
+        inst.next_poll_at = now() + (FAST_POLL if inst.status in states.IN_FLIGHT
+                                     else SLOW_POLL)
+
+
+def finish(step: Deployment, status: str, reason: str | None, logs: str | None = None, *,
+           outcome: str | None = None) -> None:
+    step.status = status
+    step.finished_at = now()
+    if step.kind in WATCHED_KINDS:  # railsaas_deploys_total{outcome, kind}
+        metrics.deploy_finished(outcome or status, kind=step.kind)
+    step.started_at = step.started_at or step.finished_at
+    if reason:
+        step.reason = reason[:2000]
+    if logs:
+        step.logs = logs
+
+
+# The steps. Each is safe to run again after any failure part-way.
+
+def _step_deploy(step_id: uuid.UUID, snap: Snap) -> str:
+    if snap.status in ("requested", "failed"):
+        with db.scope(SYSTEM) as s:
+            inst = locked(s, snap.id)
+            states.transition(inst, "provisioning", strict=False)
+    rc = client()
+    project_id, environment_id = snap.project_id, snap.environment_id
+    if not project_id:
+        name = project_name(snap.id)
+        found = rc.find_project(name)  # a previous attempt may have created it
+        project = rc.project(found.id) if found else rc.create_project(
+            name, description=f"RailSaaS instance {snap.name}")
+        env = project.environment() or (project.environments[0] if project.environments
+                                        else None)
+        project_id, environment_id = project.id, env.id if env else None
+        with db.scope(SYSTEM) as s:
+            inst = locked(s, snap.id)
+            inst.railway_project_id, inst.railway_environment_id = project_id, environment_id
+    if snap.status in ("deploying", "running", "crashed") and snap.workflow_id:
+        return "already deployed"
+    project = rc.project(project_id)
+    if not environment_id:
+        env = project.environment() or (project.environments[0] if project.environments
+                                        else None)
+        environment_id = env.id if env else None
+    workflow_id = snap.workflow_id
+    if not project.services:  # else the deploy went through and only its answer was lost
+        specs = specs_of(snap.setup_config)
+        config = apply_to_serialized(snap.serialized_config, specs, snap.config)
+        result = rc.deploy_template(snap.railway_template_id, config, project_id=project_id,
+                                    environment_id=environment_id)
+        workflow_id = result.workflow_id
+    _accept(step_id, snap.id, status="deploying", railway_project_id=project_id,
+            railway_environment_id=environment_id, railway_workflow_id=workflow_id)
+    return "deploying"
+
+
+def _latest(snap: Snap):
+    if not (snap.environment_id and snap.service_id):
+        return None
+    return client().latest_deployment(snap.environment_id, snap.service_id)
+
+
+def _step_redeploy(step_id: uuid.UUID, snap: Snap) -> str:
+    """redeploy, start, resume: a new deployment like the latest one."""
+    if not snap.service_id:
+        if snap.project_id and snap.status not in ("failed", "requested"):
+            return _defer_until_service(step_id)  # deployed; the poll is finding the service
+        return _step_deploy(step_id, snap)  # Railway never got (all of) the first deploy
+    latest = _latest(snap)
+    target = {"redeploy": "redeploying", "start": "starting", "resume": "starting"}
+    if latest is None:
+        client().redeploy_service(snap.environment_id, snap.service_id)
+        new_id = None
+    else:
+        new_id = client().redeploy_deployment(latest.id).id
+    kind = _kind(step_id)
+    _accept(step_id, snap.id, status=target.get(kind), railway_deployment_id=new_id)
+    return "accepted"
+
+
+def _defer_until_service(step_id: uuid.UUID) -> str:
+    raise StepDeferred(f"step {step_id}: the instance has no Railway service yet")
+
+
+def _kind(step_id: uuid.UUID) -> str:
+    with db.scope(SYSTEM) as s:
+        return s.get(Deployment, step_id).kind
+
+
+def _step_restart(step_id: uuid.UUID, snap: Snap) -> str:
+    latest = _latest(snap)
+    if latest is None:
+        return _step_redeploy(step_id, snap)
+    client().restart_deployment(latest.id)
+    _accept(step_id, snap.id, status="redeploying")
+    return "accepted"
+
+
+def _stop_on_railway(snap: Snap) -> None:
+    """Stop what runs: the main service, or every service while it is not known yet."""
+    rc = client()
+    if snap.service_id and snap.environment_id:
+        pairs = [(snap.environment_id, snap.service_id)]
+    elif snap.project_id and snap.environment_id:
+        pairs = [(snap.environment_id, s.id) for s in rc.project(snap.project_id).services]
+    else:
+        pairs = []
+    for env_id, service_id in pairs:
+        latest = rc.latest_deployment(env_id, service_id)
+        if latest is not None and latest.status not in ("REMOVED", "FAILED", "SKIPPED"):
+            rc.stop_deployment(latest.id)
+
+
+def _step_stop(step_id: uuid.UUID, snap: Snap) -> str:
+    _stop_on_railway(snap)
+    _done(step_id, snap.id, status="stopped")
+    return "stopped"
+
+
+def _step_suspend(step_id: uuid.UUID, snap: Snap) -> str:
+    if snap.status != "suspended":
+        _done(step_id, snap.id)  # resumed (or deleted) before we got here: nothing to stop
+        return "skipped"
+    _stop_on_railway(snap)
+    _done(step_id, snap.id)
+    return "suspended"
+
+
+def _step_delete(step_id: uuid.UUID, snap: Snap) -> str:
+    rc = client()
+    project_id = snap.project_id
+    if not project_id:  # a create whose answer was lost may still have made one
+        found = rc.find_project(project_name(snap.id))
+        project_id = found.id if found else None
+    if project_id:
+        rc.delete_project(project_id)  # an already deleted project counts as deleted
+    _done(step_id, snap.id, status="deleted", next_poll_at=None)
+    with db.scope(SYSTEM) as s:
+        audit.record(s, "instance.deleted_on_railway", target_type="instance",
+                     target_id=snap.id, tenant_id=snap.tenant_id, actor_user_id=None,
+                     details={"railway_project_id": project_id})
+    return "deleted"
+
+
+def _step_variables(step_id: uuid.UUID, snap: Snap) -> str:
+    if not (snap.project_id and snap.environment_id and snap.service_id):
+        return _defer_until_service(step_id)
+    rc = client()
+    specs = specs_of(snap.setup_config)
+    by_service = variables_by_service(snap.serialized_config, specs, snap.config)
+    project = rc.project(snap.project_id)
+    ids = {svc.name: svc.id for svc in project.services}
+    for service_name, values in by_service.items():
+        service_id = ids.get(service_name, snap.service_id)
+        # Skip Railway's own redeploy: we redeploy below and so know the new deployment.
+        rc.upsert_variables(snap.project_id, snap.environment_id, values,
+                            service_id=service_id, skip_deploys=True)
+    if snap.status == "stopped":
+        _done(step_id, snap.id)  # takes effect when started
+        return "saved"
+    latest = _latest(snap)
+    new_id = rc.redeploy_deployment(latest.id).id if latest else None
+    if latest is None:
+        rc.redeploy_service(snap.environment_id, snap.service_id)
+    _accept(step_id, snap.id, status="redeploying", railway_deployment_id=new_id)
+    return "redeploying"
+
+
+def _step_domain(step_id: uuid.UUID, snap: Snap) -> str:
+    if not (snap.project_id and snap.environment_id and snap.service_id and snap.custom_domain):
+        _done(step_id, snap.id)
+        return "skipped"
+    domain = client().create_custom_domain(snap.project_id, snap.environment_id,
+                                           snap.service_id, snap.custom_domain)
+    records = "\n".join(f"{r.type_name} {r.fqdn} -> {r.required_value}"
+                        for r in domain.dns_records)
+    _done(step_id, snap.id, logs=("DNS records to create:\n" + records) if records else None)
+    return "domain added"
+
+
+_HANDLERS = {
+    "deploy": _step_deploy, "redeploy": _step_redeploy, "start": _step_redeploy,
+    "resume": _step_redeploy, "restart": _step_restart, "stop": _step_stop,
+    "suspend": _step_suspend, "delete": _step_delete, "variables": _step_variables,
+    "domain": _step_domain,
+}
+
+
+# --- telling the customer -------------------------------------------------------------------
+
+def notify_outcome(session: Session, inst: Instance, status: str, reason: str | None,
+                   first: bool = False) -> None:
+    """An instance is running, failed or crashed (a step gave up, or the poll saw it)."""
+    link = f"/instances/{inst.id}"
+    if status == "running":
+        notifications.notify_tenant(
+            session, inst.tenant_id, kind="instance.running",
+            title=f"{inst.name} is running", link=link,
+            body="Your app deployed successfully." if first else None)
+        return
+    title = (f"{inst.name} crashed" if status == "crashed"
+             else f"{inst.name} failed to deploy")
+    notifications.notify_tenant(
+        session, inst.tenant_id, kind=f"instance.{status}", title=title, body=reason,
+        link=link, email_kind="instances/status", email_to_user=inst.user_id)
