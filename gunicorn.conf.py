@@ -9,6 +9,8 @@ gunicorn's own access log stays off.
 import os
 from pathlib import Path
 
+from prometheus_client import multiprocess
+
 
 def on_starting(server):
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -20,6 +22,4 @@ def on_starting(server):
 
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)

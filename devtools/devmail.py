@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from devtools.embedded import free_port
 from railsaas.platform.captured_mail import read_messages
 
 
@@ -48,8 +49,6 @@ class MailSink:
     port: int = 0
 
     def start(self) -> MailSink:
-        from devtools.embedded import free_port
-
         self.directory = Path(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools import embedded
+from devtools import embedded, seed
 from railsaas import dbadmin
 
 COLORS = ["36", "33", "35", "32", "34", "31", "37"]
@@ -206,12 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         for svc in services:
             if svc.name in ("mail", "railway", "stripe"):
                 stack.start(svc, env)
-        if not args.no_seed:
-            from devtools import seed
-
-            logins = seed.run()
-        else:
-            logins = []
+        logins = [] if args.no_seed else seed.run()
         for svc in services:
             if svc.name not in ("mail", "railway", "stripe"):
                 stack.start(svc, env)

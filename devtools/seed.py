@@ -15,6 +15,11 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devtools.demo_catalog import seed_templates
+from devtools.seed_history import seed_business_history
+from railsaas.app import create_app
+from railsaas.billing import gateway
+from railsaas.catalog.templates import seed_from_railway_templates
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Membership, Plan, Tenant, User
@@ -84,23 +89,16 @@ def seed_people(session: Session) -> None:
 def seed_catalog(session: Session) -> None:
     """The template catalog, from the Railway emulator's seed catalog (the same templates
     an admin would import by code)."""
-    from devtools.demo_catalog import seed_templates
-    from railsaas.catalog.templates import seed_from_railway_templates
-
     seed_from_railway_templates(session, seed_templates())
 
 
 def seed_history(session: Session) -> None:
-    from devtools.seed_history import seed_business_history  # observability: metrics demo
-
     seed_business_history(session)
 
 
 def seed_billing(session: Session) -> None:
     """Give every offered plan a Stripe price (the emulator's in `make dev`, which starts
     empty each time), so Checkout works. Without Stripe reachable, skip with a log line."""
-    from railsaas.billing import gateway
-
     plans = session.scalars(select(Plan).where(Plan.is_active.is_(True))
                             .order_by(Plan.sort_order)).all()
     try:
@@ -132,8 +130,6 @@ STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people, seed_catalog,
 
 def run() -> list[tuple[str, str, str]]:
     """Seed everything; return the demo logins (label, email, password) to print."""
-    from railsaas.app import create_app
-
     app = create_app()
     with app.app_context(), db.scope(SYSTEM) as session:
         for step in STEPS:

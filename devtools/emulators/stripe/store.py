@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from devtools.emulators.stripe.forms import as_int, as_str
+
 API_VERSION = "2026-10-28.endive"
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -127,8 +129,6 @@ class Store:
 
     def page(self, objs: list[dict], params: dict, url: str) -> dict[str, Any]:
         """Stripe's cursor pagination, newest first: limit, starting_after, ending_before."""
-        from devtools.emulators.stripe.forms import as_int, as_str
-
         limit = as_int(params, "limit", 10, minimum=1)
         limit = min(limit or 10, 100)
         ordered = sorted(objs, key=lambda o: (o.get("created", 0), self.seq.get(o["id"], 0)),
