@@ -39,7 +39,10 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from datetime import timedelta
 
+import redis
+from flask import current_app, has_app_context
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -51,9 +54,14 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+from sqlalchemy import Integer, cast, event, func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
-from railsaas.models import Instance
+from railsaas.models import Email, Instance, OutboxMessage, StripeEvent, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +402,6 @@ class ReadingsCollector:
 def alert_readings(session) -> dict:
     """Everything READINGS names that can be read now. Never raises: a failed reading is
     left out (the rules then stay silent; the runbooks say so)."""
-    from flask import current_app, has_app_context
 
     app = current_app._get_current_object() if has_app_context() else None
     readings: dict = {}
@@ -414,11 +421,8 @@ def alert_readings(session) -> dict:
 
 def database_readings(session, deploy_timeout: float | None = None) -> dict[str, float]:
     """One round trip: every database reading as a scalar subquery of one SELECT."""
-    from datetime import timedelta
 
-    from sqlalchemy import Integer, cast, func, select, text
 
-    from railsaas.models import Email, Instance, OutboxMessage, StripeEvent, Tenant
 
     now = func.now()
 
@@ -466,9 +470,6 @@ def _scrape_redis(url: str):
     Prometheus's timeout even when Redis is black-holed."""
     client = _scrape_clients.get(url)
     if client is None:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
 
         client = _scrape_clients[url] = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=1, socket_connect_timeout=1,
@@ -480,7 +481,6 @@ def redis_readings(app) -> dict:
     """Redis up (and the broker, when separate), Celery queue lengths, and the timestamps
     beat and the backup job leave. (The Railway breaker's state is read by the /metrics view:
     observability sits below the Railway client.)"""
-    from redis.exceptions import RedisError
 
     cfg = app.config
     url = cfg.get("REDIS_URL") or ""
@@ -607,9 +607,6 @@ def _engine_connect(conn) -> None:
 
 
 def _watch_pools() -> None:
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-    from sqlalchemy.pool import Pool
 
     for target, name, fn in ((Pool, "checkout", _pool_checkout),
                              (Pool, "checkin", _pool_checkin),
