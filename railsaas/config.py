@@ -99,6 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REPORTING_DATABASE_URL", "", "A read replica for the admin's business metrics "
             "(app role credentials; row-level security applies). Empty: the main database.",
             secret=True),
+    Setting("SLOW_QUERY_MS", "500", "Database statements slower than this (milliseconds) are "
+            "logged with their normalised SQL and counted; 0 turns it off."),
     Setting("LOG_LEVEL", "INFO", "Root log level."),
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
 )
@@ -208,6 +210,7 @@ class Config:
         default_factory=lambda: int(_env("WORKER_METRICS_PORT") or 0))
     REPORTING_DATABASE_URL: str = field(
         default_factory=lambda: _env("REPORTING_DATABASE_URL"), repr=False)
+    SLOW_QUERY_MS: int = field(default_factory=lambda: int(_env("SLOW_QUERY_MS") or 500))
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
     LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
     TESTING: bool = False

@@ -199,8 +199,9 @@ def owner_sql(servers):
     engine = dbadmin.admin_engine(servers.database_url)
 
     def run(sql: str, **params):
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).all()
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return result.all() if result.returns_rows else []
 
     yield run
     engine.dispose()

@@ -24,6 +24,7 @@ from railsaas.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from railsaas.extensions import redis_client
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
+from railsaas.observability import metrics
 from railsaas.platform import audit
 from railsaas.railway import errors as rw
 from railsaas.railway import railway_client
@@ -72,7 +73,9 @@ def active_templates(session: Session) -> list[dict[str, Any]]:
         cached = _redis().get(CACHE_KEY)
     except redis.RedisError:
         log.warning("catalog cache unavailable; reading the database")
+        metrics.cache_lookup("catalog", hit=False)
         return _load_active(session)
+    metrics.cache_lookup("catalog", hit=bool(cached))
     if cached:
         return json.loads(cached)
     rows = _load_active(session)

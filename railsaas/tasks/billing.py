@@ -21,6 +21,7 @@ from railsaas.billing.holds import lock_tenant
 from railsaas.billing.subscriptions import LIVE_STATUSES, current, sync
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
+from railsaas.observability import metrics
 from railsaas.railway.client import railway_client
 from railsaas.tasks import capped_countdown
 
@@ -41,7 +42,9 @@ def process_stripe_event(self, event_id: str) -> str:
 def catch_up_events() -> int:
     try:
         with db.scope(SYSTEM) as session:
-            return len(stripe_events.catch_up(session))
+            caught = len(stripe_events.catch_up(session))
+        metrics.stripe_events_caught_up(caught)  # webhooks Stripe never delivered
+        return caught
     except gateway.BillingUnavailable:
         log.warning("stripe catch-up skipped: Stripe unreachable")
         return 0

@@ -132,6 +132,7 @@ ROUTES: dict[str, Route] = {
     "admin.audit": Route("admin"),
     "admin.instances": Route("admin"),
     "admin.jobs": Route("admin"),
+    "admin.database": Route("admin"),
     "admin.metrics": Route("admin"),
     "admin.plans": Route("admin"),
     "admin.plan_new": Route("admin"),
