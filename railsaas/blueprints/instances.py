@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, g, make_response, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, make_response, request, url_for
 from flask_login import login_required
 
 from railsaas.blueprints.htmx_helpers import (
     STOP_POLLING,
     current_tenant_id,
-    is_htmx,
     redirect_to,
     render,
+    wants_fragment,
 )
 from railsaas.catalog.variables import masked, specs_of
 from railsaas.errors import ValidationFailed
@@ -51,9 +51,7 @@ def status(instance_id: str):
     """The status badge as a fragment. Polled while the instance is changing; once settled it
     answers without the polling trigger and with 286, and htmx stops."""
     inst = instances.get_for_tenant(db.session, current_tenant_id(), instance_id)
-    response = make_response(render_template("instances/_status.html", inst=inst,
-                                             states=states))
-    response.vary.add("HX-Request")
+    response = render("instances/_status.html", inst=inst, states=states)
     if inst.status in states.SETTLED:
         response.status_code = STOP_POLLING
         # The page's other parts (actions, domain) follow the new status.
@@ -83,13 +81,10 @@ def logs(instance_id: str):
     query = (request.args.get("q") or "").strip()[:200]
     after = request.args.get("after") or None
     result = instance_insights.logs(inst, query=query or None, after=after)
-    if is_htmx() and request.args.get("tail"):
+    if wants_fragment() and request.args.get("tail"):
         # Only the new lines, appended to the open log box.
-        response = make_response(render_template("instances/_log_lines.html", result=result,
-                                                 inst=inst, query=query,
-                                                 follow=request.args.get("follow") == "1"))
-        response.vary.add("HX-Request")
-        return response
+        return render("instances/_log_lines.html", result=result, inst=inst, query=query,
+                      follow=request.args.get("follow") == "1")
     return _page("logs", inst, result=result, query=query,
                  follow=request.args.get("follow") == "1")
 

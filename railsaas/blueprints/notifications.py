@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, make_response, render_template, url_for
+from flask import Blueprint, g, url_for
 from flask_login import login_required
 
 from railsaas.blueprints.htmx_helpers import current_tenant_id, redirect_to, render
@@ -24,9 +24,7 @@ def bell():
     """The bell with the unread count; it refreshes itself every 30 seconds."""
     workspace = g.get("workspace")
     count = notifications.unread_count(db.session, workspace.id, g.user.id) if workspace else 0
-    response = make_response(render_template("notifications/_bell.html", count=count))
-    response.vary.add("HX-Request")
-    return response
+    return render("notifications/_bell.html", count=count)
 
 
 @bp.get("/")
