@@ -62,7 +62,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
-    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     return app
 
 
