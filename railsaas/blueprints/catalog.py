@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, g, request, url_for
 from flask_login import login_required
 
@@ -30,30 +32,30 @@ def index():
                   categories=catalog.categories(db.session))
 
 
-@bp.get("/<template_id>")
-def detail(template_id: str):
+@bp.get("/<uuid:template_id>")
+def detail(template_id: uuid.UUID):
     template = catalog.get_public(db.session, template_id)
     return render("catalog/detail.html", template=template)
 
 
-def _form_context(template_id: str, *, values=None, errors=None, message=None, name=""):
+def _form_context(template_id: uuid.UUID, *, values=None, errors=None, message=None, name=""):
     template = catalog.get_active(db.session, template_id)
     return {"template": template, "specs": specs_of(template.setup_config),
             "values": values or {}, "errors": errors or {}, "message": message, "name": name}
 
 
-@bp.get("/<template_id>/deploy")
+@bp.get("/<uuid:template_id>/deploy")
 @login_required
-def deploy_form(template_id: str):
+def deploy_form(template_id: uuid.UUID):
     current_tenant_id()
     authorize(g.workspace, "instance.deploy")  # no form for those who cannot submit it
     return render("catalog/deploy.html", "catalog/_deploy_dialog.html",
                   **_form_context(template_id))
 
 
-@bp.post("/<template_id>/deploy")
+@bp.post("/<uuid:template_id>/deploy")
 @login_required
-def deploy(template_id: str):
+def deploy(template_id: uuid.UUID):
     tenant_id = current_tenant_id()
     authorize(g.workspace, "instance.deploy")  # before reading the template's settings
     specs = specs_of(catalog.get_active(db.session, template_id).setup_config)

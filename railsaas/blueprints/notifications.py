@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, g, url_for
 from flask_login import login_required
 
 from railsaas.blueprints.htmx_helpers import current_tenant_id, redirect_to, render
 from railsaas.extensions import db
-from railsaas.instances.lifecycle import parse_id
 from railsaas.platform import audit, notifications
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -41,10 +42,10 @@ def read_all():
     return redirect_to(url_for("notifications.index"))
 
 
-@bp.post("/<notification_id>/read")
+@bp.post("/<uuid:notification_id>/read")
 @audit.exempt("marks the reader's own notification read: no one else's state changes")
-def read_one(notification_id: str):
+def read_one(notification_id: uuid.UUID):
     notifications.mark_read(db.session, current_tenant_id(), g.user.id,
-                            parse_id(notification_id, "notification"))
+                            notification_id)
     db.session.commit()
     return redirect_to(url_for("notifications.index"))
