@@ -50,7 +50,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=not cfg.DEBUG,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_CONTENT_LENGTH=1024 * 1024,
-        JSON_SORT_KEYS=False,
     )
     if overrides:
         app.config.update(overrides)
@@ -63,7 +62,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
-    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     return app
 
 

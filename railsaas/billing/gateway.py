@@ -147,10 +147,6 @@ def construct_event(payload: bytes, sig_header: str | None, tolerance: int = 300
     return event  # the JSON exactly as Stripe sent it
 
 
-def retrieve_event(event_id: str) -> dict[str, Any]:
-    return _plain(_call("events.retrieve", client().v1.events.retrieve, event_id))
-
-
 def list_events(since: datetime, types: Iterable[str]) -> Iterator[dict[str, Any]]:
     """Events created at or after `since`, of these types, newest first (every page)."""
     page = _call("events.list", client().v1.events.list, params={

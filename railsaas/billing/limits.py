@@ -8,14 +8,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from railsaas.billing import holds
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.instances import admission, lifecycle
-from railsaas.models import Tenant
 from railsaas.platform import audit
+from railsaas.teams.permissions import authorize
 
 
-def stop_over_limit(session: Session, tenant: Tenant, instance_ids: list[Any]) -> int:
-    """Stop the instances the owner picked (at least enough to fit the plan)."""
+def stop_over_limit(session: Session, workspace, instance_ids: list[Any]) -> int:
+    """Stop the instances the owner picked (at least enough to fit the plan). The owner's
+    (billing.manage); the workspace row is locked."""
+    authorize(workspace, "billing.manage")
+    tenant = holds.lock_tenant(session, workspace.id)
     over = admission.over_limit(session, tenant)
     ids: set[uuid.UUID] = set()
     for raw in instance_ids:

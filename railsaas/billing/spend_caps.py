@@ -25,6 +25,7 @@ from railsaas.billing import notify as billing_notify
 from railsaas.errors import ValidationFailed
 from railsaas.models import Tenant
 from railsaas.platform import audit
+from railsaas.teams.permissions import authorize
 
 WARN_AT = 0.8
 # What an owner may set: at least $1, at most $100,000 a period.
@@ -142,6 +143,15 @@ def parse_cap(dollars: str | float | int | None, *, min_cents: int = MIN_CAP_CEN
             f"A spend cap is between {_money(min_cents)} and {_money(max_cents)}.",
             details={"spend_cap": "out of range"})
     return cents
+
+
+def set_own_cap(session: Session, workspace, dollars: str, now: datetime) -> Change | None:
+    """The owner sets the workspace's cap as typed ('' for the plan's default): checked
+    (billing.manage) before the value is parsed, with the workspace row locked. (Platform
+    staff use set_cap through billing.admin_workspaces.)"""
+    authorize(workspace, "billing.manage")
+    cents = parse_cap(dollars)
+    return set_cap(session, holds.lock_tenant(session, workspace.id), cents, now)
 
 
 def set_cap(session: Session, tenant: Tenant, cents: int | None, now: datetime, *,

@@ -244,10 +244,13 @@ def _plan_for_checkout(session: Session, plan_id: Any) -> Plan:
     return plan
 
 
-def start_checkout(session: Session, tenant: Tenant, user, plan_id: Any, *,
+def start_checkout(session: Session, workspace, user, plan_id: Any, *,
                    success_url: str, cancel_url: str, now: datetime | None = None
                    ) -> dict[str, Any]:
-    """A Checkout session for the workspace's customer; {"id", "url"} to send the owner to."""
+    """A Checkout session for the workspace's customer; {"id", "url"} to send the owner to.
+    The owner's (billing.manage); the workspace row is locked."""
+    require_owner(workspace)
+    tenant = holds.lock_tenant(session, workspace.id)
     plan = _plan_for_checkout(session, plan_id)
     existing = current(session, tenant.id)
     if existing is not None and existing.status in LIVE_STATUSES:
@@ -282,15 +285,21 @@ def finish_checkout(session: Session, tenant_id: uuid.UUID, checkout_session_id:
     return sync(session, tenant, sub_id, seen_at=gateway.now())
 
 
-def open_portal(session: Session, tenant: Tenant, user, return_url: str) -> str:
+def open_portal(session: Session, workspace, user, return_url: str) -> str:
+    """Stripe's customer portal, for the owner (billing.manage); the workspace row is locked."""
+    require_owner(workspace)
+    tenant = holds.lock_tenant(session, workspace.id)
     customer_id = gateway.ensure_customer(session, tenant, email=user.email, name=tenant.name)
     portal = gateway.create_portal_session(customer_id, return_url)
     audit.record(session, "billing.portal_opened", target_type="tenant", target_id=tenant.id)
     return portal["url"]
 
 
-def change_plan(session: Session, tenant_id: uuid.UUID, plan_id: Any) -> Subscription:
-    """Switch the live subscription to another plan now, with a prorated invoice."""
+def change_plan(session: Session, workspace, plan_id: Any) -> Subscription:
+    """Switch the live subscription to another plan now, with a prorated invoice (the
+    owner's: billing.manage)."""
+    require_owner(workspace)
+    tenant_id = workspace.id
     tenant = holds.lock_tenant(session, tenant_id)
     row = current(session, tenant_id)
     if tenant is None or row is None or row.status not in LIVE_STATUSES:
@@ -313,8 +322,10 @@ def change_plan(session: Session, tenant_id: uuid.UUID, plan_id: Any) -> Subscri
     return apply(session, tenant, updated, seen_at=gateway.now())
 
 
-def set_cancel_at_period_end(session: Session, tenant_id: uuid.UUID, cancel: bool
-                             ) -> Subscription:
+def set_cancel_at_period_end(session: Session, workspace, cancel: bool) -> Subscription:
+    """Cancel at the period's end, or undo that (the owner's: billing.manage)."""
+    require_owner(workspace)
+    tenant_id = workspace.id
     tenant = holds.lock_tenant(session, tenant_id)
     row = current(session, tenant_id)
     if tenant is None or row is None or row.status not in LIVE_STATUSES:

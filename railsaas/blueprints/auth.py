@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_user, logout_user
 
 from railsaas.accounts import auth
+from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.context import SESSION_TENANT_KEY
 from railsaas.errors import Conflict, ValidationFailed
 from railsaas.extensions import db
@@ -47,7 +48,11 @@ def start_session(user: User, keep_workspace: bool = False) -> None:
 
 
 def _home():
-    return redirect(url_for("pages.dashboard"), 303)
+    """To the dashboard: after a change (a POST) the answer of every view, `redirect_to`; a
+    GET with nothing to do (already signed in, already verified) is a plain redirect."""
+    if request.method == "GET":
+        return redirect(url_for("pages.dashboard"), 303)
+    return redirect_to(url_for("pages.dashboard"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -65,7 +70,7 @@ def login():
         else:
             db.session.commit()
             start_session(user)
-            return redirect(next_url or url_for("pages.dashboard"), 303)
+            return redirect_to(next_url or url_for("pages.dashboard"))
     return render_template("auth/login.html", form=form, next=next_url)
 
 
@@ -98,7 +103,7 @@ def logout():
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
-    return redirect(url_for("pages.index"), 303)
+    return redirect_to(url_for("pages.index"))
 
 
 @bp.get("/verify/<token>")
@@ -141,7 +146,7 @@ def resend_verification():
         db.session.commit()
         flash("If that address belongs to an unconfirmed account, we sent it a new link.",
               "info")
-        return redirect(url_for("auth.login"), 303)
+        return redirect_to(url_for("auth.login"))
     return render_template("auth/resend.html", form=form)
 
 
@@ -153,7 +158,7 @@ def forgot():
         db.session.commit()
         flash("If an account uses that address, we sent it a link to choose a new password. "
               "The link works for an hour.", "info")
-        return redirect(url_for("auth.login"), 303)
+        return redirect_to(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
 
 
@@ -177,5 +182,5 @@ def reset(token: str):
             session.clear()
             flash("Your password is changed, and every other session is signed out. "
                   "Log in with the new password.", "success")
-            return redirect(url_for("auth.login"), 303)
+            return redirect_to(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, password_hint=PASSWORD_HINT)

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from railsaas.billing import gateway, holds, limits, plans, spend_caps, subscriptions, usage
+from railsaas.billing import gateway, limits, plans, spend_caps, subscriptions, usage
 from railsaas.billing.dunning import deadlines
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.errors import NotFound, ValidationFailed
@@ -130,10 +130,8 @@ def invoices():
 @login_required
 def checkout():
     workspace = _workspace()
-    subscriptions.require_owner(workspace)
-    tenant = holds.lock_tenant(db.session, workspace.id)
     cs = subscriptions.start_checkout(
-        db.session, tenant, current_user, request.form.get("plan_id"),
+        db.session, workspace, current_user, request.form.get("plan_id"),
         success_url=_external("billing.success") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=_external("billing.cancel"))
     db.session.commit()
@@ -164,9 +162,7 @@ def cancel():
 @login_required
 def portal():
     workspace = _workspace()
-    subscriptions.require_owner(workspace)
-    tenant = holds.lock_tenant(db.session, workspace.id)
-    url = subscriptions.open_portal(db.session, tenant, current_user,
+    url = subscriptions.open_portal(db.session, workspace, current_user,
                                     _external("billing.index"))
     db.session.commit()
     return redirect_to(url)
@@ -178,14 +174,11 @@ def portal():
 @login_required
 def spend_cap():
     workspace = _workspace()
-    subscriptions.require_owner(workspace)
-    tenant = holds.lock_tenant(db.session, workspace.id)
     value = request.form.get("spend_cap", "")
     if request.form.get("use_plan_default"):
         value = ""
     try:
-        change = spend_caps.set_cap(db.session, tenant, spend_caps.parse_cap(value),
-                                    gateway.now())
+        change = spend_caps.set_own_cap(db.session, workspace, value, gateway.now())
     except ValidationFailed as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -205,10 +198,8 @@ def over_limit():
     tenant = workspace.tenant
     error = None
     if request.method == "POST":
-        subscriptions.require_owner(workspace)
-        tenant = holds.lock_tenant(db.session, workspace.id)
         try:
-            stopped = limits.stop_over_limit(db.session, tenant,
+            stopped = limits.stop_over_limit(db.session, workspace,
                                             request.form.getlist("instance_ids"))
         except ValidationFailed as exc:
             db.session.rollback()

@@ -10,19 +10,11 @@ from __future__ import annotations
 
 import uuid
 
-from flask import (
-    Blueprint,
-    flash,
-    g,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, flash, g, url_for
 from flask_login import current_user, login_required
 
 from railsaas.accounts import api_tokens
+from railsaas.blueprints.htmx_helpers import redirect_to, render, wants_fragment
 from railsaas.errors import Conflict, Forbidden, ValidationFailed
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
@@ -45,10 +37,7 @@ def _render(form: TokenForm | None = None, new_token=None, secret: str | None = 
               if workspace else [])
     context = dict(form=form or TokenForm(formdata=None), tokens=tokens, new_token=new_token,
                    secret=secret, status_of=api_tokens.status_of)
-    partial = request.headers.get("HX-Request") == "true"
-    template = "tokens/_panel.html" if partial else "tokens/index.html"
-    response = make_response(render_template(template, **context), status)
-    response.headers["Vary"] = "HX-Request"
+    response = render("tokens/index.html", "tokens/_panel.html", status_code=status, **context)
     if secret:
         response.headers["Cache-Control"] = "no-store"
     return response
@@ -83,10 +72,10 @@ def create():
 @bp.post("/<uuid:token_id>/revoke")
 def revoke(token_id: uuid.UUID):
     if g.workspace is None:
-        return redirect(url_for("tokens.index"), 303)
+        return redirect_to(url_for("tokens.index"))
     token = api_tokens.revoke(db.session, g.workspace.id, current_user.id, token_id)
     db.session.commit()
-    if request.headers.get("HX-Request") == "true":
-        return _render()
+    if wants_fragment():
+        return _render()  # the panel, swapped in place
     flash(f"Token “{token.name}” is revoked.", "success")
-    return redirect(url_for("tokens.index"), 303)
+    return redirect_to(url_for("tokens.index"))

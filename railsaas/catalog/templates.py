@@ -28,6 +28,7 @@ from railsaas.observability import metrics
 from railsaas.platform import audit
 from railsaas.railway import errors as rw
 from railsaas.railway import railway_client
+from railsaas.teams.permissions import authorize
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,13 @@ def get_public(session: Session, template_id: uuid.UUID | str) -> dict[str, Any]
         if t["id"] == wanted:
             return t
     raise NotFound("No such template.")
+
+
+def for_deploy(session: Session, workspace, template_id: uuid.UUID | str) -> Template:
+    """An active template for the deploy dialog: only for a role that may deploy (checked
+    before anything of the template's settings is read)."""
+    authorize(workspace, "instance.deploy")
+    return get_active(session, template_id)
 
 
 def get_active(session: Session, template_id: uuid.UUID | str) -> Template:

@@ -30,7 +30,6 @@ MAX_VALUE_LENGTH = 4000
 # Railway's own template functions (`${{ secret(32) }}`) and references to other services
 # (`${{Postgres.DATABASE_URL}}`) are resolved by Railway: never a customer's business.
 _RAILWAY_EXPR = re.compile(r"\$\{\{.*?\}\}")
-_RAILWAY_SECRET_FN = re.compile(r"\$\{\{\s*secret\(")
 _SECRETISH = re.compile(r"(SECRET|PASSWORD|TOKEN|_KEY$|^KEY$|PRIVATE)")
 
 
@@ -272,14 +271,6 @@ def propose_specs(serialized: dict[str, Any] | None) -> list[dict[str, Any]]:
                 "service": (str(service.get("name")) if multi and service.get("name") else None),
             }
     return list(proposals.values())
-
-
-def uses_railway_secret(serialized: dict[str, Any] | None) -> bool:
-    return any(
-        _RAILWAY_SECRET_FN.search(str((entry or {}).get("defaultValue") or ""))
-        for service in _services(serialized or {}).values() if isinstance(service, dict)
-        for entry in (service.get("variables") or {}).values() if isinstance(entry, dict)
-    )
 
 
 def masked(specs: list[VariableSpec], values: dict[str, Any] | None) -> list[dict[str, Any]]:

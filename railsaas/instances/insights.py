@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from railsaas.charts import Chart, line_chart
+from markupsafe import Markup
+
+from railsaas import charts
 from railsaas.models import Instance
 from railsaas.railway import errors as rw
 from railsaas.railway import railway_client
@@ -30,6 +32,17 @@ UNAVAILABLE = "Railway is not answering right now; try again in a moment."
 
 class RailwayUnavailable(Exception):
     """A read for a page could not be answered (the page says so and renders anyway)."""
+
+
+@dataclass(frozen=True)
+class MetricChart:
+    """One measurement on the metrics tab: the SVG (railsaas.charts), or why there is none."""
+
+    title: str
+    unit: str
+    svg: Markup | None = None  # None: no data in the window
+    latest: str = ""
+    error: str | None = None
 
 
 @dataclass
@@ -98,18 +111,43 @@ def logs(inst: Instance, *, query: str | None = None, after: str | None = None,
     return LogResult(lines=lines, last_timestamp=lines[-1]["timestamp"] if lines else after)
 
 
-def metrics(inst: Instance, window: str) -> list[Chart]:
+def metrics(inst: Instance, window: str) -> list[MetricChart]:
     span = WINDOWS[window]
     reason = _not_deployed(inst)
     if reason:
-        return [Chart(title=title, unit=unit, error=reason)
+        return [MetricChart(title=title, unit=unit, error=reason)
                 for _, title, unit, _ in MEASUREMENTS]
     try:
         # No end date: "up to now" by Railway's clock.
         series = fetch_metrics(inst, [m for m, *_ in MEASUREMENTS],
                                datetime.now(UTC) - span, None)
     except RailwayUnavailable:
-        return [Chart(title=title, unit=unit, error=UNAVAILABLE)
+        return [MetricChart(title=title, unit=unit, error=UNAVAILABLE)
                 for _, title, unit, _ in MEASUREMENTS]
-    return [line_chart(title, unit, series.get(m, []), scale=scale)
+    return [metric_chart(title, unit, series.get(m, []), scale=scale)
             for m, title, unit, scale in MEASUREMENTS]
+
+
+def _value(v: float) -> str:
+    if v == 0:
+        return "0"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 1:
+        return f"{v:.2f}".rstrip("0").rstrip(".")
+    return f"{v:.3g}"
+
+
+def metric_chart(title: str, unit: str, series: list[tuple[int, float]], *,
+                 scale: float = 1.0) -> MetricChart:
+    """Railway's (Unix seconds, value) points, in time order, as a line chart."""
+    points = sorted((int(ts), float(v) * scale) for ts, v in series)
+    if not points:
+        return MetricChart(title=title, unit=unit)
+    span = points[-1][0] - points[0][0]
+    when = "%H:%M" if span <= 86400 else "%b %d"
+    labels = [datetime.fromtimestamp(ts, UTC).strftime(when) for ts, _ in points]
+    svg = charts.line(labels, [charts.Series(title, [v for _, v in points])],
+                      title=f"{title} ({unit})", fmt=_value, dots=len(points) <= 60)
+    return MetricChart(title=title, unit=unit, svg=svg,
+                       latest=f"{_value(points[-1][1])} {unit}".strip())

@@ -12,12 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from railsaas.models.base import Base, created_at, updated_at, uuid_pk
 
-# DESIGN section 4. Terminal for a deploy: running, failed, crashed, stopped, deleted.
+# DESIGN section 4. Which are settled and which in flight: instances.states.
 INSTANCE_STATUSES = (
     "requested", "provisioning", "deploying", "running", "redeploying", "crashed",
     "failed", "stopping", "stopped", "starting", "suspended", "deleting", "deleted",
 )
-SETTLED_STATUSES = ("running", "crashed", "failed", "stopped", "suspended", "deleted")
 
 
 class Instance(Base):

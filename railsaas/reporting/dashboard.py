@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from railsaas.billing import costs, spend_caps, usage
 from railsaas.models import Deployment, Instance, Tenant
 from railsaas.platform import audit
+from railsaas.teams.permissions import authorize
 
 DEPLOY_KINDS = ("deploy", "redeploy")
 
@@ -59,7 +60,9 @@ def overview(session: Session, tenant: Tenant, markup_percent: int,
     return Overview(running, live, deploys, period, spend, spend_caps.cap_cents(tenant))
 
 
-def activity(session: Session, tenant_id: uuid.UUID, *, before_id: int | None = None,
+def activity(session: Session, workspace, *, before_id: int | None = None,
              limit: int = 10) -> list[audit.Entry]:
-    return audit.entries(session, audit.Filters(tenant_id=tenant_id), before_id=before_id,
+    """The workspace's activity log, newest first (activity.view, checked here)."""
+    authorize(workspace, "activity.view")
+    return audit.entries(session, audit.Filters(tenant_id=workspace.id), before_id=before_id,
                          limit=limit)

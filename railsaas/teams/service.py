@@ -177,6 +177,12 @@ def find_workspace(session: Session, user_id: uuid.UUID, tenant_id: Any) -> Work
     raise NotFound("No such workspace.")
 
 
+def show_workspace(workspace: Workspace | None) -> Workspace:
+    """The workspace a request acts in, for showing it (workspace.view: 404 without one)."""
+    authorize(workspace, "workspace.view")
+    return workspace
+
+
 # --- locking and the caller's fresh role -----------------------------------------------------
 
 def _acting(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,

@@ -53,7 +53,7 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     lc.emulator.advance(600)  # ten minutes of running: metrics to draw
     metrics = lc.browser.get(f"/instances/{iid}/metrics?window=1h").get_data(as_text=True)
     assert metrics.count('data-testid="chart"') == 4
-    assert metrics.count("<polyline") >= 2  # CPU and memory at least
+    assert metrics.count('class="chart-line') >= 2  # CPU and memory at least (railsaas.charts)
 
     # Changing a variable redeploys.
     resp = lc.browser.post(f"/instances/{iid}/variables",

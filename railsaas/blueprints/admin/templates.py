@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from flask import flash, render_template, request, url_for
 from sqlalchemy import select
@@ -127,19 +128,19 @@ def templates_create():
     return _save(None)
 
 
-@bp.get("/templates/<template_id>/edit")
-def templates_edit(template_id: str):
+@bp.get("/templates/<uuid:template_id>/edit")
+def templates_edit(template_id: uuid.UUID):
     t = catalog.get_any(db.session, template_id)
     return _render_form(t, _form_values(t))
 
 
-@bp.post("/templates/<template_id>")
-def templates_update(template_id: str):
+@bp.post("/templates/<uuid:template_id>")
+def templates_update(template_id: uuid.UUID):
     return _save(catalog.get_any(db.session, template_id))
 
 
-@bp.post("/templates/<template_id>/deactivate")
-def templates_deactivate(template_id: str):
+@bp.post("/templates/<uuid:template_id>/deactivate")
+def templates_deactivate(template_id: uuid.UUID):
     t = catalog.deactivate_template(db.session, template_id)
     db.session.commit()
     flash(f"Template {t.name} is no longer in the catalog.", "success")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, g
 
-from railsaas.billing import gateway, holds, spend_caps, subscriptions, usage
+from railsaas.billing import gateway, spend_caps, subscriptions, usage
 from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate_items
@@ -63,21 +63,19 @@ def billing_subscription_change(body: SubscriptionChange):
     to `checkout_url`); with one, it switches plans now with a prorated invoice (200).
     `cancel_at_period_end` cancels at the period's end, or undoes that (200)."""
     workspace = _workspace()
-    subscriptions.require_owner(workspace)
     if body.cancel_at_period_end is not None:
-        subscriptions.set_cancel_at_period_end(db.session, workspace.id,
+        subscriptions.set_cancel_at_period_end(db.session, workspace,
                                                body.cancel_at_period_end)
         db.session.commit()
         return _subscription_out(workspace.tenant), 200
     current = subscriptions.current(db.session, workspace.id)
     if current is not None and current.status in usage.LIVE_STATUSES:
-        subscriptions.change_plan(db.session, workspace.id, body.plan_id)
+        subscriptions.change_plan(db.session, workspace, body.plan_id)
         db.session.commit()
         return _subscription_out(workspace.tenant), 200
-    tenant = holds.lock_tenant(db.session, workspace.id)
     base = current_app.config["BASE_URL"].rstrip("/")
     cs = subscriptions.start_checkout(
-        db.session, tenant, g.user, body.plan_id,
+        db.session, workspace, g.user, body.plan_id,
         success_url=f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{base}/billing/cancel")
     db.session.commit()
