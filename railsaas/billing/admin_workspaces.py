@@ -15,7 +15,7 @@ from railsaas.billing import costs, spend_caps, usage
 from railsaas.errors import Conflict, NotFound, ValidationFailed
 from railsaas.instances import lifecycle as instances
 from railsaas.models import Instance, Membership, Subscription, Tenant, User
-from railsaas.observability.metrics import ACTIVE_STATUSES
+from railsaas.models.instance import ACTIVE as ACTIVE_STATUSES
 from railsaas.platform import audit
 
 

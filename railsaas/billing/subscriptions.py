@@ -28,11 +28,12 @@ from railsaas.billing.usage import LIVE_STATUSES
 from railsaas.errors import Conflict, NotFound, ValidationFailed
 from railsaas.instances import admission
 from railsaas.models import Plan, Subscription, Tenant
+from railsaas.models.billing import SUBSCRIPTION_DUNNING, SUBSCRIPTION_PAID
 from railsaas.platform import audit
 from railsaas.teams.permissions import authorize
 
-DUNNING_STATUSES = ("past_due", "unpaid")
-PAID_STATUSES = ("active", "trialing")
+DUNNING_STATUSES = SUBSCRIPTION_DUNNING
+PAID_STATUSES = SUBSCRIPTION_PAID
 
 
 def _ts(value: Any) -> datetime | None:

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from railsaas.models import Instance, Subscription, UsageMetric, UsageRollup
+from railsaas.models.billing import SUBSCRIPTION_LIVE
 
 MINUTES_PER_MONTH = 43_200
 RAILWAY_CENTS_PER_UNIT: dict[str, Decimal] = {
@@ -53,7 +54,7 @@ DISPLAY = {"CPU_USAGE": ("CPU", "vCPU-hours", 60),
            "DISK_USAGE_GB": ("Disk", "GB-hours", 60),
            "BACKUP_USAGE_GB": ("Backups", "GB-hours", 60),
            "NETWORK_TX_GB": ("Egress", "GB", 1)}
-LIVE_STATUSES = ("trialing", "active", "past_due", "unpaid")
+LIVE_STATUSES = SUBSCRIPTION_LIVE  # a workspace with a live subscription has its plan
 ROLLUP = "daily"
 
 

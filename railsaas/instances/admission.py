@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session
 
 from railsaas.errors import LimitExceeded
 from railsaas.models import Instance, Subscription, Template, Tenant
+from railsaas.models.billing import SUBSCRIPTION_LIVE
 
 # Statuses that do not count against max_instances (on their way out, or out).
 NOT_COUNTED = ("stopping", "stopped", "deleting", "deleted")
-# Subscription statuses after which a workspace that subscribed once is held.
-ENDED_STATUSES = ("canceled", "incomplete_expired")
 
 
 # --- the billing hold -------------------------------------------------------------------------
@@ -44,8 +43,7 @@ def subscription_ended(session: Session, tenant_id: uuid.UUID) -> bool:
     """The workspace subscribed once and has no live subscription now."""
     had = session.scalar(select(exists().where(Subscription.tenant_id == tenant_id)))
     live = session.scalar(select(exists().where(
-        Subscription.tenant_id == tenant_id, Subscription.status.notin_(ENDED_STATUSES),
-        Subscription.status != "incomplete")))
+        Subscription.tenant_id == tenant_id, Subscription.status.in_(SUBSCRIPTION_LIVE))))
     return bool(had and not live)
 
 

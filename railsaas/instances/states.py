@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from railsaas.errors import Conflict
 from railsaas.models import Instance
+from railsaas.models import instance as statuses
 
 # `stopping` from states a customer cannot stop is for billing (stop_instances: a workspace
 # over its plan's limit stops the instances its owner picked, whatever they are doing).
@@ -41,11 +42,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "deleted": frozenset(),
 }
 
-# Waiting on Railway: polled every few seconds and held to DEPLOY_TIMEOUT_SECONDS.
-IN_FLIGHT = frozenset({"requested", "provisioning", "deploying", "redeploying", "starting",
-                       "stopping", "deleting"})
-# Settled: polled every few minutes (a running app can still crash).
-SETTLED = frozenset({"running", "crashed", "failed", "stopped", "suspended", "deleted"})
+# The groupings live with the model (metrics and reports read them too); the machine uses
+# them by these names.
+IN_FLIGHT = statuses.IN_FLIGHT
+SETTLED = statuses.SETTLED
 # Statuses that end a deploy step, for notifications and the timeout.
 DEPLOY_OUTCOMES = frozenset({"running", "failed", "crashed"})
 

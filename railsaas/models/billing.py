@@ -24,6 +24,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from railsaas.models.base import Base, created_at, updated_at, uuid_pk
 
+# Subscription statuses (Stripe's), grouped once: every feature and report imports these.
+SUBSCRIPTION_PAID = ("active", "trialing")       # paying, or in a trial
+SUBSCRIPTION_DUNNING = ("past_due", "unpaid")    # a payment failed: dunning runs
+SUBSCRIPTION_LIVE = SUBSCRIPTION_PAID + SUBSCRIPTION_DUNNING  # the workspace has the plan
+SUBSCRIPTION_PENDING = ("incomplete",)           # Checkout started, first payment not made
+SUBSCRIPTION_ENDED = ("canceled", "incomplete_expired")
+SUBSCRIPTION_OPEN = SUBSCRIPTION_LIVE + SUBSCRIPTION_PENDING  # not ended (blocks deletion)
+# Counted in MRR: paying, trialing, or overdue but still expected to pay (`unpaid` is not).
+SUBSCRIPTION_IN_MRR = ("active", "trialing", "past_due")
+
 
 class Plan(Base):
     """A price list entry. Global: readable by everyone, written by platform admins."""

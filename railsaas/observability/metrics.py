@@ -62,6 +62,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
 from railsaas.models import Email, Instance, OutboxMessage, StripeEvent, Tenant
+from railsaas.models.instance import ACTIVE, IN_FLIGHT
 
 log = logging.getLogger(__name__)
 
@@ -360,13 +361,10 @@ class InstancesCollector:
         yield by_status
         active = GaugeMetricFamily(
             f"{NAMESPACE}_instances_active", "Instances running or on their way to running.")
-        active.add_metric([], sum(n for s, n in self.counts.items() if s in ACTIVE_STATUSES))
+        active.add_metric([], sum(n for s, n in self.counts.items() if s in ACTIVE))
         yield active
 
 
-# Instances that occupy Railway resources and count against a plan.
-ACTIVE_STATUSES = frozenset({"requested", "provisioning", "deploying", "running",
-                             "redeploying", "starting", "crashed"})
 
 
 def instance_counts(session) -> dict[str, int]:
@@ -421,10 +419,6 @@ BEAT_TICK_KEY = "railsaas:metrics:beat_last_tick"
 BACKUP_SUCCESS_KEY = "railsaas:metrics:backup_last_success"
 BACKUP_FAILURE_KEY = "railsaas:metrics:backup_last_failure"
 
-# Instances waiting on Railway, held to DEPLOY_TIMEOUT_SECONDS: the state machine's IN_FLIGHT
-# (instances/states.py; tests/operations checks the two agree).
-IN_FLIGHT_STATUSES = frozenset({"requested", "provisioning", "deploying", "redeploying",
-                                "starting", "stopping", "deleting"})
 # mail.deliver retries for about a quarter of an hour (8 retries, backoff capped at half the
 # visibility timeout): mail unsent after that is failing. Past a day it is taken for a final
 # failure (in job_failures), not a backlog.
@@ -556,7 +550,7 @@ def database_readings(session, deploy_timeout: float | None = None) -> dict[str,
     if deploy_timeout:
         since = func.coalesce(Instance.status_changed_at, Instance.updated_at)
         queries["instances_stuck"] = select(func.count()).select_from(Instance).where(
-            Instance.status.in_(sorted(IN_FLIGHT_STATUSES)),
+            Instance.status.in_(sorted(IN_FLIGHT)),
             since < now - timedelta(seconds=int(deploy_timeout)))
     row = session.execute(select(*[q.scalar_subquery().label(name)
                                    for name, q in queries.items()])).one()

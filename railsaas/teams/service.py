@@ -69,6 +69,7 @@ from railsaas.models import (
     Tenant,
     User,
 )
+from railsaas.models.billing import SUBSCRIPTION_OPEN
 from railsaas.platform import audit, mail
 from railsaas.teams.permissions import OWNER, ROLES, authorize
 
@@ -82,7 +83,6 @@ INVITATIONS_PER_DAY = 100       # emails per workspace per day, resends included
                                 # override it: app.config["INVITATIONS_PER_DAY"])
 WORKSPACE_NAME_MAX = 100
 # Subscriptions in these states still bill: a workspace cannot be deleted under one.
-LIVE_SUBSCRIPTION_STATES = ("trialing", "active", "past_due", "unpaid", "incomplete")
 _ROLE_ORDER = case({OWNER: 0, "admin": 1, "member": 2, "viewer": 3}, value=Membership.role)
 
 
@@ -681,7 +681,7 @@ def delete_workspace(session: Session, workspace: Workspace | None, actor_id: uu
                        code="workspace_not_empty")
     billing = session.scalar(select(func.count()).select_from(Subscription).where(
         Subscription.tenant_id == ws.id,
-        Subscription.status.in_(LIVE_SUBSCRIPTION_STATES))) or 0
+        Subscription.status.in_(SUBSCRIPTION_OPEN))) or 0
     if billing:
         raise Conflict("This workspace still has a subscription: cancel it first.",
                        code="workspace_subscribed")

@@ -248,10 +248,6 @@ def test_the_dashboard_shows_every_metric_an_alert_reads():
     assert alerted - shown == set()
 
 
-def test_in_flight_statuses_match_the_instance_state_machine():
-    from railsaas.instances.states import IN_FLIGHT
-
-    assert metrics.IN_FLIGHT_STATUSES == IN_FLIGHT
 
 
 # --- the dashboard ----------------------------------------------------------------------------
