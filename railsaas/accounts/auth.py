@@ -46,8 +46,10 @@ log = logging.getLogger(__name__)
 LOGIN_FAILED_MESSAGE = ("Incorrect email or password. After repeated failed attempts, "
                         "sign-in is paused for a while.")
 VERIFY_EMAIL, CHANGE_EMAIL, RESET_PASSWORD = "verify-email", "change-email", "reset-password"
-# Lifetimes of emailed links, in seconds (app.config may override them).
-LINK_MAX_AGE = {VERIFY_EMAIL: 2 * 86400, CHANGE_EMAIL: 2 * 86400, RESET_PASSWORD: 3600}
+# The setting holding each emailed link's lifetime, in seconds (railsaas/config.py).
+LINK_MAX_AGE_SETTING = {VERIFY_EMAIL: "LINK_MAX_AGE_VERIFY_EMAIL",
+                        CHANGE_EMAIL: "LINK_MAX_AGE_CHANGE_EMAIL",
+                        RESET_PASSWORD: "LINK_MAX_AGE_RESET_PASSWORD"}
 MAIL_RESEND_SECONDS = 60  # at most one verification / reset email per address per minute
 NAME_MAX = 255
 
@@ -159,15 +161,17 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
                                   salt=f"railsaas.auth.{purpose}")
 
 
+def link_max_age(purpose: str) -> int:
+    return int(current_app.config[LINK_MAX_AGE_SETTING[purpose]])
+
+
 def make_link_token(purpose: str, **payload: str) -> str:
     return _serializer(purpose).dumps(payload)
 
 
 def _load_link_token(purpose: str, token: str, keys: tuple[str, ...]) -> dict[str, str]:
-    max_age = int(current_app.config.get(f"LINK_MAX_AGE_{purpose.upper().replace('-', '_')}",
-                                         LINK_MAX_AGE[purpose]))
     try:
-        data = _serializer(purpose).loads(token, max_age=max_age)
+        data = _serializer(purpose).loads(token, max_age=link_max_age(purpose))
     except SignatureExpired:
         raise InvalidLink("This link has expired. Request a new one.",
                           code="link_expired") from None
@@ -299,7 +303,7 @@ def send_verification(session: Session, user: User) -> None:
     token = make_link_token(VERIFY_EMAIL, uid=str(user.id), email=user.email)
     _send(session, user.id, user.email, "auth/verify_email", "Confirm your email address",
           name=user.name, link=_link("auth.verify", token=token),
-          hours=LINK_MAX_AGE[VERIFY_EMAIL] // 3600)
+          hours=link_max_age(VERIFY_EMAIL) // 3600)
 
 
 def resend_verification(session: Session, email: Any) -> None:
@@ -461,7 +465,7 @@ def request_password_reset(session: Session, email: Any) -> None:
     _record(session, "auth.password_reset_requested", user.id)
     _send(session, user.id, user.email, "auth/reset_password", "Reset your password",
           name=user.name, link=_link("auth.reset", token=token),
-          minutes=LINK_MAX_AGE[RESET_PASSWORD] // 60)
+          minutes=link_max_age(RESET_PASSWORD) // 60)
 
 
 def check_reset_token(session: Session, token: str) -> User:
@@ -516,4 +520,4 @@ def request_email_change(session: Session, user: User, *, new_email: Any,
             new_domain=new.rsplit("@", 1)[-1])
     _send(session, user.id, new, "auth/confirm_email_change", "Confirm your new email address",
           name=user.name, link=_link("auth.confirm_email", token=token),
-          hours=LINK_MAX_AGE[CHANGE_EMAIL] // 3600)
+          hours=link_max_age(CHANGE_EMAIL) // 3600)

@@ -74,12 +74,9 @@ from railsaas.teams.permissions import OWNER, ROLES, authorize
 
 log = logging.getLogger(__name__)
 
-INVITATION_MAX_AGE = 7 * 86400  # seconds; app.config["INVITATION_MAX_AGE"] may override
 MAX_PENDING_INVITATIONS = 50    # per workspace: invitations send email on our behalf
 MAX_OWNED_WORKSPACES = 20       # per person
 RESEND_SECONDS = 60             # at most one resend of an invitation per minute
-INVITATIONS_PER_DAY = 100       # emails per workspace per day, resends included (config may
-                                # override it: app.config["INVITATIONS_PER_DAY"])
 WORKSPACE_NAME_MAX = 100
 # Subscriptions in these states still bill: a workspace cannot be deleted under one.
 LIVE_SUBSCRIPTION_STATES = ("trialing", "active", "past_due", "unpaid", "incomplete")
@@ -324,7 +321,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def _max_age() -> int:
-    return int(current_app.config.get("INVITATION_MAX_AGE", INVITATION_MAX_AGE))
+    return int(current_app.config["INVITATION_MAX_AGE"])
 
 
 def _new_link_token(tenant_id: uuid.UUID) -> tuple[str, str]:
@@ -477,7 +474,7 @@ def _count_invitation_email(tenant_id: uuid.UUID) -> None:
     except redis.RedisError:
         log.warning("redis unavailable: invitation daily cap skipped")
         return
-    cap = int(current_app.config.get("INVITATIONS_PER_DAY", INVITATIONS_PER_DAY))
+    cap = int(current_app.config["INVITATIONS_PER_DAY"])
     if sent > cap:
         raise RateLimited(f"This workspace sent {cap} invitations today, the most a day "
                           "allows. Try again tomorrow.")
