@@ -113,6 +113,11 @@ def servers(tmp_path_factory):
         # tests/api/test_rate_limits.py lowers them where they are the subject.
         "API_RATE_LIMIT_PER_IP": "1000000",
         "API_RATE_LIMIT_PER_TOKEN": "1000000",
+        # Likewise the per-IP limits on sign-up, forgot and verification resend
+        # (tests/accounts/test_ip_throttles.py lowers them).
+        "SIGNUPS_PER_IP_PER_HOUR": "1000000",
+        "FORGOT_PER_IP_PER_HOUR": "1000000",
+        "VERIFY_RESEND_PER_IP_PER_HOUR": "1000000",
     }
     os.environ.update(env)
     dbadmin.migrate(database_url)

@@ -72,7 +72,7 @@ class Stack:
         r = self.redis_conn()
         try:
             keys = [CACHE_KEY, "celery", "unacked", "unacked_index"]
-            for pattern in ("railway:*", "instance-lock:*", "ratelimit:*"):
+            for pattern in ("railway:*", "instance-lock:*", "throttle:*"):
                 keys += list(r.scan_iter(pattern))
             r.delete(*keys)
         finally:

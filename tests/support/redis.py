@@ -25,9 +25,11 @@ import redis
 DATABASES = 16  # Redis' default `databases`; more workers need a redis.conf that says more
 
 # The app's key namespaces, so a test names what it clears.
-AUTH = "auth:*"  # sign-in failures and locks (accounts)
-TEAMS = "teams:*"  # invitation throttles (teams)
-API_RATE_LIMITS = "ratelimit:api:*"
+# Throttles (railsaas.platform.throttles) live under throttle:<namespace>/...
+THROTTLES = "throttle:*"
+AUTH = "throttle:auth:*"  # sign-in failures and locks, email and per-IP form limits (accounts)
+TEAMS = "throttle:teams:*"  # invitation throttles (teams)
+API_RATE_LIMITS = "throttle:api:*"
 RAILWAY = "railway:*"  # the shared rate budget and circuit breaker
 
 
