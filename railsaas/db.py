@@ -114,7 +114,7 @@ class Database:
         self.sessionmaker.configure(bind=self.engine)
 
     def init_app(self, app) -> None:
-        if self.engine is None or app.config.get("DB_RECONFIGURE", True):
+        if self.engine is None or app.config["DB_RECONFIGURE"]:
             self.configure(app.config["app_database_url"], app.config["DB_POOL_SIZE"])
         app.teardown_appcontext(self._close_request_session)
         app.extensions["railsaas_db"] = self

@@ -97,8 +97,7 @@ def servers(tmp_path_factory):
         "DATABASE_URL": database_url,
         "APP_DATABASE_URL": "",
         "REDIS_URL": redis_url,
-        # Caches in a database of their own once the app reads this setting (it does not
-        # yet: the catalog cache shares REDIS_URL; see tests/support/redis.py).
+        # Caches in a database of their own (tests/support/redis.py).
         "CACHE_REDIS_URL": redis_dbs.cache_url,
         "DEBUG": "0",
         "BCRYPT_ROUNDS": "4",  # speed; production refuses less than 12 (see accounts.passwords)
@@ -114,6 +113,11 @@ def servers(tmp_path_factory):
         # tests/api/test_rate_limits.py lowers them where they are the subject.
         "API_RATE_LIMIT_PER_IP": "1000000",
         "API_RATE_LIMIT_PER_TOKEN": "1000000",
+        # Likewise the per-IP limits on sign-up, forgot and verification resend
+        # (tests/accounts/test_ip_throttles.py lowers them).
+        "SIGNUPS_PER_IP_PER_HOUR": "1000000",
+        "FORGOT_PER_IP_PER_HOUR": "1000000",
+        "VERIFY_RESEND_PER_IP_PER_HOUR": "1000000",
     }
     os.environ.update(env)
     dbadmin.migrate(database_url)
@@ -157,10 +161,10 @@ def dbconn(app):
 def committed(app, servers):
     """Real commits; every table is emptied afterwards (as the owner, bypassing nothing),
     and the catalog's Redis cache with it (it would otherwise outlive its rows)."""
-    support.forget_cached_catalog(servers.redis_url)
+    support.forget_cached_catalog(servers.redis_url, servers.cache_redis_url)
     yield
     support.truncate_all(servers.database_url)
-    support.forget_cached_catalog(servers.redis_url)
+    support.forget_cached_catalog(servers.redis_url, servers.cache_redis_url)
 
 
 @pytest.fixture
@@ -186,7 +190,7 @@ def client(app, dbconn):
 def redis_conn(servers):
     """The one way tests reach Redis: this worker's app database, with `.forget(pattern)`
     and `.forget_catalog()` (tests/support/redis.py names the namespaces)."""
-    r = support_redis.connect(servers.redis_url)
+    r = support_redis.connect(servers.redis_url, servers.cache_redis_url)
     yield r
     r.close()
 

@@ -5,8 +5,11 @@ Decisions worth knowing:
   function auth_find_user(email), since before sign-in nobody is known to RLS.
 - Sign-in failures all read the same (wrong password, unknown email, locked, suspended) and
   cost one bcrypt check each, so neither the message nor the timing tells them apart.
-  Failures are counted per account and per IP in Redis; reaching LOGIN_MAX_ATTEMPTS (per
-  account) or 4x that (per IP) refuses sign-in for LOGIN_LOCK_SECONDS.
+  Failures are counted per account and per IP (platform.throttles); reaching
+  LOGIN_MAX_ATTEMPTS (per account) or 4x that (per IP) refuses sign-in for
+  LOGIN_LOCK_SECONDS.
+- Sign-up, password-reset requests and verification resends are also limited per client IP
+  (SIGNUPS_PER_IP_PER_HOUR, ...): the pages and the API both get a RateLimited (429).
 - Unverified users may sign in (they are asked to verify on every page). Areas that must not
   serve unverified addresses (deploying, billing) call ensure_verified(user).
 - Links in emails are signed with SECRET_KEY (itsdangerous), bound to a purpose and an email
@@ -25,7 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -35,20 +37,27 @@ from sqlalchemy.orm import Session
 
 from railsaas.accounts import names, passwords, tokens, workspaces
 from railsaas.db import TenantContext, set_context
-from railsaas.errors import Conflict, Forbidden, ServiceError, Unauthenticated, ValidationFailed
-from railsaas.extensions import redis_client
+from railsaas.errors import (
+    Conflict,
+    Forbidden,
+    RateLimited,
+    ServiceError,
+    Unauthenticated,
+    ValidationFailed,
+)
 from railsaas.models import User
 from railsaas.observability import metrics
-from railsaas.platform import audit, mail
+from railsaas.platform import audit, mail, throttles
 
 log = logging.getLogger(__name__)
 
 LOGIN_FAILED_MESSAGE = ("Incorrect email or password. After repeated failed attempts, "
                         "sign-in is paused for a while.")
 VERIFY_EMAIL, CHANGE_EMAIL, RESET_PASSWORD = "verify-email", "change-email", "reset-password"
-# Lifetimes of emailed links, in seconds (app.config may override them).
-LINK_MAX_AGE = {VERIFY_EMAIL: 2 * 86400, CHANGE_EMAIL: 2 * 86400, RESET_PASSWORD: 3600}
-MAIL_RESEND_SECONDS = 60  # at most one verification / reset email per address per minute
+# The setting holding each emailed link's lifetime, in seconds (railsaas/config.py).
+LINK_MAX_AGE_SETTING = {VERIFY_EMAIL: "LINK_MAX_AGE_VERIFY_EMAIL",
+                        CHANGE_EMAIL: "LINK_MAX_AGE_CHANGE_EMAIL",
+                        RESET_PASSWORD: "LINK_MAX_AGE_RESET_PASSWORD"}
 NAME_MAX = 255
 
 
@@ -133,12 +142,25 @@ def _send(session: Session, user_id: uuid.UUID, to: str, kind: str, subject: str
 
 def _mail_allowed(purpose: str, email: str) -> bool:
     """At most one email of a kind per address per minute (resend and forgot buttons)."""
-    try:
-        return bool(redis_client().set(f"auth:mail:{purpose}:{_digest(email)}", "1",
-                                       ex=MAIL_RESEND_SECONDS, nx=True))
-    except redis.RedisError:
-        log.warning("redis unavailable: email throttle skipped")
-        return True
+    return throttles.hit(throttles.MAIL_RESEND, purpose, _digest(email))
+
+
+_PER_IP_MESSAGES = {
+    throttles.SIGNUP_PER_IP: "Too many sign-ups from your network.",
+    throttles.FORGOT_PER_IP: "Too many password-reset requests from your network.",
+    throttles.VERIFY_RESEND_PER_IP: "Too many requests for a new link from your network.",
+}
+
+
+def _limit_ip(limit: throttles.Limit, ip: str | None) -> None:
+    """Count one attempt from this client IP on a form anyone may post; RateLimited once
+    over. Without an IP (no request) nothing is counted."""
+    if ip is None or throttles.hit(limit, ip):
+        return
+    wait = throttles.reset_after(limit, ip)
+    minutes = max(1, -(-wait // 60))
+    raise RateLimited(f"{_PER_IP_MESSAGES[limit]} Try again in {minutes} minute"
+                      f"{'s' if minutes != 1 else ''}.", retry_after=wait)
 
 
 def _link(endpoint: str, **values: Any) -> str:
@@ -159,15 +181,17 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
                                   salt=f"railsaas.auth.{purpose}")
 
 
+def link_max_age(purpose: str) -> int:
+    return int(current_app.config[LINK_MAX_AGE_SETTING[purpose]])
+
+
 def make_link_token(purpose: str, **payload: str) -> str:
     return _serializer(purpose).dumps(payload)
 
 
 def _load_link_token(purpose: str, token: str, keys: tuple[str, ...]) -> dict[str, str]:
-    max_age = int(current_app.config.get(f"LINK_MAX_AGE_{purpose.upper().replace('-', '_')}",
-                                         LINK_MAX_AGE[purpose]))
     try:
-        data = _serializer(purpose).loads(token, max_age=max_age)
+        data = _serializer(purpose).loads(token, max_age=link_max_age(purpose))
     except SignatureExpired:
         raise InvalidLink("This link has expired. Request a new one.",
                           code="link_expired") from None
@@ -198,43 +222,25 @@ def _password_fingerprint(password_hash: str) -> str:
 # --- sign-in throttling -----------------------------------------------------------------------
 
 class LoginThrottle:
-    """Failed sign-ins counted per account (normalised email) and per IP, in fixed windows of
-    LOGIN_LOCK_SECONDS. Unknown emails count too, so a lock reveals nothing. Redis down:
-    sign-in still works (logged), rather than locking everyone out."""
+    """Failed sign-ins counted per account (a digest of the normalised email) and per IP,
+    in windows of LOGIN_LOCK_SECONDS from the first miss (throttles.LOGIN_PER_ACCOUNT and
+    LOGIN_PER_IP). Unknown emails count too, so a lock reveals nothing. Redis down: sign-in
+    still works (logged), rather than locking everyone out."""
 
     def __init__(self, email: str, ip: str | None) -> None:
-        cfg = current_app.config
-        self.window = int(cfg["LOGIN_LOCK_SECONDS"])
-        per_account = int(cfg["LOGIN_MAX_ATTEMPTS"])
-        self.account_key = f"auth:login-fail:acct:{_digest(email)}"
-        self.limits = [(self.account_key, per_account)]
+        self.limits = [(throttles.LOGIN_PER_ACCOUNT, _digest(email))]
         if ip:
-            self.limits.append((f"auth:login-fail:ip:{ip}", per_account * 4))
+            self.limits.append((throttles.LOGIN_PER_IP, ip))
 
     def locked(self) -> bool:
-        try:
-            counts = redis_client().mget([key for key, _ in self.limits])
-        except redis.RedisError:
-            log.warning("redis unavailable: login throttle skipped")
-            return False
-        return any(int(c or 0) >= limit for c, (_, limit) in zip(counts, self.limits,
-                                                                 strict=True))
+        return not all(throttles.test(limit, key) for limit, key in self.limits)
 
     def failed(self) -> None:
-        try:
-            pipe = redis_client().pipeline()
-            for key, _ in self.limits:
-                pipe.set(key, 0, ex=self.window, nx=True)  # the window starts at the 1st miss
-                pipe.incr(key)
-            pipe.execute()
-        except redis.RedisError:
-            log.warning("redis unavailable: login failure not counted")
+        for limit, key in self.limits:
+            throttles.hit(limit, key)
 
     def clear_account(self) -> None:
-        try:
-            redis_client().delete(self.account_key)
-        except redis.RedisError:
-            log.warning("redis unavailable: login throttle not cleared")
+        throttles.clear(*self.limits[0])
 
 
 # --- sign-up ----------------------------------------------------------------------------------
@@ -278,10 +284,13 @@ def create_account(session: Session, *, email: Any, password: Any, name: Any,
     return user
 
 
-def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
+def register(session: Session, *, email: Any, password: Any, name: Any,
+             ip: str | None = None) -> User:
     """Create a user, their personal workspace and owner membership; email a link to verify.
+    Every attempt counts against the client IP's sign-up limit (`ip`: the request's).
 
     Leaves the session's RLS context on the new user and workspace."""
+    _limit_ip(throttles.SIGNUP_PER_IP, ip if ip is not None else _client_ip())
     tenant_id = uuid.uuid4()
     user = create_account(session, email=email, password=password, name=name,
                           tenant_id=tenant_id)
@@ -299,12 +308,14 @@ def send_verification(session: Session, user: User) -> None:
     token = make_link_token(VERIFY_EMAIL, uid=str(user.id), email=user.email)
     _send(session, user.id, user.email, "auth/verify_email", "Confirm your email address",
           name=user.name, link=_link("auth.verify", token=token),
-          hours=LINK_MAX_AGE[VERIFY_EMAIL] // 3600)
+          hours=link_max_age(VERIFY_EMAIL) // 3600)
 
 
-def resend_verification(session: Session, email: Any) -> None:
+def resend_verification(session: Session, email: Any, ip: str | None = None) -> None:
     """Send the link again to an unverified account. Same outcome whether or not the address
-    is known (the page says the same either way)."""
+    is known (the page says the same either way); every request counts against the client
+    IP's limit."""
+    _limit_ip(throttles.VERIFY_RESEND_PER_IP, ip if ip is not None else _client_ip())
     address = email.strip().lower() if isinstance(email, str) else ""
     record = find_login(session, address) if address else None
     if record is None or record.email_verified or record.is_suspended:
@@ -446,8 +457,10 @@ def change_password(session: Session, user: User, *, current_password: Any,
           name=user.name, forgot_link=_link("auth.forgot"))
 
 
-def request_password_reset(session: Session, email: Any) -> None:
-    """Email a reset link if the address belongs to an account. Says nothing either way."""
+def request_password_reset(session: Session, email: Any, ip: str | None = None) -> None:
+    """Email a reset link if the address belongs to an account. Says nothing either way;
+    every request counts against the client IP's limit."""
+    _limit_ip(throttles.FORGOT_PER_IP, ip if ip is not None else _client_ip())
     address = email.strip().lower() if isinstance(email, str) else ""
     record = find_login(session, address) if address else None
     if record is None or record.is_suspended or not _mail_allowed(RESET_PASSWORD, address):
@@ -461,7 +474,7 @@ def request_password_reset(session: Session, email: Any) -> None:
     _record(session, "auth.password_reset_requested", user.id)
     _send(session, user.id, user.email, "auth/reset_password", "Reset your password",
           name=user.name, link=_link("auth.reset", token=token),
-          minutes=LINK_MAX_AGE[RESET_PASSWORD] // 60)
+          minutes=link_max_age(RESET_PASSWORD) // 60)
 
 
 def check_reset_token(session: Session, token: str) -> User:
@@ -516,4 +529,4 @@ def request_email_change(session: Session, user: User, *, new_email: Any,
             new_domain=new.rsplit("@", 1)[-1])
     _send(session, user.id, new, "auth/confirm_email_change", "Confirm your new email address",
           name=user.name, link=_link("auth.confirm_email", token=token),
-          hours=LINK_MAX_AGE[CHANGE_EMAIL] // 3600)
+          hours=link_max_age(CHANGE_EMAIL) // 3600)

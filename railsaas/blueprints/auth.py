@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from railsaas.accounts import auth
 from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.context import SESSION_TENANT_KEY
-from railsaas.errors import Conflict, ValidationFailed
+from railsaas.errors import Conflict, RateLimited, ValidationFailed
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.accounts import (
@@ -24,6 +24,13 @@ from railsaas.forms.accounts import (
 from railsaas.models import User
 
 bp = Blueprint("auth", __name__)
+
+
+def _too_many(template: str, exc: RateLimited, **context):
+    """The form again with the throttle's message above it: 429 and Retry-After."""
+    db.session.rollback()
+    body = render_template(template, **context)
+    return body, 429, {"Retry-After": str(exc.retry_after)}
 
 
 def safe_next(target: str | None) -> str | None:
@@ -83,6 +90,10 @@ def register():
         try:
             user = auth.register(db.session, email=form.email.data,
                                  password=form.password.data, name=form.name.data)
+        except RateLimited as exc:
+            form.form_errors.append(exc.message)
+            return _too_many("auth/register.html", exc, form=form,
+                             password_hint=PASSWORD_HINT)
         except (ValidationFailed, Conflict) as exc:
             db.session.rollback()
             apply_errors(form, exc)
@@ -135,14 +146,23 @@ def resend_verification():
             flash("Your email address is already confirmed.", "info")
             return _home()
         if request.method == "POST":
-            auth.resend_verification(db.session, current_user.email)
+            try:
+                auth.resend_verification(db.session, current_user.email)
+            except RateLimited as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+                return _home()
             db.session.commit()
             flash(f"We sent a new link to {current_user.email}.", "success")
             return _home()
         return render_template("auth/resend.html", form=None)
     form = ResendForm()
     if form.validate_on_submit():
-        auth.resend_verification(db.session, form.email.data)
+        try:
+            auth.resend_verification(db.session, form.email.data)
+        except RateLimited as exc:
+            form.form_errors.append(exc.message)
+            return _too_many("auth/resend.html", exc, form=form)
         db.session.commit()
         flash("If that address belongs to an unconfirmed account, we sent it a new link.",
               "info")
@@ -154,7 +174,11 @@ def resend_verification():
 def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
-        auth.request_password_reset(db.session, form.email.data)
+        try:
+            auth.request_password_reset(db.session, form.email.data)
+        except RateLimited as exc:
+            form.form_errors.append(exc.message)
+            return _too_many("auth/forgot.html", exc, form=form)
         db.session.commit()
         flash("If an account uses that address, we sent it a link to choose a new password. "
               "The link works for an hour.", "info")

@@ -25,7 +25,14 @@ from railsaas.accounts import auth
 from railsaas.blueprints.auth import start_session
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.context import SESSION_TENANT_KEY
-from railsaas.errors import Conflict, LimitExceeded, NotFound, ServiceError, ValidationFailed
+from railsaas.errors import (
+    Conflict,
+    LimitExceeded,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    ValidationFailed,
+)
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.accounts import PASSWORD_HINT
@@ -45,7 +52,7 @@ from railsaas.teams.permissions import ROLE_HELP, ROLE_LABELS, roles_allowed_to_
 bp = Blueprint("teams", __name__)
 
 # Refusals a person can act on: shown on the page they came from.
-FIXABLE = (ValidationFailed, Conflict, LimitExceeded, teams.RateLimited)
+FIXABLE = (ValidationFailed, Conflict, LimitExceeded, RateLimited)
 
 
 @bp.app_context_processor

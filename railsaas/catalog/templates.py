@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from railsaas.catalog.variables import parse_specs, propose_specs
 from railsaas.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from railsaas.extensions import redis_client
+from railsaas.extensions import cache_redis
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
 from railsaas.observability import metrics
@@ -59,7 +59,7 @@ def template_dict(t: Template) -> dict[str, Any]:
 
 
 def _redis():
-    return redis_client()
+    return cache_redis()
 
 
 def _load_active(session: Session) -> list[dict[str, Any]]:

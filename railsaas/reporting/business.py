@@ -345,7 +345,7 @@ class MonthMargin:
 
 
 def _markup() -> int:
-    return int(current_app.config.get("USAGE_MARKUP_PERCENT", 30))
+    return int(current_app.config["USAGE_MARKUP_PERCENT"])
 
 
 def margin_series(session: Session, months: int = 6,

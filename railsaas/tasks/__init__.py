@@ -92,7 +92,7 @@ def celery_init_app(app: Flask) -> Celery:
         beat_schedule=BEAT_SCHEDULE,
         worker_hijack_root_logger=False,
     )
-    celery.conf.update(app.config.get("CELERY", {}))
+    celery.conf.update(app.config["CELERY"])
     PeriodicChatterFilter.quiet(FREQUENT_TASKS)
     celery.set_default()
     app.extensions["celery"] = celery

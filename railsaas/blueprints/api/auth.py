@@ -26,7 +26,8 @@ from railsaas.schemas.users import UserOut
 def register(body: RegisterRequest):
     """Create an account (and its personal workspace).
 
-    A verification email is sent; sign in with /api/auth/login."""
+    A verification email is sent; sign in with /api/auth/login. Sign-ups are limited per
+    client IP (SIGNUPS_PER_IP_PER_HOUR): over it, 429 with Retry-After."""
     user = auth.register(db.session, email=body.email, password=body.password, name=body.name)
     db.session.commit()
     return UserOut.model_validate(user)
