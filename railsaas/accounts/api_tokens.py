@@ -38,6 +38,7 @@ from railsaas.accounts.tokens import InvalidToken
 from railsaas.db import TenantContext, set_context
 from railsaas.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from railsaas.models import ApiToken, Membership, Tenant
+from railsaas.permissions import HasRole, authorize
 from railsaas.platform import audit
 
 PREFIX = "rs_live_"
@@ -116,11 +117,14 @@ def _active(stmt: Select, now: datetime) -> Select:
                       (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now))
 
 
-def create(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, name: Any,
+def create(session: Session, workspace: HasRole | None, *, user_id: uuid.UUID, name: Any,
            scopes: Any, expires_in_days: Any = DEFAULT_DAYS,
            within: frozenset[str] | None = None) -> tuple[ApiToken, str]:
-    """A new token and its secret (returned this once). `within`: the scopes of the
-    credential asking, when that is itself a token: it cannot mint a stronger one."""
+    """A new token and its secret (returned this once), for the caller in `workspace` (the
+    request's workspace and role; `tokens.create` is checked here). `within`: the scopes of
+    the credential asking, when that is itself a token: it cannot mint a stronger one."""
+    authorize(workspace, "tokens.create")
+    tenant_id = workspace.id
     name = _clean_name(name)
     expanded = expand_scopes(scopes)
     if not isinstance(expires_in_days, int) or isinstance(expires_in_days, bool) \

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from railsaas.billing import holds
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.instances import admission, lifecycle
+from railsaas.permissions import authorize
 from railsaas.platform import audit
-from railsaas.teams.permissions import authorize
 
 
 def stop_over_limit(session: Session, workspace, instance_ids: list[Any]) -> int:

@@ -24,8 +24,8 @@ from railsaas.billing import holds, usage
 from railsaas.billing import notify as billing_notify
 from railsaas.errors import ValidationFailed
 from railsaas.models import Tenant
+from railsaas.permissions import authorize
 from railsaas.platform import audit
-from railsaas.teams.permissions import authorize
 
 WARN_AT = 0.8
 # What an owner may set: at least $1, at most $100,000 a period.

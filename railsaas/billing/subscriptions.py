@@ -29,8 +29,8 @@ from railsaas.errors import Conflict, NotFound, ValidationFailed
 from railsaas.instances import admission
 from railsaas.models import Plan, Subscription, Tenant
 from railsaas.models.billing import SUBSCRIPTION_DUNNING, SUBSCRIPTION_PAID
+from railsaas.permissions import authorize
 from railsaas.platform import audit
-from railsaas.teams.permissions import authorize
 
 DUNNING_STATUSES = SUBSCRIPTION_DUNNING
 PAID_STATUSES = SUBSCRIPTION_PAID
@@ -41,7 +41,7 @@ def _ts(value: Any) -> datetime | None:
 
 
 def require_owner(workspace) -> None:
-    """Changing billing is the owner's (teams.permissions: billing.manage)."""
+    """Changing billing is the owner's (railsaas.permissions: billing.manage)."""
     authorize(workspace, "billing.manage")
 
 

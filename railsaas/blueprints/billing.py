@@ -21,14 +21,22 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from railsaas.billing import gateway, limits, plans, spend_caps, subscriptions, usage
+from railsaas.billing import (
+    gateway,
+    limits,
+    overview,
+    plans,
+    spend_caps,
+    subscriptions,
+    usage,
+)
 from railsaas.billing.dunning import deadlines
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.extensions import db
 from railsaas.instances import admission
+from railsaas.permissions import can
 from railsaas.security import CSP
-from railsaas.teams.permissions import authorize, can
 
 bp = Blueprint("billing", __name__)
 
@@ -50,37 +58,17 @@ def _workspace():
     workspace = g.get("workspace")
     if workspace is None:
         raise NotFound("Choose or create a workspace first.")
-    authorize(workspace, "billing.view")
     return workspace
+
+
+def _summary() -> dict:
+    return overview.summary(db.session, _workspace(), now=datetime.now(UTC),
+                            markup_percent=current_app.config["USAGE_MARKUP_PERCENT"])
 
 
 def _external(endpoint: str, **values) -> str:
     """An absolute URL on BASE_URL (Stripe sends the customer back there)."""
     return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
-
-
-def _overview(tenant) -> dict:
-    """What the billing page shows about the workspace now."""
-    now = datetime.now(UTC)
-    markup = current_app.config["USAGE_MARKUP_PERCENT"]
-    plan = tenant.plan
-    row = subscriptions.current(db.session, tenant.id)
-    period = usage.period_of(row, now)  # row is the newest live one when there is one
-    used = usage.tenant_usage(db.session, tenant.id, period, markup_percent=markup,
-                              included_cents=plan.included_usage_cents if plan else 0)
-    cap = spend_caps.cap_cents(tenant)
-    fee = plan.price_cents if plan is not None and row is not None and \
-        row.status in usage.LIVE_STATUSES else 0
-    return {
-        "tenant": tenant, "plan": plan, "subscription": row, "usage": used,
-        "markup": markup, "cap_cents": cap, "fee_cents": fee,
-        "estimate_cents": fee + used.overage_cents,
-        "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
-        "over": admission.over_limit(db.session, tenant), "plans": plans.active_plans(db.session),
-        "is_owner": can(g.workspace, "billing.manage"),
-        "display_quantity": usage.display_quantity,
-        "min_cap": spend_caps.MIN_CAP_CENTS // 100, "max_cap": spend_caps.MAX_CAP_CENTS // 100,
-    }
 
 
 # --- public -----------------------------------------------------------------------------------
@@ -99,27 +87,23 @@ def pricing():
 @bp.get("/billing")
 @login_required
 def index():
-    tenant = _workspace().tenant
-    return render("billing/index.html", "billing/_summary.html", **_overview(tenant))
+    return render("billing/index.html", "billing/_summary.html", **_summary())
 
 
 @bp.get("/billing/usage")
 @login_required
 def usage_part():
-    tenant = _workspace().tenant
-    return render("billing/usage.html", "billing/_usage.html", **_overview(tenant))
+    return render("billing/usage.html", "billing/_usage.html", **_summary())
 
 
 @bp.get("/billing/invoices")
 @login_required
 def invoices():
-    tenant = _workspace().tenant
     error, items = None, []
-    if tenant.stripe_customer_id:
-        try:
-            items = gateway.list_invoices(tenant.stripe_customer_id)
-        except gateway.BillingUnavailable as exc:
-            error = exc.message
+    try:
+        items = overview.invoices(_workspace())
+    except gateway.BillingUnavailable as exc:
+        error = exc.message
     return render("billing/invoices.html", "billing/_invoices.html", invoices=items,
                    error=error, to_dt=lambda ts: datetime.fromtimestamp(int(ts), UTC))
 

@@ -10,9 +10,9 @@ from railsaas.billing import plans
 from railsaas.blueprints.htmx_helpers import render
 from railsaas.catalog import templates as catalog
 from railsaas.extensions import db
+from railsaas.permissions import can
 from railsaas.platform import audit
 from railsaas.reporting import dashboard as figures
-from railsaas.teams.permissions import can
 
 bp = Blueprint("pages", __name__)
 

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, logout_user
 
+from railsaas import permissions
 from railsaas.accounts import auth
 from railsaas.blueprints.auth import start_session
 from railsaas.blueprints.htmx_helpers import redirect_to, render
@@ -44,10 +45,9 @@ from railsaas.forms.teams import (
     WorkspaceForm,
     role_choices,
 )
+from railsaas.permissions import ROLE_HELP, ROLE_LABELS, roles_allowed_to_grant
 from railsaas.platform import audit
-from railsaas.teams import permissions
 from railsaas.teams import service as teams
-from railsaas.teams.permissions import ROLE_HELP, ROLE_LABELS, roles_allowed_to_grant
 
 bp = Blueprint("teams", __name__)
 

@@ -19,7 +19,6 @@ from railsaas.errors import Conflict, Forbidden, ValidationFailed
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.tokens import TokenForm
-from railsaas.teams.permissions import authorize
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
@@ -54,10 +53,9 @@ def create():
     if g.workspace is None:
         form.form_errors.append("You need a workspace to create a token in.")
     elif form.validate():
-        authorize(g.workspace, "tokens.create")
         try:
             token, secret = api_tokens.create(
-                db.session, tenant_id=g.workspace.id, user_id=current_user.id,
+                db.session, g.workspace, user_id=current_user.id,
                 name=form.name.data, scopes=[form.scope.data],
                 expires_in_days=form.expires_in_days.data)
         except (ValidationFailed, Conflict, Forbidden) as exc:

@@ -25,10 +25,10 @@ from railsaas.extensions import cache_redis
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
 from railsaas.observability import metrics
+from railsaas.permissions import authorize
 from railsaas.platform import audit
 from railsaas.railway import errors as rw
 from railsaas.railway import railway_client
-from railsaas.teams.permissions import authorize
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from railsaas.catalog.variables import (
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.instances import admission, states
 from railsaas.models import Deployment, Instance, Tenant
+from railsaas.permissions import HasRole, authorize
 from railsaas.platform import audit, outbox
-from railsaas.teams.permissions import HasRole, authorize
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -247,7 +247,7 @@ def create_instance(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUI
 
 def authorize_action(actor: HasRole | None, inst: Instance, action: str,
                      user_id: uuid.UUID | None) -> None:
-    """Roles (teams.permissions): deleting is an admin's call, or a member's for an
+    """Roles (railsaas.permissions): deleting is an admin's call, or a member's for an
     instance they deployed; the other actions are any editor's."""
     if action == "delete":
         authorize(actor, "instance.delete", owner_id=inst.user_id, user_id=user_id)

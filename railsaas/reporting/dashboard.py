@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from railsaas.billing import costs, spend_caps, usage
 from railsaas.models import Deployment, Instance, Tenant
+from railsaas.permissions import authorize
 from railsaas.platform import audit
-from railsaas.teams.permissions import authorize
 
 DEPLOY_KINDS = ("deploy", "redeploy")
 

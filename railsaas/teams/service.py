@@ -2,7 +2,7 @@
 
 Every function that changes membership locks the workspace row first and re-reads the
 caller's role inside the transaction, so two owners demoting each other at once cannot leave
-a workspace without one; then it authorizes (teams.permissions) and audits.
+a workspace without one; then it authorizes (railsaas.permissions) and audits.
 
 Order of refusals: the object named first (read under RLS, so another workspace's is a 404
 for everyone), then the caller's role (403), then the input (422). Actions on no particular
@@ -68,8 +68,8 @@ from railsaas.models import (
     User,
 )
 from railsaas.models.billing import SUBSCRIPTION_OPEN
+from railsaas.permissions import OWNER, ROLES, authorize
 from railsaas.platform import audit, mail, throttles
-from railsaas.teams.permissions import OWNER, ROLES, authorize
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,7 @@ from railsaas.models import (
 )
 from railsaas.platform import audit
 from tests.support import login_as
+from tests.support.api import member_of
 
 MAX_QUERIES = 10
 SMALL, LARGE = 3, 30
@@ -228,12 +229,14 @@ def _build(app, factory) -> World:
                   plan_id=plan.id, invitation_token=link, links=links)
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=owner.id)) as s:
         row, world.owner_token = api_tokens.create(
-            s, tenant_id=tenant.id, user_id=owner.id, name="counts", scopes=["admin"],
+            s, member_of(s, tenant.id, owner.id), user_id=owner.id, name="counts",
+            scopes=["admin"],
             expires_in_days=30)
         world.owner_token_id = row.id
     with db.scope(TenantContext(tenant_id=admin_tenant.id, user_id=admin.id)) as s:
         _, world.admin_token = api_tokens.create(
-            s, tenant_id=admin_tenant.id, user_id=admin.id, name="counts", scopes=["admin"],
+            s, member_of(s, admin_tenant.id, admin.id), user_id=admin.id, name="counts",
+            scopes=["admin"],
             expires_in_days=30)
     return world
 

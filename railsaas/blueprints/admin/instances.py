@@ -17,8 +17,8 @@ from railsaas.extensions import db
 from railsaas.instances import reconcile, states
 from railsaas.instances.lifecycle import STEP_FOR_ACTION, request_action
 from railsaas.models import Instance, Template, Tenant
+from railsaas.permissions import PLATFORM_STAFF
 from railsaas.platform import audit, outbox
-from railsaas.teams.permissions import PLATFORM_STAFF
 
 ACTIONS = tuple(STEP_FOR_ACTION)  # redeploy, restart, stop, start, delete
 

@@ -1,0 +1,74 @@
+"""What a workspace's members may read about its bill: the billing page's summary, the
+subscription, this period's usage and the invoices. Each read checks `billing.view` itself,
+so the page, its fragments and the API cannot drift apart on who may see it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from railsaas.billing import gateway, plans, spend_caps, subscriptions, usage
+from railsaas.instances import admission
+from railsaas.permissions import HasRole, authorize, can
+
+
+def summary(session: Session, workspace: HasRole, *, now: datetime,
+            markup_percent: int) -> dict[str, Any]:
+    """The billing page: plan, subscription, usage this period, the fee and cap, and
+    whether the caller may change any of it."""
+    authorize(workspace, "billing.view")
+    tenant = workspace.tenant
+    plan = tenant.plan
+    row = subscriptions.current(session, tenant.id)
+    period = usage.period_of(row, now)  # row is the newest live one when there is one
+    used = usage.tenant_usage(session, tenant.id, period, markup_percent=markup_percent,
+                              included_cents=plan.included_usage_cents if plan else 0)
+    cap = spend_caps.cap_cents(tenant)
+    fee = plan.price_cents if plan is not None and row is not None and \
+        row.status in usage.LIVE_STATUSES else 0
+    return {
+        "tenant": tenant, "plan": plan, "subscription": row, "usage": used,
+        "markup": markup_percent, "cap_cents": cap, "fee_cents": fee,
+        "estimate_cents": fee + used.overage_cents,
+        "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
+        "over": admission.over_limit(session, tenant), "plans": plans.active_plans(session),
+        "is_owner": can(workspace, "billing.manage"),
+        "display_quantity": usage.display_quantity,
+        "min_cap": spend_caps.MIN_CAP_CENTS // 100, "max_cap": spend_caps.MAX_CAP_CENTS // 100,
+    }
+
+
+def subscription(session: Session, workspace: HasRole) -> dict[str, Any]:
+    """The plan, subscription, dunning state and spend cap (the API's shape)."""
+    authorize(workspace, "billing.view")
+    tenant = workspace.tenant
+    data = subscriptions.subscription_dict(tenant, subscriptions.current(session, tenant.id))
+    data["spend_cap_cents"] = spend_caps.cap_cents(tenant)
+    return data
+
+
+def current_usage(session: Session, workspace: HasRole, *, now: datetime,
+                  markup_percent: int) -> dict[str, Any]:
+    """This period's usage and cost, in total and per instance, with the spend cap."""
+    authorize(workspace, "billing.view")
+    tenant = workspace.tenant
+    plan = tenant.plan
+    period = usage.current_period(session, tenant.id, now)
+    data = usage.usage_dict(usage.tenant_usage(
+        session, tenant.id, period, markup_percent=markup_percent,
+        included_cents=plan.included_usage_cents if plan else 0))
+    data["spend_cap_cents"] = spend_caps.cap_cents(tenant)
+    return data
+
+
+def invoices(workspace: HasRole, limit: int | None = None) -> list[dict[str, Any]]:
+    """The workspace's invoices as Stripe holds them, newest first (none before its first
+    checkout). Raises gateway.BillingUnavailable when Stripe does not answer."""
+    authorize(workspace, "billing.view")
+    customer = workspace.tenant.stripe_customer_id
+    if not customer:
+        return []
+    return gateway.list_invoices(customer, limit=limit) if limit else \
+        gateway.list_invoices(customer)
