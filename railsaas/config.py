@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,17 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("LOG_LEVEL", "INFO", "Root log level."),
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
+    Setting("DATABASE_SSLMODE", "", "libpq `sslmode` of every PostgreSQL connection (it "
+            "overrides the URLs'). Empty: `verify-full` when DATABASE_SSLROOTCERT is set, else "
+            "`require` outside development (DEBUG=0), else the URL's own."),
+    Setting("DATABASE_SSLROOTCERT", "", "CA bundle (PEM file) that the PostgreSQL server's "
+            "certificate must chain to; with it the default sslmode is `verify-full`."),
+    Setting("DATABASE_ALLOW_PLAINTEXT", "0", "1 lets PostgreSQL connections go unencrypted "
+            "outside development (a private network only): no sslmode is forced, and "
+            "`sslmode=disable`/`allow`/`prefer` is accepted."),
+    Setting("REDIS_ALLOW_PLAINTEXT", "0", "1 accepts `redis://` (unencrypted) for REDIS_URL "
+            "and CELERY_BROKER_URL outside development (a private network only); otherwise "
+            "they must be `rediss://`."),
 )
 
 
@@ -119,6 +130,14 @@ _HOW_TO_MAKE = {
                              "dashboard, Developers > Webhooks",
 }
 _RANDOM = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+# libpq's sslmodes; the first three let a connection go unencrypted (disable never tries TLS,
+# allow and prefer fall back to plaintext when TLS fails, so a man in the middle can force it).
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+PLAINTEXT_SSLMODES = SSLMODES[:3]
+_DATABASE_URLS = ("DATABASE_URL", "APP_DATABASE_URL", "REPORTING_DATABASE_URL")
+_REDIS_URLS = ("REDIS_URL", "CELERY_BROKER_URL")
+_PRIVATE_ONLY = "only if it is reached over a private network"
 
 
 class InsecureConfiguration(RuntimeError):
@@ -140,6 +159,11 @@ def _with_user(url: str, user: str, password: str) -> str:
         host = f"{host}:{parts.port}"
     netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _query_value(url: str, key: str) -> str:
+    values = parse_qs(urlsplit(url).query).get(key) if url else None
+    return values[-1] if values else ""
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -210,6 +234,12 @@ class Config:
         default_factory=lambda: _env("REPORTING_DATABASE_URL"), repr=False)
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
     LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
+    DATABASE_SSLMODE: str = field(default_factory=lambda: _env("DATABASE_SSLMODE"))
+    DATABASE_SSLROOTCERT: str = field(default_factory=lambda: _env("DATABASE_SSLROOTCERT"))
+    DATABASE_ALLOW_PLAINTEXT: bool = field(
+        default_factory=lambda: _env("DATABASE_ALLOW_PLAINTEXT") == "1")
+    REDIS_ALLOW_PLAINTEXT: bool = field(
+        default_factory=lambda: _env("REDIS_ALLOW_PLAINTEXT") == "1")
     TESTING: bool = False
 
     @property
@@ -244,12 +274,57 @@ class Config:
             problems.append(f"{name} {why}; {how}")
         return problems
 
+    def database_tls(self) -> dict[str, str]:
+        """libpq TLS parameters for every PostgreSQL connection (engines pass them as connect
+        arguments, which take precedence over the URL's query)."""
+        mode = self.DATABASE_SSLMODE
+        if not mode and self.DATABASE_SSLROOTCERT:
+            mode = "verify-full"
+        elif not mode and not self.DEBUG and not self.DATABASE_ALLOW_PLAINTEXT:
+            mode = "require"
+        params = {"sslmode": mode} if mode else {}
+        if self.DATABASE_SSLROOTCERT:
+            params["sslrootcert"] = self.DATABASE_SSLROOTCERT
+        return params
+
+    def insecure_transport(self) -> list[str]:
+        """What would let PostgreSQL or Redis traffic go unencrypted outside development,
+        one line per setting (empty: nothing)."""
+        problems = []
+        mode = self.DATABASE_SSLMODE
+        if mode and mode not in SSLMODES:
+            problems.append(f"DATABASE_SSLMODE={mode} is not a libpq sslmode; use require, "
+                            "verify-ca or verify-full")
+        cert = self.DATABASE_SSLROOTCERT
+        if cert and cert != "system" and not os.path.isfile(cert):
+            problems.append(f"DATABASE_SSLROOTCERT={cert} is not a file; give the path of the "
+                            "PEM bundle of the CA that signed the database server's certificate")
+        if not self.DATABASE_ALLOW_PLAINTEXT:
+            how = ("set DATABASE_ALLOW_PLAINTEXT=1 " + _PRIVATE_ONLY)
+            if mode in PLAINTEXT_SSLMODES:
+                problems.append(f"DATABASE_SSLMODE={mode} allows unencrypted connections; use "
+                                f"require or verify-full, or {how}")
+            for name in _DATABASE_URLS:
+                url_mode = _query_value(getattr(self, name), "sslmode")
+                if url_mode in PLAINTEXT_SSLMODES:
+                    problems.append(f"{name} has sslmode={url_mode}, which allows unencrypted "
+                                    f"connections; remove it (TLS is required by default), "
+                                    f"or {how}")
+        if not self.REDIS_ALLOW_PLAINTEXT:
+            for name in _REDIS_URLS:
+                scheme = urlsplit(getattr(self, name)).scheme
+                if scheme == "redis":
+                    problems.append(f"{name} is redis:// (unencrypted); use rediss:// (TLS), "
+                                    f"or set REDIS_ALLOW_PLAINTEXT=1 {_PRIVATE_ONLY}")
+        return problems
+
     def check_safe_to_start(self) -> None:
-        """Refuse to start outside development (DEBUG=0) with an insecure secret. Every
-        entry point builds the app through create_app, so web, worker and beat all stop."""
+        """Refuse to start outside development (DEBUG=0) with an insecure secret or a database
+        or Redis connection that may go unencrypted. Every entry point builds the app through
+        create_app, so web, worker and beat all stop."""
         if self.DEBUG:
             return
-        problems = self.insecure_secrets()
+        problems = self.insecure_secrets() + self.insecure_transport()
         if problems:
             raise InsecureConfiguration(
                 "Refusing to start with DEBUG=0 (production) and insecure settings:\n  - "

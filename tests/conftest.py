@@ -114,6 +114,9 @@ def servers(tmp_path_factory):
         # tests/api/test_rate_limits.py lowers them where they are the subject.
         "API_RATE_LIMIT_PER_IP": "1000000",
         "API_RATE_LIMIT_PER_TOKEN": "1000000",
+        # DEBUG=0 requires TLS to PostgreSQL and Redis; the test servers are local, plaintext.
+        "DATABASE_ALLOW_PLAINTEXT": "1",
+        "REDIS_ALLOW_PLAINTEXT": "1",
     }
     os.environ.update(env)
     dbadmin.migrate(database_url)
