@@ -103,7 +103,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
     Setting("DATABASE_SSLMODE", "", "libpq `sslmode` of every PostgreSQL connection (it "
             "overrides the URLs'). Empty: `verify-full` when DATABASE_SSLROOTCERT is set, else "
-            "`require` outside development (DEBUG=0), else the URL's own."),
+            "`require` outside development (DEBUG=0) for a server not on this machine "
+            "(loopback and Unix sockets are exempt), else the URL's own."),
     Setting("DATABASE_SSLROOTCERT", "", "CA bundle (PEM file) that the PostgreSQL server's "
             "certificate must chain to; with it the default sslmode is `verify-full`."),
     Setting("DATABASE_ALLOW_PLAINTEXT", "0", "1 lets PostgreSQL connections go unencrypted "
@@ -111,7 +112,7 @@ SETTINGS: tuple[Setting, ...] = (
             "`sslmode=disable`/`allow`/`prefer` is accepted."),
     Setting("REDIS_ALLOW_PLAINTEXT", "0", "1 accepts `redis://` (unencrypted) for REDIS_URL "
             "and CELERY_BROKER_URL outside development (a private network only); otherwise "
-            "they must be `rediss://`."),
+            "they must be `rediss://` (or name a server on this machine)."),
 )
 
 
@@ -159,6 +160,16 @@ def _with_user(url: str, user: str, password: str) -> str:
         host = f"{host}:{parts.port}"
     netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _is_local(url: str) -> bool:
+    """Whether a database or Redis URL names a server on this machine."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    host = parts.hostname or _query_value(url, "host")
+    return (not host or host.startswith("/") or host == "localhost" or host == "::1"
+            or host.startswith("127."))
 
 
 def _query_value(url: str, key: str) -> str:
@@ -274,22 +285,27 @@ class Config:
             problems.append(f"{name} {why}; {how}")
         return problems
 
-    def database_tls(self) -> dict[str, str]:
-        """libpq TLS parameters for every PostgreSQL connection (engines pass them as connect
-        arguments, which take precedence over the URL's query)."""
+    def database_tls(self, url: str = "") -> dict[str, str]:
+        """libpq TLS parameters for a PostgreSQL connection to `url` (engines pass them as
+        connect arguments, which take precedence over the URL's query)."""
         mode = self.DATABASE_SSLMODE
         if not mode and self.DATABASE_SSLROOTCERT:
             mode = "verify-full"
-        elif not mode and not self.DEBUG and not self.DATABASE_ALLOW_PLAINTEXT:
+        elif not mode and self._tls_required(url, self.DATABASE_ALLOW_PLAINTEXT):
             mode = "require"
         params = {"sslmode": mode} if mode else {}
         if self.DATABASE_SSLROOTCERT:
             params["sslrootcert"] = self.DATABASE_SSLROOTCERT
         return params
 
+    def _tls_required(self, url: str, allow_plaintext: bool) -> bool:
+        # A server on this machine (loopback, Unix socket) is never reached over a network:
+        # `make dev`'s and the tests' servers, which migrate before DEBUG is settled.
+        return not (self.DEBUG or allow_plaintext or _is_local(url))
+
     def insecure_transport(self) -> list[str]:
-        """What would let PostgreSQL or Redis traffic go unencrypted outside development,
-        one line per setting (empty: nothing)."""
+        """What would let PostgreSQL or Redis traffic cross a network unencrypted outside
+        development, one line per setting (empty: nothing)."""
         problems = []
         mode = self.DATABASE_SSLMODE
         if mode and mode not in SSLMODES:
@@ -299,23 +315,25 @@ class Config:
         if cert and cert != "system" and not os.path.isfile(cert):
             problems.append(f"DATABASE_SSLROOTCERT={cert} is not a file; give the path of the "
                             "PEM bundle of the CA that signed the database server's certificate")
-        if not self.DATABASE_ALLOW_PLAINTEXT:
-            how = ("set DATABASE_ALLOW_PLAINTEXT=1 " + _PRIVATE_ONLY)
+        how = "set DATABASE_ALLOW_PLAINTEXT=1 " + _PRIVATE_ONLY
+        for name in _DATABASE_URLS:
+            url = getattr(self, name)
+            if not url or not self._tls_required(url, self.DATABASE_ALLOW_PLAINTEXT):
+                continue
             if mode in PLAINTEXT_SSLMODES:
-                problems.append(f"DATABASE_SSLMODE={mode} allows unencrypted connections; use "
-                                f"require or verify-full, or {how}")
-            for name in _DATABASE_URLS:
-                url_mode = _query_value(getattr(self, name), "sslmode")
-                if url_mode in PLAINTEXT_SSLMODES:
-                    problems.append(f"{name} has sslmode={url_mode}, which allows unencrypted "
-                                    f"connections; remove it (TLS is required by default), "
-                                    f"or {how}")
-        if not self.REDIS_ALLOW_PLAINTEXT:
-            for name in _REDIS_URLS:
-                scheme = urlsplit(getattr(self, name)).scheme
-                if scheme == "redis":
-                    problems.append(f"{name} is redis:// (unencrypted); use rediss:// (TLS), "
-                                    f"or set REDIS_ALLOW_PLAINTEXT=1 {_PRIVATE_ONLY}")
+                problems.append(f"DATABASE_SSLMODE={mode} allows unencrypted connections to "
+                                f"{name}'s server; use require or verify-full, or {how}")
+            url_mode = _query_value(url, "sslmode")
+            if url_mode in PLAINTEXT_SSLMODES:
+                problems.append(f"{name} has sslmode={url_mode}, which allows unencrypted "
+                                f"connections; remove it (TLS is required by default), "
+                                f"or {how}")
+        for name in _REDIS_URLS:
+            url = getattr(self, name)
+            if (urlsplit(url).scheme == "redis"
+                    and self._tls_required(url, self.REDIS_ALLOW_PLAINTEXT)):
+                problems.append(f"{name} is redis:// (unencrypted); use rediss:// (TLS), "
+                                f"or set REDIS_ALLOW_PLAINTEXT=1 {_PRIVATE_ONLY}")
         return problems
 
     def check_safe_to_start(self) -> None:

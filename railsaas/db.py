@@ -86,7 +86,7 @@ def _apply_context(session: Session, transaction, connection) -> None:
 
 def make_engine(url: str, pool_size: int = 10, **kwargs) -> Engine:
     # TLS (DATABASE_SSLMODE / DATABASE_SSLROOTCERT, `require` by default outside development).
-    kwargs["connect_args"] = {**Config().database_tls(), **kwargs.get("connect_args", {})}
+    kwargs["connect_args"] = {**Config().database_tls(url), **kwargs.get("connect_args", {})}
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,

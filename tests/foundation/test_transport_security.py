@@ -4,8 +4,9 @@ start on a setting that would allow plaintext unless the operator opted out
 (railsaas/config.py `Config.insecure_transport`, docs/deploy.md).
 
 The TLS cases run against a throwaway PostgreSQL cluster with `ssl=on` and a certificate from
-a CA made here; its pg_hba rejects every non-TLS connection, so a connection that works is
-one that was encrypted."""
+a CA made here for the name `tls-db.test` (reached at 127.0.0.1 through libpq's `hostaddr`:
+a server on this machine's own address is exempt from the rule); its pg_hba rejects every
+non-TLS connection, so a connection that works is one that was encrypted."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def _config(monkeypatch, **env: str) -> Config:
 
 def test_production_defaults_to_tls_and_accepts_tls_urls(monkeypatch):
     cfg = _config(monkeypatch)
-    assert cfg.database_tls() == {"sslmode": "require"}
+    assert cfg.database_tls(cfg.DATABASE_URL) == {"sslmode": "require"}
     assert cfg.insecure_transport() == []
 
 
@@ -62,7 +63,7 @@ def test_a_url_that_allows_plaintext_is_refused_unless_opted_out(monkeypatch, mo
     assert "DATABASE_ALLOW_PLAINTEXT=1" in problems[0]
     opted_out = _config(monkeypatch, APP_DATABASE_URL=url, DATABASE_ALLOW_PLAINTEXT="1")
     assert opted_out.insecure_transport() == []
-    assert opted_out.database_tls() == {}  # the URL's own sslmode then applies
+    assert opted_out.database_tls(url) == {}  # the URL's own sslmode then applies
 
 
 def test_redis_must_be_rediss_unless_opted_out(monkeypatch):
@@ -80,34 +81,44 @@ def test_a_ca_bundle_means_verify_full_and_must_exist(monkeypatch, tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     cfg = _config(monkeypatch, DATABASE_SSLROOTCERT=str(bundle))
-    assert cfg.database_tls() == {"sslmode": "verify-full", "sslrootcert": str(bundle)}
+    assert cfg.database_tls(cfg.DATABASE_URL) == {"sslmode": "verify-full",
+                                                  "sslrootcert": str(bundle)}
     assert cfg.insecure_transport() == []
     assert "not a libpq sslmode" in _config(
         monkeypatch, DATABASE_SSLMODE="on").insecure_transport()[0]
 
 
+def test_servers_on_this_machine_are_exempt(monkeypatch):
+    cfg = _config(monkeypatch, DATABASE_URL="postgresql://u@127.0.0.1:5432/railsaas",
+                  REDIS_URL="redis://localhost:6379/0")
+    assert cfg.database_tls(cfg.DATABASE_URL) == {}
+    assert cfg.insecure_transport() == []
+    assert cfg.database_tls("postgresql://u@db.example/railsaas") == {"sslmode": "require"}
+
+
 def test_development_keeps_the_urls_as_they_are(monkeypatch):
-    cfg = _config(monkeypatch, DEBUG="1", REDIS_URL="redis://localhost:6379/0")
-    assert cfg.database_tls() == {}
+    cfg = _config(monkeypatch, DEBUG="1", REDIS_URL="redis://cache.example:6379/0")
+    assert cfg.database_tls(cfg.DATABASE_URL) == {}
     cfg.check_safe_to_start()  # no exception
 
 
 def _start(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in OPT_OUTS}
-    clean.update({"DEBUG": "0", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-                  "REDIS_URL": "rediss://127.0.0.1:1/0", "SENTRY_DSN": "", **SECRETS, **env})
+    clean.update({"DEBUG": "0", "DATABASE_URL": "postgresql://nobody@db.invalid:1/none",
+                  "APP_DATABASE_URL": "", "REDIS_URL": "rediss://redis.invalid:1/0",
+                  "CELERY_BROKER_URL": "", "SENTRY_DSN": "", **SECRETS, **env})
     return subprocess.run([sys.executable, "-c", "import railsaas.tasks.worker"], cwd=ROOT,
                           env=clean, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_the_worker_and_beat_refuse_plaintext_at_start_and_start_when_opted_out():
-    refused = _start(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none?sslmode=disable",
-                     REDIS_URL="redis://127.0.0.1:1/0")
+    refused = _start(DATABASE_URL="postgresql://nobody@db.invalid:1/none?sslmode=disable",
+                     REDIS_URL="redis://redis.invalid:1/0")
     assert refused.returncode != 0
     assert "DATABASE_URL has sslmode=disable" in refused.stderr
     assert "REDIS_URL is redis://" in refused.stderr
-    opted_out = _start(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none?sslmode=disable",
-                       REDIS_URL="redis://127.0.0.1:1/0", DATABASE_ALLOW_PLAINTEXT="1",
+    opted_out = _start(DATABASE_URL="postgresql://nobody@db.invalid:1/none?sslmode=disable",
+                       REDIS_URL="redis://redis.invalid:1/0", DATABASE_ALLOW_PLAINTEXT="1",
                        REDIS_ALLOW_PLAINTEXT="1")
     assert opted_out.returncode == 0, opted_out.stderr[-3000:]
 
@@ -147,9 +158,9 @@ def tls_postgres():
     certs.mkdir()
     _make_ca(certs, "ca")
     _make_ca(certs, "other-ca")
-    (certs / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+    (certs / "san.ext").write_text("subjectAltName=DNS:tls-db.test\n")
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
-             "server.csr", "-subj", "/CN=localhost", cwd=certs)
+             "server.csr", "-subj", "/CN=tls-db.test", cwd=certs)
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-days", "2", "-out", "server.crt", "-extfile", "san.ext",
              cwd=certs)
@@ -177,7 +188,8 @@ def tls_postgres():
 
 def _connect(host: str, port: int) -> tuple[bool, str]:
     """(whether the session is encrypted, its TLS version) through the app's own engine."""
-    engine = make_engine(f"postgresql://postgres@{host}:{port}/postgres", pool_size=1)
+    engine = make_engine(f"postgresql://postgres@{host}:{port}/postgres?hostaddr=127.0.0.1",
+                         pool_size=1)
     try:
         with engine.connect() as conn:
             row = conn.execute(text(
@@ -190,7 +202,7 @@ def _connect(host: str, port: int) -> tuple[bool, str]:
 def test_production_default_connects_with_tls(monkeypatch, tls_postgres):
     port, _, _ = tls_postgres
     _config(monkeypatch)
-    encrypted, version = _connect("127.0.0.1", port)
+    encrypted, version = _connect("tls-db.test", port)
     assert encrypted
     assert version.startswith("TLS")
 
@@ -198,18 +210,18 @@ def test_production_default_connects_with_tls(monkeypatch, tls_postgres):
 def test_verify_full_with_the_right_ca_connects(monkeypatch, tls_postgres):
     port, ca, _ = tls_postgres
     _config(monkeypatch, DATABASE_SSLROOTCERT=str(ca))
-    assert _connect("localhost", port)[0]
+    assert _connect("tls-db.test", port)[0]
 
 
 def test_verify_full_with_a_wrong_ca_or_host_fails_clearly(monkeypatch, tls_postgres):
     port, ca, other_ca = tls_postgres
     _config(monkeypatch, DATABASE_SSLROOTCERT=str(other_ca))
     with pytest.raises(OperationalError, match="certificate verify failed"):
-        _connect("localhost", port)
-    # The right CA, but an address the certificate was not issued for (it names localhost).
+        _connect("tls-db.test", port)
+    # The right CA, but a name the certificate was not issued for.
     monkeypatch.setenv("DATABASE_SSLROOTCERT", str(ca))
     with pytest.raises(OperationalError, match="does not match host name"):
-        _connect("127.0.0.1", port)
+        _connect("other-db.test", port)
 
 
 def test_the_plaintext_opt_out_really_sends_plaintext(monkeypatch, tls_postgres):
@@ -218,4 +230,4 @@ def test_the_plaintext_opt_out_really_sends_plaintext(monkeypatch, tls_postgres)
     port, _, _ = tls_postgres
     _config(monkeypatch, DATABASE_ALLOW_PLAINTEXT="1", DATABASE_SSLMODE="disable")
     with pytest.raises(OperationalError, match="no encryption"):
-        _connect("127.0.0.1", port)
+        _connect("tls-db.test", port)
