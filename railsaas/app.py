@@ -31,6 +31,7 @@ from railsaas.extensions import csrf, db
 from railsaas.observability import setup as observability
 from railsaas.platform import outbox  # noqa: F401  (registers the after-commit hook)
 from railsaas.security import init_security_headers
+from railsaas.static_assets import init_static_assets
 from railsaas.tasks import celery_init_app
 
 
@@ -71,6 +72,7 @@ def _init_extensions(app: Flask) -> None:
     init_context(app)
     init_error_handlers(app)
     init_security_headers(app)
+    init_static_assets(app)
     celery_init_app(app)
     observability.init_app(app)  # logging, metrics, Sentry, the audit guard (after Celery)
 

@@ -13,10 +13,11 @@ the JSON-valued settings (a dict) take a JSON object, empty meaning none.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -171,6 +172,22 @@ class Config(BaseSettings):
     SLOW_QUERY_MS: int = setting(500, "Database statements slower than this (milliseconds) "
                                  "are logged with their normalised SQL and counted; 0 turns "
                                  "it off.")
+    DATABASE_SSLMODE: str = setting(
+        "", "libpq `sslmode` of every PostgreSQL connection (it overrides the URLs'). Empty: "
+        "`verify-full` when DATABASE_SSLROOTCERT is set, else `require` outside development "
+        "(DEBUG=0) for a server not on this machine (loopback and Unix sockets are exempt), "
+        "else the URL's own.")
+    DATABASE_SSLROOTCERT: str = setting(
+        "", "CA bundle (PEM file) that the PostgreSQL server's certificate must chain to; with "
+        "it the default sslmode is `verify-full`.")
+    DATABASE_ALLOW_PLAINTEXT: bool = setting(
+        False, "1 lets PostgreSQL connections go unencrypted outside development (a private "
+        "network only): no sslmode is forced, and `sslmode=disable`/`allow`/`prefer` is "
+        "accepted.")
+    REDIS_ALLOW_PLAINTEXT: bool = setting(
+        False, "1 accepts `redis://` (unencrypted) for REDIS_URL and CELERY_BROKER_URL outside "
+        "development (a private network only); otherwise they must be `rediss://` (or name a "
+        "server on this machine).")
     LOG_LEVEL: str = setting("INFO", "Root log level.")
     LOG_FORMAT: str = setting("json", "json (one JSON object per line) or text.")
 
@@ -240,12 +257,64 @@ class Config(BaseSettings):
             problems.append(f"{name} {why}; {how}")
         return problems
 
+    def database_tls(self, url: str = "") -> dict[str, str]:
+        """libpq TLS parameters for a PostgreSQL connection to `url` (engines pass them as
+        connect arguments, which take precedence over the URL's query)."""
+        mode = self.DATABASE_SSLMODE
+        if not mode and self.DATABASE_SSLROOTCERT:
+            mode = "verify-full"
+        elif not mode and self._tls_required(url, self.DATABASE_ALLOW_PLAINTEXT):
+            mode = "require"
+        params = {"sslmode": mode} if mode else {}
+        if self.DATABASE_SSLROOTCERT:
+            params["sslrootcert"] = self.DATABASE_SSLROOTCERT
+        return params
+
+    def _tls_required(self, url: str, allow_plaintext: bool) -> bool:
+        # A server on this machine (loopback, Unix socket) is never reached over a network:
+        # `make dev`'s and the tests' servers, which migrate before DEBUG is settled.
+        return not (self.DEBUG or allow_plaintext or _is_local(url))
+
+    def insecure_transport(self) -> list[str]:
+        """What would let PostgreSQL or Redis traffic cross a network unencrypted outside
+        development, one line per setting (empty: nothing)."""
+        problems = []
+        mode = self.DATABASE_SSLMODE
+        if mode and mode not in SSLMODES:
+            problems.append(f"DATABASE_SSLMODE={mode} is not a libpq sslmode; use require, "
+                            "verify-ca or verify-full")
+        cert = self.DATABASE_SSLROOTCERT
+        if cert and cert != "system" and not os.path.isfile(cert):
+            problems.append(f"DATABASE_SSLROOTCERT={cert} is not a file; give the path of the "
+                            "PEM bundle of the CA that signed the database server's certificate")
+        how = "set DATABASE_ALLOW_PLAINTEXT=1 " + _PRIVATE_ONLY
+        for name in _DATABASE_URLS:
+            url = getattr(self, name)
+            if not url or not self._tls_required(url, self.DATABASE_ALLOW_PLAINTEXT):
+                continue
+            if mode in PLAINTEXT_SSLMODES:
+                problems.append(f"DATABASE_SSLMODE={mode} allows unencrypted connections to "
+                                f"{name}'s server; use require or verify-full, or {how}")
+            url_mode = _query_value(url, "sslmode")
+            if url_mode in PLAINTEXT_SSLMODES:
+                problems.append(f"{name} has sslmode={url_mode}, which allows unencrypted "
+                                f"connections; remove it (TLS is required by default), "
+                                f"or {how}")
+        for name in _REDIS_URLS:
+            url = getattr(self, name)
+            if (urlsplit(url).scheme == "redis"
+                    and self._tls_required(url, self.REDIS_ALLOW_PLAINTEXT)):
+                problems.append(f"{name} is redis:// (unencrypted); use rediss:// (TLS), "
+                                f"or set REDIS_ALLOW_PLAINTEXT=1 {_PRIVATE_ONLY}")
+        return problems
+
     def check_safe_to_start(self) -> None:
-        """Refuse to start outside development (DEBUG=0) with an insecure secret. Every
-        entry point builds the app through create_app, so web, worker and beat all stop."""
+        """Refuse to start outside development (DEBUG=0) with an insecure secret or a database
+        or Redis connection that may go unencrypted. Every entry point builds the app through
+        create_app, so web, worker and beat all stop."""
         if self.DEBUG:
             return
-        problems = self.insecure_secrets()
+        problems = self.insecure_secrets() + self.insecure_transport()
         if problems:
             raise InsecureConfiguration(
                 "Refusing to start with DEBUG=0 (production) and insecure settings:\n  - "
@@ -298,6 +367,30 @@ def _with_user(url: str, user: str, password: str) -> str:
         host = f"{host}:{parts.port}"
     netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+# libpq's sslmodes; the first three let a connection go unencrypted (disable never tries TLS,
+# allow and prefer fall back to plaintext when TLS fails, so a man in the middle can force it).
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+PLAINTEXT_SSLMODES = SSLMODES[:3]
+_DATABASE_URLS = ("DATABASE_URL", "APP_DATABASE_URL", "REPORTING_DATABASE_URL")
+_REDIS_URLS = ("REDIS_URL", "CELERY_BROKER_URL")
+_PRIVATE_ONLY = "only if it is reached over a private network"
+
+
+def _is_local(url: str) -> bool:
+    """Whether a database or Redis URL names a server on this machine."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    host = parts.hostname or _query_value(url, "host")
+    return (not host or host.startswith("/") or host == "localhost" or host == "::1"
+            or host.startswith("127."))
+
+
+def _query_value(url: str, key: str) -> str:
+    values = parse_qs(urlsplit(url).query).get(key) if url else None
+    return values[-1] if values else ""
 
 
 def sqlalchemy_url(url: str) -> str:

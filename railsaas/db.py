@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from railsaas.config import sqlalchemy_url
+from railsaas.config import Config, sqlalchemy_url
 
 ROLES = ("", "platform_admin", "system")
 
@@ -85,6 +85,8 @@ def _apply_context(session: Session, transaction, connection) -> None:
 
 
 def make_engine(url: str, pool_size: int = 10, **kwargs) -> Engine:
+    # TLS (DATABASE_SSLMODE / DATABASE_SSLROOTCERT, `require` by default outside development).
+    kwargs["connect_args"] = {**Config().database_tls(url), **kwargs.get("connect_args", {})}
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,

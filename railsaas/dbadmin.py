@@ -23,6 +23,8 @@ RLS_POLICIES = ROOT / "sql" / "rls_policies.sql"
 
 
 def admin_engine(url: str, **kwargs) -> Engine:
+    # The same TLS parameters as the app's engines (config.Config.database_tls).
+    kwargs["connect_args"] = {**Config().database_tls(url), **kwargs.get("connect_args", {})}
     return create_engine(sqlalchemy_url(url), poolclass=NullPool, **kwargs)
 
 

@@ -118,6 +118,9 @@ def servers(tmp_path_factory):
         "SIGNUPS_PER_IP_PER_HOUR": "1000000",
         "FORGOT_PER_IP_PER_HOUR": "1000000",
         "VERIFY_RESEND_PER_IP_PER_HOUR": "1000000",
+        # DEBUG=0 requires TLS to PostgreSQL and Redis; the test servers are local, plaintext.
+        "DATABASE_ALLOW_PLAINTEXT": "1",
+        "REDIS_ALLOW_PLAINTEXT": "1",
     }
     os.environ.update(env)
     dbadmin.migrate(database_url)
