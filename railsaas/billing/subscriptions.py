@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from railsaas.accounts.verification import ensure_verified
 from railsaas.billing import dunning, gateway, holds, spend_caps
 from railsaas.billing import notify as billing_notify
 from railsaas.billing.usage import LIVE_STATUSES
@@ -247,7 +248,9 @@ def _plan_for_checkout(session: Session, plan_id: Any) -> Plan:
 def start_checkout(session: Session, tenant: Tenant, user, plan_id: Any, *,
                    success_url: str, cancel_url: str, now: datetime | None = None
                    ) -> dict[str, Any]:
-    """A Checkout session for the workspace's customer; {"id", "url"} to send the owner to."""
+    """A Checkout session for the workspace's customer; {"id", "url"} to send the owner to.
+    Paying needs a confirmed address (accounts.verification)."""
+    ensure_verified(user)
     plan = _plan_for_checkout(session, plan_id)
     existing = current(session, tenant.id)
     if existing is not None and existing.status in LIVE_STATUSES:
@@ -283,14 +286,18 @@ def finish_checkout(session: Session, tenant_id: uuid.UUID, checkout_session_id:
 
 
 def open_portal(session: Session, tenant: Tenant, user, return_url: str) -> str:
+    ensure_verified(user)  # the portal changes payment methods and plans
     customer_id = gateway.ensure_customer(session, tenant, email=user.email, name=tenant.name)
     portal = gateway.create_portal_session(customer_id, return_url)
     audit.record(session, "billing.portal_opened", target_type="tenant", target_id=tenant.id)
     return portal["url"]
 
 
-def change_plan(session: Session, tenant_id: uuid.UUID, plan_id: Any) -> Subscription:
-    """Switch the live subscription to another plan now, with a prorated invoice."""
+def change_plan(session: Session, tenant_id: uuid.UUID, plan_id: Any, *, user
+                ) -> Subscription:
+    """Switch the live subscription to another plan now, with a prorated invoice. `user`,
+    who asks, must have confirmed their address (accounts.verification)."""
+    ensure_verified(user)
     tenant = holds.lock_tenant(session, tenant_id)
     row = current(session, tenant_id)
     if tenant is None or row is None or row.status not in LIVE_STATUSES:

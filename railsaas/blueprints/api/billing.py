@@ -71,7 +71,7 @@ def billing_subscription_change(body: SubscriptionChange):
         return _subscription_out(workspace.tenant), 200
     current = subscriptions.current(db.session, workspace.id)
     if current is not None and current.status in usage.LIVE_STATUSES:
-        subscriptions.change_plan(db.session, workspace.id, body.plan_id)
+        subscriptions.change_plan(db.session, workspace.id, body.plan_id, user=g.user)
         db.session.commit()
         return _subscription_out(workspace.tenant), 200
     tenant = holds.lock_tenant(db.session, workspace.id)
