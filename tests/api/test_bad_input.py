@@ -23,13 +23,14 @@ from tests.support import CsrfClient
 from tests.support.api import bearer, make_token
 from tests.support.redis import AUTH
 
-pytestmark = pytest.mark.fuzz
-
 NUL = "a\x00b"
 DEEP = "[" * 5000 + "]" * 5000
 FORM_VALUES = (NUL, "inf", "-inf", "1e400", "NaN", "Infinity")
 QUERY_NAMES = ("q", "status", "role", "plan", "page", "cursor", "limit", "sort", "filter",
                "tenant", "user", "instance_id", "template", "category", "state", "since", "next")
+# Pages for visitors (signed in, they only redirect): tried by an anonymous browser.
+ANONYMOUS_ONLY = {"auth.login", "auth.register", "auth.forgot", "auth.reset",
+                  "auth.resend_verification"}
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 # The API notes a token's use at most once a minute, before the request's work.
 TOUCH = re.compile(r"^\s*UPDATE api_tokens SET last_used_at", re.IGNORECASE)
@@ -80,6 +81,23 @@ def world(app, factory, redis_conn, railway_emulator, stripe_emulator):
     redis_conn.forget(AUTH)
 
 
+def _signed_in(app, world) -> CsrfClient:
+    """A browser signed in as the admin as they are now (a fuzzed POST may have ended their
+    sessions, e.g. /logout, so the session version is read again each time)."""
+    with db.scope(SYSTEM) as s:
+        user = s.get(User, world["user"].id)
+        user.is_suspended = False
+        s.flush()
+        s.expunge(user)
+    return CsrfClient(app, app.test_client(), user=user, workspace=world["tenant"])
+
+
+def _to_login(resp) -> bool:
+    """Answered as to a visitor: the request was not exercised as the admin."""
+    return resp.status_code in (302, 303) and \
+        resp.headers.get("Location", "").startswith("/login")
+
+
 def _build(app, rule, ids) -> str:
     values = {a: ids.get(a, uuid.uuid4()) for a in rule.arguments}
     return app.url_map.bind("localhost").build(rule.endpoint, values)
@@ -93,39 +111,47 @@ def _page_rules(app, method: str):
 def _field_names(app, world) -> set[str]:
     """Every form field name on every page the admin can open."""
     names = {"email", "password", "confirm", "name", "plan_id", "spend_cap", "role", "q"}
-    page = CsrfClient(app, app.test_client(), user=world["user"], workspace=world["tenant"])
+    page = _signed_in(app, world)
     for rule in _page_rules(app, "GET"):
         html = page.get(_build(app, rule, world["ids"])).get_data(as_text=True)
         names |= set(re.findall(r'name="([^"]+)"', html)) - {"csrf_token", "csrf-token"}
     return names
 
 
+@pytest.mark.fuzz  # about 30 s: every page route, six values each
 def test_every_form_field_and_query_argument_refuses_bad_values(app, world):
     writes = Writes()
     fields = _field_names(app, world)
     failures = []
     for value in FORM_VALUES:
         for rule in _page_rules(app, "POST"):
-            page = CsrfClient(app, app.test_client(), user=world["user"],
-                              workspace=world["tenant"])
-            page.get("/account")
             path = _build(app, rule, world["ids"])
+            if rule.endpoint in ANONYMOUS_ONLY:
+                page = CsrfClient(app, app.test_client())
+                page.get("/login")
+            else:
+                page = _signed_in(app, world)
+                page.get("/account")
             data = {name: value for name in fields}
             resp = writes.during(lambda p=page, path=path, data=data: p.client.post(
                 path, data={**data, "csrf_token": p.csrf}))
             if resp.status_code >= 500:
                 failures.append(f"POST {path} [{value!r}] -> {resp.status_code}")
+            if _to_login(resp) and rule.endpoint not in ANONYMOUS_ONLY:
+                failures.append(f"POST {path} [{value!r}] was not tried signed in")
             if value == NUL and (resp.status_code != 400 or writes.seen):
                 failures.append(f"POST {path} [NUL] -> {resp.status_code}, wrote {writes.seen}")
         for rule in _page_rules(app, "GET"):
-            page = CsrfClient(app, app.test_client(), user=world["user"],
-                              workspace=world["tenant"])
+            page = CsrfClient(app, app.test_client()) if rule.endpoint in ANONYMOUS_ONLY \
+                else _signed_in(app, world)
             path = _build(app, rule, world["ids"])
             query = {n: value for n in QUERY_NAMES}
             resp = writes.during(lambda p=page, path=path, query=query: p.client.get(
                 path, query_string=query))
             if resp.status_code >= 500:
                 failures.append(f"GET {path} [{value!r}] -> {resp.status_code}")
+            if _to_login(resp) and rule.endpoint not in ANONYMOUS_ONLY:
+                failures.append(f"GET {path} [{value!r}] was not tried signed in")
             if value == NUL and resp.status_code != 400:
                 failures.append(f"GET {path} [NUL] -> {resp.status_code}")
     assert not failures, "\n".join(failures)
@@ -164,6 +190,7 @@ def _bodies(doc, op):
     return out
 
 
+@pytest.mark.fuzz
 def test_every_api_field_and_query_parameter_refuses_bad_values(app, client, world):
     doc = document(app)
     writes = Writes()
