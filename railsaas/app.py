@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from railsaas import input_guard
 from railsaas.blueprints import (
     account,
     admin,
@@ -67,6 +68,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    input_guard.init_app(app)  # first: a NUL never reaches a view or the database
     db.init_app(app)
     csrf.init_app(app)
     init_context(app)

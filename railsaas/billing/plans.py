@@ -54,6 +54,8 @@ def _cents(value: Any) -> int:
         amount = Decimal(str(value).strip().replace(",", "").lstrip("$"))
     except InvalidOperation:
         raise ValueError("enter an amount in dollars, like 19 or 19.99") from None
+    if not amount.is_finite():  # "NaN", "Infinity": comparing them would raise
+        raise ValueError("enter an amount in dollars, like 19 or 19.99")
     if amount < 0 or amount > 1_000_000:
         raise ValueError("between 0 and 1,000,000")
     if amount != amount.quantize(Decimal("0.01")):

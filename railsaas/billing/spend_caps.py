@@ -135,7 +135,7 @@ def parse_cap(dollars: str | float | int | None, *, min_cents: int = MIN_CAP_CEN
         return None
     try:
         cents = round(float(str(dollars).replace(",", "").strip().lstrip("$")) * 100)
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan", "inf", "1e400"
         raise ValidationFailed("Enter the cap in dollars, like 150.",
                                details={"spend_cap": "not a number"}) from None
     if not min_cents <= cents <= max_cents:

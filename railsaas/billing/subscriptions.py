@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from railsaas.accounts.verification import ensure_verified
 from railsaas.billing import dunning, gateway, holds, spend_caps
 from railsaas.billing import notify as billing_notify
 from railsaas.billing.usage import LIVE_STATUSES
@@ -249,8 +250,10 @@ def start_checkout(session: Session, workspace, user, plan_id: Any, *,
                    success_url: str, cancel_url: str, now: datetime | None = None
                    ) -> dict[str, Any]:
     """A Checkout session for the workspace's customer; {"id", "url"} to send the owner to.
-    The owner's (billing.manage); the workspace row is locked."""
+    The owner's (billing.manage); the workspace row is locked. Paying needs a confirmed
+    address (accounts.verification)."""
     require_owner(workspace)
+    ensure_verified(user)
     tenant = holds.lock_tenant(session, workspace.id)
     plan = _plan_for_checkout(session, plan_id)
     existing = current(session, tenant.id)
@@ -287,8 +290,10 @@ def finish_checkout(session: Session, tenant_id: uuid.UUID, checkout_session_id:
 
 
 def open_portal(session: Session, workspace, user, return_url: str) -> str:
-    """Stripe's customer portal, for the owner (billing.manage); the workspace row is locked."""
+    """Stripe's customer portal, for the owner (billing.manage); the workspace row is locked.
+    The portal changes payment methods and plans: a confirmed address is needed."""
     require_owner(workspace)
+    ensure_verified(user)
     tenant = holds.lock_tenant(session, workspace.id)
     customer_id = gateway.ensure_customer(session, tenant, email=user.email, name=tenant.name)
     portal = gateway.create_portal_session(customer_id, return_url)
@@ -296,10 +301,12 @@ def open_portal(session: Session, workspace, user, return_url: str) -> str:
     return portal["url"]
 
 
-def change_plan(session: Session, workspace, plan_id: Any) -> Subscription:
+def change_plan(session: Session, workspace, plan_id: Any, *, user) -> Subscription:
     """Switch the live subscription to another plan now, with a prorated invoice (the
-    owner's: billing.manage)."""
+    owner's: billing.manage). `user`, who asks, must have confirmed their address
+    (accounts.verification)."""
     require_owner(workspace)
+    ensure_verified(user)
     tenant_id = workspace.id
     tenant = holds.lock_tenant(session, tenant_id)
     row = current(session, tenant_id)

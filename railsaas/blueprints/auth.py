@@ -22,6 +22,7 @@ from railsaas.forms.accounts import (
     ResetForm,
 )
 from railsaas.models import User
+from railsaas.platform import audit
 
 bp = Blueprint("auth", __name__)
 
@@ -88,21 +89,23 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = auth.register(db.session, email=form.email.data,
-                                 password=form.password.data, name=form.name.data)
+            # None when the address already has an account: its owner is told by mail, and
+            # this page answers exactly as for a new account (no enumeration).
+            auth.register(db.session, email=form.email.data, password=form.password.data,
+                          name=form.name.data)
         except RateLimited as exc:
             form.form_errors.append(exc.message)
             return _too_many("auth/register.html", exc, form=form,
                              password_hint=PASSWORD_HINT)
-        except (ValidationFailed, Conflict) as exc:
+        except ValidationFailed as exc:
             db.session.rollback()
             apply_errors(form, exc)
         else:
             db.session.commit()
-            start_session(user)
-            flash(f"Welcome! We sent a link to {user.email}: open it to confirm your address.",
-                  "success")
-            return _home()
+            flash(f"Check your inbox: we sent a message to "
+                  f"{auth.normalize_email(form.email.data)}. Open the link in it to confirm "
+                  "your address, then log in.", "success")
+            return redirect(url_for("auth.login"), 303)
     return render_template("auth/register.html", form=form, password_hint=PASSWORD_HINT)
 
 
@@ -119,12 +122,17 @@ def logout():
 
 @bp.get("/verify/<token>")
 def verify(token: str):
+    signed_in_id = current_user.id if current_user.is_authenticated else None
     try:
         user = auth.verify_email(db.session, token)
     except (auth.InvalidLink, Conflict) as exc:
         db.session.rollback()
         return render_template("auth/verify.html", ok=False, message=exc.message), exc.status
     db.session.commit()
+    if signed_in_id is not None and signed_in_id == user.id:
+        # The first verification ended the user's sessions; this browser opened the link
+        # from the inbox, so it stays signed in.
+        start_session(user, keep_workspace=True)
     return render_template("auth/verify.html", ok=True, email=user.email)
 
 
@@ -171,6 +179,8 @@ def resend_verification():
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
+@audit.exempt("queues the accounts.password_reset task only, for a known and an unknown "
+              "address alike; the task audits the reset it sends")
 def forgot():
     form = ForgotForm()
     if form.validate_on_submit():

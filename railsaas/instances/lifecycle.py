@@ -4,6 +4,12 @@
 Every request that changes an instance writes a `deployments` row (the step: kind, status,
 times) and an outbox row in the caller's transaction; the task performs the step after the
 commit, by the step's id. A step is the unit of idempotency: a finished step is never rerun.
+
+A person may run something on Railway only with a confirmed email address
+(accounts.verification): every step a person asks for passes through `_new_step`, which
+checks it, and the entry points check it first so the refusal comes before anything else.
+Steps the platform takes itself (suspensions, billing holds) carry no user and are not
+subject to it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from railsaas.accounts.verification import require_verified
 from railsaas.catalog.templates import get_active
 from railsaas.catalog.variables import (
     check_railway_requirements,
@@ -176,8 +183,15 @@ def _name_taken(session: Session, tenant_id: uuid.UUID, name: str,
     return session.scalar(stmt) is not None
 
 
+def _check_person(session: Session, user_id: uuid.UUID | None) -> None:
+    """A person asking must have confirmed their address; the platform (None) need not."""
+    if user_id is not None:
+        require_verified(session, user_id)
+
+
 def _new_step(session: Session, inst: Instance, kind: str, user_id: uuid.UUID | None,
               reason: str | None = None) -> Deployment:
+    _check_person(session, user_id)
     step = Deployment(tenant_id=inst.tenant_id, instance_id=inst.id, kind=kind,
                       status="queued", triggered_by=user_id, reason=reason)
     session.add(step)
@@ -201,6 +215,7 @@ def create_instance(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUI
     the caller's transaction. Nothing is created when anything is wrong. `actor`: the caller's
     workspace and role (context.Workspace)."""
     authorize(actor, "instance.deploy")
+    _check_person(session, user_id)
     template = get_active(session, template_id)
     errors: dict[str, str] = {}
     try:
@@ -262,6 +277,7 @@ def request_action(session: Session, tenant_id: uuid.UUID, instance_id: Any, act
         raise ValidationFailed("Unknown action.", details={"action": "is not an action"})
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
     authorize_action(actor, inst, action, user_id)
+    _check_person(session, user_id)
     states.check_action(inst, action)
     if action == "start":
         admission.check_can_start(session, session.get(Tenant, tenant_id))
@@ -307,6 +323,7 @@ def update_variables(session: Session, tenant_id: uuid.UUID, instance_id: Any,
     keep their value (the form never shows it)."""
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
     authorize(actor, "instance.variables.edit")
+    _check_person(session, user_id)
     states.check_action(inst, "variables")
     specs = specs_of(inst.template.setup_config)
     secret_names = {s.name for s in specs if s.secret}
@@ -337,6 +354,7 @@ def add_custom_domain(session: Session, tenant_id: uuid.UUID, instance_id: Any, 
                       user_id: uuid.UUID | None, *, actor: HasRole | None) -> Instance:
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
     authorize(actor, "instance.manage")
+    _check_person(session, user_id)
     states.check_action(inst, "domain")
     value = str(domain or "").strip().lower().rstrip(".")
     if not DOMAIN_RE.match(value) or value.endswith((".railway.app", ".up.railway.app")):

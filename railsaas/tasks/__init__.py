@@ -17,6 +17,7 @@ from railsaas.observability.logging import PeriodicChatterFilter
 
 # Modules whose tasks the worker imports. Add a module here when you add one.
 TASK_MODULES = [
+    "railsaas.tasks.accounts",
     "railsaas.tasks.billing",
     "railsaas.tasks.mail",
     "railsaas.tasks.outbox",

@@ -355,7 +355,7 @@ def _send_invitation(session: Session, inv: Invitation, token: str, tenant: Tena
                      inviter: User | None) -> None:
     who = inviter.name if inviter else "A teammate"
     mail.queue(session, to=inv.email, kind="teams/invitation", tenant_id=tenant.id,
-               subject=f"{who} invited you to {tenant.name} on RailSaaS",
+               subject="You are invited to a workspace on RailSaaS",  # no typed names
                inviter=who, workspace=tenant.name, role=inv.role, link=_link(token),
                days=max(1, _max_age() // 86400))
 

@@ -65,7 +65,7 @@ def billing_subscription_change(body: SubscriptionChange):
         return _subscription_out(workspace), 200
     current = subscriptions.current(db.session, workspace.id)
     if current is not None and current.status in usage.LIVE_STATUSES:
-        subscriptions.change_plan(db.session, workspace, body.plan_id)
+        subscriptions.change_plan(db.session, workspace, body.plan_id, user=g.user)
         db.session.commit()
         return _subscription_out(workspace), 200
     base = current_app.config["BASE_URL"].rstrip("/")
