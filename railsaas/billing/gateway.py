@@ -326,6 +326,28 @@ def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
     return _plain(_call("invoices.retrieve", client().v1.invoices.retrieve, invoice_id))
 
 
+def retrieve_payment_method(payment_method_id: str) -> dict[str, Any]:
+    return _plain(_call("payment_methods.retrieve", client().v1.payment_methods.retrieve,
+                        payment_method_id))
+
+
+FETCHERS = {"subscription": retrieve_subscription, "invoice": retrieve_invoice,
+            "checkout.session": retrieve_checkout_session,
+            "payment_method": retrieve_payment_method}
+
+
+def fetch(kind: str, object_id: str) -> dict[str, Any] | None:
+    """Stripe's current copy of an object, or None when Stripe has no such object (what
+    an event claims about an object Stripe does not know is not to be believed)."""
+    try:
+        found = FETCHERS[kind](object_id)
+    except BillingUnavailable as exc:
+        if is_missing(exc):
+            return None
+        raise
+    return None if found.get("deleted") else found
+
+
 def open_invoices(customer_id: str | None) -> list[dict[str, Any]]:
     """The customer's unpaid invoices (what dunning waits on)."""
     return list_invoices(customer_id, status="open", limit=100) if customer_id else []

@@ -4,8 +4,8 @@ keeping our copy equal to Stripe's.
 Our copy is only ever written from the subscription *as Stripe holds it now*: every event
 re-fetches it, under the workspace's row lock, so events that arrive late, twice or out of
 order all end in Stripe's current state, and two workers never interleave a fetch and a
-write for one workspace. `stripe_updated_at` keeps the newest event time applied; a payload
-used as a fallback (Stripe unreachable for a deleted object) never overwrites newer state.
+write for one workspace. `stripe_updated_at` keeps the newest event time applied. An event's
+payload is never applied: a subscription Stripe does not know changes nothing.
 
 The workspace follows its newest live subscription: `tenants.plan_id` is that
 subscription's plan (NULL with none), dunning starts while Stripe says money is owed
@@ -93,17 +93,12 @@ def plan_for_price(session: Session, price: dict[str, Any] | None) -> Plan | Non
 
 
 def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: datetime,
-          authoritative: bool = True, invoice_url: str | None = None) -> Subscription | None:
-    """Write Stripe's subscription onto our row and the workspace (caller holds the lock).
-
-    authoritative: `sub` was just fetched from Stripe (always applied); otherwise it is an
-    event's snapshot, applied only if no newer state has been applied already."""
+          invoice_url: str | None = None) -> Subscription:
+    """Write Stripe's subscription, as just fetched from Stripe (never an event's payload),
+    onto our row and the workspace (caller holds the lock)."""
     row = session.scalars(select(Subscription).where(
         Subscription.stripe_subscription_id == sub["id"]).with_for_update(of=Subscription)
     ).unique().first()
-    if row is not None and not authoritative and row.stripe_updated_at \
-            and seen_at < row.stripe_updated_at:
-        return row
     created = row is None
     if created:
         row = Subscription(tenant_id=tenant.id, stripe_subscription_id=sub["id"],
@@ -216,16 +211,12 @@ def _follow(session: Session, tenant: Tenant, row: Subscription, *, created: boo
 
 
 def sync(session: Session, tenant: Tenant, subscription_id: str, *, seen_at: datetime,
-         fallback: dict[str, Any] | None = None,
          invoice_url: str | None = None) -> Subscription | None:
     """Re-fetch the subscription from Stripe and apply it (caller holds the tenant lock).
-    If Stripe no longer has it, the event's snapshot is applied if it is not stale."""
-    try:
-        sub = gateway.retrieve_subscription(subscription_id)
-    except gateway.BillingUnavailable as exc:
-        if not gateway.is_missing(exc) or fallback is None:
-            raise
-        return apply(session, tenant, fallback, seen_at=seen_at, authoritative=False)
+    None, and nothing changed, when Stripe does not know it."""
+    sub = gateway.fetch("subscription", subscription_id)
+    if sub is None:
+        return None
     return apply(session, tenant, sub, seen_at=seen_at, invoice_url=invoice_url)
 
 
