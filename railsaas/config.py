@@ -101,6 +101,8 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("LOG_LEVEL", "INFO", "Root log level."),
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
+    Setting("PLAN_LIMIT_GRACE_DAYS", "3", "Days a workspace may stay over its plan's limits "
+            "(after a downgrade) before its newest instances beyond them are stopped."),
 )
 
 
@@ -210,6 +212,8 @@ class Config:
         default_factory=lambda: _env("REPORTING_DATABASE_URL"), repr=False)
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
     LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
+    PLAN_LIMIT_GRACE_DAYS: int = field(
+        default_factory=lambda: int(_env("PLAN_LIMIT_GRACE_DAYS")))
     TESTING: bool = False
 
     @property

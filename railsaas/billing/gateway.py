@@ -269,23 +269,26 @@ def usage_price_id(interval: str) -> str:
 
 # --- checkout, portal, subscriptions ----------------------------------------------------------
 
-def create_checkout_session(*, customer_id: str, tenant_id: uuid.UUID, plan, success_url: str,
-                            cancel_url: str, window: str) -> dict[str, Any]:
-    """Checkout in subscription mode: the plan's price and the metered overage price.
-    `window` (e.g. the current ten minutes) makes a double click reuse one session."""
+def create_checkout_session(*, customer_id: str, tenant_id: uuid.UUID, user_id: uuid.UUID,
+                            plan, trial_days: int, success_url: str, cancel_url: str,
+                            window: str) -> dict[str, Any]:
+    """Checkout in subscription mode: the plan's price and the metered overage price, with
+    a trial of `trial_days` (0: none). `window` (e.g. the current ten minutes) makes a
+    double click reuse one session. The person starting it is on the subscription's
+    metadata: who had the trial (billing.trials)."""
+    meta = {"tenant_id": str(tenant_id), "plan_id": str(plan.id), "user_id": str(user_id)}
     params: dict[str, Any] = {
         "mode": "subscription", "customer": customer_id,
         "client_reference_id": str(tenant_id),
         "line_items": [{"price": plan.stripe_price_id, "quantity": 1},
                        {"price": usage_price_id(plan.interval)}],
         "success_url": success_url, "cancel_url": cancel_url,
-        "metadata": {"tenant_id": str(tenant_id), "plan_id": str(plan.id)},
-        "subscription_data": {"metadata": {"tenant_id": str(tenant_id),
-                                           "plan_id": str(plan.id)}},
+        "metadata": meta, "subscription_data": {"metadata": meta},
     }
-    if plan.trial_days:
-        params["subscription_data"]["trial_period_days"] = plan.trial_days
-    key = f"checkout-{tenant_id}-{plan.id}-{plan.stripe_price_id}-{window}"
+    if trial_days:
+        params["subscription_data"]["trial_period_days"] = trial_days
+    key = (f"checkout-{tenant_id}-{user_id}-{plan.id}-{plan.stripe_price_id}-t{trial_days}-"
+           f"{window}")
     return _plain(_call("checkout.sessions.create", client().v1.checkout.sessions.create,
                         params=params, options={"idempotency_key": key}))
 
@@ -315,6 +318,14 @@ def change_subscription_price(subscription_id: str, item_id: str, price_id: str
                             "proration_behavior": "always_invoice"},
                         options={"idempotency_key":
                                  f"switch-{subscription_id}-{item_id}-{price_id}"}))
+
+
+def end_trial_now(subscription_id: str) -> dict[str, Any]:
+    """End a subscription's trial at once: its first paid period starts (and is invoiced)
+    now."""
+    return _plain(_call("subscriptions.update", client().v1.subscriptions.update,
+                        subscription_id, params={"trial_end": "now"},
+                        options={"idempotency_key": f"end-trial-{subscription_id}"}))
 
 
 def set_cancel_at_period_end(subscription_id: str, cancel: bool) -> dict[str, Any]:

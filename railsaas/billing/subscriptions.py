@@ -22,11 +22,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from railsaas.billing import dunning, gateway, holds, spend_caps
+from railsaas.billing import dunning, gateway, holds, limits, spend_caps, trials
 from railsaas.billing import notify as billing_notify
 from railsaas.billing.usage import LIVE_STATUSES
 from railsaas.errors import Conflict, NotFound, ValidationFailed
-from railsaas.instances import admission
 from railsaas.models import Plan, Subscription, Tenant
 from railsaas.platform import audit
 from railsaas.teams.permissions import authorize
@@ -99,6 +98,8 @@ def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: dat
     row = session.scalars(select(Subscription).where(
         Subscription.stripe_subscription_id == sub["id"]).with_for_update(of=Subscription)
     ).unique().first()
+    if row is None:
+        sub = trials.claim(session, tenant, sub)  # one trial per person, customer and card
     created = row is None
     if created:
         row = Subscription(tenant_id=tenant.id, stripe_subscription_id=sub["id"],
@@ -197,15 +198,7 @@ def _follow(session: Session, tenant: Tenant, row: Subscription, *, created: boo
                             body=f"{tenant.name} is now on the {row.plan_name} plan.")
     if plan_changed:
         holds.reconcile(session, tenant)
-        over = admission.over_limit(session, tenant)
-        if over is not None:
-            billing_notify.tell(
-                session, tenant.id, kind="over_limit",
-                subject="Choose which instances to stop",
-                body=f"The {over.plan_name} plan runs {over.allowed} instances at a time and "
-                     f"{tenant.name} has {over.counted}. Choose which to stop; new deploys "
-                     "wait until then.",
-                link=billing_notify.billing_url() + "/over-limit")
+        limits.evaluate(session, tenant, seen_at)  # a downgrade's grace period starts
     if plan_changed or period_changed:
         spend_caps.evaluate_tenant(session, tenant, seen_at)
 
@@ -248,11 +241,15 @@ def start_checkout(session: Session, tenant: Tenant, user, plan_id: Any, *,
                                           name=tenant.name)
     now = now or datetime.now(UTC)
     window = now.strftime("%Y%m%d%H") + str(now.minute // 10)
+    trial_days = plan.trial_days if plan.trial_days and trials.offered(
+        session, tenant, user.id) else 0
     cs = gateway.create_checkout_session(customer_id=customer_id, tenant_id=tenant.id,
-                                         plan=plan, success_url=success_url,
-                                         cancel_url=cancel_url, window=window)
+                                         user_id=user.id, plan=plan, trial_days=trial_days,
+                                         success_url=success_url, cancel_url=cancel_url,
+                                         window=window)
     audit.record(session, "billing.checkout_started", target_type="plan", target_id=plan.id,
-                 details={"plan": plan.name, "checkout_session": cs["id"]})
+                 details={"plan": plan.name, "checkout_session": cs["id"],
+                          "trial_days": trial_days})
     return {"id": cs["id"], "url": cs["url"]}
 
 

@@ -21,7 +21,16 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from railsaas.billing import gateway, holds, limits, plans, spend_caps, subscriptions, usage
+from railsaas.billing import (
+    gateway,
+    holds,
+    limits,
+    plans,
+    spend_caps,
+    subscriptions,
+    trials,
+    usage,
+)
 from railsaas.billing.dunning import deadlines
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.errors import NotFound, ValidationFailed
@@ -69,6 +78,9 @@ def _overview(tenant) -> dict:
     used = usage.tenant_usage(db.session, tenant.id, period, markup_percent=markup,
                               included_cents=plan.included_usage_cents if plan else 0)
     cap = spend_caps.cap_cents(tenant)
+    offered = plans.active_plans(db.session)
+    can_subscribe = row is None or row.status in ("canceled", "incomplete_expired",
+                                                  "incomplete")
     fee = plan.price_cents if plan is not None and row is not None and \
         row.status in usage.LIVE_STATUSES else 0
     return {
@@ -76,11 +88,20 @@ def _overview(tenant) -> dict:
         "markup": markup, "cap_cents": cap, "fee_cents": fee,
         "estimate_cents": fee + used.overage_cents,
         "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
-        "over": admission.over_limit(db.session, tenant), "plans": plans.active_plans(db.session),
+        "over": admission.over_limit(db.session, tenant), "plans": offered,
+        # Asked only when the page offers a plan with a trial.
+        "trial_offered": _trial_offered(tenant) if can_subscribe and any(
+            p.trial_days for p in offered) else True,
+        "over_deadline": limits.deadline(tenant),
         "is_owner": can(g.workspace, "billing.manage"),
         "display_quantity": usage.display_quantity,
         "min_cap": spend_caps.MIN_CAP_CENTS // 100, "max_cap": spend_caps.MAX_CAP_CENTS // 100,
     }
+
+
+def _trial_offered(tenant) -> bool:
+    user_id = current_user.id if current_user.is_authenticated else None
+    return trials.offered(db.session, tenant, user_id)
 
 
 # --- public -----------------------------------------------------------------------------------
@@ -91,7 +112,8 @@ def pricing():
     current = subscriptions.current(db.session, workspace.id) if workspace else None
     return render("billing/pricing.html", plans=plans.active_plans(db.session),
                    subscribed=current is not None and current.status in usage.LIVE_STATUSES,
-                   is_owner=can(workspace, "billing.manage"))
+                   is_owner=can(workspace, "billing.manage"),
+                   trial_offered=_trial_offered(workspace.tenant) if workspace else True)
 
 
 # --- the billing page and its parts ------------------------------------------------------------
@@ -209,7 +231,8 @@ def over_limit():
         tenant = holds.lock_tenant(db.session, workspace.id)
         try:
             stopped = limits.stop_over_limit(db.session, tenant,
-                                            request.form.getlist("instance_ids"))
+                                            request.form.getlist("instance_ids"),
+                                            gateway.now())
         except ValidationFailed as exc:
             db.session.rollback()
             error = exc.message
@@ -218,6 +241,7 @@ def over_limit():
             flash(f"Stopping {stopped} instance{'s' if stopped != 1 else ''}.", "success")
             return redirect_to(url_for("billing.index"))
     return render("billing/over_limit.html", over=admission.over_limit(db.session, tenant),
+                   deadline=limits.deadline(tenant),
                    instances=admission.counted_list(db.session, tenant.id), error=error,
                    is_owner=can(workspace, "billing.manage"),
                    status_code=422 if error else 200)
