@@ -146,6 +146,9 @@ class Config(BaseSettings):
                                         "usage.")
     DUNNING_GRACE_DAYS: int = setting(7, "Days after a failed payment before instances "
                                       "suspend.")
+    PLAN_LIMIT_GRACE_DAYS: int = setting(3, "Days a workspace may stay over its plan's "
+                                         "limits (after a downgrade) before its newest "
+                                         "instances beyond them are stopped.")
     DUNNING_DELETE_DAYS: int = setting(30, "Days after a failed payment before instances are "
                                        "deleted.")
     DEPLOY_TIMEOUT_SECONDS: int = setting(900, "A deploy still not running after this is "

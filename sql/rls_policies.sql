@@ -131,6 +131,26 @@ CREATE POLICY system_only ON stripe_events
     USING ((SELECT current_setting('app.role', true)) = 'system')
     WITH CHECK ((SELECT current_setting('app.role', true)) = 'system');
 
+-- Free trials given (billing.trials): a person's rows, not a workspace's. System jobs write
+-- them; a signed-in user reads their own (is a trial still theirs to take?).
+DO $do$
+BEGIN
+    IF to_regclass('trial_claims') IS NOT NULL THEN
+        ALTER TABLE trial_claims ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE trial_claims FORCE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS trial_claim_read ON trial_claims;
+        DROP POLICY IF EXISTS trial_claim_write ON trial_claims;
+        CREATE POLICY trial_claim_read ON trial_claims FOR SELECT
+            USING (user_id = (SELECT nullif(current_setting('app.user_id', true), '')::uuid)
+                   OR (SELECT current_setting('app.role', true))
+                      IN ('platform_admin', 'system'));
+        CREATE POLICY trial_claim_write ON trial_claims
+            USING ((SELECT current_setting('app.role', true)) = 'system')
+            WITH CHECK ((SELECT current_setting('app.role', true)) = 'system');
+    END IF;
+END
+$do$;
+
 -- Roll-up bookkeeping (how far each roll-up has read usage_metrics): system jobs only.
 DO $do$
 BEGIN

@@ -265,23 +265,26 @@ def usage_price_id(interval: str) -> str:
 
 # --- checkout, portal, subscriptions ----------------------------------------------------------
 
-def create_checkout_session(*, customer_id: str, tenant_id: uuid.UUID, plan, success_url: str,
-                            cancel_url: str, window: str) -> dict[str, Any]:
-    """Checkout in subscription mode: the plan's price and the metered overage price.
-    `window` (e.g. the current ten minutes) makes a double click reuse one session."""
+def create_checkout_session(*, customer_id: str, tenant_id: uuid.UUID, user_id: uuid.UUID,
+                            plan, trial_days: int, success_url: str, cancel_url: str,
+                            window: str) -> dict[str, Any]:
+    """Checkout in subscription mode: the plan's price and the metered overage price, with
+    a trial of `trial_days` (0: none). `window` (e.g. the current ten minutes) makes a
+    double click reuse one session. The person starting it is on the subscription's
+    metadata: who had the trial (billing.trials)."""
+    meta = {"tenant_id": str(tenant_id), "plan_id": str(plan.id), "user_id": str(user_id)}
     params: dict[str, Any] = {
         "mode": "subscription", "customer": customer_id,
         "client_reference_id": str(tenant_id),
         "line_items": [{"price": plan.stripe_price_id, "quantity": 1},
                        {"price": usage_price_id(plan.interval)}],
         "success_url": success_url, "cancel_url": cancel_url,
-        "metadata": {"tenant_id": str(tenant_id), "plan_id": str(plan.id)},
-        "subscription_data": {"metadata": {"tenant_id": str(tenant_id),
-                                           "plan_id": str(plan.id)}},
+        "metadata": meta, "subscription_data": {"metadata": meta},
     }
-    if plan.trial_days:
-        params["subscription_data"]["trial_period_days"] = plan.trial_days
-    key = f"checkout-{tenant_id}-{plan.id}-{plan.stripe_price_id}-{window}"
+    if trial_days:
+        params["subscription_data"]["trial_period_days"] = trial_days
+    key = (f"checkout-{tenant_id}-{user_id}-{plan.id}-{plan.stripe_price_id}-t{trial_days}-"
+           f"{window}")
     return _plain(_call("checkout.sessions.create", client().v1.checkout.sessions.create,
                         params=params, options={"idempotency_key": key}))
 
@@ -313,6 +316,14 @@ def change_subscription_price(subscription_id: str, item_id: str, price_id: str
                                  f"switch-{subscription_id}-{item_id}-{price_id}"}))
 
 
+def end_trial_now(subscription_id: str) -> dict[str, Any]:
+    """End a subscription's trial at once: its first paid period starts (and is invoiced)
+    now."""
+    return _plain(_call("subscriptions.update", client().v1.subscriptions.update,
+                        subscription_id, params={"trial_end": "now"},
+                        options={"idempotency_key": f"end-trial-{subscription_id}"}))
+
+
 def set_cancel_at_period_end(subscription_id: str, cancel: bool) -> dict[str, Any]:
     return _plain(_call("subscriptions.update", client().v1.subscriptions.update,
                         subscription_id, params={"cancel_at_period_end": cancel}))
@@ -320,6 +331,28 @@ def set_cancel_at_period_end(subscription_id: str, cancel: bool) -> dict[str, An
 
 def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
     return _plain(_call("invoices.retrieve", client().v1.invoices.retrieve, invoice_id))
+
+
+def retrieve_payment_method(payment_method_id: str) -> dict[str, Any]:
+    return _plain(_call("payment_methods.retrieve", client().v1.payment_methods.retrieve,
+                        payment_method_id))
+
+
+FETCHERS = {"subscription": retrieve_subscription, "invoice": retrieve_invoice,
+            "checkout.session": retrieve_checkout_session,
+            "payment_method": retrieve_payment_method}
+
+
+def fetch(kind: str, object_id: str) -> dict[str, Any] | None:
+    """Stripe's current copy of an object, or None when Stripe has no such object (what
+    an event claims about an object Stripe does not know is not to be believed)."""
+    try:
+        found = FETCHERS[kind](object_id)
+    except BillingUnavailable as exc:
+        if is_missing(exc):
+            return None
+        raise
+    return None if found.get("deleted") else found
 
 
 def open_invoices(customer_id: str | None) -> list[dict[str, Any]]:

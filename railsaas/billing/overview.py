@@ -4,20 +4,22 @@ so the page, its fragments and the API cannot drift apart on who may see it."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from railsaas.billing import gateway, plans, spend_caps, subscriptions, usage
+from railsaas.billing import gateway, limits, plans, spend_caps, subscriptions, trials, usage
 from railsaas.instances import admission
+from railsaas.models.billing import SUBSCRIPTION_ENDED, SUBSCRIPTION_PENDING
 from railsaas.permissions import HasRole, authorize, can
 
 
-def summary(session: Session, workspace: HasRole, *, now: datetime,
-            markup_percent: int) -> dict[str, Any]:
-    """The billing page: plan, subscription, usage this period, the fee and cap, and
-    whether the caller may change any of it."""
+def summary(session: Session, workspace: HasRole, *, now: datetime, markup_percent: int,
+            user_id: uuid.UUID | None) -> dict[str, Any]:
+    """The billing page: plan, subscription, usage this period, the fee and cap, whether a
+    trial is offered to this person, and whether the caller may change any of it."""
     authorize(workspace, "billing.view")
     tenant = workspace.tenant
     plan = tenant.plan
@@ -26,6 +28,8 @@ def summary(session: Session, workspace: HasRole, *, now: datetime,
     used = usage.tenant_usage(session, tenant.id, period, markup_percent=markup_percent,
                               included_cents=plan.included_usage_cents if plan else 0)
     cap = spend_caps.cap_cents(tenant)
+    offered = plans.active_plans(session)
+    can_subscribe = row is None or row.status in SUBSCRIPTION_ENDED + SUBSCRIPTION_PENDING
     fee = plan.price_cents if plan is not None and row is not None and \
         row.status in usage.LIVE_STATUSES else 0
     return {
@@ -33,7 +37,11 @@ def summary(session: Session, workspace: HasRole, *, now: datetime,
         "markup": markup_percent, "cap_cents": cap, "fee_cents": fee,
         "estimate_cents": fee + used.overage_cents,
         "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
-        "over": admission.over_limit(session, tenant), "plans": plans.active_plans(session),
+        "over": admission.over_limit(session, tenant), "plans": offered,
+        # Asked only when the page offers a plan with a trial (one query fewer otherwise).
+        "trial_offered": trials.offered(session, tenant, user_id) if can_subscribe and any(
+            p.trial_days for p in offered) else True,
+        "over_deadline": limits.deadline(tenant),
         "is_owner": can(workspace, "billing.manage"),
         "display_quantity": usage.display_quantity,
         "min_cap": spend_caps.MIN_CAP_CENTS // 100, "max_cap": spend_caps.MAX_CAP_CENTS // 100,

@@ -107,7 +107,8 @@ def evaluate_tenant(session: Session, tenant: Tenant, now: datetime) -> Change |
 
 def enforce_all(session: Session, now: datetime) -> list[Change]:
     """The hourly sweep: spend of every workspace in one query, then only the workspaces
-    whose state must change are locked and moved (each re-read under its lock)."""
+    whose state must change are locked and moved (each re-read under its lock). Then every
+    hold is enforced again: what started in a held workspace since the last sweep stops."""
 
     markup = current_app.config["USAGE_MARKUP_PERCENT"]
     spend = usage.spend_by_tenant(session, now, markup)
@@ -124,6 +125,7 @@ def enforce_all(session: Session, now: datetime) -> list[Change]:
         change = evaluate_tenant(session, tenant, now)
         if change is not None:
             changes.append(change)
+    holds.enforce_all(session)
     return changes
 
 

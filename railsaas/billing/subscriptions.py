@@ -4,8 +4,8 @@ keeping our copy equal to Stripe's.
 Our copy is only ever written from the subscription *as Stripe holds it now*: every event
 re-fetches it, under the workspace's row lock, so events that arrive late, twice or out of
 order all end in Stripe's current state, and two workers never interleave a fetch and a
-write for one workspace. `stripe_updated_at` keeps the newest event time applied; a payload
-used as a fallback (Stripe unreachable for a deleted object) never overwrites newer state.
+write for one workspace. `stripe_updated_at` keeps the newest event time applied. An event's
+payload is never applied: a subscription Stripe does not know changes nothing.
 
 The workspace follows its newest live subscription: `tenants.plan_id` is that
 subscription's plan (NULL with none), dunning starts while Stripe says money is owed
@@ -23,11 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from railsaas.accounts.verification import ensure_verified
-from railsaas.billing import dunning, gateway, holds, spend_caps
+from railsaas.billing import dunning, gateway, holds, limits, spend_caps, trials
 from railsaas.billing import notify as billing_notify
 from railsaas.billing.usage import LIVE_STATUSES
 from railsaas.errors import Conflict, NotFound, ValidationFailed
-from railsaas.instances import admission
 from railsaas.models import Plan, Subscription, Tenant
 from railsaas.models.billing import SUBSCRIPTION_DUNNING, SUBSCRIPTION_PAID
 from railsaas.permissions import authorize
@@ -95,17 +94,14 @@ def plan_for_price(session: Session, price: dict[str, Any] | None) -> Plan | Non
 
 
 def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: datetime,
-          authoritative: bool = True, invoice_url: str | None = None) -> Subscription | None:
-    """Write Stripe's subscription onto our row and the workspace (caller holds the lock).
-
-    authoritative: `sub` was just fetched from Stripe (always applied); otherwise it is an
-    event's snapshot, applied only if no newer state has been applied already."""
+          invoice_url: str | None = None) -> Subscription:
+    """Write Stripe's subscription, as just fetched from Stripe (never an event's payload),
+    onto our row and the workspace (caller holds the lock)."""
     row = session.scalars(select(Subscription).where(
         Subscription.stripe_subscription_id == sub["id"]).with_for_update(of=Subscription)
     ).unique().first()
-    if row is not None and not authoritative and row.stripe_updated_at \
-            and seen_at < row.stripe_updated_at:
-        return row
+    if row is None:
+        sub = trials.claim(session, tenant, sub)  # one trial per person, customer and card
     created = row is None
     if created:
         row = Subscription(tenant_id=tenant.id, stripe_subscription_id=sub["id"],
@@ -204,30 +200,18 @@ def _follow(session: Session, tenant: Tenant, row: Subscription, *, created: boo
                             body=f"{tenant.name} is now on the {row.plan_name} plan.")
     if plan_changed:
         holds.reconcile(session, tenant)
-        over = admission.over_limit(session, tenant)
-        if over is not None:
-            billing_notify.tell(
-                session, tenant.id, kind="over_limit",
-                subject="Choose which instances to stop",
-                body=f"The {over.plan_name} plan runs {over.allowed} instances at a time and "
-                     f"{tenant.name} has {over.counted}. Choose which to stop; new deploys "
-                     "wait until then.",
-                link=billing_notify.billing_url() + "/over-limit")
+        limits.evaluate(session, tenant, seen_at)  # a downgrade's grace period starts
     if plan_changed or period_changed:
         spend_caps.evaluate_tenant(session, tenant, seen_at)
 
 
 def sync(session: Session, tenant: Tenant, subscription_id: str, *, seen_at: datetime,
-         fallback: dict[str, Any] | None = None,
          invoice_url: str | None = None) -> Subscription | None:
     """Re-fetch the subscription from Stripe and apply it (caller holds the tenant lock).
-    If Stripe no longer has it, the event's snapshot is applied if it is not stale."""
-    try:
-        sub = gateway.retrieve_subscription(subscription_id)
-    except gateway.BillingUnavailable as exc:
-        if not gateway.is_missing(exc) or fallback is None:
-            raise
-        return apply(session, tenant, fallback, seen_at=seen_at, authoritative=False)
+    None, and nothing changed, when Stripe does not know it."""
+    sub = gateway.fetch("subscription", subscription_id)
+    if sub is None:
+        return None
     return apply(session, tenant, sub, seen_at=seen_at, invoice_url=invoice_url)
 
 
@@ -264,11 +248,15 @@ def start_checkout(session: Session, workspace, user, plan_id: Any, *,
                                           name=tenant.name)
     now = now or datetime.now(UTC)
     window = now.strftime("%Y%m%d%H") + str(now.minute // 10)
+    trial_days = plan.trial_days if plan.trial_days and trials.offered(
+        session, tenant, user.id) else 0
     cs = gateway.create_checkout_session(customer_id=customer_id, tenant_id=tenant.id,
-                                         plan=plan, success_url=success_url,
-                                         cancel_url=cancel_url, window=window)
+                                         user_id=user.id, plan=plan, trial_days=trial_days,
+                                         success_url=success_url, cancel_url=cancel_url,
+                                         window=window)
     audit.record(session, "billing.checkout_started", target_type="plan", target_id=plan.id,
-                 details={"plan": plan.name, "checkout_session": cs["id"]})
+                 details={"plan": plan.name, "checkout_session": cs["id"],
+                          "trial_days": trial_days})
     return {"id": cs["id"], "url": cs["url"]}
 
 

@@ -28,6 +28,7 @@ from railsaas.billing import (
     plans,
     spend_caps,
     subscriptions,
+    trials,
     usage,
 )
 from railsaas.billing.dunning import deadlines
@@ -63,7 +64,8 @@ def _workspace():
 
 def _summary() -> dict:
     return overview.summary(db.session, _workspace(), now=datetime.now(UTC),
-                            markup_percent=current_app.config["USAGE_MARKUP_PERCENT"])
+                            markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
+                            user_id=current_user.id if current_user.is_authenticated else None)
 
 
 def _external(endpoint: str, **values) -> str:
@@ -79,7 +81,11 @@ def pricing():
     current = subscriptions.current(db.session, workspace.id) if workspace else None
     return render("billing/pricing.html", plans=plans.active_plans(db.session),
                    subscribed=current is not None and current.status in usage.LIVE_STATUSES,
-                   is_owner=can(workspace, "billing.manage"))
+                   is_owner=can(workspace, "billing.manage"),
+                   trial_offered=trials.offered(
+                       db.session, workspace.tenant,
+                       current_user.id if current_user.is_authenticated else None)
+                   if workspace else True)
 
 
 # --- the billing page and its parts ------------------------------------------------------------
@@ -184,7 +190,8 @@ def over_limit():
     if request.method == "POST":
         try:
             stopped = limits.stop_over_limit(db.session, workspace,
-                                            request.form.getlist("instance_ids"))
+                                            request.form.getlist("instance_ids"),
+                                            gateway.now())
         except ValidationFailed as exc:
             db.session.rollback()
             error = exc.message
@@ -193,6 +200,7 @@ def over_limit():
             flash(f"Stopping {stopped} instance{'s' if stopped != 1 else ''}.", "success")
             return redirect_to(url_for("billing.index"))
     return render("billing/over_limit.html", over=admission.over_limit(db.session, tenant),
+                   deadline=limits.deadline(tenant),
                    instances=admission.counted_list(db.session, tenant.id), error=error,
                    is_owner=can(workspace, "billing.manage"),
                    status_code=422 if error else 200)

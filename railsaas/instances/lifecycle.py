@@ -10,6 +10,10 @@ A person may run something on Railway only with a confirmed email address
 checks it, and the entry points check it first so the refusal comes before anything else.
 Steps the platform takes itself (suspensions, billing holds) carry no user and are not
 subject to it.
+
+Every step that would run something on Railway (`RUNS_SOMETHING`) is refused in a held
+workspace (`admission.check_can_run`), whatever the instance's status: the check sits in
+`_new_step`, the one place steps are made, so no action can skip it.
 """
 
 from __future__ import annotations
@@ -43,8 +47,12 @@ STEP_TASK = "instances.run_step"
 OPEN_STEP = ("queued", "in_progress")
 # Statuses a suspension stops (a customer's own stop is left alone: resuming must not start
 # what they stopped).
-SUSPENDABLE = frozenset({"running", "crashed", "deploying", "redeploying", "starting",
-                         "stopping"})
+SUSPENDABLE = frozenset({"running", "crashed", "failed", "deploying", "redeploying",
+                         "starting", "stopping"})
+# Step kinds that start, deploy or change what runs on Railway: never in a held workspace.
+# (stop, suspend and delete only ever take things down.)
+RUNS_SOMETHING = frozenset({"deploy", "redeploy", "restart", "start", "resume", "variables",
+                            "domain"})
 STEP_FOR_ACTION = {"redeploy": ("redeploy", "redeploying"), "restart": ("restart", "redeploying"),
                    "stop": ("stop", "stopping"), "start": ("start", "starting"),
                    "delete": ("delete", "deleting")}
@@ -189,9 +197,20 @@ def _check_person(session: Session, user_id: uuid.UUID | None) -> None:
         require_verified(session, user_id)
 
 
+def _fresh_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    """The workspace as committed now (a hold set since this request began counts)."""
+    tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)
+                             .execution_options(populate_existing=True)).unique().first()
+    if tenant is None:
+        raise NotFound("No such workspace.")
+    return tenant
+
+
 def _new_step(session: Session, inst: Instance, kind: str, user_id: uuid.UUID | None,
               reason: str | None = None) -> Deployment:
     _check_person(session, user_id)
+    if kind in RUNS_SOMETHING:
+        admission.check_can_run(session, _fresh_tenant(session, inst.tenant_id))
     step = Deployment(tenant_id=inst.tenant_id, instance_id=inst.id, kind=kind,
                       status="queued", triggered_by=user_id, reason=reason)
     session.add(step)
@@ -280,7 +299,7 @@ def request_action(session: Session, tenant_id: uuid.UUID, instance_id: Any, act
     _check_person(session, user_id)
     states.check_action(inst, action)
     if action == "start":
-        admission.check_can_start(session, session.get(Tenant, tenant_id))
+        admission.check_can_start(session, _fresh_tenant(session, tenant_id))
     kind, status = STEP_FOR_ACTION[action]
     if action == "delete":
         _cancel_open_steps(session, inst, "superseded by delete")
@@ -436,7 +455,9 @@ def delete_tenant_instances(session: Session, tenant_id: uuid.UUID, reason: str)
 
 
 def resume_tenant_instances(session: Session, tenant_id: uuid.UUID) -> int:
-    """Start again what a suspension stopped (not what customers stopped themselves)."""
+    """Start again what a suspension stopped (not what customers stopped themselves).
+    Refused (LimitExceeded) while anything still holds the workspace."""
+    admission.check_can_run(session, _fresh_tenant(session, tenant_id))
     count = 0
     for inst in session.scalars(select(Instance).where(
             Instance.tenant_id == tenant_id,

@@ -3,10 +3,11 @@
     requested -> provisioning -> deploying -> running
                       |              |           |-> redeploying -> running | failed
                       v              v           |-> stopping -> stopped -> starting -> running
-                    failed         failed        |-> suspended (billing or spend cap)
+                    failed         failed        |-> suspended (billing, spend cap)
     any -> deleting -> deleted (row kept for billing and audit)
 
 `crashed` is a running instance whose process died (Railway CRASHED); it may recover.
+A billing hold suspends `failed` and `crashed` instances too (a retry must not escape it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
                           "deleting"}),
     # A failed deploy may be retried (redeploying, or provisioning when Railway never got
     # a project), and a late success after a timeout still counts.
-    "failed": frozenset({"provisioning", "redeploying", "running", "stopping", "deleting"}),
+    "failed": frozenset({"provisioning", "redeploying", "running", "stopping", "suspended",
+                         "deleting"}),
     "stopping": frozenset({"stopped", "failed", "suspended", "deleting"}),
     "stopped": frozenset({"starting", "deleting"}),
     "starting": frozenset({"running", "failed", "crashed", "suspended", "stopping",

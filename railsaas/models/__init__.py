@@ -6,6 +6,7 @@ from railsaas.models.billing import (
     Plan,
     StripeEvent,
     Subscription,
+    TrialClaim,
     UsageMeterReport,
     UsageMetric,
     UsageRollup,
@@ -20,6 +21,6 @@ from railsaas.models.user import ApiToken, RefreshToken, User
 __all__ = [
     "ApiToken", "AuditLog", "Base", "Deployment", "Email", "Instance", "Invitation", "JobFailure",
     "Membership", "Notification", "OutboxMessage", "Plan", "RefreshToken", "StripeEvent",
-    "Subscription", "Template", "Tenant", "UsageMeterReport", "UsageMetric", "UsageRollup",
-    "UsageRollupMark", "User",
+    "Subscription", "Template", "Tenant", "TrialClaim", "UsageMeterReport", "UsageMetric",
+    "UsageRollup", "UsageRollupMark", "User",
 ]

@@ -180,3 +180,19 @@ class UsageMeterReport(Base):
     stripe_customer_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None]
+
+
+class TrialClaim(Base):
+    """A free trial given: one per person, per Stripe customer and per card (each column is
+    unique, so a second claim by any of them fails). Not a workspace's row: a person's
+    claims outlive the workspace they were made in (billing.trials)."""
+
+    __tablename__ = "trial_claims"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    card_fingerprint: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = created_at()

@@ -32,6 +32,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "instances-reconcile": {"task": "instances.reconcile", "schedule": timedelta(minutes=15)},
     "billing-usage-hourly": {"task": "billing.usage_hourly", "schedule": timedelta(hours=1)},
     "billing-dunning": {"task": "billing.dunning", "schedule": timedelta(hours=1)},
+    "billing-plan-limits": {"task": "billing.plan_limits", "schedule": timedelta(hours=1)},
     "billing-catch-up-events": {"task": "billing.catch_up_events",
                                 "schedule": timedelta(minutes=30)},
 }

@@ -3,6 +3,7 @@
 - billing.process_stripe_event  one stored Stripe event, once (queued by the webhook)
 - billing.catch_up_events       beat: events Stripe has that we never received
 - billing.dunning               beat: grace period -> suspend, deadline -> delete
+- billing.plan_limits           beat: a downgrade's grace period -> warn, remind, stop
 - billing.usage_hourly          beat: collect Railway usage, roll it up, enforce spend caps,
                                 report overage to Stripe
 - billing.send_overage          one overage report to Stripe
@@ -16,7 +17,15 @@ from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 
-from railsaas.billing import dunning, gateway, overage, spend_caps, stripe_events, usage
+from railsaas.billing import (
+    dunning,
+    gateway,
+    limits,
+    overage,
+    spend_caps,
+    stripe_events,
+    usage,
+)
 from railsaas.billing.holds import lock_tenant
 from railsaas.billing.subscriptions import LIVE_STATUSES, current, sync
 from railsaas.db import SYSTEM
@@ -72,6 +81,23 @@ def run_dunning() -> int:
             log.warning("dunning skipped a workspace: Stripe unreachable",
                         extra={"tenant_id": str(tenant_id)})
     return steps
+
+
+@shared_task(name="billing.plan_limits")
+def plan_limits() -> dict:
+    """Each workspace over its plan's limits, or in a grace period, evaluated in its own
+    transaction under its row lock, on Stripe's clock. Returns {outcome: count}."""
+    now = gateway.now()
+    outcomes: dict[str, int] = {}
+    with db.scope(SYSTEM) as session:
+        tenant_ids = limits.candidates(session)
+    for tenant_id in tenant_ids:
+        with db.scope(SYSTEM) as session:
+            tenant = lock_tenant(session, tenant_id)
+            outcome = limits.evaluate(session, tenant, now) if tenant is not None else None
+        if outcome:
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 @shared_task(name="billing.usage_hourly")

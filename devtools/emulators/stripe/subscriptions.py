@@ -155,6 +155,17 @@ class SubscriptionsMixin(Base):
             sub["canceled_at"] = at if flag else None
             reason = "cancellation_requested" if flag else None
             sub["cancellation_details"]["reason"] = reason
+        if "trial_end" in p and forms.as_str(p, "trial_end") == "now":
+            if sub["status"] != "trialing":
+                raise ApiError(400, "trial_end can only be set on a subscription in a trial.",
+                               param="trial_end")
+            # Stripe ends the trial at once: the first paid period starts now (the billing
+            # cycle anchor moves to now) and is invoiced and charged now.
+            sub["trial_end"] = sub["billing_cycle_anchor"] = at
+            for item in sub["_items"]:
+                item["current_period_end"] = at
+            self._renew(sub, at)
+            return sub
         invoice = None
         if p.get("items"):
             invoice = self._change_items(sub, forms.as_list(p, "items"), behaviour, at)
