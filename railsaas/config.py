@@ -101,6 +101,32 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("LOG_LEVEL", "INFO", "Root log level."),
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
+    Setting("EMAIL_UNSENT_BODY_DAYS", "7", "Days an email that could not be sent keeps its "
+            "body (for retries and support); a sent email's body is blanked at the next "
+            "hourly sweep. Bodies hold sign-in, reset and verification links."),
+    Setting("BACKUP_S3_BUCKET", "", "Bucket the encrypted database backups go to (AWS S3, "
+            "Cloudflare R2, Backblaze B2, MinIO). Empty: no backups (the daily job fails "
+            "outside DEBUG=1)."),
+    Setting("BACKUP_S3_PREFIX", "backups/", "Key prefix of the backups in the bucket."),
+    Setting("BACKUP_S3_ENDPOINT_URL", "", "S3 API endpoint; empty: AWS. R2: "
+            "https://<account>.r2.cloudflarestorage.com; B2: https://s3.<region>."
+            "backblazeb2.com."),
+    Setting("BACKUP_S3_REGION", "", "Region of the bucket (R2: auto)."),
+    Setting("BACKUP_S3_ACCESS_KEY_ID", "", "Access key for the bucket; empty: boto3's own "
+            "chain (AWS_* variables, instance role)."),
+    Setting("BACKUP_S3_SECRET_ACCESS_KEY", "", "Secret of that access key.", secret=True),
+    Setting("BACKUP_ENCRYPTION_KEY", "", "AES-256 key(s) of the backups: 32 random bytes, "
+            "base64. Several, comma-separated, while rotating: the first encrypts, any "
+            "decrypts. Never stored with the backups; lose it and they cannot be read.",
+            secret=True),
+    Setting("BACKUP_DATABASE_URL", "", "Database the backup dumps and restores go through: "
+            "a superuser or BYPASSRLS role (the tables FORCE row-level security). Empty: "
+            "DATABASE_URL.", secret=True),
+    Setting("BACKUP_PG_BIN_DIR", "", "Directory of pg_dump and pg_restore (of the server's "
+            "major version); empty: found on PATH."),
+    Setting("BACKUP_KEEP_DAILY", "7", "Backups kept: the newest of each of this many days."),
+    Setting("BACKUP_KEEP_WEEKLY", "4", "... and of each of this many ISO weeks."),
+    Setting("BACKUP_KEEP_MONTHLY", "12", "... and of each of this many months."),
 )
 
 
@@ -210,6 +236,24 @@ class Config:
         default_factory=lambda: _env("REPORTING_DATABASE_URL"), repr=False)
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
     LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
+    EMAIL_UNSENT_BODY_DAYS: int = field(
+        default_factory=lambda: int(_env("EMAIL_UNSENT_BODY_DAYS")))
+    BACKUP_S3_BUCKET: str = field(default_factory=lambda: _env("BACKUP_S3_BUCKET"))
+    BACKUP_S3_PREFIX: str = field(default_factory=lambda: _env("BACKUP_S3_PREFIX"))
+    BACKUP_S3_ENDPOINT_URL: str = field(default_factory=lambda: _env("BACKUP_S3_ENDPOINT_URL"))
+    BACKUP_S3_REGION: str = field(default_factory=lambda: _env("BACKUP_S3_REGION"))
+    BACKUP_S3_ACCESS_KEY_ID: str = field(
+        default_factory=lambda: _env("BACKUP_S3_ACCESS_KEY_ID"))
+    BACKUP_S3_SECRET_ACCESS_KEY: str = field(
+        default_factory=lambda: _env("BACKUP_S3_SECRET_ACCESS_KEY"), repr=False)
+    BACKUP_ENCRYPTION_KEY: str = field(
+        default_factory=lambda: _env("BACKUP_ENCRYPTION_KEY"), repr=False)
+    BACKUP_DATABASE_URL: str = field(
+        default_factory=lambda: _env("BACKUP_DATABASE_URL"), repr=False)
+    BACKUP_PG_BIN_DIR: str = field(default_factory=lambda: _env("BACKUP_PG_BIN_DIR"))
+    BACKUP_KEEP_DAILY: int = field(default_factory=lambda: int(_env("BACKUP_KEEP_DAILY")))
+    BACKUP_KEEP_WEEKLY: int = field(default_factory=lambda: int(_env("BACKUP_KEEP_WEEKLY")))
+    BACKUP_KEEP_MONTHLY: int = field(default_factory=lambda: int(_env("BACKUP_KEEP_MONTHLY")))
     TESTING: bool = False
 
     @property
