@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,16 +119,17 @@ class Settings:
     config: Config | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_config(cls, cfg: Any) -> Settings:
+    def from_config(cls, cfg: Config | Mapping[str, Any]) -> Settings:
         """From a Config or the Flask app's config mapping."""
-        get = cfg.get if isinstance(cfg, dict) else lambda k, d=None: getattr(cfg, k, d)
+        values = cfg.as_flask() if isinstance(cfg, Config) else dict(cfg)
+        get = values.get
         if not get("BACKUP_S3_BUCKET"):
             raise BackupError("BACKUP_S3_BUCKET is not set: backups have nowhere to go.")
         url = get("BACKUP_DATABASE_URL") or get("DATABASE_URL")
         if not url:
             raise BackupError("Neither BACKUP_DATABASE_URL nor DATABASE_URL is set.")
-        full = Config(**{k: get(k) for k in Config.__dataclass_fields__
-                         if get(k) is not None})
+        full = cfg if isinstance(cfg, Config) else Config(
+            **{k: values[k] for k in Config.__dataclass_fields__ if k in values})
         return cls(bucket=get("BACKUP_S3_BUCKET"), prefix=get("BACKUP_S3_PREFIX") or "",
                    database_url=url, keys=parse_keys(get("BACKUP_ENCRYPTION_KEY") or ""),
                    endpoint_url=get("BACKUP_S3_ENDPOINT_URL") or "",
@@ -468,7 +469,8 @@ def backup(settings: Settings, now: datetime | None = None, s3=None) -> BackupRe
                         len(manifest["counts"]), sum(manifest["counts"].values()), pruned)
 
 
-def run(source: Settings | Config | dict, redis, now: datetime | None = None) -> BackupResult:
+def run(source: Settings | Config | Mapping[str, Any], redis,
+        now: datetime | None = None) -> BackupResult:
     """A backup (settings, or the config to read them from) with its outcome recorded for
     the alerts (railsaas_backup_last_success / _failure) and logged. Raises on failure: the
     caller makes it a failed job."""

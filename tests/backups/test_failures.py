@@ -86,3 +86,19 @@ def test_pg_dump_failing_half_way_stores_nothing_and_is_a_failed_job(
     assert errors_logged(caplog)
     listed = s3_server.client().list_objects_v2(Bucket=backup_config["BACKUP_S3_BUCKET"])
     assert "Contents" not in listed  # the upload was aborted, not completed with half a dump
+
+
+def test_unconfigured_backups_fail_in_production_and_are_skipped_in_development(
+        app, dbconn, redis_conn, monkeypatch):
+    redis_conn.delete(BACKUP_FAILURE_KEY, BACKUP_SUCCESS_KEY)
+    monkeypatch.setitem(app.config, "BACKUP_S3_BUCKET", "")
+    monkeypatch.setitem(app.config, "DEBUG", True)
+    assert backup_tasks.run.apply().get() == "not configured"
+    assert redis_conn.get(BACKUP_FAILURE_KEY) is None
+
+    monkeypatch.setitem(app.config, "DEBUG", False)
+    result = backup_tasks.run.apply()
+    assert isinstance(result.result, backups.BackupError)
+    assert "BACKUP_S3_BUCKET is not set" in str(result.result)
+    assert redis_conn.get(BACKUP_FAILURE_KEY) is not None
+    assert [f.exception_type for f in failures()] == ["BackupError"]
