@@ -172,6 +172,35 @@ class Config(BaseSettings):
     REPORTING_DATABASE_URL: str = setting("", "A read replica for the admin's business "
                                           "metrics (app role credentials; row-level security "
                                           "applies). Empty: the main database.", secret=True)
+    EMAIL_UNSENT_BODY_DAYS: int = setting(
+        7, "Days an email that could not be sent keeps its body (for retries and support); a "
+        "sent email's body is blanked at the next hourly sweep. Bodies hold sign-in, reset "
+        "and verification links.")
+    BACKUP_S3_BUCKET: str = setting(
+        "", "Bucket the encrypted database backups go to (AWS S3, Cloudflare R2, Backblaze "
+        "B2, MinIO). Empty: no backups (the daily job fails outside DEBUG=1).")
+    BACKUP_S3_PREFIX: str = setting("backups/", "Key prefix of the backups in the bucket.")
+    BACKUP_S3_ENDPOINT_URL: str = setting(
+        "", "S3 API endpoint; empty: AWS. R2: https://<account>.r2.cloudflarestorage.com; B2: "
+        "https://s3.<region>.backblazeb2.com.")
+    BACKUP_S3_REGION: str = setting("", "Region of the bucket (R2: auto).")
+    BACKUP_S3_ACCESS_KEY_ID: str = setting(
+        "", "Access key for the bucket; empty: boto3's own chain (AWS_* variables, instance "
+        "role).")
+    BACKUP_S3_SECRET_ACCESS_KEY: str = setting("", "Secret of that access key.", secret=True)
+    BACKUP_ENCRYPTION_KEY: str = setting(
+        "", "AES-256 key(s) of the backups: 32 random bytes, base64. Several, comma-separated, "
+        "while rotating: the first encrypts, any decrypts. Never stored with the backups; lose "
+        "it and they cannot be read.", secret=True)
+    BACKUP_DATABASE_URL: str = setting(
+        "", "Database the backup dumps and restores go through: a superuser or BYPASSRLS role "
+        "(the tables FORCE row-level security). Empty: DATABASE_URL.", secret=True)
+    BACKUP_PG_BIN_DIR: str = setting(
+        "", "Directory of pg_dump and pg_restore (of the server's major version); empty: found "
+        "on PATH.")
+    BACKUP_KEEP_DAILY: int = setting(7, "Backups kept: the newest of each of this many days.")
+    BACKUP_KEEP_WEEKLY: int = setting(4, "... and of each of this many ISO weeks.")
+    BACKUP_KEEP_MONTHLY: int = setting(12, "... and of each of this many months.")
     SLOW_QUERY_MS: int = setting(500, "Database statements slower than this (milliseconds) "
                                  "are logged with their normalised SQL and counted; 0 turns "
                                  "it off.")

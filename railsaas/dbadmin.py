@@ -109,6 +109,10 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
 def create_database(admin_url: str, name: str, *, drop_first: bool = False) -> None:
     """Create database `name` on the server of admin_url (which names any existing database)."""
     engine = admin_engine(admin_url, isolation_level="AUTOCOMMIT")

@@ -7,7 +7,11 @@ link under our name, so every template value passes through `plain_text` in `que
 and anything link-like (`http`, `www.`, `://`, domain-looking words) are removed. Only our
 own links (context keys `link`, `*_link`, `*_url`) and addresses (`*email*`) are left as
 they are. Subjects are our fixed words: never put a typed name in one.
-"""
+
+Bodies carry sign-in, reset, verification and invitation links, so they are not kept: the
+hourly `mail.scrub_bodies` blanks the body of every sent email, and of an unsent one after
+EMAIL_UNSENT_BODY_DAYS (time for retries and for support to see why). Subject, recipient,
+kind, attempts, error and timestamps stay: what support needs to answer "did it go out?"."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import smtplib
 import ssl
 import unicodedata
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -24,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from railsaas.models import Email
@@ -123,8 +128,8 @@ def deliver(session: Session, email_id: uuid.UUID) -> str:
     """Send one queued email unless already sent: 'sent', 'skipped' or 'failed' (the error
     is kept on the row; the caller retries)."""
     email = session.get(Email, email_id, with_for_update=True)
-    if email is None or email.sent_at is not None:
-        return "skipped"
+    if email is None or email.sent_at is not None or not email.text_body:
+        return "skipped"  # a scrubbed body is gone: sending it now would send nothing
     email.attempts += 1
     try:
         smtp_send(current_app.config["SMTP_URL"],
@@ -135,3 +140,17 @@ def deliver(session: Session, email_id: uuid.UUID) -> str:
     email.sent_at = datetime.now(UTC)
     email.last_error = None
     return "sent"
+
+
+def scrub_bodies(session: Session, unsent_days: int, now: datetime | None = None) -> int:
+    """Blank the bodies of sent emails, and of unsent ones queued more than `unsent_days`
+    ago; how many were blanked. Runs as the system role (rows of every workspace)."""
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(days=unsent_days)
+    result = session.execute(
+        update(Email)
+        .where(Email.text_body != "",
+               or_(Email.sent_at.is_not(None), Email.created_at < cutoff))
+        .values(text_body="", html_body=None)
+        .execution_options(synchronize_session=False))
+    return result.rowcount

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask, current_app
 from sqlalchemy.exc import OperationalError
 
@@ -22,6 +23,7 @@ TASK_MODULES = [
     "railsaas.tasks.mail",
     "railsaas.tasks.outbox",
     "railsaas.tasks.instances",
+    "railsaas.tasks.backups",
 ]
 
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
@@ -35,12 +37,16 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "billing-plan-limits": {"task": "billing.plan_limits", "schedule": timedelta(hours=1)},
     "billing-catch-up-events": {"task": "billing.catch_up_events",
                                 "schedule": timedelta(minutes=30)},
+    # Daily, at a quiet hour (UTC); the alert wants a success at least every 26 hours.
+    "backups-daily": {"task": "backups.run", "schedule": crontab(hour=3, minute=17)},
+    "mail-scrub-bodies": {"task": "mail.scrub_bodies", "schedule": timedelta(hours=1)},
 }
 
 # Jobs beat fires more than once a minute: their routine runs are not logged (see
 # railsaas.observability.logging.PeriodicChatterFilter).
 FREQUENT_TASKS = {e["task"] for e in BEAT_SCHEDULE.values()
-                  if e["schedule"] < timedelta(minutes=1)}
+                  if isinstance(e["schedule"], timedelta)
+                  and e["schedule"] < timedelta(minutes=1)}
 
 
 def broker_transport_options(visibility_timeout: int) -> dict:
