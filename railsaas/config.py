@@ -101,6 +101,11 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("LOG_LEVEL", "INFO", "Root log level."),
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
+    Setting("DEPLOY_RESEND_AFTER_SECONDS", "600", "A template deploy whose answer was lost is "
+            "sent again only if its project still has no service after this (below "
+            "DEPLOY_TIMEOUT_SECONDS)."),
+    Setting("LOG_REFRESH_SECONDS", "3", "How often the one shared fetch of a deployment's "
+            "logs asks Railway for new lines, however many browsers follow them."),
 )
 
 
@@ -210,6 +215,10 @@ class Config:
         default_factory=lambda: _env("REPORTING_DATABASE_URL"), repr=False)
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
     LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
+    DEPLOY_RESEND_AFTER_SECONDS: int = field(
+        default_factory=lambda: int(_env("DEPLOY_RESEND_AFTER_SECONDS")))
+    LOG_REFRESH_SECONDS: float = field(
+        default_factory=lambda: float(_env("LOG_REFRESH_SECONDS")))
     TESTING: bool = False
 
     @property

@@ -44,6 +44,7 @@ from railsaas.railway.status import instance_status
 log = logging.getLogger(__name__)
 
 POLL_BATCH = 100
+STEP_TASK = "instances.run_step"  # railsaas.instances.lifecycle enqueues steps by this name
 LOG_EXCERPT_LINES = 40
 
 
@@ -107,17 +108,29 @@ def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[s
 
 
 def _discover_service(snap: Snap, step) -> int:
-    """After templateDeployV2: wait for the workflow, then pick the instance's main service."""
+    """After templateDeployV2: watch the project until the instance's main service is
+    certain. The services appear one by one while Railway's workflow runs (the database
+    first), so the first one seen is not necessarily the app."""
     rc = client()
+    complete = False
     if snap.workflow_id:
-        wf = rc.workflow_status(snap.workflow_id)
-        if wf.failed:
+        try:
+            wf = rc.workflow_status(snap.workflow_id)
+        except rw.Unauthorized:
+            # Railway may refuse to show a workflow (the CLI: "can't be polled; it keeps
+            # running server-side"): go by the project's services alone.
+            wf = None
+        if wf is not None and wf.failed:
             return _apply(snap.id, step, "failed", f"Railway could not deploy the template: "
                           f"{wf.error or 'workflow error'}")
+        complete = wf is not None and wf.status == "Complete"
     project = rc.project(snap.project_id)
     if not project.services:
+        _maybe_resend(snap, step)
         return 0
-    service = _main_service(project.services, snap.serialized_config)
+    service = _main_service(project.services, snap.serialized_config, complete)
+    if service is None:
+        return 0  # the app is still to appear
     with db.scope(SYSTEM) as s:
         inst = locked(s, snap.id)
         if inst.railway_service_id is None:
@@ -126,16 +139,45 @@ def _discover_service(snap: Snap, step) -> int:
     return 0
 
 
-def _main_service(services, serialized: dict | None):
-    """The service customers reach: the one the template gives a domain, else the first."""
-    configs = list(((serialized or {}).get("services") or {}).values())
+def _maybe_resend(snap: Snap, step) -> None:
+    """A deploy whose answer was lost (no workflow id) and whose project still has no
+    service after DEPLOY_RESEND_AFTER_SECONDS is sent again: back to queued, and run."""
+    if step is None or snap.workflow_id:
+        return
+    step_id, kind, step_status, _expected, started = step
+    if kind != "deploy" or step_status != "in_progress" or started is None:
+        return
+    wait = timedelta(seconds=int(current_app.config["DEPLOY_RESEND_AFTER_SECONDS"]))
+    if now() - started < wait:
+        return
+    with db.scope(SYSTEM) as s:
+        row = s.get(Deployment, step_id, with_for_update=True)
+        if row is None or row.status != "in_progress":
+            return
+        row.status = "queued"
+        row.started_at = None
+        log.warning("instance %s: no service %s after the deploy; sending it again",
+                    snap.id, wait)
+        outbox.enqueue(s, STEP_TASK, tenant_id=snap.tenant_id, step_id=step_id)
+
+
+def _main_service(services, serialized: dict | None, complete: bool = True):
+    """The service customers reach: the one the template gives a public domain. None while
+    it may still appear (only a complete workflow, or every template service present, lets
+    the choice fall back to another)."""
+    configs = [c for c in ((serialized or {}).get("services") or {}).values()
+               if isinstance(c, dict)]
     by_name = {svc.name: svc for svc in services}
+    public = [c.get("name") for c in configs
+              if ((c.get("networking") or {}).get("serviceDomains"))]
+    for name in public:
+        if name in by_name:
+            return by_name[name]
+    all_there = bool(configs) and all(c.get("name") in by_name for c in configs)
+    if not (complete or all_there):
+        return None
     for cfg in configs:
-        networking = (cfg or {}).get("networking") or {}
-        if networking.get("serviceDomains") and cfg.get("name") in by_name:
-            return by_name[cfg["name"]]
-    for cfg in configs:
-        if (cfg or {}).get("name") in by_name:
+        if cfg.get("name") in by_name:
             return by_name[cfg["name"]]
     return sorted(services, key=lambda s: (s.created_at or now(), s.name))[0]
 
@@ -150,7 +192,8 @@ def _observe(snap: Snap, step, status) -> int:
             return 0  # still the previous deployment
     if status is None:
         return 0  # Railway does not know the service (the reconcile job looks into it)
-    new = instance_status(latest.status if latest else None, snap.status)
+    new = instance_status(latest.status if latest else None, snap.status,
+                          stopped=bool(latest and latest.stopped))
     if new == snap.status:
         return 0
     reason = None
