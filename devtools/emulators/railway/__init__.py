@@ -46,6 +46,7 @@ Control API (JSON, no auth; bind to localhost): under /_emulator/
   POST clock {"advance": seconds, "freeze": bool}  move time forward (statuses, logs, usage
                                    follow); frozen, only "advance" moves it
   GET  state                       projects, services, deployments and their statuses
+  POST projects {"count", "prefix"}  that many empty projects (a crowded workspace)
   GET  templates                   the catalog, serializedConfig included
   POST deployments/<id> {"status": "CRASHED"}   force a deployment's status from now on
   POST domains/<domain>/verify     a custom domain's DNS is "set": verified, certificate valid

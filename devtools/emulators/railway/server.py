@@ -232,6 +232,16 @@ class EmulatorApp:
         if route == ("GET", "state"):
             with self.world.lock:
                 return _json(self.world.snapshot())
+        if route == ("POST", "projects"):
+            # A crowded workspace in one call (a test of lookups among thousands).
+            count = int(body.get("count", 0))
+            if not 0 < count <= 50_000:
+                raise ValueError("count: 1 to 50000")
+            prefix = str(body.get("prefix", "other-"))
+            with self.world.lock:
+                for i in range(count):
+                    self.world.create_project(f"{prefix}{i}", None, None, None)
+            return _json({"created": count})
         if route == ("GET", "templates"):
             with self.world.lock:
                 return _json([dict(t) for t in self.world.templates.values()])

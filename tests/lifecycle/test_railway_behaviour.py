@@ -1,0 +1,121 @@
+"""The lifecycle against Railway as it really behaves (the emulator's pessimistic side, see
+docs/railway.md): services that appear only as the template's workflow runs, answers lost,
+stopped deployments that stay SUCCESS, a workspace full of projects."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import wait_until
+
+
+def _status_is(lc, iid, *statuses):
+    return lambda: lc.instance(iid).status in statuses
+
+
+def _services(lc, iid) -> list[dict]:
+    (project,) = lc.projects_named(iid)
+    return project["services"]
+
+
+def test_a_lost_template_deploy_answer_with_services_a_minute_later_deploys_once(lifecycle):
+    lc = lifecycle
+    lc.emulator.configure(workflow_seconds=60)
+    lc.emulator.freeze()
+    lc.emulator.script("lose_response", operation="TemplateDeployV2")
+    iid = lc.deploy("blog")
+    wait_until(_status_is(lc, iid, "deploying"), timeout=20, interval=0.1,
+               message="the deploy step accepted as maybe applied")
+    lc.poll()
+    assert _services(lc, iid) == []  # nothing yet: and nothing sent again
+    lc.emulator.advance(61)
+    lc.emulator.freeze(False)
+    lc.wait_for(iid, "running")
+    assert lc.emulator.count("TemplateDeployV2") == 1
+    assert sorted(s["name"] for s in _services(lc, iid)) == ["Ghost", "MySQL"]
+    assert lc.steps(iid) == [("deploy", "succeeded")]
+
+
+def test_a_lost_deploy_with_nothing_appearing_is_sent_again_after_a_long_wait(lifecycle):
+    lc = lifecycle
+    lc.app.config["DEPLOY_RESEND_AFTER_SECONDS"] = 1
+    lc.emulator.script("error", operation="TemplateDeployV2", status=504)  # never ran
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "running", timeout=60)
+    assert lc.emulator.count("TemplateDeployV2") == 2
+    assert len(_services(lc, iid)) == 2
+
+
+@pytest.mark.parametrize("workflow_answer", ["status", "not_authorized"])
+def test_the_main_service_is_the_app_not_the_database_that_appears_first(lifecycle,
+                                                                          workflow_answer):
+    lc = lifecycle
+    lc.emulator.configure(workflow_seconds=60, workflow_status_answer=workflow_answer)
+    lc.emulator.freeze()
+    iid = lc.deploy("blog")
+    wait_until(_status_is(lc, iid, "deploying"), timeout=20, interval=0.1,
+               message="the deploy step accepted")
+    lc.emulator.advance(25)  # the database is there, the app not yet
+    assert [s["name"] for s in _services(lc, iid)] == ["MySQL"]
+    lc.poll()
+    lc.poll()
+    assert lc.instance(iid).railway_service_id is None
+    lc.emulator.advance(40)
+    lc.emulator.freeze(False)
+    lc.wait_for(iid, "running")
+    ghost = next(s for s in _services(lc, iid) if s["name"] == "Ghost")
+    assert lc.instance(iid).railway_service_id == ghost["id"]
+
+
+def test_stop_stops_every_service_and_start_starts_them_even_when_removed(lifecycle):
+    lc = lifecycle
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "running")
+    lc.act(iid, "stop")
+    lc.wait_for(iid, "stopped")
+    wait_until(lambda: lc.steps(iid)[-1] == ("stop", "succeeded"), timeout=20,
+               interval=0.2, message="the stop step")
+    lc.poll()
+    assert lc.instance(iid).status == "stopped"  # SUCCESS + deploymentStopped is stopped
+    for svc in _services(lc, iid):
+        latest = svc["deployments"][-1]
+        assert latest["stopped"], svc["name"]  # the database too: it bills otherwise
+        assert latest["status"] == "SUCCESS"
+    # Railway removed them meanwhile: REMOVED cannot be redeployed (canRedeploy false).
+    from railsaas.instances.steps import client
+
+    with lc.app.app_context():
+        for svc in _services(lc, iid):
+            client().remove_deployment(svc["deployments"][-1]["id"])
+    lc.emulator.advance(1)
+    lc.act(iid, "start")
+    lc.wait_for(iid, "running")
+    assert lc.emulator.count("ServiceInstanceDeployV2") == 2
+    assert lc.emulator.count("DeploymentRedeploy") == 0
+    for svc in _services(lc, iid):
+        latest = svc["deployments"][-1]
+        assert not latest["stopped"], svc["name"]
+        assert latest["status"] != "REMOVED", svc["name"]
+
+
+def test_a_deploy_into_a_workspace_of_2000_projects_costs_at_most_10_requests(lifecycle):
+    lc = lifecycle
+    lc.emulator.seed_projects(2000)
+    lc.emulator.clear_requests()
+    iid = lc.deploy("blog")
+    wait_until(lambda: lc.steps(iid)[0][1] == "in_progress", timeout=20, interval=0.1,
+               message="the deploy step accepted")
+    log = lc.emulator.requests(limit=0)
+    assert log["total"] <= 10, log["by_operation"]
+    assert "Projects" not in log["by_operation"]  # a first attempt looks nothing up
+
+
+def test_a_retried_deploy_after_a_lost_create_looks_the_project_up_in_one_page(lifecycle):
+    lc = lifecycle
+    lc.emulator.seed_projects(2000)
+    lc.emulator.clear_requests()
+    lc.emulator.script("lose_response", operation="ProjectCreate")
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "running")
+    assert len(lc.projects_named(iid)) == 1
+    assert lc.emulator.count("Projects") == 1  # 5,000 a page, as the CLI asks
