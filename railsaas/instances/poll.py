@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.instances import states
+from railsaas.instances import insights, states
 from railsaas.instances.cadence import FAST_POLL, SLOW_POLL, now
 from railsaas.instances.steps import (
     WATCHED_KINDS,
@@ -192,6 +192,8 @@ def _observe(snap: Snap, step, status) -> int:
             return 0  # still the previous deployment
     if status is None:
         return 0  # Railway does not know the service (the reconcile job looks into it)
+    if latest is not None:
+        insights.remember_deployment(snap.id, latest.id)  # logs tabs read this one
     new = instance_status(latest.status if latest else None, snap.status,
                           stopped=bool(latest and latest.stopped))
     if new == snap.status:

@@ -4,9 +4,13 @@ stopped deployments that stay SUCCESS, a workspace full of projects."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.support import wait_until
+from railsaas.instances.steps import client
+from railsaas.railway import railway_client
+from tests.support import login_as, wait_until
 
 
 def _status_is(lc, iid, *statuses):
@@ -82,8 +86,6 @@ def test_stop_stops_every_service_and_start_starts_them_even_when_removed(lifecy
         assert latest["stopped"], svc["name"]  # the database too: it bills otherwise
         assert latest["status"] == "SUCCESS"
     # Railway removed them meanwhile: REMOVED cannot be redeployed (canRedeploy false).
-    from railsaas.instances.steps import client
-
     with lc.app.app_context():
         for svc in _services(lc, iid):
             client().remove_deployment(svc["deployments"][-1]["id"])
@@ -119,3 +121,40 @@ def test_a_retried_deploy_after_a_lost_create_looks_the_project_up_in_one_page(l
     lc.wait_for(iid, "running")
     assert len(lc.projects_named(iid)) == 1
     assert lc.emulator.count("Projects") == 1  # 5,000 a page, as the CLI asks
+
+
+def test_five_browsers_following_one_instances_logs_share_one_fetch(lifecycle):
+    lc = lifecycle
+    lc.app.config["LOG_REFRESH_SECONDS"] = 0.3  # a minute of 3 s refreshes, in 6 s
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "running")
+    browsers = [lc.browser]
+    for _ in range(4):
+        browser = lc.app.test_client()
+        login_as(lc.app, browser, lc.user)
+        browsers.append(browser)
+    lc.emulator.clear_requests()
+    seen = set()
+    deadline = time.monotonic() + 6.0
+    while time.monotonic() < deadline:  # each tab asks every 0.1 s instead of every 3 s
+        for browser in browsers:
+            html = browser.get(f"/instances/{iid}/logs?tail=1&follow=1",
+                               headers={"HX-Request": "true"}).get_data(as_text=True)
+            seen.add('class="log-line' in html)
+        time.sleep(0.1)
+    log = lc.emulator.requests(limit=0)
+    assert log["total"] <= 25, log["by_operation"]  # 20 refreshes, whatever the tabs
+    assert True in seen
+
+
+def test_a_log_request_never_waits_for_the_rate_budget(lifecycle):
+    lc = lifecycle
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "running")
+    with lc.app.app_context():
+        # Spent for 3 s: within what a background task waits (max_rate_wait 5 s here).
+        railway_client().budget.block(3)
+    started = time.monotonic()
+    page = lc.browser.get(f"/instances/{iid}/logs").get_data(as_text=True)
+    assert time.monotonic() - started < 1.5
+    assert "try again" in page
