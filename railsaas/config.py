@@ -255,7 +255,13 @@ class Config:
 
     def check_safe_to_start(self) -> None:
         """Refuse to start outside development (DEBUG=0) with an insecure secret. Every
-        entry point builds the app through create_app, so web, worker and beat all stop."""
+        entry point builds the app through create_app, so web, worker and beat all stop.
+        A Railway token without RAILWAY_WORKSPACE_ID is refused even in development."""
+        if self.RAILWAY_API_TOKEN and not self.RAILWAY_WORKSPACE_ID:
+            # Without it projects land in the token owner's default workspace and every
+            # project lookup pages through all the token can see.
+            raise InsecureConfiguration("RAILWAY_WORKSPACE_ID must be set whenever "
+                                        "RAILWAY_API_TOKEN is set.")
         if self.DEBUG:
             return
         problems = self.insecure_secrets()

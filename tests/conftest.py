@@ -213,8 +213,9 @@ def celery_worker(app, committed):
     from celery.contrib.testing.worker import start_worker
 
     celery = app.extensions["celery"]
+    # The default queue and the poll's own (the Procfile's worker and poller lines).
     with start_worker(celery, pool="threads", concurrency=4, perform_ping_check=False,
-                      shutdown_timeout=30, loglevel="WARNING"):
+                      shutdown_timeout=30, loglevel="WARNING", queues=["celery", "polls"]):
         yield celery
 
 

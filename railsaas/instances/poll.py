@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.instances import insights, states
-from railsaas.instances.cadence import FAST_POLL, SLOW_POLL, now
+from railsaas.instances.cadence import SLOW_POLL, fast_poll, now
 from railsaas.instances.steps import (
     WATCHED_KINDS,
     Snap,
@@ -57,7 +57,7 @@ def _due(session: Session, limit: int, only: list[uuid.UUID] | None) -> list[Ins
     rows = list(session.scalars(stmt.order_by(Instance.next_poll_at).limit(limit)
                                 .with_for_update(of=Instance, skip_locked=True)).unique())
     for inst in rows:  # claimed: a concurrent poll skips them until they are due again
-        inst.next_poll_at = now() + (FAST_POLL if inst.status in states.IN_FLIGHT
+        inst.next_poll_at = now() + (fast_poll() if inst.status in states.IN_FLIGHT
                                      else SLOW_POLL)
     return rows
 
@@ -227,7 +227,7 @@ def _apply(instance_id: uuid.UUID, step, new: str, reason: str | None = None,
         before = inst.status
         if not states.transition(inst, new, reason, strict=False):
             return 0
-        inst.next_poll_at = now() + (FAST_POLL if new in states.IN_FLIGHT else SLOW_POLL)
+        inst.next_poll_at = now() + (fast_poll() if new in states.IN_FLIGHT else SLOW_POLL)
         open_step = s.get(Deployment, step[0], with_for_update=True) if step else None
         if open_step is not None and open_step.status in ("queued", "in_progress") \
                 and open_step.kind in WATCHED_KINDS and new in states.DEPLOY_OUTCOMES:

@@ -42,7 +42,7 @@ from railsaas.db import SYSTEM
 from railsaas.errors import NotFound as NotFoundError
 from railsaas.extensions import db
 from railsaas.instances import states
-from railsaas.instances.cadence import FAST_POLL, SLOW_POLL, now
+from railsaas.instances.cadence import SLOW_POLL, fast_poll, now
 from railsaas.instances.lock import InstanceLock, StepDeferred
 from railsaas.models import Deployment, Instance
 from railsaas.observability import metrics
@@ -170,7 +170,7 @@ def _accept(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = 
             setattr(inst, k, v)
         if status:
             states.transition(inst, status, strict=False)
-        inst.next_poll_at = now() + FAST_POLL
+        inst.next_poll_at = now() + fast_poll()
 
 
 def _done(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = None,
@@ -185,7 +185,7 @@ def _done(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = No
             setattr(inst, k, v)
         if status:
             states.transition(inst, status, strict=False)
-        inst.next_poll_at = now() + (FAST_POLL if inst.status in states.IN_FLIGHT
+        inst.next_poll_at = now() + (fast_poll() if inst.status in states.IN_FLIGHT
                                      else SLOW_POLL)
 
 

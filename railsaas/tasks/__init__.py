@@ -35,6 +35,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
                                 "schedule": timedelta(minutes=30)},
 }
 
+# The status poll has a queue (and a worker line in the Procfile) of its own: a burst of
+# deploy steps on the main queue must not delay the poll that watches them.
+POLL_QUEUE = "polls"
+TASK_ROUTES = {"instances.poll": {"queue": POLL_QUEUE},
+               "instances.refresh": {"queue": POLL_QUEUE}}
+
 # Jobs beat fires more than once a minute: their routine runs are not logged (see
 # railsaas.observability.logging.PeriodicChatterFilter).
 FREQUENT_TASKS = {e["task"] for e in BEAT_SCHEDULE.values()
@@ -90,6 +96,7 @@ def celery_init_app(app: Flask) -> Celery:
         timezone="UTC",
         include=TASK_MODULES,
         beat_schedule=BEAT_SCHEDULE,
+        task_routes=TASK_ROUTES,
         worker_hijack_root_logger=False,
     )
     celery.conf.update(app.config.get("CELERY", {}))
