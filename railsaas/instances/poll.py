@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 POLL_BATCH = 100
 STEP_TASK = "instances.run_step"  # railsaas.instances.lifecycle enqueues steps by this name
+# How long a restarted deployment may still read CRASHED before it counts as crashed again.
+RESTART_GRACE = timedelta(seconds=90)
 LOG_EXCERPT_LINES = 40
 
 
@@ -185,11 +187,16 @@ def _main_service(services, serialized: dict | None, complete: bool = True):
 def _observe(snap: Snap, step, status) -> int:
     latest = status.latest if status is not None else None
     if step is not None:
-        step_id, kind, step_status, expected_id, _started = step
+        step_id, kind, step_status, expected_id, started = step
         if step_status == "queued":
             return 0  # Railway has not been asked yet: what it says is about the past
         if expected_id and latest is not None and latest.id != expected_id:
             return 0  # still the previous deployment
+        if kind == "restart" and latest is not None and latest.status == "CRASHED" \
+                and started is not None and now() - started < RESTART_GRACE:
+            # A restart keeps the deployment: it reads CRASHED until the container is back.
+            # Telling the customer "crashed" again now would be false.
+            return 0
     if status is None:
         return 0  # Railway does not know the service (the reconcile job looks into it)
     if latest is not None:

@@ -158,3 +158,18 @@ def test_a_log_request_never_waits_for_the_rate_budget(lifecycle):
     page = lc.browser.get(f"/instances/{iid}/logs").get_data(as_text=True)
     assert time.monotonic() - started < 1.5
     assert "try again" in page
+
+
+def test_restarting_a_crashed_instance_sends_no_false_crashed_notice(lifecycle):
+    lc = lifecycle
+    lc.emulator.set_faults(deploy_outcomes=["SUCCESS", "CRASHED"])  # the database, the app
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "crashed")
+    assert lc.email_subjects().count("blog crashed") == 1
+    lc.emulator.configure(restart_seconds=8)  # CRASHED for 8 s more, as Railway reports it
+    lc.act(iid, "restart")
+    lc.poll()
+    lc.poll()
+    lc.wait_for(iid, "running")
+    assert lc.email_subjects().count("blog crashed") == 1
+    assert lc.steps(iid)[-1] == ("restart", "succeeded")

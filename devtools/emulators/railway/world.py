@@ -123,6 +123,9 @@ class Settings:
     log_interval: float = 2.0  # a runtime log line every this many seconds while running
     crash_after: float = 5.0  # seconds after SUCCESS a CRASHED-outcome deployment crashes
     removal_seconds: float = 1.0  # REMOVING -> REMOVED
+    # deploymentRestart answers at once; the deployment keeps its old status (CRASHED) until
+    # the container is back, this many seconds later.
+    restart_seconds: float = 3.0
     rate_per_hour: int = 10_000
     rate_per_second: int = 50
     usage_scale: float = 1.0  # multiplies metrics and usage (bigger numbers for demos)
@@ -195,6 +198,8 @@ class Deployment:
     superseded_by: str | None = None
     forced: tuple[str, float] | None = None  # (status, since): set through the control API
     restarts: list[float] = field(default_factory=list)
+    # (until, status, since): what a restarting deployment still reports until then.
+    restarting: tuple[float, str, float] | None = None
     down: list[tuple[float, float]] = field(default_factory=list)  # crashed spans, restarted
 
     def phase_times(self) -> dict[str, float]:
@@ -364,6 +369,8 @@ class World:
         if removed is not None and now >= removed:
             done = removed + self.settings.removal_seconds
             return ("REMOVED", done) if now >= done else ("REMOVING", removed)
+        if dep.restarting is not None and now < dep.restarting[0]:
+            return dep.restarting[1], dep.restarting[2]
         if dep.forced is not None and now >= dep.forced[1]:
             return dep.forced
         phases = dep.phase_times()
@@ -567,11 +574,13 @@ class World:
         if status not in ("SUCCESS", "CRASHED", "SLEEPING"):
             raise ApiError(f"Cannot restart a deployment that is {status}")
         now = self.now()
+        until = now + max(self.settings.restart_seconds, 0.0)
+        dep.restarting = (until, status, self.status(dep, now)[1])
         if status == "CRASHED":
-            dep.down.append((dep.crash_at if dep.crash_at is not None else now, now))
+            dep.down.append((dep.crash_at if dep.crash_at is not None else now, until))
         dep.crash_at = None
         dep.forced = None
-        dep.restarts.append(now)
+        dep.restarts.append(until)
 
     def stop(self, dep: Deployment) -> None:
         """deploymentStop: the deployment stays SUCCESS with deploymentStopped true (as the
