@@ -367,7 +367,10 @@ def test_deployments_can_be_made_to_fail_or_crash(rw, railway_emulator):
     assert rw.deployment(crashing.id).status == "CRASHED"
     assert instance_status("CRASHED", "running") == "crashed"
     assert rw.deployment_logs(crashing.id)[-1].severity == "error"
+    railway_emulator.configure(restart_seconds=2)
     rw.restart_deployment(crashing.id)
+    assert rw.deployment(crashing.id).status == "CRASHED"  # until the container is back
+    settle(railway_emulator, 2.1)
     assert rw.deployment(crashing.id).status == "SUCCESS"
 
 
