@@ -173,3 +173,18 @@ def test_restarting_a_crashed_instance_sends_no_false_crashed_notice(lifecycle):
     lc.wait_for(iid, "running")
     assert lc.email_subjects().count("blog crashed") == 1
     assert lc.steps(iid)[-1] == ("restart", "succeeded")
+
+
+def test_a_redeploy_whose_answer_is_lost_is_not_sent_again_by_a_task_retry(lifecycle):
+    lc = lifecycle
+    iid = lc.deploy("blog")
+    lc.wait_for(iid, "running")
+    lc.emulator.script("lose_response", operation="DeploymentRedeploy")
+    lc.act(iid, "redeploy")
+    lc.wait_for(iid, "running")
+    wait_until(lambda: lc.steps(iid)[-1] == ("redeploy", "succeeded"), timeout=30,
+               interval=0.2, message="the redeploy step finished")
+    assert lc.emulator.count("DeploymentRedeploy") == 1
+    main = lc.instance(iid).railway_service_id
+    deployments = next(s for s in _services(lc, iid) if s["id"] == main)["deployments"]
+    assert len(deployments) == 2  # the first and exactly one redeploy
