@@ -191,8 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     services += [
         Service("web", [py, "-m", "flask", "--app", "wsgi", "run", "--port",
                         str(ports["web"]), "--with-threads", "--no-reload"], port=ports["web"]),
+        # One dev worker takes both queues (production: the Procfile's worker and poller).
         Service("worker", celery + ["worker", "--pool", "threads", "--concurrency", "8",
-                                    "--loglevel", "INFO"]),
+                                    "-Q", "celery,polls", "--loglevel", "INFO"]),
         Service("beat", celery + ["beat", "--loglevel", "INFO", "--schedule",
                                   str(local / "celerybeat-schedule")]),
     ]

@@ -151,6 +151,12 @@ class Config(BaseSettings):
                                          "instances beyond them are stopped.")
     DUNNING_DELETE_DAYS: int = setting(30, "Days after a failed payment before instances are "
                                        "deleted.")
+    DEPLOY_RESEND_AFTER_SECONDS: int = setting(
+        600, "A template deploy whose answer was lost is sent again only if its project still "
+        "has no service after this (below DEPLOY_TIMEOUT_SECONDS).")
+    LOG_REFRESH_SECONDS: float = setting(
+        3.0, "How often the one shared fetch of a deployment's logs asks Railway for new lines, "
+        "however many browsers follow them.")
     DEPLOY_TIMEOUT_SECONDS: int = setting(900, "A deploy still not running after this is "
                                           "failed.")
     SENTRY_DSN: str = setting("", "Sentry project DSN; empty disables error reporting.",
@@ -344,6 +350,11 @@ class Config(BaseSettings):
         """Refuse to start outside development (DEBUG=0) with an insecure secret or a database
         or Redis connection that may go unencrypted. Every entry point builds the app through
         create_app, so web, worker and beat all stop."""
+        if self.RAILWAY_API_TOKEN and not self.RAILWAY_WORKSPACE_ID:
+            # Without it projects land in the token owner's default workspace and every
+            # project lookup pages through all the token can see. Refused in development too.
+            raise InsecureConfiguration("RAILWAY_WORKSPACE_ID must be set whenever "
+                                        "RAILWAY_API_TOKEN is set.")
         if self.DEBUG:
             return
         problems = self.insecure_secrets() + self.insecure_transport()

@@ -103,6 +103,7 @@ def servers(tmp_path_factory):
         "BCRYPT_ROUNDS": "4",  # speed; production refuses less than 12 (see accounts.passwords)
         "LOG_FORMAT": "json",
         "RAILWAY_API_TOKEN": "test-railway-master-token-7f3a9c",
+        "RAILWAY_WORKSPACE_ID": "ws-test",  # required with a token (config start-up check)
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
         "JWT_SECRET": "test-jwt-secret-0123456789abcdef",
         # DEBUG=0 is production: every secret must be set and long (config.REQUIRED_SECRETS).
@@ -221,8 +222,9 @@ def celery_worker(app, committed):
     from celery.contrib.testing.worker import start_worker
 
     celery = app.extensions["celery"]
+    # The default queue and the poll's own (the Procfile's worker and poller lines).
     with start_worker(celery, pool="threads", concurrency=4, perform_ping_check=False,
-                      shutdown_timeout=30, loglevel="WARNING"):
+                      shutdown_timeout=30, loglevel="WARNING", queues=["celery", "polls"]):
         yield celery
 
 

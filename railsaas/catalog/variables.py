@@ -172,13 +172,21 @@ def apply_to_serialized(serialized: dict[str, Any] | None, specs: list[VariableS
                         values: dict[str, str]) -> dict[str, Any]:
     """A copy of Railway's serializedConfig with the customer's values set.
 
-    Only `variables.<NAME>.value` is written (the CLI's approach). A spec naming a service
+    Only `variables.<NAME>.value` is written (the CLI's approach), from the customer's value
+    or else the template's `defaultValue`. A spec naming a service
     goes to that service; otherwise to every service that declares the variable, or the
     first service when none does."""
     config = copy.deepcopy(serialized or {})
     services = _services(config)
     if not services:
         return config
+    # Railway does not fall back to `defaultValue`: the client sends it as the value, as the
+    # CLI does (src/commands/deploy.rs).
+    for service in (s for s in services.values() if isinstance(s, dict)):
+        for entry in (service.get("variables") or {}).values():
+            if isinstance(entry, dict) and entry.get("value") in (None, "") \
+                    and entry.get("defaultValue") not in (None, ""):
+                entry["value"] = entry["defaultValue"]
     by_name = {s.name: s for s in specs}
     for name, value in values.items():
         spec = by_name.get(name)

@@ -42,6 +42,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "mail-scrub-bodies": {"task": "mail.scrub_bodies", "schedule": timedelta(hours=1)},
 }
 
+# The status poll has a queue (and a worker line in the Procfile) of its own: a burst of
+# deploy steps on the main queue must not delay the poll that watches them.
+POLL_QUEUE = "polls"
+TASK_ROUTES = {"instances.poll": {"queue": POLL_QUEUE},
+               "instances.refresh": {"queue": POLL_QUEUE}}
+
 # Jobs beat fires more than once a minute: their routine runs are not logged (see
 # railsaas.observability.logging.PeriodicChatterFilter).
 FREQUENT_TASKS = {e["task"] for e in BEAT_SCHEDULE.values()
@@ -98,6 +104,7 @@ def celery_init_app(app: Flask) -> Celery:
         timezone="UTC",
         include=TASK_MODULES,
         beat_schedule=BEAT_SCHEDULE,
+        task_routes=TASK_ROUTES,
         worker_hijack_root_logger=False,
     )
     celery.conf.update(app.config["CELERY"])

@@ -217,6 +217,8 @@ def test_the_railway_client_reports_latency_errors_and_budget(app, railway_emula
     metrics.railway_rate_remaining(-1)  # a sentinel the emulator's headers must replace
     rw = railway_client(app)
     railway_emulator.script("error", times=1, status=502, operation="Projects")
+    # Railway may say "Not Authorized" for a missing project; this test is about not_found.
+    railway_emulator.configure(missing_project_answer="Project not found")
     rw.projects()  # one 502, retried, then an answer
     with pytest.raises(NotFound):
         rw.project("no-such-project")

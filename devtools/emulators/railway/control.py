@@ -86,6 +86,10 @@ class EmulatorControl:
     def state(self) -> dict:
         return self._call("GET", "/state")
 
+    def seed_projects(self, count: int, prefix: str = "other-") -> None:
+        """Fill the workspace with `count` empty projects named prefix0, prefix1, ..."""
+        self._call("POST", "/projects", {"count": count, "prefix": prefix})
+
     def templates(self) -> list[dict]:
         return self._call("GET", "/templates")
 
