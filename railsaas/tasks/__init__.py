@@ -24,6 +24,7 @@ TASK_MODULES = [
     "railsaas.tasks.outbox",
     "railsaas.tasks.instances",
     "railsaas.tasks.backups",
+    "railsaas.tasks.uptime",
 ]
 
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
@@ -40,6 +41,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Daily, at a quiet hour (UTC); the alert wants a success at least every 26 hours.
     "backups-daily": {"task": "backups.run", "schedule": crontab(hour=3, minute=17)},
     "mail-scrub-bodies": {"task": "mail.scrub_bodies", "schedule": timedelta(hours=1)},
+    # A run that could not start within the minute is dropped: the next one is due anyway.
+    "uptime-check": {"task": "uptime.check", "schedule": timedelta(minutes=1),
+                     "options": {"expires": 50}},
+    "uptime-rollup": {"task": "uptime.rollup", "schedule": crontab(minute=7)},
 }
 
 # Jobs beat fires more than once a minute: their routine runs are not logged (see
