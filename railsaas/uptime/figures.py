@@ -84,31 +84,18 @@ def uptime_by_instance(session: Session, instance_ids: Sequence[uuid.UUID], now:
     return out
 
 
-_LATENCY = text("""
-SELECT date_trunc('hour', checked_at AT TIME ZONE 'UTC') AS hour,
-       round(avg(latency_ms)) AS avg_ms, max(latency_ms) AS max_ms
-FROM uptime_checks
-WHERE instance_id = :iid AND checked_at >= :since AND latency_ms IS NOT NULL
-GROUP BY 1 ORDER BY 1
-""")
-
-
-def latency_chart(session: Session, instance_id: uuid.UUID, now: datetime):
-    """The last 24 hours' latency by hour (average and slowest), as a chart."""
-    top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
-    hours = [top - timedelta(hours=h) for h in range(23, -1, -1)]
-    found = {row.hour: row for row in session.execute(
-        _LATENCY, {"iid": instance_id, "since": hours[0].replace(tzinfo=UTC)})}
-    avg = [float(found[h].avg_ms) if h in found else None for h in hours]
-    slowest = [float(found[h].max_ms) if h in found else None for h in hours]
-    return charts.line([h.strftime("%H:00") for h in hours],
-                       [charts.Series("Average", avg), charts.Series("Slowest", slowest)],
-                       title="Response time, last 24 hours (ms)", dots=False)
+@dataclass(frozen=True)
+class MonitorState:
+    last_up: bool | None
+    last_status_code: int | None
+    last_latency_ms: int | None
+    down_since: datetime | None
+    public: bool
 
 
 @dataclass(frozen=True)
 class InstanceUptime:
-    monitor: UptimeMonitor | None
+    monitor: MonitorState | None
     windows: dict[str, Ratio]
     chart: object
 
@@ -123,13 +110,61 @@ class InstanceUptime:
         return "up" if m.last_up else "failing"
 
 
+# The instance page's whole section in one statement: the monitor, the three windows and the
+# last day's latency by hour (the page's query budget is shared by every section).
+_SECTION = text("""
+WITH checks AS (
+    SELECT checked_at AS t, 1 AS n, CASE WHEN up THEN 1 ELSE 0 END AS ups
+    FROM uptime_checks
+    WHERE instance_id = :iid AND checked_at >= :cutoff AND checked_at <= :now
+    UNION ALL
+    SELECT hour, checks, up_checks FROM uptime_hourly
+    WHERE instance_id = :iid AND hour >= :since AND hour < :cutoff
+), windows AS (
+    SELECT sum(n) FILTER (WHERE t >= :d1) AS n1, sum(ups) FILTER (WHERE t >= :d1) AS u1,
+           sum(n) FILTER (WHERE t >= :d7) AS n7, sum(ups) FILTER (WHERE t >= :d7) AS u7,
+           sum(n) AS n30, sum(ups) AS u30
+    FROM checks
+), latency AS (
+    SELECT coalesce(json_agg(json_build_array(h, a, x) ORDER BY h), '[]') AS hours FROM (
+        SELECT to_char(date_trunc('hour', checked_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24')
+                   AS h,
+               round(avg(latency_ms)) AS a, max(latency_ms) AS x
+        FROM uptime_checks
+        WHERE instance_id = :iid AND checked_at >= :day AND latency_ms IS NOT NULL
+        GROUP BY 1) per_hour
+)
+SELECT m.instance_id IS NOT NULL AS monitored, m.last_up, m.last_status_code,
+       m.last_latency_ms, m.down_since, coalesce(m.public, false) AS public,
+       w.n1, w.u1, w.n7, w.u7, w.n30, w.u30, l.hours
+FROM windows w CROSS JOIN latency l
+LEFT JOIN uptime_monitors m ON m.instance_id = :iid
+""")
+
+
 def for_instance(session: Session, inst: Instance, now: datetime | None = None
                  ) -> InstanceUptime:
     """The instance page's uptime section (the caller has read `inst` under RLS)."""
     now = now or datetime.now(UTC)
-    monitor = session.get(UptimeMonitor, inst.id)
-    windows = uptime_by_instance(session, [inst.id], now)[inst.id]
-    return InstanceUptime(monitor, windows, latency_chart(session, inst.id, now))
+    top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = [top - timedelta(hours=h) for h in range(23, -1, -1)]
+    row = session.execute(_SECTION, {
+        "iid": inst.id, "cutoff": raw_cutoff(now), "now": now,
+        "since": top - timedelta(days=30), "d1": now - timedelta(hours=24),
+        "d7": top - timedelta(days=7), "day": hours[0]}).one()
+    monitor = MonitorState(row.last_up, row.last_status_code, row.last_latency_ms,
+                           row.down_since, row.public) if row.monitored else None
+    windows = {"24h": Ratio(int(row.n1 or 0), int(row.u1 or 0)),
+               "7d": Ratio(int(row.n7 or 0), int(row.u7 or 0)),
+               "30d": Ratio(int(row.n30 or 0), int(row.u30 or 0))}
+    found = {h: (a, x) for h, a, x in row.hours}
+    keys = [h.strftime("%Y-%m-%d %H") for h in hours]
+    chart = charts.line(
+        [h.strftime("%H:00") for h in hours],
+        [charts.Series("Average", [float(found[k][0]) if k in found else None for k in keys]),
+         charts.Series("Slowest", [float(found[k][1]) if k in found else None for k in keys])],
+        title="Response time, last 24 hours (ms)", dots=False)
+    return InstanceUptime(monitor, windows, chart)
 
 
 def set_public(session: Session, tenant_id: uuid.UUID, instance_id: object, public: bool, *,

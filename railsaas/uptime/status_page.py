@@ -87,7 +87,7 @@ def set_enabled(session: Session, workspace: Workspace, enabled: bool) -> None:
     """Turn the workspace's public status page on or off (managers)."""
     authorize(workspace, "workspace.update")
     tenant = session.scalar(select(Tenant).where(Tenant.id == workspace.tenant.id)
-                            .with_for_update())
+                            .with_for_update(of=Tenant))
     if tenant is None:
         raise NotFound("No such workspace.")
     tenant.status_page_enabled = enabled
