@@ -49,8 +49,8 @@ def upgrade() -> None:
     sa.Column('error', sa.String(length=100), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_uptime_checks'))
     )
-    op.create_index('ix_uptime_checks_instance_id_checked_at', 'uptime_checks',
-                    ['instance_id', 'checked_at'])
+    op.create_index('ix_uptime_checks_tenant_id_instance_id_checked_at', 'uptime_checks',
+                    ['tenant_id', 'instance_id', 'checked_at'])
     op.create_index('ix_uptime_checks_checked_at', 'uptime_checks', ['checked_at'])
     op.create_table('uptime_hourly',
     sa.Column('tenant_id', sa.UUID(), nullable=False),
@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('latency_ms_sum', sa.BigInteger(), nullable=False),
     sa.Column('latency_count', sa.Integer(), nullable=False),
     sa.Column('latency_ms_max', sa.Integer(), nullable=True),
-    sa.PrimaryKeyConstraint('instance_id', 'hour', name=op.f('pk_uptime_hourly'))
+    sa.PrimaryKeyConstraint('tenant_id', 'instance_id', 'hour', name=op.f('pk_uptime_hourly'))
     )
     op.create_index('ix_uptime_hourly_hour', 'uptime_hourly', ['hour'])
     op.add_column('tenants', sa.Column('status_page_enabled', sa.Boolean(),

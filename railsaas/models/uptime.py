@@ -44,7 +44,9 @@ class UptimeCheck(Base):
 
     __tablename__ = "uptime_checks"
     __table_args__ = (
-        Index("ix_uptime_checks_instance_id_checked_at", "instance_id", "checked_at"),
+        # tenant_id first: the pages read one workspace's (RLS) instance by instance.
+        Index("ix_uptime_checks_tenant_id_instance_id_checked_at", "tenant_id", "instance_id",
+              "checked_at"),
         Index("ix_uptime_checks_checked_at", "checked_at"),
     )
 
@@ -64,7 +66,7 @@ class UptimeHourly(Base):
 
     __tablename__ = "uptime_hourly"
     __table_args__ = (
-        PrimaryKeyConstraint("instance_id", "hour"),
+        PrimaryKeyConstraint("tenant_id", "instance_id", "hour"),
         Index("ix_uptime_hourly_hour", "hour"),
     )
 

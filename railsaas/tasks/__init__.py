@@ -45,6 +45,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "uptime-check": {"task": "uptime.check", "schedule": timedelta(minutes=1),
                      "options": {"expires": 50}},
     "uptime-rollup": {"task": "uptime.rollup", "schedule": crontab(minute=7)},
+    "billing-template-costs": {"task": "billing.template_costs",
+                               "schedule": crontab(hour=4, minute=41)},
 }
 
 # Jobs beat fires more than once a minute: their routine runs are not logged (see

@@ -32,11 +32,13 @@ _UPTIME = text("""
 WITH checks AS (
     SELECT instance_id, checked_at AS t, 1 AS n, CASE WHEN up THEN 1 ELSE 0 END AS ups
     FROM uptime_checks
-    WHERE instance_id = ANY(CAST(:ids AS uuid[])) AND checked_at >= :cutoff
+    WHERE tenant_id = :tid AND instance_id = ANY(CAST(:ids AS uuid[]))
+      AND checked_at >= :cutoff
       AND checked_at <= :now
     UNION ALL
     SELECT instance_id, hour, checks, up_checks FROM uptime_hourly
-    WHERE instance_id = ANY(CAST(:ids AS uuid[])) AND hour >= :since AND hour < :cutoff
+    WHERE tenant_id = :tid AND instance_id = ANY(CAST(:ids AS uuid[]))
+      AND hour >= :since AND hour < :cutoff
 )
 SELECT instance_id,
        sum(n) FILTER (WHERE t >= :d1), sum(ups) FILTER (WHERE t >= :d1),
@@ -63,7 +65,8 @@ class Ratio:
         return "100%" if self.up == self.checks else f"{min(r * 100, 99.99):.2f}%"
 
 
-def uptime_by_instance(session: Session, instance_ids: Sequence[uuid.UUID], now: datetime
+def uptime_by_instance(session: Session, tenant_id: uuid.UUID,
+                       instance_ids: Sequence[uuid.UUID], now: datetime
                        ) -> dict[uuid.UUID, dict[str, Ratio]]:
     """{instance id: {"24h": Ratio, "7d": ..., "30d": ...}} in one query."""
     if not instance_ids:
@@ -72,7 +75,7 @@ def uptime_by_instance(session: Session, instance_ids: Sequence[uuid.UUID], now:
     # Whole hours from the roll-up: an hour counts when it started inside the window.
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     rows = session.execute(_UPTIME, {
-        "ids": [str(i) for i in instance_ids], "cutoff": cutoff, "now": now,
+        "tid": tenant_id, "ids": [str(i) for i in instance_ids], "cutoff": cutoff, "now": now,
         "since": hour - timedelta(days=30), "d1": now - timedelta(hours=24),
         "d7": hour - timedelta(days=7)}).all()
     empty = {name: Ratio(0, 0) for name, _ in WINDOWS}
@@ -116,10 +119,11 @@ _SECTION = text("""
 WITH checks AS (
     SELECT checked_at AS t, 1 AS n, CASE WHEN up THEN 1 ELSE 0 END AS ups
     FROM uptime_checks
-    WHERE instance_id = :iid AND checked_at >= :cutoff AND checked_at <= :now
+    WHERE tenant_id = :tid AND instance_id = :iid AND checked_at >= :cutoff
+      AND checked_at <= :now
     UNION ALL
     SELECT hour, checks, up_checks FROM uptime_hourly
-    WHERE instance_id = :iid AND hour >= :since AND hour < :cutoff
+    WHERE tenant_id = :tid AND instance_id = :iid AND hour >= :since AND hour < :cutoff
 ), windows AS (
     SELECT sum(n) FILTER (WHERE t >= :d1) AS n1, sum(ups) FILTER (WHERE t >= :d1) AS u1,
            sum(n) FILTER (WHERE t >= :d7) AS n7, sum(ups) FILTER (WHERE t >= :d7) AS u7,
@@ -131,7 +135,8 @@ WITH checks AS (
                    AS h,
                round(avg(latency_ms)) AS a, max(latency_ms) AS x
         FROM uptime_checks
-        WHERE instance_id = :iid AND checked_at >= :day AND latency_ms IS NOT NULL
+        WHERE tenant_id = :tid AND instance_id = :iid AND checked_at >= :day
+          AND latency_ms IS NOT NULL
         GROUP BY 1) per_hour
 )
 SELECT m.instance_id IS NOT NULL AS monitored, m.last_up, m.last_status_code,
@@ -149,7 +154,7 @@ def for_instance(session: Session, inst: Instance, now: datetime | None = None
     top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     hours = [top - timedelta(hours=h) for h in range(23, -1, -1)]
     row = session.execute(_SECTION, {
-        "iid": inst.id, "cutoff": raw_cutoff(now), "now": now,
+        "tid": inst.tenant_id, "iid": inst.id, "cutoff": raw_cutoff(now), "now": now,
         "since": top - timedelta(days=30), "d1": now - timedelta(hours=24),
         "d7": top - timedelta(days=7), "day": hours[0]}).one()
     monitor = MonitorState(row.last_up, row.last_status_code, row.last_latency_ms,

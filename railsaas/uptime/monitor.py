@@ -157,7 +157,7 @@ SELECT tenant_id, instance_id, date_trunc('hour', checked_at AT TIME ZONE 'UTC')
 FROM uptime_checks
 WHERE checked_at >= :start AND checked_at < :end
 GROUP BY 1, 2, 3
-ON CONFLICT (instance_id, hour) DO UPDATE SET
+ON CONFLICT (tenant_id, instance_id, hour) DO UPDATE SET
     checks = excluded.checks, up_checks = excluded.up_checks,
     latency_ms_sum = excluded.latency_ms_sum, latency_count = excluded.latency_count,
     latency_ms_max = excluded.latency_ms_max

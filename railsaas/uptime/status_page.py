@@ -77,7 +77,7 @@ def _page(session: Session, tenant_id: uuid.UUID, now: datetime) -> Page:
         .where(Instance.tenant_id == tenant_id, UptimeMonitor.public.is_(True),
                Instance.status != "deleted")
         .order_by(Instance.name)).all()
-    uptime = figures.uptime_by_instance(session, [r.id for r in rows], now)
+    uptime = figures.uptime_by_instance(session, tenant_id, [r.id for r in rows], now)
     checked = [r.UptimeMonitor.last_checked_at for r in rows if r.UptimeMonitor.last_checked_at]
     return Page(name or "", [Row(r.name, _state(r.status, r.UptimeMonitor), uptime[r.id]["30d"])
                              for r in rows], max(checked) if checked else None)

@@ -192,7 +192,7 @@ def test_uptime_figures_from_known_rows(app_ctx, factory):
     other = factory.instance(tenant, domain=_domain())
     _seed_history(tenant.id, inst.id, NOW)
     with db.scope(SYSTEM) as s:
-        w = figures.uptime_by_instance(s, [inst.id, other.id], NOW)
+        w = figures.uptime_by_instance(s, tenant.id, [inst.id, other.id], NOW)
         section = figures.for_instance(s, s.get(type(inst), inst.id), NOW)
     assert (w[inst.id]["24h"].checks, w[inst.id]["24h"].up) == (240, 230)
     assert (w[inst.id]["7d"].checks, w[inst.id]["7d"].up) == (300, 260)
@@ -214,7 +214,7 @@ def test_rollup_and_retention(app, app_ctx, factory):
         s.add(UptimeCheck(tenant_id=tenant.id, instance_id=inst.id, up=True, status_code=200,
                           latency_ms=50, checked_at=NOW - timedelta(hours=49)))
     with db.scope(SYSTEM) as s:
-        before = figures.uptime_by_instance(s, [inst.id], NOW)[inst.id]
+        before = figures.uptime_by_instance(s, tenant.id, [inst.id], NOW)[inst.id]
         monitor.rollup(s, NOW)
         monitor.rollup(s, NOW)  # a rerun changes nothing
     with db.scope(SYSTEM) as s:
@@ -228,7 +228,7 @@ def test_rollup_and_retention(app, app_ctx, factory):
         assert top - timedelta(days=40) not in hours  # past UPTIME_ROLLUP_DAYS
         assert s.scalar(select(UptimeCheck.id).where(
             UptimeCheck.checked_at < NOW - timedelta(hours=48))) is None
-        assert figures.uptime_by_instance(s, [inst.id], NOW)[inst.id] == before
+        assert figures.uptime_by_instance(s, tenant.id, [inst.id], NOW)[inst.id] == before
 
 
 def test_the_instance_page_shows_uptime_and_the_opt_in(app, client, factory):
