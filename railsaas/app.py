@@ -22,6 +22,7 @@ from railsaas.blueprints import (
     ops,
     pages,
     railway_webhooks,
+    status,
     teams,
     tokens,
 )
@@ -90,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog.bp)
     app.register_blueprint(instances.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(status.bp)
     csrf.exempt(railway_webhooks.bp)  # Railway posts server to server; the path holds a secret
     app.register_blueprint(railway_webhooks.bp)
     app.register_blueprint(admin.bp)

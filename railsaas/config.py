@@ -159,6 +159,29 @@ class Config(BaseSettings):
         "however many browsers follow them.")
     DEPLOY_TIMEOUT_SECONDS: int = setting(900, "A deploy still not running after this is "
                                           "failed.")
+    UPTIME_INTERVAL_SECONDS: int = setting(60, "How often each running instance's public "
+                                           "domain is checked (uptime history).")
+    UPTIME_TIMEOUT_SECONDS: float = setting(5.0, "An uptime check with no answer after this "
+                                            "counts as down (timeout).")
+    UPTIME_CONCURRENCY: int = setting(20, "Uptime checks a worker runs at once.")
+    UPTIME_MAX_PER_RUN: int = setting(200, "Most uptime checks one run (every minute) makes; "
+                                      "the rest wait for the next run, so many instances "
+                                      "never stampede. Keep it under concurrency x 60 s / "
+                                      "timeout.")
+    UPTIME_RAW_HOURS: int = setting(48, "Raw uptime checks are kept this long, then only "
+                                    "their hourly roll-ups.")
+    UPTIME_ROLLUP_DAYS: int = setting(30, "Hourly uptime roll-ups are kept this long.")
+    UPTIME_ALLOW_PRIVATE: bool = setting(False, "Development only: let uptime checks reach "
+                                         "private and loopback addresses (the emulator's "
+                                         "domains). Off, a domain resolving to one is "
+                                         "refused and counts as down.")
+    UPTIME_CONNECT_TO: str = setting("", "Development only: host:port every uptime check "
+                                     "connects to over plain HTTP, with the instance's domain "
+                                     "as Host (the Railway emulator answers for its service "
+                                     "domains). Needs UPTIME_ALLOW_PRIVATE for a local one.")
+    COST_MEDIAN_MIN_INSTANCES: int = setting(5, "A template's real median monthly cost shows "
+                                             "in the catalog once this many instances have "
+                                             "usage in the last 30 days.")
     SENTRY_DSN: str = setting("", "Sentry project DSN; empty disables error reporting.",
                               secret=True)
     SENTRY_ENVIRONMENT: str = setting("", "Sentry environment name; empty: production, or "
@@ -358,6 +381,9 @@ class Config(BaseSettings):
         if self.DEBUG:
             return
         problems = self.insecure_secrets() + self.insecure_transport()
+        if self.UPTIME_ALLOW_PRIVATE or self.UPTIME_CONNECT_TO:
+            problems.append("UPTIME_ALLOW_PRIVATE / UPTIME_CONNECT_TO are for development: "
+                            "they let uptime checks reach private addresses; unset them")
         if problems:
             raise InsecureConfiguration(
                 "Refusing to start with DEBUG=0 (production) and insecure settings:\n  - "

@@ -100,6 +100,7 @@ def grant_app_role(conn: Connection, cfg: Config | None = None) -> None:
     conn.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {app}")
     conn.exec_driver_sql(f"REVOKE ALL ON alembic_version FROM {app}")
     conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION auth_find_user(text) TO {app}")
+    conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION status_page_workspace(text) TO {app}")
 
 
 # --- databases (make dev, tests) -------------------------------------------------------------

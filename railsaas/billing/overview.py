@@ -10,7 +10,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from railsaas.billing import gateway, limits, plans, spend_caps, subscriptions, trials, usage
+from railsaas.billing import (
+    forecast,
+    gateway,
+    limits,
+    plans,
+    spend_caps,
+    subscriptions,
+    trials,
+    usage,
+)
 from railsaas.instances import admission
 from railsaas.models.billing import SUBSCRIPTION_ENDED, SUBSCRIPTION_PENDING
 from railsaas.permissions import HasRole, authorize, can
@@ -36,6 +45,9 @@ def summary(session: Session, workspace: HasRole, *, now: datetime, markup_perce
         "tenant": tenant, "plan": plan, "subscription": row, "usage": used,
         "markup": markup_percent, "cap_cents": cap, "fee_cents": fee,
         "estimate_cents": fee + used.overage_cents,
+        "forecast": forecast.forecast(
+            spend_cents=used.spend_cents, period=period, now=now, fee_cents=fee,
+            included_cents=used.included_cents, cap_cents=cap),
         "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
         "over": admission.over_limit(session, tenant), "plans": offered,
         # Asked only when the page offers a plan with a trial (one query fewer otherwise).

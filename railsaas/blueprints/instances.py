@@ -21,6 +21,7 @@ from railsaas.extensions import db
 from railsaas.instances import insights as instance_insights
 from railsaas.instances import lifecycle as instances
 from railsaas.instances import states
+from railsaas.uptime import figures as uptime_figures
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
@@ -74,7 +75,8 @@ def _instance(instance_id: uuid.UUID):
 @bp.get("/<uuid:instance_id>")
 def detail(instance_id: uuid.UUID):
     inst = _instance(instance_id)
-    return _page("overview", inst, dns=instances.dns_instructions(inst))
+    return _page("overview", inst, dns=instances.dns_instructions(inst),
+                 uptime=uptime_figures.for_instance(db.session, inst))
 
 
 @bp.get("/<uuid:instance_id>/logs")

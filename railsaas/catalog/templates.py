@@ -50,6 +50,9 @@ def template_dict(t: Template) -> dict[str, Any]:
         "price_tier": t.price_tier,
         "resources": t.resources or {},
         "monthly_estimate_cents": t.monthly_estimate_cents,
+        # The real median on the platform (billing.template_costs), when enough instances ran.
+        "median_monthly_cents": t.median_monthly_cents,
+        "median_instances": t.median_instances,
         "icon": t.icon,
         "is_active": t.is_active,
         "variables": (t.setup_config or {}).get("variables", []),

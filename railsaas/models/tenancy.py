@@ -42,6 +42,8 @@ class Tenant(Base):
     # When the day-before reminder of that stop was sent (once per grace period).
     over_limit_reminded_at: Mapped[datetime | None]
     suspended_at: Mapped[datetime | None]
+    # The public status page /status/<slug> (railsaas.uptime.status_page): off by default.
+    status_page_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
     suspended_reason: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

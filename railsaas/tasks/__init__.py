@@ -24,6 +24,7 @@ TASK_MODULES = [
     "railsaas.tasks.outbox",
     "railsaas.tasks.instances",
     "railsaas.tasks.backups",
+    "railsaas.tasks.uptime",
 ]
 
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
@@ -40,6 +41,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Daily, at a quiet hour (UTC); the alert wants a success at least every 26 hours.
     "backups-daily": {"task": "backups.run", "schedule": crontab(hour=3, minute=17)},
     "mail-scrub-bodies": {"task": "mail.scrub_bodies", "schedule": timedelta(hours=1)},
+    # A run that could not start within the minute is dropped: the next one is due anyway.
+    "uptime-check": {"task": "uptime.check", "schedule": timedelta(minutes=1),
+                     "options": {"expires": 50}},
+    "uptime-rollup": {"task": "uptime.rollup", "schedule": crontab(minute=7)},
+    "billing-template-costs": {"task": "billing.template_costs",
+                               "schedule": crontab(hour=4, minute=41)},
 }
 
 # The status poll has a queue (and a worker line in the Procfile) of its own: a burst of

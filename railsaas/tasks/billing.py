@@ -7,6 +7,7 @@
 - billing.usage_hourly          beat: collect Railway usage, roll it up, enforce spend caps,
                                 report overage to Stripe
 - billing.send_overage          one overage report to Stripe
+- billing.template_costs        beat, daily: each template's real median monthly cost
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
+from flask import current_app
 
 from railsaas.billing import (
     dunning,
@@ -24,10 +26,12 @@ from railsaas.billing import (
     overage,
     spend_caps,
     stripe_events,
+    template_costs,
     usage,
 )
 from railsaas.billing.holds import lock_tenant
 from railsaas.billing.subscriptions import LIVE_STATUSES, current, sync
+from railsaas.catalog import templates as catalog_templates
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.observability import metrics
@@ -136,3 +140,15 @@ def send_overage(self, report_id: str) -> str:
     except gateway.BillingUnavailable as exc:
         backoff = capped_countdown(min(600, 10 * 2 ** self.request.retries))
         raise self.retry(exc=exc, countdown=backoff) from exc
+
+
+@shared_task(name="billing.template_costs")
+def template_costs_daily() -> int:
+    """Beat: daily. Each template's real median monthly cost, for the catalog."""
+    cfg = current_app.config
+    with db.scope(SYSTEM) as session:
+        shown = template_costs.refresh(
+            session, datetime.now(UTC).date(), markup_percent=int(cfg["USAGE_MARKUP_PERCENT"]),
+            min_instances=int(cfg["COST_MEDIAN_MIN_INSTANCES"]))
+    catalog_templates.invalidate_cache()  # after the commit: readers see the new medians
+    return shown

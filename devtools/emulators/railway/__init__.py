@@ -56,6 +56,9 @@ Control API (JSON, no auth; bind to localhost): under /_emulator/
   GET  templates                   the catalog, serializedConfig included
   POST deployments/<id> {"status": "CRASHED"}   force a deployment's status from now on
   POST domains/<domain>/verify     a custom domain's DNS is "set": verified, certificate valid
+  POST apps/<domain> {"status"|"timeout"}, DELETE apps/<domain>, GET apps
+                                   how a service domain answers (apps.py): requests with a
+                                   service domain as Host get its app's answer
 
 `control.EmulatorControl` wraps these for Python. The pytest fixture `railway_emulator`
 (tests/conftest.py) runs one server per session, resets it before each test, points the

@@ -97,6 +97,19 @@ class EmulatorControl:
         """Make a deployment CRASHED (or SLEEPING, FAILED, ...) from now on."""
         return self._call("POST", f"/deployments/{deployment_id}", {"status": status})
 
+    def app_answers(self, domain: str, status: int | None = None,
+                    timeout: float | None = None) -> dict:
+        """Make a service domain answer `status`, or hold requests `timeout` seconds;
+        neither: back to its default (200 while its deployment runs)."""
+        if status is None and timeout is None:
+            return self._call("DELETE", f"/apps/{domain}")
+        body = {"timeout": timeout} if timeout is not None else {"status": status}
+        return self._call("POST", f"/apps/{domain}", body)
+
+    def app_hits(self) -> dict[str, int]:
+        """How many requests each app domain got."""
+        return self._call("GET", "/apps")["hits"]
+
     def verify_domain(self, domain: str) -> dict:
         """Pretend the customer set the DNS records: the custom domain turns verified."""
         return self._call("POST", f"/domains/{domain}/verify")

@@ -30,6 +30,7 @@ from graphql import (
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from devtools.emulators.railway.apps import Apps
 from devtools.emulators.railway.faults import FaultConfig, Faults
 from devtools.emulators.railway.resolvers import (
     PUBLIC_FIELDS,
@@ -155,6 +156,7 @@ class EmulatorApp:
         self.rate = RateLimiter(world)
         self.log = RequestLog()
         self.stopping = threading.Event()  # cuts injected sleeps short on shutdown
+        self.apps = Apps(world, self.stopping)  # the service domains' own answers (apps.py)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -169,6 +171,9 @@ class EmulatorApp:
     def dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
         method = request.method
+        if not path.startswith(("/graphql", "/_emulator")) and \
+                (host := self.apps.host_of(request)) is not None:
+            return self.apps.answer(host)
         if path == "/graphql/v2":
             if method != "POST":
                 return _json({"errors": [{"message": "POST a GraphQL request"}]}, 405)
@@ -180,6 +185,8 @@ class EmulatorApp:
         route = (method, parts[0] if parts else "")
         if route == ("GET", "health"):
             return _json({"ok": True})
+        if (answered := self.apps.control(method, parts, body)) is not None:
+            return answered
         if route == ("GET", "faults"):
             return _json(self.faults.to_dict())
         if route == ("POST", "faults") and len(parts) == 2 and parts[1] == "next":
@@ -268,6 +275,7 @@ class EmulatorApp:
         self.faults.reset()
         self.rate.reset()
         self.log.reset()
+        self.apps.reset()
 
     # -- GraphQL ------------------------------------------------------------------------------
 
