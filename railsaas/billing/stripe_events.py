@@ -171,7 +171,7 @@ def _invoice_created(session: Session, event: StripeEvent, obj: dict[str, Any]) 
     tenant_id = subscriptions.tenant_id_for(session, obj)
     if tenant_id is None:
         return "unknown_customer"
-    outbox.enqueue(session, FLUSH_TASK, tenant_id=str(tenant_id),
+    outbox.enqueue(session, FLUSH_TASK, tenant_id=tenant_id, workspace_id=str(tenant_id),
                    period_start=int(obj["period_start"]), period_end=int(obj["period_end"]))
     return "flush_queued"
 

@@ -142,14 +142,14 @@ def send_overage(self, report_id: str) -> str:
 
 
 @shared_task(name="billing.flush_overage", bind=True, max_retries=8)
-def flush_overage(self, tenant_id: str, period_start: int, period_end: int) -> str:
+def flush_overage(self, workspace_id: str, period_start: int, period_end: int) -> str:
     """Queued by a renewal invoice's `invoice.created`: report the old period's overage
     before Stripe finalizes that invoice (an hour later, by default)."""
     with db.scope(SYSTEM) as session:
         usage.rollup(session)
     with db.scope(SYSTEM) as session:
         report_id = overage.flush_period(
-            session, uuid.UUID(tenant_id), datetime.fromtimestamp(period_start, UTC),
+            session, uuid.UUID(workspace_id), datetime.fromtimestamp(period_start, UTC),
             datetime.fromtimestamp(period_end, UTC), gateway.now())
     if report_id is None:
         return "nothing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from railsaas.extensions import db
 from railsaas.models import (
     AuditLog,
     Email,
+    OutboxMessage,
     Subscription,
     Tenant,
     UsageMeterReport,
@@ -177,3 +179,39 @@ def test_a_second_live_subscription_is_cancelled_and_refunded(
     assert audit.details["subscription"] == duplicate
     assert rows(app, Email, Email.tenant_id == tenant.id,
                 Email.kind == "billing/duplicate_subscription_refunded")
+
+
+# --- overage at the period boundary -------------------------------------------------------------
+
+def test_the_old_periods_overage_is_flushed_onto_its_renewal_invoice(
+        app, client, factory, owner, plans, stripe_emulator, sc):
+    from railsaas.tasks.billing import flush_overage
+
+    _, tenant, headers = owner
+    pay(start_checkout(client, headers, plans["starter"])["checkout_url"])
+    process(*deliver(client, stripe_emulator))
+    (sub,) = rows(app, Subscription, Subscription.tenant_id == tenant.id)
+    seen = {e["id"] for e in stripe_emulator.events()}
+    # $15 of egress used inside the period, not reported by the hourly job yet.
+    instance = factory.instance(tenant).id
+    in_system(app, lambda s: s.add(UsageMetric(
+        tenant_id=tenant.id, instance_id=instance, metric_type="NETWORK_TX_GB",
+        value=Decimal(300), unit="GB", recorded_at=sub.current_period_start)))
+    in_system(app, usage.rollup)
+
+    end = int(sub.current_period_end.timestamp())
+    stripe_emulator.advance(seconds=end - stripe_emulator.now())  # renewal drafted
+    process(*deliver(client, stripe_emulator, events=[
+        e for e in stripe_emulator.events() if e["id"] not in seen]))
+    queued = rows(app, OutboxMessage, OutboxMessage.task == "billing.flush_overage")
+    assert len(queued) == 1
+    with app.app_context():
+        assert flush_overage(**queued[0].args) == "sent"  # sent after the period ended...
+    (report,) = rows(app, UsageMeterReport, UsageMeterReport.tenant_id == tenant.id)
+    assert report.event_at < sub.current_period_end  # ...stamped inside it
+    stripe_emulator.advance(hours=1, seconds=5)  # Stripe finalizes the renewal
+    renewal = sc.v1.invoices.list(params={"customer": sc.v1.subscriptions.retrieve(
+        sub.stripe_subscription_id).customer, "limit": 1}).data[0]
+    assert renewal.billing_reason == "subscription_cycle"
+    assert (renewal.status, renewal.total) == ("paid", 900 + 1450)
+
