@@ -215,3 +215,7 @@ def test_the_old_periods_overage_is_flushed_onto_its_renewal_invoice(
     assert renewal.billing_reason == "subscription_cycle"
     assert (renewal.status, renewal.total) == ("paid", 900 + 1450)
 
+    # The API gives the period the plan line pays for, not Stripe's usage period.
+    listed = client.get("/api/billing/invoices", headers=headers).json["items"]
+    newest = next(i for i in listed if i["id"] == renewal.id)
+    assert datetime.fromisoformat(newest["period_start"]) == sub.current_period_end
