@@ -92,3 +92,23 @@ def invoices(workspace: HasRole, limit: int | None = None) -> list[dict[str, Any
         return []
     return gateway.list_invoices(customer, limit=limit) if limit else \
         gateway.list_invoices(customer)
+
+
+def service_period(invoice: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The period an invoice's plan line pays for (Unix times). Stripe's own
+    `period_start`/`period_end` on an invoice are when its usage accrued: the *previous*
+    period for a renewal, a single instant for the first invoice. The service period is on
+    the lines; usage lines (in arrears) and prorations are passed over when a plan line
+    exists."""
+    lines = (invoice.get("lines") or {}).get("data") or []
+    def plan_line(line: dict[str, Any]) -> bool:
+        details = (line.get("parent") or {}).get("subscription_item_details") or {}
+        return not details.get("proration") and "(usage:" not in (line.get("description")
+                                                                  or "")
+    chosen = [ln for ln in lines if plan_line(ln)] or lines
+    periods = [ln.get("period") or {} for ln in chosen]
+    starts = [p["start"] for p in periods if p.get("start")]
+    ends = [p["end"] for p in periods if p.get("end")]
+    if not starts or not ends:
+        return invoice.get("period_start"), invoice.get("period_end")
+    return min(starts), max(ends)

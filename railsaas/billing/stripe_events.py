@@ -34,6 +34,7 @@ from railsaas.platform import audit, outbox
 
 log = logging.getLogger(__name__)
 TASK = "billing.process_stripe_event"
+FLUSH_TASK = "billing.flush_overage"
 # An event stored this long ago and still unprocessed lost its task: queue it again.
 STUCK_AFTER = timedelta(minutes=15)
 
@@ -163,6 +164,18 @@ def _invoice(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
     return "applied"
 
 
+def _invoice_created(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
+    """A renewal drafted: flush the old period's overage before Stripe finalizes it."""
+    if obj.get("billing_reason") != "subscription_cycle" or obj.get("status") != "draft":
+        return "not_a_renewal_draft"
+    tenant_id = subscriptions.tenant_id_for(session, obj)
+    if tenant_id is None:
+        return "unknown_customer"
+    outbox.enqueue(session, FLUSH_TASK, tenant_id=tenant_id, workspace_id=str(tenant_id),
+                   period_start=int(obj["period_start"]), period_end=int(obj["period_end"]))
+    return "flush_queued"
+
+
 def _trial_will_end(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
     tenant = _locked_tenant(session, obj)
     if tenant is None:
@@ -187,6 +200,7 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
     "customer.subscription.created": ("subscription", _subscription_changed),
     "customer.subscription.updated": ("subscription", _subscription_changed),
     "customer.subscription.deleted": ("subscription", _subscription_changed),
+    "invoice.created": ("invoice", _invoice_created),
     "invoice.paid": ("invoice", _invoice),
     "invoice.payment_failed": ("invoice", _invoice),
     "customer.subscription.trial_will_end": ("subscription", _trial_will_end),

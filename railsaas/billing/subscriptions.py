@@ -100,6 +100,10 @@ def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: dat
     row = session.scalars(select(Subscription).where(
         Subscription.stripe_subscription_id == sub["id"]).with_for_update(of=Subscription)
     ).unique().first()
+    if row is None and sub.get("status") in LIVE_STATUSES:
+        other = live_row(session, tenant.id)
+        if other is not None and other.stripe_subscription_id != sub["id"]:
+            sub = _end_duplicate(session, tenant, sub, other)
     if row is None:
         sub = trials.claim(session, tenant, sub)  # one trial per person, customer and card
     created = row is None
@@ -130,6 +134,32 @@ def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: dat
             unpaid=lambda: _unpaid_invoice(sub, seen_at, invoice_url),
             period_changed=previous_period != row.current_period_start)
     return row
+
+
+def live_row(session: Session, tenant_id: uuid.UUID) -> Subscription | None:
+    return session.scalars(select(Subscription).where(
+        Subscription.tenant_id == tenant_id, Subscription.status.in_(LIVE_STATUSES))
+        .order_by(Subscription.created_at.desc()).limit(1)).unique().first()
+
+
+def _end_duplicate(session: Session, tenant: Tenant, sub: dict[str, Any],
+                   kept: Subscription) -> dict[str, Any]:
+    """A second live subscription for a workspace that has one (two Checkout sessions both
+    paid): cancel it at once and refund its first payment; the first one stays. Returns
+    the canceled subscription as Stripe now holds it, to be recorded as such."""
+    ended = gateway.cancel_subscription_now(sub["id"])
+    refunds = gateway.refund_first_payment(sub["id"])
+    audit.record(session, "billing.duplicate_subscription_ended", target_type="tenant",
+                 target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
+                 actor_type="system", details={"subscription": sub["id"],
+                                               "kept": kept.stripe_subscription_id,
+                                               "refunds": refunds})
+    billing_notify.tell(session, tenant.id, kind="duplicate_subscription_refunded",
+                        subject="A second subscription was cancelled and refunded",
+                        body=f"{tenant.name} was subscribed twice (two checkouts were "
+                             f"paid). The second was cancelled at once and its payment "
+                             f"refunded; the {kept.plan_name} plan continues.")
+    return ended
 
 
 def _unpaid_invoice(sub: dict[str, Any], seen_at: datetime, invoice_url: str | None
@@ -225,7 +255,7 @@ def _plan_for_checkout(session: Session, plan_id: Any) -> Plan:
     if plan is None or not plan.is_active:
         raise ValidationFailed("Choose one of the plans on offer.",
                                details={"plan_id": "not an available plan"})
-    if not plan.stripe_price_id:
+    if not plan.stripe_price_id or not plan.stripe_usage_price_id:
         raise Conflict("This plan cannot be bought yet: it has no Stripe price.")
     return plan
 
@@ -254,9 +284,12 @@ def start_checkout(session: Session, workspace, user, plan_id: Any, *,
                                          user_id=user.id, plan=plan, trial_days=trial_days,
                                          success_url=success_url, cancel_url=cancel_url,
                                          window=window)
+    # One payable session per workspace: an older one left open in another tab would make
+    # a second subscription if paid (it stays open 24 hours).
+    expired = gateway.expire_other_checkout_sessions(customer_id, keep=cs["id"])
     audit.record(session, "billing.checkout_started", target_type="plan", target_id=plan.id,
                  details={"plan": plan.name, "checkout_session": cs["id"],
-                          "trial_days": trial_days})
+                          "trial_days": trial_days, "expired_sessions": expired})
     return {"id": cs["id"], "url": cs["url"]}
 
 
@@ -312,9 +345,14 @@ def change_plan(session: Session, workspace, plan_id: Any, *, user) -> Subscript
     item = licensed_item(sub)
     if item is None:
         raise Conflict("This subscription has no plan item to change.")
-    updated = gateway.change_subscription_price(sub["id"], item["id"], plan.stripe_price_id)
+    # One id per switch: A->B->A->B within Stripe's 24 hours of idempotency must be four
+    # requests, not two replayed (gateway docstring).
+    request_id = uuid.uuid4()
+    updated = gateway.change_subscription_price(sub["id"], item["id"], plan.stripe_price_id,
+                                                request_id=request_id)
     audit.record(session, "billing.plan_change_requested", target_type="subscription",
-                 target_id=row.id, details={"from": row.plan_name, "to": plan.name})
+                 target_id=row.id, details={"from": row.plan_name, "to": plan.name,
+                                            "request_id": str(request_id)})
     return apply(session, tenant, updated, seen_at=gateway.now())
 
 

@@ -45,6 +45,8 @@ class Plan(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     stripe_price_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The metered overage price for the plan's interval, made at plan sync (billing.plans).
+    stripe_usage_price_id: Mapped[str | None] = mapped_column(String(255))
     price_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="usd", server_default="usd")
     interval: Mapped[str] = mapped_column(String(10), default="month", server_default="month")
@@ -178,6 +180,8 @@ class UsageMeterReport(Base):
     identifier: Mapped[str] = mapped_column(String(200), unique=True)
     value_cents: Mapped[int]
     stripe_customer_id: Mapped[str] = mapped_column(String(255))
+    # The meter event's timestamp: inside the period the usage belongs to (billing.overage).
+    event_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None]
 

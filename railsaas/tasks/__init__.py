@@ -38,6 +38,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "billing-plan-limits": {"task": "billing.plan_limits", "schedule": timedelta(hours=1)},
     "billing-catch-up-events": {"task": "billing.catch_up_events",
                                 "schedule": timedelta(minutes=30)},
+    "billing-sync-plan-prices": {"task": "billing.sync_plan_prices",
+                                 "schedule": timedelta(hours=24)},
     # Daily, at a quiet hour (UTC); the alert wants a success at least every 26 hours.
     "backups-daily": {"task": "backups.run", "schedule": crontab(hour=3, minute=17)},
     "mail-scrub-bodies": {"task": "mail.scrub_bodies", "schedule": timedelta(hours=1)},

@@ -8,6 +8,8 @@
                                 report overage to Stripe
 - billing.send_overage          one overage report to Stripe
 - billing.template_costs        beat, daily: each template's real median monthly cost
+- billing.flush_overage         a period that just ended: roll up, report its overage, send
+- billing.sync_plan_prices      beat: plans without their metered overage price get it
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from railsaas.billing import (
     gateway,
     limits,
     overage,
+    plans,
     spend_caps,
     stripe_events,
     template_costs,
@@ -152,3 +155,34 @@ def template_costs_daily() -> int:
             min_instances=int(cfg["COST_MEDIAN_MIN_INSTANCES"]))
     catalog_templates.invalidate_cache()  # after the commit: readers see the new medians
     return shown
+
+
+@shared_task(name="billing.flush_overage", bind=True, max_retries=8)
+def flush_overage(self, workspace_id: str, period_start: int, period_end: int) -> str:
+    """Queued by a renewal invoice's `invoice.created`: report the old period's overage
+    before Stripe finalizes that invoice (an hour later, by default)."""
+    with db.scope(SYSTEM) as session:
+        usage.rollup(session)
+    with db.scope(SYSTEM) as session:
+        report_id = overage.flush_period(
+            session, uuid.UUID(workspace_id), datetime.fromtimestamp(period_start, UTC),
+            datetime.fromtimestamp(period_end, UTC), gateway.now())
+    if report_id is None:
+        return "nothing"
+    try:
+        with db.scope(SYSTEM) as session:
+            return overage.send(session, report_id)
+    except gateway.BillingUnavailable as exc:
+        raise self.retry(exc=exc, countdown=capped_countdown(
+            min(600, 10 * 2 ** self.request.retries))) from exc
+
+
+@shared_task(name="billing.sync_plan_prices")
+def sync_plan_prices() -> int:
+    """Plans saved before the overage price was made at plan sync get theirs."""
+    try:
+        with db.scope(SYSTEM) as session:
+            return len(plans.backfill_usage_prices(session))
+    except gateway.BillingUnavailable:
+        log.warning("plan price sync skipped: Stripe unreachable")
+        return 0

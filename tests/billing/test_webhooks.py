@@ -175,7 +175,7 @@ def test_invoice_payment_failed_starts_dunning_and_invoice_paid_ends_it(
     _, t = owner
     customer = tenant(app, t.id).stripe_customer_id
     stripe_emulator.set_card(customer, FAILS_LATER)
-    stripe_emulator.advance(days=31)
+    stripe_emulator.advance(days=31, hours=2)
     deliver_all(client, stripe_emulator)
     failing = tenant(app, t.id)
     assert failing.dunning_stage == "notified"
@@ -340,7 +340,7 @@ def test_paying_after_stripe_ended_the_subscription_ends_dunning_but_not_the_hol
     inst = factory.instance(t, status="running")
     customer = tenant(app, t.id).stripe_customer_id
     stripe_emulator.set_card(customer, FAILS_LATER)
-    stripe_emulator.advance(days=31)
+    stripe_emulator.advance(days=31, hours=2)
     deliver_all(client, stripe_emulator)
     assert tenant(app, t.id).dunning_stage == "notified"
     (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)

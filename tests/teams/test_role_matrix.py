@@ -243,7 +243,7 @@ def _stripe(w: World, request) -> None:
     with app.app_context(), db.scope(SYSTEM) as s:
         plan = s.get(Plan, w.plan.id)
         plan.stripe_price_id = gateway.sync_plan_price(plan)
-        gateway.usage_price_id(plan.interval)
+        plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
 
 
 def tokens_page(w, f): return "/account/tokens"

@@ -92,7 +92,8 @@ def billing_invoices(query: PageQuery):
         currency=i.get("currency") or "usd", total_cents=i.get("total") or 0,
         amount_due_cents=i.get("amount_due") or 0,
         amount_paid_cents=i.get("amount_paid") or 0, created=_ts(i["created"]),
-        period_start=_ts(i.get("period_start")), period_end=_ts(i.get("period_end")),
+        period_start=_ts(overview.service_period(i)[0]),
+        period_end=_ts(overview.service_period(i)[1]),
         hosted_invoice_url=i.get("hosted_invoice_url"), invoice_pdf=i.get("invoice_pdf"),
     ) for i in items]
     page = paginate_items(invoices, query, key=lambda i: (i.created, i.id))
