@@ -138,7 +138,8 @@ def record(session: Session, actor: User, data: SpendInput) -> AcquisitionSpend:
 
 def delete(session: Session, actor: User, spend_id: int) -> None:
     _require_admin(actor)
-    row = session.get(AcquisitionSpend, spend_id)
+    # An id beyond bigint names no row (and would be a database error, not a 404).
+    row = session.get(AcquisitionSpend, spend_id) if 0 < spend_id < 2**63 else None
     if row is None:
         raise NotFound("No such spend entry.")
     audit.record(session, "acquisition.spend_deleted", target_type="acquisition_spend",

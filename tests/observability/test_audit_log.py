@@ -70,6 +70,11 @@ AUDITED_ENDPOINTS = {
     "admin.workspace_status": "admin.workspace_suspend / admin.workspace_reactivate",
     "admin.job_retry": "admin.job_retry",
     "admin.job_dismiss": "admin.job_dismiss",
+    # acquisition
+    "admin.acquisition_record": "acquisition.spend_recorded",
+    "admin.acquisition_delete": "acquisition.spend_deleted",
+    "api.spend_create": "acquisition.spend_recorded",
+    "api.spend_delete": "acquisition.spend_deleted",
     # billing
     "admin.plan_new": "plan.create",
     "admin.plan_edit": "plan.update",
