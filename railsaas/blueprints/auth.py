@@ -26,12 +26,16 @@ from railsaas.platform import audit
 
 bp = Blueprint("auth", __name__)
 UTM_SESSION_KEY = "utm"
+# Blueprints whose answers carry no session cookie (the API, probes, webhooks).
+_NO_SESSION = frozenset({"api", "ops", "railway_webhooks"})
 
 
 @bp.before_app_request
 def _keep_first_touch() -> None:
     """A visitor's first utm_* parameters, on any page, kept in the session until sign-up."""
-    if request.method != "GET" or not request.args or current_user.is_authenticated:
+    if request.method != "GET" or not request.args or request.blueprint in _NO_SESSION:
+        return
+    if current_user.is_authenticated:
         return
     found = attribution.first_touch(session.get(UTM_SESSION_KEY), request.args)
     if found:

@@ -179,3 +179,9 @@ def test_the_api_register_takes_utm_fields_cleaned(client):
         assert tenant.utm_campaign == "x" * 100
     bad = _register(client, email="nul@example.com", utm_source="a\x00b")
     assert bad.status_code == 400
+
+
+def test_api_and_probe_requests_with_utm_parameters_set_no_session_cookie(client):
+    for path in ("/api/templates?utm_source=google", "/healthz?utm_source=google"):
+        assert "Set-Cookie" not in client.get(path).headers, path
+    assert "Set-Cookie" in client.get("/?utm_source=google").headers
