@@ -208,3 +208,17 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Acquisition spend (reporting's CAC): platform data like job_failures, no workspace reads it.
+DO $$
+BEGIN
+    IF to_regclass('acquisition_spend') IS NOT NULL THEN
+        ALTER TABLE acquisition_spend ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE acquisition_spend FORCE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS privileged_only ON acquisition_spend;
+        CREATE POLICY privileged_only ON acquisition_spend
+            USING ((SELECT current_setting('app.role', true)) IN ('platform_admin', 'system'))
+            WITH CHECK ((SELECT current_setting('app.role', true)) IN ('platform_admin', 'system'));
+    END IF;
+END
+$$;

@@ -139,6 +139,15 @@ def app(servers):
     return app
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_in_the_session_app(request):
+    """Every create_app() makes its Celery app the default one, and tasks (shared_task) run
+    in the default app's Flask context: a test that built another app would leave later
+    tests' tasks running with its config (another Stripe URL, say). Point it back."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").extensions["celery"].set_default()
+
+
 @pytest.fixture
 def app_ctx(app):
     with app.app_context():

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +46,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from railsaas.accounts import api_tokens, names, passwords, tokens, verification, workspaces
+from railsaas.accounts import (
+    api_tokens,
+    attribution,
+    names,
+    passwords,
+    tokens,
+    verification,
+    workspaces,
+)
 from railsaas.db import SYSTEM, TenantContext, set_context
 from railsaas.errors import (
     Conflict,
@@ -300,14 +309,15 @@ def create_account(session: Session, *, email: Any, password: Any, name: Any,
 
 
 def register(session: Session, *, email: Any, password: Any, name: Any,
-             ip: str | None = None) -> User | None:
+             ip: str | None = None, utm: Mapping[str, Any] | None = None) -> User | None:
     """Create a user, their personal workspace and owner membership; email a link to verify.
     Every attempt counts against the client IP's sign-up limit (`ip`: the request's).
 
     An address that already has an account gets no new one: its owner is mailed a notice
     and None is returned, and the caller answers exactly as for a new account, so sign-up
     cannot be used to learn who has an account. Leaves the session's RLS context on the new
-    user and workspace."""
+    user and workspace. `utm`: where the person came from (accounts.attribution), kept on
+    both."""
     _limit_ip(throttles.SIGNUP_PER_IP, ip if ip is not None else _client_ip())
     tenant_id = uuid.uuid4()
     try:
@@ -316,8 +326,10 @@ def register(session: Session, *, email: Any, password: Any, name: Any,
     except EmailTaken:
         _tell_signup_attempt(session, normalize_email(email))
         return None
-    workspaces.create_tenant(session, name=f"{user.name}'s workspace", owner_id=user.id,
-                             tenant_id=tenant_id)
+    tenant = workspaces.create_tenant(session, name=f"{user.name}'s workspace",
+                                      owner_id=user.id, tenant_id=tenant_id)
+    attribution.apply(user, utm)
+    attribution.apply(tenant, utm)
     _record(session, "auth.register", user.id, actor=user.id, workspace_id=str(tenant_id))
     send_verification(session, user)
     metrics.registration()

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from railsaas.billing import dunning, gateway, holds, subscriptions
 from railsaas.billing import notify as billing_notify
 from railsaas.models import StripeEvent
+from railsaas.observability import logging as logs
 from railsaas.platform import audit, outbox
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,17 @@ def process(session: Session, event_id: str) -> str:
         return "missing"
     if event.processed_at is not None:
         return "already_processed"
-    outcome = _handle(session, event)
-    event.processed_at = datetime.now(UTC)
-    log.info("stripe event processed", extra={"event_id": event.id, "type": event.type,
-                                              "outcome": outcome})
+    with logs.timed(log, f"billing.{event.type}", event_id=event.id) as act:
+        outcome = _handle(session, event)
+        event.processed_at = datetime.now(UTC)
+        act.status = STATUS_OF.get(outcome, "ignored")
+        act.extra["outcome"] = outcome
     return outcome
+
+
+# A handler's outcome as the log line's status: the event took effect, or it changed nothing.
+STATUS_OF = {"applied": "succeeded", "notified": "succeeded", "no_subscription": "succeeded",
+             "not_trialing": "succeeded"}
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -106,6 +113,9 @@ def _ignore(session: Session, event: StripeEvent, why: str, object_id: str | Non
 def _locked_tenant(session: Session, obj: dict[str, Any]):
     """The workspace a Stripe object (as Stripe returned it) belongs to, locked."""
     tenant_id = subscriptions.tenant_id_for(session, obj)
+    act = logs.current_action()
+    if act is not None and tenant_id:
+        act.bind(tenant_id=tenant_id)  # the event's line (and those after) name the workspace
     return holds.lock_tenant(session, tenant_id) if tenant_id else None
 
 

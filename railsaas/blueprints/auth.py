@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from railsaas.accounts import auth
+from railsaas.accounts import attribution, auth
 from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.context import SESSION_TENANT_KEY
 from railsaas.errors import Conflict, RateLimited, ValidationFailed
@@ -25,6 +25,21 @@ from railsaas.models import User
 from railsaas.platform import audit
 
 bp = Blueprint("auth", __name__)
+UTM_SESSION_KEY = "utm"
+# Blueprints whose answers carry no session cookie (the API, probes, webhooks).
+_NO_SESSION = frozenset({"api", "ops", "railway_webhooks"})
+
+
+@bp.before_app_request
+def _keep_first_touch() -> None:
+    """A visitor's first utm_* parameters, on any page, kept in the session until sign-up."""
+    if request.method != "GET" or not request.args or request.blueprint in _NO_SESSION:
+        return
+    if current_user.is_authenticated:
+        return
+    found = attribution.first_touch(session.get(UTM_SESSION_KEY), request.args)
+    if found:
+        session[UTM_SESSION_KEY] = found
 
 
 def _too_many(template: str, exc: RateLimited, **context):
@@ -92,7 +107,7 @@ def register():
             # None when the address already has an account: its owner is told by mail, and
             # this page answers exactly as for a new account (no enumeration).
             auth.register(db.session, email=form.email.data, password=form.password.data,
-                          name=form.name.data)
+                          name=form.name.data, utm=session.get(UTM_SESSION_KEY))
         except RateLimited as exc:
             form.form_errors.append(exc.message)
             return _too_many("auth/register.html", exc, form=form,

@@ -45,6 +45,7 @@ from railsaas.instances import states
 from railsaas.instances.cadence import SLOW_POLL, fast_poll, now
 from railsaas.instances.lock import InstanceLock, StepDeferred
 from railsaas.models import Deployment, Instance
+from railsaas.observability import logging as log_fields
 from railsaas.observability import metrics
 from railsaas.platform import audit, notifications
 from railsaas.railway import errors as rw
@@ -125,18 +126,32 @@ def run_step(step_id: uuid.UUID) -> str:
         step = s.get(Deployment, step_id)
         if step is None or step.status not in ("queued", "in_progress"):
             return "skipped"
-        kind, instance_id = step.kind, step.instance_id
+        kind, instance_id, inst = step.kind, step.instance_id, step.instance
+        fields = {"template_id": inst.template_id, "railway_service_id": inst.railway_service_id,
+                  "instance_id": instance_id, "step_id": step_id, "tenant_id": inst.tenant_id,
+                  "user_id": step.triggered_by}
     handler = _HANDLERS.get(kind)
     if handler is None:
         raise ValueError(f"unknown step kind {kind!r}")
-    with InstanceLock(instance_id):
+    # One line per run: how it went (a step that ends in this run says so in finish()).
+    with (log_fields.timed(log, f"instance.{kind}", outcome=_run_outcome, **fields) as act,
+          InstanceLock(instance_id)):
         with db.scope(SYSTEM) as s:  # reread under the lock: another run may have done it
             step = s.get(Deployment, step_id, populate_existing=True)
             if step is None or step.status not in ("queued", "in_progress"):
+                act.status = "skipped"
                 return "skipped"
             inst = s.get(Instance, instance_id, populate_existing=True)
             snap = snapshot(inst)
-        return handler(step_id, snap)
+        result = handler(step_id, snap)
+        act.status, act.extra["result"] = "accepted", result  # Railway reports the end
+        return result
+
+
+def _run_outcome(exc: BaseException) -> str | None:
+    if isinstance(exc, StepDeferred):
+        return "deferred"
+    return "retrying" if getattr(exc, "retryable", False) else None
 
 
 def fail_step(step_id: uuid.UUID, reason: str) -> None:
@@ -200,6 +215,25 @@ def finish(step: Deployment, status: str, reason: str | None, logs: str | None =
         step.reason = reason[:2000]
     if logs:
         step.logs = logs
+    _log_finished(step, outcome or status)
+
+
+def _log_finished(step: Deployment, status: str) -> None:
+    """The step's line, wherever it ends (this run, the poll, a timeout): the instance is in
+    the session already (every caller locked it), so reading it sends no query."""
+    inst = step.instance
+    duration_ms = round((step.finished_at - step.started_at).total_seconds() * 1000, 1)
+    fields = {"template_id": inst.template_id, "railway_service_id": inst.railway_service_id,
+              "instance_id": inst.id, "step_id": step.id, "tenant_id": inst.tenant_id,
+              "user_id": step.triggered_by}
+    act = log_fields.current_action()
+    if act is not None and act.name == f"instance.{step.kind}":
+        act.close(status, **fields)  # the run that ended it: one line, not two
+        return
+    log.log(logging.WARNING if status != "succeeded" else logging.INFO,
+            "instance.%s %s", step.kind, status, extra={
+                "action": f"instance.{step.kind}", "duration_ms": duration_ms,
+                "status": status, **fields})
 
 
 # The steps. Each is safe to run again after any failure part-way.

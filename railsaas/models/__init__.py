@@ -14,14 +14,15 @@ from railsaas.models.billing import (
 )
 from railsaas.models.catalog import Template
 from railsaas.models.instance import Deployment, Instance
-from railsaas.models.ops import JobFailure
+from railsaas.models.ops import AcquisitionSpend, JobFailure
 from railsaas.models.tenancy import Invitation, Membership, Tenant
 from railsaas.models.uptime import UptimeCheck, UptimeHourly, UptimeMonitor
 from railsaas.models.user import ApiToken, RefreshToken, User
 
 __all__ = [
-    "ApiToken", "AuditLog", "Base", "Deployment", "Email", "Instance", "Invitation", "JobFailure",
-    "Membership", "Notification", "OutboxMessage", "Plan", "RefreshToken", "StripeEvent",
-    "Subscription", "Template", "Tenant", "TrialClaim", "UsageMeterReport", "UsageMetric",
-    "UptimeCheck", "UptimeHourly", "UptimeMonitor", "UsageRollup", "UsageRollupMark", "User",
+    "AcquisitionSpend", "ApiToken", "AuditLog", "Base", "Deployment", "Email", "Instance",
+    "Invitation", "JobFailure", "Membership", "Notification", "OutboxMessage", "Plan",
+    "RefreshToken", "StripeEvent", "Subscription", "Template", "Tenant", "TrialClaim",
+    "UptimeCheck", "UptimeHourly", "UptimeMonitor", "UsageMeterReport", "UsageMetric",
+    "UsageRollup", "UsageRollupMark", "User",
 ]

@@ -1,12 +1,22 @@
-"""What the operators need to see that no customer owns: background jobs that failed."""
+"""What the operators need to see that no customer owns: background jobs that failed, and
+what the business spent to win customers."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,3 +53,28 @@ class JobFailure(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class AcquisitionSpend(Base):
+    """Money spent to acquire customers in a calendar month through a channel (an ad network,
+    a sponsorship), entered by a platform admin; the numerator of CAC (reporting.business).
+    `channel` is compared with the workspaces' utm_source, both lower-case. Platform data:
+    only platform admins and system jobs read or write it (RLS)."""
+
+    __tablename__ = "acquisition_spend"
+    __table_args__ = (
+        CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        CheckConstraint("month = date_trunc('month', month)::date", name="month_first_day"),
+        CheckConstraint("channel = lower(channel) AND length(channel) BETWEEN 1 AND 100",
+                        name="channel_normalized"),
+        Index("ix_acquisition_spend_month_channel", "month", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    month: Mapped[date]  # the first day of the month
+    channel: Mapped[str] = mapped_column(String(100))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at()

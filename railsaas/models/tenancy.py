@@ -45,6 +45,11 @@ class Tenant(Base):
     # The public status page /status/<slug> (railsaas.uptime.status_page): off by default.
     status_page_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
     suspended_reason: Mapped[str | None] = mapped_column(String(50))
+    # Where the person came from (first touch: the utm_* parameters of the page its
+    # creator first opened, kept through sign-up; accounts.attribution). NULL: unknown or direct.
+    utm_source: Mapped[str | None] = mapped_column(String(100))
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

@@ -15,6 +15,11 @@ Where the fields come from: in a web request, the request id (the `X-Request-ID`
 new one), g.user and g.workspace; in a Celery task, the id of the request that queued it (or
 the task id) and the task's tenant; anywhere, `bind(...)` adds fields for a block of code.
 
+One line per action: `with timed(log, "instance.deploy", template_id=...) as act:` binds the
+action and the fields for the block and writes one closing line with `duration_ms` and
+`status` (succeeded, failed, or what the block or its `outcome` names: deferred, retrying,
+...). Lifecycle steps, Stripe events and Celery task runs write theirs (docs/observability.md).
+
 Redaction is a handler filter, so it sees every record that reaches our handler (ours,
 Celery's, SQLAlchemy's, libraries'): the message, its arguments, the extras and the
 formatted traceback are all scrubbed of every value `Config.secret_values()` lists.
@@ -30,7 +35,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -107,6 +112,78 @@ def reset_fields(token: contextvars.Token) -> None:
 
 def current_request_id() -> str | None:
     return (_bound.get() or {}).get("request_id")
+
+
+# --- one line per action ----------------------------------------------------------------------
+
+FAILED = "failed"
+
+
+class Action:
+    """What `timed` yields: the code inside may `bind` more fields (they go on every line
+    written in the block and on the closing one), set `status` (else "succeeded", or
+    "failed" on an exception) and `extra` (closing line only), or `close` it early."""
+
+    def __init__(self, logger: logging.Logger, name: str) -> None:
+        self.logger, self.name = logger, name
+        self.status: str | None = None
+        self.extra: dict[str, Any] = {}
+        self.written = False
+        self.started = time.perf_counter()
+
+    def bind(self, **fields: Any) -> None:
+        # The block's token (taken before) restores the state from before the block.
+        _bound.set({**(_bound.get() or {}), **fields})
+
+    def close(self, status: str, *, duration_ms: float | None = None, level: int | None = None,
+              **extra: Any) -> None:
+        """Write the action's line now (once); the end of the block then writes nothing."""
+        if self.written:
+            return
+        self.written = True
+        if duration_ms is None:
+            duration_ms = round((time.perf_counter() - self.started) * 1000, 1)
+        if level is None:
+            level = logging.WARNING if status == FAILED else logging.INFO
+        self.logger.log(level, "%s %s", self.name, status, extra={
+            **self.extra, **extra, "action": self.name, "duration_ms": duration_ms,
+            "status": status})
+
+
+_action: contextvars.ContextVar[Action | None] = contextvars.ContextVar(
+    "railsaas_log_action", default=None)
+
+
+def current_action() -> Action | None:
+    """The innermost `timed` block running here, if any."""
+    return _action.get()
+
+
+@contextlib.contextmanager
+def timed(logger: logging.Logger, name: str, *,
+          outcome: Callable[[BaseException], str | None] | None = None,
+          **fields: Any) -> Iterator[Action]:
+    """One line when the block ends: `name` as the `action`, its `status` and `duration_ms`,
+    with `fields` (template_id, railway_service_id, ...) bound on every line inside.
+
+    outcome: names the status of an exception that is not a failure ("deferred",
+    "retrying"); None (or no function) means "failed". The exception still propagates."""
+    act = Action(logger, name)
+    token = _bound.set({**(_bound.get() or {}), "action": name, **fields})
+    action_token = _action.set(act)
+    try:
+        yield act
+    except BaseException as exc:
+        if act.status is None:
+            act.status = (outcome(exc) if outcome is not None else None) or FAILED
+        act.extra.setdefault("error", type(exc).__name__)
+        raise
+    finally:
+        try:
+            act.close(act.status or "succeeded")
+        finally:
+            _action.reset(action_token)
+            _bound.reset(token)
 
 
 # --- redaction --------------------------------------------------------------------------------

@@ -90,9 +90,10 @@ def _tenant_of(task, kwargs: dict | None) -> uuid.UUID | None:
 def _task_prerun(task_id: str | None = None, task=None, kwargs: dict | None = None,
                  **_: Any) -> None:
     request_id = getattr(task.request, "request_id", None) if task is not None else None
+    name = getattr(task, "name", None)
     token = logs.set_fields(request_id=logs.sane_request_id(request_id) or task_id,
-                            task=getattr(task, "name", None), task_id=task_id,
-                            tenant_id=_tenant_of(task, kwargs))
+                            task=name, task_id=task_id, tenant_id=_tenant_of(task, kwargs),
+                            action=f"task.{name}")
     with _lock:
         _started[task_id] = (time.perf_counter(), token)
 
@@ -102,12 +103,34 @@ def _task_postrun(task_id: str | None = None, task=None, state: str | None = Non
                   **_: Any) -> None:
     with _lock:
         started, token = _started.pop(task_id, (None, None))
+    name = getattr(task, "name", "unknown")
     if started is not None:
-        metrics.task_finished(getattr(task, "name", "unknown"), (state or "unknown").lower(),
-                              time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.task_finished(name, (state or "unknown").lower(), elapsed)
+        _log_task_run(name, state, elapsed)
     metrics.sample_process()
     if token is not None:
         logs.reset_fields(token)
+
+
+# Celery's states as the log's statuses.
+_TASK_STATUS = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retrying",
+                "IGNORED": "ignored", "REJECTED": "rejected", "REVOKED": "revoked"}
+
+
+def _log_task_run(name: str, state: str | None, elapsed: float) -> None:
+    """One line per task run, with the task's bound fields (its tenant, the request that
+    queued it). A job beat fires every few seconds logs its successes at DEBUG, as Celery's
+    own lines for it are dropped (logging.PeriodicChatterFilter): a line a second otherwise."""
+    status = _TASK_STATUS.get(state or "", (state or "unknown").lower())
+    level = logging.INFO
+    if status == "failed":
+        level = logging.WARNING
+    elif status == "succeeded" and name in logs.PeriodicChatterFilter.task_names:
+        level = logging.DEBUG
+    log.log(level, "task.%s %s", name, status, extra={
+        "service": name.split(".")[0], "action": f"task.{name}",
+        "duration_ms": round(elapsed * 1000, 1), "status": status})
 
 
 # Beat: every task it sends stamps "beat is alive" in Redis for the BeatNotTicking alert

@@ -1,7 +1,9 @@
 """Business metrics for the admin panel, computed set-based in SQL from subscriptions, plans,
 users, instances, deployments and usage: MRR and ARR, subscriptions by plan, monthly churn,
-sign-ups and trial conversion, template popularity, and gross margin (Railway cost against
-revenue) per workspace and per template.
+sign-ups and trial conversion, template popularity, gross margin (Railway cost against
+revenue) per workspace and per template, and unit economics: CAC per month and channel
+(acquisition spend against new paying workspaces), ARPU, LTV, LTV:CAC and payback
+(`UnitEconomics` states the formulas).
 
 Subscriptions become "paying spans" (the `spans` CTE) so any moment can be asked about:
 
@@ -406,6 +408,184 @@ def margin_by_template(session: Session, now: datetime | None = None) -> list[Ma
         "now": _now(now), "months": 1, "markup": _markup(), "period_start": period.start,
         "period_end": period.end}).all()
     return [Margin(name, _cents(r), _cents(c)) for name, r, c in rows]
+
+
+# --- acquisition and unit economics ----------------------------------------------------------
+
+# A workspace that signed up without a utm_source (or before sources were kept).
+UNATTRIBUTED = "(none)"
+# The headline unit economics average the last complete months (a month in progress has
+# its churn and costs still to come).
+TRAILING_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class ChannelMonth:
+    """Acquisition in one month through one channel."""
+
+    month: date
+    channel: str
+    spend_cents: int  # acquisition spend recorded for it
+    new_paying: int  # workspaces from this channel whose first paying span began in it
+
+    @property
+    def cac_cents(self) -> float | None:
+        return self.spend_cents / self.new_paying if self.new_paying else None
+
+
+# New paying workspaces and spend per month and channel (`channel_rows`), over `months`.
+ACQUISITION = f"""
+first_paid AS (
+    SELECT tenant_id, min(started) AS at FROM spans
+    WHERE started <= CAST(:now AS timestamptz) GROUP BY tenant_id),
+won AS (
+    SELECT mo.m_start, coalesce(t.utm_source, '{UNATTRIBUTED}') AS channel, count(*) AS n
+    FROM months mo
+    JOIN first_paid f ON f.at >= mo.m_start AND f.at < mo.point
+    JOIN tenants t ON t.id = f.tenant_id
+    GROUP BY 1, 2),
+spent AS (
+    SELECT CAST(a.month AS timestamp) AT TIME ZONE 'UTC' AS m_start, a.channel,
+           sum(a.amount_cents) AS cents
+    FROM acquisition_spend a
+    WHERE a.month >= CAST((SELECT min(m_start) FROM months) AT TIME ZONE 'UTC' AS date)
+      AND a.month <= CAST((SELECT max(m_start) FROM months) AT TIME ZONE 'UTC' AS date)
+    GROUP BY 1, 2),
+channel_rows AS (
+    SELECT coalesce(s.m_start, w.m_start) AS m_start, coalesce(s.channel, w.channel) AS channel,
+           coalesce(s.cents, 0) AS cents, coalesce(w.n, 0) AS n
+    FROM spent s FULL JOIN won w ON w.m_start = s.m_start AND w.channel = s.channel)"""  # noqa: S608 (constants)
+
+
+def acquisition(session: Session, months: int = 12,
+                now: datetime | None = None) -> list[ChannelMonth]:
+    """Spend and new paying workspaces per month and channel. A workspace is new in the
+    month its first paying span began (a trial counts once it converts); its channel is its
+    utm_source, matched with the spend's channel."""
+    return margins_and_acquisition(session, months, now)[1]
+
+
+def margins_and_acquisition(session: Session, months: int = 12, now: datetime | None = None
+                            ) -> tuple[list[MonthMargin], list[ChannelMonth]]:
+    """`margin_series` and `acquisition` in one query (the metrics page's query budget):
+    two row shapes told apart by their first column."""
+    sql = "WITH " + SPANS + "," + MONTHS + "," + WORKSPACE_MONTH + "," + ACQUISITION + """,
+        margin_rows AS (
+            SELECT mo.m_start, coalesce(sum(w.fee + w.usage_rev), 0) AS revenue,
+                   coalesce(sum(w.cost), 0) AS cost
+            FROM months mo LEFT JOIN ws_rev w ON w.m_start = mo.m_start
+            GROUP BY mo.m_start)
+        SELECT 'margin', m_start, NULL, revenue, cost FROM margin_rows
+        UNION ALL
+        SELECT 'channel', m_start, channel, cents, n FROM channel_rows
+        ORDER BY 1, 2, 3"""  # noqa: S608 (constants)
+    rows = session.execute(text(sql), {"now": _now(now), "months": months,
+                                       "markup": _markup()}).all()
+    margins = [MonthMargin(_month(m), _cents(r), _cents(c))
+               for kind, m, _, r, c in rows if kind == "margin"]
+    channels = [ChannelMonth(_month(m), channel, _cents(cents), int(n))
+                for kind, m, channel, cents, n in rows if kind == "channel"]
+    return margins, channels
+
+
+@dataclass(frozen=True)
+class UnitEconomics:
+    """CAC, ARPU, gross margin, churn and what follows from them, for a month or several
+    (sums first, then ratios: a quiet month weighs less than a busy one).
+
+    CAC = acquisition spend / new paying workspaces
+    ARPU = MRR / paying workspaces (per month, at each month's end)
+    gross margin = (revenue - Railway cost) / revenue (revenue: fees and usage billed)
+    LTV = ARPU x gross margin / monthly churn
+    payback = CAC / (ARPU x gross margin), in months"""
+
+    months: tuple[date, ...]
+    spend_cents: int
+    new_paying: int
+    mrr_cents: int  # summed over the months
+    paying: int  # summed over the months (paying-workspace-months)
+    customers: int  # paying at the months' starts, summed
+    churned: int
+    revenue_cents: int
+    cost_cents: int
+
+    @property
+    def cac_cents(self) -> float | None:
+        return self.spend_cents / self.new_paying if self.new_paying else None
+
+    @property
+    def arpu_cents(self) -> float | None:
+        return self.mrr_cents / self.paying if self.paying else None
+
+    @property
+    def gross_margin(self) -> float | None:
+        if not self.revenue_cents:
+            return None
+        return (self.revenue_cents - self.cost_cents) / self.revenue_cents
+
+    @property
+    def churn(self) -> float | None:
+        return self.churned / self.customers if self.customers else None
+
+    @property
+    def monthly_margin_cents(self) -> float | None:
+        """What a paying workspace leaves after Railway's cost, per month."""
+        if self.arpu_cents is None or self.gross_margin is None:
+            return None
+        return self.arpu_cents * self.gross_margin
+
+    @property
+    def ltv_cents(self) -> float | None:
+        """None without churn to divide by (no paying customer lost: LTV not yet known)."""
+        if self.monthly_margin_cents is None or not self.churn:
+            return None
+        return self.monthly_margin_cents / self.churn
+
+    @property
+    def ltv_to_cac(self) -> float | None:
+        if self.ltv_cents is None or not self.cac_cents:
+            return None
+        return self.ltv_cents / self.cac_cents
+
+    @property
+    def payback_months(self) -> float | None:
+        if self.cac_cents is None or not self.monthly_margin_cents \
+                or self.monthly_margin_cents <= 0:
+            return None
+        return self.cac_cents / self.monthly_margin_cents
+
+
+def unit_economics(months: list[Month], margins: list[MonthMargin],
+                   channels: list[ChannelMonth]) -> list[UnitEconomics]:
+    """Each month's unit economics from figures the page reads anyway (`monthly`,
+    `margin_series`, `acquisition` over the same months): no query of its own."""
+    margin_of = {m.month: m for m in margins}
+    spend: dict[date, int] = {}
+    won: dict[date, int] = {}
+    for c in channels:
+        spend[c.month] = spend.get(c.month, 0) + c.spend_cents
+        won[c.month] = won.get(c.month, 0) + c.new_paying
+    out = []
+    for m in months:
+        margin = margin_of.get(m.month)
+        out.append(UnitEconomics(
+            (m.month,), spend.get(m.month, 0), won.get(m.month, 0), m.mrr_cents, m.paying,
+            m.customers, m.churned, margin.revenue_cents if margin else 0,
+            margin.cost_cents if margin else 0))
+    return out
+
+
+def combined(rows: list[UnitEconomics]) -> UnitEconomics:
+    """Several months as one: every count summed, the ratios taken of the sums."""
+    return UnitEconomics(tuple(d for r in rows for d in r.months),
+                         *(sum(getattr(r, f) for r in rows) for f in (
+                             "spend_cents", "new_paying", "mrr_cents", "paying", "customers",
+                             "churned", "revenue_cents", "cost_cents")))
+
+
+def trailing(rows: list[UnitEconomics], count: int = TRAILING_MONTHS) -> UnitEconomics:
+    """The last `count` complete months (the month in progress left out)."""
+    return combined(rows[-count - 1:-1] if len(rows) > count else rows[:-1])
 
 
 # --- the page's headline numbers --------------------------------------------------------------

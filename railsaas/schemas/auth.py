@@ -17,6 +17,10 @@ class RegisterRequest(Body):
     password: str = Field(max_length=1024, description="12+ characters, at most 72 bytes "
                           "in UTF-8.")
     name: str = Field(max_length=255)
+    utm_source: str | None = Field(None, max_length=255, description="Where the person came "
+                                   "from (first-touch UTM), kept on the account and workspace.")
+    utm_medium: str | None = Field(None, max_length=255)
+    utm_campaign: str | None = Field(None, max_length=255)
 
 
 class RegistrationAccepted(BaseModel):

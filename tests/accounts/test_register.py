@@ -141,3 +141,47 @@ def test_register_page_shows_each_fields_error(browser):
                                        "password": "a long enough pw"})
     assert taken.status_code == new.status_code == 303  # no "already exists"
     assert taken.headers["Location"] == new.headers["Location"]
+
+
+def test_the_first_utm_parameters_seen_are_kept_through_sign_up(browser):
+    browser.get("/?utm_source=Google&utm_medium=CPC&utm_campaign=Spring-Sale%202026")
+    browser.get("/pricing?utm_source=twitter&utm_medium=social")  # a later touch: ignored
+    resp = browser.post("/register", {"name": "Ada", "email": "ada@example.com",
+                                      "password": "a long enough pw"})
+    assert resp.status_code == 303
+    with db.scope(SYSTEM) as s:
+        user = s.scalar(select(User).where(User.email == "ada@example.com"))
+        tenant = s.get(Tenant, s.scalar(select(Membership.tenant_id).where(
+            Membership.user_id == user.id)))
+        for row in (user, tenant):
+            assert (row.utm_source, row.utm_medium, row.utm_campaign) == \
+                ("google", "cpc", "Spring-Sale 2026")
+
+
+def test_a_sign_up_without_utm_parameters_has_no_source(browser):
+    browser.get("/?utm_source=%20%20&utm_medium=")  # blank: nothing kept
+    browser.post("/register", {"name": "Bo", "email": "bo@example.com",
+                               "password": "a long enough pw"})
+    with db.scope(SYSTEM) as s:
+        user = s.scalar(select(User).where(User.email == "bo@example.com"))
+        assert (user.utm_source, user.utm_medium, user.utm_campaign) == (None, None, None)
+
+
+def test_the_api_register_takes_utm_fields_cleaned(client):
+    resp = _register(client, utm_source=" News<b>letter ", utm_medium="email",
+                     utm_campaign="x" * 200)
+    assert resp.status_code == 202
+    with db.scope(SYSTEM) as s:
+        user = s.scalar(select(User).where(User.email == "grace@example.com"))
+        tenant = s.get(Tenant, s.scalar(select(Membership.tenant_id).where(
+            Membership.user_id == user.id)))
+        assert (tenant.utm_source, tenant.utm_medium) == ("newsbletter", "email")
+        assert tenant.utm_campaign == "x" * 100
+    bad = _register(client, email="nul@example.com", utm_source="a\x00b")
+    assert bad.status_code == 400
+
+
+def test_api_and_probe_requests_with_utm_parameters_set_no_session_cookie(client):
+    for path in ("/api/templates?utm_source=google", "/healthz?utm_source=google"):
+        assert "Set-Cookie" not in client.get(path).headers, path
+    assert "Set-Cookie" in client.get("/?utm_source=google").headers

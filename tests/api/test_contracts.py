@@ -158,6 +158,36 @@ def _delete_user(w: World):
             c.delete(f"/api/users/{uuid.uuid4()}", headers=w.h(w.root_token))]
 
 
+# --- acquisition spend (platform admins) ------------------------------------------------
+
+def _spend(w: World, **body):
+    return w.client.post("/api/admin/acquisition-spend", headers=w.h(w.root_token),
+                         json={"month": "2026-01", "channel": "google", "amount_cents": 100,
+                               **body})
+
+
+@case("spend_index")
+def _spend_index(w: World):
+    _spend(w)
+    return [w.client.get("/api/admin/acquisition-spend", headers=w.h(w.root_token)),
+            w.client.get("/api/admin/acquisition-spend", headers=w.h())]  # 403
+
+
+@case("spend_create")
+def _spend_create(w: World):
+    return [_spend(w), _spend(w, amount_cents=-1),  # 422
+            w.client.post("/api/admin/acquisition-spend", headers=w.h(),
+                          json={"month": "2026-01", "channel": "x", "amount_cents": 1})]
+
+
+@case("spend_delete")
+def _spend_delete(w: World):
+    spend_id = _spend(w).json["id"]
+    path = f"/api/admin/acquisition-spend/{spend_id}"
+    return [w.client.delete(path, headers=w.h(w.root_token)),
+            w.client.delete(path, headers=w.h(w.root_token))]  # 404
+
+
 # --- tokens -----------------------------------------------------------------------------
 
 @case("tokens_index")

@@ -33,6 +33,7 @@ from tests.support.billing import (
     rows,
     signed_post,
 )
+from tests.support.logs import capture_logs
 
 
 @pytest.fixture
@@ -151,6 +152,24 @@ def test_checkout_completed_makes_an_active_subscription_with_the_plan(
     assert after.plan_id == plans["starter"].id
     assert after.stripe_customer_id
     assert len(emails(app, t.id, "billing/subscription_started")) == 1
+
+
+def test_each_processed_event_writes_one_line_with_its_action_duration_and_status(
+        app, client, stripe_emulator, owner, plans):
+    with capture_logs() as logs:
+        subscribe(app, client, stripe_emulator, owner, plans["starter"])
+        process("evt_not_stored")
+    _, t = owner
+    (paid,) = logs.actions("billing.invoice.paid")
+    assert (paid["status"], paid["outcome"], paid["service"]) == \
+        ("succeeded", "applied", "billing")
+    assert paid["tenant_id"] == str(t.id)
+    assert isinstance(paid["duration_ms"], float)
+    assert paid["event_id"].startswith("evt_")
+    assert logs.actions("checkout.session.completed") == []  # always under billing.
+    assert len(logs.actions("billing.checkout.session.completed")) == 1
+    assert not [r for r in logs.records() if r.get("event_id") == "evt_not_stored"
+                and r.get("status")]  # nothing stored: nothing processed, no line
 
 
 def test_the_billing_page_shows_plan_status_renewal_and_invoices(

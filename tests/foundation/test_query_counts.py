@@ -139,6 +139,7 @@ ROUTES: dict[str, Route] = {
     "admin.jobs": Route("admin"),
     "admin.database": Route("admin"),
     "admin.metrics": Route("admin"),
+    "admin.acquisition": Route("admin"),
     "admin.plans": Route("admin"),
     "admin.plan_new": Route("admin"),
     "admin.plan_edit": Route("admin", lambda w: {"plan_id": w.plan_id}),
@@ -169,6 +170,7 @@ ROUTES: dict[str, Route] = {
     "api.billing_usage": Route("api"),
     "api.billing_invoices": Route("api"),
     "api.get_user": Route("api_admin", lambda w: {"user_id": w.owner.id}),
+    "api.spend_index": Route("api_admin"),
     # Railway's own objects, read through the master token (the emulator's, empty here).
     "api.railway_projects": Route("api_admin"),
     "api.railway_services": Route("api_admin", query="project_id=prj-none", ok=(200, 404, 502)),

@@ -70,6 +70,13 @@ AUDITED_ENDPOINTS = {
     "admin.workspace_status": "admin.workspace_suspend / admin.workspace_reactivate",
     "admin.job_retry": "admin.job_retry",
     "admin.job_dismiss": "admin.job_dismiss",
+    # acquisition
+    "status.workspace_switch": "workspace.status_page",
+    "status.instance_switch": "instance.status_page",
+    "admin.acquisition_record": "acquisition.spend_recorded",
+    "admin.acquisition_delete": "acquisition.spend_deleted",
+    "api.spend_create": "acquisition.spend_recorded",
+    "api.spend_delete": "acquisition.spend_deleted",
     # billing
     "admin.plan_new": "plan.create",
     "admin.plan_edit": "plan.update",

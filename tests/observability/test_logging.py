@@ -153,3 +153,56 @@ def test_routine_runs_of_every_few_seconds_jobs_are_not_logged_but_other_tasks_a
     about = lambda name: [r for r in lines if name in r["message"]]  # noqa: E731
     assert about("tests.observability.log_line"), log_output.text  # received and succeeded
     assert not about("instances.poll"), log_output.text
+
+
+def test_every_task_run_writes_one_line_with_its_action_duration_and_status(
+        app, celery_worker, log_output):
+    tid = "5b0c6f57-3c1e-4c55-9a8e-2d7f1f0b7a11"
+    with app.app_context():
+        tasks_for_tests.log_line.delay("counted", tenant_id=tid)
+        tasks_for_tests.boom.delay("nothing secret")
+    ok = wait_until(lambda: next((r for r in log_output.records()
+                                  if r.get("action") == "task.tests.observability.log_line"
+                                  and r.get("status")), None),
+                    timeout=15, interval=0.05, message="the task's run line")
+    assert ok["status"] == "succeeded"
+    assert isinstance(ok["duration_ms"], float)
+    assert ok["tenant_id"] == tid
+    assert ok["service"] == "tests"
+    assert ok["message"] == "task.tests.observability.log_line succeeded"
+    # The lines written inside the task carry its action unless they name their own.
+    inner = next(r for r in log_output.records() if r.get("message") == "counted")
+    assert inner["action"] == "test_task"
+    failed = wait_until(lambda: next((r for r in log_output.records()
+                                      if r.get("action") == "task.tests.observability.boom"
+                                      and r.get("status")), None),
+                        timeout=15, interval=0.05, message="the failed task's run line")
+    assert failed["status"] == "failed"
+    assert failed["level"] == "warning"
+
+
+def test_a_timed_action_binds_its_fields_and_names_a_deferral(app, log_output):
+    log = logging.getLogger("railsaas.instances.steps")
+
+    class Later(Exception):
+        pass
+
+    with logs.timed(log, "instance.restart", template_id="tpl-9") as act:
+        log.info("inside")
+        act.bind(railway_service_id="svc-1")
+        log.info("after the service is known")
+    try:
+        with logs.timed(log, "instance.restart", outcome=lambda e: "deferred"
+                        if isinstance(e, Later) else None):
+            raise Later
+    except Later:
+        pass
+    inside, after, done, deferred = log_output.records()[-4:]
+    assert (inside["action"], inside["template_id"], inside["status"]) == \
+        ("instance.restart", "tpl-9", None)
+    assert after["railway_service_id"] == "svc-1"
+    assert (done["status"], done["template_id"], done["railway_service_id"]) == \
+        ("succeeded", "tpl-9", "svc-1")
+    assert (deferred["status"], deferred["error"], deferred["level"]) == \
+        ("deferred", "Later", "info")
+    assert deferred["template_id"] is None  # the first block's fields ended with it

@@ -8,6 +8,7 @@ Each area adds a module here (plans.py, templates.py, users.py, ...) registering
 from __future__ import annotations
 
 from railsaas.blueprints.admin import (  # noqa: F401  (each registers its routes)
+    acquisition,
     audit,
     database,
     instances,

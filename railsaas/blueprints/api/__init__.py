@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # Each area's module registers its routes on `bp` (blueprint.py) when imported.
 from railsaas.blueprints.api import (  # noqa: F401
+    acquisition,
     auth,
     billing,
     instances,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g
 
-from railsaas.accounts import auth, tokens
+from railsaas.accounts import attribution, auth, tokens
 from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.guard import current_principal
 from railsaas.blueprints.api.operations import operation
@@ -29,8 +29,11 @@ def register(body: RegisterRequest):
     A message goes to the address: a link to confirm it, or, when the address already has an
     account, a notice to its owner. The answer is the same either way (202), so it does not
     tell who has an account. Sign in with /api/auth/login. Sign-ups are limited per client
-    IP (SIGNUPS_PER_IP_PER_HOUR): over it, 429 with Retry-After."""
-    auth.register(db.session, email=body.email, password=body.password, name=body.name)
+    IP (SIGNUPS_PER_IP_PER_HOUR): over it, 429 with Retry-After. utm_source, utm_medium
+    and utm_campaign, when given, record where the person came from (cleaned, never
+    refused)."""
+    auth.register(db.session, email=body.email, password=body.password, name=body.name,
+                  utm=body.model_dump(include=set(attribution.FIELDS)))
     db.session.commit()
     return RegistrationAccepted(email=auth.normalize_email(body.email)), 202
 
