@@ -97,10 +97,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORKER_METRICS_PORT", "", "Port on which a Celery worker serves its own "
             "`/metrics` (same token rule), for workers on another machine than the web."),
     Setting("REPORTING_DATABASE_URL", "", "A read replica for the admin's business metrics "
-            "(app role credentials; row-level security applies). Empty: the main database.",
-            secret=True),
+            "(the admin login's credentials; row-level security applies). Empty: the main "
+            "database.", secret=True),
     Setting("LOG_LEVEL", "INFO", "Root log level."),
     Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
+    Setting("ADMIN_DATABASE_URL", "", "URL of the platform admin area's login (/admin and the "
+            "admin API, for platform admins). Default: DATABASE_URL with user `ADMIN_DB_USER` / "
+            "`ADMIN_DB_PASSWORD`.", secret=True),
+    Setting("ADMIN_DB_USER", "railsaas_admin", "The admin login (NOSUPERUSER NOBYPASSRLS "
+            "NOINHERIT, owns nothing): every workspace, but not system-only tables."),
+    Setting("ADMIN_DB_PASSWORD", "railsaas_admin", "Password of the admin login.", secret=True),
+    Setting("SYSTEM_DATABASE_URL", "", "URL of the system login (Celery worker and beat, Stripe "
+            "webhooks, outbox bookkeeping). Default: DATABASE_URL with user `SYSTEM_DB_USER` / "
+            "`SYSTEM_DB_PASSWORD`.", secret=True),
+    Setting("SYSTEM_DB_USER", "railsaas_system", "The system login (NOSUPERUSER NOBYPASSRLS "
+            "NOINHERIT, owns nothing): the only one that sees every row."),
+    Setting("SYSTEM_DB_PASSWORD", "railsaas_system", "Password of the system login.",
+            secret=True),
 )
 
 
@@ -113,6 +126,8 @@ REQUIRED_SECRETS = {
     "RAILWAY_WEBHOOK_SECRET": 32,
     "STRIPE_WEBHOOK_SECRET": 16,
     "APP_DB_PASSWORD": 16,
+    "ADMIN_DB_PASSWORD": 16,
+    "SYSTEM_DB_PASSWORD": 16,
 }
 _HOW_TO_MAKE = {
     "STRIPE_WEBHOOK_SECRET": "copy the endpoint's signing secret (whsec_...) from Stripe's "
@@ -210,6 +225,15 @@ class Config:
         default_factory=lambda: _env("REPORTING_DATABASE_URL"), repr=False)
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
     LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
+    ADMIN_DATABASE_URL: str = field(default_factory=lambda: _env("ADMIN_DATABASE_URL"),
+                                    repr=False)
+    ADMIN_DB_USER: str = field(default_factory=lambda: _env("ADMIN_DB_USER"))
+    ADMIN_DB_PASSWORD: str = field(default_factory=lambda: _env("ADMIN_DB_PASSWORD"), repr=False)
+    SYSTEM_DATABASE_URL: str = field(default_factory=lambda: _env("SYSTEM_DATABASE_URL"),
+                                     repr=False)
+    SYSTEM_DB_USER: str = field(default_factory=lambda: _env("SYSTEM_DB_USER"))
+    SYSTEM_DB_PASSWORD: str = field(default_factory=lambda: _env("SYSTEM_DB_PASSWORD"),
+                                    repr=False)
     TESTING: bool = False
 
     @property
@@ -220,6 +244,24 @@ class Config:
         if not self.DATABASE_URL:
             raise RuntimeError("DATABASE_URL is not set")
         return _with_user(self.DATABASE_URL, self.APP_DB_USER, self.APP_DB_PASSWORD)
+
+    @property
+    def admin_database_url(self) -> str:
+        """The admin login's URL: explicit, or DATABASE_URL with its credentials."""
+        if self.ADMIN_DATABASE_URL:
+            return self.ADMIN_DATABASE_URL
+        if not self.DATABASE_URL:
+            raise RuntimeError("DATABASE_URL is not set")
+        return _with_user(self.DATABASE_URL, self.ADMIN_DB_USER, self.ADMIN_DB_PASSWORD)
+
+    @property
+    def system_database_url(self) -> str:
+        """The system login's URL: explicit, or DATABASE_URL with its credentials."""
+        if self.SYSTEM_DATABASE_URL:
+            return self.SYSTEM_DATABASE_URL
+        if not self.DATABASE_URL:
+            raise RuntimeError("DATABASE_URL is not set")
+        return _with_user(self.DATABASE_URL, self.SYSTEM_DB_USER, self.SYSTEM_DB_PASSWORD)
 
     def secret_values(self) -> list[str]:
         """Configured secret values, longest first, for log redaction."""

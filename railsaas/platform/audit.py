@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from railsaas.db import get_context
 from railsaas.models import AuditLog, Tenant, User
 from railsaas.observability.logging import current_request_id
-from railsaas.platform.unscoped import unscoped_writes
+from railsaas.platform import unscoped
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,8 +77,7 @@ def record(session: Session, action: str, *, target_type: str | None = None,
         details=details or None,
     )
     if tenant_id is None:
-        with unscoped_writes(session):  # a row of no workspace: see platform/unscoped.py
-            session.add(row)
+        unscoped.insert_row(session, row)  # a row of no workspace: see platform/unscoped.py
     else:
         session.add(row)
     if in_request:

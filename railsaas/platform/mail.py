@@ -16,8 +16,7 @@ from jinja2 import TemplateNotFound
 from sqlalchemy.orm import Session
 
 from railsaas.models import Email
-from railsaas.platform import outbox
-from railsaas.platform.unscoped import unscoped_writes
+from railsaas.platform import outbox, unscoped
 
 
 def queue(session: Session, *, to: str, kind: str, subject: str,
@@ -33,8 +32,7 @@ def queue(session: Session, *, to: str, kind: str, subject: str,
     email = Email(to_address=to, subject=subject, kind=kind, text_body=text_body,
                   html_body=html_body, tenant_id=tenant_id, user_id=user_id)
     if tenant_id is None:
-        with unscoped_writes(session):  # a row of no workspace: see platform/unscoped.py
-            session.add(email)
+        unscoped.insert_row(session, email)  # a row of no workspace: see platform/unscoped.py
     else:
         session.add(email)
         session.flush()
