@@ -196,6 +196,9 @@ class Database:
             engine.dispose()
         self.engines.clear()  # the same dict the sessionmaker hands its sessions
         for kind, url in urls.items():
+            if not url:
+                raise RuntimeError(f"no database URL for the {kind} login: set DATABASE_URL, "
+                                   "or its own *_DATABASE_URL (docs/security.md)")
             self.engines[kind] = make_engine(url, pool_size=pool_size)
         self.sessionmaker.configure(bind=None)
 
