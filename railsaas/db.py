@@ -53,7 +53,7 @@ class TenantContext:
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
-            raise ValueError(f"unknown app.role {self.role!r}")
+            raise ValueError(f"unknown context role {self.role!r}")
 
     def with_tenant(self, tenant_id: uuid.UUID | None) -> TenantContext:
         return replace(self, tenant_id=tenant_id)

@@ -1,4 +1,4 @@
-"""The audit log: who did what to which thing, from where. Append-only by grant (the app role
+"""The audit log: who did what to which thing, from where. Append-only by grant (every login
 may INSERT and SELECT audit_log, never UPDATE, DELETE or TRUNCATE).
 
     audit.record(session, "instance.deploy", target_type="instance", target_id=inst.id,
