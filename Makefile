@@ -7,7 +7,7 @@ ASSETS := railsaas/static/vendor/.installed
 
 .PHONY: dev test test-fast lint fmt install assets clean bench browser-deps
 
-install: $(STAMP) $(ASSETS)
+install: $(STAMP) $(ASSETS) uv.lock
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required" or 0)'
@@ -16,12 +16,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# What production installs (Railpack runs `uv sync --locked --no-dev`, docs/deploy.md): re-lock
+# whenever pyproject.toml changes, then commit uv.lock. tests/deploy/test_lockfile.py checks it.
+uv.lock: pyproject.toml | $(STAMP)
+	$(VENV)/bin/uv lock
+	touch $@
+
 # htmx and Pico CSS come from the npm registry (lockfile), served from static/vendor: no CDN.
+# `npm run build` (package.json) is the one copy step, also run by Railpack (railpack.json).
 $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p railsaas/static/vendor
-	cp node_modules/htmx.org/dist/htmx.min.js railsaas/static/vendor/
-	cp node_modules/@picocss/pico/css/pico.min.css railsaas/static/vendor/
+	npm run --silent build
 	touch $@
 
 assets: $(ASSETS)

@@ -58,6 +58,7 @@ def app_environment(database_url: str, redis_url: str, railway_url: str, **extra
     env = {
         "DATABASE_URL": database_url, "APP_DATABASE_URL": "", "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": "", "DEBUG": "0", "LOG_LEVEL": "WARNING",
+        "DATABASE_ALLOW_PLAINTEXT": "1", "REDIS_ALLOW_PLAINTEXT": "1",  # local servers
         "RAILWAY_API_URL": railway_url, "RAILWAY_API_TOKEN": TOKEN,
         "RAILWAY_WORKSPACE_ID": WORKSPACE,
         **BENCH_SECRETS,

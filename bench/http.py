@@ -383,7 +383,7 @@ def main() -> None:
     app_url = _with_user(url, cfg.APP_DB_USER, cfg.APP_DB_PASSWORD)
     app_env = {
         "DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": redis_url, "DEBUG": "0",
-        **BENCH_SECRETS,
+        **BENCH_SECRETS, "DATABASE_ALLOW_PLAINTEXT": "1", "REDIS_ALLOW_PLAINTEXT": "1",
         "RAILWAY_API_URL": NOWHERE + "/graphql/v2", "STRIPE_API_BASE": NOWHERE,
         "SENTRY_DSN": "", "TRUSTED_PROXIES": "0",
         # As docs/deploy.md has it: the workers' metrics merged through a shared directory.

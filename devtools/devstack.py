@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     env.setdefault("MAIL_CAPTURE_DIR", str(mail_dir))
     env.setdefault("SMTP_URL", f"smtp://127.0.0.1:{ports['smtp']}")
     env.setdefault("RAILWAY_API_URL", f"http://127.0.0.1:{ports['railway']}/graphql/v2")
+    # Uptime checks ask the emulator, which answers for its service domains by Host.
+    env.setdefault("UPTIME_CONNECT_TO", f"127.0.0.1:{ports['railway']}")
+    env.setdefault("UPTIME_ALLOW_PRIVATE", "1")
     env.setdefault("RAILWAY_API_TOKEN", railway_token)
     env.setdefault("RAILWAY_WORKSPACE_ID", "dev-workspace")
     env.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{ports['stripe']}")
@@ -191,8 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     services += [
         Service("web", [py, "-m", "flask", "--app", "wsgi", "run", "--port",
                         str(ports["web"]), "--with-threads", "--no-reload"], port=ports["web"]),
+        # One dev worker takes both queues (production: the Procfile's worker and poller).
         Service("worker", celery + ["worker", "--pool", "threads", "--concurrency", "8",
-                                    "--loglevel", "INFO"]),
+                                    "-Q", "celery,polls", "--loglevel", "INFO"]),
         Service("beat", celery + ["beat", "--loglevel", "INFO", "--schedule",
                                   str(local / "celerybeat-schedule")]),
     ]

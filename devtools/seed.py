@@ -104,7 +104,7 @@ def seed_billing(session: Session) -> None:
     try:
         for plan in plans:
             plan.stripe_price_id = gateway.sync_plan_price(plan)
-            gateway.usage_price_id(plan.interval)
+            plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
     except gateway.BillingUnavailable:
         log.warning("seed: Stripe is not reachable; plans were not synced to it "
                     "(checkout will not work until they are)")

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from railsaas import input_guard
 from railsaas.blueprints import (
     account,
     admin,
@@ -21,6 +22,7 @@ from railsaas.blueprints import (
     ops,
     pages,
     railway_webhooks,
+    status,
     teams,
     tokens,
 )
@@ -31,6 +33,7 @@ from railsaas.extensions import csrf, db
 from railsaas.observability import setup as observability
 from railsaas.platform import outbox  # noqa: F401  (registers the after-commit hook)
 from railsaas.security import init_security_headers
+from railsaas.static_assets import init_static_assets
 from railsaas.tasks import celery_init_app
 
 
@@ -57,7 +60,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=not cfg.DEBUG,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_CONTENT_LENGTH=1024 * 1024,
-        JSON_SORT_KEYS=False,
     )
     if overrides:
         app.config.update(overrides)
@@ -70,16 +72,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
-    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     return app
 
 
 def _init_extensions(app: Flask) -> None:
+    input_guard.init_app(app)  # first: a NUL never reaches a view or the database
     db.init_app(app)
     csrf.init_app(app)
     init_context(app)
     init_error_handlers(app)
     init_security_headers(app)
+    init_static_assets(app)
     celery_init_app(app)
     observability.init_app(app)  # logging, metrics, Sentry, the audit guard (after Celery)
 
@@ -95,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog.bp)
     app.register_blueprint(instances.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(status.bp)
     csrf.exempt(railway_webhooks.bp)  # Railway posts server to server; the path holds a secret
     app.register_blueprint(railway_webhooks.bp)
     app.register_blueprint(admin.bp)

@@ -1,240 +1,310 @@
 """Settings from environment variables, with safe development defaults.
 
-Every setting is listed once here (name, default, meaning); the README's table is
-generated from the same list (`python -m railsaas.config` prints it), so the two
-cannot drift apart.
+Every setting is one field of `Config` (a pydantic-settings class): its type, its default
+and its meaning, and `secret=True` for the values that are redacted from logs and shown as
+`(secret)` in the README. The README's table is generated from the same class
+(`python -m railsaas.config` prints it), so the two cannot drift apart, and
+tests/foundation/test_settings.py fails when code reads a setting not declared here.
+
+Parsing stays forgiving: an empty number means its default, DEBUG is on only for "1", and
+the JSON-valued settings (a dict) take a JSON object, empty meaning none.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+import sys
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    default: str
-    meaning: str
-    secret: bool = False
+def setting(default: Any, meaning: str, *, secret: bool = False) -> Any:
+    """A declared setting: its default and what it means (the README's table)."""
+    extra = {"secret": True} if secret else None
+    if isinstance(default, dict):
+        return Field(default_factory=lambda: dict(default), description=meaning,
+                     json_schema_extra=extra)
+    return Field(default, description=meaning, json_schema_extra=extra, repr=not secret)
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", "", "PostgreSQL URL with rights to create roles and run migrations "
-            "(owner or superuser). Unset in `make dev`: an embedded PostgreSQL under `.local/`."),
-    Setting("APP_DATABASE_URL", "", "URL the web app and workers connect with: the non-superuser "
-            "app role. Default: DATABASE_URL with user `APP_DB_USER` / `APP_DB_PASSWORD`."),
-    Setting("DB_OWNER_ROLE", "railsaas_owner", "Role that owns the tables; migrations run as it."),
-    Setting("APP_DB_USER", "railsaas_app", "The app role (NOSUPERUSER NOBYPASSRLS, owns nothing)."),
-    Setting("APP_DB_PASSWORD", "railsaas_app", "Password of the app role.", secret=True),
-    Setting("DB_POOL_SIZE", "10", "SQLAlchemy connection pool size per process."),
-    Setting("REDIS_URL", "", "Redis for Celery, caches, rate limits and the Railway budget. "
-            "Unset in `make dev`: an embedded Redis under `.local/`."),
-    Setting("CELERY_BROKER_URL", "", "Celery's broker; empty means REDIS_URL. Split it from "
-            "the cache at scale."),
-    Setting("CELERY_VISIBILITY_TIMEOUT", "600", "Seconds after which the broker gives a task "
-            "a worker took but never acknowledged (the worker died) to another worker. Above "
-            "the longest task run; below DEPLOY_TIMEOUT_SECONDS, so a deploy whose worker died "
-            "still completes. Retry countdowns are kept under half of it."),
-    Setting("SECRET_KEY", "dev-secret-key-change-me", "Signs sessions, CSRF tokens and email "
-            "links. Must be set in production.", secret=True),
-    Setting("JWT_SECRET", "dev-jwt-secret-change-me-0123456789", "HS256 key for API access "
-            "tokens (at least 32 bytes).", secret=True),
-    Setting("JWT_ACCESS_TTL_SECONDS", "900", "Lifetime of an API access token."),
-    Setting("JWT_REFRESH_TTL_SECONDS", "2592000", "Lifetime of an API refresh token."),
-    Setting("TRUSTED_PROXIES", "0", "How many reverse proxies sit in front of the app (1 on "
-            "Railway): client IPs are read from that many X-Forwarded-For hops."),
-    Setting("API_RATE_LIMIT_PER_TOKEN", "600", "API requests one credential (API token, or a "
-            "user's session tokens) may make per rate window."),
-    Setting("API_RATE_LIMIT_PER_IP", "1200", "API requests one client IP may make per rate "
-            "window, signed in or not."),
-    Setting("API_RATE_WINDOW_SECONDS", "60", "Length of the API's fixed rate-limit window."),
-    Setting("BASE_URL", "http://localhost:5000", "Public URL of the app, used in emails."),
-    Setting("DEBUG", "0", "1 for development: insecure cookies allowed, no HSTS, dev pages."),
-    Setting("BCRYPT_ROUNDS", "12", "bcrypt cost factor (at least 12 outside tests)."),
-    Setting("LOGIN_MAX_ATTEMPTS", "5", "Failed logins per account (and 4x per IP) before a lock."),
-    Setting("LOGIN_LOCK_SECONDS", "900", "How long a login lock lasts."),
-    Setting("SMTP_URL", "smtp://localhost:1025", "Outgoing mail server "
-            "(smtp://user:pass@host:port, smtps:// for TLS)."),
-    Setting("MAIL_FROM", "RailSaaS <no-reply@railsaas.local>", "Sender of every email."),
-    Setting("MAIL_CAPTURE_DIR", "", "Where the development SMTP sink writes mail; enables the "
-            "`/dev/mail` page when DEBUG=1."),
-    Setting("RAILWAY_API_URL", "https://backboard.railway.com/graphql/v2",
-            "Railway's GraphQL endpoint (the emulator's in `make dev`)."),
-    Setting("RAILWAY_API_TOKEN", "", "Railway workspace token: the platform's master token.",
-            secret=True),
-    Setting("RAILWAY_WORKSPACE_ID", "", "Railway workspace that holds every customer project."),
-    Setting("RAILWAY_PLAN", "pro", "Railway plan whose rate limits pace the client: hobby or pro."),
-    Setting("RAILWAY_RATE_PER_HOUR", "", "Override the plan's requests per hour."),
-    Setting("RAILWAY_RATE_PER_SECOND", "", "Override the plan's requests per second."),
-    Setting("RAILWAY_BATCH_SIZE", "100", "Services or deployments whose status one GraphQL "
-            "request asks for (aliases): how the poller fits Railway's hourly budget."),
-    Setting("RAILWAY_WEBHOOK_SECRET", "dev-railway-webhook", "Path secret of "
-            "`/webhooks/railway/<secret>`.", secret=True),
-    Setting("STRIPE_SECRET_KEY", "sk_test_emulator", "Stripe secret key.", secret=True),
-    Setting("STRIPE_PUBLISHABLE_KEY", "pk_test_emulator", "Stripe publishable key."),
-    Setting("STRIPE_WEBHOOK_SECRET", "whsec_emulator", "Signing secret of the Stripe webhook "
-            "endpoint.", secret=True),
-    Setting("STRIPE_API_BASE", "", "Stripe API base URL; empty means Stripe itself "
-            "(the emulator's URL in `make dev`)."),
-    Setting("USAGE_MARKUP_PERCENT", "30", "Markup on Railway's unit prices when billing usage."),
-    Setting("DUNNING_GRACE_DAYS", "7", "Days after a failed payment before instances suspend."),
-    Setting("DUNNING_DELETE_DAYS", "30", "Days after a failed payment before instances are "
-            "deleted."),
-    Setting("DEPLOY_TIMEOUT_SECONDS", "900", "A deploy still not running after this is failed."),
-    Setting("SENTRY_DSN", "", "Sentry project DSN; empty disables error reporting.", secret=True),
-    Setting("SENTRY_ENVIRONMENT", "", "Sentry environment name; empty: production, or "
-            "development when DEBUG=1."),
-    Setting("SENTRY_TRACES_SAMPLE_RATE", "0", "Share of requests and tasks traced for Sentry "
-            "performance (0 to 1)."),
-    Setting("METRICS_TOKEN", "", "Bearer token that `/metrics` requires; empty: only "
-            "platform admins and direct (not proxied) localhost scrapers.", secret=True),
-    Setting("PROMETHEUS_MULTIPROC_DIR", "", "Empty directory shared by the processes of one "
-            "machine (gunicorn workers, Celery children) so `/metrics` merges their samples; "
-            "read by prometheus-client at start. Unset: each process counts alone."),
-    Setting("WORKER_METRICS_PORT", "", "Port on which a Celery worker serves its own "
-            "`/metrics` (same token rule), for workers on another machine than the web."),
-    Setting("REPORTING_DATABASE_URL", "", "A read replica for the admin's business metrics "
-            "(the admin login's credentials; row-level security applies). Empty: the main "
-            "database.", secret=True),
-    Setting("LOG_LEVEL", "INFO", "Root log level."),
-    Setting("LOG_FORMAT", "json", "json (one JSON object per line) or text."),
-    Setting("ADMIN_DATABASE_URL", "", "URL of the platform admin area's login (/admin and the "
-            "admin API, for platform admins). Default: DATABASE_URL with user `ADMIN_DB_USER` / "
-            "`ADMIN_DB_PASSWORD`.", secret=True),
-    Setting("ADMIN_DB_USER", "railsaas_admin", "The admin login (NOSUPERUSER NOBYPASSRLS "
-            "NOINHERIT, owns nothing): every workspace, but not system-only tables."),
-    Setting("ADMIN_DB_PASSWORD", "railsaas_admin", "Password of the admin login.", secret=True),
-    Setting("SYSTEM_DATABASE_URL", "", "URL of the system login (Celery worker and beat, Stripe "
-            "webhooks, outbox bookkeeping). Default: DATABASE_URL with user `SYSTEM_DB_USER` / "
-            "`SYSTEM_DB_PASSWORD`.", secret=True),
-    Setting("SYSTEM_DB_USER", "railsaas_system", "The system login (NOSUPERUSER NOBYPASSRLS "
-            "NOINHERIT, owns nothing): the only one that sees every row."),
-    Setting("SYSTEM_DB_PASSWORD", "railsaas_system", "Password of the system login.",
-            secret=True),
-)
+def _is_secret(info) -> bool:
+    return bool(isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret"))
 
 
-# Outside development (DEBUG=0) each of these must be set, differ from its default here, and
-# be at least this long: with a default anyone could forge a session cookie or an admin JWT,
-# call the Railway webhook, or sign a Stripe event.
-REQUIRED_SECRETS = {
-    "SECRET_KEY": 32,
-    "JWT_SECRET": 32,
-    "RAILWAY_WEBHOOK_SECRET": 32,
-    "STRIPE_WEBHOOK_SECRET": 16,
-    "APP_DB_PASSWORD": 16,
-    "ADMIN_DB_PASSWORD": 16,
-    "SYSTEM_DB_PASSWORD": 16,
-}
-_HOW_TO_MAKE = {
-    "STRIPE_WEBHOOK_SECRET": "copy the endpoint's signing secret (whsec_...) from Stripe's "
-                             "dashboard, Developers > Webhooks",
-}
-_RANDOM = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+# A dict from the environment is parsed by our validator (empty: none), not pydantic-settings'.
+JsonObject = Annotated[dict[str, Any], NoDecode]
 
 
-class InsecureConfiguration(RuntimeError):
-    """The process must not start: a secret is missing, a known default, or too short."""
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
 
+    DATABASE_URL: str = setting("", "PostgreSQL URL with rights to create roles and run "
+                                "migrations (owner or superuser). Unset in `make dev`: an "
+                                "embedded PostgreSQL under `.local/`.")
+    APP_DATABASE_URL: str = setting("", "URL the web app and workers connect with: the "
+                                    "non-superuser app role. Default: DATABASE_URL with user "
+                                    "`APP_DB_USER` / `APP_DB_PASSWORD`.")
+    DB_OWNER_ROLE: str = setting("railsaas_owner", "Role that owns the tables; migrations run "
+                                 "as it.")
+    APP_DB_USER: str = setting("railsaas_app", "The app role (NOSUPERUSER NOBYPASSRLS, owns "
+                               "nothing).")
+    APP_DB_PASSWORD: str = setting("railsaas_app", "Password of the app role.", secret=True)
+    DB_POOL_SIZE: int = setting(10, "SQLAlchemy connection pool size per process.")
+    DB_RECONFIGURE: bool = setting(True, "Whether building an app (re)connects the process's "
+                                   "database engine. 0 only for a second app in one process "
+                                   "(tests) that must keep the first one's engine.")
+    REDIS_URL: str = setting("", "Redis for Celery, rate limits and throttles, locks and the "
+                             "Railway budget. Unset in `make dev`: an embedded Redis under "
+                             "`.local/`.")
+    CACHE_REDIS_URL: str = setting("", "Redis for caches (the template catalog); empty means "
+                                   "REDIS_URL. Its keys can be lost at any time (an LRU "
+                                   "instance will do).")
+    CELERY_BROKER_URL: str = setting("", "Celery's broker; empty means REDIS_URL. Split it "
+                                     "from the cache at scale.")
+    CELERY_VISIBILITY_TIMEOUT: int = setting(
+        600, "Seconds after which the broker gives a task a worker took but never "
+        "acknowledged (the worker died) to another worker. Above the longest task run; below "
+        "DEPLOY_TIMEOUT_SECONDS, so a deploy whose worker died still completes. Retry "
+        "countdowns are kept under half of it.")
+    CELERY: JsonObject = setting({}, "Further Celery settings (a JSON object of Celery's "
+                                 "lower-case names), applied after the app's own.")
+    SECRET_KEY: str = setting("dev-secret-key-change-me", "Signs sessions, CSRF tokens and "
+                              "email links. Must be set in production.", secret=True)
+    JWT_SECRET: str = setting("dev-jwt-secret-change-me-0123456789", "HS256 key for API "
+                              "access tokens (at least 32 bytes).", secret=True)
+    JWT_ACCESS_TTL_SECONDS: int = setting(900, "Lifetime of an API access token.")
+    JWT_REFRESH_TTL_SECONDS: int = setting(2592000, "Lifetime of an API refresh token.")
+    TRUSTED_PROXIES: int = setting(0, "How many reverse proxies sit in front of the app (1 on "
+                                   "Railway): client IPs are read from that many "
+                                   "X-Forwarded-For hops.")
+    API_RATE_LIMIT_PER_TOKEN: int = setting(600, "API requests one credential (API token, or "
+                                            "a user's session tokens) may make per rate "
+                                            "window.")
+    API_RATE_LIMIT_PER_IP: int = setting(1200, "API requests one client IP may make per rate "
+                                         "window, signed in or not.")
+    API_RATE_WINDOW_SECONDS: int = setting(60, "Length of the API's fixed rate-limit window.")
+    BASE_URL: str = setting("http://localhost:5000", "Public URL of the app, used in emails.")
+    DEBUG: bool = setting(False, "1 for development: insecure cookies allowed, no HSTS, dev "
+                          "pages, default secrets accepted.")
+    AUDIT_GUARD: str = setting("", "What a state-changing request that recorded no audit row "
+                               "gets: strict (a 500), warn (a logged error and a metric) or "
+                               "off. Empty: strict in tests, warn otherwise.")
+    BCRYPT_ROUNDS: int = setting(12, "bcrypt cost factor (at least 12 outside tests).")
+    LOGIN_MAX_ATTEMPTS: int = setting(5, "Failed logins per account (and 4x per IP) before a "
+                                      "lock.")
+    LOGIN_LOCK_SECONDS: int = setting(900, "How long a login lock lasts.")
+    SIGNUPS_PER_IP_PER_HOUR: int = setting(10, "Sign-ups one client IP may make in an hour "
+                                           "(pages and API).")
+    FORGOT_PER_IP_PER_HOUR: int = setting(20, "Password-reset requests one client IP may make "
+                                          "in an hour (pages and API).")
+    VERIFY_RESEND_PER_IP_PER_HOUR: int = setting(20, "Requests to resend a verification link "
+                                                 "one client IP may make in an hour.")
+    LINK_MAX_AGE_VERIFY_EMAIL: int = setting(172800, "Seconds an emailed link to confirm an "
+                                             "address stays valid.")
+    LINK_MAX_AGE_CHANGE_EMAIL: int = setting(172800, "Seconds a link confirming a new email "
+                                             "address stays valid.")
+    LINK_MAX_AGE_RESET_PASSWORD: int = setting(3600, "Seconds a password-reset link stays "
+                                               "valid.")
+    INVITATION_MAX_AGE: int = setting(604800, "Seconds an invitation link stays valid.")
+    INVITATIONS_PER_DAY: int = setting(100, "Invitation emails one workspace may send a day, "
+                                       "resends included.")
+    SMTP_URL: str = setting("smtp://localhost:1025", "Outgoing mail server "
+                            "(smtp://user:pass@host:port, smtps:// for TLS).")
+    MAIL_FROM: str = setting("RailSaaS <no-reply@railsaas.local>", "Sender of every email.")
+    MAIL_CAPTURE_DIR: str = setting("", "Where the development SMTP sink writes mail; enables "
+                                    "the `/dev/mail` page when DEBUG=1.")
+    RAILWAY_API_URL: str = setting("https://backboard.railway.com/graphql/v2",
+                                   "Railway's GraphQL endpoint (the emulator's in `make dev`).")
+    RAILWAY_API_TOKEN: str = setting("", "Railway workspace token: the platform's master "
+                                     "token.", secret=True)
+    RAILWAY_WORKSPACE_ID: str = setting("", "Railway workspace that holds every customer "
+                                        "project.")
+    RAILWAY_PLAN: str = setting("pro", "Railway plan whose rate limits pace the client: hobby "
+                                "or pro.")
+    RAILWAY_RATE_PER_HOUR: str = setting("", "Override the plan's requests per hour.")
+    RAILWAY_RATE_PER_SECOND: str = setting("", "Override the plan's requests per second.")
+    RAILWAY_BATCH_SIZE: int = setting(100, "Services or deployments whose status one GraphQL "
+                                      "request asks for (aliases): how the poller fits "
+                                      "Railway's hourly budget.")
+    RAILWAY_CLIENT_OPTIONS: JsonObject = setting(
+        {}, "Tuning of the Railway client (a JSON object of RailwayClient's arguments, e.g. "
+        '`{"read_timeout": 30, "max_attempts": 3}`); tests shorten timeouts with it.')
+    RAILWAY_WEBHOOK_SECRET: str = setting("dev-railway-webhook", "Path secret of "
+                                          "`/webhooks/railway/<secret>`.", secret=True)
+    STRIPE_SECRET_KEY: str = setting("sk_test_emulator", "Stripe secret key.", secret=True)
+    STRIPE_PUBLISHABLE_KEY: str = setting("pk_test_emulator", "Stripe publishable key.")
+    STRIPE_WEBHOOK_SECRET: str = setting("whsec_emulator", "Signing secret of the Stripe "
+                                         "webhook endpoint.", secret=True)
+    STRIPE_API_BASE: str = setting("", "Stripe API base URL; empty means Stripe itself (the "
+                                   "emulator's URL in `make dev`).")
+    USAGE_MARKUP_PERCENT: int = setting(30, "Markup on Railway's unit prices when billing "
+                                        "usage.")
+    DUNNING_GRACE_DAYS: int = setting(7, "Days after a failed payment before instances "
+                                      "suspend.")
+    PLAN_LIMIT_GRACE_DAYS: int = setting(3, "Days a workspace may stay over its plan's "
+                                         "limits (after a downgrade) before its newest "
+                                         "instances beyond them are stopped.")
+    DUNNING_DELETE_DAYS: int = setting(30, "Days after a failed payment before instances are "
+                                       "deleted.")
+    DEPLOY_RESEND_AFTER_SECONDS: int = setting(
+        600, "A template deploy whose answer was lost is sent again only if its project still "
+        "has no service after this (below DEPLOY_TIMEOUT_SECONDS).")
+    LOG_REFRESH_SECONDS: float = setting(
+        3.0, "How often the one shared fetch of a deployment's logs asks Railway for new lines, "
+        "however many browsers follow them.")
+    DEPLOY_TIMEOUT_SECONDS: int = setting(900, "A deploy still not running after this is "
+                                          "failed.")
+    UPTIME_INTERVAL_SECONDS: int = setting(60, "How often each running instance's public "
+                                           "domain is checked (uptime history).")
+    UPTIME_TIMEOUT_SECONDS: float = setting(5.0, "An uptime check with no answer after this "
+                                            "counts as down (timeout).")
+    UPTIME_CONCURRENCY: int = setting(20, "Uptime checks a worker runs at once.")
+    UPTIME_MAX_PER_RUN: int = setting(200, "Most uptime checks one run (every minute) makes; "
+                                      "the rest wait for the next run, so many instances "
+                                      "never stampede. Keep it under concurrency x 60 s / "
+                                      "timeout.")
+    UPTIME_RAW_HOURS: int = setting(48, "Raw uptime checks are kept this long, then only "
+                                    "their hourly roll-ups.")
+    UPTIME_ROLLUP_DAYS: int = setting(30, "Hourly uptime roll-ups are kept this long.")
+    UPTIME_ALLOW_PRIVATE: bool = setting(False, "Development only: let uptime checks reach "
+                                         "private and loopback addresses (the emulator's "
+                                         "domains). Off, a domain resolving to one is "
+                                         "refused and counts as down.")
+    UPTIME_CONNECT_TO: str = setting("", "Development only: host:port every uptime check "
+                                     "connects to over plain HTTP, with the instance's domain "
+                                     "as Host (the Railway emulator answers for its service "
+                                     "domains). Needs UPTIME_ALLOW_PRIVATE for a local one.")
+    COST_MEDIAN_MIN_INSTANCES: int = setting(5, "A template's real median monthly cost shows "
+                                             "in the catalog once this many instances have "
+                                             "usage in the last 30 days.")
+    SENTRY_DSN: str = setting("", "Sentry project DSN; empty disables error reporting.",
+                              secret=True)
+    SENTRY_ENVIRONMENT: str = setting("", "Sentry environment name; empty: production, or "
+                                      "development when DEBUG=1.")
+    SENTRY_TRACES_SAMPLE_RATE: float = setting(0.0, "Share of requests and tasks traced for "
+                                               "Sentry performance (0 to 1).")
+    METRICS_TOKEN: str = setting("", "Bearer token that `/metrics` requires; empty: only "
+                                 "platform admins and direct (not proxied) localhost "
+                                 "scrapers.", secret=True)
+    PROMETHEUS_MULTIPROC_DIR: str = setting(
+        "", "Empty directory shared by the processes of one machine (gunicorn workers, Celery "
+        "children) so `/metrics` merges their samples; read by prometheus-client at start. "
+        "Unset: each process counts alone.")
+    WORKER_METRICS_PORT: int = setting(0, "Port on which a Celery worker serves its own "
+                                       "`/metrics` (same token rule), for workers on another "
+                                       "machine than the web. 0: none.")
+    REPORTING_DATABASE_URL: str = setting("", "A read replica for the admin's business "
+                                          "metrics (the admin login's credentials; row-level "
+                                          "security applies). Empty: the main database.",
+                                          secret=True)
+    EMAIL_UNSENT_BODY_DAYS: int = setting(
+        7, "Days an email that could not be sent keeps its body (for retries and support); a "
+        "sent email's body is blanked at the next hourly sweep. Bodies hold sign-in, reset "
+        "and verification links.")
+    BACKUP_S3_BUCKET: str = setting(
+        "", "Bucket the encrypted database backups go to (AWS S3, Cloudflare R2, Backblaze "
+        "B2, MinIO). Empty: no backups (the daily job fails outside DEBUG=1).")
+    BACKUP_S3_PREFIX: str = setting("backups/", "Key prefix of the backups in the bucket.")
+    BACKUP_S3_ENDPOINT_URL: str = setting(
+        "", "S3 API endpoint; empty: AWS. R2: https://<account>.r2.cloudflarestorage.com; B2: "
+        "https://s3.<region>.backblazeb2.com.")
+    BACKUP_S3_REGION: str = setting("", "Region of the bucket (R2: auto).")
+    BACKUP_S3_ACCESS_KEY_ID: str = setting(
+        "", "Access key for the bucket; empty: boto3's own chain (AWS_* variables, instance "
+        "role).")
+    BACKUP_S3_SECRET_ACCESS_KEY: str = setting("", "Secret of that access key.", secret=True)
+    BACKUP_ENCRYPTION_KEY: str = setting(
+        "", "AES-256 key(s) of the backups: 32 random bytes, base64. Several, comma-separated, "
+        "while rotating: the first encrypts, any decrypts. Never stored with the backups; lose "
+        "it and they cannot be read.", secret=True)
+    BACKUP_DATABASE_URL: str = setting(
+        "", "Database the backup dumps and restores go through: a superuser or BYPASSRLS role "
+        "(the tables FORCE row-level security). Empty: DATABASE_URL.", secret=True)
+    BACKUP_PG_BIN_DIR: str = setting(
+        "", "Directory of pg_dump and pg_restore (of the server's major version); empty: found "
+        "on PATH.")
+    BACKUP_KEEP_DAILY: int = setting(7, "Backups kept: the newest of each of this many days.")
+    BACKUP_KEEP_WEEKLY: int = setting(4, "... and of each of this many ISO weeks.")
+    BACKUP_KEEP_MONTHLY: int = setting(12, "... and of each of this many months.")
+    SLOW_QUERY_MS: int = setting(500, "Database statements slower than this (milliseconds) "
+                                 "are logged with their normalised SQL and counted; 0 turns "
+                                 "it off.")
+    DATABASE_SSLMODE: str = setting(
+        "", "libpq `sslmode` of every PostgreSQL connection (it overrides the URLs'). Empty: "
+        "`verify-full` when DATABASE_SSLROOTCERT is set, else `require` outside development "
+        "(DEBUG=0) for a server not on this machine (loopback and Unix sockets are exempt), "
+        "else the URL's own.")
+    DATABASE_SSLROOTCERT: str = setting(
+        "", "CA bundle (PEM file) that the PostgreSQL server's certificate must chain to; with "
+        "it the default sslmode is `verify-full`.")
+    DATABASE_ALLOW_PLAINTEXT: bool = setting(
+        False, "1 lets PostgreSQL connections go unencrypted outside development (a private "
+        "network only): no sslmode is forced, and `sslmode=disable`/`allow`/`prefer` is "
+        "accepted.")
+    REDIS_ALLOW_PLAINTEXT: bool = setting(
+        False, "1 accepts `redis://` (unencrypted) for REDIS_URL and CELERY_BROKER_URL outside "
+        "development (a private network only); otherwise they must be `rediss://` (or name a "
+        "server on this machine).")
+    LOG_LEVEL: str = setting("INFO", "Root log level.")
+    LOG_FORMAT: str = setting("json", "json (one JSON object per line) or text.")
+    ADMIN_DATABASE_URL: str = setting(
+        "", "URL of the platform admin area's login (/admin and the admin API, for platform "
+        "admins). Default: DATABASE_URL with user `ADMIN_DB_USER` / `ADMIN_DB_PASSWORD`.",
+        secret=True)
+    ADMIN_DB_USER: str = setting("railsaas_admin", "The admin login (NOSUPERUSER NOBYPASSRLS "
+                                 "NOINHERIT, owns nothing): every workspace, but not "
+                                 "system-only tables.")
+    ADMIN_DB_PASSWORD: str = setting("railsaas_admin", "Password of the admin login.",
+                                     secret=True)
+    SYSTEM_DATABASE_URL: str = setting(
+        "", "URL of the system login (Celery worker and beat, Stripe webhooks, outbox "
+        "bookkeeping). Default: DATABASE_URL with user `SYSTEM_DB_USER` / "
+        "`SYSTEM_DB_PASSWORD`.", secret=True)
+    SYSTEM_DB_USER: str = setting("railsaas_system", "The system login (NOSUPERUSER "
+                                  "NOBYPASSRLS NOINHERIT, owns nothing): the only one that "
+                                  "sees every row.")
+    SYSTEM_DB_PASSWORD: str = setting("railsaas_system", "Password of the system login.",
+                                      secret=True)
 
-def _env(name: str) -> str:
-    for s in SETTINGS:
-        if s.name == name:
-            return os.environ.get(name, s.default)
-    raise KeyError(name)
+    # -- forgiving parsing ---------------------------------------------------------------
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_number_is_default(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields[info.field_name]
+        if field.annotation in (int, float) and isinstance(value, str) and not value.strip():
+            return field.default
+        return value
 
-def _with_user(url: str, user: str, password: str) -> str:
-    """Swap the credentials of a database URL, keeping host, port, database and query."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    @field_validator("DEBUG", mode="before")
+    @classmethod
+    def _debug_only_for_one(cls, value: Any) -> Any:
+        # Exactly "1": a stray "true" or "yes" must not switch production's checks off.
+        return value.strip() == "1" if isinstance(value, str) else value
 
+    @field_validator("DB_RECONFIGURE", mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> Any:
+        return value.strip() != "0" if isinstance(value, str) else value
 
-def sqlalchemy_url(url: str) -> str:
-    """postgres:// and postgresql:// URLs -> the psycopg 3 driver."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+    @field_validator("CELERY", "RAILWAY_CLIENT_OPTIONS", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        parsed = json.loads(value)
+        if not isinstance(parsed, dict):
+            raise ValueError(f"{info.field_name} must be a JSON object")
+        return parsed
 
-
-@dataclass
-class Config:
-    DATABASE_URL: str = field(default_factory=lambda: _env("DATABASE_URL"))
-    APP_DATABASE_URL: str = field(default_factory=lambda: _env("APP_DATABASE_URL"))
-    DB_OWNER_ROLE: str = field(default_factory=lambda: _env("DB_OWNER_ROLE"))
-    APP_DB_USER: str = field(default_factory=lambda: _env("APP_DB_USER"))
-    APP_DB_PASSWORD: str = field(default_factory=lambda: _env("APP_DB_PASSWORD"))
-    DB_POOL_SIZE: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE")))
-    REDIS_URL: str = field(default_factory=lambda: _env("REDIS_URL"))
-    CELERY_BROKER_URL: str = field(default_factory=lambda: _env("CELERY_BROKER_URL"))
-    CELERY_VISIBILITY_TIMEOUT: int = field(
-        default_factory=lambda: int(_env("CELERY_VISIBILITY_TIMEOUT")))
-    SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY"))
-    JWT_SECRET: str = field(default_factory=lambda: _env("JWT_SECRET"))
-    JWT_ACCESS_TTL_SECONDS: int = field(default_factory=lambda: int(_env("JWT_ACCESS_TTL_SECONDS")))
-    JWT_REFRESH_TTL_SECONDS: int = field(
-        default_factory=lambda: int(_env("JWT_REFRESH_TTL_SECONDS")))
-    TRUSTED_PROXIES: int = field(default_factory=lambda: int(_env("TRUSTED_PROXIES")))
-    API_RATE_LIMIT_PER_TOKEN: int = field(
-        default_factory=lambda: int(_env("API_RATE_LIMIT_PER_TOKEN")))
-    API_RATE_LIMIT_PER_IP: int = field(default_factory=lambda: int(_env("API_RATE_LIMIT_PER_IP")))
-    API_RATE_WINDOW_SECONDS: int = field(
-        default_factory=lambda: int(_env("API_RATE_WINDOW_SECONDS")))
-    BASE_URL: str = field(default_factory=lambda: _env("BASE_URL"))
-    DEBUG: bool = field(default_factory=lambda: _env("DEBUG") == "1")
-    BCRYPT_ROUNDS: int = field(default_factory=lambda: int(_env("BCRYPT_ROUNDS")))
-    LOGIN_MAX_ATTEMPTS: int = field(default_factory=lambda: int(_env("LOGIN_MAX_ATTEMPTS")))
-    LOGIN_LOCK_SECONDS: int = field(default_factory=lambda: int(_env("LOGIN_LOCK_SECONDS")))
-    SMTP_URL: str = field(default_factory=lambda: _env("SMTP_URL"))
-    MAIL_FROM: str = field(default_factory=lambda: _env("MAIL_FROM"))
-    MAIL_CAPTURE_DIR: str = field(default_factory=lambda: _env("MAIL_CAPTURE_DIR"))
-    RAILWAY_API_URL: str = field(default_factory=lambda: _env("RAILWAY_API_URL"))
-    RAILWAY_API_TOKEN: str = field(default_factory=lambda: _env("RAILWAY_API_TOKEN"), repr=False)
-    RAILWAY_WORKSPACE_ID: str = field(default_factory=lambda: _env("RAILWAY_WORKSPACE_ID"))
-    RAILWAY_PLAN: str = field(default_factory=lambda: _env("RAILWAY_PLAN"))
-    RAILWAY_RATE_PER_HOUR: str = field(default_factory=lambda: _env("RAILWAY_RATE_PER_HOUR"))
-    RAILWAY_RATE_PER_SECOND: str = field(default_factory=lambda: _env("RAILWAY_RATE_PER_SECOND"))
-    RAILWAY_BATCH_SIZE: int = field(default_factory=lambda: int(_env("RAILWAY_BATCH_SIZE")))
-    RAILWAY_WEBHOOK_SECRET: str = field(
-        default_factory=lambda: _env("RAILWAY_WEBHOOK_SECRET"), repr=False)
-    STRIPE_SECRET_KEY: str = field(default_factory=lambda: _env("STRIPE_SECRET_KEY"), repr=False)
-    STRIPE_PUBLISHABLE_KEY: str = field(default_factory=lambda: _env("STRIPE_PUBLISHABLE_KEY"))
-    STRIPE_WEBHOOK_SECRET: str = field(
-        default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET"), repr=False)
-    STRIPE_API_BASE: str = field(default_factory=lambda: _env("STRIPE_API_BASE"))
-    USAGE_MARKUP_PERCENT: int = field(default_factory=lambda: int(_env("USAGE_MARKUP_PERCENT")))
-    DUNNING_GRACE_DAYS: int = field(default_factory=lambda: int(_env("DUNNING_GRACE_DAYS")))
-    DUNNING_DELETE_DAYS: int = field(default_factory=lambda: int(_env("DUNNING_DELETE_DAYS")))
-    DEPLOY_TIMEOUT_SECONDS: int = field(default_factory=lambda: int(_env("DEPLOY_TIMEOUT_SECONDS")))
-    SENTRY_DSN: str = field(default_factory=lambda: _env("SENTRY_DSN"), repr=False)
-    SENTRY_ENVIRONMENT: str = field(default_factory=lambda: _env("SENTRY_ENVIRONMENT"))
-    SENTRY_TRACES_SAMPLE_RATE: float = field(
-        default_factory=lambda: float(_env("SENTRY_TRACES_SAMPLE_RATE") or 0))
-    METRICS_TOKEN: str = field(default_factory=lambda: _env("METRICS_TOKEN"), repr=False)
-    WORKER_METRICS_PORT: int = field(
-        default_factory=lambda: int(_env("WORKER_METRICS_PORT") or 0))
-    REPORTING_DATABASE_URL: str = field(
-        default_factory=lambda: _env("REPORTING_DATABASE_URL"), repr=False)
-    LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL"))
-    LOG_FORMAT: str = field(default_factory=lambda: _env("LOG_FORMAT"))
-    ADMIN_DATABASE_URL: str = field(default_factory=lambda: _env("ADMIN_DATABASE_URL"),
-                                    repr=False)
-    ADMIN_DB_USER: str = field(default_factory=lambda: _env("ADMIN_DB_USER"))
-    ADMIN_DB_PASSWORD: str = field(default_factory=lambda: _env("ADMIN_DB_PASSWORD"), repr=False)
-    SYSTEM_DATABASE_URL: str = field(default_factory=lambda: _env("SYSTEM_DATABASE_URL"),
-                                     repr=False)
-    SYSTEM_DB_USER: str = field(default_factory=lambda: _env("SYSTEM_DB_USER"))
-    SYSTEM_DB_PASSWORD: str = field(default_factory=lambda: _env("SYSTEM_DB_PASSWORD"),
-                                    repr=False)
-    TESTING: bool = False
+    # -- derived values and checks -------------------------------------------------------
 
     @property
     def app_database_url(self) -> str:
@@ -265,7 +335,7 @@ class Config:
 
     def secret_values(self) -> list[str]:
         """Configured secret values, longest first, for log redaction."""
-        values = [str(getattr(self, s.name, "") or "") for s in SETTINGS if s.secret]
+        values = [str(getattr(self, name) or "") for name in secret_names()]
         return sorted({v for v in values if len(v) >= 6}, key=len, reverse=True)
 
     def insecure_secrets(self) -> list[str]:
@@ -273,10 +343,9 @@ class Config:
         problems = []
         for name, min_len in REQUIRED_SECRETS.items():
             value = str(getattr(self, name) or "")
-            default = next(s.default for s in SETTINGS if s.name == name)
             if not value:
                 why = "is not set"
-            elif value == default:
+            elif value == default_of(name):
                 why = "is the development default from the source code"
             elif len(value) < min_len:
                 why = f"is {len(value)} characters long (at least {min_len} needed)"
@@ -286,12 +355,72 @@ class Config:
             problems.append(f"{name} {why}; {how}")
         return problems
 
+    def database_tls(self, url: str = "") -> dict[str, str]:
+        """libpq TLS parameters for a PostgreSQL connection to `url` (engines pass them as
+        connect arguments, which take precedence over the URL's query)."""
+        mode = self.DATABASE_SSLMODE
+        if not mode and self.DATABASE_SSLROOTCERT:
+            mode = "verify-full"
+        elif not mode and self._tls_required(url, self.DATABASE_ALLOW_PLAINTEXT):
+            mode = "require"
+        params = {"sslmode": mode} if mode else {}
+        if self.DATABASE_SSLROOTCERT:
+            params["sslrootcert"] = self.DATABASE_SSLROOTCERT
+        return params
+
+    def _tls_required(self, url: str, allow_plaintext: bool) -> bool:
+        # A server on this machine (loopback, Unix socket) is never reached over a network:
+        # `make dev`'s and the tests' servers, which migrate before DEBUG is settled.
+        return not (self.DEBUG or allow_plaintext or _is_local(url))
+
+    def insecure_transport(self) -> list[str]:
+        """What would let PostgreSQL or Redis traffic cross a network unencrypted outside
+        development, one line per setting (empty: nothing)."""
+        problems = []
+        mode = self.DATABASE_SSLMODE
+        if mode and mode not in SSLMODES:
+            problems.append(f"DATABASE_SSLMODE={mode} is not a libpq sslmode; use require, "
+                            "verify-ca or verify-full")
+        cert = self.DATABASE_SSLROOTCERT
+        if cert and cert != "system" and not os.path.isfile(cert):
+            problems.append(f"DATABASE_SSLROOTCERT={cert} is not a file; give the path of the "
+                            "PEM bundle of the CA that signed the database server's certificate")
+        how = "set DATABASE_ALLOW_PLAINTEXT=1 " + _PRIVATE_ONLY
+        for name in _DATABASE_URLS:
+            url = getattr(self, name)
+            if not url or not self._tls_required(url, self.DATABASE_ALLOW_PLAINTEXT):
+                continue
+            if mode in PLAINTEXT_SSLMODES:
+                problems.append(f"DATABASE_SSLMODE={mode} allows unencrypted connections to "
+                                f"{name}'s server; use require or verify-full, or {how}")
+            url_mode = _query_value(url, "sslmode")
+            if url_mode in PLAINTEXT_SSLMODES:
+                problems.append(f"{name} has sslmode={url_mode}, which allows unencrypted "
+                                f"connections; remove it (TLS is required by default), "
+                                f"or {how}")
+        for name in _REDIS_URLS:
+            url = getattr(self, name)
+            if (urlsplit(url).scheme == "redis"
+                    and self._tls_required(url, self.REDIS_ALLOW_PLAINTEXT)):
+                problems.append(f"{name} is redis:// (unencrypted); use rediss:// (TLS), "
+                                f"or set REDIS_ALLOW_PLAINTEXT=1 {_PRIVATE_ONLY}")
+        return problems
+
     def check_safe_to_start(self) -> None:
-        """Refuse to start outside development (DEBUG=0) with an insecure secret. Every
-        entry point builds the app through create_app, so web, worker and beat all stop."""
+        """Refuse to start outside development (DEBUG=0) with an insecure secret or a database
+        or Redis connection that may go unencrypted. Every entry point builds the app through
+        create_app, so web, worker and beat all stop."""
+        if self.RAILWAY_API_TOKEN and not self.RAILWAY_WORKSPACE_ID:
+            # Without it projects land in the token owner's default workspace and every
+            # project lookup pages through all the token can see. Refused in development too.
+            raise InsecureConfiguration("RAILWAY_WORKSPACE_ID must be set whenever "
+                                        "RAILWAY_API_TOKEN is set.")
         if self.DEBUG:
             return
-        problems = self.insecure_secrets()
+        problems = self.insecure_secrets() + self.insecure_transport()
+        if self.UPTIME_ALLOW_PRIVATE or self.UPTIME_CONNECT_TO:
+            problems.append("UPTIME_ALLOW_PRIVATE / UPTIME_CONNECT_TO are for development: "
+                            "they let uptime checks reach private addresses; unset them")
         if problems:
             raise InsecureConfiguration(
                 "Refusing to start with DEBUG=0 (production) and insecure settings:\n  - "
@@ -299,14 +428,105 @@ class Config:
                 + "\nSet them in the environment, or DEBUG=1 for local development only.")
 
     def as_flask(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+# Outside development (DEBUG=0) each of these must be set, differ from its default here, and
+# be at least this long: with a default anyone could forge a session cookie or an admin JWT,
+# call the Railway webhook, or sign a Stripe event.
+REQUIRED_SECRETS = {
+    "SECRET_KEY": 32,
+    "JWT_SECRET": 32,
+    "RAILWAY_WEBHOOK_SECRET": 32,
+    "STRIPE_WEBHOOK_SECRET": 16,
+    "APP_DB_PASSWORD": 16,
+    "ADMIN_DB_PASSWORD": 16,
+    "SYSTEM_DB_PASSWORD": 16,
+}
+_HOW_TO_MAKE = {
+    "STRIPE_WEBHOOK_SECRET": "copy the endpoint's signing secret (whsec_...) from Stripe's "
+                             "dashboard, Developers > Webhooks",
+}
+_RANDOM = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+class InsecureConfiguration(RuntimeError):
+    """The process must not start: a secret is missing, a known default, or too short."""
+
+
+def setting_names() -> list[str]:
+    return list(Config.model_fields)
+
+
+def secret_names() -> list[str]:
+    return [name for name, info in Config.model_fields.items() if _is_secret(info)]
+
+
+def default_of(name: str) -> Any:
+    info = Config.model_fields[name]
+    return info.get_default(call_default_factory=True)
+
+
+def _with_user(url: str, user: str, password: str) -> str:
+    """Swap the credentials of a database URL, keeping host, port, database and query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+# libpq's sslmodes; the first three let a connection go unencrypted (disable never tries TLS,
+# allow and prefer fall back to plaintext when TLS fails, so a man in the middle can force it).
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+PLAINTEXT_SSLMODES = SSLMODES[:3]
+_DATABASE_URLS = ("DATABASE_URL", "APP_DATABASE_URL", "ADMIN_DATABASE_URL",
+                  "SYSTEM_DATABASE_URL", "REPORTING_DATABASE_URL")
+_REDIS_URLS = ("REDIS_URL", "CELERY_BROKER_URL")
+_PRIVATE_ONLY = "only if it is reached over a private network"
+
+
+def _is_local(url: str) -> bool:
+    """Whether a database or Redis URL names a server on this machine."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    host = parts.hostname or _query_value(url, "host")
+    return (not host or host.startswith("/") or host == "localhost" or host == "::1"
+            or host.startswith("127."))
+
+
+def _query_value(url: str, key: str) -> str:
+    values = parse_qs(urlsplit(url).query).get(key) if url else None
+    return values[-1] if values else ""
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgres:// and postgresql:// URLs -> the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _shown(value: Any) -> str:
+    """A default as it is written in the environment."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return json.dumps(value) if value else ""
+    return str(value)
 
 
 def settings_table() -> str:
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
-    for s in SETTINGS:
-        default = "(secret)" if s.secret and s.default else (s.default or "(empty)")
-        rows.append(f"| `{s.name}` | `{default}` | {s.meaning} |")
+    for name, info in Config.model_fields.items():
+        default = _shown(default_of(name))
+        shown = "(secret)" if _is_secret(info) and default else (default or "(empty)")
+        rows.append(f"| `{name}` | `{shown}` | {info.description} |")
     return "\n".join(rows)
 
 
@@ -322,8 +542,6 @@ def update_readme(path: str = "README.md") -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     if sys.argv[1:] == ["--update-readme"]:
         update_readme()
     else:

@@ -95,10 +95,6 @@ def bind(user: User | None, workspace: Workspace | None, *, admin: bool = False)
     ))
 
 
-def current_workspace() -> Workspace | None:
-    return g.get("workspace")
-
-
 def init_context(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.elements import TextClause
 
-from railsaas.config import sqlalchemy_url
+from railsaas.config import Config, sqlalchemy_url
 
 # TenantContext.role -> the login whose engine runs the transaction.
 KINDS = {"": "web", "platform_admin": "admin", "system": "system"}
@@ -153,6 +153,8 @@ class RoutingSession(Session):
 
 
 def make_engine(url: str, pool_size: int = 10, **kwargs) -> Engine:
+    # TLS (DATABASE_SSLMODE / DATABASE_SSLROOTCERT, `require` by default outside development).
+    kwargs["connect_args"] = {**Config().database_tls(url), **kwargs.get("connect_args", {})}
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
@@ -212,7 +214,7 @@ class Database:
         self.sessionmaker.configure(bind=None, info={}, **kwargs)
 
     def init_app(self, app) -> None:
-        if not self.engines or app.config.get("DB_RECONFIGURE", True):
+        if not self.engines or app.config["DB_RECONFIGURE"]:
             self.configure(app.config["database_urls"], app.config["DB_POOL_SIZE"])
         app.teardown_appcontext(self._close_request_session)
         app.extensions["railsaas_db"] = self

@@ -23,6 +23,8 @@ RLS_POLICIES = ROOT / "sql" / "rls_policies.sql"
 
 
 def admin_engine(url: str, **kwargs) -> Engine:
+    # The same TLS parameters as the app's engines (config.Config.database_tls).
+    kwargs["connect_args"] = {**Config().database_tls(url), **kwargs.get("connect_args", {})}
     return create_engine(sqlalchemy_url(url), poolclass=NullPool, **kwargs)
 
 
@@ -116,7 +118,7 @@ USER_PRIVILEGED_COLUMNS = ("role", "is_suspended", "email_verified", "session_ve
 # create theirs).
 _FUNCTIONS = {
     "web": ("auth_find_user(text)", "auth_find_api_token(text)", "auth_mark_email_verified()",
-            "auth_bump_session_version()"),
+            "auth_bump_session_version()", "status_page_workspace(text)"),
     "admin": ("auth_find_user(text)", "auth_find_api_token(text)",
               "auth_bump_session_version()"),
     "system": (),

@@ -56,6 +56,17 @@ class LimitExceeded(ServiceError):
     status, code = 402, "limit_exceeded"
 
 
+class RateLimited(ServiceError):
+    """Too many attempts (railsaas.platform.throttles): 429 with `Retry-After` seconds, which
+    the JSON error's details repeat."""
+
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
@@ -68,9 +79,14 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
         if wants_json():
-            return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status
-        return render_template("errors/error.html", status=exc.status,
-                               message=exc.message), exc.status
+            response = jsonify(error_body(exc.code, exc.message, exc.details))
+        else:
+            response = current_app.make_response(
+                render_template("errors/error.html", status=exc.status, message=exc.message))
+        response.status_code = exc.status
+        if isinstance(exc, RateLimited) and exc.retry_after > 0:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

@@ -12,7 +12,7 @@ from railsaas.db import db
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-__all__ = ["csrf", "db", "login_manager", "redis_client"]
+__all__ = ["cache_redis", "csrf", "db", "login_manager", "redis_client"]
 
 _redis: dict[str, redis.Redis] = {}
 
@@ -28,3 +28,10 @@ def redis_client(url: str | None = None) -> redis.Redis:
             health_check_interval=30, retry_on_timeout=True,
         )
     return client
+
+
+def cache_redis() -> redis.Redis:
+    """The current app's cache Redis: CACHE_REDIS_URL, or REDIS_URL when that is empty. Only
+    what can be rebuilt from the database goes there (an evicting instance will do)."""
+    cfg = current_app.config
+    return redis_client(cfg["CACHE_REDIS_URL"] or cfg["REDIS_URL"])

@@ -125,6 +125,9 @@ SELECT pg_temp.tenant_policy('usage_metrics');
 SELECT pg_temp.tenant_policy('notifications');
 SELECT pg_temp.tenant_policy('usage_rollups');
 SELECT pg_temp.tenant_policy('usage_meter_reports');
+SELECT pg_temp.tenant_policy('uptime_monitors');
+SELECT pg_temp.tenant_policy('uptime_checks');
+SELECT pg_temp.tenant_policy('uptime_hourly');
 SELECT pg_temp.tenant_policy('audit_log', global_insert => true);
 SELECT pg_temp.tenant_policy('outbox', global_insert => true);
 SELECT pg_temp.tenant_policy('emails', global_insert => true);
@@ -189,6 +192,16 @@ SELECT pg_temp.policy('refresh_tokens', kind,
 FROM unnest(ARRAY['web', 'admin']) AS kind;
 SELECT pg_temp.policy('refresh_tokens', 'system', 'true');
 
+-- Free trials given (billing.trials): a person's rows, not a workspace's. The system login
+-- writes them; a signed-in user reads their own (is a trial still theirs to take?), the
+-- admin login reads them all.
+SELECT pg_temp.reset_policies('trial_claims');
+SELECT pg_temp.policy('trial_claims', 'web',
+    $$user_id = (SELECT nullif(current_setting('app.user_id', true), '')::uuid)$$,
+    cmd => 'SELECT');
+SELECT pg_temp.policy('trial_claims', 'admin', 'true', cmd => 'SELECT');
+SELECT pg_temp.policy('trial_claims', 'system', 'true');
+
 -- Login finds a user by email before anyone is known: one narrow SECURITY DEFINER function
 -- with a pinned search_path, returning only what sign-in needs.
 CREATE OR REPLACE FUNCTION auth_find_user(p_email text)
@@ -199,6 +212,22 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     FROM public.users u WHERE u.email = lower(p_email)
 $$;
 REVOKE ALL ON FUNCTION auth_find_user(text) FROM PUBLIC;
+
+-- The public status page (/status/<slug>, railsaas.uptime.status_page) finds its workspace
+-- with nobody signed in: only the id, only of an active workspace that opted in. The page
+-- then reads, as the web login, with the context scoped to that one workspace. plpgsql, so
+-- an older migration re-applying this file creates it before the column exists.
+DROP POLICY IF EXISTS tenant_definer_read ON tenants;
+CREATE POLICY tenant_definer_read ON tenants FOR SELECT TO CURRENT_USER USING (true);
+CREATE OR REPLACE FUNCTION status_page_workspace(p_slug text)
+RETURNS uuid
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    RETURN (SELECT t.id FROM public.tenants t
+            WHERE t.slug = p_slug AND t.status = 'active' AND t.status_page_enabled);
+END
+$$;
+REVOKE ALL ON FUNCTION status_page_workspace(text) FROM PUBLIC;
 
 -- The two writes of users' privileged columns a customer-facing login must make, for the
 -- signed-in user (app.user_id) only. Verifying: the caller has checked the signed link.

@@ -97,13 +97,13 @@ def servers(tmp_path_factory):
         "DATABASE_URL": database_url,
         "APP_DATABASE_URL": "",
         "REDIS_URL": redis_url,
-        # Caches in a database of their own once the app reads this setting (it does not
-        # yet: the catalog cache shares REDIS_URL; see tests/support/redis.py).
+        # Caches in a database of their own (tests/support/redis.py).
         "CACHE_REDIS_URL": redis_dbs.cache_url,
         "DEBUG": "0",
         "BCRYPT_ROUNDS": "4",  # speed; production refuses less than 12 (see accounts.passwords)
         "LOG_FORMAT": "json",
         "RAILWAY_API_TOKEN": "test-railway-master-token-7f3a9c",
+        "RAILWAY_WORKSPACE_ID": "ws-test",  # required with a token (config start-up check)
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
         "JWT_SECRET": "test-jwt-secret-0123456789abcdef",
         # DEBUG=0 is production: every secret must be set and long (config.REQUIRED_SECRETS).
@@ -116,6 +116,14 @@ def servers(tmp_path_factory):
         # tests/api/test_rate_limits.py lowers them where they are the subject.
         "API_RATE_LIMIT_PER_IP": "1000000",
         "API_RATE_LIMIT_PER_TOKEN": "1000000",
+        # Likewise the per-IP limits on sign-up, forgot and verification resend
+        # (tests/accounts/test_ip_throttles.py lowers them).
+        "SIGNUPS_PER_IP_PER_HOUR": "1000000",
+        "FORGOT_PER_IP_PER_HOUR": "1000000",
+        "VERIFY_RESEND_PER_IP_PER_HOUR": "1000000",
+        # DEBUG=0 requires TLS to PostgreSQL and Redis; the test servers are local, plaintext.
+        "DATABASE_ALLOW_PLAINTEXT": "1",
+        "REDIS_ALLOW_PLAINTEXT": "1",
     }
     os.environ.update(env)
     dbadmin.migrate(database_url)
@@ -179,10 +187,10 @@ def dbconn(app, switching_engine):
 def committed(app, servers):
     """Real commits; every table is emptied afterwards (as the owner, bypassing nothing),
     and the catalog's Redis cache with it (it would otherwise outlive its rows)."""
-    support.forget_cached_catalog(servers.redis_url)
+    support.forget_cached_catalog(servers.redis_url, servers.cache_redis_url)
     yield
     support.truncate_all(servers.database_url)
-    support.forget_cached_catalog(servers.redis_url)
+    support.forget_cached_catalog(servers.redis_url, servers.cache_redis_url)
 
 
 @pytest.fixture
@@ -208,7 +216,7 @@ def client(app, dbconn):
 def redis_conn(servers):
     """The one way tests reach Redis: this worker's app database, with `.forget(pattern)`
     and `.forget_catalog()` (tests/support/redis.py names the namespaces)."""
-    r = support_redis.connect(servers.redis_url)
+    r = support_redis.connect(servers.redis_url, servers.cache_redis_url)
     yield r
     r.close()
 
@@ -221,8 +229,9 @@ def owner_sql(servers):
     engine = dbadmin.admin_engine(servers.database_url)
 
     def run(sql: str, **params):
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).all()
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return result.all() if result.returns_rows else []
 
     yield run
     engine.dispose()
@@ -235,8 +244,9 @@ def celery_worker(app, committed):
     from celery.contrib.testing.worker import start_worker
 
     celery = app.extensions["celery"]
+    # The default queue and the poll's own (the Procfile's worker and poller lines).
     with start_worker(celery, pool="threads", concurrency=4, perform_ping_check=False,
-                      shutdown_timeout=30, loglevel="WARNING"):
+                      shutdown_timeout=30, loglevel="WARNING", queues=["celery", "polls"]):
         yield celery
 
 

@@ -12,7 +12,10 @@
   user's role in the workspace still applies.
 - A token expires (1 to 365 days), can be revoked, and stops working when its user leaves
   the workspace or is suspended. It survives sign-outs and password changes: it is a
-  separately managed credential (revoke it on the tokens page).
+  separately managed credential (revoke it on the tokens page). Only a verified address may
+  mint one, and a password reset or the first verification revokes every token made before
+  it (`revoke_all_for_user`): whoever held the account before its owner proved the address
+  keeps nothing.
 - Looking a token up happens before anyone is known to RLS: the SECURITY DEFINER function
   auth_find_api_token(hash) (migration 0004) returns only what authentication needs.
 - last_used_at is written at most once a minute per token (the API commits it on its own,
@@ -33,11 +36,12 @@ from typing import Any
 from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session
 
-from railsaas.accounts import names
+from railsaas.accounts import names, verification
 from railsaas.accounts.tokens import InvalidToken
-from railsaas.db import TenantContext, set_context
+from railsaas.db import TenantContext, get_context, set_context
 from railsaas.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from railsaas.models import ApiToken, Membership, Tenant
+from railsaas.permissions import HasRole, authorize
 from railsaas.platform import audit
 
 PREFIX = "rs_live_"
@@ -116,11 +120,16 @@ def _active(stmt: Select, now: datetime) -> Select:
                       (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now))
 
 
-def create(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, name: Any,
+def create(session: Session, workspace: HasRole | None, *, user_id: uuid.UUID, name: Any,
            scopes: Any, expires_in_days: Any = DEFAULT_DAYS,
            within: frozenset[str] | None = None) -> tuple[ApiToken, str]:
-    """A new token and its secret (returned this once). `within`: the scopes of the
-    credential asking, when that is itself a token: it cannot mint a stronger one."""
+    """A new token and its secret (returned this once), for the caller in `workspace` (the
+    request's workspace and role; `tokens.create` is checked here). `within`: the scopes of
+    the credential asking, when that is itself a token: it cannot mint a stronger one. The
+    user must have confirmed their address (accounts.verification)."""
+    authorize(workspace, "tokens.create")
+    verification.require_verified(session, user_id)
+    tenant_id = workspace.id
     name = _clean_name(name)
     expanded = expand_scopes(scopes)
     if not isinstance(expires_in_days, int) or isinstance(expires_in_days, bool) \
@@ -190,6 +199,44 @@ def revoke(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID,
         audit.record(session, "api_token.revoked", target_type="api_token",
                      target_id=token.id, details={"name": token.name})
     return token
+
+
+@dataclass(frozen=True)
+class RevokedToken:
+    name: str
+    prefix: str
+    workspace: str
+    created_at: datetime
+
+
+def revoke_all_for_user(session: Session, user_id: uuid.UUID, *, before: datetime,
+                        reason: str) -> list[RevokedToken]:
+    """Revoke every live token of the user, in every workspace they belong to, created
+    before `before`. Tokens are workspace rows (RLS), so this acts in each of the user's
+    workspaces in turn and then restores the caller's context."""
+    ctx = get_context(session)
+    tenants = session.execute(
+        select(Tenant.id, Tenant.name).join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == user_id)).all()
+    revoked: list[RevokedToken] = []
+    try:
+        for tenant_id, workspace in tenants:
+            set_context(session, TenantContext(tenant_id=tenant_id, user_id=user_id))
+            rows = session.execute(
+                update(ApiToken)
+                .where(ApiToken.tenant_id == tenant_id, ApiToken.user_id == user_id,
+                       ApiToken.revoked_at.is_(None), ApiToken.created_at < before)
+                .values(revoked_at=func.now())
+                .returning(ApiToken.id, ApiToken.name, ApiToken.prefix, ApiToken.created_at)
+                .execution_options(synchronize_session=False)).all()
+            for token_id, name, prefix, created_at in rows:
+                revoked.append(RevokedToken(name, prefix, workspace, created_at))
+                audit.record(session, "api_token.revoked", target_type="api_token",
+                             target_id=token_id, tenant_id=tenant_id,
+                             details={"name": name, "reason": reason})
+    finally:
+        set_context(session, ctx)
+    return revoked
 
 
 # --- authentication ----------------------------------------------------------------------

@@ -5,10 +5,23 @@ Decisions worth knowing:
   function auth_find_user(email), since before sign-in nobody is known to RLS.
 - Sign-in failures all read the same (wrong password, unknown email, locked, suspended) and
   cost one bcrypt check each, so neither the message nor the timing tells them apart.
-  Failures are counted per account and per IP in Redis; reaching LOGIN_MAX_ATTEMPTS (per
-  account) or 4x that (per IP) refuses sign-in for LOGIN_LOCK_SECONDS.
-- Unverified users may sign in (they are asked to verify on every page). Areas that must not
-  serve unverified addresses (deploying, billing) call ensure_verified(user).
+  Failures are counted per account and per IP (platform.throttles); reaching
+  LOGIN_MAX_ATTEMPTS (per account) or 4x that (per IP) refuses sign-in for
+  LOGIN_LOCK_SECONDS.
+- Sign-up, password-reset requests and verification resends are also limited per client IP
+  (SIGNUPS_PER_IP_PER_HOUR, ...): the pages and the API both get a RateLimited (429).
+- Unverified users may sign in (they are asked to verify on every page). What must not
+  serve an unproven address (API tokens, deploying, billing) calls
+  accounts.verification.ensure_verified in the feature function itself.
+- Sign-up says the same thing whether or not the address already has an account (same
+  status, body, page, and about the same work: a bcrypt hash and one email queued); the
+  existing owner gets a notice by mail instead of a new account.
+- The first verification of an address and a password reset end every session and revoke
+  every personal API token made before them, and tell the owner by mail: an account
+  squatted before its owner proved the address keeps nothing of the squatter's.
+- A reset request does nothing but queue `accounts.password_reset` (with a digest of the
+  address, never the address or a link); the task looks the account up and sends the mail,
+  so the request does the same work, in the same time, for a known and an unknown address.
 - Links in emails are signed with SECRET_KEY (itsdangerous), bound to a purpose and an email
   address, and expire. A reset link is also bound to a digest of the current password hash,
   so it stops working once used (or once the password changes any other way).
@@ -25,31 +38,36 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from railsaas.accounts import names, passwords, tokens, workspaces
-from railsaas.db import TenantContext, get_context, set_context
-from railsaas.errors import Conflict, Forbidden, ServiceError, Unauthenticated, ValidationFailed
-from railsaas.extensions import redis_client
+from railsaas.accounts import api_tokens, names, passwords, tokens, verification, workspaces
+from railsaas.db import SYSTEM, TenantContext, get_context, set_context
+from railsaas.errors import (
+    Conflict,
+    RateLimited,
+    ServiceError,
+    Unauthenticated,
+    ValidationFailed,
+)
 from railsaas.models import User
 from railsaas.observability import metrics
-from railsaas.platform import audit, mail
+from railsaas.platform import audit, mail, outbox, throttles
 
 log = logging.getLogger(__name__)
 
 LOGIN_FAILED_MESSAGE = ("Incorrect email or password. After repeated failed attempts, "
                         "sign-in is paused for a while.")
 VERIFY_EMAIL, CHANGE_EMAIL, RESET_PASSWORD = "verify-email", "change-email", "reset-password"
-# Lifetimes of emailed links, in seconds (app.config may override them).
-LINK_MAX_AGE = {VERIFY_EMAIL: 2 * 86400, CHANGE_EMAIL: 2 * 86400, RESET_PASSWORD: 3600}
-MAIL_RESEND_SECONDS = 60  # at most one verification / reset email per address per minute
+# The setting holding each emailed link's lifetime, in seconds (railsaas/config.py).
+LINK_MAX_AGE_SETTING = {VERIFY_EMAIL: "LINK_MAX_AGE_VERIFY_EMAIL",
+                        CHANGE_EMAIL: "LINK_MAX_AGE_CHANGE_EMAIL",
+                        RESET_PASSWORD: "LINK_MAX_AGE_RESET_PASSWORD"}
 NAME_MAX = 255
 
 
@@ -134,23 +152,36 @@ def _send(session: Session, user_id: uuid.UUID, to: str, kind: str, subject: str
 
 def _mail_allowed(purpose: str, email: str) -> bool:
     """At most one email of a kind per address per minute (resend and forgot buttons)."""
-    try:
-        return bool(redis_client().set(f"auth:mail:{purpose}:{_digest(email)}", "1",
-                                       ex=MAIL_RESEND_SECONDS, nx=True))
-    except redis.RedisError:
-        log.warning("redis unavailable: email throttle skipped")
-        return True
+    return throttles.hit(throttles.MAIL_RESEND, purpose, _digest(email))
+
+
+_PER_IP_MESSAGES = {
+    throttles.SIGNUP_PER_IP: "Too many sign-ups from your network.",
+    throttles.FORGOT_PER_IP: "Too many password-reset requests from your network.",
+    throttles.VERIFY_RESEND_PER_IP: "Too many requests for a new link from your network.",
+}
+
+
+def _limit_ip(limit: throttles.Limit, ip: str | None) -> None:
+    """Count one attempt from this client IP on a form anyone may post; RateLimited once
+    over. Without an IP (no request) nothing is counted."""
+    if ip is None or throttles.hit(limit, ip):
+        return
+    wait = throttles.reset_after(limit, ip)
+    minutes = max(1, -(-wait // 60))
+    raise RateLimited(f"{_PER_IP_MESSAGES[limit]} Try again in {minutes} minute"
+                      f"{'s' if minutes != 1 else ''}.", retry_after=wait)
 
 
 def _link(endpoint: str, **values: Any) -> str:
-    """Absolute link for an email: BASE_URL, never the request's Host header."""
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+    """Absolute link for an email: BASE_URL, never the request's Host header. Tasks (a reset
+    is mailed by one) have no request: the path comes from the URL map directly."""
+    path = url_for(endpoint, **values) if has_request_context() else \
+        current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["BASE_URL"].rstrip("/") + path
 
 
-def ensure_verified(user: User) -> None:
-    if not user.email_verified:
-        raise Forbidden("Verify your email address first: we sent you a link.",
-                        code="email_unverified")
+ensure_verified = verification.ensure_verified  # the rule lives in accounts.verification
 
 
 # --- signed links -----------------------------------------------------------------------------
@@ -160,15 +191,17 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
                                   salt=f"railsaas.auth.{purpose}")
 
 
+def link_max_age(purpose: str) -> int:
+    return int(current_app.config[LINK_MAX_AGE_SETTING[purpose]])
+
+
 def make_link_token(purpose: str, **payload: str) -> str:
     return _serializer(purpose).dumps(payload)
 
 
 def _load_link_token(purpose: str, token: str, keys: tuple[str, ...]) -> dict[str, str]:
-    max_age = int(current_app.config.get(f"LINK_MAX_AGE_{purpose.upper().replace('-', '_')}",
-                                         LINK_MAX_AGE[purpose]))
     try:
-        data = _serializer(purpose).loads(token, max_age=max_age)
+        data = _serializer(purpose).loads(token, max_age=link_max_age(purpose))
     except SignatureExpired:
         raise InvalidLink("This link has expired. Request a new one.",
                           code="link_expired") from None
@@ -199,50 +232,36 @@ def _password_fingerprint(password_hash: str) -> str:
 # --- sign-in throttling -----------------------------------------------------------------------
 
 class LoginThrottle:
-    """Failed sign-ins counted per account (normalised email) and per IP, in fixed windows of
-    LOGIN_LOCK_SECONDS. Unknown emails count too, so a lock reveals nothing. Redis down:
-    sign-in still works (logged), rather than locking everyone out."""
+    """Failed sign-ins counted per account (a digest of the normalised email) and per IP,
+    in windows of LOGIN_LOCK_SECONDS from the first miss (throttles.LOGIN_PER_ACCOUNT and
+    LOGIN_PER_IP). Unknown emails count too, so a lock reveals nothing. Redis down: sign-in
+    still works (logged), rather than locking everyone out."""
 
     def __init__(self, email: str, ip: str | None) -> None:
-        cfg = current_app.config
-        self.window = int(cfg["LOGIN_LOCK_SECONDS"])
-        per_account = int(cfg["LOGIN_MAX_ATTEMPTS"])
-        self.account_key = f"auth:login-fail:acct:{_digest(email)}"
-        self.limits = [(self.account_key, per_account)]
+        self.limits = [(throttles.LOGIN_PER_ACCOUNT, _digest(email))]
         if ip:
-            self.limits.append((f"auth:login-fail:ip:{ip}", per_account * 4))
+            self.limits.append((throttles.LOGIN_PER_IP, ip))
 
     def locked(self) -> bool:
-        try:
-            counts = redis_client().mget([key for key, _ in self.limits])
-        except redis.RedisError:
-            log.warning("redis unavailable: login throttle skipped")
-            return False
-        return any(int(c or 0) >= limit for c, (_, limit) in zip(counts, self.limits,
-                                                                 strict=True))
+        return not all(throttles.test(limit, key) for limit, key in self.limits)
 
     def failed(self) -> None:
-        try:
-            pipe = redis_client().pipeline()
-            for key, _ in self.limits:
-                pipe.set(key, 0, ex=self.window, nx=True)  # the window starts at the 1st miss
-                pipe.incr(key)
-            pipe.execute()
-        except redis.RedisError:
-            log.warning("redis unavailable: login failure not counted")
+        for limit, key in self.limits:
+            throttles.hit(limit, key)
 
     def clear_account(self) -> None:
-        try:
-            redis_client().delete(self.account_key)
-        except redis.RedisError:
-            log.warning("redis unavailable: login throttle not cleared")
+        throttles.clear(*self.limits[0])
 
 
 # --- sign-up ----------------------------------------------------------------------------------
 
-def _email_taken() -> Conflict:
+class EmailTaken(Conflict):
+    """The address already has an account (sign-up hides this; see register)."""
+
+
+def _email_taken() -> EmailTaken:
     message = "An account with this email address already exists."
-    return Conflict(message, details={"email": message})
+    return EmailTaken(message, details={"email": message})
 
 
 def create_account(session: Session, *, email: Any, password: Any, name: Any,
@@ -261,6 +280,8 @@ def create_account(session: Session, *, email: Any, password: Any, name: Any,
     if errors:
         raise ValidationFailed("Please correct the highlighted fields.", details=errors)
     email, name = normalize_email(email), clean_name(name)
+    # Hash before looking the address up: a taken address costs the same bcrypt time.
+    password_hash = passwords.hash_password(password)
     if find_login(session, email) is not None:
         raise _email_taken()
 
@@ -268,8 +289,7 @@ def create_account(session: Session, *, email: Any, password: Any, name: Any,
     # The policies admit a new user only as themselves, and a new workspace only when it is
     # the selected one: select the ids before inserting.
     set_context(session, TenantContext(user_id=user_id, tenant_id=tenant_id))
-    user = User(id=user_id, email=email, name=name,
-                password_hash=passwords.hash_password(password))
+    user = User(id=user_id, email=email, name=name, password_hash=password_hash)
     try:
         with session.begin_nested():
             session.add(user)
@@ -300,13 +320,23 @@ def _bump_session_version(session: Session, user: User) -> None:
     set_committed_value(user, "session_version", version)
 
 
-def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
+def register(session: Session, *, email: Any, password: Any, name: Any,
+             ip: str | None = None) -> User | None:
     """Create a user, their personal workspace and owner membership; email a link to verify.
+    Every attempt counts against the client IP's sign-up limit (`ip`: the request's).
 
-    Leaves the session's RLS context on the new user and workspace."""
+    An address that already has an account gets no new one: its owner is mailed a notice
+    and None is returned, and the caller answers exactly as for a new account, so sign-up
+    cannot be used to learn who has an account. Leaves the session's RLS context on the new
+    user and workspace."""
+    _limit_ip(throttles.SIGNUP_PER_IP, ip if ip is not None else _client_ip())
     tenant_id = uuid.uuid4()
-    user = create_account(session, email=email, password=password, name=name,
-                          tenant_id=tenant_id)
+    try:
+        user = create_account(session, email=email, password=password, name=name,
+                              tenant_id=tenant_id)
+    except EmailTaken:
+        _tell_signup_attempt(session, normalize_email(email))
+        return None
     workspaces.create_tenant(session, name=f"{user.name}'s workspace", owner_id=user.id,
                              tenant_id=tenant_id)
     _record(session, "auth.register", user.id, actor=user.id, workspace_id=str(tenant_id))
@@ -315,18 +345,34 @@ def register(session: Session, *, email: Any, password: Any, name: Any) -> User:
     return user
 
 
+def _tell_signup_attempt(session: Session, email: str) -> None:
+    """Mail the owner of `email` that someone tried to sign up with it (at most once a
+    minute per address, so sign-up cannot be used to flood an inbox)."""
+    record = find_login(session, email)
+    if record is None or record.is_suspended:
+        return
+    _record(session, "auth.register_existing", record.id)
+    if not _mail_allowed("signup-attempt", email):
+        return
+    _send(session, record.id, email, "auth/signup_attempt",
+          "Someone tried to sign up with your email address",
+          login_link=_link("auth.login"), forgot_link=_link("auth.forgot"))
+
+
 # --- verification -----------------------------------------------------------------------------
 
 def send_verification(session: Session, user: User) -> None:
     token = make_link_token(VERIFY_EMAIL, uid=str(user.id), email=user.email)
     _send(session, user.id, user.email, "auth/verify_email", "Confirm your email address",
           name=user.name, link=_link("auth.verify", token=token),
-          hours=LINK_MAX_AGE[VERIFY_EMAIL] // 3600)
+          hours=link_max_age(VERIFY_EMAIL) // 3600)
 
 
-def resend_verification(session: Session, email: Any) -> None:
+def resend_verification(session: Session, email: Any, ip: str | None = None) -> None:
     """Send the link again to an unverified account. Same outcome whether or not the address
-    is known (the page says the same either way)."""
+    is known (the page says the same either way); every request counts against the client
+    IP's limit."""
+    _limit_ip(throttles.VERIFY_RESEND_PER_IP, ip if ip is not None else _client_ip())
     address = email.strip().lower() if isinstance(email, str) else ""
     record = find_login(session, address) if address else None
     if record is None or record.email_verified or record.is_suspended:
@@ -349,6 +395,9 @@ def verify_email(session: Session, token: str) -> User:
     if not user.email_verified:
         _mark_verified(session, user)
         _record(session, "auth.verify_email", user.id, actor=user.id)
+        # Whoever signed up may not have owned the address: now that its owner has shown
+        # up, nothing made before keeps working.
+        revoke_prior_credentials(session, user, reason="email_verified")
     return user
 
 
@@ -411,14 +460,41 @@ def login(session: Session, *, email: Any, password: Any, ip: str | None = None)
     return user
 
 
-def end_sessions(session: Session, user: User) -> None:
-    """End every browser session and API token of the user (the caller may start a new one)."""
+def end_sessions(session: Session, user: User) -> int:
+    """End every browser session and API sign-in of the user (the caller may start a new
+    one). Personal API tokens are separate credentials: see revoke_prior_credentials.
+    Returns the number of API sign-ins ended."""
     if get_context(session).user_id == user.id:
         _bump_session_version(session, user)  # the user themself, on any login
     else:
         user.session_version += 1  # an admin ending someone else's (admin login only)
-    tokens.revoke_all(session, user.id)
+    ended = tokens.revoke_all(session, user.id)
     session.flush()
+    return ended
+
+
+REVOKE_REASONS = {"email_verified": "your email address was confirmed",
+                  "password_reset": "your password was reset"}
+
+
+def revoke_prior_credentials(session: Session, user: User, *, reason: str) -> None:
+    """End every session and API sign-in and revoke every personal API token made before
+    now; mail the owner what was revoked, and when, if there was anything."""
+    when = _now()
+    sign_ins = end_sessions(session, user)
+    revoked = api_tokens.revoke_all_for_user(session, user.id, before=when, reason=reason)
+    _record(session, "auth.credentials_revoked", user.id, actor=user.id, reason=reason,
+            api_tokens=len(revoked), api_sign_ins=sign_ins)
+    if not revoked and not sign_ins:
+        return
+    _send(session, user.id, user.email, "auth/credentials_revoked",
+          "API access to your account was revoked",
+          name=user.name, because=REVOKE_REASONS[reason],
+          when=when.strftime("%Y-%m-%d %H:%M UTC"), sign_ins=sign_ins,
+          revoked=[{"name": t.name, "prefix": t.prefix, "workspace": t.workspace,
+                    "created": t.created_at.strftime("%Y-%m-%d %H:%M UTC")}
+                   for t in revoked],
+          tokens_link=_link("tokens.index"))
 
 
 def logout(session: Session, user: User) -> None:
@@ -472,22 +548,43 @@ def change_password(session: Session, user: User, *, current_password: Any,
           name=user.name, forgot_link=_link("auth.forgot"))
 
 
-def request_password_reset(session: Session, email: Any) -> None:
-    """Email a reset link if the address belongs to an account. Says nothing either way."""
+RESET_TASK = "accounts.password_reset"
+
+
+def email_digest(email: str) -> str:
+    """How a reset request names its address in the outbox and the broker: not the address
+    itself (the task finds the account by this digest)."""
+    return _digest(email.strip().lower())
+
+
+def request_password_reset(session: Session, email: Any, ip: str | None = None) -> None:
+    """Queue the reset: the task (send_password_reset) looks the address up and mails a
+    link if it belongs to an account. The request does the same work either way, so
+    neither its answer nor its timing says whether the address is known. Every request
+    counts against the client IP's limit."""
+    _limit_ip(throttles.FORGOT_PER_IP, ip if ip is not None else _client_ip())
     address = email.strip().lower() if isinstance(email, str) else ""
-    record = find_login(session, address) if address else None
-    if record is None or record.is_suspended or not _mail_allowed(RESET_PASSWORD, address):
+    if not address:
         return
-    set_context(session, TenantContext(user_id=record.id))
-    user = session.get(User, record.id)
-    if user is None:
-        return
+    outbox.enqueue(session, RESET_TASK, email_digest=email_digest(address))
+
+
+def send_password_reset(session: Session, digest: str) -> bool:
+    """The task's half of a reset request: mail a link to the account whose address has
+    this digest, if there is one (and at most one link a minute). True when one was sent."""
+    set_context(session, SYSTEM)
+    user = session.scalar(select(User).where(
+        func.encode(func.sha256(func.convert_to(User.email, "UTF8")), "hex") == digest))
+    if user is None or user.is_suspended or not _mail_allowed(RESET_PASSWORD, user.email):
+        return False
+    set_context(session, TenantContext(user_id=user.id))
     token = make_link_token(RESET_PASSWORD, uid=str(user.id), email=user.email,
                             ph=_password_fingerprint(user.password_hash))
     _record(session, "auth.password_reset_requested", user.id)
     _send(session, user.id, user.email, "auth/reset_password", "Reset your password",
           name=user.name, link=_link("auth.reset", token=token),
-          minutes=LINK_MAX_AGE[RESET_PASSWORD] // 60)
+          minutes=link_max_age(RESET_PASSWORD) // 60)
+    return True
 
 
 def check_reset_token(session: Session, token: str) -> User:
@@ -505,7 +602,7 @@ def reset_password(session: Session, token: str, new_password: Any) -> User:
     passwords.check_policy(new_password)
     user.password_hash = passwords.hash_password(new_password)
     _mark_verified(session, user)  # the link reached that inbox
-    end_sessions(session, user)
+    revoke_prior_credentials(session, user, reason="password_reset")
     LoginThrottle(user.email, None).clear_account()
     _record(session, "auth.password_reset", user.id, actor=user.id)
     _send(session, user.id, user.email, "auth/password_changed", "Your password was changed",
@@ -542,4 +639,4 @@ def request_email_change(session: Session, user: User, *, new_email: Any,
             new_domain=new.rsplit("@", 1)[-1])
     _send(session, user.id, new, "auth/confirm_email_change", "Confirm your new email address",
           name=user.name, link=_link("auth.confirm_email", token=token),
-          hours=LINK_MAX_AGE[CHANGE_EMAIL] // 3600)
+          hours=link_max_age(CHANGE_EMAIL) // 3600)

@@ -184,14 +184,26 @@ def revoke_family(session: Session, user_id: uuid.UUID, family_id: uuid.UUID) ->
         )
 
 
-def revoke_all(session: Session, user_id: uuid.UUID) -> None:
-    """Revoke every refresh token of a user (password change, reset, log out everywhere)."""
+def revoke_all(session: Session, user_id: uuid.UUID) -> int:
+    """Revoke every refresh token of a user (password change, reset, log out everywhere).
+    Returns how many API sign-ins (token families) that ended."""
     with _as_user(session, user_id):
+        families = session.scalars(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None),
+                   RefreshToken.used_at.is_(None), RefreshToken.expires_at > _now())
+            .values(revoked_at=_now())
+            .returning(RefreshToken.family_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        # Spent and expired tokens of those families end too (a reuse must not revive them).
         session.execute(
             update(RefreshToken)
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=_now())
+            .execution_options(synchronize_session=False)
         )
+    return len(set(families))
 
 
 def family_revoked(session: Session, user_id: uuid.UUID, family_id: uuid.UUID) -> bool:

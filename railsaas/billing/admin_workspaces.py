@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from railsaas.billing import costs, spend_caps, usage
+from railsaas.billing import costs, holds, spend_caps, usage
 from railsaas.errors import Conflict, NotFound, ValidationFailed
 from railsaas.instances import lifecycle as instances
 from railsaas.models import Instance, Membership, Subscription, Tenant, User
-from railsaas.observability.metrics import ACTIVE_STATUSES
+from railsaas.models.instance import ACTIVE as ACTIVE_STATUSES
 from railsaas.platform import audit
 
 
@@ -136,7 +136,9 @@ def reactivate(session: Session, tenant_id: uuid.UUID) -> Tenant:
     tenant.status = "active"
     tenant.suspended_at = None
     tenant.suspended_reason = None
-    resumed = instances.resume_tenant_instances(session, tenant.id)
+    # Only what nothing else holds starts again: billing's holds outlast the admin's.
+    outcome, n = holds.reconcile(session, tenant)
+    resumed = n if outcome == "resumed" else 0
     audit.record(session, "admin.workspace_reactivate", target_type="tenant",
                  target_id=tenant.id, tenant_id=tenant.id, details={"instances": resumed})
     session.flush()

@@ -78,11 +78,18 @@ def clear(session: Session, tenant: Tenant) -> bool:
 
 
 def advance(session: Session, tenant: Tenant, now: datetime) -> list[str]:
-    """Take the steps whose deadline has passed (caller holds the row lock)."""
+    """Take the steps whose deadline has passed (caller holds the row lock). A workspace
+    already suspended is held again: whatever started since the last run stops."""
     if tenant.payment_failed_at is None:
         return []
     suspend_on, delete_on = deadlines(tenant.payment_failed_at)
     steps: list[str] = []
+    if tenant.dunning_stage in ("suspended", "deleted"):
+        outcome, n = holds.reconcile(session, tenant)
+        if outcome == "suspended":
+            audit.record(session, "billing.dunning_resuspend", target_type="tenant",
+                         target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
+                         actor_type="system", details={"instances": n})
     if tenant.dunning_stage in (None, "notified") and now >= suspend_on:
         tenant.dunning_stage = "suspended"
         _, n = holds.reconcile(session, tenant)

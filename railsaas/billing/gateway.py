@@ -1,13 +1,20 @@
 """The only place that talks to Stripe.
 
 Everything goes through stripe-python's `StripeClient`, built from STRIPE_SECRET_KEY and
-pointed at STRIPE_API_BASE when set (the emulator in `make dev` and the tests). Functions
-return plain dicts (Stripe's JSON), so the services never hold stripe-python objects.
+pointed at STRIPE_API_BASE when set (the emulator in `make dev` and the tests). Every request
+names the API version it was written for (`API_VERSION`, sent as `Stripe-Version`), so an
+account whose default version is another one still answers in the shape read here; the
+pyproject pins stripe-python to the major release that speaks it. Functions return plain
+dicts (Stripe's JSON), so the services never hold stripe-python objects.
 
 Idempotency keys are derived from our own ids (a tenant's customer, a plan's product and
 price, an overage report's identifier), so a retry after a lost answer finds what the first
-attempt created instead of creating it twice. Errors become `BillingUnavailable` (503) with a
-message fit for a page: never the key, never Stripe's raw request.
+attempt created instead of creating it twice. A key names one user action, never only its
+parameters: Stripe replays the first answer to a repeated key for 24 hours, so a plan
+switch back and forth (A->B->A->B) keyed on the target price would do nothing the second
+time while we believed it done; such keys carry the action's own id (`request_id`).
+Errors become `BillingUnavailable` (503) with a message fit for a page: never the key,
+never Stripe's raw request.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ log = logging.getLogger(__name__)
 # Overage is sold by the cent: one meter, one metered price per billing interval.
 METER_EVENT_NAME = "railsaas_usage_overage_cents"
 USAGE_PRICE_LOOKUP = "railsaas_usage_overage_{interval}"
+# The API version this module reads and writes (stripe-python 16's own); the emulator
+# answers it and refuses versions Stripe does not know.
+API_VERSION = "2026-10-28.endive"
 # Stripe's hosted pages when STRIPE_API_BASE is not set (for the CSP's form-action).
 STRIPE_HOSTED_ORIGINS = ("https://checkout.stripe.com", "https://billing.stripe.com")
 
@@ -61,6 +71,7 @@ def client() -> stripe.StripeClient:
         c = _clients.get(cache_key)
         if c is None:
             options: dict[str, Any] = {
+                "stripe_version": API_VERSION,
                 "max_network_retries": 2,
                 "http_client": stripe.RequestsClient(timeout=(5, 30)),
             }
@@ -145,10 +156,6 @@ def construct_event(payload: bytes, sig_header: str | None, tolerance: int = 300
             or "created" not in event:
         raise InvalidSignature("The body is not a Stripe event.")
     return event  # the JSON exactly as Stripe sent it
-
-
-def retrieve_event(event_id: str) -> dict[str, Any]:
-    return _plain(_call("events.retrieve", client().v1.events.retrieve, event_id))
 
 
 def list_events(since: datetime, types: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -269,25 +276,49 @@ def usage_price_id(interval: str) -> str:
 
 # --- checkout, portal, subscriptions ----------------------------------------------------------
 
-def create_checkout_session(*, customer_id: str, tenant_id: uuid.UUID, plan, success_url: str,
-                            cancel_url: str, window: str) -> dict[str, Any]:
-    """Checkout in subscription mode: the plan's price and the metered overage price.
-    `window` (e.g. the current ten minutes) makes a double click reuse one session."""
+def create_checkout_session(*, customer_id: str, tenant_id: uuid.UUID, user_id: uuid.UUID,
+                            plan, trial_days: int, success_url: str, cancel_url: str,
+                            window: str) -> dict[str, Any]:
+    """Checkout in subscription mode: the plan's price and the metered overage price (both
+    made when the plan was saved: nothing is created here), with a trial of `trial_days`
+    (0: none). `window` (e.g. the current ten minutes) makes a
+    double click reuse one session. The person starting it is on the subscription's
+    metadata: who had the trial (billing.trials)."""
+    meta = {"tenant_id": str(tenant_id), "plan_id": str(plan.id), "user_id": str(user_id)}
     params: dict[str, Any] = {
         "mode": "subscription", "customer": customer_id,
         "client_reference_id": str(tenant_id),
         "line_items": [{"price": plan.stripe_price_id, "quantity": 1},
-                       {"price": usage_price_id(plan.interval)}],
+                       {"price": plan.stripe_usage_price_id}],
         "success_url": success_url, "cancel_url": cancel_url,
-        "metadata": {"tenant_id": str(tenant_id), "plan_id": str(plan.id)},
-        "subscription_data": {"metadata": {"tenant_id": str(tenant_id),
-                                           "plan_id": str(plan.id)}},
+        "metadata": meta, "subscription_data": {"metadata": meta},
     }
-    if plan.trial_days:
-        params["subscription_data"]["trial_period_days"] = plan.trial_days
-    key = f"checkout-{tenant_id}-{plan.id}-{plan.stripe_price_id}-{window}"
+    if trial_days:
+        params["subscription_data"]["trial_period_days"] = trial_days
+    key = (f"checkout-{tenant_id}-{user_id}-{plan.id}-{plan.stripe_price_id}-t{trial_days}-"
+           f"{window}")
     return _plain(_call("checkout.sessions.create", client().v1.checkout.sessions.create,
                         params=params, options={"idempotency_key": key}))
+
+
+def expire_other_checkout_sessions(customer_id: str, keep: str) -> list[str]:
+    """Expire the customer's open Checkout sessions but `keep`: Stripe keeps a session
+    payable for 24 hours, so two tabs paid would make two subscriptions. Returns the ids
+    expired (one already completed or expired meanwhile is left alone)."""
+    page = _call("checkout.sessions.list", client().v1.checkout.sessions.list,
+                 params={"customer": customer_id, "status": "open", "limit": 100})
+    expired = []
+    for cs in page.data:
+        if cs.id == keep:
+            continue
+        try:
+            _call("checkout.sessions.expire", client().v1.checkout.sessions.expire, cs.id)
+        except BillingUnavailable as exc:
+            if not isinstance(exc.__cause__, stripe.InvalidRequestError):
+                raise
+            continue  # completed or expired since it was listed
+        expired.append(cs.id)
+    return expired
 
 
 def retrieve_checkout_session(session_id: str) -> dict[str, Any]:
@@ -306,15 +337,26 @@ def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
                         subscription_id))
 
 
-def change_subscription_price(subscription_id: str, item_id: str, price_id: str
-                              ) -> dict[str, Any]:
-    """Switch the plan item to another price now, invoicing the prorated difference."""
+def change_subscription_price(subscription_id: str, item_id: str, price_id: str, *,
+                              request_id: uuid.UUID) -> dict[str, Any]:
+    """Switch the plan item to another price now, invoicing the prorated difference.
+    `request_id` names this switch (one per user action): a retry of the same action
+    replays, a later switch to the same price is a new request. Returns the subscription
+    as Stripe holds it afterwards (read again, not the update's answer)."""
+    _call("subscriptions.update", client().v1.subscriptions.update,
+          subscription_id, params={
+              "items": [{"id": item_id, "price": price_id}],
+              "proration_behavior": "always_invoice"},
+          options={"idempotency_key": f"switch-{subscription_id}-{request_id}"})
+    return retrieve_subscription(subscription_id)
+
+
+def end_trial_now(subscription_id: str) -> dict[str, Any]:
+    """End a subscription's trial at once: its first paid period starts (and is invoiced)
+    now."""
     return _plain(_call("subscriptions.update", client().v1.subscriptions.update,
-                        subscription_id, params={
-                            "items": [{"id": item_id, "price": price_id}],
-                            "proration_behavior": "always_invoice"},
-                        options={"idempotency_key":
-                                 f"switch-{subscription_id}-{item_id}-{price_id}"}))
+                        subscription_id, params={"trial_end": "now"},
+                        options={"idempotency_key": f"end-trial-{subscription_id}"}))
 
 
 def set_cancel_at_period_end(subscription_id: str, cancel: bool) -> dict[str, Any]:
@@ -322,8 +364,67 @@ def set_cancel_at_period_end(subscription_id: str, cancel: bool) -> dict[str, An
                         subscription_id, params={"cancel_at_period_end": cancel}))
 
 
+def cancel_subscription_now(subscription_id: str) -> dict[str, Any]:
+    """End a subscription at once (no proration credit); Stripe's copy afterwards."""
+    try:
+        _call("subscriptions.cancel", client().v1.subscriptions.cancel, subscription_id,
+              options={"idempotency_key": f"cancel-now-{subscription_id}"})
+    except BillingUnavailable as exc:
+        if not isinstance(exc.__cause__, stripe.InvalidRequestError):
+            raise  # already canceled is what we wanted
+    return retrieve_subscription(subscription_id)
+
+
+def refund_first_payment(subscription_id: str) -> list[str]:
+    """Refund in full what the subscription's first invoice collected (its payments, since
+    2025-03-31.basil listed under /v1/invoice_payments). The refund ids; none when the
+    first invoice charged nothing (a trial)."""
+    invoices = _call("invoices.list", client().v1.invoices.list,
+                     params={"subscription": subscription_id, "limit": 100})
+    first = next((i for i in invoices.data if i.billing_reason == "subscription_create"),
+                 None)
+    if first is None:
+        return []
+    payments = _call("invoice_payments.list", client().v1.invoice_payments.list,
+                     params={"invoice": first.id, "limit": 100})
+    refunds = []
+    for payment in payments.data:
+        pi = payment.payment.payment_intent
+        pi_id = pi if isinstance(pi, str) else getattr(pi, "id", None)
+        if payment.status != "paid" or not pi_id:
+            continue
+        refund = _call("refunds.create", client().v1.refunds.create, params={
+            "payment_intent": pi_id, "reason": "duplicate",
+            "metadata": {"subscription": subscription_id}},
+            options={"idempotency_key": f"refund-duplicate-{pi_id}"})
+        refunds.append(refund.id)
+    return refunds
+
+
 def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
     return _plain(_call("invoices.retrieve", client().v1.invoices.retrieve, invoice_id))
+
+
+def retrieve_payment_method(payment_method_id: str) -> dict[str, Any]:
+    return _plain(_call("payment_methods.retrieve", client().v1.payment_methods.retrieve,
+                        payment_method_id))
+
+
+FETCHERS = {"subscription": retrieve_subscription, "invoice": retrieve_invoice,
+            "checkout.session": retrieve_checkout_session,
+            "payment_method": retrieve_payment_method}
+
+
+def fetch(kind: str, object_id: str) -> dict[str, Any] | None:
+    """Stripe's current copy of an object, or None when Stripe has no such object (what
+    an event claims about an object Stripe does not know is not to be believed)."""
+    try:
+        found = FETCHERS[kind](object_id)
+    except BillingUnavailable as exc:
+        if is_missing(exc):
+            return None
+        raise
+    return None if found.get("deleted") else found
 
 
 def open_invoices(customer_id: str | None) -> list[dict[str, Any]]:

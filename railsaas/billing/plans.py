@@ -54,6 +54,8 @@ def _cents(value: Any) -> int:
         amount = Decimal(str(value).strip().replace(",", "").lstrip("$"))
     except InvalidOperation:
         raise ValueError("enter an amount in dollars, like 19 or 19.99") from None
+    if not amount.is_finite():  # "NaN", "Infinity": comparing them would raise
+        raise ValueError("enter an amount in dollars, like 19 or 19.99")
     if amount < 0 or amount > 1_000_000:
         raise ValueError("between 0 and 1,000,000")
     if amount != amount.quantize(Decimal("0.01")):
@@ -156,7 +158,10 @@ def _check_unique(session: Session, data: PlanInput, plan_id: uuid.UUID | None) 
 
 
 def _sync(plan: Plan, data: PlanInput) -> None:
-    """Create or check the plan's Stripe price (before anything is written)."""
+    """Create or check the plan's Stripe price (before anything is written), and make sure
+    the meter and metered overage price exist, so Checkout only reads them."""
+    if data.sync_stripe or data.stripe_price_id:
+        plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
     if data.stripe_price_id and not data.sync_stripe:
         price = gateway.retrieve_price(data.stripe_price_id)
         if price is None:
@@ -235,3 +240,15 @@ def delete(session: Session, plan_id: Any) -> None:
 
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, list | tuple) else value
+
+
+def backfill_usage_prices(session: Session) -> list[uuid.UUID]:
+    """Plans saved before the overage price was made at plan sync get theirs (the
+    `billing.sync_plan_prices` task); the ids of the plans changed."""
+    done = []
+    for plan in session.scalars(select(Plan).where(Plan.stripe_price_id.isnot(None),
+                                                   Plan.stripe_usage_price_id.is_(None))):
+        plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
+        done.append(plan.id)
+    session.flush()
+    return done

@@ -24,6 +24,7 @@ from railsaas.billing import holds, usage
 from railsaas.billing import notify as billing_notify
 from railsaas.errors import ValidationFailed
 from railsaas.models import Tenant
+from railsaas.permissions import authorize
 from railsaas.platform import audit
 
 WARN_AT = 0.8
@@ -106,7 +107,8 @@ def evaluate_tenant(session: Session, tenant: Tenant, now: datetime) -> Change |
 
 def enforce_all(session: Session, now: datetime) -> list[Change]:
     """The hourly sweep: spend of every workspace in one query, then only the workspaces
-    whose state must change are locked and moved (each re-read under its lock)."""
+    whose state must change are locked and moved (each re-read under its lock). Then every
+    hold is enforced again: what started in a held workspace since the last sweep stops."""
 
     markup = current_app.config["USAGE_MARKUP_PERCENT"]
     spend = usage.spend_by_tenant(session, now, markup)
@@ -123,6 +125,7 @@ def enforce_all(session: Session, now: datetime) -> list[Change]:
         change = evaluate_tenant(session, tenant, now)
         if change is not None:
             changes.append(change)
+    holds.enforce_all(session)
     return changes
 
 
@@ -134,7 +137,7 @@ def parse_cap(dollars: str | float | int | None, *, min_cents: int = MIN_CAP_CEN
         return None
     try:
         cents = round(float(str(dollars).replace(",", "").strip().lstrip("$")) * 100)
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan", "inf", "1e400"
         raise ValidationFailed("Enter the cap in dollars, like 150.",
                                details={"spend_cap": "not a number"}) from None
     if not min_cents <= cents <= max_cents:
@@ -142,6 +145,15 @@ def parse_cap(dollars: str | float | int | None, *, min_cents: int = MIN_CAP_CEN
             f"A spend cap is between {_money(min_cents)} and {_money(max_cents)}.",
             details={"spend_cap": "out of range"})
     return cents
+
+
+def set_own_cap(session: Session, workspace, dollars: str, now: datetime) -> Change | None:
+    """The owner sets the workspace's cap as typed ('' for the plan's default): checked
+    (billing.manage) before the value is parsed, with the workspace row locked. (Platform
+    staff use set_cap through billing.admin_workspaces.)"""
+    authorize(workspace, "billing.manage")
+    cents = parse_cap(dollars)
+    return set_cap(session, holds.lock_tenant(session, workspace.id), cents, now)
 
 
 def set_cap(session: Session, tenant: Tenant, cents: int | None, now: datetime, *,

@@ -6,8 +6,14 @@ when this delivery inserted it: two deliveries at the same moment make one row, 
 
 `process` locks the event's row and does nothing if it is already processed; otherwise it
 applies the effects and sets `processed_at` in the same transaction. So an event takes
-effect once, whatever the broker redelivers. Handlers re-fetch the subscription from Stripe
-(railsaas.billing.subscriptions), so the order events arrive in does not matter.
+effect once, whatever the broker redelivers.
+
+Only what Stripe returns is trusted. An event names its object; `process` fetches that object
+from Stripe by id and hands the handler Stripe's copy, never the payload (handlers do not
+get to see it). An object Stripe does not know (a forged or replayed event, another
+account's) changes nothing: the event is recorded as processed with the outcome
+`unknown_object` and audited. The order events arrive in does not matter either, since each
+applies Stripe's current state.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from railsaas.platform import audit, outbox
 
 log = logging.getLogger(__name__)
 TASK = "billing.process_stripe_event"
+FLUSH_TASK = "billing.flush_overage"
 # An event stored this long ago and still unprocessed lost its task: queue it again.
 STUCK_AFTER = timedelta(minutes=15)
 
@@ -56,8 +63,7 @@ def process(session: Session, event_id: str) -> str:
         return "missing"
     if event.processed_at is not None:
         return "already_processed"
-    handler = HANDLERS.get(event.type)
-    outcome = handler(session, event) if handler else "ignored"
+    outcome = _handle(session, event)
     event.processed_at = datetime.now(UTC)
     log.info("stripe event processed", extra={"event_id": event.id, "type": event.type,
                                               "outcome": outcome})
@@ -66,22 +72,49 @@ def process(session: Session, event_id: str) -> str:
 
 # --- handlers ---------------------------------------------------------------------------------
 
-def _object(event: StripeEvent) -> dict[str, Any]:
-    return (event.payload.get("data") or {}).get("object") or {}
+def _object_id(event: StripeEvent) -> str | None:
+    """The id of the object the event is about: the one thing read from the payload."""
+    obj = (event.payload.get("data") or {}).get("object")
+    found = obj.get("id") if isinstance(obj, dict) else None
+    return found if isinstance(found, str) and found else None
+
+
+def _handle(session: Session, event: StripeEvent) -> str:
+    entry = HANDLERS.get(event.type)
+    if entry is None:
+        return "ignored"
+    kind, handler = entry
+    object_id = _object_id(event)
+    obj = gateway.fetch(kind, object_id) if object_id else None
+    if obj is None:
+        return _ignore(session, event, "unknown_object", object_id)
+    outcome = handler(session, event, obj)
+    if outcome == "unknown_customer":
+        _ignore(session, event, outcome, object_id)
+    return outcome
+
+
+def _ignore(session: Session, event: StripeEvent, why: str, object_id: str | None) -> str:
+    """An event that changes nothing, on the record (a forged or foreign one shows here)."""
+    audit.record(session, "billing.stripe_event_ignored", target_type="stripe_event",
+                 target_id=event.id, tenant_id=None, actor_user_id=None,
+                 actor_type="system", details={"type": event.type, "reason": why,
+                                               "object": object_id})
+    return why
 
 
 def _locked_tenant(session: Session, obj: dict[str, Any]):
+    """The workspace a Stripe object (as Stripe returned it) belongs to, locked."""
     tenant_id = subscriptions.tenant_id_for(session, obj)
     return holds.lock_tenant(session, tenant_id) if tenant_id else None
 
 
-def _checkout_completed(session: Session, event: StripeEvent) -> str:
-    obj = _object(event)
+def _checkout_completed(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
     tenant = _locked_tenant(session, obj)
     if tenant is None:
         return "unknown_customer"
     customer = obj.get("customer")
-    if customer and not tenant.stripe_customer_id:
+    if isinstance(customer, str) and customer and not tenant.stripe_customer_id:
         tenant.stripe_customer_id = customer
     audit.record(session, "billing.checkout_completed", target_type="tenant",
                  target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
@@ -91,16 +124,16 @@ def _checkout_completed(session: Session, event: StripeEvent) -> str:
         sub_id = sub_id.get("id")
     if not sub_id:
         return "no_subscription"
-    subscriptions.sync(session, tenant, sub_id, seen_at=event.created)
+    if subscriptions.sync(session, tenant, sub_id, seen_at=event.created) is None:
+        return _ignore(session, event, "unknown_object", sub_id)
     return "applied"
 
 
-def _subscription_changed(session: Session, event: StripeEvent) -> str:
-    obj = _object(event)
+def _subscription_changed(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
     tenant = _locked_tenant(session, obj)
     if tenant is None:
         return "unknown_customer"
-    subscriptions.sync(session, tenant, obj["id"], seen_at=event.created, fallback=obj)
+    subscriptions.apply(session, tenant, obj, seen_at=event.created)
     return "applied"
 
 
@@ -111,8 +144,7 @@ def _invoice_subscription_id(invoice: dict[str, Any]) -> str | None:
     return sub.get("id") if isinstance(sub, dict) else sub
 
 
-def _invoice(session: Session, event: StripeEvent) -> str:
-    obj = _object(event)
+def _invoice(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
     sub_id = _invoice_subscription_id(obj)
     if not sub_id:
         return "no_subscription"
@@ -120,8 +152,10 @@ def _invoice(session: Session, event: StripeEvent) -> str:
     if tenant is None:
         return "unknown_customer"
     failed = event.type == "invoice.payment_failed"
-    subscriptions.sync(session, tenant, sub_id, seen_at=event.created,
-                       invoice_url=obj.get("hosted_invoice_url") if failed else None)
+    if subscriptions.sync(session, tenant, sub_id, seen_at=event.created,
+                          invoice_url=obj.get("hosted_invoice_url") if failed else None
+                          ) is None:
+        return _ignore(session, event, "unknown_object", sub_id)
     if not failed and tenant.payment_failed_at is not None \
             and not gateway.open_invoices(tenant.stripe_customer_id):
         # Paid up, though the subscription itself is over (Stripe may cancel it after the
@@ -130,11 +164,24 @@ def _invoice(session: Session, event: StripeEvent) -> str:
     return "applied"
 
 
-def _trial_will_end(session: Session, event: StripeEvent) -> str:
-    obj = _object(event)
+def _invoice_created(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
+    """A renewal drafted: flush the old period's overage before Stripe finalizes it."""
+    if obj.get("billing_reason") != "subscription_cycle" or obj.get("status") != "draft":
+        return "not_a_renewal_draft"
+    tenant_id = subscriptions.tenant_id_for(session, obj)
+    if tenant_id is None:
+        return "unknown_customer"
+    outbox.enqueue(session, FLUSH_TASK, tenant_id=tenant_id, workspace_id=str(tenant_id),
+                   period_start=int(obj["period_start"]), period_end=int(obj["period_end"]))
+    return "flush_queued"
+
+
+def _trial_will_end(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
     tenant = _locked_tenant(session, obj)
     if tenant is None:
         return "unknown_customer"
+    if obj.get("status") != "trialing":
+        return "not_trialing"  # the trial ended early (or was never one): nothing to say
     ends = obj.get("trial_end")
     when = _ts(ends).strftime("%B %-d, %Y") if ends else "soon"
     billing_notify.tell(session, tenant.id, kind="trial_will_end",
@@ -145,14 +192,18 @@ def _trial_will_end(session: Session, event: StripeEvent) -> str:
     return "notified"
 
 
-HANDLERS: dict[str, Callable[[Session, StripeEvent], str]] = {
-    "checkout.session.completed": _checkout_completed,
-    "customer.subscription.created": _subscription_changed,
-    "customer.subscription.updated": _subscription_changed,
-    "customer.subscription.deleted": _subscription_changed,
-    "invoice.paid": _invoice,
-    "invoice.payment_failed": _invoice,
-    "customer.subscription.trial_will_end": _trial_will_end,
+# event type -> (the kind of Stripe object it is about, fetched by id; the handler, which
+# gets Stripe's copy of that object).
+Handler = Callable[[Session, StripeEvent, dict[str, Any]], str]
+HANDLERS: dict[str, tuple[str, Handler]] = {
+    "checkout.session.completed": ("checkout.session", _checkout_completed),
+    "customer.subscription.created": ("subscription", _subscription_changed),
+    "customer.subscription.updated": ("subscription", _subscription_changed),
+    "customer.subscription.deleted": ("subscription", _subscription_changed),
+    "invoice.created": ("invoice", _invoice_created),
+    "invoice.paid": ("invoice", _invoice),
+    "invoice.payment_failed": ("invoice", _invoice),
+    "customer.subscription.trial_will_end": ("subscription", _trial_will_end),
 }
 
 

@@ -4,8 +4,8 @@ keeping our copy equal to Stripe's.
 Our copy is only ever written from the subscription *as Stripe holds it now*: every event
 re-fetches it, under the workspace's row lock, so events that arrive late, twice or out of
 order all end in Stripe's current state, and two workers never interleave a fetch and a
-write for one workspace. `stripe_updated_at` keeps the newest event time applied; a payload
-used as a fallback (Stripe unreachable for a deleted object) never overwrites newer state.
+write for one workspace. `stripe_updated_at` keeps the newest event time applied. An event's
+payload is never applied: a subscription Stripe does not know changes nothing.
 
 The workspace follows its newest live subscription: `tenants.plan_id` is that
 subscription's plan (NULL with none), dunning starts while Stripe says money is owed
@@ -22,17 +22,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from railsaas.billing import dunning, gateway, holds, spend_caps
+from railsaas.accounts.verification import ensure_verified
+from railsaas.billing import dunning, gateway, holds, limits, spend_caps, trials
 from railsaas.billing import notify as billing_notify
 from railsaas.billing.usage import LIVE_STATUSES
 from railsaas.errors import Conflict, NotFound, ValidationFailed
-from railsaas.instances import admission
 from railsaas.models import Plan, Subscription, Tenant
+from railsaas.models.billing import SUBSCRIPTION_DUNNING, SUBSCRIPTION_PAID
+from railsaas.permissions import authorize
 from railsaas.platform import audit
-from railsaas.teams.permissions import authorize
 
-DUNNING_STATUSES = ("past_due", "unpaid")
-PAID_STATUSES = ("active", "trialing")
+DUNNING_STATUSES = SUBSCRIPTION_DUNNING
+PAID_STATUSES = SUBSCRIPTION_PAID
 
 
 def _ts(value: Any) -> datetime | None:
@@ -40,7 +41,7 @@ def _ts(value: Any) -> datetime | None:
 
 
 def require_owner(workspace) -> None:
-    """Changing billing is the owner's (teams.permissions: billing.manage)."""
+    """Changing billing is the owner's (railsaas.permissions: billing.manage)."""
     authorize(workspace, "billing.manage")
 
 
@@ -93,17 +94,18 @@ def plan_for_price(session: Session, price: dict[str, Any] | None) -> Plan | Non
 
 
 def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: datetime,
-          authoritative: bool = True, invoice_url: str | None = None) -> Subscription | None:
-    """Write Stripe's subscription onto our row and the workspace (caller holds the lock).
-
-    authoritative: `sub` was just fetched from Stripe (always applied); otherwise it is an
-    event's snapshot, applied only if no newer state has been applied already."""
+          invoice_url: str | None = None) -> Subscription:
+    """Write Stripe's subscription, as just fetched from Stripe (never an event's payload),
+    onto our row and the workspace (caller holds the lock)."""
     row = session.scalars(select(Subscription).where(
         Subscription.stripe_subscription_id == sub["id"]).with_for_update(of=Subscription)
     ).unique().first()
-    if row is not None and not authoritative and row.stripe_updated_at \
-            and seen_at < row.stripe_updated_at:
-        return row
+    if row is None and sub.get("status") in LIVE_STATUSES:
+        other = live_row(session, tenant.id)
+        if other is not None and other.stripe_subscription_id != sub["id"]:
+            sub = _end_duplicate(session, tenant, sub, other)
+    if row is None:
+        sub = trials.claim(session, tenant, sub)  # one trial per person, customer and card
     created = row is None
     if created:
         row = Subscription(tenant_id=tenant.id, stripe_subscription_id=sub["id"],
@@ -132,6 +134,32 @@ def apply(session: Session, tenant: Tenant, sub: dict[str, Any], *, seen_at: dat
             unpaid=lambda: _unpaid_invoice(sub, seen_at, invoice_url),
             period_changed=previous_period != row.current_period_start)
     return row
+
+
+def live_row(session: Session, tenant_id: uuid.UUID) -> Subscription | None:
+    return session.scalars(select(Subscription).where(
+        Subscription.tenant_id == tenant_id, Subscription.status.in_(LIVE_STATUSES))
+        .order_by(Subscription.created_at.desc()).limit(1)).unique().first()
+
+
+def _end_duplicate(session: Session, tenant: Tenant, sub: dict[str, Any],
+                   kept: Subscription) -> dict[str, Any]:
+    """A second live subscription for a workspace that has one (two Checkout sessions both
+    paid): cancel it at once and refund its first payment; the first one stays. Returns
+    the canceled subscription as Stripe now holds it, to be recorded as such."""
+    ended = gateway.cancel_subscription_now(sub["id"])
+    refunds = gateway.refund_first_payment(sub["id"])
+    audit.record(session, "billing.duplicate_subscription_ended", target_type="tenant",
+                 target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
+                 actor_type="system", details={"subscription": sub["id"],
+                                               "kept": kept.stripe_subscription_id,
+                                               "refunds": refunds})
+    billing_notify.tell(session, tenant.id, kind="duplicate_subscription_refunded",
+                        subject="A second subscription was cancelled and refunded",
+                        body=f"{tenant.name} was subscribed twice (two checkouts were "
+                             f"paid). The second was cancelled at once and its payment "
+                             f"refunded; the {kept.plan_name} plan continues.")
+    return ended
 
 
 def _unpaid_invoice(sub: dict[str, Any], seen_at: datetime, invoice_url: str | None
@@ -202,30 +230,18 @@ def _follow(session: Session, tenant: Tenant, row: Subscription, *, created: boo
                             body=f"{tenant.name} is now on the {row.plan_name} plan.")
     if plan_changed:
         holds.reconcile(session, tenant)
-        over = admission.over_limit(session, tenant)
-        if over is not None:
-            billing_notify.tell(
-                session, tenant.id, kind="over_limit",
-                subject="Choose which instances to stop",
-                body=f"The {over.plan_name} plan runs {over.allowed} instances at a time and "
-                     f"{tenant.name} has {over.counted}. Choose which to stop; new deploys "
-                     "wait until then.",
-                link=billing_notify.billing_url() + "/over-limit")
+        limits.evaluate(session, tenant, seen_at)  # a downgrade's grace period starts
     if plan_changed or period_changed:
         spend_caps.evaluate_tenant(session, tenant, seen_at)
 
 
 def sync(session: Session, tenant: Tenant, subscription_id: str, *, seen_at: datetime,
-         fallback: dict[str, Any] | None = None,
          invoice_url: str | None = None) -> Subscription | None:
     """Re-fetch the subscription from Stripe and apply it (caller holds the tenant lock).
-    If Stripe no longer has it, the event's snapshot is applied if it is not stale."""
-    try:
-        sub = gateway.retrieve_subscription(subscription_id)
-    except gateway.BillingUnavailable as exc:
-        if not gateway.is_missing(exc) or fallback is None:
-            raise
-        return apply(session, tenant, fallback, seen_at=seen_at, authoritative=False)
+    None, and nothing changed, when Stripe does not know it."""
+    sub = gateway.fetch("subscription", subscription_id)
+    if sub is None:
+        return None
     return apply(session, tenant, sub, seen_at=seen_at, invoice_url=invoice_url)
 
 
@@ -239,15 +255,20 @@ def _plan_for_checkout(session: Session, plan_id: Any) -> Plan:
     if plan is None or not plan.is_active:
         raise ValidationFailed("Choose one of the plans on offer.",
                                details={"plan_id": "not an available plan"})
-    if not plan.stripe_price_id:
+    if not plan.stripe_price_id or not plan.stripe_usage_price_id:
         raise Conflict("This plan cannot be bought yet: it has no Stripe price.")
     return plan
 
 
-def start_checkout(session: Session, tenant: Tenant, user, plan_id: Any, *,
+def start_checkout(session: Session, workspace, user, plan_id: Any, *,
                    success_url: str, cancel_url: str, now: datetime | None = None
                    ) -> dict[str, Any]:
-    """A Checkout session for the workspace's customer; {"id", "url"} to send the owner to."""
+    """A Checkout session for the workspace's customer; {"id", "url"} to send the owner to.
+    The owner's (billing.manage); the workspace row is locked. Paying needs a confirmed
+    address (accounts.verification)."""
+    require_owner(workspace)
+    ensure_verified(user)
+    tenant = holds.lock_tenant(session, workspace.id)
     plan = _plan_for_checkout(session, plan_id)
     existing = current(session, tenant.id)
     if existing is not None and existing.status in LIVE_STATUSES:
@@ -257,11 +278,18 @@ def start_checkout(session: Session, tenant: Tenant, user, plan_id: Any, *,
                                           name=tenant.name)
     now = now or datetime.now(UTC)
     window = now.strftime("%Y%m%d%H") + str(now.minute // 10)
+    trial_days = plan.trial_days if plan.trial_days and trials.offered(
+        session, tenant, user.id) else 0
     cs = gateway.create_checkout_session(customer_id=customer_id, tenant_id=tenant.id,
-                                         plan=plan, success_url=success_url,
-                                         cancel_url=cancel_url, window=window)
+                                         user_id=user.id, plan=plan, trial_days=trial_days,
+                                         success_url=success_url, cancel_url=cancel_url,
+                                         window=window)
+    # One payable session per workspace: an older one left open in another tab would make
+    # a second subscription if paid (it stays open 24 hours).
+    expired = gateway.expire_other_checkout_sessions(customer_id, keep=cs["id"])
     audit.record(session, "billing.checkout_started", target_type="plan", target_id=plan.id,
-                 details={"plan": plan.name, "checkout_session": cs["id"]})
+                 details={"plan": plan.name, "checkout_session": cs["id"],
+                          "trial_days": trial_days, "expired_sessions": expired})
     return {"id": cs["id"], "url": cs["url"]}
 
 
@@ -282,15 +310,25 @@ def finish_checkout(session: Session, tenant_id: uuid.UUID, checkout_session_id:
     return sync(session, tenant, sub_id, seen_at=gateway.now())
 
 
-def open_portal(session: Session, tenant: Tenant, user, return_url: str) -> str:
+def open_portal(session: Session, workspace, user, return_url: str) -> str:
+    """Stripe's customer portal, for the owner (billing.manage); the workspace row is locked.
+    The portal changes payment methods and plans: a confirmed address is needed."""
+    require_owner(workspace)
+    ensure_verified(user)
+    tenant = holds.lock_tenant(session, workspace.id)
     customer_id = gateway.ensure_customer(session, tenant, email=user.email, name=tenant.name)
     portal = gateway.create_portal_session(customer_id, return_url)
     audit.record(session, "billing.portal_opened", target_type="tenant", target_id=tenant.id)
     return portal["url"]
 
 
-def change_plan(session: Session, tenant_id: uuid.UUID, plan_id: Any) -> Subscription:
-    """Switch the live subscription to another plan now, with a prorated invoice."""
+def change_plan(session: Session, workspace, plan_id: Any, *, user) -> Subscription:
+    """Switch the live subscription to another plan now, with a prorated invoice (the
+    owner's: billing.manage). `user`, who asks, must have confirmed their address
+    (accounts.verification)."""
+    require_owner(workspace)
+    ensure_verified(user)
+    tenant_id = workspace.id
     tenant = holds.lock_tenant(session, tenant_id)
     row = current(session, tenant_id)
     if tenant is None or row is None or row.status not in LIVE_STATUSES:
@@ -307,14 +345,21 @@ def change_plan(session: Session, tenant_id: uuid.UUID, plan_id: Any) -> Subscri
     item = licensed_item(sub)
     if item is None:
         raise Conflict("This subscription has no plan item to change.")
-    updated = gateway.change_subscription_price(sub["id"], item["id"], plan.stripe_price_id)
+    # One id per switch: A->B->A->B within Stripe's 24 hours of idempotency must be four
+    # requests, not two replayed (gateway docstring).
+    request_id = uuid.uuid4()
+    updated = gateway.change_subscription_price(sub["id"], item["id"], plan.stripe_price_id,
+                                                request_id=request_id)
     audit.record(session, "billing.plan_change_requested", target_type="subscription",
-                 target_id=row.id, details={"from": row.plan_name, "to": plan.name})
+                 target_id=row.id, details={"from": row.plan_name, "to": plan.name,
+                                            "request_id": str(request_id)})
     return apply(session, tenant, updated, seen_at=gateway.now())
 
 
-def set_cancel_at_period_end(session: Session, tenant_id: uuid.UUID, cancel: bool
-                             ) -> Subscription:
+def set_cancel_at_period_end(session: Session, workspace, cancel: bool) -> Subscription:
+    """Cancel at the period's end, or undo that (the owner's: billing.manage)."""
+    require_owner(workspace)
+    tenant_id = workspace.id
     tenant = holds.lock_tenant(session, tenant_id)
     row = current(session, tenant_id)
     if tenant is None or row is None or row.status not in LIVE_STATUSES:

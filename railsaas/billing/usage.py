@@ -3,15 +3,18 @@
 Raw rows (`usage_metrics`): one per instance, Railway measurement and hour; `recorded_at` is
 the start of the hour the usage happened in, `value` is in the units of Railway's `usage`
 API: CPU_USAGE in vCPU-minutes, MEMORY_USAGE_GB / DISK_USAGE_GB / BACKUP_USAGE_GB in
-GB-minutes, NETWORK_TX_GB in GB. A collection rerun for the same hour inserts nothing (unique
-key, ON CONFLICT DO NOTHING).
+GB-minutes, NETWORK_TX_GB in GB. A collection rerun for the same hour keeps Railway's newest
+figure (unique key, ON CONFLICT DO UPDATE when the value changed; an equal one writes
+nothing), so a late correction within the lookback replaces the old value.
 
 Roll-up (`usage_rollups`): per workspace, UTC day and instance, the summed quantity of each
 measurement and what Railway charges us for it. It is incremental and idempotent: a mark
-remembers the last `usage_metrics.seq` read; each run aggregates only newer rows (one
-set-based, parallel-capable SELECT), adds them in (one INSERT ... ON CONFLICT DO UPDATE), and
-moves the mark in the same transaction. Rerunning changes nothing; the cost of a run is
-proportional to the rows that arrived since the last.
+remembers the last `usage_metrics.seq` read (a corrected row takes a new seq); each run
+sums again every (workspace, instance, day) that newer rows touch (one set-based,
+parallel-capable SELECT), writes those days over the old ones (one INSERT ... ON CONFLICT DO
+UPDATE), and moves the mark in the same transaction. Rerunning changes nothing; the cost of a
+run is proportional to the days the new rows touch (at most 120 raw rows each). Overage
+(billing.overage) then reports only the difference from what was reported.
 
 Billing periods are attributed by UTC day: a period covers the days from the day it starts
 up to (not including) the day it ends, so consecutive periods share no day.
@@ -36,6 +39,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from railsaas.models import Instance, Subscription, UsageMetric, UsageRollup
+from railsaas.models.billing import SUBSCRIPTION_LIVE
 
 MINUTES_PER_MONTH = 43_200
 RAILWAY_CENTS_PER_UNIT: dict[str, Decimal] = {
@@ -53,7 +57,7 @@ DISPLAY = {"CPU_USAGE": ("CPU", "vCPU-hours", 60),
            "DISK_USAGE_GB": ("Disk", "GB-hours", 60),
            "BACKUP_USAGE_GB": ("Backups", "GB-hours", 60),
            "NETWORK_TX_GB": ("Egress", "GB", 1)}
-LIVE_STATUSES = ("trialing", "active", "past_due", "unpaid")
+LIVE_STATUSES = SUBSCRIPTION_LIVE  # a workspace with a live subscription has its plan
 ROLLUP = "daily"
 
 
@@ -104,8 +108,14 @@ def collect(session: Session, railway, start: datetime, end: datetime) -> int:
             for (iid, tid, m), v in totals.items() if round(v, 6) > 0]
     if not rows:
         return 0
-    stmt = insert(UsageMetric).values(rows).on_conflict_do_nothing(
-        index_elements=["tenant_id", "instance_id", "metric_type", "recorded_at"]
+    stmt = insert(UsageMetric).values(rows)
+    # Railway's figure for an hour can still change (late samples): the newest one wins, and
+    # a changed row takes a new seq so the roll-up recomputes its day. An equal one is left
+    # alone, so a rerun changes nothing.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "instance_id", "metric_type", "recorded_at"],
+        set_={"value": stmt.excluded.value, "seq": text("DEFAULT")},
+        where=UsageMetric.value != stmt.excluded.value,
     ).returning(UsageMetric.seq)
     return len(session.execute(stmt).all())
 
@@ -124,10 +134,16 @@ _LOCK_MARK = text(
 _READ_MARK = text("SELECT last_seq FROM usage_rollup_marks WHERE name = :name FOR UPDATE")
 _UPTO = text("SELECT max(seq) FROM usage_metrics")
 # Step 1, the aggregate: a plain SELECT, so PostgreSQL may run it in parallel (an INSERT ...
-# SELECT never is); one row per workspace, day and instance, one column per measurement.
+# SELECT never is). Every (workspace, instance, day) that a new or corrected row touches is
+# summed again from all its rows (at most 24 hours x 5 measurements), so a corrected hour
+# replaces its old value instead of being added twice.
 _AGGREGATE = text("""
 CREATE TEMP TABLE usage_rollup_batch ON COMMIT DROP AS
-SELECT um.tenant_id, (um.recorded_at AT TIME ZONE 'UTC')::date AS day, um.instance_id,
+WITH touched AS (
+    SELECT DISTINCT tenant_id, instance_id, (recorded_at AT TIME ZONE 'UTC')::date AS day
+    FROM usage_metrics WHERE seq > :after AND seq <= :upto
+)
+SELECT um.tenant_id, t.day, um.instance_id,
        coalesce(sum(um.value) FILTER (WHERE um.metric_type = 'CPU_USAGE'), 0)
            AS cpu_vcpu_minutes,
        coalesce(sum(um.value) FILTER (WHERE um.metric_type = 'MEMORY_USAGE_GB'), 0)
@@ -138,11 +154,15 @@ SELECT um.tenant_id, (um.recorded_at AT TIME ZONE 'UTC')::date AS day, um.instan
            AS backup_gb_minutes,
        coalesce(sum(um.value) FILTER (WHERE um.metric_type = 'NETWORK_TX_GB'), 0)
            AS egress_gb
-FROM usage_metrics um
-WHERE um.seq > :after AND um.seq <= :upto
+FROM touched t
+JOIN usage_metrics um ON um.tenant_id = t.tenant_id AND um.instance_id = t.instance_id
+     AND um.recorded_at >= (t.day::timestamp AT TIME ZONE 'UTC')
+     AND um.recorded_at < ((t.day + 1)::timestamp AT TIME ZONE 'UTC')
+     AND um.seq <= :upto
 GROUP BY 1, 2, 3
 """)
-# Step 2, the upsert: add the batch in (cost is linear, so pricing the sums is exact).
+# Step 2, the upsert: the recomputed day replaces what the roll-up had (cost is linear, so
+# pricing the sums is exact).
 _UPSERT = text("""
 INSERT INTO usage_rollups AS r (tenant_id, day, instance_id, cpu_vcpu_minutes,
     memory_gb_minutes, disk_gb_minutes, backup_gb_minutes, egress_gb, cost_cents)
@@ -153,12 +173,12 @@ SELECT tenant_id, day, instance_id, cpu_vcpu_minutes, memory_gb_minutes, disk_gb
        + egress_gb * CAST(:egress AS numeric)
 FROM usage_rollup_batch
 ON CONFLICT (tenant_id, day, instance_id) DO UPDATE SET
-    cpu_vcpu_minutes = r.cpu_vcpu_minutes + excluded.cpu_vcpu_minutes,
-    memory_gb_minutes = r.memory_gb_minutes + excluded.memory_gb_minutes,
-    disk_gb_minutes = r.disk_gb_minutes + excluded.disk_gb_minutes,
-    backup_gb_minutes = r.backup_gb_minutes + excluded.backup_gb_minutes,
-    egress_gb = r.egress_gb + excluded.egress_gb,
-    cost_cents = r.cost_cents + excluded.cost_cents,
+    cpu_vcpu_minutes = excluded.cpu_vcpu_minutes,
+    memory_gb_minutes = excluded.memory_gb_minutes,
+    disk_gb_minutes = excluded.disk_gb_minutes,
+    backup_gb_minutes = excluded.backup_gb_minutes,
+    egress_gb = excluded.egress_gb,
+    cost_cents = excluded.cost_cents,
     updated_at = now()
 """)
 _MOVE_MARK = text(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, render_template, url_for
 from flask_login import current_user, login_required
 
 from railsaas.accounts import auth
 from railsaas.blueprints.auth import start_session
+from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.errors import Conflict, ValidationFailed
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
@@ -36,7 +37,7 @@ def _page(name_form=None, email_form=None, password_form=None):
 
 def _done(message: str):
     flash(message, "success")
-    return redirect(url_for("account.profile"), 303)
+    return redirect_to(url_for("account.profile"))
 
 
 @bp.route("", methods=["GET", "POST"])

@@ -8,8 +8,9 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_user, logout_user
 
 from railsaas.accounts import auth
+from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.context import SESSION_TENANT_KEY
-from railsaas.errors import Conflict, ValidationFailed
+from railsaas.errors import Conflict, RateLimited, ValidationFailed
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.accounts import (
@@ -21,8 +22,16 @@ from railsaas.forms.accounts import (
     ResetForm,
 )
 from railsaas.models import User
+from railsaas.platform import audit
 
 bp = Blueprint("auth", __name__)
+
+
+def _too_many(template: str, exc: RateLimited, **context):
+    """The form again with the throttle's message above it: 429 and Retry-After."""
+    db.session.rollback()
+    body = render_template(template, **context)
+    return body, 429, {"Retry-After": str(exc.retry_after)}
 
 
 def safe_next(target: str | None) -> str | None:
@@ -47,7 +56,11 @@ def start_session(user: User, keep_workspace: bool = False) -> None:
 
 
 def _home():
-    return redirect(url_for("pages.dashboard"), 303)
+    """To the dashboard: after a change (a POST) the answer of every view, `redirect_to`; a
+    GET with nothing to do (already signed in, already verified) is a plain redirect."""
+    if request.method == "GET":
+        return redirect(url_for("pages.dashboard"), 303)
+    return redirect_to(url_for("pages.dashboard"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -65,7 +78,7 @@ def login():
         else:
             db.session.commit()
             start_session(user)
-            return redirect(next_url or url_for("pages.dashboard"), 303)
+            return redirect_to(next_url or url_for("pages.dashboard"))
     return render_template("auth/login.html", form=form, next=next_url)
 
 
@@ -76,17 +89,23 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = auth.register(db.session, email=form.email.data,
-                                 password=form.password.data, name=form.name.data)
-        except (ValidationFailed, Conflict) as exc:
+            # None when the address already has an account: its owner is told by mail, and
+            # this page answers exactly as for a new account (no enumeration).
+            auth.register(db.session, email=form.email.data, password=form.password.data,
+                          name=form.name.data)
+        except RateLimited as exc:
+            form.form_errors.append(exc.message)
+            return _too_many("auth/register.html", exc, form=form,
+                             password_hint=PASSWORD_HINT)
+        except ValidationFailed as exc:
             db.session.rollback()
             apply_errors(form, exc)
         else:
             db.session.commit()
-            start_session(user)
-            flash(f"Welcome! We sent a link to {user.email}: open it to confirm your address.",
-                  "success")
-            return _home()
+            flash(f"Check your inbox: we sent a message to "
+                  f"{auth.normalize_email(form.email.data)}. Open the link in it to confirm "
+                  "your address, then log in.", "success")
+            return redirect(url_for("auth.login"), 303)
     return render_template("auth/register.html", form=form, password_hint=PASSWORD_HINT)
 
 
@@ -98,17 +117,22 @@ def logout():
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
-    return redirect(url_for("pages.index"), 303)
+    return redirect_to(url_for("pages.index"))
 
 
 @bp.get("/verify/<token>")
 def verify(token: str):
+    signed_in_id = current_user.id if current_user.is_authenticated else None
     try:
         user = auth.verify_email(db.session, token)
     except (auth.InvalidLink, Conflict) as exc:
         db.session.rollback()
         return render_template("auth/verify.html", ok=False, message=exc.message), exc.status
     db.session.commit()
+    if signed_in_id is not None and signed_in_id == user.id:
+        # The first verification ended the user's sessions; this browser opened the link
+        # from the inbox, so it stays signed in.
+        start_session(user, keep_workspace=True)
     return render_template("auth/verify.html", ok=True, email=user.email)
 
 
@@ -130,30 +154,45 @@ def resend_verification():
             flash("Your email address is already confirmed.", "info")
             return _home()
         if request.method == "POST":
-            auth.resend_verification(db.session, current_user.email)
+            try:
+                auth.resend_verification(db.session, current_user.email)
+            except RateLimited as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+                return _home()
             db.session.commit()
             flash(f"We sent a new link to {current_user.email}.", "success")
             return _home()
         return render_template("auth/resend.html", form=None)
     form = ResendForm()
     if form.validate_on_submit():
-        auth.resend_verification(db.session, form.email.data)
+        try:
+            auth.resend_verification(db.session, form.email.data)
+        except RateLimited as exc:
+            form.form_errors.append(exc.message)
+            return _too_many("auth/resend.html", exc, form=form)
         db.session.commit()
         flash("If that address belongs to an unconfirmed account, we sent it a new link.",
               "info")
-        return redirect(url_for("auth.login"), 303)
+        return redirect_to(url_for("auth.login"))
     return render_template("auth/resend.html", form=form)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
+@audit.exempt("queues the accounts.password_reset task only, for a known and an unknown "
+              "address alike; the task audits the reset it sends")
 def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
-        auth.request_password_reset(db.session, form.email.data)
+        try:
+            auth.request_password_reset(db.session, form.email.data)
+        except RateLimited as exc:
+            form.form_errors.append(exc.message)
+            return _too_many("auth/forgot.html", exc, form=form)
         db.session.commit()
         flash("If an account uses that address, we sent it a link to choose a new password. "
               "The link works for an hour.", "info")
-        return redirect(url_for("auth.login"), 303)
+        return redirect_to(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
 
 
@@ -177,5 +216,5 @@ def reset(token: str):
             session.clear()
             flash("Your password is changed, and every other session is signed out. "
                   "Log in with the new password.", "success")
-            return redirect(url_for("auth.login"), 303)
+            return redirect_to(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, password_hint=PASSWORD_HINT)

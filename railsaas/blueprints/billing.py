@@ -21,14 +21,23 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from railsaas.billing import gateway, holds, limits, plans, spend_caps, subscriptions, usage
+from railsaas.billing import (
+    gateway,
+    limits,
+    overview,
+    plans,
+    spend_caps,
+    subscriptions,
+    trials,
+    usage,
+)
 from railsaas.billing.dunning import deadlines
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.extensions import db
 from railsaas.instances import admission
+from railsaas.permissions import can
 from railsaas.security import CSP
-from railsaas.teams.permissions import authorize, can
 
 bp = Blueprint("billing", __name__)
 
@@ -50,37 +59,18 @@ def _workspace():
     workspace = g.get("workspace")
     if workspace is None:
         raise NotFound("Choose or create a workspace first.")
-    authorize(workspace, "billing.view")
     return workspace
+
+
+def _summary() -> dict:
+    return overview.summary(db.session, _workspace(), now=datetime.now(UTC),
+                            markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
+                            user_id=current_user.id if current_user.is_authenticated else None)
 
 
 def _external(endpoint: str, **values) -> str:
     """An absolute URL on BASE_URL (Stripe sends the customer back there)."""
     return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
-
-
-def _overview(tenant) -> dict:
-    """What the billing page shows about the workspace now."""
-    now = datetime.now(UTC)
-    markup = current_app.config["USAGE_MARKUP_PERCENT"]
-    plan = tenant.plan
-    row = subscriptions.current(db.session, tenant.id)
-    period = usage.period_of(row, now)  # row is the newest live one when there is one
-    used = usage.tenant_usage(db.session, tenant.id, period, markup_percent=markup,
-                              included_cents=plan.included_usage_cents if plan else 0)
-    cap = spend_caps.cap_cents(tenant)
-    fee = plan.price_cents if plan is not None and row is not None and \
-        row.status in usage.LIVE_STATUSES else 0
-    return {
-        "tenant": tenant, "plan": plan, "subscription": row, "usage": used,
-        "markup": markup, "cap_cents": cap, "fee_cents": fee,
-        "estimate_cents": fee + used.overage_cents,
-        "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
-        "over": admission.over_limit(db.session, tenant), "plans": plans.active_plans(db.session),
-        "is_owner": can(g.workspace, "billing.manage"),
-        "display_quantity": usage.display_quantity,
-        "min_cap": spend_caps.MIN_CAP_CENTS // 100, "max_cap": spend_caps.MAX_CAP_CENTS // 100,
-    }
 
 
 # --- public -----------------------------------------------------------------------------------
@@ -91,7 +81,11 @@ def pricing():
     current = subscriptions.current(db.session, workspace.id) if workspace else None
     return render("billing/pricing.html", plans=plans.active_plans(db.session),
                    subscribed=current is not None and current.status in usage.LIVE_STATUSES,
-                   is_owner=can(workspace, "billing.manage"))
+                   is_owner=can(workspace, "billing.manage"),
+                   trial_offered=trials.offered(
+                       db.session, workspace.tenant,
+                       current_user.id if current_user.is_authenticated else None)
+                   if workspace else True)
 
 
 # --- the billing page and its parts ------------------------------------------------------------
@@ -99,27 +93,23 @@ def pricing():
 @bp.get("/billing")
 @login_required
 def index():
-    tenant = _workspace().tenant
-    return render("billing/index.html", "billing/_summary.html", **_overview(tenant))
+    return render("billing/index.html", "billing/_summary.html", **_summary())
 
 
 @bp.get("/billing/usage")
 @login_required
 def usage_part():
-    tenant = _workspace().tenant
-    return render("billing/usage.html", "billing/_usage.html", **_overview(tenant))
+    return render("billing/usage.html", "billing/_usage.html", **_summary())
 
 
 @bp.get("/billing/invoices")
 @login_required
 def invoices():
-    tenant = _workspace().tenant
     error, items = None, []
-    if tenant.stripe_customer_id:
-        try:
-            items = gateway.list_invoices(tenant.stripe_customer_id)
-        except gateway.BillingUnavailable as exc:
-            error = exc.message
+    try:
+        items = overview.invoices(_workspace())
+    except gateway.BillingUnavailable as exc:
+        error = exc.message
     return render("billing/invoices.html", "billing/_invoices.html", invoices=items,
                    error=error, to_dt=lambda ts: datetime.fromtimestamp(int(ts), UTC))
 
@@ -130,10 +120,8 @@ def invoices():
 @login_required
 def checkout():
     workspace = _workspace()
-    subscriptions.require_owner(workspace)
-    tenant = holds.lock_tenant(db.session, workspace.id)
     cs = subscriptions.start_checkout(
-        db.session, tenant, current_user, request.form.get("plan_id"),
+        db.session, workspace, current_user, request.form.get("plan_id"),
         success_url=_external("billing.success") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=_external("billing.cancel"))
     db.session.commit()
@@ -164,9 +152,7 @@ def cancel():
 @login_required
 def portal():
     workspace = _workspace()
-    subscriptions.require_owner(workspace)
-    tenant = holds.lock_tenant(db.session, workspace.id)
-    url = subscriptions.open_portal(db.session, tenant, current_user,
+    url = subscriptions.open_portal(db.session, workspace, current_user,
                                     _external("billing.index"))
     db.session.commit()
     return redirect_to(url)
@@ -178,14 +164,11 @@ def portal():
 @login_required
 def spend_cap():
     workspace = _workspace()
-    subscriptions.require_owner(workspace)
-    tenant = holds.lock_tenant(db.session, workspace.id)
     value = request.form.get("spend_cap", "")
     if request.form.get("use_plan_default"):
         value = ""
     try:
-        change = spend_caps.set_cap(db.session, tenant, spend_caps.parse_cap(value),
-                                    gateway.now())
+        change = spend_caps.set_own_cap(db.session, workspace, value, gateway.now())
     except ValidationFailed as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -205,11 +188,10 @@ def over_limit():
     tenant = workspace.tenant
     error = None
     if request.method == "POST":
-        subscriptions.require_owner(workspace)
-        tenant = holds.lock_tenant(db.session, workspace.id)
         try:
-            stopped = limits.stop_over_limit(db.session, tenant,
-                                            request.form.getlist("instance_ids"))
+            stopped = limits.stop_over_limit(db.session, workspace,
+                                            request.form.getlist("instance_ids"),
+                                            gateway.now())
         except ValidationFailed as exc:
             db.session.rollback()
             error = exc.message
@@ -218,6 +200,7 @@ def over_limit():
             flash(f"Stopping {stopped} instance{'s' if stopped != 1 else ''}.", "success")
             return redirect_to(url_for("billing.index"))
     return render("billing/over_limit.html", over=admission.over_limit(db.session, tenant),
+                   deadline=limits.deadline(tenant),
                    instances=admission.counted_list(db.session, tenant.id), error=error,
                    is_owner=can(workspace, "billing.manage"),
                    status_code=422 if error else 200)

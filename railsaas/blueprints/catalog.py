@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, g, request, url_for
 from flask_login import login_required
 
@@ -15,7 +17,6 @@ from railsaas.catalog.variables import specs_of
 from railsaas.errors import LimitExceeded, ValidationFailed
 from railsaas.extensions import db
 from railsaas.instances import lifecycle as instances
-from railsaas.teams.permissions import authorize
 
 bp = Blueprint("catalog", __name__, url_prefix="/templates")
 
@@ -30,33 +31,31 @@ def index():
                   categories=catalog.categories(db.session))
 
 
-@bp.get("/<template_id>")
-def detail(template_id: str):
+@bp.get("/<uuid:template_id>")
+def detail(template_id: uuid.UUID):
     template = catalog.get_public(db.session, template_id)
     return render("catalog/detail.html", template=template)
 
 
-def _form_context(template_id: str, *, values=None, errors=None, message=None, name=""):
-    template = catalog.get_active(db.session, template_id)
+def _form_context(template_id: uuid.UUID, *, values=None, errors=None, message=None, name=""):
+    template = catalog.for_deploy(db.session, g.workspace, template_id)
     return {"template": template, "specs": specs_of(template.setup_config),
             "values": values or {}, "errors": errors or {}, "message": message, "name": name}
 
 
-@bp.get("/<template_id>/deploy")
+@bp.get("/<uuid:template_id>/deploy")
 @login_required
-def deploy_form(template_id: str):
+def deploy_form(template_id: uuid.UUID):
     current_tenant_id()
-    authorize(g.workspace, "instance.deploy")  # no form for those who cannot submit it
     return render("catalog/deploy.html", "catalog/_deploy_dialog.html",
                   **_form_context(template_id))
 
 
-@bp.post("/<template_id>/deploy")
+@bp.post("/<uuid:template_id>/deploy")
 @login_required
-def deploy(template_id: str):
+def deploy(template_id: uuid.UUID):
     tenant_id = current_tenant_id()
-    authorize(g.workspace, "instance.deploy")  # before reading the template's settings
-    specs = specs_of(catalog.get_active(db.session, template_id).setup_config)
+    specs = specs_of(catalog.for_deploy(db.session, g.workspace, template_id).setup_config)
     values = {s.name: request.form.get(f"variables.{s.name}", "") for s in specs}
     name = request.form.get("name", "")
     try:

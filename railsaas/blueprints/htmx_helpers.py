@@ -11,7 +11,9 @@ from railsaas.errors import NotFound
 STOP_POLLING = 286
 
 
-def is_htmx() -> bool:
+def wants_fragment() -> bool:
+    """The one rule for "answer with the fragment": an HTMX request that is not boosted (a
+    boosted link or form wants the whole page, which htmx swaps into the body)."""
     return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
 
 
@@ -21,11 +23,12 @@ def htmx_target() -> str | None:
 
 def render(page: str, partial: str | None = None, /, *, status_code: int = 200,
            partial_for: str | None = None, **context) -> Response:
-    """The whole page, or just `partial` for an HTMX request (optionally only when it
-    targets `partial_for`), with Vary: HX-Request so caches keep the two apart. The two names
+    """The whole page, or just `partial` when `wants_fragment()` (optionally only when the
+    request targets `partial_for`), with HX-Request added to Vary (never replacing what is
+    there) so caches keep the two apart. A fragment-only endpoint passes just `page`. The two names
     are positional-only and the status is `status_code`, so a template may still get a `page`
     (of results) or a `status` (filter) in its context."""
-    use_partial = partial is not None and is_htmx() and (
+    use_partial = partial is not None and wants_fragment() and (
         partial_for is None or htmx_target() == partial_for)
     response = make_response(render_template(partial if use_partial else page, **context),
                              status_code)
@@ -35,7 +38,7 @@ def render(page: str, partial: str | None = None, /, *, status_code: int = 200,
 
 def redirect_to(url: str) -> Response:
     """After a change: HX-Redirect for HTMX, 303 See Other for a plain form post."""
-    if is_htmx():
+    if wants_fragment():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = url
         return response

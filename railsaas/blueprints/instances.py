@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, g, make_response, render_template, request, url_for
+import uuid
+
+from flask import Blueprint, Response, abort, g, make_response, request, url_for
 from flask_login import login_required
 
 from railsaas.blueprints.htmx_helpers import (
     STOP_POLLING,
     current_tenant_id,
-    is_htmx,
     redirect_to,
     render,
+    wants_fragment,
 )
 from railsaas.catalog.variables import masked, specs_of
 from railsaas.errors import ValidationFailed
@@ -19,6 +21,7 @@ from railsaas.extensions import db
 from railsaas.instances import insights as instance_insights
 from railsaas.instances import lifecycle as instances
 from railsaas.instances import states
+from railsaas.uptime import figures as uptime_figures
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
@@ -46,14 +49,12 @@ def statuses():
     return {"instances": instances.statuses(db.session, current_tenant_id())}
 
 
-@bp.get("/<instance_id>/status")
-def status(instance_id: str):
+@bp.get("/<uuid:instance_id>/status")
+def status(instance_id: uuid.UUID):
     """The status badge as a fragment. Polled while the instance is changing; once settled it
     answers without the polling trigger and with 286, and htmx stops."""
     inst = instances.get_for_tenant(db.session, current_tenant_id(), instance_id)
-    response = make_response(render_template("instances/_status.html", inst=inst,
-                                             states=states))
-    response.vary.add("HX-Request")
+    response = render("instances/_status.html", inst=inst, states=states)
     if inst.status in states.SETTLED:
         response.status_code = STOP_POLLING
         # The page's other parts (actions, domain) follow the new status.
@@ -67,35 +68,33 @@ def _page(tab: str, inst, **context) -> Response:
                   inst=inst, tab=tab, tabs=TABS, last=last, states=states, **context)
 
 
-def _instance(instance_id: str):
+def _instance(instance_id: uuid.UUID):
     return instances.get_for_tenant(db.session, current_tenant_id(), instance_id)
 
 
-@bp.get("/<instance_id>")
-def detail(instance_id: str):
+@bp.get("/<uuid:instance_id>")
+def detail(instance_id: uuid.UUID):
     inst = _instance(instance_id)
-    return _page("overview", inst, dns=instances.dns_instructions(inst))
+    return _page("overview", inst, dns=instances.dns_instructions(inst),
+                 uptime=uptime_figures.for_instance(db.session, inst))
 
 
-@bp.get("/<instance_id>/logs")
-def logs(instance_id: str):
+@bp.get("/<uuid:instance_id>/logs")
+def logs(instance_id: uuid.UUID):
     inst = _instance(instance_id)
     query = (request.args.get("q") or "").strip()[:200]
     after = request.args.get("after") or None
     result = instance_insights.logs(inst, query=query or None, after=after)
-    if is_htmx() and request.args.get("tail"):
+    if wants_fragment() and request.args.get("tail"):
         # Only the new lines, appended to the open log box.
-        response = make_response(render_template("instances/_log_lines.html", result=result,
-                                                 inst=inst, query=query,
-                                                 follow=request.args.get("follow") == "1"))
-        response.vary.add("HX-Request")
-        return response
+        return render("instances/_log_lines.html", result=result, inst=inst, query=query,
+                      follow=request.args.get("follow") == "1")
     return _page("logs", inst, result=result, query=query,
                  follow=request.args.get("follow") == "1")
 
 
-@bp.get("/<instance_id>/logs.txt")
-def logs_download(instance_id: str):
+@bp.get("/<uuid:instance_id>/logs.txt")
+def logs_download(instance_id: uuid.UUID):
     inst = _instance(instance_id)
     query = (request.args.get("q") or "").strip()[:200]
     result = instance_insights.logs(inst, query=query or None, limit=5000)
@@ -107,8 +106,8 @@ def logs_download(instance_id: str):
     return response
 
 
-@bp.get("/<instance_id>/metrics")
-def metrics(instance_id: str):
+@bp.get("/<uuid:instance_id>/metrics")
+def metrics(instance_id: uuid.UUID):
     inst = _instance(instance_id)
     window = request.args.get("window", "1h")
     if window not in instance_insights.WINDOWS:
@@ -117,15 +116,15 @@ def metrics(instance_id: str):
                  charts=instance_insights.metrics(inst, window))
 
 
-@bp.get("/<instance_id>/variables")
-def variables(instance_id: str):
+@bp.get("/<uuid:instance_id>/variables")
+def variables(instance_id: uuid.UUID):
     inst = _instance(instance_id)
     specs = specs_of(inst.template.setup_config)
     return _page("variables", inst, rows=masked(specs, inst.config), errors={})
 
 
-@bp.post("/<instance_id>/variables")
-def update_variables(instance_id: str):
+@bp.post("/<uuid:instance_id>/variables")
+def update_variables(instance_id: uuid.UUID):
     tenant_id = current_tenant_id()
     values = {k[len("variables."):]: v for k, v in request.form.items()
               if k.startswith("variables.")}
@@ -142,28 +141,28 @@ def update_variables(instance_id: str):
     return redirect_to(url_for("instances.detail", instance_id=instance_id))
 
 
-@bp.get("/<instance_id>/deployments")
-def deployments(instance_id: str):
+@bp.get("/<uuid:instance_id>/deployments")
+def deployments(instance_id: uuid.UUID):
     inst = _instance(instance_id)
     return _page("deployments", inst,
                  steps=instances.history(db.session, inst.tenant_id, inst.id))
 
 
-@bp.get("/<instance_id>/settings")
-def settings(instance_id: str):
+@bp.get("/<uuid:instance_id>/settings")
+def settings(instance_id: uuid.UUID):
     inst = _instance(instance_id)
     return _page("settings", inst, errors={}, dns=instances.dns_instructions(inst))
 
 
-def _settings_error(instance_id: str, exc: ValidationFailed) -> Response:
+def _settings_error(instance_id: uuid.UUID, exc: ValidationFailed) -> Response:
     db.session.rollback()
     inst = _instance(instance_id)
     return _page("settings", inst, errors=exc.details or {}, message=exc.message,
                  dns=instances.dns_instructions(inst))
 
 
-@bp.post("/<instance_id>/rename")
-def rename(instance_id: str):
+@bp.post("/<uuid:instance_id>/rename")
+def rename(instance_id: uuid.UUID):
     tenant_id = current_tenant_id()
     try:
         instances.rename(db.session, tenant_id, instance_id, request.form.get("name"),
@@ -174,8 +173,8 @@ def rename(instance_id: str):
     return redirect_to(url_for("instances.settings", instance_id=instance_id))
 
 
-@bp.post("/<instance_id>/domain")
-def add_domain(instance_id: str):
+@bp.post("/<uuid:instance_id>/domain")
+def add_domain(instance_id: uuid.UUID):
     tenant_id = current_tenant_id()
     try:
         instances.add_custom_domain(db.session, tenant_id, instance_id,
@@ -186,8 +185,8 @@ def add_domain(instance_id: str):
     return redirect_to(url_for("instances.settings", instance_id=instance_id))
 
 
-@bp.post("/<instance_id>/delete")
-def delete(instance_id: str):
+@bp.post("/<uuid:instance_id>/delete")
+def delete(instance_id: uuid.UUID):
     tenant_id = current_tenant_id()
     inst = _instance(instance_id)
     # The role before the typed name: a refusal is a 403 whatever was typed.
@@ -202,8 +201,8 @@ def delete(instance_id: str):
     return redirect_to(url_for("instances.index"))
 
 
-@bp.post("/<instance_id>/actions/<action>")
-def action(instance_id: str, action: str):
+@bp.post("/<uuid:instance_id>/actions/<action>")
+def action(instance_id: uuid.UUID, action: str):
     tenant_id = current_tenant_id()
     if action not in ("redeploy", "restart", "stop", "start"):
         abort(404)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, make_response, render_template, url_for
+import uuid
+
+from flask import Blueprint, g, url_for
 from flask_login import login_required
 
 from railsaas.blueprints.htmx_helpers import current_tenant_id, redirect_to, render
 from railsaas.extensions import db
-from railsaas.instances.lifecycle import parse_id
 from railsaas.platform import audit, notifications
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -24,9 +25,7 @@ def bell():
     """The bell with the unread count; it refreshes itself every 30 seconds."""
     workspace = g.get("workspace")
     count = notifications.unread_count(db.session, workspace.id, g.user.id) if workspace else 0
-    response = make_response(render_template("notifications/_bell.html", count=count))
-    response.vary.add("HX-Request")
-    return response
+    return render("notifications/_bell.html", count=count)
 
 
 @bp.get("/")
@@ -43,10 +42,10 @@ def read_all():
     return redirect_to(url_for("notifications.index"))
 
 
-@bp.post("/<notification_id>/read")
+@bp.post("/<uuid:notification_id>/read")
 @audit.exempt("marks the reader's own notification read: no one else's state changes")
-def read_one(notification_id: str):
+def read_one(notification_id: uuid.UUID):
     notifications.mark_read(db.session, current_tenant_id(), g.user.id,
-                            parse_id(notification_id, "notification"))
+                            notification_id)
     db.session.commit()
     return redirect_to(url_for("notifications.index"))

@@ -63,8 +63,7 @@ def metrics_allowed() -> bool:
 def _railway_breaker_open() -> int | None:
     """1 while the shared Railway circuit breaker is open or probing, 0 when closed; None
     when Redis cannot say (the alert then stays silent rather than guess)."""
-    prefix = (current_app.config.get("RAILWAY_CLIENT_OPTIONS") or {}).get("key_prefix",
-                                                                          "railway")
+    prefix = current_app.config["RAILWAY_CLIENT_OPTIONS"].get("key_prefix", "railway")
     try:
         state = CircuitBreaker(redis_client(), prefix=prefix).state()
     except RedisError:
@@ -81,6 +80,7 @@ def metrics_view():
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return _no_store(response)
+    metrics.sample_process()
     with db.scope(SYSTEM) as session:
         counts = metrics.instance_counts(session)
     open_ = _railway_breaker_open()

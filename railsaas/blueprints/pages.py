@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, make_response, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from flask_login import login_required
 
 from railsaas import charts
 from railsaas.billing import plans
+from railsaas.blueprints.htmx_helpers import render
 from railsaas.catalog import templates as catalog
 from railsaas.extensions import db
+from railsaas.permissions import can
 from railsaas.platform import audit
 from railsaas.reporting import dashboard as figures
-from railsaas.teams.permissions import authorize, can
 
 bp = Blueprint("pages", __name__)
 
 ACTIVITY_PAGE = 25
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
-
-
-def _page_or_partial(page: str, partial: str, **context):
-    response = make_response(render_template(partial if _htmx() else page, **context))
-    response.vary.add("HX-Request")
-    return response
 
 
 @bp.get("/")
@@ -50,10 +41,9 @@ def dashboard():
                          for name, values in sorted(usage.by_instance.items())],
                         title="Daily spend by instance this period", fmt=charts.money,
                         stacked=True)
-    activity = figures.activity(db.session, workspace.id, limit=10)
-    return _page_or_partial("pages/dashboard.html", "pages/_dashboard_overview.html",
-                            overview=overview, chart=chart, activity=activity,
-                            describe=audit.describe)
+    activity = figures.activity(db.session, workspace, limit=10)
+    return render("pages/dashboard.html", "pages/_dashboard_overview.html",
+                  overview=overview, chart=chart, activity=activity, describe=audit.describe)
 
 
 @bp.get("/activity")
@@ -63,15 +53,13 @@ def activity():
     if workspace is None:
         return render_template("pages/activity.html", rows=[], next_before=None,
                                sees_origin=False, describe=audit.describe)
-    authorize(workspace, "activity.view")
     try:
         before = int(request.args.get("before", "")) or None
     except ValueError:
         before = None
-    rows = figures.activity(db.session, workspace.id, before_id=before,
+    rows = figures.activity(db.session, workspace, before_id=before,
                               limit=ACTIVITY_PAGE + 1)
     next_before = rows[ACTIVITY_PAGE - 1].row.id if len(rows) > ACTIVITY_PAGE else None
-    return _page_or_partial("pages/activity.html", "pages/_activity_page.html",
-                            rows=rows[:ACTIVITY_PAGE], next_before=next_before,
-                            sees_origin=can(workspace, "activity.origin"),
-                            describe=audit.describe)
+    return render("pages/activity.html", "pages/_activity_page.html",
+                  rows=rows[:ACTIVITY_PAGE], next_before=next_before,
+                  sees_origin=can(workspace, "activity.origin"), describe=audit.describe)

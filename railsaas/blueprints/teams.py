@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     flash,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -22,10 +21,19 @@ from flask import (
 )
 from flask_login import current_user, login_required, logout_user
 
+from railsaas import permissions
 from railsaas.accounts import auth
 from railsaas.blueprints.auth import start_session
+from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.context import SESSION_TENANT_KEY
-from railsaas.errors import Conflict, LimitExceeded, NotFound, ServiceError, ValidationFailed
+from railsaas.errors import (
+    Conflict,
+    LimitExceeded,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    ValidationFailed,
+)
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.accounts import PASSWORD_HINT
@@ -37,15 +45,14 @@ from railsaas.forms.teams import (
     WorkspaceForm,
     role_choices,
 )
+from railsaas.permissions import ROLE_HELP, ROLE_LABELS, roles_allowed_to_grant
 from railsaas.platform import audit
-from railsaas.teams import permissions
 from railsaas.teams import service as teams
-from railsaas.teams.permissions import ROLE_HELP, ROLE_LABELS, roles_allowed_to_grant
 
 bp = Blueprint("teams", __name__)
 
 # Refusals a person can act on: shown on the page they came from.
-FIXABLE = (ValidationFailed, Conflict, LimitExceeded, teams.RateLimited)
+FIXABLE = (ValidationFailed, Conflict, LimitExceeded, RateLimited)
 
 
 @bp.app_context_processor
@@ -61,19 +68,6 @@ def _permissions() -> dict:
     return {"can": can, "role_labels": ROLE_LABELS}
 
 
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _render(page: str, partial: str, status: int = 200, **context):
-    """The page, or its partial for an HTMX request (one URL serves both)."""
-    htmx = _is_htmx()
-    response = make_response(render_template(partial if htmx else page, htmx=htmx, **context),
-                             status)
-    response.vary.add("HX-Request")
-    return response
-
-
 def _workspace():
     workspace = g.get("workspace")
     if workspace is None:
@@ -82,10 +76,10 @@ def _workspace():
 
 
 def _done(message: str, endpoint: str = "teams.members"):
-    """After a change: 303 to the page (htmx follows it and swaps the fresh partial)."""
+    """After a change: back to the page, which shows the message (`redirect_to`)."""
     db.session.commit()
     flash(message, "success")
-    return redirect(url_for(endpoint), 303)
+    return redirect_to(url_for(endpoint))
 
 
 # --- members page -----------------------------------------------------------------------------
@@ -96,7 +90,7 @@ def _members_page(invite_form: InviteForm | None = None, error: str | None = Non
     form = invite_form or InviteForm(formdata=None)
     form.role.choices = role_choices(grantable)
     can_invite = permissions.can(workspace, "members.invite")
-    return _render(
+    return render(
         "teams/members.html", "teams/_members.html",
         members=teams.list_members(db.session, workspace),
         invitations=teams.list_invitations(db.session, workspace) if can_invite else [],
@@ -184,8 +178,8 @@ def resend_invitation(invitation_id):
 @login_required
 def switcher():
     """The header's switcher (HTMX partial), or the page listing one's workspaces."""
-    return _render("teams/workspaces.html", "teams/_switcher.html",
-                   workspaces=teams.list_workspaces(db.session, g.user.id))
+    return render("teams/workspaces.html", "teams/_switcher.html",
+                  workspaces=teams.list_workspaces(db.session, g.user.id))
 
 
 @bp.post("/workspaces/switch")
@@ -196,7 +190,7 @@ def switch():
     workspace = teams.find_workspace(db.session, g.user.id, request.form.get("workspace_id"))
     session[SESSION_TENANT_KEY] = str(workspace.id)
     flash(f"You are now in {workspace.tenant.name}.", "info")
-    return redirect(url_for("pages.dashboard"), 303)
+    return redirect_to(url_for("pages.dashboard"))
 
 
 @bp.route("/workspaces/new", methods=["GET", "POST"])
@@ -213,7 +207,7 @@ def create_workspace():
             db.session.commit()
             session[SESSION_TENANT_KEY] = str(workspace.id)
             flash(f"Workspace {workspace.tenant.name} created: you are its owner.", "success")
-            return redirect(url_for("pages.dashboard"), 303)
+            return redirect_to(url_for("pages.dashboard"))
     return render_template("teams/new.html", form=form)
 
 
@@ -264,7 +258,7 @@ def _left(message: str):
     db.session.commit()
     session.pop(SESSION_TENANT_KEY, None)  # the next request picks another workspace
     flash(message, "info")
-    return redirect(url_for("pages.dashboard"), 303)
+    return redirect_to(url_for("pages.dashboard"))
 
 
 @bp.post("/workspace/leave")
@@ -312,7 +306,7 @@ def _accept_page(token: str, form: AcceptForm | None = None, status: int = 200,
 def _joined(workspace_id, message: str):
     session[SESSION_TENANT_KEY] = str(workspace_id)
     flash(message, "success")
-    return redirect(url_for("pages.dashboard"), 303)
+    return redirect_to(url_for("pages.dashboard"))
 
 
 @bp.route("/invitations/accept/<token>", methods=["GET", "POST"])
@@ -354,4 +348,4 @@ def accept_other_account(token: str):
         db.session.commit()
     logout_user()
     session.clear()
-    return redirect(url_for("teams.accept", token=token), 303)
+    return redirect_to(url_for("teams.accept", token=token))

@@ -10,24 +10,15 @@ from __future__ import annotations
 
 import uuid
 
-from flask import (
-    Blueprint,
-    flash,
-    g,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, flash, g, url_for
 from flask_login import current_user, login_required
 
 from railsaas.accounts import api_tokens
+from railsaas.blueprints.htmx_helpers import redirect_to, render, wants_fragment
 from railsaas.errors import Conflict, Forbidden, ValidationFailed
 from railsaas.extensions import db
 from railsaas.forms import apply_errors
 from railsaas.forms.tokens import TokenForm
-from railsaas.teams.permissions import authorize
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
@@ -45,10 +36,7 @@ def _render(form: TokenForm | None = None, new_token=None, secret: str | None = 
               if workspace else [])
     context = dict(form=form or TokenForm(formdata=None), tokens=tokens, new_token=new_token,
                    secret=secret, status_of=api_tokens.status_of)
-    partial = request.headers.get("HX-Request") == "true"
-    template = "tokens/_panel.html" if partial else "tokens/index.html"
-    response = make_response(render_template(template, **context), status)
-    response.headers["Vary"] = "HX-Request"
+    response = render("tokens/index.html", "tokens/_panel.html", status_code=status, **context)
     if secret:
         response.headers["Cache-Control"] = "no-store"
     return response
@@ -65,10 +53,9 @@ def create():
     if g.workspace is None:
         form.form_errors.append("You need a workspace to create a token in.")
     elif form.validate():
-        authorize(g.workspace, "tokens.create")
         try:
             token, secret = api_tokens.create(
-                db.session, tenant_id=g.workspace.id, user_id=current_user.id,
+                db.session, g.workspace, user_id=current_user.id,
                 name=form.name.data, scopes=[form.scope.data],
                 expires_in_days=form.expires_in_days.data)
         except (ValidationFailed, Conflict, Forbidden) as exc:
@@ -83,10 +70,10 @@ def create():
 @bp.post("/<uuid:token_id>/revoke")
 def revoke(token_id: uuid.UUID):
     if g.workspace is None:
-        return redirect(url_for("tokens.index"), 303)
+        return redirect_to(url_for("tokens.index"))
     token = api_tokens.revoke(db.session, g.workspace.id, current_user.id, token_id)
     db.session.commit()
-    if request.headers.get("HX-Request") == "true":
-        return _render()
+    if wants_fragment():
+        return _render()  # the panel, swapped in place
     flash(f"Token “{token.name}” is revoked.", "success")
-    return redirect(url_for("tokens.index"), 303)
+    return redirect_to(url_for("tokens.index"))

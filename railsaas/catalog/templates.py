@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from railsaas.catalog.variables import parse_specs, propose_specs
 from railsaas.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from railsaas.extensions import redis_client
+from railsaas.extensions import cache_redis
 from railsaas.models import Template
 from railsaas.models.catalog import TIERS
+from railsaas.observability import metrics
+from railsaas.permissions import authorize
 from railsaas.platform import audit
 from railsaas.railway import errors as rw
 from railsaas.railway import railway_client
@@ -48,6 +50,9 @@ def template_dict(t: Template) -> dict[str, Any]:
         "price_tier": t.price_tier,
         "resources": t.resources or {},
         "monthly_estimate_cents": t.monthly_estimate_cents,
+        # The real median on the platform (billing.template_costs), when enough instances ran.
+        "median_monthly_cents": t.median_monthly_cents,
+        "median_instances": t.median_instances,
         "icon": t.icon,
         "is_active": t.is_active,
         "variables": (t.setup_config or {}).get("variables", []),
@@ -57,7 +62,7 @@ def template_dict(t: Template) -> dict[str, Any]:
 
 
 def _redis():
-    return redis_client()
+    return cache_redis()
 
 
 def _load_active(session: Session) -> list[dict[str, Any]]:
@@ -72,7 +77,9 @@ def active_templates(session: Session) -> list[dict[str, Any]]:
         cached = _redis().get(CACHE_KEY)
     except redis.RedisError:
         log.warning("catalog cache unavailable; reading the database")
+        metrics.cache_lookup("catalog", hit=False)
         return _load_active(session)
+    metrics.cache_lookup("catalog", hit=bool(cached))
     if cached:
         return json.loads(cached)
     rows = _load_active(session)
@@ -105,6 +112,13 @@ def get_public(session: Session, template_id: uuid.UUID | str) -> dict[str, Any]
         if t["id"] == wanted:
             return t
     raise NotFound("No such template.")
+
+
+def for_deploy(session: Session, workspace, template_id: uuid.UUID | str) -> Template:
+    """An active template for the deploy dialog: only for a role that may deploy (checked
+    before anything of the template's settings is read)."""
+    authorize(workspace, "instance.deploy")
+    return get_active(session, template_id)
 
 
 def get_active(session: Session, template_id: uuid.UUID | str) -> Template:

@@ -30,7 +30,6 @@ MAX_VALUE_LENGTH = 4000
 # Railway's own template functions (`${{ secret(32) }}`) and references to other services
 # (`${{Postgres.DATABASE_URL}}`) are resolved by Railway: never a customer's business.
 _RAILWAY_EXPR = re.compile(r"\$\{\{.*?\}\}")
-_RAILWAY_SECRET_FN = re.compile(r"\$\{\{\s*secret\(")
 _SECRETISH = re.compile(r"(SECRET|PASSWORD|TOKEN|_KEY$|^KEY$|PRIVATE)")
 
 
@@ -173,13 +172,21 @@ def apply_to_serialized(serialized: dict[str, Any] | None, specs: list[VariableS
                         values: dict[str, str]) -> dict[str, Any]:
     """A copy of Railway's serializedConfig with the customer's values set.
 
-    Only `variables.<NAME>.value` is written (the CLI's approach). A spec naming a service
+    Only `variables.<NAME>.value` is written (the CLI's approach), from the customer's value
+    or else the template's `defaultValue`. A spec naming a service
     goes to that service; otherwise to every service that declares the variable, or the
     first service when none does."""
     config = copy.deepcopy(serialized or {})
     services = _services(config)
     if not services:
         return config
+    # Railway does not fall back to `defaultValue`: the client sends it as the value, as the
+    # CLI does (src/commands/deploy.rs).
+    for service in (s for s in services.values() if isinstance(s, dict)):
+        for entry in (service.get("variables") or {}).values():
+            if isinstance(entry, dict) and entry.get("value") in (None, "") \
+                    and entry.get("defaultValue") not in (None, ""):
+                entry["value"] = entry["defaultValue"]
     by_name = {s.name: s for s in specs}
     for name, value in values.items():
         spec = by_name.get(name)
@@ -272,14 +279,6 @@ def propose_specs(serialized: dict[str, Any] | None) -> list[dict[str, Any]]:
                 "service": (str(service.get("name")) if multi and service.get("name") else None),
             }
     return list(proposals.values())
-
-
-def uses_railway_secret(serialized: dict[str, Any] | None) -> bool:
-    return any(
-        _RAILWAY_SECRET_FN.search(str((entry or {}).get("defaultValue") or ""))
-        for service in _services(serialized or {}).values() if isinstance(service, dict)
-        for entry in (service.get("variables") or {}).values() if isinstance(entry, dict)
-    )
 
 
 def masked(specs: list[VariableSpec], values: dict[str, Any] | None) -> list[dict[str, Any]]:

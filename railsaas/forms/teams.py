@@ -8,7 +8,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitF
 from wtforms.validators import DataRequired, Length
 
 from railsaas.forms.accounts import EmailAddress, PasswordPolicy, strip
-from railsaas.teams.permissions import ROLE_LABELS
+from railsaas.permissions import ROLE_LABELS
 
 
 def role_choices(roles) -> list[tuple[str, str]]:

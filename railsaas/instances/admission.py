@@ -6,8 +6,8 @@ is created or started (every entry point reaches these through `instances.lifecy
   the workspace row; this module only reads them, so lifecycle never imports billing.
 - The template's tier must be one the plan allows.
 - `max_instances` counts instances that run or will run again: everything but stopping,
-  stopped and deleted ones. A downgrade over the limit is settled by stopping instances
-  (`billing.limits`).
+  stopped and deleted ones. A downgrade over the limit (too many instances, or instances of
+  a tier the new plan excludes) is settled by stopping instances (`billing.limits`).
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import any_, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from railsaas.errors import LimitExceeded
-from railsaas.models import Instance, Subscription, Template, Tenant
+from railsaas.models import Instance, Plan, Subscription, Template, Tenant
+from railsaas.models.billing import SUBSCRIPTION_LIVE
 
 # Statuses that do not count against max_instances (on their way out, or out).
 NOT_COUNTED = ("stopping", "stopped", "deleting", "deleted")
-# Subscription statuses after which a workspace that subscribed once is held.
-ENDED_STATUSES = ("canceled", "incomplete_expired")
 
 
 # --- the billing hold -------------------------------------------------------------------------
@@ -44,8 +43,7 @@ def subscription_ended(session: Session, tenant_id: uuid.UUID) -> bool:
     """The workspace subscribed once and has no live subscription now."""
     had = session.scalar(select(exists().where(Subscription.tenant_id == tenant_id)))
     live = session.scalar(select(exists().where(
-        Subscription.tenant_id == tenant_id, Subscription.status.notin_(ENDED_STATUSES),
-        Subscription.status != "incomplete")))
+        Subscription.tenant_id == tenant_id, Subscription.status.in_(SUBSCRIPTION_LIVE))))
     return bool(had and not live)
 
 
@@ -124,16 +122,42 @@ class OverLimit:
     plan_name: str
     allowed: int
     counted: int
+    # Counted instances of tiers the plan does not include: they stop whatever the count.
+    excluded: tuple[uuid.UUID, ...] = ()
 
     @property
     def to_stop(self) -> int:
-        return self.counted - self.allowed
+        return max(self.counted - self.allowed, 0)
 
 
 def over_limit(session: Session, tenant: Tenant) -> OverLimit | None:
     plan = tenant.plan if tenant.plan_id else None
     if plan is None:
         return None
-    counted = counted_instances(session, tenant.id)
-    return OverLimit(plan.name, plan.max_instances, counted) \
-        if counted > plan.max_instances else None
+    counted = counted_list(session, tenant.id)
+    allowed_tiers = set(plan.allowed_tiers or [])
+    excluded = tuple(i.id for i in counted if i.template.price_tier not in allowed_tiers)
+    if len(counted) <= plan.max_instances and not excluded:
+        return None
+    return OverLimit(plan.name, plan.max_instances, len(counted), excluded)
+
+
+def beyond_limit(session: Session, tenant: Tenant) -> list[uuid.UUID]:
+    """What stops when a grace period ends without the owner choosing: the instances of
+    excluded tiers, then the newest beyond the plan's count (the oldest keep running)."""
+    over = over_limit(session, tenant)
+    if over is None:
+        return []
+    keep = [i.id for i in counted_list(session, tenant.id) if i.id not in over.excluded]
+    return list(over.excluded) + keep[over.allowed:]
+
+
+def over_limit_tenants(session: Session) -> list[uuid.UUID]:
+    """Workspaces over their plan's count or running a tier it excludes (one query)."""
+    counted = (Instance.tenant_id == Tenant.id) & Instance.status.notin_(NOT_COUNTED)
+    too_many = select(func.count()).select_from(Instance).where(counted) \
+        .scalar_subquery() > Plan.max_instances
+    bad_tier = exists().where(counted, Instance.template_id == Template.id,
+                              not_(Template.price_tier == any_(Plan.allowed_tiers)))
+    return list(session.scalars(select(Tenant.id).join(Plan, Plan.id == Tenant.plan_id)
+                                .where(or_(too_many, bad_tier)).order_by(Tenant.id)))

@@ -4,6 +4,16 @@
 Every request that changes an instance writes a `deployments` row (the step: kind, status,
 times) and an outbox row in the caller's transaction; the task performs the step after the
 commit, by the step's id. A step is the unit of idempotency: a finished step is never rerun.
+
+A person may run something on Railway only with a confirmed email address
+(accounts.verification): every step a person asks for passes through `_new_step`, which
+checks it, and the entry points check it first so the refusal comes before anything else.
+Steps the platform takes itself (suspensions, billing holds) carry no user and are not
+subject to it.
+
+Every step that would run something on Railway (`RUNS_SOMETHING`) is refused in a held
+workspace (`admission.check_can_run`), whatever the instance's status: the check sits in
+`_new_step`, the one place steps are made, so no action can skip it.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from railsaas.accounts.verification import require_verified
 from railsaas.catalog.templates import get_active
 from railsaas.catalog.variables import (
     check_railway_requirements,
@@ -27,8 +38,8 @@ from railsaas.catalog.variables import (
 from railsaas.errors import NotFound, ValidationFailed
 from railsaas.instances import admission, states
 from railsaas.models import Deployment, Instance, Tenant
+from railsaas.permissions import HasRole, authorize
 from railsaas.platform import audit, outbox
-from railsaas.teams.permissions import HasRole, authorize
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -36,8 +47,12 @@ STEP_TASK = "instances.run_step"
 OPEN_STEP = ("queued", "in_progress")
 # Statuses a suspension stops (a customer's own stop is left alone: resuming must not start
 # what they stopped).
-SUSPENDABLE = frozenset({"running", "crashed", "deploying", "redeploying", "starting",
-                         "stopping"})
+SUSPENDABLE = frozenset({"running", "crashed", "failed", "deploying", "redeploying",
+                         "starting", "stopping"})
+# Step kinds that start, deploy or change what runs on Railway: never in a held workspace.
+# (stop, suspend and delete only ever take things down.)
+RUNS_SOMETHING = frozenset({"deploy", "redeploy", "restart", "start", "resume", "variables",
+                            "domain"})
 STEP_FOR_ACTION = {"redeploy": ("redeploy", "redeploying"), "restart": ("restart", "redeploying"),
                    "stop": ("stop", "stopping"), "start": ("start", "starting"),
                    "delete": ("delete", "deleting")}
@@ -176,8 +191,26 @@ def _name_taken(session: Session, tenant_id: uuid.UUID, name: str,
     return session.scalar(stmt) is not None
 
 
+def _check_person(session: Session, user_id: uuid.UUID | None) -> None:
+    """A person asking must have confirmed their address; the platform (None) need not."""
+    if user_id is not None:
+        require_verified(session, user_id)
+
+
+def _fresh_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    """The workspace as committed now (a hold set since this request began counts)."""
+    tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)
+                             .execution_options(populate_existing=True)).unique().first()
+    if tenant is None:
+        raise NotFound("No such workspace.")
+    return tenant
+
+
 def _new_step(session: Session, inst: Instance, kind: str, user_id: uuid.UUID | None,
               reason: str | None = None) -> Deployment:
+    _check_person(session, user_id)
+    if kind in RUNS_SOMETHING:
+        admission.check_can_run(session, _fresh_tenant(session, inst.tenant_id))
     step = Deployment(tenant_id=inst.tenant_id, instance_id=inst.id, kind=kind,
                       status="queued", triggered_by=user_id, reason=reason)
     session.add(step)
@@ -201,6 +234,7 @@ def create_instance(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUI
     the caller's transaction. Nothing is created when anything is wrong. `actor`: the caller's
     workspace and role (context.Workspace)."""
     authorize(actor, "instance.deploy")
+    _check_person(session, user_id)
     template = get_active(session, template_id)
     errors: dict[str, str] = {}
     try:
@@ -247,7 +281,7 @@ def create_instance(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUI
 
 def authorize_action(actor: HasRole | None, inst: Instance, action: str,
                      user_id: uuid.UUID | None) -> None:
-    """Roles (teams.permissions): deleting is an admin's call, or a member's for an
+    """Roles (railsaas.permissions): deleting is an admin's call, or a member's for an
     instance they deployed; the other actions are any editor's."""
     if action == "delete":
         authorize(actor, "instance.delete", owner_id=inst.user_id, user_id=user_id)
@@ -262,9 +296,10 @@ def request_action(session: Session, tenant_id: uuid.UUID, instance_id: Any, act
         raise ValidationFailed("Unknown action.", details={"action": "is not an action"})
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
     authorize_action(actor, inst, action, user_id)
+    _check_person(session, user_id)
     states.check_action(inst, action)
     if action == "start":
-        admission.check_can_start(session, session.get(Tenant, tenant_id))
+        admission.check_can_start(session, _fresh_tenant(session, tenant_id))
     kind, status = STEP_FOR_ACTION[action]
     if action == "delete":
         _cancel_open_steps(session, inst, "superseded by delete")
@@ -307,6 +342,7 @@ def update_variables(session: Session, tenant_id: uuid.UUID, instance_id: Any,
     keep their value (the form never shows it)."""
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
     authorize(actor, "instance.variables.edit")
+    _check_person(session, user_id)
     states.check_action(inst, "variables")
     specs = specs_of(inst.template.setup_config)
     secret_names = {s.name for s in specs if s.secret}
@@ -337,6 +373,7 @@ def add_custom_domain(session: Session, tenant_id: uuid.UUID, instance_id: Any, 
                       user_id: uuid.UUID | None, *, actor: HasRole | None) -> Instance:
     inst = get_for_tenant(session, tenant_id, instance_id, for_update=True)
     authorize(actor, "instance.manage")
+    _check_person(session, user_id)
     states.check_action(inst, "domain")
     value = str(domain or "").strip().lower().rstrip(".")
     if not DOMAIN_RE.match(value) or value.endswith((".railway.app", ".up.railway.app")):
@@ -418,7 +455,9 @@ def delete_tenant_instances(session: Session, tenant_id: uuid.UUID, reason: str)
 
 
 def resume_tenant_instances(session: Session, tenant_id: uuid.UUID) -> int:
-    """Start again what a suspension stopped (not what customers stopped themselves)."""
+    """Start again what a suspension stopped (not what customers stopped themselves).
+    Refused (LimitExceeded) while anything still holds the workspace."""
+    admission.check_can_run(session, _fresh_tenant(session, tenant_id))
     count = 0
     for inst in session.scalars(select(Instance).where(
             Instance.tenant_id == tenant_id,

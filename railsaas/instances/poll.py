@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.instances import states
-from railsaas.instances.cadence import FAST_POLL, SLOW_POLL, now
+from railsaas.instances import insights, states
+from railsaas.instances.cadence import SLOW_POLL, fast_poll, now
 from railsaas.instances.steps import (
     WATCHED_KINDS,
     Snap,
@@ -44,6 +44,9 @@ from railsaas.railway.status import instance_status
 log = logging.getLogger(__name__)
 
 POLL_BATCH = 100
+STEP_TASK = "instances.run_step"  # railsaas.instances.lifecycle enqueues steps by this name
+# How long a restarted deployment may still read CRASHED before it counts as crashed again.
+RESTART_GRACE = timedelta(seconds=90)
 LOG_EXCERPT_LINES = 40
 
 
@@ -56,7 +59,7 @@ def _due(session: Session, limit: int, only: list[uuid.UUID] | None) -> list[Ins
     rows = list(session.scalars(stmt.order_by(Instance.next_poll_at).limit(limit)
                                 .with_for_update(of=Instance, skip_locked=True)).unique())
     for inst in rows:  # claimed: a concurrent poll skips them until they are due again
-        inst.next_poll_at = now() + (FAST_POLL if inst.status in states.IN_FLIGHT
+        inst.next_poll_at = now() + (fast_poll() if inst.status in states.IN_FLIGHT
                                      else SLOW_POLL)
     return rows
 
@@ -107,17 +110,29 @@ def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[s
 
 
 def _discover_service(snap: Snap, step) -> int:
-    """After templateDeployV2: wait for the workflow, then pick the instance's main service."""
+    """After templateDeployV2: watch the project until the instance's main service is
+    certain. The services appear one by one while Railway's workflow runs (the database
+    first), so the first one seen is not necessarily the app."""
     rc = client()
+    complete = False
     if snap.workflow_id:
-        wf = rc.workflow_status(snap.workflow_id)
-        if wf.failed:
+        try:
+            wf = rc.workflow_status(snap.workflow_id)
+        except rw.Unauthorized:
+            # Railway may refuse to show a workflow (the CLI: "can't be polled; it keeps
+            # running server-side"): go by the project's services alone.
+            wf = None
+        if wf is not None and wf.failed:
             return _apply(snap.id, step, "failed", f"Railway could not deploy the template: "
                           f"{wf.error or 'workflow error'}")
+        complete = wf is not None and wf.status == "Complete"
     project = rc.project(snap.project_id)
     if not project.services:
+        _maybe_resend(snap, step)
         return 0
-    service = _main_service(project.services, snap.serialized_config)
+    service = _main_service(project.services, snap.serialized_config, complete)
+    if service is None:
+        return 0  # the app is still to appear
     with db.scope(SYSTEM) as s:
         inst = locked(s, snap.id)
         if inst.railway_service_id is None:
@@ -126,16 +141,45 @@ def _discover_service(snap: Snap, step) -> int:
     return 0
 
 
-def _main_service(services, serialized: dict | None):
-    """The service customers reach: the one the template gives a domain, else the first."""
-    configs = list(((serialized or {}).get("services") or {}).values())
+def _maybe_resend(snap: Snap, step) -> None:
+    """A deploy whose answer was lost (no workflow id) and whose project still has no
+    service after DEPLOY_RESEND_AFTER_SECONDS is sent again: back to queued, and run."""
+    if step is None or snap.workflow_id:
+        return
+    step_id, kind, step_status, _expected, started = step
+    if kind != "deploy" or step_status != "in_progress" or started is None:
+        return
+    wait = timedelta(seconds=int(current_app.config["DEPLOY_RESEND_AFTER_SECONDS"]))
+    if now() - started < wait:
+        return
+    with db.scope(SYSTEM) as s:
+        row = s.get(Deployment, step_id, with_for_update=True)
+        if row is None or row.status != "in_progress":
+            return
+        row.status = "queued"
+        row.started_at = None
+        log.warning("instance %s: no service %s after the deploy; sending it again",
+                    snap.id, wait)
+        outbox.enqueue(s, STEP_TASK, tenant_id=snap.tenant_id, step_id=step_id)
+
+
+def _main_service(services, serialized: dict | None, complete: bool = True):
+    """The service customers reach: the one the template gives a public domain. None while
+    it may still appear (only a complete workflow, or every template service present, lets
+    the choice fall back to another)."""
+    configs = [c for c in ((serialized or {}).get("services") or {}).values()
+               if isinstance(c, dict)]
     by_name = {svc.name: svc for svc in services}
+    public = [c.get("name") for c in configs
+              if ((c.get("networking") or {}).get("serviceDomains"))]
+    for name in public:
+        if name in by_name:
+            return by_name[name]
+    all_there = bool(configs) and all(c.get("name") in by_name for c in configs)
+    if not (complete or all_there):
+        return None
     for cfg in configs:
-        networking = (cfg or {}).get("networking") or {}
-        if networking.get("serviceDomains") and cfg.get("name") in by_name:
-            return by_name[cfg["name"]]
-    for cfg in configs:
-        if (cfg or {}).get("name") in by_name:
+        if cfg.get("name") in by_name:
             return by_name[cfg["name"]]
     return sorted(services, key=lambda s: (s.created_at or now(), s.name))[0]
 
@@ -143,14 +187,22 @@ def _main_service(services, serialized: dict | None):
 def _observe(snap: Snap, step, status) -> int:
     latest = status.latest if status is not None else None
     if step is not None:
-        step_id, kind, step_status, expected_id, _started = step
+        step_id, kind, step_status, expected_id, started = step
         if step_status == "queued":
             return 0  # Railway has not been asked yet: what it says is about the past
         if expected_id and latest is not None and latest.id != expected_id:
             return 0  # still the previous deployment
+        if kind == "restart" and latest is not None and latest.status == "CRASHED" \
+                and started is not None and now() - started < RESTART_GRACE:
+            # A restart keeps the deployment: it reads CRASHED until the container is back.
+            # Telling the customer "crashed" again now would be false.
+            return 0
     if status is None:
         return 0  # Railway does not know the service (the reconcile job looks into it)
-    new = instance_status(latest.status if latest else None, snap.status)
+    if latest is not None:
+        insights.remember_deployment(snap.id, latest.id)  # logs tabs read this one
+    new = instance_status(latest.status if latest else None, snap.status,
+                          stopped=bool(latest and latest.stopped))
     if new == snap.status:
         return 0
     reason = None
@@ -182,7 +234,7 @@ def _apply(instance_id: uuid.UUID, step, new: str, reason: str | None = None,
         before = inst.status
         if not states.transition(inst, new, reason, strict=False):
             return 0
-        inst.next_poll_at = now() + (FAST_POLL if new in states.IN_FLIGHT else SLOW_POLL)
+        inst.next_poll_at = now() + (fast_poll() if new in states.IN_FLIGHT else SLOW_POLL)
         open_step = s.get(Deployment, step[0], with_for_update=True) if step else None
         if open_step is not None and open_step.status in ("queued", "in_progress") \
                 and open_step.kind in WATCHED_KINDS and new in states.DEPLOY_OUTCOMES:

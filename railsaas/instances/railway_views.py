@@ -32,8 +32,19 @@ def projects() -> list[dict[str, Any]]:
             for p in rows]
 
 
+def _project(project_id: str):
+    try:
+        return client().project(project_id)
+    except rw.Unauthorized:
+        # Railway may answer "Not Authorized" for a project that does not exist: missing
+        # if the workspace's list (which a bad token cannot read either) lacks it.
+        if any(p.id == project_id for p in client().projects()):
+            raise
+        raise rw.NotFound("Project not found", operation="Project") from None
+
+
 def services(project_id: str) -> dict[str, Any]:
-    project = _ask(lambda: client().project(project_id), "Railway has no such project.")
+    project = _ask(lambda: _project(project_id), "Railway has no such project.")
     return {"project_id": project.id,
             "services": [{"id": s.id, "name": s.name, "created_at": _iso(s.created_at)}
                          for s in project.services],

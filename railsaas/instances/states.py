@@ -3,10 +3,11 @@
     requested -> provisioning -> deploying -> running
                       |              |           |-> redeploying -> running | failed
                       v              v           |-> stopping -> stopped -> starting -> running
-                    failed         failed        |-> suspended (billing or spend cap)
+                    failed         failed        |-> suspended (billing, spend cap)
     any -> deleting -> deleted (row kept for billing and audit)
 
 `crashed` is a running instance whose process died (Railway CRASHED); it may recover.
+A billing hold suspends `failed` and `crashed` instances too (a retry must not escape it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 
 from railsaas.errors import Conflict
 from railsaas.models import Instance
+from railsaas.models import instance as statuses
 
 # `stopping` from states a customer cannot stop is for billing (stop_instances: a workspace
 # over its plan's limit stops the instances its owner picked, whatever they are doing).
@@ -31,7 +33,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
                           "deleting"}),
     # A failed deploy may be retried (redeploying, or provisioning when Railway never got
     # a project), and a late success after a timeout still counts.
-    "failed": frozenset({"provisioning", "redeploying", "running", "stopping", "deleting"}),
+    "failed": frozenset({"provisioning", "redeploying", "running", "stopping", "suspended",
+                         "deleting"}),
     "stopping": frozenset({"stopped", "failed", "suspended", "deleting"}),
     "stopped": frozenset({"starting", "deleting"}),
     "starting": frozenset({"running", "failed", "crashed", "suspended", "stopping",
@@ -41,11 +44,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "deleted": frozenset(),
 }
 
-# Waiting on Railway: polled every few seconds and held to DEPLOY_TIMEOUT_SECONDS.
-IN_FLIGHT = frozenset({"requested", "provisioning", "deploying", "redeploying", "starting",
-                       "stopping", "deleting"})
-# Settled: polled every few minutes (a running app can still crash).
-SETTLED = frozenset({"running", "crashed", "failed", "stopped", "suspended", "deleted"})
+# The groupings live with the model (metrics and reports read them too); the machine uses
+# them by these names.
+IN_FLIGHT = statuses.IN_FLIGHT
+SETTLED = statuses.SETTLED
 # Statuses that end a deploy step, for notifications and the timeout.
 DEPLOY_OUTCOMES = frozenset({"running", "failed", "crashed"})
 

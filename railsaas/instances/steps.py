@@ -5,9 +5,16 @@ Database work happens in short transactions between Railway calls: a row lock is
 while waiting on Railway. Two steps of one instance never run at once (railsaas.instances.lock).
 
 Idempotency: Railway has no idempotency key. The project is named after the instance id
-(`project_name`) and looked up before one is created; the template deploy is skipped when the
-project already has services; a step that finished is never run again. So a retry after any
-timeout converges on one instance, one project.
+(`project_name`); the step's `started_at` is written before projectCreate is sent, so only a
+retry (an earlier attempt may have created it) looks the project up by name. The step turns
+`in_progress` before templateDeployV2 is sent: a retry of a step that may have deployed
+never re-sends it at once (its services appear only as Railway's workflow runs); the poll
+watches the project and sends it again only when nothing appeared after
+DEPLOY_RESEND_AFTER_SECONDS. A redeploy whose answer was lost is not sent again either. So a
+retry after any timeout converges on one instance, one project, one set of services.
+
+Stop, suspend and the spend cap stop every service of the project (a template's database
+bills as much as its app); start and resume start every one again.
 
 A step's `queued` status means "not yet accepted by Railway"; `_accept` moves it to
 `in_progress` once Railway has taken the request (and records the deployment Railway named,
@@ -17,8 +24,10 @@ if any). Steps whose end Railway reports (WATCHED_KINDS) are finished by the pol
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -33,12 +42,15 @@ from railsaas.db import SYSTEM
 from railsaas.errors import NotFound as NotFoundError
 from railsaas.extensions import db
 from railsaas.instances import states
-from railsaas.instances.cadence import FAST_POLL, SLOW_POLL, now
+from railsaas.instances.cadence import SLOW_POLL, fast_poll, now
 from railsaas.instances.lock import InstanceLock, StepDeferred
 from railsaas.models import Deployment, Instance
 from railsaas.observability import metrics
 from railsaas.platform import audit, notifications
+from railsaas.railway import errors as rw
 from railsaas.railway import railway_client
+
+log = logging.getLogger(__name__)
 
 PROJECT_PREFIX = "railsaas-"
 # Steps that end when Railway reports the instance running (or failed).
@@ -158,7 +170,7 @@ def _accept(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = 
             setattr(inst, k, v)
         if status:
             states.transition(inst, status, strict=False)
-        inst.next_poll_at = now() + FAST_POLL
+        inst.next_poll_at = now() + fast_poll()
 
 
 def _done(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = None,
@@ -173,7 +185,7 @@ def _done(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = No
             setattr(inst, k, v)
         if status:
             states.transition(inst, status, strict=False)
-        inst.next_poll_at = now() + (FAST_POLL if inst.status in states.IN_FLIGHT
+        inst.next_poll_at = now() + (fast_poll() if inst.status in states.IN_FLIGHT
                                      else SLOW_POLL)
 
 
@@ -192,18 +204,39 @@ def finish(step: Deployment, status: str, reason: str | None, logs: str | None =
 
 # The steps. Each is safe to run again after any failure part-way.
 
+def _step_state(step_id: uuid.UUID) -> tuple[str, datetime | None]:
+    with db.scope(SYSTEM) as s:
+        step = s.get(Deployment, step_id, populate_existing=True)
+        return step.status, step.started_at
+
+
+def _mark(step_id: uuid.UUID, status: str | None = None) -> None:
+    """Record, before a mutation is sent, that it may have been applied from now on."""
+    with db.scope(SYSTEM) as s:
+        step = s.get(Deployment, step_id, with_for_update=True)
+        step.started_at = step.started_at or now()
+        if status:
+            step.status = status
+
+
 def _step_deploy(step_id: uuid.UUID, snap: Snap) -> str:
     if snap.status in ("requested", "failed"):
         with db.scope(SYSTEM) as s:
             inst = locked(s, snap.id)
             states.transition(inst, "provisioning", strict=False)
     rc = client()
+    step_status, started_at = _step_state(step_id)
     project_id, environment_id = snap.project_id, snap.environment_id
     if not project_id:
         name = project_name(snap.id)
-        found = rc.find_project(name)  # a previous attempt may have created it
-        project = rc.project(found.id) if found else rc.create_project(
-            name, description=f"RailSaaS instance {snap.name}")
+        # Only an earlier attempt can have created it: a first attempt never pages through
+        # the workspace's projects.
+        found = rc.find_project(name) if started_at else None
+        if found is None:
+            _mark(step_id)
+            project = rc.create_project(name, description=f"RailSaaS instance {snap.name}")
+        else:
+            project = rc.project(found.id)
         env = project.environment() or (project.environments[0] if project.environments
                                         else None)
         project_id, environment_id = project.id, env.id if env else None
@@ -218,12 +251,28 @@ def _step_deploy(step_id: uuid.UUID, snap: Snap) -> str:
                                         else None)
         environment_id = env.id if env else None
     workflow_id = snap.workflow_id
-    if not project.services:  # else the deploy went through and only its answer was lost
+    if project.services or step_status == "in_progress":
+        # Sent before: it went through, or its answer was lost and its services are still
+        # to appear. The poll watches the project (and re-sends only after a long wait).
+        log.info("instance %s: template deploy already sent; watching the project", snap.id)
+    else:
         specs = specs_of(snap.setup_config)
         config = apply_to_serialized(snap.serialized_config, specs, snap.config)
-        result = rc.deploy_template(snap.railway_template_id, config, project_id=project_id,
-                                    environment_id=environment_id)
-        workflow_id = result.workflow_id
+        _mark(step_id, "in_progress")
+        try:
+            result = rc.deploy_template(snap.railway_template_id, config,
+                                        project_id=project_id, environment_id=environment_id)
+        except rw.Unavailable as exc:
+            if not exc.maybe_applied:
+                _mark(step_id, "queued")  # surely not sent: a retry sends it
+                raise
+            log.warning("instance %s: templateDeployV2 answer lost; watching the project",
+                        snap.id)
+            result = None
+        except rw.RailwayError:
+            _mark(step_id, "queued")
+            raise
+        workflow_id = result.workflow_id if result else None
     _accept(step_id, snap.id, status="deploying", railway_project_id=project_id,
             railway_environment_id=environment_id, railway_workflow_id=workflow_id)
     return "deploying"
@@ -235,20 +284,59 @@ def _latest(snap: Snap):
     return client().latest_deployment(snap.environment_id, snap.service_id)
 
 
+def _new_deployment(environment_id: str, service_id: str, latest) -> str | None:
+    """Start the service again: redeploy its latest deployment when Railway allows it
+    (canRedeploy), else deploy from its source (serviceInstanceDeployV2)."""
+    rc = client()
+    if latest is not None and latest.can_redeploy:
+        return rc.redeploy_deployment(latest.id).id
+    return rc.deploy_service(environment_id, service_id)
+
+
+def _needs_start(latest) -> bool:
+    return latest is None or latest.stopped or latest.status in ("REMOVED", "REMOVING",
+                                                                 "SKIPPED")
+
+
 def _step_redeploy(step_id: uuid.UUID, snap: Snap) -> str:
-    """redeploy, start, resume: a new deployment like the latest one."""
+    """redeploy: a new deployment of the main service like the latest one. start, resume:
+    every service of the project that is stopped starts again (main service last known)."""
     if not snap.service_id:
         if snap.project_id and snap.status not in ("failed", "requested"):
             return _defer_until_service(step_id)  # deployed; the poll is finding the service
         return _step_deploy(step_id, snap)  # Railway never got (all of) the first deploy
-    latest = _latest(snap)
-    target = {"redeploy": "redeploying", "start": "starting", "resume": "starting"}
-    if latest is None:
-        client().redeploy_service(snap.environment_id, snap.service_id)
-        new_id = None
-    else:
-        new_id = client().redeploy_deployment(latest.id).id
     kind = _kind(step_id)
+    target = {"redeploy": "redeploying", "start": "starting", "resume": "starting",
+              "restart": "redeploying"}
+    rc = client()
+    if kind == "redeploy":
+        pairs = [(snap.environment_id, snap.service_id)]
+    else:
+        pairs = [(snap.environment_id, svc.id) for svc in rc.project(snap.project_id).services]
+        if (snap.environment_id, snap.service_id) not in pairs:
+            pairs.append((snap.environment_id, snap.service_id))
+    statuses = rc.service_statuses(pairs)
+    new_id = None
+    for env_id, service_id in pairs:
+        st = statuses.get((env_id, service_id))
+        latest = st.latest if st is not None else None
+        main = service_id == snap.service_id
+        if kind != "redeploy" and not _needs_start(latest):
+            # Running or on its way: started already (by an earlier attempt of this step).
+            if main and latest is not None:
+                new_id = latest.id
+            continue
+        try:
+            made = _new_deployment(env_id, service_id, latest)
+        except rw.Unavailable as exc:
+            if not exc.maybe_applied:
+                raise
+            # Maybe deployed: never sent twice. The poll sees the outcome.
+            log.warning("instance %s: redeploy answer lost for service %s", snap.id,
+                        service_id)
+            made = None
+        if main:
+            new_id = made
     _accept(step_id, snap.id, status=target.get(kind), railway_deployment_id=new_id)
     return "accepted"
 
@@ -264,25 +352,26 @@ def _kind(step_id: uuid.UUID) -> str:
 
 def _step_restart(step_id: uuid.UUID, snap: Snap) -> str:
     latest = _latest(snap)
-    if latest is None:
-        return _step_redeploy(step_id, snap)
+    if latest is None or latest.stopped or latest.status in ("REMOVED", "REMOVING"):
+        return _step_redeploy(step_id, snap)  # nothing to restart: start it again
     client().restart_deployment(latest.id)
     _accept(step_id, snap.id, status="redeploying")
     return "accepted"
 
 
 def _stop_on_railway(snap: Snap) -> None:
-    """Stop what runs: the main service, or every service while it is not known yet."""
+    """Stop every service of the project: a template's database keeps running (and billing)
+    otherwise. One batched status request, then one stop per running deployment."""
     rc = client()
-    if snap.service_id and snap.environment_id:
-        pairs = [(snap.environment_id, snap.service_id)]
-    elif snap.project_id and snap.environment_id:
-        pairs = [(snap.environment_id, s.id) for s in rc.project(snap.project_id).services]
-    else:
-        pairs = []
-    for env_id, service_id in pairs:
-        latest = rc.latest_deployment(env_id, service_id)
-        if latest is not None and latest.status not in ("REMOVED", "FAILED", "SKIPPED"):
+    if not (snap.project_id and snap.environment_id):
+        return
+    pairs = [(snap.environment_id, s.id) for s in rc.project(snap.project_id).services]
+    if snap.service_id and (snap.environment_id, snap.service_id) not in pairs:
+        pairs.append((snap.environment_id, snap.service_id))
+    for status in rc.service_statuses(pairs).values():
+        latest = status.latest if status is not None else None
+        if latest is not None and not latest.stopped and \
+                latest.status not in ("REMOVED", "REMOVING", "FAILED", "SKIPPED"):
             rc.stop_deployment(latest.id)
 
 
@@ -333,10 +422,7 @@ def _step_variables(step_id: uuid.UUID, snap: Snap) -> str:
     if snap.status == "stopped":
         _done(step_id, snap.id)  # takes effect when started
         return "saved"
-    latest = _latest(snap)
-    new_id = rc.redeploy_deployment(latest.id).id if latest else None
-    if latest is None:
-        rc.redeploy_service(snap.environment_id, snap.service_id)
+    new_id = _new_deployment(snap.environment_id, snap.service_id, _latest(snap))
     _accept(step_id, snap.id, status="redeploying", railway_deployment_id=new_id)
     return "redeploying"
 

@@ -6,6 +6,7 @@ from railsaas.models.billing import (
     Plan,
     StripeEvent,
     Subscription,
+    TrialClaim,
     UsageMeterReport,
     UsageMetric,
     UsageRollup,
@@ -15,11 +16,12 @@ from railsaas.models.catalog import Template
 from railsaas.models.instance import Deployment, Instance
 from railsaas.models.ops import JobFailure
 from railsaas.models.tenancy import Invitation, Membership, Tenant
+from railsaas.models.uptime import UptimeCheck, UptimeHourly, UptimeMonitor
 from railsaas.models.user import ApiToken, RefreshToken, User
 
 __all__ = [
     "ApiToken", "AuditLog", "Base", "Deployment", "Email", "Instance", "Invitation", "JobFailure",
     "Membership", "Notification", "OutboxMessage", "Plan", "RefreshToken", "StripeEvent",
-    "Subscription", "Template", "Tenant", "UsageMeterReport", "UsageMetric", "UsageRollup",
-    "UsageRollupMark", "User",
+    "Subscription", "Template", "Tenant", "TrialClaim", "UsageMeterReport", "UsageMetric",
+    "UptimeCheck", "UptimeHourly", "UptimeMonitor", "UsageRollup", "UsageRollupMark", "User",
 ]

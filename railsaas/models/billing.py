@@ -24,6 +24,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from railsaas.models.base import Base, created_at, updated_at, uuid_pk
 
+# Subscription statuses (Stripe's), grouped once: every feature and report imports these.
+SUBSCRIPTION_PAID = ("active", "trialing")       # paying, or in a trial
+SUBSCRIPTION_DUNNING = ("past_due", "unpaid")    # a payment failed: dunning runs
+SUBSCRIPTION_LIVE = SUBSCRIPTION_PAID + SUBSCRIPTION_DUNNING  # the workspace has the plan
+SUBSCRIPTION_PENDING = ("incomplete",)           # Checkout started, first payment not made
+SUBSCRIPTION_ENDED = ("canceled", "incomplete_expired")
+SUBSCRIPTION_OPEN = SUBSCRIPTION_LIVE + SUBSCRIPTION_PENDING  # not ended (blocks deletion)
+# Counted in MRR: paying, trialing, or overdue but still expected to pay (`unpaid` is not).
+SUBSCRIPTION_IN_MRR = ("active", "trialing", "past_due")
+
 
 class Plan(Base):
     """A price list entry. Global: readable by everyone, written by platform admins."""
@@ -35,6 +45,8 @@ class Plan(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     stripe_price_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The metered overage price for the plan's interval, made at plan sync (billing.plans).
+    stripe_usage_price_id: Mapped[str | None] = mapped_column(String(255))
     price_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="usd", server_default="usd")
     interval: Mapped[str] = mapped_column(String(10), default="month", server_default="month")
@@ -168,5 +180,23 @@ class UsageMeterReport(Base):
     identifier: Mapped[str] = mapped_column(String(200), unique=True)
     value_cents: Mapped[int]
     stripe_customer_id: Mapped[str] = mapped_column(String(255))
+    # The meter event's timestamp: inside the period the usage belongs to (billing.overage).
+    event_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None]
+
+
+class TrialClaim(Base):
+    """A free trial given: one per person, per Stripe customer and per card (each column is
+    unique, so a second claim by any of them fails). Not a workspace's row: a person's
+    claims outlive the workspace they were made in (billing.trials)."""
+
+    __tablename__ = "trial_claims"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    card_fingerprint: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = created_at()

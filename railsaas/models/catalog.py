@@ -34,6 +34,11 @@ class Template(Base):
     # Railway's serializedConfig for templateDeployV2.
     serialized_config: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     monthly_estimate_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    # What its instances really cost a month on the platform (the median, customer prices),
+    # and over how many instances; NULL until COST_MEDIAN_MIN_INSTANCES have usage
+    # (railsaas.billing.template_costs, refreshed by a system job).
+    median_monthly_cents: Mapped[int | None]
+    median_instances: Mapped[int | None]
     icon: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
     created_at: Mapped[datetime] = created_at()

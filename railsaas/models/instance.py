@@ -12,12 +12,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from railsaas.models.base import Base, created_at, updated_at, uuid_pk
 
-# DESIGN section 4. Terminal for a deploy: running, failed, crashed, stopped, deleted.
+# The instance lifecycle (docs/architecture.md; transitions in instances.states). The sets
+# below are the one home of each grouping: features, metrics and reports import them.
 INSTANCE_STATUSES = (
     "requested", "provisioning", "deploying", "running", "redeploying", "crashed",
     "failed", "stopping", "stopped", "starting", "suspended", "deleting", "deleted",
 )
-SETTLED_STATUSES = ("running", "crashed", "failed", "stopped", "suspended", "deleted")
+# Waiting on Railway: polled every few seconds and held to DEPLOY_TIMEOUT_SECONDS.
+IN_FLIGHT = frozenset({"requested", "provisioning", "deploying", "redeploying", "starting",
+                       "stopping", "deleting"})
+# Settled: polled every few minutes (a running app can still crash).
+SETTLED = frozenset({"running", "crashed", "failed", "stopped", "suspended", "deleted"})
+# Occupying Railway resources (the admin's and the metrics' "active instances").
+ACTIVE = frozenset({"requested", "provisioning", "deploying", "running", "redeploying",
+                    "starting", "crashed"})
 
 
 class Instance(Base):

@@ -36,7 +36,14 @@ class Tenant(Base):
     # Where dunning has got to: NULL | 'notified' | 'suspended' | 'deleted' (billing's own
     # state, apart from an admin's suspension in status / suspended_*).
     dunning_stage: Mapped[str | None] = mapped_column(String(20))
+    # Over the plan's limits (after a downgrade) since when; the newest instances beyond
+    # them stop PLAN_LIMIT_GRACE_DAYS later (billing.limits). NULL: within the plan.
+    over_limit_since: Mapped[datetime | None]
+    # When the day-before reminder of that stop was sent (once per grace period).
+    over_limit_reminded_at: Mapped[datetime | None]
     suspended_at: Mapped[datetime | None]
+    # The public status page /status/<slug> (railsaas.uptime.status_page): off by default.
+    status_page_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
     suspended_reason: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

@@ -75,7 +75,8 @@ def violation(response: Response) -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("AUDIT_GUARD", "strict" if app.config.get("TESTING") else "warn")
+    if not app.config["AUDIT_GUARD"]:  # the setting's default: strict in tests
+        app.config["AUDIT_GUARD"] = "strict" if app.config["TESTING"] else "warn"
 
     @app.after_request
     def _check_audited(response: Response) -> Response:

@@ -389,8 +389,8 @@ def init_app(app) -> None:
     """Logging for the web app and (through the same create_app) the Celery worker: our
     handler on the root logger, a request id per request, one access line per request."""
     cfg = app.config["SETTINGS"]
-    configure(level=app.config.get("LOG_LEVEL", "INFO"),
-              fmt=app.config.get("LOG_FORMAT", "json"), secrets=cfg.secret_values())
+    configure(level=app.config["LOG_LEVEL"],
+              fmt=app.config["LOG_FORMAT"], secrets=cfg.secret_values())
     access = logging.getLogger("railsaas.access")
 
     @app.before_request

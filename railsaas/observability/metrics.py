@@ -62,6 +62,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
 from railsaas.models import Email, Instance, OutboxMessage, StripeEvent, Tenant
+from railsaas.models.instance import ACTIVE, IN_FLIGHT
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,28 @@ CELERY_TASK_RETRIES = Counter(
 CACHE_LOOKUPS = Counter(
     "cache_lookups", "Cache lookups by cache and result (hit or miss).",
     ["cache", "result"], namespace=NAMESPACE)
+
+# Database statements, timed around the cursor (SQLAlchemy events, see _watch_statements).
+_DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+DB_QUERY_DURATION = Histogram(
+    "db_query_duration_seconds", "Database statement time by kind (select, insert, update, "
+    "delete, other).", ["kind"], namespace=NAMESPACE, buckets=_DB_BUCKETS)
+DB_SLOW_QUERIES = Counter(
+    "db_slow_queries", "Statements slower than SLOW_QUERY_MS (each also logged).", ["kind"],
+    namespace=NAMESPACE)
+DB_POOL_OVERFLOW = Gauge(
+    "db_pool_overflow", "Connections open beyond the pool size (QueuePool overflow), per "
+    "process.", namespace=NAMESPACE, multiprocess_mode="liveall")
+
+# prometheus-client's own process_* collector reads only the scraping process, and is absent
+# in multiprocess mode: these are sampled by every process (after each request, each task and
+# each scrape) and exported per pid ("liveall": gunicorn marks exited workers dead).
+PROCESS_CPU = Gauge(
+    "process_cpu_seconds", "CPU time (user + system) this process has used.",
+    namespace=NAMESPACE, multiprocess_mode="liveall")
+PROCESS_RSS = Gauge(
+    "process_resident_memory_bytes", "Resident memory of this process.",
+    namespace=NAMESPACE, multiprocess_mode="liveall")
 
 
 # --- hooks ------------------------------------------------------------------------------------
@@ -233,6 +256,78 @@ def task_retried(task: str) -> None:
     CELERY_TASK_RETRIES.labels(task=task).inc()
 
 
+# --- this process ----------------------------------------------------------------------------
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@_safe
+def sample_process() -> None:
+    """CPU and resident memory of this process (Linux /proc; elsewhere CPU only)."""
+    times = os.times()
+    PROCESS_CPU.set(times.user + times.system)
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as f:
+        PROCESS_RSS.set(int(f.read().split()[1]) * _PAGE_SIZE)
+
+
+# --- database statements ----------------------------------------------------------------------
+# The statement text SQLAlchemy sends is already normalised (parameters are placeholders), so
+# a slow one is logged as is, never with its values.
+
+SLOW_QUERY_MS_DEFAULT = 500
+
+
+def statement_kind(statement: str) -> str:
+    head = statement.lstrip().split(None, 1)[0].lower() if statement.strip() else ""
+    return head if head in ("select", "insert", "update", "delete") else "other"
+
+
+def _slow_query_ms() -> float:
+    if has_app_context():
+        return float(current_app.config.get("SLOW_QUERY_MS") or SLOW_QUERY_MS_DEFAULT)
+    return SLOW_QUERY_MS_DEFAULT
+
+
+def _before_cursor(conn, cursor, statement, parameters, context, executemany) -> None:
+    conn.info.setdefault("railsaas_query_start", []).append(time.perf_counter())
+
+
+def _after_cursor(conn, cursor, statement, parameters, context, executemany) -> None:
+    try:
+        starts = conn.info.get("railsaas_query_start")
+        if not starts:
+            return
+        seconds = time.perf_counter() - starts.pop()
+        kind = statement_kind(statement)
+        DB_QUERY_DURATION.labels(kind=kind).observe(seconds)
+        limit = _slow_query_ms()
+        if limit > 0 and seconds * 1000 >= limit:
+            DB_SLOW_QUERIES.labels(kind=kind).inc()
+            log.warning("slow query", extra={
+                "duration_ms": round(seconds * 1000, 1), "kind": kind,
+                "statement": " ".join(statement.split())[:2000]})
+    except Exception:  # pragma: no cover  (never fail the statement being measured)
+        log.debug("query metric failed", exc_info=True)
+
+
+def _handle_error(context) -> None:
+    # A failed statement never reaches after_cursor_execute: drop its start time.
+    starts = context.connection.info.get("railsaas_query_start") if context.connection else None
+    if starts:
+        starts.pop()
+
+
+def _watch_statements() -> None:
+    for name, fn in (("before_cursor_execute", _before_cursor),
+                     ("after_cursor_execute", _after_cursor),
+                     ("handle_error", _handle_error)):
+        if not event.contains(Engine, name, fn):
+            event.listen(Engine, name, fn)
+
+
+_watch_statements()
+
+
 # --- exposition -------------------------------------------------------------------------------
 
 def multiproc_dir() -> str | None:
@@ -266,13 +361,10 @@ class InstancesCollector:
         yield by_status
         active = GaugeMetricFamily(
             f"{NAMESPACE}_instances_active", "Instances running or on their way to running.")
-        active.add_metric([], sum(n for s, n in self.counts.items() if s in ACTIVE_STATUSES))
+        active.add_metric([], sum(n for s, n in self.counts.items() if s in ACTIVE))
         yield active
 
 
-# Instances that occupy Railway resources and count against a plan.
-ACTIVE_STATUSES = frozenset({"requested", "provisioning", "deploying", "running",
-                             "redeploying", "starting", "crashed"})
 
 
 def instance_counts(session) -> dict[str, int]:
@@ -327,10 +419,6 @@ BEAT_TICK_KEY = "railsaas:metrics:beat_last_tick"
 BACKUP_SUCCESS_KEY = "railsaas:metrics:backup_last_success"
 BACKUP_FAILURE_KEY = "railsaas:metrics:backup_last_failure"
 
-# Instances waiting on Railway, held to DEPLOY_TIMEOUT_SECONDS: the state machine's IN_FLIGHT
-# (instances/states.py; tests/operations checks the two agree).
-IN_FLIGHT_STATUSES = frozenset({"requested", "provisioning", "deploying", "redeploying",
-                                "starting", "stopping", "deleting"})
 # mail.deliver retries for about a quarter of an hour (8 retries, backoff capped at half the
 # visibility timeout): mail unsent after that is failing. Past a day it is taken for a final
 # failure (in job_failures), not a backlog.
@@ -365,6 +453,13 @@ READINGS: dict[str, tuple[str, tuple[str, ...]]] = {
         "1 while the shared Railway circuit breaker is not closed (open, or half-open "
         "waiting for a probe to succeed), else 0.", ()),
     "celery_queue_length": ("Messages waiting in a Celery queue on the broker.", ("queue",)),
+    "redis_keyspace_hits": ("Redis INFO keyspace_hits: lookups that found their key "
+                            "(a counter since Redis started; use rate()).", ()),
+    "redis_keyspace_misses": ("Redis INFO keyspace_misses (a counter since Redis started).",
+                              ()),
+    "redis_used_memory_bytes": ("Redis INFO used_memory.", ()),
+    "redis_maxmemory_bytes": ("Redis INFO maxmemory (0: no limit).", ()),
+    "redis_connected_clients": ("Redis INFO connected_clients.", ()),
     "beat_last_tick_timestamp_seconds": (
         "When Celery beat last sent a task (Unix time).", ()),
     "backup_last_success_timestamp_seconds": (
@@ -455,7 +550,7 @@ def database_readings(session, deploy_timeout: float | None = None) -> dict[str,
     if deploy_timeout:
         since = func.coalesce(Instance.status_changed_at, Instance.updated_at)
         queries["instances_stuck"] = select(func.count()).select_from(Instance).where(
-            Instance.status.in_(sorted(IN_FLIGHT_STATUSES)),
+            Instance.status.in_(sorted(IN_FLIGHT)),
             since < now - timedelta(seconds=int(deploy_timeout)))
     row = session.execute(select(*[q.scalar_subquery().label(name)
                                    for name, q in queries.items()])).one()
@@ -494,6 +589,7 @@ def redis_readings(app) -> dict:
         try:
             beat, ok, failed = client.mget(BEAT_TICK_KEY, BACKUP_SUCCESS_KEY,
                                            BACKUP_FAILURE_KEY)
+            info = client.info()
         except RedisError:
             up[("redis",)] = 0
         else:
@@ -503,6 +599,13 @@ def redis_readings(app) -> dict:
                                 ("backup_last_failure_timestamp_seconds", failed)):
                 if value is not None:
                     readings[name] = float(value)
+            for name, key in (("redis_keyspace_hits", "keyspace_hits"),
+                              ("redis_keyspace_misses", "keyspace_misses"),
+                              ("redis_used_memory_bytes", "used_memory"),
+                              ("redis_maxmemory_bytes", "maxmemory"),
+                              ("redis_connected_clients", "connected_clients")):
+                if key in info:
+                    readings[name] = float(info[key])
     separate = broker != url
     # A Redis broker, unless it is the Redis just found down (no second timeout).
     if broker.startswith(("redis://", "rediss://")) and (separate or up.get(("redis",))):
@@ -565,11 +668,18 @@ _checked_out: set[int] = set()
 _pools: weakref.WeakSet = weakref.WeakSet()
 
 
+def _set_overflow(pool) -> None:
+    overflow = getattr(pool, "overflow", None)
+    if callable(overflow):
+        DB_POOL_OVERFLOW.set(max(0, overflow()))
+
+
 def _pool_checkout(dbapi_connection, connection_record, connection_proxy) -> None:
     try:
         with _pool_lock:
             _checked_out.add(id(connection_record))
             DB_POOL_IN_USE.set(len(_checked_out))
+        _set_overflow(connection_record._pool)
     except Exception:  # pragma: no cover
         log.debug("pool checkout metric failed", exc_info=True)
 
@@ -579,6 +689,7 @@ def _pool_checkin(dbapi_connection, connection_record) -> None:
         with _pool_lock:
             _checked_out.discard(id(connection_record))
             DB_POOL_IN_USE.set(len(_checked_out))
+        _set_overflow(connection_record._pool)
     except Exception:  # pragma: no cover
         log.debug("pool checkin metric failed", exc_info=True)
 

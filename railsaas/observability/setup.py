@@ -28,7 +28,7 @@ from flask import Flask, g, request
 from prometheus_client import multiprocess
 
 from railsaas.db import SYSTEM
-from railsaas.extensions import db
+from railsaas.extensions import db, redis_client
 from railsaas.models import JobFailure
 from railsaas.observability import audit_guard, error_reporting, metrics
 from railsaas.observability import logging as logs
@@ -49,6 +49,7 @@ def init_app(app: Flask) -> None:
             endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
             metrics.http_request(endpoint, request.method, response.status_code,
                                  time.perf_counter() - started)
+        metrics.sample_process()
         return response
 
     audit_guard.init_app(app)  # after_request hooks run last-registered first: this one
@@ -104,8 +105,28 @@ def _task_postrun(task_id: str | None = None, task=None, state: str | None = Non
     if started is not None:
         metrics.task_finished(getattr(task, "name", "unknown"), (state or "unknown").lower(),
                               time.perf_counter() - started)
+    metrics.sample_process()
     if token is not None:
         logs.reset_fields(token)
+
+
+# Beat: every task it sends stamps "beat is alive" in Redis for the BeatNotTicking alert
+# (set only in beat's own process; the web and workers publish tasks too).
+_beat_redis = None
+
+
+@signals.beat_init.connect(weak=False, dispatch_uid="railsaas.beat_init")
+def _beat_init(sender=None, **_: Any) -> None:
+    global _beat_redis
+    flask_app = getattr(getattr(sender, "app", None), "flask_app", None)
+    if flask_app is not None and flask_app.config.get("REDIS_URL"):
+        _beat_redis = redis_client(flask_app.config["REDIS_URL"])
+
+
+@signals.before_task_publish.connect(weak=False, dispatch_uid="railsaas.beat_tick")
+def _beat_published(**_: Any) -> None:
+    if _beat_redis is not None:
+        metrics.beat_tick(_beat_redis)
 
 
 @signals.task_retry.connect(weak=False, dispatch_uid="railsaas.task_retry")

@@ -23,11 +23,18 @@ Reliability, in the order a request meets it:
    every process for at least its Retry-After. Validation errors and "Not Authorized" are
    never retried.
 
-Mutations that create something (projectCreate, templateDeployV2, domains, redeploy) are not
-blindly re-sent once the request may have reached Railway: Railway has no idempotency key.
-The client looks first (the project by name, the project's services, the service's domains)
-and only re-sends when nothing was created; otherwise it raises Unavailable with
-`maybe_applied=True`.
+Mutations that create something (projectCreate, templateDeployV2, domains, redeploys) are
+not blindly re-sent once the request may have reached Railway: Railway has no idempotency
+key. projectCreate and domains look first (the project by name, the service's domains) and
+only re-send when nothing was created. templateDeployV2 and redeploys are never re-sent
+here: they raise Unavailable with `maybe_applied=True` (a template's services appear only
+as its workflow runs, so "no services yet" proves nothing; the caller watches instead).
+Mutations get a read timeout of at least 90 s (the CLI's; templateDeployV2 can take over
+60 s to answer).
+
+`interactive()` is the client for web requests: it never waits for the rate budget (a
+spent budget raises RateLimited at once: the page says "try again") and leaves
+`WEB_BUDGET_RESERVE` of the budget to deploys and polls.
 
 The token lives in a wrapper whose repr is redacted, goes out through an httpx Auth hook, is
 scrubbed from any server text that reaches an error or a log line, and the client refuses to
@@ -95,10 +102,19 @@ DEFAULT_USAGE = ("CPU_USAGE", "MEMORY_USAGE_GB", "NETWORK_TX_GB", "DISK_USAGE_GB
                  "BACKUP_USAGE_GB")
 # Mutations that are safe to send twice: deleting, stopping, restarting or upserting the
 # same thing again changes nothing more. The others create something new each time.
+# Redeploys (DeploymentRedeploy, ServiceInstanceRedeploy, ServiceInstanceDeployV2) are not:
+# each one sent makes one more deployment.
 IDEMPOTENT_MUTATIONS = frozenset({
     "ProjectDelete", "DeploymentRestart", "DeploymentStop", "DeploymentRemove",
-    "VariableCollectionUpsert", "ServiceInstanceRedeploy",
+    "VariableCollectionUpsert",
 })
+# The CLI's HTTP timeout (src/consts.rs DEFAULT_HTTP_TIMEOUT_SECS): a mutation's answer may
+# take this long, and one given up on early is an answer lost.
+MUTATION_READ_TIMEOUT = 90.0
+# The CLI asks for its projects in pages of 5,000 (src/commands/usage.rs).
+PROJECTS_PAGE_SIZE = 5000
+# Share of the rate budget web reads leave for deploys and polls.
+WEB_BUDGET_RESERVE = 0.3
 # Resolver messages that mean "Railway had a problem", not "your request is wrong".
 _TRANSIENT_MESSAGES = ("internal server error", "problem processing request",
                        "service unavailable", "timed out", "try again")
@@ -186,6 +202,7 @@ class RailwayClient:
                  backoff_cap: float = 10.0, max_rate_wait: float = 30.0,
                  breaker_threshold: int = 5, breaker_window: float = 60.0,
                  breaker_reset_seconds: float = 30.0, batch_size: int = 100,
+                 mutation_read_timeout: float = MUTATION_READ_TIMEOUT,
                  key_prefix: str = "railway", transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None) -> None:
@@ -197,10 +214,15 @@ class RailwayClient:
         self.backoff_cap = float(backoff_cap)
         self.max_rate_wait = float(max_rate_wait)
         self.batch_size = max(1, int(batch_size))
+        self.budget_reserve = 0.0
+        self.mutation_timeout = httpx.Timeout(
+            connect=connect_timeout, read=max(float(mutation_read_timeout), read_timeout),
+            write=connect_timeout * 2, pool=connect_timeout * 2)
         self.sleep = sleep
         self._rng = rng or random.Random()
         limits = limits_for(plan, rate_per_hour, rate_per_second)
-        probe_timeout = connect_timeout + read_timeout + float(max_rate_wait) + 5
+        probe_timeout = (connect_timeout + max(read_timeout, float(mutation_read_timeout))
+                         + float(max_rate_wait) + 5)
         if redis is not None:
             self.budget = RateBudget(redis, limits, prefix=key_prefix, sleep=sleep)
             self.breaker = CircuitBreaker(
@@ -243,6 +265,15 @@ class RailwayClient:
     def close(self) -> None:
         self._http.close()
 
+    def interactive(self) -> RailwayClient:
+        """This client as a web request uses it: no waiting for the budget, part of the
+        budget left to background work. Shares the connection pool, budget and breaker."""
+        view = object.__new__(RailwayClient)
+        view.__dict__.update(self.__dict__)
+        view.max_rate_wait = 0.0
+        view.budget_reserve = WEB_BUDGET_RESERVE
+        return view
+
     def __enter__(self) -> RailwayClient:
         return self
 
@@ -269,12 +300,13 @@ class RailwayClient:
         # Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^n)].
         return self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
 
-    def _post_once(self, payload: dict, auth: bool) -> _Outcome:
+    def _post_once(self, payload: dict, auth: bool, mutation: bool = False) -> _Outcome:
         started = time.monotonic()
         failure: _Outcome | None = None
+        extra = {"timeout": self.mutation_timeout} if mutation else {}
         try:
             resp = self._http.post(self.api_url, json=payload,
-                                   auth=self._auth if auth else None)
+                                   auth=self._auth if auth else None, **extra)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             failure = _Outcome("failure", sent=False, detail=type(exc).__name__)
         except httpx.TimeoutException as exc:
@@ -329,14 +361,14 @@ class RailwayClient:
             attempt += 1
             probe = self.breaker.before(op.name)
             try:
-                self.budget.acquire(self.max_rate_wait)
+                self.budget.acquire(self.max_rate_wait, self.budget_reserve)
             except RateLimited as exc:
                 if probe:
                     self.breaker.release_probe()  # nothing sent, nothing learned
                 raise RateLimited(exc.message, operation=op.name,
                                   retry_after=exc.retry_after) from None
             sent_at = time.monotonic()
-            outcome = self._post_once(payload, auth)
+            outcome = self._post_once(payload, auth, op.kind == "mutation")
             metrics.railway_request(op.name, time.monotonic() - sent_at,
                                     error=_metric_error(outcome))
             if outcome.kind == "ok":
@@ -388,7 +420,7 @@ class RailwayClient:
     def project(self, project_id: str) -> Project:
         return Project.from_api(self.execute("Project", {"id": project_id})["project"])
 
-    def projects(self, workspace_id: str | None = None, page_size: int = 100
+    def projects(self, workspace_id: str | None = None, page_size: int = PROJECTS_PAGE_SIZE
                  ) -> list[ProjectSummary]:
         """Every project of the workspace (the configured one by default)."""
         out: list[ProjectSummary] = []
@@ -435,27 +467,25 @@ class RailwayClient:
             return bool(self.execute("ProjectDelete", {"id": project_id})["projectDelete"])
         except NotFound:
             return True
+        except Unauthorized:
+            # Railway may answer "Not Authorized" for a project that is gone: gone if the
+            # workspace no longer lists it (a bad token fails that listing too).
+            if any(p.id == project_id for p in self.projects()):
+                raise
+            return True
 
     def deploy_template(self, template_id: str, serialized_config: Mapping[str, Any], *,
                         project_id: str | None = None, environment_id: str | None = None,
                         workspace_id: str | None = None) -> TemplateDeployment:
-        """templateDeployV2. Pass the project (create it first, with a name derived from the
-        instance): then a lost answer is recovered by looking at the project's services,
-        and a retry never deploys the template twice."""
+        """templateDeployV2. Never re-sent after the request may have reached Railway: the
+        answer returns at once but the services appear only as the workflow runs (seconds to
+        minutes), so finding none right after a lost answer proves nothing. A lost answer
+        raises Unavailable(maybe_applied=True); the caller watches the project instead."""
         variables = {"input": _strip_none({
             "templateId": template_id, "serializedConfig": dict(serialized_config),
             "projectId": project_id, "environmentId": environment_id,
             "workspaceId": workspace_id or self.workspace_id})}
-        try:
-            data = self.execute("TemplateDeployV2", variables)
-        except Unavailable as exc:
-            if not exc.maybe_applied or project_id is None:
-                raise
-            if self.project(project_id).services:
-                log.info("railway TemplateDeployV2 answer lost; project %s has services",
-                         project_id)
-                return TemplateDeployment(project_id=project_id, workflow_id=None)
-            data = self.execute("TemplateDeployV2", variables)
+        data = self.execute("TemplateDeployV2", variables)
         payload = data["templateDeployV2"]
         return TemplateDeployment(project_id=payload["projectId"],
                                   workflow_id=payload.get("workflowId"))
@@ -555,6 +585,12 @@ class RailwayClient:
 
     def remove_deployment(self, deployment_id: str) -> bool:
         return bool(self.execute("DeploymentRemove", {"id": deployment_id})["deploymentRemove"])
+
+    def deploy_service(self, environment_id: str, service_id: str) -> str:
+        """serviceInstanceDeployV2: a new deployment from the service's source (for when the
+        latest deployment cannot be redeployed, e.g. REMOVED). Returns its id."""
+        return str(self.execute("ServiceInstanceDeployV2", {
+            "environmentId": environment_id, "serviceId": service_id})["serviceInstanceDeployV2"])
 
     def redeploy_service(self, environment_id: str, service_id: str) -> bool:
         """serviceInstanceRedeploy: redeploy the service's latest deployment."""

@@ -105,15 +105,19 @@ def parse_retry_after(value: str | None, now: float, default: float = 1.0) -> fl
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local per_sec = tonumber(ARGV[1])
-local per_hour = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[4])
+local per_sec = math.max(math.floor(tonumber(ARGV[1]) * (1 - reserve)), 1)
+local per_hour = math.max(math.floor(tonumber(ARGV[2]) * (1 - reserve)), 1)
+local held_back = tonumber(ARGV[2]) - per_hour
 local blocked = tonumber(redis.call('GET', KEYS[4]))
 if blocked and blocked > now then return {'wait', tostring(blocked - now), 'blocked'} end
 local srv = redis.call('HMGET', KEYS[3], 'remaining', 'reset_at')
 local remaining = tonumber(srv[1])
 local reset_at = tonumber(srv[2])
 local srv_live = remaining and reset_at and reset_at > now
-if srv_live and remaining <= 0 then return {'wait', tostring(reset_at - now), 'server'} end
+if srv_live and remaining <= held_back then
+  return {'wait', tostring(reset_at - now), 'server'}
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1)
 if redis.call('ZCARD', KEYS[1]) >= per_sec then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -190,23 +194,24 @@ class RateBudget:
             log.warning("Railway rate budget: Redis unavailable (%s); pacing this process "
                         "on its own", type(exc).__name__)
 
-    def _try(self) -> tuple[float, str]:
+    def _try(self, reserve: float = 0.0) -> tuple[float, str]:
         try:
             verdict, wait, reason = self._acquire(
                 keys=self.keys, args=[self.limits.per_second, self.limits.per_hour,
-                                      uuid.uuid4().hex])
+                                      uuid.uuid4().hex, repr(float(reserve))])
         except RedisError as exc:
             self._redis_down(exc)
-            return self._fallback._try()
+            return self._fallback._try(reserve)
         if isinstance(verdict, bytes):
             verdict, wait, reason = verdict.decode(), wait.decode(), reason.decode()
         return (0.0, "") if verdict == "ok" else (max(float(wait), 0.001), reason)
 
-    def acquire(self, max_wait: float) -> float:
+    def acquire(self, max_wait: float, reserve: float = 0.0) -> float:
         """Take one request from the budget, sleeping while it is spent for at most
         `max_wait` seconds in all; past that raise RateLimited with the wait still ahead.
-        Returns the seconds slept."""
-        return _acquire_loop(self._try, self.sleep, max_wait)
+        `reserve` (a share, 0..1) leaves that part of the budget to others: web reads pass
+        one so deploys and polls always find room. Returns the seconds slept."""
+        return _acquire_loop(lambda: self._try(reserve), self.sleep, max_wait)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         remaining = headers.get("x-ratelimit-remaining")
@@ -283,16 +288,18 @@ class LocalRateBudget:
         self._reset_at: float | None = None
         self._blocked_until = 0.0
 
-    def _try(self) -> tuple[float, str]:
+    def _try(self, reserve: float = 0.0) -> tuple[float, str]:
+        per_second = max(math.floor(self.limits.per_second * (1 - reserve)), 1)
+        per_hour = max(math.floor(self.limits.per_hour * (1 - reserve)), 1)
         with self._lock:
             now = self.clock()
             if self._blocked_until > now:
                 return self._blocked_until - now, "blocked"
             live = self._remaining is not None and self._reset_at and self._reset_at > now
-            if live and self._remaining <= 0:
+            if live and self._remaining <= self.limits.per_hour - per_hour:
                 return self._reset_at - now, "server"
-            for log, span, limit, reason in ((self._second, 1, self.limits.per_second, "second"),
-                                             (self._hour, 3600, self.limits.per_hour, "hour")):
+            for log, span, limit, reason in ((self._second, 1, per_second, "second"),
+                                             (self._hour, 3600, per_hour, "hour")):
                 while log and log[0] <= now - span:
                     log.popleft()
                 if len(log) >= limit:
@@ -303,8 +310,8 @@ class LocalRateBudget:
                 self._remaining -= 1
             return 0.0, ""
 
-    def acquire(self, max_wait: float) -> float:
-        return _acquire_loop(self._try, self.sleep, max_wait)
+    def acquire(self, max_wait: float, reserve: float = 0.0) -> float:
+        return _acquire_loop(lambda: self._try(reserve), self.sleep, max_wait)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         now = self.clock()

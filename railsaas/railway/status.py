@@ -24,12 +24,15 @@ _HELD = frozenset({"suspended", "deleting", "deleted"})
 _KEEPS_WHILE_IN_FLIGHT = frozenset({"redeploying", "starting", "stopping"})
 
 
-def instance_status(railway_status: str | None, current: str | None = None) -> str:
+def instance_status(railway_status: str | None, current: str | None = None,
+                    stopped: bool = False) -> str:
     """The instance status for the latest deployment's Railway status.
 
     `current` is the instance's status now (None for a fresh instance). `railway_status`
-    None means the service has no deployment yet. Unknown Railway values (Railway adds
-    some over time) leave the instance as it is.
+    None means the service has no deployment yet. `stopped` is the deployment's
+    `deploymentStopped`: a stopped deployment stays SUCCESS on Railway (the CLI shows the
+    flag beside the status). Unknown Railway values (Railway adds some over time) leave the
+    instance as it is.
     """
     if current is not None and current not in INSTANCE_STATUSES:
         raise ValueError(f"unknown instance status {current!r}")
@@ -44,6 +47,9 @@ def instance_status(railway_status: str | None, current: str | None = None) -> s
         if current == "stopped":
             return "starting"
         return "deploying"
+    if stopped and status in ("SUCCESS", "SLEEPING", "CRASHED"):
+        # What was stopped before a start or redeploy took: still theirs to report.
+        return current if current in ("starting", "redeploying") else "stopped"
     if status in ("SUCCESS", "SLEEPING"):
         # SLEEPING: serverless app asleep after a successful deploy; it wakes on a request.
         return "stopping" if current == "stopping" else "running"

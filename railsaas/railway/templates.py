@@ -21,7 +21,8 @@ def fill_variables(serialized_config: Mapping[str, Any],
                    values: Mapping[str, str]) -> dict[str, Any]:
     """A copy of `serialized_config` with customer values set.
 
-    A value is looked up as `<serviceName>.<NAME>` first, then `<NAME>` (the CLI's order).
+    A value is looked up as `<serviceName>.<NAME>` first, then `<NAME>`, then the variable's
+    `defaultValue` (the CLI's order).
     Variables with neither a value nor a non-empty `defaultValue` that are not `isOptional`
     raise MissingVariables naming them all (as `<serviceName>.<NAME>`).
     """
@@ -35,6 +36,9 @@ def fill_variables(serialized_config: Mapping[str, Any],
             value = values.get(f"{svc_name}.{name}", values.get(name))
             if value is not None:
                 spec["value"] = str(value)
+            elif not spec.get("value") and spec.get("defaultValue"):
+                # Railway does not fall back to defaultValue: send it (src/commands/deploy.rs)
+                spec["value"] = spec["defaultValue"]
             elif not spec.get("value") and not spec.get("defaultValue") \
                     and not spec.get("isOptional"):
                 missing.append(f"{svc_name}.{name}")

@@ -32,9 +32,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from railsaas.billing.usage import month_of
-from railsaas.observability.metrics import ACTIVE_STATUSES
+from railsaas.models.billing import SUBSCRIPTION_IN_MRR
+from railsaas.models.instance import ACTIVE as ACTIVE_STATUSES
 
-SPANS = """
+# SQL lists of the model's status sets (constants, never input).
+IN_MRR = ", ".join(f"'{status}'" for status in SUBSCRIPTION_IN_MRR)
+
+SPANS = f"""
 spans AS (
     SELECT * FROM (
     SELECT s.id, s.tenant_id, s.plan_id,
@@ -43,7 +47,7 @@ spans AS (
            CASE WHEN s.status = 'trialing' THEN coalesce(s.trial_end, 'infinity')
                 WHEN s.trial_end > s.created_at THEN s.trial_end
                 ELSE s.created_at END AS started,
-           CASE WHEN s.status IN ('active', 'past_due', 'trialing') THEN NULL
+           CASE WHEN s.status IN ({IN_MRR}) THEN NULL
                 WHEN s.cancel_at_period_end AND s.current_period_end IS NOT NULL
                      THEN s.current_period_end
                 ELSE coalesce(s.canceled_at, s.updated_at) END AS ended
@@ -51,7 +55,7 @@ spans AS (
     JOIN plans p ON p.id = s.plan_id
     WHERE s.status NOT IN ('incomplete', 'incomplete_expired') AND p.price_cents > 0
     ) span WHERE ended IS NULL OR ended > started  -- cancelled in the trial: never paid
-)"""
+)"""  # noqa: S608 (IN_MRR is built from constants, never input)
 
 # Calendar months (UTC) ending with the one holding :now; `point` is where a month is
 # measured: its end, or :now for the current month.
@@ -115,7 +119,7 @@ class PlanCount:
 
 def subscriptions_by_plan(session: Session) -> list[PlanCount]:
     """Live subscriptions by plan and status, with each plan's share of MRR."""
-    rows = session.execute(text("""
+    rows = session.execute(text(f"""
         SELECT coalesce(p.name, s.plan_name) AS plan,
                count(*) FILTER (WHERE s.status = 'active'),
                count(*) FILTER (WHERE s.status = 'trialing'),
@@ -124,8 +128,8 @@ def subscriptions_by_plan(session: Session) -> list[PlanCount]:
                                  ELSE p.price_cents END)
                         FILTER (WHERE s.status IN ('active', 'past_due')), 0)
         FROM subscriptions s LEFT JOIN plans p ON p.id = s.plan_id
-        WHERE s.status IN ('active', 'trialing', 'past_due')
-        GROUP BY 1 ORDER BY 5 DESC, 1""")).all()
+        WHERE s.status IN ({IN_MRR})
+        GROUP BY 1 ORDER BY 5 DESC, 1""")).all()  # noqa: S608 (constants)
     return [PlanCount(plan, a, t, pd, _cents(m)) for plan, a, t, pd, m in rows]
 
 
@@ -341,7 +345,7 @@ class MonthMargin:
 
 
 def _markup() -> int:
-    return int(current_app.config.get("USAGE_MARKUP_PERCENT", 30))
+    return int(current_app.config["USAGE_MARKUP_PERCENT"])
 
 
 def margin_series(session: Session, months: int = 6,

@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from railsaas.billing import costs, spend_caps, usage
+from railsaas.billing import forecast as spend_forecast
 from railsaas.models import Deployment, Instance, Tenant
+from railsaas.permissions import authorize
 from railsaas.platform import audit
 
 DEPLOY_KINDS = ("deploy", "redeploy")
@@ -26,6 +28,7 @@ class Overview:
     period: usage.Period
     usage: costs.DailyCosts
     cap_cents: int | None
+    forecast: spend_forecast.Forecast | None = None  # usage at this rate by the period's end
 
     @property
     def spend_cents(self) -> int:
@@ -56,10 +59,14 @@ def overview(session: Session, tenant: Tenant, markup_percent: int,
     running, live, deploys = _counts(session, tenant.id, month.start)
     period = usage.current_period(session, tenant.id, now)
     spend = costs.daily_spend_by_instance(session, tenant.id, period, markup_percent)
-    return Overview(running, live, deploys, period, spend, spend_caps.cap_cents(tenant))
+    cap = spend_caps.cap_cents(tenant)
+    return Overview(running, live, deploys, period, spend, cap, spend_forecast.forecast(
+        spend_cents=spend.total_cents, period=period, now=now, cap_cents=cap))
 
 
-def activity(session: Session, tenant_id: uuid.UUID, *, before_id: int | None = None,
+def activity(session: Session, workspace, *, before_id: int | None = None,
              limit: int = 10) -> list[audit.Entry]:
-    return audit.entries(session, audit.Filters(tenant_id=tenant_id), before_id=before_id,
+    """The workspace's activity log, newest first (activity.view, checked here)."""
+    authorize(workspace, "activity.view")
+    return audit.entries(session, audit.Filters(tenant_id=workspace.id), before_id=before_id,
                          limit=limit)

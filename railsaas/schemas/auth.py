@@ -19,6 +19,15 @@ class RegisterRequest(Body):
     name: str = Field(max_length=255)
 
 
+class RegistrationAccepted(BaseModel):
+    """The same for a new address and one that already has an account."""
+
+    status: Literal["accepted"] = "accepted"
+    email: str = Field(description="The address, as stored (lower-case).")
+    message: str = ("Check your inbox: open the link we sent to confirm your address, then "
+                    "sign in.")
+
+
 class LoginRequest(Body):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)

@@ -73,6 +73,8 @@ class InvoiceOut(BaseModel):
     amount_due_cents: int
     amount_paid_cents: int
     created: datetime
+    # The service period the plan line covers (from the lines; Stripe's invoice-level
+    # period is when usage accrued, the previous period for a renewal).
     period_start: datetime | None = None
     period_end: datetime | None = None
     hosted_invoice_url: str | None = None

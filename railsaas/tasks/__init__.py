@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask, current_app
 from sqlalchemy.exc import OperationalError
 
@@ -17,10 +18,13 @@ from railsaas.observability.logging import PeriodicChatterFilter
 
 # Modules whose tasks the worker imports. Add a module here when you add one.
 TASK_MODULES = [
+    "railsaas.tasks.accounts",
     "railsaas.tasks.billing",
     "railsaas.tasks.mail",
     "railsaas.tasks.outbox",
     "railsaas.tasks.instances",
+    "railsaas.tasks.backups",
+    "railsaas.tasks.uptime",
 ]
 
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
@@ -31,14 +35,33 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "instances-reconcile": {"task": "instances.reconcile", "schedule": timedelta(minutes=15)},
     "billing-usage-hourly": {"task": "billing.usage_hourly", "schedule": timedelta(hours=1)},
     "billing-dunning": {"task": "billing.dunning", "schedule": timedelta(hours=1)},
+    "billing-plan-limits": {"task": "billing.plan_limits", "schedule": timedelta(hours=1)},
     "billing-catch-up-events": {"task": "billing.catch_up_events",
                                 "schedule": timedelta(minutes=30)},
+    "billing-sync-plan-prices": {"task": "billing.sync_plan_prices",
+                                 "schedule": timedelta(hours=24)},
+    # Daily, at a quiet hour (UTC); the alert wants a success at least every 26 hours.
+    "backups-daily": {"task": "backups.run", "schedule": crontab(hour=3, minute=17)},
+    "mail-scrub-bodies": {"task": "mail.scrub_bodies", "schedule": timedelta(hours=1)},
+    # A run that could not start within the minute is dropped: the next one is due anyway.
+    "uptime-check": {"task": "uptime.check", "schedule": timedelta(minutes=1),
+                     "options": {"expires": 50}},
+    "uptime-rollup": {"task": "uptime.rollup", "schedule": crontab(minute=7)},
+    "billing-template-costs": {"task": "billing.template_costs",
+                               "schedule": crontab(hour=4, minute=41)},
 }
+
+# The status poll has a queue (and a worker line in the Procfile) of its own: a burst of
+# deploy steps on the main queue must not delay the poll that watches them.
+POLL_QUEUE = "polls"
+TASK_ROUTES = {"instances.poll": {"queue": POLL_QUEUE},
+               "instances.refresh": {"queue": POLL_QUEUE}}
 
 # Jobs beat fires more than once a minute: their routine runs are not logged (see
 # railsaas.observability.logging.PeriodicChatterFilter).
 FREQUENT_TASKS = {e["task"] for e in BEAT_SCHEDULE.values()
-                  if e["schedule"] < timedelta(minutes=1)}
+                  if isinstance(e["schedule"], timedelta)
+                  and e["schedule"] < timedelta(minutes=1)}
 
 
 def broker_transport_options(visibility_timeout: int) -> dict:
@@ -90,9 +113,10 @@ def celery_init_app(app: Flask) -> Celery:
         timezone="UTC",
         include=TASK_MODULES,
         beat_schedule=BEAT_SCHEDULE,
+        task_routes=TASK_ROUTES,
         worker_hijack_root_logger=False,
     )
-    celery.conf.update(app.config.get("CELERY", {}))
+    celery.conf.update(app.config["CELERY"])
     PeriodicChatterFilter.quiet(FREQUENT_TASKS)
     celery.set_default()
     app.extensions["celery"] = celery

@@ -3,9 +3,13 @@
 - billing.process_stripe_event  one stored Stripe event, once (queued by the webhook)
 - billing.catch_up_events       beat: events Stripe has that we never received
 - billing.dunning               beat: grace period -> suspend, deadline -> delete
+- billing.plan_limits           beat: a downgrade's grace period -> warn, remind, stop
 - billing.usage_hourly          beat: collect Railway usage, roll it up, enforce spend caps,
                                 report overage to Stripe
 - billing.send_overage          one overage report to Stripe
+- billing.template_costs        beat, daily: each template's real median monthly cost
+- billing.flush_overage         a period that just ended: roll up, report its overage, send
+- billing.sync_plan_prices      beat: plans without their metered overage price get it
 """
 
 from __future__ import annotations
@@ -15,12 +19,25 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
+from flask import current_app
 
-from railsaas.billing import dunning, gateway, overage, spend_caps, stripe_events, usage
+from railsaas.billing import (
+    dunning,
+    gateway,
+    limits,
+    overage,
+    plans,
+    spend_caps,
+    stripe_events,
+    template_costs,
+    usage,
+)
 from railsaas.billing.holds import lock_tenant
 from railsaas.billing.subscriptions import LIVE_STATUSES, current, sync
+from railsaas.catalog import templates as catalog_templates
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
+from railsaas.observability import metrics
 from railsaas.railway.client import railway_client
 from railsaas.tasks import capped_countdown
 
@@ -41,7 +58,9 @@ def process_stripe_event(self, event_id: str) -> str:
 def catch_up_events() -> int:
     try:
         with db.scope(SYSTEM) as session:
-            return len(stripe_events.catch_up(session))
+            caught = len(stripe_events.catch_up(session))
+        metrics.stripe_events_caught_up(caught)  # webhooks Stripe never delivered
+        return caught
     except gateway.BillingUnavailable:
         log.warning("stripe catch-up skipped: Stripe unreachable")
         return 0
@@ -69,6 +88,23 @@ def run_dunning() -> int:
             log.warning("dunning skipped a workspace: Stripe unreachable",
                         extra={"tenant_id": str(tenant_id)})
     return steps
+
+
+@shared_task(name="billing.plan_limits")
+def plan_limits() -> dict:
+    """Each workspace over its plan's limits, or in a grace period, evaluated in its own
+    transaction under its row lock, on Stripe's clock. Returns {outcome: count}."""
+    now = gateway.now()
+    outcomes: dict[str, int] = {}
+    with db.scope(SYSTEM) as session:
+        tenant_ids = limits.candidates(session)
+    for tenant_id in tenant_ids:
+        with db.scope(SYSTEM) as session:
+            tenant = lock_tenant(session, tenant_id)
+            outcome = limits.evaluate(session, tenant, now) if tenant is not None else None
+        if outcome:
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 @shared_task(name="billing.usage_hourly")
@@ -107,3 +143,46 @@ def send_overage(self, report_id: str) -> str:
     except gateway.BillingUnavailable as exc:
         backoff = capped_countdown(min(600, 10 * 2 ** self.request.retries))
         raise self.retry(exc=exc, countdown=backoff) from exc
+
+
+@shared_task(name="billing.template_costs")
+def template_costs_daily() -> int:
+    """Beat: daily. Each template's real median monthly cost, for the catalog."""
+    cfg = current_app.config
+    with db.scope(SYSTEM) as session:
+        shown = template_costs.refresh(
+            session, datetime.now(UTC).date(), markup_percent=int(cfg["USAGE_MARKUP_PERCENT"]),
+            min_instances=int(cfg["COST_MEDIAN_MIN_INSTANCES"]))
+    catalog_templates.invalidate_cache()  # after the commit: readers see the new medians
+    return shown
+
+
+@shared_task(name="billing.flush_overage", bind=True, max_retries=8)
+def flush_overage(self, workspace_id: str, period_start: int, period_end: int) -> str:
+    """Queued by a renewal invoice's `invoice.created`: report the old period's overage
+    before Stripe finalizes that invoice (an hour later, by default)."""
+    with db.scope(SYSTEM) as session:
+        usage.rollup(session)
+    with db.scope(SYSTEM) as session:
+        report_id = overage.flush_period(
+            session, uuid.UUID(workspace_id), datetime.fromtimestamp(period_start, UTC),
+            datetime.fromtimestamp(period_end, UTC), gateway.now())
+    if report_id is None:
+        return "nothing"
+    try:
+        with db.scope(SYSTEM) as session:
+            return overage.send(session, report_id)
+    except gateway.BillingUnavailable as exc:
+        raise self.retry(exc=exc, countdown=capped_countdown(
+            min(600, 10 * 2 ** self.request.retries))) from exc
+
+
+@shared_task(name="billing.sync_plan_prices")
+def sync_plan_prices() -> int:
+    """Plans saved before the overage price was made at plan sync get theirs."""
+    try:
+        with db.scope(SYSTEM) as session:
+            return len(plans.backfill_usage_prices(session))
+    except gateway.BillingUnavailable:
+        log.warning("plan price sync skipped: Stripe unreachable")
+        return 0

@@ -2,7 +2,7 @@
 
 Every function that changes membership locks the workspace row first and re-reads the
 caller's role inside the transaction, so two owners demoting each other at once cannot leave
-a workspace without one; then it authorizes (teams.permissions) and audits.
+a workspace without one; then it authorizes (railsaas.permissions) and audits.
 
 Order of refusals: the object named first (read under RLS, so another workspace's is a 404
 for everyone), then the caller's role (403), then the input (422). Actions on no particular
@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import case, func, select, update
@@ -56,10 +55,9 @@ from railsaas.errors import (
     Forbidden,
     LimitExceeded,
     NotFound,
-    ServiceError,
+    RateLimited,
     ValidationFailed,
 )
-from railsaas.extensions import redis_client
 from railsaas.models import (
     ApiToken,
     Instance,
@@ -69,25 +67,18 @@ from railsaas.models import (
     Tenant,
     User,
 )
-from railsaas.platform import audit, mail
-from railsaas.teams.permissions import OWNER, ROLES, authorize
+from railsaas.models.billing import SUBSCRIPTION_OPEN
+from railsaas.permissions import OWNER, ROLES, authorize
+from railsaas.platform import audit, mail, throttles
 
 log = logging.getLogger(__name__)
 
-INVITATION_MAX_AGE = 7 * 86400  # seconds; app.config["INVITATION_MAX_AGE"] may override
 MAX_PENDING_INVITATIONS = 50    # per workspace: invitations send email on our behalf
 MAX_OWNED_WORKSPACES = 20       # per person
-RESEND_SECONDS = 60             # at most one resend of an invitation per minute
-INVITATIONS_PER_DAY = 100       # emails per workspace per day, resends included (config may
-                                # override it: app.config["INVITATIONS_PER_DAY"])
 WORKSPACE_NAME_MAX = 100
-# Subscriptions in these states still bill: a workspace cannot be deleted under one.
-LIVE_SUBSCRIPTION_STATES = ("trialing", "active", "past_due", "unpaid", "incomplete")
 _ROLE_ORDER = case({OWNER: 0, "admin": 1, "member": 2, "viewer": 3}, value=Membership.role)
 
 
-class RateLimited(ServiceError):
-    status, code = 429, "rate_limited"
 
 
 def _now() -> datetime:
@@ -175,6 +166,12 @@ def find_workspace(session: Session, user_id: uuid.UUID, tenant_id: Any) -> Work
         if tenant.id == wanted:
             return Workspace(tenant=tenant, role=role)
     raise NotFound("No such workspace.")
+
+
+def show_workspace(workspace: Workspace | None) -> Workspace:
+    """The workspace a request acts in, for showing it (workspace.view: 404 without one)."""
+    authorize(workspace, "workspace.view")
+    return workspace
 
 
 # --- locking and the caller's fresh role -----------------------------------------------------
@@ -324,7 +321,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def _max_age() -> int:
-    return int(current_app.config.get("INVITATION_MAX_AGE", INVITATION_MAX_AGE))
+    return int(current_app.config["INVITATION_MAX_AGE"])
 
 
 def _new_link_token(tenant_id: uuid.UUID) -> tuple[str, str]:
@@ -358,7 +355,7 @@ def _send_invitation(session: Session, inv: Invitation, token: str, tenant: Tena
                      inviter: User | None) -> None:
     who = inviter.name if inviter else "A teammate"
     mail.queue(session, to=inv.email, kind="teams/invitation", tenant_id=tenant.id,
-               subject=f"{who} invited you to {tenant.name} on RailSaaS",
+               subject="You are invited to a workspace on RailSaaS",  # no typed names
                inviter=who, workspace=tenant.name, role=inv.role, link=_link(token),
                days=max(1, _max_age() // 86400))
 
@@ -456,31 +453,14 @@ def revoke_invitation(session: Session, workspace: Workspace | None, actor_id: u
     return inv
 
 
-def _resend_allowed(invitation_id: uuid.UUID) -> bool:
-    try:
-        return bool(redis_client().set(f"teams:resend:{invitation_id}", "1",
-                                       ex=RESEND_SECONDS, nx=True))
-    except redis.RedisError:
-        log.warning("redis unavailable: invitation resend throttle skipped")
-        return True
-
-
 def _count_invitation_email(tenant_id: uuid.UUID) -> None:
     """Invitations are email in our name to addresses we do not know: a daily cap per
     workspace keeps revoke-and-invite loops from turning it into a mailer."""
-    key = f"teams:invites:{tenant_id}:{_now():%Y%m%d}"
-    try:
-        pipe = redis_client().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 2 * 86400)
-        sent = pipe.execute()[0]
-    except redis.RedisError:
-        log.warning("redis unavailable: invitation daily cap skipped")
-        return
-    cap = int(current_app.config.get("INVITATIONS_PER_DAY", INVITATIONS_PER_DAY))
-    if sent > cap:
+    if not throttles.hit(throttles.INVITATIONS_PER_DAY, tenant_id):
+        cap = int(current_app.config["INVITATIONS_PER_DAY"])
         raise RateLimited(f"This workspace sent {cap} invitations today, the most a day "
-                          "allows. Try again tomorrow.")
+                          "allows. Try again tomorrow.",
+                          retry_after=throttles.reset_after(throttles.INVITATIONS_PER_DAY))
 
 
 def resend_invitation(session: Session, workspace: Workspace | None, actor_id: uuid.UUID,
@@ -490,9 +470,10 @@ def resend_invitation(session: Session, workspace: Workspace | None, actor_id: u
     if inv.accepted_at is not None or inv.revoked_at is not None:
         raise Conflict("Only a pending or expired invitation can be sent again.",
                        code="invitation_closed")
-    if not _resend_allowed(inv.id):
-        raise RateLimited(f"This invitation was just sent. Try again in {RESEND_SECONDS} "
-                          "seconds.")
+    if not throttles.hit(throttles.INVITATION_RESEND, inv.id):
+        wait = throttles.reset_after(throttles.INVITATION_RESEND, inv.id)
+        raise RateLimited(f"This invitation was just sent. Try again in {wait} seconds.",
+                          retry_after=wait)
     _count_invitation_email(ws.id)
     inviter = _who(session, actor_id)
     token, inv.token_hash = _new_link_token(ws.id)
@@ -675,7 +656,7 @@ def delete_workspace(session: Session, workspace: Workspace | None, actor_id: uu
                        code="workspace_not_empty")
     billing = session.scalar(select(func.count()).select_from(Subscription).where(
         Subscription.tenant_id == ws.id,
-        Subscription.status.in_(LIVE_SUBSCRIPTION_STATES))) or 0
+        Subscription.status.in_(SUBSCRIPTION_OPEN))) or 0
     if billing:
         raise Conflict("This workspace still has a subscription: cancel it first.",
                        code="workspace_subscribed")

@@ -121,10 +121,10 @@ def test_the_lock_lifts_when_the_window_ends(app, client, factory, redis_conn):
     user = factory.user()
     for _ in range(MAX):
         _api_login(client, user.email, "wrong password")
-    keys = list(redis_conn.scan_iter("auth:login-fail:acct:*"))
+    keys = list(redis_conn.scan_iter("throttle:auth:login-account/*"))
     assert keys
     assert 0 < redis_conn.ttl(keys[0]) <= app.config["LOGIN_LOCK_SECONDS"]
-    redis_conn.forget("auth:login-fail:*")  # time passes
+    redis_conn.forget("throttle:auth:login-*")  # time passes
     assert _api_login(client, user.email, DEFAULT_PASSWORD).status_code == 200
 
 

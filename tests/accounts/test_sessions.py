@@ -114,7 +114,8 @@ def test_htmx_request_needs_the_csrf_header(browser, factory):
     with_header = browser.client.post("/account", data={"profile-name": "Via htmx"},
                                       headers={"HX-Request": "true",
                                                "X-CSRFToken": browser.csrf})
-    assert with_header.status_code == 303
+    assert with_header.status_code == 204  # redirect_to: HX-Redirect for htmx
+    assert with_header.headers["HX-Redirect"] == "/account"
     with db.scope(SYSTEM) as s:
         assert s.get(User, user.id).name == "Via htmx"
 

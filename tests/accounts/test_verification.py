@@ -10,14 +10,14 @@ from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import AuditLog, Email, User
 from tests.support import DEFAULT_PASSWORD
-from tests.support.accounts import emailed_link
+from tests.support.accounts import emailed_link, user_id_of
 
 
 def _signup(client, email="new@example.com"):
     resp = client.post("/api/auth/register", json={
         "email": email, "password": DEFAULT_PASSWORD, "name": "New"})
-    assert resp.status_code == 201
-    return resp.json["id"]
+    assert resp.status_code == 202
+    return str(user_id_of(email))
 
 
 def _verified(user_id):

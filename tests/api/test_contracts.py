@@ -15,8 +15,9 @@ from railsaas.blueprints.api.openapi import document
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Tenant, User
+from railsaas.railway import fill_variables
 from tests.api.contract import assert_conforms
-from tests.support import DEFAULT_PASSWORD
+from tests.support import DEFAULT_PASSWORD, wait_until
 from tests.support.api import bearer, make_token, session_token
 
 
@@ -318,9 +319,13 @@ def _on_railway(w: World):
         rc = steps.client()
         project = rc.create_project(steps.project_name(uuid.uuid4()))
         redis_template = rc.template("redis")
-        rc.deploy_template(redis_template.id, redis_template.serialized_config,
+        # defaultValue is sent as the value (Railway does not fill it in), and the service
+        # appears only as the template's workflow runs (docs/railway.md).
+        rc.deploy_template(redis_template.id, fill_variables(redis_template.serialized_config,
+                                                             {}),
                            project_id=project.id, environment_id=project.environments[0].id)
-        project = rc.project(project.id)
+        project = wait_until(lambda: (p := rc.project(project.id)).services and p,
+                             timeout=20, interval=0.05, message="the template's service")
     return project.id, project.environments[0].id, project.services[0].id
 
 

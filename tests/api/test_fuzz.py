@@ -47,6 +47,11 @@ class Fuzzer:
         return make_token(self.user, tenant, ("admin",), name="fuzzer", days=1)[0]
 
 CONFIG = """
+[generation]
+# NUL is refused everywhere, on purpose and with 400 (railsaas/input_guard.py), though no
+# schema can say so; tests/api/test_bad_input.py sends it to every field instead.
+allow-x00 = false
+
 [checks.positive_data_acceptance]
 # Valid by the schema yet refused by a rule a schema cannot express (a password's strength
 # in UTF-8 bytes, an email's syntax by RFC): 422 is the right answer there.

@@ -82,7 +82,7 @@ def test_a_new_window_starts_afresh(client, factory, limits, redis_conn):
     limits(per_ip=1, window=60)
     assert client.get("/api/openapi.json", **_from("10.9.0.5")).status_code == 200
     assert client.get("/api/openapi.json", **_from("10.9.0.5")).status_code == 429
-    redis_conn.forget("ratelimit:api:ip:10.9.0.5:*")  # the window ends
+    redis_conn.forget("throttle:api:ip/10.9.0.5/*")  # the window ends
     assert client.get("/api/openapi.json", **_from("10.9.0.5")).status_code == 200
 
 

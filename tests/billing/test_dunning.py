@@ -59,7 +59,7 @@ def kinds(app, world) -> list[str]:
 def fail_renewal(app, world) -> None:
     emulator = world["emulator"]
     emulator.set_card(tenant(app, world).stripe_customer_id, FAILS_LATER)
-    emulator.advance(days=31)
+    emulator.advance(days=31, hours=2)
     settle(app, emulator)
 
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import typing
 
 import httpx
 import pytest
@@ -214,7 +215,7 @@ def test_a_failing_card_makes_the_renewal_fail_then_retries_end_unpaid(
         sc, catalog, stripe_emulator):
     customer, sub = subscribe(sc, catalog)
     stripe_emulator.set_card(customer.id, "4000000000000341")
-    stripe_emulator.advance(days=31)
+    stripe_emulator.advance(days=31, hours=2)
     assert sc.v1.subscriptions.retrieve(sub.id).status == "past_due"
     failed = sc.v1.events.list(params={"type": "invoice.payment_failed"}).data
     assert len(failed) == 1
@@ -228,7 +229,7 @@ def test_paying_the_hosted_invoice_makes_the_subscription_active_again(
         sc, catalog, stripe_emulator):
     customer, sub = subscribe(sc, catalog)
     stripe_emulator.set_card(customer.id, "4000000000000341")
-    stripe_emulator.advance(days=31)
+    stripe_emulator.advance(days=31, hours=2)
     invoice = sc.v1.invoices.list(params={"customer": customer.id, "status": "open"}).data[0]
     page = httpx.get(invoice.hosted_invoice_url)
     assert page.status_code == 200
@@ -279,7 +280,7 @@ def test_create_prorations_puts_the_difference_on_the_next_invoice(
         "items": [{"id": item.id, "price": catalog["pro"].id}],
         "proration_behavior": "create_prorations"})
     assert len(sc.v1.invoices.list(params={"customer": customer.id}).data) == 1
-    stripe_emulator.advance(days=16)
+    stripe_emulator.advance(days=16, hours=2)
     renewal = sc.v1.invoices.list(params={"customer": customer.id, "limit": 1}).data[0]
     descriptions = [line.description for line in renewal.lines.data]
     assert any(d.startswith("Unused time") for d in descriptions)
@@ -304,7 +305,7 @@ def test_cancelling_in_the_portal_ends_the_subscription_at_the_period_end(
 def test_events_list_filters_by_type_and_creation_time(sc, catalog, stripe_emulator):
     subscribe(sc, catalog)
     cutoff = stripe_emulator.now() + 1
-    stripe_emulator.advance(days=31)
+    stripe_emulator.advance(days=31, hours=2)
     later = sc.v1.events.list(params={"created": {"gte": cutoff}, "limit": 100}).data
     assert later
     assert all(e.created >= cutoff for e in later)
@@ -420,3 +421,134 @@ def test_the_command_line_starts_a_server_stripe_python_can_use():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# --- Stripe as it really behaves (docs/stripe.md) -----------------------------------------
+
+def _nonnull_fields(cls) -> set[str]:
+    """The fields stripe-python (generated from Stripe's OpenAPI spec) types without
+    `Optional`: Stripe renders them on every object, never null."""
+    out = set()
+    for name, hint in cls.__dict__.get("__annotations__", {}).items():
+        if name == "OBJECT_NAME" or typing.get_origin(hint) is typing.ClassVar:
+            continue
+        if type(None) not in typing.get_args(hint):
+            out.add(name)
+    return out
+
+
+# Fields the spec marks non-null that the emulator does not render at all, each with why.
+NOT_RENDERED = {
+    "deleted",  # only on a deleted object's stub
+    "billing_schedules",  # a preview feature, absent without it
+}
+
+
+def _assert_complete(obj: dict, cls, label: str) -> None:
+    missing = {f for f in _nonnull_fields(cls) - NOT_RENDERED
+               if obj.get(f) is None}
+    assert not missing, f"{label} lacks non-null fields {sorted(missing)}"
+
+
+def test_objects_carry_every_field_stripes_spec_marks_non_null(sc, catalog, stripe_emulator):
+    from stripe.checkout import Session
+
+    customer, sub = subscribe(sc, catalog)
+    raw = lambda path: httpx.get(f"{stripe_emulator.url}{path}",  # noqa: E731
+                                 headers={"Authorization": "Bearer sk_test_x"}).json()
+    subscription = raw(f"/v1/subscriptions/{sub.id}")
+    _assert_complete(subscription, stripe.Subscription, "subscription")
+    for item in subscription["items"]["data"]:
+        _assert_complete(item, stripe.SubscriptionItem, "subscription item")
+        _assert_complete(item["price"], stripe.Price, "price")
+        assert item["plan"]["id"] == item["price"]["id"]
+    invoice = raw(f"/v1/invoices/{subscription['latest_invoice']}")
+    _assert_complete(invoice, stripe.Invoice, "invoice")
+    for line in invoice["lines"]["data"]:
+        _assert_complete(line, stripe.InvoiceLineItem, "invoice line")
+    sessions = raw(f"/v1/checkout/sessions?customer={customer.id}")["data"]
+    _assert_complete(sessions[0], Session, "checkout session")
+    _assert_complete(raw(f"/v1/customers/{customer.id}"), stripe.Customer, "customer")
+    _assert_complete(raw("/v1/events?limit=1")["data"][0], stripe.Event, "event")
+    _assert_complete(raw(f"/v1/billing/meters/{catalog['meter'].id}"), stripe.billing.Meter,
+                     "meter")
+    # Nullable fields are rendered too, as null: never left out.
+    assert "pause_collection" in subscription
+    assert subscription["pause_collection"] is None
+
+
+def test_an_unknown_api_version_is_refused_and_old_versions_get_their_shape(
+        sc, catalog, stripe_emulator):
+    _, sub = subscribe(sc, catalog)
+    url = f"{stripe_emulator.url}/v1/subscriptions/{sub.id}"
+    auth = {"Authorization": "Bearer sk_test_x"}
+    bad = httpx.get(url, headers={**auth, "Stripe-Version": "2026-13-40.bogus"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"] == "Invalid Stripe API version: 2026-13-40.bogus"
+    current = httpx.get(url, headers={**auth, "Stripe-Version": stripe.api_version}).json()
+    assert "current_period_end" not in current  # basil on: on the items only
+    old = httpx.get(url, headers={**auth, "Stripe-Version": "2025-02-24.acacia"})
+    assert old.headers["Stripe-Version"] == "2025-02-24.acacia"
+    assert old.json()["current_period_end"] == \
+        old.json()["items"]["data"][0]["current_period_end"]
+    invoice = httpx.get(f"{stripe_emulator.url}/v1/invoices/{current['latest_invoice']}",
+                        headers={**auth, "Stripe-Version": "2025-02-24.acacia"}).json()
+    assert invoice["subscription"] == sub.id
+
+
+def test_a_renewal_invoice_is_a_draft_for_an_hour_and_its_period_is_the_last_one(
+        sc, catalog, stripe_emulator):
+    customer, sub = subscribe(sc, catalog)
+    item = sub["items"].data[0]
+    start, end = item.current_period_start, item.current_period_end
+    first = sc.v1.invoices.retrieve(sub.latest_invoice)
+    assert first.period_start == first.period_end == first.created  # nothing accrued yet
+
+    def usage(identifier: str, value: str, at: int) -> None:
+        sc.v1.billing.meter_events.create(params={
+            "event_name": "overage_cents", "identifier": identifier, "timestamp": at,
+            "payload": {"stripe_customer_id": customer.id, "value": value}})
+
+    stripe_emulator.advance(seconds=end - stripe_emulator.now())
+    renewal = sc.v1.invoices.list(params={"customer": customer.id, "limit": 1}).data[0]
+    assert (renewal.status, renewal.number, renewal.hosted_invoice_url) == (
+        "draft", None, None)
+    assert renewal.automatically_finalizes_at == end + 3600
+    assert (renewal.period_start, renewal.period_end) == (start, end)
+    usage("late-but-in-grace", "300", end - 10)  # the old period's, reported in the hour
+    stripe_emulator.advance(hours=1)
+    usage("after-finalization", "700", end - 5)  # accepted by Stripe, billed nowhere
+    final = sc.v1.invoices.retrieve(renewal.id)
+    assert (final.status, final.total) == ("paid", 1900 + 300)
+    periods = {line.description.split(" (")[0]: (line.period.start, line.period.end)
+               for line in final.lines.data}
+    licensed = next(p for d, p in periods.items() if d.startswith("1 ×"))
+    assert licensed[0] == end  # the plan is billed in advance for the next period
+    assert periods["Usage overage"] == (start, end)  # usage in arrears for the last
+    stripe_emulator.advance(days=32)
+    later = sc.v1.invoices.list(params={"customer": customer.id, "limit": 1}).data[0]
+    assert later.total == 1900  # the late 700 never shows up
+
+
+def test_a_paid_invoice_can_be_refunded_through_its_payment_intent(sc, catalog):
+    _, sub = subscribe(sc, catalog)
+    payments = sc.v1.invoice_payments.list(params={"invoice": sub.latest_invoice}).data
+    assert len(payments) == 1
+    assert payments[0].amount_paid == 1900
+    pi = payments[0].payment.payment_intent
+    refund = sc.v1.refunds.create(params={"payment_intent": pi})
+    assert (refund.amount, refund.status) == (1900, "succeeded")
+    with pytest.raises(stripe.InvalidRequestError, match="already been refunded"):
+        sc.v1.refunds.create(params={"payment_intent": pi})
+
+
+def test_open_checkout_sessions_can_be_listed_and_expired(sc, catalog):
+    customer = sc.v1.customers.create(params={"email": "ada@example.com"})
+    first = checkout(sc, catalog, customer.id)
+    second = checkout(sc, catalog, customer.id)
+    listed = sc.v1.checkout.sessions.list(params={"customer": customer.id, "status": "open"})
+    assert {s.id for s in listed.data} == {first.id, second.id}
+    expired = sc.v1.checkout.sessions.expire(first.id)
+    assert (expired.status, expired.url) == ("expired", None)
+    assert httpx.post(first.url, data={"card_number": "4242424242424242", **CARD}
+                      ).status_code == 400

@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import func, select
 
 from devtools.emulators.stripe import sign
-from railsaas.models import Email, Instance, OutboxMessage, StripeEvent, Subscription, Tenant
+from railsaas.models import (
+    AuditLog,
+    Email,
+    Instance,
+    OutboxMessage,
+    StripeEvent,
+    Subscription,
+    Tenant,
+)
 from tests.support import login_as
 from tests.support.billing import (
     CARD,
@@ -167,7 +175,7 @@ def test_invoice_payment_failed_starts_dunning_and_invoice_paid_ends_it(
     _, t = owner
     customer = tenant(app, t.id).stripe_customer_id
     stripe_emulator.set_card(customer, FAILS_LATER)
-    stripe_emulator.advance(days=31)
+    stripe_emulator.advance(days=31, hours=2)
     deliver_all(client, stripe_emulator)
     failing = tenant(app, t.id)
     assert failing.dunning_stage == "notified"
@@ -263,6 +271,68 @@ def test_an_event_for_a_customer_we_do_not_know_changes_nothing(
     assert count(app, Subscription) == 0
 
 
+def _forged(kind: str, tenant_id, plan) -> dict:
+    """What a forged (or replayed foreign) event may claim: objects Stripe never made,
+    pointing at a workspace of ours by its id."""
+    price = {"id": plan.stripe_price_id, "metadata": {"plan_id": str(plan.id)},
+             "recurring": {"interval": "month", "usage_type": "licensed"}}
+    sub = {"id": "sub_forged", "object": "subscription", "customer": "cus_forged",
+           "status": "active", "metadata": {"tenant_id": str(tenant_id)},
+           "trial_end": int(time.time()) + 86400,
+           "items": {"data": [{"id": "si_forged", "price": price}]}}
+    return {
+        "subscription": sub,
+        "checkout.session": {"id": "cs_forged", "object": "checkout.session",
+                             "status": "complete", "customer": "cus_forged",
+                             "client_reference_id": str(tenant_id),
+                             "metadata": {"tenant_id": str(tenant_id)},
+                             "subscription": "sub_forged"},
+        "invoice": {"id": "in_forged", "object": "invoice", "customer": "cus_forged",
+                    "subscription": "sub_forged", "status": "paid",
+                    "metadata": {"tenant_id": str(tenant_id)}},
+    }[kind]
+
+
+@pytest.mark.parametrize("etype", ["customer.subscription.created",
+                                   "customer.subscription.updated",
+                                   "customer.subscription.deleted",
+                                   "customer.subscription.trial_will_end",
+                                   "checkout.session.completed", "invoice.paid",
+                                   "invoice.payment_failed"])
+def test_a_signed_event_about_an_object_stripe_does_not_know_changes_nothing(
+        app, client, stripe_emulator, owner, plans, etype):
+    _, t = owner
+    kind = {"customer": "subscription", "checkout": "checkout.session",
+            "invoice": "invoice"}[etype.split(".")[0]]
+    event = {"id": f"evt_forged_{etype}", "object": "event", "type": etype,
+             "created": int(time.time()), "data": {"object": _forged(kind, t.id, plans["pro"])}}
+    resp = signed_post(client, json.dumps(event), stripe_emulator.dispatcher.settings.secret)
+    assert resp.status_code == 200
+    assert process(event["id"]) == ["unknown_object"]
+    after = tenant(app, t.id)
+    assert (after.plan_id, after.stripe_customer_id, after.dunning_stage) == (None, None, None)
+    assert count(app, Subscription) == 0
+    assert rows(app, Email, Email.tenant_id == t.id) == []
+    (stored,) = rows(app, StripeEvent, StripeEvent.id == event["id"])
+    assert stored.processed_at is not None
+    (audited,) = rows(app, AuditLog, AuditLog.action == "billing.stripe_event_ignored")
+    assert audited.details["type"] == etype
+    assert audited.details["reason"] == "unknown_object"
+
+
+def test_an_event_is_applied_as_stripe_has_the_object_not_as_the_payload_says(
+        app, client, stripe_emulator, owner, plans):
+    subscribe(app, client, stripe_emulator, owner, plans["starter"])
+    _, t = owner
+    (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)
+    lie = _forged("subscription", t.id, plans["pro"]) | {"id": sub.stripe_subscription_id}
+    event = {"id": "evt_lie", "object": "event", "type": "customer.subscription.updated",
+             "created": int(time.time()) + 60, "data": {"object": lie}}
+    signed_post(client, json.dumps(event), stripe_emulator.dispatcher.settings.secret)
+    assert process("evt_lie") == ["applied"]
+    assert tenant(app, t.id).plan_id == plans["starter"].id
+
+
 def test_paying_after_stripe_ended_the_subscription_ends_dunning_but_not_the_hold(
         app, client, stripe_emulator, owner, plans, factory, sc):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
@@ -270,7 +340,7 @@ def test_paying_after_stripe_ended_the_subscription_ends_dunning_but_not_the_hol
     inst = factory.instance(t, status="running")
     customer = tenant(app, t.id).stripe_customer_id
     stripe_emulator.set_card(customer, FAILS_LATER)
-    stripe_emulator.advance(days=31)
+    stripe_emulator.advance(days=31, hours=2)
     deliver_all(client, stripe_emulator)
     assert tenant(app, t.id).dunning_stage == "notified"
     (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)

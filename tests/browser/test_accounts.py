@@ -18,6 +18,11 @@ def test_sign_up_confirm_log_out_and_in_on_a_phone(app, phone, live_server, cele
 
     page.fill("#password", "apollo guidance computer")
     page.click("text=Create account")
+    # Sign-up answers a taken address the same way, so it signs no one in: log in next.
+    page.wait_for_url("**/login")
+    page.fill("#email", "margaret@example.com")
+    page.fill("#password", "apollo guidance computer")
+    page.click("form >> text=Log in")
     page.wait_for_url("**/dashboard")
     assert page.locator("[data-testid=verify-banner]").is_visible()
     assert "Margaret Hamilton's workspace" in page.inner_text("header")

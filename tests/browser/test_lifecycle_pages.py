@@ -90,7 +90,7 @@ def test_deploy_watch_logs_variables_and_delete_in_the_browser(
     shot(page, "logs")
     railway_emulator.advance(900)  # a quarter of an hour of running: something to chart
     page.get_by_role("link", name="Metrics").click()
-    page.locator("[data-testid=chart] polyline").first.wait_for()
+    page.locator("[data-testid=chart] svg path.chart-line").first.wait_for()
     assert page.locator(".tabs a[aria-current=page]").inner_text() == "Metrics"
     shot(page, "metrics")
 

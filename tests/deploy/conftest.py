@@ -1,6 +1,7 @@
 """The CI/CD pipeline's tests: the workflows (actionlint and their structure) and the scripts
 the deploy job runs, each against a real local stand-in (a fake `railway` executable on PATH,
-small HTTP servers). Nothing here needs PostgreSQL, Redis or the app; nothing imports it.
+small HTTP servers). Nothing here needs PostgreSQL, Redis or the app, except
+test_production_build.py, which builds and runs the app as Railway would.
 """
 
 from __future__ import annotations

@@ -135,3 +135,13 @@ def test_the_readme_layout_table_names_what_is_in_the_tree():
                 if p.is_dir() and (p / "__init__.py").exists()}
     for package in packages:
         assert f"{package}/" in table, f"railsaas/{package}/ is missing from README's Layout"
+
+
+def test_views_leave_authorization_to_the_features():
+    """A feature function that changes or shows something checks who may (permissions.py),
+    so a new entry point cannot skip it: no view calls authorize or require_owner itself."""
+    offenders = [f"{path.relative_to(ROOT)}:{n}"
+                 for path in (ROOT / "railsaas" / "blueprints").rglob("*.py")
+                 for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if "authorize(" in line or "require_owner(" in line]
+    assert offenders == []

@@ -108,6 +108,15 @@ BUILDERS: dict[str, Callable[[World, uuid.UUID, uuid.UUID], dict]] = {
     "usage_meter_reports": lambda w, tid, uid: {
         "tenant_id": tid, "period_start": NOW.date(), "identifier": uuid.uuid4().hex,
         "value_cents": 100, "stripe_customer_id": "cus_x"},
+    "uptime_monitors": lambda w, tid, uid: {
+        "tenant_id": tid, "instance_id": w.instance_for(tid, uid), "next_check_at": NOW},
+    "uptime_checks": lambda w, tid, uid: {
+        "tenant_id": tid, "instance_id": w.instance_for(tid, uid), "checked_at": NOW,
+        "up": True, "status_code": 200, "latency_ms": 80},
+    "uptime_hourly": lambda w, tid, uid: {
+        "tenant_id": tid, "instance_id": w.instance_for(tid, uid),
+        "hour": NOW - timedelta(hours=uuid.uuid4().int % 10**6), "checks": 60,
+        "up_checks": 60, "latency_ms_sum": 6000, "latency_count": 60},
     "notifications": lambda w, tid, uid: {
         "tenant_id": tid, "user_id": uid, "kind": "deploy", "title": "hi"},
     "audit_log": lambda w, tid, uid: {

@@ -34,11 +34,15 @@ from railsaas.models import (
     Subscription,
     Template,
     Tenant,
+    UptimeCheck,
+    UptimeHourly,
+    UptimeMonitor,
     UsageMetric,
     User,
 )
 from railsaas.platform import audit
 from tests.support import login_as
+from tests.support.api import member_of
 
 MAX_QUERIES = 10
 SMALL, LARGE = 3, 30
@@ -95,6 +99,7 @@ ROUTES: dict[str, Route] = {
     "auth.resend_verification": Route("owner", ok=REDIRECT),  # already verified
     "teams.accept": Route("anon", lambda w: {"token": w.invitation_token}),
     "billing.pricing": Route("owner"),
+    "status.page": Route("anon", lambda w: {"slug": w.tenant.slug}),
     "ops.healthz": Route("anon"),
     "ops.readyz": Route("anon", ok=(200, 503)),
     "ops.metrics": Route("admin"),
@@ -133,6 +138,7 @@ ROUTES: dict[str, Route] = {
     "admin.audit": Route("admin"),
     "admin.instances": Route("admin"),
     "admin.jobs": Route("admin"),
+    "admin.database": Route("admin"),
     "admin.metrics": Route("admin"),
     "admin.plans": Route("admin"),
     "admin.plan_new": Route("admin"),
@@ -218,6 +224,7 @@ def _build(app, factory) -> World:
                                                    owner.password_hash))}
     with db.scope(SYSTEM) as s:
         s.get(Tenant, tenant.id).plan_id = plan.id
+        s.get(Tenant, tenant.id).status_page_enabled = True
         s.get(User, admin.id).role = "admin"
         s.add(Subscription(tenant_id=tenant.id, plan_id=plan.id, plan_name=plan.name,
                            status="active", stripe_subscription_id=f"sub_{uuid.uuid4().hex}",
@@ -230,12 +237,14 @@ def _build(app, factory) -> World:
                   plan_id=plan.id, invitation_token=link, links=links)
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=owner.id)) as s:
         row, world.owner_token = api_tokens.create(
-            s, tenant_id=tenant.id, user_id=owner.id, name="counts", scopes=["admin"],
+            s, member_of(s, tenant.id, owner.id), user_id=owner.id, name="counts",
+            scopes=["admin"],
             expires_in_days=30)
         world.owner_token_id = row.id
     with db.scope(TenantContext(tenant_id=admin_tenant.id, user_id=admin.id)) as s:
         _, world.admin_token = api_tokens.create(
-            s, tenant_id=admin_tenant.id, user_id=admin.id, name="counts", scopes=["admin"],
+            s, member_of(s, admin_tenant.id, admin.id), user_id=admin.id, name="counts",
+            scopes=["admin"],
             expires_in_days=30)
     return world
 
@@ -259,6 +268,17 @@ def _grow(factory, world: World, count: int) -> None:
             rows.append(UsageMetric(tenant_id=world.tenant.id, instance_id=inst.id,
                                     metric_type=metric, value=Decimal(600), unit="x",
                                     recorded_at=now - timedelta(hours=2)))
+        # Every instance on the public status page, with a check and an hour rolled up.
+        rows.append(UptimeMonitor(instance_id=inst.id, tenant_id=world.tenant.id,
+                                  next_check_at=now, last_checked_at=now, last_up=True,
+                                  last_status_code=200, last_latency_ms=90, public=True))
+        rows.append(UptimeCheck(tenant_id=world.tenant.id, instance_id=inst.id,
+                                checked_at=now - timedelta(minutes=5), up=True,
+                                status_code=200, latency_ms=90))
+        rows.append(UptimeHourly(tenant_id=world.tenant.id, instance_id=inst.id,
+                                 hour=now.replace(minute=0, second=0, microsecond=0)
+                                 - timedelta(days=2), checks=60, up_checks=59,
+                                 latency_ms_sum=5400, latency_count=60, latency_ms_max=200))
         rows.append(Notification(tenant_id=world.tenant.id, user_id=world.owner.id,
                                  kind="instance.running", title=f"site-{n} is running",
                                  link=f"/instances/{inst.id}"))

@@ -85,6 +85,27 @@ def test_catalog_reads_are_cached_and_dropped_when_an_admin_changes_a_template(
     assert "Blogs and newsletters" in html
 
 
+def test_the_catalog_is_cached_in_the_cache_redis_not_the_apps(client, ghost, servers,
+                                                               redis_conn):
+    from railsaas.catalog.templates import CACHE_KEY
+    from tests.support.redis import connect
+
+    assert servers.cache_redis_url != servers.redis_url  # CACHE_REDIS_URL is set (conftest)
+    assert "Ghost" in client.get("/templates/").get_data(as_text=True)
+    cache = connect(servers.cache_redis_url)
+    try:
+        assert cache.exists(CACHE_KEY)
+    finally:
+        cache.close()
+    assert not redis_conn.exists(CACHE_KEY)
+    redis_conn.forget_catalog()  # clears the cache database, where the catalog lives
+    cache = connect(servers.cache_redis_url)
+    try:
+        assert not cache.exists(CACHE_KEY)
+    finally:
+        cache.close()
+
+
 def test_the_demo_catalog_is_seeded_once_from_railway_templates(app, dbconn):
     from railsaas.catalog import templates as catalog
     from railsaas.db import SYSTEM

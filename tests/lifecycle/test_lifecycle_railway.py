@@ -53,7 +53,7 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     lc.emulator.advance(600)  # ten minutes of running: metrics to draw
     metrics = lc.browser.get(f"/instances/{iid}/metrics?window=1h").get_data(as_text=True)
     assert metrics.count('data-testid="chart"') == 4
-    assert metrics.count("<polyline") >= 2  # CPU and memory at least
+    assert metrics.count('class="chart-line') >= 2  # CPU and memory at least (railsaas.charts)
 
     # Changing a variable redeploys.
     resp = lc.browser.post(f"/instances/{iid}/variables",
@@ -129,7 +129,8 @@ def test_with_a_fifth_of_railway_calls_failing_every_instance_settles(lifecycle)
 
 def test_a_crash_is_shown_and_the_customer_is_told(lifecycle):
     lc = lifecycle
-    lc.emulator.set_faults(deploy_outcomes=["CRASHED"])
+    # The template's database appears (and deploys) first, then the app.
+    lc.emulator.set_faults(deploy_outcomes=["SUCCESS", "CRASHED"])
     iid = lc.deploy("blog")
     lc.wait_for(iid, "crashed")
     html = lc.browser.get(f"/instances/{iid}").get_data(as_text=True)
@@ -153,7 +154,7 @@ def test_a_deploy_stuck_past_the_time_limit_fails_with_a_reason(lifecycle):
 
 def test_a_failed_build_fails_the_instance_with_a_log_excerpt(lifecycle):
     lc = lifecycle
-    lc.emulator.set_faults(deploy_outcomes=["FAILED"])
+    lc.emulator.set_faults(deploy_outcomes=["SUCCESS", "FAILED"])  # the database, the app
     iid = lc.deploy("broken")
     lc.wait_for(iid, "failed")
     html = lc.browser.get(f"/instances/{iid}/deployments").get_data(as_text=True)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
 from sqlalchemy import select
 
+from railsaas.billing import dunning, spend_caps
 from railsaas.db import SYSTEM
+from railsaas.errors import LimitExceeded
 from railsaas.extensions import db
 from railsaas.instances import lifecycle as instances
-from railsaas.models import Deployment, Email, Instance, OutboxMessage
+from railsaas.models import Deployment, Email, Instance, OutboxMessage, Tenant
 from railsaas.platform import notifications
 from tests.support import csrf_from
 
@@ -107,3 +113,102 @@ def test_billing_stops_picked_instances_and_deletes_a_whole_workspace(app, facto
                 Deployment.tenant_id == tenant.id, Deployment.kind == "stop")).all()
             assert set(canceled) == {"canceled"}
     assert gone.status == "deleted"
+
+
+# --- the billing hold: nothing runs, whatever the instance's status ---------------------------
+
+OWNER = SimpleNamespace(role="owner")
+HOLDS = {"admin": {"status": "suspended"},
+         "spend_cap": {"spend_cap_state": "capped", "spend_cap_cents": 0},  # spent it all
+         "unpaid": {"dunning_stage": "suspended",
+                    "payment_failed_at": datetime(2026, 1, 1, tzinfo=UTC)}}
+RUNS = [("failed", "redeploy"), ("crashed", "redeploy"), ("crashed", "restart"),
+        ("running", "restart"), ("stopped", "start"), ("failed", "variables"),
+        ("stopped", "variables"), ("running", "domain")]
+
+
+def _held(factory, hold: str):
+    plan = factory.plan(max_instances=10)
+    _, tenant = factory.workspace()
+    with db.scope(SYSTEM) as s:
+        row = s.get(Tenant, tenant.id)
+        row.plan_id = plan.id
+        for field, value in HOLDS[hold].items():
+            setattr(row, field, value)
+    return tenant
+
+
+def _act(s, tenant, inst, action):
+    if action == "variables":
+        return instances.update_variables(s, tenant.id, inst.id, {"SITE_TITLE": "New"}, None,
+                                          actor=OWNER)
+    if action == "domain":
+        return instances.add_custom_domain(s, tenant.id, inst.id, "app.example.com", None,
+                                           actor=OWNER)
+    return instances.request_action(s, tenant.id, inst.id, action, None, actor=OWNER)
+
+
+@pytest.mark.parametrize("hold", sorted(HOLDS))
+@pytest.mark.parametrize(("status", "action"), RUNS)
+def test_a_held_workspace_runs_nothing_whatever_the_status(app, factory, ghost, hold, status,
+                                                           action):
+    tenant = _held(factory, hold)
+    inst = factory.instance(tenant, ghost, status=status,
+                            config={"ADMIN_EMAIL": "a@example.com", "SITE_TITLE": "Old"})
+    with app.app_context():
+        with pytest.raises(LimitExceeded), db.scope(SYSTEM) as s:
+            _act(s, tenant, inst, action)
+        with db.scope(SYSTEM) as s:
+            after = s.get(Instance, inst.id)
+            assert (after.status, after.config["SITE_TITLE"], after.custom_domain) == (
+                status, "Old", None)
+            assert s.scalars(select(Deployment).where(
+                Deployment.instance_id == inst.id)).all() == []
+
+
+def test_the_same_actions_run_once_the_hold_lifts(app, factory, ghost):
+    tenant = _held(factory, "spend_cap")
+    failed = factory.instance(tenant, ghost, status="failed")
+    with app.app_context():
+        with db.scope(SYSTEM) as s:
+            s.get(Tenant, tenant.id).spend_cap_state = "ok"
+        with db.scope(SYSTEM) as s:
+            assert _act(s, tenant, failed, "redeploy").status == "redeploying"
+
+
+def test_a_suspension_takes_failed_instances_too(app, factory, ghost):
+    _, tenant = factory.workspace()
+    failed = factory.instance(tenant, ghost, status="failed")
+    with app.app_context():
+        with db.scope(SYSTEM) as s:
+            assert instances.suspend_tenant_instances(s, tenant.id, "spend_cap") == 1
+        with db.scope(SYSTEM) as s:
+            assert s.get(Instance, failed.id).status == "suspended"
+
+
+@pytest.mark.parametrize("hold", sorted(HOLDS))
+def test_an_instance_that_escaped_the_hold_is_suspended_at_the_next_evaluation(
+        app, factory, ghost, hold):
+    """Started between two evaluations (a race, or a path that missed the check): the
+    next sweep stops it, though the hold itself did not change."""
+    tenant = _held(factory, hold)
+    escaped = factory.instance(tenant, ghost, status="starting")
+    _, free = factory.workspace()
+    bystander = factory.instance(free, ghost, status="running")
+    with app.app_context():
+        with db.scope(SYSTEM) as s:
+            spend_caps.enforce_all(s, datetime.now(UTC))
+        with db.scope(SYSTEM) as s:
+            assert s.get(Instance, escaped.id).status == "suspended"
+            assert s.get(Instance, bystander.id).status == "running"
+
+
+def test_dunning_suspends_what_escaped_on_each_run(app, factory, ghost):
+    tenant = _held(factory, "unpaid")
+    escaped = factory.instance(tenant, ghost, status="failed")
+    with app.app_context():
+        with db.scope(SYSTEM) as s:
+            row = s.get(Tenant, tenant.id)
+            assert dunning.advance(s, row, datetime(2026, 1, 2, tzinfo=UTC)) == []
+        with db.scope(SYSTEM) as s:
+            assert s.get(Instance, escaped.id).status == "suspended"

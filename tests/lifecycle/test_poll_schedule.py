@@ -5,6 +5,7 @@ every few seconds (bench/polling.py measures the same over a simulated hour)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
@@ -39,3 +40,28 @@ def test_a_deploying_instance_is_asked_again_by_the_beat_within_ten_seconds(app_
     asked_at, due = _poll_and_read(factory, "deploying")
     beat = BEAT_SCHEDULE["instances-poll"]["schedule"]
     assert due + beat <= asked_at + timedelta(seconds=10) + SLACK
+
+
+def test_polls_have_their_own_queue_and_worker_line(app):
+    celery = app.extensions["celery"]
+    for task in ("instances.poll", "instances.refresh"):
+        assert celery.amqp.router.route({}, task)["queue"].name == "polls"
+    assert celery.amqp.router.route({}, "instances.run_step")["queue"].name == "celery"
+    procfile = dict(line.split(": ", 1) for line in
+                    (Path(__file__).resolve().parents[2] / "Procfile").read_text().splitlines()
+                    if line.strip())
+    assert " -Q polls" in procfile["poller"]  # polls' own capacity: deploys never delay them
+    # The worker reads polls too: a deployment without the poller service still polls.
+    assert " -Q celery,polls" in procfile["worker"]
+
+
+def test_on_hobby_the_poll_fits_the_hourly_budget(app_ctx, factory, app):
+    app.config["RAILWAY_PLAN"] = "hobby"
+    try:
+        asked_at, due = _poll_and_read(factory, "deploying")
+    finally:
+        app.config["RAILWAY_PLAN"] = "pro"
+    gap = (due - asked_at).total_seconds()
+    # One batched status request per round at most: 3,600 / gap an hour, under half of
+    # Hobby's 1,000 (the rest is for deploys, logs and metrics).
+    assert 3600 / gap <= 500

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from railsaas.catalog.variables import (
@@ -72,16 +74,15 @@ def test_secrets_are_masked_for_display():
     assert rows["ADMIN_EMAIL"]["value"] == ""
 
 
-def test_charts_scale_series_into_the_svg_box():
-    from railsaas.charts import HEIGHT, line_chart
+def test_metric_charts_are_drawn_by_railsaas_charts_in_time_order():
+    from railsaas.instances.insights import metric_chart
 
-    chart = line_chart("Memory", "MB", [(1_000, 0.5), (1_060, 1.0), (1_030, 0.25)],
-                       scale=1024)
-    assert not chart.empty
-    xs = [float(p.split(",")[0]) for p in chart.points.split()]
-    ys = [float(p.split(",")[1]) for p in chart.points.split()]
-    assert xs == sorted(xs)  # time order
-    assert min(ys) >= 0
-    assert max(ys) <= HEIGHT
+    chart = metric_chart("Memory", "MB", [(1_000, 0.5), (1_060, 1.0), (1_030, 0.25)],
+                         scale=1024)
+    assert chart.svg is not None
+    assert 'class="svg-chart' in chart.svg
+    # the points' tooltips come in time order: 0.5, 0.25, 1.0 GB -> 512, 256, 1,024 MB
+    tips = re.findall(r"<title>Memory, [^<]*: ([^<]*)</title>", chart.svg)
+    assert tips == ["512", "256", "1,024"]
     assert chart.latest == "1,024 MB"
-    assert line_chart("CPU", "vCPU", []).empty
+    assert metric_chart("CPU", "vCPU", []).svg is None

@@ -366,3 +366,35 @@ def test_admin_instance_back_links_stay_on_the_admin_instances_page(admin_client
         "action": "restart", "csrf_token": csrf(admin_client),
         "back": "https://evil.example.com/admin/instances"})
     assert resp.headers["Location"].endswith("/admin/instances")
+
+
+def test_the_database_page_says_how_to_enable_pg_stat_statements_when_it_is_absent(
+        admin_client):
+    page = admin_client.get("/admin/database")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-testid="pgss-unavailable"' in html
+    assert "shared_preload_libraries" in html
+
+
+def test_an_installed_but_unloaded_pg_stat_statements_is_reported_not_a_500(
+        admin_client, owner_sql):
+    owner_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    try:
+        loaded = "pg_stat_statements" in owner_sql("SHOW shared_preload_libraries")[0][0]
+        page = admin_client.get("/admin/database")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        if loaded:  # a server configured for it: the table shows
+            assert 'data-testid="pgss"' in html or "No statements recorded yet" in html
+        else:
+            assert "shared_preload_libraries" in html
+            assert 'data-testid="pgss-unavailable"' in html
+    finally:
+        owner_sql("DROP EXTENSION IF EXISTS pg_stat_statements")
+
+
+def test_customers_cannot_see_the_database_page(app, client, factory):
+    user, _ = factory.workspace()
+    login_as(app, client, user)
+    assert client.get("/admin/database").status_code == 403

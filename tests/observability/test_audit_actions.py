@@ -24,7 +24,7 @@ def test_sign_up_is_audited_with_the_new_user_and_their_workspace(client):
     resp = client.post("/api/auth/register", headers=UA, json={
         "email": "new.person@example.com", "password": "a long enough password",
         "name": "New Person"})
-    assert resp.status_code == 201
+    assert resp.status_code == 202
     with db.scope(SYSTEM) as s:
         user = s.scalar(select(User).where(User.email == "new.person@example.com"))
     (row,) = rows("auth.register")

@@ -217,6 +217,8 @@ def test_the_railway_client_reports_latency_errors_and_budget(app, railway_emula
     metrics.railway_rate_remaining(-1)  # a sentinel the emulator's headers must replace
     rw = railway_client(app)
     railway_emulator.script("error", times=1, status=502, operation="Projects")
+    # Railway may say "Not Authorized" for a missing project; this test is about not_found.
+    railway_emulator.configure(missing_project_answer="Project not found")
     rw.projects()  # one 502, retried, then an answer
     with pytest.raises(NotFound):
         rw.project("no-such-project")
@@ -244,3 +246,72 @@ def test_the_railway_breaker_state_is_read_from_redis_at_scrape_time(client, tok
     finally:
         for key in redis_conn.scan_iter("railway:*"):
             redis_conn.delete(key)
+
+
+def test_loading_the_catalog_twice_counts_a_miss_then_a_hit(client, token, redis_conn):
+    redis_conn.forget_catalog()
+    before = scrape(client, token)
+    hits = value(before, "railsaas_cache_lookups_total", cache="catalog", result="hit") or 0
+    misses = value(before, "railsaas_cache_lookups_total", cache="catalog", result="miss") or 0
+    assert client.get("/templates/").status_code == 200
+    first = scrape(client, token)
+    assert value(first, "railsaas_cache_lookups_total", cache="catalog",
+                 result="miss") == misses + 1  # the first lookup fills the cache
+    hits = value(first, "railsaas_cache_lookups_total", cache="catalog", result="hit") or 0
+    assert client.get("/templates/").status_code == 200
+    second = scrape(client, token)
+    assert value(second, "railsaas_cache_lookups_total", cache="catalog",
+                 result="miss") == misses + 1
+    assert value(second, "railsaas_cache_lookups_total", cache="catalog",
+                 result="hit") > hits
+
+
+def test_redis_info_is_exported(client, token):
+    text = scrape(client, token)
+    assert value(text, "railsaas_redis_used_memory_bytes") > 0
+    assert value(text, "railsaas_redis_connected_clients") >= 1
+    assert value(text, "railsaas_redis_keyspace_hits") is not None
+    assert value(text, "railsaas_redis_keyspace_misses") is not None
+
+
+WEB_CHILD = """
+import os
+from railsaas.app import create_app
+app = create_app({"TESTING": True})
+assert app.test_client().get("/readyz").status_code == 200  # a request that queries
+print(os.getpid())
+"""
+
+
+def test_process_and_database_metrics_survive_multiprocess_mode(
+        client, token, tmp_path: Path, monkeypatch):
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    pid = subprocess.run([sys.executable, "-c", WEB_CHILD], env=env, cwd=root, check=True,
+                         timeout=120, capture_output=True, text=True).stdout.split()[-1]
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = scrape(client, token)
+    assert value(text, "railsaas_process_cpu_seconds", pid=pid) > 0
+    assert value(text, "railsaas_process_resident_memory_bytes", pid=pid) > 10_000_000
+    assert value(text, "railsaas_db_query_duration_seconds_count", kind="select") >= 1
+
+
+def test_a_slow_statement_is_logged_normalised_and_counted(app, dbconn, log_output,
+                                                         monkeypatch):
+    from prometheus_client import REGISTRY
+    from sqlalchemy import text
+
+    monkeypatch.setitem(app.config, "SLOW_QUERY_MS", 20)
+    before = REGISTRY.get_sample_value("railsaas_db_slow_queries_total", {"kind": "select"}) \
+        or 0
+    with app.app_context():
+        dbconn.execute(text("SELECT pg_sleep(0.05), :marker AS marker"),
+                       {"marker": "private-value-42"})
+        dbconn.execute(text("SELECT 1"))  # fast: not logged
+    slow = [r for r in log_output.records() if r["message"] == "slow query"]
+    assert len(slow) == 1
+    assert slow[0]["duration_ms"] >= 50
+    assert "pg_sleep" in slow[0]["statement"]
+    assert "private-value-42" not in log_output.text  # parameters are never logged
+    assert REGISTRY.get_sample_value("railsaas_db_slow_queries_total",
+                                     {"kind": "select"}) == before + 1

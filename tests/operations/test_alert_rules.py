@@ -248,10 +248,6 @@ def test_the_dashboard_shows_every_metric_an_alert_reads():
     assert alerted - shown == set()
 
 
-def test_in_flight_statuses_match_the_instance_state_machine():
-    from railsaas.instances.states import IN_FLIGHT
-
-    assert metrics.IN_FLIGHT_STATUSES == IN_FLIGHT
 
 
 # --- the dashboard ----------------------------------------------------------------------------
@@ -283,81 +279,45 @@ def test_the_dashboard_is_a_grafana_dashboard_on_a_chosen_prometheus():
 
 # --- what the app does to feed the rules (no servers) -----------------------------------------
 
-class FakeRedis:
-    """What the scrape-time readings and the hooks ask of Redis."""
-
-    def __init__(self, data: dict | None = None, down: bool = False) -> None:
-        self.data = dict(data or {})
-        self.down = down
-
-    def _answer(self) -> None:
-        if self.down:
-            from redis.exceptions import ConnectionError as RedisConnectionError
-
-            raise RedisConnectionError("refused")
-
-    def register_script(self, script):
-        return lambda **kwargs: None
-
-    def get(self, key):
-        self._answer()
-        return self.data.get(key)
-
-    def mget(self, *keys):
-        self._answer()
-        return [self.data.get(k) for k in keys]
-
-    def set(self, key, value):
-        self._answer()
-        self.data[key] = value
-
-    def pipeline(self, transaction: bool = True):
-        redis, queued = self, []
-
-        class Pipeline:
-            def llen(self, key):
-                queued.append(key)
-
-            def execute(self):
-                redis._answer()
-                return [len(redis.data.get(k, [])) for k in queued]
-
-        return Pipeline()
-
-
 def app_with(redis_url: str, broker_url: str | None = None):
     celery = SimpleNamespace(conf=SimpleNamespace(
         broker_url=broker_url or redis_url, task_default_queue="celery", task_queues=None))
     return SimpleNamespace(config={"REDIS_URL": redis_url}, extensions={"celery": celery})
 
 
-def test_redis_readings_report_the_queues_and_the_recorded_timestamps(monkeypatch):
+def test_redis_readings_report_the_queues_info_and_the_recorded_timestamps(
+        servers, redis_conn, monkeypatch):
     import time
 
-    redis = FakeRedis({"railway:breaker:open_until": str(time.time() + 30),
-                       "celery": ["m1", "m2", "m3"]})
-    monkeypatch.setattr(metrics, "_scrape_redis", lambda url: redis)
+    redis_conn.forget("celery", metrics.BEAT_TICK_KEY, metrics.BACKUP_SUCCESS_KEY,
+                      metrics.BACKUP_FAILURE_KEY)
+    redis_conn.rpush("celery", "m1", "m2", "m3")
     monkeypatch.setattr(metrics, "_beat_written", 0.0)
-    metrics.beat_tick(redis)
-    metrics.backup_finished(redis, ok=True, at=1000.0)
-    metrics.backup_finished(redis, ok=False, at=2000.0)
+    try:
+        metrics.beat_tick(redis_conn)
+        metrics.backup_finished(redis_conn, ok=True, at=1000.0)
+        metrics.backup_finished(redis_conn, ok=False, at=2000.0)
 
-    readings = metrics.redis_readings(app_with("redis://cache"))
-    assert readings["redis_up"] == {("redis",): 1}
-    assert readings["celery_queue_length"] == {("celery",): 3.0}
-    assert readings["beat_last_tick_timestamp_seconds"] == pytest.approx(time.time(), abs=60)
-    assert readings["backup_last_success_timestamp_seconds"] == 1000.0
-    assert readings["backup_last_failure_timestamp_seconds"] == 2000.0
+        readings = metrics.redis_readings(app_with(servers.redis_url))
+        assert readings["redis_up"] == {("redis",): 1}
+        assert readings["celery_queue_length"] == {("celery",): 3.0}
+        assert readings["beat_last_tick_timestamp_seconds"] == pytest.approx(time.time(),
+                                                                             abs=60)
+        assert readings["backup_last_success_timestamp_seconds"] == 1000.0
+        assert readings["backup_last_failure_timestamp_seconds"] == 2000.0
+        assert readings["redis_used_memory_bytes"] > 0
+        assert readings["redis_connected_clients"] >= 1
+    finally:
+        redis_conn.forget("celery", metrics.BEAT_TICK_KEY, metrics.BACKUP_SUCCESS_KEY,
+                          metrics.BACKUP_FAILURE_KEY)
 
 
-def test_redis_down_is_a_zero_and_leaves_its_readings_absent(monkeypatch):
-    clients = {"redis://cache": FakeRedis(down=True), "redis://broker": FakeRedis(down=True)}
-    monkeypatch.setattr(metrics, "_scrape_redis", clients.__getitem__)
-    readings = metrics.redis_readings(app_with("redis://cache"))
+def test_redis_down_is_a_zero_and_leaves_its_readings_absent(servers):
+    nobody = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
+    readings = metrics.redis_readings(app_with(nobody))
     assert readings == {"redis_up": {("redis",): 0}}
 
-    clients["redis://cache"].down = False
-    readings = metrics.redis_readings(app_with("redis://cache", "redis://broker"))
+    readings = metrics.redis_readings(app_with(servers.redis_url, nobody))
     assert readings["redis_up"] == {("redis",): 1, ("broker",): 0}
     assert "celery_queue_length" not in readings
 

@@ -17,14 +17,15 @@ from railsaas.railway import (
 )
 
 
-def deploy(rw, code: str, values: dict | None = None, name: str | None = None):
+def deploy(rw, emulator, code: str, values: dict | None = None, name: str | None = None):
     tpl = rw.template(code)
     project = rw.create_project(name or f"rs-{code}")
     env = project.environment("production")
     result = rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, values or {}),
                                 project_id=project.id, environment_id=env.id)
-    project = rw.project(project.id)
-    return project, env, result
+    # The answer comes at once; the services appear while the workflow runs.
+    emulator.advance(emulator.config()["workflow_seconds"])
+    return rw.project(project.id), env, result
 
 
 def settle(railway_emulator, seconds: float = 2.0) -> None:
@@ -72,7 +73,9 @@ def test_fill_variables_sets_values_and_names_what_is_missing(rw):
         "MINIO_ROOT_USER"]  # the template's own config is untouched
 
 
-def test_project_create_get_and_delete(rw, railway_emulator):
+@pytest.mark.parametrize("answer", ["Not Authorized", "Project not found"])
+def test_project_create_get_and_delete(rw, railway_emulator, answer):
+    railway_emulator.configure(missing_project_answer=answer)
     project = rw.create_project("rs-create", description="an instance")
     assert project.name == "rs-create"
     assert project.workspace_id == railway_emulator.workspace_id
@@ -81,9 +84,10 @@ def test_project_create_get_and_delete(rw, railway_emulator):
     assert rw.project(project.id).id == project.id
     assert rw.find_project("rs-create").id == project.id
     assert rw.delete_project(project.id) is True
-    with pytest.raises(NotFound):
+    with pytest.raises(Unauthorized if answer == "Not Authorized" else NotFound):
         rw.project(project.id)
     assert rw.delete_project(project.id) is True  # already gone counts as deleted
+    assert rw.delete_project("never-was") is True
     assert rw.find_project("rs-create") is None
 
 
@@ -96,11 +100,10 @@ def test_projects_are_listed_page_by_page(rw, railway_emulator):
 
 
 def test_template_deploy_creates_services_and_the_workflow_completes(rw, railway_emulator):
-    project, env, result = deploy(rw, "umami")
+    project, env, result = deploy(rw, railway_emulator, "umami")
     assert result.project_id == project.id
     assert result.workflow_id
     assert {s.name for s in project.services} == {"Umami", "Postgres"}
-    assert rw.workflow_status(result.workflow_id).status == "Running"
     settle(railway_emulator, 0.5)
     status = rw.workflow_status(result.workflow_id)
     assert status.complete
@@ -121,7 +124,7 @@ def test_workflow_ends_in_error_when_a_required_variable_has_no_value(rw, railwa
 
 def test_a_deployment_moves_through_its_statuses_to_success(rw, railway_emulator):
     railway_emulator.configure(deploy_seconds=20)
-    project, env, _ = deploy(rw, "uptime-kuma")
+    project, env, _ = deploy(rw, railway_emulator, "uptime-kuma")
     (svc,) = project.services
     seen = []
     for step in (0, 3, 4, 8, 8):  # 0 s, 3 s, 7 s, 15 s, 23 s of a 20 s deploy
@@ -140,7 +143,8 @@ def test_latest_deployment_of_an_unknown_service_is_not_found(rw):
 def test_statuses_of_many_services_come_in_one_request_per_batch(rw, railway_emulator):
     pairs = []
     for code in ("plausible", "directus"):
-        project, env, _ = deploy(rw, code, {"ADMIN_EMAIL": "a@example.com"}, f"rs-b-{code}")
+        project, env, _ = deploy(rw, railway_emulator, code, {"ADMIN_EMAIL": "a@example.com"},
+                                 f"rs-b-{code}")
         pairs += [(env.id, s.id) for s in project.services]
     assert len(pairs) == 6
     settle(railway_emulator)
@@ -160,7 +164,7 @@ def test_statuses_of_many_services_come_in_one_request_per_batch(rw, railway_emu
 
 
 def test_unknown_ids_in_a_batch_map_to_none_and_the_rest_still_answer(rw, railway_emulator):
-    project, env, _ = deploy(rw, "n8n")
+    project, env, _ = deploy(rw, railway_emulator, "n8n")
     pairs = [(env.id, s.id) for s in project.services]
     statuses = rw.service_statuses([*pairs, (env.id, "gone-service")])
     assert statuses[(env.id, "gone-service")] is None
@@ -177,7 +181,7 @@ def test_unknown_ids_in_a_batch_map_to_none_and_the_rest_still_answer(rw, railwa
 
 def test_build_and_runtime_logs_are_incremental_from_a_timestamp(rw, railway_emulator):
     railway_emulator.freeze()  # exactly 2 s pass below, however slow the machine
-    project, env, _ = deploy(rw, "uptime-kuma")
+    project, env, _ = deploy(rw, railway_emulator, "uptime-kuma")
     dep = rw.latest_deployment(env.id, project.services[0].id)
     settle(railway_emulator, 1.5)
     build = rw.build_logs(dep.id)
@@ -201,7 +205,7 @@ def test_build_and_runtime_logs_are_incremental_from_a_timestamp(rw, railway_emu
 
 
 def test_redeploy_restart_stop_and_remove(rw, railway_emulator):
-    project, env, _ = deploy(rw, "redis")
+    project, env, _ = deploy(rw, railway_emulator, "redis")
     (svc,) = project.services
     settle(railway_emulator)
     first = rw.latest_deployment(env.id, svc.id)
@@ -219,24 +223,33 @@ def test_redeploy_restart_stop_and_remove(rw, railway_emulator):
     assert rw.deployment(first.id).status == "REMOVED"  # superseded
     assert rw.latest_deployment(env.id, svc.id).id == second.id
 
+    # Stopped, a deployment stays SUCCESS with deploymentStopped (as the CLI shows it).
     assert rw.stop_deployment(second.id) is True
     stopped = rw.deployment(second.id)
     assert stopped.stopped
-    assert stopped.status == "REMOVING"
-    settle(railway_emulator, 0.5)
-    assert rw.deployment(second.id).status == "REMOVED"
+    assert stopped.status == "SUCCESS"
+    assert instance_status(stopped.status, "stopping", stopped=stopped.stopped) == "stopped"
+    assert instance_status(stopped.status, "starting", stopped=stopped.stopped) == "starting"
+    assert stopped.can_redeploy
 
     assert rw.redeploy_service(env.id, svc.id) is True
     third = rw.latest_deployment(env.id, svc.id)
     assert third.id not in (first.id, second.id)
+    settle(railway_emulator)
     assert rw.remove_deployment(third.id) is True
     settle(railway_emulator, 0.5)
-    assert rw.deployment(third.id).status == "REMOVED"
+    removed = rw.deployment(third.id)
+    assert removed.status == "REMOVED"
+    assert not removed.can_redeploy  # REMOVED: start again from the service instead
+    with pytest.raises(InvalidRequest):
+        rw.redeploy_deployment(third.id)
+    fourth = rw.deploy_service(env.id, svc.id)
+    assert rw.latest_deployment(env.id, svc.id).id == fourth
 
 
 def test_restarting_a_deployment_that_is_not_running_is_an_invalid_request(
         rw, railway_emulator):
-    project, env, _ = deploy(rw, "redis")
+    project, env, _ = deploy(rw, railway_emulator, "redis")
     dep = rw.latest_deployment(env.id, project.services[0].id)
     with pytest.raises(InvalidRequest, match="Cannot restart"):
         rw.restart_deployment(dep.id)
@@ -244,7 +257,7 @@ def test_restarting_a_deployment_that_is_not_running_is_an_invalid_request(
 
 
 def test_variables_are_read_rendered_or_raw_and_upserts_redeploy(rw, railway_emulator):
-    project, env, _ = deploy(rw, "umami")
+    project, env, _ = deploy(rw, railway_emulator, "umami")
     umami = next(s for s in project.services if s.name == "Umami")
     raw = rw.variables(project.id, env.id, umami.id, unrendered=True)
     assert raw["DATABASE_URL"] == "${{Postgres.DATABASE_URL}}"
@@ -269,7 +282,7 @@ def test_variables_are_read_rendered_or_raw_and_upserts_redeploy(rw, railway_emu
 
 
 def test_service_and_custom_domains(rw, railway_emulator):
-    project, env, _ = deploy(rw, "ghost")
+    project, env, _ = deploy(rw, railway_emulator, "ghost")
     ghost = next(s for s in project.services if s.name == "Ghost")
     existing = rw.domains(project.id, env.id, ghost.id)
     assert len(existing.service_domains) == 1  # the template asked for one
@@ -297,7 +310,7 @@ def test_service_and_custom_domains(rw, railway_emulator):
 
 
 def test_metrics_cover_cpu_memory_network_and_disk(rw, railway_emulator):
-    project, env, _ = deploy(rw, "n8n")
+    project, env, _ = deploy(rw, railway_emulator, "n8n")
     settle(railway_emulator, 2 + 600)  # ten minutes of running
     start = datetime.now(UTC) + timedelta(seconds=60)
     series = rw.metrics(start=start, end=start + timedelta(minutes=8), project_id=project.id,
@@ -317,8 +330,8 @@ def test_metrics_cover_cpu_memory_network_and_disk(rw, railway_emulator):
 
 
 def test_usage_and_estimated_usage(rw, railway_emulator):
-    project, env, _ = deploy(rw, "postgres")
-    other, _, _ = deploy(rw, "redis", name="rs-other")
+    project, env, _ = deploy(rw, railway_emulator, "postgres")
+    other, _, _ = deploy(rw, railway_emulator, "redis", name="rs-other")
     settle(railway_emulator, 2 + 3600)
     since = datetime.now(UTC) - timedelta(minutes=5)  # explicit: month ends make no flakes
     usage = rw.usage(project_id=project.id, start=since)
@@ -342,9 +355,9 @@ def test_usage_and_estimated_usage(rw, railway_emulator):
 def test_deployments_can_be_made_to_fail_or_crash(rw, railway_emulator):
     railway_emulator.freeze()  # the crash comes exactly when the test moves the clock
     railway_emulator.set_faults(deploy_outcomes=["FAILED", "CRASHED"])
-    project, env, _ = deploy(rw, "mysql")
+    project, env, _ = deploy(rw, railway_emulator, "mysql")
     failed = rw.latest_deployment(env.id, project.services[0].id)
-    other, env2, _ = deploy(rw, "redis", name="rs-crash")
+    other, env2, _ = deploy(rw, railway_emulator, "redis", name="rs-crash")
     crashing = rw.latest_deployment(env2.id, other.services[0].id)
     settle(railway_emulator, 1.2)
     assert rw.deployment(failed.id).status == "FAILED"
@@ -354,7 +367,10 @@ def test_deployments_can_be_made_to_fail_or_crash(rw, railway_emulator):
     assert rw.deployment(crashing.id).status == "CRASHED"
     assert instance_status("CRASHED", "running") == "crashed"
     assert rw.deployment_logs(crashing.id)[-1].severity == "error"
+    railway_emulator.configure(restart_seconds=2)
     rw.restart_deployment(crashing.id)
+    assert rw.deployment(crashing.id).status == "CRASHED"  # until the container is back
+    settle(railway_emulator, 2.1)
     assert rw.deployment(crashing.id).status == "SUCCESS"
 
 
@@ -381,7 +397,7 @@ def test_a_full_tour_sends_every_operation_in_the_operations_folder(rw, railway_
     resolver fails here."""
     from railsaas.railway.documents import operation_names
 
-    project, env, result = deploy(rw, "uptime-kuma", name="rs-tour")
+    project, env, result = deploy(rw, railway_emulator, "uptime-kuma", name="rs-tour")
     (svc,) = project.services
     rw.projects()
     rw.workflow_status(result.workflow_id)
@@ -394,7 +410,9 @@ def test_a_full_tour_sends_every_operation_in_the_operations_folder(rw, railway_
     rw.build_logs(dep.id)
     rw.restart_deployment(dep.id)
     new = rw.redeploy_deployment(dep.id)
+    settle(railway_emulator)
     rw.redeploy_service(env.id, svc.id)
+    rw.deploy_service(env.id, svc.id)
     rw.stop_deployment(new.id)
     rw.remove_deployment(new.id)
     rw.variables(project.id, env.id, svc.id)

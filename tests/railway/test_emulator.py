@@ -13,7 +13,7 @@ import pytest
 from devtools.demo_catalog import seed_templates
 from devtools.embedded import free_port
 from devtools.emulators.railway import EmulatorControl
-from railsaas.railway import fill_variables
+from railsaas.railway import Unauthorized, fill_variables
 from railsaas.railway.documents import operation
 
 TEMPLATE = operation("TemplateByCode").text
@@ -101,11 +101,53 @@ def test_invalid_documents_are_rejected_with_400(railway_emulator):
     assert httpx.post(railway_emulator.graphql_url, content=b"<xml/>").status_code == 400
 
 
-def test_unknown_ids_are_graphql_errors_with_a_path(railway_emulator):
+@pytest.mark.parametrize("answer", ["Not Authorized", "Project not found"])
+def test_unknown_ids_are_graphql_errors_with_a_path(railway_emulator, answer):
+    # Railway may not say "not found" for a project the token cannot see: by default the
+    # emulator answers "Not Authorized" (pessimistic); a setting picks the other.
+    if answer != "Not Authorized":
+        railway_emulator.configure(missing_project_answer=answer)
     resp = gql(railway_emulator, PROJECT, {"id": "missing"})
     assert resp.status_code == 200
-    assert resp.json()["errors"][0]["message"] == "Project not found"
+    assert resp.json()["errors"][0]["message"] == answer
     assert resp.json()["errors"][0]["path"] == ["project"]
+
+
+def test_template_services_appear_while_the_workflow_runs_database_first(rw, railway_emulator):
+    railway_emulator.configure(workflow_seconds=60)
+    railway_emulator.freeze()
+    tpl = rw.template("ghost")
+    project = rw.create_project("rs-appear")
+    result = rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
+                                project_id=project.id)
+    assert rw.project(project.id).services == ()  # the answer comes first
+    assert rw.workflow_status(result.workflow_id).status == "Running"
+    railway_emulator.advance(25)
+    assert [s.name for s in rw.project(project.id).services] == ["MySQL"]
+    railway_emulator.advance(20)
+    assert {s.name for s in rw.project(project.id).services} == {"MySQL", "Ghost"}
+    assert rw.workflow_status(result.workflow_id).status == "Running"
+    railway_emulator.advance(20)
+    assert rw.workflow_status(result.workflow_id).status == "Complete"
+    railway_emulator.configure(workflow_status_answer="not_authorized")
+    with pytest.raises(Unauthorized):
+        rw.workflow_status(result.workflow_id)
+
+
+def test_default_values_are_not_filled_in_by_railway(rw, railway_emulator):
+    # The CLI copies each defaultValue into `value` before templateDeployV2; sent as stored,
+    # the required variables have no value and the workflow fails.
+    tpl = rw.template("redis")
+    project = rw.create_project("rs-defaults")
+    result = rw.deploy_template(tpl.id, tpl.serialized_config, project_id=project.id)
+    railway_emulator.advance(1)
+    status = rw.workflow_status(result.workflow_id)
+    assert status.failed
+    assert "Redis.REDIS_PASSWORD" in status.error
+    assert rw.project(project.id).services == ()
+    filled = fill_variables(tpl.serialized_config, {})
+    assert filled["services"][next(iter(filled["services"]))]["variables"][
+        "REDIS_PASSWORD"]["value"] == "${{secret(32)}}"
 
 
 def test_the_server_stays_correct_under_concurrent_clients(railway_emulator):
@@ -171,6 +213,7 @@ def test_a_running_deployment_can_be_forced_to_crash(rw, railway_emulator):
     rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
                        project_id=project.id)
     env = project.environments[0]
+    railway_emulator.advance(1)
     dep = rw.latest_deployment(env.id, rw.project(project.id).services[0].id)
     railway_emulator.advance(2)
     assert railway_emulator.force_status(dep.id, "CRASHED")["status"] == "CRASHED"
@@ -192,7 +235,8 @@ def test_the_emulator_runs_standalone_from_the_command_line():
     port = free_port()
     with subprocess.Popen(
             [sys.executable, "-m", "devtools.emulators.railway", "--port", str(port),
-             "--token", "cli-token", "--deploy-seconds", "0.5", "--latency-ms", "1"],
+             "--token", "cli-token", "--deploy-seconds", "0.5", "--latency-ms", "1",
+             "--missing-project-answer", "Project not found"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         ctl = EmulatorControl(f"http://127.0.0.1:{port}")
         try:

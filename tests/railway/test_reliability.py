@@ -257,22 +257,41 @@ def test_a_project_create_that_failed_before_running_is_sent_again(rw, railway_e
 
 
 def test_a_lost_template_deploy_answer_does_not_deploy_twice(rw, railway_emulator):
+    # Railway's services appear only as the workflow runs: right after a lost answer the
+    # project is empty, which proves nothing. The client used to look, find nothing, and
+    # deploy again (two copies).
+    railway_emulator.configure(workflow_seconds=60)
+    railway_emulator.freeze()
     tpl = rw.template("umami")
     project = rw.create_project("rs-umami")
     railway_emulator.script("lose_response", operation="TemplateDeployV2")
-    result = rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
-                                project_id=project.id)
-    assert result.project_id == project.id
-    assert result.workflow_id is None
+    with pytest.raises(Unavailable) as err:
+        rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
+                           project_id=project.id)
+    assert err.value.maybe_applied
+    assert rw.project(project.id).services == ()
+    railway_emulator.advance(61)
     assert len(rw.project(project.id).services) == 2
     assert railway_emulator.count("TemplateDeployV2") == 1
+
+
+def test_mutations_wait_at_least_90_seconds_for_their_answer(make_client, railway_emulator):
+    assert make_client().mutation_timeout.read >= 90
+    # Scaled down: reads give up after 0.5 s, mutations wait 1.5 s; an answer that takes
+    # 1 s (Railway's templateDeployV2 can take over 60 s) reaches a mutation.
+    client = make_client(read_timeout=0.5, mutation_read_timeout=1.5)
+    railway_emulator.script("slow", operation="ProjectCreate", seconds=1.0)
+    assert client.create_project("rs-slow").name == "rs-slow"
+    assert railway_emulator.count("ProjectCreate") == 1
 
 
 def test_a_redeploy_is_not_blindly_sent_twice(rw, railway_emulator):
     tpl = rw.template("redis")
     project = rw.create_project("rs-redeploy")
-    rw.deploy_template(tpl.id, tpl.serialized_config, project_id=project.id)
+    rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
+                       project_id=project.id)
     env = project.environments[0]
+    railway_emulator.advance(1)
     dep = rw.latest_deployment(env.id, rw.project(project.id).services[0].id)
     railway_emulator.advance(2)
     railway_emulator.script("error", operation="DeploymentRedeploy")
@@ -280,6 +299,14 @@ def test_a_redeploy_is_not_blindly_sent_twice(rw, railway_emulator):
         rw.redeploy_deployment(dep.id)
     assert err.value.maybe_applied
     assert railway_emulator.count("DeploymentRedeploy") == 1
+    for op in ("ServiceInstanceRedeploy", "ServiceInstanceDeployV2"):
+        railway_emulator.script("error", operation=op)
+    with pytest.raises(Unavailable):
+        rw.redeploy_service(env.id, dep.service_id)
+    with pytest.raises(Unavailable):
+        rw.deploy_service(env.id, dep.service_id)
+    assert railway_emulator.count("ServiceInstanceRedeploy") == 1
+    assert railway_emulator.count("ServiceInstanceDeployV2") == 1
     railway_emulator.script("error", operation="DeploymentStop")
     assert rw.stop_deployment(dep.id) is True  # stopping twice is harmless: retried
     assert railway_emulator.count("DeploymentStop") == 2

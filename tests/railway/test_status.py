@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from railsaas.config import Config, InsecureConfiguration
 from railsaas.models.instance import INSTANCE_STATUSES
 from railsaas.railway.status import RAILWAY_STATUSES, instance_status
 
@@ -58,3 +59,16 @@ def test_all_thirteen_railway_statuses_are_covered():
 def test_an_unknown_instance_status_is_a_bug():
     with pytest.raises(ValueError, match="unknown instance status"):
         instance_status("SUCCESS", "exploded")
+
+
+def test_a_railway_token_without_a_workspace_refuses_to_start(monkeypatch):
+    monkeypatch.setenv("DEBUG", "1")  # even in development: projects would land elsewhere
+    monkeypatch.setenv("RAILWAY_API_TOKEN", "a-token")
+    monkeypatch.setenv("RAILWAY_WORKSPACE_ID", "")
+    with pytest.raises(InsecureConfiguration, match="RAILWAY_WORKSPACE_ID"):
+        Config().check_safe_to_start()
+    monkeypatch.setenv("RAILWAY_WORKSPACE_ID", "ws-1")
+    Config().check_safe_to_start()
+    monkeypatch.setenv("RAILWAY_API_TOKEN", "")
+    monkeypatch.setenv("RAILWAY_WORKSPACE_ID", "")
+    Config().check_safe_to_start()  # no token, no Railway: nothing to check

@@ -72,7 +72,7 @@ class Stack:
         r = self.redis_conn()
         try:
             keys = [CACHE_KEY, "celery", "unacked", "unacked_index"]
-            for pattern in ("railway:*", "instance-lock:*", "ratelimit:*"):
+            for pattern in ("railway:*", "instance-lock:*", "throttle:*"):
                 keys += list(r.scan_iter(pattern))
             r.delete(*keys)
         finally:
@@ -94,7 +94,8 @@ def _stack(servers, railway_emulator_server):
     # dead worker's task handed on within seconds.
     env = child_env(RAILWAY_API_URL=railway_emulator_server.graphql_url,
                     RAILWAY_API_TOKEN=RAILWAY_TEST_TOKEN, RAILWAY_WORKSPACE_ID="ws-test",
-                    REDIS_URL=redis.url, CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT,
+                    REDIS_URL=redis.url, CACHE_REDIS_URL="",  # caches in the stack's Redis
+                    CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT,
                     LOG_LEVEL="INFO")
     web, worker = Gunicorn(env), CeleryWorker(env)  # both start at once
     stack = Stack(redis=redis, env=env, web=web.ready(), worker=worker.ready())

@@ -125,13 +125,13 @@ class Gunicorn(Process):
 
 
 class CeleryWorker(Process):
-    """The worker process of the Procfile (prefork pool)."""
+    """The worker process of the Procfile (prefork pool), reading both queues as it does."""
 
     def __init__(self, env: dict[str, str], concurrency: int = 2) -> None:
         self.node = f"resilience-{uuid.uuid4().hex[:8]}@localhost"
         super().__init__("celery-worker", [
-            str(BIN / "celery"), "-A", "railsaas.tasks.worker", "worker", "--loglevel=INFO",
-            f"--concurrency={concurrency}", "-n", self.node], env)
+            str(BIN / "celery"), "-A", "railsaas.tasks.worker", "worker", "-Q", "celery,polls",
+            "--loglevel=INFO", f"--concurrency={concurrency}", "-n", self.node], env)
 
     def ready(self) -> CeleryWorker:
         self.wait_for(lambda: " ready." in self.output(), "'ready.' in its log")

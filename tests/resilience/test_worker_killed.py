@@ -71,11 +71,11 @@ def test_by_default_a_dead_workers_deploy_is_handed_on_before_the_deploy_timeout
     """The production defaults: the broker gives a dead worker's task to another worker (and
     looks for such tasks) well before a deploy waiting on it is failed for taking too long,
     and no retry waits long enough to be handed out twice."""
-    from railsaas.config import SETTINGS
+    from railsaas.config import default_of
     from railsaas.tasks import broker_transport_options, capped_countdown
 
-    defaults = {s.name: int(s.default) for s in SETTINGS
-                if s.name in ("CELERY_VISIBILITY_TIMEOUT", "DEPLOY_TIMEOUT_SECONDS")}
+    defaults = {name: default_of(name)
+                for name in ("CELERY_VISIBILITY_TIMEOUT", "DEPLOY_TIMEOUT_SECONDS")}
     options = broker_transport_options(defaults["CELERY_VISIBILITY_TIMEOUT"])
     handed_on = options["visibility_timeout"] + options["unacked_restore_interval"]
     assert handed_on < defaults["DEPLOY_TIMEOUT_SECONDS"] * 0.75

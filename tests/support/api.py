@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from railsaas.accounts import api_tokens
+from railsaas.context import Workspace
 from railsaas.db import TenantContext
 from railsaas.extensions import db
+from railsaas.models import Membership, Tenant
 from tests.support import DEFAULT_PASSWORD
 
 
@@ -12,10 +16,17 @@ def bearer(token: str, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **extra}
 
 
+def member_of(session, tenant_id, user_id) -> Workspace:
+    """The workspace as the request context sees it for this member (their real role)."""
+    role = session.scalar(select(Membership.role).where(Membership.tenant_id == tenant_id,
+                                                        Membership.user_id == user_id))
+    return Workspace(tenant=session.get(Tenant, tenant_id), role=role)
+
+
 def make_token(user, tenant, scopes=("read",), name=None, days=30) -> tuple[str, object]:
     """A personal token of `user` in `tenant`: (secret, row)."""
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
-        row, secret = api_tokens.create(s, tenant_id=tenant.id, user_id=user.id,
+        row, secret = api_tokens.create(s, member_of(s, tenant.id, user.id), user_id=user.id,
                                         name=name or f"token {'-'.join(scopes)}",
                                         scopes=list(scopes), expires_in_days=days)
     return secret, row

@@ -40,7 +40,7 @@ def make_plans(app) -> dict[str, Plan]:
                         sort_order=n, currency="usd", interval="month", trial_days=0,
                         is_active=True, **spec)
             plan.stripe_price_id = gateway.sync_plan_price(plan)
-            gateway.usage_price_id(plan.interval)
+            plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
             session.add(plan)
             session.flush()
             out[slug] = plan

@@ -4,9 +4,9 @@ that knows the app's key namespaces.
 Each pytest-xdist worker (PYTEST_XDIST_WORKER=gw0, gw1, ...) gets its own pair of Redis
 database numbers, counted from the database in TEST_REDIS_URL (0 when it names none):
 
-    app   = base + 2 * worker   REDIS_URL: Celery's broker, rate limits, throttles, the
-                                Railway budget and breaker, and (today) the catalog cache
-    cache = base + 2 * worker + 1   CACHE_REDIS_URL: caches, once the app reads that setting
+    app   = base + 2 * worker       REDIS_URL: Celery's broker, throttles (API rate limits
+                                    included), the Railway budget and breaker, locks
+    cache = base + 2 * worker + 1   CACHE_REDIS_URL: caches (the template catalog)
 
 A session flushes its own databases when it starts and touches no other. Tests clear what
 they used through `RedisForTests.forget(...)` / `.forget_catalog()`, never with raw
@@ -25,9 +25,11 @@ import redis
 DATABASES = 16  # Redis' default `databases`; more workers need a redis.conf that says more
 
 # The app's key namespaces, so a test names what it clears.
-AUTH = "auth:*"  # sign-in failures and locks (accounts)
-TEAMS = "teams:*"  # invitation throttles (teams)
-API_RATE_LIMITS = "ratelimit:api:*"
+# Throttles (railsaas.platform.throttles) live under throttle:<namespace>/...
+THROTTLES = "throttle:*"
+AUTH = "throttle:auth:*"  # sign-in failures and locks, email and per-IP form limits (accounts)
+TEAMS = "throttle:teams:*"  # invitation throttles (teams)
+API_RATE_LIMITS = "throttle:api:*"
 RAILWAY = "railway:*"  # the shared rate budget and circuit breaker
 
 
@@ -68,7 +70,10 @@ class RedisDatabases:
 
 
 class RedisForTests(redis.Redis):
-    """A Redis client on the app's database with helpers to clear its namespaces."""
+    """A Redis client on the app's database with helpers to clear its namespaces (and the
+    cache database's, through `cache_url`)."""
+
+    cache_url: str = ""
 
     def forget(self, *patterns: str) -> int:
         keys = [key for pattern in patterns for key in self.scan_iter(pattern)]
@@ -79,15 +84,26 @@ class RedisForTests(redis.Redis):
         and cached rows would outlive a rolled-back or truncated test."""
         from railsaas.catalog.templates import CACHE_KEY  # noqa: PLC0415 - needs railsaas
 
-        self.delete(CACHE_KEY)
+        if not self.cache_url:
+            self.delete(CACHE_KEY)
+            return
+        cache = redis.Redis.from_url(self.cache_url)
+        try:
+            cache.delete(CACHE_KEY)
+        finally:
+            cache.close()
 
 
-def connect(url: str) -> RedisForTests:
-    return RedisForTests.from_url(url, decode_responses=True)
+def connect(url: str, cache_url: str = "") -> RedisForTests:
+    """A client on `url` (the app's database) whose `forget_catalog` clears `cache_url` (the
+    app's CACHE_REDIS_URL; empty: the same database)."""
+    client = RedisForTests.from_url(url, decode_responses=True)
+    client.cache_url = cache_url
+    return client
 
 
-def forget_cached_catalog(redis_url: str) -> None:
-    client = connect(redis_url)
+def forget_cached_catalog(redis_url: str, cache_url: str = "") -> None:
+    client = connect(redis_url, cache_url)
     try:
         client.forget_catalog()
     finally:

@@ -18,6 +18,7 @@ def deploying_workspace(factory, emulator, scopes: list[str]):
     from railsaas.db import SYSTEM, TenantContext
     from railsaas.extensions import db
     from railsaas.models import Tenant
+    from tests.support.api import member_of
     from tests.support.lifecycle import railway_template
 
     plan = factory.plan(max_instances=10)
@@ -25,8 +26,8 @@ def deploying_workspace(factory, emulator, scopes: list[str]):
     with db.scope(SYSTEM) as s:
         s.get(Tenant, tenant.id).plan_id = plan.id
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
-        _, token = api_tokens.create(s, tenant_id=tenant.id, user_id=user.id, name="ci",
-                                     scopes=scopes)
+        _, token = api_tokens.create(s, member_of(s, tenant.id, user.id), user_id=user.id,
+                                     name="ci", scopes=scopes)
     return user, tenant, token, railway_template(emulator, factory, "ghost")
 
 

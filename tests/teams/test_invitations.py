@@ -12,8 +12,9 @@ from sqlalchemy import update
 
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.models import Invitation, User
-from tests.support import DEFAULT_PASSWORD
+from railsaas.models import Invitation, Tenant, User
+from railsaas.platform import mail
+from tests.support import DEFAULT_PASSWORD, CsrfClient
 from tests.support.teams import audits, emails_to, invitation_link, invitations, role_of
 
 
@@ -35,8 +36,11 @@ def test_an_invitation_emails_a_link_and_stores_only_the_tokens_hash(pages, team
     assert len(inv.token_hash) == 64
     assert inv.expires_at - datetime.now(UTC) > timedelta(days=6)
     [mail] = emails_to("new@example.com")
-    assert "Acme" in mail.subject
-    assert "Owner Person" in mail.subject
+    # Typed names stay out of the subject (issue 14), and are quoted in the body.
+    assert "Acme" not in mail.subject
+    assert "Owner Person" not in mail.subject
+    assert "Acme" in mail.text_body
+    assert "Owner Person" in mail.text_body
     assert token in mail.text_body
     assert audits(team.tenant.id, "teams.invite")[0].details.items() >= {
         "email": "new@example.com", "role": "viewer"}.items()
@@ -294,3 +298,32 @@ def test_a_workspace_may_send_only_so_many_invitations_a_day(app, pages, team, m
     resp = owner.post("/members/invite", {"email": "n2@example.com", "role": "viewer"})
     assert "Try again tomorrow" in resp.get_data(as_text=True)
     assert len(invitations(team.tenant.id)) == 2
+
+
+LINKY = ["http://evil.example/x", "https://evil.example", "www.evil.example", "evil.com",
+         "hxxp://evil", "evil.co/pay", "evil\uff0ecom", "ftp://evil"]
+
+
+def test_typed_names_reach_other_peoples_mail_without_links(app, factory):
+    """Issue 14 §2.3: the inviter's and the workspace's names were quoted verbatim in mail to
+    someone else. Links (and anything link-like) are taken out; the words stay."""
+    inviter, tenant = factory.workspace(name="Bob " + " ".join(LINKY))
+    with db.scope(SYSTEM) as s:
+        s.get(Tenant, tenant.id).name = "Acme " + " ".join(LINKY)
+    page = CsrfClient(app, app.test_client(), user=inviter, workspace=tenant)
+    assert page.post("/members/invite", {"email": "victim@example.com", "role": "member"},
+                     page="/members").status_code == 303
+    [mail] = emails_to("victim@example.com")
+    assert "Bob" in mail.text_body
+    assert "Acme" in mail.text_body
+    for bad in ("evil", "http", "www.", "://"):
+        assert bad not in mail.subject
+        assert bad not in mail.text_body.replace(app.config["BASE_URL"], "")
+    assert invitation_link("victim@example.com").startswith("/invitations/accept/")
+
+
+def test_plain_text_removes_link_like_words_only():
+    assert mail.plain_text("Ada Lovelace") == "Ada Lovelace"
+    assert mail.plain_text("Acme Ltd. costs $19.00, e.g. ok") == "Acme Ltd. costs $19.00, e.g. ok"
+    for bad in LINKY:
+        assert mail.plain_text(f"go {bad} now") == f"go {mail.REMOVED} now"

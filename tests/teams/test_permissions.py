@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from railsaas.errors import Forbidden, NotFound
-from railsaas.teams.permissions import (
+from railsaas.permissions import (
     PERMISSIONS,
     PLATFORM_STAFF,
     ROLES,

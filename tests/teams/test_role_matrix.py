@@ -6,7 +6,7 @@ an object (a member, an invitation, a workspace) is tried on another workspace's
 404 for every role, since row-level security hides it before any role is asked.
 
 Rows are written out by hand, with the roles expected to pass spelled out rather than read
-from teams.permissions: the test states the intent, the map has to match it.
+from railsaas.permissions: the test states the intent, the map has to match it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from railsaas.models import (
     Tenant,
     User,
 )
-from railsaas.teams.permissions import PERMISSIONS
+from railsaas.permissions import PERMISSIONS
 from tests.support import CsrfClient
 from tests.support.lifecycle import GHOST_CONFIG, GHOST_VARIABLES
 from tests.support.teams import ROLES
@@ -243,7 +243,7 @@ def _stripe(w: World, request) -> None:
     with app.app_context(), db.scope(SYSTEM) as s:
         plan = s.get(Plan, w.plan.id)
         plan.stripe_price_id = gateway.sync_plan_price(plan)
-        gateway.usage_price_id(plan.interval)
+        plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
 
 
 def tokens_page(w, f): return "/account/tokens"

@@ -12,10 +12,13 @@ schema (schema.graphql) that agrees with Railway's own for every type and field 
 - Rate limits: X-RateLimit-Limit / -Remaining / -Reset (epoch seconds) on every GraphQL
   response; past `rate_per_hour` (fixed hourly window) or `rate_per_second`, HTTP 429 with
   Retry-After (integer seconds).
-- State (world.py): projects with a `production` environment; templateDeployV2 creates the
-  template's services from serializedConfig (variables, generated `${{secret(N)}}`, service
-  domains for services with ports), one deployment each, and a workflow Running ->
-  Complete (Error when a required variable has no value). Deployments go QUEUED ->
+- State (world.py): projects with a `production` environment; templateDeployV2 answers at
+  once and its workflow (Running -> Complete, Error when a required variable has no
+  `value`: defaultValue is not filled in) creates the template's services one by one while
+  it runs, databases first (variables, generated `${{secret(N)}}`, service domains for
+  services with ports), one deployment each. deploymentStop leaves SUCCESS with
+  deploymentStopped; REMOVED cannot be redeployed. Pessimistic by design: see
+  docs/railway.md for what is assumed and why. Deployments go QUEUED ->
   INITIALIZING -> BUILDING -> DEPLOYING -> SUCCESS over deploy_seconds (+- jitter); build
   and runtime logs with RFC 3339 nanosecond timestamps (runtime logs keep growing while a
   deployment runs); metrics series and usage aggregates from the time services ran.
@@ -33,7 +36,7 @@ Control API (JSON, no auth; bind to localhost): under /_emulator/
                                    deploy_outcomes ["FAILED", "CRASHED", ...] (next deploys),
                                    deploy_fail_rate, deploy_crash_rate
   DELETE faults                    no faults at all
-  POST faults/next {"fault": "error"|"rate_limit"|"timeout"|"html"|"lose_response",
+  POST faults/next {"fault": "error"|"rate_limit"|"timeout"|"html"|"lose_response"|"slow",
                     "times": N, "operation": "ProjectCreate"|null, "status", "message",
                     "retry_after", "seconds"}  the next N matching requests get it
   GET  requests[?operation=X&limit=N]  {"total", "by_operation", "by_status", "by_fault",
@@ -41,14 +44,21 @@ Control API (JSON, no auth; bind to localhost): under /_emulator/
                                    authorized, fields, ms}]}
   DELETE requests                  empty the request log
   GET  config | POST config {...}  deploy_seconds, deploy_jitter, workflow_seconds,
-                                   log_interval, crash_after, removal_seconds, rate_per_hour,
-                                   rate_per_second, usage_scale, token, workspace_id
+                                   log_interval, crash_after, removal_seconds, restart_seconds,
+                                   rate_per_hour, rate_per_second, usage_scale, token,
+                                   workspace_id, missing_project_answer ("Not Authorized" |
+                                   "Project not found"), workflow_status_answer ("status" |
+                                   "not_authorized")
   POST clock {"advance": seconds, "freeze": bool}  move time forward (statuses, logs, usage
                                    follow); frozen, only "advance" moves it
   GET  state                       projects, services, deployments and their statuses
+  POST projects {"count", "prefix"}  that many empty projects (a crowded workspace)
   GET  templates                   the catalog, serializedConfig included
   POST deployments/<id> {"status": "CRASHED"}   force a deployment's status from now on
   POST domains/<domain>/verify     a custom domain's DNS is "set": verified, certificate valid
+  POST apps/<domain> {"status"|"timeout"}, DELETE apps/<domain>, GET apps
+                                   how a service domain answers (apps.py): requests with a
+                                   service domain as Host get its app's answer
 
 `control.EmulatorControl` wraps these for Python. The pytest fixture `railway_emulator`
 (tests/conftest.py) runs one server per session, resets it before each test, points the

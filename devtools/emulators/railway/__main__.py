@@ -23,7 +23,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--deploy-seconds", type=float, default=30.0,
                    help="QUEUED -> SUCCESS duration (default 30, +- jitter)")
     p.add_argument("--deploy-jitter", type=float, default=0.33)
-    p.add_argument("--workflow-seconds", type=float, default=2.0)
+    p.add_argument("--workflow-seconds", type=float, default=20.0,
+                   help="templateDeployV2's workflow: its services appear during it")
+    p.add_argument("--missing-project-answer", default="Not Authorized",
+                   help='what an unknown or deleted project answers ("Project not found" '
+                        "is the other choice)")
+    p.add_argument("--workflow-status-answer", default="status",
+                   choices=("status", "not_authorized"),
+                   help="not_authorized: workflowStatus answers Not Authorized")
+    p.add_argument("--slow-seconds", type=float, default=75.0,
+                   help="how late a `slow` fault's answer comes")
+    p.add_argument("--slow-rate", type=float, default=0.0,
+                   help="share of projectCreate calls whose answer comes slow_seconds late")
     p.add_argument("--log-interval", type=float, default=2.0,
                    help="seconds between runtime log lines of a running deployment")
     p.add_argument("--crash-after", type=float, default=5.0)
@@ -44,14 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     faults = FaultConfig(latency_ms=args.latency_ms, error_rate=args.error_rate,
                          rate_limit_rate=args.rate_limit_rate, timeout_rate=args.timeout_rate,
                          timeout_seconds=args.timeout_seconds, html_rate=args.html_rate,
-                         lose_response_rate=args.lose_create_rate)
+                         lose_response_rate=args.lose_create_rate,
+                         slow_rate=args.slow_rate, slow_seconds=args.slow_seconds)
     server = EmulatorServer(
         args.host, args.port, quiet=not args.verbose, faults=faults, token=args.token,
         workspace_id=args.workspace_id, deploy_seconds=args.deploy_seconds,
         deploy_jitter=args.deploy_jitter, workflow_seconds=args.workflow_seconds,
         log_interval=args.log_interval, crash_after=args.crash_after,
         rate_per_hour=args.rate_per_hour, rate_per_second=args.rate_per_second,
-        usage_scale=args.usage_scale)
+        usage_scale=args.usage_scale, missing_project_answer=args.missing_project_answer,
+        workflow_status_answer=args.workflow_status_answer)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"Railway emulator on {server.graphql_url} (control: {server.control_url})",
           flush=True)

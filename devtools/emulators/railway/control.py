@@ -86,12 +86,29 @@ class EmulatorControl:
     def state(self) -> dict:
         return self._call("GET", "/state")
 
+    def seed_projects(self, count: int, prefix: str = "other-") -> None:
+        """Fill the workspace with `count` empty projects named prefix0, prefix1, ..."""
+        self._call("POST", "/projects", {"count": count, "prefix": prefix})
+
     def templates(self) -> list[dict]:
         return self._call("GET", "/templates")
 
     def force_status(self, deployment_id: str, status: str) -> dict:
         """Make a deployment CRASHED (or SLEEPING, FAILED, ...) from now on."""
         return self._call("POST", f"/deployments/{deployment_id}", {"status": status})
+
+    def app_answers(self, domain: str, status: int | None = None,
+                    timeout: float | None = None) -> dict:
+        """Make a service domain answer `status`, or hold requests `timeout` seconds;
+        neither: back to its default (200 while its deployment runs)."""
+        if status is None and timeout is None:
+            return self._call("DELETE", f"/apps/{domain}")
+        body = {"timeout": timeout} if timeout is not None else {"status": status}
+        return self._call("POST", f"/apps/{domain}", body)
+
+    def app_hits(self) -> dict[str, int]:
+        """How many requests each app domain got."""
+        return self._call("GET", "/apps")["hits"]
 
     def verify_domain(self, domain: str) -> dict:
         """Pretend the customer set the DNS records: the custom domain turns verified."""

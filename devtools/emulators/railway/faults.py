@@ -12,7 +12,10 @@ Kinds:
 - `timeout`: the answer comes after `timeout_seconds` (then 504), so clients time out;
 - `html`: HTTP `html_status` (502) with an HTML page, like a proxy in front of Railway;
 - `lose_response`: the operation RUNS (projectCreate creates the project) but the client
-  gets a 504 instead of the answer. Shares apply to `lose_response_operations` only.
+  gets a 504 instead of the answer. Shares apply to `lose_response_operations` only;
+- `slow`: the operation RUNS and its answer comes after `seconds` (`slow_seconds`, 75 s:
+  templateDeployV2 may take longer than 60 s to answer), so a client with a shorter read
+  timeout loses it. Shares (`slow_rate`) apply to `lose_response_operations` only.
 `latency_ms` delays every GraphQL answer. Deployment outcomes are set on the World:
 `deploy_outcomes` (a queue: the next deployments end FAILED or CRASHED), `deploy_fail_rate`
 and `deploy_crash_rate`.
@@ -25,7 +28,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-KINDS = ("error", "rate_limit", "timeout", "html", "lose_response")
+KINDS = ("error", "rate_limit", "timeout", "html", "lose_response", "slow")
 
 
 @dataclass
@@ -41,6 +44,8 @@ class FaultConfig:
     html_status: int = 502
     lose_response_rate: float = 0.0
     lose_response_operations: list[str] = field(default_factory=lambda: ["ProjectCreate"])
+    slow_rate: float = 0.0
+    slow_seconds: float = 75.0
     # Restrict the shares above (not latency, not scripts) to these operation names.
     operations: list[str] | None = None
 
@@ -111,6 +116,9 @@ class Faults:
             if operation in cfg.lose_response_operations and \
                     self.rng.random() < cfg.lose_response_rate:
                 return "lose_response", {}
+            if operation in cfg.lose_response_operations and \
+                    self.rng.random() < cfg.slow_rate:
+                return "slow", {}
             return None
 
     def to_dict(self) -> dict[str, Any]:

@@ -109,7 +109,8 @@ def service_instance_obj(w: World, svc: Service, env: Environment) -> dict:
     def active(_info):
         now = w.now()
         return [deployment_obj(w, d) for d in w.deployments_of(svc.id, env.id)
-                if w.status(d, now)[0] in ("SUCCESS", "SLEEPING", "CRASHED", "DEPLOYING")]
+                if not d.stopped
+                and w.status(d, now)[0] in ("SUCCESS", "SLEEPING", "CRASHED", "DEPLOYING")]
 
     return {"id": f"{svc.id}:{env.id}", "serviceId": svc.id, "serviceName": svc.name,
             "environmentId": env.id, "latestDeployment": latest, "activeDeployments": active,
@@ -135,10 +136,12 @@ def deployment_obj(w: World, dep: Deployment) -> dict:
             "projectId": dep.project_id, "environmentId": dep.environment_id,
             "serviceId": dep.service_id, "url": f"https://{domain}" if domain else None,
             "staticUrl": domain,
-            "canRedeploy": status in ("SUCCESS", "FAILED", "CRASHED", "REMOVED", "SLEEPING"),
+            # REMOVED cannot be redeployed (the CLI refuses it too): start from the service.
+            "canRedeploy": w.can_redeploy(dep),
             "canRollback": False, "deploymentStopped": dep.stopped,
             "meta": {"image": dep.image, "reason": "deploy"},
-            "instances": [{"id": f"{dep.id}-0", "status": _INSTANCE_STATUS.get(status, "CREATED")}]}
+            "instances": [{"id": f"{dep.id}-0", "status": "STOPPED" if dep.stopped
+                           else _INSTANCE_STATUS.get(status, "CREATED")}]}
 
 
 def service_domain_obj(d: ServiceDomain) -> dict:
@@ -467,6 +470,14 @@ def m_service_instance_redeploy(w: World, environmentId, serviceId):
     return True
 
 
+def m_service_instance_deploy_v2(w: World, environmentId, serviceId, commitSha=None):
+    """A new deployment of the service from its source (works when the latest deployment
+    cannot be redeployed); answers the new deployment's id."""
+    svc = w.service(serviceId)
+    w.environment(environmentId, svc.project_id)
+    return w.new_deployment(svc, environmentId).id
+
+
 def m_variable_collection_upsert(w: World, input):
     w.upsert_variables(input["projectId"], input["environmentId"], input.get("serviceId"),
                        input["variables"], bool(input.get("replace")),
@@ -499,6 +510,7 @@ _MUTATION = {
     "deploymentRestart": m_deployment_restart, "deploymentStop": m_deployment_stop,
     "deploymentRemove": m_deployment_remove,
     "serviceInstanceRedeploy": m_service_instance_redeploy,
+    "serviceInstanceDeployV2": m_service_instance_deploy_v2,
     "variableCollectionUpsert": m_variable_collection_upsert,
     "serviceDomainCreate": m_service_domain_create,
     "customDomainCreate": m_custom_domain_create,

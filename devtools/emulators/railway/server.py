@@ -30,6 +30,7 @@ from graphql import (
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from devtools.emulators.railway.apps import Apps
 from devtools.emulators.railway.faults import FaultConfig, Faults
 from devtools.emulators.railway.resolvers import (
     PUBLIC_FIELDS,
@@ -155,6 +156,7 @@ class EmulatorApp:
         self.rate = RateLimiter(world)
         self.log = RequestLog()
         self.stopping = threading.Event()  # cuts injected sleeps short on shutdown
+        self.apps = Apps(world, self.stopping)  # the service domains' own answers (apps.py)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -169,6 +171,9 @@ class EmulatorApp:
     def dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
         method = request.method
+        if not path.startswith(("/graphql", "/_emulator")) and \
+                (host := self.apps.host_of(request)) is not None:
+            return self.apps.answer(host)
         if path == "/graphql/v2":
             if method != "POST":
                 return _json({"errors": [{"message": "POST a GraphQL request"}]}, 405)
@@ -180,6 +185,8 @@ class EmulatorApp:
         route = (method, parts[0] if parts else "")
         if route == ("GET", "health"):
             return _json({"ok": True})
+        if (answered := self.apps.control(method, parts, body)) is not None:
+            return answered
         if route == ("GET", "faults"):
             return _json(self.faults.to_dict())
         if route == ("POST", "faults") and len(parts) == 2 and parts[1] == "next":
@@ -232,6 +239,16 @@ class EmulatorApp:
         if route == ("GET", "state"):
             with self.world.lock:
                 return _json(self.world.snapshot())
+        if route == ("POST", "projects"):
+            # A crowded workspace in one call (a test of lookups among thousands).
+            count = int(body.get("count", 0))
+            if not 0 < count <= 50_000:
+                raise ValueError("count: 1 to 50000")
+            prefix = str(body.get("prefix", "other-"))
+            with self.world.lock:
+                for i in range(count):
+                    self.world.create_project(f"{prefix}{i}", None, None, None)
+            return _json({"created": count})
         if route == ("GET", "templates"):
             with self.world.lock:
                 return _json([dict(t) for t in self.world.templates.values()])
@@ -258,6 +275,7 @@ class EmulatorApp:
         self.faults.reset()
         self.rate.reset()
         self.log.reset()
+        self.apps.reset()
 
     # -- GraphQL ------------------------------------------------------------------------------
 
@@ -326,6 +344,7 @@ class EmulatorApp:
                       for e in problems]
             return done(_json({"errors": errors}, 400, rate_headers))
         with self.world.lock:
+            self.world.tick()
             result = execute(schema(), doc, variable_values=body.get("variables") or {},
                              operation_name=body.get("operationName"),
                              context_value={"world": self.world})
@@ -339,6 +358,10 @@ class EmulatorApp:
                     e["extensions"] = {"code": "BAD_USER_INPUT"}
         if fault is not None and fault[0] == "lose_response":
             return done(self._html(504, rate_headers={}))
+        if fault is not None and fault[0] == "slow":
+            # Railway did the work; the answer comes after `seconds` (past a client's
+            # read timeout, it is lost to that client).
+            self.stopping.wait(float(fault[1].get("seconds", self.faults.config.slow_seconds)))
         return done(_json(payload, status, rate_headers))
 
     def _fault_response(self, kind: str, params: dict, rate_headers: dict) -> Response | None:
@@ -356,7 +379,7 @@ class EmulatorApp:
             return self._html(504)
         if kind == "html":
             return self._html(int(params.get("status", cfg.html_status)))
-        return None  # lose_response: run first, then lose the answer
+        return None  # lose_response / slow: run first, then lose or delay the answer
 
     def _html(self, status: int, rate_headers: dict | None = None) -> Response:
         reason = _REASONS.get(status, "Error")

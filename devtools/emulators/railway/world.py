@@ -117,13 +117,24 @@ class Settings:
     workspace_id: str = "emulator-workspace"
     deploy_seconds: float = 30.0  # QUEUED -> SUCCESS
     deploy_jitter: float = 0.33  # each deploy takes deploy_seconds * (1 +- jitter)
-    workflow_seconds: float = 2.0  # templateDeployV2 workflow Running -> Complete
+    # templateDeployV2 answers at once; its services appear one by one while the workflow
+    # runs (databases first), and it completes after this many seconds.
+    workflow_seconds: float = 20.0
     log_interval: float = 2.0  # a runtime log line every this many seconds while running
     crash_after: float = 5.0  # seconds after SUCCESS a CRASHED-outcome deployment crashes
     removal_seconds: float = 1.0  # REMOVING -> REMOVED
+    # deploymentRestart answers at once; the deployment keeps its old status (CRASHED) until
+    # the container is back, this many seconds later.
+    restart_seconds: float = 3.0
     rate_per_hour: int = 10_000
     rate_per_second: int = 50
     usage_scale: float = 1.0  # multiplies metrics and usage (bigger numbers for demos)
+    # What a deleted or unknown project answers. Railway may say "Not Authorized" (the
+    # token cannot see it) rather than "Project not found": the pessimistic default.
+    missing_project_answer: str = "Not Authorized"
+    # "status": workflowStatus answers; "not_authorized": it answers "Not Authorized" (the
+    # CLI treats that as "cannot be polled; it keeps running server-side").
+    workflow_status_answer: str = "status"
 
     def update(self, values: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}
@@ -183,9 +194,12 @@ class Deployment:
     crash_at: float | None = None
     removed_at: float | None = None
     stopped: bool = False
+    stopped_at: float | None = None  # deploymentStop: still SUCCESS, no longer running
     superseded_by: str | None = None
     forced: tuple[str, float] | None = None  # (status, since): set through the control API
     restarts: list[float] = field(default_factory=list)
+    # (until, status, since): what a restarting deployment still reports until then.
+    restarting: tuple[float, str, float] | None = None
     down: list[tuple[float, float]] = field(default_factory=list)  # crashed spans, restarted
 
     def phase_times(self) -> dict[str, float]:
@@ -206,6 +220,11 @@ class Workflow:
     created_at: float
     complete_at: float
     error: str | None = None
+    environment_id: str = ""
+    template_id: str = ""
+    stage_only: bool = False
+    # (appears at, service key, service config): created by `World.tick` when due.
+    pending: list[tuple[float, str, dict]] = field(default_factory=list)
 
 
 @dataclass
@@ -299,7 +318,7 @@ class World:
     def project(self, project_id: str) -> Project:
         p = self.projects.get(project_id)
         if p is None or p.deleted_at is not None:
-            raise ApiError("Project not found")
+            raise ApiError(self.settings.missing_project_answer or "Project not found")
         return p
 
     def environment(self, environment_id: str, project_id: str | None = None) -> Environment:
@@ -350,6 +369,8 @@ class World:
         if removed is not None and now >= removed:
             done = removed + self.settings.removal_seconds
             return ("REMOVED", done) if now >= done else ("REMOVING", removed)
+        if dep.restarting is not None and now < dep.restarting[0]:
+            return dep.restarting[1], dep.restarting[2]
         if dep.forced is not None and now >= dep.forced[1]:
             return dep.forced
         phases = dep.phase_times()
@@ -378,6 +399,8 @@ class World:
             end = min(end, dep.forced[1])
         if dep.crash_at is not None:
             end = min(end, dep.crash_at)
+        if dep.stopped_at is not None:
+            end = min(end, dep.stopped_at)
         svc = self.services.get(dep.service_id)
         project = self.projects.get(dep.project_id)
         for gone in (svc.deleted_at if svc else None, project.deleted_at if project else None):
@@ -434,44 +457,68 @@ class World:
         else:
             env = self.environments[project.environment_ids[0]]
         now = self.now()
+        seconds = max(self.settings.workflow_seconds, 0.0)
         workflow = Workflow(id=_uid(), project_id=project.id, created_at=now,
-                            complete_at=now + self.settings.workflow_seconds)
+                            complete_at=now + seconds, environment_id=env.id,
+                            template_id=tpl["id"], stage_only=stage_only)
         self.workflows[workflow.id] = workflow
+        # Railway fills nothing from defaultValue: the client sends `value` (as the CLI does).
         missing = [f"{svc.get('name') or key}.{name}"
                    for key, svc in services.items()
                    for name, spec in (svc.get("variables") or {}).items()
-                   if not (spec or {}).get("isOptional")
-                   and not (spec or {}).get("value") and not (spec or {}).get("defaultValue")]
+                   if not (spec or {}).get("isOptional") and not (spec or {}).get("value")]
         if missing:
             workflow.error = "Missing required variables: " + ", ".join(missing)
             return workflow
-        for key, svc_cfg in services.items():
-            source = svc_cfg.get("source") or {}
-            deploy = svc_cfg.get("deploy") or {}
-            svc = Service(id=_uid(), project_id=project.id, name=svc_cfg.get("name") or key,
-                          icon=svc_cfg.get("icon"), image=source.get("image"),
-                          start_command=deploy.get("startCommand"),
-                          has_volume=bool(svc_cfg.get("volumeMounts")), template_id=tpl["id"],
-                          template_service_id=key, created_at=now)
-            self.services[svc.id] = svc
-            project.service_ids.append(svc.id)
-            values = {}
-            for name, spec in (svc_cfg.get("variables") or {}).items():
-                spec = spec or {}
-                value = spec.get("value") if spec.get("value") not in (None, "") else \
-                    spec.get("defaultValue")
-                if value is not None:
-                    values[name] = _generate_secrets(str(value))
-            self.variables[(env.id, svc.id)] = values
-            domains = (svc_cfg.get("networking") or {}).get("serviceDomains") or {}
-            for spec in domains.values():
-                self.create_service_domain(env.id, svc.id, (spec or {}).get("port"))
-            if not stage_only:
-                self.new_deployment(svc, env.id)
+        # The answer comes at once; the services appear while the workflow runs, the
+        # databases (no public domain) before the apps that use them.
+        order = sorted(services.items(), key=lambda kv: bool(
+            ((kv[1] or {}).get("networking") or {}).get("serviceDomains")))
+        n = len(order)
+        workflow.pending = [(now + seconds * (i + 1) / (n + 1), key, cfg)
+                            for i, (key, cfg) in enumerate(order)]
         project.updated_at = now
+        self.tick()
         return workflow
 
+    def tick(self) -> None:
+        """Create the services whose time has come (called before every request)."""
+        now = self.now()
+        for wf in self.workflows.values():
+            while wf.pending and wf.pending[0][0] <= now:
+                at, key, cfg = wf.pending.pop(0)
+                project = self.projects.get(wf.project_id)
+                if project is None or project.deleted_at is not None:
+                    wf.pending.clear()
+                    break
+                self._create_template_service(project, wf, key, cfg, at)
+
+    def _create_template_service(self, project: Project, wf: Workflow, key: str, svc_cfg: dict,
+                                 at: float) -> None:
+        source = svc_cfg.get("source") or {}
+        deploy = svc_cfg.get("deploy") or {}
+        svc = Service(id=_uid(), project_id=project.id, name=svc_cfg.get("name") or key,
+                      icon=svc_cfg.get("icon"), image=source.get("image"),
+                      start_command=deploy.get("startCommand"),
+                      has_volume=bool(svc_cfg.get("volumeMounts")), template_id=wf.template_id,
+                      template_service_id=key, created_at=at)
+        self.services[svc.id] = svc
+        project.service_ids.append(svc.id)
+        values = {}
+        for name, spec in (svc_cfg.get("variables") or {}).items():
+            value = (spec or {}).get("value")
+            if value not in (None, ""):
+                values[name] = _generate_secrets(str(value))
+        self.variables[(wf.environment_id, svc.id)] = values
+        domains = (svc_cfg.get("networking") or {}).get("serviceDomains") or {}
+        for spec in domains.values():
+            self.create_service_domain(wf.environment_id, svc.id, (spec or {}).get("port"))
+        if not wf.stage_only:
+            self.new_deployment(svc, wf.environment_id, at=at)
+
     def workflow_status(self, workflow_id: str) -> tuple[str, str | None]:
+        if self.settings.workflow_status_answer == "not_authorized":
+            raise ApiError("Not Authorized")
         wf = self.workflows.get(workflow_id)
         if wf is None:
             return "NotFound", None
@@ -491,8 +538,9 @@ class World:
             return "CRASHED"
         return "SUCCESS"
 
-    def new_deployment(self, svc: Service, environment_id: str) -> Deployment:
-        now = self.now()
+    def new_deployment(self, svc: Service, environment_id: str,
+                       at: float | None = None) -> Deployment:
+        now = self.now() if at is None else at
         jitter = self.settings.deploy_jitter
         duration = max(self.settings.deploy_seconds * (1 + self.rng.uniform(-jitter, jitter)),
                        0.0)
@@ -509,25 +557,36 @@ class World:
         self._deployments_by_service.setdefault((svc.id, environment_id), []).append(dep)
         return dep
 
+    def can_redeploy(self, dep: Deployment) -> bool:
+        return self.status(dep)[0] in ("SUCCESS", "FAILED", "CRASHED", "SLEEPING")
+
     def redeploy(self, dep: Deployment) -> Deployment:
         svc = self.service(dep.service_id)
+        if not self.can_redeploy(dep):
+            # Like the CLI's refusal: building, deploying or removed cannot be redeployed.
+            raise ApiError("This deployment cannot be redeployed")
         return self.new_deployment(svc, dep.environment_id)
 
     def restart(self, dep: Deployment) -> None:
         status, _ = self.status(dep)
+        if dep.stopped:
+            raise ApiError("Cannot restart a stopped deployment")
         if status not in ("SUCCESS", "CRASHED", "SLEEPING"):
             raise ApiError(f"Cannot restart a deployment that is {status}")
         now = self.now()
+        until = now + max(self.settings.restart_seconds, 0.0)
+        dep.restarting = (until, status, self.status(dep, now)[1])
         if status == "CRASHED":
-            dep.down.append((dep.crash_at if dep.crash_at is not None else now, now))
+            dep.down.append((dep.crash_at if dep.crash_at is not None else now, until))
         dep.crash_at = None
         dep.forced = None
-        dep.restarts.append(now)
+        dep.restarts.append(until)
 
     def stop(self, dep: Deployment) -> None:
-        if self.removed_at(dep) is None:
-            dep.removed_at = self.now()
-        dep.stopped = True
+        """deploymentStop: the deployment stays SUCCESS with deploymentStopped true (as the
+        CLI shows it), but no longer runs (no logs, metrics or usage from now on)."""
+        if not dep.stopped:
+            dep.stopped, dep.stopped_at = True, self.now()
 
     def remove(self, dep: Deployment) -> None:
         if self.removed_at(dep) is None:
@@ -702,6 +761,8 @@ class World:
         for ts in dep.restarts:
             out.append((ts, "Restarting Container", "info"))
         removed = self.removed_at(dep)
+        if dep.stopped_at is not None and (removed is None or dep.stopped_at < removed):
+            removed = dep.stopped_at
         if removed is not None:
             out.append((removed, "Stopping Container", "info"))
         return [line for line in out if line[0] <= now]
@@ -809,6 +870,7 @@ class World:
         return {k: tpl[k] for k in ("id", "code", "name", "category", "description")}
 
     def snapshot(self) -> dict:
+        self.tick()
         now = self.now()
         return {
             "now": iso(now),
@@ -817,7 +879,8 @@ class World:
                 "environments": [self.environments[e].name for e in p.environment_ids],
                 "services": [{
                     "id": s, "name": self.services[s].name,
-                    "deployments": [{"id": d.id, "status": self.status(d, now)[0]}
+                    "deployments": [{"id": d.id, "status": self.status(d, now)[0],
+                                     "stopped": d.stopped}
                                     for e in p.environment_ids
                                     for d in self.deployments_of(s, e)],
                 } for s in p.service_ids],

@@ -9,7 +9,7 @@ live on subscription items, an invoice names its subscription under
 
 from __future__ import annotations
 
-from devtools.emulators.stripe import forms
+from devtools.emulators.stripe import forms, shapes
 from devtools.emulators.stripe.base import (
     TRIAL_WILL_END_SECONDS,
     _type_matches,
@@ -19,12 +19,13 @@ from devtools.emulators.stripe.checkout import CheckoutMixin
 from devtools.emulators.stripe.customers import CustomersMixin
 from devtools.emulators.stripe.invoices import InvoicesMixin
 from devtools.emulators.stripe.meters import MetersMixin
+from devtools.emulators.stripe.payments import PaymentsMixin
 from devtools.emulators.stripe.store import Store
 from devtools.emulators.stripe.subscriptions import SubscriptionsMixin
 
 
 class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, InvoicesMixin,
-             MetersMixin):
+             MetersMixin, PaymentsMixin):
     """The emulated account. Every public method runs under the store's lock."""
 
     def __init__(self, store: Store) -> None:
@@ -36,6 +37,8 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
             "billing_portal.session": self._render_portal_session,
         })
         store.includables[("checkout.session", "line_items")] = self._checkout_line_items
+        store.includables[("invoice", "payments")] = self._invoice_payments
+        store.fill = shapes.fill_defaults
 
     # === events ==========================================================================
 
@@ -63,7 +66,8 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
 
     def process_due(self, until: int) -> int:
         """Do everything that became due up to `until`, earliest first, each at its own
-        moment: trial-end notices, renewals, payment retries, Checkout expiry."""
+        moment: trial-end notices, renewals, finalizing renewal invoices after their grace
+        hour, payment retries, Checkout expiry."""
         for done in range(100_000):
             due = self._next_due(until)
             if due is None:
@@ -88,6 +92,10 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
                                   and i["next_payment_attempt"] is not None
                                   and i["next_payment_attempt"] <= until):
             candidates.append((inv["next_payment_attempt"], 2, self._retry, inv))
+        for inv in self.store.all("invoice", lambda i: i["status"] == "draft"
+                                  and i["automatically_finalizes_at"] is not None
+                                  and i["automatically_finalizes_at"] <= until):
+            candidates.append((inv["automatically_finalizes_at"], 2, self._auto_finalize, inv))
         for cs in self.store.all("checkout.session", lambda s: s["status"] == "open"
                                  and s["expires_at"] <= until):
             candidates.append((cs["expires_at"], 3, self._expire, cs))
@@ -109,19 +117,19 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
         if sub is not None:
             self._sync_status(sub, at)
 
-    def _renew(self, sub: dict, at: int) -> None:
-        """A period ended at `at`: cancel if asked to, else bill the next period in advance
-        and the last one's metered usage in arrears, plus pending prorations."""
+    def _renew(self, sub: dict, at: int, *, draft: bool = True) -> None:
+        """A period ended at `at`: cancel if asked to, else bill the next period in advance;
+        the last one's metered usage in arrears and pending prorations go on the same
+        invoice. The invoice is a draft for an hour (see InvoicesMixin._new_invoice);
+        `draft=False` finalizes and charges it at once (a trial ended early)."""
         start, end = self._period(sub)
-        usage = self._metered_lines(sub, start, end)
-        usage = [ln for ln in usage if ln["amount"] > 0]
         if sub["cancel_at_period_end"] or (sub["cancel_at"] and sub["cancel_at"] <= at):
-            pending = sub["_pending_lines"] + usage
+            pending = sub["_pending_lines"]
             sub["_pending_lines"] = []
-            if pending:
-                invoice = self._new_invoice(sub, pending, "subscription_cycle", at)
-                self._attempt(invoice, at, emit=False)
-                self._emit_invoice_lifecycle(invoice, at)
+            if pending or self._has_metered(sub):
+                invoice = self._new_invoice(sub, pending, "subscription_cycle", at,
+                                            period=(start, end), draft=True)
+                self.store.emit("invoice.created", invoice, at=at)
             self._end_subscription(sub, at)
             return
         before = self.store.render(sub)
@@ -130,10 +138,18 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
             item["current_period_start"], item["current_period_end"] = end, new_end
         if sub["status"] == "trialing":
             sub["status"] = "active"
-        lines = self._licensed_lines(sub, end, new_end) + usage + sub["_pending_lines"]
+        lines = self._licensed_lines(sub, end, new_end) + sub["_pending_lines"]
         sub["_pending_lines"] = []
-        invoice = self._new_invoice(sub, lines, "subscription_cycle", at)
+        invoice = self._new_invoice(sub, lines, "subscription_cycle", at,
+                                    period=(start, end), draft=draft)
         self._emit_updated(sub, before, at)
+        if draft:
+            self.store.emit("invoice.created", invoice, at=at)
+            return
         self._attempt(invoice, at, emit=False)
         self._emit_invoice_lifecycle(invoice, at)
         self._sync_status(sub, at)
+
+    def _has_metered(self, sub: dict) -> bool:
+        return any(self.store.get("price", it["_price"])["recurring"]["usage_type"]
+                   == "metered" for it in sub["_items"])

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from flask import Flask, Response, abort, redirect, render_template, request
 
-from devtools.emulators.stripe import forms, pdf
+from devtools.emulators.stripe import forms, pdf, shapes
 from devtools.emulators.stripe.account import Stripe
 from devtools.emulators.stripe.base import DAY
 from devtools.emulators.stripe.store import API_VERSION, ApiError, Store, new_id
@@ -61,7 +61,8 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
         lambda p, pid: store.get("payment_method", pid, "payment method"))
     api("/v1/checkout/sessions", ["POST"])(lambda p: stripe.create_checkout_session(p))
     api("/v1/checkout/sessions", ["GET"])(lambda p: store.page(store.all(
-        "checkout.session", lambda s: not p.get("customer") or s["customer"] == p["customer"]),
+        "checkout.session", lambda s: (not p.get("customer") or s["customer"] == p["customer"])
+        and (not p.get("status") or s["status"] == p["status"])),
         p, "/v1/checkout/sessions"))
     api("/v1/checkout/sessions/<sid>", ["GET"])(
         lambda p, sid: store.get("checkout.session", sid, "checkout.session"))
@@ -82,6 +83,12 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
     api("/v1/invoices", ["GET"])(lambda p: stripe.list_invoices(p))
     api("/v1/invoices/<iid>", ["GET"])(lambda p, iid: store.get("invoice", iid))
     api("/v1/invoices/<iid>/pay", ["POST"])(lambda p, iid: stripe.pay_invoice(iid, p))
+    api("/v1/invoice_payments", ["GET"])(lambda p: stripe.list_invoice_payments(p))
+    api("/v1/refunds", ["POST"])(lambda p: stripe.create_refund(p))
+    api("/v1/refunds/<rid>", ["GET"])(lambda p, rid: store.get("refund", rid))
+    api("/v1/payment_intents/<pid>", ["GET"])(
+        lambda p, pid: store.get("payment_intent", pid, "payment_intent"))
+    api("/v1/charges/<cid>", ["GET"])(lambda p, cid: store.get("charge", cid))
     api("/v1/billing/meters", ["POST"])(lambda p: stripe.create_meter(p))
     api("/v1/billing/meters", ["GET"])(lambda p: stripe.list_meters(p))
     api("/v1/billing/meters/<mid>", ["GET"])(
@@ -300,6 +307,10 @@ def _api_call(store: Store, stripe: Stripe, handler: Handler, ids: dict[str, str
     if auth_error is not None:
         return _error(auth_error)
     try:
+        version = shapes.requested_version(request.headers.get("Stripe-Version"))
+    except ApiError as exc:
+        return _error(exc)
+    try:
         pairs = (request.form.items(multi=True) if request.method == "POST"
                  else request.args.items(multi=True))
         params = forms.decode(pairs)
@@ -323,7 +334,7 @@ def _api_call(store: Store, stripe: Stripe, handler: Handler, ids: dict[str, str
             result = handler(params, **ids)
             body = (result if result.get("object") == "list" and "url" in result
                     else store.render(result))
-            body = store.expand(body, expand)
+            body = shapes.shape(store.expand(body, expand), version)
         except forms.FormError as exc:
             return _error(ApiError(400, str(exc), param=exc.param))
         except ApiError as exc:

@@ -13,6 +13,8 @@ DAY = 86400
 RETRY_AFTER_DAYS = (3, 5, 7)
 TRIAL_WILL_END_SECONDS = 3 * DAY
 CHECKOUT_TTL_SECONDS = DAY
+# Stripe finalizes a renewal invoice an hour after creating it (its default grace period).
+FINALIZE_GRACE_SECONDS = 3600
 
 # Stripe's test cards: number -> (brand, behaviour). 0341 attaches but every charge fails.
 TEST_CARDS: dict[str, tuple[str, str]] = {

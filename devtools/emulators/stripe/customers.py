@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,6 +99,7 @@ class CustomersMixin(Base):
             raise ApiError(402, DECLINE_MESSAGES[behaviour], type="card_error",
                            code="card_declined", decline_code=behaviour)
         return {"brand": brand, "behaviour": behaviour, "last4": number[-4:],
+                "fingerprint": hashlib.sha256(f"card:{number}".encode()).hexdigest()[:16],
                 "exp_month": month, "exp_year": year}
 
     def attach_card(self, customer_id: str, number: str, exp: str, cvc: str,
@@ -112,7 +114,9 @@ class CustomersMixin(Base):
                                 "address": None},
             "card": {"brand": card["brand"], "last4": card["last4"],
                      "exp_month": card["exp_month"], "exp_year": card["exp_year"],
-                     "funding": "credit", "country": "US"},
+                     "funding": "credit", "country": "US",
+                     # Stripe's: the same card number gives the same fingerprint (per account).
+                     "fingerprint": card["fingerprint"]},
             "_behaviour": card["behaviour"],
         }
         self.store.add(pm)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from devtools.emulators.stripe import forms
+from devtools.emulators.stripe import forms, shapes
 from devtools.emulators.stripe.base import (
     DAY,
+    FINALIZE_GRACE_SECONDS,
     RETRY_AFTER_DAYS,
     Base,
     _allowed,
@@ -67,8 +68,59 @@ class InvoicesMixin(Base):
                                     item_id=item["id"]))
         return lines
 
-    def _new_invoice(self, sub: dict, lines: list[dict], reason: str, at: int) -> dict:
+    def _new_invoice(self, sub: dict, lines: list[dict], reason: str, at: int, *,
+                     period: tuple[int, int] | None = None, draft: bool = False) -> dict:
+        """An invoice of the subscription. `period` is Stripe's invoice period: the time
+        during which its usage accrued, the *previous* period for a renewal (each line
+        carries its own service `period`); for any other invoice both ends are `at`.
+
+        A renewal is a `draft` first: Stripe finalizes it after a grace period of an hour
+        (FINALIZE_GRACE_SECONDS), and only then adds the metered usage of its period, so
+        usage reported in that hour with a timestamp inside the period is still billed."""
         customer = self.store.get("customer", sub["customer"])
+        invoice_id = new_id("in", 24)
+        start, end = period or (at, at)
+        invoice = {
+            "id": invoice_id, "object": "invoice", "customer": sub["customer"],
+            "customer_email": customer["email"], "customer_name": customer["name"],
+            "status": "draft", "number": None, "currency": sub["currency"],
+            "subtotal": 0, "subtotal_excluding_tax": 0, "total": 0,
+            "total_excluding_tax": 0, "amount_due": 0, "amount_paid": 0,
+            "amount_remaining": 0, "starting_balance": 0, "ending_balance": None,
+            "created": at, "period_start": start, "period_end": end,
+            "billing_reason": reason, "attempt_count": 0, "attempted": False,
+            "next_payment_attempt": None, "collection_method": "charge_automatically",
+            "description": None, "livemode": False, "metadata": {},
+            "default_payment_method": None, "auto_advance": True,
+            "automatically_finalizes_at": at + FINALIZE_GRACE_SECONDS if draft else None,
+            "effective_at": None, "due_date": None, "payments": None, "status_details": None,
+            "lines": {"object": "list", "data": lines, "has_more": False,
+                      "total_count": len(lines), "url": f"/v1/invoices/{invoice_id}/lines"},
+            "parent": {"type": "subscription_details", "quote_details": None,
+                       "subscription_details": {"subscription": sub["id"],
+                                                "metadata": dict(sub["metadata"])}},
+            "status_transitions": {"finalized_at": None, "paid_at": None, "voided_at": None,
+                                   "marked_uncollectible_at": None},
+            "_subscription": sub["id"], "_retries": 0,
+            "_usage_period": (start, end) if reason == "subscription_cycle" else None,
+        }
+        self.store.add(invoice)
+        sub["latest_invoice"] = invoice_id
+        if not draft:
+            self._finalize(invoice, at)
+        return invoice
+
+    def _finalize(self, invoice: dict, at: int) -> None:
+        """Draft -> open: the usage of its period is added, balances applied, numbered."""
+        sub = self.store.find(invoice["_subscription"])
+        lines = invoice["lines"]["data"]
+        if invoice["_usage_period"] and sub is not None:
+            usage = self._metered_lines(sub, *invoice["_usage_period"])
+            lines.extend(ln for ln in usage if ln["amount"] > 0)
+        for line in lines:
+            line["invoice"] = invoice["id"]
+        invoice["lines"]["total_count"] = len(lines)
+        customer = self.store.get("customer", invoice["customer"])
         customer["_invoice_seq"] += 1
         subtotal = sum(ln["amount"] for ln in lines)
         starting_balance = customer["balance"]
@@ -79,39 +131,32 @@ class InvoicesMixin(Base):
             applied = min(-starting_balance, subtotal)
             customer["balance"] += applied
         amount_due = max(0, subtotal - applied)
-        start = min((ln["period"]["start"] for ln in lines), default=at)
-        end = max((ln["period"]["end"] for ln in lines), default=at)
-        invoice_id = new_id("in", 24)
-        invoice = {
-            "id": invoice_id, "object": "invoice", "customer": sub["customer"],
-            "customer_email": customer["email"], "customer_name": customer["name"],
-            "status": "open", "number": f"{customer['invoice_prefix']}-"
-                                        f"{customer['_invoice_seq']:04d}",
-            "currency": sub["currency"], "subtotal": subtotal, "total": subtotal,
-            "amount_due": amount_due, "amount_paid": 0, "amount_remaining": amount_due,
-            "starting_balance": starting_balance, "ending_balance": customer["balance"],
-            "created": at, "period_start": start, "period_end": end,
-            "billing_reason": reason, "attempt_count": 0, "attempted": False,
-            "next_payment_attempt": None, "collection_method": "charge_automatically",
-            "description": None, "livemode": False, "metadata": {},
-            "default_payment_method": None, "auto_advance": True,
-            "effective_at": at, "due_date": None,
-            "lines": {"object": "list", "data": lines, "has_more": False,
-                      "total_count": len(lines), "url": f"/v1/invoices/{invoice_id}/lines"},
-            "parent": {"type": "subscription_details", "quote_details": None,
-                       "subscription_details": {"subscription": sub["id"],
-                                                "metadata": dict(sub["metadata"])}},
-            "status_transitions": {"finalized_at": at, "paid_at": None, "voided_at": None,
-                                   "marked_uncollectible_at": None},
-            "_subscription": sub["id"], "_retries": 0,
-        }
-        self.store.add(invoice)
-        sub["latest_invoice"] = invoice_id
-        return invoice
+        invoice.update(
+            status="open", number=f"{customer['invoice_prefix']}-{customer['_invoice_seq']:04d}",
+            subtotal=subtotal, subtotal_excluding_tax=subtotal, total=subtotal,
+            total_excluding_tax=subtotal, amount_due=amount_due,
+            amount_remaining=amount_due, starting_balance=starting_balance,
+            ending_balance=customer["balance"], effective_at=at,
+            automatically_finalizes_at=None)
+        invoice["status_transitions"]["finalized_at"] = at
+
+    def _auto_finalize(self, invoice: dict, at: int) -> None:
+        """The grace period is over: finalize, then charge the card on file."""
+        self._finalize(invoice, at)
+        self.store.emit("invoice.finalized", invoice, at=at)
+        self._attempt(invoice, at)
+        sub = self.store.find(invoice["_subscription"])
+        if sub is not None:
+            self._sync_status(sub, at)
 
     def _render_invoice(self, out: dict) -> dict:
-        out["hosted_invoice_url"] = self.store.url(f"/i/{out['id']}")
-        out["invoice_pdf"] = self.store.url(f"/i/{out['id']}/pdf")
+        final = out["status"] != "draft"  # Stripe's hosted page and PDF exist once final
+        out["hosted_invoice_url"] = self.store.url(f"/i/{out['id']}") if final else None
+        out["invoice_pdf"] = self.store.url(f"/i/{out['id']}/pdf") if final else None
+        for line in out["lines"]["data"]:
+            shapes.fill_defaults(line)
+            line.setdefault("invoice", out["id"])
+            line["subtotal"] = line["amount"]
         return out
 
     def _emit_invoice_lifecycle(self, invoice: dict, at: int) -> None:
@@ -132,6 +177,8 @@ class InvoicesMixin(Base):
         pm_id = (pm_id or sub.get("default_payment_method")
                  or customer["invoice_settings"]["default_payment_method"])
         error = self._charge(pm_id, invoice["amount_remaining"])
+        if error is None and invoice["amount_remaining"] > 0:
+            self._record_payment(invoice, pm_id, invoice["amount_remaining"], at)
         if invoice["amount_remaining"] > 0:
             invoice["attempt_count"] += 1
             invoice["attempted"] = True

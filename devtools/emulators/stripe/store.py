@@ -76,6 +76,8 @@ class Store:
         self.renderers: dict[str, Renderer] = {}
         self.includables: dict[tuple[str, str], Callable[[dict], Any]] = {}
         self.on_event: Callable[[dict], None] | None = None
+        # Fills in the fields Stripe always renders (shapes.fill_defaults, set by Stripe).
+        self.fill: Renderer | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -120,7 +122,8 @@ class Store:
         """A deep copy without the emulator's private keys, with computed fields filled."""
         out = _public(obj)
         renderer = self.renderers.get(obj.get("object", ""))
-        return renderer(out) if renderer else out
+        out = renderer(out) if renderer else out
+        return self.fill(out) if self.fill else out
 
     def url(self, path: str) -> str:
         return f"{self.public_url}{path}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from devtools.emulators.stripe import forms
+from devtools.emulators.stripe import forms, shapes
 from devtools.emulators.stripe.base import (
     DAY,
     Base,
@@ -48,9 +48,10 @@ class SubscriptionsMixin(Base):
         items = []
         for item in sub["_items"]:
             rendered = {k: v for k, v in item.items() if not k.startswith("_")}
-            rendered["price"] = self.store.render(self.store.get("price", item["_price"]))
-            rendered["plan"] = None
-            items.append(rendered)
+            price = self.store.get("price", item["_price"])
+            rendered["price"] = self.store.render(price)
+            rendered["plan"] = _plan_of(price)
+            items.append(shapes.fill_defaults(rendered))
         out["items"] = {"object": "list", "data": items, "has_more": False,
                         "total_count": len(items),
                         "url": f"/v1/subscription_items?subscription={out['id']}"}
@@ -155,6 +156,17 @@ class SubscriptionsMixin(Base):
             sub["canceled_at"] = at if flag else None
             reason = "cancellation_requested" if flag else None
             sub["cancellation_details"]["reason"] = reason
+        if "trial_end" in p and forms.as_str(p, "trial_end") == "now":
+            if sub["status"] != "trialing":
+                raise ApiError(400, "trial_end can only be set on a subscription in a trial.",
+                               param="trial_end")
+            # Stripe ends the trial at once: the first paid period starts now (the billing
+            # cycle anchor moves to now) and is invoiced and charged now.
+            sub["trial_end"] = sub["billing_cycle_anchor"] = at
+            for item in sub["_items"]:
+                item["current_period_end"] = at
+            self._renew(sub, at, draft=False)
+            return sub
         invoice = None
         if p.get("items"):
             invoice = self._change_items(sub, forms.as_list(p, "items"), behaviour, at)
@@ -291,3 +303,20 @@ class SubscriptionsMixin(Base):
             return s["status"] != "canceled"
 
         return self.store.page(self.store.all("subscription", keep), p, "/v1/subscriptions")
+
+
+def _plan_of(price: dict) -> dict:
+    """The legacy `plan` Stripe still renders on a subscription item: the recurring price
+    in the old shape (non-null in Stripe's spec)."""
+    recurring = price["recurring"] or {}
+    return {
+        "id": price["id"], "object": "plan", "active": price["active"],
+        "amount": price["unit_amount"], "amount_decimal": price["unit_amount_decimal"],
+        "billing_scheme": price["billing_scheme"], "created": price["created"],
+        "currency": price["currency"], "interval": recurring.get("interval"),
+        "interval_count": recurring.get("interval_count"), "livemode": False,
+        "metadata": dict(price["metadata"]), "meter": recurring.get("meter"),
+        "nickname": price["nickname"], "product": price["product"], "tiers_mode": None,
+        "transform_usage": None, "trial_period_days": None,
+        "usage_type": recurring.get("usage_type", "licensed"),
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from railsaas.blueprints.admin import (  # noqa: F401  (each registers its routes)
     audit,
+    database,
     instances,
     jobs,
     metrics,

@@ -9,17 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import request
 from sqlalchemy import func, or_, select
 
-from railsaas.errors import NotFound, ValidationFailed
+from railsaas.errors import ValidationFailed
 from railsaas.models import Tenant
 
 PAGE_SIZE = 50
-
-
-def parse_uuid(value: str | None, what: str = "record") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError):
-        raise NotFound(f"No such {what}.") from None
 
 
 def optional_uuid(value: str | None) -> uuid.UUID | None:

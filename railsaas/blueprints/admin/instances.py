@@ -4,6 +4,8 @@ action is audited."""
 
 from __future__ import annotations
 
+import uuid
+
 from flask import flash, g, render_template, request, url_for
 from sqlalchemy import false, select
 
@@ -13,10 +15,10 @@ from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.errors import NotFound
 from railsaas.extensions import db
 from railsaas.instances import reconcile, states
-from railsaas.instances.lifecycle import STEP_FOR_ACTION, parse_id, request_action
+from railsaas.instances.lifecycle import STEP_FOR_ACTION, request_action
 from railsaas.models import Instance, Template, Tenant
+from railsaas.permissions import PLATFORM_STAFF
 from railsaas.platform import audit, outbox
-from railsaas.teams.permissions import PLATFORM_STAFF
 
 ACTIONS = tuple(STEP_FOR_ACTION)  # redeploy, restart, stop, start, delete
 
@@ -45,12 +47,12 @@ def instances():
                            actions=ACTIONS, report=reconcile.reconcile_report())
 
 
-@bp.post("/instances/<instance_id>/action")
-def instances_action(instance_id: str):
+@bp.post("/instances/<uuid:instance_id>/action")
+def instances_action(instance_id: uuid.UUID):
     """Act on any workspace's instance through the lifecycle, as the workspace would: the
     audit row (instance.<action>) lands in that workspace's log, by an admin."""
     action = request.form.get("action", "")
-    inst = db.session.get(Instance, parse_id(instance_id))
+    inst = db.session.get(Instance, instance_id)
     if inst is None:
         raise NotFound("No such instance.")
     inst = request_action(db.session, inst.tenant_id, inst.id, action, g.user.id,
@@ -95,10 +97,10 @@ def instances_ignore_finding(project_id: str):
     return redirect_to(url_for("admin.instances"))
 
 
-@bp.post("/instances/<instance_id>/fix")
-def instances_fix(instance_id: str):
+@bp.post("/instances/<uuid:instance_id>/fix")
+def instances_fix(instance_id: uuid.UUID):
     fix = request.form.get("fix", "")
-    inst = reconcile.fix_missing_project(db.session, parse_id(instance_id), fix)
+    inst = reconcile.fix_missing_project(db.session, instance_id, fix)
     db.session.commit()
     done = "redeploying into a new project" if fix == "redeploy" else "marked deleted"
     flash(f"{inst.name}: {done}.", "success")

@@ -8,16 +8,8 @@ from flask import current_app, flash, g, render_template, url_for
 
 from railsaas.blueprints.admin.blueprint import bp
 from railsaas.blueprints.htmx_helpers import redirect_to
-from railsaas.errors import NotFound
 from railsaas.extensions import db
 from railsaas.reporting import jobs
-
-
-def _failure_id(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise NotFound("No such failed job.") from None
 
 
 @bp.get("/jobs", endpoint="jobs")
@@ -30,17 +22,17 @@ def jobs_index():
         emails=jobs.failing_emails(db.session), backlog=jobs.outbox_backlog(db.session))
 
 
-@bp.post("/jobs/<failure_id>/retry")
-def job_retry(failure_id: str):
-    failure = jobs.retry(db.session, _failure_id(failure_id), g.user.id)
+@bp.post("/jobs/<int:failure_id>/retry")
+def job_retry(failure_id: int):
+    failure = jobs.retry(db.session, failure_id, g.user.id)
     db.session.commit()
     flash(f"{failure.task_name} sent again.", "success")
     return redirect_to(url_for("admin.jobs"))
 
 
-@bp.post("/jobs/<failure_id>/dismiss")
-def job_dismiss(failure_id: str):
-    failure = jobs.dismiss(db.session, _failure_id(failure_id), g.user.id)
+@bp.post("/jobs/<int:failure_id>/dismiss")
+def job_dismiss(failure_id: int):
+    failure = jobs.dismiss(db.session, failure_id, g.user.id)
     db.session.commit()
     flash(f"Dismissed the failure of {failure.task_name}.", "success")
     return redirect_to(url_for("admin.jobs"))

@@ -3,10 +3,11 @@ create the plan's Stripe product and price. Every change is audited (billing.pla
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, render_template, request, url_for
 
 from railsaas.billing import gateway, plans
 from railsaas.blueprints.admin.blueprint import bp
+from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
 from railsaas.models.catalog import TIERS
@@ -55,7 +56,7 @@ def _save(plan=None):
         return _form_page(plan, values=form, errors={"form": exc.message}, status=503)
     db.session.commit()
     flash(f"Plan {saved.name} saved.", "success")
-    return redirect(url_for("admin.plans"), 303)
+    return redirect_to(url_for("admin.plans"))
 
 
 @bp.get("/plans", endpoint="plans")
@@ -85,7 +86,7 @@ def plan_archive(plan_id):
     plan = plans.set_active(db.session, plan_id, False)
     db.session.commit()
     flash(f"Plan {plan.name} archived: no longer offered; subscribers keep it.", "success")
-    return redirect(url_for("admin.plans"), 303)
+    return redirect_to(url_for("admin.plans"))
 
 
 @bp.post("/plans/<uuid:plan_id>/activate")
@@ -93,7 +94,7 @@ def plan_activate(plan_id):
     plan = plans.set_active(db.session, plan_id, True)
     db.session.commit()
     flash(f"Plan {plan.name} is offered again.", "success")
-    return redirect(url_for("admin.plans"), 303)
+    return redirect_to(url_for("admin.plans"))
 
 
 @bp.post("/plans/<uuid:plan_id>/delete")
@@ -103,7 +104,7 @@ def plan_delete(plan_id):
     except ValidationFailed as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for("admin.plans"), 303)
+        return redirect_to(url_for("admin.plans"))
     db.session.commit()
     flash("Plan deleted.", "success")
-    return redirect(url_for("admin.plans"), 303)
+    return redirect_to(url_for("admin.plans"))

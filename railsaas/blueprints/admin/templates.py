@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
+import uuid
 
 from flask import flash, render_template, request, url_for
 from sqlalchemy import select
 
+from railsaas import input_guard
 from railsaas.blueprints.admin.blueprint import bp
 from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.catalog import templates as catalog
@@ -28,7 +31,7 @@ def _form_data() -> dict:
     try:
         data["monthly_estimate_cents"] = round(
             float(request.form.get("monthly_estimate", "0") or 0) * 100)
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan", "inf", "1e400"
         errors["monthly_estimate"] = "must be a number of dollars"
     resources = {}
     for key in ("cpu", "memory_mb", "disk_gb"):
@@ -36,6 +39,8 @@ def _form_data() -> dict:
         if raw:
             try:
                 resources[key] = float(raw) if key == "cpu" else int(raw)
+                if not math.isfinite(resources[key]):
+                    raise ValueError(raw)
             except ValueError:
                 errors[f"resources.{key}"] = "must be a number"
     data["resources"] = resources
@@ -46,9 +51,9 @@ def _form_data() -> dict:
             data[target] = [] if target == "variables" else None
             continue
         try:
-            data[target] = json.loads(raw)
-        except ValueError:
-            errors[key] = "is not valid JSON"
+            data[target] = input_guard.loads_json(raw)  # depth and finiteness checked
+        except ServiceError:
+            errors[key] = "is not valid JSON (or is nested too deeply)"
     if errors:
         raise ValidationFailed("Some fields are not valid.", details=errors)
     return data
@@ -127,19 +132,19 @@ def templates_create():
     return _save(None)
 
 
-@bp.get("/templates/<template_id>/edit")
-def templates_edit(template_id: str):
+@bp.get("/templates/<uuid:template_id>/edit")
+def templates_edit(template_id: uuid.UUID):
     t = catalog.get_any(db.session, template_id)
     return _render_form(t, _form_values(t))
 
 
-@bp.post("/templates/<template_id>")
-def templates_update(template_id: str):
+@bp.post("/templates/<uuid:template_id>")
+def templates_update(template_id: uuid.UUID):
     return _save(catalog.get_any(db.session, template_id))
 
 
-@bp.post("/templates/<template_id>/deactivate")
-def templates_deactivate(template_id: str):
+@bp.post("/templates/<uuid:template_id>/deactivate")
+def templates_deactivate(template_id: uuid.UUID):
     t = catalog.deactivate_template(db.session, template_id)
     db.session.commit()
     flash(f"Template {t.name} is no longer in the catalog.", "success")

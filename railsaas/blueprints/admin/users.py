@@ -3,11 +3,13 @@ reinstate, make or revoke platform admin. Every change is audited (accounts.admi
 
 from __future__ import annotations
 
+import uuid
+
 from flask import flash, g, render_template, request, url_for
 
 from railsaas.accounts import admin_users
 from railsaas.blueprints.admin.blueprint import bp
-from railsaas.blueprints.admin.common import PAGE_SIZE, page_number, parse_uuid
+from railsaas.blueprints.admin.common import PAGE_SIZE, page_number
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.extensions import db
 from railsaas.models import AuditLog
@@ -28,9 +30,9 @@ def users():
                   status=status, statuses=STATUSES)
 
 
-@bp.get("/users/<user_id>")
-def user(user_id: str):
-    uid = parse_uuid(user_id, "user")
+@bp.get("/users/<uuid:user_id>")
+def user(user_id: uuid.UUID):
+    uid = user_id
     person = admin_users.get(db.session, uid)
     activity = list(db.session.scalars(
         audit.query(audit.Filters(actor_user_id=uid), limit=20)))
@@ -42,20 +44,20 @@ def user(user_id: str):
                            AuditLog=AuditLog)
 
 
-@bp.post("/users/<user_id>/suspend")
-def user_suspend(user_id: str):
+@bp.post("/users/<uuid:user_id>/suspend")
+def user_suspend(user_id: uuid.UUID):
     suspended = request.form.get("suspended") == "1"
-    person = admin_users.set_suspended(db.session, g.user, parse_uuid(user_id, "user"),
+    person = admin_users.set_suspended(db.session, g.user, user_id,
                                        suspended)
     db.session.commit()
     flash(f"{person.email} is {'suspended' if suspended else 'reinstated'}.", "success")
     return redirect_to(url_for("admin.user", user_id=person.id))
 
 
-@bp.post("/users/<user_id>/role")
-def user_role(user_id: str):
+@bp.post("/users/<uuid:user_id>/role")
+def user_role(user_id: uuid.UUID):
     role = request.form.get("role", "")
-    person = admin_users.set_role(db.session, g.user, parse_uuid(user_id, "user"), role)
+    person = admin_users.set_role(db.session, g.user, user_id, role)
     db.session.commit()
     flash(f"{person.email} is now {'a platform admin' if role == 'admin' else 'a user'}.",
           "success")

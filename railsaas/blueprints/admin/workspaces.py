@@ -4,6 +4,7 @@ workspace in detail; set its spend cap, suspend or reactivate it. Every change i
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from flask import current_app, flash, render_template, request, url_for
@@ -11,7 +12,7 @@ from flask import current_app, flash, render_template, request, url_for
 from railsaas import charts
 from railsaas.billing import admin_workspaces, costs, spend_caps, usage
 from railsaas.blueprints.admin.blueprint import bp
-from railsaas.blueprints.admin.common import PAGE_SIZE, page_number, parse_uuid
+from railsaas.blueprints.admin.common import PAGE_SIZE, page_number
 from railsaas.blueprints.htmx_helpers import redirect_to, render
 from railsaas.extensions import db
 from railsaas.platform import audit
@@ -35,9 +36,9 @@ def workspaces():
                   status=status, statuses=STATUSES)
 
 
-@bp.get("/workspaces/<tenant_id>")
-def workspace(tenant_id: str):
-    tid = parse_uuid(tenant_id, "workspace")
+@bp.get("/workspaces/<uuid:tenant_id>")
+def workspace(tenant_id: uuid.UUID):
+    tid = tenant_id
     tenant = admin_workspaces.get(db.session, tid)
     subs = admin_workspaces.subscriptions_of(db.session, tid)  # newest first
     live = next((s for s in subs if s.status in usage.LIVE_STATUSES), None)
@@ -56,21 +57,21 @@ def workspace(tenant_id: str):
         activity=list(db.session.scalars(audit.query(audit.Filters(tenant_id=tid), limit=20))))
 
 
-@bp.post("/workspaces/<tenant_id>/spend-cap")
-def workspace_spend_cap(tenant_id: str):
+@bp.post("/workspaces/<uuid:tenant_id>/spend-cap")
+def workspace_spend_cap(tenant_id: uuid.UUID):
     # Admins may set any cap from $0 (stop everything) to $1,000,000.
     cap = spend_caps.parse_cap(request.form.get("spend_cap", ""), min_cents=0,
                                max_cents=100_000_000)
-    tenant = admin_workspaces.set_spend_cap(db.session, parse_uuid(tenant_id, "workspace"), cap)
+    tenant = admin_workspaces.set_spend_cap(db.session, tenant_id, cap)
     db.session.commit()
     flash(f"Spend cap of {tenant.name}: "
           f"{charts.money(cap) if cap is not None else 'the plan default'}.", "success")
     return redirect_to(url_for("admin.workspace", tenant_id=tenant.id))
 
 
-@bp.post("/workspaces/<tenant_id>/status")
-def workspace_status(tenant_id: str):
-    tid = parse_uuid(tenant_id, "workspace")
+@bp.post("/workspaces/<uuid:tenant_id>/status")
+def workspace_status(tenant_id: uuid.UUID):
+    tid = tenant_id
     if request.form.get("action") == "suspend":
         tenant = admin_workspaces.suspend(db.session, tid, request.form.get("reason", ""))
         message = f"{tenant.name} is suspended; its instances are stopping."

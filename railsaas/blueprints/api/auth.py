@@ -15,21 +15,24 @@ from railsaas.schemas.auth import (
     LogoutRequest,
     RefreshRequest,
     RegisterRequest,
+    RegistrationAccepted,
     TokenPair,
 )
-from railsaas.schemas.users import UserOut
 
 
 @bp.post("/auth/register")
-@operation(auth="public", body=RegisterRequest, responses={201: UserOut}, errors=(409,),
+@operation(auth="public", body=RegisterRequest, responses={202: RegistrationAccepted},
            tags=["auth"])
 def register(body: RegisterRequest):
     """Create an account (and its personal workspace).
 
-    A verification email is sent; sign in with /api/auth/login."""
-    user = auth.register(db.session, email=body.email, password=body.password, name=body.name)
+    A message goes to the address: a link to confirm it, or, when the address already has an
+    account, a notice to its owner. The answer is the same either way (202), so it does not
+    tell who has an account. Sign in with /api/auth/login. Sign-ups are limited per client
+    IP (SIGNUPS_PER_IP_PER_HOUR): over it, 429 with Retry-After."""
+    auth.register(db.session, email=body.email, password=body.password, name=body.name)
     db.session.commit()
-    return UserOut.model_validate(user)
+    return RegistrationAccepted(email=auth.normalize_email(body.email)), 202
 
 
 @bp.post("/auth/login")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, g
 
-from railsaas.billing import gateway, holds, spend_caps, subscriptions, usage
+from railsaas.billing import overview, subscriptions, usage
 from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate_items
@@ -25,7 +25,6 @@ from railsaas.schemas.billing import (
     UsageQuery,
 )
 from railsaas.schemas.common import Page, PageQuery
-from railsaas.teams.permissions import authorize
 
 # Stripe's page size cap: the newest 100 invoices (eight years of monthly bills) are listed.
 INVOICES_FETCHED = 100
@@ -34,22 +33,18 @@ INVOICES_FETCHED = 100
 def _workspace():
     if g.get("workspace") is None:
         raise NotFound("No workspace: send X-Workspace-ID.")
-    authorize(g.workspace, "billing.view")
     return g.workspace
 
 
-def _subscription_out(tenant) -> SubscriptionOut:
-    row = subscriptions.current(db.session, tenant.id)
-    data = subscriptions.subscription_dict(tenant, row)
-    data["spend_cap_cents"] = spend_caps.cap_cents(tenant)
-    return SubscriptionOut.model_validate(data)
+def _subscription_out(workspace) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(overview.subscription(db.session, workspace))
 
 
 @bp.get("/billing/subscription")
 @operation(responses={200: SubscriptionOut}, tags=["billing"])
 def billing_subscription():
     """The workspace's plan, subscription, dunning state and spend cap."""
-    return _subscription_out(_workspace().tenant)
+    return _subscription_out(_workspace())
 
 
 @bp.post("/billing/subscription")
@@ -63,21 +58,19 @@ def billing_subscription_change(body: SubscriptionChange):
     to `checkout_url`); with one, it switches plans now with a prorated invoice (200).
     `cancel_at_period_end` cancels at the period's end, or undoes that (200)."""
     workspace = _workspace()
-    subscriptions.require_owner(workspace)
     if body.cancel_at_period_end is not None:
-        subscriptions.set_cancel_at_period_end(db.session, workspace.id,
+        subscriptions.set_cancel_at_period_end(db.session, workspace,
                                                body.cancel_at_period_end)
         db.session.commit()
-        return _subscription_out(workspace.tenant), 200
+        return _subscription_out(workspace), 200
     current = subscriptions.current(db.session, workspace.id)
     if current is not None and current.status in usage.LIVE_STATUSES:
-        subscriptions.change_plan(db.session, workspace.id, body.plan_id)
+        subscriptions.change_plan(db.session, workspace, body.plan_id, user=g.user)
         db.session.commit()
-        return _subscription_out(workspace.tenant), 200
-    tenant = holds.lock_tenant(db.session, workspace.id)
+        return _subscription_out(workspace), 200
     base = current_app.config["BASE_URL"].rstrip("/")
     cs = subscriptions.start_checkout(
-        db.session, tenant, g.user, body.plan_id,
+        db.session, workspace, g.user, body.plan_id,
         success_url=f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{base}/billing/cancel")
     db.session.commit()
@@ -93,15 +86,14 @@ def _ts(value) -> datetime | None:
            tags=["billing"])
 def billing_invoices(query: PageQuery):
     """The workspace's invoices from Stripe, newest first, with links to pay or download."""
-    tenant = _workspace().tenant
-    items = gateway.list_invoices(tenant.stripe_customer_id, limit=INVOICES_FETCHED) \
-        if tenant.stripe_customer_id else []
+    items = overview.invoices(_workspace(), limit=INVOICES_FETCHED)
     invoices = [InvoiceOut(
         id=i["id"], number=i.get("number"), status=i.get("status"),
         currency=i.get("currency") or "usd", total_cents=i.get("total") or 0,
         amount_due_cents=i.get("amount_due") or 0,
         amount_paid_cents=i.get("amount_paid") or 0, created=_ts(i["created"]),
-        period_start=_ts(i.get("period_start")), period_end=_ts(i.get("period_end")),
+        period_start=_ts(overview.service_period(i)[0]),
+        period_end=_ts(overview.service_period(i)[1]),
         hosted_invoice_url=i.get("hosted_invoice_url"), invoice_pdf=i.get("invoice_pdf"),
     ) for i in items]
     page = paginate_items(invoices, query, key=lambda i: (i.created, i.id))
@@ -112,17 +104,11 @@ def billing_invoices(query: PageQuery):
 @operation(query=UsageQuery, responses={200: UsageOut}, tags=["billing"])
 def billing_usage(query: UsageQuery):
     """This billing period's usage and its cost, in total and per instance."""
-    tenant = _workspace().tenant
-    plan = tenant.plan
-    period = usage.current_period(db.session, tenant.id, datetime.now(UTC))
-    data = usage.usage_dict(usage.tenant_usage(
-        db.session, tenant.id, period,
-        markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
-        included_cents=plan.included_usage_cents if plan else 0))
+    data = overview.current_usage(db.session, _workspace(), now=datetime.now(UTC),
+                                  markup_percent=current_app.config["USAGE_MARKUP_PERCENT"])
     if query.instance_id is not None:
         wanted_id = str(query.instance_id)
         data["instances"] = [i for i in data["instances"] if i["id"] == wanted_id]
         if not data["instances"]:
             raise NotFound("No such instance.")
-    data["spend_cap_cents"] = spend_caps.cap_cents(tenant)
     return UsageOut.model_validate(data)

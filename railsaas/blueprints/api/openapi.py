@@ -39,8 +39,9 @@ _METHODS = ("get", "put", "post", "patch", "delete")
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 STATUS_TEXT = {
-    400: "Malformed request: a body that is not JSON, a malformed X-Workspace-ID, or (for a "
-         "webhook) a bad signature.",
+    400: "Malformed request: a body that is not JSON or is nested too deeply, a NUL character "
+         "in the body, the query or the path, a malformed X-Workspace-ID, or (for a webhook) "
+         "a bad signature.",
     401: "No credential, or one that is invalid, expired or revoked "
          "(`WWW-Authenticate: Bearer`).",
     402: "A plan limit stands in the way.",
@@ -198,7 +199,7 @@ def _parameters(route: Route, op: Operation, schemas: _Schemas) -> list[dict[str
 
 
 def _error_statuses(route: Route, op: Operation) -> set[int]:
-    statuses = {429, *op.errors}
+    statuses = {400, 429, *op.errors}  # 400: any request may carry a NUL (input_guard)
     if op.auth != "public":
         statuses |= {400, 401, 403, 404}
     if op.body is not None:

@@ -12,7 +12,8 @@
 
 One declaration, three uses, so they cannot drift apart:
 - the request: the guard (`auth`, `scope`) runs first, then the credential's rate limit
-  (ratelimit.py), then the body is parsed into `body`
+  (ratelimit.py), then NUL characters are refused (input_guard), then the body is parsed
+  into `body`
   (415/400/422, see validation.py) and the query string into `query` (422), passed to the
   view as keyword arguments;
 - the response: the view returns a model (or `(model, status[, headers])`, or None for a
@@ -43,6 +44,7 @@ from typing import Any, Literal
 from flask import Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
+from railsaas import input_guard
 from railsaas.blueprints.api import ratelimit
 from railsaas.blueprints.api.guard import api_login_required
 from railsaas.blueprints.api.validation import dump, field_errors, parse_body
@@ -128,6 +130,9 @@ def operation(*, responses: Mapping[int, ResponseSpec], auth: Auth = "user",
         def handle(*args: Any, **kwargs: Any):
             if op.auth != "public":
                 ratelimit.limit_credential(g.api_principal)
+            # After the guard and the rate limit, so the refusal is counted and carries
+            # the rate-limit headers like every other answer.
+            input_guard.check_request()
             if op.query is not None:
                 kwargs["query"] = parse_query(op.query)
             if op.body is not None:

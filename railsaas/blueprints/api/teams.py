@@ -33,7 +33,6 @@ from railsaas.schemas.teams import (
     WorkspaceUpdate,
 )
 from railsaas.teams import service as teams
-from railsaas.teams.permissions import authorize
 
 TAGS = ["workspaces"]
 
@@ -103,8 +102,7 @@ def workspaces_current():
     """The workspace this request acts in.
 
     `X-Workspace-ID`, else a personal token's own workspace, else your first."""
-    workspace = g.get("workspace")
-    authorize(workspace, "workspace.view")
+    workspace = teams.show_workspace(g.get("workspace"))
     return WorkspaceOut.of(workspace.tenant, workspace.role)
 
 
@@ -112,8 +110,7 @@ def workspaces_current():
 @operation(responses={200: WorkspaceOut}, tags=TAGS)
 def workspaces_show(workspace_id: uuid.UUID):
     """One of your workspaces, with your role in it."""
-    workspace = _bind(workspace_id)
-    authorize(workspace, "workspace.view")
+    workspace = teams.show_workspace(_bind(workspace_id))
     return WorkspaceOut.of(workspace.tenant, workspace.role)
 
 

@@ -1,18 +1,19 @@
 """Request bodies -> pydantic models, with the API's error answers:
 
-415 when the body is not declared JSON, 400 when it does not parse, 422 with one message per
-field (`details` maps "field" or "field.sub" to its message) when it does not fit the model.
+415 when the body is not declared JSON, 400 when it does not parse (or is too deep, or holds a
+NUL: railsaas.input_guard), 422 with one message per field (`details` maps "field" or
+"field.sub" to its message) when it does not fit the model or a number is not finite.
 Messages never echo the submitted value (it may be a password).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from flask import request
 from pydantic import BaseModel, ValidationError
 
+from railsaas import input_guard
 from railsaas.errors import ServiceError, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -20,10 +21,6 @@ M = TypeVar("M", bound=BaseModel)
 
 class UnsupportedMediaType(ServiceError):
     status, code = 415, "unsupported_media_type"
-
-
-class MalformedJSON(ServiceError):
-    status, code = 400, "malformed_json"
 
 
 def _is_json(mimetype: str) -> bool:
@@ -51,10 +48,7 @@ def parse_body(model: type[M], *, optional: bool = False) -> M:
         return _validate(model, {})
     if not _is_json(request.mimetype):
         raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
-    try:
-        data: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedJSON("The body is not valid JSON.") from None
+    data: Any = input_guard.loads_json(raw)
     return _validate(model, data)
 
 

@@ -1,6 +1,6 @@
 """What the instance routes need of the caller beyond authentication (which
 `guard.api_login_required` does and binds to g): a workspace. Roles are checked by the
-services (teams.permissions)."""
+services (railsaas.permissions)."""
 
 from __future__ import annotations
 

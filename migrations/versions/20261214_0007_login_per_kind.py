@@ -7,9 +7,9 @@ each login gets its grants, and the web login loses the right to write users' pr
 columns (role, is_suspended, email_verified, session_version) except through two SECURITY
 DEFINER functions.
 
-Revision ID: 0005_login_per_kind
-Revises: 0004_api_tokens
-Create Date: 2026-12-12 09:00:00
+Revision ID: 0007_login_per_kind
+Revises: 0006e_stripe_behaviour
+Create Date: 2026-12-14 09:00:00
 """
 from collections.abc import Sequence
 
@@ -18,8 +18,8 @@ from alembic import op
 from railsaas import dbadmin
 from railsaas.config import Config
 
-revision: str = '0005_login_per_kind'
-down_revision: str | None = '0004_api_tokens'
+revision: str = '0007_login_per_kind'
+down_revision: str | None = '0006e_stripe_behaviour'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
