@@ -114,14 +114,16 @@ def drop_policies(conn: Connection) -> None:
 # user_self policy admits) is refused by the grants. Verifying an email and bumping one's
 # session version go through SECURITY DEFINER functions (sql/rls_policies.sql).
 USER_PRIVILEGED_COLUMNS = ("role", "is_suspended", "email_verified", "session_version")
+_CLAIM_TRIAL = "billing_claim_trial(text, uuid, text, text)"
 # Functions each login may call, when they exist (older migrations run before later ones
 # create theirs).
 _FUNCTIONS = {
     "web": ("auth_find_user(text)", "auth_find_api_token(text)", "auth_mark_email_verified()",
-            "auth_bump_session_version()", "status_page_workspace(text)"),
+            "auth_bump_session_version()", "status_page_workspace(text)",
+            _CLAIM_TRIAL),
     "admin": ("auth_find_user(text)", "auth_find_api_token(text)",
-              "auth_bump_session_version()"),
-    "system": (),
+              "auth_bump_session_version()", _CLAIM_TRIAL),
+    "system": (_CLAIM_TRIAL,),
 }
 
 

@@ -201,6 +201,39 @@ SELECT pg_temp.policy('trial_claims', 'web',
     cmd => 'SELECT');
 SELECT pg_temp.policy('trial_claims', 'admin', 'true', cmd => 'SELECT');
 SELECT pg_temp.policy('trial_claims', 'system', 'true');
+-- Claiming one (billing.trials.claim) also happens in the web login's request (the checkout
+-- success page applies a new subscription) and must see every person's claims to refuse a
+-- second trial: a SECURITY DEFINER function that only records a claim for one subscription
+-- (idempotent) and answers whether this subscription holds it. plpgsql, so an older
+-- migration re-applying this file creates it before the table exists.
+DO $do$
+BEGIN
+    IF to_regclass('trial_claims') IS NOT NULL THEN
+        DROP POLICY IF EXISTS trial_claim_definer ON trial_claims;
+        CREATE POLICY trial_claim_definer ON trial_claims TO CURRENT_USER
+            USING (true) WITH CHECK (true);
+    END IF;
+END
+$do$;
+CREATE OR REPLACE FUNCTION billing_claim_trial(p_subscription text, p_user uuid,
+                                               p_customer text, p_card text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    claimed uuid;
+BEGIN
+    SELECT c.id INTO claimed FROM public.trial_claims c
+    WHERE c.stripe_subscription_id = p_subscription;
+    IF claimed IS NULL THEN
+        INSERT INTO public.trial_claims (user_id, stripe_customer_id, card_fingerprint,
+                                         stripe_subscription_id)
+        VALUES (p_user, p_customer, p_card, p_subscription)
+        ON CONFLICT DO NOTHING RETURNING id INTO claimed;
+    END IF;
+    RETURN claimed IS NOT NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION billing_claim_trial(text, uuid, text, text) FROM PUBLIC;
 
 -- Login finds a user by email before anyone is known: one narrow SECURITY DEFINER function
 -- with a pinned search_path, returning only what sign-in needs.

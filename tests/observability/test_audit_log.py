@@ -81,6 +81,9 @@ AUDITED_ENDPOINTS = {
     "billing.spend_cap": "billing.spend_cap_set",
     "billing.over_limit": "billing.over_limit_stopped",
     "api.billing_subscription_change": "billing.plan_change_requested / billing.cancel_*",
+    # uptime (the public status page's switches)
+    "status.workspace_switch": "workspace.status_page",
+    "status.instance_switch": "instance.status_page",
     # teams
     "teams.invite": "teams.invite",
     "teams.change_role": "teams.role_change",
