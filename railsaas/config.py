@@ -199,8 +199,9 @@ class Config(BaseSettings):
                                        "`/metrics` (same token rule), for workers on another "
                                        "machine than the web. 0: none.")
     REPORTING_DATABASE_URL: str = setting("", "A read replica for the admin's business "
-                                          "metrics (app role credentials; row-level security "
-                                          "applies). Empty: the main database.", secret=True)
+                                          "metrics (the admin login's credentials; row-level "
+                                          "security applies). Empty: the main database.",
+                                          secret=True)
     EMAIL_UNSENT_BODY_DAYS: int = setting(
         7, "Days an email that could not be sent keeps its body (for retries and support); a "
         "sent email's body is blanked at the next hourly sweep. Bodies hold sign-in, reset "
@@ -251,6 +252,24 @@ class Config(BaseSettings):
         "server on this machine).")
     LOG_LEVEL: str = setting("INFO", "Root log level.")
     LOG_FORMAT: str = setting("json", "json (one JSON object per line) or text.")
+    ADMIN_DATABASE_URL: str = setting(
+        "", "URL of the platform admin area's login (/admin and the admin API, for platform "
+        "admins). Default: DATABASE_URL with user `ADMIN_DB_USER` / `ADMIN_DB_PASSWORD`.",
+        secret=True)
+    ADMIN_DB_USER: str = setting("railsaas_admin", "The admin login (NOSUPERUSER NOBYPASSRLS "
+                                 "NOINHERIT, owns nothing): every workspace, but not "
+                                 "system-only tables.")
+    ADMIN_DB_PASSWORD: str = setting("railsaas_admin", "Password of the admin login.",
+                                     secret=True)
+    SYSTEM_DATABASE_URL: str = setting(
+        "", "URL of the system login (Celery worker and beat, Stripe webhooks, outbox "
+        "bookkeeping). Default: DATABASE_URL with user `SYSTEM_DB_USER` / "
+        "`SYSTEM_DB_PASSWORD`.", secret=True)
+    SYSTEM_DB_USER: str = setting("railsaas_system", "The system login (NOSUPERUSER "
+                                  "NOBYPASSRLS NOINHERIT, owns nothing): the only one that "
+                                  "sees every row.")
+    SYSTEM_DB_PASSWORD: str = setting("railsaas_system", "Password of the system login.",
+                                      secret=True)
 
     # -- forgiving parsing ---------------------------------------------------------------
 
@@ -295,6 +314,24 @@ class Config(BaseSettings):
         if not self.DATABASE_URL:
             raise RuntimeError("DATABASE_URL is not set")
         return _with_user(self.DATABASE_URL, self.APP_DB_USER, self.APP_DB_PASSWORD)
+
+    @property
+    def admin_database_url(self) -> str:
+        """The admin login's URL: explicit, or DATABASE_URL with its credentials."""
+        if self.ADMIN_DATABASE_URL:
+            return self.ADMIN_DATABASE_URL
+        if not self.DATABASE_URL:
+            raise RuntimeError("DATABASE_URL is not set")
+        return _with_user(self.DATABASE_URL, self.ADMIN_DB_USER, self.ADMIN_DB_PASSWORD)
+
+    @property
+    def system_database_url(self) -> str:
+        """The system login's URL: explicit, or DATABASE_URL with its credentials."""
+        if self.SYSTEM_DATABASE_URL:
+            return self.SYSTEM_DATABASE_URL
+        if not self.DATABASE_URL:
+            raise RuntimeError("DATABASE_URL is not set")
+        return _with_user(self.DATABASE_URL, self.SYSTEM_DB_USER, self.SYSTEM_DB_PASSWORD)
 
     def secret_values(self) -> list[str]:
         """Configured secret values, longest first, for log redaction."""
@@ -403,6 +440,8 @@ REQUIRED_SECRETS = {
     "RAILWAY_WEBHOOK_SECRET": 32,
     "STRIPE_WEBHOOK_SECRET": 16,
     "APP_DB_PASSWORD": 16,
+    "ADMIN_DB_PASSWORD": 16,
+    "SYSTEM_DB_PASSWORD": 16,
 }
 _HOW_TO_MAKE = {
     "STRIPE_WEBHOOK_SECRET": "copy the endpoint's signing secret (whsec_...) from Stripe's "
@@ -442,7 +481,8 @@ def _with_user(url: str, user: str, password: str) -> str:
 # allow and prefer fall back to plaintext when TLS fails, so a man in the middle can force it).
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 PLAINTEXT_SSLMODES = SSLMODES[:3]
-_DATABASE_URLS = ("DATABASE_URL", "APP_DATABASE_URL", "REPORTING_DATABASE_URL")
+_DATABASE_URLS = ("DATABASE_URL", "APP_DATABASE_URL", "ADMIN_DATABASE_URL",
+                  "SYSTEM_DATABASE_URL", "REPORTING_DATABASE_URL")
 _REDIS_URLS = ("REDIS_URL", "CELERY_BROKER_URL")
 _PRIVATE_ONLY = "only if it is reached over a private network"
 

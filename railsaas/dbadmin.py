@@ -40,11 +40,22 @@ def _role_exists(conn: Connection, role: str) -> bool:
     return bool(conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}))
 
 
+def logins(cfg: Config) -> dict[str, tuple[str, str]]:
+    """The three logins by kind of work: (role name, password). See docs/security.md."""
+    return {
+        "web": (cfg.APP_DB_USER, cfg.APP_DB_PASSWORD),
+        "admin": (cfg.ADMIN_DB_USER, cfg.ADMIN_DB_PASSWORD),
+        "system": (cfg.SYSTEM_DB_USER, cfg.SYSTEM_DB_PASSWORD),
+    }
+
+
 def ensure_roles(conn: Connection, cfg: Config) -> None:
-    """Create the owner role (NOLOGIN: migrations SET ROLE to it) and the app role
-    (LOGIN, NOSUPERUSER, NOBYPASSRLS, owns nothing) when missing, and grant what they need."""
-    owner, app = cfg.DB_OWNER_ROLE, cfg.APP_DB_USER
-    q_owner, q_app = _quote_ident(conn, owner), _quote_ident(conn, app)
+    """Create the owner role (NOLOGIN: migrations SET ROLE to it) and the three logins (web,
+    admin, system: LOGIN, NOSUPERUSER, NOBYPASSRLS, NOINHERIT, own nothing, members of no
+    role) when missing, and grant what they need. A password is set at creation only:
+    rotating one is `ALTER ROLE ... PASSWORD` (docs/security.md)."""
+    owner = cfg.DB_OWNER_ROLE
+    q_owner = _quote_ident(conn, owner)
     current = conn.scalar(text("SELECT current_user"))
     if not _role_exists(conn, owner):
         conn.exec_driver_sql(f"CREATE ROLE {q_owner} NOLOGIN")
@@ -53,17 +64,19 @@ def ensure_roles(conn: Connection, cfg: Config) -> None:
                                 {"r": owner})
         if not is_member:
             conn.exec_driver_sql(f"GRANT {q_owner} TO CURRENT_USER")
-    if not _role_exists(conn, app):
-        conn.exec_driver_sql(
-            f"CREATE ROLE {q_app} LOGIN PASSWORD {_quote_literal(cfg.APP_DB_PASSWORD)} "
-            "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
-        )
     database = _quote_ident(conn, conn.scalar(text("SELECT current_database()")))
     is_super = conn.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
     if is_super or current == owner:
         conn.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA public TO {q_owner}")
-    conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {database} TO {q_app}")
-    conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {q_app}")
+    for name, password in logins(cfg).values():
+        q_login = _quote_ident(conn, name)
+        if not _role_exists(conn, name):
+            conn.exec_driver_sql(
+                f"CREATE ROLE {q_login} LOGIN PASSWORD {_quote_literal(password)} "
+                "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
+            )
+        conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {database} TO {q_login}")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {q_login}")
 
 
 def become_owner(conn: Connection, cfg: Config) -> None:
@@ -72,8 +85,15 @@ def become_owner(conn: Connection, cfg: Config) -> None:
 
 # --- used from migrations (op.get_bind() is the owner's connection) -------------------------
 
-def apply_rls(conn: Connection) -> None:
-    """(Re)apply sql/rls_policies.sql. Every policy in it is dropped and recreated."""
+def apply_rls(conn: Connection, cfg: Config | None = None) -> None:
+    """(Re)apply sql/rls_policies.sql. Every policy in it is dropped and recreated.
+
+    The file names the three logins through session settings (railsaas.web_role, ...), so
+    their names stay configurable."""
+    cfg = cfg or Config()
+    for kind, (name, _) in logins(cfg).items():
+        conn.execute(text("SELECT set_config(:k, :v, false)"),
+                     {"k": f"railsaas.{kind}_role", "v": name})
     # Straight to psycopg: with no parameters it sends the file as one simple query, and the
     # format() placeholders inside it are not mistaken for driver parameters.
     conn.connection.driver_connection.execute(RLS_POLICIES.read_text())
@@ -89,18 +109,51 @@ def drop_policies(conn: Connection) -> None:
             f"DROP POLICY {_quote_ident(conn, policy)} ON {_quote_ident(conn, table)}")
 
 
-def grant_app_role(conn: Connection, cfg: Config | None = None) -> None:
-    """The app role may read and write every table, but only append to the audit log and
-    never touch Alembic's bookkeeping."""
+# Columns of users that only the admin and system logins write: a customer-facing login
+# updating them (an injected `UPDATE users SET role = 'admin'` on one's own row, which the
+# user_self policy admits) is refused by the grants. Verifying an email and bumping one's
+# session version go through SECURITY DEFINER functions (sql/rls_policies.sql).
+USER_PRIVILEGED_COLUMNS = ("role", "is_suspended", "email_verified", "session_version")
+_CLAIM_TRIAL = "billing_claim_trial(text, uuid, text, text)"
+# Functions each login may call, when they exist (older migrations run before later ones
+# create theirs).
+_FUNCTIONS = {
+    "web": ("auth_find_user(text)", "auth_find_api_token(text)", "auth_mark_email_verified()",
+            "auth_bump_session_version()", "status_page_workspace(text)",
+            _CLAIM_TRIAL),
+    "admin": ("auth_find_user(text)", "auth_find_api_token(text)",
+              "auth_bump_session_version()", _CLAIM_TRIAL),
+    "system": (_CLAIM_TRIAL,),
+}
+
+
+def grant_roles(conn: Connection, cfg: Config | None = None) -> None:
+    """What each login may do, in grants (the policies then choose rows):
+
+    - all three read and write the tables, append to the audit log only, and never touch
+      Alembic's bookkeeping;
+    - the web login writes users' columns except USER_PRIVILEGED_COLUMNS."""
     cfg = cfg or Config()
-    app = _quote_ident(conn, cfg.APP_DB_USER)
-    conn.exec_driver_sql(
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app}")
-    conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app}")
-    conn.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {app}")
-    conn.exec_driver_sql(f"REVOKE ALL ON alembic_version FROM {app}")
-    conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION auth_find_user(text) TO {app}")
-    conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION status_page_workspace(text) TO {app}")
+    q = {kind: _quote_ident(conn, name) for kind, (name, _) in logins(cfg).items()}
+    for kind, login in q.items():
+        conn.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {login}")
+        conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {login}")
+        conn.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {login}")
+        conn.exec_driver_sql(f"REVOKE ALL ON alembic_version FROM {login}")
+        for fn in _FUNCTIONS[kind]:
+            if conn.scalar(text("SELECT to_regprocedure(:f)"), {"f": fn}) is not None:
+                conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {fn} TO {login}")
+    web = q["web"]
+    columns = conn.scalars(text(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND table_name = 'users' ORDER BY ordinal_position"
+    )).all()
+    writable = ", ".join(_quote_ident(conn, c) for c in columns
+                         if c not in USER_PRIVILEGED_COLUMNS)
+    # Column privileges only narrow what a table privilege does not already give.
+    conn.exec_driver_sql(f"REVOKE INSERT, UPDATE ON users FROM {web}")
+    conn.exec_driver_sql(f"GRANT INSERT ({writable}), UPDATE ({writable}) ON users TO {web}")
 
 
 # --- databases (make dev, tests) -------------------------------------------------------------

@@ -98,8 +98,8 @@ class HasRole(Protocol):
 
 
 class PlatformStaff:
-    """Platform admins acting from the admin panel (which admits only them, and runs with
-    app.role = 'platform_admin'): members of no workspace, allowed every workspace action.
+    """Platform admins acting from the admin panel (which admits only them, and runs as
+    the admin login): members of no workspace, allowed every workspace action.
     Recognised by identity, so no role string can pass for it."""
 
     role = "platform_admin"

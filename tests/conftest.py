@@ -110,6 +110,8 @@ def servers(tmp_path_factory):
         "RAILWAY_WEBHOOK_SECRET": "test-railway-webhook-secret-0123456789",
         "STRIPE_WEBHOOK_SECRET": "whsec_test_0123456789abcdef",
         "APP_DB_PASSWORD": "test-app-db-password-0123456789",
+        "ADMIN_DB_PASSWORD": "test-admin-db-password-0123456789",
+        "SYSTEM_DB_PASSWORD": "test-system-db-password-0123456789",
         # Every test client is 127.0.0.1: API rate limits would couple unrelated tests.
         # tests/api/test_rate_limits.py lowers them where they are the subject.
         "API_RATE_LIMIT_PER_IP": "1000000",
@@ -154,18 +156,38 @@ def app_ctx(app):
         yield app
 
 
+@pytest.fixture(scope="session")
+def switching_engine(app, servers):
+    """Connections as the database administrator, which may SET ROLE to each of the three
+    logins: `dbconn` acts as whichever login each transaction's context chooses (railsaas.db),
+    all inside one outer transaction. Never used without a SET ROLE."""
+    from railsaas.db import make_engine
+
+    engine = make_engine(servers.database_url, pool_size=2)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def dbconn(app):
-    """One outer transaction per test; everything the test and the app commit is rolled back."""
+def dbconn(app, switching_engine):
+    """One outer transaction per test; everything the test and the app commit is rolled back.
+    The connection itself acts as the web login (SET ROLE); each session transaction on it
+    switches to its context's login with SET LOCAL ROLE."""
+    from railsaas import dbadmin
+    from railsaas.config import Config
     from railsaas.extensions import db
 
-    conn = db.engine.connect()
+    conn = switching_engine.connect()
     outer = conn.begin()
-    db.sessionmaker.configure(bind=conn, join_transaction_mode="create_savepoint")
+    prep = conn.dialect.identifier_preparer
+    logins = {kind: prep.quote_identifier(name)
+              for kind, (name, _) in dbadmin.logins(Config()).items()}
+    conn.exec_driver_sql(f"SET ROLE {logins['web']}")
+    db.bind_connection(conn, logins, join_transaction_mode="create_savepoint")
     try:
         yield conn
     finally:
-        db.sessionmaker.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
+        db.unbind_connection(join_transaction_mode="conditional_savepoint")
         outer.rollback()
         conn.close()
 

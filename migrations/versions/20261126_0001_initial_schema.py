@@ -334,7 +334,7 @@ def upgrade() -> None:
     op.create_index('ix_emails_tenant_id_created_at', 'emails', ['tenant_id', 'created_at'], unique=False)
     op.create_index('ix_emails_unsent', 'emails', ['created_at'], unique=False, postgresql_where=sa.text('sent_at IS NULL'))
     dbadmin.apply_rls(op.get_bind())
-    dbadmin.grant_app_role(op.get_bind())
+    dbadmin.grant_roles(op.get_bind())
 
 
 def downgrade() -> None:

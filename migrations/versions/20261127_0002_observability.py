@@ -42,7 +42,7 @@ def upgrade() -> None:
     op.create_index('ix_job_failures_tenant_id_failed_at', 'job_failures', ['tenant_id', 'failed_at'], unique=False)
     bind = op.get_bind()
     dbadmin.apply_rls(bind)
-    dbadmin.grant_app_role(bind)
+    dbadmin.grant_roles(bind)
 
 
 def downgrade() -> None:

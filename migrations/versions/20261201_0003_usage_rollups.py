@@ -53,7 +53,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_usage_meter_reports_tenant_id_period_start', 'usage_meter_reports', ['tenant_id', 'period_start'], unique=False)
     dbadmin.apply_rls(op.get_bind())
-    dbadmin.grant_app_role(op.get_bind())
+    dbadmin.grant_roles(op.get_bind())
 
 
 def downgrade() -> None:

@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('stripe_subscription_id', name=op.f('uq_trial_claims_stripe_subscription_id'))
     )
     dbadmin.apply_rls(op.get_bind())
-    dbadmin.grant_app_role(op.get_bind())
+    dbadmin.grant_roles(op.get_bind())
 
 
 def downgrade() -> None:

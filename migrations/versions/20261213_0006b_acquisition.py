@@ -45,7 +45,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_acquisition_spend_month_channel', 'acquisition_spend', ['month', 'channel'], unique=False)
     dbadmin.apply_rls(op.get_bind())
-    dbadmin.grant_app_role(op.get_bind())
+    dbadmin.grant_roles(op.get_bind())
 
 
 def downgrade() -> None:

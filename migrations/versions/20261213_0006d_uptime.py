@@ -69,7 +69,7 @@ def upgrade() -> None:
     op.add_column('templates', sa.Column('median_monthly_cents', sa.Integer(), nullable=True))
     op.add_column('templates', sa.Column('median_instances', sa.Integer(), nullable=True))
     dbadmin.apply_rls(op.get_bind())
-    dbadmin.grant_app_role(op.get_bind())
+    dbadmin.grant_roles(op.get_bind())
 
 
 def downgrade() -> None:

@@ -1,5 +1,5 @@
 """The admin panel's user management: search, one user with their workspaces, suspend and
-platform role. Callers run with app.role = 'platform_admin' (every user and workspace).
+platform role. Callers run as the admin login (every user and workspace).
 
 Suspend and role changes go through the accounts area's `users.admin_update` (the admin API
 uses it too): it ends the user's sessions, so the change takes effect at their next request,

@@ -45,6 +45,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from railsaas.accounts import (
     api_tokens,
@@ -55,7 +56,7 @@ from railsaas.accounts import (
     verification,
     workspaces,
 )
-from railsaas.db import SYSTEM, TenantContext, set_context
+from railsaas.db import SYSTEM, TenantContext, get_context, set_context
 from railsaas.errors import (
     Conflict,
     RateLimited,
@@ -297,15 +298,35 @@ def create_account(session: Session, *, email: Any, password: Any, name: Any,
     # The policies admit a new user only as themselves, and a new workspace only when it is
     # the selected one: select the ids before inserting.
     set_context(session, TenantContext(user_id=user_id, tenant_id=tenant_id))
-    user = User(id=user_id, email=email, name=name, email_verified=email_verified,
-                password_hash=password_hash)
+    user = User(id=user_id, email=email, name=name, password_hash=password_hash)
     try:
         with session.begin_nested():
             session.add(user)
             session.flush()
     except IntegrityError:  # a concurrent sign-up with the same address won
         raise _email_taken() from None
+    if email_verified:
+        _mark_verified(session, user)
     return user
+
+
+# users.email_verified and users.session_version are not the web login's to write (column
+# grants, docs/security.md): two SECURITY DEFINER functions change them for the signed-in
+# user (app.user_id) only. The ORM object is then told the new value without marking it dirty.
+
+def _mark_verified(session: Session, user: User) -> None:
+    session.flush()
+    if not session.scalar(text("SELECT auth_mark_email_verified()")):
+        raise RuntimeError("the session is not acting as this user")
+    set_committed_value(user, "email_verified", True)
+
+
+def _bump_session_version(session: Session, user: User) -> None:
+    session.flush()
+    version = session.scalar(text("SELECT auth_bump_session_version()"))
+    if version is None:
+        raise RuntimeError("the session is not acting as this user")
+    set_committed_value(user, "session_version", version)
 
 
 def register(session: Session, *, email: Any, password: Any, name: Any,
@@ -384,7 +405,7 @@ def verify_email(session: Session, token: str) -> User:
     if data["email"] != user.email:
         raise InvalidLink("This link is no longer valid: your email address has changed since.")
     if not user.email_verified:
-        user.email_verified = True
+        _mark_verified(session, user)
         _record(session, "auth.verify_email", user.id, actor=user.id)
         # Whoever signed up may not have owned the address: now that its owner has shown
         # up, nothing made before keeps working.
@@ -404,12 +425,13 @@ def confirm_email_change(session: Session, token: str) -> User:
     if find_login(session, new) is not None:
         raise Conflict("Another account now uses that address, so it cannot be yours too.")
     old = user.email
-    user.email, user.pending_email, user.email_verified = new, None, True
+    user.email, user.pending_email = new, None
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
         raise Conflict("Another account now uses that address.") from None
+    _mark_verified(session, user)
     _record(session, "auth.email_change", user.id, actor=user.id,
             old_domain=old.rsplit("@", 1)[-1], new_domain=new.rsplit("@", 1)[-1])
     _send(session, user.id, old, "auth/email_changed", "Your email address was changed",
@@ -454,7 +476,10 @@ def end_sessions(session: Session, user: User) -> int:
     """End every browser session and API sign-in of the user (the caller may start a new
     one). Personal API tokens are separate credentials: see revoke_prior_credentials.
     Returns the number of API sign-ins ended."""
-    user.session_version += 1
+    if get_context(session).user_id == user.id:
+        _bump_session_version(session, user)  # the user themself, on any login
+    else:
+        user.session_version += 1  # an admin ending someone else's (admin login only)
     ended = tokens.revoke_all(session, user.id)
     session.flush()
     return ended
@@ -588,7 +613,7 @@ def reset_password(session: Session, token: str, new_password: Any) -> User:
     user = check_reset_token(session, token)
     passwords.check_policy(new_password)
     user.password_hash = passwords.hash_password(new_password)
-    user.email_verified = True  # the link reached that inbox
+    _mark_verified(session, user)  # the link reached that inbox
     revoke_prior_credentials(session, user, reason="password_reset")
     LoginThrottle(user.email, None).clear_account()
     _record(session, "auth.password_reset", user.id, actor=user.id)

@@ -1,6 +1,7 @@
 """Platform admins managing user accounts (the admin API and, later, the admin panel).
 
-Callers run with app.role = 'platform_admin', which lets them see every user and workspace.
+Callers run as the admin login (context role 'platform_admin'), which sees every user and
+workspace.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The admin panel's workspaces: each with its plan, status, instances, usage this month and
-spend cap, and the admin's levers (spend cap, suspend, reactivate). Callers run with
-app.role = 'platform_admin'."""
+spend cap, and the admin's levers (spend cap, suspend, reactivate). Callers run as
+the admin login (context role 'platform_admin', docs/security.md)."""
 
 from __future__ import annotations
 

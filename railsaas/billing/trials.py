@@ -19,14 +19,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import exists, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from railsaas.billing import gateway
 from railsaas.models import Subscription, Tenant, TrialClaim
 from railsaas.platform import audit
-from railsaas.platform.unscoped import unscoped_writes
 
 
 def offered(session: Session, tenant: Tenant, user_id: uuid.UUID | None) -> bool:
@@ -65,16 +63,13 @@ def claim(session: Session, tenant: Tenant, sub: dict[str, Any]) -> dict[str, An
     if isinstance(customer, dict):
         customer = customer.get("id")
     fingerprint = _fingerprint(sub)
-    # Claims are a person's rows, not the workspace's: written as the system (the
-    # success page applies a new subscription in the owner's request).
-    with unscoped_writes(session):
-        already = session.scalar(select(TrialClaim.id).where(
-            TrialClaim.stripe_subscription_id == sub["id"]))
-        claimed = already or session.execute(
-            insert(TrialClaim).values(user_id=_user_id(sub), stripe_customer_id=customer,
-                                      card_fingerprint=fingerprint,
-                                      stripe_subscription_id=sub["id"])
-            .on_conflict_do_nothing().returning(TrialClaim.id)).scalar()
+    # Claims are a person's rows, not the workspace's, and the web login sees only its own
+    # (the success page applies a new subscription in the owner's request): a SECURITY
+    # DEFINER function checks them all and records this one (sql/rls_policies.sql).
+    claimed = session.scalar(
+        text("SELECT billing_claim_trial(:sub, :user_id, :customer, :card)"),
+        {"sub": sub["id"], "user_id": _user_id(sub), "customer": customer,
+         "card": fingerprint})
     if claimed:
         return sub
     audit.record(session, "billing.trial_refused", target_type="tenant", target_id=tenant.id,

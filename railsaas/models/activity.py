@@ -15,7 +15,7 @@ from railsaas.models.base import Base, created_at, uuid_pk
 
 
 class AuditLog(Base):
-    """Append-only: the app role may INSERT and SELECT, never UPDATE or DELETE."""
+    """Append-only: every login may INSERT and SELECT, never UPDATE or DELETE."""
 
     __tablename__ = "audit_log"
     __table_args__ = (

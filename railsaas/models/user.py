@@ -24,13 +24,16 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     # Platform role: 'user' or 'admin' (platform admin). Workspace roles live in memberships.
-    role: Mapped[str] = mapped_column(String(50), default="user", server_default="user")
-    email_verified: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # role, email_verified, session_version and is_suspended have server defaults only: an
+    # INSERT names just the columns given, and the web login may not write these four
+    # (docs/security.md, "Database roles and row-level security").
+    role: Mapped[str] = mapped_column(String(50), server_default="user")
+    email_verified: Mapped[bool] = mapped_column(server_default="false")
     # An email change waits here until the new address is verified.
     pending_email: Mapped[str | None] = mapped_column(String(255))
     # Bumped to end every other session and token ("log out everywhere").
-    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
-    is_suspended: Mapped[bool] = mapped_column(default=False, server_default="false")
+    session_version: Mapped[int] = mapped_column(server_default="1")
+    is_suspended: Mapped[bool] = mapped_column(server_default="false")
     last_login_at: Mapped[datetime | None]
     # Where the person came from (first touch: the utm_* parameters of the first page they
     # opened, kept through sign-up; accounts.attribution). NULL: unknown or direct.

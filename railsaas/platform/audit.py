@@ -1,4 +1,4 @@
-"""The audit log: who did what to which thing, from where. Append-only by grant (the app role
+"""The audit log: who did what to which thing, from where. Append-only by grant (every login
 may INSERT and SELECT audit_log, never UPDATE, DELETE or TRUNCATE).
 
     audit.record(session, "instance.deploy", target_type="instance", target_id=inst.id,
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from railsaas.db import get_context
 from railsaas.models import AuditLog, Tenant, User
 from railsaas.observability.logging import current_request_id
-from railsaas.platform.unscoped import unscoped_writes
+from railsaas.platform import unscoped
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,8 +77,7 @@ def record(session: Session, action: str, *, target_type: str | None = None,
         details=details or None,
     )
     if tenant_id is None:
-        with unscoped_writes(session):  # a row of no workspace: see platform/unscoped.py
-            session.add(row)
+        unscoped.insert_row(session, row)  # a row of no workspace: see platform/unscoped.py
     else:
         session.add(row)
     if in_request:

@@ -62,7 +62,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import sql
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from railsaas import dbadmin
@@ -491,10 +490,9 @@ def run(source: Settings | Config | Mapping[str, Any], redis,
 def record_failure(cfg: Config, exc: BaseException) -> None:
     """A failed backup run outside Celery (the command) as a failed job on /admin/jobs, as
     the worker's task_failure hook does for the beat task."""
-    engine = dbadmin.admin_engine(cfg.app_database_url)
+    engine = dbadmin.admin_engine(cfg.system_database_url)  # job_failures: system/admin only
     try:
         with Session(engine) as session, session.begin():
-            session.execute(text("SELECT set_config('app.role', 'system', true)"))
             session.add(JobFailure(
                 task_name=TASK_NAME, exception_type=type(exc).__name__,
                 message=logs.redactor(str(exc))[:2000],

@@ -32,8 +32,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from railsaas.models import Email
-from railsaas.platform import outbox
-from railsaas.platform.unscoped import unscoped_writes
+from railsaas.platform import outbox, unscoped
 
 # A word is link-like when it has a scheme, "www.", "http" or looks like a domain
 # (label.label with a final label that starts with a letter: "evil.com", "x.co/a").
@@ -84,8 +83,7 @@ def queue(session: Session, *, to: str, kind: str, subject: str,
     email = Email(to_address=to, subject=subject, kind=kind, text_body=text_body,
                   html_body=html_body, tenant_id=tenant_id, user_id=user_id)
     if tenant_id is None:
-        with unscoped_writes(session):  # a row of no workspace: see platform/unscoped.py
-            session.add(email)
+        unscoped.insert_row(session, email)  # a row of no workspace: see platform/unscoped.py
     else:
         session.add(email)
         session.flush()

@@ -16,9 +16,9 @@ from celery import current_app as current_celery
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from railsaas.db import SYSTEM, set_context
+from railsaas.db import SYSTEM, db, set_context
 from railsaas.models import OutboxMessage
-from railsaas.platform.unscoped import unscoped_writes
+from railsaas.platform import unscoped
 
 log = logging.getLogger(__name__)
 _PENDING = "outbox_pending"
@@ -32,8 +32,7 @@ def enqueue(session: Session, task: str, *, tenant_id: uuid.UUID | None = None,
                         args={k: str(v) if isinstance(v, uuid.UUID) else v
                               for k, v in args.items()})
     if tenant_id is None:
-        with unscoped_writes(session):  # a row of no workspace: see platform/unscoped.py
-            session.add(msg)
+        unscoped.insert_row(session, msg)  # a row of no workspace: see platform/unscoped.py
     else:
         session.add(msg)
         session.flush()
@@ -68,8 +67,9 @@ def dispatch_pending(session: Session) -> int:
 
 
 def _mark_dispatched(session: Session, ids: list[int]) -> None:
-    factory = session.get_bind()
-    with Session(bind=factory) as s:
+    # As the system login, in a session of its own: rows of no workspace (a reset email's)
+    # are invisible to the web login that queued them, and the caller's transaction is over.
+    with db.sessionmaker() as s:
         set_context(s, SYSTEM)
         s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
                   .values(dispatched_at=datetime.now(UTC)))

@@ -1,7 +1,7 @@
 """What went wrong in the background, for the admin's jobs page: tasks that failed for good
 (`job_failures`, written by the worker), emails that will not send, outbox rows never
-handed to the broker, and deployments stuck past the deploy timeout. Callers run with
-app.role = 'platform_admin'."""
+handed to the broker, and deployments stuck past the deploy timeout. Callers run as the
+admin login (context role 'platform_admin', docs/security.md)."""
 
 from __future__ import annotations
 

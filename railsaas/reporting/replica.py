@@ -1,7 +1,8 @@
 """Where the admin's business metrics read from: a read replica when REPORTING_DATABASE_URL
 is set (their set-based queries scan whole tables; a replica keeps that load off the
 primary), the request's own session otherwise. Row-level security applies on the replica
-too: the session runs as the app role with app.role = 'platform_admin'."""
+too: REPORTING_DATABASE_URL names the admin login (docs/security.md), whose policies let it
+read every workspace."""
 
 from __future__ import annotations
 

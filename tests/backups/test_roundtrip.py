@@ -59,19 +59,27 @@ def test_a_restored_backup_equals_the_database(servers, settings, world, new_dat
     assert schema_facts(target) == schema_facts(servers.database_url)
 
 
-def test_the_app_role_sees_the_restored_database_through_its_policies(
+def test_the_logins_see_the_restored_database_through_their_policies(
         app, servers, settings, world, new_database):
     backups.restore(settings, backups.backup(settings).key, new_database)
     url = dbadmin.with_database(servers.admin_url, new_database)
     parts = urlsplit(url)
-    with psycopg.connect(host=parts.hostname, port=parts.port, dbname=new_database,
-                         user=app.config["APP_DB_USER"],
-                         password=app.config["APP_DB_PASSWORD"]) as conn:
+
+    def connect(kind: str) -> psycopg.Connection:
+        prefix = {"web": "APP", "system": "SYSTEM"}[kind]
+        return psycopg.connect(host=parts.hostname, port=parts.port, dbname=new_database,
+                               user=app.config[f"{prefix}_DB_USER"],
+                               password=app.config[f"{prefix}_DB_PASSWORD"])
+
+    with connect("web") as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0  # no context
+        # The restored policies are the per-login ones: no setting widens the web login.
         conn.execute("SELECT set_config('app.role', 'system', true)")
-        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM audit_log")
+    with connect("system") as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 3
 
 
 def test_the_key_never_reaches_the_bucket(s3_server, settings, backup_config, world):

@@ -119,3 +119,22 @@ def test_one_card_gets_one_trial_whoever_uses_it(
     claims = rows(app, TrialClaim)
     assert len({c.card_fingerprint for c in claims}) == 2
     assert all(c.card_fingerprint for c in claims)
+
+
+def test_the_success_page_claims_the_trial_as_the_web_login(
+        app, client, stripe_emulator, factory, trial_plan):
+    """The owner's own request applies the new subscription before any webhook: the web
+    login sees only its person's claims, so the claim goes through billing_claim_trial."""
+    user, workspace = factory.workspace()
+    login_as(app, client, user)
+    resp = httpx.post(start(app, client, workspace, trial_plan),
+                      data={"card_number": PAYS, **CARD})
+    assert resp.status_code == 303, resp.text
+    back = client.get(resp.headers["location"].removeprefix(app.config["BASE_URL"]))
+    assert back.status_code == 200
+    assert sub_of(app, workspace).status == "trialing"
+    (claim,) = rows(app, TrialClaim)
+    assert claim.user_id == user.id
+    Delivery(client, stripe_emulator)()  # the webhooks find it claimed: still one, still trialing
+    assert len(rows(app, TrialClaim)) == 1
+    assert sub_of(app, workspace).status == "trialing"

@@ -131,9 +131,8 @@ def test_a_row_that_commits_after_a_later_one_is_not_lost(app, committed, commit
     _, tenant = committed_factory.workspace()
     inst = committed_factory.instance(tenant)
     rollup(app)
-    slow = db.engine.connect()
+    slow = db.engines["system"].connect()  # as the worker that records usage
     tx = slow.begin()
-    slow.execute(text("SELECT set_config('app.role', 'system', true)"))
     slow.execute(UsageMetric.__table__.insert().values(
         tenant_id=inst.tenant_id, instance_id=inst.id, metric_type="CPU_USAGE",
         value=5, unit="vCPU-min", recorded_at=DAY1))

@@ -1,8 +1,15 @@
-"""Row-level security holds on its own: as the app role, with no application filter at all.
+"""Row-level security holds on its own: as each database login, with no application filter.
 
-Two workspaces A and B, a row of every tenant table in each. As B, A's rows cannot be read,
-changed or deleted (0 rows, no error), nothing can be written into A, and with no tenant set
-nothing is visible. A catalog check makes sure a future tenant table cannot slip through.
+Two workspaces A and B, a row of every tenant table in each. As the web login in B, A's rows
+cannot be read, changed or deleted (0 rows, no error), nothing can be written into A, and
+with no tenant set nothing is visible; no setting (app.role) widens that. The admin login sees
+every workspace but not the system-only tables; only the system login sees everything. No
+login can SET ROLE to another, and none changes users.role on its own row. A catalog check
+makes sure a future tenant table cannot slip through.
+
+The matrix runs on the test's connection, which acts as each login by SET ROLE (the
+connection's own role may; see `dbconn`); what needs the real logins (SET ROLE between them,
+who the app connects as) uses the app's engines.
 """
 
 from __future__ import annotations
@@ -15,16 +22,23 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
+from railsaas import dbadmin
+from railsaas.config import Config
 from railsaas.models import Base
 
 NOW = datetime.now(UTC)
 
 
+LOGINS = {kind: name for kind, (name, _) in dbadmin.logins(Config()).items()}
+KIND = {"": "web", "platform_admin": "admin", "system": "system"}
+
+
 def _ctx(conn, tenant_id=None, user_id=None, role=""):
+    """Act as the login of `role` (a TenantContext role) with these settings."""
+    conn.exec_driver_sql(f'SET ROLE "{LOGINS[KIND[role]]}"')
     conn.execute(sa.text(
-        "SELECT set_config('app.tenant_id', :t, true), set_config('app.user_id', :u, true),"
-        " set_config('app.role', :r, true)"),
-        {"t": str(tenant_id or ""), "u": str(user_id or ""), "r": role})
+        "SELECT set_config('app.tenant_id', :t, true), set_config('app.user_id', :u, true)"),
+        {"t": str(tenant_id or ""), "u": str(user_id or "")})
 
 
 class World:
@@ -176,19 +190,32 @@ def test_tenant_indexes_start_with_tenant_id(owner_sql):
         assert "tenant_id" in first_columns, f"{table}: no index starting with tenant_id"
 
 
-def test_app_role_is_not_superuser_bypasses_nothing_and_owns_nothing(owner_sql, app):
-    role = app.config["APP_DB_USER"]
-    ((superuser, bypass),) = owner_sql(
-        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r", r=role)
-    assert (superuser, bypass) == (False, False)
+@pytest.mark.parametrize("kind", sorted(LOGINS))
+def test_no_login_is_superuser_bypasses_inherits_or_owns_anything(owner_sql, kind):
+    role = LOGINS[kind]
+    ((superuser, bypass, inherit, login),) = owner_sql(
+        "SELECT rolsuper, rolbypassrls, rolinherit, rolcanlogin FROM pg_roles "
+        "WHERE rolname = :r", r=role)
+    assert (superuser, bypass, inherit, login) == (False, False, False, True)
     owned = owner_sql(
         "SELECT relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
         "WHERE r.rolname = :r", r=role)
     assert owned == []
+    member_of = owner_sql(
+        "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
+        "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = :r", r=role)
+    assert member_of == []
 
 
-def test_the_app_connects_as_the_app_role(conn, app):
-    assert conn.execute(sa.text("SELECT current_user")).scalar() == app.config["APP_DB_USER"]
+@pytest.mark.parametrize("kind", sorted(LOGINS))
+def test_the_app_connects_as_each_login_and_none_can_set_role_to_another(app, kind):
+    from railsaas.extensions import db
+
+    with db.engines[kind].connect() as c:
+        assert c.execute(sa.text("SELECT session_user")).scalar() == LOGINS[kind]
+        for other in sorted((set(LOGINS.values()) | {Config().DB_OWNER_ROLE}) - {LOGINS[kind]}):
+            with pytest.raises(ProgrammingError, match="permission denied"), c.begin_nested():
+                c.exec_driver_sql(f'SET ROLE "{other}"')
 
 
 @pytest.mark.parametrize("table", sorted(BUILDERS))
@@ -222,6 +249,115 @@ def test_workspace_b_cannot_read_change_or_delete_workspace_a_rows(conn, table):
 
     _ctx(conn, role="system")
     assert conn.execute(sa.select(pk).where(pk == a_id)).scalar_one() == a_id
+
+
+@pytest.mark.parametrize("table", sorted(BUILDERS))
+def test_the_web_login_cannot_widen_its_view_with_any_setting(conn, table):
+    """Before, the policies read app.role, which the app role could set itself: one SQL
+    injection setting app.role = 'system' saw every workspace."""
+    w = World(conn)
+    w.make(table, "A")
+    w.make(table, "B")
+    t = Base.metadata.tables[table]
+    _ctx(conn, tenant_id=w.tenant["B"], user_id=w.user["B"])
+    for role in ("system", "platform_admin"):
+        conn.execute(sa.text("SELECT set_config('app.role', :r, true)"), {"r": role})
+        seen = set(conn.execute(sa.select(t.c.tenant_id)).scalars())
+        assert w.tenant["A"] not in seen, f"app.role={role} showed another workspace"
+
+
+@pytest.mark.parametrize("table", sorted(BUILDERS))
+def test_the_admin_login_sees_every_workspace(conn, table):
+    w = World(conn)
+    w.make(table, "A")
+    w.make(table, "B")
+    t = Base.metadata.tables[table]
+    _ctx(conn, user_id=w.user["A"], role="platform_admin")
+    seen = set(conn.execute(sa.select(t.c.tenant_id)).scalars())
+    assert {w.tenant["A"], w.tenant["B"]} <= seen
+
+
+SYSTEM_ONLY = {"stripe_events", "usage_rollup_marks"}
+
+
+def _system_only_row(conn, table: str) -> dict:
+    if table == "stripe_events":
+        return {"id": f"evt_{uuid.uuid4().hex}", "type": "invoice.paid", "created": NOW,
+                "payload": {}}
+    return {"name": f"mark-{uuid.uuid4().hex}"}
+
+
+@pytest.mark.parametrize("table", sorted(SYSTEM_ONLY))
+def test_only_the_system_login_reads_or_writes_system_only_tables(conn, table):
+    t = Base.metadata.tables[table]
+    _ctx(conn, role="system")
+    conn.execute(sa.insert(t).values(**_system_only_row(conn, table)))
+    assert conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() >= 1
+    for role in ("", "platform_admin"):
+        _ctx(conn, role=role)
+        assert conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() == 0
+        with pytest.raises(DBAPIError, match="row-level security"), conn.begin_nested():
+            conn.execute(sa.insert(t).values(**_system_only_row(conn, table)))
+
+
+@pytest.mark.parametrize("role", ["", "platform_admin"])
+def test_the_audit_log_is_append_only_for_every_login(conn, role):
+    w = World(conn)
+    row = w.make("audit_log", "A")
+    t = Base.metadata.tables["audit_log"]
+    _ctx(conn, tenant_id=w.tenant["A"], user_id=w.user["A"], role=role)
+    for stmt in (sa.update(t).where(t.c.id == row).values(action="tampered"),
+                 sa.delete(t).where(t.c.id == row)):
+        with pytest.raises(ProgrammingError, match="permission denied"), conn.begin_nested():
+            conn.execute(stmt)
+
+
+@pytest.mark.parametrize("role", ["", "platform_admin", "system"])
+@pytest.mark.parametrize(("column", "value"), [("role", "admin"), ("is_suspended", False),
+                                              ("email_verified", True), ("session_version", 1)])
+def test_no_login_changes_privileged_columns_of_its_own_user_row(conn, role, column, value):
+    """`UPDATE users SET role = 'admin'` on one's own row used to pass the user_self policy.
+    The web login lacks the column grants; the admin and system logins may change other
+    users' rows but never the one they act for (a restrictive policy)."""
+    w = World(conn)
+    users = Base.metadata.tables["users"]
+    me = w.user["A"]
+    _ctx(conn, tenant_id=w.tenant["A"], user_id=me, role=role)
+    stmt = sa.update(users).where(users.c.id == me).values({column: value})
+    if role == "":
+        with pytest.raises(ProgrammingError, match="permission denied"), conn.begin_nested():
+            conn.execute(stmt)
+    else:
+        assert conn.execute(stmt).rowcount == 0
+    _ctx(conn, role="system")
+    assert conn.execute(sa.select(users.c.role).where(users.c.id == me)).scalar() == "user"
+
+
+def test_the_web_login_cannot_insert_itself_as_an_admin(conn):
+    users = Base.metadata.tables["users"]
+    me = uuid.uuid4()
+    _ctx(conn, user_id=me)
+    with pytest.raises(ProgrammingError, match="permission denied"), conn.begin_nested():
+        conn.execute(sa.insert(users).values(id=me, email=f"{me.hex}@x.io", password_hash="x",
+                                             name="m", role="admin"))
+    conn.execute(sa.insert(users).values(id=me, email=f"{me.hex}@x.io", password_hash="x",
+                                         name="m"))
+    assert conn.execute(sa.select(users.c.role).where(users.c.id == me)).scalar() == "user"
+
+
+def test_the_definer_functions_change_only_the_signed_in_users_row(conn):
+    w = World(conn)
+    users = Base.metadata.tables["users"]
+    _ctx(conn, user_id=w.user["B"])
+    assert conn.execute(sa.text("SELECT auth_mark_email_verified()")).scalar() is True
+    assert conn.execute(sa.text("SELECT auth_bump_session_version()")).scalar() == 2
+    _ctx(conn)  # nobody signed in: nothing to change
+    assert conn.execute(sa.text("SELECT auth_mark_email_verified()")).scalar() is None
+    assert conn.execute(sa.text("SELECT auth_bump_session_version()")).scalar() is None
+    _ctx(conn, role="system")
+    rows = dict(conn.execute(sa.select(users.c.id, users.c.email_verified)
+                             .where(users.c.id.in_([w.user["A"], w.user["B"]]))).all())
+    assert rows == {w.user["A"]: False, w.user["B"]: True}
 
 
 @pytest.mark.parametrize("table", sorted(BUILDERS))
@@ -302,9 +438,10 @@ def test_the_next_transaction_on_a_pooled_connection_sees_no_tenant(app, committ
     db.sessionmaker.configure(bind=engine)
     try:
         with db.scope(TenantContext()) as s:
-            assert s.execute(sa.text("SELECT current_setting('app.role', true)")).scalar() == ""
             assert s.execute(sa.text("SELECT current_setting('app.tenant_id', true)")
                              ).scalar() == ""
+            assert s.execute(sa.text("SELECT current_setting('app.user_id', true)")
+                             ).scalar() == ""
     finally:
-        db.sessionmaker.configure(bind=db.engine)
+        db.sessionmaker.configure(bind=None)
         engine.dispose()

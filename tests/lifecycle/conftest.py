@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from tests.support import login_as
 from tests.support.lifecycle import GHOST_CONFIG, GHOST_VARIABLES, Lifecycle, railway_template
@@ -66,20 +67,22 @@ class QueryCounter:
 def count_queries(app):
     """Counts SQL statements sent while the block runs (the per-transaction set_config that
     binds the RLS context included)."""
-    from railsaas.extensions import db
 
     @contextlib.contextmanager
     def counting():
         counter = QueryCounter()
 
         def _before(conn, cursor, statement, parameters, context, executemany):
-            counter.statements.append(statement)
+            # SET LOCAL ROLE: how the test connection acts as each login (`dbconn`).
+            if not statement.startswith("SET LOCAL ROLE"):
+                counter.statements.append(statement)
 
-        event.listen(db.engine, "before_cursor_execute", _before)
+        # Every engine: under `dbconn` the app's sessions run on the test's own connection.
+        event.listen(Engine, "before_cursor_execute", _before)
         try:
             yield counter
         finally:
-            event.remove(db.engine, "before_cursor_execute", _before)
+            event.remove(Engine, "before_cursor_execute", _before)
 
     return counting
 

@@ -73,7 +73,7 @@ def test_catalog_reads_are_cached_and_dropped_when_an_admin_changes_a_template(
 
     assert "Ghost" in client.get("/templates/").get_data(as_text=True)
     # Behind the app's back: the cached catalog still shows the old name.
-    dbconn.execute(text("SELECT set_config('app.role', 'system', true)"))
+    dbconn.exec_driver_sql(f'SET LOCAL ROLE "{app.config["SYSTEM_DB_USER"]}"')
     dbconn.execute(text("UPDATE templates SET name = 'Ghost CMS' WHERE id = :id"),
                    {"id": ghost.id})
     assert "Ghost CMS" not in client.get("/templates/").get_data(as_text=True)

@@ -289,7 +289,7 @@ def test_audit_log_filters_by_workspace_actor_and_action(admin_client, factory):
 def test_business_metrics_can_read_from_a_reporting_replica(app, committed_factory,
                                                             monkeypatch):
     """REPORTING_DATABASE_URL points the metrics at another server (here: the same database
-    through its own engine, as the app role, so row-level security still applies)."""
+    through its own engine, as the admin login, so row-level security still applies)."""
     from railsaas.extensions import db as database
 
     admin, tenant = committed_factory.workspace()
@@ -302,7 +302,7 @@ def test_business_metrics_can_read_from_a_reporting_replica(app, committed_facto
                            status="active",
                            created_at=datetime.now(UTC) - timedelta(days=3)))
     monkeypatch.setitem(app.config, "REPORTING_DATABASE_URL",
-                        database.engine.url.render_as_string(hide_password=False))
+                        database.engines["admin"].url.render_as_string(hide_password=False))
     client = app.test_client()
     login_as(app, client, admin)
     page = client.get("/admin/metrics").get_data(as_text=True)

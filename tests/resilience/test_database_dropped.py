@@ -30,14 +30,16 @@ PAGES = ("/dashboard", "/instances/", "/instances/status", "/templates/")
 def _app_backends(admin) -> set[int]:
     with admin.connect() as conn:
         return set(conn.execute(text(
-            "SELECT pid FROM pg_stat_activity WHERE usename = :role "
+            "SELECT pid FROM pg_stat_activity WHERE usename = ANY(:role) "
             "AND datname = current_database()"), {"role": _app_role()}).scalars())
 
 
-def _app_role() -> str:
+def _app_role() -> list[str]:
+    """Every login of the app (web, admin, system: railsaas.db): the worker's deploy steps
+    connect as the system login, the web's requests as the web login."""
     from flask import current_app
 
-    return current_app.config["APP_DB_USER"]
+    return [current_app.config[k] for k in ("APP_DB_USER", "ADMIN_DB_USER", "SYSTEM_DB_USER")]
 
 
 def _may_terminate(admin) -> bool:
@@ -50,7 +52,7 @@ def _may_terminate(admin) -> bool:
 def _waiting_on_lock(admin) -> int:
     with admin.connect() as conn:
         return conn.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = :role "
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = ANY(:role) "
             "AND datname = current_database() AND wait_event_type = 'Lock'"),
             {"role": _app_role()}).scalar()
 
@@ -109,7 +111,7 @@ def test_dropped_database_connections_fail_requests_cleanly_then_recover(
             with admin.connect() as conn:
                 killed = conn.execute(text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE usename = :role AND datname = current_database()"),
+                    "WHERE usename = ANY(:role) AND datname = current_database()"),
                     {"role": _app_role()}).scalar()
             held.rollback()
         assert killed >= 2
@@ -153,7 +155,7 @@ def test_dropped_database_connections_fail_requests_cleanly_then_recover(
                 with admin.connect() as conn:
                     conn.execute(text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE usename = :role AND datname = current_database()"),
+                        "WHERE usename = ANY(:role) AND datname = current_database()"),
                         {"role": _app_role()})
             finally:
                 held.rollback()

@@ -20,6 +20,9 @@ GOOD = {
     "RAILWAY_WEBHOOK_SECRET": "r" * 40,
     "STRIPE_WEBHOOK_SECRET": "whsec_" + "s" * 30,
     "APP_DB_PASSWORD": "p" * 24,
+    # One login per kind of work (docs/security.md), each with its own password.
+    "ADMIN_DB_PASSWORD": "a" * 24,
+    "SYSTEM_DB_PASSWORD": "y" * 24,
 }
 ENTRY_POINTS = {
     "web": "import wsgi",

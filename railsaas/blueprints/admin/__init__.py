@@ -1,5 +1,5 @@
-"""The admin panel under /admin: platform admins only. Requests here run with
-app.role = 'platform_admin' (bound in railsaas.context), so they see every workspace.
+"""The admin panel under /admin: platform admins only. Requests here run as
+the admin login (bound in railsaas.context), so they see every workspace.
 
 Each area adds a module here (plans.py, templates.py, users.py, ...) registering routes on
 `bp` (blueprint.py), and is imported here.

@@ -118,8 +118,8 @@ def api_login_required(fn: Callable | None = None, *, admin: bool = False,
                        scope: str | None = None):
     """Decorate an API view: `@api_login_required()`, `@api_login_required(admin=True)`.
 
-    admin=True: platform admins only (403 for others), and the request runs with
-    app.role = 'platform_admin'. scope: required of scoped credentials (API tokens); see
+    admin=True: platform admins only (403 for others), and the request runs as
+    the admin login. scope: required of scoped credentials (API tokens); see
     required_scope for the default."""
 
     def decorator(view: Callable) -> Callable:

@@ -26,7 +26,7 @@ raw_body / headers: for a view that reads its body and headers itself (a webhook
 signature over the raw bytes): documented, not parsed.
 
 auth: "public" (no credential), "user" (any signed-in user, in a workspace), "admin"
-(platform admins; the request runs with app.role='platform_admin').
+(platform admins; the request runs as the admin login).
 scope: what a personal API token needs (read < deploy < admin, see accounts/api_tokens.py).
 Unnamed, the guard's default applies: "read" for GET, "admin" (the strictest) for anything
 else; a test requires every state-changing route to name its scope. Platform-admin routes
