@@ -306,32 +306,31 @@ class Config(BaseSettings):
 
     # -- derived values and checks -------------------------------------------------------
 
-    @property
-    def app_database_url(self) -> str:
-        """The app role's URL: explicit, or DATABASE_URL with the app role's credentials."""
-        if self.APP_DATABASE_URL:
-            return self.APP_DATABASE_URL
+    def _login_url(self, kind: str) -> str:
+        """A login's URL (kind: APP, ADMIN or SYSTEM): its explicit *_DATABASE_URL, or
+        DATABASE_URL with its user and password."""
+        explicit = getattr(self, f"{kind}_DATABASE_URL")
+        if explicit:
+            return explicit
         if not self.DATABASE_URL:
             raise RuntimeError("DATABASE_URL is not set")
-        return _with_user(self.DATABASE_URL, self.APP_DB_USER, self.APP_DB_PASSWORD)
+        return _with_user(self.DATABASE_URL, getattr(self, f"{kind}_DB_USER"),
+                          getattr(self, f"{kind}_DB_PASSWORD"))
+
+    @property
+    def app_database_url(self) -> str:
+        """The web login's URL (the customer-facing app role)."""
+        return self._login_url("APP")
 
     @property
     def admin_database_url(self) -> str:
-        """The admin login's URL: explicit, or DATABASE_URL with its credentials."""
-        if self.ADMIN_DATABASE_URL:
-            return self.ADMIN_DATABASE_URL
-        if not self.DATABASE_URL:
-            raise RuntimeError("DATABASE_URL is not set")
-        return _with_user(self.DATABASE_URL, self.ADMIN_DB_USER, self.ADMIN_DB_PASSWORD)
+        """The admin login's URL (the platform admin area)."""
+        return self._login_url("ADMIN")
 
     @property
     def system_database_url(self) -> str:
-        """The system login's URL: explicit, or DATABASE_URL with its credentials."""
-        if self.SYSTEM_DATABASE_URL:
-            return self.SYSTEM_DATABASE_URL
-        if not self.DATABASE_URL:
-            raise RuntimeError("DATABASE_URL is not set")
-        return _with_user(self.DATABASE_URL, self.SYSTEM_DB_USER, self.SYSTEM_DB_PASSWORD)
+        """The system login's URL (worker, beat, webhooks' bookkeeping)."""
+        return self._login_url("SYSTEM")
 
     def secret_values(self) -> list[str]:
         """Configured secret values, longest first, for log redaction."""
