@@ -121,8 +121,10 @@ def production(servers, tmp_path_factory):
         "SECRET_KEY": secrets.token_urlsafe(48), "JWT_SECRET": secrets.token_urlsafe(48),
         "RAILWAY_WEBHOOK_SECRET": secrets.token_urlsafe(48),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(32),
-        # The app role is cluster-wide: keep the password the test suite gave it.
+        # The database logins are cluster-wide: keep the passwords the test suite gave them.
         "APP_DB_PASSWORD": os.environ["APP_DB_PASSWORD"],
+        "ADMIN_DB_PASSWORD": os.environ["ADMIN_DB_PASSWORD"],
+        "SYSTEM_DB_PASSWORD": os.environ["SYSTEM_DB_PASSWORD"],
         "RAILWAY_API_URL": f"http://127.0.0.1:{_free_port()}/graphql/v2",  # nothing there
         "STRIPE_API_BASE": f"http://127.0.0.1:{_free_port()}",
         "WEB_CONCURRENCY": "1", "WORKER_CONCURRENCY": "1",
