@@ -396,78 +396,57 @@ def dns_instructions(inst: Instance) -> list[dict[str, str]]:
 
 # --- billing: suspend and resume a whole workspace -------------------------------------------
 
+def _move_all(session: Session, tenant_id: uuid.UUID, which, *, to: str, step: str,
+              why: str, reason: str | None, action: str,
+              poll_in: timedelta = timedelta(0)) -> int:
+    """Move the workspace's instances matching `which` (locked) to `to`, each with a `step`
+    for the tasks to run on Railway, and audit the batch. Returns how many moved."""
+    count = 0
+    for inst in session.scalars(select(Instance).where(Instance.tenant_id == tenant_id, which)
+                                .with_for_update(of=Instance)):
+        if not states.can(inst.status, to):
+            continue
+        _cancel_open_steps(session, inst, f"{why}: {reason}" if reason else why)
+        states.transition(inst, to, reason or why)
+        inst.next_poll_at = now() + poll_in
+        _new_step(session, inst, step, None, reason=reason)
+        count += 1
+    if count:
+        details: dict[str, Any] = {"count": count}
+        if reason:
+            details["reason"] = reason
+        audit.record(session, action, target_type="tenant", target_id=tenant_id,
+                     tenant_id=tenant_id, details=details)
+    return count
+
+
 def suspend_tenant_instances(session: Session, tenant_id: uuid.UUID, reason: str) -> int:
     """Stop every live instance of the workspace on Railway (billing, spend cap). They show
     as suspended at once; the stop happens in tasks. Returns how many were suspended."""
-    count = 0
-    for inst in session.scalars(select(Instance).where(
-            Instance.tenant_id == tenant_id,
-            Instance.status.in_(SUSPENDABLE)).with_for_update(of=Instance)):
-        _cancel_open_steps(session, inst, f"suspended: {reason}")
-        states.transition(inst, "suspended", reason)
-        inst.next_poll_at = now() + timedelta(minutes=5)
-        _new_step(session, inst, "suspend", None, reason=reason)
-        count += 1
-    if count:
-        audit.record(session, "instance.suspend_all", target_type="tenant",
-                     target_id=tenant_id, tenant_id=tenant_id,
-                     details={"reason": reason, "count": count})
-    return count
+    return _move_all(session, tenant_id, Instance.status.in_(SUSPENDABLE), to="suspended",
+                     step="suspend", why="suspended", reason=reason, action="instance.suspend_all",
+                     poll_in=timedelta(minutes=5))
 
 
 def stop_instances(session: Session, tenant_id: uuid.UUID, instance_ids: list[uuid.UUID],
                    reason: str) -> int:
     """Stop these instances of the workspace, whatever they are doing (billing: a workspace
     over its plan's limit stops the ones its owner picked). Returns how many will stop."""
-    count = 0
-    for inst in session.scalars(select(Instance).where(
-            Instance.tenant_id == tenant_id, Instance.id.in_(list(instance_ids)))
-            .with_for_update(of=Instance)):
-        if not states.can(inst.status, "stopping"):
-            continue
-        _cancel_open_steps(session, inst, f"stopped: {reason}")
-        states.transition(inst, "stopping", reason)
-        inst.next_poll_at = now()
-        _new_step(session, inst, "stop", None, reason=reason)
-        count += 1
-    if count:
-        audit.record(session, "instance.stop_many", target_type="tenant", target_id=tenant_id,
-                     tenant_id=tenant_id, details={"reason": reason, "count": count})
-    return count
+    return _move_all(session, tenant_id, Instance.id.in_(list(instance_ids)), to="stopping",
+                     step="stop", why="stopped", reason=reason, action="instance.stop_many")
 
 
 def delete_tenant_instances(session: Session, tenant_id: uuid.UUID, reason: str) -> int:
     """Delete every instance of the workspace (billing: unpaid past the deletion date).
     The rows stay, marked deleted once Railway's projects are gone."""
-    count = 0
-    for inst in session.scalars(select(Instance).where(
-            Instance.tenant_id == tenant_id,
-            Instance.status.notin_(("deleting", "deleted"))).with_for_update(of=Instance)):
-        _cancel_open_steps(session, inst, f"deleted: {reason}")
-        states.transition(inst, "deleting", reason)
-        inst.next_poll_at = now()
-        _new_step(session, inst, "delete", None, reason=reason)
-        count += 1
-    if count:
-        audit.record(session, "instance.delete_all", target_type="tenant", target_id=tenant_id,
-                     tenant_id=tenant_id, details={"reason": reason, "count": count})
-    return count
+    return _move_all(session, tenant_id, Instance.status.notin_(("deleting", "deleted")),
+                     to="deleting", step="delete", why="deleted", reason=reason,
+                     action="instance.delete_all")
 
 
 def resume_tenant_instances(session: Session, tenant_id: uuid.UUID) -> int:
     """Start again what a suspension stopped (not what customers stopped themselves).
     Refused (LimitExceeded) while anything still holds the workspace."""
     admission.check_can_run(session, _fresh_tenant(session, tenant_id))
-    count = 0
-    for inst in session.scalars(select(Instance).where(
-            Instance.tenant_id == tenant_id,
-            Instance.status == "suspended").with_for_update(of=Instance)):
-        _cancel_open_steps(session, inst, "resumed")
-        states.transition(inst, "starting", "resumed")
-        inst.next_poll_at = now()
-        _new_step(session, inst, "resume", None)
-        count += 1
-    if count:
-        audit.record(session, "instance.resume_all", target_type="tenant",
-                     target_id=tenant_id, tenant_id=tenant_id, details={"count": count})
-    return count
+    return _move_all(session, tenant_id, Instance.status == "suspended", to="starting",
+                     step="resume", why="resumed", reason=None, action="instance.resume_all")
