@@ -36,7 +36,8 @@ def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_f
                    tenant=tenant, template=template, browser=None)  # reads rows only
     browser = Browser(stack.url, session_cookie(app, user, tenant.id))
     # Railway takes its time over the template deploy: the worker is inside the step.
-    railway_emulator.script("timeout", operation="TemplateDeployV2", seconds=120)
+    # (applied at once, answered after 120 s: the "slow" fault, as templateDeployV2 may be)
+    railway_emulator.script("slow", operation="TemplateDeployV2", seconds=120)
     redis = stack.redis_conn()
     try:
         with MiniBeat(stack.redis.url):
@@ -48,9 +49,11 @@ def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_f
             assert lc.instance(iid).railway_project_id  # the step got that far, and said so
 
             stack.worker.kill()
-            # Killed mid-step: nothing finished, and the dead worker's lock is still there.
+            # Killed mid-step: nothing finished, and the dead worker's lock is still there. The
+            # step says the template deploy may have been applied (recorded before sending):
+            # the new worker must watch the project, not send it again.
             assert lc.instance(iid).status == "provisioning"
-            assert lc.steps(iid) == [("deploy", "queued")]
+            assert lc.steps(iid) == [("deploy", "in_progress")]
             assert redis.exists(f"instance-lock:{iid}")
 
             stack.new_worker()
@@ -69,6 +72,7 @@ def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_f
     assert project["id"] == inst.railway_project_id
     assert len(project["services"]) == len(template.serialized_config["services"])
     assert railway_emulator.count("ProjectCreate") == 1
+    assert railway_emulator.count("TemplateDeployV2") == 1
 
 
 def test_by_default_a_dead_workers_deploy_is_handed_on_before_the_deploy_timeout(app_ctx):
