@@ -12,8 +12,6 @@ within seconds since nobody renews it.
 
 from __future__ import annotations
 
-import pytest
-
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Tenant
@@ -23,8 +21,6 @@ from tests.support.lifecycle import Lifecycle, railway_template
 from tests.support.resilience import Browser, session_cookie
 
 
-@pytest.mark.xfail(reason="regressed after the Railway-queue and per-login merges of 2026-12-03; "
-                   "open in issue 19's note: to fix first next session", strict=False)
 def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_factory,
                                                                  railway_emulator, stack):
     plan = committed_factory.plan(max_instances=5)
