@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
-import pytest
 
+from railsaas.catalog.variables import apply_to_serialized
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Instance, Membership, Tenant, User
@@ -53,8 +53,9 @@ def _deployed_service(rc, emulator, template_code: str, name: str) -> tuple[str,
     found = next(t for t in emulator.templates() if t["code"] == template_code)
     project = rc.create_project(name)
     env = project.environment() or project.environments[0]
-    rc.deploy_template(found["id"], found["serializedConfig"], project_id=project.id,
-                       environment_id=env.id)
+    # As the app sends it: Railway fills nothing from `defaultValue`, the client does.
+    config = apply_to_serialized(found["serializedConfig"], [], {})
+    rc.deploy_template(found["id"], config, project_id=project.id, environment_id=env.id)
     service = wait_until(lambda: rc.project(project.id).services, message="services created",
                          timeout=60, interval=0.5)[0]
     return project.id, env.id, service.id
@@ -154,8 +155,6 @@ async def _run(url: str, teams: list[Team], seconds: float) -> Tally:
     return tally
 
 
-@pytest.mark.xfail(reason="regressed after the Railway-queue and per-login merges of 2026-12-03; "
-                   "open in issue 19's note: to fix first next session", strict=False)
 def test_200_users_browsing_and_polling_get_no_errors(app, committed_factory,
                                                       railway_emulator, stack, long_form):
     teams = _seed(app, committed_factory, railway_emulator)
