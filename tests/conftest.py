@@ -147,7 +147,9 @@ def _tasks_run_in_the_session_app(request):
     in the default app's Flask context: a test that built another app would leave later
     tests' tasks running with its config (another Stripe URL, say). Point it back."""
     if "app" in request.fixturenames:
-        request.getfixturevalue("app").extensions["celery"].set_default()
+        celery = request.getfixturevalue("app").extensions["celery"]
+        celery.set_default()
+        celery.set_current()  # shared_task resolves the thread's current app first
 
 
 @pytest.fixture

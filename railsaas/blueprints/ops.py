@@ -80,7 +80,7 @@ def metrics_view():
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return _no_store(response)
-    metrics.sample_process()
+    metrics.sample_process(force=True)
     with db.scope(SYSTEM) as session:
         counts = metrics.instance_counts(session)
     open_ = _railway_breaker_open()

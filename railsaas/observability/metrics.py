@@ -261,9 +261,19 @@ def task_retried(task: str) -> None:
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+_sampled_at = 0.0
+SAMPLE_EVERY = 1.0  # seconds: called after every request and task, read at most this often
+
+
 @_safe
-def sample_process() -> None:
-    """CPU and resident memory of this process (Linux /proc; elsewhere CPU only)."""
+def sample_process(force: bool = False) -> None:
+    """CPU and resident memory of this process (Linux /proc; elsewhere CPU only); at most
+    once a second unless `force` (a scrape wants the scraping process's value now)."""
+    global _sampled_at
+    now = time.monotonic()
+    if not force and now - _sampled_at < SAMPLE_EVERY:
+        return
+    _sampled_at = now
     times = os.times()
     PROCESS_CPU.set(times.user + times.system)
     with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as f:
