@@ -35,6 +35,7 @@ import argparse
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -330,19 +331,25 @@ def _stderr_text(f: IO[bytes]) -> str:
 # --- storage --------------------------------------------------------------------------------
 
 def s3_client(settings: Settings):
+    """One client per storage account and process: each call's own client would leave its
+    connection pool for the garbage collector (boto3 clients are thread-safe)."""
+    return _s3_client(settings.endpoint_url, settings.region, settings.access_key_id,
+                      settings.secret_access_key)
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(endpoint_url: str, region: str, access_key_id: str, secret_access_key: str):
     config = BotoConfig(
         retries={"max_attempts": 5, "mode": "standard"},
         # Path-style for endpoints other than AWS (MinIO needs it; R2 and B2 accept it), and
         # checksums only where required: the default CRC headers of recent boto3 are not
         # accepted by every S3-compatible store.
-        s3={"addressing_style": "path"} if settings.endpoint_url else None,
+        s3={"addressing_style": "path"} if endpoint_url else None,
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required")
-    return boto3.client("s3", endpoint_url=settings.endpoint_url or None,
-                        region_name=settings.region or None,
-                        aws_access_key_id=settings.access_key_id or None,
-                        aws_secret_access_key=settings.secret_access_key or None,
-                        config=config)
+    return boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None,
+                        aws_access_key_id=access_key_id or None,
+                        aws_secret_access_key=secret_access_key or None, config=config)
 
 
 @dataclass(frozen=True)
