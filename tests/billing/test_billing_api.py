@@ -11,21 +11,14 @@ import pytest
 
 from railsaas.billing import usage
 from railsaas.models import Subscription, Tenant, UsageMetric
-from tests.support import DEFAULT_PASSWORD
+from tests.support.api import auth_header
 from tests.support.billing import CARD, PAYS, deliver, in_system, process, rows
-
-
-def token(client, user) -> dict:
-    resp = client.post("/api/auth/login", json={"email": user.email,
-                                                "password": DEFAULT_PASSWORD})
-    assert resp.status_code == 200, resp.json
-    return {"Authorization": f"Bearer {resp.json['access_token']}"}
 
 
 @pytest.fixture
 def owner(client, factory):
     user, tenant = factory.workspace()
-    return user, tenant, token(client, user)
+    return user, tenant, auth_header(client, user)
 
 
 def subscribe(client, stripe_emulator, headers, plan) -> None:
@@ -95,7 +88,7 @@ def test_only_the_owner_changes_the_subscription(app, client, factory, owner, pl
     _, tenant, _ = owner
     member = factory.user()
     factory.member(tenant, member, role="admin")
-    headers = token(client, member)
+    headers = auth_header(client, member)
     assert client.get("/api/billing/subscription", headers=headers).status_code == 200
     resp = client.post("/api/billing/subscription", json={"plan_id": str(plans["pro"].id)},
                        headers=headers)

@@ -22,21 +22,14 @@ from railsaas.models import (
     UsageMeterReport,
     UsageMetric,
 )
-from tests.support import DEFAULT_PASSWORD
+from tests.support.api import auth_header
 from tests.support.billing import CARD, PAYS, deliver, in_system, process, rows
-
-
-def token(client, user) -> dict:
-    resp = client.post("/api/auth/login", json={"email": user.email,
-                                                "password": DEFAULT_PASSWORD})
-    assert resp.status_code == 200, resp.json
-    return {"Authorization": f"Bearer {resp.json['access_token']}"}
 
 
 @pytest.fixture
 def owner(client, factory):
     user, tenant = factory.workspace()
-    return user, tenant, token(client, user)
+    return user, tenant, auth_header(client, user)
 
 
 def start_checkout(client, headers, plan) -> dict:

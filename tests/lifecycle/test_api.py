@@ -8,16 +8,9 @@ from sqlalchemy import func, select
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Instance, Tenant, User
-from tests.support import DEFAULT_PASSWORD
+from tests.support.api import auth_header
 
 ZERO = "00000000-0000-4000-8000-000000000000"
-
-
-def _token(client, user) -> dict:
-    resp = client.post("/api/auth/login", json={"email": user.email,
-                                                "password": DEFAULT_PASSWORD})
-    assert resp.status_code == 200, resp.json
-    return {"Authorization": f"Bearer {resp.json['access_token']}"}
 
 
 @pytest.fixture
@@ -27,7 +20,7 @@ def api_customer(client, factory):
     user, tenant = factory.workspace()
     with db.scope(SYSTEM) as s:
         s.get(Tenant, tenant.id).plan_id = plan.id
-    return user, tenant, _token(client, user)
+    return user, tenant, auth_header(client, user)
 
 
 def _instances() -> int:
@@ -120,7 +113,7 @@ def test_workspace_b_gets_404_for_workspace_a_instances(client, api_customer, fa
     _, tenant, _ = api_customer
     inst = factory.instance(tenant, ghost, name="private")
     user_b, _ = factory.workspace()
-    auth_b = _token(client, user_b)
+    auth_b = auth_header(client, user_b)
     path = f"/api/instances/{inst.id}"
     assert client.get(path, headers=auth_b).status_code == 404
     assert client.put(path, headers=auth_b, json={"name": "mine"}).status_code == 404
@@ -144,7 +137,7 @@ def test_template_writes_are_for_platform_admins(client, api_customer, factory, 
     admin, _ = factory.workspace()
     with db.scope(SYSTEM) as s:
         s.get(User, admin.id).role = "admin"
-    admin_auth = _token(client, admin)
+    admin_auth = auth_header(client, admin)
     created = client.post("/api/templates", headers=admin_auth, json=body)
     assert created.status_code == 201
     tid = created.json["id"]

@@ -16,6 +16,11 @@ def bearer(token: str, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **extra}
 
 
+def auth_header(client, user) -> dict[str, str]:
+    """The Authorization header of `user` signed in through the login API."""
+    return bearer(session_token(client, user))
+
+
 def member_of(session, tenant_id, user_id) -> Workspace:
     """The workspace as the request context sees it for this member (their real role)."""
     role = session.scalar(select(Membership.role).where(Membership.tenant_id == tenant_id,
