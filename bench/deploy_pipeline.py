@@ -47,26 +47,56 @@ UNLIMITED = 1_000_000_000
 
 
 def start_emulator(port: int, pro_limits: bool, log_path: Path) -> subprocess.Popen:
-    args = [sys.executable, "-m", "devtools.emulators.railway", "--port", str(port),
-            "--token", harness.TOKEN, "--workspace-id", harness.WORKSPACE,
-            "--deploy-seconds", "0", "--deploy-jitter", "0", "--workflow-seconds", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "devtools.emulators.railway",
+        "--port",
+        str(port),
+        "--token",
+        harness.TOKEN,
+        "--workspace-id",
+        harness.WORKSPACE,
+        "--deploy-seconds",
+        "0",
+        "--deploy-jitter",
+        "0",
+        "--workflow-seconds",
+        "0",
+    ]
     if not pro_limits:
         args += ["--rate-per-hour", str(UNLIMITED), "--rate-per-second", str(UNLIMITED)]
     log = log_path.open("w")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
 
 
-def start_worker(n: int, concurrency: int, beat: bool, env: dict, local: Path
-                 ) -> subprocess.Popen:
+def start_worker(n: int, concurrency: int, beat: bool, env: dict, local: Path) -> subprocess.Popen:
     celery = str(Path(sys.executable).with_name("celery"))
-    args = [celery, "-A", "railsaas.tasks.worker", "worker", "--pool", "prefork",
-            "--concurrency", str(concurrency), "--loglevel", "INFO",
-            "--hostname", f"bench{n}@%h", "--without-gossip", "--without-mingle"]
+    args = [
+        celery,
+        "-A",
+        "railsaas.tasks.worker",
+        "worker",
+        "--pool",
+        "prefork",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"bench{n}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if beat:
         args += ["--beat", "--schedule", str(local / "deploy-bench-beat")]
     log = (local / f"deploy-bench-worker{n}.log").open("w")
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
-                            env={**os.environ, **env})
+    return subprocess.Popen(
+        args,
+        stdout=log,
+        stderr=subprocess.STDOUT,  # noqa: S603
+        env={**os.environ, **env},
+    )
 
 
 def wait_ready(app, workers: int, timeout: float = 120) -> None:
@@ -105,9 +135,14 @@ def create_deploys(app, ws: harness.Workspaces, count: int) -> list:
             with db.scope(TenantContext(tenant_id=tenant_id, user_id=user_id)) as s:
                 tenant = s.get(Tenant, tenant_id)
                 inst = instances.create_instance(
-                    s, tenant_id=tenant_id, user_id=user_id, template_id=ws.template_id,
-                    name=f"app-{n}", variables={},
-                    actor=Workspace(tenant=tenant, role="owner"))
+                    s,
+                    tenant_id=tenant_id,
+                    user_id=user_id,
+                    template_id=ws.template_id,
+                    name=f"app-{n}",
+                    variables={},
+                    actor=Workspace(tenant=tenant, role="owner"),
+                )
                 ids.append(inst.id)
     return ids
 
@@ -118,8 +153,9 @@ def statuses(app) -> dict[str, int]:
     from railsaas.models import Instance
 
     with app.app_context(), db.scope(SYSTEM) as s:
-        return dict(s.execute(select(Instance.status, func.count())
-                              .group_by(Instance.status)).all())
+        return dict(
+            s.execute(select(Instance.status, func.count()).group_by(Instance.status)).all()
+        )
 
 
 def latencies(app, since: datetime) -> list[float]:
@@ -129,8 +165,11 @@ def latencies(app, since: datetime) -> list[float]:
     from railsaas.models import Instance
 
     with app.app_context(), db.scope(SYSTEM) as s:
-        rows = s.execute(select(Instance.created_at, Instance.status_changed_at)
-                         .where(Instance.status == "running")).all()
+        rows = s.execute(
+            select(Instance.created_at, Instance.status_changed_at).where(
+                Instance.status == "running"
+            )
+        ).all()
     return sorted((b - max(a, since)).total_seconds() for a, b in rows)
 
 
@@ -139,26 +178,41 @@ def seed_projects(url: str, count: int) -> None:
     over GraphQL like ours: a deploy looks its project up by name among all of them."""
     from railsaas.railway import RailwayClient
 
-    with RailwayClient(api_url=url, token=harness.TOKEN, workspace_id=harness.WORKSPACE,
-                       rate_per_hour=UNLIMITED, rate_per_second=UNLIMITED) as rc:
+    with RailwayClient(
+        api_url=url,
+        token=harness.TOKEN,
+        workspace_id=harness.WORKSPACE,
+        rate_per_hour=UNLIMITED,
+        rate_per_second=UNLIMITED,
+    ) as rc:
         for n in range(count):
             rc.create_project(f"railsaas-existing-{n}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--instances", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="prefork processes per worker (default 4)")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="prefork processes per worker (default 4)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--pro-limits", action="store_true",
-                        help="keep Railway Pro's rate limits (10,000/h, 50/s)")
-    parser.add_argument("--stream", action="store_true",
-                        help="create the deploys while the workers run (default: queue "
-                             "them all, then let the workers go)")
-    parser.add_argument("--existing-projects", type=int, default=0,
-                        help="projects already in the Railway workspace (default 0)")
+    parser.add_argument(
+        "--pro-limits", action="store_true", help="keep Railway Pro's rate limits (10,000/h, 50/s)"
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="create the deploys while the workers run (default: queue "
+        "them all, then let the workers go)",
+    )
+    parser.add_argument(
+        "--existing-projects",
+        type=int,
+        default=0,
+        help="projects already in the Railway workspace (default 0)",
+    )
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--database", default="railsaas_bench_deploy")
     parser.add_argument("--out", type=Path)
@@ -183,13 +237,21 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        limits = {} if args.pro_limits else {"RAILWAY_RATE_PER_HOUR": str(UNLIMITED),
-                                              "RAILWAY_RATE_PER_SECOND": str(UNLIMITED)}
-        env = harness.app_environment(database_url, redis_url,
-                                      f"http://127.0.0.1:{port}/graphql/v2", **limits)
+        limits = (
+            {}
+            if args.pro_limits
+            else {
+                "RAILWAY_RATE_PER_HOUR": str(UNLIMITED),
+                "RAILWAY_RATE_PER_SECOND": str(UNLIMITED),
+            }
+        )
+        env = harness.app_environment(
+            database_url, redis_url, f"http://127.0.0.1:{port}/graphql/v2", **limits
+        )
         template = next(t for t in ctl.templates() if t["code"] == harness.TEMPLATE_CODE)
-        ws = harness.seed_workspaces(database_url, template, math.ceil(args.instances / 10),
-                                     max_instances=10)
+        ws = harness.seed_workspaces(
+            database_url, template, math.ceil(args.instances / 10), max_instances=10
+        )
         import redis
 
         redis.Redis.from_url(redis_url).flushdb()  # no queue or budget left from a past run
@@ -202,15 +264,17 @@ def main() -> None:
         wait_ready(app, args.workers)
 
         if args.existing_projects:
-            print(f"  {args.existing_projects:,} projects already in the workspace ...",
-                  flush=True)
+            print(f"  {args.existing_projects:,} projects already in the workspace ...", flush=True)
             seed_projects(f"http://127.0.0.1:{port}/graphql/v2", args.existing_projects)
         ctl.clear_requests()
         celery = app.extensions["celery"]
         mode = "stream" if args.stream else "burst"
-        print(f"{args.instances} deploys ({mode}), {args.workers} worker(s) x "
-              f"{args.concurrency} processes, {'Pro' if args.pro_limits else 'no'} rate "
-              f"limits", flush=True)
+        print(
+            f"{args.instances} deploys ({mode}), {args.workers} worker(s) x "
+            f"{args.concurrency} processes, {'Pro' if args.pro_limits else 'no'} rate "
+            f"limits",
+            flush=True,
+        )
         if not args.stream:  # the deploys queue up; the clock starts when workers take them
             celery.control.cancel_consumer("celery", reply=True)
         began = time.monotonic()
@@ -225,8 +289,7 @@ def main() -> None:
         accepted_at = None
         while time.monotonic() - started < args.timeout:
             seen = statuses(app)
-            if accepted_at is None and not (seen.get("requested", 0)
-                                            + seen.get("provisioning", 0)):
+            if accepted_at is None and not (seen.get("requested", 0) + seen.get("provisioning", 0)):
                 accepted_at = time.monotonic() - started
             if seen.get("running", 0) == args.instances:
                 break
@@ -243,35 +306,55 @@ def main() -> None:
     lat = latencies(app, started_at)
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "instances": args.instances, "mode": mode, "workers": args.workers,
+        "instances": args.instances,
+        "mode": mode,
+        "workers": args.workers,
         "existing_projects": args.existing_projects,
-        "concurrency": args.concurrency, "rate_limits": "pro" if args.pro_limits else "none",
+        "concurrency": args.concurrency,
+        "rate_limits": "pro" if args.pro_limits else "none",
         "created_seconds": round(created, 1),
         "accepted_seconds": round(accepted_at, 1) if accepted_at is not None else None,
         "all_running_seconds": round(elapsed, 1) if running == args.instances else None,
-        "running": running, "statuses": seen,
+        "running": running,
+        "statuses": seen,
         "instances_per_minute": round(running / elapsed * 60, 1),
-        "latency_seconds": {"p50": round(statistics.median(lat), 1),
-                            "p95": round(lat[int(0.95 * (len(lat) - 1))], 1),
-                            "max": round(lat[-1], 1)} if lat else None,
-        "requests": log["total"], "requests_per_deploy": round(log["total"] / args.instances, 1),
-        "by_operation": log["by_operation"], "by_status": log["by_status"],
+        "latency_seconds": {
+            "p50": round(statistics.median(lat), 1),
+            "p95": round(lat[int(0.95 * (len(lat) - 1))], 1),
+            "max": round(lat[-1], 1),
+        }
+        if lat
+        else None,
+        "requests": log["total"],
+        "requests_per_deploy": round(log["total"] / args.instances, 1),
+        "by_operation": log["by_operation"],
+        "by_status": log["by_status"],
     }
-    print(f"  {running}/{args.instances} running after {elapsed:.1f} s: "
-          f"{result['instances_per_minute']} instances/minute; creation to running "
-          f"{result['latency_seconds']}; {result['requests_per_deploy']} Railway requests "
-          f"per deploy {log['by_operation']}", flush=True)
+    print(
+        f"  {running}/{args.instances} running after {elapsed:.1f} s: "
+        f"{result['instances_per_minute']} instances/minute; creation to running "
+        f"{result['latency_seconds']}; {result['requests_per_deploy']} Railway requests "
+        f"per deploy {log['by_operation']}",
+        flush=True,
+    )
     print()
-    print("| instances | mode | existing projects | workers x processes | rate limits "
-          "| created in | all accepted | all running | instances/min "
-          "| p50 / p95 to running | requests/deploy |")
+    print(
+        "| instances | mode | existing projects | workers x processes | rate limits "
+        "| created in | all accepted | all running | instances/min "
+        "| p50 / p95 to running | requests/deploy |"
+    )
     print("|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
-    lat_s = (f"{result['latency_seconds']['p50']:g} / {result['latency_seconds']['p95']:g} s"
-             if lat else "-")
-    print(f"| {args.instances} | {mode} | {args.existing_projects:,} "
-          f"| {args.workers} x {args.concurrency} | {result['rate_limits']} "
-          f"| {created:.1f} s | {result['accepted_seconds']} s | {elapsed:.1f} s "
-          f"| {result['instances_per_minute']:g} | {lat_s} | {result['requests_per_deploy']:g} |")
+    lat_s = (
+        f"{result['latency_seconds']['p50']:g} / {result['latency_seconds']['p95']:g} s"
+        if lat
+        else "-"
+    )
+    print(
+        f"| {args.instances} | {mode} | {args.existing_projects:,} "
+        f"| {args.workers} x {args.concurrency} | {result['rate_limits']} "
+        f"| {created:.1f} s | {result['accepted_seconds']} s | {elapsed:.1f} s "
+        f"| {result['instances_per_minute']:g} | {lat_s} | {result['requests_per_deploy']:g} |"
+    )
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
         print(f"\nwrote {args.out}")

@@ -25,16 +25,20 @@ def _conn() -> psycopg.Connection:
     conn = getattr(_local, "conn", None)
     if conn is None or conn.closed:
         conn = psycopg.connect(os.environ["FLOOR_DATABASE_URL"], autocommit=True)
-        conn.execute("SELECT set_config('app.tenant_id', %s, false)",
-                     (os.environ["FLOOR_TENANT_ID"],))
+        conn.execute(
+            "SELECT set_config('app.tenant_id', %s, false)", (os.environ["FLOOR_TENANT_ID"],)
+        )
         _local.conn = conn
     return conn
 
 
 @app.get("/instances/<uuid:instance_id>")
 def instance(instance_id):
-    row = _conn().execute("SELECT id, name, status, domain FROM instances WHERE id = %s",
-                          (instance_id,)).fetchone()
+    row = (
+        _conn()
+        .execute("SELECT id, name, status, domain FROM instances WHERE id = %s", (instance_id,))
+        .fetchone()
+    )
     if row is None:
         abort(404)
     return jsonify(id=str(row[0]), name=row[1], status=row[2], domain=row[3])

@@ -126,6 +126,7 @@ def fail(message: str) -> None:
 
 # --- the data -----------------------------------------------------------------------------------
 
+
 def prepare(url: str, slug: str | None) -> dict:
     """Choose the workspace, set its owner's password, make sure usage is rolled up."""
     engine = dbadmin.admin_engine(url)
@@ -134,38 +135,63 @@ def prepare(url: str, slug: str | None) -> dict:
             conn.exec_driver_sql("SET app.role = 'system'")
             row = conn.execute(text(PICK_WORKSPACE), {"slug": slug}).first()
             if row is None:
-                fail("no active workspace with 50 live instances on a plan allowing them"
-                     + (f" (slug {slug})" if slug else "") + ": run bench.dataset first")
+                fail(
+                    "no active workspace with 50 live instances on a plan allowing them"
+                    + (f" (slug {slug})" if slug else "")
+                    + ": run bench.dataset first"
+                )
             tenant_id, slug, user_id, email, count = row
-            stored = conn.execute(text("SELECT password_hash FROM users WHERE id = :id"),
-                                  {"id": user_id}).scalar()
-            if not _matches(PASSWORD, stored):
-                conn.execute(text("UPDATE users SET password_hash = :h WHERE id = :id"), {
-                    "h": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(12)).decode(),
-                    "id": user_id})
-            # The status partial is polled while an instance changes: take a deploying one.
-            instance_id = conn.execute(text(
-                "SELECT id FROM instances WHERE tenant_id = :t AND status <> 'deleted' "
-                "ORDER BY status = 'deploying' DESC, created_at LIMIT 1"), {"t": tenant_id}
+            stored = conn.execute(
+                text("SELECT password_hash FROM users WHERE id = :id"), {"id": user_id}
             ).scalar()
-            behind = conn.execute(text(
-                "SELECT coalesce((SELECT max(seq) FROM usage_metrics), 0) > coalesce(("
-                "SELECT last_seq FROM usage_rollup_marks WHERE name = 'daily'), 0)")).scalar()
+            if not _matches(PASSWORD, stored):
+                conn.execute(
+                    text("UPDATE users SET password_hash = :h WHERE id = :id"),
+                    {
+                        "h": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(12)).decode(),
+                        "id": user_id,
+                    },
+                )
+            # The status partial is polled while an instance changes: take a deploying one.
+            instance_id = conn.execute(
+                text(
+                    "SELECT id FROM instances WHERE tenant_id = :t AND status <> 'deleted' "
+                    "ORDER BY status = 'deploying' DESC, created_at LIMIT 1"
+                ),
+                {"t": tenant_id},
+            ).scalar()
+            behind = conn.execute(
+                text(
+                    "SELECT coalesce((SELECT max(seq) FROM usage_metrics), 0) > coalesce(("
+                    "SELECT last_seq FROM usage_rollup_marks WHERE name = 'daily'), 0)"
+                )
+            ).scalar()
         if behind:
             _rollup(url)
         with engine.begin() as conn:
             conn.exec_driver_sql("SET app.role = 'system'")
-            sizes = conn.execute(text("""
+            sizes = conn.execute(
+                text("""
                 SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM instances),
                        (SELECT reltuples::bigint FROM pg_class WHERE relname = 'usage_metrics'),
                        (SELECT count(*) FROM usage_rollups WHERE tenant_id = :t),
-                       current_setting('server_version')"""), {"t": tenant_id}).one()
+                       current_setting('server_version')"""),
+                {"t": tenant_id},
+            ).one()
     finally:
         engine.dispose()
-    return {"tenant_id": str(tenant_id), "slug": slug, "email": email, "instances": count,
-            "instance_id": str(instance_id), "workspaces_in_db": sizes[0],
-            "instances_in_db": sizes[1], "usage_rows_in_db_estimate": sizes[2],
-            "rollup_rows_of_workspace": sizes[3], "postgresql": sizes[4]}
+    return {
+        "tenant_id": str(tenant_id),
+        "slug": slug,
+        "email": email,
+        "instances": count,
+        "instance_id": str(instance_id),
+        "workspaces_in_db": sizes[0],
+        "instances_in_db": sizes[1],
+        "usage_rows_in_db_estimate": sizes[2],
+        "rollup_rows_of_workspace": sizes[3],
+        "postgresql": sizes[4],
+    }
 
 
 def _matches(password: str, stored: str | None) -> bool:
@@ -186,20 +212,33 @@ def _rollup(url: str) -> None:
     started = time.perf_counter()
     with create_app().app_context(), db.scope(SYSTEM) as s:
         run = usage.rollup(s)
-    print(f"rolled usage up: {run.groups:,} groups in {time.perf_counter() - started:.1f} s",
-          flush=True)
+    print(
+        f"rolled usage up: {run.groups:,} groups in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
 
 # --- servers ------------------------------------------------------------------------------------
 
+
 def gunicorn(app: str, port: int, env: dict, args, log: Path) -> subprocess.Popen:
-    cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "gunicorn.conf.py",
-           "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-           "--threads", str(args.threads), app]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "--config",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        app,
+    ]
     # Nothing inherited may point gunicorn.conf.py at someone else's metrics directory.
     inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**inherited, **env},
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env={**inherited, **env}, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -233,11 +272,12 @@ def login(base: str, email: str) -> str:
             fail("no CSRF token on /login")
         # The cookie is Secure (DEBUG=0): httpx would not send it back over http, so by hand.
         cookie = page.cookies.get("session")
-        resp = client.post("/login", data={"csrf_token": match.group(1), "email": email,
-                                           "password": PASSWORD},
-                           headers={"Cookie": f"session={cookie}"})
-        if resp.status_code != 303 or not resp.headers.get("location", "").endswith(
-                "/dashboard"):
+        resp = client.post(
+            "/login",
+            data={"csrf_token": match.group(1), "email": email, "password": PASSWORD},
+            headers={"Cookie": f"session={cookie}"},
+        )
+        if resp.status_code != 303 or not resp.headers.get("location", "").endswith("/dashboard"):
             fail(f"login failed ({resp.status_code}); see the app log")
         return resp.cookies.get("session")
 
@@ -253,15 +293,31 @@ def check(base: str, cookie: str, path: str, htmx: bool, expect: str) -> None:
 
 # --- load ---------------------------------------------------------------------------------------
 
+
 def wrk(url: str, script: Path, seconds: int, connections: int, threads: int) -> dict:
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-         "--timeout", "10s", "-s", str(script), url],
-        capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         fail(f"wrk printed no result:\n{out}")
-    return json.loads(line[len("BENCH_JSON "):])
+    return json.loads(line[len("BENCH_JSON ") :])
 
 
 def measure(name: str, base: str, path: str, script: Path, args, load="saturated") -> Result:
@@ -269,20 +325,28 @@ def measure(name: str, base: str, path: str, script: Path, args, load="saturated
         wrk(base + path, script, args.warmup, args.connections, args.wrk_threads)
     raw = wrk(base + path, script, args.seconds, args.connections, args.wrk_threads)
     seconds = raw["duration_us"] / 1e6
-    result = Result(name=name, path=path, load=load, requests=raw["requests"],
-                    seconds=round(seconds, 2),
-                    rps=round(raw["requests"] / seconds, 1),
-                    p50_ms=raw["p50_us"] / 1000, p90_ms=raw["p90_us"] / 1000,
-                    p99_ms=raw["p99_us"] / 1000, max_ms=raw["max_us"] / 1000,
-                    errors={k: v for k, v in raw["errors"].items() if v})
-    print(f"  {name} ({load}): {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-          f"p99 {result.p99_ms:.1f} ms" + (f", errors {result.errors}" if result.errors else ""),
-          flush=True)
+    result = Result(
+        name=name,
+        path=path,
+        load=load,
+        requests=raw["requests"],
+        seconds=round(seconds, 2),
+        rps=round(raw["requests"] / seconds, 1),
+        p50_ms=raw["p50_us"] / 1000,
+        p90_ms=raw["p90_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        errors={k: v for k, v in raw["errors"].items() if v},
+    )
+    print(
+        f"  {name} ({load}): {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+        f"p99 {result.p99_ms:.1f} ms" + (f", errors {result.errors}" if result.errors else ""),
+        flush=True,
+    )
     return result
 
 
-def lua(path: Path, cookie: str | None, htmx: bool, think_ms: int = 0,
-        first: int = 0) -> Path:
+def lua(path: Path, cookie: str | None, htmx: bool, think_ms: int = 0, first: int = 0) -> Path:
     extra = [f'wrk.headers["Cookie"] = "session={cookie}"'] if cookie else []
     if htmx:
         extra.append('wrk.headers["HX-Request"] = "true"')
@@ -308,47 +372,67 @@ end""")
 
 # --- report -------------------------------------------------------------------------------------
 
+
 def table(results: list[Result], connections: int) -> str:
-    lines = [f"| target, {connections} connections | load | req/s | p50 ms | p99 ms | errors "
-             "| vs floor | >= 60% of floor | p99 < 100 ms |",
-             "|---|---|---:|---:|---:|---:|---:|:-:|:-:|"]
+    lines = [
+        f"| target, {connections} connections | load | req/s | p50 ms | p99 ms | errors "
+        "| vs floor | >= 60% of floor | p99 < 100 ms |",
+        "|---|---|---:|---:|---:|---:|---:|:-:|:-:|",
+    ]
     for r in results:
-        versus = "floor" if r.name.startswith("floor") else (
-            f"{r.ratio:.0%}" if r.ratio is not None else "")
+        versus = (
+            "floor"
+            if r.name.startswith("floor")
+            else (f"{r.ratio:.0%}" if r.ratio is not None else "")
+        )
         enough = "" if r.ratio is None else ("yes" if r.ratio >= 0.6 else "NO")
         lines.append(
             f"| {r.name} `{r.path}` | {r.load} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
             f"{r.p99_ms:.1f} | {sum(r.errors.values())} | {versus} | {enough} | "
-            f"{'yes' if r.p99_ms < 100 else 'NO'} |")
+            f"{'yes' if r.p99_ms < 100 else 'NO'} |"
+        )
     return "\n".join(lines)
 
 
 def machine() -> dict:
     with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f
-                    if line.startswith("model name")), "")
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), ""
+        )
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
-    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
-            "load_average": os.getloadavg(), "python": platform.python_version(),
-            "wrk": (wrk_version.stdout or wrk_version.stderr).split("\n")[0].strip()}
+    return {
+        "host": platform.node(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "python": platform.python_version(),
+        "wrk": (wrk_version.stdout or wrk_version.stderr).split("\n")[0].strip(),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database", help="default railsaas_bench (railsaas_bench_http "
-                        "with --build)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database", help="default railsaas_bench (railsaas_bench_http with --build)"
+    )
     parser.add_argument("--workspace", help="slug of the workspace to measure")
-    parser.add_argument("--build", action="store_true",
-                        help="(re)build a data set first with bench.dataset")
+    parser.add_argument(
+        "--build", action="store_true", help="(re)build a data set first with bench.dataset"
+    )
     parser.add_argument("--workspaces", type=int, default=20, help="with --build")
     parser.add_argument("--usage-rows", type=int, default=400_000, help="with --build")
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--think-ms", type=int, default=1000,
-                        help="pause of each connection in the paced runs (0: no paced runs)")
+    parser.add_argument(
+        "--think-ms",
+        type=int,
+        default=1000,
+        help="pause of each connection in the paced runs (0: no paced runs)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--out", type=Path, default=ROOT / ".local" / "bench-http.json")
@@ -367,25 +451,38 @@ def main() -> None:
             with dbadmin.admin_engine(url).connect() as conn:
                 conn.exec_driver_sql("SELECT 1 FROM usage_rollup_marks LIMIT 1")
         except (OperationalError, ProgrammingError) as exc:
-            fail(f"cannot use database {database} ({exc.orig}); build it with bench.dataset "
-                 "or pass --build")
+            fail(
+                f"cannot use database {database} ({exc.orig}); build it with bench.dataset "
+                "or pass --build"
+            )
     print(f"database {database}", flush=True)
     data = prepare(url, args.workspace)
-    print(f"workspace {data['slug']}: {data['instances']} instances, "
-          f"{data['rollup_rows_of_workspace']} roll-up rows", flush=True)
+    print(
+        f"workspace {data['slug']}: {data['instances']} instances, "
+        f"{data['rollup_rows_of_workspace']} roll-up rows",
+        flush=True,
+    )
 
     work = ROOT / ".local" / "bench-http"
     work.mkdir(parents=True, exist_ok=True)
     redis_url = os.environ.get("BENCH_REDIS_URL") or embedded.start_redis(
-        work / "redis", persist=False)
+        work / "redis", persist=False
+    )
     os.environ.update(BENCH_SECRETS)
     cfg = Config()
     app_url = _with_user(url, cfg.APP_DB_USER, cfg.APP_DB_PASSWORD)
     app_env = {
-        "DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": redis_url, "DEBUG": "0",
-        **BENCH_SECRETS, "DATABASE_ALLOW_PLAINTEXT": "1", "REDIS_ALLOW_PLAINTEXT": "1",
-        "RAILWAY_API_URL": NOWHERE + "/graphql/v2", "STRIPE_API_BASE": NOWHERE,
-        "SENTRY_DSN": "", "TRUSTED_PROXIES": "0",
+        "DATABASE_URL": url,
+        "APP_DATABASE_URL": "",
+        "REDIS_URL": redis_url,
+        "DEBUG": "0",
+        **BENCH_SECRETS,
+        "DATABASE_ALLOW_PLAINTEXT": "1",
+        "REDIS_ALLOW_PLAINTEXT": "1",
+        "RAILWAY_API_URL": NOWHERE + "/graphql/v2",
+        "STRIPE_API_BASE": NOWHERE,
+        "SENTRY_DSN": "",
+        "TRUSTED_PROXIES": "0",
         # As docs/deploy.md has it: the workers' metrics merged through a shared directory.
         "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
     }
@@ -396,20 +493,30 @@ def main() -> None:
     results: list[Result] = []
     try:
         app_proc = gunicorn("wsgi:app", app_port, app_env, args, work / "app.log")
-        floor_proc = gunicorn("bench.floor_app:app", floor_port, floor_env, args,
-                              work / "floor.log")
+        floor_proc = gunicorn(
+            "bench.floor_app:app", floor_port, floor_env, args, work / "floor.log"
+        )
         cookie = login(app_base, data["email"])
         status_path = f"/instances/{data['instance_id']}/status"
         check(app_base, cookie, status_path, True, "status")
         check(app_base, cookie, "/dashboard", False, 'data-testid="stat-running"')
-        print(f"measuring {args.seconds} s each, {args.connections} connections, "
-              f"gunicorn {args.workers} workers x {args.threads} threads", flush=True)
-        floor = measure("floor: Flask + psycopg, 1 indexed query", floor_base,
-                        f"/instances/{data['instance_id']}", lua(work / "floor.lua", None, False),
-                        args)
+        print(
+            f"measuring {args.seconds} s each, {args.connections} connections, "
+            f"gunicorn {args.workers} workers x {args.threads} threads",
+            flush=True,
+        )
+        floor = measure(
+            "floor: Flask + psycopg, 1 indexed query",
+            floor_base,
+            f"/instances/{data['instance_id']}",
+            lua(work / "floor.lua", None, False),
+            args,
+        )
         results.append(floor)
-        targets = (("instance-status partial", status_path, True),
-                   ("dashboard", "/dashboard", False))
+        targets = (
+            ("instance-status partial", status_path, True),
+            ("dashboard", "/dashboard", False),
+        )
         for name, path, htmx in targets:
             r = measure(name, app_base, path, lua(work / f"{name[:4]}.lua", cookie, htmx), args)
             r.ratio = round(r.rps / floor.rps, 3) if floor.rps else None
@@ -417,9 +524,16 @@ def main() -> None:
         # The same clients at a browser's pace: latency when the server is not saturated.
         for name, path, htmx in targets if args.think_ms else ():
             per_thread = -(-args.connections // args.wrk_threads)
-            results.append(measure(name, app_base, path, lua(
-                work / f"{name[:4]}-paced.lua", cookie, htmx, args.think_ms, per_thread), args,
-                load=f"{args.think_ms} ms between requests"))
+            results.append(
+                measure(
+                    name,
+                    app_base,
+                    path,
+                    lua(work / f"{name[:4]}-paced.lua", cookie, htmx, args.think_ms, per_thread),
+                    args,
+                    load=f"{args.think_ms} ms between requests",
+                )
+            )
     finally:
         stop(app_proc)
         stop(floor_proc)
@@ -427,13 +541,20 @@ def main() -> None:
     md = table(results, args.connections)
     print("\n" + md)
     report = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "database": database,
-        "machine": machine(), "data": data,
-        "settings": {"seconds": args.seconds, "warmup": args.warmup,
-                     "connections": args.connections, "wrk_threads": args.wrk_threads,
-                     "think_ms": args.think_ms,
-                     "gunicorn_workers": args.workers, "gunicorn_threads": args.threads,
-                     "worker_class": "gthread" if args.threads > 1 else "sync"},
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": database,
+        "machine": machine(),
+        "data": data,
+        "settings": {
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "connections": args.connections,
+            "wrk_threads": args.wrk_threads,
+            "think_ms": args.think_ms,
+            "gunicorn_workers": args.workers,
+            "gunicorn_threads": args.threads,
+            "worker_class": "gthread" if args.threads > 1 else "sync",
+        },
         "targets": {"min_ratio_of_floor": 0.6, "max_p99_ms": 100},
         "results": [asdict(r) for r in results],
     }

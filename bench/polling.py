@@ -103,9 +103,16 @@ class Fleet:
         return sum(1 for k, _ in self.services.values() if k == kind)
 
 
-def seed(server, ctl, database_url: str, ws: harness.Workspaces, size: int,
-         deploying_share: float, cadence: dict[str, float], rng: random.Random
-         ) -> tuple[Fleet, datetime]:
+def seed(
+    server,
+    ctl,
+    database_url: str,
+    ws: harness.Workspaces,
+    size: int,
+    deploying_share: float,
+    cadence: dict[str, float],
+    rng: random.Random,
+) -> tuple[Fleet, datetime]:
     """Projects, services and deployments in the emulator; instances (and their steps) in
     the database; return the fleet and the simulated start."""
     from railsaas import dbadmin
@@ -116,8 +123,13 @@ def seed(server, ctl, database_url: str, ws: harness.Workspaces, size: int,
     ids = [uuid.uuid4() for _ in range(size)]
     world = server.world
     ctl.reset()
-    ctl.configure(rate_per_hour=UNLIMITED, rate_per_second=UNLIMITED, deploy_jitter=0,
-                  deploy_seconds=60, workflow_seconds=0)
+    ctl.configure(
+        rate_per_hour=UNLIMITED,
+        rate_per_second=UNLIMITED,
+        deploy_jitter=0,
+        deploy_seconds=60,
+        workflow_seconds=0,
+    )
     ctl.freeze()
     # The emulator's own World methods (what projectCreate and templateDeployV2 call):
     # 2 x 10,000 requests over HTTP would only time the seeding.
@@ -126,8 +138,9 @@ def seed(server, ctl, database_url: str, ws: harness.Workspaces, size: int,
     def deploy(iid: uuid.UUID) -> None:
         project = world.create_project(f"railsaas-{iid}", None, None, None)
         env_id = project.environment_ids[0]
-        world.deploy_template(ws.railway_template_id, ws.serialized_config, project.id,
-                              env_id, None, False)
+        world.deploy_template(
+            ws.railway_template_id, ws.serialized_config, project.id, env_id, None, False
+        )
         service_id = project.service_ids[0]
         dep = world.latest_deployment(service_id, env_id)
         domain = world.service_domains_of(service_id, env_id)[0].domain
@@ -152,41 +165,64 @@ def seed(server, ctl, database_url: str, ws: harness.Workspaces, size: int,
         project_id, env_id, service_id, dep_id, domain = refs[iid]
         due = rng.uniform(0, cadence[kind])  # steady state: spread over one cadence
         fleet.services[service_id] = (kind, due)
-        rows.append({"id": iid, "tenant": tenant_id, "user": user_id, "tpl": ws.template_id,
-                     "name": f"app-{n}", "status": "deploying" if kind == "deploying"
-                     else "running", "project": project_id, "env": env_id,
-                     "service": service_id, "domain": domain,
-                     "changed": start - timedelta(minutes=2 if kind == "deploying" else 90),
-                     "due": start + timedelta(seconds=due)})
+        rows.append(
+            {
+                "id": iid,
+                "tenant": tenant_id,
+                "user": user_id,
+                "tpl": ws.template_id,
+                "name": f"app-{n}",
+                "status": "deploying" if kind == "deploying" else "running",
+                "project": project_id,
+                "env": env_id,
+                "service": service_id,
+                "domain": domain,
+                "changed": start - timedelta(minutes=2 if kind == "deploying" else 90),
+                "due": start + timedelta(seconds=due),
+            }
+        )
         at = start - timedelta(minutes=2 if kind == "deploying" else 90)
-        steps.append({"tenant": tenant_id, "instance": iid, "dep": dep_id,
-                      "status": "in_progress" if kind == "deploying" else "succeeded",
-                      "at": at, "done": None if kind == "deploying" else at})
+        steps.append(
+            {
+                "tenant": tenant_id,
+                "instance": iid,
+                "dep": dep_id,
+                "status": "in_progress" if kind == "deploying" else "succeeded",
+                "at": at,
+                "done": None if kind == "deploying" else at,
+            }
+        )
     engine = dbadmin.admin_engine(database_url)
     with engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL app.role = 'system'")
         conn.execute(text("DELETE FROM deployments"))
         conn.execute(text("DELETE FROM instances"))
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO instances (id, tenant_id, user_id, template_id, name, status,
                                    railway_project_id, railway_environment_id,
                                    railway_service_id, domain, config, status_changed_at,
                                    next_poll_at, created_at)
             VALUES (:id, :tenant, :user, :tpl, :name, :status, :project, :env, :service,
-                    :domain, '{}', :changed, :due, :changed)"""), rows)
-        conn.execute(text("""
+                    :domain, '{}', :changed, :due, :changed)"""),
+            rows,
+        )
+        conn.execute(
+            text("""
             INSERT INTO deployments (tenant_id, instance_id, railway_deployment_id, kind,
                                      status, started_at, finished_at, created_at)
             VALUES (:tenant, :instance, :dep, 'deploy', :status, :at, :done, :at)"""),
-            steps)
+            steps,
+        )
         conn.exec_driver_sql("ANALYZE instances")
         conn.exec_driver_sql("ANALYZE deployments")
     engine.dispose()
     return fleet, start
 
 
-def run_window(app, ctl, clock: SimClock, recorder: RecordingTransport, minutes: float,
-               interval: float) -> dict:
+def run_window(
+    app, ctl, clock: SimClock, recorder: RecordingTransport, minutes: float, interval: float
+) -> dict:
     """Call the beat task once per interval for `minutes` of simulated time."""
     from railsaas.tasks.instances import poll
 
@@ -196,9 +232,12 @@ def run_window(app, ctl, clock: SimClock, recorder: RecordingTransport, minutes:
     started = time.perf_counter()
     for n in range(cycles):
         if n and n % max(1, cycles // 10) == 0:
-            print(f"  {n * interval / 60:5.1f} simulated min, "
-                  f"{sum(recorder.operations.values()):,} requests, "
-                  f"{time.perf_counter() - started:.0f} s", flush=True)
+            print(
+                f"  {n * interval / 60:5.1f} simulated min, "
+                f"{sum(recorder.operations.values()):,} requests, "
+                f"{time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
         with app.app_context():
             totals.update(poll())
         clock.t += interval
@@ -206,13 +245,19 @@ def run_window(app, ctl, clock: SimClock, recorder: RecordingTransport, minutes:
         ctl.advance(interval)
     wall = time.perf_counter() - started
     log = ctl.requests(limit=0)
-    return {"cycles": cycles, "wall_seconds": round(wall, 1), "requests": log["total"],
-            "by_operation": log["by_operation"], "by_status": log["by_status"],
-            "poll_totals": dict(totals)}
+    return {
+        "cycles": cycles,
+        "wall_seconds": round(wall, 1),
+        "requests": log["total"],
+        "by_operation": log["by_operation"],
+        "by_status": log["by_status"],
+        "poll_totals": dict(totals),
+    }
 
 
-def staleness(fleet: Fleet, recorder: RecordingTransport, window: float,
-              cadence: dict[str, float]) -> dict[str, float]:
+def staleness(
+    fleet: Fleet, recorder: RecordingTransport, window: float, cadence: dict[str, float]
+) -> dict[str, float]:
     """The longest any instance of each class went without being asked about, counting
     from its last poll before the window (its first due time minus its cadence)."""
     worst: dict[str, float] = {"deploying": 0.0, "settled": 0.0}
@@ -227,21 +272,23 @@ def staleness(fleet: Fleet, recorder: RecordingTransport, window: float,
     return worst
 
 
-def measure(app, server, ctl, database_url, ws, size, share, minutes, batch_size, rng,
-            mode: str) -> dict:
+def measure(
+    app, server, ctl, database_url, ws, size, share, minutes, batch_size, rng, mode: str
+) -> dict:
     from railsaas.instances import cadence as poll_cadence
     from railsaas.instances import poll, steps
     from railsaas.railway import reset_clients
     from railsaas.tasks import BEAT_SCHEDULE
 
     interval = BEAT_SCHEDULE["instances-poll"]["schedule"].total_seconds()
-    cadence = {"deploying": poll_cadence.FAST_POLL.total_seconds(),
-               "settled": poll_cadence.SLOW_POLL.total_seconds()}
+    cadence = {
+        "deploying": poll_cadence.FAST_POLL.total_seconds(),
+        "settled": poll_cadence.SLOW_POLL.total_seconds(),
+    }
     fleet, start = seed(server, ctl, database_url, ws, size, share, cadence, rng)
     clock = SimClock(start)
     recorder = RecordingTransport(clock)
-    app.config.update(RAILWAY_BATCH_SIZE=batch_size,
-                      RAILWAY_CLIENT_OPTIONS={"transport": recorder})
+    app.config.update(RAILWAY_BATCH_SIZE=batch_size, RAILWAY_CLIENT_OPTIONS={"transport": recorder})
     reset_clients()
     clocked = (poll, steps)  # each reads the time from its own `now` (cadence.now)
     real_now = [m.now for m in clocked]
@@ -260,20 +307,32 @@ def measure(app, server, ctl, database_url, ws, size, share, minutes, batch_size
     worst = staleness(fleet, recorder, window, cadence)
     per_hour = result["requests"] * HOUR / window
     return {
-        "mode": mode, "instances": size, "deploying": deploying, "settled": settled,
-        "batch_size": batch_size, "beat_interval_s": interval,
-        "cadence_s": cadence, "simulated_minutes": minutes,
-        "requests": result["requests"], "recorded_requests": sum(recorder.operations.values()),
-        "by_operation": result["by_operation"], "by_status": result["by_status"],
-        "per_cycle": {"mean": round(statistics.fmean(per_cycle), 2),
-                      "median": statistics.median(per_cycle), "max": max(per_cycle)},
+        "mode": mode,
+        "instances": size,
+        "deploying": deploying,
+        "settled": settled,
+        "batch_size": batch_size,
+        "beat_interval_s": interval,
+        "cadence_s": cadence,
+        "simulated_minutes": minutes,
+        "requests": result["requests"],
+        "recorded_requests": sum(recorder.operations.values()),
+        "by_operation": result["by_operation"],
+        "by_status": result["by_status"],
+        "per_cycle": {
+            "mean": round(statistics.fmean(per_cycle), 2),
+            "median": statistics.median(per_cycle),
+            "max": max(per_cycle),
+        },
         "per_hour": round(per_hour),
         "per_hour_formula_one_per_instance": round(
-            deploying * polls_per_hour["deploying"] + settled * polls_per_hour["settled"]),
+            deploying * polls_per_hour["deploying"] + settled * polls_per_hour["settled"]
+        ),
         "within_pro_budget": per_hour <= PRO_BUDGET_PER_HOUR,
         "max_staleness_s": {k: round(v, 1) for k, v in worst.items()},
         "fresh": worst["deploying"] <= FRESH_DEPLOYING and worst["settled"] <= FRESH_SETTLED,
-        "poll_totals": result["poll_totals"], "wall_seconds": result["wall_seconds"],
+        "poll_totals": result["poll_totals"],
+        "wall_seconds": result["wall_seconds"],
     }
 
 
@@ -293,7 +352,8 @@ def table(results: list[dict], share: float) -> str:
             f"| {r['simulated_minutes']:g} min | {r['requests']:,} "
             f"| {r['per_cycle']['mean']:g} / {r['per_cycle']['max']} "
             f"| {r['per_hour']:,}{scaled} | {'yes' if r['within_pro_budget'] else 'no'} "
-            f"| {r['max_staleness_s']['deploying']:g} s / {r['max_staleness_s']['settled']:g} s |")
+            f"| {r['max_staleness_s']['deploying']:g} s / {r['max_staleness_s']['settled']:g} s |"
+        )
     lines.append("")
     for r in results:
         if r["mode"] == "batched":
@@ -301,24 +361,38 @@ def table(results: list[dict], share: float) -> str:
             lines.append(
                 f"One request per instance, computed for {r['instances']:,}: "
                 f"{r['deploying']:,} x 3600/{c['deploying']:g} + {r['settled']:,} x "
-                f"3600/{c['settled']:g} = {r['per_hour_formula_one_per_instance']:,}/h.")
+                f"3600/{c['settled']:g} = {r['per_hour_formula_one_per_instance']:,}/h."
+            )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000,10000",
-                        help="instance counts, comma-separated")
-    parser.add_argument("--deploying", type=float, default=0.01,
-                        help="share of instances deploying (default 0.01)")
-    parser.add_argument("--minutes", type=float, default=60,
-                        help="simulated window of the batched poller (default 60)")
-    parser.add_argument("--baseline-minutes", type=float, default=5,
-                        help="simulated window of one request per instance, scaled to the "
-                             "hour (default 5, one settled cadence; 0 skips it)")
-    parser.add_argument("--batch-size", type=int, default=0,
-                        help="aliases per status request (default: RAILWAY_BATCH_SIZE)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,10000", help="instance counts, comma-separated")
+    parser.add_argument(
+        "--deploying", type=float, default=0.01, help="share of instances deploying (default 0.01)"
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=60,
+        help="simulated window of the batched poller (default 60)",
+    )
+    parser.add_argument(
+        "--baseline-minutes",
+        type=float,
+        default=5,
+        help="simulated window of one request per instance, scaled to the "
+        "hour (default 5, one settled cadence; 0 skips it)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="aliases per status request (default: RAILWAY_BATCH_SIZE)",
+    )
     parser.add_argument("--database", default="railsaas_bench_poll")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
@@ -330,17 +404,26 @@ def main() -> None:
 
     admin_url, redis_url = harness.servers()
     database_url = harness.fresh_database(admin_url, args.database)
-    server = EmulatorServer(token=harness.TOKEN, workspace_id=harness.WORKSPACE,
-                            rate_per_hour=UNLIMITED, rate_per_second=UNLIMITED).start()
+    server = EmulatorServer(
+        token=harness.TOKEN,
+        workspace_id=harness.WORKSPACE,
+        rate_per_hour=UNLIMITED,
+        rate_per_second=UNLIMITED,
+    ).start()
     ctl = EmulatorControl(server.url)
-    harness.app_environment(database_url, redis_url, server.graphql_url,
-                            RAILWAY_RATE_PER_HOUR=str(UNLIMITED),
-                            RAILWAY_RATE_PER_SECOND=str(UNLIMITED),
-                            # Deploying instances are held in flight on purpose.
-                            DEPLOY_TIMEOUT_SECONDS=str(int(10 * HOUR)))
+    harness.app_environment(
+        database_url,
+        redis_url,
+        server.graphql_url,
+        RAILWAY_RATE_PER_HOUR=str(UNLIMITED),
+        RAILWAY_RATE_PER_SECOND=str(UNLIMITED),
+        # Deploying instances are held in flight on purpose.
+        DEPLOY_TIMEOUT_SECONDS=str(int(10 * HOUR)),
+    )
     template = next(t for t in ctl.templates() if t["code"] == harness.TEMPLATE_CODE)
-    ws = harness.seed_workspaces(database_url, template, math.ceil(max(sizes) / 10),
-                                 max_instances=100)
+    ws = harness.seed_workspaces(
+        database_url, template, math.ceil(max(sizes) / 10), max_instances=100
+    )
 
     from railsaas.app import create_app
 
@@ -354,23 +437,43 @@ def main() -> None:
             if args.baseline_minutes > 0:
                 runs.append(("one per instance", 1, args.baseline_minutes))
             for mode, batch_size, minutes in runs:
-                print(f"{size:,} instances, {mode}: {minutes:g} simulated minutes ...",
-                      flush=True)
-                r = measure(app, server, ctl, database_url, ws, size, args.deploying,
-                            minutes, batch_size, rng, mode)
+                print(f"{size:,} instances, {mode}: {minutes:g} simulated minutes ...", flush=True)
+                r = measure(
+                    app,
+                    server,
+                    ctl,
+                    database_url,
+                    ws,
+                    size,
+                    args.deploying,
+                    minutes,
+                    batch_size,
+                    rng,
+                    mode,
+                )
                 results.append(r)
-                print(f"  {r['requests']:,} requests ({r['per_hour']:,}/h), per cycle "
-                      f"{r['per_cycle']}, staleness {r['max_staleness_s']}, "
-                      f"wall {r['wall_seconds']} s", flush=True)
+                print(
+                    f"  {r['requests']:,} requests ({r['per_hour']:,}/h), per cycle "
+                    f"{r['per_cycle']}, staleness {r['max_staleness_s']}, "
+                    f"wall {r['wall_seconds']} s",
+                    flush=True,
+                )
     finally:
         server.stop()
     print()
     print(table(results, args.deploying))
     if args.out:
-        args.out.write_text(json.dumps({
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "mix": {"deploying": args.deploying, "settled": 1 - args.deploying},
-            "pro_budget_per_hour": PRO_BUDGET_PER_HOUR, "results": results}, indent=2))
+        args.out.write_text(
+            json.dumps(
+                {
+                    "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "mix": {"deploying": args.deploying, "settled": 1 - args.deploying},
+                    "pro_budget_per_hour": PRO_BUDGET_PER_HOUR,
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
         print(f"\nwrote {args.out}")
 
 

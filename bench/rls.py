@@ -47,8 +47,8 @@ QUERIES = {
 # The same queries with the tenant filter left to the web login's policy.
 POLICY_FILTERED = {
     name: query.replace("WHERE tenant_id = :tid AND ", "WHERE ")
-               .replace("WHERE d.tenant_id = :tid ", "")
-               .replace("WHERE tenant_id = :tid ", "")
+    .replace("WHERE d.tenant_id = :tid ", "")
+    .replace("WHERE tenant_id = :tid ", "")
     for name, query in QUERIES.items()
 }
 
@@ -69,7 +69,8 @@ def prepare(url: str) -> int:
         conn.exec_driver_sql("DROP TABLE IF EXISTS bench_tenants")
         conn.exec_driver_sql(
             "CREATE TABLE bench_tenants AS SELECT row_number() OVER (ORDER BY slug) AS n, "
-            "id FROM tenants")
+            "id FROM tenants"
+        )
         conn.exec_driver_sql("CREATE UNIQUE INDEX ON bench_tenants (n)")
         conn.exec_driver_sql(f'GRANT SELECT ON bench_tenants TO "{cfg.APP_DB_USER}"')
         count = conn.execute(text("SELECT count(*) FROM bench_tenants")).scalar()
@@ -77,10 +78,24 @@ def prepare(url: str) -> int:
     return count
 
 
-def pgbench(url: str, script: Path, seconds: int, clients: int,
-            retries: int = 2) -> tuple[float, float]:
-    cmd = ["pgbench", "-n", "-M", "prepared", "-T", str(seconds), "-c", str(clients),
-           "-j", str(min(clients, 2)), "-f", str(script), url]
+def pgbench(
+    url: str, script: Path, seconds: int, clients: int, retries: int = 2
+) -> tuple[float, float]:
+    cmd = [
+        "pgbench",
+        "-n",
+        "-M",
+        "prepared",
+        "-T",
+        str(seconds),
+        "-c",
+        str(clients),
+        "-j",
+        str(min(clients, 2)),
+        "-f",
+        str(script),
+        url,
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True)
     while run.returncode != 0 and retries:
         # On a shared server another process may terminate the login's connections (a test
@@ -106,10 +121,16 @@ def explain(url: str, app_url: str, policy_filter: bool) -> None:
         estimates = []
         for engine, q in ((su_engine, query), (app_engine, rls_query)):
             with engine.begin() as conn:
-                conn.execute(text("SELECT set_config('app.tenant_id', :t, true), "
-                                  "set_config('app.user_id', '', true)"), {"t": str(tid)})
-                plan = conn.execute(text("EXPLAIN (FORMAT JSON) " + q.strip().rstrip(";")),
-                                    {"tid": tid}).scalar()
+                conn.execute(
+                    text(
+                        "SELECT set_config('app.tenant_id', :t, true), "
+                        "set_config('app.user_id', '', true)"
+                    ),
+                    {"t": str(tid)},
+                )
+                plan = conn.execute(
+                    text("EXPLAIN (FORMAT JSON) " + q.strip().rstrip(";")), {"tid": tid}
+                ).scalar()
             estimates.append(_scan_rows(plan[0]["Plan"]))
         print(f"{name:<32} {estimates[0]:>15} {estimates[1]:>13}", flush=True)
     su_engine.dispose()
@@ -130,16 +151,21 @@ def _scan_rows(node: dict) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", default="railsaas_bench")
     parser.add_argument("--seconds", type=int, default=10, help="per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--policy-filter", action="store_true",
-                        help="the RLS side leaves the tenant filter to the policy")
-    parser.add_argument("--explain", action="store_true",
-                        help="print row estimates instead of timing")
+    parser.add_argument(
+        "--policy-filter",
+        action="store_true",
+        help="the RLS side leaves the tenant filter to the policy",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="print row estimates instead of timing"
+    )
     args = parser.parse_args()
 
     url = bench_url(args.database)
@@ -149,8 +175,10 @@ def main() -> None:
     if args.explain:
         explain(url, app_url, args.policy_filter)
         return
-    print(f"{'query':<32} {'superuser tps':>14} {'app+RLS tps':>12} {'slower':>8} "
-          f"{'lat su ms':>10} {'lat RLS ms':>11}")
+    print(
+        f"{'query':<32} {'superuser tps':>14} {'app+RLS tps':>12} {'slower':>8} "
+        f"{'lat su ms':>10} {'lat RLS ms':>11}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name, query in QUERIES.items():
             script = Path(tmp) / "q.sql"
@@ -168,12 +196,16 @@ def main() -> None:
                 app.append(pgbench(app_url, rls_script, args.seconds, args.clients))
             (su_tps, su_lat), (app_tps, app_lat) = _median(su), _median(app)
             slower = (su_tps / app_tps - 1) * 100
-            print(f"{name:<32} {su_tps:>14.0f} {app_tps:>12.0f} {slower:>7.1f}% "
-                  f"{su_lat:>10.2f} {app_lat:>11.2f}", flush=True)
+            print(
+                f"{name:<32} {su_tps:>14.0f} {app_tps:>12.0f} {slower:>7.1f}% "
+                f"{su_lat:>10.2f} {app_lat:>11.2f}",
+                flush=True,
+            )
 
 
 def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
     return sorted(runs)[len(runs) // 2]
+
 
 if __name__ == "__main__":
     main()

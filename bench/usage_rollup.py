@@ -37,8 +37,9 @@ def reset(s) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--build", action="store_true")
     parser.add_argument("--database", default="railsaas_bench")
     parser.add_argument("--workspaces", type=int, default=1000)
@@ -52,8 +53,7 @@ def main() -> None:
     from railsaas import dbadmin
 
     if args.build:
-        url = dataset.build(args.database, args.workspaces, args.instances_per,
-                            args.usage_rows)
+        url = dataset.build(args.database, args.workspaces, args.instances_per, args.usage_rows)
     else:
         url = dataset.bench_url(args.database)
         dbadmin.migrate(url)
@@ -75,27 +75,32 @@ def main() -> None:
                 started = time.perf_counter()
                 out = run(s)
                 times.append(time.perf_counter() - started)
-        print(f"{label:<40} {min(times):8.2f} s  (runs: "
-              f"{', '.join(f'{t:.2f}' for t in times)})  {out}", flush=True)
+        print(
+            f"{label:<40} {min(times):8.2f} s  (runs: "
+            f"{', '.join(f'{t:.2f}' for t in times)})  {out}",
+            flush=True,
+        )
 
     rows = 0
     with app.app_context(), db.scope(SYSTEM) as s:
         rows = s.execute(text("SELECT count(*) FROM usage_metrics")).scalar()
     print(f"usage_metrics: {rows:,} rows", flush=True)
-    nothing = (lambda s: None)  # noqa: E731
+    nothing = lambda s: None  # noqa: E731
     best("plain GROUP BY, counted", nothing, lambda s: s.execute(PLAIN_COUNTED).scalar())
-    best("plain GROUP BY, materialised", nothing,
-         lambda s: s.execute(PLAIN_STORED).rowcount)
+    best("plain GROUP BY, materialised", nothing, lambda s: s.execute(PLAIN_STORED).rowcount)
     best("roll-up from scratch", reset, usage.rollup)
     with app.app_context(), db.scope(SYSTEM) as s:
-        s.execute(text("""
+        s.execute(
+            text("""
             INSERT INTO usage_metrics (tenant_id, instance_id, metric_type, value, unit,
                                        recorded_at)
             SELECT i.tenant_id, i.id, 'CPU_USAGE', 1, 'vCPU-min',
                    (SELECT max(recorded_at) FROM usage_metrics) + g * interval '1 hour'
             FROM (SELECT * FROM instances ORDER BY id LIMIT 100) i
             CROSS JOIN generate_series(1, :per) g
-            ON CONFLICT DO NOTHING"""), {"per": max(1, args.new // 100)})
+            ON CONFLICT DO NOTHING"""),
+            {"per": max(1, args.new // 100)},
+        )
     with app.app_context(), db.scope(SYSTEM) as s:
         started = time.perf_counter()
         out = usage.rollup(s)

@@ -52,8 +52,9 @@ class MailSink:
         self.directory = Path(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
-        self._controller = Controller(_SaveToDirectory(self.directory), hostname=self.host,
-                                      port=self.port)
+        self._controller = Controller(
+            _SaveToDirectory(self.directory), hostname=self.host, port=self.port
+        )
         self._controller.start()
         return self
 
@@ -70,8 +71,9 @@ class MailSink:
             found = [m for m in found if to.lower() in str(m.get("To", "")).lower()]
         return found
 
-    def wait_for(self, to: str | None = None, timeout: float = 10.0,
-                 subject: str | None = None) -> EmailMessage:
+    def wait_for(
+        self, to: str | None = None, timeout: float = 10.0, subject: str | None = None
+    ) -> EmailMessage:
         """The first message to `to` (and with `subject` in its subject), waiting for it."""
         deadline = time.monotonic() + timeout
         while True:

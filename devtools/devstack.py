@@ -77,11 +77,19 @@ class Stack:
 
     def start(self, svc: Service, env: dict[str, str]) -> None:
         if svc.port and not _port_free(svc.port):
-            raise SystemExit(f"port {svc.port} for {svc.name} is in use; set another with the "
-                             f"environment (see `python -m devtools.devstack --help`)")
+            raise SystemExit(
+                f"port {svc.port} for {svc.name} is in use; set another with the "
+                f"environment (see `python -m devtools.devstack --help`)"
+            )
         proc = subprocess.Popen(  # noqa: S603 (our own argv)
-            svc.argv, env={**env, **svc.env}, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
+            svc.argv,
+            env={**env, **svc.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
         color = COLORS[len(self.procs) % len(COLORS)]
         threading.Thread(target=_pump, args=(svc.name, color, proc.stdout), daemon=True).start()
         self.procs.append((svc, proc))
@@ -130,8 +138,9 @@ def prepare_services(local: Path) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--no-seed", action="store_true", help="skip demo data")
     args = parser.parse_args(argv)
@@ -177,28 +186,94 @@ def main(argv: list[str] | None = None) -> None:
     py = sys.executable
     services = []
     if _has_module("devtools.devmail"):
-        services.append(Service("mail", [py, "-m", "devtools.devmail", "--port",
-                                         str(ports["smtp"]), "--dir", str(mail_dir)],
-                                port=ports["smtp"]))
+        services.append(
+            Service(
+                "mail",
+                [
+                    py,
+                    "-m",
+                    "devtools.devmail",
+                    "--port",
+                    str(ports["smtp"]),
+                    "--dir",
+                    str(mail_dir),
+                ],
+                port=ports["smtp"],
+            )
+        )
     if _has_module("devtools.emulators.railway"):
-        services.append(Service("railway", [py, "-m", "devtools.emulators.railway", "--port",
-                                            str(ports["railway"]), "--token", railway_token],
-                                port=ports["railway"]))
+        services.append(
+            Service(
+                "railway",
+                [
+                    py,
+                    "-m",
+                    "devtools.emulators.railway",
+                    "--port",
+                    str(ports["railway"]),
+                    "--token",
+                    railway_token,
+                ],
+                port=ports["railway"],
+            )
+        )
     if _has_module("devtools.emulators.stripe"):
-        services.append(Service("stripe", [
-            py, "-m", "devtools.emulators.stripe", "--port", str(ports["stripe"]),
-            "--webhook-url", f"http://127.0.0.1:{ports['web']}/api/stripe/webhook",
-            "--webhook-secret", env.get("STRIPE_WEBHOOK_SECRET", "whsec_emulator")],
-            port=ports["stripe"]))
+        services.append(
+            Service(
+                "stripe",
+                [
+                    py,
+                    "-m",
+                    "devtools.emulators.stripe",
+                    "--port",
+                    str(ports["stripe"]),
+                    "--webhook-url",
+                    f"http://127.0.0.1:{ports['web']}/api/stripe/webhook",
+                    "--webhook-secret",
+                    env.get("STRIPE_WEBHOOK_SECRET", "whsec_emulator"),
+                ],
+                port=ports["stripe"],
+            )
+        )
     celery = [py, "-m", "celery", "-A", "railsaas.tasks.worker"]
     services += [
-        Service("web", [py, "-m", "flask", "--app", "wsgi", "run", "--port",
-                        str(ports["web"]), "--with-threads", "--no-reload"], port=ports["web"]),
+        Service(
+            "web",
+            [
+                py,
+                "-m",
+                "flask",
+                "--app",
+                "wsgi",
+                "run",
+                "--port",
+                str(ports["web"]),
+                "--with-threads",
+                "--no-reload",
+            ],
+            port=ports["web"],
+        ),
         # One dev worker takes both queues (production: the Procfile's worker and poller).
-        Service("worker", celery + ["worker", "--pool", "threads", "--concurrency", "8",
-                                    "-Q", "celery,polls", "--loglevel", "INFO"]),
-        Service("beat", celery + ["beat", "--loglevel", "INFO", "--schedule",
-                                  str(local / "celerybeat-schedule")]),
+        Service(
+            "worker",
+            celery
+            + [
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "8",
+                "-Q",
+                "celery,polls",
+                "--loglevel",
+                "INFO",
+            ],
+        ),
+        Service(
+            "beat",
+            celery
+            + ["beat", "--loglevel", "INFO", "--schedule", str(local / "celerybeat-schedule")],
+        ),
     ]
 
     stack = Stack()
@@ -222,15 +297,21 @@ def main(argv: list[str] | None = None) -> None:
         stack.stop()
 
 
-def _banner(base_url: str, logins: list[tuple[str, str, str]], ports: dict[str, int],
-            external_db: bool) -> None:
+def _banner(
+    base_url: str, logins: list[tuple[str, str, str]], ports: dict[str, int], external_db: bool
+) -> None:
     lines = ["", "=" * 64, f"  RailSaaS is running at {base_url}", ""]
     for role, email, password in logins:
         lines.append(f"  {role:<15} {email}  /  {password}")
-    lines += ["", f"  Captured mail:   {base_url}/dev/mail",
-              f"  Railway emulator: http://127.0.0.1:{ports['railway']}/graphql/v2",
-              f"  Stripe emulator:  http://127.0.0.1:{ports['stripe']}",
-              "  Ctrl-C stops everything.", "=" * 64, ""]
+    lines += [
+        "",
+        f"  Captured mail:   {base_url}/dev/mail",
+        f"  Railway emulator: http://127.0.0.1:{ports['railway']}/graphql/v2",
+        f"  Stripe emulator:  http://127.0.0.1:{ports['stripe']}",
+        "  Ctrl-C stops everything.",
+        "=" * 64,
+        "",
+    ]
     print("\n".join(lines), flush=True)
 
 

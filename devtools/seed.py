@@ -31,18 +31,42 @@ CUSTOMER = ("Customer", "demo@railsaas.local", "demo-password-123")
 VIEWER = ("Viewer", "viewer@railsaas.local", "viewer-password-123")  # read-only in Demo Co
 
 PLANS = [
-    dict(slug="starter", name="Starter", price_cents=900, max_instances=2,
-         allowed_tiers=["starter"], included_usage_cents=500, spend_cap_default_cents=2000,
-         trial_days=14, sort_order=1,
-         description="For a side project or two."),
-    dict(slug="pro", name="Pro", price_cents=2900, max_instances=10,
-         allowed_tiers=["starter", "standard"], included_usage_cents=2000,
-         spend_cap_default_cents=10000, trial_days=14, sort_order=2,
-         description="For teams running their tools in production."),
-    dict(slug="business", name="Business", price_cents=9900, max_instances=50,
-         allowed_tiers=["starter", "standard", "pro"], included_usage_cents=10000,
-         spend_cap_default_cents=50000, trial_days=0, sort_order=3,
-         description="For agencies hosting apps for their clients."),
+    dict(
+        slug="starter",
+        name="Starter",
+        price_cents=900,
+        max_instances=2,
+        allowed_tiers=["starter"],
+        included_usage_cents=500,
+        spend_cap_default_cents=2000,
+        trial_days=14,
+        sort_order=1,
+        description="For a side project or two.",
+    ),
+    dict(
+        slug="pro",
+        name="Pro",
+        price_cents=2900,
+        max_instances=10,
+        allowed_tiers=["starter", "standard"],
+        included_usage_cents=2000,
+        spend_cap_default_cents=10000,
+        trial_days=14,
+        sort_order=2,
+        description="For teams running their tools in production.",
+    ),
+    dict(
+        slug="business",
+        name="Business",
+        price_cents=9900,
+        max_instances=50,
+        allowed_tiers=["starter", "standard", "pro"],
+        included_usage_cents=10000,
+        spend_cap_default_cents=50000,
+        trial_days=0,
+        sort_order=3,
+        description="For agencies hosting apps for their clients.",
+    ),
 ]
 
 
@@ -55,13 +79,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
 
 
-def ensure_user(session: Session, name: str, email: str, password: str, *,
-                role: str = "user", workspace: str | None = None,
-                plan_slug: str | None = None) -> User:
+def ensure_user(
+    session: Session,
+    name: str,
+    email: str,
+    password: str,
+    *,
+    role: str = "user",
+    workspace: str | None = None,
+    plan_slug: str | None = None,
+) -> User:
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
-        user = User(email=email, name=name, password_hash=_hash(password), role=role,
-                    email_verified=True)
+        user = User(
+            email=email, name=name, password_hash=_hash(password), role=role, email_verified=True
+        )
         session.add(user)
         session.flush()
     if workspace and not session.scalar(select(Membership).where(Membership.user_id == user.id)):
@@ -99,15 +131,18 @@ def seed_history(session: Session) -> None:
 def seed_billing(session: Session) -> None:
     """Give every offered plan a Stripe price (the emulator's in `make dev`, which starts
     empty each time), so Checkout works. Without Stripe reachable, skip with a log line."""
-    plans = session.scalars(select(Plan).where(Plan.is_active.is_(True))
-                            .order_by(Plan.sort_order)).all()
+    plans = session.scalars(
+        select(Plan).where(Plan.is_active.is_(True)).order_by(Plan.sort_order)
+    ).all()
     try:
         for plan in plans:
             plan.stripe_price_id = gateway.sync_plan_price(plan)
             plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
     except gateway.BillingUnavailable:
-        log.warning("seed: Stripe is not reachable; plans were not synced to it "
-                    "(checkout will not work until they are)")
+        log.warning(
+            "seed: Stripe is not reachable; plans were not synced to it "
+            "(checkout will not work until they are)"
+        )
         return
     session.flush()
 
@@ -115,17 +150,27 @@ def seed_billing(session: Session) -> None:
 def seed_teams(session: Session) -> None:
     """A viewer in the customer's workspace, to see what read-only looks like."""
     viewer = ensure_user(session, *VIEWER)
-    demo = session.scalar(select(Tenant).join(Membership, Membership.tenant_id == Tenant.id)
-                          .join(User, User.id == Membership.user_id)
-                          .where(User.email == CUSTOMER[1], Membership.role == "owner"))
-    if demo is not None and not session.scalar(select(Membership).where(
-            Membership.tenant_id == demo.id, Membership.user_id == viewer.id)):
+    demo = session.scalar(
+        select(Tenant)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.email == CUSTOMER[1], Membership.role == "owner")
+    )
+    if demo is not None and not session.scalar(
+        select(Membership).where(Membership.tenant_id == demo.id, Membership.user_id == viewer.id)
+    ):
         session.add(Membership(tenant_id=demo.id, user_id=viewer.id, role="viewer"))
         session.flush()
 
 
-STEPS: list[Callable[[Session], None]] = [seed_plans, seed_people, seed_catalog,
-                                          seed_billing, seed_history, seed_teams]
+STEPS: list[Callable[[Session], None]] = [
+    seed_plans,
+    seed_people,
+    seed_catalog,
+    seed_billing,
+    seed_history,
+    seed_teams,
+]
 
 
 def run() -> list[tuple[str, str, str]]:
@@ -134,8 +179,11 @@ def run() -> list[tuple[str, str, str]]:
     with app.app_context(), db.scope(SYSTEM) as session:
         for step in STEPS:
             step(session)
-    return [(ADMIN[0], ADMIN[1], ADMIN[2]), (CUSTOMER[0], CUSTOMER[1], CUSTOMER[2]),
-            (VIEWER[0], VIEWER[1], VIEWER[2])]
+    return [
+        (ADMIN[0], ADMIN[1], ADMIN[2]),
+        (CUSTOMER[0], CUSTOMER[1], CUSTOMER[2]),
+        (VIEWER[0], VIEWER[1], VIEWER[2]),
+    ]
 
 
 if __name__ == "__main__":

@@ -21,8 +21,12 @@ def run_migrations_online() -> None:
         dbadmin.ensure_roles(connection, cfg)
         dbadmin.become_owner(connection, cfg)
         connection.commit()
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          compare_type=True, transaction_per_migration=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            transaction_per_migration=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

@@ -42,14 +42,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     cfg = Config()
     cfg.check_safe_to_start()
     app.config.from_mapping(cfg.as_flask())
-    app.config["app_database_url"] = cfg.app_database_url if (
-        cfg.APP_DATABASE_URL or cfg.DATABASE_URL) else ""
+    app.config["app_database_url"] = (
+        cfg.app_database_url if (cfg.APP_DATABASE_URL or cfg.DATABASE_URL) else ""
+    )
     # One login per kind of work (railsaas.db, docs/security.md).
     app.config["database_urls"] = {
         "web": app.config["app_database_url"],
         "admin": cfg.admin_database_url if (cfg.ADMIN_DATABASE_URL or cfg.DATABASE_URL) else "",
-        "system": cfg.system_database_url if (
-            cfg.SYSTEM_DATABASE_URL or cfg.DATABASE_URL) else "",
+        "system": cfg.system_database_url if (cfg.SYSTEM_DATABASE_URL or cfg.DATABASE_URL) else "",
     }
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

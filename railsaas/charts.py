@@ -40,6 +40,7 @@ Formatter = Callable[[float], str]
 
 # --- value formatting -------------------------------------------------------------------------
 
+
 def number(v: float) -> str:
     a = abs(v)
     if a >= 1_000_000:
@@ -71,6 +72,7 @@ def percent(v: float) -> str:
 
 
 # --- scales -----------------------------------------------------------------------------------
+
 
 def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
     """Round tick values covering [lo, hi] (lo <= 0 <= hi is kept when the data spans 0)."""
@@ -128,8 +130,10 @@ class _Frame:
             y = _f(self.y(t))
             cls = "chart-axis" if t == 0 else "chart-grid"
             out.append(f'<line class="{cls}" x1="{self.x0}" x2="{self.x1}" y1="{y}" y2="{y}"/>')
-            out.append(f'<text class="chart-label" x="{self.x0 - 4}" y="{y}" '
-                       f'text-anchor="end" dominant-baseline="middle">{escape(fmt(t))}</text>')
+            out.append(
+                f'<text class="chart-label" x="{self.x0 - 4}" y="{y}" '
+                f'text-anchor="end" dominant-baseline="middle">{escape(fmt(t))}</text>'
+            )
         return out
 
 
@@ -142,7 +146,9 @@ def _svg(body: list[str], height: int, title: str, desc: str, kind: str) -> Mark
         f'aria-labelledby="{uid}-t {uid}-d" preserveAspectRatio="xMidYMid meet" '
         f'xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>'
-        + "".join(body) + "</svg>")
+        + "".join(body)
+        + "</svg>"
+    )
 
 
 def _legend(names: Sequence[str], y: float) -> tuple[list[str], float]:
@@ -153,10 +159,11 @@ def _legend(names: Sequence[str], y: float) -> tuple[list[str], float]:
         w = 14 + len(label) * 5.6 + 10
         if x + w > VIEW_WIDTH and x > _PAD_LEFT:
             x, y = float(_PAD_LEFT), y + row_h
-        out.append(f'<rect class="chart-s{i % PALETTE_SIZE}" x="{_f(x)}" y="{_f(y - 8)}" '
-                   f'width="9" height="9" rx="2"/>')
-        out.append(f'<text class="chart-label" x="{_f(x + 13)}" y="{_f(y)}">'
-                   f'{escape(label)}</text>')
+        out.append(
+            f'<rect class="chart-s{i % PALETTE_SIZE}" x="{_f(x)}" y="{_f(y - 8)}" '
+            f'width="9" height="9" rx="2"/>'
+        )
+        out.append(f'<text class="chart-label" x="{_f(x + 13)}" y="{_f(y)}">{escape(label)}</text>')
         x += w
     return out, y + row_h
 
@@ -166,8 +173,10 @@ def _x_labels(frame: _Frame, labels: Sequence[str], xs: Sequence[float]) -> list
     for i in _thin(labels):
         # A label centred on the last point would run off the right edge: end it there.
         anchor = "end" if xs[i] > VIEW_WIDTH - 24 else "middle"
-        out.append(f'<text class="chart-label" x="{_f(xs[i])}" y="{frame.y0 + 14}" '
-                   f'text-anchor="{anchor}">{escape(labels[i])}</text>')
+        out.append(
+            f'<text class="chart-label" x="{_f(xs[i])}" y="{frame.y0 + 14}" '
+            f'text-anchor="{anchor}">{escape(labels[i])}</text>'
+        )
     return out
 
 
@@ -180,22 +189,34 @@ def _describe(labels: Sequence[str], series: Sequence[Series], fmt: Formatter) -
         if not vals:
             continue
         last = s.values[-1]
-        parts.append(f"{s.name}: {fmt(last) if last is not None else 'no value'} at "
-                     f"{labels[-1]}, from {fmt(vals[0])} at {labels[0]}; "
-                     f"highest {fmt(max(vals))}")
+        parts.append(
+            f"{s.name}: {fmt(last) if last is not None else 'no value'} at "
+            f"{labels[-1]}, from {fmt(vals[0])} at {labels[0]}; "
+            f"highest {fmt(max(vals))}"
+        )
     return ". ".join(parts) + "." if parts else "No data."
 
 
 def empty(title: str, message: str = "No data yet.") -> Markup:
-    body = [f'<text class="chart-label chart-empty" x="{VIEW_WIDTH / 2}" y="40" '
-            f'text-anchor="middle">{escape(message)}</text>']
+    body = [
+        f'<text class="chart-label chart-empty" x="{VIEW_WIDTH / 2}" y="40" '
+        f'text-anchor="middle">{escape(message)}</text>'
+    ]
     return _svg(body, 70, title, message, "empty")
 
 
 # --- chart kinds ------------------------------------------------------------------------------
 
-def line(labels: Sequence[str], series: Sequence[Series], *, title: str,
-         fmt: Formatter = number, height: int = 180, dots: bool = True) -> Markup:
+
+def line(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    title: str,
+    fmt: Formatter = number,
+    height: int = 180,
+    dots: bool = True,
+) -> Markup:
     """One or more lines over shared x labels (months, days). None values leave gaps.
     `dots=False` leaves out the per-point markers (dense time series)."""
     values = [v for s in series for v in s.values if v is not None]
@@ -222,15 +243,24 @@ def line(labels: Sequence[str], series: Sequence[Series], *, title: str,
         body.append(f'<path class="chart-line {cls}" d="{" ".join(path)}" fill="none"/>')
         for i, v in enumerate(s.values[:n] if dots else ()):
             if v is not None:
-                body.append(f'<circle class="chart-dot {cls}" cx="{_f(xs[i])}" '
-                            f'cy="{_f(frame.y(v))}" r="2.5"><title>{escape(s.name)}, '
-                            f'{escape(labels[i])}: {escape(fmt(v))}</title></circle>')
+                body.append(
+                    f'<circle class="chart-dot {cls}" cx="{_f(xs[i])}" '
+                    f'cy="{_f(frame.y(v))}" r="2.5"><title>{escape(s.name)}, '
+                    f"{escape(labels[i])}: {escape(fmt(v))}</title></circle>"
+                )
     body += _x_labels(frame, labels, xs) + legend
     return _svg(body, int(height + legend_h), title, _describe(labels, series, fmt), "line")
 
 
-def bars(labels: Sequence[str], series: Sequence[Series], *, title: str,
-         fmt: Formatter = number, height: int = 180, stacked: bool = False) -> Markup:
+def bars(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    title: str,
+    fmt: Formatter = number,
+    height: int = 180,
+    stacked: bool = False,
+) -> Markup:
     """Vertical bars per label: grouped side by side, or stacked (daily cost by instance).
     Stacked bars expect values >= 0."""
     n = len(labels)
@@ -267,18 +297,26 @@ def bars(labels: Sequence[str], series: Sequence[Series], *, title: str,
                 w = bar_w / len(series)
                 x = xs[i] - bar_w / 2 + si * w
             y_top, y_bottom = frame.y(top), frame.y(bottom_v)
-            body.append(f'<rect class="chart-bar {cls}" x="{_f(x)}" y="{_f(y_top)}" '
-                        f'width="{_f(max(w - 0.5, 0.5))}" '
-                        f'height="{_f(max(y_bottom - y_top, 0.5))}"><title>'
-                        f'{escape(s.name)}, {escape(labels[i])}: {escape(fmt(v))}'
-                        f'</title></rect>')
+            body.append(
+                f'<rect class="chart-bar {cls}" x="{_f(x)}" y="{_f(y_top)}" '
+                f'width="{_f(max(w - 0.5, 0.5))}" '
+                f'height="{_f(max(y_bottom - y_top, 0.5))}"><title>'
+                f"{escape(s.name)}, {escape(labels[i])}: {escape(fmt(v))}"
+                f"</title></rect>"
+            )
     body += _x_labels(frame, labels, xs) + legend
-    return _svg(body, int(height + legend_h), title, _describe(labels, series, fmt),
-                "stacked" if stacked else "bars")
+    return _svg(
+        body,
+        int(height + legend_h),
+        title,
+        _describe(labels, series, fmt),
+        "stacked" if stacked else "bars",
+    )
 
 
-def hbars(rows: Sequence[tuple[str, float]], *, title: str, fmt: Formatter = number,
-          bar_height: int = 18) -> Markup:
+def hbars(
+    rows: Sequence[tuple[str, float]], *, title: str, fmt: Formatter = number, bar_height: int = 18
+) -> Markup:
     """Horizontal bars, one per labelled row (rankings: margin per template). Negative
     values extend left of the zero line and get the `chart-negative` class."""
     if not rows:
@@ -290,21 +328,28 @@ def hbars(rows: Sequence[tuple[str, float]], *, title: str, fmt: Formatter = num
     x0, x1 = label_w, VIEW_WIDTH - value_w
     zero = x0 + (0 - lo) / span * (x1 - x0)
     height = _PAD_TOP + len(rows) * (bar_height + 6) + 4
-    body = [f'<line class="chart-axis" x1="{_f(zero)}" x2="{_f(zero)}" y1="{_PAD_TOP - 4}" '
-            f'y2="{height - 2}"/>']
+    body = [
+        f'<line class="chart-axis" x1="{_f(zero)}" x2="{_f(zero)}" y1="{_PAD_TOP - 4}" '
+        f'y2="{height - 2}"/>'
+    ]
     for i, (label, v) in enumerate(rows):
         y = _PAD_TOP + i * (bar_height + 6)
         x = x0 + (min(v, 0) - lo) / span * (x1 - x0)
         w = abs(v) / span * (x1 - x0)
         cls = "chart-s0" if v >= 0 else "chart-negative"
         name = label if len(label) <= 20 else label[:19] + "…"
-        body.append(f'<text class="chart-label" x="{label_w - 6}" y="{_f(y + bar_height / 2)}" '
-                    f'text-anchor="end" dominant-baseline="middle">{escape(name)}</text>')
-        body.append(f'<rect class="chart-bar {cls}" x="{_f(x)}" y="{y}" '
-                    f'width="{_f(max(w, 0.5))}" height="{bar_height}"><title>{escape(label)}: '
-                    f'{escape(fmt(v))}</title></rect>')
-        body.append(f'<text class="chart-label" x="{VIEW_WIDTH - 2}" y="{_f(y + bar_height / 2)}" '
-                    f'text-anchor="end" dominant-baseline="middle">{escape(fmt(v))}</text>')
+        body.append(
+            f'<text class="chart-label" x="{label_w - 6}" y="{_f(y + bar_height / 2)}" '
+            f'text-anchor="end" dominant-baseline="middle">{escape(name)}</text>'
+        )
+        body.append(
+            f'<rect class="chart-bar {cls}" x="{_f(x)}" y="{y}" '
+            f'width="{_f(max(w, 0.5))}" height="{bar_height}"><title>{escape(label)}: '
+            f"{escape(fmt(v))}</title></rect>"
+        )
+        body.append(
+            f'<text class="chart-label" x="{VIEW_WIDTH - 2}" y="{_f(y + bar_height / 2)}" '
+            f'text-anchor="end" dominant-baseline="middle">{escape(fmt(v))}</text>'
+        )
     desc = "; ".join(f"{label}: {fmt(v)}" for label, v in rows[:12])
     return _svg(body, height, title, desc, "hbars")
-

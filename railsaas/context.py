@@ -63,9 +63,13 @@ def load_user(user_id: uuid.UUID, session_version: int | None = None) -> User | 
 
 def memberships_of(user_id: uuid.UUID) -> list[Membership]:
     # The tenant comes with its membership (one query on every request, not two).
-    stmt = (select(Membership).join(Membership.tenant).options(contains_eager(Membership.tenant))
-            .where(Membership.user_id == user_id, Tenant.status != "deleted")
-            .order_by(Tenant.name))
+    stmt = (
+        select(Membership)
+        .join(Membership.tenant)
+        .options(contains_eager(Membership.tenant))
+        .where(Membership.user_id == user_id, Tenant.status != "deleted")
+        .order_by(Tenant.name)
+    )
     return list(db.session.scalars(stmt))
 
 
@@ -88,11 +92,14 @@ def bind(user: User | None, workspace: Workspace | None, *, admin: bool = False)
     g.user = user
     g.workspace = workspace
     role = "platform_admin" if admin and user is not None and user.is_platform_admin else ""
-    set_context(db.session, TenantContext(
-        tenant_id=workspace.id if workspace else None,
-        user_id=user.id if user else None,
-        role=role,
-    ))
+    set_context(
+        db.session,
+        TenantContext(
+            tenant_id=workspace.id if workspace else None,
+            user_id=user.id if user else None,
+            role=role,
+        ),
+    )
 
 
 def init_context(app: Flask) -> None:

@@ -104,7 +104,8 @@ def set_context(session: Session, ctx: TenantContext) -> None:
         if session.info.get(_WROTE_KEY) or session.new or session.dirty or session.deleted:
             raise LoginChangeAfterWrite(
                 f"this transaction has written as the {login_kind(current)} login; "
-                f"commit it before acting as the {login_kind(ctx)} login")
+                f"commit it before acting as the {login_kind(ctx)} login"
+            )
         session.commit()
         session.info[_CTX_KEY] = ctx
         return
@@ -178,8 +179,9 @@ class Database:
 
     def __init__(self) -> None:
         self.engines: dict[str, Engine] = {}
-        self.sessionmaker = sessionmaker(class_=RoutingSession, expire_on_commit=False,
-                                         engines=self.engines)
+        self.sessionmaker = sessionmaker(
+            class_=RoutingSession, expire_on_commit=False, engines=self.engines
+        )
 
     @property
     def engine(self) -> Engine | None:
@@ -199,8 +201,10 @@ class Database:
         self.engines.clear()  # the same dict the sessionmaker hands its sessions
         for kind, url in urls.items():
             if not url:
-                raise RuntimeError(f"no database URL for the {kind} login: set DATABASE_URL, "
-                                   "or its own *_DATABASE_URL (docs/security.md)")
+                raise RuntimeError(
+                    f"no database URL for the {kind} login: set DATABASE_URL, "
+                    "or its own *_DATABASE_URL (docs/security.md)"
+                )
             self.engines[kind] = make_engine(url, pool_size=pool_size)
         self.sessionmaker.configure(bind=None)
 

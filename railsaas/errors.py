@@ -23,8 +23,14 @@ class ServiceError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None,
-                 details: Any = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
@@ -82,7 +88,8 @@ def init_error_handlers(app: Flask) -> None:
             response = jsonify(error_body(exc.code, exc.message, exc.details))
         else:
             response = current_app.make_response(
-                render_template("errors/error.html", status=exc.status, message=exc.message))
+                render_template("errors/error.html", status=exc.status, message=exc.message)
+            )
         response.status_code = exc.status
         if isinstance(exc, RateLimited) and exc.retry_after > 0:
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -92,8 +99,11 @@ def init_error_handlers(app: Flask) -> None:
     def _csrf_error(exc: CSRFError):
         if wants_json():
             return jsonify(error_body("csrf_failed", exc.description)), 400
-        return render_template("errors/error.html", status=400,
-                               message="Your form expired. Reload the page and try again."), 400
+        return render_template(
+            "errors/error.html",
+            status=400,
+            message="Your form expired. Reload the page and try again.",
+        ), 400
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -105,16 +115,19 @@ def init_error_handlers(app: Flask) -> None:
             if status == 405 and valid_methods:
                 response.headers["Allow"] = ", ".join(valid_methods)
             return response, status
-        return render_template("errors/error.html", status=status,
-                               message=exc.description), status
+        return render_template("errors/error.html", status=status, message=exc.description), status
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(exc: OperationalError):
         # The database went away mid-request (failover, restart, a dropped connection) or
         # gave up on a statement: the request's transaction is lost, and the next request
         # gets a fresh connection (pool_pre_ping). Say so, as a 503 the client may retry.
-        log.error("database unavailable: %s", type(exc.orig or exc).__name__, exc_info=exc,
-                  extra={"path": request.path})
+        log.error(
+            "database unavailable: %s",
+            type(exc.orig or exc).__name__,
+            exc_info=exc,
+            extra={"path": request.path},
+        )
         _forget_request_rows()
         message = "The service is briefly unavailable. Try again in a moment."
         if wants_json():
@@ -128,8 +141,9 @@ def init_error_handlers(app: Flask) -> None:
             _forget_request_rows()
         if wants_json():
             return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500
-        return render_template("errors/error.html", status=500,
-                               message="Something went wrong on our side."), 500
+        return render_template(
+            "errors/error.html", status=500, message="Something went wrong on our side."
+        ), 500
 
 
 def _forget_request_rows() -> None:

@@ -24,8 +24,12 @@ def redis_client(url: str | None = None) -> redis.Redis:
     client = _redis.get(url)
     if client is None:
         client = _redis[url] = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2,
-            health_check_interval=30, retry_on_timeout=True,
+            url,
+            decode_responses=True,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+            retry_on_timeout=True,
         )
     return client
 

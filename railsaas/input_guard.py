@@ -38,8 +38,10 @@ class MalformedJSON(ServiceError):
 
 
 def _nul_refused(where: str) -> BadInput:
-    return BadInput("The request contains a NUL character, which is never valid here. "
-                    "Remove it and try again.", details={where: "contains a NUL character"})
+    return BadInput(
+        "The request contains a NUL character, which is never valid here. Remove it and try again.",
+        details={where: "contains a NUL character"},
+    )
 
 
 def check_request() -> None:
@@ -91,8 +93,9 @@ def loads_json(raw: bytes | str) -> Any:
         raise _too_deep() from None
     except _NotFinite:
         message = "Numbers must be finite (this one is too large)."
-        raise ValidationFailed(message, code="non_finite_number",
-                               details={"body": message}) from None
+        raise ValidationFailed(
+            message, code="non_finite_number", details={"body": message}
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise MalformedJSON("The body is not valid JSON.") from None
     check_json(data)
@@ -100,8 +103,10 @@ def loads_json(raw: bytes | str) -> Any:
 
 
 def _too_deep() -> BadInput:
-    return BadInput(f"The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
-                    code="json_too_deep")
+    return BadInput(
+        f"The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
+        code="json_too_deep",
+    )
 
 
 def check_json(data: Any) -> None:

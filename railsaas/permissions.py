@@ -49,30 +49,30 @@ _OWNERS = frozenset({OWNER})
 PERMISSIONS: dict[str, frozenset[str]] = {
     # the workspace itself
     "workspace.view": _ALL,
-    "workspace.update": _MANAGERS,        # rename
-    "workspace.leave": _ALL,              # the last owner is refused by the service
-    "workspace.transfer": _OWNERS,        # hand ownership to another member
+    "workspace.update": _MANAGERS,  # rename
+    "workspace.leave": _ALL,  # the last owner is refused by the service
+    "workspace.transfer": _OWNERS,  # hand ownership to another member
     "workspace.delete": _OWNERS,
     # people
     "members.view": _ALL,
     "members.invite": _MANAGERS,
-    "members.manage": _MANAGERS,          # change roles, remove, revoke and resend invitations
-    "owners.manage": _OWNERS,             # grant, take or invite the owner role
+    "members.manage": _MANAGERS,  # change roles, remove, revoke and resend invitations
+    "owners.manage": _OWNERS,  # grant, take or invite the owner role
     # instances
-    "instance.view": _ALL,                # list, status, logs, metrics, deployments
+    "instance.view": _ALL,  # list, status, logs, metrics, deployments
     "instance.deploy": _EDITORS,
-    "instance.manage": _EDITORS,          # redeploy, restart, stop, start, rename, domains
+    "instance.manage": _EDITORS,  # redeploy, restart, stop, start, rename, domains
     "instance.variables.edit": _EDITORS,  # changing variables redeploys
-    "instance.delete": _MANAGERS,         # plus members, on instances they deployed
+    "instance.delete": _MANAGERS,  # plus members, on instances they deployed
     # money
     "billing.view": _ALL,
-    "billing.manage": _OWNERS,            # plan, payment method, cancel, spend cap
+    "billing.manage": _OWNERS,  # plan, payment method, cancel, spend cap
     # Personal API tokens in the workspace: one's own. A token acts as its owner, whose role
     # is checked on every request, so its scopes only ever narrow what the role allows.
     "tokens.create": _ALL,
     # history
-    "activity.view": _ALL,                # the workspace's activity (audit) log
-    "activity.origin": _MANAGERS,         # the IP address and browser of each entry
+    "activity.view": _ALL,  # the workspace's activity (audit) log
+    "activity.origin": _MANAGERS,  # the IP address and browser of each entry
 }
 
 # Actions a role may take on objects it created although not on everyone's.
@@ -116,8 +116,13 @@ def allowed_roles(action: str) -> frozenset[str]:
         raise ValueError(f"unknown action {action!r}") from None
 
 
-def can(workspace: HasRole | None, action: str, *, owner_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None) -> bool:
+def can(
+    workspace: HasRole | None,
+    action: str,
+    *,
+    owner_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> bool:
     """True if the caller's role in `workspace` allows `action`. `owner_id` (who created the
     object) and `user_id` (who asks) unlock the own-object permissions."""
     roles = allowed_roles(action)
@@ -128,12 +133,21 @@ def can(workspace: HasRole | None, action: str, *, owner_id: uuid.UUID | None = 
     if workspace.role in roles:
         return True
     own = OWN_OBJECT_PERMISSIONS.get(action, frozenset())
-    return (workspace.role in own and owner_id is not None and user_id is not None
-            and owner_id == user_id)
+    return (
+        workspace.role in own
+        and owner_id is not None
+        and user_id is not None
+        and owner_id == user_id
+    )
 
 
-def authorize(workspace: HasRole | None, action: str, *, owner_id: uuid.UUID | None = None,
-              user_id: uuid.UUID | None = None) -> None:
+def authorize(
+    workspace: HasRole | None,
+    action: str,
+    *,
+    owner_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> None:
     """Raise Forbidden (403) unless the caller's role allows `action`; NotFound (404) when
     there is no workspace at all (nothing to act in)."""
     allowed_roles(action)
@@ -142,9 +156,11 @@ def authorize(workspace: HasRole | None, action: str, *, owner_id: uuid.UUID | N
     if not can(workspace, action, owner_id=owner_id, user_id=user_id):
         role = ROLE_LABELS.get(workspace.role, workspace.role)
         message = _MESSAGES.get(action) or (
-            f"Your role in this workspace ({role}) does not allow this.")
-        raise Forbidden(message, code="forbidden", details={"action": action,
-                                                           "role": workspace.role})
+            f"Your role in this workspace ({role}) does not allow this."
+        )
+        raise Forbidden(
+            message, code="forbidden", details={"action": action, "role": workspace.role}
+        )
 
 
 def roles_allowed_to_grant(workspace: HasRole | None) -> tuple[str, ...]:

@@ -54,7 +54,8 @@ def main(base: str) -> None:
         dialog.get_by_role("button", name="Deploy").click()
         page.wait_for_url("**/instances/*")
         page.locator("h1 + [data-testid=status]").filter(has_text="Running").wait_for(
-            timeout=120_000)
+            timeout=120_000
+        )
         snap(page, "instance")
         page.get_by_role("link", name="Logs").click()
         page.locator(".log-line").first.wait_for()

@@ -129,8 +129,12 @@ def servers(tmp_path_factory):
     dbadmin.migrate(database_url)
 
     redis_dbs.flush()
-    return support.Servers(admin_url=admin_url, database_url=database_url, redis_url=redis_url,
-                           cache_redis_url=redis_dbs.cache_url)
+    return support.Servers(
+        admin_url=admin_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        cache_redis_url=redis_dbs.cache_url,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -182,8 +186,9 @@ def dbconn(app, switching_engine):
     conn = switching_engine.connect()
     outer = conn.begin()
     prep = conn.dialect.identifier_preparer
-    logins = {kind: prep.quote_identifier(name)
-              for kind, (name, _) in dbadmin.logins(Config()).items()}
+    logins = {
+        kind: prep.quote_identifier(name) for kind, (name, _) in dbadmin.logins(Config()).items()
+    }
     conn.exec_driver_sql(f"SET ROLE {logins['web']}")
     db.bind_connection(conn, logins, join_transaction_mode="create_savepoint")
     try:
@@ -256,8 +261,15 @@ def celery_worker(app, committed):
 
     celery = app.extensions["celery"]
     # The default queue and the poll's own (the Procfile's worker and poller lines).
-    with start_worker(celery, pool="threads", concurrency=4, perform_ping_check=False,
-                      shutdown_timeout=30, loglevel="WARNING", queues=["celery", "polls"]):
+    with start_worker(
+        celery,
+        pool="threads",
+        concurrency=4,
+        perform_ping_check=False,
+        shutdown_timeout=30,
+        loglevel="WARNING",
+        queues=["celery", "polls"],
+    ):
         yield celery
 
 
@@ -278,8 +290,11 @@ def stripe_emulator(_stripe_emulator_server, app):
     emulator.reset()
     keys = ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
     saved = {k: app.config.get(k) for k in keys}
-    app.config.update(STRIPE_API_BASE=emulator.url, STRIPE_SECRET_KEY="sk_test_emulator",
-                      STRIPE_WEBHOOK_SECRET=emulator.dispatcher.settings.secret)
+    app.config.update(
+        STRIPE_API_BASE=emulator.url,
+        STRIPE_SECRET_KEY="sk_test_emulator",
+        STRIPE_WEBHOOK_SECRET=emulator.dispatcher.settings.secret,
+    )
     yield emulator
     emulator.reset()
     app.config.update(saved)
@@ -304,13 +319,21 @@ def mail_sink(app, tmp_path):
 
 # -- Railway emulator (devtools/emulators/railway; control API in its package docstring) --
 
+
 @pytest.fixture(scope="session")
 def railway_emulator_server():
     from devtools.emulators.railway import EmulatorServer
 
-    server = EmulatorServer(token=RAILWAY_TEST_TOKEN, workspace_id="ws-test",
-                            deploy_seconds=1.0, deploy_jitter=0.0, workflow_seconds=0.2,
-                            log_interval=0.2, crash_after=0.5, removal_seconds=0.2).start()
+    server = EmulatorServer(
+        token=RAILWAY_TEST_TOKEN,
+        workspace_id="ws-test",
+        deploy_seconds=1.0,
+        deploy_jitter=0.0,
+        workflow_seconds=0.2,
+        log_interval=0.2,
+        crash_after=0.5,
+        removal_seconds=0.2,
+    ).start()
     yield server
     server.stop()
 
@@ -329,12 +352,19 @@ def railway_emulator(app, railway_emulator_server, redis_conn):
     ctl.workspace_id = "ws-test"
     ctl.reset()
     redis_conn.forget(support_redis.RAILWAY)  # the shared budget and breaker
-    keys = ("RAILWAY_API_URL", "RAILWAY_API_TOKEN", "RAILWAY_WORKSPACE_ID",
-            "RAILWAY_CLIENT_OPTIONS")
+    keys = (
+        "RAILWAY_API_URL",
+        "RAILWAY_API_TOKEN",
+        "RAILWAY_WORKSPACE_ID",
+        "RAILWAY_CLIENT_OPTIONS",
+    )
     saved = {k: app.config.get(k) for k in keys}
-    app.config.update(RAILWAY_API_URL=ctl.graphql_url, RAILWAY_API_TOKEN=ctl.token,
-                      RAILWAY_WORKSPACE_ID=ctl.workspace_id,
-                      RAILWAY_CLIENT_OPTIONS=dict(RAILWAY_TEST_CLIENT_OPTIONS))
+    app.config.update(
+        RAILWAY_API_URL=ctl.graphql_url,
+        RAILWAY_API_TOKEN=ctl.token,
+        RAILWAY_WORKSPACE_ID=ctl.workspace_id,
+        RAILWAY_CLIENT_OPTIONS=dict(RAILWAY_TEST_CLIENT_OPTIONS),
+    )
     yield ctl
     app.config.update(saved)
     reset_clients()

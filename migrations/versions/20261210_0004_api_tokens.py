@@ -10,14 +10,15 @@ Revision ID: 0004_api_tokens
 Revises: 0003_usage_rollups
 Create Date: 2026-12-10 09:00:00
 """
+
 from collections.abc import Sequence
 
 from alembic import op
 
 from railsaas.config import Config
 
-revision: str = '0004_api_tokens'
-down_revision: str | None = '0003_usage_rollups'
+revision: str = "0004_api_tokens"
+down_revision: str | None = "0003_usage_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -26,8 +27,9 @@ def upgrade() -> None:
     bind = op.get_bind()
     app_role = bind.dialect.identifier_preparer.quote_identifier(Config().APP_DB_USER)
     op.execute("DROP POLICY IF EXISTS api_token_definer_read ON api_tokens")
-    op.execute("CREATE POLICY api_token_definer_read ON api_tokens FOR SELECT "
-               "TO CURRENT_USER USING (true)")
+    op.execute(
+        "CREATE POLICY api_token_definer_read ON api_tokens FOR SELECT TO CURRENT_USER USING (true)"
+    )
     op.execute("""
         CREATE OR REPLACE FUNCTION auth_find_api_token(p_token_hash text)
         RETURNS TABLE (id uuid, tenant_id uuid, user_id uuid, scopes text[],

@@ -11,6 +11,7 @@ Revision ID: 0007_login_per_kind
 Revises: 0006e_stripe_behaviour
 Create Date: 2026-12-14 09:00:00
 """
+
 from collections.abc import Sequence
 
 from alembic import op
@@ -18,8 +19,8 @@ from alembic import op
 from railsaas import dbadmin
 from railsaas.config import Config
 
-revision: str = '0007_login_per_kind'
-down_revision: str | None = '0006b_acquisition'
+revision: str = "0007_login_per_kind"
+down_revision: str | None = "0006b_acquisition"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -25,19 +25,27 @@ class UserRow:
     workspaces: int
 
 
-def search(session: Session, q: str = "", status: str = "", *, offset: int = 0,
-           limit: int = 50) -> list[UserRow]:
+def search(
+    session: Session, q: str = "", status: str = "", *, offset: int = 0, limit: int = 50
+) -> list[UserRow]:
     """Users whose email or name contains `q`; status: '', 'suspended', 'admins',
     'unverified'. One query, workspace counts included."""
-    ws = (select(Membership.user_id, func.count().label("n"))
-          .group_by(Membership.user_id).subquery())
-    stmt = (select(User, func.coalesce(ws.c.n, 0))
-            .outerjoin(ws, ws.c.user_id == User.id)
-            .order_by(User.created_at.desc(), User.id).offset(offset).limit(limit))
+    ws = select(Membership.user_id, func.count().label("n")).group_by(Membership.user_id).subquery()
+    stmt = (
+        select(User, func.coalesce(ws.c.n, 0))
+        .outerjoin(ws, ws.c.user_id == User.id)
+        .order_by(User.created_at.desc(), User.id)
+        .offset(offset)
+        .limit(limit)
+    )
     q = q.strip()
     if q:
-        stmt = stmt.where(or_(func.lower(User.email).contains(q.lower(), autoescape=True),
-                              func.lower(User.name).contains(q.lower(), autoescape=True)))
+        stmt = stmt.where(
+            or_(
+                func.lower(User.email).contains(q.lower(), autoescape=True),
+                func.lower(User.name).contains(q.lower(), autoescape=True),
+            )
+        )
     if status == "suspended":
         stmt = stmt.where(User.is_suspended.is_(True))
     elif status == "admins":
@@ -62,13 +70,19 @@ def get(session: Session, user_id: uuid.UUID) -> User:
 
 
 def workspaces_of(session: Session, user_id: uuid.UUID) -> list[UserWorkspace]:
-    live = (select(Instance.tenant_id, func.count().label("n"))
-            .where(Instance.status != "deleted").group_by(Instance.tenant_id).subquery())
+    live = (
+        select(Instance.tenant_id, func.count().label("n"))
+        .where(Instance.status != "deleted")
+        .group_by(Instance.tenant_id)
+        .subquery()
+    )
     rows = session.execute(
         select(Tenant, Membership.role, func.coalesce(live.c.n, 0))
         .join(Membership, Membership.tenant_id == Tenant.id)
         .outerjoin(live, live.c.tenant_id == Tenant.id)
-        .where(Membership.user_id == user_id).order_by(Tenant.name)).all()
+        .where(Membership.user_id == user_id)
+        .order_by(Tenant.name)
+    ).all()
     return [UserWorkspace(t, role, n) for t, role, n in rows]
 
 

@@ -79,7 +79,7 @@ def looks_like_token(token: str) -> bool:
     """Our format, with a checksum that matches (no database needed to say no)."""
     if not token.startswith(PREFIX):
         return False
-    rest = token[len(PREFIX):]
+    rest = token[len(PREFIX) :]
     if len(rest) != _RANDOM_CHARS + _CHECK_CHARS or any(c not in _ALPHABET for c in rest):
         return False
     return secrets.compare_digest(_checksum(rest[:_RANDOM_CHARS]), rest[_RANDOM_CHARS:])
@@ -92,14 +92,16 @@ def hash_secret(token: str) -> str:
 def expand_scopes(scopes: Any) -> list[str]:
     """Validated and expanded: ["deploy"] -> ["read", "deploy"]."""
     if not isinstance(scopes, list | tuple | set | frozenset) or not scopes:
-        raise ValidationFailed("Choose a scope.", details={"scopes": "Choose read, deploy "
-                                                            "or admin."})
+        raise ValidationFailed(
+            "Choose a scope.", details={"scopes": "Choose read, deploy or admin."}
+        )
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
-        raise ValidationFailed("Unknown scope.", details={
-            "scopes": "Scopes are read, deploy and admin."})
+        raise ValidationFailed(
+            "Unknown scope.", details={"scopes": "Scopes are read, deploy and admin."}
+        )
     top = max(SCOPES.index(s) for s in scopes)
-    return list(SCOPES[:top + 1])
+    return list(SCOPES[: top + 1])
 
 
 def status_of(token: ApiToken, now: datetime | None = None) -> str:
@@ -116,13 +118,21 @@ def _clean_name(raw: Any) -> str:
 
 
 def _active(stmt: Select, now: datetime) -> Select:
-    return stmt.where(ApiToken.revoked_at.is_(None),
-                      (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now))
+    return stmt.where(
+        ApiToken.revoked_at.is_(None), (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now)
+    )
 
 
-def create(session: Session, workspace: HasRole | None, *, user_id: uuid.UUID, name: Any,
-           scopes: Any, expires_in_days: Any = DEFAULT_DAYS,
-           within: frozenset[str] | None = None) -> tuple[ApiToken, str]:
+def create(
+    session: Session,
+    workspace: HasRole | None,
+    *,
+    user_id: uuid.UUID,
+    name: Any,
+    scopes: Any,
+    expires_in_days: Any = DEFAULT_DAYS,
+    within: frozenset[str] | None = None,
+) -> tuple[ApiToken, str]:
     """A new token and its secret (returned this once), for the caller in `workspace` (the
     request's workspace and role; `tokens.create` is checked here). `within`: the scopes of
     the credential asking, when that is itself a token: it cannot mint a stronger one. The
@@ -132,32 +142,56 @@ def create(session: Session, workspace: HasRole | None, *, user_id: uuid.UUID, n
     tenant_id = workspace.id
     name = _clean_name(name)
     expanded = expand_scopes(scopes)
-    if not isinstance(expires_in_days, int) or isinstance(expires_in_days, bool) \
-            or not 1 <= expires_in_days <= MAX_DAYS:
-        raise ValidationFailed("Invalid expiry.", details={
-            "expires_in_days": f"Choose 1 to {MAX_DAYS} days."})
+    if (
+        not isinstance(expires_in_days, int)
+        or isinstance(expires_in_days, bool)
+        or not 1 <= expires_in_days <= MAX_DAYS
+    ):
+        raise ValidationFailed(
+            "Invalid expiry.", details={"expires_in_days": f"Choose 1 to {MAX_DAYS} days."}
+        )
     if within is not None and not set(expanded) <= within:
-        raise Forbidden("A token cannot create a token with more scopes than its own.",
-                        code="insufficient_scope")
+        raise Forbidden(
+            "A token cannot create a token with more scopes than its own.",
+            code="insufficient_scope",
+        )
     now = datetime.now(UTC)
-    mine = _active(select(ApiToken.name).where(ApiToken.tenant_id == tenant_id,
-                                               ApiToken.user_id == user_id), now)
+    mine = _active(
+        select(ApiToken.name).where(ApiToken.tenant_id == tenant_id, ApiToken.user_id == user_id),
+        now,
+    )
     names = set(session.scalars(mine))
     if name in names:
-        raise Conflict("You already have an active token with this name.",
-                       code="name_taken", details={"name": "Choose another name."})
+        raise Conflict(
+            "You already have an active token with this name.",
+            code="name_taken",
+            details={"name": "Choose another name."},
+        )
     if len(names) >= MAX_ACTIVE_PER_USER:
-        raise Conflict(f"You have {MAX_ACTIVE_PER_USER} active tokens in this workspace: "
-                       "revoke one first.", code="too_many_tokens")
+        raise Conflict(
+            f"You have {MAX_ACTIVE_PER_USER} active tokens in this workspace: revoke one first.",
+            code="too_many_tokens",
+        )
     secret = generate_secret()
-    token = ApiToken(id=uuid.uuid4(), tenant_id=tenant_id, user_id=user_id, name=name,
-                     prefix=secret[:DISPLAY_CHARS], token_hash=hash_secret(secret),
-                     scopes=expanded, expires_at=now + timedelta(days=expires_in_days))
+    token = ApiToken(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        user_id=user_id,
+        name=name,
+        prefix=secret[:DISPLAY_CHARS],
+        token_hash=hash_secret(secret),
+        scopes=expanded,
+        expires_at=now + timedelta(days=expires_in_days),
+    )
     session.add(token)
     session.flush()
-    audit.record(session, "api_token.created", target_type="api_token", target_id=token.id,
-                 details={"name": name, "scopes": expanded,
-                          "expires_at": token.expires_at.isoformat()})
+    audit.record(
+        session,
+        "api_token.created",
+        target_type="api_token",
+        target_id=token.id,
+        details={"name": name, "scopes": expanded, "expires_at": token.expires_at.isoformat()},
+    )
     return token, secret
 
 
@@ -174,14 +208,16 @@ def query(tenant_id: uuid.UUID, user_id: uuid.UUID, status: str | None = None) -
     return stmt
 
 
-def list_for_page(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID,
-                  limit: int = 100) -> list[ApiToken]:
+def list_for_page(
+    session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, limit: int = 100
+) -> list[ApiToken]:
     stmt = query(tenant_id, user_id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     return list(session.scalars(stmt.limit(limit)))
 
 
-def get(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID,
-        token_id: uuid.UUID) -> ApiToken:
+def get(
+    session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, token_id: uuid.UUID
+) -> ApiToken:
     """One of the user's own tokens in the workspace; 404 for anything else."""
     token = session.scalar(query(tenant_id, user_id).where(ApiToken.id == token_id))
     if token is None:
@@ -189,15 +225,21 @@ def get(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID,
     return token
 
 
-def revoke(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID,
-           token_id: uuid.UUID) -> ApiToken:
+def revoke(
+    session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, token_id: uuid.UUID
+) -> ApiToken:
     """Revoke (idempotent: revoking a revoked token changes nothing)."""
     token = get(session, tenant_id, user_id, token_id)
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         session.flush()
-        audit.record(session, "api_token.revoked", target_type="api_token",
-                     target_id=token.id, details={"name": token.name})
+        audit.record(
+            session,
+            "api_token.revoked",
+            target_type="api_token",
+            target_id=token.id,
+            details={"name": token.name},
+        )
     return token
 
 
@@ -209,37 +251,51 @@ class RevokedToken:
     created_at: datetime
 
 
-def revoke_all_for_user(session: Session, user_id: uuid.UUID, *, before: datetime,
-                        reason: str) -> list[RevokedToken]:
+def revoke_all_for_user(
+    session: Session, user_id: uuid.UUID, *, before: datetime, reason: str
+) -> list[RevokedToken]:
     """Revoke every live token of the user, in every workspace they belong to, created
     before `before`. Tokens are workspace rows (RLS), so this acts in each of the user's
     workspaces in turn and then restores the caller's context."""
     ctx = get_context(session)
     tenants = session.execute(
-        select(Tenant.id, Tenant.name).join(Membership, Membership.tenant_id == Tenant.id)
-        .where(Membership.user_id == user_id)).all()
+        select(Tenant.id, Tenant.name)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == user_id)
+    ).all()
     revoked: list[RevokedToken] = []
     try:
         for tenant_id, workspace in tenants:
             set_context(session, TenantContext(tenant_id=tenant_id, user_id=user_id))
             rows = session.execute(
                 update(ApiToken)
-                .where(ApiToken.tenant_id == tenant_id, ApiToken.user_id == user_id,
-                       ApiToken.revoked_at.is_(None), ApiToken.created_at < before)
+                .where(
+                    ApiToken.tenant_id == tenant_id,
+                    ApiToken.user_id == user_id,
+                    ApiToken.revoked_at.is_(None),
+                    ApiToken.created_at < before,
+                )
                 .values(revoked_at=func.now())
                 .returning(ApiToken.id, ApiToken.name, ApiToken.prefix, ApiToken.created_at)
-                .execution_options(synchronize_session=False)).all()
+                .execution_options(synchronize_session=False)
+            ).all()
             for token_id, name, prefix, created_at in rows:
                 revoked.append(RevokedToken(name, prefix, workspace, created_at))
-                audit.record(session, "api_token.revoked", target_type="api_token",
-                             target_id=token_id, tenant_id=tenant_id,
-                             details={"name": name, "reason": reason})
+                audit.record(
+                    session,
+                    "api_token.revoked",
+                    target_type="api_token",
+                    target_id=token_id,
+                    tenant_id=tenant_id,
+                    details={"name": name, "reason": reason},
+                )
     finally:
         set_context(session, ctx)
     return revoked
 
 
 # --- authentication ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TokenRecord:
@@ -260,8 +316,12 @@ def authenticate(session: Session, secret: str) -> TokenRecord:
     if not looks_like_token(secret):
         raise InvalidToken("The token is invalid.")
     row = session.execute(
-        text("SELECT id, tenant_id, user_id, scopes, expires_at, revoked_at, last_used_at "
-             "FROM auth_find_api_token(:hash)"), {"hash": hash_secret(secret)}).first()
+        text(
+            "SELECT id, tenant_id, user_id, scopes, expires_at, revoked_at, last_used_at "
+            "FROM auth_find_api_token(:hash)"
+        ),
+        {"hash": hash_secret(secret)},
+    ).first()
     if row is None:
         raise InvalidToken("The token is invalid.")
     record = TokenRecord(*row)
@@ -272,9 +332,14 @@ def authenticate(session: Session, secret: str) -> TokenRecord:
     # From here on, act as the token's user in its workspace (RLS applies as usual).
     set_context(session, TenantContext(tenant_id=record.tenant_id, user_id=record.user_id))
     member = session.scalar(
-        select(Membership.id).join(Tenant, Tenant.id == Membership.tenant_id)
-        .where(Membership.tenant_id == record.tenant_id, Membership.user_id == record.user_id,
-               Tenant.status != "deleted"))
+        select(Membership.id)
+        .join(Tenant, Tenant.id == Membership.tenant_id)
+        .where(
+            Membership.tenant_id == record.tenant_id,
+            Membership.user_id == record.user_id,
+            Tenant.status != "deleted",
+        )
+    )
     if member is None:
         raise InvalidToken("The token's user no longer belongs to its workspace.")
     return record
@@ -283,14 +348,15 @@ def authenticate(session: Session, secret: str) -> TokenRecord:
 def touch(session: Session, record: TokenRecord) -> bool:
     """Note the use in last_used_at unless that was done less than a minute ago (checked
     again in SQL, so concurrent requests write once). True when a write was made."""
-    if record.last_used_at is not None and \
-            datetime.now(UTC) - record.last_used_at < TOUCH_INTERVAL:
+    if record.last_used_at is not None and datetime.now(UTC) - record.last_used_at < TOUCH_INTERVAL:
         return False
     result = session.execute(
         update(ApiToken)
-        .where(ApiToken.id == record.id,
-               ApiToken.last_used_at.is_(None)
-               | (ApiToken.last_used_at < func.now() - TOUCH_INTERVAL))
+        .where(
+            ApiToken.id == record.id,
+            ApiToken.last_used_at.is_(None) | (ApiToken.last_used_at < func.now() - TOUCH_INTERVAL),
+        )
         .values(last_used_at=func.now())
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return bool(result.rowcount)

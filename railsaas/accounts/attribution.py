@@ -42,9 +42,11 @@ def clean(values: Mapping[str, Any] | None) -> dict[str, str]:
     empty when there are none."""
     if not values:
         return {}
-    out = {"utm_source": normalize_channel(values.get("utm_source")),
-           "utm_medium": normalize_channel(values.get("utm_medium")),
-           "utm_campaign": _campaign(values.get("utm_campaign"))}
+    out = {
+        "utm_source": normalize_channel(values.get("utm_source")),
+        "utm_medium": normalize_channel(values.get("utm_medium")),
+        "utm_campaign": _campaign(values.get("utm_campaign")),
+    }
     return {k: v for k, v in out.items() if v}
 
 

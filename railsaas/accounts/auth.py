@@ -70,13 +70,16 @@ from railsaas.platform import audit, mail, outbox, throttles
 
 log = logging.getLogger(__name__)
 
-LOGIN_FAILED_MESSAGE = ("Incorrect email or password. After repeated failed attempts, "
-                        "sign-in is paused for a while.")
+LOGIN_FAILED_MESSAGE = (
+    "Incorrect email or password. After repeated failed attempts, sign-in is paused for a while."
+)
 VERIFY_EMAIL, CHANGE_EMAIL, RESET_PASSWORD = "verify-email", "change-email", "reset-password"
 # The setting holding each emailed link's lifetime, in seconds (railsaas/config.py).
-LINK_MAX_AGE_SETTING = {VERIFY_EMAIL: "LINK_MAX_AGE_VERIFY_EMAIL",
-                        CHANGE_EMAIL: "LINK_MAX_AGE_CHANGE_EMAIL",
-                        RESET_PASSWORD: "LINK_MAX_AGE_RESET_PASSWORD"}
+LINK_MAX_AGE_SETTING = {
+    VERIFY_EMAIL: "LINK_MAX_AGE_VERIFY_EMAIL",
+    CHANGE_EMAIL: "LINK_MAX_AGE_CHANGE_EMAIL",
+    RESET_PASSWORD: "LINK_MAX_AGE_RESET_PASSWORD",
+}
 NAME_MAX = 255
 
 
@@ -104,12 +107,14 @@ class LoginRecord:
 
 # --- small helpers ----------------------------------------------------------------------------
 
+
 def normalize_email(raw: Any, field: str = "email") -> str:
     """A syntactically valid address, lower-cased (the stored form)."""
     value = raw.strip() if isinstance(raw, str) else ""
     if not value:
-        raise ValidationFailed("Enter your email address.",
-                               details={field: "Enter your email address."})
+        raise ValidationFailed(
+            "Enter your email address.", details={field: "Enter your email address."}
+        )
     try:
         info = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -127,8 +132,10 @@ def clean_name(raw: Any, field: str = "name") -> str:
 
 def find_login(session: Session, email: str) -> LoginRecord | None:
     row = session.execute(
-        text("SELECT id, password_hash, email_verified, is_suspended, session_version "
-             "FROM auth_find_user(:email)"),
+        text(
+            "SELECT id, password_hash, email_verified, is_suspended, session_version "
+            "FROM auth_find_user(:email)"
+        ),
         {"email": email.strip().lower()},
     ).first()
     return LoginRecord(*row) if row else None
@@ -146,16 +153,30 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def _record(session: Session, action: str, user_id: uuid.UUID | None, *,
-            actor: uuid.UUID | None = None, **details: Any) -> None:
+def _record(
+    session: Session,
+    action: str,
+    user_id: uuid.UUID | None,
+    *,
+    actor: uuid.UUID | None = None,
+    **details: Any,
+) -> None:
     """Audit an auth event. They concern a person, not a workspace: tenant_id is NULL."""
-    audit.record(session, action, target_type="user" if user_id else None,
-                 target_id=user_id, tenant_id=None, actor_user_id=actor,
-                 actor_type="user" if actor else "anonymous", details=details or None)
+    audit.record(
+        session,
+        action,
+        target_type="user" if user_id else None,
+        target_id=user_id,
+        tenant_id=None,
+        actor_user_id=actor,
+        actor_type="user" if actor else "anonymous",
+        details=details or None,
+    )
 
 
-def _send(session: Session, user_id: uuid.UUID, to: str, kind: str, subject: str,
-          **context: Any) -> None:
+def _send(
+    session: Session, user_id: uuid.UUID, to: str, kind: str, subject: str, **context: Any
+) -> None:
     mail.queue(session, to=to, kind=kind, subject=subject, user_id=user_id, **context)
 
 
@@ -178,15 +199,20 @@ def _limit_ip(limit: throttles.Limit, ip: str | None) -> None:
         return
     wait = throttles.reset_after(limit, ip)
     minutes = max(1, -(-wait // 60))
-    raise RateLimited(f"{_PER_IP_MESSAGES[limit]} Try again in {minutes} minute"
-                      f"{'s' if minutes != 1 else ''}.", retry_after=wait)
+    raise RateLimited(
+        f"{_PER_IP_MESSAGES[limit]} Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+        retry_after=wait,
+    )
 
 
 def _link(endpoint: str, **values: Any) -> str:
     """Absolute link for an email: BASE_URL, never the request's Host header. Tasks (a reset
     is mailed by one) have no request: the path comes from the URL map directly."""
-    path = url_for(endpoint, **values) if has_request_context() else \
-        current_app.url_map.bind("localhost").build(endpoint, values)
+    path = (
+        url_for(endpoint, **values)
+        if has_request_context()
+        else current_app.url_map.bind("localhost").build(endpoint, values)
+    )
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
@@ -195,9 +221,9 @@ ensure_verified = verification.ensure_verified  # the rule lives in accounts.ver
 
 # --- signed links -----------------------------------------------------------------------------
 
+
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"],
-                                  salt=f"railsaas.auth.{purpose}")
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"railsaas.auth.{purpose}")
 
 
 def link_max_age(purpose: str) -> int:
@@ -212,8 +238,9 @@ def _load_link_token(purpose: str, token: str, keys: tuple[str, ...]) -> dict[st
     try:
         data = _serializer(purpose).loads(token, max_age=link_max_age(purpose))
     except SignatureExpired:
-        raise InvalidLink("This link has expired. Request a new one.",
-                          code="link_expired") from None
+        raise InvalidLink(
+            "This link has expired. Request a new one.", code="link_expired"
+        ) from None
     except BadSignature:
         raise InvalidLink("This link is invalid. Check that you copied all of it.") from None
     if not isinstance(data, dict) or any(not isinstance(data.get(k), str) for k in keys):
@@ -240,6 +267,7 @@ def _password_fingerprint(password_hash: str) -> str:
 
 # --- sign-in throttling -----------------------------------------------------------------------
 
+
 class LoginThrottle:
     """Failed sign-ins counted per account (a digest of the normalised email) and per IP,
     in windows of LOGIN_LOCK_SECONDS from the first miss (throttles.LOGIN_PER_ACCOUNT and
@@ -264,6 +292,7 @@ class LoginThrottle:
 
 # --- sign-up ----------------------------------------------------------------------------------
 
+
 class EmailTaken(Conflict):
     """The address already has an account (sign-up hides this; see register)."""
 
@@ -273,15 +302,24 @@ def _email_taken() -> EmailTaken:
     return EmailTaken(message, details={"email": message})
 
 
-def create_account(session: Session, *, email: Any, password: Any, name: Any,
-                   email_verified: bool = False, tenant_id: uuid.UUID | None = None) -> User:
+def create_account(
+    session: Session,
+    *,
+    email: Any,
+    password: Any,
+    name: Any,
+    email_verified: bool = False,
+    tenant_id: uuid.UUID | None = None,
+) -> User:
     """Validate and insert a user (no workspace, no email). Sign-up and accepting an
     invitation both start here. Leaves the session's RLS context on the new user (and on
     `tenant_id`, the workspace about to be created or joined)."""
     errors: dict[str, str] = {}
-    for field, check in (("name", lambda: clean_name(name)),
-                         ("email", lambda: normalize_email(email)),
-                         ("password", lambda: passwords.check_policy(password))):
+    for field, check in (
+        ("name", lambda: clean_name(name)),
+        ("email", lambda: normalize_email(email)),
+        ("password", lambda: passwords.check_policy(password)),
+    ):
         try:
             check()
         except ValidationFailed as exc:
@@ -314,6 +352,7 @@ def create_account(session: Session, *, email: Any, password: Any, name: Any,
 # grants, docs/security.md): two SECURITY DEFINER functions change them for the signed-in
 # user (app.user_id) only. The ORM object is then told the new value without marking it dirty.
 
+
 def _mark_verified(session: Session, user: User) -> None:
     session.flush()
     if not session.scalar(text("SELECT auth_mark_email_verified()")):
@@ -329,8 +368,15 @@ def _bump_session_version(session: Session, user: User) -> None:
     set_committed_value(user, "session_version", version)
 
 
-def register(session: Session, *, email: Any, password: Any, name: Any,
-             ip: str | None = None, utm: Mapping[str, Any] | None = None) -> User | None:
+def register(
+    session: Session,
+    *,
+    email: Any,
+    password: Any,
+    name: Any,
+    ip: str | None = None,
+    utm: Mapping[str, Any] | None = None,
+) -> User | None:
     """Create a user, their personal workspace and owner membership; email a link to verify.
     Every attempt counts against the client IP's sign-up limit (`ip`: the request's).
 
@@ -342,13 +388,15 @@ def register(session: Session, *, email: Any, password: Any, name: Any,
     _limit_ip(throttles.SIGNUP_PER_IP, ip if ip is not None else _client_ip())
     tenant_id = uuid.uuid4()
     try:
-        user = create_account(session, email=email, password=password, name=name,
-                              tenant_id=tenant_id)
+        user = create_account(
+            session, email=email, password=password, name=name, tenant_id=tenant_id
+        )
     except EmailTaken:
         _tell_signup_attempt(session, normalize_email(email))
         return None
-    tenant = workspaces.create_tenant(session, name=f"{user.name}'s workspace",
-                                      owner_id=user.id, tenant_id=tenant_id)
+    tenant = workspaces.create_tenant(
+        session, name=f"{user.name}'s workspace", owner_id=user.id, tenant_id=tenant_id
+    )
     attribution.apply(user, utm)
     attribution.apply(tenant, utm)
     _record(session, "auth.register", user.id, actor=user.id, workspace_id=str(tenant_id))
@@ -366,18 +414,32 @@ def _tell_signup_attempt(session: Session, email: str) -> None:
     _record(session, "auth.register_existing", record.id)
     if not _mail_allowed("signup-attempt", email):
         return
-    _send(session, record.id, email, "auth/signup_attempt",
-          "Someone tried to sign up with your email address",
-          login_link=_link("auth.login"), forgot_link=_link("auth.forgot"))
+    _send(
+        session,
+        record.id,
+        email,
+        "auth/signup_attempt",
+        "Someone tried to sign up with your email address",
+        login_link=_link("auth.login"),
+        forgot_link=_link("auth.forgot"),
+    )
 
 
 # --- verification -----------------------------------------------------------------------------
 
+
 def send_verification(session: Session, user: User) -> None:
     token = make_link_token(VERIFY_EMAIL, uid=str(user.id), email=user.email)
-    _send(session, user.id, user.email, "auth/verify_email", "Confirm your email address",
-          name=user.name, link=_link("auth.verify", token=token),
-          hours=link_max_age(VERIFY_EMAIL) // 3600)
+    _send(
+        session,
+        user.id,
+        user.email,
+        "auth/verify_email",
+        "Confirm your email address",
+        name=user.name,
+        link=_link("auth.verify", token=token),
+        hours=link_max_age(VERIFY_EMAIL) // 3600,
+    )
 
 
 def resend_verification(session: Session, email: Any, ip: str | None = None) -> None:
@@ -420,8 +482,9 @@ def confirm_email_change(session: Session, token: str) -> User:
     if user.email == new:
         return user  # already done (link clicked twice)
     if user.pending_email != new:
-        raise InvalidLink("This link is no longer valid: a newer change was requested, or it "
-                          "was cancelled.")
+        raise InvalidLink(
+            "This link is no longer valid: a newer change was requested, or it was cancelled."
+        )
     if find_login(session, new) is not None:
         raise Conflict("Another account now uses that address, so it cannot be yours too.")
     old = user.email
@@ -432,14 +495,28 @@ def confirm_email_change(session: Session, token: str) -> User:
     except IntegrityError:
         raise Conflict("Another account now uses that address.") from None
     _mark_verified(session, user)
-    _record(session, "auth.email_change", user.id, actor=user.id,
-            old_domain=old.rsplit("@", 1)[-1], new_domain=new.rsplit("@", 1)[-1])
-    _send(session, user.id, old, "auth/email_changed", "Your email address was changed",
-          name=user.name, new_email=new)
+    _record(
+        session,
+        "auth.email_change",
+        user.id,
+        actor=user.id,
+        old_domain=old.rsplit("@", 1)[-1],
+        new_domain=new.rsplit("@", 1)[-1],
+    )
+    _send(
+        session,
+        user.id,
+        old,
+        "auth/email_changed",
+        "Your email address was changed",
+        name=user.name,
+        new_email=new,
+    )
     return user
 
 
 # --- sign-in and sessions ---------------------------------------------------------------------
+
 
 def login(session: Session, *, email: Any, password: Any, ip: str | None = None) -> User:
     """The user, or LoginFailed (one message for every reason). Failures are audited: the
@@ -455,8 +532,7 @@ def login(session: Session, *, email: Any, password: Any, ip: str | None = None)
     matched = passwords.verify_password(secret, record.password_hash if record else None)
     if not matched or record is None or record.is_suspended:
         throttle.failed()
-        reason = ("unknown_email" if record is None else
-                  "suspended" if matched else "wrong_password")
+        reason = "unknown_email" if record is None else "suspended" if matched else "wrong_password"
         _record(session, "auth.login_failed", record.id if record else None, reason=reason)
         raise LoginFailed()
 
@@ -485,8 +561,10 @@ def end_sessions(session: Session, user: User) -> int:
     return ended
 
 
-REVOKE_REASONS = {"email_verified": "your email address was confirmed",
-                  "password_reset": "your password was reset"}
+REVOKE_REASONS = {
+    "email_verified": "your email address was confirmed",
+    "password_reset": "your password was reset",
+}
 
 
 def revoke_prior_credentials(session: Session, user: User, *, reason: str) -> None:
@@ -495,18 +573,38 @@ def revoke_prior_credentials(session: Session, user: User, *, reason: str) -> No
     when = _now()
     sign_ins = end_sessions(session, user)
     revoked = api_tokens.revoke_all_for_user(session, user.id, before=when, reason=reason)
-    _record(session, "auth.credentials_revoked", user.id, actor=user.id, reason=reason,
-            api_tokens=len(revoked), api_sign_ins=sign_ins)
+    _record(
+        session,
+        "auth.credentials_revoked",
+        user.id,
+        actor=user.id,
+        reason=reason,
+        api_tokens=len(revoked),
+        api_sign_ins=sign_ins,
+    )
     if not revoked and not sign_ins:
         return
-    _send(session, user.id, user.email, "auth/credentials_revoked",
-          "API access to your account was revoked",
-          name=user.name, because=REVOKE_REASONS[reason],
-          when=when.strftime("%Y-%m-%d %H:%M UTC"), sign_ins=sign_ins,
-          revoked=[{"name": t.name, "prefix": t.prefix, "workspace": t.workspace,
-                    "created": t.created_at.strftime("%Y-%m-%d %H:%M UTC")}
-                   for t in revoked],
-          tokens_link=_link("tokens.index"))
+    _send(
+        session,
+        user.id,
+        user.email,
+        "auth/credentials_revoked",
+        "API access to your account was revoked",
+        name=user.name,
+        because=REVOKE_REASONS[reason],
+        when=when.strftime("%Y-%m-%d %H:%M UTC"),
+        sign_ins=sign_ins,
+        revoked=[
+            {
+                "name": t.name,
+                "prefix": t.prefix,
+                "workspace": t.workspace,
+                "created": t.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            }
+            for t in revoked
+        ],
+        tokens_link=_link("tokens.index"),
+    )
 
 
 def logout(session: Session, user: User) -> None:
@@ -517,8 +615,9 @@ def logout(session: Session, user: User) -> None:
     _record(session, "auth.logout", user.id, actor=user.id)
 
 
-def api_logout(session: Session, user: User, family_id: uuid.UUID,
-               refresh_token: str | None = None) -> None:
+def api_logout(
+    session: Session, user: User, family_id: uuid.UUID, refresh_token: str | None = None
+) -> None:
     """API logout: revoke the token family of this sign-in (and the one of `refresh_token`
     if it is the user's); the user's other sessions stay."""
     families = {family_id}
@@ -536,6 +635,7 @@ def api_logout(session: Session, user: User, family_id: uuid.UUID,
 
 # --- passwords --------------------------------------------------------------------------------
 
+
 def _check_current_password(user: User, password: Any, field: str = "current_password") -> None:
     """Re-authentication for sensitive changes, counted against the account's sign-in
     throttle so it cannot be used to guess the password instead."""
@@ -547,8 +647,9 @@ def _check_current_password(user: User, password: Any, field: str = "current_pas
         raise ValidationFailed(message, details={field: message})
 
 
-def change_password(session: Session, user: User, *, current_password: Any,
-                    new_password: Any) -> None:
+def change_password(
+    session: Session, user: User, *, current_password: Any, new_password: Any
+) -> None:
     """Set a new password; ends every session and token (the caller signs this one in
     again)."""
     _check_current_password(user, current_password)
@@ -556,8 +657,15 @@ def change_password(session: Session, user: User, *, current_password: Any,
     user.password_hash = passwords.hash_password(new_password)
     end_sessions(session, user)
     _record(session, "auth.password_change", user.id, actor=user.id)
-    _send(session, user.id, user.email, "auth/password_changed", "Your password was changed",
-          name=user.name, forgot_link=_link("auth.forgot"))
+    _send(
+        session,
+        user.id,
+        user.email,
+        "auth/password_changed",
+        "Your password was changed",
+        name=user.name,
+        forgot_link=_link("auth.forgot"),
+    )
 
 
 RESET_TASK = "accounts.password_reset"
@@ -585,17 +693,31 @@ def send_password_reset(session: Session, digest: str) -> bool:
     """The task's half of a reset request: mail a link to the account whose address has
     this digest, if there is one (and at most one link a minute). True when one was sent."""
     set_context(session, SYSTEM)
-    user = session.scalar(select(User).where(
-        func.encode(func.sha256(func.convert_to(User.email, "UTF8")), "hex") == digest))
+    user = session.scalar(
+        select(User).where(
+            func.encode(func.sha256(func.convert_to(User.email, "UTF8")), "hex") == digest
+        )
+    )
     if user is None or user.is_suspended or not _mail_allowed(RESET_PASSWORD, user.email):
         return False
     set_context(session, TenantContext(user_id=user.id))
-    token = make_link_token(RESET_PASSWORD, uid=str(user.id), email=user.email,
-                            ph=_password_fingerprint(user.password_hash))
+    token = make_link_token(
+        RESET_PASSWORD,
+        uid=str(user.id),
+        email=user.email,
+        ph=_password_fingerprint(user.password_hash),
+    )
     _record(session, "auth.password_reset_requested", user.id)
-    _send(session, user.id, user.email, "auth/reset_password", "Reset your password",
-          name=user.name, link=_link("auth.reset", token=token),
-          minutes=link_max_age(RESET_PASSWORD) // 60)
+    _send(
+        session,
+        user.id,
+        user.email,
+        "auth/reset_password",
+        "Reset your password",
+        name=user.name,
+        link=_link("auth.reset", token=token),
+        minutes=link_max_age(RESET_PASSWORD) // 60,
+    )
     return True
 
 
@@ -604,8 +726,11 @@ def check_reset_token(session: Session, token: str) -> User:
     data = _load_link_token(RESET_PASSWORD, token, ("uid", "email", "ph"))
     user = _user_from_link(session, data["uid"])
     if data["email"] != user.email or data["ph"] != _password_fingerprint(user.password_hash):
-        raise InvalidLink("This link has already been used, or your password has changed "
-                          "since it was sent. Request a new one.", code="link_used")
+        raise InvalidLink(
+            "This link has already been used, or your password has changed "
+            "since it was sent. Request a new one.",
+            code="link_used",
+        )
     return user
 
 
@@ -617,12 +742,20 @@ def reset_password(session: Session, token: str, new_password: Any) -> User:
     revoke_prior_credentials(session, user, reason="password_reset")
     LoginThrottle(user.email, None).clear_account()
     _record(session, "auth.password_reset", user.id, actor=user.id)
-    _send(session, user.id, user.email, "auth/password_changed", "Your password was changed",
-          name=user.name, forgot_link=_link("auth.forgot"))
+    _send(
+        session,
+        user.id,
+        user.email,
+        "auth/password_changed",
+        "Your password was changed",
+        name=user.name,
+        forgot_link=_link("auth.forgot"),
+    )
     return user
 
 
 # --- profile ----------------------------------------------------------------------------------
+
 
 def update_name(session: Session, user: User, name: Any) -> None:
     new = clean_name(name)
@@ -632,8 +765,9 @@ def update_name(session: Session, user: User, name: Any) -> None:
         _record(session, "account.update", user.id, actor=user.id, fields=["name"])
 
 
-def request_email_change(session: Session, user: User, *, new_email: Any,
-                         current_password: Any, field: str = "new_email") -> None:
+def request_email_change(
+    session: Session, user: User, *, new_email: Any, current_password: Any, field: str = "new_email"
+) -> None:
     """Park the new address in users.pending_email and send it a confirmation link; the
     address changes when that link is opened."""
     _check_current_password(user, current_password)
@@ -647,8 +781,20 @@ def request_email_change(session: Session, user: User, *, new_email: Any,
     user.pending_email = new
     session.flush()
     token = make_link_token(CHANGE_EMAIL, uid=str(user.id), email=new)
-    _record(session, "auth.email_change_requested", user.id, actor=user.id,
-            new_domain=new.rsplit("@", 1)[-1])
-    _send(session, user.id, new, "auth/confirm_email_change", "Confirm your new email address",
-          name=user.name, link=_link("auth.confirm_email", token=token),
-          hours=link_max_age(CHANGE_EMAIL) // 3600)
+    _record(
+        session,
+        "auth.email_change_requested",
+        user.id,
+        actor=user.id,
+        new_domain=new.rsplit("@", 1)[-1],
+    )
+    _send(
+        session,
+        user.id,
+        new,
+        "auth/confirm_email_change",
+        "Confirm your new email address",
+        name=user.name,
+        link=_link("auth.confirm_email", token=token),
+        hours=link_max_age(CHANGE_EMAIL) // 3600,
+    )

@@ -33,8 +33,10 @@ def policy_error(password: str) -> str | None:
     except UnicodeEncodeError:  # lone surrogates from a JSON "\ud800" escape
         return "The password contains characters that cannot be stored; please retype it."
     if size > MAX_BYTES:
-        return (f"Use at most {MAX_BYTES} bytes: this password takes {size} bytes in UTF-8 "
-                "(accented letters take 2 bytes each, most emoji 4). Shorten it a little.")
+        return (
+            f"Use at most {MAX_BYTES} bytes: this password takes {size} bytes in UTF-8 "
+            "(accented letters take 2 bytes each, most emoji 4). Shorten it a little."
+        )
     return None
 
 
@@ -50,7 +52,8 @@ def configured_rounds() -> int:
     if rounds < MIN_ROUNDS and not current_app.config.get("TESTING"):
         raise InsecureConfiguration(
             f"BCRYPT_ROUNDS={rounds} is below the minimum of {MIN_ROUNDS}; "
-            "lower costs are only allowed in tests.")
+            "lower costs are only allowed in tests."
+        )
     return rounds
 
 

@@ -55,8 +55,12 @@ class TokenPair:
     token_type: str = "Bearer"  # noqa: S105 (a scheme name)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"access_token": self.access_token, "refresh_token": self.refresh_token,
-                "token_type": self.token_type, "expires_in": self.expires_in}
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+        }
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,20 @@ def decode(token: str, expected_typ: str) -> Claims:
     """Verify signature, expiry, issuer and type; raise InvalidToken otherwise."""
     try:
         payload = jwt.decode(
-            token, current_app.config["JWT_SECRET"], algorithms=[ALGORITHM], issuer=ISSUER,
+            token,
+            current_app.config["JWT_SECRET"],
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "jti", "typ", "sv", "fid", "iss"]},
             leeway=5,
         )
-        claims = Claims(user_id=uuid.UUID(payload["sub"]), session_version=int(payload["sv"]),
-                        family_id=uuid.UUID(payload["fid"]), jti=uuid.UUID(payload["jti"]),
-                        typ=str(payload["typ"]))
+        claims = Claims(
+            user_id=uuid.UUID(payload["sub"]),
+            session_version=int(payload["sv"]),
+            family_id=uuid.UUID(payload["fid"]),
+            jti=uuid.UUID(payload["jti"]),
+            typ=str(payload["typ"]),
+        )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("The token has expired.") from None
     except (jwt.InvalidTokenError, ValueError, TypeError, KeyError):
@@ -96,12 +107,18 @@ def decode(token: str, expected_typ: str) -> Claims:
     return claims
 
 
-def _claims(user: User, family_id: uuid.UUID, jti: uuid.UUID, typ: str,
-            ttl: int) -> dict[str, Any]:
+def _claims(user: User, family_id: uuid.UUID, jti: uuid.UUID, typ: str, ttl: int) -> dict[str, Any]:
     now = _now()
-    return {"iss": ISSUER, "sub": str(user.id), "sv": user.session_version,
-            "fid": str(family_id), "jti": str(jti), "typ": typ,
-            "iat": now, "exp": now + timedelta(seconds=ttl)}
+    return {
+        "iss": ISSUER,
+        "sub": str(user.id),
+        "sv": user.session_version,
+        "fid": str(family_id),
+        "jti": str(jti),
+        "typ": typ,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl),
+    }
 
 
 @contextlib.contextmanager
@@ -125,8 +142,12 @@ def _issue(session: Session, user: User, family_id: uuid.UUID) -> TokenPair:
     cfg = current_app.config
     refresh_ttl = int(cfg["JWT_REFRESH_TTL_SECONDS"])
     access_ttl = int(cfg["JWT_ACCESS_TTL_SECONDS"])
-    row = RefreshToken(id=uuid.uuid4(), user_id=user.id, family_id=family_id,
-                       expires_at=_now() + timedelta(seconds=refresh_ttl))
+    row = RefreshToken(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        family_id=family_id,
+        expires_at=_now() + timedelta(seconds=refresh_ttl),
+    )
     session.add(row)
     session.flush()
     return TokenPair(
@@ -160,11 +181,20 @@ def _rotate(session: Session, claims: Claims) -> tuple[User, TokenPair]:
         raise InvalidToken("The token has been revoked.")
     if row.used_at is not None:
         revoke_family(session, claims.user_id, claims.family_id)
-        audit.record(session, "auth.refresh_reuse", target_type="user",
-                     target_id=claims.user_id, tenant_id=None, actor_user_id=None,
-                     actor_type="anonymous", details={"family_id": str(claims.family_id)})
-        raise RefreshTokenReused("The token was already used; every token of this sign-in "
-                                 "has been revoked. Sign in again.")
+        audit.record(
+            session,
+            "auth.refresh_reuse",
+            target_type="user",
+            target_id=claims.user_id,
+            tenant_id=None,
+            actor_user_id=None,
+            actor_type="anonymous",
+            details={"family_id": str(claims.family_id)},
+        )
+        raise RefreshTokenReused(
+            "The token was already used; every token of this sign-in "
+            "has been revoked. Sign in again."
+        )
     if row.expires_at <= _now():
         raise InvalidToken("The token has expired.")
     user = session.get(User, claims.user_id)
@@ -178,8 +208,11 @@ def revoke_family(session: Session, user_id: uuid.UUID, family_id: uuid.UUID) ->
     with _as_user(session, user_id):
         session.execute(
             update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.family_id == family_id,
-                   RefreshToken.revoked_at.is_(None))
+            .where(
+                RefreshToken.user_id == user_id,
+                RefreshToken.family_id == family_id,
+                RefreshToken.revoked_at.is_(None),
+            )
             .values(revoked_at=_now())
         )
 
@@ -190,8 +223,12 @@ def revoke_all(session: Session, user_id: uuid.UUID) -> int:
     with _as_user(session, user_id):
         families = session.scalars(
             update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None),
-                   RefreshToken.used_at.is_(None), RefreshToken.expires_at > _now())
+            .where(
+                RefreshToken.user_id == user_id,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.used_at.is_(None),
+                RefreshToken.expires_at > _now(),
+            )
             .values(revoked_at=_now())
             .returning(RefreshToken.family_id)
             .execution_options(synchronize_session=False)
@@ -210,6 +247,14 @@ def family_revoked(session: Session, user_id: uuid.UUID, family_id: uuid.UUID) -
     """True once a family is revoked (logout, reuse): its access tokens stop at once rather
     than when they expire."""
     with _as_user(session, user_id):
-        return bool(session.scalar(select(exists().where(
-            RefreshToken.user_id == user_id, RefreshToken.family_id == family_id,
-            RefreshToken.revoked_at.is_not(None)))))
+        return bool(
+            session.scalar(
+                select(
+                    exists().where(
+                        RefreshToken.user_id == user_id,
+                        RefreshToken.family_id == family_id,
+                        RefreshToken.revoked_at.is_not(None),
+                    )
+                )
+            )
+        )

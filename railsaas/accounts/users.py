@@ -27,13 +27,13 @@ def get_user(session: Session, user_id: uuid.UUID) -> User:
     return user
 
 
-def admin_update(session: Session, admin: User, user_id: uuid.UUID,
-                 changes: dict[str, Any]) -> User:
+def admin_update(
+    session: Session, admin: User, user_id: uuid.UUID, changes: dict[str, Any]
+) -> User:
     user = get_user(session, user_id)
     if user.id == admin.id and (changes.get("role") == "user" or changes.get("is_suspended")):
         raise Conflict("You cannot demote or suspend yourself.")
-    changed = {k: v for k, v in changes.items()
-               if k in ADMIN_FIELDS and getattr(user, k) != v}
+    changed = {k: v for k, v in changes.items() if k in ADMIN_FIELDS and getattr(user, k) != v}
     if "name" in changed:
         changed["name"] = " ".join(str(changed["name"]).split()) or user.name
     for key, value in changed.items():
@@ -41,8 +41,15 @@ def admin_update(session: Session, admin: User, user_id: uuid.UUID,
     if changed.get("is_suspended") or "role" in changed:
         end_sessions(session, user)  # suspension or a new role takes effect now
     if changed:
-        audit.record(session, "admin.user_update", target_type="user", target_id=user.id,
-                     tenant_id=None, actor_user_id=admin.id, details={"fields": sorted(changed)})
+        audit.record(
+            session,
+            "admin.user_update",
+            target_type="user",
+            target_id=user.id,
+            tenant_id=None,
+            actor_user_id=admin.id,
+            details={"fields": sorted(changed)},
+        )
     session.flush()
     return user
 
@@ -59,27 +66,41 @@ def delete_user(session: Session, admin: User, user_id: uuid.UUID) -> None:
         tenant = m.tenant
         if tenant.status == "deleted":
             continue
-        members = session.scalar(select(func.count()).select_from(Membership)
-                                 .where(Membership.tenant_id == tenant.id))
-        owners = session.scalar(select(func.count()).select_from(Membership)
-                                .where(Membership.tenant_id == tenant.id,
-                                       Membership.role == "owner"))
+        members = session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.tenant_id == tenant.id)
+        )
+        owners = session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.tenant_id == tenant.id, Membership.role == "owner")
+        )
         if members == 1:
-            live = session.scalar(select(func.count()).select_from(Instance)
-                                  .where(Instance.tenant_id == tenant.id,
-                                         Instance.status != "deleted"))
+            live = session.scalar(
+                select(func.count())
+                .select_from(Instance)
+                .where(Instance.tenant_id == tenant.id, Instance.status != "deleted")
+            )
             if live:
-                raise Conflict(f"Workspace '{tenant.name}' still has {live} instance(s): "
-                               "delete them first.")
+                raise Conflict(
+                    f"Workspace '{tenant.name}' still has {live} instance(s): delete them first."
+                )
             to_close.append(tenant)
         elif m.role == "owner" and owners == 1:
-            raise Conflict(f"They are the only owner of workspace '{tenant.name}': make "
-                           "another member owner first.")
+            raise Conflict(
+                f"They are the only owner of workspace '{tenant.name}': make "
+                "another member owner first."
+            )
     for tenant in to_close:
         tenant.status = "deleted"
-    audit.record(session, "admin.user_delete", target_type="user", target_id=user.id,
-                 tenant_id=None, actor_user_id=admin.id,
-                 details={"email": user.email, "closed_workspaces": [str(t.id) for t in to_close]})
+    audit.record(
+        session,
+        "admin.user_delete",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=None,
+        actor_user_id=admin.id,
+        details={"email": user.email, "closed_workspaces": [str(t.id) for t in to_close]},
+    )
     session.flush()
     # Core DELETE: the database cascades memberships and tokens (the ORM would try to
     # null their foreign keys instead).

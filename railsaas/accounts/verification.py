@@ -19,8 +19,10 @@ from railsaas.errors import Forbidden, NotFound
 from railsaas.models import User
 
 UNVERIFIED_CODE = "email_unverified"
-UNVERIFIED_MESSAGE = ("Confirm your email address first: open the link we sent you "
-                      "(you can ask for a new one from your account page).")
+UNVERIFIED_MESSAGE = (
+    "Confirm your email address first: open the link we sent you "
+    "(you can ask for a new one from your account page)."
+)
 
 
 def ensure_verified(user: User) -> None:

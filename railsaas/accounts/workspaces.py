@@ -24,8 +24,9 @@ def slug_for(name: str) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
-def create_tenant(session: Session, *, name: str, owner_id: uuid.UUID,
-                  tenant_id: uuid.UUID | None = None) -> Tenant:
+def create_tenant(
+    session: Session, *, name: str, owner_id: uuid.UUID, tenant_id: uuid.UUID | None = None
+) -> Tenant:
     """Insert a workspace and its owner's membership; leaves the session's RLS context on the
     new workspace (the policies admit a new workspace only while it is the selected one)."""
     tenant_id = tenant_id or uuid.uuid4()

@@ -54,8 +54,10 @@ def _channel(value: Any) -> str:
     if not channel:
         raise ValueError("Name the channel, as in the utm_source of its links (e.g. google).")
     if len(channel) > attribution.MAX_LENGTH or not _CHANNEL.match(channel):
-        raise ValueError("Use letters, digits, spaces, dots, dashes, underscores or plus "
-                         "signs, up to 100 characters, as in the links' utm_source.")
+        raise ValueError(
+            "Use letters, digits, spaces, dots, dashes, underscores or plus "
+            "signs, up to 100 characters, as in the links' utm_source."
+        )
     if attribution.normalize_channel(channel) != channel:
         raise ValueError("This channel would not match any sign-up's utm_source.")
     return channel
@@ -65,9 +67,11 @@ def _amount_cents(values: Mapping[str, Any]) -> int:
     """From `amount_cents` (an integer, the API) or `amount` (dollars and cents as typed)."""
     if values.get("amount_cents") is not None:
         cents = values["amount_cents"]
-        if isinstance(cents, bool) or not isinstance(cents, int | float) \
-                or (isinstance(cents, float) and (not math.isfinite(cents)
-                                                  or not cents.is_integer())):
+        if (
+            isinstance(cents, bool)
+            or not isinstance(cents, int | float)
+            or (isinstance(cents, float) and (not math.isfinite(cents) or not cents.is_integer()))
+        ):
             raise ValueError("amount_cents is a whole number of cents.")
         cents = int(cents)
     else:
@@ -78,8 +82,9 @@ def _amount_cents(values: Mapping[str, Any]) -> int:
         if not text:
             raise ValueError("Enter the amount spent, in dollars (e.g. 1250.00).")
         if not _AMOUNT.match(text):
-            raise ValueError("Enter a positive amount in dollars, with at most two decimals "
-                             "(e.g. 1250.00).")
+            raise ValueError(
+                "Enter a positive amount in dollars, with at most two decimals (e.g. 1250.00)."
+            )
         try:
             cents = int(Decimal(text) * 100)
         except InvalidOperation:
@@ -96,10 +101,14 @@ def parse(values: Mapping[str, Any], today: date | None = None) -> SpendInput:
     today = today or datetime.now(UTC).date()
     errors: dict[str, str] = {}
     parsed: dict[str, Any] = {}
-    for field, check in (("month", lambda: _month(values.get("month"), today)),
-                         ("channel", lambda: _channel(values.get("channel"))),
-                         ("amount_cents" if values.get("amount_cents") is not None
-                          else "amount", lambda: _amount_cents(values))):
+    for field, check in (
+        ("month", lambda: _month(values.get("month"), today)),
+        ("channel", lambda: _channel(values.get("channel"))),
+        (
+            "amount_cents" if values.get("amount_cents") is not None else "amount",
+            lambda: _amount_cents(values),
+        ),
+    ):
         try:
             parsed[field] = check()
         except ValueError as exc:
@@ -114,8 +123,7 @@ def parse(values: Mapping[str, Any], today: date | None = None) -> SpendInput:
     if errors:
         raise ValidationFailed("Some fields need another look.", details=errors)
     amount = parsed.get("amount", parsed.get("amount_cents"))
-    return SpendInput(parsed["month"], parsed["channel"], amount,
-                      (note or "").strip() or None)
+    return SpendInput(parsed["month"], parsed["channel"], amount, (note or "").strip() or None)
 
 
 def _require_admin(actor: User) -> None:
@@ -125,14 +133,27 @@ def _require_admin(actor: User) -> None:
 
 def record(session: Session, actor: User, data: SpendInput) -> AcquisitionSpend:
     _require_admin(actor)
-    row = AcquisitionSpend(month=data.month, channel=data.channel,
-                           amount_cents=data.amount_cents, note=data.note, created_by=actor.id)
+    row = AcquisitionSpend(
+        month=data.month,
+        channel=data.channel,
+        amount_cents=data.amount_cents,
+        note=data.note,
+        created_by=actor.id,
+    )
     session.add(row)
     session.flush()
-    audit.record(session, "acquisition.spend_recorded", target_type="acquisition_spend",
-                 target_id=row.id, tenant_id=None,
-                 details={"month": data.month.isoformat(), "channel": data.channel,
-                          "amount_cents": data.amount_cents})
+    audit.record(
+        session,
+        "acquisition.spend_recorded",
+        target_type="acquisition_spend",
+        target_id=row.id,
+        tenant_id=None,
+        details={
+            "month": data.month.isoformat(),
+            "channel": data.channel,
+            "amount_cents": data.amount_cents,
+        },
+    )
     return row
 
 
@@ -142,10 +163,18 @@ def delete(session: Session, actor: User, spend_id: int) -> None:
     row = session.get(AcquisitionSpend, spend_id) if 0 < spend_id < 2**63 else None
     if row is None:
         raise NotFound("No such spend entry.")
-    audit.record(session, "acquisition.spend_deleted", target_type="acquisition_spend",
-                 target_id=row.id, tenant_id=None,
-                 details={"month": row.month.isoformat(), "channel": row.channel,
-                          "amount_cents": row.amount_cents})
+    audit.record(
+        session,
+        "acquisition.spend_deleted",
+        target_type="acquisition_spend",
+        target_id=row.id,
+        tenant_id=None,
+        details={
+            "month": row.month.isoformat(),
+            "channel": row.channel,
+            "amount_cents": row.amount_cents,
+        },
+    )
     session.delete(row)
     session.flush()
 
@@ -153,9 +182,15 @@ def delete(session: Session, actor: User, spend_id: int) -> None:
 def entries(session: Session, actor: User, limit: int = 200) -> list[AcquisitionSpend]:
     """The latest entries, newest month first."""
     _require_admin(actor)
-    return list(session.scalars(select(AcquisitionSpend).order_by(
-        AcquisitionSpend.month.desc(), AcquisitionSpend.channel, AcquisitionSpend.id.desc())
-        .limit(limit)))
+    return list(
+        session.scalars(
+            select(AcquisitionSpend)
+            .order_by(
+                AcquisitionSpend.month.desc(), AcquisitionSpend.channel, AcquisitionSpend.id.desc()
+            )
+            .limit(limit)
+        )
+    )
 
 
 def query(actor: User) -> Select:

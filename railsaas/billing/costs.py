@@ -17,13 +17,14 @@ from railsaas.billing.usage import Period, price_cents
 from railsaas.models import Instance, UsageRollup
 
 
-def daily_instance_costs(start_day: date, end_day: date,
-                         tenant_id: uuid.UUID | None = None) -> Select:
+def daily_instance_costs(
+    start_day: date, end_day: date, tenant_id: uuid.UUID | None = None
+) -> Select:
     """(tenant_id, instance_id, day, cost_cents) for UTC days in [start_day, end_day);
     cost_cents is Railway's cost, numeric (fractions of a cent add up over a month)."""
-    stmt = (select(UsageRollup.tenant_id, UsageRollup.instance_id, UsageRollup.day,
-                   UsageRollup.cost_cents)
-            .where(UsageRollup.day >= start_day, UsageRollup.day < end_day))
+    stmt = select(
+        UsageRollup.tenant_id, UsageRollup.instance_id, UsageRollup.day, UsageRollup.cost_cents
+    ).where(UsageRollup.day >= start_day, UsageRollup.day < end_day)
     if tenant_id is not None:
         stmt = stmt.where(UsageRollup.tenant_id == tenant_id)
     return stmt
@@ -31,9 +32,11 @@ def daily_instance_costs(start_day: date, end_day: date,
 
 def tenant_costs(start_day: date, end_day: date) -> Select:
     """(tenant_id, cost_cents) per workspace over UTC days in [start_day, end_day)."""
-    return (select(UsageRollup.tenant_id, func.sum(UsageRollup.cost_cents).label("cost_cents"))
-            .where(UsageRollup.day >= start_day, UsageRollup.day < end_day)
-            .group_by(UsageRollup.tenant_id))
+    return (
+        select(UsageRollup.tenant_id, func.sum(UsageRollup.cost_cents).label("cost_cents"))
+        .where(UsageRollup.day >= start_day, UsageRollup.day < end_day)
+        .group_by(UsageRollup.tenant_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,9 @@ class DailyCosts:
     total_cents: int
 
 
-def daily_spend_by_instance(session: Session, tenant_id: uuid.UUID, period: Period,
-                            markup_percent: int) -> DailyCosts:
+def daily_spend_by_instance(
+    session: Session, tenant_id: uuid.UUID, period: Period, markup_percent: int
+) -> DailyCosts:
     """The usage chart: each instance's spend per day of the period, in one query (names
     joined in), whatever the number of instances. The total is priced like the bill: the
     period's whole cost marked up and rounded up once."""
@@ -53,7 +57,8 @@ def daily_spend_by_instance(session: Session, tenant_id: uuid.UUID, period: Peri
     rows = session.execute(
         select(Instance.name, daily.c.day, daily.c.cost_cents)
         .join(Instance, Instance.id == daily.c.instance_id)
-        .order_by(Instance.name, daily.c.day)).all()
+        .order_by(Instance.name, daily.c.day)
+    ).all()
     days = period.days()
     index = {d: i for i, d in enumerate(days)}
     by_instance: dict[str, list[int]] = {}

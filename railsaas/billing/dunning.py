@@ -31,30 +31,46 @@ log = logging.getLogger(__name__)
 
 def deadlines(failed_at: datetime) -> tuple[datetime, datetime]:
     cfg = current_app.config
-    return (failed_at + timedelta(days=cfg["DUNNING_GRACE_DAYS"]),
-            failed_at + timedelta(days=cfg["DUNNING_DELETE_DAYS"]))
+    return (
+        failed_at + timedelta(days=cfg["DUNNING_GRACE_DAYS"]),
+        failed_at + timedelta(days=cfg["DUNNING_DELETE_DAYS"]),
+    )
 
 
 def _day(when: datetime) -> str:
     return when.strftime("%B %-d, %Y")
 
 
-def enter(session: Session, tenant: Tenant, failed_at: datetime,
-          invoice_url: str | None = None) -> bool:
+def enter(
+    session: Session, tenant: Tenant, failed_at: datetime, invoice_url: str | None = None
+) -> bool:
     """A payment failed: start the clock (once). The caller holds the tenant's row lock."""
     if tenant.payment_failed_at is not None:
         return False
     tenant.payment_failed_at = failed_at
     tenant.dunning_stage = "notified"
     suspend_on, delete_on = deadlines(failed_at)
-    audit.record(session, "billing.payment_failed", target_type="tenant", target_id=tenant.id,
-                 tenant_id=tenant.id, actor_user_id=None, actor_type="system",
-                 details={"failed_at": failed_at.isoformat()})
+    audit.record(
+        session,
+        "billing.payment_failed",
+        target_type="tenant",
+        target_id=tenant.id,
+        tenant_id=tenant.id,
+        actor_user_id=None,
+        actor_type="system",
+        details={"failed_at": failed_at.isoformat()},
+    )
     billing_notify.tell(
-        session, tenant.id, kind="payment_failed", subject="Your payment failed",
+        session,
+        tenant.id,
+        kind="payment_failed",
+        subject="Your payment failed",
         body=f"We could not collect the payment for {tenant.name}. Please update your card "
-             "or pay the open invoice.",
-        invoice_url=invoice_url, suspend_on=_day(suspend_on), delete_on=_day(delete_on))
+        "or pay the open invoice.",
+        invoice_url=invoice_url,
+        suspend_on=_day(suspend_on),
+        delete_on=_day(delete_on),
+    )
     return True
 
 
@@ -66,14 +82,22 @@ def clear(session: Session, tenant: Tenant) -> bool:
     tenant.payment_failed_at = None
     tenant.dunning_stage = None
     _, restarted = holds.reconcile(session, tenant)
-    audit.record(session, "billing.payment_recovered", target_type="tenant",
-                 target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
-                 actor_type="system", details={"stage": stage, "restarted": restarted})
+    audit.record(
+        session,
+        "billing.payment_recovered",
+        target_type="tenant",
+        target_id=tenant.id,
+        tenant_id=tenant.id,
+        actor_user_id=None,
+        actor_type="system",
+        details={"stage": stage, "restarted": restarted},
+    )
     body = f"Thank you: the payment for {tenant.name} went through."
     if stage == "suspended":
         body += " Your instances are starting again."
-    billing_notify.tell(session, tenant.id, kind="payment_recovered",
-                        subject="Payment received", body=body)
+    billing_notify.tell(
+        session, tenant.id, kind="payment_recovered", subject="Payment received", body=body
+    )
     return True
 
 
@@ -87,37 +111,71 @@ def advance(session: Session, tenant: Tenant, now: datetime) -> list[str]:
     if tenant.dunning_stage in ("suspended", "deleted"):
         outcome, n = holds.reconcile(session, tenant)
         if outcome == "suspended":
-            audit.record(session, "billing.dunning_resuspend", target_type="tenant",
-                         target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
-                         actor_type="system", details={"instances": n})
+            audit.record(
+                session,
+                "billing.dunning_resuspend",
+                target_type="tenant",
+                target_id=tenant.id,
+                tenant_id=tenant.id,
+                actor_user_id=None,
+                actor_type="system",
+                details={"instances": n},
+            )
     if tenant.dunning_stage in (None, "notified") and now >= suspend_on:
         tenant.dunning_stage = "suspended"
         _, n = holds.reconcile(session, tenant)
-        audit.record(session, "billing.dunning_suspend", target_type="tenant",
-                     target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
-                     actor_type="system", details={"instances": n})
+        audit.record(
+            session,
+            "billing.dunning_suspend",
+            target_type="tenant",
+            target_id=tenant.id,
+            tenant_id=tenant.id,
+            actor_user_id=None,
+            actor_type="system",
+            details={"instances": n},
+        )
         billing_notify.tell(
-            session, tenant.id, kind="suspended",
+            session,
+            tenant.id,
+            kind="suspended",
             subject="Your instances are stopped: payment overdue",
             body=f"The payment for {tenant.name} is {current_app.config['DUNNING_GRACE_DAYS']}"
-                 " days overdue, so its instances have been stopped.",
-            delete_on=_day(delete_on))
+            " days overdue, so its instances have been stopped.",
+            delete_on=_day(delete_on),
+        )
         steps.append("suspended")
     if tenant.dunning_stage == "suspended" and now >= delete_on:
         tenant.dunning_stage = "deleted"
         n = lifecycle.delete_tenant_instances(session, tenant.id, "payment_failed")
-        audit.record(session, "billing.dunning_delete", target_type="tenant",
-                     target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
-                     actor_type="system", details={"instances": n})
+        audit.record(
+            session,
+            "billing.dunning_delete",
+            target_type="tenant",
+            target_id=tenant.id,
+            tenant_id=tenant.id,
+            actor_user_id=None,
+            actor_type="system",
+            details={"instances": n},
+        )
         billing_notify.tell(
-            session, tenant.id, kind="deleted", subject="Your instances have been deleted",
+            session,
+            tenant.id,
+            kind="deleted",
+            subject="Your instances have been deleted",
             body=f"The payment for {tenant.name} stayed unpaid for "
-                 f"{current_app.config['DUNNING_DELETE_DAYS']} days, so its instances have "
-                 "been deleted.")
+            f"{current_app.config['DUNNING_DELETE_DAYS']} days, so its instances have "
+            "been deleted.",
+        )
         steps.append("deleted")
     return steps
 
 
 def tenants_in_dunning(session: Session) -> list:
-    return list(session.scalars(select(Tenant.id).where(Tenant.payment_failed_at.isnot(None),
-                                                        Tenant.dunning_stage.is_distinct_from("deleted"))))
+    return list(
+        session.scalars(
+            select(Tenant.id).where(
+                Tenant.payment_failed_at.isnot(None),
+                Tenant.dunning_stage.is_distinct_from("deleted"),
+            )
+        )
+    )

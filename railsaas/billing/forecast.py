@@ -26,16 +26,26 @@ class Forecast:
     @property
     def crosses_cap(self) -> bool:
         """The forecast reaches the cap before the spend does."""
-        return (self.cap_cents is not None and self.spend_cents < self.cap_cents
-                <= self.usage_cents)
+        return self.cap_cents is not None and self.spend_cents < self.cap_cents <= self.usage_cents
 
 
-def forecast(*, spend_cents: int, period: Period, now: datetime, fee_cents: int = 0,
-             included_cents: int = 0, cap_cents: int | None = None) -> Forecast | None:
+def forecast(
+    *,
+    spend_cents: int,
+    period: Period,
+    now: datetime,
+    fee_cents: int = 0,
+    included_cents: int = 0,
+    cap_cents: int | None = None,
+) -> Forecast | None:
     elapsed = min(now, period.end) - period.start
     length = period.end - period.start
     if elapsed < MIN_ELAPSED or length <= timedelta(0):
         return None
     usage = round(spend_cents * (length / elapsed))
-    return Forecast(usage_cents=usage, total_cents=fee_cents + max(0, usage - included_cents),
-                    cap_cents=cap_cents, spend_cents=spend_cents)
+    return Forecast(
+        usage_cents=usage,
+        total_cents=fee_cents + max(0, usage - included_cents),
+        cap_cents=cap_cents,
+        spend_cents=spend_cents,
+    )

@@ -26,16 +26,24 @@ from railsaas.models import Instance, Tenant
 def lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
     """The workspace row, locked until commit: billing changes to one workspace queue up.
     Re-read under the lock (populate_existing), so decisions use the committed state."""
-    return session.scalars(select(Tenant).where(Tenant.id == tenant_id)
-                           .with_for_update(of=Tenant)
-                           .execution_options(populate_existing=True)).unique().first()
+    return (
+        session.scalars(
+            select(Tenant)
+            .where(Tenant.id == tenant_id)
+            .with_for_update(of=Tenant)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .first()
+    )
 
 
 def reconcile(session: Session, tenant: Tenant) -> tuple[str, int]:
     """Make the instances agree with the hold: ('suspended', n), ('resumed', n) or
     ('unchanged', 0). Call it after any change to what holds a workspace."""
     reason = admission.hold_reason(session, tenant) or (
-        "admin" if tenant.status != "active" else None)
+        "admin" if tenant.status != "active" else None
+    )
     if reason is not None:
         n = lifecycle.suspend_tenant_instances(session, tenant.id, reason)
         return ("suspended", n) if n else ("unchanged", 0)
@@ -46,17 +54,23 @@ def reconcile(session: Session, tenant: Tenant) -> tuple[str, int]:
 def enforce_all(session: Session) -> dict:
     """Suspend what runs in any held workspace (each locked and re-checked first).
     Returns {tenant_id: instances suspended} for the workspaces that had some."""
-    maybe_held = or_(Tenant.status != "active",
-                     Tenant.dunning_stage.in_(("suspended", "deleted")),
-                     Tenant.spend_cap_state == "capped", Tenant.plan_id.is_(None))
-    live = exists().where(Instance.tenant_id == Tenant.id,
-                          Instance.status.in_(lifecycle.SUSPENDABLE))
+    maybe_held = or_(
+        Tenant.status != "active",
+        Tenant.dunning_stage.in_(("suspended", "deleted")),
+        Tenant.spend_cap_state == "capped",
+        Tenant.plan_id.is_(None),
+    )
+    live = exists().where(
+        Instance.tenant_id == Tenant.id, Instance.status.in_(lifecycle.SUSPENDABLE)
+    )
     suspended = {}
-    for tenant_id in list(session.scalars(select(Tenant.id).where(maybe_held, live)
-                                          .order_by(Tenant.id))):
+    for tenant_id in list(
+        session.scalars(select(Tenant.id).where(maybe_held, live).order_by(Tenant.id))
+    ):
         tenant = lock_tenant(session, tenant_id)
-        if tenant is None or (admission.hold_reason(session, tenant) is None
-                              and tenant.status == "active"):
+        if tenant is None or (
+            admission.hold_reason(session, tenant) is None and tenant.status == "active"
+        ):
             continue  # no plan but never subscribed, or the hold lifted meanwhile
         outcome, n = reconcile(session, tenant)
         if outcome == "suspended":

@@ -44,12 +44,16 @@ def _day(when: datetime) -> str:
 def _what(over: admission.OverLimit, tenant: Tenant) -> str:
     parts = []
     if over.counted > over.allowed:
-        parts.append(f"The {over.plan_name} plan runs {over.allowed} instances at a time and "
-                     f"{tenant.name} has {over.counted}.")
+        parts.append(
+            f"The {over.plan_name} plan runs {over.allowed} instances at a time and "
+            f"{tenant.name} has {over.counted}."
+        )
     if over.excluded:
         n = len(over.excluded)
-        parts.append(f"{n} instance{'s' if n != 1 else ''} of {tenant.name} use a template "
-                     f"tier the {over.plan_name} plan does not include.")
+        parts.append(
+            f"{n} instance{'s' if n != 1 else ''} of {tenant.name} use a template "
+            f"tier the {over.plan_name} plan does not include."
+        )
     return " ".join(parts)
 
 
@@ -61,49 +65,82 @@ def evaluate(session: Session, tenant: Tenant, now: datetime) -> str | None:
         if tenant.over_limit_since is None:
             return None
         tenant.over_limit_since = tenant.over_limit_reminded_at = None
-        audit.record(session, "billing.over_limit_cleared", target_type="tenant",
-                     target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
-                     actor_type="system")
+        audit.record(
+            session,
+            "billing.over_limit_cleared",
+            target_type="tenant",
+            target_id=tenant.id,
+            tenant_id=tenant.id,
+            actor_user_id=None,
+            actor_type="system",
+        )
         return "cleared"
     link = billing_notify.billing_url() + "/over-limit"
     if tenant.over_limit_since is None:
         tenant.over_limit_since = now
         tenant.over_limit_reminded_at = None
         ends = _day(deadline(tenant))
-        audit.record(session, "billing.over_limit_started", target_type="tenant",
-                     target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
-                     actor_type="system", details={"counted": over.counted,
-                                                   "allowed": over.allowed,
-                                                   "excluded": len(over.excluded)})
+        audit.record(
+            session,
+            "billing.over_limit_started",
+            target_type="tenant",
+            target_id=tenant.id,
+            tenant_id=tenant.id,
+            actor_user_id=None,
+            actor_type="system",
+            details={
+                "counted": over.counted,
+                "allowed": over.allowed,
+                "excluded": len(over.excluded),
+            },
+        )
         billing_notify.tell(
-            session, tenant.id, kind="over_limit", subject="Choose which instances to stop",
+            session,
+            tenant.id,
+            kind="over_limit",
+            subject="Choose which instances to stop",
             body=f"{_what(over, tenant)} Choose which to stop by {ends}; after that the "
-                 "newest beyond the plan stop by themselves. Upgrading keeps them all. New "
-                 "deploys wait until then.", link=link)
+            "newest beyond the plan stop by themselves. Upgrading keeps them all. New "
+            "deploys wait until then.",
+            link=link,
+        )
         return "started"
     ends = deadline(tenant)
     if now >= ends:
         stop = admission.beyond_limit(session, tenant)
         n = lifecycle.stop_instances(session, tenant.id, stop, "plan_limit")
         tenant.over_limit_since = tenant.over_limit_reminded_at = None
-        audit.record(session, "billing.over_limit_enforced", target_type="tenant",
-                     target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
-                     actor_type="system", details={"instances": [str(i) for i in stop],
-                                                   "stopped": n})
+        audit.record(
+            session,
+            "billing.over_limit_enforced",
+            target_type="tenant",
+            target_id=tenant.id,
+            tenant_id=tenant.id,
+            actor_user_id=None,
+            actor_type="system",
+            details={"instances": [str(i) for i in stop], "stopped": n},
+        )
         billing_notify.tell(
-            session, tenant.id, kind="over_limit_stopped",
+            session,
+            tenant.id,
+            kind="over_limit_stopped",
             subject="Instances stopped to fit your plan",
             body=f"{_what(over, tenant)} The grace period ended, so {n} instance"
-                 f"{'s' if n != 1 else ''} beyond the plan stopped. Upgrade to start them "
-                 "again.")
+            f"{'s' if n != 1 else ''} beyond the plan stopped. Upgrade to start them "
+            "again.",
+        )
         return "stopped"
     if now >= ends - timedelta(days=1) and tenant.over_limit_reminded_at is None:
         tenant.over_limit_reminded_at = now
         billing_notify.tell(
-            session, tenant.id, kind="over_limit_reminder",
+            session,
+            tenant.id,
+            kind="over_limit_reminder",
             subject=f"Instances stop on {_day(ends)}",
             body=f"{_what(over, tenant)} On {_day(ends)} the newest beyond the plan stop. "
-                 "Choose which to stop, delete some, or upgrade before then.", link=link)
+            "Choose which to stop, delete some, or upgrade before then.",
+            link=link,
+        )
         return "reminded"
     return None
 
@@ -115,8 +152,7 @@ def candidates(session: Session) -> list[uuid.UUID]:
     return sorted(ids)
 
 
-def stop_over_limit(session: Session, workspace, instance_ids: list[Any],
-                    now: datetime) -> int:
+def stop_over_limit(session: Session, workspace, instance_ids: list[Any], now: datetime) -> int:
     """Stop the instances the owner picked: enough to fit the plan, counting every instance
     of a tier it excludes. The owner's (billing.manage); the workspace row is locked."""
     authorize(workspace, "billing.manage")
@@ -134,15 +170,23 @@ def stop_over_limit(session: Session, workspace, instance_ids: list[Any],
     if over is not None and len(ids) < over.to_stop:
         raise ValidationFailed(
             f"Pick at least {over.to_stop} instance{'s' if over.to_stop > 1 else ''} to stop.",
-            details={"instance_ids": f"pick at least {over.to_stop}"})
+            details={"instance_ids": f"pick at least {over.to_stop}"},
+        )
     if over is not None and set(over.excluded) - ids:
         raise ValidationFailed(
             f"The {over.plan_name} plan does not include the tier of every instance left "
-            "running: pick those too.", details={"instance_ids": "pick the excluded tiers"})
+            "running: pick those too.",
+            details={"instance_ids": "pick the excluded tiers"},
+        )
     if not ids:
         return 0
     stopped = lifecycle.stop_instances(session, tenant.id, sorted(ids), "plan_limit")
-    audit.record(session, "billing.over_limit_stopped", target_type="tenant",
-                 target_id=tenant.id, details={"instances": [str(i) for i in sorted(ids)]})
+    audit.record(
+        session,
+        "billing.over_limit_stopped",
+        target_type="tenant",
+        target_id=tenant.id,
+        details={"instances": [str(i) for i in sorted(ids)]},
+    )
     evaluate(session, tenant, now)
     return stopped

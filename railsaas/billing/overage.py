@@ -46,7 +46,8 @@ def plan_reports(session: Session, now: datetime) -> list[uuid.UUID]:
     billable = session.execute(
         select(Tenant.id, Plan.included_usage_cents)
         .join(Plan, Plan.id == Tenant.plan_id)
-        .where(Tenant.id.in_(list(spend)), Tenant.stripe_customer_id.isnot(None))).all()
+        .where(Tenant.id.in_(list(spend)), Tenant.stripe_customer_id.isnot(None))
+    ).all()
     created = []
     for tenant_id, included in billable:
         total, period = spend[tenant_id]
@@ -63,25 +64,38 @@ def event_time(period: usage.Period, now: datetime) -> datetime:
     return max(period.start, min(now, period.end - timedelta(seconds=1)))
 
 
-def _plan_one(session: Session, tenant_id: uuid.UUID, overage: int, period: usage.Period,
-              now: datetime) -> uuid.UUID | None:
+def _plan_one(
+    session: Session, tenant_id: uuid.UUID, overage: int, period: usage.Period, now: datetime
+) -> uuid.UUID | None:
     tenant = holds.lock_tenant(session, tenant_id)
-    reported = session.scalar(select(func.coalesce(func.sum(UsageMeterReport.value_cents), 0))
-                              .where(UsageMeterReport.tenant_id == tenant_id,
-                                     UsageMeterReport.period_start == period.start_day))
+    reported = session.scalar(
+        select(func.coalesce(func.sum(UsageMeterReport.value_cents), 0)).where(
+            UsageMeterReport.tenant_id == tenant_id,
+            UsageMeterReport.period_start == period.start_day,
+        )
+    )
     delta = overage - int(reported)
     if delta <= 0:
         return None
-    return session.execute(insert(UsageMeterReport).values(
-        id=uuid.uuid4(), tenant_id=tenant_id, period_start=period.start_day,
-        identifier=identifier(tenant_id, period.start_day, overage), value_cents=delta,
-        stripe_customer_id=tenant.stripe_customer_id, event_at=event_time(period, now),
-    ).on_conflict_do_nothing(index_elements=["identifier"])
-        .returning(UsageMeterReport.id)).scalar()
+    return session.execute(
+        insert(UsageMeterReport)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            period_start=period.start_day,
+            identifier=identifier(tenant_id, period.start_day, overage),
+            value_cents=delta,
+            stripe_customer_id=tenant.stripe_customer_id,
+            event_at=event_time(period, now),
+        )
+        .on_conflict_do_nothing(index_elements=["identifier"])
+        .returning(UsageMeterReport.id)
+    ).scalar()
 
 
-def flush_period(session: Session, tenant_id: uuid.UUID, start: datetime, end: datetime,
-                 now: datetime) -> uuid.UUID | None:
+def flush_period(
+    session: Session, tenant_id: uuid.UUID, start: datetime, end: datetime, now: datetime
+) -> uuid.UUID | None:
     """The overage of a period that just ended (its renewal invoice is a draft), not yet
     reported: a report row stamped inside that period, or None."""
     tenant = holds.lock_tenant(session, tenant_id)
@@ -89,29 +103,42 @@ def flush_period(session: Session, tenant_id: uuid.UUID, start: datetime, end: d
     if plan is None or not tenant.stripe_customer_id:
         return None
     period = usage.Period(start, end, True)
-    spent = usage.tenant_usage(session, tenant_id, period,
-                               markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
-                               included_cents=plan.included_usage_cents)
+    spent = usage.tenant_usage(
+        session,
+        tenant_id,
+        period,
+        markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
+        included_cents=plan.included_usage_cents,
+    )
     if spent.overage_cents <= 0:
         return None
     return _plan_one(session, tenant_id, spent.overage_cents, period, now)
 
 
 def pending(session: Session) -> list[uuid.UUID]:
-    return list(session.scalars(select(UsageMeterReport.id)
-                                .where(UsageMeterReport.sent_at.is_(None))
-                                .order_by(UsageMeterReport.created_at)))
+    return list(
+        session.scalars(
+            select(UsageMeterReport.id)
+            .where(UsageMeterReport.sent_at.is_(None))
+            .order_by(UsageMeterReport.created_at)
+        )
+    )
 
 
 def send(session: Session, report_id: uuid.UUID) -> str:
     """Send one report unless sent (or being sent by another worker)."""
-    row = session.scalars(select(UsageMeterReport).where(UsageMeterReport.id == report_id)
-                          .with_for_update(skip_locked=True)).first()
+    row = session.scalars(
+        select(UsageMeterReport)
+        .where(UsageMeterReport.id == report_id)
+        .with_for_update(skip_locked=True)
+    ).first()
     if row is None or row.sent_at is not None:
         return "skipped"
-    fresh = gateway.report_meter_event(customer_id=row.stripe_customer_id,
-                                       value_cents=row.value_cents,
-                                       identifier=row.identifier,
-                                       timestamp=row.event_at or gateway.now())
+    fresh = gateway.report_meter_event(
+        customer_id=row.stripe_customer_id,
+        value_cents=row.value_cents,
+        identifier=row.identifier,
+        timestamp=row.event_at or gateway.now(),
+    )
     row.sent_at = datetime.now(UTC)
     return "sent" if fresh else "duplicate"

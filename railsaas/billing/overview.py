@@ -25,8 +25,14 @@ from railsaas.models.billing import SUBSCRIPTION_ENDED, SUBSCRIPTION_PENDING
 from railsaas.permissions import HasRole, authorize, can
 
 
-def summary(session: Session, workspace: HasRole, *, now: datetime, markup_percent: int,
-            user_id: uuid.UUID | None) -> dict[str, Any]:
+def summary(
+    session: Session,
+    workspace: HasRole,
+    *,
+    now: datetime,
+    markup_percent: int,
+    user_id: uuid.UUID | None,
+) -> dict[str, Any]:
     """The billing page: plan, subscription, usage this period, the fee and cap, whether a
     trial is offered to this person, and whether the caller may change any of it."""
     authorize(workspace, "billing.view")
@@ -34,29 +40,50 @@ def summary(session: Session, workspace: HasRole, *, now: datetime, markup_perce
     plan = tenant.plan
     row = subscriptions.current(session, tenant.id)
     period = usage.period_of(row, now)  # row is the newest live one when there is one
-    used = usage.tenant_usage(session, tenant.id, period, markup_percent=markup_percent,
-                              included_cents=plan.included_usage_cents if plan else 0)
+    used = usage.tenant_usage(
+        session,
+        tenant.id,
+        period,
+        markup_percent=markup_percent,
+        included_cents=plan.included_usage_cents if plan else 0,
+    )
     cap = spend_caps.cap_cents(tenant)
     offered = plans.active_plans(session)
     can_subscribe = row is None or row.status in SUBSCRIPTION_ENDED + SUBSCRIPTION_PENDING
-    fee = plan.price_cents if plan is not None and row is not None and \
-        row.status in usage.LIVE_STATUSES else 0
+    fee = (
+        plan.price_cents
+        if plan is not None and row is not None and row.status in usage.LIVE_STATUSES
+        else 0
+    )
     return {
-        "tenant": tenant, "plan": plan, "subscription": row, "usage": used,
-        "markup": markup_percent, "cap_cents": cap, "fee_cents": fee,
+        "tenant": tenant,
+        "plan": plan,
+        "subscription": row,
+        "usage": used,
+        "markup": markup_percent,
+        "cap_cents": cap,
+        "fee_cents": fee,
         "estimate_cents": fee + used.overage_cents,
         "forecast": forecast.forecast(
-            spend_cents=used.spend_cents, period=period, now=now, fee_cents=fee,
-            included_cents=used.included_cents, cap_cents=cap),
+            spend_cents=used.spend_cents,
+            period=period,
+            now=now,
+            fee_cents=fee,
+            included_cents=used.included_cents,
+            cap_cents=cap,
+        ),
         "cap_percent": min(100, round(100 * used.spend_cents / cap)) if cap else None,
-        "over": admission.over_limit(session, tenant), "plans": offered,
+        "over": admission.over_limit(session, tenant),
+        "plans": offered,
         # Asked only when the page offers a plan with a trial (one query fewer otherwise).
-        "trial_offered": trials.offered(session, tenant, user_id) if can_subscribe and any(
-            p.trial_days for p in offered) else True,
+        "trial_offered": trials.offered(session, tenant, user_id)
+        if can_subscribe and any(p.trial_days for p in offered)
+        else True,
         "over_deadline": limits.deadline(tenant),
         "is_owner": can(workspace, "billing.manage"),
         "display_quantity": usage.display_quantity,
-        "min_cap": spend_caps.MIN_CAP_CENTS // 100, "max_cap": spend_caps.MAX_CAP_CENTS // 100,
+        "min_cap": spend_caps.MIN_CAP_CENTS // 100,
+        "max_cap": spend_caps.MAX_CAP_CENTS // 100,
     }
 
 
@@ -69,16 +96,23 @@ def subscription(session: Session, workspace: HasRole) -> dict[str, Any]:
     return data
 
 
-def current_usage(session: Session, workspace: HasRole, *, now: datetime,
-                  markup_percent: int) -> dict[str, Any]:
+def current_usage(
+    session: Session, workspace: HasRole, *, now: datetime, markup_percent: int
+) -> dict[str, Any]:
     """This period's usage and cost, in total and per instance, with the spend cap."""
     authorize(workspace, "billing.view")
     tenant = workspace.tenant
     plan = tenant.plan
     period = usage.current_period(session, tenant.id, now)
-    data = usage.usage_dict(usage.tenant_usage(
-        session, tenant.id, period, markup_percent=markup_percent,
-        included_cents=plan.included_usage_cents if plan else 0))
+    data = usage.usage_dict(
+        usage.tenant_usage(
+            session,
+            tenant.id,
+            period,
+            markup_percent=markup_percent,
+            included_cents=plan.included_usage_cents if plan else 0,
+        )
+    )
     data["spend_cap_cents"] = spend_caps.cap_cents(tenant)
     return data
 
@@ -90,8 +124,9 @@ def invoices(workspace: HasRole, limit: int | None = None) -> list[dict[str, Any
     customer = workspace.tenant.stripe_customer_id
     if not customer:
         return []
-    return gateway.list_invoices(customer, limit=limit) if limit else \
-        gateway.list_invoices(customer)
+    return (
+        gateway.list_invoices(customer, limit=limit) if limit else gateway.list_invoices(customer)
+    )
 
 
 def service_period(invoice: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -101,10 +136,11 @@ def service_period(invoice: dict[str, Any]) -> tuple[int | None, int | None]:
     the lines; usage lines (in arrears) and prorations are passed over when a plan line
     exists."""
     lines = (invoice.get("lines") or {}).get("data") or []
+
     def plan_line(line: dict[str, Any]) -> bool:
         details = (line.get("parent") or {}).get("subscription_item_details") or {}
-        return not details.get("proration") and "(usage:" not in (line.get("description")
-                                                                  or "")
+        return not details.get("proration") and "(usage:" not in (line.get("description") or "")
+
     chosen = [ln for ln in lines if plan_line(ln)] or lines
     periods = [ln.get("period") or {} for ln in chosen]
     starts = [p["start"] for p in periods if p.get("start")]

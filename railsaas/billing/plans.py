@@ -27,14 +27,21 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 
 # --- the price list ---------------------------------------------------------------------------
 
+
 def active_plans(session: Session) -> list[Plan]:
-    return list(session.scalars(select(Plan).where(Plan.is_active.is_(True))
-                                .order_by(Plan.sort_order, Plan.price_cents)))
+    return list(
+        session.scalars(
+            select(Plan).where(Plan.is_active.is_(True)).order_by(Plan.sort_order, Plan.price_cents)
+        )
+    )
 
 
 def all_plans(session: Session) -> list[Plan]:
-    return list(session.scalars(select(Plan).order_by(Plan.is_active.desc(), Plan.sort_order,
-                                                      Plan.price_cents)))
+    return list(
+        session.scalars(
+            select(Plan).order_by(Plan.is_active.desc(), Plan.sort_order, Plan.price_cents)
+        )
+    )
 
 
 def get(session: Session, plan_id: Any) -> Plan:
@@ -84,8 +91,9 @@ class PlanInput(BaseModel):
     stripe_price_id: str | None = Field(default=None, max_length=255)
     sync_stripe: bool = True
 
-    @field_validator("price_cents", "included_usage_cents", "spend_cap_default_cents",
-                     mode="before")
+    @field_validator(
+        "price_cents", "included_usage_cents", "spend_cap_default_cents", mode="before"
+    )
     @classmethod
     def _money(cls, v: Any) -> int:
         return v if isinstance(v, int) else _cents(v)
@@ -146,15 +154,17 @@ def parse_form(form: dict[str, Any]) -> PlanInput:
 
 
 def _check_unique(session: Session, data: PlanInput, plan_id: uuid.UUID | None) -> None:
-    for column, value, label in ((Plan.slug, data.slug, "slug"),
-                                 (Plan.stripe_price_id, data.stripe_price_id,
-                                  "stripe_price_id")):
+    for column, value, label in (
+        (Plan.slug, data.slug, "slug"),
+        (Plan.stripe_price_id, data.stripe_price_id, "stripe_price_id"),
+    ):
         if value is None:
             continue
         other = session.scalar(select(Plan.id).where(column == value))
         if other is not None and other != plan_id:
-            raise ValidationFailed("Some fields need another look.",
-                                   details={label: "another plan uses it"})
+            raise ValidationFailed(
+                "Some fields need another look.", details={label: "another plan uses it"}
+            )
 
 
 def _sync(plan: Plan, data: PlanInput) -> None:
@@ -165,20 +175,35 @@ def _sync(plan: Plan, data: PlanInput) -> None:
     if data.stripe_price_id and not data.sync_stripe:
         price = gateway.retrieve_price(data.stripe_price_id)
         if price is None:
-            raise ValidationFailed("Stripe has no such price.",
-                                   details={"stripe_price_id": "not found in Stripe"})
+            raise ValidationFailed(
+                "Stripe has no such price.", details={"stripe_price_id": "not found in Stripe"}
+            )
         if not gateway.price_matches(price, plan):
             raise ValidationFailed(
                 "That Stripe price has another amount, currency or interval than the plan.",
-                details={"stripe_price_id": "does not match the plan's price"})
+                details={"stripe_price_id": "does not match the plan's price"},
+            )
         return
     if data.sync_stripe:
         plan.stripe_price_id = gateway.sync_plan_price(plan)
 
 
-FIELDS = ("name", "slug", "description", "price_cents", "currency", "interval",
-          "max_instances", "allowed_tiers", "included_usage_cents", "spend_cap_default_cents",
-          "trial_days", "sort_order", "is_active", "stripe_price_id")
+FIELDS = (
+    "name",
+    "slug",
+    "description",
+    "price_cents",
+    "currency",
+    "interval",
+    "max_instances",
+    "allowed_tiers",
+    "included_usage_cents",
+    "spend_cap_default_cents",
+    "trial_days",
+    "sort_order",
+    "is_active",
+    "stripe_price_id",
+)
 
 
 def create(session: Session, data: PlanInput) -> Plan:
@@ -187,9 +212,14 @@ def create(session: Session, data: PlanInput) -> Plan:
     _sync(plan, data)
     session.add(plan)
     session.flush()
-    audit.record(session, "plan.create", target_type="plan", target_id=plan.id,
-                 tenant_id=None,
-                 details={f: _jsonable(getattr(plan, f)) for f in FIELDS})
+    audit.record(
+        session,
+        "plan.create",
+        target_type="plan",
+        target_id=plan.id,
+        tenant_id=None,
+        details={f: _jsonable(getattr(plan, f)) for f in FIELDS},
+    )
     return plan
 
 
@@ -205,9 +235,14 @@ def update(session: Session, plan_id: Any, data: PlanInput) -> Plan:
     session.flush()
     after = {f: _jsonable(getattr(plan, f)) for f in FIELDS}
     changed = {f: {"from": before[f], "to": after[f]} for f in FIELDS if before[f] != after[f]}
-    audit.record(session, "plan.update", target_type="plan", target_id=plan.id,
-                 tenant_id=None,
-                 details={"changed": changed})
+    audit.record(
+        session,
+        "plan.update",
+        target_type="plan",
+        target_id=plan.id,
+        tenant_id=None,
+        details={"changed": changed},
+    )
     return plan
 
 
@@ -215,25 +250,42 @@ def set_active(session: Session, plan_id: Any, active: bool) -> Plan:
     plan = get(session, plan_id)
     if plan.is_active != active:
         plan.is_active = active
-        audit.record(session, "plan.activate" if active else "plan.archive",
-                     target_type="plan", target_id=plan.id, tenant_id=None,
-                     details={"name": plan.name})
+        audit.record(
+            session,
+            "plan.activate" if active else "plan.archive",
+            target_type="plan",
+            target_id=plan.id,
+            tenant_id=None,
+            details={"name": plan.name},
+        )
     return plan
 
 
 def delete(session: Session, plan_id: Any) -> None:
     """Only a plan nobody ever subscribed to can go; others are archived."""
     plan = get(session, plan_id)
-    used = session.scalar(select(func.count()).select_from(Subscription)
-                          .where(Subscription.plan_id == plan.id)) or 0
-    used += session.scalar(select(func.count()).select_from(Tenant)
-                           .where(Tenant.plan_id == plan.id)) or 0
+    used = (
+        session.scalar(
+            select(func.count()).select_from(Subscription).where(Subscription.plan_id == plan.id)
+        )
+        or 0
+    )
+    used += (
+        session.scalar(select(func.count()).select_from(Tenant).where(Tenant.plan_id == plan.id))
+        or 0
+    )
     if used:
-        raise ValidationFailed("Workspaces use this plan: archive it instead.",
-                               details={"plan": "in use"})
-    audit.record(session, "plan.delete", target_type="plan", target_id=plan.id,
-                 tenant_id=None,
-                 details={"name": plan.name, "slug": plan.slug})
+        raise ValidationFailed(
+            "Workspaces use this plan: archive it instead.", details={"plan": "in use"}
+        )
+    audit.record(
+        session,
+        "plan.delete",
+        target_type="plan",
+        target_id=plan.id,
+        tenant_id=None,
+        details={"name": plan.name, "slug": plan.slug},
+    )
     session.delete(plan)
     session.flush()
 
@@ -246,8 +298,9 @@ def backfill_usage_prices(session: Session) -> list[uuid.UUID]:
     """Plans saved before the overage price was made at plan sync get theirs (the
     `billing.sync_plan_prices` task); the ids of the plans changed."""
     done = []
-    for plan in session.scalars(select(Plan).where(Plan.stripe_price_id.isnot(None),
-                                                   Plan.stripe_usage_price_id.is_(None))):
+    for plan in session.scalars(
+        select(Plan).where(Plan.stripe_price_id.isnot(None), Plan.stripe_usage_price_id.is_(None))
+    ):
         plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
         done.append(plan.id)
     session.flush()

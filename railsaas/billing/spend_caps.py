@@ -68,32 +68,47 @@ def apply_state(session: Session, tenant: Tenant, spend: int) -> Change | None:
     if before == after:
         return None
     tenant.spend_cap_state = after
-    audit.record(session, "billing.spend_cap_state", target_type="tenant", target_id=tenant.id,
-                 tenant_id=tenant.id, actor_user_id=None, actor_type="system",
-                 details={"from": before, "to": after, "spend_cents": spend,
-                          "cap_cents": cap})
+    audit.record(
+        session,
+        "billing.spend_cap_state",
+        target_type="tenant",
+        target_id=tenant.id,
+        tenant_id=tenant.id,
+        actor_user_id=None,
+        actor_type="system",
+        details={"from": before, "to": after, "spend_cents": spend, "cap_cents": cap},
+    )
     if after == "capped":
         holds.reconcile(session, tenant)
         billing_notify.tell(
-            session, tenant.id, kind="spend_capped",
+            session,
+            tenant.id,
+            kind="spend_capped",
             subject="Spend cap reached: your instances are stopped",
             body=f"{tenant.name} has used {_money(spend)} this period, its spend cap of "
-                 f"{_money(cap)}, so its instances have been stopped. Raise the cap to start "
-                 "them again; a new period starts them by itself.")
+            f"{_money(cap)}, so its instances have been stopped. Raise the cap to start "
+            "them again; a new period starts them by itself.",
+        )
     elif before == "capped":
         holds.reconcile(session, tenant)
         billing_notify.tell(
-            session, tenant.id, kind="spend_restored",
+            session,
+            tenant.id,
+            kind="spend_restored",
             subject="Your instances are starting again",
             body=f"{tenant.name} is below its spend cap again ({_money(spend)} of "
-                 f"{_money(cap)}), so its instances are starting.")
+            f"{_money(cap)}), so its instances are starting.",
+        )
     if after == "warned" and before == "ok":
         billing_notify.tell(
-            session, tenant.id, kind="spend_warning",
+            session,
+            tenant.id,
+            kind="spend_warning",
             subject="You have used 80% of your spend cap",
             body=f"{tenant.name} has used {_money(spend)} of its {_money(cap)} spend cap this "
-                 "period. At the cap its instances stop; raise it on the billing page if you "
-                 "need more.")
+            "period. At the cap its instances stop; raise it on the billing page if you "
+            "need more.",
+        )
     return Change(tenant.id, before, after, spend, cap)
 
 
@@ -115,11 +130,17 @@ def enforce_all(session: Session, now: datetime) -> list[Change]:
     candidates = set(spend)
     candidates |= set(session.scalars(select(Tenant.id).where(Tenant.spend_cap_state != "ok")))
     changes = []
-    tenants = session.scalars(select(Tenant).where(Tenant.id.in_(candidates))
-                              .order_by(Tenant.id)).unique().all() if candidates else []
+    tenants = (
+        session.scalars(select(Tenant).where(Tenant.id.in_(candidates)).order_by(Tenant.id))
+        .unique()
+        .all()
+        if candidates
+        else []
+    )
     for tenant in tenants:
-        if tenant.spend_cap_state == state_for(spend.get(tenant.id, (0, None))[0],
-                                               cap_cents(tenant)):
+        if tenant.spend_cap_state == state_for(
+            spend.get(tenant.id, (0, None))[0], cap_cents(tenant)
+        ):
             continue
         tenant = holds.lock_tenant(session, tenant.id)
         change = evaluate_tenant(session, tenant, now)
@@ -129,8 +150,12 @@ def enforce_all(session: Session, now: datetime) -> list[Change]:
     return changes
 
 
-def parse_cap(dollars: str | float | int | None, *, min_cents: int = MIN_CAP_CENTS,
-              max_cents: int = MAX_CAP_CENTS) -> int | None:
+def parse_cap(
+    dollars: str | float | int | None,
+    *,
+    min_cents: int = MIN_CAP_CENTS,
+    max_cents: int = MAX_CAP_CENTS,
+) -> int | None:
     """A cap typed in dollars ("150", "$1,200.50") as cents; None or '' for the plan's
     default."""
     if dollars is None or str(dollars).strip() == "":
@@ -138,12 +163,14 @@ def parse_cap(dollars: str | float | int | None, *, min_cents: int = MIN_CAP_CEN
     try:
         cents = round(float(str(dollars).replace(",", "").strip().lstrip("$")) * 100)
     except (ValueError, OverflowError):  # "nan", "inf", "1e400"
-        raise ValidationFailed("Enter the cap in dollars, like 150.",
-                               details={"spend_cap": "not a number"}) from None
+        raise ValidationFailed(
+            "Enter the cap in dollars, like 150.", details={"spend_cap": "not a number"}
+        ) from None
     if not min_cents <= cents <= max_cents:
         raise ValidationFailed(
             f"A spend cap is between {_money(min_cents)} and {_money(max_cents)}.",
-            details={"spend_cap": "out of range"})
+            details={"spend_cap": "out of range"},
+        )
     return cents
 
 
@@ -156,15 +183,27 @@ def set_own_cap(session: Session, workspace, dollars: str, now: datetime) -> Cha
     return set_cap(session, holds.lock_tenant(session, workspace.id), cents, now)
 
 
-def set_cap(session: Session, tenant: Tenant, cents: int | None, now: datetime, *,
-            action: str = "billing.spend_cap_set") -> Change | None:
+def set_cap(
+    session: Session,
+    tenant: Tenant,
+    cents: int | None,
+    now: datetime,
+    *,
+    action: str = "billing.spend_cap_set",
+) -> Change | None:
     """Set the workspace's cap (None: the plan's default), audit it, and apply the new state
     at once: a raised cap starts instances the old one stopped."""
     previous = tenant.spend_cap_cents
     if previous == cents:
         return None
     tenant.spend_cap_cents = cents
-    audit.record(session, action, target_type="tenant", target_id=tenant.id,
-                 tenant_id=tenant.id, details={"from_cents": previous, "to_cents": cents})
+    audit.record(
+        session,
+        action,
+        target_type="tenant",
+        target_id=tenant.id,
+        tenant_id=tenant.id,
+        details={"from_cents": previous, "to_cents": cents},
+    )
     session.flush()
     return evaluate_tenant(session, tenant, now)

@@ -47,9 +47,11 @@ def _ts(value: Any) -> datetime:
 def record(session: Session, event: dict[str, Any]) -> bool:
     """Store a verified event; True if this call stored it (and queued its processing)."""
     inserted = session.execute(
-        insert(StripeEvent).values(id=event["id"], type=event["type"],
-                                   created=_ts(event["created"]), payload=event)
-        .on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.id)).scalar()
+        insert(StripeEvent)
+        .values(id=event["id"], type=event["type"], created=_ts(event["created"]), payload=event)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(StripeEvent.id)
+    ).scalar()
     if inserted is None:
         return False
     outbox.enqueue(session, TASK, event_id=event["id"])
@@ -58,8 +60,9 @@ def record(session: Session, event: dict[str, Any]) -> bool:
 
 def process(session: Session, event_id: str) -> str:
     """Apply one stored event once. Returns what happened (for logs and tests)."""
-    event = session.scalars(select(StripeEvent).where(StripeEvent.id == event_id)
-                            .with_for_update()).first()
+    event = session.scalars(
+        select(StripeEvent).where(StripeEvent.id == event_id).with_for_update()
+    ).first()
     if event is None:
         return "missing"
     if event.processed_at is not None:
@@ -73,11 +76,16 @@ def process(session: Session, event_id: str) -> str:
 
 
 # A handler's outcome as the log line's status: the event took effect, or it changed nothing.
-STATUS_OF = {"applied": "succeeded", "notified": "succeeded", "no_subscription": "succeeded",
-             "not_trialing": "succeeded"}
+STATUS_OF = {
+    "applied": "succeeded",
+    "notified": "succeeded",
+    "no_subscription": "succeeded",
+    "not_trialing": "succeeded",
+}
 
 
 # --- handlers ---------------------------------------------------------------------------------
+
 
 def _object_id(event: StripeEvent) -> str | None:
     """The id of the object the event is about: the one thing read from the payload."""
@@ -103,10 +111,16 @@ def _handle(session: Session, event: StripeEvent) -> str:
 
 def _ignore(session: Session, event: StripeEvent, why: str, object_id: str | None) -> str:
     """An event that changes nothing, on the record (a forged or foreign one shows here)."""
-    audit.record(session, "billing.stripe_event_ignored", target_type="stripe_event",
-                 target_id=event.id, tenant_id=None, actor_user_id=None,
-                 actor_type="system", details={"type": event.type, "reason": why,
-                                               "object": object_id})
+    audit.record(
+        session,
+        "billing.stripe_event_ignored",
+        target_type="stripe_event",
+        target_id=event.id,
+        tenant_id=None,
+        actor_user_id=None,
+        actor_type="system",
+        details={"type": event.type, "reason": why, "object": object_id},
+    )
     return why
 
 
@@ -126,9 +140,16 @@ def _checkout_completed(session: Session, event: StripeEvent, obj: dict[str, Any
     customer = obj.get("customer")
     if isinstance(customer, str) and customer and not tenant.stripe_customer_id:
         tenant.stripe_customer_id = customer
-    audit.record(session, "billing.checkout_completed", target_type="tenant",
-                 target_id=tenant.id, tenant_id=tenant.id, actor_user_id=None,
-                 actor_type="system", details={"checkout_session": obj.get("id")})
+    audit.record(
+        session,
+        "billing.checkout_completed",
+        target_type="tenant",
+        target_id=tenant.id,
+        tenant_id=tenant.id,
+        actor_user_id=None,
+        actor_type="system",
+        details={"checkout_session": obj.get("id")},
+    )
     sub_id = obj.get("subscription")
     if isinstance(sub_id, dict):
         sub_id = sub_id.get("id")
@@ -162,12 +183,22 @@ def _invoice(session: Session, event: StripeEvent, obj: dict[str, Any]) -> str:
     if tenant is None:
         return "unknown_customer"
     failed = event.type == "invoice.payment_failed"
-    if subscriptions.sync(session, tenant, sub_id, seen_at=event.created,
-                          invoice_url=obj.get("hosted_invoice_url") if failed else None
-                          ) is None:
+    if (
+        subscriptions.sync(
+            session,
+            tenant,
+            sub_id,
+            seen_at=event.created,
+            invoice_url=obj.get("hosted_invoice_url") if failed else None,
+        )
+        is None
+    ):
         return _ignore(session, event, "unknown_object", sub_id)
-    if not failed and tenant.payment_failed_at is not None \
-            and not gateway.open_invoices(tenant.stripe_customer_id):
+    if (
+        not failed
+        and tenant.payment_failed_at is not None
+        and not gateway.open_invoices(tenant.stripe_customer_id)
+    ):
         # Paid up, though the subscription itself is over (Stripe may cancel it after the
         # last retry): the debt is gone, so dunning ends too.
         dunning.clear(session, tenant)
@@ -181,8 +212,14 @@ def _invoice_created(session: Session, event: StripeEvent, obj: dict[str, Any]) 
     tenant_id = subscriptions.tenant_id_for(session, obj)
     if tenant_id is None:
         return "unknown_customer"
-    outbox.enqueue(session, FLUSH_TASK, tenant_id=tenant_id, workspace_id=str(tenant_id),
-                   period_start=int(obj["period_start"]), period_end=int(obj["period_end"]))
+    outbox.enqueue(
+        session,
+        FLUSH_TASK,
+        tenant_id=tenant_id,
+        workspace_id=str(tenant_id),
+        period_start=int(obj["period_start"]),
+        period_end=int(obj["period_end"]),
+    )
     return "flush_queued"
 
 
@@ -194,11 +231,15 @@ def _trial_will_end(session: Session, event: StripeEvent, obj: dict[str, Any]) -
         return "not_trialing"  # the trial ended early (or was never one): nothing to say
     ends = obj.get("trial_end")
     when = _ts(ends).strftime("%B %-d, %Y") if ends else "soon"
-    billing_notify.tell(session, tenant.id, kind="trial_will_end",
-                        subject=f"Your trial ends on {when}",
-                        body=f"The free trial of {tenant.name} ends on {when}. The plan then "
-                             "continues on the card you gave at checkout; change or cancel it "
-                             "from the billing page before then if you wish.")
+    billing_notify.tell(
+        session,
+        tenant.id,
+        kind="trial_will_end",
+        subject=f"Your trial ends on {when}",
+        body=f"The free trial of {tenant.name} ends on {when}. The plan then "
+        "continues on the card you gave at checkout; change or cancel it "
+        "from the billing page before then if you wish.",
+    )
     return "notified"
 
 
@@ -219,8 +260,10 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
 
 # --- catch-up ---------------------------------------------------------------------------------
 
-def catch_up(session: Session, *, lookback: timedelta = timedelta(days=3),
-             now: datetime | None = None) -> list[str]:
+
+def catch_up(
+    session: Session, *, lookback: timedelta = timedelta(days=3), now: datetime | None = None
+) -> list[str]:
     """Store (and queue) every handled event of the last `lookback` that we never received:
     what happened while the webhook endpoint was down. Stripe keeps events for 30 days.
     Events stored long ago but never processed (their task gave up) are queued again."""
@@ -228,15 +271,23 @@ def catch_up(session: Session, *, lookback: timedelta = timedelta(days=3),
     listed = list(gateway.list_events(since, list(HANDLERS)))
     recorded = []
     if listed:
-        known = set(session.scalars(select(StripeEvent.id).where(
-            StripeEvent.id.in_([e["id"] for e in listed]))))
+        known = set(
+            session.scalars(
+                select(StripeEvent.id).where(StripeEvent.id.in_([e["id"] for e in listed]))
+            )
+        )
         for event in sorted(listed, key=lambda e: e["created"]):  # oldest first
             if event["id"] not in known and record(session, event):
                 recorded.append(event["id"])
-    stuck = session.scalars(select(StripeEvent.id).where(
-        StripeEvent.processed_at.is_(None),
-        StripeEvent.received_at < datetime.now(UTC) - STUCK_AFTER)
-        .order_by(StripeEvent.created).limit(500))
+    stuck = session.scalars(
+        select(StripeEvent.id)
+        .where(
+            StripeEvent.processed_at.is_(None),
+            StripeEvent.received_at < datetime.now(UTC) - STUCK_AFTER,
+        )
+        .order_by(StripeEvent.created)
+        .limit(500)
+    )
     for event_id in stuck:
         outbox.enqueue(session, TASK, event_id=event_id)
     return recorded

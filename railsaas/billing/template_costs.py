@@ -36,24 +36,34 @@ FROM per_instance GROUP BY template_id
 """)
 
 
-def medians(session: Session, today: date, markup_percent: int
-            ) -> dict[uuid.UUID, tuple[int, int]]:
+def medians(session: Session, today: date, markup_percent: int) -> dict[uuid.UUID, tuple[int, int]]:
     """{template id: (median monthly cents at the customer's prices, instances)}."""
-    rows = session.execute(_MEDIANS, {"days": WINDOW_DAYS, "until": today,
-                                      "since": today - timedelta(days=WINDOW_DAYS)}).all()
-    return {tid: (price_cents(Decimal(str(median)), markup_percent), int(n))
-            for tid, median, n in rows}
+    rows = session.execute(
+        _MEDIANS,
+        {"days": WINDOW_DAYS, "until": today, "since": today - timedelta(days=WINDOW_DAYS)},
+    ).all()
+    return {
+        tid: (price_cents(Decimal(str(median)), markup_percent), int(n)) for tid, median, n in rows
+    }
 
 
-def refresh(session: Session, today: date, *, markup_percent: int, min_instances: int
-            ) -> int:
+def refresh(session: Session, today: date, *, markup_percent: int, min_instances: int) -> int:
     """Store each template's median (NULL below the minimum). System context. Returns how
     many templates show one."""
-    found = {tid: v for tid, v in medians(session, today, markup_percent).items()
-             if v[1] >= min_instances}
-    session.execute(update(Template).values(median_monthly_cents=None, median_instances=None)
-                    .where(Template.median_instances.isnot(None)))
+    found = {
+        tid: v
+        for tid, v in medians(session, today, markup_percent).items()
+        if v[1] >= min_instances
+    }
+    session.execute(
+        update(Template)
+        .values(median_monthly_cents=None, median_instances=None)
+        .where(Template.median_instances.isnot(None))
+    )
     for tid, (cents, n) in found.items():
-        session.execute(update(Template).where(Template.id == tid)
-                        .values(median_monthly_cents=cents, median_instances=n))
+        session.execute(
+            update(Template)
+            .where(Template.id == tid)
+            .values(median_monthly_cents=cents, median_instances=n)
+        )
     return len(found)

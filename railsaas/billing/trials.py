@@ -29,8 +29,7 @@ from railsaas.platform import audit
 
 def offered(session: Session, tenant: Tenant, user_id: uuid.UUID | None) -> bool:
     """May a checkout started by this person for this workspace come with a trial?"""
-    had = exists().where(Subscription.tenant_id == tenant.id,
-                         Subscription.trial_end.isnot(None))
+    had = exists().where(Subscription.tenant_id == tenant.id, Subscription.trial_end.isnot(None))
     if user_id is not None:
         had = or_(had, exists().where(TrialClaim.user_id == user_id))
     return not session.scalar(select(had))
@@ -68,11 +67,18 @@ def claim(session: Session, tenant: Tenant, sub: dict[str, Any]) -> dict[str, An
     # DEFINER function checks them all and records this one (sql/rls_policies.sql).
     claimed = session.scalar(
         text("SELECT billing_claim_trial(:sub, :user_id, :customer, :card)"),
-        {"sub": sub["id"], "user_id": _user_id(sub), "customer": customer,
-         "card": fingerprint})
+        {"sub": sub["id"], "user_id": _user_id(sub), "customer": customer, "card": fingerprint},
+    )
     if claimed:
         return sub
-    audit.record(session, "billing.trial_refused", target_type="tenant", target_id=tenant.id,
-                 tenant_id=tenant.id, actor_user_id=None, actor_type="system",
-                 details={"subscription": sub["id"]})
+    audit.record(
+        session,
+        "billing.trial_refused",
+        target_type="tenant",
+        target_id=tenant.id,
+        tenant_id=tenant.id,
+        actor_user_id=None,
+        actor_type="system",
+        details={"subscription": sub["id"]},
+    )
     return gateway.end_trial_now(sub["id"])

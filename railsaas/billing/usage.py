@@ -49,19 +49,27 @@ RAILWAY_CENTS_PER_UNIT: dict[str, Decimal] = {
     "BACKUP_USAGE_GB": Decimal(15) / MINUTES_PER_MONTH,
     "NETWORK_TX_GB": Decimal(5),
 }
-UNITS = {"CPU_USAGE": "vCPU-min", "MEMORY_USAGE_GB": "GB-min", "DISK_USAGE_GB": "GB-min",
-         "BACKUP_USAGE_GB": "GB-min", "NETWORK_TX_GB": "GB"}
+UNITS = {
+    "CPU_USAGE": "vCPU-min",
+    "MEMORY_USAGE_GB": "GB-min",
+    "DISK_USAGE_GB": "GB-min",
+    "BACKUP_USAGE_GB": "GB-min",
+    "NETWORK_TX_GB": "GB",
+}
 # How each metric reads on a page: label, unit shown, divisor from the stored unit.
-DISPLAY = {"CPU_USAGE": ("CPU", "vCPU-hours", 60),
-           "MEMORY_USAGE_GB": ("Memory", "GB-hours", 60),
-           "DISK_USAGE_GB": ("Disk", "GB-hours", 60),
-           "BACKUP_USAGE_GB": ("Backups", "GB-hours", 60),
-           "NETWORK_TX_GB": ("Egress", "GB", 1)}
+DISPLAY = {
+    "CPU_USAGE": ("CPU", "vCPU-hours", 60),
+    "MEMORY_USAGE_GB": ("Memory", "GB-hours", 60),
+    "DISK_USAGE_GB": ("Disk", "GB-hours", 60),
+    "BACKUP_USAGE_GB": ("Backups", "GB-hours", 60),
+    "NETWORK_TX_GB": ("Egress", "GB", 1),
+}
 LIVE_STATUSES = SUBSCRIPTION_LIVE  # a workspace with a live subscription has its plan
 ROLLUP = "daily"
 
 
 # --- prices -----------------------------------------------------------------------------------
+
 
 def price_cents(railway_cost_cents: Decimal | float | int, markup_percent: int) -> int:
     """What the customer pays for usage Railway charges us this much for: marked up, and
@@ -76,6 +84,7 @@ def price_cents(railway_cost_cents: Decimal | float | int, markup_percent: int) 
 
 # --- collection -------------------------------------------------------------------------------
 
+
 def hours_to_collect(now: datetime, lookback_hours: int = 3) -> list[datetime]:
     """The last complete hours, oldest first: a missed run is caught up by the next."""
     top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -86,26 +95,43 @@ def collect(session: Session, railway, start: datetime, end: datetime) -> int:
     """Ask Railway for the usage of every instance over [start, end) (one request: grouped
     by project, deleted projects included) and store it at `start`. Returns rows inserted."""
     instances = session.execute(
-        select(Instance.id, Instance.tenant_id, Instance.railway_project_id)
-        .where(Instance.railway_project_id.isnot(None),
-               or_(Instance.status != "deleted", Instance.deleted_at.is_(None),
-                   Instance.deleted_at >= start),
-               Instance.created_at < end)
+        select(Instance.id, Instance.tenant_id, Instance.railway_project_id).where(
+            Instance.railway_project_id.isnot(None),
+            or_(
+                Instance.status != "deleted",
+                Instance.deleted_at.is_(None),
+                Instance.deleted_at >= start,
+            ),
+            Instance.created_at < end,
+        )
     ).all()
     if not instances:
         return 0
     owner = {project: (iid, tid) for iid, tid, project in instances}
     totals: dict[tuple[uuid.UUID, uuid.UUID, str], float] = defaultdict(float)
-    for value in railway.usage(start=start, end=end, group_by=("PROJECT_ID",),
-                               measurements=tuple(RAILWAY_CENTS_PER_UNIT),
-                               include_deleted=True):
+    for value in railway.usage(
+        start=start,
+        end=end,
+        group_by=("PROJECT_ID",),
+        measurements=tuple(RAILWAY_CENTS_PER_UNIT),
+        include_deleted=True,
+    ):
         hit = owner.get(value.project_id)
         if hit is None or not value.value or value.measurement not in UNITS:
             continue  # another project in the Railway workspace, or nothing used
         totals[(hit[0], hit[1], value.measurement)] += value.value
-    rows = [{"tenant_id": tid, "instance_id": iid, "metric_type": m, "recorded_at": start,
-             "value": Decimal(str(round(v, 6))), "unit": UNITS[m]}
-            for (iid, tid, m), v in totals.items() if round(v, 6) > 0]
+    rows = [
+        {
+            "tenant_id": tid,
+            "instance_id": iid,
+            "metric_type": m,
+            "recorded_at": start,
+            "value": Decimal(str(round(v, 6))),
+            "unit": UNITS[m],
+        }
+        for (iid, tid, m), v in totals.items()
+        if round(v, 6) > 0
+    ]
     if not rows:
         return 0
     stmt = insert(UsageMetric).values(rows)
@@ -123,14 +149,19 @@ def collect(session: Session, railway, start: datetime, end: datetime) -> int:
 # --- roll-up ----------------------------------------------------------------------------------
 
 # The roll-up's column for each measurement (one row per workspace, day and instance).
-METRIC_COLUMNS = {"CPU_USAGE": "cpu_vcpu_minutes", "MEMORY_USAGE_GB": "memory_gb_minutes",
-                  "DISK_USAGE_GB": "disk_gb_minutes", "BACKUP_USAGE_GB": "backup_gb_minutes",
-                  "NETWORK_TX_GB": "egress_gb"}
+METRIC_COLUMNS = {
+    "CPU_USAGE": "cpu_vcpu_minutes",
+    "MEMORY_USAGE_GB": "memory_gb_minutes",
+    "DISK_USAGE_GB": "disk_gb_minutes",
+    "BACKUP_USAGE_GB": "backup_gb_minutes",
+    "NETWORK_TX_GB": "egress_gb",
+}
 _COLS = list(METRIC_COLUMNS.values())
 
 _LOCK_MARK = text(
     "INSERT INTO usage_rollup_marks (name, last_seq) VALUES (:name, 0) "
-    "ON CONFLICT (name) DO NOTHING")
+    "ON CONFLICT (name) DO NOTHING"
+)
 _READ_MARK = text("SELECT last_seq FROM usage_rollup_marks WHERE name = :name FOR UPDATE")
 _UPTO = text("SELECT max(seq) FROM usage_metrics")
 # Step 1, the aggregate: a plain SELECT, so PostgreSQL may run it in parallel (an INSERT ...
@@ -182,7 +213,8 @@ ON CONFLICT (tenant_id, day, instance_id) DO UPDATE SET
     updated_at = now()
 """)
 _MOVE_MARK = text(
-    "UPDATE usage_rollup_marks SET last_seq = :upto, updated_at = now() WHERE name = :name")
+    "UPDATE usage_rollup_marks SET last_seq = :upto, updated_at = now() WHERE name = :name"
+)
 
 
 @dataclass(frozen=True)
@@ -209,16 +241,23 @@ def rollup(session: Session) -> RollupRun:
     session.execute(text("SET LOCAL work_mem = '64MB'"))
     session.execute(_AGGREGATE, {"after": after, "upto": upto})
     price = {m: round(c, 10) for m, c in RAILWAY_CENTS_PER_UNIT.items()}
-    result = session.execute(_UPSERT, {
-        "cpu": price["CPU_USAGE"], "memory": price["MEMORY_USAGE_GB"],
-        "disk": price["DISK_USAGE_GB"], "backup": price["BACKUP_USAGE_GB"],
-        "egress": price["NETWORK_TX_GB"]})
+    result = session.execute(
+        _UPSERT,
+        {
+            "cpu": price["CPU_USAGE"],
+            "memory": price["MEMORY_USAGE_GB"],
+            "disk": price["DISK_USAGE_GB"],
+            "backup": price["BACKUP_USAGE_GB"],
+            "egress": price["NETWORK_TX_GB"],
+        },
+    )
     session.execute(text("DROP TABLE usage_rollup_batch"))
     session.execute(_MOVE_MARK, {"name": ROLLUP, "upto": upto})
     return RollupRun(after, upto, result.rowcount or 0)
 
 
 # --- periods ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Period:
@@ -236,8 +275,9 @@ class Period:
 
     def days(self) -> list[date]:
         """The UTC days the period covers (see the module docstring)."""
-        return [self.start_day + timedelta(days=i)
-                for i in range((self.end_day - self.start_day).days)]
+        return [
+            self.start_day + timedelta(days=i) for i in range((self.end_day - self.start_day).days)
+        ]
 
 
 def month_of(now: datetime) -> Period:
@@ -249,9 +289,11 @@ def month_of(now: datetime) -> Period:
 
 def live_subscription(session: Session, tenant_id: uuid.UUID) -> Subscription | None:
     return session.scalars(
-        select(Subscription).where(Subscription.tenant_id == tenant_id,
-                                   Subscription.status.in_(LIVE_STATUSES))
-        .order_by(Subscription.created_at.desc()).limit(1)).first()
+        select(Subscription)
+        .where(Subscription.tenant_id == tenant_id, Subscription.status.in_(LIVE_STATUSES))
+        .order_by(Subscription.created_at.desc())
+        .limit(1)
+    ).first()
 
 
 def current_period(session: Session, tenant_id: uuid.UUID, now: datetime) -> Period:
@@ -262,13 +304,18 @@ def current_period(session: Session, tenant_id: uuid.UUID, now: datetime) -> Per
 def period_of(sub: Subscription | None, now: datetime) -> Period:
     """current_period for a page that has read the newest live subscription already (or
     found none live): `sub`'s period if it is live and has one, else the calendar month."""
-    if sub is not None and sub.status in LIVE_STATUSES and sub.current_period_start \
-            and sub.current_period_end:
+    if (
+        sub is not None
+        and sub.status in LIVE_STATUSES
+        and sub.current_period_start
+        and sub.current_period_end
+    ):
         return Period(sub.current_period_start, sub.current_period_end, True)
     return month_of(now)
 
 
 # --- reading usage ----------------------------------------------------------------------------
+
 
 @dataclass
 class InstanceUsage:
@@ -310,26 +357,41 @@ class TenantUsage:
         return dict(out)
 
 
-def tenant_usage(session: Session, tenant_id: uuid.UUID, period: Period, *,
-                 markup_percent: int, included_cents: int = 0) -> TenantUsage:
+def tenant_usage(
+    session: Session,
+    tenant_id: uuid.UUID,
+    period: Period,
+    *,
+    markup_percent: int,
+    included_cents: int = 0,
+) -> TenantUsage:
     """Per instance: quantities and Railway cost in the period (one query on the roll-up)."""
     columns = [func.sum(getattr(UsageRollup, col)) for col in _COLS]
     rows = session.execute(
         select(UsageRollup.instance_id, func.sum(UsageRollup.cost_cents), *columns)
-        .where(UsageRollup.tenant_id == tenant_id, UsageRollup.day >= period.start_day,
-               UsageRollup.day < period.end_day)
-        .group_by(UsageRollup.instance_id)).all()
+        .where(
+            UsageRollup.tenant_id == tenant_id,
+            UsageRollup.day >= period.start_day,
+            UsageRollup.day < period.end_day,
+        )
+        .group_by(UsageRollup.instance_id)
+    ).all()
     used = {r[0] for r in rows}
     shown = Instance.status != "deleted"
     if used:
         shown = or_(shown, Instance.id.in_(used))  # deleted, but used this period
-    by_instance = {iid: InstanceUsage(iid, name, status, Decimal(0), {})
-                   for iid, name, status in session.execute(
-                       select(Instance.id, Instance.name, Instance.status)
-                       .where(Instance.tenant_id == tenant_id, shown)).all()}
+    by_instance = {
+        iid: InstanceUsage(iid, name, status, Decimal(0), {})
+        for iid, name, status in session.execute(
+            select(Instance.id, Instance.name, Instance.status).where(
+                Instance.tenant_id == tenant_id, shown
+            )
+        ).all()
+    }
     for iid, cost, *quantities in rows:
-        inst = by_instance.setdefault(iid, InstanceUsage(iid, "(deleted)", "deleted",
-                                                         Decimal(0), {}))
+        inst = by_instance.setdefault(
+            iid, InstanceUsage(iid, "(deleted)", "deleted", Decimal(0), {})
+        )
         inst.cost_cents += cost or 0
         for metric, qty in zip(METRIC_COLUMNS, quantities, strict=True):
             if qty:
@@ -338,12 +400,14 @@ def tenant_usage(session: Session, tenant_id: uuid.UUID, period: Period, *,
     return TenantUsage(period, ordered, markup_percent, included_cents)
 
 
-def spend_by_tenant(session: Session, now: datetime, markup_percent: int
-                    ) -> dict[uuid.UUID, tuple[int, Period]]:
+def spend_by_tenant(
+    session: Session, now: datetime, markup_percent: int
+) -> dict[uuid.UUID, tuple[int, Period]]:
     """Every workspace's spend in its own current period, in one statement: the live
     subscription's period where there is one, else the calendar month of `now`."""
     month = month_of(now)
-    rows = session.execute(text("""
+    rows = session.execute(
+        text("""
         WITH live AS (
             SELECT DISTINCT ON (s.tenant_id) s.tenant_id, s.current_period_start AS ps,
                    s.current_period_end AS pe
@@ -366,10 +430,13 @@ def spend_by_tenant(session: Session, now: datetime, markup_percent: int
              AND r.day < greatest((p.pe AT TIME ZONE 'UTC')::date,
                                   (p.ps AT TIME ZONE 'UTC')::date + 1)
         GROUP BY p.tenant_id, p.ps, p.pe, p.from_sub
-    """), {"live": list(LIVE_STATUSES), "month_start": month.start,
-           "month_end": month.end}).all()
-    return {tid: (price_cents(cost or 0, markup_percent), Period(ps, pe, from_sub))
-            for tid, ps, pe, from_sub, cost in rows}
+    """),
+        {"live": list(LIVE_STATUSES), "month_start": month.start, "month_end": month.end},
+    ).all()
+    return {
+        tid: (price_cents(cost or 0, markup_percent), Period(ps, pe, from_sub))
+        for tid, ps, pe, from_sub, cost in rows
+    }
 
 
 def display_quantity(metric: str, quantity: Decimal | float) -> tuple[str, str]:
@@ -392,8 +459,14 @@ def usage_dict(usage: TenantUsage) -> dict[str, Any]:
         "overage_cents": usage.overage_cents,
         "totals": {m: float(q) for m, q in sorted(usage.totals().items())},
         "units": {m: UNITS.get(m, "") for m in sorted(usage.totals())},
-        "instances": [{"id": str(i.instance_id), "name": i.name, "status": i.status,
-                       "cost_cents": i.price(usage.markup_percent),
-                       "usage": {m: float(q) for m, q in sorted(i.quantities.items())}}
-                      for i in usage.instances],
+        "instances": [
+            {
+                "id": str(i.instance_id),
+                "name": i.name,
+                "status": i.status,
+                "cost_cents": i.price(usage.markup_percent),
+                "usage": {m: float(q) for m, q in sorted(i.quantities.items())},
+            }
+            for i in usage.instances
+        ],
     }

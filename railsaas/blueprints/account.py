@@ -62,15 +62,20 @@ def change_email():
     form = EmailChangeForm(prefix="email")
     if form.validate():
         try:
-            auth.request_email_change(db.session, current_user._get_current_object(),
-                                      new_email=form.new_email.data,
-                                      current_password=form.current_password.data)
+            auth.request_email_change(
+                db.session,
+                current_user._get_current_object(),
+                new_email=form.new_email.data,
+                current_password=form.current_password.data,
+            )
         except (ValidationFailed, Conflict) as exc:
             apply_errors(form, exc)
         else:
             db.session.commit()
-            return _done(f"We sent a link to {form.new_email.data.strip().lower()}. Your "
-                         "address changes when you open it.")
+            return _done(
+                f"We sent a link to {form.new_email.data.strip().lower()}. Your "
+                "address changes when you open it."
+            )
     db.session.rollback()
     return _page(email_form=form)
 
@@ -81,8 +86,12 @@ def change_password():
     if form.validate():
         user = current_user._get_current_object()
         try:
-            auth.change_password(db.session, user, current_password=form.current_password.data,
-                                 new_password=form.new_password.data)
+            auth.change_password(
+                db.session,
+                user,
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+            )
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:

@@ -106,20 +106,27 @@ def register():
         try:
             # None when the address already has an account: its owner is told by mail, and
             # this page answers exactly as for a new account (no enumeration).
-            auth.register(db.session, email=form.email.data, password=form.password.data,
-                          name=form.name.data, utm=session.get(UTM_SESSION_KEY))
+            auth.register(
+                db.session,
+                email=form.email.data,
+                password=form.password.data,
+                name=form.name.data,
+                utm=session.get(UTM_SESSION_KEY),
+            )
         except RateLimited as exc:
             form.form_errors.append(exc.message)
-            return _too_many("auth/register.html", exc, form=form,
-                             password_hint=PASSWORD_HINT)
+            return _too_many("auth/register.html", exc, form=form, password_hint=PASSWORD_HINT)
         except ValidationFailed as exc:
             db.session.rollback()
             apply_errors(form, exc)
         else:
             db.session.commit()
-            flash(f"Check your inbox: we sent a message to "
-                  f"{auth.normalize_email(form.email.data)}. Open the link in it to confirm "
-                  "your address, then log in.", "success")
+            flash(
+                f"Check your inbox: we sent a message to "
+                f"{auth.normalize_email(form.email.data)}. Open the link in it to confirm "
+                "your address, then log in.",
+                "success",
+            )
             return redirect(url_for("auth.login"), 303)
     return render_template("auth/register.html", form=form, password_hint=PASSWORD_HINT)
 
@@ -187,15 +194,16 @@ def resend_verification():
             form.form_errors.append(exc.message)
             return _too_many("auth/resend.html", exc, form=form)
         db.session.commit()
-        flash("If that address belongs to an unconfirmed account, we sent it a new link.",
-              "info")
+        flash("If that address belongs to an unconfirmed account, we sent it a new link.", "info")
         return redirect_to(url_for("auth.login"))
     return render_template("auth/resend.html", form=form)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
-@audit.exempt("queues the accounts.password_reset task only, for a known and an unknown "
-              "address alike; the task audits the reset it sends")
+@audit.exempt(
+    "queues the accounts.password_reset task only, for a known and an unknown "
+    "address alike; the task audits the reset it sends"
+)
 def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
@@ -205,8 +213,11 @@ def forgot():
             form.form_errors.append(exc.message)
             return _too_many("auth/forgot.html", exc, form=form)
         db.session.commit()
-        flash("If an account uses that address, we sent it a link to choose a new password. "
-              "The link works for an hour.", "info")
+        flash(
+            "If an account uses that address, we sent it a link to choose a new password. "
+            "The link works for an hour.",
+            "info",
+        )
         return redirect_to(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
 
@@ -229,7 +240,10 @@ def reset(token: str):
             db.session.commit()
             logout_user()
             session.clear()
-            flash("Your password is changed, and every other session is signed out. "
-                  "Log in with the new password.", "success")
+            flash(
+                "Your password is changed, and every other session is signed out. "
+                "Log in with the new password.",
+                "success",
+            )
             return redirect_to(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, password_hint=PASSWORD_HINT)

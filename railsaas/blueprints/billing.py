@@ -49,11 +49,13 @@ def _allow_stripe_form_targets(response: Response) -> Response:
     if response.mimetype == "text/html":
         origins = " ".join(gateway.hosted_origins())
         response.headers["Content-Security-Policy"] = CSP.replace(
-            "form-action 'self'", f"form-action 'self' {origins}")
+            "form-action 'self'", f"form-action 'self' {origins}"
+        )
     return response
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
 
 def _workspace():
     workspace = g.get("workspace")
@@ -63,9 +65,13 @@ def _workspace():
 
 
 def _summary() -> dict:
-    return overview.summary(db.session, _workspace(), now=datetime.now(UTC),
-                            markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
-                            user_id=current_user.id if current_user.is_authenticated else None)
+    return overview.summary(
+        db.session,
+        _workspace(),
+        now=datetime.now(UTC),
+        markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
+        user_id=current_user.id if current_user.is_authenticated else None,
+    )
 
 
 def _external(endpoint: str, **values) -> str:
@@ -75,20 +81,26 @@ def _external(endpoint: str, **values) -> str:
 
 # --- public -----------------------------------------------------------------------------------
 
+
 @bp.get("/pricing")
 def pricing():
     workspace = g.get("workspace")
     current = subscriptions.current(db.session, workspace.id) if workspace else None
-    return render("billing/pricing.html", plans=plans.active_plans(db.session),
-                   subscribed=current is not None and current.status in usage.LIVE_STATUSES,
-                   is_owner=can(workspace, "billing.manage"),
-                   trial_offered=trials.offered(
-                       db.session, workspace.tenant,
-                       current_user.id if current_user.is_authenticated else None)
-                   if workspace else True)
+    return render(
+        "billing/pricing.html",
+        plans=plans.active_plans(db.session),
+        subscribed=current is not None and current.status in usage.LIVE_STATUSES,
+        is_owner=can(workspace, "billing.manage"),
+        trial_offered=trials.offered(
+            db.session, workspace.tenant, current_user.id if current_user.is_authenticated else None
+        )
+        if workspace
+        else True,
+    )
 
 
 # --- the billing page and its parts ------------------------------------------------------------
+
 
 @bp.get("/billing")
 @login_required
@@ -110,20 +122,30 @@ def invoices():
         items = overview.invoices(_workspace())
     except gateway.BillingUnavailable as exc:
         error = exc.message
-    return render("billing/invoices.html", "billing/_invoices.html", invoices=items,
-                   error=error, to_dt=lambda ts: datetime.fromtimestamp(int(ts), UTC))
+    return render(
+        "billing/invoices.html",
+        "billing/_invoices.html",
+        invoices=items,
+        error=error,
+        to_dt=lambda ts: datetime.fromtimestamp(int(ts), UTC),
+    )
 
 
 # --- subscribing --------------------------------------------------------------------------------
+
 
 @bp.post("/billing/checkout")
 @login_required
 def checkout():
     workspace = _workspace()
     cs = subscriptions.start_checkout(
-        db.session, workspace, current_user, request.form.get("plan_id"),
+        db.session,
+        workspace,
+        current_user,
+        request.form.get("plan_id"),
         success_url=_external("billing.success") + "?session_id={CHECKOUT_SESSION_ID}",
-        cancel_url=_external("billing.cancel"))
+        cancel_url=_external("billing.cancel"),
+    )
     db.session.commit()
     return redirect_to(cs["url"])
 
@@ -134,8 +156,9 @@ def success():
     workspace = _workspace()
     row = None
     try:
-        row = subscriptions.finish_checkout(db.session, workspace.id,
-                                            request.args.get("session_id", ""))
+        row = subscriptions.finish_checkout(
+            db.session, workspace.id, request.args.get("session_id", "")
+        )
         db.session.commit()
     except gateway.BillingUnavailable:
         db.session.rollback()  # the webhook will bring it in
@@ -152,13 +175,13 @@ def cancel():
 @login_required
 def portal():
     workspace = _workspace()
-    url = subscriptions.open_portal(db.session, workspace, current_user,
-                                    _external("billing.index"))
+    url = subscriptions.open_portal(db.session, workspace, current_user, _external("billing.index"))
     db.session.commit()
     return redirect_to(url)
 
 
 # --- the spend cap ------------------------------------------------------------------------
+
 
 @bp.post("/billing/spend-cap")
 @login_required
@@ -174,12 +197,16 @@ def spend_cap():
         flash(exc.message, "error")
         return redirect_to(url_for("billing.index"))
     db.session.commit()
-    flash("Spend cap saved." + (" Your instances are starting again."
-                                if change and change.before == "capped" else ""), "success")
+    flash(
+        "Spend cap saved."
+        + (" Your instances are starting again." if change and change.before == "capped" else ""),
+        "success",
+    )
     return redirect_to(url_for("billing.index"))
 
 
 # --- a downgrade over the plan's limit -------------------------------------------------
+
 
 @bp.route("/billing/over-limit", methods=["GET", "POST"])
 @login_required
@@ -189,9 +216,9 @@ def over_limit():
     error = None
     if request.method == "POST":
         try:
-            stopped = limits.stop_over_limit(db.session, workspace,
-                                            request.form.getlist("instance_ids"),
-                                            gateway.now())
+            stopped = limits.stop_over_limit(
+                db.session, workspace, request.form.getlist("instance_ids"), gateway.now()
+            )
         except ValidationFailed as exc:
             db.session.rollback()
             error = exc.message
@@ -199,14 +226,19 @@ def over_limit():
             db.session.commit()
             flash(f"Stopping {stopped} instance{'s' if stopped != 1 else ''}.", "success")
             return redirect_to(url_for("billing.index"))
-    return render("billing/over_limit.html", over=admission.over_limit(db.session, tenant),
-                   deadline=limits.deadline(tenant),
-                   instances=admission.counted_list(db.session, tenant.id), error=error,
-                   is_owner=can(workspace, "billing.manage"),
-                   status_code=422 if error else 200)
+    return render(
+        "billing/over_limit.html",
+        over=admission.over_limit(db.session, tenant),
+        deadline=limits.deadline(tenant),
+        instances=admission.counted_list(db.session, tenant.id),
+        error=error,
+        is_owner=can(workspace, "billing.manage"),
+        status_code=422 if error else 200,
+    )
 
 
 # --- shared with every page ---------------------------------------------------------------
+
 
 @bp.app_template_filter("money")
 def money(cents: int | float | None, currency: str = "usd") -> str:
@@ -227,18 +259,30 @@ def _billing_notice() -> dict:
             return None
         t = workspace.tenant
         if t.dunning_stage == "deleted":
-            return ("error", "Payment overdue: this workspace's instances were deleted. "
-                             "Pay the open invoice to use it again.")
+            return (
+                "error",
+                "Payment overdue: this workspace's instances were deleted. "
+                "Pay the open invoice to use it again.",
+            )
         if t.dunning_stage == "suspended":
-            return ("error", "Payment overdue: this workspace's instances are stopped. Paying "
-                             "the open invoice starts them again.")
+            return (
+                "error",
+                "Payment overdue: this workspace's instances are stopped. Paying "
+                "the open invoice starts them again.",
+            )
         if t.payment_failed_at is not None:
             suspend_on, _ = deadlines(t.payment_failed_at)
-            return ("warning", "Your last payment failed. Pay the open invoice by "
-                               f"{suspend_on:%B %-d} to keep your instances running.")
+            return (
+                "warning",
+                "Your last payment failed. Pay the open invoice by "
+                f"{suspend_on:%B %-d} to keep your instances running.",
+            )
         if t.spend_cap_state == "capped":
-            return ("error", "Spend cap reached: this workspace's instances are stopped until "
-                             "the cap is raised or the next period begins.")
+            return (
+                "error",
+                "Spend cap reached: this workspace's instances are stopped until "
+                "the cap is raised or the next period begins.",
+            )
         if t.spend_cap_state == "warned":
             return ("warning", "This workspace has used 80% of its spend cap for this period.")
         return None

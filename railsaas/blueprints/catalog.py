@@ -26,9 +26,15 @@ def index():
     q = (request.args.get("q") or "").strip()[:100]
     category = (request.args.get("category") or "").strip()[:100]
     templates = catalog.search(db.session, q=q or None, category=category or None)
-    return render("catalog/index.html", "catalog/_results.html", partial_for="catalog-results",
-                  templates=templates, q=q, category=category,
-                  categories=catalog.categories(db.session))
+    return render(
+        "catalog/index.html",
+        "catalog/_results.html",
+        partial_for="catalog-results",
+        templates=templates,
+        q=q,
+        category=category,
+        categories=catalog.categories(db.session),
+    )
 
 
 @bp.get("/<uuid:template_id>")
@@ -39,16 +45,23 @@ def detail(template_id: uuid.UUID):
 
 def _form_context(template_id: uuid.UUID, *, values=None, errors=None, message=None, name=""):
     template = catalog.for_deploy(db.session, g.workspace, template_id)
-    return {"template": template, "specs": specs_of(template.setup_config),
-            "values": values or {}, "errors": errors or {}, "message": message, "name": name}
+    return {
+        "template": template,
+        "specs": specs_of(template.setup_config),
+        "values": values or {},
+        "errors": errors or {},
+        "message": message,
+        "name": name,
+    }
 
 
 @bp.get("/<uuid:template_id>/deploy")
 @login_required
 def deploy_form(template_id: uuid.UUID):
     current_tenant_id()
-    return render("catalog/deploy.html", "catalog/_deploy_dialog.html",
-                  **_form_context(template_id))
+    return render(
+        "catalog/deploy.html", "catalog/_deploy_dialog.html", **_form_context(template_id)
+    )
 
 
 @bp.post("/<uuid:template_id>/deploy")
@@ -59,9 +72,15 @@ def deploy(template_id: uuid.UUID):
     values = {s.name: request.form.get(f"variables.{s.name}", "") for s in specs}
     name = request.form.get("name", "")
     try:
-        inst = instances.create_instance(db.session, tenant_id=tenant_id, user_id=g.user.id,
-                                         template_id=template_id, name=name, variables=values,
-                                         actor=g.workspace)
+        inst = instances.create_instance(
+            db.session,
+            tenant_id=tenant_id,
+            user_id=g.user.id,
+            template_id=template_id,
+            name=name,
+            variables=values,
+            actor=g.workspace,
+        )
         db.session.commit()
     except (ValidationFailed, LimitExceeded) as exc:
         db.session.rollback()
@@ -69,8 +88,9 @@ def deploy(template_id: uuid.UUID):
         # Generated secrets are never echoed back into the form.
         secret = {s.name for s in specs if s.secret}
         shown = {n: v for n, v in values.items() if n not in secret}
-        context = _form_context(template_id, values=shown, errors=errors or {},
-                                message=exc.message, name=name)
+        context = _form_context(
+            template_id, values=shown, errors=errors or {}, message=exc.message, name=name
+        )
         # A form shown again with its errors answers 200 (the team's rule): htmx swaps only
         # 2xx answers, and browsers log no failed load.
         return render("catalog/deploy.html", "catalog/_deploy_dialog.html", **context)

@@ -22,11 +22,13 @@ def mail():
     directory = current_app.config.get("MAIL_CAPTURE_DIR") or ""
     messages = []
     for m in reversed(devmail.read_messages(directory) if directory else []):
-        messages.append({
-            "subject": str(m.get("Subject", "")),
-            "to": str(m.get("To", "")),
-            "sender": parseaddr(str(m.get("From", "")))[1],
-            "date": str(m.get("Date", "")),
-            "parts": devmail.split_links(devmail.text_of(m)),
-        })
+        messages.append(
+            {
+                "subject": str(m.get("Subject", "")),
+                "to": str(m.get("To", "")),
+                "sender": parseaddr(str(m.get("From", "")))[1],
+                "date": str(m.get("Date", "")),
+                "parts": devmail.split_links(devmail.text_of(m)),
+            }
+        )
     return render_template("dev/mail.html", messages=messages, directory=directory)

@@ -21,17 +21,28 @@ def htmx_target() -> str | None:
     return request.headers.get("HX-Target")
 
 
-def render(page: str, partial: str | None = None, /, *, status_code: int = 200,
-           partial_for: str | None = None, **context) -> Response:
+def render(
+    page: str,
+    partial: str | None = None,
+    /,
+    *,
+    status_code: int = 200,
+    partial_for: str | None = None,
+    **context,
+) -> Response:
     """The whole page, or just `partial` when `wants_fragment()` (optionally only when the
     request targets `partial_for`), with HX-Request added to Vary (never replacing what is
     there) so caches keep the two apart. A fragment-only endpoint passes just `page`. The two names
     are positional-only and the status is `status_code`, so a template may still get a `page`
     (of results) or a `status` (filter) in its context."""
-    use_partial = partial is not None and wants_fragment() and (
-        partial_for is None or htmx_target() == partial_for)
-    response = make_response(render_template(partial if use_partial else page, **context),
-                             status_code)
+    use_partial = (
+        partial is not None
+        and wants_fragment()
+        and (partial_for is None or htmx_target() == partial_for)
+    )
+    response = make_response(
+        render_template(partial if use_partial else page, **context), status_code
+    )
     response.vary.add("HX-Request")
     return response
 
@@ -50,4 +61,3 @@ def current_tenant_id():
     if workspace is None:
         raise NotFound("Choose or create a workspace first.")
     return workspace.id
-

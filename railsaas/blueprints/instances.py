@@ -25,8 +25,14 @@ from railsaas.uptime import figures as uptime_figures
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
-TABS = (("overview", "Overview"), ("logs", "Logs"), ("metrics", "Metrics"),
-        ("variables", "Variables"), ("deployments", "Deployments"), ("settings", "Settings"))
+TABS = (
+    ("overview", "Overview"),
+    ("logs", "Logs"),
+    ("metrics", "Metrics"),
+    ("variables", "Variables"),
+    ("deployments", "Deployments"),
+    ("settings", "Settings"),
+)
 
 
 @bp.before_request
@@ -64,8 +70,17 @@ def status(instance_id: uuid.UUID):
 
 def _page(tab: str, inst, **context) -> Response:
     last = instances.last_steps(db.session, [inst.id]).get(inst.id)
-    return render(f"instances/{tab}.html", f"instances/_{tab}.html", partial_for="tab-content",
-                  inst=inst, tab=tab, tabs=TABS, last=last, states=states, **context)
+    return render(
+        f"instances/{tab}.html",
+        f"instances/_{tab}.html",
+        partial_for="tab-content",
+        inst=inst,
+        tab=tab,
+        tabs=TABS,
+        last=last,
+        states=states,
+        **context,
+    )
 
 
 def _instance(instance_id: uuid.UUID):
@@ -75,8 +90,12 @@ def _instance(instance_id: uuid.UUID):
 @bp.get("/<uuid:instance_id>")
 def detail(instance_id: uuid.UUID):
     inst = _instance(instance_id)
-    return _page("overview", inst, dns=instances.dns_instructions(inst),
-                 uptime=uptime_figures.for_instance(db.session, inst))
+    return _page(
+        "overview",
+        inst,
+        dns=instances.dns_instructions(inst),
+        uptime=uptime_figures.for_instance(db.session, inst),
+    )
 
 
 @bp.get("/<uuid:instance_id>/logs")
@@ -87,10 +106,14 @@ def logs(instance_id: uuid.UUID):
     result = instance_insights.logs(inst, query=query or None, after=after)
     if wants_fragment() and request.args.get("tail"):
         # Only the new lines, appended to the open log box.
-        return render("instances/_log_lines.html", result=result, inst=inst, query=query,
-                      follow=request.args.get("follow") == "1")
-    return _page("logs", inst, result=result, query=query,
-                 follow=request.args.get("follow") == "1")
+        return render(
+            "instances/_log_lines.html",
+            result=result,
+            inst=inst,
+            query=query,
+            follow=request.args.get("follow") == "1",
+        )
+    return _page("logs", inst, result=result, query=query, follow=request.args.get("follow") == "1")
 
 
 @bp.get("/<uuid:instance_id>/logs.txt")
@@ -98,8 +121,9 @@ def logs_download(instance_id: uuid.UUID):
     inst = _instance(instance_id)
     query = (request.args.get("q") or "").strip()[:200]
     result = instance_insights.logs(inst, query=query or None, limit=5000)
-    body = "\n".join(f"{line['timestamp']} {line['severity'] or ''} {line['message']}"
-                     for line in result.lines)
+    body = "\n".join(
+        f"{line['timestamp']} {line['severity'] or ''} {line['message']}" for line in result.lines
+    )
     response = make_response(body + "\n", 200)
     response.headers["Content-Type"] = "text/plain; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{inst.name}-logs.txt"'
@@ -112,8 +136,13 @@ def metrics(instance_id: uuid.UUID):
     window = request.args.get("window", "1h")
     if window not in instance_insights.WINDOWS:
         window = "1h"
-    return _page("metrics", inst, window=window, windows=instance_insights.WINDOWS,
-                 charts=instance_insights.metrics(inst, window))
+    return _page(
+        "metrics",
+        inst,
+        window=window,
+        windows=instance_insights.WINDOWS,
+        charts=instance_insights.metrics(inst, window),
+    )
 
 
 @bp.get("/<uuid:instance_id>/variables")
@@ -126,26 +155,32 @@ def variables(instance_id: uuid.UUID):
 @bp.post("/<uuid:instance_id>/variables")
 def update_variables(instance_id: uuid.UUID):
     tenant_id = current_tenant_id()
-    values = {k[len("variables."):]: v for k, v in request.form.items()
-              if k.startswith("variables.")}
+    values = {
+        k[len("variables.") :]: v for k, v in request.form.items() if k.startswith("variables.")
+    }
     try:
-        instances.update_variables(db.session, tenant_id, instance_id, values, g.user.id,
-                                   actor=g.workspace)
+        instances.update_variables(
+            db.session, tenant_id, instance_id, values, g.user.id, actor=g.workspace
+        )
         db.session.commit()
     except ValidationFailed as exc:
         db.session.rollback()
         inst = _instance(instance_id)
         specs = specs_of(inst.template.setup_config)
-        return _page("variables", inst, rows=masked(specs, inst.config),
-                     errors=exc.details or {}, message=exc.message)
+        return _page(
+            "variables",
+            inst,
+            rows=masked(specs, inst.config),
+            errors=exc.details or {},
+            message=exc.message,
+        )
     return redirect_to(url_for("instances.detail", instance_id=instance_id))
 
 
 @bp.get("/<uuid:instance_id>/deployments")
 def deployments(instance_id: uuid.UUID):
     inst = _instance(instance_id)
-    return _page("deployments", inst,
-                 steps=instances.history(db.session, inst.tenant_id, inst.id))
+    return _page("deployments", inst, steps=instances.history(db.session, inst.tenant_id, inst.id))
 
 
 @bp.get("/<uuid:instance_id>/settings")
@@ -157,16 +192,22 @@ def settings(instance_id: uuid.UUID):
 def _settings_error(instance_id: uuid.UUID, exc: ValidationFailed) -> Response:
     db.session.rollback()
     inst = _instance(instance_id)
-    return _page("settings", inst, errors=exc.details or {}, message=exc.message,
-                 dns=instances.dns_instructions(inst))
+    return _page(
+        "settings",
+        inst,
+        errors=exc.details or {},
+        message=exc.message,
+        dns=instances.dns_instructions(inst),
+    )
 
 
 @bp.post("/<uuid:instance_id>/rename")
 def rename(instance_id: uuid.UUID):
     tenant_id = current_tenant_id()
     try:
-        instances.rename(db.session, tenant_id, instance_id, request.form.get("name"),
-                         actor=g.workspace)
+        instances.rename(
+            db.session, tenant_id, instance_id, request.form.get("name"), actor=g.workspace
+        )
         db.session.commit()
     except ValidationFailed as exc:
         return _settings_error(instance_id, exc)
@@ -177,8 +218,14 @@ def rename(instance_id: uuid.UUID):
 def add_domain(instance_id: uuid.UUID):
     tenant_id = current_tenant_id()
     try:
-        instances.add_custom_domain(db.session, tenant_id, instance_id,
-                                    request.form.get("domain"), g.user.id, actor=g.workspace)
+        instances.add_custom_domain(
+            db.session,
+            tenant_id,
+            instance_id,
+            request.form.get("domain"),
+            g.user.id,
+            actor=g.workspace,
+        )
         db.session.commit()
     except ValidationFailed as exc:
         return _settings_error(instance_id, exc)
@@ -192,11 +239,16 @@ def delete(instance_id: uuid.UUID):
     # The role before the typed name: a refusal is a 403 whatever was typed.
     instances.authorize_action(g.workspace, inst, "delete", g.user.id)
     if (request.form.get("confirm_name") or "").strip() != inst.name:
-        return _settings_error(instance_id, ValidationFailed(
-            "Type the instance's name to delete it.",
-            details={"confirm_name": f"Type {inst.name} to confirm."}))
-    instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id,
-                             actor=g.workspace)
+        return _settings_error(
+            instance_id,
+            ValidationFailed(
+                "Type the instance's name to delete it.",
+                details={"confirm_name": f"Type {inst.name} to confirm."},
+            ),
+        )
+    instances.request_action(
+        db.session, tenant_id, instance_id, "delete", g.user.id, actor=g.workspace
+    )
     db.session.commit()
     return redirect_to(url_for("instances.index"))
 
@@ -206,7 +258,8 @@ def action(instance_id: uuid.UUID, action: str):
     tenant_id = current_tenant_id()
     if action not in ("redeploy", "restart", "stop", "start"):
         abort(404)
-    instances.request_action(db.session, tenant_id, instance_id, action, g.user.id,
-                             actor=g.workspace)
+    instances.request_action(
+        db.session, tenant_id, instance_id, action, g.user.id, actor=g.workspace
+    )
     db.session.commit()
     return redirect_to(url_for("instances.detail", instance_id=instance_id))

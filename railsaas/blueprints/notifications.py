@@ -45,7 +45,6 @@ def read_all():
 @bp.post("/<uuid:notification_id>/read")
 @audit.exempt("marks the reader's own notification read: no one else's state changes")
 def read_one(notification_id: uuid.UUID):
-    notifications.mark_read(db.session, current_tenant_id(), g.user.id,
-                            notification_id)
+    notifications.mark_read(db.session, current_tenant_id(), g.user.id, notification_id)
     db.session.commit()
     return redirect_to(url_for("notifications.index"))

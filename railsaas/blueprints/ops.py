@@ -34,8 +34,10 @@ def readyz():
     ready = all(c.ok for c in results)
     body = {
         "status": "ready" if ready else "unavailable",
-        "checks": {c.name: {"ok": c.ok, "ms": c.ms, **({"error": c.error} if c.error else {})}
-                   for c in results},
+        "checks": {
+            c.name: {"ok": c.ok, "ms": c.ms, **({"error": c.error} if c.error else {})}
+            for c in results
+        },
     }
     return _no_store(jsonify(body)), 200 if ready else 503
 
@@ -56,8 +58,9 @@ def metrics_allowed() -> bool:
         return hmac.compare_digest(auth[7:].strip().encode(), token.encode())
     if current_user.is_authenticated and current_user.is_platform_admin:
         return True
-    return (not token and _is_loopback(request.remote_addr)
-            and "X-Forwarded-For" not in request.headers)
+    return (
+        not token and _is_loopback(request.remote_addr) and "X-Forwarded-For" not in request.headers
+    )
 
 
 def _railway_breaker_open() -> int | None:
@@ -75,8 +78,11 @@ def _railway_breaker_open() -> int | None:
 def metrics_view():
     if not metrics_allowed():
         status = 403 if current_user.is_authenticated else 401
-        response = Response("metrics require a bearer token or a platform admin\n",
-                            status=status, mimetype="text/plain")
+        response = Response(
+            "metrics require a bearer token or a platform admin\n",
+            status=status,
+            mimetype="text/plain",
+        )
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return _no_store(response)

@@ -22,9 +22,11 @@ ACTIVITY_PAGE = 25
 @bp.get("/")
 def index():
     # The catalog is cached in Redis and the plans are a handful of rows: two cheap reads.
-    return render_template("pages/index.html",
-                           templates=catalog.search(db.session)[:6],
-                           plans=plans.active_plans(db.session))
+    return render_template(
+        "pages/index.html",
+        templates=catalog.search(db.session)[:6],
+        plans=plans.active_plans(db.session),
+    )
 
 
 @bp.get("/dashboard")
@@ -36,14 +38,22 @@ def dashboard():
     markup = int(current_app.config["USAGE_MARKUP_PERCENT"])
     overview = figures.overview(db.session, workspace.tenant, markup)
     usage = overview.usage
-    chart = charts.bars([d.strftime("%d") for d in usage.days],
-                        [charts.Series(name, values)
-                         for name, values in sorted(usage.by_instance.items())],
-                        title="Daily spend by instance this period", fmt=charts.money,
-                        stacked=True)
+    chart = charts.bars(
+        [d.strftime("%d") for d in usage.days],
+        [charts.Series(name, values) for name, values in sorted(usage.by_instance.items())],
+        title="Daily spend by instance this period",
+        fmt=charts.money,
+        stacked=True,
+    )
     activity = figures.activity(db.session, workspace, limit=10)
-    return render("pages/dashboard.html", "pages/_dashboard_overview.html",
-                  overview=overview, chart=chart, activity=activity, describe=audit.describe)
+    return render(
+        "pages/dashboard.html",
+        "pages/_dashboard_overview.html",
+        overview=overview,
+        chart=chart,
+        activity=activity,
+        describe=audit.describe,
+    )
 
 
 @bp.get("/activity")
@@ -51,15 +61,24 @@ def dashboard():
 def activity():
     workspace = g.get("workspace")
     if workspace is None:
-        return render_template("pages/activity.html", rows=[], next_before=None,
-                               sees_origin=False, describe=audit.describe)
+        return render_template(
+            "pages/activity.html",
+            rows=[],
+            next_before=None,
+            sees_origin=False,
+            describe=audit.describe,
+        )
     try:
         before = int(request.args.get("before", "")) or None
     except ValueError:
         before = None
-    rows = figures.activity(db.session, workspace, before_id=before,
-                              limit=ACTIVITY_PAGE + 1)
+    rows = figures.activity(db.session, workspace, before_id=before, limit=ACTIVITY_PAGE + 1)
     next_before = rows[ACTIVITY_PAGE - 1].row.id if len(rows) > ACTIVITY_PAGE else None
-    return render("pages/activity.html", "pages/_activity_page.html",
-                  rows=rows[:ACTIVITY_PAGE], next_before=next_before,
-                  sees_origin=can(workspace, "activity.origin"), describe=audit.describe)
+    return render(
+        "pages/activity.html",
+        "pages/_activity_page.html",
+        rows=rows[:ACTIVITY_PAGE],
+        next_before=next_before,
+        sees_origin=can(workspace, "activity.origin"),
+        describe=audit.describe,
+    )

@@ -34,15 +34,21 @@ def workspace_switch():
     enabled = _on(request.form.get("enabled"))
     status_page.set_enabled(db.session, workspace, enabled)
     db.session.commit()
-    flash("The public status page is on." if enabled else "The public status page is off.",
-          "success")
+    flash(
+        "The public status page is on." if enabled else "The public status page is off.", "success"
+    )
     return redirect_to(url_for("teams.settings"))
 
 
 @bp.post("/instances/<uuid:instance_id>/status-page")
 @login_required
 def instance_switch(instance_id: uuid.UUID):
-    figures.set_public(db.session, current_tenant_id(), instance_id,
-                       _on(request.form.get("public")), actor=g.get("workspace"))
+    figures.set_public(
+        db.session,
+        current_tenant_id(),
+        instance_id,
+        _on(request.form.get("public")),
+        actor=g.get("workspace"),
+    )
     db.session.commit()
     return redirect_to(url_for("instances.detail", instance_id=instance_id))

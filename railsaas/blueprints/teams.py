@@ -62,8 +62,12 @@ def _permissions() -> dict:
 
     def can(action: str, owner_id=None) -> bool:
         user = g.get("user")
-        return permissions.can(g.get("workspace"), action, owner_id=owner_id,
-                               user_id=user.id if user is not None else None)
+        return permissions.can(
+            g.get("workspace"),
+            action,
+            owner_id=owner_id,
+            user_id=user.id if user is not None else None,
+        )
 
     return {"can": can, "role_labels": ROLE_LABELS}
 
@@ -84,6 +88,7 @@ def _done(message: str, endpoint: str = "teams.members"):
 
 # --- members page -----------------------------------------------------------------------------
 
+
 def _members_page(invite_form: InviteForm | None = None, error: str | None = None):
     workspace = _workspace()
     grantable = roles_allowed_to_grant(workspace)
@@ -91,10 +96,14 @@ def _members_page(invite_form: InviteForm | None = None, error: str | None = Non
     form.role.choices = role_choices(grantable)
     can_invite = permissions.can(workspace, "members.invite")
     return render(
-        "teams/members.html", "teams/_members.html",
+        "teams/members.html",
+        "teams/_members.html",
         members=teams.list_members(db.session, workspace),
         invitations=teams.list_invitations(db.session, workspace) if can_invite else [],
-        invite_form=form, grantable=grantable, role_help=ROLE_HELP, error=error,
+        invite_form=form,
+        grantable=grantable,
+        role_help=ROLE_HELP,
+        error=error,
         invitation_state=teams.invitation_state,
     )
 
@@ -121,8 +130,9 @@ def _fixable(exc: ServiceError, form: InviteForm | None = None):
 def invite():
     form = InviteForm()
     try:
-        inv = teams.invite(db.session, _workspace(), g.user.id, email=form.email.data,
-                           role=form.role.data)
+        inv = teams.invite(
+            db.session, _workspace(), g.user.id, email=form.email.data, role=form.role.data
+        )
     except FIXABLE as exc:
         return _fixable(exc, form)
     return _done(f"Invitation sent to {inv.email}.")
@@ -132,8 +142,9 @@ def invite():
 @login_required
 def change_role(user_id):
     try:
-        m = teams.change_role(db.session, _workspace(), g.user.id, user_id,
-                              request.form.get("role"))
+        m = teams.change_role(
+            db.session, _workspace(), g.user.id, user_id, request.form.get("role")
+        )
     except FIXABLE as exc:
         return _fixable(exc)
     return _done(f"Role changed to {ROLE_LABELS[m.role]}.")
@@ -174,18 +185,24 @@ def resend_invitation(invitation_id):
 
 # --- workspaces: switcher, new, settings ------------------------------------------------------
 
+
 @bp.get("/workspaces")
 @login_required
 def switcher():
     """The header's switcher (HTMX partial), or the page listing one's workspaces."""
-    return render("teams/workspaces.html", "teams/_switcher.html",
-                  workspaces=teams.list_workspaces(db.session, g.user.id))
+    return render(
+        "teams/workspaces.html",
+        "teams/_switcher.html",
+        workspaces=teams.list_workspaces(db.session, g.user.id),
+    )
 
 
 @bp.post("/workspaces/switch")
 @login_required
-@audit.exempt("selects which of one's own workspaces this browser session shows: session "
-              "state, nothing in the database changes")
+@audit.exempt(
+    "selects which of one's own workspaces this browser session shows: session "
+    "state, nothing in the database changes"
+)
 def switch():
     workspace = teams.find_workspace(db.session, g.user.id, request.form.get("workspace_id"))
     session[SESSION_TENANT_KEY] = str(workspace.id)
@@ -218,7 +235,8 @@ def _settings_page(rename_form=None, delete_form=None, error=None):
         "teams/settings.html",
         rename_form=rename_form or RenameForm(formdata=None, name=workspace.tenant.name),
         delete_form=delete_form or DeleteWorkspaceForm(formdata=None),
-        others=[m for m in members if m.user_id != g.user.id], error=error,
+        others=[m for m in members if m.user_id != g.user.id],
+        error=error,
     )
 
 
@@ -245,13 +263,15 @@ def rename():
 @login_required
 def transfer():
     try:
-        m = teams.transfer_ownership(db.session, _workspace(), g.user.id,
-                                     request.form.get("user_id"))
+        m = teams.transfer_ownership(
+            db.session, _workspace(), g.user.id, request.form.get("user_id")
+        )
     except FIXABLE as exc:
         db.session.rollback()
         return _settings_page(error=exc.message)
-    return _done(f"Ownership transferred: {m.user.name} is now an owner, and you an admin.",
-                 "teams.settings")
+    return _done(
+        f"Ownership transferred: {m.user.name} is now an owner, and you an admin.", "teams.settings"
+    )
 
 
 def _left(message: str):
@@ -277,8 +297,9 @@ def leave():
 def delete_workspace():
     form = DeleteWorkspaceForm()
     try:
-        teams.delete_workspace(db.session, _workspace(), g.user.id,
-                               confirm_name=form.confirm_name.data or "")
+        teams.delete_workspace(
+            db.session, _workspace(), g.user.id, confirm_name=form.confirm_name.data or ""
+        )
     except FIXABLE as exc:
         db.session.rollback()
         apply_errors(form, exc)
@@ -288,8 +309,10 @@ def delete_workspace():
 
 # --- accepting an invitation ------------------------------------------------------------------
 
-def _accept_page(token: str, form: AcceptForm | None = None, status: int = 200,
-                 error: str | None = None):
+
+def _accept_page(
+    token: str, form: AcceptForm | None = None, status: int = 200, error: str | None = None
+):
     try:
         view = teams.view_invitation(db.session, token)
     except auth.InvalidLink as exc:
@@ -297,8 +320,13 @@ def _accept_page(token: str, form: AcceptForm | None = None, status: int = 200,
         return render_template("teams/accept.html", view=None, error=exc.message), exc.status
     user = current_user if current_user.is_authenticated else None
     return render_template(
-        "teams/accept.html", view=view, token=token, user=user, error=error,
-        form=form or AcceptForm(formdata=None), password_hint=PASSWORD_HINT,
+        "teams/accept.html",
+        view=view,
+        token=token,
+        user=user,
+        error=error,
+        form=form or AcceptForm(formdata=None),
+        password_hint=PASSWORD_HINT,
         email_matches=user is not None and user.email == view.invitation.email,
     ), status
 
@@ -326,8 +354,9 @@ def accept(token: str):
         return _joined(membership.tenant_id, "Welcome to the workspace.")
     form = AcceptForm()
     try:
-        user, membership = teams.accept_as_new_user(db.session, token, name=form.name.data,
-                                                    password=form.password.data)
+        user, membership = teams.accept_as_new_user(
+            db.session, token, name=form.name.data, password=form.password.data
+        )
     except auth.InvalidLink as exc:
         db.session.rollback()
         return _accept_page(token, status=exc.status)

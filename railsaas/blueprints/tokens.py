@@ -29,13 +29,20 @@ def _signed_in() -> None:
     return None
 
 
-def _render(form: TokenForm | None = None, new_token=None, secret: str | None = None,
-            status: int = 200):
+def _render(
+    form: TokenForm | None = None, new_token=None, secret: str | None = None, status: int = 200
+):
     workspace = g.workspace
-    tokens = (api_tokens.list_for_page(db.session, workspace.id, current_user.id)
-              if workspace else [])
-    context = dict(form=form or TokenForm(formdata=None), tokens=tokens, new_token=new_token,
-                   secret=secret, status_of=api_tokens.status_of)
+    tokens = (
+        api_tokens.list_for_page(db.session, workspace.id, current_user.id) if workspace else []
+    )
+    context = dict(
+        form=form or TokenForm(formdata=None),
+        tokens=tokens,
+        new_token=new_token,
+        secret=secret,
+        status_of=api_tokens.status_of,
+    )
     response = render("tokens/index.html", "tokens/_panel.html", status_code=status, **context)
     if secret:
         response.headers["Cache-Control"] = "no-store"
@@ -55,9 +62,13 @@ def create():
     elif form.validate():
         try:
             token, secret = api_tokens.create(
-                db.session, g.workspace, user_id=current_user.id,
-                name=form.name.data, scopes=[form.scope.data],
-                expires_in_days=form.expires_in_days.data)
+                db.session,
+                g.workspace,
+                user_id=current_user.id,
+                name=form.name.data,
+                scopes=[form.scope.data],
+                expires_in_days=form.expires_in_days.data,
+            )
         except (ValidationFailed, Conflict, Forbidden) as exc:
             apply_errors(form, exc)
         else:

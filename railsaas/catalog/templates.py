@@ -39,6 +39,7 @@ _DIRTY = "catalog_dirty"
 
 # --- reads ------------------------------------------------------------------------------------
 
+
 def template_dict(t: Template) -> dict[str, Any]:
     """What the public sees of a template (never the serializedConfig: it is Railway's)."""
     return {
@@ -66,8 +67,9 @@ def _redis():
 
 
 def _load_active(session: Session) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Template).where(Template.is_active.is_(True))
-                           .order_by(Template.name)).all()
+    rows = session.scalars(
+        select(Template).where(Template.is_active.is_(True)).order_by(Template.name)
+    ).all()
     return [template_dict(t) for t in rows]
 
 
@@ -88,16 +90,21 @@ def active_templates(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
-def search(session: Session, *, q: str | None = None,
-           category: str | None = None) -> list[dict[str, Any]]:
+def search(
+    session: Session, *, q: str | None = None, category: str | None = None
+) -> list[dict[str, Any]]:
     rows = active_templates(session)
     if category:
         rows = [t for t in rows if t["category"].lower() == category.lower()]
     if q:
         words = q.lower().split()
-        rows = [t for t in rows
-                if all(w in f"{t['name']} {t['description'] or ''} {t['category']}".lower()
-                       for w in words)]
+        rows = [
+            t
+            for t in rows
+            if all(
+                w in f"{t['name']} {t['description'] or ''} {t['category']}".lower() for w in words
+            )
+        ]
     return rows
 
 
@@ -130,6 +137,7 @@ def get_active(session: Session, template_id: uuid.UUID | str) -> Template:
 
 
 # --- writes (platform admins) ----------------------------------------------------------------
+
 
 class TemplateInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -177,12 +185,16 @@ def parse_input(data: dict[str, Any], *, partial_of: Template | None = None) -> 
     """Validate admin input; with partial_of, missing fields keep the template's values."""
     if partial_of is not None:
         base = {
-            "name": partial_of.name, "railway_template_id": partial_of.railway_template_id,
-            "code": partial_of.code, "description": partial_of.description,
-            "category": partial_of.category, "price_tier": partial_of.price_tier,
+            "name": partial_of.name,
+            "railway_template_id": partial_of.railway_template_id,
+            "code": partial_of.code,
+            "description": partial_of.description,
+            "category": partial_of.category,
+            "price_tier": partial_of.price_tier,
             "resources": partial_of.resources or {},
             "monthly_estimate_cents": partial_of.monthly_estimate_cents,
-            "icon": partial_of.icon, "is_active": partial_of.is_active,
+            "icon": partial_of.icon,
+            "is_active": partial_of.is_active,
             "variables": (partial_of.setup_config or {}).get("variables", []),
             "serialized_config": partial_of.serialized_config,
         }
@@ -237,8 +249,9 @@ def create_template(session: Session, data: dict[str, Any]) -> Template:
     _apply(t, parsed)
     session.add(t)
     session.flush()
-    audit.record(session, "template.create", target_type="template", target_id=t.id,
-                 details={"name": t.name})
+    audit.record(
+        session, "template.create", target_type="template", target_id=t.id, details={"name": t.name}
+    )
     mark_dirty(session)
     return t
 
@@ -254,15 +267,21 @@ def get_any(session: Session, template_id: uuid.UUID | str) -> Template:
     return t
 
 
-def update_template(session: Session, template_id: uuid.UUID | str,
-                    data: dict[str, Any]) -> Template:
+def update_template(
+    session: Session, template_id: uuid.UUID | str, data: dict[str, Any]
+) -> Template:
     t = get_any(session, template_id)
     parsed = parse_input(data, partial_of=t)
     _check_unique(session, parsed, t.id)
     _apply(t, parsed)
     session.flush()
-    audit.record(session, "template.update", target_type="template", target_id=t.id,
-                 details={"fields": sorted(data)})
+    audit.record(
+        session,
+        "template.update",
+        target_type="template",
+        target_id=t.id,
+        details={"fields": sorted(data)},
+    )
     mark_dirty(session)
     return t
 
@@ -298,6 +317,7 @@ def _forget_dirty(session: Session) -> None:
 
 # --- import from Railway ----------------------------------------------------------------------
 
+
 def fetch_template(code: str) -> dict[str, Any]:
     """A Railway template by code, shaped like Railway's answer (for the import form)."""
     try:
@@ -305,10 +325,18 @@ def fetch_template(code: str) -> dict[str, Any]:
     except rw.NotFound:
         raise NotFound(f"Railway has no template {code!r}.") from None
     except rw.RailwayError as exc:
-        raise ServiceError(f"Railway did not answer: {exc.message}", status=502,
-                           code="railway_unavailable") from None
-    return {"id": t.id, "code": t.code, "name": t.name, "description": t.description,
-            "category": t.category, "image": t.image, "serializedConfig": t.serialized_config}
+        raise ServiceError(
+            f"Railway did not answer: {exc.message}", status=502, code="railway_unavailable"
+        ) from None
+    return {
+        "id": t.id,
+        "code": t.code,
+        "name": t.name,
+        "description": t.description,
+        "category": t.category,
+        "image": t.image,
+        "serializedConfig": t.serialized_config,
+    }
 
 
 def import_proposal(railway_template: dict[str, Any]) -> dict[str, Any]:
@@ -351,8 +379,7 @@ DEMO_PRICING: dict[str, tuple[str, dict[str, Any], int]] = {
 }
 
 
-def seed_from_railway_templates(session: Session, railway_templates: list[dict[str, Any]]
-                                ) -> int:
+def seed_from_railway_templates(session: Session, railway_templates: list[dict[str, Any]]) -> int:
     """Add every template not in the catalog yet (by Railway id), as an import would propose
     it, priced from DEMO_PRICING. Idempotent."""
     known = set(session.scalars(select(Template.railway_template_id)))
@@ -361,8 +388,7 @@ def seed_from_railway_templates(session: Session, railway_templates: list[dict[s
         if found.get("id") in known:
             continue
         data = import_proposal(found)
-        tier, resources, cents = DEMO_PRICING.get(found.get("code") or "",
-                                                  ("standard", {}, 1000))
+        tier, resources, cents = DEMO_PRICING.get(found.get("code") or "", ("standard", {}, 1000))
         data.update(price_tier=tier, resources=resources, monthly_estimate_cents=cents)
         t = Template()
         _apply(t, parse_input(data))

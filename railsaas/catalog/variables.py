@@ -56,8 +56,9 @@ def parse_specs(raw: Any) -> list[VariableSpec]:
     if isinstance(raw, dict):
         raw = raw.get("variables", [])
     if not isinstance(raw, list):
-        raise ValidationFailed("Variables must be a list.",
-                               details={"setup_config": "must be a list of variables"})
+        raise ValidationFailed(
+            "Variables must be a list.", details={"setup_config": "must be a list of variables"}
+        )
     specs, errors, seen = [], {}, set()
     for i, item in enumerate(raw):
         key = f"setup_config.{i}"
@@ -84,17 +85,19 @@ def parse_specs(raw: Any) -> list[VariableSpec]:
                 errors[key] = f"{name}: pattern is not a valid regular expression"
                 continue
         default = item.get("default")
-        specs.append(VariableSpec(
-            name=name,
-            label=str(item.get("label") or name.replace("_", " ").capitalize())[:200],
-            required=bool(item.get("required")),
-            default=None if default in (None, "") else str(default),
-            generate=generate,
-            secret=bool(item.get("secret")) or generate is not None,
-            pattern=pattern,
-            help=(str(item["help"])[:500] if item.get("help") else None),
-            service=(str(item["service"]) if item.get("service") else None),
-        ))
+        specs.append(
+            VariableSpec(
+                name=name,
+                label=str(item.get("label") or name.replace("_", " ").capitalize())[:200],
+                required=bool(item.get("required")),
+                default=None if default in (None, "") else str(default),
+                generate=generate,
+                secret=bool(item.get("secret")) or generate is not None,
+                pattern=pattern,
+                help=(str(item["help"])[:500] if item.get("help") else None),
+                service=(str(item["service"]) if item.get("service") else None),
+            )
+        )
     if errors:
         raise ValidationFailed("Some variables are not valid.", details=errors)
     return specs
@@ -117,8 +120,9 @@ def generate_value(kind: str) -> str:
     return secrets.token_urlsafe(32)
 
 
-def validate_values(specs: list[VariableSpec], values: dict[str, Any] | None, *,
-                    partial: bool = False) -> dict[str, str]:
+def validate_values(
+    specs: list[VariableSpec], values: dict[str, Any] | None, *, partial: bool = False
+) -> dict[str, str]:
     """The values to deploy with: what the customer sent, defaults, generated secrets.
 
     Unknown names and bad values raise ValidationFailed with `variables.<NAME>` keys.
@@ -126,8 +130,10 @@ def validate_values(specs: list[VariableSpec], values: dict[str, Any] | None, *,
     """
     values = values or {}
     if not isinstance(values, dict):
-        raise ValidationFailed("Variables must be an object.",
-                               details={"variables": "must be an object of name to value"})
+        raise ValidationFailed(
+            "Variables must be an object.",
+            details={"variables": "must be an object of name to value"},
+        )
     known = {s.name: s for s in specs}
     errors: dict[str, str] = {}
     for name in values:
@@ -153,9 +159,9 @@ def validate_values(specs: list[VariableSpec], values: dict[str, Any] | None, *,
         if len(value) > MAX_VALUE_LENGTH:
             errors[f"variables.{spec.name}"] = f"must be at most {MAX_VALUE_LENGTH} characters"
         elif spec.pattern and not re.fullmatch(spec.pattern, value):
-            errors[f"variables.{spec.name}"] = (
-                f"{spec.label} is not in the expected format"
-                + (f" ({spec.help})" if spec.help else ""))
+            errors[f"variables.{spec.name}"] = f"{spec.label} is not in the expected format" + (
+                f" ({spec.help})" if spec.help else ""
+            )
         else:
             result[spec.name] = value
     if errors:
@@ -168,8 +174,9 @@ def _services(serialized: dict[str, Any]) -> dict[str, Any]:
     return services if isinstance(services, dict) else {}
 
 
-def apply_to_serialized(serialized: dict[str, Any] | None, specs: list[VariableSpec],
-                        values: dict[str, str]) -> dict[str, Any]:
+def apply_to_serialized(
+    serialized: dict[str, Any] | None, specs: list[VariableSpec], values: dict[str, str]
+) -> dict[str, Any]:
     """A copy of Railway's serializedConfig with the customer's values set.
 
     Only `variables.<NAME>.value` is written (the CLI's approach), from the customer's value
@@ -184,8 +191,11 @@ def apply_to_serialized(serialized: dict[str, Any] | None, specs: list[VariableS
     # CLI does (src/commands/deploy.rs).
     for service in (s for s in services.values() if isinstance(s, dict)):
         for entry in (service.get("variables") or {}).values():
-            if isinstance(entry, dict) and entry.get("value") in (None, "") \
-                    and entry.get("defaultValue") not in (None, ""):
+            if (
+                isinstance(entry, dict)
+                and entry.get("value") in (None, "")
+                and entry.get("defaultValue") not in (None, "")
+            ):
                 entry["value"] = entry["defaultValue"]
     by_name = {s.name: s for s in specs}
     for name, value in values.items():
@@ -213,27 +223,35 @@ def apply_to_serialized(serialized: dict[str, Any] | None, specs: list[VariableS
     return config
 
 
-def check_railway_requirements(serialized: dict[str, Any] | None, specs: list[VariableSpec],
-                               values: dict[str, str]) -> None:
+def check_railway_requirements(
+    serialized: dict[str, Any] | None, specs: list[VariableSpec], values: dict[str, str]
+) -> None:
     """Refuse, before anything is created, a deploy Railway would fail: a variable the
     template requires (no default, not optional) that nobody fills in."""
     if not _services(serialized or {}):
         return
     by_name = {s.name: s for s in specs}
-    keyed = {(f"{by_name[n].service}.{n}" if n in by_name and by_name[n].service else n): v
-             for n, v in values.items()}
+    keyed = {
+        (f"{by_name[n].service}.{n}" if n in by_name and by_name[n].service else n): v
+        for n, v in values.items()
+    }
     try:
         fill_variables(serialized or {}, keyed)
     except MissingVariables as exc:
         raise ValidationFailed(
             "This template needs settings it does not ask for; please tell support.",
-            details={f"variables.{name.split('.', 1)[-1]}":
-                     "is required by the template but cannot be set here"
-                     for name in exc.names}) from None
+            details={
+                f"variables.{name.split('.', 1)[-1]}": (
+                    "is required by the template but cannot be set here"
+                )
+                for name in exc.names
+            },
+        ) from None
 
 
-def variables_by_service(serialized: dict[str, Any] | None, specs: list[VariableSpec],
-                         values: dict[str, str]) -> dict[str, dict[str, str]]:
+def variables_by_service(
+    serialized: dict[str, Any] | None, specs: list[VariableSpec], values: dict[str, str]
+) -> dict[str, dict[str, str]]:
     """{service name: {NAME: value}}: where each value lives, for variable upserts."""
     applied = apply_to_serialized(serialized, specs, values)
     out: dict[str, dict[str, str]] = {}
@@ -288,14 +306,28 @@ def masked(specs: list[VariableSpec], values: dict[str, Any] | None) -> list[dic
     for name, value in sorted((values or {}).items()):
         spec = known.get(name)
         secret = spec.secret if spec else bool(_SECRETISH.search(name))
-        rows.append({"name": name, "label": spec.label if spec else name, "secret": secret,
-                     "value": "••••••••" if secret else value,
-                     "help": spec.help if spec else None,
-                     "pattern": spec.pattern if spec else None,
-                     "required": spec.required if spec else False})
+        rows.append(
+            {
+                "name": name,
+                "label": spec.label if spec else name,
+                "secret": secret,
+                "value": "••••••••" if secret else value,
+                "help": spec.help if spec else None,
+                "pattern": spec.pattern if spec else None,
+                "required": spec.required if spec else False,
+            }
+        )
     for spec in specs:
         if spec.name not in (values or {}):
-            rows.append({"name": spec.name, "label": spec.label, "secret": spec.secret,
-                         "value": "", "help": spec.help, "pattern": spec.pattern,
-                         "required": spec.required})
+            rows.append(
+                {
+                    "name": spec.name,
+                    "label": spec.label,
+                    "secret": spec.secret,
+                    "value": "",
+                    "help": spec.help,
+                    "pattern": spec.pattern,
+                    "required": spec.required,
+                }
+            )
     return rows

@@ -42,56 +42,79 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    name = StringField("Your name", filters=[strip],
-                       validators=[DataRequired("Enter your name."), Length(max=255)])
-    email = EmailField("Email", filters=[strip],
-                       validators=[DataRequired("Enter your email address."), EmailAddress()])
-    password = PasswordField("Password", validators=[DataRequired("Choose a password."),
-                                                     PasswordPolicy()])
+    name = StringField(
+        "Your name", filters=[strip], validators=[DataRequired("Enter your name."), Length(max=255)]
+    )
+    email = EmailField(
+        "Email",
+        filters=[strip],
+        validators=[DataRequired("Enter your email address."), EmailAddress()],
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Choose a password."), PasswordPolicy()]
+    )
     submit = SubmitField("Create account")
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField("Email", filters=[strip],
-                       validators=[DataRequired("Enter your email address.")])
+    email = EmailField(
+        "Email", filters=[strip], validators=[DataRequired("Enter your email address.")]
+    )
     submit = SubmitField("Send me a link")
 
 
 class ResendForm(FlaskForm):
-    email = EmailField("Email", filters=[strip],
-                       validators=[DataRequired("Enter your email address.")])
+    email = EmailField(
+        "Email", filters=[strip], validators=[DataRequired("Enter your email address.")]
+    )
     submit = SubmitField("Send the link again")
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired("Choose a password."),
-                                                         PasswordPolicy()])
-    confirm = PasswordField("Repeat it", validators=[
-        DataRequired("Repeat the password."),
-        EqualTo("password", "The two passwords differ.")])
+    password = PasswordField(
+        "New password", validators=[DataRequired("Choose a password."), PasswordPolicy()]
+    )
+    confirm = PasswordField(
+        "Repeat it",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The two passwords differ."),
+        ],
+    )
     submit = SubmitField("Set password")
 
 
 class NameForm(FlaskForm):
-    name = StringField("Name", filters=[strip],
-                       validators=[DataRequired("Enter your name."), Length(max=255)])
+    name = StringField(
+        "Name", filters=[strip], validators=[DataRequired("Enter your name."), Length(max=255)]
+    )
     submit = SubmitField("Save name")
 
 
 class EmailChangeForm(FlaskForm):
-    new_email = EmailField("New email", filters=[strip],
-                           validators=[DataRequired("Enter the new address."), EmailAddress()])
-    current_password = PasswordField("Current password",
-                                     validators=[DataRequired("Enter your current password.")])
+    new_email = EmailField(
+        "New email",
+        filters=[strip],
+        validators=[DataRequired("Enter the new address."), EmailAddress()],
+    )
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
     submit = SubmitField("Change email")
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password",
-                                     validators=[DataRequired("Enter your current password.")])
-    new_password = PasswordField("New password", validators=[DataRequired("Choose a password."),
-                                                             PasswordPolicy()])
-    confirm = PasswordField("Repeat the new password", validators=[
-        DataRequired("Repeat the new password."),
-        EqualTo("new_password", "The two passwords differ.")])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired("Choose a password."), PasswordPolicy()]
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("new_password", "The two passwords differ."),
+        ],
+    )
     submit = SubmitField("Change password")

@@ -16,15 +16,21 @@ def role_choices(roles) -> list[tuple[str, str]]:
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email", filters=[strip],
-                       validators=[DataRequired("Enter their email address."), EmailAddress()])
+    email = EmailField(
+        "Email",
+        filters=[strip],
+        validators=[DataRequired("Enter their email address."), EmailAddress()],
+    )
     role = SelectField("Role", default="member", validate_choice=False)
     submit = SubmitField("Invite")
 
 
 class WorkspaceForm(FlaskForm):
-    name = StringField("Workspace name", filters=[strip],
-                       validators=[DataRequired("Name the workspace."), Length(max=100)])
+    name = StringField(
+        "Workspace name",
+        filters=[strip],
+        validators=[DataRequired("Name the workspace."), Length(max=100)],
+    )
     submit = SubmitField("Create workspace")
 
 
@@ -33,16 +39,21 @@ class RenameForm(WorkspaceForm):
 
 
 class DeleteWorkspaceForm(FlaskForm):
-    confirm_name = StringField("Type the workspace's name to confirm", filters=[strip],
-                               validators=[DataRequired("Type the workspace's name.")])
+    confirm_name = StringField(
+        "Type the workspace's name to confirm",
+        filters=[strip],
+        validators=[DataRequired("Type the workspace's name.")],
+    )
     submit = SubmitField("Delete this workspace")
 
 
 class AcceptForm(FlaskForm):
     """Accepting an invitation with a new account: the address is the invited one."""
 
-    name = StringField("Your name", filters=[strip],
-                       validators=[DataRequired("Enter your name."), Length(max=255)])
-    password = PasswordField("Choose a password", validators=[
-        DataRequired("Choose a password."), PasswordPolicy()])
+    name = StringField(
+        "Your name", filters=[strip], validators=[DataRequired("Enter your name."), Length(max=255)]
+    )
+    password = PasswordField(
+        "Choose a password", validators=[DataRequired("Choose a password."), PasswordPolicy()]
+    )
     submit = SubmitField("Create account and join")

@@ -15,16 +15,27 @@ ACCESS_LEVELS = [
     SelectChoice("deploy", "Deploy: also deploy and manage instances"),
     SelectChoice("admin", "Admin: also manage this workspace and its tokens"),
 ]
-EXPIRY_CHOICES = [SelectChoice(7, "7 days"), SelectChoice(30, "30 days"),
-                  SelectChoice(90, "90 days"), SelectChoice(365, "1 year")]
+EXPIRY_CHOICES = [
+    SelectChoice(7, "7 days"),
+    SelectChoice(30, "30 days"),
+    SelectChoice(90, "90 days"),
+    SelectChoice(365, "1 year"),
+]
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Name", filters=[lambda v: v.strip() if isinstance(v, str) else v],
-                       validators=[DataRequired("Name the token."),
-                                   Length(max=api_tokens.NAME_MAX)])
-    scope = RadioField("Access", choices=ACCESS_LEVELS, default="read",
-                       validators=[DataRequired("Choose an access level.")])
-    expires_in_days = SelectField("Expires after", choices=EXPIRY_CHOICES, coerce=int,
-                                  default=api_tokens.DEFAULT_DAYS)
+    name = StringField(
+        "Name",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[DataRequired("Name the token."), Length(max=api_tokens.NAME_MAX)],
+    )
+    scope = RadioField(
+        "Access",
+        choices=ACCESS_LEVELS,
+        default="read",
+        validators=[DataRequired("Choose an access level.")],
+    )
+    expires_in_days = SelectField(
+        "Expires after", choices=EXPIRY_CHOICES, coerce=int, default=api_tokens.DEFAULT_DAYS
+    )
     submit = SubmitField("Create token")

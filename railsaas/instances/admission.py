@@ -28,6 +28,7 @@ NOT_COUNTED = ("stopping", "stopped", "deleting", "deleted")
 
 # --- the billing hold -------------------------------------------------------------------------
 
+
 def hold_reason(session: Session, tenant: Tenant) -> str | None:
     """Why billing keeps this workspace's instances stopped, or None."""
     if tenant.dunning_stage in ("suspended", "deleted"):
@@ -42,27 +43,33 @@ def hold_reason(session: Session, tenant: Tenant) -> str | None:
 def subscription_ended(session: Session, tenant_id: uuid.UUID) -> bool:
     """The workspace subscribed once and has no live subscription now."""
     had = session.scalar(select(exists().where(Subscription.tenant_id == tenant_id)))
-    live = session.scalar(select(exists().where(
-        Subscription.tenant_id == tenant_id, Subscription.status.in_(SUBSCRIPTION_LIVE))))
+    live = session.scalar(
+        select(
+            exists().where(
+                Subscription.tenant_id == tenant_id, Subscription.status.in_(SUBSCRIPTION_LIVE)
+            )
+        )
+    )
     return bool(had and not live)
 
 
 def _hold_message(reason: str) -> str:
     return {
         "payment_failed": "This workspace's payment is overdue, so its instances are stopped. "
-                          "Pay the open invoice on the billing page to deploy again.",
+        "Pay the open invoice on the billing page to deploy again.",
         "spend_cap": "This workspace has reached its spend cap for this period. Raise the cap "
-                     "on the billing page, or wait for the next period, to deploy again.",
+        "on the billing page, or wait for the next period, to deploy again.",
         "subscription_ended": "This workspace's subscription has ended. Subscribe again on "
-                              "the billing page to deploy.",
+        "the billing page to deploy.",
     }[reason]
 
 
 def check_can_run(session: Session, tenant: Tenant) -> None:
     """Nothing may start in a workspace billing holds or an admin suspended."""
     if tenant.status != "active":
-        raise LimitExceeded("This workspace is suspended. Contact support.",
-                            code="workspace_suspended")
+        raise LimitExceeded(
+            "This workspace is suspended. Contact support.", code="workspace_suspended"
+        )
     reason = hold_reason(session, tenant)
     if reason is not None:
         raise LimitExceeded(_hold_message(reason), code=reason)
@@ -70,15 +77,26 @@ def check_can_run(session: Session, tenant: Tenant) -> None:
 
 # --- the plan's limits ------------------------------------------------------------------------
 
+
 def counted_instances(session: Session, tenant_id: uuid.UUID) -> int:
-    return session.scalar(select(func.count()).select_from(Instance).where(
-        Instance.tenant_id == tenant_id, Instance.status.notin_(NOT_COUNTED))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Instance)
+            .where(Instance.tenant_id == tenant_id, Instance.status.notin_(NOT_COUNTED))
+        )
+        or 0
+    )
 
 
 def counted_list(session: Session, tenant_id: uuid.UUID) -> list[Instance]:
-    return list(session.scalars(select(Instance).where(
-        Instance.tenant_id == tenant_id, Instance.status.notin_(NOT_COUNTED))
-        .order_by(Instance.created_at)).unique())
+    return list(
+        session.scalars(
+            select(Instance)
+            .where(Instance.tenant_id == tenant_id, Instance.status.notin_(NOT_COUNTED))
+            .order_by(Instance.created_at)
+        ).unique()
+    )
 
 
 def check_can_deploy(session: Session, tenant: Tenant, template: Template) -> None:
@@ -87,20 +105,21 @@ def check_can_deploy(session: Session, tenant: Tenant, template: Template) -> No
     check_can_run(session, tenant)
     plan = tenant.plan
     if plan is None:
-        raise LimitExceeded("Choose a plan on the pricing page before deploying.",
-                            code="no_plan")
+        raise LimitExceeded("Choose a plan on the pricing page before deploying.", code="no_plan")
     if template.price_tier not in (plan.allowed_tiers or []):
         allowed = ", ".join(plan.allowed_tiers) or "no"
         raise LimitExceeded(
             f"The {plan.name} plan includes {allowed} templates, and {template.name} is a "
             f"{template.price_tier} template. Upgrade your plan to deploy it.",
-            code="tier_not_allowed")
+            code="tier_not_allowed",
+        )
     count = counted_instances(session, tenant.id)
     if count >= plan.max_instances:
         raise LimitExceeded(
             f"The {plan.name} plan runs up to {plan.max_instances} instances and this "
             f"workspace has {count}. Stop or delete one, or upgrade your plan.",
-            code="instance_limit")
+            code="instance_limit",
+        )
 
 
 def check_can_start(session: Session, tenant: Tenant) -> None:
@@ -114,7 +133,8 @@ def check_can_start(session: Session, tenant: Tenant) -> None:
         raise LimitExceeded(
             f"The {plan.name} plan runs up to {plan.max_instances} instances at a time and "
             f"{count} are running. Stop one first, or upgrade your plan.",
-            code="instance_limit")
+            code="instance_limit",
+        )
 
 
 @dataclass(frozen=True)
@@ -149,15 +169,26 @@ def beyond_limit(session: Session, tenant: Tenant) -> list[uuid.UUID]:
     if over is None:
         return []
     keep = [i.id for i in counted_list(session, tenant.id) if i.id not in over.excluded]
-    return list(over.excluded) + keep[over.allowed:]
+    return list(over.excluded) + keep[over.allowed :]
 
 
 def over_limit_tenants(session: Session) -> list[uuid.UUID]:
     """Workspaces over their plan's count or running a tier it excludes (one query)."""
     counted = (Instance.tenant_id == Tenant.id) & Instance.status.notin_(NOT_COUNTED)
-    too_many = select(func.count()).select_from(Instance).where(counted) \
-        .scalar_subquery() > Plan.max_instances
-    bad_tier = exists().where(counted, Instance.template_id == Template.id,
-                              not_(Template.price_tier == any_(Plan.allowed_tiers)))
-    return list(session.scalars(select(Tenant.id).join(Plan, Plan.id == Tenant.plan_id)
-                                .where(or_(too_many, bad_tier)).order_by(Tenant.id)))
+    too_many = (
+        select(func.count()).select_from(Instance).where(counted).scalar_subquery()
+        > Plan.max_instances
+    )
+    bad_tier = exists().where(
+        counted,
+        Instance.template_id == Template.id,
+        not_(Template.price_tier == any_(Plan.allowed_tiers)),
+    )
+    return list(
+        session.scalars(
+            select(Tenant.id)
+            .join(Plan, Plan.id == Tenant.plan_id)
+            .where(or_(too_many, bad_tier))
+            .order_by(Tenant.id)
+        )
+    )

@@ -23,8 +23,11 @@ SLOW_POLL = FRESH_SETTLED - POLL_INTERVAL
 # On Hobby (1,000 requests an hour) a poll every 3 s while anything is in flight would cost
 # 1,200 an hour on its own: changing instances are looked at less often there, leaving
 # most of the hour to deploys, logs and metrics (~300 batched polls an hour on Hobby).
-FAST_POLL_BY_PLAN = {"free": timedelta(seconds=60), "hobby": timedelta(seconds=12),
-                     "pro": FAST_POLL}
+FAST_POLL_BY_PLAN = {
+    "free": timedelta(seconds=60),
+    "hobby": timedelta(seconds=12),
+    "pro": FAST_POLL,
+}
 
 
 def fast_poll() -> timedelta:

@@ -69,8 +69,9 @@ def remember_deployment(instance_id, deployment_id: str | None) -> None:
     if not deployment_id:
         return
     try:
-        redis_client().set(f"{_PREFIX}:latest:{instance_id}", deployment_id,
-                           ex=LOG_TTL_SECONDS * 24)
+        redis_client().set(
+            f"{_PREFIX}:latest:{instance_id}", deployment_id, ex=LOG_TTL_SECONDS * 24
+        )
     except RedisError as exc:
         log.warning("could not note the latest deployment: %s", exc)
 
@@ -81,8 +82,7 @@ def _deployment_id(inst: Instance) -> str | None:
     known = redis_client().get(key)
     if known:
         return known
-    latest = _web_client().latest_deployment(inst.railway_environment_id,
-                                             inst.railway_service_id)
+    latest = _web_client().latest_deployment(inst.railway_environment_id, inst.railway_service_id)
     if latest is None:
         return None
     remember_deployment(inst.id, latest.id)
@@ -90,8 +90,11 @@ def _deployment_id(inst: Instance) -> str | None:
 
 
 def _as_dict(ln) -> dict[str, Any]:
-    return {"timestamp": ln.raw_timestamp or ln.timestamp.isoformat(),
-            "severity": ln.severity, "message": ln.message}
+    return {
+        "timestamp": ln.raw_timestamp or ln.timestamp.isoformat(),
+        "severity": ln.severity,
+        "message": ln.message,
+    }
 
 
 def shared_tail(deployment_id: str) -> list[dict[str, Any]]:
@@ -142,6 +145,7 @@ class LogResult:
 
 # --- the reads from Railway -------------------------------------------------------------------
 
+
 def fetch_logs(inst: Instance, *, query: str | None, limit: int) -> list[dict[str, Any]]:
     """The tail everyone shares; a filter or a long download asks Railway directly."""
     if not inst.railway_service_id:
@@ -160,23 +164,28 @@ def fetch_logs(inst: Instance, *, query: str | None, limit: int) -> list[dict[st
     return [_as_dict(ln) for ln in lines]
 
 
-def fetch_metrics(inst: Instance, measurements: list[str], start: datetime,
-                  end: datetime | None = None) -> dict[str, list[tuple[int, float]]]:
+def fetch_metrics(
+    inst: Instance, measurements: list[str], start: datetime, end: datetime | None = None
+) -> dict[str, list[tuple[int, float]]]:
     try:
         series = _web_client().metrics(
-            start=start, end=end, project_id=inst.railway_project_id,
-            environment_id=inst.railway_environment_id, service_id=inst.railway_service_id,
-            measurements=measurements)
+            start=start,
+            end=end,
+            project_id=inst.railway_project_id,
+            environment_id=inst.railway_environment_id,
+            service_id=inst.railway_service_id,
+            measurements=measurements,
+        )
     except rw.RailwayError as exc:
         raise _unavailable(exc) from None
     out: dict[str, list[tuple[int, float]]] = {}
     for s in series:
-        out.setdefault(s.measurement, []).extend(
-            (int(p.ts.timestamp()), p.value) for p in s.points)
+        out.setdefault(s.measurement, []).extend((int(p.ts.timestamp()), p.value) for p in s.points)
     return out
 
 
 # --- what the instance page shows ------------------------------------------------------------
+
 
 def _not_deployed(inst: Instance) -> str | None:
     if inst.status == "deleted":
@@ -186,8 +195,9 @@ def _not_deployed(inst: Instance) -> str | None:
     return None
 
 
-def logs(inst: Instance, *, query: str | None = None, after: str | None = None,
-         limit: int = 500) -> LogResult:
+def logs(
+    inst: Instance, *, query: str | None = None, after: str | None = None, limit: int = 500
+) -> LogResult:
     """The newest `limit` lines of the instance's runtime log (oldest first), optionally
     filtered by Railway's filter syntax and only those after the `after` timestamp."""
     reason = _not_deployed(inst)
@@ -207,17 +217,21 @@ def metrics(inst: Instance, window: str) -> list[MetricChart]:
     span = WINDOWS[window]
     reason = _not_deployed(inst)
     if reason:
-        return [MetricChart(title=title, unit=unit, error=reason)
-                for _, title, unit, _ in MEASUREMENTS]
+        return [
+            MetricChart(title=title, unit=unit, error=reason) for _, title, unit, _ in MEASUREMENTS
+        ]
     try:
         # No end date: "up to now" by Railway's clock.
-        series = fetch_metrics(inst, [m for m, *_ in MEASUREMENTS],
-                               datetime.now(UTC) - span, None)
+        series = fetch_metrics(inst, [m for m, *_ in MEASUREMENTS], datetime.now(UTC) - span, None)
     except RailwayUnavailable as exc:
-        return [MetricChart(title=title, unit=unit, error=BUSY if exc.busy else UNAVAILABLE)
-                for _, title, unit, _ in MEASUREMENTS]
-    return [metric_chart(title, unit, series.get(m, []), scale=scale)
-            for m, title, unit, scale in MEASUREMENTS]
+        return [
+            MetricChart(title=title, unit=unit, error=BUSY if exc.busy else UNAVAILABLE)
+            for _, title, unit, _ in MEASUREMENTS
+        ]
+    return [
+        metric_chart(title, unit, series.get(m, []), scale=scale)
+        for m, title, unit, scale in MEASUREMENTS
+    ]
 
 
 def _value(v: float) -> str:
@@ -230,8 +244,9 @@ def _value(v: float) -> str:
     return f"{v:.3g}"
 
 
-def metric_chart(title: str, unit: str, series: list[tuple[int, float]], *,
-                 scale: float = 1.0) -> MetricChart:
+def metric_chart(
+    title: str, unit: str, series: list[tuple[int, float]], *, scale: float = 1.0
+) -> MetricChart:
     """Railway's (Unix seconds, value) points, in time order, as a line chart."""
     points = sorted((int(ts), float(v) * scale) for ts, v in series)
     if not points:
@@ -239,7 +254,13 @@ def metric_chart(title: str, unit: str, series: list[tuple[int, float]], *,
     span = points[-1][0] - points[0][0]
     when = "%H:%M" if span <= 86400 else "%b %d"
     labels = [datetime.fromtimestamp(ts, UTC).strftime(when) for ts, _ in points]
-    svg = charts.line(labels, [charts.Series(title, [v for _, v in points])],
-                      title=f"{title} ({unit})", fmt=_value, dots=len(points) <= 60)
-    return MetricChart(title=title, unit=unit, svg=svg,
-                       latest=f"{_value(points[-1][1])} {unit}".strip())
+    svg = charts.line(
+        labels,
+        [charts.Series(title, [v for _, v in points])],
+        title=f"{title} ({unit})",
+        fmt=_value,
+        dots=len(points) <= 60,
+    )
+    return MetricChart(
+        title=title, unit=unit, svg=svg, latest=f"{_value(points[-1][1])} {unit}".strip()
+    )

@@ -42,8 +42,9 @@ class InstanceLock:
     def __enter__(self) -> InstanceLock:
         try:
             # Not thread-local: the renewal thread must see the token the step acquired.
-            lock = redis_client().lock(self.key, timeout=LOCK_TTL_SECONDS, blocking=False,
-                                       thread_local=False)
+            lock = redis_client().lock(
+                self.key, timeout=LOCK_TTL_SECONDS, blocking=False, thread_local=False
+            )
             acquired = lock.acquire()
         except RedisError:
             log.warning("instance lock unavailable; running without it")
@@ -51,8 +52,7 @@ class InstanceLock:
         if not acquired:
             raise StepDeferred(self.key)
         self._lock = lock
-        self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.key}",
-                                         daemon=True)
+        self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.key}", daemon=True)
         self._renewer.start()
         return self
 

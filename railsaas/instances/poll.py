@@ -56,20 +56,26 @@ def _due(session: Session, limit: int, only: list[uuid.UUID] | None) -> list[Ins
         stmt = stmt.where(Instance.id.in_(only))
     else:
         stmt = stmt.where(Instance.next_poll_at <= now())
-    rows = list(session.scalars(stmt.order_by(Instance.next_poll_at).limit(limit)
-                                .with_for_update(of=Instance, skip_locked=True)).unique())
+    rows = list(
+        session.scalars(
+            stmt.order_by(Instance.next_poll_at)
+            .limit(limit)
+            .with_for_update(of=Instance, skip_locked=True)
+        ).unique()
+    )
     for inst in rows:  # claimed: a concurrent poll skips them until they are due again
-        inst.next_poll_at = now() + (fast_poll() if inst.status in states.IN_FLIGHT
-                                     else SLOW_POLL)
+        inst.next_poll_at = now() + (fast_poll() if inst.status in states.IN_FLIGHT else SLOW_POLL)
     return rows
 
 
 def _open_steps(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Deployment]:
     if not ids:
         return {}
-    rows = session.scalars(select(Deployment).where(
-        Deployment.instance_id.in_(ids), Deployment.status.in_(("queued", "in_progress")))
-        .order_by(Deployment.created_at)).all()
+    rows = session.scalars(
+        select(Deployment)
+        .where(Deployment.instance_id.in_(ids), Deployment.status.in_(("queued", "in_progress")))
+        .order_by(Deployment.created_at)
+    ).all()
     return {d.instance_id: d for d in rows}  # the newest open step wins
 
 
@@ -80,8 +86,10 @@ def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[s
     with db.scope(SYSTEM) as s:
         rows = _due(s, limit, only)
         snaps = [snapshot(i) for i in rows]
-        steps = {k: (v.id, v.kind, v.status, v.railway_deployment_id, v.started_at)
-                 for k, v in _open_steps(s, [i.id for i in rows]).items()}
+        steps = {
+            k: (v.id, v.kind, v.status, v.railway_deployment_id, v.started_at)
+            for k, v in _open_steps(s, [i.id for i in rows]).items()
+        }
     if not snaps:
         return counts
     counts["polled"] = len(snaps)
@@ -90,8 +98,7 @@ def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[s
     statuses: dict = {}
     if with_service:
         try:
-            statuses = rc.service_statuses([(x.environment_id, x.service_id)
-                                            for x in with_service])
+            statuses = rc.service_statuses([(x.environment_id, x.service_id) for x in with_service])
         except rw.RailwayError as exc:
             log.warning("batch status poll failed: %s", exc)
     for snap in snaps:
@@ -123,8 +130,12 @@ def _discover_service(snap: Snap, step) -> int:
             # running server-side"): go by the project's services alone.
             wf = None
         if wf is not None and wf.failed:
-            return _apply(snap.id, step, "failed", f"Railway could not deploy the template: "
-                          f"{wf.error or 'workflow error'}")
+            return _apply(
+                snap.id,
+                step,
+                "failed",
+                f"Railway could not deploy the template: {wf.error or 'workflow error'}",
+            )
         complete = wf is not None and wf.status == "Complete"
     project = rc.project(snap.project_id)
     if not project.services:
@@ -158,8 +169,7 @@ def _maybe_resend(snap: Snap, step) -> None:
             return
         row.status = "queued"
         row.started_at = None
-        log.warning("instance %s: no service %s after the deploy; sending it again",
-                    snap.id, wait)
+        log.warning("instance %s: no service %s after the deploy; sending it again", snap.id, wait)
         outbox.enqueue(s, STEP_TASK, tenant_id=snap.tenant_id, step_id=step_id)
 
 
@@ -167,11 +177,11 @@ def _main_service(services, serialized: dict | None, complete: bool = True):
     """The service customers reach: the one the template gives a public domain. None while
     it may still appear (only a complete workflow, or every template service present, lets
     the choice fall back to another)."""
-    configs = [c for c in ((serialized or {}).get("services") or {}).values()
-               if isinstance(c, dict)]
+    configs = [
+        c for c in ((serialized or {}).get("services") or {}).values() if isinstance(c, dict)
+    ]
     by_name = {svc.name: svc for svc in services}
-    public = [c.get("name") for c in configs
-              if ((c.get("networking") or {}).get("serviceDomains"))]
+    public = [c.get("name") for c in configs if ((c.get("networking") or {}).get("serviceDomains"))]
     for name in public:
         if name in by_name:
             return by_name[name]
@@ -192,8 +202,13 @@ def _observe(snap: Snap, step, status) -> int:
             return 0  # Railway has not been asked yet: what it says is about the past
         if expected_id and latest is not None and latest.id != expected_id:
             return 0  # still the previous deployment
-        if kind == "restart" and latest is not None and latest.status == "CRASHED" \
-                and started is not None and now() - started < RESTART_GRACE:
+        if (
+            kind == "restart"
+            and latest is not None
+            and latest.status == "CRASHED"
+            and started is not None
+            and now() - started < RESTART_GRACE
+        ):
             # A restart keeps the deployment: it reads CRASHED until the container is back.
             # Telling the customer "crashed" again now would be false.
             return 0
@@ -201,8 +216,9 @@ def _observe(snap: Snap, step, status) -> int:
         return 0  # Railway does not know the service (the reconcile job looks into it)
     if latest is not None:
         insights.remember_deployment(snap.id, latest.id)  # logs tabs read this one
-    new = instance_status(latest.status if latest else None, snap.status,
-                          stopped=bool(latest and latest.stopped))
+    new = instance_status(
+        latest.status if latest else None, snap.status, stopped=bool(latest and latest.stopped)
+    )
     if new == snap.status:
         return 0
     reason = None
@@ -220,15 +236,22 @@ def _observe(snap: Snap, step, status) -> int:
 def _log_excerpt(deployment_id: str) -> str | None:
     try:
         rc = client()
-        lines = rc.build_logs(deployment_id, limit=LOG_EXCERPT_LINES // 2) + \
-            rc.deployment_logs(deployment_id, limit=LOG_EXCERPT_LINES // 2)
+        lines = rc.build_logs(deployment_id, limit=LOG_EXCERPT_LINES // 2) + rc.deployment_logs(
+            deployment_id, limit=LOG_EXCERPT_LINES // 2
+        )
     except rw.RailwayError:
         return None
     return "\n".join(f"{ln.timestamp:%H:%M:%S} {ln.message}" for ln in lines)[:8000] or None
 
 
-def _apply(instance_id: uuid.UUID, step, new: str, reason: str | None = None,
-           excerpt: str | None = None, deployment_id: str | None = None) -> int:
+def _apply(
+    instance_id: uuid.UUID,
+    step,
+    new: str,
+    reason: str | None = None,
+    excerpt: str | None = None,
+    deployment_id: str | None = None,
+) -> int:
     with db.scope(SYSTEM) as s:
         inst = locked(s, instance_id)
         before = inst.status
@@ -236,16 +259,25 @@ def _apply(instance_id: uuid.UUID, step, new: str, reason: str | None = None,
             return 0
         inst.next_poll_at = now() + (fast_poll() if new in states.IN_FLIGHT else SLOW_POLL)
         open_step = s.get(Deployment, step[0], with_for_update=True) if step else None
-        if open_step is not None and open_step.status in ("queued", "in_progress") \
-                and open_step.kind in WATCHED_KINDS and new in states.DEPLOY_OUTCOMES:
+        if (
+            open_step is not None
+            and open_step.status in ("queued", "in_progress")
+            and open_step.kind in WATCHED_KINDS
+            and new in states.DEPLOY_OUTCOMES
+        ):
             finish(open_step, "succeeded" if new == "running" else new, reason, excerpt)
-            if deployment_id and open_step.railway_deployment_id is None and not s.scalar(
-                    select(Deployment.id).where(
-                        Deployment.railway_deployment_id == deployment_id)):
+            if (
+                deployment_id
+                and open_step.railway_deployment_id is None
+                and not s.scalar(
+                    select(Deployment.id).where(Deployment.railway_deployment_id == deployment_id)
+                )
+            ):
                 open_step.railway_deployment_id = deployment_id
         if new in ("running", "failed", "crashed") and before != new:
-            notify_outcome(s, inst, new, reason, first=open_step.kind == "deploy"
-                           if open_step else False)
+            notify_outcome(
+                s, inst, new, reason, first=open_step.kind == "deploy" if open_step else False
+            )
         return 1
 
 
@@ -261,11 +293,16 @@ def _check_timeout(instance_id: uuid.UUID) -> int:
             return 0
         inst = locked(s, instance_id)
         minutes = max(1, round(limit.total_seconds() / 60))
-        reason = (f"Gave up: still {states.LABELS[inst.status].lower()} after {minutes} "
-                  f"minute{'s' if minutes != 1 else ''}.")
-        for step in s.scalars(select(Deployment).where(
+        reason = (
+            f"Gave up: still {states.LABELS[inst.status].lower()} after {minutes} "
+            f"minute{'s' if minutes != 1 else ''}."
+        )
+        for step in s.scalars(
+            select(Deployment).where(
                 Deployment.instance_id == instance_id,
-                Deployment.status.in_(("queued", "in_progress")))):
+                Deployment.status.in_(("queued", "in_progress")),
+            )
+        ):
             finish(step, "failed", reason, outcome="timed_out")
         if states.transition(inst, "failed", reason, strict=False):
             inst.next_poll_at = now() + SLOW_POLL
@@ -278,9 +315,14 @@ def check_timeouts() -> int:
     """Every in-flight instance, including those Railway never heard of (no project)."""
     limit = timedelta(seconds=int(current_app.config["DEPLOY_TIMEOUT_SECONDS"]))
     with db.scope(SYSTEM) as s:
-        ids = s.scalars(select(Instance.id).where(
-            Instance.status.in_(states.IN_FLIGHT - {"deleting"}),
-            Instance.status_changed_at < now() - limit).limit(500)).all()
+        ids = s.scalars(
+            select(Instance.id)
+            .where(
+                Instance.status.in_(states.IN_FLIGHT - {"deleting"}),
+                Instance.status_changed_at < now() - limit,
+            )
+            .limit(500)
+        ).all()
     return sum(_check_timeout(i) for i in ids)
 
 
@@ -290,22 +332,32 @@ def _ensure_domain(snap: Snap) -> None:
         inst = s.get(Instance, snap.id, populate_existing=True)
         if inst is None or inst.domain:
             return
-        project_id, env_id, service_id = (inst.railway_project_id,
-                                          inst.railway_environment_id, inst.railway_service_id)
+        project_id, env_id, service_id = (
+            inst.railway_project_id,
+            inst.railway_environment_id,
+            inst.railway_service_id,
+        )
     try:
         rc = client()
         existing = rc.domains(project_id, env_id, service_id).service_domains
-        domain = existing[0] if existing else rc.create_service_domain(
-            env_id, service_id, project_id=project_id)
+        domain = (
+            existing[0]
+            if existing
+            else rc.create_service_domain(env_id, service_id, project_id=project_id)
+        )
     except rw.RailwayError as exc:
         log.warning("domain for instance %s not ready: %s", snap.id, exc)
         return
     with db.scope(SYSTEM) as s:
-        s.execute(update(Instance).where(Instance.id == snap.id, Instance.domain.is_(None))
-                  .values(domain=domain.domain))
+        s.execute(
+            update(Instance)
+            .where(Instance.id == snap.id, Instance.domain.is_(None))
+            .values(domain=domain.domain)
+        )
 
 
 # --- webhooks ---------------------------------------------------------------------------------
+
 
 def refresh_from_webhook(payload: dict[str, Any]) -> int:
     """A Railway webhook named a project: poll its instances now (the refresh task, through
@@ -317,8 +369,11 @@ def refresh_from_webhook(payload: dict[str, Any]) -> int:
     if not isinstance(project_id, str) or not project_id:
         return 0
     with db.scope(SYSTEM) as s:
-        ids = s.scalars(select(Instance.id).where(Instance.railway_project_id == project_id,
-                                                  Instance.status != "deleted")).all()
+        ids = s.scalars(
+            select(Instance.id).where(
+                Instance.railway_project_id == project_id, Instance.status != "deleted"
+            )
+        ).all()
         if ids:
             s.execute(update(Instance).where(Instance.id.in_(ids)).values(next_poll_at=now()))
             outbox.enqueue(s, "instances.refresh", instance_ids=[str(i) for i in ids])

@@ -39,29 +39,57 @@ def reconcile() -> dict[str, Any]:
     by_id = {p.id: p for p in projects}
     ours = [p for p in projects if p.name.startswith(PROJECT_PREFIX)]
     with db.scope(SYSTEM) as s:
-        rows = s.execute(select(Instance.id, Instance.name, Instance.tenant_id,
-                                Instance.status, Instance.railway_project_id)).all()
+        rows = s.execute(
+            select(
+                Instance.id,
+                Instance.name,
+                Instance.tenant_id,
+                Instance.status,
+                Instance.railway_project_id,
+            )
+        ).all()
     instances = {r.id: r for r in rows}
     findings = []
     for p in ours:
         iid = instance_id_from_project(p.name)
         inst = instances.get(iid) if iid else None
-        if inst is None or inst.status == "deleted" or (
-                inst.railway_project_id and inst.railway_project_id != p.id):
-            findings.append({
-                "kind": "orphan_project", "project_id": p.id, "project_name": p.name,
-                "instance_id": str(iid) if iid else None,
-                "detail": "No live instance uses this Railway project."})
+        if (
+            inst is None
+            or inst.status == "deleted"
+            or (inst.railway_project_id and inst.railway_project_id != p.id)
+        ):
+            findings.append(
+                {
+                    "kind": "orphan_project",
+                    "project_id": p.id,
+                    "project_name": p.name,
+                    "instance_id": str(iid) if iid else None,
+                    "detail": "No live instance uses this Railway project.",
+                }
+            )
     for r in rows:
-        if r.railway_project_id and r.status not in ("deleted", "deleting") \
-                and r.railway_project_id not in by_id:
-            findings.append({
-                "kind": "missing_project", "project_id": r.railway_project_id,
-                "instance_id": str(r.id), "instance_name": r.name,
-                "tenant_id": str(r.tenant_id), "status": r.status,
-                "detail": "The instance's Railway project no longer exists."})
-    report = {"checked_at": now().isoformat(), "projects": len(projects),
-              "instances": len(rows), "findings": findings}
+        if (
+            r.railway_project_id
+            and r.status not in ("deleted", "deleting")
+            and r.railway_project_id not in by_id
+        ):
+            findings.append(
+                {
+                    "kind": "missing_project",
+                    "project_id": r.railway_project_id,
+                    "instance_id": str(r.id),
+                    "instance_name": r.name,
+                    "tenant_id": str(r.tenant_id),
+                    "status": r.status,
+                    "detail": "The instance's Railway project no longer exists.",
+                }
+            )
+    report = {
+        "checked_at": now().isoformat(),
+        "projects": len(projects),
+        "instances": len(rows),
+        "findings": findings,
+    }
     try:
         redis_client().set(RECONCILE_KEY, json.dumps(report))
     except redis.RedisError:
@@ -89,11 +117,15 @@ def drop_finding(project_id: str) -> None:
 def fix_orphan_project(project_id: str) -> None:
     """Admin's fix for a project no instance uses: delete it on Railway."""
     with db.scope(SYSTEM) as s:
-        live = s.scalar(select(Instance.id).where(Instance.railway_project_id == project_id,
-                                                  Instance.status != "deleted"))
+        live = s.scalar(
+            select(Instance.id).where(
+                Instance.railway_project_id == project_id, Instance.status != "deleted"
+            )
+        )
     if live is not None:
-        raise ServiceError("A live instance uses this project; it is not an orphan.",
-                           status=409, code="conflict")
+        raise ServiceError(
+            "A live instance uses this project; it is not an orphan.", status=409, code="conflict"
+        )
     client().delete_project(project_id)
     drop_finding(project_id)
 
@@ -101,8 +133,9 @@ def fix_orphan_project(project_id: str) -> None:
 def fix_missing_project(session: Session, instance_id: uuid.UUID, fix: str) -> Instance:
     """Admin's fix for an instance whose project is gone: 'redeploy' (a new project, same
     settings) or 'delete' (mark it deleted). Runs in the admin's transaction."""
-    inst = session.scalar(select(Instance).where(Instance.id == instance_id)
-                          .with_for_update(of=Instance))
+    inst = session.scalar(
+        select(Instance).where(Instance.id == instance_id).with_for_update(of=Instance)
+    )
     if inst is None:
         raise NotFoundError("No such instance.")
     project_id = inst.railway_project_id
@@ -116,17 +149,26 @@ def fix_missing_project(session: Session, instance_id: uuid.UUID, fix: str) -> I
         inst.railway_project_id = inst.railway_environment_id = None
         inst.railway_service_id = inst.railway_workflow_id = None
         inst.domain = None
-        step = Deployment(tenant_id=inst.tenant_id, instance_id=inst.id, kind="deploy",
-                          status="queued", reason="project gone on Railway")
+        step = Deployment(
+            tenant_id=inst.tenant_id,
+            instance_id=inst.id,
+            kind="deploy",
+            status="queued",
+            reason="project gone on Railway",
+        )
         session.add(step)
         session.flush()
-        outbox.enqueue(session, "instances.run_step", tenant_id=inst.tenant_id,
-                       step_id=step.id)
+        outbox.enqueue(session, "instances.run_step", tenant_id=inst.tenant_id, step_id=step.id)
     else:
         raise ServiceError("Unknown fix.", status=422, code="validation_failed")
-    audit.record(session, f"instance.reconcile_{fix}", target_type="instance",
-                 target_id=inst.id, tenant_id=inst.tenant_id,
-                 details={"railway_project_id": project_id})
+    audit.record(
+        session,
+        f"instance.reconcile_{fix}",
+        target_type="instance",
+        target_id=inst.id,
+        tenant_id=inst.tenant_id,
+        details={"railway_project_id": project_id},
+    )
     if project_id:
         drop_finding(project_id)
     return inst

@@ -23,22 +23,18 @@ from railsaas.models import instance as statuses
 TRANSITIONS: dict[str, frozenset[str]] = {
     "requested": frozenset({"provisioning", "failed", "stopping", "deleting"}),
     "provisioning": frozenset({"deploying", "failed", "stopping", "deleting"}),
-    "deploying": frozenset({"running", "failed", "crashed", "suspended", "stopping",
-                            "deleting"}),
-    "running": frozenset({"redeploying", "stopping", "suspended", "crashed", "failed",
-                          "deleting"}),
-    "redeploying": frozenset({"running", "failed", "crashed", "suspended", "stopping",
-                              "deleting"}),
-    "crashed": frozenset({"running", "redeploying", "stopping", "suspended", "failed",
-                          "deleting"}),
+    "deploying": frozenset({"running", "failed", "crashed", "suspended", "stopping", "deleting"}),
+    "running": frozenset({"redeploying", "stopping", "suspended", "crashed", "failed", "deleting"}),
+    "redeploying": frozenset({"running", "failed", "crashed", "suspended", "stopping", "deleting"}),
+    "crashed": frozenset({"running", "redeploying", "stopping", "suspended", "failed", "deleting"}),
     # A failed deploy may be retried (redeploying, or provisioning when Railway never got
     # a project), and a late success after a timeout still counts.
-    "failed": frozenset({"provisioning", "redeploying", "running", "stopping", "suspended",
-                         "deleting"}),
+    "failed": frozenset(
+        {"provisioning", "redeploying", "running", "stopping", "suspended", "deleting"}
+    ),
     "stopping": frozenset({"stopped", "failed", "suspended", "deleting"}),
     "stopped": frozenset({"starting", "deleting"}),
-    "starting": frozenset({"running", "failed", "crashed", "suspended", "stopping",
-                           "deleting"}),
+    "starting": frozenset({"running", "failed", "crashed", "suspended", "stopping", "deleting"}),
     "suspended": frozenset({"starting", "stopping", "deleting"}),
     "deleting": frozenset({"deleted"}),
     "deleted": frozenset(),
@@ -63,10 +59,19 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 
 LABELS = {
-    "requested": "Queued", "provisioning": "Creating project", "deploying": "Deploying",
-    "running": "Running", "redeploying": "Redeploying", "crashed": "Crashed",
-    "failed": "Failed", "stopping": "Stopping", "stopped": "Stopped", "starting": "Starting",
-    "suspended": "Suspended", "deleting": "Deleting", "deleted": "Deleted",
+    "requested": "Queued",
+    "provisioning": "Creating project",
+    "deploying": "Deploying",
+    "running": "Running",
+    "redeploying": "Redeploying",
+    "crashed": "Crashed",
+    "failed": "Failed",
+    "stopping": "Stopping",
+    "stopped": "Stopped",
+    "starting": "Starting",
+    "suspended": "Suspended",
+    "deleting": "Deleting",
+    "deleted": "Deleted",
 }
 
 
@@ -80,24 +85,28 @@ def allowed_actions(status: str) -> list[str]:
 
 def check_action(instance: Instance, action: str) -> None:
     if instance.status not in ACTIONS[action]:
-        raise Conflict(f"You cannot {action} an instance that is "
-                       f"{LABELS.get(instance.status, instance.status).lower()}.",
-                       details={"status": instance.status, "action": action})
+        raise Conflict(
+            f"You cannot {action} an instance that is "
+            f"{LABELS.get(instance.status, instance.status).lower()}.",
+            details={"status": instance.status, "action": action},
+        )
 
 
 def reprovision(instance: Instance, reason: str) -> None:
     """An admin's fix for an instance whose Railway project is gone: deploy it again into a
     new project, from whatever state it was left in (not a deleted one)."""
     if instance.status in ("deleting", "deleted"):
-        raise Conflict("A deleted instance cannot be deployed again.",
-                       details={"status": instance.status})
+        raise Conflict(
+            "A deleted instance cannot be deployed again.", details={"status": instance.status}
+        )
     instance.status = "provisioning"
     instance.status_reason = reason
     instance.status_changed_at = datetime.now(UTC)
 
 
-def transition(instance: Instance, new: str, reason: str | None = None, *,
-               strict: bool = True) -> bool:
+def transition(
+    instance: Instance, new: str, reason: str | None = None, *, strict: bool = True
+) -> bool:
     """Move `instance` to `new`. Returns False (nothing changed) when it is already there.
 
     strict=False is for observations (a poll saw Railway's state): an impossible move is
@@ -109,8 +118,10 @@ def transition(instance: Instance, new: str, reason: str | None = None, *,
         return False
     if not can(instance.status, new):
         if strict:
-            raise Conflict(f"An instance cannot go from {instance.status} to {new}.",
-                           details={"status": instance.status, "to": new})
+            raise Conflict(
+                f"An instance cannot go from {instance.status} to {new}.",
+                details={"status": instance.status, "to": new},
+            )
         return False
     instance.status = new
     instance.status_reason = reason

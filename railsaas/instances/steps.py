@@ -72,12 +72,13 @@ def instance_id_from_project(name: str) -> uuid.UUID | None:
     if not name.startswith(PROJECT_PREFIX):
         return None
     try:
-        return uuid.UUID(name[len(PROJECT_PREFIX):])
+        return uuid.UUID(name[len(PROJECT_PREFIX) :])
     except ValueError:
         return None
 
 
 # --- snapshots: what a step needs, read in one short transaction ---------------------------
+
 
 @dataclass(frozen=True)
 class Snap:
@@ -99,25 +100,38 @@ class Snap:
 
 def snapshot(inst: Instance) -> Snap:
     t = inst.template
-    return Snap(id=inst.id, tenant_id=inst.tenant_id, name=inst.name, status=inst.status,
-                project_id=inst.railway_project_id, environment_id=inst.railway_environment_id,
-                service_id=inst.railway_service_id, workflow_id=inst.railway_workflow_id,
-                custom_domain=inst.custom_domain, domain=inst.domain,
-                railway_template_id=t.railway_template_id,
-                serialized_config=t.serialized_config, setup_config=t.setup_config,
-                config=dict(inst.config or {}))
+    return Snap(
+        id=inst.id,
+        tenant_id=inst.tenant_id,
+        name=inst.name,
+        status=inst.status,
+        project_id=inst.railway_project_id,
+        environment_id=inst.railway_environment_id,
+        service_id=inst.railway_service_id,
+        workflow_id=inst.railway_workflow_id,
+        custom_domain=inst.custom_domain,
+        domain=inst.domain,
+        railway_template_id=t.railway_template_id,
+        serialized_config=t.serialized_config,
+        setup_config=t.setup_config,
+        config=dict(inst.config or {}),
+    )
 
 
 def locked(session: Session, instance_id: uuid.UUID) -> Instance:
-    inst = session.scalar(select(Instance).where(Instance.id == instance_id)
-                          .with_for_update(of=Instance)
-                          .execution_options(populate_existing=True))
+    inst = session.scalar(
+        select(Instance)
+        .where(Instance.id == instance_id)
+        .with_for_update(of=Instance)
+        .execution_options(populate_existing=True)
+    )
     if inst is None:
         raise NotFoundError("instance vanished")
     return inst
 
 
 # --- running a step --------------------------------------------------------------------------
+
 
 def run_step(step_id: uuid.UUID) -> str:
     """Perform one queued step. Returns what happened ('skipped' for a finished step).
@@ -127,15 +141,22 @@ def run_step(step_id: uuid.UUID) -> str:
         if step is None or step.status not in ("queued", "in_progress"):
             return "skipped"
         kind, instance_id, inst = step.kind, step.instance_id, step.instance
-        fields = {"template_id": inst.template_id, "railway_service_id": inst.railway_service_id,
-                  "instance_id": instance_id, "step_id": step_id, "tenant_id": inst.tenant_id,
-                  "user_id": step.triggered_by}
+        fields = {
+            "template_id": inst.template_id,
+            "railway_service_id": inst.railway_service_id,
+            "instance_id": instance_id,
+            "step_id": step_id,
+            "tenant_id": inst.tenant_id,
+            "user_id": step.triggered_by,
+        }
     handler = _HANDLERS.get(kind)
     if handler is None:
         raise ValueError(f"unknown step kind {kind!r}")
     # One line per run: how it went (a step that ends in this run says so in finish()).
-    with (log_fields.timed(log, f"instance.{kind}", outcome=_run_outcome, **fields) as act,
-          InstanceLock(instance_id)):
+    with (
+        log_fields.timed(log, f"instance.{kind}", outcome=_run_outcome, **fields) as act,
+        InstanceLock(instance_id),
+    ):
         with db.scope(SYSTEM) as s:  # reread under the lock: another run may have done it
             step = s.get(Deployment, step_id, populate_existing=True)
             if step is None or step.status not in ("queued", "in_progress"):
@@ -169,8 +190,14 @@ def fail_step(step_id: uuid.UUID, reason: str) -> None:
             notify_outcome(s, inst, "failed", reason)
 
 
-def _accept(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = None,
-            railway_deployment_id: str | None = None, **fields) -> None:
+def _accept(
+    step_id: uuid.UUID,
+    instance_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    railway_deployment_id: str | None = None,
+    **fields,
+) -> None:
     """Railway accepted the step: mark it in progress and move the instance."""
     with db.scope(SYSTEM) as s:
         inst = locked(s, instance_id)
@@ -178,8 +205,9 @@ def _accept(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = 
         if step.status == "queued":
             step.status = "in_progress"
         step.started_at = step.started_at or now()
-        if railway_deployment_id and not s.scalar(select(Deployment.id).where(
-                Deployment.railway_deployment_id == railway_deployment_id)):
+        if railway_deployment_id and not s.scalar(
+            select(Deployment.id).where(Deployment.railway_deployment_id == railway_deployment_id)
+        ):
             step.railway_deployment_id = railway_deployment_id
         for k, v in fields.items():
             setattr(inst, k, v)
@@ -188,8 +216,14 @@ def _accept(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = 
         inst.next_poll_at = now() + fast_poll()
 
 
-def _done(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = None,
-          logs: str | None = None, **fields) -> None:
+def _done(
+    step_id: uuid.UUID,
+    instance_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    logs: str | None = None,
+    **fields,
+) -> None:
     with db.scope(SYSTEM) as s:
         inst = locked(s, instance_id)
         step = s.get(Deployment, step_id, with_for_update=True)
@@ -200,12 +234,17 @@ def _done(step_id: uuid.UUID, instance_id: uuid.UUID, *, status: str | None = No
             setattr(inst, k, v)
         if status:
             states.transition(inst, status, strict=False)
-        inst.next_poll_at = now() + (fast_poll() if inst.status in states.IN_FLIGHT
-                                     else SLOW_POLL)
+        inst.next_poll_at = now() + (fast_poll() if inst.status in states.IN_FLIGHT else SLOW_POLL)
 
 
-def finish(step: Deployment, status: str, reason: str | None, logs: str | None = None, *,
-           outcome: str | None = None) -> None:
+def finish(
+    step: Deployment,
+    status: str,
+    reason: str | None,
+    logs: str | None = None,
+    *,
+    outcome: str | None = None,
+) -> None:
     step.status = status
     step.finished_at = now()
     if step.kind in WATCHED_KINDS:  # railsaas_deploys_total{outcome, kind}
@@ -223,20 +262,34 @@ def _log_finished(step: Deployment, status: str) -> None:
     the session already (every caller locked it), so reading it sends no query."""
     inst = step.instance
     duration_ms = round((step.finished_at - step.started_at).total_seconds() * 1000, 1)
-    fields = {"template_id": inst.template_id, "railway_service_id": inst.railway_service_id,
-              "instance_id": inst.id, "step_id": step.id, "tenant_id": inst.tenant_id,
-              "user_id": step.triggered_by}
+    fields = {
+        "template_id": inst.template_id,
+        "railway_service_id": inst.railway_service_id,
+        "instance_id": inst.id,
+        "step_id": step.id,
+        "tenant_id": inst.tenant_id,
+        "user_id": step.triggered_by,
+    }
     act = log_fields.current_action()
     if act is not None and act.name == f"instance.{step.kind}":
         act.close(status, **fields)  # the run that ended it: one line, not two
         return
-    log.log(logging.WARNING if status != "succeeded" else logging.INFO,
-            "instance.%s %s", step.kind, status, extra={
-                "action": f"instance.{step.kind}", "duration_ms": duration_ms,
-                "status": status, **fields})
+    log.log(
+        logging.WARNING if status != "succeeded" else logging.INFO,
+        "instance.%s %s",
+        step.kind,
+        status,
+        extra={
+            "action": f"instance.{step.kind}",
+            "duration_ms": duration_ms,
+            "status": status,
+            **fields,
+        },
+    )
 
 
 # The steps. Each is safe to run again after any failure part-way.
+
 
 def _step_state(step_id: uuid.UUID) -> tuple[str, datetime | None]:
     with db.scope(SYSTEM) as s:
@@ -271,8 +324,7 @@ def _step_deploy(step_id: uuid.UUID, snap: Snap) -> str:
             project = rc.create_project(name, description=f"RailSaaS instance {snap.name}")
         else:
             project = rc.project(found.id)
-        env = project.environment() or (project.environments[0] if project.environments
-                                        else None)
+        env = project.environment() or (project.environments[0] if project.environments else None)
         project_id, environment_id = project.id, env.id if env else None
         with db.scope(SYSTEM) as s:
             inst = locked(s, snap.id)
@@ -281,8 +333,7 @@ def _step_deploy(step_id: uuid.UUID, snap: Snap) -> str:
         return "already deployed"
     project = rc.project(project_id)
     if not environment_id:
-        env = project.environment() or (project.environments[0] if project.environments
-                                        else None)
+        env = project.environment() or (project.environments[0] if project.environments else None)
         environment_id = env.id if env else None
     workflow_id = snap.workflow_id
     if project.services or step_status == "in_progress":
@@ -294,21 +345,30 @@ def _step_deploy(step_id: uuid.UUID, snap: Snap) -> str:
         config = apply_to_serialized(snap.serialized_config, specs, snap.config)
         _mark(step_id, "in_progress")
         try:
-            result = rc.deploy_template(snap.railway_template_id, config,
-                                        project_id=project_id, environment_id=environment_id)
+            result = rc.deploy_template(
+                snap.railway_template_id,
+                config,
+                project_id=project_id,
+                environment_id=environment_id,
+            )
         except rw.Unavailable as exc:
             if not exc.maybe_applied:
                 _mark(step_id, "queued")  # surely not sent: a retry sends it
                 raise
-            log.warning("instance %s: templateDeployV2 answer lost; watching the project",
-                        snap.id)
+            log.warning("instance %s: templateDeployV2 answer lost; watching the project", snap.id)
             result = None
         except rw.RailwayError:
             _mark(step_id, "queued")
             raise
         workflow_id = result.workflow_id if result else None
-    _accept(step_id, snap.id, status="deploying", railway_project_id=project_id,
-            railway_environment_id=environment_id, railway_workflow_id=workflow_id)
+    _accept(
+        step_id,
+        snap.id,
+        status="deploying",
+        railway_project_id=project_id,
+        railway_environment_id=environment_id,
+        railway_workflow_id=workflow_id,
+    )
     return "deploying"
 
 
@@ -328,8 +388,7 @@ def _new_deployment(environment_id: str, service_id: str, latest) -> str | None:
 
 
 def _needs_start(latest) -> bool:
-    return latest is None or latest.stopped or latest.status in ("REMOVED", "REMOVING",
-                                                                 "SKIPPED")
+    return latest is None or latest.stopped or latest.status in ("REMOVED", "REMOVING", "SKIPPED")
 
 
 def _step_redeploy(step_id: uuid.UUID, snap: Snap) -> str:
@@ -340,8 +399,12 @@ def _step_redeploy(step_id: uuid.UUID, snap: Snap) -> str:
             return _defer_until_service(step_id)  # deployed; the poll is finding the service
         return _step_deploy(step_id, snap)  # Railway never got (all of) the first deploy
     kind = _kind(step_id)
-    target = {"redeploy": "redeploying", "start": "starting", "resume": "starting",
-              "restart": "redeploying"}
+    target = {
+        "redeploy": "redeploying",
+        "start": "starting",
+        "resume": "starting",
+        "restart": "redeploying",
+    }
     rc = client()
     if kind == "redeploy":
         pairs = [(snap.environment_id, snap.service_id)]
@@ -366,8 +429,7 @@ def _step_redeploy(step_id: uuid.UUID, snap: Snap) -> str:
             if not exc.maybe_applied:
                 raise
             # Maybe deployed: never sent twice. The poll sees the outcome.
-            log.warning("instance %s: redeploy answer lost for service %s", snap.id,
-                        service_id)
+            log.warning("instance %s: redeploy answer lost for service %s", snap.id, service_id)
             made = None
         if main:
             new_id = made
@@ -404,8 +466,11 @@ def _stop_on_railway(snap: Snap) -> None:
         pairs.append((snap.environment_id, snap.service_id))
     for status in rc.service_statuses(pairs).values():
         latest = status.latest if status is not None else None
-        if latest is not None and not latest.stopped and \
-                latest.status not in ("REMOVED", "REMOVING", "FAILED", "SKIPPED"):
+        if (
+            latest is not None
+            and not latest.stopped
+            and latest.status not in ("REMOVED", "REMOVING", "FAILED", "SKIPPED")
+        ):
             rc.stop_deployment(latest.id)
 
 
@@ -434,9 +499,15 @@ def _step_delete(step_id: uuid.UUID, snap: Snap) -> str:
         rc.delete_project(project_id)  # an already deleted project counts as deleted
     _done(step_id, snap.id, status="deleted", next_poll_at=None)
     with db.scope(SYSTEM) as s:
-        audit.record(s, "instance.deleted_on_railway", target_type="instance",
-                     target_id=snap.id, tenant_id=snap.tenant_id, actor_user_id=None,
-                     details={"railway_project_id": project_id})
+        audit.record(
+            s,
+            "instance.deleted_on_railway",
+            target_type="instance",
+            target_id=snap.id,
+            tenant_id=snap.tenant_id,
+            actor_user_id=None,
+            details={"railway_project_id": project_id},
+        )
     return "deleted"
 
 
@@ -451,8 +522,9 @@ def _step_variables(step_id: uuid.UUID, snap: Snap) -> str:
     for service_name, values in by_service.items():
         service_id = ids.get(service_name, snap.service_id)
         # Skip Railway's own redeploy: we redeploy below and so know the new deployment.
-        rc.upsert_variables(snap.project_id, snap.environment_id, values,
-                            service_id=service_id, skip_deploys=True)
+        rc.upsert_variables(
+            snap.project_id, snap.environment_id, values, service_id=service_id, skip_deploys=True
+        )
     if snap.status == "stopped":
         _done(step_id, snap.id)  # takes effect when started
         return "saved"
@@ -465,36 +537,54 @@ def _step_domain(step_id: uuid.UUID, snap: Snap) -> str:
     if not (snap.project_id and snap.environment_id and snap.service_id and snap.custom_domain):
         _done(step_id, snap.id)
         return "skipped"
-    domain = client().create_custom_domain(snap.project_id, snap.environment_id,
-                                           snap.service_id, snap.custom_domain)
-    records = "\n".join(f"{r.type_name} {r.fqdn} -> {r.required_value}"
-                        for r in domain.dns_records)
+    domain = client().create_custom_domain(
+        snap.project_id, snap.environment_id, snap.service_id, snap.custom_domain
+    )
+    records = "\n".join(f"{r.type_name} {r.fqdn} -> {r.required_value}" for r in domain.dns_records)
     _done(step_id, snap.id, logs=("DNS records to create:\n" + records) if records else None)
     return "domain added"
 
 
 _HANDLERS = {
-    "deploy": _step_deploy, "redeploy": _step_redeploy, "start": _step_redeploy,
-    "resume": _step_redeploy, "restart": _step_restart, "stop": _step_stop,
-    "suspend": _step_suspend, "delete": _step_delete, "variables": _step_variables,
+    "deploy": _step_deploy,
+    "redeploy": _step_redeploy,
+    "start": _step_redeploy,
+    "resume": _step_redeploy,
+    "restart": _step_restart,
+    "stop": _step_stop,
+    "suspend": _step_suspend,
+    "delete": _step_delete,
+    "variables": _step_variables,
     "domain": _step_domain,
 }
 
 
 # --- telling the customer -------------------------------------------------------------------
 
-def notify_outcome(session: Session, inst: Instance, status: str, reason: str | None,
-                   first: bool = False) -> None:
+
+def notify_outcome(
+    session: Session, inst: Instance, status: str, reason: str | None, first: bool = False
+) -> None:
     """An instance is running, failed or crashed (a step gave up, or the poll saw it)."""
     link = f"/instances/{inst.id}"
     if status == "running":
         notifications.notify_tenant(
-            session, inst.tenant_id, kind="instance.running",
-            title=f"{inst.name} is running", link=link,
-            body="Your app deployed successfully." if first else None)
+            session,
+            inst.tenant_id,
+            kind="instance.running",
+            title=f"{inst.name} is running",
+            link=link,
+            body="Your app deployed successfully." if first else None,
+        )
         return
-    title = (f"{inst.name} crashed" if status == "crashed"
-             else f"{inst.name} failed to deploy")
+    title = f"{inst.name} crashed" if status == "crashed" else f"{inst.name} failed to deploy"
     notifications.notify_tenant(
-        session, inst.tenant_id, kind=f"instance.{status}", title=title, body=reason,
-        link=link, email_kind="instances/status", email_to_user=inst.user_id)
+        session,
+        inst.tenant_id,
+        kind=f"instance.{status}",
+        title=title,
+        body=reason,
+        link=link,
+        email_kind="instances/status",
+        email_to_user=inst.user_id,
+    )

@@ -27,9 +27,11 @@ class AuditLog(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     # NULL for events outside any workspace (a failed login for an unknown email).
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("tenants.id", ondelete="SET NULL"))
+        ForeignKey("tenants.id", ondelete="SET NULL")
+    )
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     # 'user' | 'admin' | 'api_token' | 'system' | 'anonymous'
     actor_type: Mapped[str] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(100))
@@ -46,8 +48,9 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        Index("ix_notifications_tenant_id_user_id_created_at", "tenant_id", "user_id",
-              "created_at"),
+        Index(
+            "ix_notifications_tenant_id_user_id_created_at", "tenant_id", "user_id", "created_at"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -76,7 +79,8 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"))
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
     task: Mapped[str] = mapped_column(String(255))  # Celery task name
     args: Mapped[dict[str, Any]] = mapped_column(JSONB)  # ids only, never secrets
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -96,7 +100,8 @@ class Email(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"))
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     to_address: Mapped[str] = mapped_column(String(255))
     subject: Mapped[str] = mapped_column(String(255))

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from railsaas.models.base import Base, created_at, updated_at, uuid_pk
 
 # Subscription statuses (Stripe's), grouped once: every feature and report imports these.
-SUBSCRIPTION_PAID = ("active", "trialing")       # paying, or in a trial
-SUBSCRIPTION_DUNNING = ("past_due", "unpaid")    # a payment failed: dunning runs
+SUBSCRIPTION_PAID = ("active", "trialing")  # paying, or in a trial
+SUBSCRIPTION_DUNNING = ("past_due", "unpaid")  # a payment failed: dunning runs
 SUBSCRIPTION_LIVE = SUBSCRIPTION_PAID + SUBSCRIPTION_DUNNING  # the workspace has the plan
-SUBSCRIPTION_PENDING = ("incomplete",)           # Checkout started, first payment not made
+SUBSCRIPTION_PENDING = ("incomplete",)  # Checkout started, first payment not made
 SUBSCRIPTION_ENDED = ("canceled", "incomplete_expired")
 SUBSCRIPTION_OPEN = SUBSCRIPTION_LIVE + SUBSCRIPTION_PENDING  # not ended (blocks deletion)
 # Counted in MRR: paying, trialing, or overdue but still expected to pay (`unpaid` is not).
@@ -195,7 +195,8 @@ class TrialClaim(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+        ForeignKey("users.id", ondelete="SET NULL"), unique=True
+    )
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     card_fingerprint: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)

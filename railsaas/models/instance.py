@@ -15,17 +15,30 @@ from railsaas.models.base import Base, created_at, updated_at, uuid_pk
 # The instance lifecycle (docs/architecture.md; transitions in instances.states). The sets
 # below are the one home of each grouping: features, metrics and reports import them.
 INSTANCE_STATUSES = (
-    "requested", "provisioning", "deploying", "running", "redeploying", "crashed",
-    "failed", "stopping", "stopped", "starting", "suspended", "deleting", "deleted",
+    "requested",
+    "provisioning",
+    "deploying",
+    "running",
+    "redeploying",
+    "crashed",
+    "failed",
+    "stopping",
+    "stopped",
+    "starting",
+    "suspended",
+    "deleting",
+    "deleted",
 )
 # Waiting on Railway: polled every few seconds and held to DEPLOY_TIMEOUT_SECONDS.
-IN_FLIGHT = frozenset({"requested", "provisioning", "deploying", "redeploying", "starting",
-                       "stopping", "deleting"})
+IN_FLIGHT = frozenset(
+    {"requested", "provisioning", "deploying", "redeploying", "starting", "stopping", "deleting"}
+)
 # Settled: polled every few minutes (a running app can still crash).
 SETTLED = frozenset({"running", "crashed", "failed", "stopped", "suspended", "deleted"})
 # Occupying Railway resources (the admin's and the metrics' "active instances").
-ACTIVE = frozenset({"requested", "provisioning", "deploying", "running", "redeploying",
-                    "starting", "crashed"})
+ACTIVE = frozenset(
+    {"requested", "provisioning", "deploying", "running", "redeploying", "starting", "crashed"}
+)
 
 
 class Instance(Base):
@@ -36,8 +49,13 @@ class Instance(Base):
         Index("ix_instances_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_instances_template_id", "template_id"),
         # Names are unique per workspace among live instances (tenant_id first: no probing).
-        Index("uq_instances_tenant_id_name_live", "tenant_id", "name", unique=True,
-              postgresql_where=text("status <> 'deleted'")),
+        Index(
+            "uq_instances_tenant_id_name_live",
+            "tenant_id",
+            "name",
+            unique=True,
+            postgresql_where=text("status <> 'deleted'"),
+        ),
         # The poller selects by status and due time across tenants.
         Index("ix_instances_status_next_poll_at", "status", "next_poll_at"),
     )
@@ -67,7 +85,8 @@ class Instance(Base):
 
     template = relationship("Template", lazy="joined")
     deployments: Mapped[list[Deployment]] = relationship(
-        back_populates="instance", order_by="Deployment.created_at.desc()")
+        back_populates="instance", order_by="Deployment.created_at.desc()"
+    )
 
 
 class Deployment(Base):
@@ -89,7 +108,8 @@ class Deployment(Base):
     logs: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     triggered_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()

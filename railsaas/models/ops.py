@@ -52,7 +52,8 @@ class JobFailure(Base):
     resolution: Mapped[str | None] = mapped_column(String(20))
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
 
 class AcquisitionSpend(Base):
@@ -65,8 +66,10 @@ class AcquisitionSpend(Base):
     __table_args__ = (
         CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
         CheckConstraint("month = date_trunc('month', month)::date", name="month_first_day"),
-        CheckConstraint("channel = lower(channel) AND length(channel) BETWEEN 1 AND 100",
-                        name="channel_normalized"),
+        CheckConstraint(
+            "channel = lower(channel) AND length(channel) BETWEEN 1 AND 100",
+            name="channel_normalized",
+        ),
         Index("ix_acquisition_spend_month_channel", "month", "channel"),
     )
 
@@ -76,5 +79,6 @@ class AcquisitionSpend(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = created_at()

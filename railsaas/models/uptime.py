@@ -45,8 +45,12 @@ class UptimeCheck(Base):
     __tablename__ = "uptime_checks"
     __table_args__ = (
         # tenant_id first: the pages read one workspace's (RLS) instance by instance.
-        Index("ix_uptime_checks_tenant_id_instance_id_checked_at", "tenant_id", "instance_id",
-              "checked_at"),
+        Index(
+            "ix_uptime_checks_tenant_id_instance_id_checked_at",
+            "tenant_id",
+            "instance_id",
+            "checked_at",
+        ),
         Index("ix_uptime_checks_checked_at", "checked_at"),
     )
 

@@ -28,8 +28,10 @@ from railsaas.observability import metrics
 log = logging.getLogger(__name__)
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_WRITE = re.compile(r'^\s*(?:WITH\b.*?\)\s*)?(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?',
-                    re.IGNORECASE | re.DOTALL)
+_WRITE = re.compile(
+    r'^\s*(?:WITH\b.*?\)\s*)?(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?',
+    re.IGNORECASE | re.DOTALL,
+)
 IGNORED_TABLES = frozenset({"audit_log"})
 
 
@@ -87,13 +89,18 @@ def init_app(app: Flask) -> None:
         if endpoint is None:
             return response
         tables = sorted(g.get("db_writes", ()))
-        log.error("state-changing request wrote no audit row",
-                  extra={"endpoint": endpoint, "tables": tables})
+        log.error(
+            "state-changing request wrote no audit row",
+            extra={"endpoint": endpoint, "tables": tables},
+        )
         metrics.unaudited_write(endpoint)
         app.extensions.setdefault("audit_violations", []).append(endpoint)
         if mode == "strict":
             return Response(
                 f"audit guard: {request.method} {endpoint} wrote to {', '.join(tables)} "
                 "but recorded no audit row (call platform.audit.record, or mark the view "
-                "@audit.exempt(reason))\n", status=500, mimetype="text/plain")
+                "@audit.exempt(reason))\n",
+                status=500,
+                mimetype="text/plain",
+            )
         return response

@@ -30,8 +30,11 @@ def _context_tags() -> dict[str, Any]:
     """Who and where: the request's user and workspace, or the task's bound fields."""
     fields = bound_fields()
     fields.update(_flask_fields(fields))
-    return {k: str(v) for k, v in fields.items()
-            if v is not None and k in ("request_id", "user_id", "tenant_id", "task", "task_id")}
+    return {
+        k: str(v)
+        for k, v in fields.items()
+        if v is not None and k in ("request_id", "user_id", "tenant_id", "task", "task_id")
+    }
 
 
 def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
@@ -61,11 +64,17 @@ def _privacy_options() -> dict[str, Any]:
     """No user details beyond the id we set, no cookies, bodies or frame variables. Newer SDKs
     say it with `data_collection` (and deprecate send_default_pii); older ones cannot."""
     if "data_collection" in inspect.signature(ClientConstructor.__init__).parameters:
-        return {"data_collection": {
-            "user_info": False, "cookies": {"mode": "off"}, "http_bodies": [],
-            "stack_frame_variables": False, "database_query_data": False, "queues": False,
-            "graphql": {"document": False, "variables": False},
-        }}
+        return {
+            "data_collection": {
+                "user_info": False,
+                "cookies": {"mode": "off"},
+                "http_bodies": [],
+                "stack_frame_variables": False,
+                "database_query_data": False,
+                "queues": False,
+                "graphql": {"document": False, "variables": False},
+            }
+        }
     return {"send_default_pii": False, "include_local_variables": False}
 
 

@@ -43,8 +43,9 @@ def check_broker(celery) -> None:
     conn = celery.connection_for_write()
     try:
         # Connecting to a Redis broker opens a channel, which pings the server.
-        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
-                               timeout=DEADLINE_SECONDS)
+        conn.ensure_connection(
+            max_retries=1, interval_start=0, interval_step=0, timeout=DEADLINE_SECONDS
+        )
     finally:
         conn.release()
 
@@ -54,8 +55,9 @@ def _timed(name: str, fn: Callable[[], None]) -> Check:
     try:
         fn()
     except Exception as exc:
-        log.warning("readiness check %s failed: %s", name, type(exc).__name__,
-                    extra={"check": name})
+        log.warning(
+            "readiness check %s failed: %s", name, type(exc).__name__, extra={"check": name}
+        )
         return Check(name, False, _ms(started), type(exc).__name__)
     return Check(name, True, _ms(started))
 
@@ -64,8 +66,9 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def run_checks(checks: dict[str, Callable[[], None]],
-               deadline: float = DEADLINE_SECONDS) -> list[Check]:
+def run_checks(
+    checks: dict[str, Callable[[], None]], deadline: float = DEADLINE_SECONDS
+) -> list[Check]:
     futures = {name: _pool.submit(_timed, name, fn) for name, fn in checks.items()}
     wait(futures.values(), timeout=deadline)
     results = []

@@ -44,8 +44,7 @@ from flask import g, has_app_context, has_request_context, request
 from sqlalchemy import inspect
 
 REDACTED = "[REDACTED]"
-SEED_FIELDS = ("user_id", "action", "template_id", "railway_service_id", "duration_ms",
-               "status")
+SEED_FIELDS = ("user_id", "action", "template_id", "railway_service_id", "duration_ms", "status")
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming request id is kept only if it looks like one: no spaces, quotes or control
 # characters that would let a client forge log structure, and not absurdly long.
@@ -57,13 +56,18 @@ _SENSITIVE_ARG = re.compile(r"token|secret|password|signature|key", re.IGNORECAS
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName"}
+    "message",
+    "asctime",
+    "taskName",
+}
 # Fields bound by the web request or the running task (see bind()).
 _bound: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
-    "railsaas_log_fields", default=None)
+    "railsaas_log_fields", default=None
+)
 
 
 # --- request ids and bound fields -------------------------------------------------------------
+
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
@@ -135,8 +139,14 @@ class Action:
         # The block's token (taken before) restores the state from before the block.
         _bound.set({**(_bound.get() or {}), **fields})
 
-    def close(self, status: str, *, duration_ms: float | None = None, level: int | None = None,
-              **extra: Any) -> None:
+    def close(
+        self,
+        status: str,
+        *,
+        duration_ms: float | None = None,
+        level: int | None = None,
+        **extra: Any,
+    ) -> None:
         """Write the action's line now (once); the end of the block then writes nothing."""
         if self.written:
             return
@@ -145,13 +155,24 @@ class Action:
             duration_ms = round((time.perf_counter() - self.started) * 1000, 1)
         if level is None:
             level = logging.WARNING if status == FAILED else logging.INFO
-        self.logger.log(level, "%s %s", self.name, status, extra={
-            **self.extra, **extra, "action": self.name, "duration_ms": duration_ms,
-            "status": status})
+        self.logger.log(
+            level,
+            "%s %s",
+            self.name,
+            status,
+            extra={
+                **self.extra,
+                **extra,
+                "action": self.name,
+                "duration_ms": duration_ms,
+                "status": status,
+            },
+        )
 
 
 _action: contextvars.ContextVar[Action | None] = contextvars.ContextVar(
-    "railsaas_log_action", default=None)
+    "railsaas_log_action", default=None
+)
 
 
 def current_action() -> Action | None:
@@ -160,9 +181,13 @@ def current_action() -> Action | None:
 
 
 @contextlib.contextmanager
-def timed(logger: logging.Logger, name: str, *,
-          outcome: Callable[[BaseException], str | None] | None = None,
-          **fields: Any) -> Iterator[Action]:
+def timed(
+    logger: logging.Logger,
+    name: str,
+    *,
+    outcome: Callable[[BaseException], str | None] | None = None,
+    **fields: Any,
+) -> Iterator[Action]:
     """One line when the block ends: `name` as the `action`, its `status` and `duration_ms`,
     with `fields` (template_id, railway_service_id, ...) bound on every line inside.
 
@@ -187,6 +212,7 @@ def timed(logger: logging.Logger, name: str, *,
 
 
 # --- redaction --------------------------------------------------------------------------------
+
 
 class Redactor:
     """Replaces every known secret value in text. Values are matched literally, as given and
@@ -259,12 +285,16 @@ class RedactingFilter(logging.Filter):
             record.stack_info = r(record.stack_info)
         for key, value in list(vars(record).items()):
             if key not in _RECORD_ATTRS:
-                setattr(record, key, r.value(value) if isinstance(
-                    value, str | dict | list | tuple) else value)
+                setattr(
+                    record,
+                    key,
+                    r.value(value) if isinstance(value, str | dict | list | tuple) else value,
+                )
         return True
 
 
 # --- context ----------------------------------------------------------------------------------
+
 
 def _service_of(logger_name: str) -> str:
     """railsaas.instances.lifecycle -> instances; railsaas.railway.client -> railway;
@@ -320,6 +350,7 @@ def row_id(obj: Any) -> Any:
 
 # --- formatters -------------------------------------------------------------------------------
 
+
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -341,7 +372,8 @@ class JsonFormatter(logging.Formatter):
         message = record.getMessage()
         out: dict[str, Any] = {
             "timestamp": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "service": getattr(record, "service", None) or _service_of(record.name),
             "message": message,
@@ -373,9 +405,11 @@ class TextFormatter(logging.Formatter):
         head = f"{ts} {record.levelname:<7} {service}"
         if rid:
             head += f" [{str(rid)[:12]}]"
-        extras = {k: v for k, v in vars(record).items()
-                  if k not in _RECORD_ATTRS and k not in ("service", "request_id")
-                  and v is not None}
+        extras = {
+            k: v
+            for k, v in vars(record).items()
+            if k not in _RECORD_ATTRS and k not in ("service", "request_id") and v is not None
+        }
         line = f"{head} {record.getMessage()}"
         if extras:
             line += " " + " ".join(f"{k}={_jsonable(v)}" for k, v in sorted(extras.items()))
@@ -387,6 +421,7 @@ class TextFormatter(logging.Formatter):
 
 
 # --- setup ------------------------------------------------------------------------------------
+
 
 class RailsaasHandler(logging.StreamHandler):
     """Our handler (configuring twice replaces it rather than adding a second). Without an
@@ -433,8 +468,9 @@ class PeriodicChatterFilter(logging.Filter):
         return name not in self.task_names
 
 
-def configure(*, level: str = "INFO", fmt: str = "json", secrets: Iterable[str] = (),
-              stream=None) -> logging.Handler:
+def configure(
+    *, level: str = "INFO", fmt: str = "json", secrets: Iterable[str] = (), stream=None
+) -> logging.Handler:
     """Install our handler on the root logger (replacing one installed before) with the
     context and redaction filters. Safe to call again (tests build several apps)."""
     redactor.add(*secrets)
@@ -466,14 +502,14 @@ def init_app(app) -> None:
     """Logging for the web app and (through the same create_app) the Celery worker: our
     handler on the root logger, a request id per request, one access line per request."""
     cfg = app.config["SETTINGS"]
-    configure(level=app.config["LOG_LEVEL"],
-              fmt=app.config["LOG_FORMAT"], secrets=cfg.secret_values())
+    configure(
+        level=app.config["LOG_LEVEL"], fmt=app.config["LOG_FORMAT"], secrets=cfg.secret_values()
+    )
     access = logging.getLogger("railsaas.access")
 
     @app.before_request
     def _request_id() -> None:
-        g.request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER)) \
-            or new_request_id()
+        g.request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
         g.request_started = time.perf_counter()
         g._log_token = set_fields(request_id=g.request_id)
 
@@ -493,10 +529,21 @@ def init_app(app) -> None:
             if request.endpoint in ("ops.healthz", "ops.readyz", "ops.metrics"):
                 level = logging.DEBUG  # probes every few seconds would drown the rest
             path = safe_path()
-            access.log(level, "%s %s %s", request.method, path, response.status_code, extra={
-                "service": "web", "method": request.method, "path": path,
-                "endpoint": request.endpoint, "status": response.status_code,
-                "duration_ms": duration_ms})
+            access.log(
+                level,
+                "%s %s %s",
+                request.method,
+                path,
+                response.status_code,
+                extra={
+                    "service": "web",
+                    "method": request.method,
+                    "path": path,
+                    "endpoint": request.endpoint,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                },
+            )
         return response
 
     @app.teardown_request

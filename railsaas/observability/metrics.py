@@ -74,76 +74,132 @@ _WEB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _SLOW_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 
 HTTP_REQUESTS = Counter(
-    "http_requests", "HTTP requests by endpoint, method and status code.",
-    ["endpoint", "method", "status"], namespace=NAMESPACE)
+    "http_requests",
+    "HTTP requests by endpoint, method and status code.",
+    ["endpoint", "method", "status"],
+    namespace=NAMESPACE,
+)
 HTTP_LATENCY = Histogram(
-    "http_request_duration_seconds", "Time to answer an HTTP request, by endpoint.",
-    ["endpoint", "method"], namespace=NAMESPACE, buckets=_WEB_BUCKETS)
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request, by endpoint.",
+    ["endpoint", "method"],
+    namespace=NAMESPACE,
+    buckets=_WEB_BUCKETS,
+)
 HTTP_ERRORS = Counter(
-    "http_request_errors", "HTTP requests answered with a 5xx status, by endpoint.",
-    ["endpoint", "method"], namespace=NAMESPACE)
+    "http_request_errors",
+    "HTTP requests answered with a 5xx status, by endpoint.",
+    ["endpoint", "method"],
+    namespace=NAMESPACE,
+)
 UNAUDITED_WRITES = Counter(
-    "unaudited_writes", "Successful state-changing requests that wrote no audit row.",
-    ["endpoint"], namespace=NAMESPACE)
+    "unaudited_writes",
+    "Successful state-changing requests that wrote no audit row.",
+    ["endpoint"],
+    namespace=NAMESPACE,
+)
 
 REGISTRATIONS = Counter("registrations", "Completed sign-ups.", namespace=NAMESPACE)
 DEPLOYS = Counter(
-    "deploys", "Deploy steps that reached an outcome (succeeded, failed, timed_out, ...).",
-    ["outcome", "kind"], namespace=NAMESPACE)
+    "deploys",
+    "Deploy steps that reached an outcome (succeeded, failed, timed_out, ...).",
+    ["outcome", "kind"],
+    namespace=NAMESPACE,
+)
 
 RAILWAY_LATENCY = Histogram(
-    "railway_request_duration_seconds", "Railway API request time by GraphQL operation.",
-    ["operation"], namespace=NAMESPACE, buckets=_SLOW_BUCKETS)
+    "railway_request_duration_seconds",
+    "Railway API request time by GraphQL operation.",
+    ["operation"],
+    namespace=NAMESPACE,
+    buckets=_SLOW_BUCKETS,
+)
 RAILWAY_ERRORS = Counter(
-    "railway_request_errors", "Failed Railway API requests by operation and error kind.",
-    ["operation", "error"], namespace=NAMESPACE)
+    "railway_request_errors",
+    "Failed Railway API requests by operation and error kind.",
+    ["operation", "error"],
+    namespace=NAMESPACE,
+)
 # The budget is shared through Redis across processes: the newest reading wins.
 RAILWAY_RATE_REMAINING = Gauge(
-    "railway_rate_limit_remaining", "Railway requests left in the current rate window.",
-    namespace=NAMESPACE, multiprocess_mode="mostrecent")
+    "railway_rate_limit_remaining",
+    "Railway requests left in the current rate window.",
+    namespace=NAMESPACE,
+    multiprocess_mode="mostrecent",
+)
 RAILWAY_RATE_LIMIT = Gauge(
-    "railway_rate_limit", "Railway requests allowed per rate window.",
-    namespace=NAMESPACE, multiprocess_mode="mostrecent")
+    "railway_rate_limit",
+    "Railway requests allowed per rate window.",
+    namespace=NAMESPACE,
+    multiprocess_mode="mostrecent",
+)
 
 CELERY_TASK_DURATION = Histogram(
-    "celery_task_duration_seconds", "Celery task run time by task and outcome.",
-    ["task", "outcome"], namespace=NAMESPACE, buckets=_SLOW_BUCKETS)
+    "celery_task_duration_seconds",
+    "Celery task run time by task and outcome.",
+    ["task", "outcome"],
+    namespace=NAMESPACE,
+    buckets=_SLOW_BUCKETS,
+)
 CELERY_TASK_FAILURES = Counter(
-    "celery_task_failures", "Celery tasks that raised (retries not counted), by task.",
-    ["task", "exception"], namespace=NAMESPACE)
+    "celery_task_failures",
+    "Celery tasks that raised (retries not counted), by task.",
+    ["task", "exception"],
+    namespace=NAMESPACE,
+)
 CELERY_TASK_RETRIES = Counter(
-    "celery_task_retries", "Celery task retries scheduled, by task.", ["task"],
-    namespace=NAMESPACE)
+    "celery_task_retries", "Celery task retries scheduled, by task.", ["task"], namespace=NAMESPACE
+)
 
 CACHE_LOOKUPS = Counter(
-    "cache_lookups", "Cache lookups by cache and result (hit or miss).",
-    ["cache", "result"], namespace=NAMESPACE)
+    "cache_lookups",
+    "Cache lookups by cache and result (hit or miss).",
+    ["cache", "result"],
+    namespace=NAMESPACE,
+)
 
 # Database statements, timed around the cursor (SQLAlchemy events, see _watch_statements).
 _DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 DB_QUERY_DURATION = Histogram(
-    "db_query_duration_seconds", "Database statement time by kind (select, insert, update, "
-    "delete, other).", ["kind"], namespace=NAMESPACE, buckets=_DB_BUCKETS)
+    "db_query_duration_seconds",
+    "Database statement time by kind (select, insert, update, delete, other).",
+    ["kind"],
+    namespace=NAMESPACE,
+    buckets=_DB_BUCKETS,
+)
 DB_SLOW_QUERIES = Counter(
-    "db_slow_queries", "Statements slower than SLOW_QUERY_MS (each also logged).", ["kind"],
-    namespace=NAMESPACE)
+    "db_slow_queries",
+    "Statements slower than SLOW_QUERY_MS (each also logged).",
+    ["kind"],
+    namespace=NAMESPACE,
+)
 DB_POOL_OVERFLOW = Gauge(
-    "db_pool_overflow", "Connections open beyond the pool size (QueuePool overflow), per "
-    "process.", namespace=NAMESPACE, multiprocess_mode="liveall")
+    "db_pool_overflow",
+    "Connections open beyond the pool size (QueuePool overflow), per process.",
+    namespace=NAMESPACE,
+    multiprocess_mode="liveall",
+)
 
 # prometheus-client's own process_* collector reads only the scraping process, and is absent
 # in multiprocess mode: these are sampled by every process (after each request, each task and
 # each scrape) and exported per pid ("liveall": gunicorn marks exited workers dead).
 PROCESS_CPU = Gauge(
-    "process_cpu_seconds", "CPU time (user + system) this process has used.",
-    namespace=NAMESPACE, multiprocess_mode="liveall")
+    "process_cpu_seconds",
+    "CPU time (user + system) this process has used.",
+    namespace=NAMESPACE,
+    multiprocess_mode="liveall",
+)
 PROCESS_RSS = Gauge(
-    "process_resident_memory_bytes", "Resident memory of this process.",
-    namespace=NAMESPACE, multiprocess_mode="liveall")
+    "process_resident_memory_bytes",
+    "Resident memory of this process.",
+    namespace=NAMESPACE,
+    multiprocess_mode="liveall",
+)
 
 
 # --- hooks ------------------------------------------------------------------------------------
 # Metrics must never break the thing they measure: every hook swallows its own errors.
+
 
 def _safe(fn):
     def wrapper(*args, **kwargs):
@@ -151,6 +207,7 @@ def _safe(fn):
             fn(*args, **kwargs)
         except Exception:  # pragma: no cover  (a label mistake must not fail a deploy)
             log.debug("metric hook %s failed", fn.__name__, exc_info=True)
+
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper
@@ -222,11 +279,11 @@ def cache_lookup(cache: str, hit: bool) -> None:
 
 def error_kind(exc: BaseException) -> str:
     name = type(exc).__name__
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
-                   for i, c in enumerate(name))
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 # --- collected by the web app and the worker (railsaas.observability.setup.setup) -----------------
+
 
 @_safe
 def http_request(endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -313,9 +370,14 @@ def _after_cursor(conn, cursor, statement, parameters, context, executemany) -> 
         limit = _slow_query_ms()
         if limit > 0 and seconds * 1000 >= limit:
             DB_SLOW_QUERIES.labels(kind=kind).inc()
-            log.warning("slow query", extra={
-                "duration_ms": round(seconds * 1000, 1), "kind": kind,
-                "statement": " ".join(statement.split())[:2000]})
+            log.warning(
+                "slow query",
+                extra={
+                    "duration_ms": round(seconds * 1000, 1),
+                    "kind": kind,
+                    "statement": " ".join(statement.split())[:2000],
+                },
+            )
     except Exception:  # pragma: no cover  (never fail the statement being measured)
         log.debug("query metric failed", exc_info=True)
 
@@ -328,9 +390,11 @@ def _handle_error(context) -> None:
 
 
 def _watch_statements() -> None:
-    for name, fn in (("before_cursor_execute", _before_cursor),
-                     ("after_cursor_execute", _after_cursor),
-                     ("handle_error", _handle_error)):
+    for name, fn in (
+        ("before_cursor_execute", _before_cursor),
+        ("after_cursor_execute", _after_cursor),
+        ("handle_error", _handle_error),
+    ):
         if not event.contains(Engine, name, fn):
             event.listen(Engine, name, fn)
 
@@ -339,6 +403,7 @@ _watch_statements()
 
 
 # --- exposition -------------------------------------------------------------------------------
+
 
 def multiproc_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
@@ -364,30 +429,34 @@ class InstancesCollector:
 
     def collect(self):
         by_status = GaugeMetricFamily(
-            f"{NAMESPACE}_instances", "Instances by status (deleted ones excluded).",
-            labels=["status"])
+            f"{NAMESPACE}_instances",
+            "Instances by status (deleted ones excluded).",
+            labels=["status"],
+        )
         for status, n in sorted(self.counts.items()):
             by_status.add_metric([status], n)
         yield by_status
         active = GaugeMetricFamily(
-            f"{NAMESPACE}_instances_active", "Instances running or on their way to running.")
+            f"{NAMESPACE}_instances_active", "Instances running or on their way to running."
+        )
         active.add_metric([], sum(n for s, n in self.counts.items() if s in ACTIVE))
         yield active
 
 
-
-
 def instance_counts(session) -> dict[str, int]:
     rows = session.execute(
-        select(Instance.status, func.count()).where(Instance.status != "deleted")
-        .group_by(Instance.status)).all()
+        select(Instance.status, func.count())
+        .where(Instance.status != "deleted")
+        .group_by(Instance.status)
+    ).all()
     # The one scrape-time call /metrics makes (ops.metrics_view): the alerting readings ride
     # along with the counts, read in the same transaction.
     return Snapshot({status: n for status, n in rows}, alert_readings(session))
 
 
-def render(instance_counts_: dict[str, int] | None = None,
-           path: str | None = None) -> tuple[bytes, str]:
+def render(
+    instance_counts_: dict[str, int] | None = None, path: str | None = None
+) -> tuple[bytes, str]:
     """The exposition text for /metrics: the process (or merged multiprocess) samples,
     then the database-derived gauges."""
     body = generate_latest(process_registry(path))
@@ -414,15 +483,22 @@ def render(instance_counts_: dict[str, int] | None = None,
 STRIPE_EVENTS_CAUGHT_UP = Counter(
     "stripe_events_caught_up",
     "Stripe events the catch-up job found that the webhook never delivered.",
-    namespace=NAMESPACE)
+    namespace=NAMESPACE,
+)
 # "liveall": one series per live process (a pid label in multiprocess mode); pools are per
 # process, so exhaustion is too.
 DB_POOL_IN_USE = Gauge(
-    "db_pool_in_use", "Database connections this process has checked out of its pools.",
-    namespace=NAMESPACE, multiprocess_mode="liveall")
+    "db_pool_in_use",
+    "Database connections this process has checked out of its pools.",
+    namespace=NAMESPACE,
+    multiprocess_mode="liveall",
+)
 DB_POOL_SIZE = Gauge(
-    "db_pool_size", "Most connections this process's pools hand out (size + max overflow).",
-    namespace=NAMESPACE, multiprocess_mode="liveall")
+    "db_pool_size",
+    "Most connections this process's pools hand out (size + max overflow).",
+    namespace=NAMESPACE,
+    multiprocess_mode="liveall",
+)
 
 # Redis keys the unscraped processes write (a shell job may too: `SET key <unix time>`).
 BEAT_TICK_KEY = "railsaas:metrics:beat_last_tick"
@@ -440,42 +516,60 @@ EMAIL_WINDOW_SECONDS = 24 * 3600
 READINGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "instances_stuck": (
         "In-flight instances past DEPLOY_TIMEOUT_SECONDS (the poller fails these itself: "
-        "any here mean it is behind or not running).", ()),
+        "any here mean it is behind or not running).",
+        (),
+    ),
     "instance_poll_lag_seconds": (
-        "How overdue the most overdue instance status poll is (0: none due).", ()),
+        "How overdue the most overdue instance status poll is (0: none due).",
+        (),
+    ),
     "outbox_pending": ("Outbox rows committed but not yet handed to the broker.", ()),
     "outbox_oldest_pending_age_seconds": (
-        "Age of the oldest outbox row not yet handed to the broker (0: none).", ()),
+        "Age of the oldest outbox row not yet handed to the broker (0: none).",
+        (),
+    ),
     "emails_unsent": ("Emails queued in the last 24 hours and not sent yet.", ()),
-    "emails_unsent_late": (
-        "Emails queued 15 minutes to 24 hours ago and still not sent.", ()),
+    "emails_unsent_late": ("Emails queued 15 minutes to 24 hours ago and still not sent.", ()),
     "stripe_events_unprocessed": ("Stored Stripe events not applied yet.", ()),
     "stripe_events_oldest_unprocessed_age_seconds": (
-        "Time since the oldest unapplied Stripe event was received (0: none).", ()),
+        "Time since the oldest unapplied Stripe event was received (0: none).",
+        (),
+    ),
     "spend_cap_reached": (
-        "Workspaces whose spend cap has stopped their instances this period.", ()),
+        "Workspaces whose spend cap has stopped their instances this period.",
+        (),
+    ),
     "db_connections": ("Client connections open on the PostgreSQL server.", ()),
     "db_max_connections": ("The PostgreSQL server's max_connections.", ()),
     "redis_up": (
         "1 if Redis answered during this scrape, else 0 (role: redis is REDIS_URL, broker a "
-        "separate CELERY_BROKER_URL).", ("role",)),
+        "separate CELERY_BROKER_URL).",
+        ("role",),
+    ),
     "railway_breaker_open": (
         "1 while the shared Railway circuit breaker is not closed (open, or half-open "
-        "waiting for a probe to succeed), else 0.", ()),
+        "waiting for a probe to succeed), else 0.",
+        (),
+    ),
     "celery_queue_length": ("Messages waiting in a Celery queue on the broker.", ("queue",)),
-    "redis_keyspace_hits": ("Redis INFO keyspace_hits: lookups that found their key "
-                            "(a counter since Redis started; use rate()).", ()),
-    "redis_keyspace_misses": ("Redis INFO keyspace_misses (a counter since Redis started).",
-                              ()),
+    "redis_keyspace_hits": (
+        "Redis INFO keyspace_hits: lookups that found their key "
+        "(a counter since Redis started; use rate()).",
+        (),
+    ),
+    "redis_keyspace_misses": ("Redis INFO keyspace_misses (a counter since Redis started).", ()),
     "redis_used_memory_bytes": ("Redis INFO used_memory.", ()),
     "redis_maxmemory_bytes": ("Redis INFO maxmemory (0: no limit).", ()),
     "redis_connected_clients": ("Redis INFO connected_clients.", ()),
-    "beat_last_tick_timestamp_seconds": (
-        "When Celery beat last sent a task (Unix time).", ()),
+    "beat_last_tick_timestamp_seconds": ("When Celery beat last sent a task (Unix time).", ()),
     "backup_last_success_timestamp_seconds": (
-        "When the database backup last succeeded (Unix time).", ()),
+        "When the database backup last succeeded (Unix time).",
+        (),
+    ),
     "backup_last_failure_timestamp_seconds": (
-        "When the database backup last failed (Unix time).", ()),
+        "When the database backup last failed (Unix time).",
+        (),
+    ),
 }
 
 
@@ -512,8 +606,11 @@ def alert_readings(session) -> dict:
     readings: dict = {}
     try:
         with session.begin_nested():  # a failing query must not spoil the scrape's transaction
-            readings.update(database_readings(
-                session, app.config.get("DEPLOY_TIMEOUT_SECONDS") if app else None))
+            readings.update(
+                database_readings(
+                    session, app.config.get("DEPLOY_TIMEOUT_SECONDS") if app else None
+                )
+            )
     except Exception:
         log.warning("metrics: database readings failed", exc_info=True)
     if app is not None:
@@ -527,43 +624,57 @@ def alert_readings(session) -> dict:
 def database_readings(session, deploy_timeout: float | None = None) -> dict[str, float]:
     """One round trip: every database reading as a scalar subquery of one SELECT."""
 
-
-
     now = func.now()
 
     def age(column):  # seconds since the oldest value, NULL when there is none
         return func.extract("epoch", now - func.min(column))
 
-    unsent = (Email.sent_at.is_(None),
-              Email.created_at >= now - timedelta(seconds=EMAIL_WINDOW_SECONDS))
+    unsent = (
+        Email.sent_at.is_(None),
+        Email.created_at >= now - timedelta(seconds=EMAIL_WINDOW_SECONDS),
+    )
     queries = {
         "instance_poll_lag_seconds": select(age(Instance.next_poll_at)).where(
-            Instance.status != "deleted", Instance.next_poll_at <= now),
-        "outbox_pending": select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.dispatched_at.is_(None)),
+            Instance.status != "deleted", Instance.next_poll_at <= now
+        ),
+        "outbox_pending": select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.dispatched_at.is_(None)),
         "outbox_oldest_pending_age_seconds": select(age(OutboxMessage.created_at)).where(
-            OutboxMessage.dispatched_at.is_(None)),
+            OutboxMessage.dispatched_at.is_(None)
+        ),
         "emails_unsent": select(func.count()).select_from(Email).where(*unsent),
-        "emails_unsent_late": select(func.count()).select_from(Email).where(
-            *unsent, Email.created_at < now - timedelta(seconds=EMAIL_LATE_AFTER_SECONDS)),
-        "stripe_events_unprocessed": select(func.count()).select_from(StripeEvent).where(
-            StripeEvent.processed_at.is_(None)),
-        "stripe_events_oldest_unprocessed_age_seconds": select(
-            age(StripeEvent.received_at)).where(StripeEvent.processed_at.is_(None)),
-        "spend_cap_reached": select(func.count()).select_from(Tenant).where(
-            Tenant.spend_cap_state == "capped", Tenant.status != "deleted"),
+        "emails_unsent_late": select(func.count())
+        .select_from(Email)
+        .where(*unsent, Email.created_at < now - timedelta(seconds=EMAIL_LATE_AFTER_SECONDS)),
+        "stripe_events_unprocessed": select(func.count())
+        .select_from(StripeEvent)
+        .where(StripeEvent.processed_at.is_(None)),
+        "stripe_events_oldest_unprocessed_age_seconds": select(age(StripeEvent.received_at)).where(
+            StripeEvent.processed_at.is_(None)
+        ),
+        "spend_cap_reached": select(func.count())
+        .select_from(Tenant)
+        .where(Tenant.spend_cap_state == "capped", Tenant.status != "deleted"),
         # Every session's row is visible to any role (other roles' details are not).
-        "db_connections": select(func.count()).select_from(text("pg_stat_activity")).where(
-            text("backend_type = 'client backend'")),
+        "db_connections": select(func.count())
+        .select_from(text("pg_stat_activity"))
+        .where(text("backend_type = 'client backend'")),
         "db_max_connections": select(cast(func.current_setting("max_connections"), Integer)),
     }
     if deploy_timeout:
         since = func.coalesce(Instance.status_changed_at, Instance.updated_at)
-        queries["instances_stuck"] = select(func.count()).select_from(Instance).where(
-            Instance.status.in_(sorted(IN_FLIGHT)),
-            since < now - timedelta(seconds=int(deploy_timeout)))
-    row = session.execute(select(*[q.scalar_subquery().label(name)
-                                   for name, q in queries.items()])).one()
+        queries["instances_stuck"] = (
+            select(func.count())
+            .select_from(Instance)
+            .where(
+                Instance.status.in_(sorted(IN_FLIGHT)),
+                since < now - timedelta(seconds=int(deploy_timeout)),
+            )
+        )
+    row = session.execute(
+        select(*[q.scalar_subquery().label(name) for name, q in queries.items()])
+    ).one()
     return {name: float(v or 0) for name, v in row._mapping.items()}
 
 
@@ -575,10 +686,13 @@ def _scrape_redis(url: str):
     Prometheus's timeout even when Redis is black-holed."""
     client = _scrape_clients.get(url)
     if client is None:
-
         client = _scrape_clients[url] = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=1, socket_connect_timeout=1,
-            retry=Retry(NoBackoff(), 0))
+            url,
+            decode_responses=True,
+            socket_timeout=1,
+            socket_connect_timeout=1,
+            retry=Retry(NoBackoff(), 0),
+        )
     return client
 
 
@@ -590,30 +704,36 @@ def redis_readings(app) -> dict:
     cfg = app.config
     url = cfg.get("REDIS_URL") or ""
     celery = app.extensions.get("celery")
-    broker = (celery.conf.broker_url if celery is not None else None) \
-        or cfg.get("CELERY_BROKER_URL") or url
+    broker = (
+        (celery.conf.broker_url if celery is not None else None)
+        or cfg.get("CELERY_BROKER_URL")
+        or url
+    )
     readings: dict = {}
     up: dict[tuple[str], float] = {}
     if url:
         client = _scrape_redis(url)
         try:
-            beat, ok, failed = client.mget(BEAT_TICK_KEY, BACKUP_SUCCESS_KEY,
-                                           BACKUP_FAILURE_KEY)
+            beat, ok, failed = client.mget(BEAT_TICK_KEY, BACKUP_SUCCESS_KEY, BACKUP_FAILURE_KEY)
             info = client.info()
         except RedisError:
             up[("redis",)] = 0
         else:
             up[("redis",)] = 1
-            for name, value in (("beat_last_tick_timestamp_seconds", beat),
-                                ("backup_last_success_timestamp_seconds", ok),
-                                ("backup_last_failure_timestamp_seconds", failed)):
+            for name, value in (
+                ("beat_last_tick_timestamp_seconds", beat),
+                ("backup_last_success_timestamp_seconds", ok),
+                ("backup_last_failure_timestamp_seconds", failed),
+            ):
                 if value is not None:
                     readings[name] = float(value)
-            for name, key in (("redis_keyspace_hits", "keyspace_hits"),
-                              ("redis_keyspace_misses", "keyspace_misses"),
-                              ("redis_used_memory_bytes", "used_memory"),
-                              ("redis_maxmemory_bytes", "maxmemory"),
-                              ("redis_connected_clients", "connected_clients")):
+            for name, key in (
+                ("redis_keyspace_hits", "keyspace_hits"),
+                ("redis_keyspace_misses", "keyspace_misses"),
+                ("redis_used_memory_bytes", "used_memory"),
+                ("redis_maxmemory_bytes", "maxmemory"),
+                ("redis_connected_clients", "connected_clients"),
+            ):
                 if key in info:
                     readings[name] = float(info[key])
     separate = broker != url
@@ -634,12 +754,14 @@ def redis_readings(app) -> dict:
             if separate:
                 up[("broker",)] = 1
             readings["celery_queue_length"] = {
-                (q,): float(n) for q, n in zip(sorted(queues), lengths, strict=True)}
+                (q,): float(n) for q, n in zip(sorted(queues), lengths, strict=True)
+            }
     readings["redis_up"] = up
     return readings
 
 
 # --- hooks for processes nothing scrapes ------------------------------------------------------
+
 
 @_safe
 def stripe_events_caught_up(n: int) -> None:
@@ -729,10 +851,12 @@ def _engine_connect(conn) -> None:
 
 def _watch_pools() -> None:
 
-    for target, name, fn in ((Pool, "checkout", _pool_checkout),
-                             (Pool, "checkin", _pool_checkin),
-                             (Pool, "detach", _pool_checkin),
-                             (Engine, "engine_connect", _engine_connect)):
+    for target, name, fn in (
+        (Pool, "checkout", _pool_checkout),
+        (Pool, "checkin", _pool_checkin),
+        (Pool, "detach", _pool_checkin),
+        (Engine, "engine_connect", _engine_connect),
+    ):
         if not event.contains(target, name, fn):
             event.listen(target, name, fn)
 

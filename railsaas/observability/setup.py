@@ -47,8 +47,9 @@ def init_app(app: Flask) -> None:
         started = g.get("request_started")
         if started is not None and request.endpoint not in _UNTIMED_ENDPOINTS:
             endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
-            metrics.http_request(endpoint, request.method, response.status_code,
-                                 time.perf_counter() - started)
+            metrics.http_request(
+                endpoint, request.method, response.status_code, time.perf_counter() - started
+            )
         metrics.sample_process()
         return response
 
@@ -78,8 +79,9 @@ def _publish_request_id(headers: dict | None = None, **kwargs) -> None:
 
 def _tenant_of(task, kwargs: dict | None) -> uuid.UUID | None:
     """The task's tenant: the outbox's `tenant_id` header, else a tenant_id argument."""
-    value = getattr(getattr(task, "request", None), "tenant_id", None) \
-        or (kwargs or {}).get("tenant_id")
+    value = getattr(getattr(task, "request", None), "tenant_id", None) or (kwargs or {}).get(
+        "tenant_id"
+    )
     try:
         return uuid.UUID(str(value)) if value else None
     except (ValueError, TypeError, AttributeError):
@@ -87,20 +89,26 @@ def _tenant_of(task, kwargs: dict | None) -> uuid.UUID | None:
 
 
 @signals.task_prerun.connect(weak=False, dispatch_uid="railsaas.task_prerun")
-def _task_prerun(task_id: str | None = None, task=None, kwargs: dict | None = None,
-                 **_: Any) -> None:
+def _task_prerun(
+    task_id: str | None = None, task=None, kwargs: dict | None = None, **_: Any
+) -> None:
     request_id = getattr(task.request, "request_id", None) if task is not None else None
     name = getattr(task, "name", None)
-    token = logs.set_fields(request_id=logs.sane_request_id(request_id) or task_id,
-                            task=name, task_id=task_id, tenant_id=_tenant_of(task, kwargs),
-                            action=f"task.{name}")
+    token = logs.set_fields(
+        request_id=logs.sane_request_id(request_id) or task_id,
+        task=name,
+        task_id=task_id,
+        tenant_id=_tenant_of(task, kwargs),
+        action=f"task.{name}",
+    )
     with _lock:
         _started[task_id] = (time.perf_counter(), token)
 
 
 @signals.task_postrun.connect(weak=False, dispatch_uid="railsaas.task_postrun")
-def _task_postrun(task_id: str | None = None, task=None, state: str | None = None,
-                  **_: Any) -> None:
+def _task_postrun(
+    task_id: str | None = None, task=None, state: str | None = None, **_: Any
+) -> None:
     with _lock:
         started, token = _started.pop(task_id, (None, None))
     name = getattr(task, "name", "unknown")
@@ -114,8 +122,14 @@ def _task_postrun(task_id: str | None = None, task=None, state: str | None = Non
 
 
 # Celery's states as the log's statuses.
-_TASK_STATUS = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retrying",
-                "IGNORED": "ignored", "REJECTED": "rejected", "REVOKED": "revoked"}
+_TASK_STATUS = {
+    "SUCCESS": "succeeded",
+    "FAILURE": "failed",
+    "RETRY": "retrying",
+    "IGNORED": "ignored",
+    "REJECTED": "rejected",
+    "REVOKED": "revoked",
+}
 
 
 def _log_task_run(name: str, state: str | None, elapsed: float) -> None:
@@ -128,9 +142,18 @@ def _log_task_run(name: str, state: str | None, elapsed: float) -> None:
         level = logging.WARNING
     elif status == "succeeded" and name in logs.PeriodicChatterFilter.task_names:
         level = logging.DEBUG
-    log.log(level, "task.%s %s", name, status, extra={
-        "service": name.split(".")[0], "action": f"task.{name}",
-        "duration_ms": round(elapsed * 1000, 1), "status": status})
+    log.log(
+        level,
+        "task.%s %s",
+        name,
+        status,
+        extra={
+            "service": name.split(".")[0],
+            "action": f"task.{name}",
+            "duration_ms": round(elapsed * 1000, 1),
+            "status": status,
+        },
+    )
 
 
 # Beat: every task it sends stamps "beat is alive" in Redis for the BeatNotTicking alert
@@ -158,8 +181,15 @@ def _task_retry(sender=None, **_: Any) -> None:
 
 
 @signals.task_failure.connect(weak=False, dispatch_uid="railsaas.task_failure")
-def _task_failure(sender=None, task_id: str | None = None, exception: BaseException | None = None,
-                  args=None, kwargs: dict | None = None, einfo=None, **_: Any) -> None:
+def _task_failure(
+    sender=None,
+    task_id: str | None = None,
+    exception: BaseException | None = None,
+    args=None,
+    kwargs: dict | None = None,
+    einfo=None,
+    **_: Any,
+) -> None:
     name = getattr(sender, "name", "unknown")
     metrics.task_failed(name, type(exception).__name__ if exception else "unknown")
     try:
@@ -173,22 +203,31 @@ def record_job_failure(task, task_id, exception, args, kwargs, einfo) -> None:
     if flask_app is None:
         return
     r = logs.redactor
-    trace = str(einfo.traceback) if einfo is not None else "".join(
-        tb.format_exception(exception)) if exception else None
+    trace = (
+        str(einfo.traceback)
+        if einfo is not None
+        else "".join(tb.format_exception(exception))
+        if exception
+        else None
+    )
     stored_args = dict(kwargs or {})
     if args:
         stored_args["_args"] = list(args)
     request_id = getattr(getattr(task, "request", None), "request_id", None)
     with flask_app.app_context(), db.scope(SYSTEM) as session:
-        session.add(JobFailure(
-            task_name=getattr(task, "name", "unknown"), task_id=task_id,
-            tenant_id=_tenant_of(task, kwargs), args=r.value(stored_args) or None,
-            exception_type=type(exception).__name__ if exception else "unknown",
-            message=r(str(exception))[:2000] if exception else None,
-            traceback=r(trace)[-20000:] if trace else None,
-            retries=getattr(getattr(task, "request", None), "retries", 0) or 0,
-            request_id=logs.sane_request_id(request_id),
-        ))
+        session.add(
+            JobFailure(
+                task_name=getattr(task, "name", "unknown"),
+                task_id=task_id,
+                tenant_id=_tenant_of(task, kwargs),
+                args=r.value(stored_args) or None,
+                exception_type=type(exception).__name__ if exception else "unknown",
+                message=r(str(exception))[:2000] if exception else None,
+                traceback=r(trace)[-20000:] if trace else None,
+                retries=getattr(getattr(task, "request", None), "retries", 0) or 0,
+                request_id=logs.sane_request_id(request_id),
+            )
+        )
 
 
 @signals.worker_process_shutdown.connect(weak=False, dispatch_uid="railsaas.mp_dead")
@@ -209,19 +248,23 @@ def serve_metrics(port: int, token: str, host: str | None = None):
     """Serve /metrics from this process in a daemon thread (the Celery worker's main process,
     which in multiprocess mode reads every child's samples). With a token it listens on
     every interface and requires it; without one, on loopback only."""
+
     def wsgi(environ, start_response):
         if environ.get("PATH_INFO") != "/metrics":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
         auth = environ.get("HTTP_AUTHORIZATION", "")
-        if token and not (auth.startswith("Bearer ") and hmac.compare_digest(
-                auth[7:].strip().encode(), token.encode())):
-            start_response("401 Unauthorized", [("Content-Type", "text/plain"),
-                                                ("WWW-Authenticate", 'Bearer realm="metrics"')])
+        if token and not (
+            auth.startswith("Bearer ")
+            and hmac.compare_digest(auth[7:].strip().encode(), token.encode())
+        ):
+            start_response(
+                "401 Unauthorized",
+                [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')],
+            )
             return [b"metrics require a bearer token\n"]
         body, content_type = metrics.render()
-        start_response("200 OK", [("Content-Type", content_type),
-                                  ("Cache-Control", "no-store")])
+        start_response("200 OK", [("Content-Type", content_type), ("Cache-Control", "no-store")])
         return [body]
 
     class QuietHandler(WSGIRequestHandler):

@@ -36,11 +36,17 @@ def _client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
 
 
-def record(session: Session, action: str, *, target_type: str | None = None,
-           target_id: Any = None, details: dict[str, Any] | None = None,
-           tenant_id: uuid.UUID | None | str = "current",
-           actor_user_id: uuid.UUID | None | str = "current",
-           actor_type: str | None = None) -> AuditLog:
+def record(
+    session: Session,
+    action: str,
+    *,
+    target_type: str | None = None,
+    target_id: Any = None,
+    details: dict[str, Any] | None = None,
+    tenant_id: uuid.UUID | None | str = "current",
+    actor_user_id: uuid.UUID | None | str = "current",
+    actor_type: str | None = None,
+) -> AuditLog:
     """Append an audit row in the caller's transaction.
 
     tenant_id / actor_user_id default to the session's RLS context (the selected workspace
@@ -69,8 +75,11 @@ def record(session: Session, action: str, *, target_type: str | None = None,
     if request_id:
         details.setdefault("request_id", request_id)
     row = AuditLog(
-        tenant_id=tenant_id, actor_user_id=actor_user_id, actor_type=actor_type,
-        action=action, target_type=target_type,
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        actor_type=actor_type,
+        action=action,
+        target_type=target_type,
         target_id=str(target_id) if target_id is not None else None,
         ip=_client_ip(),
         user_agent=(request.user_agent.string[:512] or None) if in_request else None,
@@ -94,10 +103,12 @@ def exempt(reason: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         view.audit_exempt = reason  # type: ignore[attr-defined]
         return view
+
     return decorate
 
 
 # --- reading ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -111,8 +122,7 @@ class Filters:
     until: datetime | None = None
 
 
-def query(filters: Filters = Filters(), *, before_id: int | None = None,
-          limit: int = 50) -> Select:
+def query(filters: Filters = Filters(), *, before_id: int | None = None, limit: int = 50) -> Select:
     """Newest first, keyset-paginated by id. RLS decides which workspaces are visible: a
     workspace session sees its own rows, an admin route every row."""
     stmt = select(AuditLog)
@@ -148,15 +158,18 @@ class Entry:
     workspace_name: str | None
 
 
-def entries(session: Session, filters: Filters = Filters(), *, before_id: int | None = None,
-            limit: int = 50) -> list[Entry]:
+def entries(
+    session: Session, filters: Filters = Filters(), *, before_id: int | None = None, limit: int = 50
+) -> list[Entry]:
     """Rows with the actor's email and the workspace's name, in one query."""
     rows = query(filters, before_id=before_id, limit=limit).subquery()
     entry = aliased(AuditLog, rows)
-    stmt = (select(entry, User.email, Tenant.name)
-            .outerjoin(User, User.id == entry.actor_user_id)
-            .outerjoin(Tenant, Tenant.id == entry.tenant_id)
-            .order_by(entry.id.desc()))
+    stmt = (
+        select(entry, User.email, Tenant.name)
+        .outerjoin(User, User.id == entry.actor_user_id)
+        .outerjoin(Tenant, Tenant.id == entry.tenant_id)
+        .order_by(entry.id.desc())
+    )
     return [Entry(r, email, name) for r, email, name in session.execute(stmt).all()]
 
 

@@ -83,8 +83,9 @@ _NAME = re.compile(r"railsaas-(\d{8}T\d{6}Z)\.dump\.enc$")
 _STAMP = "%Y%m%dT%H%M%SZ"
 # Parts of 16 MiB, four in flight: at most ~64 MiB buffered, and up to 160 GB per dump
 # (S3 allows 10,000 parts).
-_TRANSFER = TransferConfig(multipart_threshold=16 * 1024 * 1024,
-                           multipart_chunksize=16 * 1024 * 1024, max_concurrency=4)
+_TRANSFER = TransferConfig(
+    multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4
+)
 
 
 class BackupError(RuntimeError):
@@ -100,6 +101,7 @@ class CorruptBackup(BackupError):
 
 
 # --- settings -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -128,22 +130,31 @@ class Settings:
         url = get("BACKUP_DATABASE_URL") or get("DATABASE_URL")
         if not url:
             raise BackupError("Neither BACKUP_DATABASE_URL nor DATABASE_URL is set.")
-        full = cfg if isinstance(cfg, Config) else Config(
-            **{k: values[k] for k in Config.model_fields if k in values})
-        return cls(bucket=get("BACKUP_S3_BUCKET"), prefix=get("BACKUP_S3_PREFIX") or "",
-                   database_url=url, keys=parse_keys(get("BACKUP_ENCRYPTION_KEY") or ""),
-                   endpoint_url=get("BACKUP_S3_ENDPOINT_URL") or "",
-                   region=get("BACKUP_S3_REGION") or "",
-                   access_key_id=get("BACKUP_S3_ACCESS_KEY_ID") or "",
-                   secret_access_key=get("BACKUP_S3_SECRET_ACCESS_KEY") or "",
-                   pg_bin_dir=get("BACKUP_PG_BIN_DIR") or "",
-                   keep_daily=int(get("BACKUP_KEEP_DAILY", 7)),
-                   keep_weekly=int(get("BACKUP_KEEP_WEEKLY", 4)),
-                   keep_monthly=int(get("BACKUP_KEEP_MONTHLY", 12)), config=full)
+        full = (
+            cfg
+            if isinstance(cfg, Config)
+            else Config(**{k: values[k] for k in Config.model_fields if k in values})
+        )
+        return cls(
+            bucket=get("BACKUP_S3_BUCKET"),
+            prefix=get("BACKUP_S3_PREFIX") or "",
+            database_url=url,
+            keys=parse_keys(get("BACKUP_ENCRYPTION_KEY") or ""),
+            endpoint_url=get("BACKUP_S3_ENDPOINT_URL") or "",
+            region=get("BACKUP_S3_REGION") or "",
+            access_key_id=get("BACKUP_S3_ACCESS_KEY_ID") or "",
+            secret_access_key=get("BACKUP_S3_SECRET_ACCESS_KEY") or "",
+            pg_bin_dir=get("BACKUP_PG_BIN_DIR") or "",
+            keep_daily=int(get("BACKUP_KEEP_DAILY", 7)),
+            keep_weekly=int(get("BACKUP_KEEP_WEEKLY", 4)),
+            keep_monthly=int(get("BACKUP_KEEP_MONTHLY", 12)),
+            config=full,
+        )
 
 
-_MAKE_KEY = ("python -c 'import base64, os; "
-             "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'")
+_MAKE_KEY = (
+    "python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+)
 
 
 def parse_keys(value: str) -> tuple[bytes, ...]:
@@ -152,13 +163,16 @@ def parse_keys(value: str) -> tuple[bytes, ...]:
         if not part:
             continue
         try:
-            key = base64.urlsafe_b64decode(part.replace("+", "-").replace("/", "_")
-                                           + "=" * (-len(part) % 4))
+            key = base64.urlsafe_b64decode(
+                part.replace("+", "-").replace("/", "_") + "=" * (-len(part) % 4)
+            )
         except (binascii.Error, ValueError):
             key = b""
         if len(key) != 32:
-            raise BackupError("BACKUP_ENCRYPTION_KEY must be 32 random bytes in base64 "
-                              f"(comma-separated when several); make one with: {_MAKE_KEY}")
+            raise BackupError(
+                "BACKUP_ENCRYPTION_KEY must be 32 random bytes in base64 "
+                f"(comma-separated when several); make one with: {_MAKE_KEY}"
+            )
         keys.append(key)
     if not keys:
         raise BackupError(f"BACKUP_ENCRYPTION_KEY is not set; make one with: {_MAKE_KEY}")
@@ -172,6 +186,7 @@ def key_id(key: bytes) -> str:
 
 # --- encryption -----------------------------------------------------------------------------
 
+
 class Encryptor:
     def __init__(self, key: bytes):
         self._aead = AESGCM(key)
@@ -179,10 +194,11 @@ class Encryptor:
         self._index = 0
 
     def frame(self, data: bytes, last: bool = False) -> bytes:
-        if self._index >= 2 ** 31:
+        if self._index >= 2**31:
             raise BackupError("dump too large for one backup")
-        sealed = self._aead.encrypt(_nonce(self.header, self._index), data,
-                                    _aad(self.header, self._index, last))
+        sealed = self._aead.encrypt(
+            _nonce(self.header, self._index), data, _aad(self.header, self._index, last)
+        )
         self._index += 1
         return (len(sealed) | (_LAST if last else 0)).to_bytes(4, "big") + sealed
 
@@ -211,7 +227,7 @@ def decrypt(read: Callable[[int], bytes], keys: Iterable[bytes]) -> Iterator[byt
     header = _read_exact(read, len(MAGIC) + 16)
     if len(header) < len(MAGIC) + 16 or not header.startswith(MAGIC):
         raise CorruptBackup("This is not a RailSaaS backup (format 1), or it is cut short.")
-    wanted = header[len(MAGIC):len(MAGIC) + 8].hex()
+    wanted = header[len(MAGIC) : len(MAGIC) + 8].hex()
     key = next((k for k in keys if key_id(k) == wanted), None)
     if key is None:
         raise WrongKey(_wrong_key(wanted, keys))
@@ -228,8 +244,10 @@ def decrypt(read: Callable[[int], bytes], keys: Iterable[bytes]) -> Iterator[byt
         try:
             plain = aead.decrypt(_nonce(header, index), sealed, _aad(header, index, last))
         except InvalidTag:
-            raise CorruptBackup(f"Frame {index} of the backup fails authentication: the "
-                                "object was altered or damaged.") from None
+            raise CorruptBackup(
+                f"Frame {index} of the backup fails authentication: the "
+                "object was altered or damaged."
+            ) from None
         index += 1
         if plain:
             yield plain
@@ -241,9 +259,11 @@ def decrypt(read: Callable[[int], bytes], keys: Iterable[bytes]) -> Iterator[byt
 
 def _wrong_key(wanted: str, keys: Iterable[bytes]) -> str:
     have = ", ".join(key_id(k) for k in keys)
-    return (f"This backup was encrypted with key {wanted}, but BACKUP_ENCRYPTION_KEY holds "
-            f"key(s) {have}. Set the key it was made with (several keys may be given, "
-            "comma-separated); nothing was restored.")
+    return (
+        f"This backup was encrypted with key {wanted}, but BACKUP_ENCRYPTION_KEY holds "
+        f"key(s) {have}. Set the key it was made with (several keys may be given, "
+        "comma-separated); nothing was restored."
+    )
 
 
 class _EncryptingReader:
@@ -251,8 +271,7 @@ class _EncryptingReader:
     upload_fileobj. At the end it checks pg_dump's exit status and raises if it failed, so
     the multipart upload is aborted rather than a partial dump stored."""
 
-    def __init__(self, first: bytes, source: IO[bytes], done: Callable[[], None],
-                 key: bytes):
+    def __init__(self, first: bytes, source: IO[bytes], done: Callable[[], None], key: bytes):
         self._enc = Encryptor(key)
         self._buf = bytearray(self._enc.header + self._enc.frame(first))
         self._source, self._done, self._eof = source, done, False
@@ -282,6 +301,7 @@ class _EncryptingReader:
 
 # --- PostgreSQL -----------------------------------------------------------------------------
 
+
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
     """A URL for libpq without its password, and the environment that carries it (a
     password on a command line is visible to every process of the machine)."""
@@ -291,8 +311,11 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
     if parts.port:
         host = f"{host}:{parts.port}"
     netloc = f"{parts.username}@{host}" if parts.username else host
-    env = {k: v for k, v in os.environ.items()
-           if k.startswith(("PG", "LC_")) or k in ("PATH", "HOME", "LANG", "TZ")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(("PG", "LC_")) or k in ("PATH", "HOME", "LANG", "TZ")
+    }
     env.pop("PGPASSWORD", None)
     if password:
         env["PGPASSWORD"] = password
@@ -300,27 +323,33 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _binary(settings: Settings, name: str) -> str:
-    found = (str(Path(settings.pg_bin_dir) / name) if settings.pg_bin_dir
-             else shutil.which(name))
+    found = str(Path(settings.pg_bin_dir) / name) if settings.pg_bin_dir else shutil.which(name)
     if not found or not Path(found).exists():
-        raise BackupError(f"{name} not found (BACKUP_PG_BIN_DIR or PATH): the runtime needs "
-                          "postgresql-client of the server's major version.")
+        raise BackupError(
+            f"{name} not found (BACKUP_PG_BIN_DIR or PATH): the runtime needs "
+            "postgresql-client of the server's major version."
+        )
     return found
 
 
 def _tables(cur) -> list[str]:
-    return [r[0] for r in cur.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+    return [
+        r[0]
+        for r in cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
+    ]
 
 
 def row_counts(cur) -> dict[str, int]:
-    return {t: cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t)))
-            .fetchone()[0] for t in _tables(cur)}
+    return {
+        t: cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0]
+        for t in _tables(cur)
+    }
 
 
 def _policies(cur) -> int:
-    return cur.execute("SELECT count(*) FROM pg_policies WHERE schemaname = 'public'") \
-        .fetchone()[0]
+    return cur.execute("SELECT count(*) FROM pg_policies WHERE schemaname = 'public'").fetchone()[0]
 
 
 def _stderr_text(f: IO[bytes]) -> str:
@@ -330,11 +359,13 @@ def _stderr_text(f: IO[bytes]) -> str:
 
 # --- storage --------------------------------------------------------------------------------
 
+
 def s3_client(settings: Settings):
     """One client per storage account and process: each call's own client would leave its
     connection pool for the garbage collector (boto3 clients are thread-safe)."""
-    return _s3_client(settings.endpoint_url, settings.region, settings.access_key_id,
-                      settings.secret_access_key)
+    return _s3_client(
+        settings.endpoint_url, settings.region, settings.access_key_id, settings.secret_access_key
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -346,10 +377,16 @@ def _s3_client(endpoint_url: str, region: str, access_key_id: str, secret_access
         # accepted by every S3-compatible store.
         s3={"addressing_style": "path"} if endpoint_url else None,
         request_checksum_calculation="when_required",
-        response_checksum_validation="when_required")
-    return boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None,
-                        aws_access_key_id=access_key_id or None,
-                        aws_secret_access_key=secret_access_key or None, config=config)
+        response_checksum_validation="when_required",
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        region_name=region or None,
+        aws_access_key_id=access_key_id or None,
+        aws_secret_access_key=secret_access_key or None,
+        config=config,
+    )
 
 
 @dataclass(frozen=True)
@@ -367,11 +404,12 @@ def list_backups(settings: Settings, s3=None) -> list[StoredBackup]:
     """The backups under the prefix, oldest first (other objects there are ignored)."""
     s3 = s3 or s3_client(settings)
     found = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket,
-                                                             Prefix=settings.prefix):
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=settings.bucket, Prefix=settings.prefix
+    ):
         for obj in page.get("Contents", []):
             m = _NAME.search(obj["Key"])
-            if m and obj["Key"][len(settings.prefix):].count("/") == 0:
+            if m and obj["Key"][len(settings.prefix) :].count("/") == 0:
                 taken = datetime.strptime(m.group(1), _STAMP).replace(tzinfo=UTC)
                 found.append(StoredBackup(obj["Key"], taken, obj["Size"]))
     return sorted(found, key=lambda b: b.taken_at)
@@ -379,17 +417,21 @@ def list_backups(settings: Settings, s3=None) -> list[StoredBackup]:
 
 # --- retention ------------------------------------------------------------------------------
 
-def to_keep(taken: Iterable[datetime], daily: int = 7, weekly: int = 4,
-            monthly: int = 12) -> set[datetime]:
+
+def to_keep(
+    taken: Iterable[datetime], daily: int = 7, weekly: int = 4, monthly: int = 12
+) -> set[datetime]:
     """Which backups to keep: the newest of each of the last `daily` days that have a backup,
     of the last `weekly` ISO weeks and of the last `monthly` months (UTC). Periods without a
     backup do not count, so backups that stopped for a while are not all expired by the
     calendar meanwhile (the rule of borg and restic)."""
     newest_first = sorted(set(taken), reverse=True)
     keep: set[datetime] = set()
-    for n, period in ((daily, lambda t: t.date()),
-                      (weekly, lambda t: t.isocalendar()[:2]),
-                      (monthly, lambda t: (t.year, t.month))):
+    for n, period in (
+        (daily, lambda t: t.date()),
+        (weekly, lambda t: t.isocalendar()[:2]),
+        (monthly, lambda t: (t.year, t.month)),
+    ):
         seen: list = []
         for t in newest_first:
             p = period(t.astimezone(UTC))
@@ -406,18 +448,25 @@ def prune(settings: Settings, s3=None) -> list[str]:
     """Delete the backups retention no longer keeps; the keys deleted."""
     s3 = s3 or s3_client(settings)
     stored = list_backups(settings, s3)
-    keep = to_keep([b.taken_at for b in stored], settings.keep_daily, settings.keep_weekly,
-                   settings.keep_monthly)
+    keep = to_keep(
+        [b.taken_at for b in stored],
+        settings.keep_daily,
+        settings.keep_weekly,
+        settings.keep_monthly,
+    )
     doomed = [b.key for b in stored if b.taken_at not in keep]
     for i in range(0, len(doomed), 1000):  # DeleteObjects takes 1000 keys at most
-        answer = s3.delete_objects(Bucket=settings.bucket, Delete={
-            "Objects": [{"Key": k} for k in doomed[i:i + 1000]], "Quiet": True})
+        answer = s3.delete_objects(
+            Bucket=settings.bucket,
+            Delete={"Objects": [{"Key": k} for k in doomed[i : i + 1000]], "Quiet": True},
+        )
         if answer.get("Errors"):
             raise BackupError(f"could not delete old backups: {answer['Errors'][:3]}")
     return doomed
 
 
 # --- backup ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BackupResult:
@@ -437,46 +486,77 @@ def backup(settings: Settings, now: datetime | None = None, s3=None) -> BackupRe
     key = object_key(settings, taken_at)
     pg_dump = _binary(settings, "pg_dump")
     conninfo, env = _libpq(settings.database_url)
-    with psycopg.connect(_plain(settings.database_url)) as conn, \
-            tempfile.TemporaryFile() as errors:
+    with psycopg.connect(_plain(settings.database_url)) as conn, tempfile.TemporaryFile() as errors:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         cur = conn.cursor()
         # An error rather than fewer rows if a row-level security policy would filter them.
         cur.execute("SET row_security = off")
         snapshot = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        manifest = {"format": FORMAT, "taken_at": taken_at.isoformat(),
-                    "database": dbadmin.database_name(settings.database_url),
-                    "server_version": cur.execute("SHOW server_version").fetchone()[0],
-                    "counts": row_counts(cur), "policies": _policies(cur)}
+        manifest = {
+            "format": FORMAT,
+            "taken_at": taken_at.isoformat(),
+            "database": dbadmin.database_name(settings.database_url),
+            "server_version": cur.execute("SHOW server_version").fetchone()[0],
+            "counts": row_counts(cur),
+            "policies": _policies(cur),
+        }
         proc = subprocess.Popen(  # noqa: S603  (our binary, our arguments)
-            [pg_dump, "--format=custom", f"--snapshot={snapshot}", "--no-password",
-             f"--dbname={conninfo}"], stdout=subprocess.PIPE, stderr=errors, env=env)
+            [
+                pg_dump,
+                "--format=custom",
+                f"--snapshot={snapshot}",
+                "--no-password",
+                f"--dbname={conninfo}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
+        )
 
         def finished() -> None:
             if proc.wait() != 0:
-                raise BackupError(f"pg_dump failed (exit {proc.returncode}): "
-                                  f"{_stderr_text(errors)}")
+                raise BackupError(
+                    f"pg_dump failed (exit {proc.returncode}): {_stderr_text(errors)}"
+                )
 
-        reader = _EncryptingReader(json.dumps(manifest).encode(), proc.stdout, finished,
-                                   settings.keys[0])
+        reader = _EncryptingReader(
+            json.dumps(manifest).encode(), proc.stdout, finished, settings.keys[0]
+        )
         try:
-            s3.upload_fileobj(reader, settings.bucket, key, Config=_TRANSFER, ExtraArgs={
-                "ContentType": "application/octet-stream",
-                "Metadata": {"format": FORMAT, "key-id": key_id(settings.keys[0]),
-                             "taken-at": taken_at.isoformat()}})
+            s3.upload_fileobj(
+                reader,
+                settings.bucket,
+                key,
+                Config=_TRANSFER,
+                ExtraArgs={
+                    "ContentType": "application/octet-stream",
+                    "Metadata": {
+                        "format": FORMAT,
+                        "key-id": key_id(settings.keys[0]),
+                        "taken-at": taken_at.isoformat(),
+                    },
+                },
+            )
         finally:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
             proc.stdout.close()
     pruned = prune(settings, s3)
-    return BackupResult(key, reader.size, time.monotonic() - started,
-                        len(manifest["counts"]), sum(manifest["counts"].values()), pruned)
+    return BackupResult(
+        key,
+        reader.size,
+        time.monotonic() - started,
+        len(manifest["counts"]),
+        sum(manifest["counts"].values()),
+        pruned,
+    )
 
 
-def run(source: Settings | Config | Mapping[str, Any], redis,
-        now: datetime | None = None) -> BackupResult:
+def run(
+    source: Settings | Config | Mapping[str, Any], redis, now: datetime | None = None
+) -> BackupResult:
     """A backup (settings, or the config to read them from) with its outcome recorded for
     the alerts (railsaas_backup_last_success / _failure) and logged. Raises on failure: the
     caller makes it a failed job."""
@@ -488,9 +568,17 @@ def run(source: Settings | Config | Mapping[str, Any], redis,
         log.error("database backup failed: %s", exc, exc_info=True)
         raise
     metrics.backup_finished(redis, ok=True)
-    log.info("database backup stored", extra={
-        "key": result.key, "bytes": result.size, "seconds": round(result.seconds, 1),
-        "tables": result.tables, "rows": result.rows, "pruned": len(result.pruned)})
+    log.info(
+        "database backup stored",
+        extra={
+            "key": result.key,
+            "bytes": result.size,
+            "seconds": round(result.seconds, 1),
+            "tables": result.tables,
+            "rows": result.rows,
+            "pruned": len(result.pruned),
+        },
+    )
     return result
 
 
@@ -500,15 +588,20 @@ def record_failure(cfg: Config, exc: BaseException) -> None:
     engine = dbadmin.admin_engine(cfg.system_database_url)  # job_failures: system/admin only
     try:
         with Session(engine) as session, session.begin():
-            session.add(JobFailure(
-                task_name=TASK_NAME, exception_type=type(exc).__name__,
-                message=logs.redactor(str(exc))[:2000],
-                traceback=logs.redactor("".join(traceback.format_exception(exc)))[-20000:]))
+            session.add(
+                JobFailure(
+                    task_name=TASK_NAME,
+                    exception_type=type(exc).__name__,
+                    message=logs.redactor(str(exc))[:2000],
+                    traceback=logs.redactor("".join(traceback.format_exception(exc)))[-20000:],
+                )
+            )
     finally:
         engine.dispose()
 
 
 # --- restore --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Restored:
@@ -523,8 +616,9 @@ def _admin_url(settings: Settings) -> str:
 
 def _database_exists(admin_url: str, name: str) -> bool:
     with psycopg.connect(_plain(admin_url), autocommit=True) as conn:
-        return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                 (name,)).fetchone())
+        return bool(
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        )
 
 
 def _plain(url: str) -> str:
@@ -533,8 +627,9 @@ def _plain(url: str) -> str:
 
 def drop_database(admin_url: str, name: str) -> None:
     with psycopg.connect(_plain(admin_url), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                     .format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def restore(settings: Settings, key: str, database: str, s3=None) -> Restored:
@@ -544,11 +639,11 @@ def restore(settings: Settings, key: str, database: str, s3=None) -> Restored:
     admin = _admin_url(settings)
     live = dbadmin.database_name(admin)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", database):
-        raise BackupError("The new database's name must be letters, digits and _ "
-                          "(at most 63).")
+        raise BackupError("The new database's name must be letters, digits and _ (at most 63).")
     if database == live or _database_exists(admin, database):
-        raise BackupError(f"Database {database} exists: restore goes into a new database "
-                          "only, never over one.")
+        raise BackupError(
+            f"Database {database} exists: restore goes into a new database only, never over one."
+        )
     s3 = s3 or s3_client(settings)
     try:
         head = s3.head_object(Bucket=settings.bucket, Key=key)
@@ -583,8 +678,17 @@ def _pg_restore(settings: Settings, pg_restore: str, s3, key: str, target: str) 
     with tempfile.TemporaryFile() as errors:
         # One transaction: a restore that stops half-way leaves nothing behind.
         proc = subprocess.Popen(  # noqa: S603  (our binary, our arguments)
-            [pg_restore, "--single-transaction", "--exit-on-error", "--no-password",
-             f"--dbname={conninfo}"], stdin=subprocess.PIPE, stderr=errors, env=env)
+            [
+                pg_restore,
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-password",
+                f"--dbname={conninfo}",
+            ],
+            stdin=subprocess.PIPE,
+            stderr=errors,
+            env=env,
+        )
         try:
             for chunk in frames:
                 proc.stdin.write(chunk)
@@ -599,12 +703,12 @@ def _pg_restore(settings: Settings, pg_restore: str, s3, key: str, target: str) 
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.close()
         if proc.wait() != 0:
-            raise BackupError(f"pg_restore failed (exit {proc.returncode}): "
-                              f"{_stderr_text(errors)}")
+            raise BackupError(f"pg_restore failed (exit {proc.returncode}): {_stderr_text(errors)}")
     return manifest
 
 
 # --- the restore drill ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -642,20 +746,30 @@ def verify(settings: Settings, key: str | None = None, s3=None) -> Verification:
     finally:
         drop_database(admin, scratch)
     dumped = restored.manifest["counts"]
-    mismatches = {t: (dumped.get(t), counts.get(t)) for t in set(dumped) | set(counts)
-                  if dumped.get(t) != counts.get(t)}
+    mismatches = {
+        t: (dumped.get(t), counts.get(t))
+        for t in set(dumped) | set(counts)
+        if dumped.get(t) != counts.get(t)
+    }
     if policies != restored.manifest.get("policies"):
-        mismatches["(row-level security policies)"] = (restored.manifest.get("policies"),
-                                                       policies)
-    return Verification(key, time.monotonic() - started, restored.seconds, len(counts),
-                        sum(counts.values()), mismatches)
+        mismatches["(row-level security policies)"] = (restored.manifest.get("policies"), policies)
+    return Verification(
+        key,
+        time.monotonic() - started,
+        restored.seconds,
+        len(counts),
+        sum(counts.values()),
+        mismatches,
+    )
 
 
 # --- command --------------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m railsaas.platform.backups",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m railsaas.platform.backups", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("backup", help="dump, encrypt, upload, apply retention")
     sub.add_parser("list", help="the stored backups, oldest first")
@@ -674,8 +788,10 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 _record_failure_safely(cfg, exc)
                 raise
-            print(f"stored {r.key}: {r.size} bytes, {r.tables} tables, {r.rows} rows, "
-                  f"{r.seconds:.1f} s; deleted {len(r.pruned)} old")
+            print(
+                f"stored {r.key}: {r.size} bytes, {r.tables} tables, {r.rows} rows, "
+                f"{r.seconds:.1f} s; deleted {len(r.pruned)} old"
+            )
             return 0
         settings = Settings.from_config(cfg)
         if args.command == "list":
@@ -689,12 +805,16 @@ def main(argv: list[str] | None = None) -> int:
                     raise BackupError("No backups to restore.")
                 key = stored[-1].key
             r = restore(settings, key, args.database)
-            print(f"restored {key} into {r.database} in {r.seconds:.1f} s "
-                  f"({sum(r.manifest['counts'].values())} rows dumped)")
+            print(
+                f"restored {key} into {r.database} in {r.seconds:.1f} s "
+                f"({sum(r.manifest['counts'].values())} rows dumped)"
+            )
         else:
             v = verify(settings, args.key)
-            print(f"{v.key}: restored in {v.restore_seconds:.1f} s, checked in "
-                  f"{v.seconds:.1f} s: {v.tables} tables, {v.rows} rows")
+            print(
+                f"{v.key}: restored in {v.restore_seconds:.1f} s, checked in "
+                f"{v.seconds:.1f} s: {v.tables} tables, {v.rows} rows"
+            )
             for table, (dumped, got) in sorted(v.mismatches.items()):
                 print(f"MISMATCH {table}: {dumped} dumped, {got} restored")
             return 0 if v.ok else 1

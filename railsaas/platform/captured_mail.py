@@ -20,8 +20,10 @@ def read_messages(directory: str | Path) -> list[EmailMessage]:
     path = Path(directory)
     if not path.is_dir():
         return []
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted(path.glob("*.eml"))]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(path.glob("*.eml"))
+    ]
 
 
 def text_of(message: EmailMessage) -> str:
@@ -39,7 +41,7 @@ def split_links(text: str) -> list[tuple[str, bool]]:
     pos = 0
     for m in LINK.finditer(text):
         if m.start() > pos:
-            parts.append((text[pos:m.start()], False))
+            parts.append((text[pos : m.start()], False))
         parts.append((m.group(0), True))
         pos = m.end()
     if pos < len(text):

@@ -46,8 +46,7 @@ def plain_text(value: str) -> str:
     someone typed in an email. Compatibility forms (fullwidth dots, ligatures) are folded
     first, so "evil．com" is caught too."""
     folded = unicodedata.normalize("NFKC", value)
-    cleaned = _WORD.sub(lambda m: REMOVED if _LINK_LIKE.search(m.group(0)) else m.group(0),
-                        folded)
+    cleaned = _WORD.sub(lambda m: REMOVED if _LINK_LIKE.search(m.group(0)) else m.group(0), folded)
     return cleaned
 
 
@@ -68,20 +67,33 @@ def clean_context(value: Any, key: str = "") -> Any:
     return value
 
 
-def queue(session: Session, *, to: str, kind: str, subject: str,
-          tenant_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None,
-          **context) -> Email:
+def queue(
+    session: Session,
+    *,
+    to: str,
+    kind: str,
+    subject: str,
+    tenant_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    **context,
+) -> Email:
     """Render and store an email; it is sent after the caller's transaction commits."""
     subject = plain_text(subject)
-    context = {"base_url": current_app.config["BASE_URL"].rstrip("/"),
-               **clean_context(context)}
+    context = {"base_url": current_app.config["BASE_URL"].rstrip("/"), **clean_context(context)}
     text_body = render_template(f"email/{kind}.txt", **context)
     try:
         html_body = render_template(f"email/{kind}.html", **context)
     except TemplateNotFound:
         html_body = None
-    email = Email(to_address=to, subject=subject, kind=kind, text_body=text_body,
-                  html_body=html_body, tenant_id=tenant_id, user_id=user_id)
+    email = Email(
+        to_address=to,
+        subject=subject,
+        kind=kind,
+        text_body=text_body,
+        html_body=html_body,
+        tenant_id=tenant_id,
+        user_id=user_id,
+    )
     if tenant_id is None:
         unscoped.insert_row(session, email)  # a row of no workspace: see platform/unscoped.py
     else:
@@ -109,8 +121,9 @@ def smtp_send(smtp_url: str, msg: EmailMessage, timeout: float = 15) -> None:
     parts = urlsplit(smtp_url)
     host, port = parts.hostname or "localhost", parts.port
     if parts.scheme == "smtps":
-        client = smtplib.SMTP_SSL(host, port or 465, timeout=timeout,
-                                  context=ssl.create_default_context())
+        client = smtplib.SMTP_SSL(
+            host, port or 465, timeout=timeout, context=ssl.create_default_context()
+        )
     else:
         client = smtplib.SMTP(host, port or 25, timeout=timeout)
     with client:
@@ -130,8 +143,9 @@ def deliver(session: Session, email_id: uuid.UUID) -> str:
         return "skipped"  # a scrubbed body is gone: sending it now would send nothing
     email.attempts += 1
     try:
-        smtp_send(current_app.config["SMTP_URL"],
-                  build_message(email, current_app.config["MAIL_FROM"]))
+        smtp_send(
+            current_app.config["SMTP_URL"], build_message(email, current_app.config["MAIL_FROM"])
+        )
     except (OSError, smtplib.SMTPException) as exc:
         email.last_error = f"{type(exc).__name__}: {exc}"[:1000]
         return "failed"
@@ -147,8 +161,8 @@ def scrub_bodies(session: Session, unsent_days: int, now: datetime | None = None
     cutoff = now - timedelta(days=unsent_days)
     result = session.execute(
         update(Email)
-        .where(Email.text_body != "",
-               or_(Email.sent_at.is_not(None), Email.created_at < cutoff))
+        .where(Email.text_body != "", or_(Email.sent_at.is_not(None), Email.created_at < cutoff))
         .values(text_body="", html_body=None)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount

@@ -24,13 +24,16 @@ log = logging.getLogger(__name__)
 _PENDING = "outbox_pending"
 
 
-def enqueue(session: Session, task: str, *, tenant_id: uuid.UUID | None = None,
-            **args: Any) -> OutboxMessage:
+def enqueue(
+    session: Session, task: str, *, tenant_id: uuid.UUID | None = None, **args: Any
+) -> OutboxMessage:
     """Queue `task(**args)` to run after the caller's transaction commits. Args are ids and
     plain values only: they are stored in the database and sent to the broker."""
-    msg = OutboxMessage(task=task, tenant_id=tenant_id,
-                        args={k: str(v) if isinstance(v, uuid.UUID) else v
-                              for k, v in args.items()})
+    msg = OutboxMessage(
+        task=task,
+        tenant_id=tenant_id,
+        args={k: str(v) if isinstance(v, uuid.UUID) else v for k, v in args.items()},
+    )
     if tenant_id is None:
         unscoped.insert_row(session, msg)  # a row of no workspace: see platform/unscoped.py
     else:
@@ -40,8 +43,9 @@ def enqueue(session: Session, task: str, *, tenant_id: uuid.UUID | None = None,
     return msg
 
 
-def _send(task: str, args: dict[str, Any], outbox_id: int,
-          tenant_id: uuid.UUID | None = None) -> None:
+def _send(
+    task: str, args: dict[str, Any], outbox_id: int, tenant_id: uuid.UUID | None = None
+) -> None:
     # The tenant travels as a header, so the worker's logs and failure records name it.
     headers: dict[str, Any] = {"outbox_id": outbox_id}
     if tenant_id is not None:
@@ -71,8 +75,11 @@ def _mark_dispatched(session: Session, ids: list[int]) -> None:
     # are invisible to the web login that queued them, and the caller's transaction is over.
     with db.sessionmaker() as s:
         set_context(s, SYSTEM)
-        s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                  .values(dispatched_at=datetime.now(UTC)))
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(dispatched_at=datetime.now(UTC))
+        )
         s.commit()
 
 
@@ -80,14 +87,15 @@ def discard_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def sweep(session: Session, older_than: timedelta = timedelta(seconds=20),
-          batch: int = 500) -> int:
+def sweep(session: Session, older_than: timedelta = timedelta(seconds=20), batch: int = 500) -> int:
     """Resend rows committed but never dispatched (a crash between commit and send)."""
     cutoff = datetime.now(UTC) - older_than
     rows = session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.dispatched_at.is_(None), OutboxMessage.created_at < cutoff)
-        .order_by(OutboxMessage.id).limit(batch).with_for_update(skip_locked=True)
+        .order_by(OutboxMessage.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
     ).all()
     for msg in rows:
         _send(msg.task, msg.args, msg.id, msg.tenant_id)

@@ -85,30 +85,35 @@ class Limit:
 # Failed sign-ins (and re-authentications) per account, keyed by a digest of the email, and
 # per client IP (4x as many, as offices share an address); the account's count is cleared by
 # a successful sign-in.
-LOGIN_PER_ACCOUNT = Limit("auth:login-account", _setting("LOGIN_MAX_ATTEMPTS"),
-                          _setting("LOGIN_LOCK_SECONDS"))
-LOGIN_PER_IP = Limit("auth:login-ip", _setting("LOGIN_MAX_ATTEMPTS", 4),
-                     _setting("LOGIN_LOCK_SECONDS"))
+LOGIN_PER_ACCOUNT = Limit(
+    "auth:login-account", _setting("LOGIN_MAX_ATTEMPTS"), _setting("LOGIN_LOCK_SECONDS")
+)
+LOGIN_PER_IP = Limit(
+    "auth:login-ip", _setting("LOGIN_MAX_ATTEMPTS", 4), _setting("LOGIN_LOCK_SECONDS")
+)
 # One verification or reset email per address (and purpose) a minute.
 MAIL_RESEND = Limit("auth:mail", _fixed(1), _fixed(60))
 # Per client IP, on the forms anyone may post (pages and API alike).
 SIGNUP_PER_IP = Limit("auth:signup-ip", _setting("SIGNUPS_PER_IP_PER_HOUR"), _fixed(3600))
 FORGOT_PER_IP = Limit("auth:forgot-ip", _setting("FORGOT_PER_IP_PER_HOUR"), _fixed(3600))
-VERIFY_RESEND_PER_IP = Limit("auth:verify-resend-ip", _setting("VERIFY_RESEND_PER_IP_PER_HOUR"),
-                             _fixed(3600))
+VERIFY_RESEND_PER_IP = Limit(
+    "auth:verify-resend-ip", _setting("VERIFY_RESEND_PER_IP_PER_HOUR"), _fixed(3600)
+)
 # One resend of an invitation a minute; invitation emails per workspace per (UTC) day.
 INVITATION_RESEND = Limit("teams:resend", _fixed(1), _fixed(60))
-INVITATIONS_PER_DAY = Limit("teams:invitations", _setting("INVITATIONS_PER_DAY"), _fixed(DAY),
-                            per_utc_day=True)
+INVITATIONS_PER_DAY = Limit(
+    "teams:invitations", _setting("INVITATIONS_PER_DAY"), _fixed(DAY), per_utc_day=True
+)
 # The JSON API: requests per credential (an API token, or one user's session tokens) and per
 # client IP, signed in or not.
-API_PER_TOKEN = Limit("api:credential", _setting("API_RATE_LIMIT_PER_TOKEN"),
-                      _setting("API_RATE_WINDOW_SECONDS"))
-API_PER_IP = Limit("api:ip", _setting("API_RATE_LIMIT_PER_IP"),
-                   _setting("API_RATE_WINDOW_SECONDS"))
+API_PER_TOKEN = Limit(
+    "api:credential", _setting("API_RATE_LIMIT_PER_TOKEN"), _setting("API_RATE_WINDOW_SECONDS")
+)
+API_PER_IP = Limit("api:ip", _setting("API_RATE_LIMIT_PER_IP"), _setting("API_RATE_WINDOW_SECONDS"))
 
 
 # --- counting -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Window:
@@ -145,8 +150,12 @@ def _keys(limit: Limit, keys: tuple[Any, ...]) -> tuple[str, ...]:
 
 
 def _unavailable(limit: Limit, what: str) -> None:
-    log.warning("redis unavailable: %s throttle %s skipped", limit.namespace, what,
-                extra={"throttle": limit.namespace})
+    log.warning(
+        "redis unavailable: %s throttle %s skipped",
+        limit.namespace,
+        what,
+        extra={"throttle": limit.namespace},
+    )
 
 
 def hit(limit: Limit, *keys: Any) -> bool:
@@ -187,9 +196,12 @@ def take(limit: Limit, *keys: Any) -> Window | None:
     except redis.RedisError:
         _unavailable(limit, "hit")
         return None
-    return Window(limit=item.amount, remaining=stats.remaining,
-                  reset=max(1, math.ceil(stats.reset_time - time.time())),
-                  exceeded=not allowed)
+    return Window(
+        limit=item.amount,
+        remaining=stats.remaining,
+        reset=max(1, math.ceil(stats.reset_time - time.time())),
+        exceeded=not allowed,
+    )
 
 
 def clear(limit: Limit, *keys: Any) -> None:

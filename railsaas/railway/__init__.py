@@ -18,7 +18,16 @@ from railsaas.railway.status import instance_status
 from railsaas.railway.templates import MissingVariables, fill_variables
 
 __all__ = [
-    "InvalidRequest", "MissingVariables", "NotFound", "RailwayClient", "RailwayError",
-    "RateLimited", "Unauthorized", "Unavailable", "fill_variables", "instance_status",
-    "railway_client", "reset_clients",
+    "InvalidRequest",
+    "MissingVariables",
+    "NotFound",
+    "RailwayClient",
+    "RailwayError",
+    "RateLimited",
+    "Unauthorized",
+    "Unavailable",
+    "fill_variables",
+    "instance_status",
+    "railway_client",
+    "reset_clients",
 ]

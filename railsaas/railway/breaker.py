@@ -49,9 +49,16 @@ return 'closed'
 
 
 class CircuitBreaker:
-    def __init__(self, redis, *, prefix: str = "railway", failure_threshold: int = 5,
-                 failure_window: float = 60.0, reset_timeout: float = 30.0,
-                 probe_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        redis,
+        *,
+        prefix: str = "railway",
+        failure_threshold: int = 5,
+        failure_window: float = 60.0,
+        reset_timeout: float = 30.0,
+        probe_timeout: float = 120.0,
+    ) -> None:
         self.redis = redis
         self.failure_threshold = failure_threshold
         self.failure_window = failure_window
@@ -63,14 +70,19 @@ class CircuitBreaker:
         self._failure = redis.register_script(_FAILURE)
         # Redis down: this process keeps its own breaker meanwhile.
         self._fallback = LocalCircuitBreaker(
-            failure_threshold=failure_threshold, failure_window=failure_window,
-            reset_timeout=reset_timeout, probe_timeout=probe_timeout)
+            failure_threshold=failure_threshold,
+            failure_window=failure_window,
+            reset_timeout=reset_timeout,
+            probe_timeout=probe_timeout,
+        )
 
     def before(self, operation: str | None = None) -> bool:
         """Raise Unavailable while open; return True when this call is the half-open probe."""
         try:
-            state, wait = self._before(keys=self.keys, args=[
-                int(self.probe_timeout * 1000), repr(float(self.reset_timeout))])
+            state, wait = self._before(
+                keys=self.keys,
+                args=[int(self.probe_timeout * 1000), repr(float(self.reset_timeout))],
+            )
         except RedisError:
             return self._fallback.before(operation)
         if isinstance(state, bytes):
@@ -92,9 +104,15 @@ class CircuitBreaker:
 
     def failure(self, probe: bool = False) -> None:
         try:
-            self._failure(keys=self.keys, args=[
-                self.failure_threshold, int(self.failure_window * 1000),
-                repr(float(self.reset_timeout)), "1" if probe else "0"])
+            self._failure(
+                keys=self.keys,
+                args=[
+                    self.failure_threshold,
+                    int(self.failure_window * 1000),
+                    repr(float(self.reset_timeout)),
+                    "1" if probe else "0",
+                ],
+            )
         except RedisError:
             self._fallback.failure(probe)
 
@@ -109,16 +127,25 @@ class CircuitBreaker:
 
 
 def _open_error(operation: str | None, wait: float) -> Unavailable:
-    return Unavailable("Railway is failing; circuit breaker open, not sending",
-                       operation=operation, retry_after=max(wait, 0.0))
+    return Unavailable(
+        "Railway is failing; circuit breaker open, not sending",
+        operation=operation,
+        retry_after=max(wait, 0.0),
+    )
 
 
 class LocalCircuitBreaker:
     """The same breaker kept in this process only (scripts and tools without Redis)."""
 
-    def __init__(self, *, failure_threshold: int = 5, failure_window: float = 60.0,
-                 reset_timeout: float = 30.0, probe_timeout: float = 120.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        failure_threshold: int = 5,
+        failure_window: float = 60.0,
+        reset_timeout: float = 30.0,
+        probe_timeout: float = 120.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.failure_threshold = failure_threshold
         self.failure_window = failure_window
         self.reset_timeout = reset_timeout

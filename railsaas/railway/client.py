@@ -96,18 +96,33 @@ from railsaas.railway.types import (
 
 log = logging.getLogger("railsaas.railway")
 
-DEFAULT_METRICS = ("CPU_USAGE", "MEMORY_USAGE_GB", "NETWORK_RX_GB", "NETWORK_TX_GB",
-                   "DISK_USAGE_GB")
-DEFAULT_USAGE = ("CPU_USAGE", "MEMORY_USAGE_GB", "NETWORK_TX_GB", "DISK_USAGE_GB",
-                 "BACKUP_USAGE_GB")
+DEFAULT_METRICS = (
+    "CPU_USAGE",
+    "MEMORY_USAGE_GB",
+    "NETWORK_RX_GB",
+    "NETWORK_TX_GB",
+    "DISK_USAGE_GB",
+)
+DEFAULT_USAGE = (
+    "CPU_USAGE",
+    "MEMORY_USAGE_GB",
+    "NETWORK_TX_GB",
+    "DISK_USAGE_GB",
+    "BACKUP_USAGE_GB",
+)
 # Mutations that are safe to send twice: deleting, stopping, restarting or upserting the
 # same thing again changes nothing more. The others create something new each time.
 # Redeploys (DeploymentRedeploy, ServiceInstanceRedeploy, ServiceInstanceDeployV2) are not:
 # each one sent makes one more deployment.
-IDEMPOTENT_MUTATIONS = frozenset({
-    "ProjectDelete", "DeploymentRestart", "DeploymentStop", "DeploymentRemove",
-    "VariableCollectionUpsert",
-})
+IDEMPOTENT_MUTATIONS = frozenset(
+    {
+        "ProjectDelete",
+        "DeploymentRestart",
+        "DeploymentStop",
+        "DeploymentRemove",
+        "VariableCollectionUpsert",
+    }
+)
 # The CLI's HTTP timeout (src/consts.rs DEFAULT_HTTP_TIMEOUT_SECS): a mutation's answer may
 # take this long, and one given up on early is an answer lost.
 MUTATION_READ_TIMEOUT = 90.0
@@ -116,10 +131,16 @@ PROJECTS_PAGE_SIZE = 5000
 # Share of the rate budget web reads leave for deploys and polls.
 WEB_BUDGET_RESERVE = 0.3
 # Resolver messages that mean "Railway had a problem", not "your request is wrong".
-_TRANSIENT_MESSAGES = ("internal server error", "problem processing request",
-                       "service unavailable", "timed out", "try again")
-_VALIDATION_CODES = frozenset({"GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED",
-                               "BAD_USER_INPUT", "BAD_REQUEST"})
+_TRANSIENT_MESSAGES = (
+    "internal server error",
+    "problem processing request",
+    "service unavailable",
+    "timed out",
+    "try again",
+)
+_VALIDATION_CODES = frozenset(
+    {"GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED", "BAD_USER_INPUT", "BAD_REQUEST"}
+)
 
 
 class _Secret:
@@ -183,7 +204,7 @@ def _strip_none(variables: Mapping[str, Any]) -> dict[str, Any]:
 
 def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _cfg(config: Any, name: str, default: Any = None) -> Any:
@@ -195,17 +216,32 @@ def _cfg(config: Any, name: str, default: Any = None) -> Any:
 class RailwayClient:
     """Thread-safe; one per process is plenty (see `railway_client()`)."""
 
-    def __init__(self, *, api_url: str, token: str, workspace_id: str = "", redis=None,
-                 plan: str = "pro", rate_per_hour: int | str | None = None,
-                 rate_per_second: int | str | None = None, connect_timeout: float = 5.0,
-                 read_timeout: float = 60.0, max_attempts: int = 4, backoff_base: float = 0.5,
-                 backoff_cap: float = 10.0, max_rate_wait: float = 30.0,
-                 breaker_threshold: int = 5, breaker_window: float = 60.0,
-                 breaker_reset_seconds: float = 30.0, batch_size: int = 100,
-                 mutation_read_timeout: float = MUTATION_READ_TIMEOUT,
-                 key_prefix: str = "railway", transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token: str,
+        workspace_id: str = "",
+        redis=None,
+        plan: str = "pro",
+        rate_per_hour: int | str | None = None,
+        rate_per_second: int | str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 10.0,
+        max_rate_wait: float = 30.0,
+        breaker_threshold: int = 5,
+        breaker_window: float = 60.0,
+        breaker_reset_seconds: float = 30.0,
+        batch_size: int = 100,
+        mutation_read_timeout: float = MUTATION_READ_TIMEOUT,
+        key_prefix: str = "railway",
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self.api_url = api_url
         self.workspace_id = workspace_id or None
         self._token = _Secret(token)
@@ -216,31 +252,51 @@ class RailwayClient:
         self.batch_size = max(1, int(batch_size))
         self.budget_reserve = 0.0
         self.mutation_timeout = httpx.Timeout(
-            connect=connect_timeout, read=max(float(mutation_read_timeout), read_timeout),
-            write=connect_timeout * 2, pool=connect_timeout * 2)
+            connect=connect_timeout,
+            read=max(float(mutation_read_timeout), read_timeout),
+            write=connect_timeout * 2,
+            pool=connect_timeout * 2,
+        )
         self.sleep = sleep
         self._rng = rng or random.Random()
         limits = limits_for(plan, rate_per_hour, rate_per_second)
-        probe_timeout = (connect_timeout + max(read_timeout, float(mutation_read_timeout))
-                         + float(max_rate_wait) + 5)
+        probe_timeout = (
+            connect_timeout
+            + max(read_timeout, float(mutation_read_timeout))
+            + float(max_rate_wait)
+            + 5
+        )
         if redis is not None:
             self.budget = RateBudget(redis, limits, prefix=key_prefix, sleep=sleep)
             self.breaker = CircuitBreaker(
-                redis, prefix=key_prefix, failure_threshold=breaker_threshold,
-                failure_window=breaker_window, reset_timeout=breaker_reset_seconds,
-                probe_timeout=probe_timeout)
+                redis,
+                prefix=key_prefix,
+                failure_threshold=breaker_threshold,
+                failure_window=breaker_window,
+                reset_timeout=breaker_reset_seconds,
+                probe_timeout=probe_timeout,
+            )
         else:
             self.budget = LocalRateBudget(limits, sleep=sleep)
             self.breaker = LocalCircuitBreaker(
-                failure_threshold=breaker_threshold, failure_window=breaker_window,
-                reset_timeout=breaker_reset_seconds, probe_timeout=probe_timeout)
+                failure_threshold=breaker_threshold,
+                failure_window=breaker_window,
+                reset_timeout=breaker_reset_seconds,
+                probe_timeout=probe_timeout,
+            )
         self._auth = _BearerAuth(self._token)
         self._http = httpx.Client(
-            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
-                                  write=connect_timeout * 2, pool=connect_timeout * 2),
+            timeout=httpx.Timeout(
+                connect=connect_timeout,
+                read=read_timeout,
+                write=connect_timeout * 2,
+                pool=connect_timeout * 2,
+            ),
             headers={"User-Agent": "railsaas", "Accept": "application/json"},
-            transport=transport, follow_redirects=False,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+            transport=transport,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
 
     # -- construction -----------------------------------------------------------------
 
@@ -281,12 +337,16 @@ class RailwayClient:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"RailwayClient(api_url={self.api_url!r}, workspace_id={self.workspace_id!r}, "
-                f"token=<redacted>)")
+        return (
+            f"RailwayClient(api_url={self.api_url!r}, workspace_id={self.workspace_id!r}, "
+            f"token=<redacted>)"
+        )
 
     def __reduce__(self):
-        raise TypeError("RailwayClient cannot be serialized: pass ids to tasks and build the "
-                        "client there with railway_client()")
+        raise TypeError(
+            "RailwayClient cannot be serialized: pass ids to tasks and build the "
+            "client there with railway_client()"
+        )
 
     # -- transport ----------------------------------------------------------------------
 
@@ -305,8 +365,9 @@ class RailwayClient:
         failure: _Outcome | None = None
         extra = {"timeout": self.mutation_timeout} if mutation else {}
         try:
-            resp = self._http.post(self.api_url, json=payload,
-                                   auth=self._auth if auth else None, **extra)
+            resp = self._http.post(
+                self.api_url, json=payload, auth=self._auth if auth else None, **extra
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             failure = _Outcome("failure", sent=False, detail=type(exc).__name__)
         except httpx.TimeoutException as exc:
@@ -318,14 +379,22 @@ class RailwayClient:
             # request headers) is chained to what callers and Sentry see.
             return failure
         elapsed = (time.monotonic() - started) * 1000
-        log.debug("railway %s -> HTTP %s in %.0f ms", payload.get("operationName"),
-                  resp.status_code, elapsed)
+        log.debug(
+            "railway %s -> HTTP %s in %.0f ms",
+            payload.get("operationName"),
+            resp.status_code,
+            elapsed,
+        )
         if resp.status_code == 429:
             # Retry-After is the word on a 429 (it may be the per-second limit speaking);
             # the X-RateLimit-* headers feed the budget from ordinary answers only.
             wait = parse_retry_after(resp.headers.get("retry-after"), time.time())
-            return _Outcome("rate_limited", status=429, retry_after=wait,
-                            detail=f"HTTP 429, Retry-After {wait:g} s")
+            return _Outcome(
+                "rate_limited",
+                status=429,
+                retry_after=wait,
+                detail=f"HTTP 429, Retry-After {wait:g} s",
+            )
         if auth:  # an anonymous call (template lookup) is counted against another budget
             self.budget.observe(resp.headers)
             metrics.railway_rate_headers(resp.headers)
@@ -335,26 +404,34 @@ class RailwayClient:
             body = None
         if not isinstance(body, dict) or not ("data" in body or "errors" in body):
             kind = resp.headers.get("content-type", "?").split(";")[0]
-            return _Outcome("failure", status=resp.status_code,
-                            detail=f"HTTP {resp.status_code} with a non-JSON body ({kind})")
+            return _Outcome(
+                "failure",
+                status=resp.status_code,
+                detail=f"HTTP {resp.status_code} with a non-JSON body ({kind})",
+            )
         if resp.status_code >= 500:
-            return _Outcome("failure", status=resp.status_code, body=body,
-                            detail=f"HTTP {resp.status_code}")
+            return _Outcome(
+                "failure", status=resp.status_code, body=body, detail=f"HTTP {resp.status_code}"
+            )
         if body.get("data") is None and not body.get("errors"):
             return _Outcome("failure", status=resp.status_code, detail="missing response data")
         errors = body.get("errors") or []
         if errors and body.get("data") is None and _is_transient(errors):
-            return _Outcome("failure", status=resp.status_code, body=body,
-                            detail=self._redact(str(errors[0].get("message"))[:200]))
+            return _Outcome(
+                "failure",
+                status=resp.status_code,
+                body=body,
+                detail=self._redact(str(errors[0].get("message"))[:200]),
+            )
         return _Outcome("ok", status=resp.status_code, body=body)
 
-    def _request(self, op: documents.Operation, variables: Mapping[str, Any], *,
-                 auth: bool = True) -> tuple[dict, int | None]:
+    def _request(
+        self, op: documents.Operation, variables: Mapping[str, Any], *, auth: bool = True
+    ) -> tuple[dict, int | None]:
         """Send `op` with retries; return the JSON body (data and maybe errors) and status."""
         if auth and not self._token:
             raise Unauthorized("RAILWAY_API_TOKEN is not set", operation=op.name)
-        payload = {"query": op.text, "variables": _strip_none(variables),
-                   "operationName": op.name}
+        payload = {"query": op.text, "variables": _strip_none(variables), "operationName": op.name}
         safe = op.kind == "query" or op.name in IDEMPOTENT_MUTATIONS
         attempt = 0
         while True:
@@ -365,12 +442,14 @@ class RailwayClient:
             except RateLimited as exc:
                 if probe:
                     self.breaker.release_probe()  # nothing sent, nothing learned
-                raise RateLimited(exc.message, operation=op.name,
-                                  retry_after=exc.retry_after) from None
+                raise RateLimited(
+                    exc.message, operation=op.name, retry_after=exc.retry_after
+                ) from None
             sent_at = time.monotonic()
             outcome = self._post_once(payload, auth, op.kind == "mutation")
-            metrics.railway_request(op.name, time.monotonic() - sent_at,
-                                    error=_metric_error(outcome))
+            metrics.railway_request(
+                op.name, time.monotonic() - sent_at, error=_metric_error(outcome)
+            )
             if outcome.kind == "ok":
                 self.breaker.success(probe)
                 return outcome.body, outcome.status
@@ -378,9 +457,12 @@ class RailwayClient:
                 self.breaker.success(probe)  # an answer: Railway is up
                 self.budget.block(outcome.retry_after)
                 if attempt >= self.max_attempts or outcome.retry_after > self.max_rate_wait:
-                    raise RateLimited(f"Railway rate limit ({outcome.detail})",
-                                      operation=op.name, status=429,
-                                      retry_after=outcome.retry_after)
+                    raise RateLimited(
+                        f"Railway rate limit ({outcome.detail})",
+                        operation=op.name,
+                        status=429,
+                        retry_after=outcome.retry_after,
+                    )
                 log.warning("railway %s rate limited (%s); waiting", op.name, outcome.detail)
                 continue  # the budget now holds everyone back for Retry-After
             self.breaker.failure(probe)
@@ -388,10 +470,18 @@ class RailwayClient:
             if maybe_applied or attempt >= self.max_attempts:
                 raise Unavailable(
                     f"Railway unavailable after {attempt} attempt(s): {outcome.detail}",
-                    operation=op.name, status=outcome.status, maybe_applied=maybe_applied)
+                    operation=op.name,
+                    status=outcome.status,
+                    maybe_applied=maybe_applied,
+                )
             delay = self._backoff(attempt)
-            log.warning("railway %s attempt %d failed (%s); retrying in %.2f s",
-                        op.name, attempt, outcome.detail, delay)
+            log.warning(
+                "railway %s attempt %d failed (%s); retrying in %.2f s",
+                op.name,
+                attempt,
+                outcome.detail,
+                delay,
+            )
             self.sleep(delay)
 
     def _raise_for_errors(self, op_name: str, errors: list[dict], status: int | None) -> None:
@@ -401,8 +491,9 @@ class RailwayClient:
         metrics.railway_error(op_name, metrics.error_kind(exc))
         raise exc
 
-    def execute(self, name: str, variables: Mapping[str, Any] | None = None, *,
-                auth: bool = True) -> dict:
+    def execute(
+        self, name: str, variables: Mapping[str, Any] | None = None, *, auth: bool = True
+    ) -> dict:
         """Run the operation `name` from operations/; return its `data`, or raise."""
         op = documents.operation(name)
         body, status = self._request(op, variables or {}, auth=auth)
@@ -415,22 +506,35 @@ class RailwayClient:
     def template(self, code: str) -> Template:
         """A marketplace template with its serializedConfig (sent without auth)."""
         return Template.from_api(
-            self.execute("TemplateByCode", {"code": code}, auth=False)["template"])
+            self.execute("TemplateByCode", {"code": code}, auth=False)["template"]
+        )
 
     def project(self, project_id: str) -> Project:
         return Project.from_api(self.execute("Project", {"id": project_id})["project"])
 
-    def projects(self, workspace_id: str | None = None, page_size: int = PROJECTS_PAGE_SIZE
-                 ) -> list[ProjectSummary]:
+    def projects(
+        self, workspace_id: str | None = None, page_size: int = PROJECTS_PAGE_SIZE
+    ) -> list[ProjectSummary]:
         """Every project of the workspace (the configured one by default)."""
         out: list[ProjectSummary] = []
         after = None
         while True:
-            conn = self.execute("Projects", {"workspaceId": workspace_id or self.workspace_id,
-                                             "first": page_size, "after": after})["projects"]
-            out.extend(ProjectSummary(id=e["node"]["id"], name=e["node"]["name"],
-                                      created_at=parse_time(e["node"].get("createdAt")))
-                       for e in conn["edges"])
+            conn = self.execute(
+                "Projects",
+                {
+                    "workspaceId": workspace_id or self.workspace_id,
+                    "first": page_size,
+                    "after": after,
+                },
+            )["projects"]
+            out.extend(
+                ProjectSummary(
+                    id=e["node"]["id"],
+                    name=e["node"]["name"],
+                    created_at=parse_time(e["node"].get("createdAt")),
+                )
+                for e in conn["edges"]
+            )
             if not conn["pageInfo"]["hasNextPage"]:
                 return out
             after = conn["pageInfo"]["endCursor"]
@@ -441,13 +545,19 @@ class RailwayClient:
         matches.sort(key=lambda p: p.created_at or datetime.min.replace(tzinfo=UTC))
         return matches[0] if matches else None
 
-    def create_project(self, name: str, *, description: str | None = None,
-                       environment_name: str = "production") -> Project:
+    def create_project(
+        self, name: str, *, description: str | None = None, environment_name: str = "production"
+    ) -> Project:
         """Create a project (with its default environment). Safe to call again after a lost
         answer: if Railway may have created it, the project called `name` is returned."""
-        variables = {"input": {"name": name, "description": description,
-                               "workspaceId": self.workspace_id,
-                               "defaultEnvironmentName": environment_name}}
+        variables = {
+            "input": {
+                "name": name,
+                "description": description,
+                "workspaceId": self.workspace_id,
+                "defaultEnvironmentName": environment_name,
+            }
+        }
         variables["input"] = _strip_none(variables["input"])
         try:
             data = self.execute("ProjectCreate", variables)
@@ -474,21 +584,35 @@ class RailwayClient:
                 raise
             return True
 
-    def deploy_template(self, template_id: str, serialized_config: Mapping[str, Any], *,
-                        project_id: str | None = None, environment_id: str | None = None,
-                        workspace_id: str | None = None) -> TemplateDeployment:
+    def deploy_template(
+        self,
+        template_id: str,
+        serialized_config: Mapping[str, Any],
+        *,
+        project_id: str | None = None,
+        environment_id: str | None = None,
+        workspace_id: str | None = None,
+    ) -> TemplateDeployment:
         """templateDeployV2. Never re-sent after the request may have reached Railway: the
         answer returns at once but the services appear only as the workflow runs (seconds to
         minutes), so finding none right after a lost answer proves nothing. A lost answer
         raises Unavailable(maybe_applied=True); the caller watches the project instead."""
-        variables = {"input": _strip_none({
-            "templateId": template_id, "serializedConfig": dict(serialized_config),
-            "projectId": project_id, "environmentId": environment_id,
-            "workspaceId": workspace_id or self.workspace_id})}
+        variables = {
+            "input": _strip_none(
+                {
+                    "templateId": template_id,
+                    "serializedConfig": dict(serialized_config),
+                    "projectId": project_id,
+                    "environmentId": environment_id,
+                    "workspaceId": workspace_id or self.workspace_id,
+                }
+            )
+        }
         data = self.execute("TemplateDeployV2", variables)
         payload = data["templateDeployV2"]
-        return TemplateDeployment(project_id=payload["projectId"],
-                                  workflow_id=payload.get("workflowId"))
+        return TemplateDeployment(
+            project_id=payload["projectId"], workflow_id=payload.get("workflowId")
+        )
 
     def workflow_status(self, workflow_id: str) -> WorkflowResult:
         wf = self.execute("WorkflowStatus", {"workflowId": workflow_id})["workflowStatus"]
@@ -500,25 +624,34 @@ class RailwayClient:
         return Deployment.from_api(self.execute("Deployment", {"id": deployment_id})["deployment"])
 
     def latest_deployment(self, environment_id: str, service_id: str) -> Deployment | None:
-        si = self.execute("LatestDeployment", {"environmentId": environment_id,
-                                               "serviceId": service_id})["serviceInstance"]
+        si = self.execute(
+            "LatestDeployment", {"environmentId": environment_id, "serviceId": service_id}
+        )["serviceInstance"]
         latest = si.get("latestDeployment")
         return Deployment.from_api(latest) if latest else None
 
-    def deployment_statuses(self, deployment_ids: Iterable[str], *,
-                            batch_size: int | None = None) -> dict[str, Deployment | None]:
+    def deployment_statuses(
+        self, deployment_ids: Iterable[str], *, batch_size: int | None = None
+    ) -> dict[str, Deployment | None]:
         """Many deployments, `batch_size` per request (aliases). An id Railway does not know
         (or will not show) maps to None."""
         ids = list(dict.fromkeys(deployment_ids))
         out: dict[str, Deployment | None] = {}
         for chunk in _chunks(ids, batch_size or self.batch_size):
-            out.update(self._batch("DeploymentStatuses", "d", [{"id": i} for i in chunk],
-                                   list(chunk), Deployment.from_api))
+            out.update(
+                self._batch(
+                    "DeploymentStatuses",
+                    "d",
+                    [{"id": i} for i in chunk],
+                    list(chunk),
+                    Deployment.from_api,
+                )
+            )
         return out
 
-    def service_statuses(self, pairs: Iterable[tuple[str, str]], *,
-                         batch_size: int | None = None
-                         ) -> dict[tuple[str, str], ServiceStatus | None]:
+    def service_statuses(
+        self, pairs: Iterable[tuple[str, str]], *, batch_size: int | None = None
+    ) -> dict[tuple[str, str], ServiceStatus | None]:
         """The latest deployment of many (environment_id, service_id) pairs, `batch_size`
         per request. This is what the poller uses: Pro's 10,000 requests an hour keep
         10,000 instances fresh only in batches. A pair Railway does not know maps to None."""
@@ -526,8 +659,11 @@ class RailwayClient:
 
         def parse(d: dict) -> ServiceStatus:
             latest = d.get("latestDeployment")
-            return ServiceStatus(environment_id=d["environmentId"], service_id=d["serviceId"],
-                                 latest=Deployment.from_api(latest) if latest else None)
+            return ServiceStatus(
+                environment_id=d["environmentId"],
+                service_id=d["serviceId"],
+                latest=Deployment.from_api(latest) if latest else None,
+            )
 
         out: dict[tuple[str, str], ServiceStatus | None] = {}
         for chunk in _chunks(keys, batch_size or self.batch_size):
@@ -535,26 +671,30 @@ class RailwayClient:
             out.update(self._batch("ServiceStatuses", "s", items, list(chunk), parse))
         return out
 
-    def _batch(self, name: str, prefix: str, items: list[dict], keys: list,
-               parse: Callable[[dict], Any]) -> dict:
+    def _batch(
+        self, name: str, prefix: str, items: list[dict], keys: list, parse: Callable[[dict], Any]
+    ) -> dict:
         result: dict = {}
         pending = list(range(len(items)))
         while pending:
             op = documents.batch(name, len(pending), prefix)
-            body, status = self._request(
-                op, documents.batch_variables([items[i] for i in pending]))
+            body, status = self._request(op, documents.batch_variables([items[i] for i in pending]))
             data = body.get("data") or {}
             failed: dict[int, dict] = {}
             for err in body.get("errors") or []:
                 path = err.get("path") or []
                 alias = str(path[0]) if path else ""
-                if alias.startswith(prefix) and alias[len(prefix):].isdigit():
-                    failed[int(alias[len(prefix):])] = err
+                if alias.startswith(prefix) and alias[len(prefix) :].isdigit():
+                    failed[int(alias[len(prefix) :])] = err
                 else:  # not about one item: the whole request failed
                     self._raise_for_errors(name, [err], status)
-            if failed and len(failed) == len(pending) and all(
-                    "not authorized" in str(e.get("message", "")).lower()
-                    for e in failed.values()):
+            if (
+                failed
+                and len(failed) == len(pending)
+                and all(
+                    "not authorized" in str(e.get("message", "")).lower() for e in failed.values()
+                )
+            ):
                 self._raise_for_errors(name, [next(iter(failed.values()))], status)
             for j, i in enumerate(pending):
                 if j in failed:
@@ -570,11 +710,14 @@ class RailwayClient:
             break
         return result
 
-    def redeploy_deployment(self, deployment_id: str, *, use_previous_image: bool = False
-                            ) -> Deployment:
+    def redeploy_deployment(
+        self, deployment_id: str, *, use_previous_image: bool = False
+    ) -> Deployment:
         """A new deployment like this one (not retried once sent: it would deploy twice)."""
-        data = self.execute("DeploymentRedeploy", {
-            "id": deployment_id, "usePreviousImageTag": use_previous_image or None})
+        data = self.execute(
+            "DeploymentRedeploy",
+            {"id": deployment_id, "usePreviousImageTag": use_previous_image or None},
+        )
         return Deployment.from_api(data["deploymentRedeploy"])
 
     def restart_deployment(self, deployment_id: str) -> bool:
@@ -589,38 +732,65 @@ class RailwayClient:
     def deploy_service(self, environment_id: str, service_id: str) -> str:
         """serviceInstanceDeployV2: a new deployment from the service's source (for when the
         latest deployment cannot be redeployed, e.g. REMOVED). Returns its id."""
-        return str(self.execute("ServiceInstanceDeployV2", {
-            "environmentId": environment_id, "serviceId": service_id})["serviceInstanceDeployV2"])
+        return str(
+            self.execute(
+                "ServiceInstanceDeployV2",
+                {"environmentId": environment_id, "serviceId": service_id},
+            )["serviceInstanceDeployV2"]
+        )
 
     def redeploy_service(self, environment_id: str, service_id: str) -> bool:
         """serviceInstanceRedeploy: redeploy the service's latest deployment."""
-        return bool(self.execute("ServiceInstanceRedeploy", {
-            "environmentId": environment_id, "serviceId": service_id})["serviceInstanceRedeploy"])
+        return bool(
+            self.execute(
+                "ServiceInstanceRedeploy",
+                {"environmentId": environment_id, "serviceId": service_id},
+            )["serviceInstanceRedeploy"]
+        )
 
     # -- logs -------------------------------------------------------------------------------
 
-    def deployment_logs(self, deployment_id: str, *, since: datetime | str | None = None,
-                        until: datetime | str | None = None, limit: int = 500,
-                        filter: str | None = None) -> list[LogLine]:
+    def deployment_logs(
+        self,
+        deployment_id: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 500,
+        filter: str | None = None,
+    ) -> list[LogLine]:
         """Runtime logs, oldest first. With `since`, only lines strictly after it (feed the
         last line's timestamp back in to get what is new); without, the last `limit`."""
-        return self._logs("DeploymentLogs", "deploymentLogs", deployment_id, since, until,
-                          limit, filter)
+        return self._logs(
+            "DeploymentLogs", "deploymentLogs", deployment_id, since, until, limit, filter
+        )
 
-    def build_logs(self, deployment_id: str, *, since: datetime | str | None = None,
-                   until: datetime | str | None = None, limit: int = 500,
-                   filter: str | None = None) -> list[LogLine]:
+    def build_logs(
+        self,
+        deployment_id: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 500,
+        filter: str | None = None,
+    ) -> list[LogLine]:
         return self._logs("BuildLogs", "buildLogs", deployment_id, since, until, limit, filter)
 
     def _logs(self, name, field, deployment_id, since, until, limit, filt) -> list[LogLine]:
         since_dt = parse_time(since) if isinstance(since, str) else since
         if since_dt is not None and since_dt.tzinfo is None:
             since_dt = since_dt.replace(tzinfo=UTC)
-        data = self.execute(name, {
-            # The start is inclusive: one more line covers the one we already have.
-            "deploymentId": deployment_id, "limit": limit + 1 if since_dt else limit,
-            "startDate": format_time(since_dt) if since_dt else None,
-            "endDate": format_time(until) if until else None, "filter": filt})
+        data = self.execute(
+            name,
+            {
+                # The start is inclusive: one more line covers the one we already have.
+                "deploymentId": deployment_id,
+                "limit": limit + 1 if since_dt else limit,
+                "startDate": format_time(since_dt) if since_dt else None,
+                "endDate": format_time(until) if until else None,
+                "filter": filt,
+            },
+        )
         lines = sorted((LogLine.from_api(d) for d in data[field]), key=lambda ln: ln.timestamp)
         if since_dt is not None:
             # The window's start is inclusive on Railway's side (the CLI drops what it saw).
@@ -630,37 +800,86 @@ class RailwayClient:
 
     # -- variables and domains ---------------------------------------------------------------
 
-    def variables(self, project_id: str, environment_id: str, service_id: str | None = None,
-                  *, unrendered: bool = False) -> dict[str, str]:
-        return dict(self.execute("Variables", {
-            "projectId": project_id, "environmentId": environment_id, "serviceId": service_id,
-            "unrendered": unrendered or None})["variables"] or {})
+    def variables(
+        self,
+        project_id: str,
+        environment_id: str,
+        service_id: str | None = None,
+        *,
+        unrendered: bool = False,
+    ) -> dict[str, str]:
+        return dict(
+            self.execute(
+                "Variables",
+                {
+                    "projectId": project_id,
+                    "environmentId": environment_id,
+                    "serviceId": service_id,
+                    "unrendered": unrendered or None,
+                },
+            )["variables"]
+            or {}
+        )
 
-    def upsert_variables(self, project_id: str, environment_id: str,
-                         variables: Mapping[str, str], *, service_id: str | None = None,
-                         replace: bool = False, skip_deploys: bool = False) -> bool:
+    def upsert_variables(
+        self,
+        project_id: str,
+        environment_id: str,
+        variables: Mapping[str, str],
+        *,
+        service_id: str | None = None,
+        replace: bool = False,
+        skip_deploys: bool = False,
+    ) -> bool:
         """variableCollectionUpsert. Railway redeploys affected services unless
         `skip_deploys`."""
-        return bool(self.execute("VariableCollectionUpsert", {"input": _strip_none({
-            "projectId": project_id, "environmentId": environment_id,
-            "serviceId": service_id, "variables": {k: str(v) for k, v in variables.items()},
-            "replace": replace or None, "skipDeploys": skip_deploys or None})})[
-                "variableCollectionUpsert"])
+        return bool(
+            self.execute(
+                "VariableCollectionUpsert",
+                {
+                    "input": _strip_none(
+                        {
+                            "projectId": project_id,
+                            "environmentId": environment_id,
+                            "serviceId": service_id,
+                            "variables": {k: str(v) for k, v in variables.items()},
+                            "replace": replace or None,
+                            "skipDeploys": skip_deploys or None,
+                        }
+                    )
+                },
+            )["variableCollectionUpsert"]
+        )
 
     def domains(self, project_id: str, environment_id: str, service_id: str) -> Domains:
-        d = self.execute("Domains", {"projectId": project_id, "environmentId": environment_id,
-                                     "serviceId": service_id})["domains"]
+        d = self.execute(
+            "Domains",
+            {"projectId": project_id, "environmentId": environment_id, "serviceId": service_id},
+        )["domains"]
         return Domains(
             service_domains=tuple(ServiceDomain.from_api(x) for x in d["serviceDomains"]),
-            custom_domains=tuple(CustomDomain.from_api(x) for x in d["customDomains"]))
+            custom_domains=tuple(CustomDomain.from_api(x) for x in d["customDomains"]),
+        )
 
-    def create_service_domain(self, environment_id: str, service_id: str, *,
-                              target_port: int | None = None,
-                              project_id: str | None = None) -> ServiceDomain:
+    def create_service_domain(
+        self,
+        environment_id: str,
+        service_id: str,
+        *,
+        target_port: int | None = None,
+        project_id: str | None = None,
+    ) -> ServiceDomain:
         """A `*.up.railway.app` domain. With `project_id`, a lost answer is recovered by
         returning the service domain the service already has."""
-        variables = {"input": _strip_none({"environmentId": environment_id,
-                                           "serviceId": service_id, "targetPort": target_port})}
+        variables = {
+            "input": _strip_none(
+                {
+                    "environmentId": environment_id,
+                    "serviceId": service_id,
+                    "targetPort": target_port,
+                }
+            )
+        }
         try:
             data = self.execute("ServiceDomainCreate", variables)
         except Unavailable as exc:
@@ -672,12 +891,27 @@ class RailwayClient:
             data = self.execute("ServiceDomainCreate", variables)
         return ServiceDomain.from_api(data["serviceDomainCreate"])
 
-    def create_custom_domain(self, project_id: str, environment_id: str, service_id: str,
-                             domain: str, *, target_port: int | None = None) -> CustomDomain:
+    def create_custom_domain(
+        self,
+        project_id: str,
+        environment_id: str,
+        service_id: str,
+        domain: str,
+        *,
+        target_port: int | None = None,
+    ) -> CustomDomain:
         """A customer's own domain; `.dns_records` says what to set at their DNS provider."""
-        variables = {"input": _strip_none({
-            "projectId": project_id, "environmentId": environment_id, "serviceId": service_id,
-            "domain": domain, "targetPort": target_port})}
+        variables = {
+            "input": _strip_none(
+                {
+                    "projectId": project_id,
+                    "environmentId": environment_id,
+                    "serviceId": service_id,
+                    "domain": domain,
+                    "targetPort": target_port,
+                }
+            )
+        }
         try:
             data = self.execute("CustomDomainCreate", variables)
         except Unavailable as exc:
@@ -691,51 +925,93 @@ class RailwayClient:
 
     # -- metrics and usage --------------------------------------------------------------------
 
-    def metrics(self, *, start: datetime, end: datetime | None = None,
-                project_id: str | None = None, environment_id: str | None = None,
-                service_id: str | None = None, measurements: Sequence[str] = DEFAULT_METRICS,
-                group_by: Sequence[str] | None = None, sample_rate_seconds: int | None = None
-                ) -> list[MetricSeries]:
+    def metrics(
+        self,
+        *,
+        start: datetime,
+        end: datetime | None = None,
+        project_id: str | None = None,
+        environment_id: str | None = None,
+        service_id: str | None = None,
+        measurements: Sequence[str] = DEFAULT_METRICS,
+        group_by: Sequence[str] | None = None,
+        sample_rate_seconds: int | None = None,
+    ) -> list[MetricSeries]:
         """Time series (CPU in vCPU, memory and disk in GB, network in GB per sample).
         The sample rate follows the window like the CLI's unless given."""
         window = ((end or datetime.now(UTC)) - start).total_seconds()
         rate = sample_rate_seconds or _sample_rate(window)
-        data = self.execute("Metrics", {
-            "measurements": list(measurements), "startDate": format_time(start),
-            "endDate": format_time(end) if end else None, "projectId": project_id,
-            "environmentId": environment_id, "serviceId": service_id,
-            "groupBy": list(group_by) if group_by else None, "sampleRateSeconds": rate})
+        data = self.execute(
+            "Metrics",
+            {
+                "measurements": list(measurements),
+                "startDate": format_time(start),
+                "endDate": format_time(end) if end else None,
+                "projectId": project_id,
+                "environmentId": environment_id,
+                "serviceId": service_id,
+                "groupBy": list(group_by) if group_by else None,
+                "sampleRateSeconds": rate,
+            },
+        )
         return [MetricSeries.from_api(d) for d in data["metrics"]]
 
-    def usage(self, *, start: datetime | None = None, end: datetime | None = None,
-              project_id: str | None = None, workspace_id: str | None = None,
-              measurements: Sequence[str] = DEFAULT_USAGE,
-              group_by: Sequence[str] | None = ("PROJECT_ID", "SERVICE_ID"),
-              include_deleted: bool = True) -> list[UsageValue]:
+    def usage(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        project_id: str | None = None,
+        workspace_id: str | None = None,
+        measurements: Sequence[str] = DEFAULT_USAGE,
+        group_by: Sequence[str] | None = ("PROJECT_ID", "SERVICE_ID"),
+        include_deleted: bool = True,
+    ) -> list[UsageValue]:
         """Aggregated usage (vCPU-minutes, GB-minutes, GB egress). Without `start`, the
         current billing period. Deleted projects count (they were billed)."""
         if project_id is None:
             workspace_id = workspace_id or self.workspace_id
-        data = self.execute("Usage", {
-            "measurements": list(measurements), "projectId": project_id,
-            "workspaceId": workspace_id, "startDate": format_time(start) if start else None,
-            "endDate": format_time(end) if end else None,
-            "groupBy": list(group_by) if group_by else None,
-            "includeDeleted": include_deleted})
+        data = self.execute(
+            "Usage",
+            {
+                "measurements": list(measurements),
+                "projectId": project_id,
+                "workspaceId": workspace_id,
+                "startDate": format_time(start) if start else None,
+                "endDate": format_time(end) if end else None,
+                "groupBy": list(group_by) if group_by else None,
+                "includeDeleted": include_deleted,
+            },
+        )
         return [UsageValue.from_api(d) for d in data["usage"]]
 
-    def estimated_usage(self, *, project_id: str | None = None,
-                        workspace_id: str | None = None,
-                        measurements: Sequence[str] = DEFAULT_USAGE,
-                        include_deleted: bool = True) -> list[EstimatedUsageValue]:
+    def estimated_usage(
+        self,
+        *,
+        project_id: str | None = None,
+        workspace_id: str | None = None,
+        measurements: Sequence[str] = DEFAULT_USAGE,
+        include_deleted: bool = True,
+    ) -> list[EstimatedUsageValue]:
         if project_id is None:
             workspace_id = workspace_id or self.workspace_id
-        data = self.execute("EstimatedUsage", {
-            "measurements": list(measurements), "projectId": project_id,
-            "workspaceId": workspace_id, "includeDeleted": include_deleted})
-        return [EstimatedUsageValue(measurement=d["measurement"],
-                                    estimated_value=d["estimatedValue"],
-                                    project_id=d["projectId"]) for d in data["estimatedUsage"]]
+        data = self.execute(
+            "EstimatedUsage",
+            {
+                "measurements": list(measurements),
+                "projectId": project_id,
+                "workspaceId": workspace_id,
+                "includeDeleted": include_deleted,
+            },
+        )
+        return [
+            EstimatedUsageValue(
+                measurement=d["measurement"],
+                estimated_value=d["estimatedValue"],
+                project_id=d["projectId"],
+            )
+            for d in data["estimatedUsage"]
+        ]
 
 
 def _sample_rate(window_seconds: float) -> int:
@@ -753,8 +1029,10 @@ def _is_transient(errors: list[dict]) -> bool:
 def _classify(message: str, error: dict, operation: str, status: int | None) -> RailwayError:
     lower = message.lower()
     code = str((error.get("extensions") or {}).get("code") or "")
-    if status in (401, 403) or any(m in lower for m in (
-            "not authorized", "project token not found", "two factor authentication required")):
+    if status in (401, 403) or any(
+        m in lower
+        for m in ("not authorized", "project token not found", "two factor authentication required")
+    ):
         return Unauthorized(message, operation=operation, status=status)
     if "not found" in lower or "does not exist" in lower or code == "NOT_FOUND":
         return NotFound(message, operation=operation, status=status)
@@ -780,10 +1058,18 @@ def railway_client(app=None) -> RailwayClient:
     cfg = app.config
     token_digest = hashlib.sha256((cfg.get("RAILWAY_API_TOKEN") or "").encode()).hexdigest()
     options = cfg.get("RAILWAY_CLIENT_OPTIONS") or {}
-    key = (os.getpid(), cfg.get("RAILWAY_API_URL"), token_digest, cfg.get("RAILWAY_WORKSPACE_ID"),
-           cfg.get("RAILWAY_PLAN"), cfg.get("RAILWAY_RATE_PER_HOUR"),
-           cfg.get("RAILWAY_RATE_PER_SECOND"), cfg.get("RAILWAY_BATCH_SIZE"), cfg.get("REDIS_URL"),
-           tuple(sorted((k, repr(v)) for k, v in options.items())))
+    key = (
+        os.getpid(),
+        cfg.get("RAILWAY_API_URL"),
+        token_digest,
+        cfg.get("RAILWAY_WORKSPACE_ID"),
+        cfg.get("RAILWAY_PLAN"),
+        cfg.get("RAILWAY_RATE_PER_HOUR"),
+        cfg.get("RAILWAY_RATE_PER_SECOND"),
+        cfg.get("RAILWAY_BATCH_SIZE"),
+        cfg.get("REDIS_URL"),
+        tuple(sorted((k, repr(v)) for k, v in options.items())),
+    )
     with _clients_lock:
         client = _clients.get(key)
         if client is None:

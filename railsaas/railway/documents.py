@@ -52,8 +52,7 @@ class _Spreads(Visitor):
 
 
 @cache
-def _definitions() -> tuple[dict[str, OperationDefinitionNode],
-                            dict[str, FragmentDefinitionNode]]:
+def _definitions() -> tuple[dict[str, OperationDefinitionNode], dict[str, FragmentDefinitionNode]]:
     operations: dict[str, OperationDefinitionNode] = {}
     fragments: dict[str, FragmentDefinitionNode] = {}
     for path in sorted(OPERATIONS_DIR.glob("*.graphql")):
@@ -109,11 +108,11 @@ def batch_template(name: str) -> BatchTemplate:
     selections = node.selection_set.selections
     if len(selections) != 1 or not isinstance(selections[0], FieldNode):
         raise ValueError(f"{name}: a batch template has exactly one root field")
-    variables = tuple((v.variable.name.value, print_ast(v.type))
-                      for v in node.variable_definitions)
+    variables = tuple((v.variable.name.value, print_ast(v.type)) for v in node.variable_definitions)
     fragments = "\n\n".join(print_ast(f) for f in _fragments_for(node))
-    return BatchTemplate(name=name, variables=variables, field=print_ast(selections[0]),
-                         fragments=fragments)
+    return BatchTemplate(
+        name=name, variables=variables, field=print_ast(selections[0]), fragments=fragments
+    )
 
 
 _VARIABLE = re.compile(r"\$([_A-Za-z][_0-9A-Za-z]*)")
@@ -129,7 +128,8 @@ def batch(name: str, count: int, alias_prefix: str) -> Operation:
     var_defs = ", ".join(f"${var}_{i}: {typ}" for i in range(count) for var, typ in tpl.variables)
     fields = "\n".join(
         f"  {alias_prefix}{i}: " + _VARIABLE.sub(lambda m, i=i: f"${m.group(1)}_{i}", field)
-        for i in range(count))
+        for i in range(count)
+    )
     text = f"query {name}({var_defs}) {{\n{fields}\n}}"
     if tpl.fragments:
         text += "\n\n" + tpl.fragments

@@ -18,8 +18,15 @@ class RailwayError(Exception):
 
     retryable = False
 
-    def __init__(self, message: str, *, operation: str | None = None, status: int | None = None,
-                 retry_after: float | None = None, maybe_applied: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        maybe_applied: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.operation = operation
@@ -28,8 +35,17 @@ class RailwayError(Exception):
         self.maybe_applied = maybe_applied
 
     def __reduce__(self):  # picklable with its keyword arguments (Celery, multiprocessing)
-        return (_rebuild, (type(self), self.message, self.operation, self.status,
-                           self.retry_after, self.maybe_applied))
+        return (
+            _rebuild,
+            (
+                type(self),
+                self.message,
+                self.operation,
+                self.status,
+                self.retry_after,
+                self.maybe_applied,
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.operation}: {self.message}" if self.operation else self.message
@@ -39,8 +55,13 @@ class RailwayError(Exception):
 
 
 def _rebuild(cls, message, operation, status, retry_after, maybe_applied):
-    return cls(message, operation=operation, status=status, retry_after=retry_after,
-               maybe_applied=maybe_applied)
+    return cls(
+        message,
+        operation=operation,
+        status=status,
+        retry_after=retry_after,
+        maybe_applied=maybe_applied,
+    )
 
 
 class RateLimited(RailwayError):

@@ -48,8 +48,9 @@ PLAN_LIMITS = {
 }
 
 
-def limits_for(plan: str, per_hour: str | int | None = None,
-               per_second: str | int | None = None) -> RateLimits:
+def limits_for(
+    plan: str, per_hour: str | int | None = None, per_second: str | int | None = None
+) -> RateLimits:
     """The plan's limits, with explicit overrides (empty strings mean "no override")."""
     base = PLAN_LIMITS.get((plan or "pro").strip().lower())
     if base is None:
@@ -174,8 +175,14 @@ class RateBudget:
     """The shared budget. `acquire` before every request, `observe` every response's
     headers, `block` on a 429."""
 
-    def __init__(self, redis, limits: RateLimits, *, prefix: str = "railway",
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        redis,
+        limits: RateLimits,
+        *,
+        prefix: str = "railway",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.redis = redis
         self.limits = limits
         self.sleep = sleep
@@ -191,14 +198,22 @@ class RateBudget:
     def _redis_down(self, exc: Exception) -> None:
         if time.monotonic() - self._warned_at > 60:
             self._warned_at = time.monotonic()
-            log.warning("Railway rate budget: Redis unavailable (%s); pacing this process "
-                        "on its own", type(exc).__name__)
+            log.warning(
+                "Railway rate budget: Redis unavailable (%s); pacing this process on its own",
+                type(exc).__name__,
+            )
 
     def _try(self, reserve: float = 0.0) -> tuple[float, str]:
         try:
             verdict, wait, reason = self._acquire(
-                keys=self.keys, args=[self.limits.per_second, self.limits.per_hour,
-                                      uuid.uuid4().hex, repr(float(reserve))])
+                keys=self.keys,
+                args=[
+                    self.limits.per_second,
+                    self.limits.per_hour,
+                    uuid.uuid4().hex,
+                    repr(float(reserve)),
+                ],
+            )
         except RedisError as exc:
             self._redis_down(exc)
             return self._fallback._try(reserve)
@@ -247,28 +262,37 @@ class RateBudget:
         pipe.hgetall(self.keys[2])
         pipe.get(self.keys[3])
         last_second, last_hour, server, blocked = pipe.execute()
-        server = {(k.decode() if isinstance(k, bytes) else k): float(v)
-                  for k, v in (server or {}).items()}
+        server = {
+            (k.decode() if isinstance(k, bytes) else k): float(v) for k, v in (server or {}).items()
+        }
         blocked_for = max(float(blocked) - now, 0.0) if blocked else 0.0
-        return {"per_second": self.limits.per_second, "per_hour": self.limits.per_hour,
-                "last_second": last_second, "last_hour": last_hour,
-                "server_remaining": server.get("remaining"),
-                "server_reset_at": server.get("reset_at"), "blocked_for": blocked_for}
+        return {
+            "per_second": self.limits.per_second,
+            "per_hour": self.limits.per_hour,
+            "last_second": last_second,
+            "last_hour": last_hour,
+            "server_remaining": server.get("remaining"),
+            "server_reset_at": server.get("reset_at"),
+            "blocked_for": blocked_for,
+        }
 
     def clear(self) -> None:
         self.redis.delete(*self.keys)
 
 
-def _acquire_loop(attempt: Callable[[], tuple[float, str]], sleep: Callable[[float], None],
-                  max_wait: float) -> float:
+def _acquire_loop(
+    attempt: Callable[[], tuple[float, str]], sleep: Callable[[float], None], max_wait: float
+) -> float:
     waited = 0.0
     while True:
         wait, reason = attempt()
         if wait <= 0:
             return waited
         if waited + wait > max_wait:
-            raise RateLimited(f"Railway request budget spent ({reason} limit); "
-                              f"retry in {math.ceil(wait)} s", retry_after=wait)
+            raise RateLimited(
+                f"Railway request budget spent ({reason} limit); retry in {math.ceil(wait)} s",
+                retry_after=wait,
+            )
         sleep(wait)
         waited += wait
 
@@ -276,8 +300,13 @@ def _acquire_loop(attempt: Callable[[], tuple[float, str]], sleep: Callable[[flo
 class LocalRateBudget:
     """The same budget kept in this process only (scripts and tools without Redis)."""
 
-    def __init__(self, limits: RateLimits, *, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        limits: RateLimits,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.limits = limits
         self.sleep = sleep
         self.clock = clock
@@ -298,8 +327,10 @@ class LocalRateBudget:
             live = self._remaining is not None and self._reset_at and self._reset_at > now
             if live and self._remaining <= self.limits.per_hour - per_hour:
                 return self._reset_at - now, "server"
-            for log, span, limit, reason in ((self._second, 1, per_second, "second"),
-                                             (self._hour, 3600, per_hour, "hour")):
+            for log, span, limit, reason in (
+                (self._second, 1, per_second, "second"),
+                (self._hour, 3600, per_hour, "hour"),
+            ):
                 while log and log[0] <= now - span:
                     log.popleft()
                 if len(log) >= limit:
@@ -326,8 +357,9 @@ class LocalRateBudget:
             if self._reset_at is None or self._reset_at <= now or reset_at > self._reset_at + 1:
                 self._remaining, self._reset_at = left, reset_at
             elif abs(reset_at - self._reset_at) <= 1:
-                self._remaining = min(self._remaining if self._remaining is not None else left,
-                                      left)
+                self._remaining = min(
+                    self._remaining if self._remaining is not None else left, left
+                )
 
     def block(self, seconds: float) -> None:
         with self._lock:
@@ -336,11 +368,15 @@ class LocalRateBudget:
     def snapshot(self) -> dict:
         now = self.clock()
         with self._lock:
-            return {"per_second": self.limits.per_second, "per_hour": self.limits.per_hour,
-                    "last_second": sum(1 for t in self._second if t > now - 1),
-                    "last_hour": sum(1 for t in self._hour if t > now - 3600),
-                    "server_remaining": self._remaining, "server_reset_at": self._reset_at,
-                    "blocked_for": max(self._blocked_until - now, 0.0)}
+            return {
+                "per_second": self.limits.per_second,
+                "per_hour": self.limits.per_hour,
+                "last_second": sum(1 for t in self._second if t > now - 1),
+                "last_hour": sum(1 for t in self._hour if t > now - 3600),
+                "server_remaining": self._remaining,
+                "server_reset_at": self._reset_at,
+                "blocked_for": max(self._blocked_until - now, 0.0),
+            }
 
     def clear(self) -> None:
         with self._lock:

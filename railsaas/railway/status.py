@@ -12,20 +12,33 @@ from __future__ import annotations
 from railsaas.models.instance import INSTANCE_STATUSES
 
 RAILWAY_STATUSES = (
-    "QUEUED", "WAITING", "INITIALIZING", "BUILDING", "DEPLOYING", "SUCCESS", "FAILED",
-    "CRASHED", "SLEEPING", "REMOVING", "REMOVED", "SKIPPED", "NEEDS_APPROVAL",
+    "QUEUED",
+    "WAITING",
+    "INITIALIZING",
+    "BUILDING",
+    "DEPLOYING",
+    "SUCCESS",
+    "FAILED",
+    "CRASHED",
+    "SLEEPING",
+    "REMOVING",
+    "REMOVED",
+    "SKIPPED",
+    "NEEDS_APPROVAL",
 )
 # Building or rolling out: the instance is on its way to running.
-_IN_FLIGHT = frozenset({"QUEUED", "WAITING", "INITIALIZING", "BUILDING", "DEPLOYING",
-                        "NEEDS_APPROVAL"})
+_IN_FLIGHT = frozenset(
+    {"QUEUED", "WAITING", "INITIALIZING", "BUILDING", "DEPLOYING", "NEEDS_APPROVAL"}
+)
 # States the platform holds regardless of what Railway reports.
 _HELD = frozenset({"suspended", "deleting", "deleted"})
 # An in-flight deployment keeps these names (a redeploy stays a redeploy).
 _KEEPS_WHILE_IN_FLIGHT = frozenset({"redeploying", "starting", "stopping"})
 
 
-def instance_status(railway_status: str | None, current: str | None = None,
-                    stopped: bool = False) -> str:
+def instance_status(
+    railway_status: str | None, current: str | None = None, stopped: bool = False
+) -> str:
     """The instance status for the latest deployment's Railway status.
 
     `current` is the instance's status now (None for a fresh instance). `railway_status`

@@ -17,8 +17,9 @@ class MissingVariables(ValueError):
         self.names = names
 
 
-def fill_variables(serialized_config: Mapping[str, Any],
-                   values: Mapping[str, str]) -> dict[str, Any]:
+def fill_variables(
+    serialized_config: Mapping[str, Any], values: Mapping[str, str]
+) -> dict[str, Any]:
     """A copy of `serialized_config` with customer values set.
 
     A value is looked up as `<serviceName>.<NAME>` first, then `<NAME>`, then the variable's
@@ -39,8 +40,11 @@ def fill_variables(serialized_config: Mapping[str, Any],
             elif not spec.get("value") and spec.get("defaultValue"):
                 # Railway does not fall back to defaultValue: send it (src/commands/deploy.rs)
                 spec["value"] = spec["defaultValue"]
-            elif not spec.get("value") and not spec.get("defaultValue") \
-                    and not spec.get("isOptional"):
+            elif (
+                not spec.get("value")
+                and not spec.get("defaultValue")
+                and not spec.get("isOptional")
+            ):
                 missing.append(f"{svc_name}.{name}")
     if missing:
         raise MissingVariables(missing)

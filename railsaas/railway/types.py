@@ -13,8 +13,9 @@ from typing import Any
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
-IN_FLIGHT = frozenset({"QUEUED", "WAITING", "INITIALIZING", "BUILDING", "DEPLOYING",
-                       "NEEDS_APPROVAL", "REMOVING"})
+IN_FLIGHT = frozenset(
+    {"QUEUED", "WAITING", "INITIALIZING", "BUILDING", "DEPLOYING", "NEEDS_APPROVAL", "REMOVING"}
+)
 TERMINAL = frozenset({"SUCCESS", "FAILED", "CRASHED", "REMOVED", "SKIPPED", "SLEEPING"})
 
 
@@ -82,20 +83,35 @@ class Template:
 
     @classmethod
     def from_api(cls, d: dict) -> Template:
-        return cls(id=d["id"], code=d["code"], name=d["name"], description=d.get("description"),
-                   image=d.get("image"), category=d.get("category"),
-                   status=d.get("status") or "PUBLISHED", is_verified=bool(d.get("isVerified")),
-                   readme=d.get("readme"), serialized_config=d.get("serializedConfig") or {})
+        return cls(
+            id=d["id"],
+            code=d["code"],
+            name=d["name"],
+            description=d.get("description"),
+            image=d.get("image"),
+            category=d.get("category"),
+            status=d.get("status") or "PUBLISHED",
+            is_verified=bool(d.get("isVerified")),
+            readme=d.get("readme"),
+            serialized_config=d.get("serializedConfig") or {},
+        )
 
     def variables(self) -> list[TemplateVariable]:
         out = []
         for key, svc in (self.serialized_config.get("services") or {}).items():
             for name, spec in (svc.get("variables") or {}).items():
                 spec = spec or {}
-                out.append(TemplateVariable(
-                    service_key=key, service_name=svc.get("name") or key, name=name,
-                    default_value=spec.get("defaultValue"), description=spec.get("description"),
-                    is_optional=bool(spec.get("isOptional")), value=spec.get("value")))
+                out.append(
+                    TemplateVariable(
+                        service_key=key,
+                        service_name=svc.get("name") or key,
+                        name=name,
+                        default_value=spec.get("defaultValue"),
+                        description=spec.get("description"),
+                        is_optional=bool(spec.get("isOptional")),
+                        value=spec.get("value"),
+                    )
+                )
         return out
 
 
@@ -109,9 +125,13 @@ class Service:
 
     @classmethod
     def from_api(cls, d: dict) -> Service:
-        return cls(id=d["id"], name=d["name"], icon=d.get("icon"),
-                   template_service_id=d.get("templateServiceId"),
-                   created_at=parse_time(d.get("createdAt")))
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            icon=d.get("icon"),
+            template_service_id=d.get("templateServiceId"),
+            created_at=parse_time(d.get("createdAt")),
+        )
 
 
 @dataclass(frozen=True)
@@ -134,12 +154,17 @@ class Project:
     @classmethod
     def from_api(cls, d: dict) -> Project:
         return cls(
-            id=d["id"], name=d["name"], description=d.get("description"),
-            workspace_id=d.get("workspaceId"), created_at=parse_time(d.get("createdAt")),
+            id=d["id"],
+            name=d["name"],
+            description=d.get("description"),
+            workspace_id=d.get("workspaceId"),
+            created_at=parse_time(d.get("createdAt")),
             deleted_at=parse_time(d.get("deletedAt")),
             services=tuple(Service.from_api(n) for n in _edges(d.get("services"))),
-            environments=tuple(Environment(id=n["id"], name=n["name"])
-                               for n in _edges(d.get("environments"))))
+            environments=tuple(
+                Environment(id=n["id"], name=n["name"]) for n in _edges(d.get("environments"))
+            ),
+        )
 
     def environment(self, name: str = "production") -> Environment | None:
         """The environment called `name`, else the only one there is."""
@@ -192,12 +217,19 @@ class Deployment:
 
     @classmethod
     def from_api(cls, d: dict) -> Deployment:
-        return cls(id=d["id"], status=d["status"], project_id=d.get("projectId"),
-                   environment_id=d.get("environmentId"), service_id=d.get("serviceId"),
-                   created_at=parse_time(d.get("createdAt")),
-                   status_updated_at=parse_time(d.get("statusUpdatedAt")), url=d.get("url"),
-                   static_url=d.get("staticUrl"), can_redeploy=bool(d.get("canRedeploy")),
-                   stopped=bool(d.get("deploymentStopped")))
+        return cls(
+            id=d["id"],
+            status=d["status"],
+            project_id=d.get("projectId"),
+            environment_id=d.get("environmentId"),
+            service_id=d.get("serviceId"),
+            created_at=parse_time(d.get("createdAt")),
+            status_updated_at=parse_time(d.get("statusUpdatedAt")),
+            url=d.get("url"),
+            static_url=d.get("staticUrl"),
+            can_redeploy=bool(d.get("canRedeploy")),
+            stopped=bool(d.get("deploymentStopped")),
+        )
 
     @property
     def in_flight(self) -> bool:
@@ -224,8 +256,13 @@ class LogLine:
         # Attribute values may arrive JSON-encoded ("\"info\""); the CLI strips the quotes.
         attrs = {a["key"]: a["value"].strip('"') for a in d.get("attributes") or []}
         severity = d.get("severity") or attrs.get("level") or attrs.get("lvl")
-        return cls(timestamp=parse_time(d["timestamp"]), message=d.get("message") or "",
-                   severity=severity, attributes=attrs, raw_timestamp=d["timestamp"])
+        return cls(
+            timestamp=parse_time(d["timestamp"]),
+            message=d.get("message") or "",
+            severity=severity,
+            attributes=attrs,
+            raw_timestamp=d["timestamp"],
+        )
 
 
 @dataclass(frozen=True)
@@ -240,10 +277,15 @@ class ServiceDomain:
 
     @classmethod
     def from_api(cls, d: dict) -> ServiceDomain:
-        return cls(id=d["id"], domain=d["domain"], environment_id=d["environmentId"],
-                   service_id=d["serviceId"], target_port=d.get("targetPort"),
-                   sync_status=d.get("syncStatus") or "UNSPECIFIED",
-                   created_at=parse_time(d.get("createdAt")))
+        return cls(
+            id=d["id"],
+            domain=d["domain"],
+            environment_id=d["environmentId"],
+            service_id=d["serviceId"],
+            target_port=d.get("targetPort"),
+            sync_status=d.get("syncStatus") or "UNSPECIFIED",
+            created_at=parse_time(d.get("createdAt")),
+        )
 
 
 @dataclass(frozen=True)
@@ -283,18 +325,33 @@ class CustomDomain:
     @classmethod
     def from_api(cls, d: dict) -> CustomDomain:
         st = d.get("status") or {}
-        records = tuple(DnsRecord(
-            record_type=r["recordType"], hostlabel=r["hostlabel"], fqdn=r["fqdn"],
-            zone=r["zone"], required_value=r["requiredValue"], current_value=r["currentValue"],
-            status=r["status"], purpose=r["purpose"]) for r in st.get("dnsRecords") or [])
-        return cls(id=d["id"], domain=d["domain"], environment_id=d["environmentId"],
-                   service_id=d["serviceId"], target_port=d.get("targetPort"),
-                   sync_status=d.get("syncStatus") or "UNSPECIFIED",
-                   verified=bool(st.get("verified")),
-                   certificate_status=st.get("certificateStatus"),
-                   verification_host=st.get("verificationDnsHost"),
-                   verification_token=st.get("verificationToken"), dns_records=records,
-                   created_at=parse_time(d.get("createdAt")))
+        records = tuple(
+            DnsRecord(
+                record_type=r["recordType"],
+                hostlabel=r["hostlabel"],
+                fqdn=r["fqdn"],
+                zone=r["zone"],
+                required_value=r["requiredValue"],
+                current_value=r["currentValue"],
+                status=r["status"],
+                purpose=r["purpose"],
+            )
+            for r in st.get("dnsRecords") or []
+        )
+        return cls(
+            id=d["id"],
+            domain=d["domain"],
+            environment_id=d["environmentId"],
+            service_id=d["serviceId"],
+            target_port=d.get("targetPort"),
+            sync_status=d.get("syncStatus") or "UNSPECIFIED",
+            verified=bool(st.get("verified")),
+            certificate_status=st.get("certificateStatus"),
+            verification_host=st.get("verificationDnsHost"),
+            verification_token=st.get("verificationToken"),
+            dns_records=records,
+            created_at=parse_time(d.get("createdAt")),
+        )
 
 
 @dataclass(frozen=True)
@@ -322,11 +379,18 @@ class MetricSeries:
     def from_api(cls, d: dict) -> MetricSeries:
         tags = d.get("tags") or {}
         # Metric.ts is Unix seconds.
-        points = tuple(MetricPoint(ts=datetime.fromtimestamp(v["ts"], UTC), value=v["value"])
-                       for v in d.get("values") or [])
-        return cls(measurement=d["measurement"], points=points,
-                   project_id=tags.get("projectId"), environment_id=tags.get("environmentId"),
-                   service_id=tags.get("serviceId"), deployment_id=tags.get("deploymentId"))
+        points = tuple(
+            MetricPoint(ts=datetime.fromtimestamp(v["ts"], UTC), value=v["value"])
+            for v in d.get("values") or []
+        )
+        return cls(
+            measurement=d["measurement"],
+            points=points,
+            project_id=tags.get("projectId"),
+            environment_id=tags.get("environmentId"),
+            service_id=tags.get("serviceId"),
+            deployment_id=tags.get("deploymentId"),
+        )
 
 
 @dataclass(frozen=True)
@@ -343,9 +407,13 @@ class UsageValue:
     @classmethod
     def from_api(cls, d: dict) -> UsageValue:
         tags = d.get("tags") or {}
-        return cls(measurement=d["measurement"], value=d["value"],
-                   project_id=tags.get("projectId"), service_id=tags.get("serviceId"),
-                   environment_id=tags.get("environmentId"))
+        return cls(
+            measurement=d["measurement"],
+            value=d["value"],
+            project_id=tags.get("projectId"),
+            service_id=tags.get("serviceId"),
+            environment_id=tags.get("environmentId"),
+        )
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ spans AS (
     JOIN plans p ON p.id = s.plan_id
     WHERE s.status NOT IN ('incomplete', 'incomplete_expired') AND p.price_cents > 0
     ) span WHERE ended IS NULL OR ended > started  -- cancelled in the trial: never paid
-)"""  # noqa: S608 (IN_MRR is built from constants, never input)
+)"""
 
 # Calendar months (UTC) ending with the one holding :now; `point` is where a month is
 # measured: its end, or :now for the current month.
@@ -86,11 +86,16 @@ def _cents(value) -> int:
 
 # --- revenue ----------------------------------------------------------------------------------
 
+
 def mrr(session: Session, now: datetime | None = None) -> int:
     """Monthly recurring revenue now, in cents."""
-    sql = "WITH " + SPANS + """
+    sql = (
+        "WITH "
+        + SPANS
+        + """
         SELECT coalesce(sum(monthly_cents), 0) FROM spans
-        WHERE started <= :now AND (ended IS NULL OR ended > :now)"""  # noqa: S608 (constants)
+        WHERE started <= :now AND (ended IS NULL OR ended > :now)"""
+    )
     return _cents(session.execute(text(sql), {"now": _now(now)}).scalar())
 
 
@@ -100,8 +105,7 @@ class MonthValue:
     value: int
 
 
-def mrr_series(session: Session, months: int = 12,
-               now: datetime | None = None) -> list[MonthValue]:
+def mrr_series(session: Session, months: int = 12, now: datetime | None = None) -> list[MonthValue]:
     """MRR at the end of each of the last `months` months (now for the current one)."""
     return [MonthValue(m.month, m.mrr_cents) for m in monthly(session, months, now)]
 
@@ -121,7 +125,8 @@ class PlanCount:
 
 def subscriptions_by_plan(session: Session) -> list[PlanCount]:
     """Live subscriptions by plan and status, with each plan's share of MRR."""
-    rows = session.execute(text(f"""
+    rows = session.execute(
+        text(f"""
         SELECT coalesce(p.name, s.plan_name) AS plan,
                count(*) FILTER (WHERE s.status = 'active'),
                count(*) FILTER (WHERE s.status = 'trialing'),
@@ -131,11 +136,13 @@ def subscriptions_by_plan(session: Session) -> list[PlanCount]:
                         FILTER (WHERE s.status IN ('active', 'past_due')), 0)
         FROM subscriptions s LEFT JOIN plans p ON p.id = s.plan_id
         WHERE s.status IN ({IN_MRR})
-        GROUP BY 1 ORDER BY 5 DESC, 1""")).all()  # noqa: S608 (constants)
+        GROUP BY 1 ORDER BY 5 DESC, 1""")
+    ).all()
     return [PlanCount(plan, a, t, pd, _cents(m)) for plan, a, t, pd, m in rows]
 
 
 # --- customers --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ChurnMonth:
@@ -148,13 +155,15 @@ class ChurnMonth:
         return self.churned / self.customers if self.customers else None
 
 
-def churn_series(session: Session, months: int = 12,
-                 now: datetime | None = None) -> list[ChurnMonth]:
+def churn_series(
+    session: Session, months: int = 12, now: datetime | None = None
+) -> list[ChurnMonth]:
     return [m.churn for m in monthly(session, months, now)]
 
 
-def signups_series(session: Session, months: int = 12,
-                   now: datetime | None = None) -> list[MonthValue]:
+def signups_series(
+    session: Session, months: int = 12, now: datetime | None = None
+) -> list[MonthValue]:
     """New users per month."""
     return [MonthValue(m.month, m.signups) for m in monthly(session, months, now)]
 
@@ -170,13 +179,15 @@ class TrialMonth:
         return self.converted / self.ended if self.ended else None
 
 
-def trial_conversion_series(session: Session, months: int = 12,
-                            now: datetime | None = None) -> list[TrialMonth]:
+def trial_conversion_series(
+    session: Session, months: int = 12, now: datetime | None = None
+) -> list[TrialMonth]:
     """Trials by the month they ended, and how many became paying subscriptions."""
     return [m.trials for m in monthly(session, months, now)]
 
 
 # --- every monthly figure at once ------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Month:
@@ -203,7 +214,12 @@ class Month:
 def monthly(session: Session, months: int = 12, now: datetime | None = None) -> list[Month]:
     """MRR, paying workspaces, churn, sign-ups and trial conversion for each of the last
     `months` months, in one query (the admin page would otherwise ask five times)."""
-    sql = "WITH " + SPANS + "," + MONTHS + """,
+    sql = (
+        "WITH "
+        + SPANS
+        + ","
+        + MONTHS
+        + """,
         revenue AS (
             SELECT mo.m_start, coalesce(sum(s.monthly_cents), 0) AS mrr,
                    count(DISTINCT s.tenant_id) AS paying
@@ -248,13 +264,17 @@ def monthly(session: Session, months: int = 12, now: datetime | None = None) -> 
         JOIN churn c ON c.m_start = mo.m_start
         JOIN signups su ON su.m_start = mo.m_start
         JOIN trial_months tm ON tm.m_start = mo.m_start
-        ORDER BY mo.m_start"""  # noqa: S608 (constants)
+        ORDER BY mo.m_start"""
+    )
     rows = session.execute(text(sql), {"now": _now(now), "months": months}).all()
-    return [Month(_month(m), _cents(mrr_), paying, customers, churned, signups, ended, conv)
-            for m, mrr_, paying, customers, churned, signups, ended, conv in rows]
+    return [
+        Month(_month(m), _cents(mrr_), paying, customers, churned, signups, ended, conv)
+        for m, mrr_, paying, customers, churned, signups, ended, conv in rows
+    ]
 
 
 # --- templates --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TemplatePopularity:
@@ -264,9 +284,11 @@ class TemplatePopularity:
     total: int  # instances not deleted
 
 
-def template_popularity(session: Session, days: int = 30,
-                        now: datetime | None = None) -> list[TemplatePopularity]:
-    rows = session.execute(text("""
+def template_popularity(
+    session: Session, days: int = 30, now: datetime | None = None
+) -> list[TemplatePopularity]:
+    rows = session.execute(
+        text("""
         WITH d AS (
             SELECT i.template_id, count(*) AS deploys
             FROM deployments dep JOIN instances i ON i.id = dep.instance_id
@@ -284,7 +306,8 @@ def template_popularity(session: Session, days: int = 30,
         LEFT JOIN i ON i.template_id = t.id
         WHERE t.is_active OR i.total > 0 OR d.deploys > 0
         ORDER BY 3 DESC, 2 DESC, 1"""),
-        {"now": _now(now), "days": days, "active": sorted(ACTIVE_STATUSES)}).all()
+        {"now": _now(now), "days": days, "active": sorted(ACTIVE_STATUSES)},
+    ).all()
     return [TemplatePopularity(*r) for r in rows]
 
 
@@ -317,7 +340,7 @@ ws_rev AS (
     SELECT ws.m_start, ws.tenant_id, ws.cost, ws.fee,
            greatest(0, ws.cost * (100 + CAST(:markup AS int)) / 100.0
                        - coalesce(p.included_usage_cents, 0)) AS usage_rev
-    FROM ws JOIN tenants t ON t.id = ws.tenant_id LEFT JOIN plans p ON p.id = t.plan_id)"""  # noqa: S608 (constants)
+    FROM ws JOIN tenants t ON t.id = ws.tenant_id LEFT JOIN plans p ON p.id = t.plan_id)"""
 
 
 @dataclass(frozen=True)
@@ -350,30 +373,50 @@ def _markup() -> int:
     return int(current_app.config["USAGE_MARKUP_PERCENT"])
 
 
-def margin_series(session: Session, months: int = 6,
-                  now: datetime | None = None) -> list[MonthMargin]:
+def margin_series(
+    session: Session, months: int = 6, now: datetime | None = None
+) -> list[MonthMargin]:
     """Revenue (fees + usage billed) against Railway cost, per month."""
-    sql = "WITH " + SPANS + "," + MONTHS + "," + WORKSPACE_MONTH + """
+    sql = (
+        "WITH "
+        + SPANS
+        + ","
+        + MONTHS
+        + ","
+        + WORKSPACE_MONTH
+        + """
         SELECT mo.m_start, coalesce(sum(w.fee + w.usage_rev), 0), coalesce(sum(w.cost), 0)
         FROM months mo LEFT JOIN ws_rev w ON w.m_start = mo.m_start
-        GROUP BY mo.m_start ORDER BY mo.m_start"""  # noqa: S608 (constants)
-    rows = session.execute(text(sql), {"now": _now(now), "months": months,
-                                       "markup": _markup()}).all()
+        GROUP BY mo.m_start ORDER BY mo.m_start"""
+    )
+    rows = session.execute(
+        text(sql), {"now": _now(now), "months": months, "markup": _markup()}
+    ).all()
     return [MonthMargin(_month(m), _cents(r), _cents(c)) for m, r, c in rows]
 
 
-def margin_by_workspace(session: Session, now: datetime | None = None,
-                        limit: int = 50) -> list[Margin]:
+def margin_by_workspace(
+    session: Session, now: datetime | None = None, limit: int = 50
+) -> list[Margin]:
     """This month's revenue and cost per workspace, lowest margin first (the ones to look
     at)."""
-    sql = "WITH " + SPANS + "," + MONTHS + "," + WORKSPACE_MONTH + """
+    sql = (
+        "WITH "
+        + SPANS
+        + ","
+        + MONTHS
+        + ","
+        + WORKSPACE_MONTH
+        + """
         SELECT t.name, w.fee + w.usage_rev, w.cost
         FROM ws_rev w JOIN tenants t ON t.id = w.tenant_id
         WHERE w.m_start = (SELECT max(m_start) FROM months)
         ORDER BY (w.fee + w.usage_rev - w.cost), t.name
-        LIMIT :limit"""  # noqa: S608 (constants)
-    rows = session.execute(text(sql), {"now": _now(now), "months": 1, "limit": limit,
-                                       "markup": _markup()}).all()
+        LIMIT :limit"""
+    )
+    rows = session.execute(
+        text(sql), {"now": _now(now), "months": 1, "limit": limit, "markup": _markup()}
+    ).all()
     return [Margin(name, _cents(r), _cents(c)) for name, r, c in rows]
 
 
@@ -383,7 +426,14 @@ def margin_by_template(session: Session, now: datetime | None = None) -> list[Ma
     share of its cost. So a template whose instances cost more than their share of fees
     earns shows a thin or negative margin."""
     period = month_of(_now(now))
-    sql = "WITH " + SPANS + "," + MONTHS + "," + WORKSPACE_MONTH + """,
+    sql = (
+        "WITH "
+        + SPANS
+        + ","
+        + MONTHS
+        + ","
+        + WORKSPACE_MONTH
+        + """,
         live AS (
             SELECT i.id, i.tenant_id, i.template_id FROM instances i
             WHERE i.created_at < :period_end
@@ -403,10 +453,18 @@ def margin_by_template(session: Session, now: datetime | None = None) -> list[Ma
         SELECT t.name, sum(pi.revenue), sum(pi.cost)
         FROM per_instance pi JOIN templates t ON t.id = pi.template_id
         GROUP BY t.name
-        ORDER BY sum(pi.revenue) - sum(pi.cost), t.name"""  # noqa: S608 (constants)
-    rows = session.execute(text(sql), {
-        "now": _now(now), "months": 1, "markup": _markup(), "period_start": period.start,
-        "period_end": period.end}).all()
+        ORDER BY sum(pi.revenue) - sum(pi.cost), t.name"""
+    )
+    rows = session.execute(
+        text(sql),
+        {
+            "now": _now(now),
+            "months": 1,
+            "markup": _markup(),
+            "period_start": period.start,
+            "period_end": period.end,
+        },
+    ).all()
     return [Margin(name, _cents(r), _cents(c)) for name, r, c in rows]
 
 
@@ -454,22 +512,33 @@ spent AS (
 channel_rows AS (
     SELECT coalesce(s.m_start, w.m_start) AS m_start, coalesce(s.channel, w.channel) AS channel,
            coalesce(s.cents, 0) AS cents, coalesce(w.n, 0) AS n
-    FROM spent s FULL JOIN won w ON w.m_start = s.m_start AND w.channel = s.channel)"""  # noqa: S608 (constants)
+    FROM spent s FULL JOIN won w ON w.m_start = s.m_start AND w.channel = s.channel)"""
 
 
-def acquisition(session: Session, months: int = 12,
-                now: datetime | None = None) -> list[ChannelMonth]:
+def acquisition(
+    session: Session, months: int = 12, now: datetime | None = None
+) -> list[ChannelMonth]:
     """Spend and new paying workspaces per month and channel. A workspace is new in the
     month its first paying span began (a trial counts once it converts); its channel is its
     utm_source, matched with the spend's channel."""
     return margins_and_acquisition(session, months, now)[1]
 
 
-def margins_and_acquisition(session: Session, months: int = 12, now: datetime | None = None
-                            ) -> tuple[list[MonthMargin], list[ChannelMonth]]:
+def margins_and_acquisition(
+    session: Session, months: int = 12, now: datetime | None = None
+) -> tuple[list[MonthMargin], list[ChannelMonth]]:
     """`margin_series` and `acquisition` in one query (the metrics page's query budget):
     two row shapes told apart by their first column."""
-    sql = "WITH " + SPANS + "," + MONTHS + "," + WORKSPACE_MONTH + "," + ACQUISITION + """,
+    sql = (
+        "WITH "
+        + SPANS
+        + ","
+        + MONTHS
+        + ","
+        + WORKSPACE_MONTH
+        + ","
+        + ACQUISITION
+        + """,
         margin_rows AS (
             SELECT mo.m_start, coalesce(sum(w.fee + w.usage_rev), 0) AS revenue,
                    coalesce(sum(w.cost), 0) AS cost
@@ -478,13 +547,21 @@ def margins_and_acquisition(session: Session, months: int = 12, now: datetime | 
         SELECT 'margin', m_start, NULL, revenue, cost FROM margin_rows
         UNION ALL
         SELECT 'channel', m_start, channel, cents, n FROM channel_rows
-        ORDER BY 1, 2, 3"""  # noqa: S608 (constants)
-    rows = session.execute(text(sql), {"now": _now(now), "months": months,
-                                       "markup": _markup()}).all()
-    margins = [MonthMargin(_month(m), _cents(r), _cents(c))
-               for kind, m, _, r, c in rows if kind == "margin"]
-    channels = [ChannelMonth(_month(m), channel, _cents(cents), int(n))
-                for kind, m, channel, cents, n in rows if kind == "channel"]
+        ORDER BY 1, 2, 3"""
+    )
+    rows = session.execute(
+        text(sql), {"now": _now(now), "months": months, "markup": _markup()}
+    ).all()
+    margins = [
+        MonthMargin(_month(m), _cents(r), _cents(c))
+        for kind, m, _, r, c in rows
+        if kind == "margin"
+    ]
+    channels = [
+        ChannelMonth(_month(m), channel, _cents(cents), int(n))
+        for kind, m, channel, cents, n in rows
+        if kind == "channel"
+    ]
     return margins, channels
 
 
@@ -549,14 +626,18 @@ class UnitEconomics:
 
     @property
     def payback_months(self) -> float | None:
-        if self.cac_cents is None or not self.monthly_margin_cents \
-                or self.monthly_margin_cents <= 0:
+        if (
+            self.cac_cents is None
+            or not self.monthly_margin_cents
+            or self.monthly_margin_cents <= 0
+        ):
             return None
         return self.cac_cents / self.monthly_margin_cents
 
 
-def unit_economics(months: list[Month], margins: list[MonthMargin],
-                   channels: list[ChannelMonth]) -> list[UnitEconomics]:
+def unit_economics(
+    months: list[Month], margins: list[MonthMargin], channels: list[ChannelMonth]
+) -> list[UnitEconomics]:
     """Each month's unit economics from figures the page reads anyway (`monthly`,
     `margin_series`, `acquisition` over the same months): no query of its own."""
     margin_of = {m.month: m for m in margins}
@@ -568,27 +649,49 @@ def unit_economics(months: list[Month], margins: list[MonthMargin],
     out = []
     for m in months:
         margin = margin_of.get(m.month)
-        out.append(UnitEconomics(
-            (m.month,), spend.get(m.month, 0), won.get(m.month, 0), m.mrr_cents, m.paying,
-            m.customers, m.churned, margin.revenue_cents if margin else 0,
-            margin.cost_cents if margin else 0))
+        out.append(
+            UnitEconomics(
+                (m.month,),
+                spend.get(m.month, 0),
+                won.get(m.month, 0),
+                m.mrr_cents,
+                m.paying,
+                m.customers,
+                m.churned,
+                margin.revenue_cents if margin else 0,
+                margin.cost_cents if margin else 0,
+            )
+        )
     return out
 
 
 def combined(rows: list[UnitEconomics]) -> UnitEconomics:
     """Several months as one: every count summed, the ratios taken of the sums."""
-    return UnitEconomics(tuple(d for r in rows for d in r.months),
-                         *(sum(getattr(r, f) for r in rows) for f in (
-                             "spend_cents", "new_paying", "mrr_cents", "paying", "customers",
-                             "churned", "revenue_cents", "cost_cents")))
+    return UnitEconomics(
+        tuple(d for r in rows for d in r.months),
+        *(
+            sum(getattr(r, f) for r in rows)
+            for f in (
+                "spend_cents",
+                "new_paying",
+                "mrr_cents",
+                "paying",
+                "customers",
+                "churned",
+                "revenue_cents",
+                "cost_cents",
+            )
+        ),
+    )
 
 
 def trailing(rows: list[UnitEconomics], count: int = TRAILING_MONTHS) -> UnitEconomics:
     """The last `count` complete months (the month in progress left out)."""
-    return combined(rows[-count - 1:-1] if len(rows) > count else rows[:-1])
+    return combined(rows[-count - 1 : -1] if len(rows) > count else rows[:-1])
 
 
 # --- the page's headline numbers --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -611,6 +714,11 @@ def summary_of(months: list[Month], popularity: list[TemplatePopularity]) -> Sum
     active instances from the templates' counts (every instance has a template)."""
     this = months[-1]
     last = months[-2] if len(months) > 1 else None
-    return Summary(this.mrr_cents, this.mrr_cents * 12, this.paying,
-                   sum(t.active for t in popularity), last.churn.rate if last else None,
-                   this.signups)
+    return Summary(
+        this.mrr_cents,
+        this.mrr_cents * 12,
+        this.paying,
+        sum(t.active for t in popularity),
+        last.churn.rate if last else None,
+        this.signups,
+    )

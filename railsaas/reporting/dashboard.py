@@ -40,33 +40,58 @@ class Overview:
 
 
 def _counts(session: Session, tenant_id: uuid.UUID, month_start: datetime) -> tuple[int, ...]:
-    running = (select(func.count()).select_from(Instance)
-               .where(Instance.tenant_id == tenant_id, Instance.status == "running")
-               .scalar_subquery())
-    live = (select(func.count()).select_from(Instance)
-            .where(Instance.tenant_id == tenant_id, Instance.status != "deleted")
-            .scalar_subquery())
-    deploys = (select(func.count()).select_from(Deployment)
-               .where(Deployment.tenant_id == tenant_id, Deployment.kind.in_(DEPLOY_KINDS),
-                      Deployment.created_at >= month_start).scalar_subquery())
+    running = (
+        select(func.count())
+        .select_from(Instance)
+        .where(Instance.tenant_id == tenant_id, Instance.status == "running")
+        .scalar_subquery()
+    )
+    live = (
+        select(func.count())
+        .select_from(Instance)
+        .where(Instance.tenant_id == tenant_id, Instance.status != "deleted")
+        .scalar_subquery()
+    )
+    deploys = (
+        select(func.count())
+        .select_from(Deployment)
+        .where(
+            Deployment.tenant_id == tenant_id,
+            Deployment.kind.in_(DEPLOY_KINDS),
+            Deployment.created_at >= month_start,
+        )
+        .scalar_subquery()
+    )
     return tuple(session.execute(select(running, live, deploys)).one())
 
 
-def overview(session: Session, tenant: Tenant, markup_percent: int,
-             now: datetime | None = None) -> Overview:
+def overview(
+    session: Session, tenant: Tenant, markup_percent: int, now: datetime | None = None
+) -> Overview:
     now = now or datetime.now(UTC)
     month = usage.month_of(now)
     running, live, deploys = _counts(session, tenant.id, month.start)
     period = usage.current_period(session, tenant.id, now)
     spend = costs.daily_spend_by_instance(session, tenant.id, period, markup_percent)
     cap = spend_caps.cap_cents(tenant)
-    return Overview(running, live, deploys, period, spend, cap, spend_forecast.forecast(
-        spend_cents=spend.total_cents, period=period, now=now, cap_cents=cap))
+    return Overview(
+        running,
+        live,
+        deploys,
+        period,
+        spend,
+        cap,
+        spend_forecast.forecast(
+            spend_cents=spend.total_cents, period=period, now=now, cap_cents=cap
+        ),
+    )
 
 
-def activity(session: Session, workspace, *, before_id: int | None = None,
-             limit: int = 10) -> list[audit.Entry]:
+def activity(
+    session: Session, workspace, *, before_id: int | None = None, limit: int = 10
+) -> list[audit.Entry]:
     """The workspace's activity log, newest first (activity.view, checked here)."""
     authorize(workspace, "activity.view")
-    return audit.entries(session, audit.Filters(tenant_id=workspace.id), before_id=before_id,
-                         limit=limit)
+    return audit.entries(
+        session, audit.Filters(tenant_id=workspace.id), before_id=before_id, limit=limit
+    )

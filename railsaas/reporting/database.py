@@ -41,16 +41,29 @@ class StatementReport:
 
 
 def top_statements(session: Session, top: int = TOP) -> StatementReport:
-    installed = session.scalar(text(
-        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')"))
+    installed = session.scalar(
+        text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')")
+    )
     if not installed:
-        return StatementReport(False, "The pg_stat_statements extension is not installed in "
-                               "this database.", [])
+        return StatementReport(
+            False, "The pg_stat_statements extension is not installed in this database.", []
+        )
     try:
         with session.begin_nested():  # an unloaded extension errors: keep the transaction
             rows = session.execute(_STATEMENTS, {"top": top}).all()
     except DBAPIError as exc:
         return StatementReport(False, str(exc.orig).splitlines()[0], [])
-    return StatementReport(True, None, [
-        Statement(" ".join(r.query.split()), int(r.calls), float(r.total_exec_time),
-                  float(r.mean_exec_time), int(r.rows)) for r in rows])
+    return StatementReport(
+        True,
+        None,
+        [
+            Statement(
+                " ".join(r.query.split()),
+                int(r.calls),
+                float(r.total_exec_time),
+                float(r.mean_exec_time),
+                int(r.rows),
+            )
+            for r in rows
+        ],
+    )

@@ -22,17 +22,27 @@ IN_FLIGHT = tuple(sorted(states.IN_FLIGHT))
 
 
 def open_failures(session: Session, limit: int = 100) -> list[JobFailure]:
-    return list(session.scalars(
-        select(JobFailure).where(JobFailure.resolved_at.is_(None))
-        .order_by(JobFailure.failed_at.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(JobFailure)
+            .where(JobFailure.resolved_at.is_(None))
+            .order_by(JobFailure.failed_at.desc())
+            .limit(limit)
+        )
+    )
 
 
 def failure_counts(session: Session, since: timedelta = timedelta(days=7)) -> list[tuple]:
     """(task name, failures) over the window, most failing first."""
     cutoff = datetime.now(UTC) - since
-    return list(session.execute(
-        select(JobFailure.task_name, func.count()).where(JobFailure.failed_at >= cutoff)
-        .group_by(JobFailure.task_name).order_by(func.count().desc())).all())
+    return list(
+        session.execute(
+            select(JobFailure.task_name, func.count())
+            .where(JobFailure.failed_at >= cutoff)
+            .group_by(JobFailure.task_name)
+            .order_by(func.count().desc())
+        ).all()
+    )
 
 
 def _failure(session: Session, failure_id: int) -> JobFailure:
@@ -50,21 +60,34 @@ def retry(session: Session, failure_id: int, admin_id: uuid.UUID) -> JobFailure:
     failure = _failure(session, failure_id)
     args = dict(failure.args or {})
     if args.pop("_args", None):
-        raise Conflict("This task was called with positional arguments; it cannot be "
-                       "retried from here.")
+        raise Conflict(
+            "This task was called with positional arguments; it cannot be retried from here."
+        )
     args.pop("tenant_id", None)  # the outbox row carries the tenant
     outbox.enqueue(session, failure.task_name, tenant_id=failure.tenant_id, **args)
     _resolve(failure, "retried", admin_id)
-    audit.record(session, "admin.job_retry", target_type="job_failure", target_id=failure.id,
-                 tenant_id=None, details={"task": failure.task_name})
+    audit.record(
+        session,
+        "admin.job_retry",
+        target_type="job_failure",
+        target_id=failure.id,
+        tenant_id=None,
+        details={"task": failure.task_name},
+    )
     return failure
 
 
 def dismiss(session: Session, failure_id: int, admin_id: uuid.UUID) -> JobFailure:
     failure = _failure(session, failure_id)
     _resolve(failure, "dismissed", admin_id)
-    audit.record(session, "admin.job_dismiss", target_type="job_failure",
-                 target_id=failure.id, tenant_id=None, details={"task": failure.task_name})
+    audit.record(
+        session,
+        "admin.job_dismiss",
+        target_type="job_failure",
+        target_id=failure.id,
+        tenant_id=None,
+        details={"task": failure.task_name},
+    )
     return failure
 
 
@@ -82,40 +105,63 @@ class StuckInstance:
     step: Deployment | None
 
 
-def stuck_instances(session: Session, timeout_seconds: int, limit: int = 100,
-                    now: datetime | None = None) -> list[StuckInstance]:
+def stuck_instances(
+    session: Session, timeout_seconds: int, limit: int = 100, now: datetime | None = None
+) -> list[StuckInstance]:
     """Instances waiting on Railway for longer than the deploy timeout, with their open step.
     The poller fails these itself; any listed here mean it is behind or not running."""
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(seconds=timeout_seconds)
     since = func.coalesce(Instance.status_changed_at, Instance.updated_at)
-    open_step = (select(Deployment.instance_id, func.max(Deployment.created_at).label("at"))
-                 .where(Deployment.finished_at.is_(None))
-                 .group_by(Deployment.instance_id).subquery())
-    rows = session.execute(
-        select(Instance, Tenant.name, since, Deployment)
-        .join(Tenant, Tenant.id == Instance.tenant_id)
-        .outerjoin(open_step, open_step.c.instance_id == Instance.id)
-        .outerjoin(Deployment, (Deployment.instance_id == Instance.id)
-                   & (Deployment.created_at == open_step.c.at)
-                   & Deployment.finished_at.is_(None))
-        .where(Instance.status.in_(IN_FLIGHT), since < cutoff)
-        .order_by(since).limit(limit)).unique().all()
+    open_step = (
+        select(Deployment.instance_id, func.max(Deployment.created_at).label("at"))
+        .where(Deployment.finished_at.is_(None))
+        .group_by(Deployment.instance_id)
+        .subquery()
+    )
+    rows = (
+        session.execute(
+            select(Instance, Tenant.name, since, Deployment)
+            .join(Tenant, Tenant.id == Instance.tenant_id)
+            .outerjoin(open_step, open_step.c.instance_id == Instance.id)
+            .outerjoin(
+                Deployment,
+                (Deployment.instance_id == Instance.id)
+                & (Deployment.created_at == open_step.c.at)
+                & Deployment.finished_at.is_(None),
+            )
+            .where(Instance.status.in_(IN_FLIGHT), since < cutoff)
+            .order_by(since)
+            .limit(limit)
+        )
+        .unique()
+        .all()
+    )
     return [StuckInstance(inst, name, now - started, step) for inst, name, started, step in rows]
 
 
 def failing_emails(session: Session, limit: int = 50) -> list[Email]:
-    return list(session.scalars(
-        select(Email).where(Email.sent_at.is_(None), Email.attempts > 0)
-        .order_by(Email.created_at.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(Email)
+            .where(Email.sent_at.is_(None), Email.attempts > 0)
+            .order_by(Email.created_at.desc())
+            .limit(limit)
+        )
+    )
 
 
-def outbox_backlog(session: Session, older_than: timedelta = timedelta(minutes=5),
-                   limit: int = 50) -> list[OutboxMessage]:
+def outbox_backlog(
+    session: Session, older_than: timedelta = timedelta(minutes=5), limit: int = 50
+) -> list[OutboxMessage]:
     """Work committed but never handed to the broker (the sweep resends it every 30 s, so a
     long list means the broker or beat is down)."""
     cutoff = datetime.now(UTC) - older_than
-    return list(session.scalars(
-        select(OutboxMessage).where(OutboxMessage.dispatched_at.is_(None),
-                                    OutboxMessage.created_at < cutoff)
-        .order_by(OutboxMessage.created_at).limit(limit)))
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.dispatched_at.is_(None), OutboxMessage.created_at < cutoff)
+            .order_by(OutboxMessage.created_at)
+            .limit(limit)
+        )
+    )

@@ -11,10 +11,14 @@ from railsaas.schemas.common import Body
 
 
 class SpendCreate(Body):
-    month: str = Field(max_length=10, description="The calendar month, YYYY-MM.",
-                       examples=["2026-05"])
-    channel: str = Field(max_length=100, description="As in the utm_source of the channel's "
-                         "links (lower-cased): google, newsletter, ...")
+    month: str = Field(
+        max_length=10, description="The calendar month, YYYY-MM.", examples=["2026-05"]
+    )
+    channel: str = Field(
+        max_length=100,
+        description="As in the utm_source of the channel's "
+        "links (lower-cased): google, newsletter, ...",
+    )
     amount_cents: int = Field(description="Whole cents, 0 or more.")
     note: str | None = Field(default=None, max_length=500)
 

@@ -14,11 +14,14 @@ from railsaas.schemas.common import Body
 
 class RegisterRequest(Body):
     email: str = Field(max_length=320, json_schema_extra={"format": "email"})
-    password: str = Field(max_length=1024, description="12+ characters, at most 72 bytes "
-                          "in UTF-8.")
+    password: str = Field(max_length=1024, description="12+ characters, at most 72 bytes in UTF-8.")
     name: str = Field(max_length=255)
-    utm_source: str | None = Field(None, max_length=255, description="Where the person came "
-                                   "from (first-touch UTM), kept on the account and workspace.")
+    utm_source: str | None = Field(
+        None,
+        max_length=255,
+        description="Where the person came "
+        "from (first-touch UTM), kept on the account and workspace.",
+    )
     utm_medium: str | None = Field(None, max_length=255)
     utm_campaign: str | None = Field(None, max_length=255)
 
@@ -28,8 +31,7 @@ class RegistrationAccepted(BaseModel):
 
     status: Literal["accepted"] = "accepted"
     email: str = Field(description="The address, as stored (lower-case).")
-    message: str = ("Check your inbox: open the link we sent to confirm your address, then "
-                    "sign in.")
+    message: str = "Check your inbox: open the link we sent to confirm your address, then sign in."
 
 
 class LoginRequest(Body):

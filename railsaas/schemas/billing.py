@@ -87,8 +87,9 @@ class UsageQuery(Query):
 
 class WebhookReceived(BaseModel):
     received: bool
-    duplicate: bool = Field(description="The event had been received before: nothing new "
-                            "was stored.")
+    duplicate: bool = Field(
+        description="The event had been received before: nothing new was stored."
+    )
 
 
 class InstanceUsageOut(BaseModel):

@@ -36,8 +36,13 @@ class PageQuery(Query):
     """Cursor pagination, shared by every list route."""
 
     limit: int = Field(default=50, ge=1, le=100, description="Items per page (1-100).")
-    cursor: str | None = Field(default=None, max_length=512, description=(
-        "Opaque cursor from a previous page's `next_cursor`; omit for the first page."))
+    cursor: str | None = Field(
+        default=None,
+        max_length=512,
+        description=(
+            "Opaque cursor from a previous page's `next_cursor`; omit for the first page."
+        ),
+    )
 
 
 class Page(BaseModel, Generic[T]):
@@ -57,9 +62,11 @@ def partial(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
     required, none nullable unless the original is. Dump it with exclude_unset=True."""
     fields: dict[str, Any] = {}
     for field_name, info in model.model_fields.items():
-        annotation = Annotated[info.annotation, *info.metadata] if info.metadata \
-            else info.annotation
-        fields[field_name] = (annotation, Field(default=None, description=info.description,
-                                                json_schema_extra=_no_default))
-    return create_model(name, __base__=Body, __doc__=doc, __module__=model.__module__,
-                        **fields)
+        annotation = (
+            Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+        )
+        fields[field_name] = (
+            annotation,
+            Field(default=None, description=info.description, json_schema_extra=_no_default),
+        )
+    return create_model(name, __base__=Body, __doc__=doc, __module__=model.__module__, **fields)

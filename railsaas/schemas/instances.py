@@ -18,8 +18,10 @@ InstanceStatusName = Literal[INSTANCE_STATUSES]  # type: ignore[valid-type]
 
 # Values are text (numbers and booleans are taken as text); the service checks each against
 # the template's variable spec and answers 422 per variable.
-_VARIABLES = {"type": "object", "additionalProperties": {
-    "type": ["string", "number", "boolean", "null"]}}
+_VARIABLES = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+}
 
 
 class TemplateRef(BaseModel):
@@ -48,8 +50,9 @@ class InstanceOut(BaseModel):
     template: TemplateRef
     domain: str | None
     custom_domain: str | None
-    variables: list[str] = Field(description="Names only: values (secrets among them) are "
-                                 "never sent back.")
+    variables: list[str] = Field(
+        description="Names only: values (secrets among them) are never sent back."
+    )
     created_at: datetime
     status_changed_at: datetime | None
     deleted_at: datetime | None
@@ -67,32 +70,43 @@ class InstanceStatus(BaseModel):
 
 
 class InstanceQuery(PageQuery):
-    status: InstanceStatusName | None = Field(default=None, description="Only instances in "
-                                              "this state.")
-    template_id: uuid.UUID | None = Field(default=None, description="Only instances of this "
-                                          "template.")
-    include_deleted: bool = Field(default=False, description="Deleted instances are kept "
-                                  "for billing and audit; include them.")
+    status: InstanceStatusName | None = Field(
+        default=None, description="Only instances in this state."
+    )
+    template_id: uuid.UUID | None = Field(
+        default=None, description="Only instances of this template."
+    )
+    include_deleted: bool = Field(
+        default=False, description="Deleted instances are kept for billing and audit; include them."
+    )
 
 
 class InstanceCreate(Body):
     template_id: uuid.UUID
     # The service checks the name (one message per field, with the variables' messages);
     # the pattern documents its rule.
-    name: str = Field(max_length=255, json_schema_extra={"pattern": NAME_PATTERN},
-                      description="1-63 lowercase letters, digits and hyphens (not at either "
-                      "end); unique among the workspace's live instances.")
-    variables: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_VARIABLES,
-                                      description="The template's variables by name.")
+    name: str = Field(
+        max_length=255,
+        json_schema_extra={"pattern": NAME_PATTERN},
+        description="1-63 lowercase letters, digits and hyphens (not at either "
+        "end); unique among the workspace's live instances.",
+    )
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        json_schema_extra=_VARIABLES,
+        description="The template's variables by name.",
+    )
 
 
 class InstanceUpdate(Body):
     """Any subset. A variables or domain change, or an action, continues in the background
     (202); a rename alone answers 200."""
 
-    name: str | None = Field(default=None, max_length=255,
-                             json_schema_extra={"pattern": NAME_PATTERN})
-    variables: dict[str, Any] | None = Field(default=None, json_schema_extra={
-        "anyOf": [_VARIABLES, {"type": "null"}]})
+    name: str | None = Field(
+        default=None, max_length=255, json_schema_extra={"pattern": NAME_PATTERN}
+    )
+    variables: dict[str, Any] | None = Field(
+        default=None, json_schema_extra={"anyOf": [_VARIABLES, {"type": "null"}]}
+    )
     custom_domain: str | None = Field(default=None, max_length=255)
     action: Literal["redeploy", "restart", "stop", "start"] | None = None

@@ -14,8 +14,9 @@ class RailwayProject(BaseModel):
     id: str
     name: str
     created_at: datetime | None
-    instance_id: uuid.UUID | None = Field(description="The instance the project belongs to, "
-                                          "if it is one of ours.")
+    instance_id: uuid.UUID | None = Field(
+        description="The instance the project belongs to, if it is one of ours."
+    )
 
 
 class RailwayService(BaseModel):

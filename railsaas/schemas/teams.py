@@ -24,8 +24,14 @@ class WorkspaceOut(BaseModel):
 
     @classmethod
     def of(cls, tenant, role: str) -> WorkspaceOut:
-        return cls(id=tenant.id, name=tenant.name, slug=tenant.slug, status=tenant.status,
-                   role=role, created_at=tenant.created_at)
+        return cls(
+            id=tenant.id,
+            name=tenant.name,
+            slug=tenant.slug,
+            status=tenant.status,
+            role=role,
+            created_at=tenant.created_at,
+        )
 
 
 class WorkspaceCreate(Body):
@@ -45,8 +51,13 @@ class MemberOut(BaseModel):
 
     @classmethod
     def of(cls, member) -> MemberOut:
-        return cls(user_id=member.user_id, name=member.name, email=member.email,
-                   role=member.role, joined_at=member.joined_at)
+        return cls(
+            user_id=member.user_id,
+            name=member.name,
+            email=member.email,
+            role=member.role,
+            joined_at=member.joined_at,
+        )
 
 
 class MemberUpdate(Body):
@@ -71,9 +82,15 @@ class InvitationOut(BaseModel):
 
     @classmethod
     def of(cls, inv, status: str) -> InvitationOut:
-        return cls(id=inv.id, email=inv.email, role=inv.role, status=status,
-                   invited_by=inv.invited_by, expires_at=inv.expires_at,
-                   created_at=inv.created_at)
+        return cls(
+            id=inv.id,
+            email=inv.email,
+            role=inv.role,
+            status=status,
+            invited_by=inv.invited_by,
+            expires_at=inv.expires_at,
+            created_at=inv.created_at,
+        )
 
 
 class TransferRequest(Body):
@@ -81,6 +98,8 @@ class TransferRequest(Body):
 
 
 class AcceptRequest(Body):
-    token: str = Field(min_length=1, max_length=2048,
-                       description="The token from the invitation link (/invitations/accept/"
-                       "<token>).")
+    token: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="The token from the invitation link (/invitations/accept/<token>).",
+    )

@@ -23,8 +23,9 @@ class TemplateVariable(BaseModel):
     label: str | None = None
     required: bool = False
     default: str | None = None
-    generate: str | None = Field(default=None, description="Generated when left empty: "
-                                 "secret, hex or password.")
+    generate: str | None = Field(
+        default=None, description="Generated when left empty: secret, hex or password."
+    )
     secret: bool = False
     pattern: str | None = None
     help: str | None = None
@@ -38,8 +39,9 @@ class TemplateOut(BaseModel):
     description: str | None
     category: str
     price_tier: Tier
-    resources: dict[str, float] = Field(description="What it typically uses: cpu (vCPU), "
-                                        "memory_mb, disk_gb.")
+    resources: dict[str, float] = Field(
+        description="What it typically uses: cpu (vCPU), memory_mb, disk_gb."
+    )
     monthly_estimate_cents: int
     icon: str | None
     is_active: bool
@@ -53,8 +55,11 @@ class TemplatePage(Page[TemplateOut]):
 
 
 class TemplateQuery(PageQuery):
-    q: str | None = Field(default=None, max_length=100, description="Words that must all "
-                          "appear in the name, description or category.")
+    q: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Words that must all appear in the name, description or category.",
+    )
     category: str | None = Field(default=None, max_length=100)
 
 
@@ -66,13 +71,24 @@ class TemplateCreate(TemplateInput):
     variables: list[dict[str, Any]] = Field(default_factory=list)
 
 
-TemplateUpdate = partial(TemplateCreate, "TemplateUpdate",
-                         "Any subset of a template's fields; the rest stay as they are.")
+TemplateUpdate = partial(
+    TemplateCreate,
+    "TemplateUpdate",
+    "Any subset of a template's fields; the rest stay as they are.",
+)
 
 
 def template_out(data: dict[str, Any]) -> TemplateOut:
     return TemplateOut.model_validate(data)
 
 
-__all__ = ["TemplateCreate", "TemplateOut", "TemplatePage", "TemplateQuery", "TemplateUpdate",
-           "TemplateVariable", "Tier", "template_out"]
+__all__ = [
+    "TemplateCreate",
+    "TemplateOut",
+    "TemplatePage",
+    "TemplateQuery",
+    "TemplateUpdate",
+    "TemplateVariable",
+    "Tier",
+    "template_out",
+]

@@ -16,13 +16,20 @@ TokenStatus = Literal["active", "expired", "revoked"]
 
 
 class TokenCreate(Body):
-    name: str = Field(min_length=1, max_length=api_tokens.NAME_MAX,
-                      description="What the token is for, e.g. the script that uses it.")
-    scopes: list[Scope] = Field(min_length=1, max_length=3, description=(
-        "read < deploy < admin, each including the ones before it: ['deploy'] is stored as "
-        "['read', 'deploy']. A token may only create tokens within its own scopes."))
-    expires_in_days: int = Field(default=api_tokens.DEFAULT_DAYS, ge=1,
-                                 le=api_tokens.MAX_DAYS)
+    name: str = Field(
+        min_length=1,
+        max_length=api_tokens.NAME_MAX,
+        description="What the token is for, e.g. the script that uses it.",
+    )
+    scopes: list[Scope] = Field(
+        min_length=1,
+        max_length=3,
+        description=(
+            "read < deploy < admin, each including the ones before it: ['deploy'] is stored as "
+            "['read', 'deploy']. A token may only create tokens within its own scopes."
+        ),
+    )
+    expires_in_days: int = Field(default=api_tokens.DEFAULT_DAYS, ge=1, le=api_tokens.MAX_DAYS)
 
 
 class TokenOut(BaseModel):
@@ -38,15 +45,24 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, token) -> TokenOut:
-        return cls(id=token.id, name=token.name, prefix=token.prefix,
-                   scopes=list(token.scopes), status=api_tokens.status_of(token),
-                   created_at=token.created_at, expires_at=token.expires_at,
-                   last_used_at=token.last_used_at, revoked_at=token.revoked_at)
+        return cls(
+            id=token.id,
+            name=token.name,
+            prefix=token.prefix,
+            scopes=list(token.scopes),
+            status=api_tokens.status_of(token),
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+        )
 
 
 class TokenCreated(TokenOut):
-    token: str = Field(description="The secret, shown this once: store it now. Send it as "
-                       "`Authorization: Bearer <token>`.")
+    token: str = Field(
+        description="The secret, shown this once: store it now. Send it as "
+        "`Authorization: Bearer <token>`."
+    )
 
 
 class TokenListQuery(PageQuery):

@@ -30,38 +30,51 @@ TASK_MODULES = [
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
 BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(seconds=30)},
-    "instances-poll": {"task": "instances.poll", "schedule": POLL_INTERVAL,
-                       "options": {"expires": 10}},
+    "instances-poll": {
+        "task": "instances.poll",
+        "schedule": POLL_INTERVAL,
+        "options": {"expires": 10},
+    },
     "instances-reconcile": {"task": "instances.reconcile", "schedule": timedelta(minutes=15)},
     "billing-usage-hourly": {"task": "billing.usage_hourly", "schedule": timedelta(hours=1)},
     "billing-dunning": {"task": "billing.dunning", "schedule": timedelta(hours=1)},
     "billing-plan-limits": {"task": "billing.plan_limits", "schedule": timedelta(hours=1)},
-    "billing-catch-up-events": {"task": "billing.catch_up_events",
-                                "schedule": timedelta(minutes=30)},
-    "billing-sync-plan-prices": {"task": "billing.sync_plan_prices",
-                                 "schedule": timedelta(hours=24)},
+    "billing-catch-up-events": {
+        "task": "billing.catch_up_events",
+        "schedule": timedelta(minutes=30),
+    },
+    "billing-sync-plan-prices": {
+        "task": "billing.sync_plan_prices",
+        "schedule": timedelta(hours=24),
+    },
     # Daily, at a quiet hour (UTC); the alert wants a success at least every 26 hours.
     "backups-daily": {"task": "backups.run", "schedule": crontab(hour=3, minute=17)},
     "mail-scrub-bodies": {"task": "mail.scrub_bodies", "schedule": timedelta(hours=1)},
     # A run that could not start within the minute is dropped: the next one is due anyway.
-    "uptime-check": {"task": "uptime.check", "schedule": timedelta(minutes=1),
-                     "options": {"expires": 50}},
+    "uptime-check": {
+        "task": "uptime.check",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
     "uptime-rollup": {"task": "uptime.rollup", "schedule": crontab(minute=7)},
-    "billing-template-costs": {"task": "billing.template_costs",
-                               "schedule": crontab(hour=4, minute=41)},
+    "billing-template-costs": {
+        "task": "billing.template_costs",
+        "schedule": crontab(hour=4, minute=41),
+    },
 }
 
 # The status poll has a queue (and a worker line in the Procfile) of its own: a burst of
 # deploy steps on the main queue must not delay the poll that watches them.
 POLL_QUEUE = "polls"
-TASK_ROUTES = {"instances.poll": {"queue": POLL_QUEUE},
-               "instances.refresh": {"queue": POLL_QUEUE}}
+TASK_ROUTES = {"instances.poll": {"queue": POLL_QUEUE}, "instances.refresh": {"queue": POLL_QUEUE}}
 
 # Jobs beat fires more than once a minute: their routine runs are not logged (see
 # railsaas.observability.logging.PeriodicChatterFilter).
-FREQUENT_TASKS = {e["task"] for e in BEAT_SCHEDULE.values()
-                  if isinstance(e["schedule"], timedelta)
-                  and e["schedule"] < timedelta(minutes=1)}
+FREQUENT_TASKS = {
+    e["task"]
+    for e in BEAT_SCHEDULE.values()
+    if isinstance(e["schedule"], timedelta) and e["schedule"] < timedelta(minutes=1)
+}
 
 
 def broker_transport_options(visibility_timeout: int) -> dict:
@@ -69,9 +82,11 @@ def broker_transport_options(visibility_timeout: int) -> dict:
     died (SIGKILL, out of memory, a redeploy's hard stop) stays "unacked" and the broker gives
     it to another worker once `visibility_timeout` has passed. Every worker looks for such
     tasks every tenth of that (at most every 10 s, not kombu's default 100 s)."""
-    return {"visibility_timeout": visibility_timeout,
-            "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
-            "unacked_restore_throttle": 1}
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
+        "unacked_restore_throttle": 1,
+    }
 
 
 def capped_countdown(seconds: float) -> float:
@@ -108,7 +123,8 @@ def celery_init_app(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_transport_options=broker_transport_options(
-            int(app.config["CELERY_VISIBILITY_TIMEOUT"])),
+            int(app.config["CELERY_VISIBILITY_TIMEOUT"])
+        ),
         broker_connection_retry_on_startup=True,
         timezone="UTC",
         include=TASK_MODULES,

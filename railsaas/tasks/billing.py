@@ -50,7 +50,7 @@ def process_stripe_event(self, event_id: str) -> str:
         with db.scope(SYSTEM) as session:
             return stripe_events.process(session, event_id)
     except gateway.BillingUnavailable as exc:  # Stripe unreachable: try again later
-        backoff = capped_countdown(min(600, 5 * 2 ** self.request.retries))
+        backoff = capped_countdown(min(600, 5 * 2**self.request.retries))
         raise self.retry(exc=exc, countdown=backoff) from exc
 
 
@@ -85,8 +85,10 @@ def run_dunning() -> int:
                     sync(session, tenant, row.stripe_subscription_id, seen_at=now)
                 steps += len(dunning.advance(session, tenant, now))
         except gateway.BillingUnavailable:
-            log.warning("dunning skipped a workspace: Stripe unreachable",
-                        extra={"tenant_id": str(tenant_id)})
+            log.warning(
+                "dunning skipped a workspace: Stripe unreachable",
+                extra={"tenant_id": str(tenant_id)},
+            )
     return steps
 
 
@@ -117,8 +119,9 @@ def usage_hourly(lookback_hours: int = 3) -> dict:
     for hour in usage.hours_to_collect(datetime.now(UTC), lookback_hours):
         try:
             with db.scope(SYSTEM) as session:
-                result["collected"] += usage.collect(session, client, hour,
-                                                     hour + timedelta(hours=1))
+                result["collected"] += usage.collect(
+                    session, client, hour, hour + timedelta(hours=1)
+                )
         except Exception:  # one hour failing must not stop the rest
             log.exception("usage collection failed", extra={"hour": hour.isoformat()})
     with db.scope(SYSTEM) as session:
@@ -141,7 +144,7 @@ def send_overage(self, report_id: str) -> str:
         with db.scope(SYSTEM) as session:
             return overage.send(session, uuid.UUID(report_id))
     except gateway.BillingUnavailable as exc:
-        backoff = capped_countdown(min(600, 10 * 2 ** self.request.retries))
+        backoff = capped_countdown(min(600, 10 * 2**self.request.retries))
         raise self.retry(exc=exc, countdown=backoff) from exc
 
 
@@ -151,8 +154,11 @@ def template_costs_daily() -> int:
     cfg = current_app.config
     with db.scope(SYSTEM) as session:
         shown = template_costs.refresh(
-            session, datetime.now(UTC).date(), markup_percent=int(cfg["USAGE_MARKUP_PERCENT"]),
-            min_instances=int(cfg["COST_MEDIAN_MIN_INSTANCES"]))
+            session,
+            datetime.now(UTC).date(),
+            markup_percent=int(cfg["USAGE_MARKUP_PERCENT"]),
+            min_instances=int(cfg["COST_MEDIAN_MIN_INSTANCES"]),
+        )
     catalog_templates.invalidate_cache()  # after the commit: readers see the new medians
     return shown
 
@@ -165,16 +171,21 @@ def flush_overage(self, workspace_id: str, period_start: int, period_end: int) -
         usage.rollup(session)
     with db.scope(SYSTEM) as session:
         report_id = overage.flush_period(
-            session, uuid.UUID(workspace_id), datetime.fromtimestamp(period_start, UTC),
-            datetime.fromtimestamp(period_end, UTC), gateway.now())
+            session,
+            uuid.UUID(workspace_id),
+            datetime.fromtimestamp(period_start, UTC),
+            datetime.fromtimestamp(period_end, UTC),
+            gateway.now(),
+        )
     if report_id is None:
         return "nothing"
     try:
         with db.scope(SYSTEM) as session:
             return overage.send(session, report_id)
     except gateway.BillingUnavailable as exc:
-        raise self.retry(exc=exc, countdown=capped_countdown(
-            min(600, 10 * 2 ** self.request.retries))) from exc
+        raise self.retry(
+            exc=exc, countdown=capped_countdown(min(600, 10 * 2**self.request.retries))
+        ) from exc
 
 
 @shared_task(name="billing.sync_plan_prices")

@@ -33,20 +33,22 @@ def _countdown(retries: int, retry_after: float | None = None) -> float:
 
 # A dropped database connection is retried too (FlaskTask), within the step's own budget:
 # the retry count is shared with Railway's retries and the deferrals.
-@shared_task(name="instances.run_step", bind=True, max_retries=MAX_RETRIES,
-             acks_late=True, retry_kwargs={"max_retries": MAX_RETRIES * 5})
+@shared_task(
+    name="instances.run_step",
+    bind=True,
+    max_retries=MAX_RETRIES,
+    acks_late=True,
+    retry_kwargs={"max_retries": MAX_RETRIES * 5},
+)
 def run_step(self, step_id: str) -> str:
     sid = uuid.UUID(step_id)
     try:
         return steps.run_step(sid)
     except StepDeferred:
-        raise self.retry(countdown=3 + random.random() * 2, max_retries=MAX_RETRIES * 5) \
-            from None
+        raise self.retry(countdown=3 + random.random() * 2, max_retries=MAX_RETRIES * 5) from None
     except rw.RailwayError as exc:
-        if (exc.retryable or isinstance(exc, rw.NotFound)) \
-                and self.request.retries < MAX_RETRIES:
-            raise self.retry(countdown=_countdown(self.request.retries, exc.retry_after)) \
-                from None
+        if (exc.retryable or isinstance(exc, rw.NotFound)) and self.request.retries < MAX_RETRIES:
+            raise self.retry(countdown=_countdown(self.request.retries, exc.retry_after)) from None
         log.warning("step %s failed: %s", step_id, exc)
         steps.fail_step(sid, f"Railway refused the request: {exc.message}")
         return "failed"
@@ -87,7 +89,6 @@ def delete_orphan_project(self, project_id: str) -> str:
         reconciliation.fix_orphan_project(project_id)
     except rw.RailwayError as exc:
         if exc.retryable:
-            raise self.retry(countdown=_countdown(self.request.retries, exc.retry_after)) \
-                from None
+            raise self.retry(countdown=_countdown(self.request.retries, exc.retry_after)) from None
         raise
     return "deleted"

@@ -22,7 +22,7 @@ def deliver(self, email_id: str) -> str:
     with db.scope(SYSTEM) as session:  # commits the attempt count and error either way
         result = mail.deliver(session, uuid.UUID(email_id))
     if result == "failed":
-        backoff = capped_countdown(min(600, 5 * 2 ** self.request.retries))
+        backoff = capped_countdown(min(600, 5 * 2**self.request.retries))
         raise self.retry(exc=DeliveryFailed(email_id), countdown=backoff)
     return result
 

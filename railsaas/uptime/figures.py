@@ -65,25 +65,35 @@ class Ratio:
         return "100%" if self.up == self.checks else f"{min(r * 100, 99.99):.2f}%"
 
 
-def uptime_by_instance(session: Session, tenant_id: uuid.UUID,
-                       instance_ids: Sequence[uuid.UUID], now: datetime
-                       ) -> dict[uuid.UUID, dict[str, Ratio]]:
+def uptime_by_instance(
+    session: Session, tenant_id: uuid.UUID, instance_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, dict[str, Ratio]]:
     """{instance id: {"24h": Ratio, "7d": ..., "30d": ...}} in one query."""
     if not instance_ids:
         return {}
     cutoff = raw_cutoff(now)
     # Whole hours from the roll-up: an hour counts when it started inside the window.
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    rows = session.execute(_UPTIME, {
-        "tid": tenant_id, "ids": [str(i) for i in instance_ids], "cutoff": cutoff, "now": now,
-        "since": hour - timedelta(days=30), "d1": now - timedelta(hours=24),
-        "d7": hour - timedelta(days=7)}).all()
+    rows = session.execute(
+        _UPTIME,
+        {
+            "tid": tenant_id,
+            "ids": [str(i) for i in instance_ids],
+            "cutoff": cutoff,
+            "now": now,
+            "since": hour - timedelta(days=30),
+            "d1": now - timedelta(hours=24),
+            "d7": hour - timedelta(days=7),
+        },
+    ).all()
     empty = {name: Ratio(0, 0) for name, _ in WINDOWS}
     out = {iid: dict(empty) for iid in instance_ids}
     for iid, n1, u1, n7, u7, n30, u30 in rows:
-        out[iid] = {"24h": Ratio(int(n1 or 0), int(u1 or 0)),
-                    "7d": Ratio(int(n7 or 0), int(u7 or 0)),
-                    "30d": Ratio(int(n30 or 0), int(u30 or 0))}
+        out[iid] = {
+            "24h": Ratio(int(n1 or 0), int(u1 or 0)),
+            "7d": Ratio(int(n7 or 0), int(u7 or 0)),
+            "30d": Ratio(int(n30 or 0), int(u30 or 0)),
+        }
     return out
 
 
@@ -104,7 +114,7 @@ class InstanceUptime:
 
     @property
     def state(self) -> str:
-        """"up", "down" (an open incident), "failing" (one failed check) or "unknown"."""
+        """ "up", "down" (an open incident), "failing" (one failed check) or "unknown"."""
         m = self.monitor
         if m is None or m.last_up is None:
             return "unknown"
@@ -147,43 +157,78 @@ LEFT JOIN uptime_monitors m ON m.instance_id = :iid
 """)
 
 
-def for_instance(session: Session, inst: Instance, now: datetime | None = None
-                 ) -> InstanceUptime:
+def for_instance(session: Session, inst: Instance, now: datetime | None = None) -> InstanceUptime:
     """The instance page's uptime section (the caller has read `inst` under RLS)."""
     now = now or datetime.now(UTC)
     top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     hours = [top - timedelta(hours=h) for h in range(23, -1, -1)]
-    row = session.execute(_SECTION, {
-        "tid": inst.tenant_id, "iid": inst.id, "cutoff": raw_cutoff(now), "now": now,
-        "since": top - timedelta(days=30), "d1": now - timedelta(hours=24),
-        "d7": top - timedelta(days=7), "day": hours[0]}).one()
-    monitor = MonitorState(row.last_up, row.last_status_code, row.last_latency_ms,
-                           row.down_since, row.public) if row.monitored else None
-    windows = {"24h": Ratio(int(row.n1 or 0), int(row.u1 or 0)),
-               "7d": Ratio(int(row.n7 or 0), int(row.u7 or 0)),
-               "30d": Ratio(int(row.n30 or 0), int(row.u30 or 0))}
+    row = session.execute(
+        _SECTION,
+        {
+            "tid": inst.tenant_id,
+            "iid": inst.id,
+            "cutoff": raw_cutoff(now),
+            "now": now,
+            "since": top - timedelta(days=30),
+            "d1": now - timedelta(hours=24),
+            "d7": top - timedelta(days=7),
+            "day": hours[0],
+        },
+    ).one()
+    monitor = (
+        MonitorState(
+            row.last_up, row.last_status_code, row.last_latency_ms, row.down_since, row.public
+        )
+        if row.monitored
+        else None
+    )
+    windows = {
+        "24h": Ratio(int(row.n1 or 0), int(row.u1 or 0)),
+        "7d": Ratio(int(row.n7 or 0), int(row.u7 or 0)),
+        "30d": Ratio(int(row.n30 or 0), int(row.u30 or 0)),
+    }
     found = {h: (a, x) for h, a, x in row.hours}
     keys = [h.strftime("%Y-%m-%d %H") for h in hours]
     chart = charts.line(
         [h.strftime("%H:00") for h in hours],
-        [charts.Series("Average", [float(found[k][0]) if k in found else None for k in keys]),
-         charts.Series("Slowest", [float(found[k][1]) if k in found else None for k in keys])],
-        title="Response time, last 24 hours (ms)", dots=False)
+        [
+            charts.Series("Average", [float(found[k][0]) if k in found else None for k in keys]),
+            charts.Series("Slowest", [float(found[k][1]) if k in found else None for k in keys]),
+        ],
+        title="Response time, last 24 hours (ms)",
+        dots=False,
+    )
     return InstanceUptime(monitor, windows, chart)
 
 
-def set_public(session: Session, tenant_id: uuid.UUID, instance_id: object, public: bool, *,
-               actor: HasRole | None) -> UptimeMonitor:
+def set_public(
+    session: Session,
+    tenant_id: uuid.UUID,
+    instance_id: object,
+    public: bool,
+    *,
+    actor: HasRole | None,
+) -> UptimeMonitor:
     """Show (or hide) an instance on the workspace's public status page."""
     inst = lifecycle.get_for_tenant(session, tenant_id, instance_id)
     authorize(actor, "instance.manage")
     mon = session.get(UptimeMonitor, inst.id, with_for_update=True)
     if mon is None:
-        mon = UptimeMonitor(instance_id=inst.id, tenant_id=tenant_id,
-                            next_check_at=datetime.now(UTC), consecutive_failures=0)
+        mon = UptimeMonitor(
+            instance_id=inst.id,
+            tenant_id=tenant_id,
+            next_check_at=datetime.now(UTC),
+            consecutive_failures=0,
+        )
         session.add(mon)
     mon.public = public
-    audit.record(session, "instance.status_page", target_type="instance", target_id=inst.id,
-                 tenant_id=tenant_id, details={"public": public})
+    audit.record(
+        session,
+        "instance.status_page",
+        target_type="instance",
+        target_id=inst.id,
+        tenant_id=tenant_id,
+        details={"public": public},
+    )
     session.flush()
     return mon

@@ -79,9 +79,17 @@ def claim(session: Session, now: datetime, limit: int, interval: timedelta) -> l
 def record(session: Session, target: Target, result: probe.Result, now: datetime) -> str | None:
     """Store one check and move the monitor's incident state; returns "down" / "up" when an
     incident opened / closed (and the workspace was told)."""
-    session.add(UptimeCheck(tenant_id=target.tenant_id, instance_id=target.instance_id,
-                            checked_at=now, up=result.up, status_code=result.status_code,
-                            latency_ms=result.latency_ms, error=result.error))
+    session.add(
+        UptimeCheck(
+            tenant_id=target.tenant_id,
+            instance_id=target.instance_id,
+            checked_at=now,
+            up=result.up,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error,
+        )
+    )
     mon = session.get(UptimeMonitor, target.instance_id, with_for_update=True)
     if mon is None:
         return None
@@ -107,8 +115,15 @@ def _minutes(delta: timedelta) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def _tell(session: Session, target: Target, *, up: bool, since: datetime, now: datetime,
-          why: str | None = None) -> None:
+def _tell(
+    session: Session,
+    target: Target,
+    *,
+    up: bool,
+    since: datetime,
+    now: datetime,
+    why: str | None = None,
+) -> None:
     inst = session.get(Instance, target.instance_id)
     if inst is None:
         return
@@ -117,12 +132,20 @@ def _tell(session: Session, target: Target, *, up: bool, since: datetime, now: d
         body = f"It answers again, after about {_minutes(now - since)} down."
     else:
         title = f"{inst.name} is down"
-        body = (f"Its public address failed two checks in a row"
-                f"{f' ({why})' if why else ''}. We will tell you when it is back.")
+        body = (
+            f"Its public address failed two checks in a row"
+            f"{f' ({why})' if why else ''}. We will tell you when it is back."
+        )
     notifications.notify_tenant(
-        session, inst.tenant_id, kind="instance.up" if up else "instance.down", title=title,
-        body=body, link=f"/instances/{inst.id}", email_kind="instances/uptime",
-        email_to_user=inst.user_id)
+        session,
+        inst.tenant_id,
+        kind="instance.up" if up else "instance.down",
+        title=title,
+        body=body,
+        link=f"/instances/{inst.id}",
+        email_kind="instances/uptime",
+        email_to_user=inst.user_id,
+    )
 
 
 def run(now: datetime | None = None) -> dict[str, int]:
@@ -132,8 +155,9 @@ def run(now: datetime | None = None) -> dict[str, int]:
     interval = timedelta(seconds=int(cfg["UPTIME_INTERVAL_SECONDS"]))
     with db.scope(SYSTEM) as session:
         targets = claim(session, now, int(cfg["UPTIME_MAX_PER_RUN"]), interval)
-    results = probe.probe_many([t.domain for t in targets], probe.Options.from_config(cfg),
-                               int(cfg["UPTIME_CONCURRENCY"]))
+    results = probe.probe_many(
+        [t.domain for t in targets], probe.Options.from_config(cfg), int(cfg["UPTIME_CONCURRENCY"])
+    )
     counts = {"checked": len(targets), "up": 0, "down": 0, "incidents": 0, "recoveries": 0}
     checked_at = datetime.now(UTC) if now is None else now
     with db.scope(SYSTEM) as session:
@@ -169,15 +193,25 @@ def rollup(session: Session, now: datetime) -> dict[str, int]:
     nothing), then drop raw checks and roll-ups past their retention."""
     cfg = current_app.config
     top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    rolled = session.execute(_ROLLUP, {"start": top - timedelta(hours=ROLLUP_LOOKBACK_HOURS),
-                                       "end": top}).rowcount or 0
-    raw = session.execute(delete(UptimeCheck).where(
-        UptimeCheck.checked_at < now - timedelta(hours=int(cfg["UPTIME_RAW_HOURS"])))).rowcount
-    hourly = session.execute(text("DELETE FROM uptime_hourly WHERE hour < :cut"), {
-        "cut": now - timedelta(days=int(cfg["UPTIME_ROLLUP_DAYS"]))}).rowcount
+    rolled = (
+        session.execute(
+            _ROLLUP, {"start": top - timedelta(hours=ROLLUP_LOOKBACK_HOURS), "end": top}
+        ).rowcount
+        or 0
+    )
+    raw = session.execute(
+        delete(UptimeCheck).where(
+            UptimeCheck.checked_at < now - timedelta(hours=int(cfg["UPTIME_RAW_HOURS"]))
+        )
+    ).rowcount
+    hourly = session.execute(
+        text("DELETE FROM uptime_hourly WHERE hour < :cut"),
+        {"cut": now - timedelta(days=int(cfg["UPTIME_ROLLUP_DAYS"]))},
+    ).rowcount
     return {"rolled": rolled, "raw_deleted": raw or 0, "hourly_deleted": hourly or 0}
 
 
 def monitor_of(session: Session, instance_id: uuid.UUID) -> UptimeMonitor | None:
-    return session.scalars(select(UptimeMonitor)
-                           .where(UptimeMonitor.instance_id == instance_id)).first()
+    return session.scalars(
+        select(UptimeMonitor).where(UptimeMonitor.instance_id == instance_id)
+    ).first()

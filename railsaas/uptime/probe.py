@@ -13,11 +13,12 @@ from typing import Any
 
 import httpx
 
-USER_AGENT = ("RailSaaS-Uptime/1.0 (uptime check of an app hosted on RailSaaS; "
-              "one request a minute)")
+USER_AGENT = "RailSaaS-Uptime/1.0 (uptime check of an app hosted on RailSaaS; one request a minute)"
 # A hostname: labels of letters, digits and hyphens. No port, path, user or IP brackets.
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)"
-                      r"(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)"
+    r"(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,11 @@ class Options:
 
     @classmethod
     def from_config(cls, config: Any) -> Options:
-        return cls(timeout=float(config["UPTIME_TIMEOUT_SECONDS"]),
-                   allow_private=bool(config["UPTIME_ALLOW_PRIVATE"]),
-                   connect_to=str(config["UPTIME_CONNECT_TO"] or ""))
+        return cls(
+            timeout=float(config["UPTIME_TIMEOUT_SECONDS"]),
+            allow_private=bool(config["UPTIME_ALLOW_PRIVATE"]),
+            connect_to=str(config["UPTIME_CONNECT_TO"] or ""),
+        )
 
 
 def is_public(address: str) -> bool:
@@ -86,15 +89,21 @@ def probe(client: httpx.Client, domain: str, opts: Options) -> Result:
     extensions = {"sni_hostname": domain} if scheme == "https" else {}
     started = time.monotonic()
     try:
-        with client.stream("GET", f"{scheme}://{netloc}/", extensions=extensions,
-                           headers={"Host": domain, "User-Agent": USER_AGENT}) as response:
+        with client.stream(
+            "GET",
+            f"{scheme}://{netloc}/",
+            extensions=extensions,
+            headers={"Host": domain, "User-Agent": USER_AGENT},
+        ) as response:
             latency = round((time.monotonic() - started) * 1000)
             status = response.status_code  # the body is never read
     except httpx.TimeoutException:
         return Result(False, error="timeout")
     except httpx.ConnectError as exc:
-        return Result(False, error="tls" if "SSL" in str(exc) or "certificate" in str(exc)
-                      else "connection refused")
+        return Result(
+            False,
+            error="tls" if "SSL" in str(exc) or "certificate" in str(exc) else "connection refused",
+        )
     except httpx.HTTPError as exc:
         return Result(False, error=type(exc).__name__[:100])
     # 5xx: the app or Railway's proxy in front of it is failing. Anything else answered.
@@ -108,7 +117,13 @@ def probe_many(domains: Iterable[str], opts: Options, concurrency: int) -> list[
         return []
     workers = max(1, min(concurrency, len(domains)))
     limits = httpx.Limits(max_connections=workers, max_keepalive_connections=0)
-    with httpx.Client(timeout=httpx.Timeout(opts.timeout), follow_redirects=False,
-                      limits=limits, trust_env=False) as client, \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uptime") as pool:
+    with (
+        httpx.Client(
+            timeout=httpx.Timeout(opts.timeout),
+            follow_redirects=False,
+            limits=limits,
+            trust_env=False,
+        ) as client,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uptime") as pool,
+    ):
         return list(pool.map(lambda d: probe(client, d, opts), domains))

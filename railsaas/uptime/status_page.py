@@ -74,23 +74,37 @@ def _page(session: Session, tenant_id: uuid.UUID, now: datetime) -> Page:
     rows = session.execute(
         select(Instance.id, Instance.name, Instance.status, UptimeMonitor)
         .join(UptimeMonitor, UptimeMonitor.instance_id == Instance.id)
-        .where(Instance.tenant_id == tenant_id, UptimeMonitor.public.is_(True),
-               Instance.status != "deleted")
-        .order_by(Instance.name)).all()
+        .where(
+            Instance.tenant_id == tenant_id,
+            UptimeMonitor.public.is_(True),
+            Instance.status != "deleted",
+        )
+        .order_by(Instance.name)
+    ).all()
     uptime = figures.uptime_by_instance(session, tenant_id, [r.id for r in rows], now)
     checked = [r.UptimeMonitor.last_checked_at for r in rows if r.UptimeMonitor.last_checked_at]
-    return Page(name or "", [Row(r.name, _state(r.status, r.UptimeMonitor), uptime[r.id]["30d"])
-                             for r in rows], max(checked) if checked else None)
+    return Page(
+        name or "",
+        [Row(r.name, _state(r.status, r.UptimeMonitor), uptime[r.id]["30d"]) for r in rows],
+        max(checked) if checked else None,
+    )
 
 
 def set_enabled(session: Session, workspace: Workspace, enabled: bool) -> None:
     """Turn the workspace's public status page on or off (managers)."""
     authorize(workspace, "workspace.update")
-    tenant = session.scalar(select(Tenant).where(Tenant.id == workspace.tenant.id)
-                            .with_for_update(of=Tenant))
+    tenant = session.scalar(
+        select(Tenant).where(Tenant.id == workspace.tenant.id).with_for_update(of=Tenant)
+    )
     if tenant is None:
         raise NotFound("No such workspace.")
     tenant.status_page_enabled = enabled
-    audit.record(session, "workspace.status_page", target_type="tenant", target_id=tenant.id,
-                 tenant_id=tenant.id, details={"enabled": enabled})
+    audit.record(
+        session,
+        "workspace.status_page",
+        target_type="tenant",
+        target_id=tenant.id,
+        tenant_id=tenant.id,
+        details={"enabled": enabled},
+    )
     session.flush()

@@ -22,9 +22,16 @@ import urllib.parse
 import urllib.request
 
 # job.status -> deployment state; deployment states map to themselves.
-STATES = {"success": "success", "failure": "failure", "cancelled": "error",
-          "in_progress": "in_progress", "queued": "queued", "error": "error",
-          "inactive": "inactive", "pending": "pending"}
+STATES = {
+    "success": "success",
+    "failure": "failure",
+    "cancelled": "error",
+    "in_progress": "in_progress",
+    "queued": "queued",
+    "error": "error",
+    "inactive": "inactive",
+    "pending": "pending",
+}
 
 
 class GitHubError(Exception):
@@ -39,10 +46,17 @@ def api(method: str, path: str, payload: dict, env: dict[str, str]) -> dict:
     if urllib.parse.urlsplit(base).scheme not in ("https", "http"):
         raise GitHubError("GITHUB_API_URL is not an http(s) URL")
     request = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
-        base + path, data=json.dumps(payload).encode(), method=method,
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-                 "X-GitHub-Api-Version": "2022-11-28", "Content-Type": "application/json",
-                 "User-Agent": "railsaas-deploy"})
+        base + path,
+        data=json.dumps(payload).encode(),
+        method=method,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Content-Type": "application/json",
+            "User-Agent": "railsaas-deploy",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (checked)
             return json.loads(response.read() or b"{}")
@@ -61,21 +75,32 @@ def repository(env: dict[str, str]) -> str:
 
 
 def create(environment: str, ref: str, description: str, env: dict[str, str]) -> int:
-    deployment = api("POST", f"/repos/{repository(env)}/deployments", {
-        "ref": ref,
-        "environment": environment,
-        "description": description[:140],
-        "auto_merge": False,        # deploy exactly this commit
-        "required_contexts": [],    # the tests already passed: this job `needs` them
-        "production_environment": environment == "production",
-    }, env)
+    deployment = api(
+        "POST",
+        f"/repos/{repository(env)}/deployments",
+        {
+            "ref": ref,
+            "environment": environment,
+            "description": description[:140],
+            "auto_merge": False,  # deploy exactly this commit
+            "required_contexts": [],  # the tests already passed: this job `needs` them
+            "production_environment": environment == "production",
+        },
+        env,
+    )
     if "id" not in deployment:
         raise GitHubError(f"no deployment was created: {deployment.get('message', deployment)}")
     return int(deployment["id"])
 
 
-def set_status(deployment_id: int, state: str, env: dict[str, str], environment_url: str = "",
-               log_url: str = "", description: str = "") -> None:
+def set_status(
+    deployment_id: int,
+    state: str,
+    env: dict[str, str],
+    environment_url: str = "",
+    log_url: str = "",
+    description: str = "",
+) -> None:
     payload = {"state": STATES[state], "auto_inactive": True}
     if environment_url:
         payload["environment_url"] = environment_url
@@ -118,8 +143,14 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
                 with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
                     f.write(f"deployment_id={deployment_id}\n")
         else:
-            set_status(args.deployment_id, args.state, env, args.environment_url,
-                       args.log_url, args.description)
+            set_status(
+                args.deployment_id,
+                args.state,
+                env,
+                args.environment_url,
+                args.log_url,
+                args.description,
+            )
             print(f"deployment {args.deployment_id}: {STATES[args.state]}")
     except GitHubError as exc:
         print(f"github_deployment: {exc}", file=sys.stderr)

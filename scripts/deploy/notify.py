@@ -32,12 +32,24 @@ def summary(status: str, environment: str, url: str, env: dict[str, str]) -> dic
     sha = env.get("GITHUB_SHA", "")[:12]
     repo = env.get("GITHUB_REPOSITORY", "")
     server = env.get("GITHUB_SERVER_URL", "https://github.com")
-    run_url = (f"{server}/{repo}/actions/runs/{env['GITHUB_RUN_ID']}"
-               if repo and env.get("GITHUB_RUN_ID") else "")
+    run_url = (
+        f"{server}/{repo}/actions/runs/{env['GITHUB_RUN_ID']}"
+        if repo and env.get("GITHUB_RUN_ID")
+        else ""
+    )
     commit_url = f"{server}/{repo}/commit/{env['GITHUB_SHA']}" if repo and sha else ""
-    return {"status": status, "verb": verb, "emoji": emoji, "environment": environment,
-            "url": url, "sha": sha, "commit_url": commit_url, "run_url": run_url,
-            "actor": env.get("GITHUB_ACTOR", ""), "repo": repo}
+    return {
+        "status": status,
+        "verb": verb,
+        "emoji": emoji,
+        "environment": environment,
+        "url": url,
+        "sha": sha,
+        "commit_url": commit_url,
+        "run_url": run_url,
+        "actor": env.get("GITHUB_ACTOR", ""),
+        "repo": repo,
+    }
 
 
 def _slack_escape(text: str) -> str:
@@ -72,16 +84,22 @@ def discord_payload(s: dict[str, str]) -> dict:
         lines.append(s["url"])
     if s["run_url"]:
         lines.append(f"Workflow run: <{s['run_url']}>")
-    return {"content": "\n".join(lines)[:2000], "username": "RailSaaS deploy",
-            "allowed_mentions": {"parse": []}}
+    return {
+        "content": "\n".join(lines)[:2000],
+        "username": "RailSaaS deploy",
+        "allowed_mentions": {"parse": []},
+    }
 
 
 def post(url: str, payload: dict, timeout: float = 15) -> int:
     if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
         raise ValueError("the webhook URL is not an http(s) URL")
     request = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
-        url, data=json.dumps(payload).encode(), method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "railsaas-deploy-notify/1"})
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "railsaas-deploy-notify/1"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (checked)
         return response.status
 
@@ -91,8 +109,11 @@ def notify(status: str, environment: str, url: str, env: dict[str, str], out=sys
     builders = {"Slack": slack_payload, "Discord": discord_payload}
     configured = [(name, env[var].strip()) for name, var in WEBHOOKS if env.get(var, "").strip()]
     if not configured:
-        print("notify: neither SLACK_WEBHOOK_URL nor DISCORD_WEBHOOK_URL is set: "
-              "no chat notification", file=out)
+        print(
+            "notify: neither SLACK_WEBHOOK_URL nor DISCORD_WEBHOOK_URL is set: "
+            "no chat notification",
+            file=out,
+        )
         return 0
     failed = 0
     for name, webhook in configured:
@@ -104,8 +125,11 @@ def notify(status: str, environment: str, url: str, env: dict[str, str], out=sys
         except (urllib.error.URLError, OSError, ValueError) as exc:
             # Only the reason: the URL (the secret) stays out of the log.
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            print(f"notify: {name} webhook failed: {type(exc).__name__}: "
-                  f"{str(reason).replace(webhook, '<webhook>')}", file=out)
+            print(
+                f"notify: {name} webhook failed: {type(exc).__name__}: "
+                f"{str(reason).replace(webhook, '<webhook>')}",
+                file=out,
+            )
             failed += 1
         else:
             print(f"notify: {name} notified (HTTP {code})", file=out)
@@ -114,8 +138,12 @@ def notify(status: str, environment: str, url: str, env: dict[str, str], out=sys
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--status", required=True, choices=sorted(STATUSES),
-                        help="the deploy job's status (job.status)")
+    parser.add_argument(
+        "--status",
+        required=True,
+        choices=sorted(STATUSES),
+        help="the deploy job's status (job.status)",
+    )
     parser.add_argument("--environment", default="production")
     parser.add_argument("--url", default="", help="the deployment's public URL")
     args = parser.parse_args(argv)

@@ -44,8 +44,13 @@ class Response:
 
 def fetch(url: str, timeout: float) -> Response:
     # The scheme was checked in base_url(): http or https only.
-    request = urllib.request.Request(url, headers={  # noqa: S310
-        "User-Agent": USER_AGENT, "Cache-Control": "no-cache"})
+    request = urllib.request.Request(  # noqa: S310
+        url,
+        headers={
+            "User-Agent": USER_AGENT,
+            "Cache-Control": "no-cache",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             status, headers, raw = response.status, response.headers, response.read(MAX_BODY)
@@ -93,8 +98,7 @@ class _Forms(HTMLParser):
             self._open = {"method": attrs.get("method", "get").lower(), "inputs": []}
             self.forms.append(self._open)
         elif tag == "input" and self._open is not None:
-            self._open["inputs"].append((attrs.get("type", "text").lower(),
-                                         attrs.get("name", "")))
+            self._open["inputs"].append((attrs.get("type", "text").lower(), attrs.get("name", "")))
 
     def handle_endtag(self, tag):
         if tag == "form":
@@ -105,8 +109,11 @@ def check_readyz(base: str, timeout: float) -> str:
     response = fetch(base + "/readyz", timeout)
     document = expect_json(response) if response.body.lstrip().startswith("{") else {}
     if response.status != 200:
-        failing = [name for name, c in (document.get("checks") or {}).items()
-                   if isinstance(c, dict) and not c.get("ok")]
+        failing = [
+            name
+            for name, c in (document.get("checks") or {}).items()
+            if isinstance(c, dict) and not c.get("ok")
+        ]
         detail = f": failing {', '.join(failing)}" if failing else ""
         raise CheckFailed(f"HTTP {response.status}{detail}")
     if document.get("status") != "ready":
@@ -123,8 +130,11 @@ def check_login(base: str, timeout: float) -> str:
     for form in parser.forms:
         types = {t for t, _ in form["inputs"]}
         names = {n for _, n in form["inputs"]}
-        if form["method"] == "post" and "password" in types and (
-                "email" in types or "email" in names):
+        if (
+            form["method"] == "post"
+            and "password" in types
+            and ("email" in types or "email" in names)
+        ):
             return "sign-in form"
     raise CheckFailed("no sign-in form (a POST form with an email and a password field)")
 
@@ -175,8 +185,9 @@ def run_round(base: str, request_timeout: float) -> list[tuple[str, bool, str]]:
     return results
 
 
-def smoke_test(base: str, timeout: float, interval: float, request_timeout: float,
-               out=sys.stdout) -> bool:
+def smoke_test(
+    base: str, timeout: float, interval: float, request_timeout: float, out=sys.stdout
+) -> bool:
     deadline = time.monotonic() + timeout
     attempt = 0
     while True:
@@ -192,24 +203,42 @@ def smoke_test(base: str, timeout: float, interval: float, request_timeout: floa
         if remaining <= 0:
             for path, ok, detail in results:
                 print(f"{'ok  ' if ok else 'FAIL'}  {path}: {detail}", file=out)
-            print(f"smoke test FAILED: {base}: {len(failed)} of {len(results)} checks still "
-                  f"failing after {attempt} attempts ({timeout:g} s)", file=out)
+            print(
+                f"smoke test FAILED: {base}: {len(failed)} of {len(results)} checks still "
+                f"failing after {attempt} attempts ({timeout:g} s)",
+                file=out,
+            )
             return False
-        print(f"attempt {attempt}: " + "; ".join(f"{p}: {d}" for p, _, d in failed)
-              + f" (retrying for {remaining:.0f} s more)", file=out, flush=True)
+        print(
+            f"attempt {attempt}: "
+            + "; ".join(f"{p}: {d}" for p, _, d in failed)
+            + f" (retrying for {remaining:.0f} s more)",
+            file=out,
+            flush=True,
+        )
         time.sleep(min(interval, remaining))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("url", nargs="?", default=os.environ.get("SMOKE_URL", ""),
-                        help="base URL of the deployment (default: $SMOKE_URL)")
-    parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds to keep retrying (default 300)")
-    parser.add_argument("--interval", type=float, default=10,
-                        help="seconds between rounds (default 10)")
-    parser.add_argument("--request-timeout", type=float, default=15,
-                        help="seconds one request may take (default 15)")
+    parser.add_argument(
+        "url",
+        nargs="?",
+        default=os.environ.get("SMOKE_URL", ""),
+        help="base URL of the deployment (default: $SMOKE_URL)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds to keep retrying (default 300)"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=10, help="seconds between rounds (default 10)"
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=15,
+        help="seconds one request may take (default 15)",
+    )
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("no URL: pass it or set SMOKE_URL")

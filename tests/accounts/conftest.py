@@ -25,5 +25,3 @@ def browser(app, client):
 @pytest.fixture
 def new_browser(app, dbconn):
     return lambda **kw: CsrfClient(app, app.test_client(**kw), refetch=True)
-
-

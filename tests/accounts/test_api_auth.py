@@ -19,8 +19,7 @@ from tests.support import DEFAULT_PASSWORD
 
 
 def _login(client, user):
-    resp = client.post("/api/auth/login", json={"email": user.email,
-                                                 "password": DEFAULT_PASSWORD})
+    resp = client.post("/api/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD})
     assert resp.status_code == 200, resp.json
     return resp.json
 
@@ -55,12 +54,12 @@ def test_login_returns_a_bearer_pair_with_a_short_lived_access_token(app, client
 
 def test_answers_carrying_tokens_are_never_cached(client, factory):
     user, _ = factory.workspace()
-    login = client.post("/api/auth/login", json={"email": user.email,
-                                                 "password": DEFAULT_PASSWORD})
+    login = client.post("/api/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD})
     assert login.status_code == 200
     assert login.headers["Cache-Control"] == "no-store"
-    refreshed = client.post("/api/auth/refresh",
-                            json={"refresh_token": login.json["refresh_token"]})
+    refreshed = client.post(
+        "/api/auth/refresh", json={"refresh_token": login.json["refresh_token"]}
+    )
     assert refreshed.status_code == 200
     assert refreshed.headers["Cache-Control"] == "no-store"
     failed = client.post("/api/auth/login", json={"email": user.email, "password": "nope"})
@@ -74,21 +73,21 @@ def test_refresh_returns_a_new_pair_and_each_refresh_token_works_once(client, fa
     assert second.status_code == 200
     assert second.json["refresh_token"] != first["refresh_token"]
     assert _profile(client, second.json["access_token"]).status_code == 200
-    assert _claims(second.json["refresh_token"])["fid"] == \
-        _claims(first["refresh_token"])["fid"]
+    assert _claims(second.json["refresh_token"])["fid"] == _claims(first["refresh_token"])["fid"]
 
 
 def test_reusing_a_spent_refresh_token_revokes_its_whole_family(client, factory):
     user, _ = factory.workspace()
     stolen = _login(client, user)
-    legit = client.post("/api/auth/refresh",
-                        json={"refresh_token": stolen["refresh_token"]}).json
+    legit = client.post("/api/auth/refresh", json={"refresh_token": stolen["refresh_token"]}).json
     replay = client.post("/api/auth/refresh", json={"refresh_token": stolen["refresh_token"]})
     assert replay.status_code == 401
     assert replay.json["error"]["code"] == "invalid_token"
     # Both parties are out: the legitimate newer pair is revoked as well.
-    assert client.post("/api/auth/refresh",
-                       json={"refresh_token": legit["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": legit["refresh_token"]}).status_code
+        == 401
+    )
     assert _profile(client, legit["access_token"]).status_code == 401
     with db.scope(SYSTEM) as s:
         rows = s.scalars(select(RefreshToken).where(RefreshToken.user_id == user.id)).all()
@@ -111,8 +110,10 @@ def test_logout_revokes_the_refresh_token_and_the_access_token(client, factory):
     resp = client.post("/api/auth/logout", headers=_bearer(pair["access_token"]))
     assert resp.status_code == 204
     assert _profile(client, pair["access_token"]).status_code == 401
-    assert client.post("/api/auth/refresh",
-                       json={"refresh_token": pair["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code
+        == 401
+    )
 
 
 @pytest.mark.parametrize("alg", ["none", "HS512", "HS384"])
@@ -145,13 +146,17 @@ def test_tokens_with_a_wrong_key_expired_or_of_the_wrong_type_are_refused(app, c
     pair = _login(client, user)
     claims = _claims(pair["access_token"])
     wrong_key = jwt.encode(claims, "some-other-secret-of-sufficient-length", algorithm="HS256")
-    expired = jwt.encode({**claims, "iat": int(time.time()) - 3600,
-                          "exp": int(time.time()) - 60},
-                         app.config["JWT_SECRET"], algorithm="HS256")
+    expired = jwt.encode(
+        {**claims, "iat": int(time.time()) - 3600, "exp": int(time.time()) - 60},
+        app.config["JWT_SECRET"],
+        algorithm="HS256",
+    )
     for token in (wrong_key, expired, pair["refresh_token"], "not-a-jwt", ""):
         assert _profile(client, token).status_code == 401
-    assert client.post("/api/auth/refresh",
-                       json={"refresh_token": pair["access_token"]}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": pair["access_token"]}).status_code
+        == 401
+    )
 
 
 def test_a_session_version_bump_ends_access_tokens(client, browser, factory):
@@ -172,16 +177,25 @@ def test_missing_or_malformed_authorization_answers_401_json(client):
 
 def test_login_errors_are_json_with_the_right_status(client):
     cases = [
-        (dict(data="email=a", content_type="application/x-www-form-urlencoded"), 415,
-         "unsupported_media_type"),
+        (
+            dict(data="email=a", content_type="application/x-www-form-urlencoded"),
+            415,
+            "unsupported_media_type",
+        ),
         (dict(data="{not json", content_type="application/json"), 400, "malformed_json"),
         (dict(json=["a", "list"]), 422, "validation_failed"),
         (dict(json={"email": "a@example.com"}), 422, "validation_failed"),
-        (dict(json={"email": "a@example.com", "password": "x", "admin": True}), 422,
-         "validation_failed"),
+        (
+            dict(json={"email": "a@example.com", "password": "x", "admin": True}),
+            422,
+            "validation_failed",
+        ),
         (dict(json={"email": "a@example.com", "password": 12}), 422, "validation_failed"),
-        (dict(json={"email": "a@example.com", "password": "wrong password"}), 401,
-         "invalid_credentials"),
+        (
+            dict(json={"email": "a@example.com", "password": "wrong password"}),
+            401,
+            "invalid_credentials",
+        ),
     ]
     for kwargs, status, code in cases:
         resp = client.post("/api/auth/login", **kwargs)
@@ -211,15 +225,17 @@ def test_workspace_is_chosen_by_header_among_the_users_own(client, factory):
     factory.member(team, user, role="member")
     stranger_ws = factory.tenant()
     token = _login(client, user)["access_token"]
-    ok = client.get("/api/users/profile", headers={**_bearer(token),
-                                                   "X-Workspace-ID": str(team.id)})
+    ok = client.get(
+        "/api/users/profile", headers={**_bearer(token), "X-Workspace-ID": str(team.id)}
+    )
     assert ok.status_code == 200
-    other = client.get("/api/users/profile", headers={**_bearer(token),
-                                                      "X-Workspace-ID": str(stranger_ws.id)})
+    other = client.get(
+        "/api/users/profile", headers={**_bearer(token), "X-Workspace-ID": str(stranger_ws.id)}
+    )
     assert other.status_code == 404
-    bad = client.get("/api/users/profile", headers={**_bearer(token),
-                                                    "X-Workspace-ID": "nope"})
+    bad = client.get("/api/users/profile", headers={**_bearer(token), "X-Workspace-ID": "nope"})
     assert bad.status_code == 400
-    unknown = client.get("/api/users/profile", headers={**_bearer(token),
-                                                        "X-Workspace-ID": str(uuid.uuid4())})
+    unknown = client.get(
+        "/api/users/profile", headers={**_bearer(token), "X-Workspace-ID": str(uuid.uuid4())}
+    )
     assert unknown.status_code == 404

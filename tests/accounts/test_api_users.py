@@ -42,8 +42,9 @@ def test_profile_shows_the_signed_in_user_with_iso_times(client, factory):
 
 def test_profile_put_renames(client, factory):
     user, _ = factory.workspace()
-    resp = client.put("/api/users/profile", headers=_h(_token(client, user)),
-                      json={"name": "Renamed"})
+    resp = client.put(
+        "/api/users/profile", headers=_h(_token(client, user)), json={"name": "Renamed"}
+    )
     assert resp.status_code == 200
     assert resp.json["name"] == "Renamed"
     assert resp.json["tokens"] is None
@@ -52,12 +53,16 @@ def test_profile_put_renames(client, factory):
 def test_profile_put_email_parks_it_pending_and_needs_the_password(client, factory):
     user, _ = factory.workspace()
     token = _token(client, user)
-    refused = client.put("/api/users/profile", headers=_h(token),
-                         json={"email": "next@example.com"})
+    refused = client.put(
+        "/api/users/profile", headers=_h(token), json={"email": "next@example.com"}
+    )
     assert refused.status_code == 422
     assert "current_password" in refused.json["error"]["details"]
-    resp = client.put("/api/users/profile", headers=_h(token), json={
-        "email": "next@example.com", "current_password": DEFAULT_PASSWORD})
+    resp = client.put(
+        "/api/users/profile",
+        headers=_h(token),
+        json={"email": "next@example.com", "current_password": DEFAULT_PASSWORD},
+    )
     assert resp.status_code == 200
     assert resp.json["email"] == user.email
     assert resp.json["pending_email"] == "next@example.com"
@@ -66,22 +71,30 @@ def test_profile_put_email_parks_it_pending_and_needs_the_password(client, facto
 def test_profile_put_password_ends_old_tokens_and_returns_fresh_ones(client, factory):
     user, _ = factory.workspace()
     token = _token(client, user)
-    resp = client.put("/api/users/profile", headers=_h(token), json={
-        "new_password": NEW, "current_password": DEFAULT_PASSWORD})
+    resp = client.put(
+        "/api/users/profile",
+        headers=_h(token),
+        json={"new_password": NEW, "current_password": DEFAULT_PASSWORD},
+    )
     assert resp.status_code == 200
     fresh = resp.json["tokens"]
     assert client.get("/api/users/profile", headers=_h(token)).status_code == 401
-    assert client.get("/api/users/profile",
-                      headers=_h(fresh["access_token"])).status_code == 200
+    assert client.get("/api/users/profile", headers=_h(fresh["access_token"])).status_code == 200
     assert _token(client, user, NEW)
 
 
 def test_profile_put_with_a_bad_password_changes_nothing(client, factory):
     user, _ = factory.workspace()
     token = _token(client, user)
-    resp = client.put("/api/users/profile", headers=_h(token), json={
-        "name": "Should not stick", "new_password": "short",
-        "current_password": DEFAULT_PASSWORD})
+    resp = client.put(
+        "/api/users/profile",
+        headers=_h(token),
+        json={
+            "name": "Should not stick",
+            "new_password": "short",
+            "current_password": DEFAULT_PASSWORD,
+        },
+    )
     assert resp.status_code == 422
     assert "new_password" in resp.json["error"]["details"]
     with db.scope(SYSTEM) as s:
@@ -93,8 +106,9 @@ def test_user_routes_are_for_platform_admins_only(client, factory):
     other, _ = factory.workspace()
     token = _token(client, user)
     for method in ("get", "put", "delete"):
-        resp = getattr(client, method)(f"/api/users/{other.id}", headers=_h(token),
-                                       json={"name": "x"})
+        resp = getattr(client, method)(
+            f"/api/users/{other.id}", headers=_h(token), json={"name": "x"}
+        )
         assert resp.status_code == 403, method
         assert resp.json["error"]["code"] == "forbidden"
     assert client.get(f"/api/users/{other.id}").status_code == 401
@@ -108,13 +122,20 @@ def test_admin_reads_and_updates_any_user(client, factory):
     assert got.status_code == 200
     assert got.json["email"] == user.email
     assert got.json["is_suspended"] is False
-    upd = client.put(f"/api/users/{user.id}", headers=_h(token),
-                     json={"name": "Set by admin", "is_suspended": True})
+    upd = client.put(
+        f"/api/users/{user.id}",
+        headers=_h(token),
+        json={"name": "Set by admin", "is_suspended": True},
+    )
     assert upd.status_code == 200
     assert upd.json["name"] == "Set by admin"
     assert upd.json["is_suspended"] is True
-    assert client.post("/api/auth/login", json={
-        "email": user.email, "password": DEFAULT_PASSWORD}).status_code == 401
+    assert (
+        client.post(
+            "/api/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
+        ).status_code
+        == 401
+    )
     with db.scope(SYSTEM) as s:
         row = s.scalar(select(AuditLog).where(AuditLog.action == "admin.user_update"))
         assert row.actor_user_id == admin.id
@@ -125,16 +146,18 @@ def test_suspension_ends_the_users_tokens(client, factory):
     admin = _admin(factory)
     user, _ = factory.workspace()
     user_token = _token(client, user)
-    client.put(f"/api/users/{user.id}", headers=_h(_token(client, admin)),
-               json={"is_suspended": True})
+    client.put(
+        f"/api/users/{user.id}", headers=_h(_token(client, admin)), json={"is_suspended": True}
+    )
     assert client.get("/api/users/profile", headers=_h(user_token)).status_code == 401
 
 
 def test_unknown_user_ids_answer_404(client, factory):
     token = _token(client, _admin(factory))
     for method in ("get", "put", "delete"):
-        resp = getattr(client, method)(f"/api/users/{uuid.uuid4()}", headers=_h(token),
-                                       json={"name": "x"})
+        resp = getattr(client, method)(
+            f"/api/users/{uuid.uuid4()}", headers=_h(token), json={"name": "x"}
+        )
         assert resp.status_code == 404, method
         assert resp.json["error"]["code"] == "not_found"
     assert client.get("/api/users/not-a-uuid", headers=_h(token)).status_code == 404

@@ -32,13 +32,20 @@ def test_sink_writes_each_message_as_an_eml_file(tmp_path):
 
 def test_devmail_runs_as_a_command(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "devtools.devmail", "--port", str(port),
-                             "--dir", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools.devmail", "--port", str(port), "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "SMTP on" in proc.stdout.readline()
         _send(port)
-        wait_until(lambda: list(tmp_path.glob("*.eml")), timeout=5, interval=0.05,
-                   message="the mail in the sink's directory")
+        wait_until(
+            lambda: list(tmp_path.glob("*.eml")),
+            timeout=5,
+            interval=0.05,
+            message="the mail in the sink's directory",
+        )
         assert len(list(tmp_path.glob("*.eml"))) == 1
     finally:
         proc.terminate()

@@ -22,8 +22,11 @@ from tests.support.accounts import emailed_link, run_queued
 
 def newest(to: str, kind: str) -> Email:
     with db.scope(SYSTEM) as s:
-        return s.scalars(select(Email).where(Email.to_address == to, Email.kind == kind)
-                         .order_by(Email.created_at.desc())).first()
+        return s.scalars(
+            select(Email)
+            .where(Email.to_address == to, Email.kind == kind)
+            .order_by(Email.created_at.desc())
+        ).first()
 
 
 def forgot(app, browser, email: str):
@@ -53,8 +56,11 @@ def test_a_sent_reset_email_loses_its_link_at_the_sweep(app, browser, factory, m
     assert token not in after.text_body
     assert token not in (after.html_body or "")
     assert (after.text_body, after.html_body) == ("", None)
-    assert (after.to_address, after.subject, after.kind) == \
-        (email.to_address, email.subject, email.kind)
+    assert (after.to_address, after.subject, after.kind) == (
+        email.to_address,
+        email.subject,
+        email.kind,
+    )
     assert after.sent_at is not None
     assert after.created_at == email.created_at
 
@@ -84,10 +90,17 @@ def test_the_jobs_page_still_shows_a_failing_email_after_the_sweep(app, client, 
     admin, _ = factory.workspace()
     with db.scope(SYSTEM) as s:
         s.get(User, admin.id).role = "admin"
-        s.add(Email(to_address="stuck@example.com", subject="Reset your password",
-                    kind="auth/reset_password", text_body="https://x/reset/SECRET-TOKEN",
-                    attempts=3, last_error="SMTPServerDisconnected: gone",
-                    created_at=datetime.now(UTC) - timedelta(days=10)))
+        s.add(
+            Email(
+                to_address="stuck@example.com",
+                subject="Reset your password",
+                kind="auth/reset_password",
+                text_body="https://x/reset/SECRET-TOKEN",
+                attempts=3,
+                last_error="SMTPServerDisconnected: gone",
+                created_at=datetime.now(UTC) - timedelta(days=10),
+            )
+        )
     assert sweep(app) >= 1
     login_as(app, client, admin)
     page = client.get("/admin/jobs")

@@ -10,9 +10,11 @@ from tests.support.accounts import emailed_link
 
 
 def _request_change(browser, new, password=DEFAULT_PASSWORD):
-    return browser.post("/account/email", {"email-new_email": new,
-                                           "email-current_password": password},
-                        page="/account")
+    return browser.post(
+        "/account/email",
+        {"email-new_email": new, "email-current_password": password},
+        page="/account",
+    )
 
 
 def _user(user_id):
@@ -31,15 +33,22 @@ def test_new_address_takes_effect_once_confirmed(browser, factory):
     resp = browser.get(emailed_link("moved@example.com", "auth/confirm_email_change"))
     assert resp.status_code == 200
     done = _user(user.id)
-    assert (done.email, done.pending_email, done.email_verified) == \
-        ("moved@example.com", None, True)
+    assert (done.email, done.pending_email, done.email_verified) == (
+        "moved@example.com",
+        None,
+        True,
+    )
     with db.scope(SYSTEM) as s:
-        notice = s.scalar(select(Email).where(Email.to_address == user.email,
-                                              Email.kind == "auth/email_changed"))
+        notice = s.scalar(
+            select(Email).where(Email.to_address == user.email, Email.kind == "auth/email_changed")
+        )
         assert notice is not None
         assert "moved@example.com" in notice.text_body
-        assert s.scalar(select(AuditLog).where(AuditLog.action == "auth.email_change",
-                                               AuditLog.target_id == str(user.id)))
+        assert s.scalar(
+            select(AuditLog).where(
+                AuditLog.action == "auth.email_change", AuditLog.target_id == str(user.id)
+            )
+        )
     fresh = browser.__class__(browser.app, browser.app.test_client())
     assert fresh.login("moved@example.com", DEFAULT_PASSWORD).status_code == 303
 

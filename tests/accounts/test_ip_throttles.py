@@ -42,13 +42,15 @@ def _user_exists(email: str) -> bool:
 
 def _emails(to: str, kind: str) -> int:
     with db.scope(SYSTEM) as s:
-        return s.scalar(select(func.count()).select_from(Email).where(
-            Email.to_address == to, Email.kind == kind))
+        return s.scalar(
+            select(func.count())
+            .select_from(Email)
+            .where(Email.to_address == to, Email.kind == kind)
+        )
 
 
 def _sign_up(browser, email: str):
-    return browser.post("/register", {"name": "New", "email": email,
-                                      "password": DEFAULT_PASSWORD})
+    return browser.post("/register", {"name": "New", "email": email, "password": DEFAULT_PASSWORD})
 
 
 def test_the_signup_page_refuses_a_busy_address_clearly_and_creates_nobody(limit, visitor):
@@ -65,14 +67,17 @@ def test_the_signup_page_refuses_a_busy_address_clearly_and_creates_nobody(limit
 
 
 def test_the_api_and_the_page_share_the_signup_limit_and_the_api_answers_429(
-        client, limit, visitor):
+    client, limit, visitor
+):
     limit("SIGNUPS_PER_IP_PER_HOUR", 2)
     assert _sign_up(visitor("10.20.1.1"), "page@example.com").status_code == 303
 
     def api(email):
-        return client.post("/api/auth/register", json={
-            "email": email, "password": DEFAULT_PASSWORD, "name": "New"},
-            environ_base={"REMOTE_ADDR": "10.20.1.1"})
+        return client.post(
+            "/api/auth/register",
+            json={"email": email, "password": DEFAULT_PASSWORD, "name": "New"},
+            environ_base={"REMOTE_ADDR": "10.20.1.1"},
+        )
 
     assert api("api@example.com").status_code == 202
     over = api("api2@example.com")
@@ -84,7 +89,8 @@ def test_the_api_and_the_page_share_the_signup_limit_and_the_api_answers_429(
 
 
 def test_forgot_password_is_limited_per_address_and_sends_nothing_over_it(
-        app, factory, limit, visitor):
+    app, factory, limit, visitor
+):
     limit("FORGOT_PER_IP_PER_HOUR", 2)
     users = [factory.user() for _ in range(3)]
     browser = visitor("10.20.2.1")
@@ -116,8 +122,9 @@ def test_verification_resend_is_limited_per_address(factory, limit, visitor, bro
     refused = browser.post("/verify/resend", page="/dashboard")
     assert refused.status_code == 303
     with browser.client.session_transaction() as s:
-        assert any("Too many requests for a new link" in message
-                   for _, message in s.get("_flashes", []))
+        assert any(
+            "Too many requests for a new link" in message for _, message in s.get("_flashes", [])
+        )
     assert _emails(second.email, "auth/verify_email") == 1
 
 
@@ -127,9 +134,11 @@ def test_with_redis_down_signing_up_goes_on(app, client, limit, redis_conn):
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
     try:
         for n in range(2):
-            resp = client.post("/api/auth/register", json={
-                "email": f"down{n}@example.com", "password": DEFAULT_PASSWORD, "name": "New"},
-                environ_base={"REMOTE_ADDR": "10.20.4.1"})
+            resp = client.post(
+                "/api/auth/register",
+                json={"email": f"down{n}@example.com", "password": DEFAULT_PASSWORD, "name": "New"},
+                environ_base={"REMOTE_ADDR": "10.20.4.1"},
+            )
             assert resp.status_code == 202
     finally:
         app.config["REDIS_URL"] = saved

@@ -18,8 +18,11 @@ MAX = 5  # LOGIN_MAX_ATTEMPTS default
 
 
 def _api_login(client, email, password, ip="10.1.1.1"):
-    return client.post("/api/auth/login", json={"email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        "/api/auth/login",
+        json={"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": ip},
+    )
 
 
 def test_login_page_signs_in_and_lands_on_the_dashboard(browser, factory):
@@ -38,8 +41,10 @@ def test_session_cookie_is_replaced_at_login_and_nothing_from_before_survives(br
     before = browser.client.get_cookie("session").value
     with browser.client.session_transaction() as sess:
         old_csrf = sess["csrf_token"]
-    browser.client.post("/login", data={"csrf_token": browser.csrf, "email": user.email,
-                                        "password": DEFAULT_PASSWORD})
+    browser.client.post(
+        "/login",
+        data={"csrf_token": browser.csrf, "email": user.email, "password": DEFAULT_PASSWORD},
+    )
     after = browser.client.get_cookie("session").value
     assert after != before
     with browser.client.session_transaction() as sess:
@@ -57,9 +62,18 @@ def test_session_cookie_is_httponly_and_samesite_lax(browser, factory):
     assert cookie.secure  # not DEBUG
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
-    "http:/evil.example", " /dashboard", "/\r\nLocation: x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+        " /dashboard",
+        "/\r\nLocation: x",
+    ],
+)
 def test_next_never_leaves_the_site(target):
     assert safe_next(target) is None
 
@@ -67,16 +81,20 @@ def test_next_never_leaves_the_site(target):
 def test_next_redirects_to_a_local_path(browser, factory):
     user, _ = factory.workspace()
     browser.get("/login?next=/account")
-    resp = browser.client.post("/login?next=/account", data={
-        "csrf_token": browser.csrf, "email": user.email, "password": DEFAULT_PASSWORD})
+    resp = browser.client.post(
+        "/login?next=/account",
+        data={"csrf_token": browser.csrf, "email": user.email, "password": DEFAULT_PASSWORD},
+    )
     assert resp.headers["Location"] == "/account"
 
 
 def test_next_to_another_site_lands_on_the_dashboard_instead(browser, factory):
     user, _ = factory.workspace()
     browser.get("/login")
-    resp = browser.client.post("/login?next=//evil.example/", data={
-        "csrf_token": browser.csrf, "email": user.email, "password": DEFAULT_PASSWORD})
+    resp = browser.client.post(
+        "/login?next=//evil.example/",
+        data={"csrf_token": browser.csrf, "email": user.email, "password": DEFAULT_PASSWORD},
+    )
     assert resp.headers["Location"] == "/dashboard"
 
 
@@ -95,8 +113,11 @@ def test_wrong_password_unknown_email_and_locked_account_read_the_same(client, f
     locked = _api_login(client, user.email, DEFAULT_PASSWORD)  # right password, but locked
     for resp in (wrong, unknown, locked):
         assert resp.status_code == 401
-        assert resp.json["error"] == {"code": "invalid_credentials",
-                                      "message": LOGIN_FAILED_MESSAGE, "details": None}
+        assert resp.json["error"] == {
+            "code": "invalid_credentials",
+            "message": LOGIN_FAILED_MESSAGE,
+            "details": None,
+        }
 
 
 def test_login_page_shows_the_same_message_for_unknown_email_and_wrong_password(browser, factory):
@@ -110,8 +131,7 @@ def test_login_page_shows_the_same_message_for_unknown_email_and_wrong_password(
 def test_an_account_locks_after_max_failures_from_any_ip(client, factory):
     user = factory.user()
     for n in range(MAX):
-        assert _api_login(client, user.email, "wrong password", ip=f"10.0.0.{n}") \
-            .status_code == 401
+        assert _api_login(client, user.email, "wrong password", ip=f"10.0.0.{n}").status_code == 401
     assert _api_login(client, user.email, DEFAULT_PASSWORD, ip="10.9.9.9").status_code == 401
     other = factory.user()  # other accounts are unaffected
     assert _api_login(client, other.email, DEFAULT_PASSWORD, ip="10.9.9.9").status_code == 200
@@ -173,8 +193,7 @@ def test_unknown_email_costs_a_bcrypt_check_like_a_wrong_password(app, client, f
 
         def timed(email):
             start = time.perf_counter()
-            assert _api_login(client, email, "a wrong password", ip="10.3.3.3") \
-                .status_code == 401
+            assert _api_login(client, email, "a wrong password", ip="10.3.3.3").status_code == 401
             return time.perf_counter() - start
 
         timed("warm-up@example.com")  # the dummy hash is made once per cost
@@ -191,10 +210,12 @@ def test_logins_and_failures_are_audited(client, factory):
     _api_login(client, "nobody@example.com", "wrong password")
     _api_login(client, user.email, DEFAULT_PASSWORD)
     with db.scope(SYSTEM) as s:
-        rows = s.scalars(select(AuditLog).where(AuditLog.action.like("auth.login%"))
-                         .order_by(AuditLog.id)).all()
-        summary = [(r.action, r.target_id, (r.details or {}).get("reason"), str(r.ip))
-                   for r in rows]
+        rows = s.scalars(
+            select(AuditLog).where(AuditLog.action.like("auth.login%")).order_by(AuditLog.id)
+        ).all()
+        summary = [
+            (r.action, r.target_id, (r.details or {}).get("reason"), str(r.ip)) for r in rows
+        ]
         last_login = s.get(User, user.id).last_login_at
     assert summary == [
         ("auth.login_failed", str(user.id), "wrong_password", "10.1.1.1"),

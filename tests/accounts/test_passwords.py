@@ -27,8 +27,9 @@ def test_seventy_two_bytes_of_multibyte_utf8_pass_and_seventy_three_are_refused(
 
 def test_unencodable_password_gets_a_message_not_a_crash(app_ctx):
     assert "cannot be stored" in passwords.policy_error("abcdefghijkl\ud800")
-    assert passwords.verify_password("abcdefghijkl\ud800", passwords.hash_password("a" * 12)) \
-        is False
+    assert (
+        passwords.verify_password("abcdefghijkl\ud800", passwords.hash_password("a" * 12)) is False
+    )
 
 
 def test_hashing_refuses_a_password_bcrypt_would_truncate(app_ctx):
@@ -68,8 +69,10 @@ def test_cost_below_twelve_is_refused_outside_tests(app):
 
 
 def test_api_register_with_73_bytes_says_why_and_creates_nothing(client):
-    resp = client.post("/api/auth/register", json={
-        "email": "long@example.com", "password": "😀" * 18 + "a", "name": "Long"})
+    resp = client.post(
+        "/api/auth/register",
+        json={"email": "long@example.com", "password": "😀" * 18 + "a", "name": "Long"},
+    )
     assert resp.status_code == 422
     assert "73 bytes" in resp.json["error"]["details"]["password"]
     with db.scope(SYSTEM) as s:
@@ -78,18 +81,27 @@ def test_api_register_with_73_bytes_says_why_and_creates_nothing(client):
 
 def test_password_of_exactly_72_multibyte_bytes_registers_and_signs_in(client):
     password = "ü" * 36
-    resp = client.post("/api/auth/register", json={
-        "email": "exact@example.com", "password": password, "name": "Exact"})
+    resp = client.post(
+        "/api/auth/register",
+        json={"email": "exact@example.com", "password": password, "name": "Exact"},
+    )
     assert resp.status_code == 202
-    assert client.post("/api/auth/login", json={
-        "email": "exact@example.com", "password": password}).status_code == 200
-    assert client.post("/api/auth/login", json={
-        "email": "exact@example.com", "password": "ü" * 35}).status_code == 401
+    assert (
+        client.post(
+            "/api/auth/login", json={"email": "exact@example.com", "password": password}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/api/auth/login", json={"email": "exact@example.com", "password": "ü" * 35}
+        ).status_code
+        == 401
+    )
 
 
 def test_register_form_shows_the_byte_limit_under_the_password_field(browser):
-    resp = browser.post("/register", {"name": "F", "email": "f@example.com",
-                                      "password": "é" * 37})
+    resp = browser.post("/register", {"name": "F", "email": "f@example.com", "password": "é" * 37})
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert 'data-testid="error-password"' in html
@@ -100,8 +112,10 @@ def test_login_rehashes_a_password_stored_at_a_lower_cost(app, client, factory):
     user = factory.user()  # the factory hashes at cost 4
     app.config["BCRYPT_ROUNDS"] = 5
     try:
-        resp = client.post("/api/auth/login", json={
-            "email": user.email, "password": "correct horse battery staple"})
+        resp = client.post(
+            "/api/auth/login",
+            json={"email": user.email, "password": "correct horse battery staple"},
+        )
     finally:
         app.config["BCRYPT_ROUNDS"] = 4
     assert resp.status_code == 200

@@ -40,8 +40,7 @@ def test_reset_link_sets_a_new_password(browser, new_browser, factory):
     assert fresh.login(user.email, DEFAULT_PASSWORD).status_code == 200  # refused
     assert fresh.login(user.email, NEW).status_code == 303
     with db.scope(SYSTEM) as s:
-        actions = set(s.scalars(select(AuditLog.action).where(
-            AuditLog.target_id == str(user.id))))
+        actions = set(s.scalars(select(AuditLog.action).where(AuditLog.target_id == str(user.id))))
     assert {"auth.password_reset_requested", "auth.password_reset"} <= actions
 
 
@@ -61,9 +60,15 @@ def test_reset_link_dies_when_the_password_changes_another_way(browser, factory)
     _forgot(browser, user.email)
     path = emailed_link(user.email, "auth/reset_password")
     browser.login(user.email, DEFAULT_PASSWORD)
-    browser.post("/account/password", {
-        "password-current_password": DEFAULT_PASSWORD, "password-new_password": NEW,
-        "password-confirm": NEW}, page="/account")
+    browser.post(
+        "/account/password",
+        {
+            "password-current_password": DEFAULT_PASSWORD,
+            "password-new_password": NEW,
+            "password-confirm": NEW,
+        },
+        page="/account",
+    )
     assert browser.client.get(path).status_code == 400
 
 
@@ -71,16 +76,17 @@ def test_expired_reset_link_is_refused(app, browser, factory):
     user, _ = factory.workspace()
     _forgot(browser, user.email)
     path = emailed_link(user.email, "auth/reset_password")
-    payload = URLSafeTimedSerializer(app.config["SECRET_KEY"],
-                                     salt="railsaas.auth.reset-password").loads(
-        path.removeprefix("/reset/"))
+    payload = URLSafeTimedSerializer(
+        app.config["SECRET_KEY"], salt="railsaas.auth.reset-password"
+    ).loads(path.removeprefix("/reset/"))
 
     class TwoHoursAgo(TimestampSigner):
         def get_timestamp(self):
             return int(time.time()) - 7200
 
-    old = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="railsaas.auth.reset-password",
-                                 signer=TwoHoursAgo).dumps(payload)
+    old = URLSafeTimedSerializer(
+        app.config["SECRET_KEY"], salt="railsaas.auth.reset-password", signer=TwoHoursAgo
+    ).dumps(payload)
     resp = browser.get(f"/reset/{old}")
     assert resp.status_code == 400
     assert "expired" in resp.get_data(as_text=True)
@@ -90,16 +96,21 @@ def test_reset_ends_every_session_and_api_token(client, new_browser, factory):
     user, _ = factory.workspace()
     signed_in = new_browser()
     signed_in.login(user.email, DEFAULT_PASSWORD)
-    tokens = client.post("/api/auth/login", json={"email": user.email,
-                                                   "password": DEFAULT_PASSWORD}).json
+    tokens = client.post(
+        "/api/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
+    ).json
     other = new_browser()
     _forgot(other, user.email)
     _reset(other, emailed_link(user.email, "auth/reset_password"))
     assert signed_in.get("/dashboard").status_code == 302
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert client.get("/api/users/profile", headers=auth).status_code == 401
-    assert client.post("/api/auth/refresh", json={
-        "refresh_token": tokens["refresh_token"]}).status_code == 401
+    assert (
+        client.post(
+            "/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        ).status_code
+        == 401
+    )
 
 
 def test_reset_confirms_the_address_and_lifts_the_lock(client, browser, factory):
@@ -108,8 +119,10 @@ def test_reset_confirms_the_address_and_lifts_the_lock(client, browser, factory)
         client.post("/api/auth/login", json={"email": user.email, "password": "wrong guess"})
     _forgot(browser, user.email)
     _reset(browser, emailed_link(user.email, "auth/reset_password"))
-    assert client.post("/api/auth/login", json={"email": user.email,
-                                                "password": NEW}).status_code == 200
+    assert (
+        client.post("/api/auth/login", json={"email": user.email, "password": NEW}).status_code
+        == 200
+    )
     with db.scope(SYSTEM) as s:
         assert s.get(User, user.id).email_verified
 
@@ -169,9 +182,12 @@ def _request_statements(app, browser, email):
     browser.get("/forgot")
     event.listen(Engine, "before_cursor_execute", note)
     try:
-        assert browser.client.post("/forgot", data={"email": email,
-                                                    "csrf_token": browser.csrf}).status_code \
+        assert (
+            browser.client.post(
+                "/forgot", data={"email": email, "csrf_token": browser.csrf}
+            ).status_code
             == 303
+        )
     finally:
         event.remove(Engine, "before_cursor_execute", note)
     return seen

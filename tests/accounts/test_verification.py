@@ -14,8 +14,9 @@ from tests.support.accounts import emailed_link, user_id_of
 
 
 def _signup(client, email="new@example.com"):
-    resp = client.post("/api/auth/register", json={
-        "email": email, "password": DEFAULT_PASSWORD, "name": "New"})
+    resp = client.post(
+        "/api/auth/register", json={"email": email, "password": DEFAULT_PASSWORD, "name": "New"}
+    )
     assert resp.status_code == 202
     return str(user_id_of(email))
 
@@ -32,8 +33,9 @@ def _forged(app, payload, age_seconds=0, purpose=VERIFY_EMAIL):
         def get_timestamp(self):
             return int(time.time()) - age_seconds
 
-    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=f"railsaas.auth.{purpose}",
-                                  signer=Past).dumps(payload)
+    return URLSafeTimedSerializer(
+        app.config["SECRET_KEY"], salt=f"railsaas.auth.{purpose}", signer=Past
+    ).dumps(payload)
 
 
 def test_the_emailed_link_verifies_the_address(client):
@@ -43,8 +45,11 @@ def test_the_emailed_link_verifies_the_address(client):
     assert 'data-testid="verify-ok"' in resp.get_data(as_text=True)
     assert _verified(user_id)
     with db.scope(SYSTEM) as s:
-        assert s.scalar(select(AuditLog).where(AuditLog.action == "auth.verify_email",
-                                               AuditLog.target_id == user_id))
+        assert s.scalar(
+            select(AuditLog).where(
+                AuditLog.action == "auth.verify_email", AuditLog.target_id == user_id
+            )
+        )
 
 
 def test_an_expired_link_is_refused(app, client):
@@ -70,8 +75,7 @@ def test_a_tampered_link_is_refused(client):
 
 def test_a_link_signed_for_another_purpose_is_refused(app, client):
     user_id = _signup(client)
-    token = _forged(app, {"uid": user_id, "email": "new@example.com"},
-                    purpose="reset-password")
+    token = _forged(app, {"uid": user_id, "email": "new@example.com"}, purpose="reset-password")
     assert client.get(f"/verify/{token}").status_code == 400
     assert not _verified(user_id)
 
@@ -89,8 +93,11 @@ def test_resend_sends_a_new_link_once_a_minute(browser):
         resp = browser.post("/verify/resend", {"email": "RESEND@example.com"})
         assert resp.status_code == 303
     with db.scope(SYSTEM) as s:
-        count = s.scalar(select(func.count()).select_from(Email).where(
-            Email.to_address == "resend@example.com", Email.kind == "auth/verify_email"))
+        count = s.scalar(
+            select(func.count())
+            .select_from(Email)
+            .where(Email.to_address == "resend@example.com", Email.kind == "auth/verify_email")
+        )
     assert count == 2  # the sign-up's, and one resend
 
 

@@ -17,7 +17,8 @@ def _validator(doc: dict[str, Any], method: str, path: str, status: str, ctype: 
     if found is None:
         schema = doc["paths"][path][method]["responses"][status]["content"][ctype]["schema"]
         found = _validators[key] = jsonschema_rs.Draft202012Validator(
-            {**schema, "components": doc["components"]})
+            {**schema, "components": doc["components"]}
+        )
     return found
 
 
@@ -35,7 +36,8 @@ def assert_conforms(doc: dict[str, Any], operation_id: str, response) -> None:
     status = str(response.status_code)
     assert status in op["responses"], (
         f"{method.upper()} {path} answered {status}, which the document does not declare "
-        f"(declared: {sorted(op['responses'])}); body: {response.get_data(as_text=True)[:300]}")
+        f"(declared: {sorted(op['responses'])}); body: {response.get_data(as_text=True)[:300]}"
+    )
     content = op["responses"][status].get("content")
     if not content:
         assert response.get_data() == b"", f"{operation_id}: {status} should have no body"
@@ -44,8 +46,10 @@ def assert_conforms(doc: dict[str, Any], operation_id: str, response) -> None:
     assert ctype in content, f"{operation_id}: {status} answered {ctype}, not {list(content)}"
     if ctype == "application/json":
         validator = _validator(doc, method, path, status, ctype)
-        errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}"
-                  for e in validator.iter_errors(response.get_json())]
+        errors = [
+            f"{'/'.join(map(str, e.instance_path))}: {e.message}"
+            for e in validator.iter_errors(response.get_json())
+        ]
         assert not errors, f"{operation_id} {status} does not match its schema: {errors}"
     for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
         assert header in response.headers, f"{operation_id}: no {header}"

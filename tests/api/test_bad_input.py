@@ -26,11 +26,33 @@ from tests.support.redis import AUTH
 NUL = "a\x00b"
 DEEP = "[" * 5000 + "]" * 5000
 FORM_VALUES = (NUL, "inf", "-inf", "1e400", "NaN", "Infinity")
-QUERY_NAMES = ("q", "status", "role", "plan", "page", "cursor", "limit", "sort", "filter",
-               "tenant", "user", "instance_id", "template", "category", "state", "since", "next")
+QUERY_NAMES = (
+    "q",
+    "status",
+    "role",
+    "plan",
+    "page",
+    "cursor",
+    "limit",
+    "sort",
+    "filter",
+    "tenant",
+    "user",
+    "instance_id",
+    "template",
+    "category",
+    "state",
+    "since",
+    "next",
+)
 # Pages for visitors (signed in, they only redirect): tried by an anonymous browser.
-ANONYMOUS_ONLY = {"auth.login", "auth.register", "auth.forgot", "auth.reset",
-                  "auth.resend_verification"}
+ANONYMOUS_ONLY = {
+    "auth.login",
+    "auth.register",
+    "auth.forgot",
+    "auth.reset",
+    "auth.resend_verification",
+}
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 # The API notes a token's use at most once a minute, before the request's work.
 TOUCH = re.compile(r"^\s*UPDATE api_tokens SET last_used_at", re.IGNORECASE)
@@ -66,17 +88,34 @@ def world(app, factory, redis_conn, railway_emulator, stripe_emulator):
     inst = factory.instance(tenant, template)
     secret, token = make_token(user, tenant, ("admin",), name="fuzz")
     with db.scope(SYSTEM) as s:
-        inv = Invitation(tenant_id=tenant.id, email="x@example.com", role="member",
-                         token_hash="0" * 64, invited_by=user.id,
-                         expires_at=inst.created_at.replace(year=2099))
+        inv = Invitation(
+            tenant_id=tenant.id,
+            email="x@example.com",
+            role="member",
+            token_hash="0" * 64,
+            invited_by=user.id,
+            expires_at=inst.created_at.replace(year=2099),
+        )
         s.add(inv)
         s.flush()
         inv_id = inv.id
-    ids = {"instance_id": inst.id, "template_id": template.id, "token_id": token.id,
-           "user_id": user.id, "invitation_id": inv_id, "plan_id": plan.id,
-           "tenant_id": tenant.id, "workspace_id": tenant.id, "notification_id": uuid.uuid4(),
-           "failure_id": 1, "project_id": "p-1", "action": "stop", "token": "x",
-           "secret": "x", "member_id": user.id}
+    ids = {
+        "instance_id": inst.id,
+        "template_id": template.id,
+        "token_id": token.id,
+        "user_id": user.id,
+        "invitation_id": inv_id,
+        "plan_id": plan.id,
+        "tenant_id": tenant.id,
+        "workspace_id": tenant.id,
+        "notification_id": uuid.uuid4(),
+        "failure_id": 1,
+        "project_id": "p-1",
+        "action": "stop",
+        "token": "x",
+        "secret": "x",
+        "member_id": user.id,
+    }
     yield {"user": user, "tenant": tenant, "secret": secret, "ids": ids}
     redis_conn.forget(AUTH)
 
@@ -94,8 +133,7 @@ def _signed_in(app, world) -> CsrfClient:
 
 def _to_login(resp) -> bool:
     """Answered as to a visitor: the request was not exercised as the admin."""
-    return resp.status_code in (302, 303) and \
-        resp.headers.get("Location", "").startswith("/login")
+    return resp.status_code in (302, 303) and resp.headers.get("Location", "").startswith("/login")
 
 
 def _build(app, rule, ids) -> str:
@@ -104,8 +142,11 @@ def _build(app, rule, ids) -> str:
 
 
 def _page_rules(app, method: str):
-    return [r for r in app.url_map.iter_rules()
-            if method in r.methods and not r.rule.startswith(("/api", "/static"))]
+    return [
+        r
+        for r in app.url_map.iter_rules()
+        if method in r.methods and not r.rule.startswith(("/api", "/static"))
+    ]
 
 
 def _field_names(app, world) -> set[str]:
@@ -133,8 +174,11 @@ def test_every_form_field_and_query_argument_refuses_bad_values(app, world):
                 page = _signed_in(app, world)
                 page.get("/account")
             data = {name: value for name in fields}
-            resp = writes.during(lambda p=page, path=path, data=data: p.client.post(
-                path, data={**data, "csrf_token": p.csrf}))
+            resp = writes.during(
+                lambda p=page, path=path, data=data: p.client.post(
+                    path, data={**data, "csrf_token": p.csrf}
+                )
+            )
             if resp.status_code >= 500:
                 failures.append(f"POST {path} [{value!r}] -> {resp.status_code}")
             if _to_login(resp) and rule.endpoint not in ANONYMOUS_ONLY:
@@ -142,12 +186,16 @@ def test_every_form_field_and_query_argument_refuses_bad_values(app, world):
             if value == NUL and (resp.status_code != 400 or writes.seen):
                 failures.append(f"POST {path} [NUL] -> {resp.status_code}, wrote {writes.seen}")
         for rule in _page_rules(app, "GET"):
-            page = CsrfClient(app, app.test_client()) if rule.endpoint in ANONYMOUS_ONLY \
+            page = (
+                CsrfClient(app, app.test_client())
+                if rule.endpoint in ANONYMOUS_ONLY
                 else _signed_in(app, world)
+            )
             path = _build(app, rule, world["ids"])
             query = {n: value for n in QUERY_NAMES}
-            resp = writes.during(lambda p=page, path=path, query=query: p.client.get(
-                path, query_string=query))
+            resp = writes.during(
+                lambda p=page, path=path, query=query: p.client.get(path, query_string=query)
+            )
             if resp.status_code >= 500:
                 failures.append(f"GET {path} [{value!r}] -> {resp.status_code}")
             if _to_login(resp) and rule.endpoint not in ANONYMOUS_ONLY:
@@ -184,9 +232,15 @@ def _bodies(doc, op):
     out = []
     for name in props:
         key = '"' + name + '"'
-        out += ["{" + key + ': "a\\u0000b"}', "{" + key + ": " + DEEP + "}",
-                "{" + key + ": 1e400}", "{" + key + ": -1e400}", "{" + key + ": NaN}",
-                "{" + key + ": Infinity}", "{" + key + ': {"a\\u0000": 1}}']
+        out += [
+            "{" + key + ': "a\\u0000b"}',
+            "{" + key + ": " + DEEP + "}",
+            "{" + key + ": 1e400}",
+            "{" + key + ": -1e400}",
+            "{" + key + ": NaN}",
+            "{" + key + ": Infinity}",
+            "{" + key + ': {"a\\u0000": 1}}',
+        ]
     return out
 
 
@@ -204,9 +258,16 @@ def test_every_api_field_and_query_parameter_refuses_bad_values(app, client, wor
         queries = [p["name"] for p in op.get("parameters", []) if p.get("in") == "query"]
         attempts += [(None, {q: NUL}) for q in queries or ["q"]]
         for body, query in attempts:
-            resp = writes.during(lambda b=body, q=query, u=url, m=method: client.open(
-                u, method=m.upper(), headers=auth, data=b, query_string=q,
-                content_type="application/json" if b is not None else None))
+            resp = writes.during(
+                lambda b=body, q=query, u=url, m=method: client.open(
+                    u,
+                    method=m.upper(),
+                    headers=auth,
+                    data=b,
+                    query_string=q,
+                    content_type="application/json" if b is not None else None,
+                )
+            )
             what = f"{method.upper()} {url} {(body or str(query))[:60]!r}"
             if resp.status_code >= 500:
                 failures.append(f"{what} -> {resp.status_code}")
@@ -224,19 +285,28 @@ def test_every_api_field_and_query_parameter_refuses_bad_values(app, client, wor
 
 def test_api_errors_are_clear(client, world):
     auth = bearer(world["secret"])
-    deep = client.post("/api/tokens", headers=auth, data='{"name": ' + DEEP + "}",
-                       content_type="application/json")
+    deep = client.post(
+        "/api/tokens", headers=auth, data='{"name": ' + DEEP + "}", content_type="application/json"
+    )
     assert deep.status_code == 400
     assert deep.json["error"]["code"] == "json_too_deep"
     nul = client.post("/api/auth/login", json={"email": NUL, "password": "x"})
     assert nul.status_code == 400
     assert nul.json["error"]["code"] == "invalid_characters"
     assert nul.json["error"]["details"] == {"email": "contains a NUL character"}
-    big = client.post("/api/tokens", headers=auth, data='{"expires_in_days": 1e400}',
-                      content_type="application/json")
+    big = client.post(
+        "/api/tokens",
+        headers=auth,
+        data='{"expires_in_days": 1e400}',
+        content_type="application/json",
+    )
     assert big.status_code == 422
     assert big.json["error"]["code"] == "non_finite_number"
-    nan = client.post("/api/tokens", headers=auth, data='{"expires_in_days": NaN}',
-                      content_type="application/json")
+    nan = client.post(
+        "/api/tokens",
+        headers=auth,
+        data='{"expires_in_days": NaN}',
+        content_type="application/json",
+    )
     assert nan.status_code == 400
     assert nan.json["error"]["code"] == "malformed_json"

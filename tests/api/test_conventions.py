@@ -22,13 +22,17 @@ def test_a_body_that_is_not_declared_json_answers_415(client):
 
 
 def test_a_body_that_does_not_parse_answers_400(client):
-    _error(client.post("/api/auth/login", data="{nope", content_type="application/json"),
-           400, "malformed_json")
+    _error(
+        client.post("/api/auth/login", data="{nope", content_type="application/json"),
+        400,
+        "malformed_json",
+    )
 
 
 def test_invalid_fields_answer_422_with_one_message_per_field(client):
-    err = _error(client.post("/api/auth/register", json={"email": 3, "extra": 1}), 422,
-                 "validation_failed")
+    err = _error(
+        client.post("/api/auth/register", json={"email": 3, "extra": 1}), 422, "validation_failed"
+    )
     assert set(err["details"]) == {"email", "password", "name", "extra"}
 
 
@@ -46,8 +50,7 @@ def test_a_wrong_method_answers_405_with_allow(client):
 def test_unknown_routes_and_malformed_ids_answer_404_json(client, factory):
     _error(client.get("/api/nothing-here"), 404)
     user, _ = factory.workspace()
-    _error(client.get("/api/tokens/not-a-uuid", headers=bearer(session_token(client, user))),
-           404)
+    _error(client.get("/api/tokens/not-a-uuid", headers=bearer(session_token(client, user))), 404)
 
 
 def test_no_credential_answers_401_with_a_bearer_challenge(client):
@@ -58,24 +61,28 @@ def test_no_credential_answers_401_with_a_bearer_challenge(client):
 
 def test_a_malformed_workspace_header_answers_400(client, factory):
     user, _ = factory.workspace()
-    resp = client.get("/api/tokens", headers=bearer(session_token(client, user),
-                                                     **{"X-Workspace-ID": "x"}))
+    resp = client.get(
+        "/api/tokens", headers=bearer(session_token(client, user), **{"X-Workspace-ID": "x"})
+    )
     _error(resp, 400, "invalid_workspace_id")
 
 
 def test_someone_elses_workspace_answers_404(client, factory):
     user, _ = factory.workspace()
     _, other = factory.workspace()
-    resp = client.get("/api/tokens", headers=bearer(session_token(client, user),
-                                                     **{"X-Workspace-ID": str(other.id)}))
+    resp = client.get(
+        "/api/tokens",
+        headers=bearer(session_token(client, user), **{"X-Workspace-ID": str(other.id)}),
+    )
     _error(resp, 404)
 
 
 def test_created_answers_201_and_no_content_answers_204_with_an_empty_body(client, factory):
     user, tenant = factory.workspace()
     secret, row = make_token(user, tenant, ("admin",))
-    made = client.post("/api/tokens", headers=bearer(secret), json={"name": "n",
-                                                                     "scopes": ["read"]})
+    made = client.post(
+        "/api/tokens", headers=bearer(secret), json={"name": "n", "scopes": ["read"]}
+    )
     assert made.status_code == 201
     gone = client.delete(f"/api/tokens/{made.json['id']}", headers=bearer(secret))
     assert gone.status_code == 204
@@ -114,6 +121,7 @@ def test_internal_errors_are_json_without_details(app, client):
 
 def test_an_empty_workspace_header_is_malformed_not_absent(client, factory):
     user, _ = factory.workspace()
-    resp = client.get("/api/tokens", headers=bearer(session_token(client, user),
-                                                     **{"X-Workspace-ID": ""}))
+    resp = client.get(
+        "/api/tokens", headers=bearer(session_token(client, user), **{"X-Workspace-ID": ""})
+    )
     _error(resp, 400, "invalid_workspace_id")

@@ -46,6 +46,7 @@ class Fuzzer:
         self.factory.member(tenant, self.user, "owner")
         return make_token(self.user, tenant, ("admin",), name="fuzzer", days=1)[0]
 
+
 CONFIG = """
 [generation]
 # NUL is refused everywhere, on purpose and with 400 (railsaas/input_guard.py), though no
@@ -74,8 +75,11 @@ def fuzzer(committed_factory, redis_conn, railway_emulator, stripe_emulator):
     with db.scope(SYSTEM) as s:
         s.get(User, user.id).role = "admin"
         s.get(Tenant, tenant.id).plan_id = plan.id
-    template = factory.template(setup_config={"variables": [
-        {"name": "ADMIN_EMAIL", "label": "Admin email", "required": True}]})
+    template = factory.template(
+        setup_config={
+            "variables": [{"name": "ADMIN_EMAIL", "label": "Admin email", "required": True}]
+        }
+    )
     factory.instance(tenant, template, config={"ADMIN_EMAIL": "a@example.com"})
     secret, _ = make_token(user, tenant, ("admin",), name="fuzzer", days=1)
     yield Fuzzer(factory=factory, user=user, token=secret)
@@ -86,14 +90,40 @@ def fuzzer(committed_factory, redis_conn, railway_emulator, stripe_emulator):
 def _schemathesis(api_server: str, token: str, tmp_path, *selection: str) -> str:
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
-    cmd = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config),
-           "--no-color", "run", f"{api_server}/api/openapi.json",
-           "--header", f"Authorization: Bearer {token}",
-           "--checks", "all", "--max-examples", str(EXAMPLES), "--seed", "20261210",
-           "--workers", "1", "--report", "junit", "--report-dir", str(tmp_path / "report"),
-           *selection]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=840, check=False,
-                          env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path)
+    cmd = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "--no-color",
+        "run",
+        f"{api_server}/api/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        "20261210",
+        "--workers",
+        "1",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path / "report"),
+        *selection,
+    ]
+    done = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+        cwd=tmp_path,
+    )
     output = done.stdout + done.stderr
     print(output)  # shown with -s, or by pytest when the test fails
     assert done.returncode == 0, output[-20000:]
@@ -115,11 +145,11 @@ def _except(*operation_ids: str) -> list[str]:
 
 @pytest.mark.timeout(900)
 def test_fuzzing_finds_no_server_error_and_no_deviation_from_the_document(
-        app, api_server, fuzzer, tmp_path):
+    app, api_server, fuzzer, tmp_path
+):
     from railsaas.blueprints.api.openapi import document
 
-    present = {op["operationId"] for ops in document(app)["paths"].values()
-               for op in ops.values()}
+    present = {op["operationId"] for ops in document(app)["paths"].values() for op in ops.values()}
     last = [op for op in SELF_DESTRUCTIVE if op in present]
     _schemathesis(api_server, fuzzer.token, tmp_path, *_except(*last))
     for op in last:  # each with a credential and a workspace of its own

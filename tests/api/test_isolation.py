@@ -50,8 +50,7 @@ def test_tokens_of_two_workspaces_cannot_reach_each_others_instances(client, fac
     path = f"/api/instances/{b_inst.id}"
     assert client.get(path, headers=bearer(a_secret)).status_code == 404
     assert client.put(path, headers=bearer(a_secret), json={"name": "mine"}).status_code == 404
-    assert client.put(path, headers=bearer(a_secret),
-                      json={"action": "stop"}).status_code == 404
+    assert client.put(path, headers=bearer(a_secret), json={"action": "stop"}).status_code == 404
     assert client.delete(path, headers=bearer(a_secret)).status_code == 404
     listed = client.get("/api/instances", headers=bearer(a_secret)).json["items"]
     assert [i["id"] for i in listed] == [str(a_inst.id)]

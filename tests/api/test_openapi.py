@@ -17,28 +17,44 @@ SEED_ROUTES = {
     # as they land. Left out on purpose: POST /api/railway/services (a Railway service made
     # outside an instance would be billed to nobody; instances are made with POST
     # /api/instances).
-    ("post", "/api/auth/register"), ("post", "/api/auth/login"),
-    ("post", "/api/auth/refresh"), ("post", "/api/auth/logout"),
-    ("get", "/api/users/profile"), ("put", "/api/users/profile"),
-    ("get", "/api/users/{user_id}"), ("put", "/api/users/{user_id}"),
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/users/profile"),
+    ("put", "/api/users/profile"),
+    ("get", "/api/users/{user_id}"),
+    ("put", "/api/users/{user_id}"),
     ("delete", "/api/users/{user_id}"),
-    ("get", "/api/templates"), ("post", "/api/templates"),
-    ("get", "/api/templates/{template_id}"), ("put", "/api/templates/{template_id}"),
-    ("delete", "/api/templates/{template_id}"), ("post", "/api/templates/deploy"),
-    ("get", "/api/instances"), ("post", "/api/instances"),
-    ("get", "/api/instances/{instance_id}"), ("put", "/api/instances/{instance_id}"),
-    ("delete", "/api/instances/{instance_id}"), ("get", "/api/instances/status"),
-    ("get", "/api/railway/projects"), ("get", "/api/railway/services"),
+    ("get", "/api/templates"),
+    ("post", "/api/templates"),
+    ("get", "/api/templates/{template_id}"),
+    ("put", "/api/templates/{template_id}"),
+    ("delete", "/api/templates/{template_id}"),
+    ("post", "/api/templates/deploy"),
+    ("get", "/api/instances"),
+    ("post", "/api/instances"),
+    ("get", "/api/instances/{instance_id}"),
+    ("put", "/api/instances/{instance_id}"),
+    ("delete", "/api/instances/{instance_id}"),
+    ("get", "/api/instances/status"),
+    ("get", "/api/railway/projects"),
+    ("get", "/api/railway/services"),
     ("get", "/api/railway/deployments"),
-    ("get", "/api/billing/subscription"), ("post", "/api/billing/subscription"),
-    ("get", "/api/billing/invoices"), ("get", "/api/billing/usage"),
+    ("get", "/api/billing/subscription"),
+    ("post", "/api/billing/subscription"),
+    ("get", "/api/billing/invoices"),
+    ("get", "/api/billing/usage"),
 }
 
 
 def _strip_titles(node):
     if isinstance(node, dict):
-        return {k: _strip_titles(v) for k, v in node.items()
-                if not (k == "title" and isinstance(v, str))}
+        return {
+            k: _strip_titles(v)
+            for k, v in node.items()
+            if not (k == "title" and isinstance(v, str))
+        }
     if isinstance(node, list):
         return [_strip_titles(v) for v in node]
     return node
@@ -68,9 +84,14 @@ def test_the_seed_routes_exist(app):
 def test_every_state_changing_route_names_its_scope(app):
     """The guard's default for an unnamed scope is 'admin' (fail closed); every route that
     changes something must say what it needs instead of inheriting that by accident."""
-    unnamed = [f"{r.method.upper()} {r.rule}" for r in api_routes(app)
-               if r.operation and r.operation.auth == "user" and r.method != "get"
-               and r.operation.scope is None]
+    unnamed = [
+        f"{r.method.upper()} {r.rule}"
+        for r in api_routes(app)
+        if r.operation
+        and r.operation.auth == "user"
+        and r.method != "get"
+        and r.operation.scope is None
+    ]
     assert unnamed == []
 
 
@@ -79,11 +100,14 @@ def test_operation_ids_are_unique(app):
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize(("model", "mode", "name"), [
-    (TokenCreate, "validation", "TokenCreate"),
-    (RegisterRequest, "validation", "RegisterRequest"),
-    (TokenOut, "serialization", "TokenOut"),
-])
+@pytest.mark.parametrize(
+    ("model", "mode", "name"),
+    [
+        (TokenCreate, "validation", "TokenCreate"),
+        (RegisterRequest, "validation", "RegisterRequest"),
+        (TokenOut, "serialization", "TokenOut"),
+    ],
+)
 def test_components_are_the_validating_models_own_schemas(app, model, mode, name):
     """One source of truth: the document's schema is the model's JSON Schema."""
     ours = document(app)["components"]["schemas"][name]
@@ -95,8 +119,12 @@ def test_components_are_the_validating_models_own_schemas(app, model, mode, name
 def test_query_models_become_parameters_with_their_constraints(app):
     op = document(app)["paths"]["/api/tokens"]["get"]
     params = {p["name"]: p for p in op["parameters"]}
-    assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100,
-                                         "default": 50}
+    assert params["limit"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 50,
+    }
     assert params["status"]["schema"]["enum"] == ["active", "expired", "revoked"]
     assert params["cursor"]["in"] == "query"
     assert params["X-Workspace-ID"]["in"] == "header"
@@ -106,10 +134,12 @@ def test_operations_declare_auth_scope_and_error_answers(app):
     paths = document(app)["paths"]
     create = paths["/api/tokens"]["post"]
     assert create["security"] == [{"bearerAuth": ["admin"]}]
-    assert {"201", "400", "401", "403", "404", "409", "413", "415", "422", "429"} <= \
-        set(create["responses"])
+    assert {"201", "400", "401", "403", "404", "409", "413", "415", "422", "429"} <= set(
+        create["responses"]
+    )
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/TokenCreate"}
+        "$ref": "#/components/schemas/TokenCreate"
+    }
     assert paths["/api/tokens/{token_id}"]["get"]["security"] == [{"bearerAuth": ["read"]}]
     assert paths["/api/tokens/{token_id}"]["get"]["parameters"][0]["schema"]["format"] == "uuid"
     assert paths["/api/auth/login"]["post"]["security"] == []

@@ -15,8 +15,11 @@ def limits(app):
     saved = {k: app.config[k] for k in keys}
 
     def set_limits(per_ip=1000, per_token=1000, window=60):
-        app.config.update(API_RATE_LIMIT_PER_IP=per_ip, API_RATE_LIMIT_PER_TOKEN=per_token,
-                          API_RATE_WINDOW_SECONDS=window)
+        app.config.update(
+            API_RATE_LIMIT_PER_IP=per_ip,
+            API_RATE_LIMIT_PER_TOKEN=per_token,
+            API_RATE_WINDOW_SECONDS=window,
+        )
 
     yield set_limits
     app.config.update(saved)
@@ -39,8 +42,12 @@ def test_every_api_answer_carries_rate_limit_headers(client, limits):
 
 def test_one_address_over_its_limit_gets_429_with_retry_after(client, limits):
     limits(per_ip=3, window=60)
-    answers = [client.post("/api/auth/login", json={"email": "a@b.co", "password": "x"},
-                           **_from("10.9.0.2")) for _ in range(4)]
+    answers = [
+        client.post(
+            "/api/auth/login", json={"email": "a@b.co", "password": "x"}, **_from("10.9.0.2")
+        )
+        for _ in range(4)
+    ]
     assert [r.status_code for r in answers[:3]] == [401, 401, 401]
     over = answers[3]
     assert over.status_code == 429
@@ -57,8 +64,7 @@ def test_one_token_over_its_limit_gets_429_while_another_goes_on(client, factory
     user, tenant = factory.workspace()
     busy, _ = make_token(user, tenant, name="busy")
     calm, _ = make_token(user, tenant, name="calm")
-    codes = [client.get("/api/users/profile", headers=bearer(busy)).status_code
-             for _ in range(3)]
+    codes = [client.get("/api/users/profile", headers=bearer(busy)).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     over = client.get("/api/users/profile", headers=bearer(busy))
     assert over.status_code == 429

@@ -27,8 +27,11 @@ def _row(token_id) -> ApiToken:
 def test_creating_a_token_shows_its_secret_once_and_stores_only_its_hash(client, factory):
     user, tenant = factory.workspace()
     jwt = session_token(client, user)
-    resp = client.post("/api/tokens", headers=bearer(jwt),
-                       json={"name": "ci", "scopes": ["deploy"], "expires_in_days": 30})
+    resp = client.post(
+        "/api/tokens",
+        headers=bearer(jwt),
+        json={"name": "ci", "scopes": ["deploy"], "expires_in_days": 30},
+    )
     assert resp.status_code == 201
     body = resp.json
     secret = body["token"]
@@ -72,10 +75,15 @@ def test_a_token_is_bound_to_its_workspace(client, factory):
     assert resp.json["error"]["code"] == "forbidden"
 
 
-@pytest.mark.parametrize("bad", [
-    "rs_live_", "rs_live_short", "rs_live_" + "A" * 36,  # the checksum does not match
-    "rs_live_" + "!" * 36,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "rs_live_",
+        "rs_live_short",
+        "rs_live_" + "A" * 36,  # the checksum does not match
+        "rs_live_" + "!" * 36,
+    ],
+)
 def test_malformed_or_unknown_tokens_answer_401(client, bad):
     resp = client.get("/api/users/profile", headers=bearer(bad))
     assert resp.status_code == 401
@@ -92,26 +100,32 @@ def test_a_read_token_reads_but_cannot_change_anything(client, factory):
     user, tenant = factory.workspace()
     secret, _ = make_token(user, tenant, ("read",))
     assert client.get("/api/tokens", headers=bearer(secret)).status_code == 200
-    refused = client.post("/api/tokens", headers=bearer(secret),
-                          json={"name": "more", "scopes": ["read"]})
+    refused = client.post(
+        "/api/tokens", headers=bearer(secret), json={"name": "more", "scopes": ["read"]}
+    )
     assert refused.status_code == 403
     assert refused.json["error"]["code"] == "insufficient_scope"
     assert refused.json["error"]["details"] == {"required_scope": "admin"}
-    assert client.put("/api/users/profile", headers=bearer(secret),
-                      json={"name": "X"}).status_code == 403
+    assert (
+        client.put("/api/users/profile", headers=bearer(secret), json={"name": "X"}).status_code
+        == 403
+    )
 
 
 def test_a_token_cannot_mint_a_stronger_one(client, factory):
     user, tenant = factory.workspace()
     admin_secret, _ = make_token(user, tenant, ("admin",), name="boss")
-    made = client.post("/api/tokens", headers=bearer(admin_secret),
-                       json={"name": "child", "scopes": ["deploy"]})
+    made = client.post(
+        "/api/tokens", headers=bearer(admin_secret), json={"name": "child", "scopes": ["deploy"]}
+    )
     assert made.status_code == 201
     with db.scope(SYSTEM) as s:  # narrow the parent to deploy: it may not mint admin now
-        s.execute(update(ApiToken).where(ApiToken.name == "boss")
-                  .values(scopes=["read", "deploy"]))
-    refused = client.post("/api/tokens", headers=bearer(admin_secret),
-                          json={"name": "grandchild", "scopes": ["admin"]})
+        s.execute(update(ApiToken).where(ApiToken.name == "boss").values(scopes=["read", "deploy"]))
+    refused = client.post(
+        "/api/tokens",
+        headers=bearer(admin_secret),
+        json={"name": "grandchild", "scopes": ["admin"]},
+    )
     assert refused.status_code == 403
 
 
@@ -129,8 +143,11 @@ def test_an_expired_token_answers_401(client, factory):
     user, tenant = factory.workspace()
     secret, row = make_token(user, tenant)
     with db.scope(SYSTEM) as s:
-        s.execute(update(ApiToken).where(ApiToken.id == row.id)
-                  .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.id == row.id)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
     resp = client.get("/api/users/profile", headers=bearer(secret))
     assert resp.status_code == 401
     assert "expired" in resp.json["error"]["message"]
@@ -152,8 +169,7 @@ def test_revoking_stops_a_token_at_once_and_is_idempotent(client, factory):
     assert shown["status"] == "revoked"
     assert shown["revoked_at"]
     with db.scope(SYSTEM) as s:
-        actions = s.scalars(select(AuditLog.action).where(
-            AuditLog.target_id == str(row.id))).all()
+        actions = s.scalars(select(AuditLog.action).where(AuditLog.target_id == str(row.id))).all()
     assert sorted(actions) == ["api_token.created", "api_token.revoked"]
 
 
@@ -174,8 +190,11 @@ def test_last_used_is_recorded_at_most_once_a_minute(client, factory):
     client.get("/api/users/profile", headers=bearer(secret))
     assert _row(row.id).last_used_at == first  # within the minute: no write
     with db.scope(SYSTEM) as s:
-        s.execute(update(ApiToken).where(ApiToken.id == row.id)
-                  .values(last_used_at=first - timedelta(minutes=2)))
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.id == row.id)
+            .values(last_used_at=first - timedelta(minutes=2))
+        )
     client.get("/api/users/profile", headers=bearer(secret))
     assert _row(row.id).last_used_at > first - timedelta(minutes=2)
 
@@ -208,8 +227,9 @@ def test_a_suspended_users_tokens_stop_working(client, factory):
 def test_actions_through_a_token_are_audited_as_the_token(client, factory):
     user, tenant = factory.workspace()
     secret, row = make_token(user, tenant, ("admin",))
-    made = client.post("/api/tokens", headers=bearer(secret),
-                       json={"name": "by token", "scopes": ["read"]}).json
+    made = client.post(
+        "/api/tokens", headers=bearer(secret), json={"name": "by token", "scopes": ["read"]}
+    ).json
     with db.scope(SYSTEM) as s:
         entry = s.scalars(select(AuditLog).where(AuditLog.target_id == made["id"])).one()
     assert entry.actor_type == "api_token"
@@ -232,14 +252,17 @@ def test_active_names_are_unique_per_user_and_workspace(client, factory):
     assert again.status_code == 201
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"name": "x", "scopes": []}, "scopes"),
-    ({"name": "x", "scopes": ["root"]}, "scopes.0"),
-    ({"name": "", "scopes": ["read"]}, "name"),
-    ({"name": "x", "scopes": ["read"], "expires_in_days": 0}, "expires_in_days"),
-    ({"name": "x", "scopes": ["read"], "expires_in_days": 366}, "expires_in_days"),
-    ({"name": "x", "scopes": ["read"], "owner": "me"}, "owner"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x", "scopes": []}, "scopes"),
+        ({"name": "x", "scopes": ["root"]}, "scopes.0"),
+        ({"name": "", "scopes": ["read"]}, "name"),
+        ({"name": "x", "scopes": ["read"], "expires_in_days": 0}, "expires_in_days"),
+        ({"name": "x", "scopes": ["read"], "expires_in_days": 366}, "expires_in_days"),
+        ({"name": "x", "scopes": ["read"], "owner": "me"}, "owner"),
+    ],
+)
 def test_invalid_token_requests_answer_422_and_create_nothing(client, factory, body, field):
     user, tenant = factory.workspace()
     jwt = session_token(client, user)
@@ -270,8 +293,7 @@ def test_token_lists_page_by_cursor_newest_first(client, factory):
 @pytest.mark.parametrize("cursor", ["nonsense", "eyJ4IjoxfQ", "WyIyMDI0LTAxLTAxIiwieCJd"])
 def test_a_cursor_we_did_not_issue_answers_422(client, factory, cursor):
     user, tenant = factory.workspace()
-    resp = client.get(f"/api/tokens?cursor={cursor}",
-                      headers=bearer(session_token(client, user)))
+    resp = client.get(f"/api/tokens?cursor={cursor}", headers=bearer(session_token(client, user)))
     assert resp.status_code == 422
     assert "cursor" in resp.json["error"]["details"]
 
@@ -301,8 +323,7 @@ def test_a_read_token_cannot_deploy_and_a_deploy_token_can(client, factory):
     refused = client.post("/api/instances", headers=bearer(read), json=body)
     assert refused.status_code == 403
     assert refused.json["error"]["details"] == {"required_scope": "deploy"}
-    assert client.post("/api/templates/deploy", headers=bearer(read),
-                       json=body).status_code == 403
+    assert client.post("/api/templates/deploy", headers=bearer(read), json=body).status_code == 403
     made = client.post("/api/instances", headers=bearer(deploy), json=body)
     assert made.status_code == 202
     iid = made.json["id"]
@@ -310,18 +331,28 @@ def test_a_read_token_cannot_deploy_and_a_deploy_token_can(client, factory):
     assert client.delete(f"/api/instances/{iid}", headers=bearer(read)).status_code == 403
     assert client.delete(f"/api/instances/{iid}", headers=bearer(deploy)).status_code == 202
     # deploy does not reach workspace administration
-    assert client.post("/api/tokens", headers=bearer(deploy),
-                       json={"name": "x", "scopes": ["read"]}).status_code == 403
+    assert (
+        client.post(
+            "/api/tokens", headers=bearer(deploy), json={"name": "x", "scopes": ["read"]}
+        ).status_code
+        == 403
+    )
 
 
 def test_a_deploy_through_a_token_is_audited_as_the_token(client, factory):
     user, tenant, template = _deployable(factory)
     deploy, row = make_token(user, tenant, ("deploy",))
-    made = client.post("/api/instances", headers=bearer(deploy),
-                       json={"template_id": str(template.id), "name": "audited"}).json
+    made = client.post(
+        "/api/instances",
+        headers=bearer(deploy),
+        json={"template_id": str(template.id), "name": "audited"},
+    ).json
     with db.scope(SYSTEM) as s:
-        entry = s.scalars(select(AuditLog).where(AuditLog.action == "instance.create",
-                                                 AuditLog.target_id == made["id"])).one()
+        entry = s.scalars(
+            select(AuditLog).where(
+                AuditLog.action == "instance.create", AuditLog.target_id == made["id"]
+            )
+        ).one()
     assert entry.actor_type == "api_token"
     assert entry.details["api_token_id"] == str(row.id)
 
@@ -331,20 +362,25 @@ def test_a_viewer_s_deploy_token_is_still_a_viewer(client, factory):
     viewer = factory.user()
     factory.member(tenant, viewer, "viewer")
     deploy, _ = make_token(viewer, tenant, ("deploy",))
-    resp = client.post("/api/instances", headers=bearer(deploy),
-                       json={"template_id": str(template.id), "name": "nope"})
+    resp = client.post(
+        "/api/instances",
+        headers=bearer(deploy),
+        json={"template_id": str(template.id), "name": "nope"},
+    )
     assert resp.status_code == 403
 
 
 def test_recording_a_tokens_use_is_not_a_state_change_the_audit_guard_wants_explained(
-        client, factory):
+    client, factory
+):
     """Revoking an already revoked token changes nothing; the only write of the request is
     the caller's last_used_at, which is bookkeeping (the guard is strict in tests)."""
     user, tenant = factory.workspace()
     secret, _ = make_token(user, tenant, ("admin",), name="caller")
     _, gone = make_token(user, tenant, ("read",), name="gone")
     with db.scope(SYSTEM) as s:
-        s.execute(update(ApiToken).where(ApiToken.id == gone.id)
-                  .values(revoked_at=datetime.now(UTC)))
+        s.execute(
+            update(ApiToken).where(ApiToken.id == gone.id).values(revoked_at=datetime.now(UTC))
+        )
     resp = client.delete(f"/api/tokens/{gone.id}", headers=bearer(secret))
     assert resp.status_code == 204

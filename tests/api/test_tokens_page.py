@@ -37,11 +37,14 @@ def test_the_page_needs_a_signed_in_user(client):
 
 def test_creating_a_token_with_htmx_shows_the_secret_once(app, client, factory):
     user, tenant, csrf = _signed_in(app, client, factory)
-    resp = client.post("/account/tokens", headers=HX, data={
-        "csrf_token": csrf, "name": "laptop", "scope": "deploy", "expires_in_days": "30"})
+    resp = client.post(
+        "/account/tokens",
+        headers=HX,
+        data={"csrf_token": csrf, "name": "laptop", "scope": "deploy", "expires_in_days": "30"},
+    )
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
-    assert html.lstrip().startswith("<section id=\"tokens-panel\"")  # the partial only
+    assert html.lstrip().startswith('<section id="tokens-panel"')  # the partial only
     assert resp.headers["Cache-Control"] == "no-store"
     assert "HX-Request" in resp.headers["Vary"]
     secret = _secret(html)
@@ -58,8 +61,10 @@ def test_creating_a_token_with_htmx_shows_the_secret_once(app, client, factory):
 
 def test_creating_without_javascript_renders_the_page_with_the_secret(app, client, factory):
     _, _, csrf = _signed_in(app, client, factory)
-    resp = client.post("/account/tokens", data={
-        "csrf_token": csrf, "name": "ci", "scope": "read", "expires_in_days": "7"})
+    resp = client.post(
+        "/account/tokens",
+        data={"csrf_token": csrf, "name": "ci", "scope": "read", "expires_in_days": "7"},
+    )
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert "<html" in html
@@ -68,8 +73,11 @@ def test_creating_without_javascript_renders_the_page_with_the_secret(app, clien
 
 def test_a_form_with_errors_is_shown_again_and_creates_nothing(app, client, factory):
     user, _, csrf = _signed_in(app, client, factory)
-    resp = client.post("/account/tokens", headers=HX, data={
-        "csrf_token": csrf, "name": "", "scope": "root", "expires_in_days": "7"})
+    resp = client.post(
+        "/account/tokens",
+        headers=HX,
+        data={"csrf_token": csrf, "name": "", "scope": "root", "expires_in_days": "7"},
+    )
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert _secret(html) is None
@@ -80,16 +88,16 @@ def test_a_form_with_errors_is_shown_again_and_creates_nothing(app, client, fact
 
 def test_creating_needs_the_csrf_token(app, client, factory):
     _signed_in(app, client, factory)
-    resp = client.post("/account/tokens", headers=HX, data={"name": "x", "scope": "read",
-                                                           "expires_in_days": "7"})
+    resp = client.post(
+        "/account/tokens", headers=HX, data={"name": "x", "scope": "read", "expires_in_days": "7"}
+    )
     assert resp.status_code == 400
 
 
 def test_revoking_with_htmx_swaps_the_panel_and_ends_the_token(app, client, factory):
     user, tenant, csrf = _signed_in(app, client, factory)
     secret, row = make_token(user, tenant, name="old")
-    resp = client.post(f"/account/tokens/{row.id}/revoke", headers=HX,
-                       data={"csrf_token": csrf})
+    resp = client.post(f"/account/tokens/{row.id}/revoke", headers=HX, data={"csrf_token": csrf})
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert "revoked" in html

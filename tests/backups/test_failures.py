@@ -21,17 +21,22 @@ from tests.support import wait_until
 
 def failures() -> list[JobFailure]:
     with db.scope(SYSTEM) as s:
-        return list(s.scalars(select(JobFailure).where(
-            JobFailure.task_name == backups.TASK_NAME)))
+        return list(s.scalars(select(JobFailure).where(JobFailure.task_name == backups.TASK_NAME)))
 
 
 def errors_logged(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "railsaas.platform.backups"
-            and r.levelno >= logging.ERROR and "backup failed" in r.getMessage()]
+    return [
+        r
+        for r in caplog.records
+        if r.name == "railsaas.platform.backups"
+        and r.levelno >= logging.ERROR
+        and "backup failed" in r.getMessage()
+    ]
 
 
 def test_a_missing_bucket_is_a_failed_job_a_timestamp_and_a_log_line(
-        app, celery_worker, backup_config, redis_conn, caplog):
+    app, celery_worker, backup_config, redis_conn, caplog
+):
     redis_conn.delete(BACKUP_FAILURE_KEY, BACKUP_SUCCESS_KEY)
     app.config["BACKUP_S3_BUCKET"] = "no-such-bucket-here"
     before = time.time()
@@ -49,13 +54,15 @@ def test_a_missing_bucket_is_a_failed_job_a_timestamp_and_a_log_line(
 
 
 def test_a_successful_backup_leaves_the_success_timestamp(
-        app, celery_worker, backup_config, redis_conn, s3_server):
+    app, celery_worker, backup_config, redis_conn, s3_server
+):
     redis_conn.delete(BACKUP_FAILURE_KEY, BACKUP_SUCCESS_KEY)
     before = time.time()
     with app.app_context():
         backup_tasks.run.delay()
-    stamp = wait_until(lambda: redis_conn.get(BACKUP_SUCCESS_KEY), timeout=60,
-                       message="the success timestamp")
+    stamp = wait_until(
+        lambda: redis_conn.get(BACKUP_SUCCESS_KEY), timeout=60, message="the success timestamp"
+    )
     assert float(stamp) >= before
     assert redis_conn.get(BACKUP_FAILURE_KEY) is None
     listed = s3_server.client().list_objects_v2(Bucket=backup_config["BACKUP_S3_BUCKET"])
@@ -64,11 +71,14 @@ def test_a_successful_backup_leaves_the_success_timestamp(
 
 
 def test_pg_dump_failing_half_way_stores_nothing_and_is_a_failed_job(
-        monkeypatch, tmp_path, committed, backup_config, redis_conn, s3_server, caplog):
+    monkeypatch, tmp_path, committed, backup_config, redis_conn, s3_server, caplog
+):
     """The command (what an operator or a cron process runs) records the failure itself."""
     fake = tmp_path / "pg_dump"
-    fake.write_text("#!/bin/sh\nprintf 'PGDMP half a dump'\n"
-                    "echo 'pg_dump: error: connection lost' >&2\nexit 1\n")
+    fake.write_text(
+        "#!/bin/sh\nprintf 'PGDMP half a dump'\n"
+        "echo 'pg_dump: error: connection lost' >&2\nexit 1\n"
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     for name, value in backup_config.items():
         monkeypatch.setenv(name, value)
@@ -89,7 +99,8 @@ def test_pg_dump_failing_half_way_stores_nothing_and_is_a_failed_job(
 
 
 def test_unconfigured_backups_fail_in_production_and_are_skipped_in_development(
-        app, dbconn, redis_conn, monkeypatch):
+    app, dbconn, redis_conn, monkeypatch
+):
     redis_conn.delete(BACKUP_FAILURE_KEY, BACKUP_SUCCESS_KEY)
     monkeypatch.setitem(app.config, "BACKUP_S3_BUCKET", "")
     monkeypatch.setitem(app.config, "DEBUG", True)

@@ -44,8 +44,9 @@ def test_a_wrong_key_names_both_ids():
     assert backups.key_id(other) in str(err.value)
 
 
-@pytest.mark.parametrize("damage", ["swap", "drop last", "drop middle", "flip", "append",
-                                    "not ours", "empty"])
+@pytest.mark.parametrize(
+    "damage", ["swap", "drop last", "drop middle", "flip", "append", "not ours", "empty"]
+)
 def test_damage_is_refused(damage):
     data, parts = sealed(b"one", b"two", b"three")
     if damage == "swap":

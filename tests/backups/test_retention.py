@@ -24,9 +24,18 @@ def test_a_year_of_daily_backups():
     kept = {t.date() for t in to_keep(taken)}
     daily = set(days(date(2026, 11, 27), date(2026, 12, 3)))
     weekly = {date(2026, 11, 22), date(2026, 11, 15)}  # Sundays: ends of ISO weeks 47, 46
-    monthly = {date(2026, 10, 31), date(2026, 9, 30), date(2026, 8, 31), date(2026, 7, 31),
-               date(2026, 6, 30), date(2026, 5, 31), date(2026, 4, 30), date(2026, 3, 31),
-               date(2026, 2, 28), date(2026, 1, 31)}  # Nov 30 and Dec 3 are daily already
+    monthly = {
+        date(2026, 10, 31),
+        date(2026, 9, 30),
+        date(2026, 8, 31),
+        date(2026, 7, 31),
+        date(2026, 6, 30),
+        date(2026, 5, 31),
+        date(2026, 4, 30),
+        date(2026, 3, 31),
+        date(2026, 2, 28),
+        date(2026, 1, 31),
+    }  # Nov 30 and Dec 3 are daily already
     assert kept == daily | weekly | monthly
     assert len(kept) == 19
 
@@ -56,24 +65,40 @@ def test_nothing_to_keep_from_nothing():
 
 def test_iso_weeks_cross_the_new_year():
     # 2026-12-31 (Thursday) to 2027-01-03 (Sunday) are ISO week 53 of 2026.
-    taken = [at(date(2026, 12, 27)), at(date(2026, 12, 31)), at(date(2027, 1, 2)),
-             at(date(2027, 1, 5))]
+    taken = [
+        at(date(2026, 12, 27)),
+        at(date(2026, 12, 31)),
+        at(date(2027, 1, 2)),
+        at(date(2027, 1, 5)),
+    ]
     kept = to_keep(taken, daily=0, weekly=3, monthly=0)
     assert kept == {at(date(2027, 1, 5)), at(date(2027, 1, 2)), at(date(2026, 12, 27))}
 
 
 def test_months_are_calendar_months():
-    taken = [at(d) for d in (date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 28),
-                             date(2026, 3, 1), date(2026, 3, 31))]
-    assert to_keep(taken, daily=0, weekly=0, monthly=2) == {at(date(2026, 3, 31)),
-                                                           at(date(2026, 2, 28))}
+    taken = [
+        at(d)
+        for d in (
+            date(2026, 1, 31),
+            date(2026, 2, 1),
+            date(2026, 2, 28),
+            date(2026, 3, 1),
+            date(2026, 3, 31),
+        )
+    ]
+    assert to_keep(taken, daily=0, weekly=0, monthly=2) == {
+        at(date(2026, 3, 31)),
+        at(date(2026, 2, 28)),
+    }
 
 
 def test_days_are_utc_days():
     # 23:30 and 00:30 in UTC+02:00 are on one UTC day (21:30, 22:30): one daily.
     plus2 = timezone(timedelta(hours=2))
-    taken = [datetime(2026, 6, 10, 23, 30, tzinfo=plus2),
-             datetime(2026, 6, 11, 0, 30, tzinfo=plus2)]
+    taken = [
+        datetime(2026, 6, 10, 23, 30, tzinfo=plus2),
+        datetime(2026, 6, 11, 0, 30, tzinfo=plus2),
+    ]
     assert to_keep(taken, daily=5, weekly=0, monthly=0) == {taken[1]}
 
 
@@ -90,12 +115,14 @@ def test_keeping_is_stable_and_keeps_the_newest(step_hours):
 def test_prune_deletes_exactly_what_retention_does_not_keep(s3_server, backup_config, app):
     settings = backups.Settings.from_config(app.config)
     s3 = s3_server.client()
-    taken = [at(d) for d in days(date(2026, 6, 1), date(2026, 12, 3))] \
-        + [at(date(2026, 12, 3), 1)]
+    taken = [at(d) for d in days(date(2026, 6, 1), date(2026, 12, 3))] + [at(date(2026, 12, 3), 1)]
     for t in taken:
         s3.put_object(Bucket=settings.bucket, Key=backups.object_key(settings, t), Body=b"x")
-    foreign = ["railsaas/README.txt", "railsaas/old/railsaas-20200101T000000Z.dump.enc",
-               "elsewhere/railsaas-20200101T000000Z.dump.enc"]
+    foreign = [
+        "railsaas/README.txt",
+        "railsaas/old/railsaas-20200101T000000Z.dump.enc",
+        "elsewhere/railsaas-20200101T000000Z.dump.enc",
+    ]
     for key in foreign:
         s3.put_object(Bucket=settings.bucket, Key=key, Body=b"not ours")
 

@@ -60,16 +60,21 @@ def test_a_restored_backup_equals_the_database(servers, settings, world, new_dat
 
 
 def test_the_logins_see_the_restored_database_through_their_policies(
-        app, servers, settings, world, new_database):
+    app, servers, settings, world, new_database
+):
     backups.restore(settings, backups.backup(settings).key, new_database)
     url = dbadmin.with_database(servers.admin_url, new_database)
     parts = urlsplit(url)
 
     def connect(kind: str) -> psycopg.Connection:
         prefix = {"web": "APP", "system": "SYSTEM"}[kind]
-        return psycopg.connect(host=parts.hostname, port=parts.port, dbname=new_database,
-                               user=app.config[f"{prefix}_DB_USER"],
-                               password=app.config[f"{prefix}_DB_PASSWORD"])
+        return psycopg.connect(
+            host=parts.hostname,
+            port=parts.port,
+            dbname=new_database,
+            user=app.config[f"{prefix}_DB_USER"],
+            password=app.config[f"{prefix}_DB_PASSWORD"],
+        )
 
     with connect("web") as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0  # no context
@@ -116,12 +121,18 @@ def test_a_wrong_key_is_named_and_restores_nothing(servers, settings, world, new
 
 
 def test_a_wrong_key_is_caught_from_the_object_itself_without_metadata(
-        s3_server, servers, settings, world, new_database):
+    s3_server, servers, settings, world, new_database
+):
     result = backups.backup(settings)
     s3 = s3_server.client()
     bare = result.key.replace(".dump.enc", ".copy")
-    s3.copy_object(Bucket=settings.bucket, Key=bare, MetadataDirective="REPLACE", Metadata={},
-                   CopySource={"Bucket": settings.bucket, "Key": result.key})
+    s3.copy_object(
+        Bucket=settings.bucket,
+        Key=bare,
+        MetadataDirective="REPLACE",
+        Metadata={},
+        CopySource={"Bucket": settings.bucket, "Key": result.key},
+    )
     wrong = dataclasses.replace(settings, keys=(os.urandom(32),))
     with pytest.raises(backups.WrongKey):
         backups.restore(wrong, bare, new_database)
@@ -130,7 +141,8 @@ def test_a_wrong_key_is_caught_from_the_object_itself_without_metadata(
 
 @pytest.mark.parametrize("damage", ["flip a byte", "cut short"])
 def test_a_damaged_backup_is_refused_and_restores_nothing(
-        s3_server, servers, settings, world, new_database, damage):
+    s3_server, servers, settings, world, new_database, damage
+):
     result = backups.backup(settings)
     s3 = s3_server.client()
     body = bytearray(s3.get_object(Bucket=settings.bucket, Key=result.key)["Body"].read())
@@ -138,8 +150,12 @@ def test_a_damaged_backup_is_refused_and_restores_nothing(
         body[len(body) - 100] ^= 0x01  # inside the dump, after the restore has begun
     else:
         body = body[:-30]
-    s3.put_object(Bucket=settings.bucket, Key=result.key, Body=bytes(body),
-                  Metadata={"key-id": backups.key_id(settings.keys[0])})
+    s3.put_object(
+        Bucket=settings.bucket,
+        Key=result.key,
+        Body=bytes(body),
+        Metadata={"key-id": backups.key_id(settings.keys[0])},
+    )
     with pytest.raises(backups.CorruptBackup):
         backups.restore(settings, result.key, new_database)
     assert not database_exists(servers.admin_url, new_database)
@@ -154,8 +170,7 @@ def test_restore_never_goes_over_an_existing_database(servers, settings, world):
     assert every_row(servers.database_url) == before
 
 
-def test_the_restore_drill_compares_counts_and_drops_its_scratch_database(
-        servers, settings, world):
+def test_the_restore_drill_compares_counts_and_drops_its_scratch_database(servers, settings, world):
     backups.backup(settings)
     report = backups.verify(settings)
     assert report.ok, report.mismatches
@@ -163,8 +178,9 @@ def test_the_restore_drill_compares_counts_and_drops_its_scratch_database(
     assert report.rows >= 9
     assert 0 < report.restore_seconds <= report.seconds
     with psycopg.connect(servers.admin_url) as conn:
-        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
-                            ("%_verify_%",)).fetchall()
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", ("%_verify_%",)
+        ).fetchall()
     assert left == []
 
 

@@ -17,8 +17,9 @@ from tests.support.billing import (
 
 @pytest.fixture
 def sc(stripe_emulator) -> stripe.StripeClient:
-    return stripe.StripeClient("sk_test_emulator", base_addresses={"api": stripe_emulator.url},
-                               max_network_retries=0)
+    return stripe.StripeClient(
+        "sk_test_emulator", base_addresses={"api": stripe_emulator.url}, max_network_retries=0
+    )
 
 
 @pytest.fixture
@@ -55,8 +56,7 @@ def live_server(app, committed):
 @pytest.fixture
 def webhooks_to_app(stripe_emulator, live_server):
     """The emulator delivers its webhooks to the live app (signed with the app's secret)."""
-    stripe_emulator.configure_webhooks(url=f"{live_server.url}/api/stripe/webhook",
-                                       retry_base_seconds=0.2)
+    stripe_emulator.configure_webhooks(
+        url=f"{live_server.url}/api/stripe/webhook", retry_base_seconds=0.2
+    )
     return stripe_emulator
-
-

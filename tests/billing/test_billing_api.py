@@ -22,8 +22,7 @@ def owner(client, factory):
 
 
 def subscribe(client, stripe_emulator, headers, plan) -> None:
-    resp = client.post("/api/billing/subscription", json={"plan_id": str(plan.id)},
-                       headers=headers)
+    resp = client.post("/api/billing/subscription", json={"plan_id": str(plan.id)}, headers=headers)
     assert resp.status_code == 201, resp.json
     assert resp.json["checkout_url"].startswith(stripe_emulator.url)
     assert resp.json["checkout_session_id"].startswith("cs_")
@@ -36,26 +35,32 @@ def test_a_workspace_without_a_plan_reads_empty(client, owner):
     _, _, headers = owner
     resp = client.get("/api/billing/subscription", headers=headers)
     assert resp.status_code == 200
-    assert resp.json == {"plan": None, "subscription": None, "payment_failed_at": None,
-                         "dunning_stage": None, "spend_cap_cents": None,
-                         "spend_cap_state": "ok"}
+    assert resp.json == {
+        "plan": None,
+        "subscription": None,
+        "payment_failed_at": None,
+        "dunning_stage": None,
+        "spend_cap_cents": None,
+        "spend_cap_state": "ok",
+    }
     assert client.get("/api/billing/invoices", headers=headers).json == {
-        "items": [], "next_cursor": None}
+        "items": [],
+        "next_cursor": None,
+    }
 
 
-def test_subscribe_switch_and_cancel_through_the_api(
-        app, client, owner, plans, stripe_emulator):
+def test_subscribe_switch_and_cancel_through_the_api(app, client, owner, plans, stripe_emulator):
     _, tenant, headers = owner
     subscribe(client, stripe_emulator, headers, plans["starter"])
     got = client.get("/api/billing/subscription", headers=headers).json
     assert got["plan"]["name"] == "Starter"
     assert got["subscription"]["status"] == "active"
     assert got["spend_cap_cents"] == 2000
-    assert datetime.fromisoformat(got["subscription"]["current_period_end"]) > \
-        datetime.now(UTC)
+    assert datetime.fromisoformat(got["subscription"]["current_period_end"]) > datetime.now(UTC)
 
-    switched = client.post("/api/billing/subscription", json={"plan_id": str(plans["pro"].id)},
-                           headers=headers)
+    switched = client.post(
+        "/api/billing/subscription", json={"plan_id": str(plans["pro"].id)}, headers=headers
+    )
     assert switched.status_code == 200, switched.json
     assert switched.json["plan"]["name"] == "Pro"
     assert switched.json["subscription"]["plan_name"] == "Pro"
@@ -64,17 +69,24 @@ def test_subscribe_switch_and_cancel_through_the_api(
     assert all(i["hosted_invoice_url"] and i["invoice_pdf"] for i in invoices)
     assert {i["status"] for i in invoices} == {"paid"}
 
-    cancelled = client.post("/api/billing/subscription", json={"cancel_at_period_end": True},
-                            headers=headers)
+    cancelled = client.post(
+        "/api/billing/subscription", json={"cancel_at_period_end": True}, headers=headers
+    )
     assert cancelled.status_code == 200
     assert cancelled.json["subscription"]["cancel_at_period_end"] is True
     assert len(rows(app, Subscription, Subscription.tenant_id == tenant.id)) == 1
 
 
-@pytest.mark.parametrize("body", [{}, {"plan_id": None},
-                                  {"plan_id": "x", "cancel_at_period_end": True},
-                                  {"cancel_at_period_end": True, "extra": 1},
-                                  {"plan_id": "not-a-uuid"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"plan_id": None},
+        {"plan_id": "x", "cancel_at_period_end": True},
+        {"cancel_at_period_end": True, "extra": 1},
+        {"plan_id": "not-a-uuid"},
+    ],
+)
 def test_bad_bodies_get_422_and_change_nothing(app, client, owner, body):
     _, tenant, headers = owner
     resp = client.post("/api/billing/subscription", json=body, headers=headers)
@@ -90,22 +102,32 @@ def test_only_the_owner_changes_the_subscription(app, client, factory, owner, pl
     factory.member(tenant, member, role="admin")
     headers = auth_header(client, member)
     assert client.get("/api/billing/subscription", headers=headers).status_code == 200
-    resp = client.post("/api/billing/subscription", json={"plan_id": str(plans["pro"].id)},
-                       headers=headers)
+    resp = client.post(
+        "/api/billing/subscription", json={"plan_id": str(plans["pro"].id)}, headers=headers
+    )
     assert resp.status_code == 403
     assert resp.json["error"]["code"] == "forbidden"
 
 
-def test_usage_is_per_instance_and_another_workspace_is_not_found(
-        app, client, factory, owner):
+def test_usage_is_per_instance_and_another_workspace_is_not_found(app, client, factory, owner):
     _, tenant, headers = owner
     mine = factory.instance(tenant)
     _, other = factory.workspace()
     theirs = factory.instance(other)
     for inst, gb in ((mine, 20), (theirs, 999)):
-        in_system(app, lambda s, i=inst, v=gb: s.add(UsageMetric(
-            tenant_id=i.tenant_id, instance_id=i.id, metric_type="NETWORK_TX_GB",
-            value=Decimal(v), unit="GB", recorded_at=datetime.now(UTC))))
+        in_system(
+            app,
+            lambda s, i=inst, v=gb: s.add(
+                UsageMetric(
+                    tenant_id=i.tenant_id,
+                    instance_id=i.id,
+                    metric_type="NETWORK_TX_GB",
+                    value=Decimal(v),
+                    unit="GB",
+                    recorded_at=datetime.now(UTC),
+                )
+            ),
+        )
     in_system(app, usage.rollup)
     got = client.get("/api/billing/usage", headers=headers)
     assert got.status_code == 200
@@ -123,8 +145,9 @@ def test_usage_is_per_instance_and_another_workspace_is_not_found(
     malformed = client.get("/api/billing/usage?instance_id=nope", headers=headers)
     assert malformed.status_code == 422  # a malformed filter is invalid input, as everywhere
     assert "instance_id" in malformed.json["error"]["details"]
-    elsewhere = client.get("/api/billing/usage",
-                           headers={**headers, "X-Workspace-ID": str(other.id)})
+    elsewhere = client.get(
+        "/api/billing/usage", headers={**headers, "X-Workspace-ID": str(other.id)}
+    )
     assert elsewhere.status_code == 404
 
 

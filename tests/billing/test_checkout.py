@@ -21,7 +21,8 @@ def owner_client(app, committed_factory):
 
 
 def test_paying_with_4242_ends_in_an_active_subscription_through_the_webhook(
-        app, owner_client, committed_plans, webhooks_to_app, celery_worker):
+    app, owner_client, committed_plans, webhooks_to_app, celery_worker
+):
     client, _, tenant = owner_client
     url = checkout_url(app, client, committed_plans["pro"])
     page = httpx.get(url)
@@ -32,15 +33,26 @@ def test_paying_with_4242_ends_in_an_active_subscription_through_the_webhook(
     success = paid.headers["location"]
     assert success.startswith(app.config["BASE_URL"] + "/billing/success?session_id=cs_")
 
-    sub = wait_until(lambda: next(iter(rows(app, Subscription, Subscription.tenant_id ==
-                                            tenant.id, Subscription.status == "active")),
-                                  None), message="an active subscription")
+    sub = wait_until(
+        lambda: next(
+            iter(
+                rows(
+                    app,
+                    Subscription,
+                    Subscription.tenant_id == tenant.id,
+                    Subscription.status == "active",
+                )
+            ),
+            None,
+        ),
+        message="an active subscription",
+    )
     assert sub.plan_id == committed_plans["pro"].id
-    assert in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id) == \
-        committed_plans["pro"].id
+    assert in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id) == committed_plans["pro"].id
     assert webhooks_to_app.wait_for_webhooks(timeout=60)
-    wait_until(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
-               message="every event processed")
+    wait_until(
+        lambda: all(e.processed_at for e in rows(app, StripeEvent)), message="every event processed"
+    )
     assert len(rows(app, Email, Email.kind == "billing/subscription_started")) == 1
 
     back = client.get(success.removeprefix(app.config["BASE_URL"]))
@@ -51,21 +63,24 @@ def test_paying_with_4242_ends_in_an_active_subscription_through_the_webhook(
 
 
 def test_a_declined_card_subscribes_nothing(
-        app, owner_client, committed_plans, webhooks_to_app, celery_worker):
+    app, owner_client, committed_plans, webhooks_to_app, celery_worker
+):
     client, _, tenant = owner_client
     url = checkout_url(app, client, committed_plans["starter"])
     declined = httpx.post(url, data={"card_number": DECLINES, **CARD})
     assert declined.status_code == 402
     assert "Your card was declined." in declined.text
     assert webhooks_to_app.wait_for_webhooks(timeout=60)
-    wait_until(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
-               message="every event processed")
+    wait_until(
+        lambda: all(e.processed_at for e in rows(app, StripeEvent)), message="every event processed"
+    )
     assert rows(app, Subscription) == []
     assert in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id) is None
 
 
-def test_the_cancel_page_says_nothing_was_charged(app, owner_client, committed_plans,
-                                                  stripe_emulator):
+def test_the_cancel_page_says_nothing_was_charged(
+    app, owner_client, committed_plans, stripe_emulator
+):
     client, _, _ = owner_client
     page = client.get("/billing/cancel")
     assert page.status_code == 200
@@ -73,7 +88,8 @@ def test_the_cancel_page_says_nothing_was_charged(app, owner_client, committed_p
 
 
 def test_billing_pages_allow_forms_to_go_to_stripes_hosted_pages_only(
-        app, owner_client, stripe_emulator):
+    app, owner_client, stripe_emulator
+):
     client, _, _ = owner_client
     csp = client.get("/billing").headers["Content-Security-Policy"]
     assert f"form-action 'self' {stripe_emulator.url};" in csp

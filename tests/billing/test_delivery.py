@@ -59,7 +59,8 @@ def together(n: int, fn):
 
 
 def test_two_simultaneous_deliveries_of_one_event_store_it_once_and_queue_it_once(
-        app, owner_client, committed_plans, stripe_emulator, live_server):
+    app, owner_client, committed_plans, stripe_emulator, live_server
+):
     client, _, tenant = owner_client
     pay(app, client, committed_plans["starter"])
     event = stripe_emulator.events("customer.subscription.created")[0]
@@ -68,17 +69,25 @@ def test_two_simultaneous_deliveries_of_one_event_store_it_once_and_queue_it_onc
     from devtools.emulators.stripe import sign
 
     def post(_):
-        return httpx.post(f"{live_server.url}/api/stripe/webhook", content=body,
-                          headers={"Stripe-Signature": sign(body, secret),
-                                   "Content-Type": "application/json"}, timeout=60)
+        return httpx.post(
+            f"{live_server.url}/api/stripe/webhook",
+            content=body,
+            headers={"Stripe-Signature": sign(body, secret), "Content-Type": "application/json"},
+            timeout=60,
+        )
 
     answers = together(2, post)
     assert [a.status_code for a in answers] == [200, 200]
     assert sorted(a.json()["duplicate"] for a in answers) == [False, True]
     assert len(rows(app, StripeEvent, StripeEvent.id == event["id"])) == 1
-    queued = in_system(app, lambda s: s.scalar(select(func.count()).select_from(OutboxMessage)
-                                               .where(OutboxMessage.task ==
-                                                      "billing.process_stripe_event")))
+    queued = in_system(
+        app,
+        lambda s: s.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.task == "billing.process_stripe_event")
+        ),
+    )
     assert queued == 1
 
     # The broker may still hand the task to two workers at once: it takes effect once.
@@ -90,17 +99,19 @@ def test_two_simultaneous_deliveries_of_one_event_store_it_once_and_queue_it_onc
 
 
 def test_every_event_sent_twice_at_once_takes_effect_once(
-        app, owner_client, committed_plans, webhooks_to_app, celery_worker):
+    app, owner_client, committed_plans, webhooks_to_app, celery_worker
+):
     client, _, tenant = owner_client
     webhooks_to_app.configure_webhooks(duplicates=2)
     pay(app, client, committed_plans["starter"])
     assert webhooks_to_app.wait_for_webhooks(timeout=60)
-    copies = Counter(d["event_id"] for d in webhooks_to_app.dispatcher.deliveries
-                     if d["ok"])
+    copies = Counter(d["event_id"] for d in webhooks_to_app.dispatcher.deliveries if d["ok"])
     assert copies
     assert set(copies.values()) == {2}
-    wait_until(lambda: len(rows(app, StripeEvent, StripeEvent.processed_at.isnot(None)))
-               == len(copies), message="every event processed")
+    wait_until(
+        lambda: len(rows(app, StripeEvent, StripeEvent.processed_at.isnot(None))) == len(copies),
+        message="every event processed",
+    )
     assert len(rows(app, StripeEvent)) == len(copies)
     assert len(rows(app, Subscription, Subscription.tenant_id == tenant.id)) == 1
     assert len(rows(app, Email, Email.kind == "billing/subscription_started")) == 1
@@ -109,7 +120,8 @@ def test_every_event_sent_twice_at_once_takes_effect_once(
 
 @pytest.mark.parametrize("order", ["reverse", "shuffle"])
 def test_events_out_of_order_end_in_the_state_stripe_holds(
-        app, owner_client, committed_plans, webhooks_to_app, celery_worker, sc, order):
+    app, owner_client, committed_plans, webhooks_to_app, celery_worker, sc, order
+):
     client, _, tenant = owner_client
     webhooks_to_app.configure_webhooks(hold=True)
     pay(app, client, committed_plans["starter"])
@@ -117,25 +129,34 @@ def test_events_out_of_order_end_in_the_state_stripe_holds(
     sub_id = webhooks_to_app.events("customer.subscription.created")[0]["data"]["object"]["id"]
     remote = sc.v1.subscriptions.retrieve(sub_id)
     item = next(i for i in remote["items"].data if i.price.recurring.usage_type == "licensed")
-    sc.v1.subscriptions.update(sub_id, params={
-        "items": [{"id": item.id, "price": committed_plans["pro"].stripe_price_id}],
-        "proration_behavior": "always_invoice"})
+    sc.v1.subscriptions.update(
+        sub_id,
+        params={
+            "items": [{"id": item.id, "price": committed_plans["pro"].stripe_price_id}],
+            "proration_behavior": "always_invoice",
+        },
+    )
     sc.v1.subscriptions.update(sub_id, params={"cancel_at_period_end": True})
     held = webhooks_to_app.dispatcher.release(order, seed=7)
     assert len(held) >= 6
     assert webhooks_to_app.wait_for_webhooks(timeout=60)
-    wait_until(lambda: len(rows(app, StripeEvent, StripeEvent.processed_at.isnot(None)))
-               == len(held), message="every event processed")
+    wait_until(
+        lambda: len(rows(app, StripeEvent, StripeEvent.processed_at.isnot(None))) == len(held),
+        message="every event processed",
+    )
     (sub,) = rows(app, Subscription, Subscription.tenant_id == tenant.id)
     assert (sub.status, sub.plan_id, sub.cancel_at_period_end) == (
-        "active", committed_plans["pro"].id, True)
-    assert in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id) == \
-        committed_plans["pro"].id
+        "active",
+        committed_plans["pro"].id,
+        True,
+    )
+    assert in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id) == committed_plans["pro"].id
     assert sub.stripe_updated_at is not None
 
 
 def test_the_catch_up_job_processes_events_missed_while_the_endpoint_was_down(
-        app, owner_client, committed_plans, webhooks_to_app, celery_worker):
+    app, owner_client, committed_plans, webhooks_to_app, celery_worker
+):
     client, _, tenant = owner_client
     webhooks_to_app.configure_webhooks(enabled=False)  # our endpoint is "down"
     pay(app, client, committed_plans["starter"])
@@ -145,8 +166,19 @@ def test_the_catch_up_job_processes_events_missed_while_the_endpoint_was_down(
 
     recorded = catch_up_events()
     assert recorded >= 3
-    sub = wait_until(lambda: next(iter(rows(app, Subscription, Subscription.tenant_id ==
-                                            tenant.id, Subscription.status == "active")),
-                                  None), message="the missed subscription")
+    sub = wait_until(
+        lambda: next(
+            iter(
+                rows(
+                    app,
+                    Subscription,
+                    Subscription.tenant_id == tenant.id,
+                    Subscription.status == "active",
+                )
+            ),
+            None,
+        ),
+        message="the missed subscription",
+    )
     assert sub.plan_id == committed_plans["starter"].id
     assert catch_up_events() == 0  # a second run finds nothing new

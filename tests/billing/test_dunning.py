@@ -24,22 +24,32 @@ def world(app, committed_factory, committed_plans, webhooks_to_app, celery_worke
     user, tenant = committed_factory.workspace()
     client = app.test_client()
     login_as(app, client, user)
-    resp = httpx.post(checkout_url(app, client, committed_plans["starter"]),
-                      data={"card_number": PAYS, **CARD})
+    resp = httpx.post(
+        checkout_url(app, client, committed_plans["starter"]), data={"card_number": PAYS, **CARD}
+    )
     assert resp.status_code == 303
-    wait_until(lambda: in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id),
-               message="the subscription")
+    wait_until(
+        lambda: in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id),
+        message="the subscription",
+    )
     mine = [committed_factory.instance(tenant, status="running") for _ in range(2)]
     _, other = committed_factory.workspace()
     theirs = committed_factory.instance(other, status="running")
-    return {"client": client, "tenant": tenant, "mine": mine, "theirs": theirs,
-            "emulator": webhooks_to_app}
+    return {
+        "client": client,
+        "tenant": tenant,
+        "mine": mine,
+        "theirs": theirs,
+        "emulator": webhooks_to_app,
+    }
 
 
 def settle(app, emulator) -> None:
     assert emulator.wait_for_webhooks(timeout=60)
-    wait_until(lambda: all(e.processed_at for e in rows(app, StripeEvent)),
-               message="every delivered event processed")
+    wait_until(
+        lambda: all(e.processed_at for e in rows(app, StripeEvent)),
+        message="every delivered event processed",
+    )
 
 
 def tenant(app, world) -> Tenant:
@@ -90,8 +100,9 @@ def test_failed_payment_grace_suspension_and_paying_again_restores(app, world, s
     assert "instances are stopped" in world["client"].get("/billing").get_data(as_text=True)
     assert run_dunning() == 0  # a rerun changes nothing
 
-    invoice = sc.v1.invoices.list(params={"customer": tenant(app, world).stripe_customer_id,
-                                          "status": "open"}).data[0]
+    invoice = sc.v1.invoices.list(
+        params={"customer": tenant(app, world).stripe_customer_id, "status": "open"}
+    ).data[0]
     paid = httpx.post(invoice.hosted_invoice_url, data={"card_number": PAYS, **CARD})
     assert paid.status_code == 303
     settle(app, world["emulator"])

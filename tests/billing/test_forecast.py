@@ -22,13 +22,18 @@ PERIOD = Period(START, datetime(2026, 12, 1, tzinfo=UTC), True)  # 30 days
 
 def test_forecast_is_usage_so_far_over_elapsed_times_the_period_plus_the_fee():
     # 10 of 30 days gone, $20 used: $60 usage by the end; $15 included, $19 plan fee.
-    f = forecast.forecast(spend_cents=2000, period=PERIOD, now=START + timedelta(days=10),
-                          fee_cents=1900, included_cents=1500, cap_cents=10_000)
+    f = forecast.forecast(
+        spend_cents=2000,
+        period=PERIOD,
+        now=START + timedelta(days=10),
+        fee_cents=1900,
+        included_cents=1500,
+        cap_cents=10_000,
+    )
     assert (f.usage_cents, f.total_cents) == (6000, 1900 + 4500)
     assert not f.crosses_cap
     # Half a day in: too early to extrapolate.
-    assert forecast.forecast(spend_cents=50, period=PERIOD,
-                             now=START + timedelta(hours=12)) is None
+    assert forecast.forecast(spend_cents=50, period=PERIOD, now=START + timedelta(hours=12)) is None
     # After the period's end the rate is the whole period's.
     f = forecast.forecast(spend_cents=3000, period=PERIOD, now=PERIOD.end + timedelta(days=2))
     assert f.usage_cents == 3000
@@ -36,19 +41,30 @@ def test_forecast_is_usage_so_far_over_elapsed_times_the_period_plus_the_fee():
 
 def test_the_cap_warning_is_for_a_forecast_over_the_cap_while_spend_is_under():
     now = START + timedelta(days=15)
-    assert forecast.forecast(spend_cents=2600, period=PERIOD, now=now,
-                             cap_cents=5000).crosses_cap  # $52 forecast, $50 cap
-    assert not forecast.forecast(spend_cents=2400, period=PERIOD, now=now,
-                                 cap_cents=5000).crosses_cap  # $48
-    assert not forecast.forecast(spend_cents=5000, period=PERIOD, now=now,
-                                 cap_cents=5000).crosses_cap  # capped already
+    assert forecast.forecast(
+        spend_cents=2600, period=PERIOD, now=now, cap_cents=5000
+    ).crosses_cap  # $52 forecast, $50 cap
+    assert not forecast.forecast(
+        spend_cents=2400, period=PERIOD, now=now, cap_cents=5000
+    ).crosses_cap  # $48
+    assert not forecast.forecast(
+        spend_cents=5000, period=PERIOD, now=now, cap_cents=5000
+    ).crosses_cap  # capped already
     assert not forecast.forecast(spend_cents=9000, period=PERIOD, now=now).crosses_cap
 
 
 def _usage(tenant_id, instance_id, day: date, cost_cents: float) -> UsageRollup:
-    return UsageRollup(tenant_id=tenant_id, instance_id=instance_id, day=day,
-                       cpu_vcpu_minutes=0, memory_gb_minutes=0, disk_gb_minutes=0,
-                       backup_gb_minutes=0, egress_gb=0, cost_cents=Decimal(str(cost_cents)))
+    return UsageRollup(
+        tenant_id=tenant_id,
+        instance_id=instance_id,
+        day=day,
+        cpu_vcpu_minutes=0,
+        memory_gb_minutes=0,
+        disk_gb_minutes=0,
+        backup_gb_minutes=0,
+        egress_gb=0,
+        cost_cents=Decimal(str(cost_cents)),
+    )
 
 
 def test_the_billing_page_forecasts_and_warns(app, app_ctx, factory):
@@ -60,8 +76,11 @@ def test_the_billing_page_forecasts_and_warns(app, app_ctx, factory):
     with db.scope(SYSTEM) as s:
         s.get(Tenant, tenant.id).plan_id = plan.id
         # $20 of Railway cost (x1.3 markup = $26) over 10 of the month's days.
-        s.add(_usage(tenant.id, inst.id, start.date() if start.month == now.month
-                     else now.date(), 2000))
+        s.add(
+            _usage(
+                tenant.id, inst.id, start.date() if start.month == now.month else now.date(), 2000
+            )
+        )
     with db.scope(SYSTEM) as s:
         ws = Workspace(s.get(Tenant, tenant.id), "owner")
         data = overview.summary(s, ws, now=now, markup_percent=30, user_id=None)
@@ -87,8 +106,10 @@ def test_the_billing_page_shows_the_forecast_and_the_warning(app, client, factor
     login_as(app, client, user)
     html = client.get("/billing/usage").get_data(as_text=True)
     assert 'data-testid="forecast"' in html
-    if now - now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) \
-            >= forecast.MIN_ELAPSED and now.day <= 20:
+    if (
+        now - now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) >= forecast.MIN_ELAPSED
+        and now.day <= 20
+    ):
         # At least a day in and 13 cents a day or so: the month passes $1.
         assert 'data-testid="forecast-cap-warning"' in html
 
@@ -117,8 +138,10 @@ def test_median_monthly_cost_per_template_needs_the_minimum_of_instances(app_ctx
         assert found[rare.id] == (3900, 4)
         assert template_costs.refresh(s, today, markup_percent=30, min_instances=5) == 1
     with db.scope(SYSTEM) as s:
-        rows = {t.id: (t.median_monthly_cents, t.median_instances) for t in s.scalars(
-            select(Template).where(Template.id.in_([popular.id, rare.id])))}
+        rows = {
+            t.id: (t.median_monthly_cents, t.median_instances)
+            for t in s.scalars(select(Template).where(Template.id.in_([popular.id, rare.id])))
+        }
     assert rows == {popular.id: (11700, 5), rare.id: (None, None)}
     with db.scope(SYSTEM) as s:
         assert template_costs.refresh(s, today, markup_percent=30, min_instances=4) == 2
@@ -127,8 +150,7 @@ def test_median_monthly_cost_per_template_needs_the_minimum_of_instances(app_ctx
         assert s.get(Template, popular.id).median_monthly_cents is None
 
 
-def test_the_catalog_card_shows_the_median_beside_the_estimate(app, client, factory,
-                                                                redis_conn):
+def test_the_catalog_card_shows_the_median_beside_the_estimate(app, client, factory, redis_conn):
     t = factory.template(name="Measured", monthly_estimate_cents=700)
     with db.scope(SYSTEM) as s:
         s.get(Template, t.id).median_monthly_cents = 1234

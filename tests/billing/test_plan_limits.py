@@ -29,16 +29,28 @@ def world(app, factory):
     starter = factory.template(price_tier="starter")
     standard = factory.template(price_tier="standard")
     _, tenant = factory.workspace()
-    made = [factory.instance(tenant, starter, name=f"s{n}", status="running",
-                             created_at=T0 - timedelta(days=10 - n)) for n in range(3)]
-    made.append(factory.instance(tenant, standard, name="std", status="running",
-                                 created_at=T0 - timedelta(days=20)))
+    made = [
+        factory.instance(
+            tenant, starter, name=f"s{n}", status="running", created_at=T0 - timedelta(days=10 - n)
+        )
+        for n in range(3)
+    ]
+    made.append(
+        factory.instance(
+            tenant, standard, name="std", status="running", created_at=T0 - timedelta(days=20)
+        )
+    )
     _, other = factory.workspace()
     factory.instance(other, starter, name="theirs", status="running")
     for t in (tenant, other):
         in_system(app, lambda s, t=t: setattr(s.get(Tenant, t.id), "plan_id", small.id))
-    return {"tenant": tenant, "other": other, "small": small, "big": big,
-            "by_name": {i.name: i for i in made}}
+    return {
+        "tenant": tenant,
+        "other": other,
+        "small": small,
+        "big": big,
+        "by_name": {i.name: i for i in made},
+    }
 
 
 def evaluate(app, tenant, now):
@@ -66,10 +78,15 @@ def test_the_grace_period_warns_reminds_then_stops_the_newest_and_excluded_tiers
     assert set(statuses(app, t).values()) == {"running"}
 
     assert evaluate(app, t, T0 + timedelta(days=3)) == "stopped"
-    assert statuses(app, t) == {"s0": "running", "s1": "running", "s2": "stopping",
-                                "std": "stopping"}
-    assert {i.status_reason for i in rows(app, Instance, Instance.status == "stopping")} \
-        == {"plan_limit"}
+    assert statuses(app, t) == {
+        "s0": "running",
+        "s1": "running",
+        "s2": "stopping",
+        "std": "stopping",
+    }
+    assert {i.status_reason for i in rows(app, Instance, Instance.status == "stopping")} == {
+        "plan_limit"
+    }
     assert in_system(app, lambda s: s.get(Tenant, t.id).over_limit_since) is None
     assert "billing/over_limit_stopped" in mail_kinds(app, t)
     assert rows(app, AuditLog, AuditLog.action == "billing.over_limit_enforced")
@@ -88,6 +105,7 @@ def test_an_upgrade_or_deleting_instances_lifts_it_and_nothing_stops(app, world,
         else:
             for name in ("s2", "std"):
                 s.get(Instance, world["by_name"][name].id).status = "deleted"
+
     in_system(app, lift)
     assert evaluate(app, t, T0 + timedelta(days=3)) == "cleared"
     assert "stopping" not in statuses(app, t).values()
@@ -100,14 +118,25 @@ def test_the_owner_picks_during_the_grace_period_and_that_lifts_it(app, world):
     pick = world["by_name"]
 
     def stop(ids):
-        return in_system(app, lambda s: limits.stop_over_limit(
-            s, Workspace(tenant=s.get(Tenant, t.id), role="owner"), [str(i.id) for i in ids],
-            T0 + timedelta(days=1)))
+        return in_system(
+            app,
+            lambda s: limits.stop_over_limit(
+                s,
+                Workspace(tenant=s.get(Tenant, t.id), role="owner"),
+                [str(i.id) for i in ids],
+                T0 + timedelta(days=1),
+            ),
+        )
+
     with pytest.raises(ValidationFailed, match="tier"):
         stop([pick["s0"], pick["s1"]])  # enough by count, but the standard one stays
     assert stop([pick["s0"], pick["std"]]) == 2
-    assert statuses(app, t) == {"s0": "stopping", "s1": "running", "s2": "running",
-                                "std": "stopping"}
+    assert statuses(app, t) == {
+        "s0": "stopping",
+        "s1": "running",
+        "s2": "running",
+        "std": "stopping",
+    }
     assert in_system(app, lambda s: s.get(Tenant, t.id).over_limit_since) is None
     assert evaluate(app, t, T0 + timedelta(days=3)) is None
 
@@ -124,19 +153,25 @@ def test_the_beat_task_enforces_at_the_deadline_on_stripes_clock(app, world, str
 
 
 def test_a_downgrade_through_stripe_starts_the_grace_period(
-        app, client, factory, plans, stripe_emulator):
+    app, client, factory, plans, stripe_emulator
+):
     user, t = factory.workspace()
     login_as(app, client, user)
-    paid = httpx.post(checkout_url(app, client, plans["pro"]),
-                      data={"card_number": PAYS, **CARD})
+    paid = httpx.post(checkout_url(app, client, plans["pro"]), data={"card_number": PAYS, **CARD})
     assert paid.status_code == 303
     process(*deliver(client, stripe_emulator))
     assert in_system(app, lambda s: s.get(Tenant, t.id).plan_id) == plans["pro"].id
     for _ in range(3):
         factory.instance(t, status="running")
-    in_system(app, lambda s: subscriptions.change_plan(
-        s, Workspace(tenant=s.get(Tenant, t.id), role="owner"), plans["starter"].id,
-        user=s.get(User, user.id)))
+    in_system(
+        app,
+        lambda s: subscriptions.change_plan(
+            s,
+            Workspace(tenant=s.get(Tenant, t.id), role="owner"),
+            plans["starter"].id,
+            user=s.get(User, user.id),
+        ),
+    )
     after = in_system(app, lambda s: s.get(Tenant, t.id))
     assert (after.plan_id, after.over_limit_since is not None) == (plans["starter"].id, True)
     assert "billing/over_limit" in mail_kinds(app, t)

@@ -11,11 +11,23 @@ from railsaas.models import AuditLog, Instance, Plan, Tenant
 from tests.support import csrf_from, login_as
 from tests.support.billing import in_system, rows
 
-FORM = {"name": "Team", "slug": "team", "description": "For teams", "price": "49.00",
-        "currency": "usd", "interval": "month", "max_instances": "20",
-        "allowed_tiers": ["starter", "standard"], "included_usage": "25",
-        "spend_cap_default": "200", "trial_days": "7", "sort_order": "5", "is_active": "1",
-        "sync_stripe": "1", "stripe_price_id": ""}
+FORM = {
+    "name": "Team",
+    "slug": "team",
+    "description": "For teams",
+    "price": "49.00",
+    "currency": "usd",
+    "interval": "month",
+    "max_instances": "20",
+    "allowed_tiers": ["starter", "standard"],
+    "included_usage": "25",
+    "spend_cap_default": "200",
+    "trial_days": "7",
+    "sort_order": "5",
+    "is_active": "1",
+    "sync_stripe": "1",
+    "stripe_price_id": "",
+}
 
 
 @pytest.fixture
@@ -35,29 +47,46 @@ def test_an_admin_creates_a_plan_and_its_stripe_price(app, client, admin, stripe
     assert resp.status_code == 303, resp.get_data(as_text=True)
     (plan,) = rows(app, Plan, Plan.slug == "team")
     assert (plan.price_cents, plan.included_usage_cents, plan.spend_cap_default_cents) == (
-        4900, 2500, 20000)
+        4900,
+        2500,
+        20000,
+    )
     assert plan.allowed_tiers == ["starter", "standard"]
     price = sc.v1.prices.retrieve(plan.stripe_price_id, params={"expand": ["product"]})
     assert (price.unit_amount, price.recurring.interval, price.product.name) == (
-        4900, "month", "Team")
+        4900,
+        "month",
+        "Team",
+    )
     (entry,) = rows(app, AuditLog, AuditLog.action == "plan.create")
     assert (entry.actor_type, entry.actor_user_id, entry.target_id) == (
-        "admin", admin.id, str(plan.id))
+        "admin",
+        admin.id,
+        str(plan.id),
+    )
     listing = client.get("/admin/plans").get_data(as_text=True)
     assert "Team" in listing
     assert plan.stripe_price_id in listing
 
 
 def test_a_new_price_replaces_the_stripe_price_and_archives_the_old(
-        app, client, admin, stripe_emulator, sc):
+    app, client, admin, stripe_emulator, sc
+):
     client.post("/admin/plans/new", data={**FORM, "csrf_token": csrf(client)})
     (plan,) = rows(app, Plan, Plan.slug == "team")
     old_price = plan.stripe_price_id
     edit = f"/admin/plans/{plan.id}"
     page = client.get(edit).get_data(as_text=True)
     assert 'value="49.00"' in page
-    resp = client.post(edit, data={**FORM, "price": "59", "stripe_price_id": old_price,
-                                   "csrf_token": csrf(client, edit)})
+    resp = client.post(
+        edit,
+        data={
+            **FORM,
+            "price": "59",
+            "stripe_price_id": old_price,
+            "csrf_token": csrf(client, edit),
+        },
+    )
     assert resp.status_code == 303
     (plan,) = rows(app, Plan, Plan.slug == "team")
     assert plan.price_cents == 5900
@@ -69,8 +98,14 @@ def test_a_new_price_replaces_the_stripe_price_and_archives_the_old(
 
 
 def test_bad_input_shows_every_problem_and_saves_nothing(app, client, admin, stripe_emulator):
-    bad = {**FORM, "price": "nineteen", "slug": "Not A Slug", "allowed_tiers": [],
-           "interval": "fortnight", "csrf_token": csrf(client)}
+    bad = {
+        **FORM,
+        "price": "nineteen",
+        "slug": "Not A Slug",
+        "allowed_tiers": [],
+        "interval": "fortnight",
+        "csrf_token": csrf(client),
+    }
     resp = client.post("/admin/plans/new", data=bad)
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
@@ -81,8 +116,14 @@ def test_bad_input_shows_every_problem_and_saves_nothing(app, client, admin, str
 
 
 def test_a_stripe_price_that_does_not_match_is_refused(app, client, admin, stripe_emulator, sc):
-    other = sc.v1.prices.create(params={"product_data": {"name": "X"}, "unit_amount": 100,
-                                        "currency": "usd", "recurring": {"interval": "month"}})
+    other = sc.v1.prices.create(
+        params={
+            "product_data": {"name": "X"},
+            "unit_amount": 100,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+        }
+    )
     data = {**FORM, "stripe_price_id": other.id, "csrf_token": csrf(client)}
     data.pop("sync_stripe")
     resp = client.post("/admin/plans/new", data=data)
@@ -91,7 +132,8 @@ def test_a_stripe_price_that_does_not_match_is_refused(app, client, admin, strip
 
 
 def test_archiving_takes_a_plan_off_the_pricing_page_and_an_unused_one_can_go(
-        app, client, admin, stripe_emulator, factory):
+    app, client, admin, stripe_emulator, factory
+):
     client.post("/admin/plans/new", data={**FORM, "csrf_token": csrf(client)})
     (plan,) = rows(app, Plan, Plan.slug == "team")
     assert 'data-testid="plan-team"' in client.get("/pricing").get_data(as_text=True)
@@ -117,8 +159,7 @@ def test_plans_are_for_platform_admins_only(app, client, factory):
     # is 400); with one, the platform-admin check refuses it. Neither creates the plan.
     assert client.post("/admin/plans/new", data=FORM).status_code == 400
     token = csrf_from(client.get("/account").get_data(as_text=True))
-    assert client.post("/admin/plans/new",
-                       data={"csrf_token": token, **FORM}).status_code == 403
+    assert client.post("/admin/plans/new", data={"csrf_token": token, **FORM}).status_code == 403
     assert rows(app, Plan, Plan.slug == FORM["slug"]) == []
 
 
@@ -135,6 +176,7 @@ def test_the_pricing_page_is_public_and_lists_active_plans_in_order(app, client,
 
 # --- limits -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def small(app, factory):
     plan = factory.plan(name="Small", max_instances=2, allowed_tiers=["starter"])
@@ -144,8 +186,9 @@ def small(app, factory):
 
 
 def check(app, tenant, template):
-    in_system(app, lambda s: plan_rules.check_can_deploy(s, s.get(Tenant, tenant.id),
-                                                         s.merge(template)))
+    in_system(
+        app, lambda s: plan_rules.check_can_deploy(s, s.get(Tenant, tenant.id), s.merge(template))
+    )
 
 
 def test_deploys_are_checked_against_the_plan(app, factory, small):
@@ -181,11 +224,13 @@ def test_a_downgrade_over_the_limit_asks_which_instances_to_stop(app, client, fa
     none = client.post("/billing/over-limit", data={"csrf_token": token})
     assert none.status_code == 422
     assert "Pick at least 1" in none.get_data(as_text=True)
-    foreign = client.post("/billing/over-limit",
-                          data={"csrf_token": token, "instance_ids": [str(theirs.id)]})
+    foreign = client.post(
+        "/billing/over-limit", data={"csrf_token": token, "instance_ids": [str(theirs.id)]}
+    )
     assert foreign.status_code == 404
-    done = client.post("/billing/over-limit",
-                       data={"csrf_token": token, "instance_ids": [str(mine[0].id)]})
+    done = client.post(
+        "/billing/over-limit", data={"csrf_token": token, "instance_ids": [str(mine[0].id)]}
+    )
     assert done.status_code == 303
     statuses = {i.id: i.status for i in rows(app, Instance, Instance.tenant_id == tenant.id)}
     assert statuses[mine[0].id] in ("stopping", "stopped")

@@ -40,5 +40,7 @@ def test_without_stripe_the_seed_skips_billing_with_a_log_line(app, dbconn, capl
     finally:
         app.config["STRIPE_API_BASE"] = saved
     assert "Stripe is not reachable" in caplog.text
-    assert all(p.stripe_price_id is None
-               for p in rows(app, Plan, Plan.slug.in_([p["slug"] for p in seed.PLANS])))
+    assert all(
+        p.stripe_price_id is None
+        for p in rows(app, Plan, Plan.slug.in_([p["slug"] for p in seed.PLANS]))
+    )

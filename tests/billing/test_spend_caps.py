@@ -21,14 +21,16 @@ NOW = datetime.now(UTC)
 @pytest.fixture
 def world(app, factory):
     """Workspaces A and B on a plan with a $10 cap, two running instances each."""
-    plan = factory.plan(spend_cap_default_cents=1000, included_usage_cents=0,
-                        max_instances=5)
+    plan = factory.plan(spend_cap_default_cents=1000, included_usage_cents=0, max_instances=5)
     out = {}
     for key in ("A", "B"):
         user, tenant = factory.workspace()
         in_system(app, lambda s, t=tenant: setattr(s.get(Tenant, t.id), "plan_id", plan.id))
-        out[key] = {"user": user, "tenant": tenant,
-                    "instances": [factory.instance(tenant) for _ in range(2)]}
+        out[key] = {
+            "user": user,
+            "tenant": tenant,
+            "instances": [factory.instance(tenant) for _ in range(2)],
+        }
     out["plan"] = plan
     return out
 
@@ -36,15 +38,26 @@ def world(app, factory):
 def use(app, ws, egress_gb: float, at: datetime = NOW) -> None:
     """Egress on the workspace's first instance: 5 cents a GB at Railway's price."""
     inst = ws["instances"][0]
-    in_system(app, lambda s: s.add(UsageMetric(
-        tenant_id=inst.tenant_id, instance_id=inst.id, metric_type="NETWORK_TX_GB",
-        value=Decimal(str(egress_gb)), unit="GB", recorded_at=at)))
+    in_system(
+        app,
+        lambda s: s.add(
+            UsageMetric(
+                tenant_id=inst.tenant_id,
+                instance_id=inst.id,
+                metric_type="NETWORK_TX_GB",
+                value=Decimal(str(egress_gb)),
+                unit="GB",
+                recorded_at=at,
+            )
+        ),
+    )
 
 
 def sweep(app, now: datetime = NOW) -> list:
     def run(s):
         usage.rollup(s)
         return spend_caps.enforce_all(s, now)
+
     return in_system(app, run)
 
 
@@ -79,10 +92,16 @@ def test_reaching_the_cap_stops_that_workspace_and_nobody_elses(app, client, wor
     assert {i.status_reason for i in suspended} == {"spend_cap"}
     template = in_system(app, lambda s: s.get(Instance, suspended[0].id).template)
     with pytest.raises(LimitExceeded, match="spend cap"):
-        in_system(app, lambda s: plan_rules.check_can_deploy(
-            s, s.get(Tenant, world["A"]["tenant"].id), template))
-    in_system(app, lambda s: plan_rules.check_can_deploy(
-        s, s.get(Tenant, world["B"]["tenant"].id), template))
+        in_system(
+            app,
+            lambda s: plan_rules.check_can_deploy(
+                s, s.get(Tenant, world["A"]["tenant"].id), template
+            ),
+        )
+    in_system(
+        app,
+        lambda s: plan_rules.check_can_deploy(s, s.get(Tenant, world["B"]["tenant"].id), template),
+    )
 
     login_as(app, client, world["A"]["user"])
     page = client.get("/billing").get_data(as_text=True)
@@ -109,8 +128,7 @@ def test_raising_the_cap_starts_the_instances_again(app, client, world):
     assert state(app, world["A"]) == "capped"
     raised = client.post("/billing/spend-cap", data={"spend_cap": "50", "csrf_token": csrf})
     assert raised.status_code == 303
-    assert in_system(app, lambda s: s.get(Tenant, world["A"]["tenant"].id).spend_cap_cents) \
-        == 5000
+    assert in_system(app, lambda s: s.get(Tenant, world["A"]["tenant"].id).spend_cap_cents) == 5000
     assert state(app, world["A"]) == "ok"
     assert set(statuses(app, world["A"])) <= {"starting", "running"}
     assert len(mails(app, world["A"], "spend_restored")) == 1
@@ -126,8 +144,9 @@ def test_an_admin_raising_the_cap_starts_the_instances_at_once(app, world, facto
     login_as(app, client, admin)
     csrf = csrf_from(client.get("/admin/").get_data(as_text=True))
     tid = world["A"]["tenant"].id
-    resp = client.post(f"/admin/workspaces/{tid}/spend-cap",
-                       data={"spend_cap": "500", "csrf_token": csrf})
+    resp = client.post(
+        f"/admin/workspaces/{tid}/spend-cap", data={"spend_cap": "500", "csrf_token": csrf}
+    )
     assert resp.status_code in (302, 303)
     assert state(app, world["A"]) == "ok"
     assert set(statuses(app, world["A"])) <= {"starting", "running"}
@@ -149,5 +168,4 @@ def test_only_the_owner_sets_the_cap(app, client, world, factory):
     csrf = csrf_from(client.get("/billing").get_data(as_text=True))
     resp = client.post("/billing/spend-cap", data={"spend_cap": "50", "csrf_token": csrf})
     assert resp.status_code == 403
-    assert in_system(app, lambda s: s.get(Tenant, world["A"]["tenant"].id).spend_cap_cents) \
-        is None
+    assert in_system(app, lambda s: s.get(Tenant, world["A"]["tenant"].id).spend_cap_cents) is None

@@ -33,8 +33,7 @@ def owner(client, factory):
 
 
 def start_checkout(client, headers, plan) -> dict:
-    resp = client.post("/api/billing/subscription", json={"plan_id": str(plan.id)},
-                       headers=headers)
+    resp = client.post("/api/billing/subscription", json={"plan_id": str(plan.id)}, headers=headers)
     assert resp.status_code == 201, resp.json
     return resp.json
 
@@ -46,30 +45,38 @@ def pay(url: str) -> None:
 
 def stripe_price_of(sc, subscription_id: str) -> str:
     sub = sc.v1.subscriptions.retrieve(subscription_id)
-    return next(i.price.id for i in sub["items"].data
-                if i.price.recurring.usage_type == "licensed")
+    return next(i.price.id for i in sub["items"].data if i.price.recurring.usage_type == "licensed")
 
 
 def test_switching_plans_back_and_forth_within_a_day_leaves_stripe_where_we_say(
-        app, client, owner, plans, stripe_emulator, sc):
+    app, client, owner, plans, stripe_emulator, sc
+):
     _, tenant, headers = owner
     pay(start_checkout(client, headers, plans["starter"])["checkout_url"])
     process(*deliver(client, stripe_emulator))
     for name in ("pro", "starter", "pro"):  # A -> B -> A -> B within minutes
-        resp = client.post("/api/billing/subscription",
-                           json={"plan_id": str(plans[name].id)}, headers=headers)
+        resp = client.post(
+            "/api/billing/subscription", json={"plan_id": str(plans[name].id)}, headers=headers
+        )
         assert resp.status_code == 200, resp.json
         assert resp.json["plan"]["name"] == plans[name].name
     (row,) = rows(app, Subscription, Subscription.tenant_id == tenant.id)
     assert stripe_price_of(sc, row.stripe_subscription_id) == plans["pro"].stripe_price_id
     assert row.plan_id == plans["pro"].id
-    keys = [a.details["request_id"] for a in rows(
-        app, AuditLog, AuditLog.action == "billing.plan_change_requested",
-        AuditLog.tenant_id == tenant.id)]
+    keys = [
+        a.details["request_id"]
+        for a in rows(
+            app,
+            AuditLog,
+            AuditLog.action == "billing.plan_change_requested",
+            AuditLog.tenant_id == tenant.id,
+        )
+    ]
     assert len(set(keys)) == 3
 
 
 # --- late usage corrections -------------------------------------------------------------------
+
 
 @dataclass
 class _Value:  # Railway's `usage` answer, one measurement of one project
@@ -89,7 +96,8 @@ class RailwayAnswering:
 
 
 def test_a_late_correction_replaces_the_hour_and_overage_reports_only_the_difference(
-        app, factory, plans, stripe_emulator):
+    app, factory, plans, stripe_emulator
+):
     _, tenant = factory.workspace()
     inst = factory.instance(tenant, railway_project_id="proj-correct")
     now = datetime.now(UTC)
@@ -97,10 +105,17 @@ def test_a_late_correction_replaces_the_hour_and_overage_reports_only_the_differ
         t = s.get(Tenant, tenant.id)
         gateway.ensure_customer(s, t, email="o@example.com", name=t.name)
         t.plan_id = plans["starter"].id
-        s.add(Subscription(tenant_id=t.id, plan_id=t.plan_id, plan_name="Starter",
-                           status="active", stripe_subscription_id="sub_test_correction",
-                           current_period_start=now - timedelta(days=1),
-                           current_period_end=now + timedelta(days=29)))
+        s.add(
+            Subscription(
+                tenant_id=t.id,
+                plan_id=t.plan_id,
+                plan_name="Starter",
+                status="active",
+                stripe_subscription_id="sub_test_correction",
+                current_period_start=now - timedelta(days=1),
+                current_period_end=now + timedelta(days=29),
+            )
+        )
     hour = now.replace(minute=0, second=0, microsecond=0)
     railway = RailwayAnswering("proj-correct")
 
@@ -108,6 +123,7 @@ def test_a_late_correction_replaces_the_hour_and_overage_reports_only_the_differ
         def run(s):
             stored = usage.collect(s, railway, hour, hour + timedelta(hours=1))
             return stored
+
         stored = in_system(app, run)
         in_system(app, usage.rollup)
         return stored, in_system(app, lambda s: overage.plan_reports(s, datetime.now(UTC)))
@@ -121,15 +137,18 @@ def test_a_late_correction_replaces_the_hour_and_overage_reports_only_the_differ
     assert collect_and_report() == (0, [])  # the same figure again changes nothing
     (metric,) = rows(app, UsageMetric, UsageMetric.instance_id == inst.id)
     assert metric.value == 300
-    values = sorted(r.value_cents for r in rows(app, UsageMeterReport,
-                                                UsageMeterReport.tenant_id == tenant.id))
+    values = sorted(
+        r.value_cents for r in rows(app, UsageMeterReport, UsageMeterReport.tenant_id == tenant.id)
+    )
     assert values == [650, 800]  # 800 first, then only the 650 more; 1450 in all
 
 
 # --- two Checkout sessions, two subscriptions --------------------------------------------------
 
+
 def test_a_new_checkout_expires_the_workspaces_earlier_open_one(
-        app, client, owner, plans, stripe_emulator):
+    app, client, owner, plans, stripe_emulator
+):
     _, _, headers = owner
     first = start_checkout(client, headers, plans["starter"])
     second = start_checkout(client, headers, plans["pro"])
@@ -140,44 +159,68 @@ def test_a_new_checkout_expires_the_workspaces_earlier_open_one(
 
 
 def test_a_second_live_subscription_is_cancelled_and_refunded(
-        app, client, owner, plans, stripe_emulator, sc):
+    app, client, owner, plans, stripe_emulator, sc
+):
     _, tenant, headers = owner
     pay(start_checkout(client, headers, plans["starter"])["checkout_url"])
     process(*deliver(client, stripe_emulator))
     customer = in_system(app, lambda s: s.get(Tenant, tenant.id).stripe_customer_id)
     # A session opened before the first was paid (another tab, 24 hours payable).
     meta = {"tenant_id": str(tenant.id), "plan_id": str(plans["pro"].id)}
-    other = sc.v1.checkout.sessions.create(params={
-        "mode": "subscription", "customer": customer, "client_reference_id": str(tenant.id),
-        "line_items": [{"price": plans["pro"].stripe_price_id, "quantity": 1}],
-        "success_url": "http://app.test/ok", "metadata": meta,
-        "subscription_data": {"metadata": meta}})
+    other = sc.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "customer": customer,
+            "client_reference_id": str(tenant.id),
+            "line_items": [{"price": plans["pro"].stripe_price_id, "quantity": 1}],
+            "success_url": "http://app.test/ok",
+            "metadata": meta,
+            "subscription_data": {"metadata": meta},
+        }
+    )
     seen = {e["id"] for e in stripe_emulator.events()}
     pay(other.url)
-    process(*deliver(client, stripe_emulator, events=[
-        e for e in stripe_emulator.events() if e["id"] not in seen]))
+    process(
+        *deliver(
+            client,
+            stripe_emulator,
+            events=[e for e in stripe_emulator.events() if e["id"] not in seen],
+        )
+    )
 
     duplicate = sc.v1.checkout.sessions.retrieve(other.id).subscription
     assert sc.v1.subscriptions.retrieve(duplicate).status == "canceled"
-    payment = sc.v1.invoice_payments.list(params={
-        "invoice": sc.v1.subscriptions.retrieve(duplicate).latest_invoice}).data[0]
+    payment = sc.v1.invoice_payments.list(
+        params={"invoice": sc.v1.subscriptions.retrieve(duplicate).latest_invoice}
+    ).data[0]
     charge = sc.v1.payment_intents.retrieve(payment.payment.payment_intent).latest_charge
     assert sc.v1.charges.retrieve(charge).refunded is True
-    live = rows(app, Subscription, Subscription.tenant_id == tenant.id,
-                Subscription.status == "active")
+    live = rows(
+        app, Subscription, Subscription.tenant_id == tenant.id, Subscription.status == "active"
+    )
     assert [s.plan_id for s in live] == [plans["starter"].id]
     assert in_system(app, lambda s: s.get(Tenant, tenant.id).plan_id) == plans["starter"].id
-    (audit,) = rows(app, AuditLog, AuditLog.action == "billing.duplicate_subscription_ended",
-                    AuditLog.tenant_id == tenant.id)
+    (audit,) = rows(
+        app,
+        AuditLog,
+        AuditLog.action == "billing.duplicate_subscription_ended",
+        AuditLog.tenant_id == tenant.id,
+    )
     assert audit.details["subscription"] == duplicate
-    assert rows(app, Email, Email.tenant_id == tenant.id,
-                Email.kind == "billing/duplicate_subscription_refunded")
+    assert rows(
+        app,
+        Email,
+        Email.tenant_id == tenant.id,
+        Email.kind == "billing/duplicate_subscription_refunded",
+    )
 
 
 # --- overage at the period boundary -------------------------------------------------------------
 
+
 def test_the_old_periods_overage_is_flushed_onto_its_renewal_invoice(
-        app, client, factory, owner, plans, stripe_emulator, sc):
+    app, client, factory, owner, plans, stripe_emulator, sc
+):
     from railsaas.tasks.billing import flush_overage
 
     _, tenant, headers = owner
@@ -187,15 +230,30 @@ def test_the_old_periods_overage_is_flushed_onto_its_renewal_invoice(
     seen = {e["id"] for e in stripe_emulator.events()}
     # $15 of egress used inside the period, not reported by the hourly job yet.
     instance = factory.instance(tenant).id
-    in_system(app, lambda s: s.add(UsageMetric(
-        tenant_id=tenant.id, instance_id=instance, metric_type="NETWORK_TX_GB",
-        value=Decimal(300), unit="GB", recorded_at=sub.current_period_start)))
+    in_system(
+        app,
+        lambda s: s.add(
+            UsageMetric(
+                tenant_id=tenant.id,
+                instance_id=instance,
+                metric_type="NETWORK_TX_GB",
+                value=Decimal(300),
+                unit="GB",
+                recorded_at=sub.current_period_start,
+            )
+        ),
+    )
     in_system(app, usage.rollup)
 
     end = int(sub.current_period_end.timestamp())
     stripe_emulator.advance(seconds=end - stripe_emulator.now())  # renewal drafted
-    process(*deliver(client, stripe_emulator, events=[
-        e for e in stripe_emulator.events() if e["id"] not in seen]))
+    process(
+        *deliver(
+            client,
+            stripe_emulator,
+            events=[e for e in stripe_emulator.events() if e["id"] not in seen],
+        )
+    )
     queued = rows(app, OutboxMessage, OutboxMessage.task == "billing.flush_overage")
     assert len(queued) == 1
     with app.app_context():
@@ -203,8 +261,12 @@ def test_the_old_periods_overage_is_flushed_onto_its_renewal_invoice(
     (report,) = rows(app, UsageMeterReport, UsageMeterReport.tenant_id == tenant.id)
     assert report.event_at < sub.current_period_end  # ...stamped inside it
     stripe_emulator.advance(hours=1, seconds=5)  # Stripe finalizes the renewal
-    renewal = sc.v1.invoices.list(params={"customer": sc.v1.subscriptions.retrieve(
-        sub.stripe_subscription_id).customer, "limit": 1}).data[0]
+    renewal = sc.v1.invoices.list(
+        params={
+            "customer": sc.v1.subscriptions.retrieve(sub.stripe_subscription_id).customer,
+            "limit": 1,
+        }
+    ).data[0]
     assert renewal.billing_reason == "subscription_cycle"
     assert (renewal.status, renewal.total) == ("paid", 900 + 1450)
 

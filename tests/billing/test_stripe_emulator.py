@@ -22,34 +22,58 @@ CARD = {"card_expiry": "12 / 34", "card_cvc": "123", "email": "ada@example.com"}
 
 @pytest.fixture
 def sc(stripe_emulator) -> stripe.StripeClient:
-    return stripe.StripeClient("sk_test_emulator",
-                               base_addresses={"api": stripe_emulator.url},
-                               max_network_retries=0)
+    return stripe.StripeClient(
+        "sk_test_emulator", base_addresses={"api": stripe_emulator.url}, max_network_retries=0
+    )
 
 
 @pytest.fixture
 def catalog(sc):
-    starter = sc.v1.prices.create(params={
-        "product_data": {"name": "Starter"}, "unit_amount": 1900, "currency": "usd",
-        "recurring": {"interval": "month"}})
-    pro = sc.v1.prices.create(params={
-        "product_data": {"name": "Pro"}, "unit_amount": 4900, "currency": "usd",
-        "recurring": {"interval": "month"}})
-    meter = sc.v1.billing.meters.create(params={
-        "display_name": "Usage overage", "event_name": "overage_cents",
-        "default_aggregation": {"formula": "sum"}})
-    usage = sc.v1.prices.create(params={
-        "product_data": {"name": "Usage overage"}, "unit_amount": 1, "currency": "usd",
-        "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id}})
+    starter = sc.v1.prices.create(
+        params={
+            "product_data": {"name": "Starter"},
+            "unit_amount": 1900,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+        }
+    )
+    pro = sc.v1.prices.create(
+        params={
+            "product_data": {"name": "Pro"},
+            "unit_amount": 4900,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+        }
+    )
+    meter = sc.v1.billing.meters.create(
+        params={
+            "display_name": "Usage overage",
+            "event_name": "overage_cents",
+            "default_aggregation": {"formula": "sum"},
+        }
+    )
+    usage = sc.v1.prices.create(
+        params={
+            "product_data": {"name": "Usage overage"},
+            "unit_amount": 1,
+            "currency": "usd",
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id},
+        }
+    )
     return {"starter": starter, "pro": pro, "usage": usage, "meter": meter}
 
 
 def checkout(sc, catalog, customer=None, **extra):
-    params = {"mode": "subscription",
-              "line_items": [{"price": catalog["starter"].id, "quantity": 1},
-                             {"price": catalog["usage"].id}],
-              "success_url": "http://app.test/billing/success?session_id={CHECKOUT_SESSION_ID}",
-              "cancel_url": "http://app.test/billing/cancel", **extra}
+    params = {
+        "mode": "subscription",
+        "line_items": [
+            {"price": catalog["starter"].id, "quantity": 1},
+            {"price": catalog["usage"].id},
+        ],
+        "success_url": "http://app.test/billing/success?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": "http://app.test/billing/cancel",
+        **extra,
+    }
     if customer:
         params["customer"] = customer
     return sc.v1.checkout.sessions.create(params=params)
@@ -66,19 +90,30 @@ def subscribe(sc, catalog, number="4242 4242 4242 4242"):
 
 # --- the API as stripe-python speaks it --------------------------------------------------
 
+
 def test_form_decoding_handles_indexed_and_appended_arrays_and_nesting():
-    pairs = [("items[0][price]", "p1"), ("items[1][price]", "p2"), ("items[1][quantity]", "2"),
-             ("expand[]", "a"), ("expand[]", "b"), ("metadata[k]", "v")]
+    pairs = [
+        ("items[0][price]", "p1"),
+        ("items[1][price]", "p2"),
+        ("items[1][quantity]", "2"),
+        ("expand[]", "a"),
+        ("expand[]", "b"),
+        ("metadata[k]", "v"),
+    ]
     assert forms.decode(pairs) == {
         "items": [{"price": "p1"}, {"price": "p2", "quantity": "2"}],
-        "expand": ["a", "b"], "metadata": {"k": "v"}}
+        "expand": ["a", "b"],
+        "metadata": {"k": "v"},
+    }
 
 
 def test_an_idempotency_key_creates_the_customer_once(sc):
-    first = sc.v1.customers.create(params={"email": "a@example.com"},
-                                   options={"idempotency_key": "tenant-1-customer"})
-    again = sc.v1.customers.create(params={"email": "a@example.com"},
-                                   options={"idempotency_key": "tenant-1-customer"})
+    first = sc.v1.customers.create(
+        params={"email": "a@example.com"}, options={"idempotency_key": "tenant-1-customer"}
+    )
+    again = sc.v1.customers.create(
+        params={"email": "a@example.com"}, options={"idempotency_key": "tenant-1-customer"}
+    )
     assert again.id == first.id
     assert len(sc.v1.customers.list().data) == 1
 
@@ -86,13 +121,11 @@ def test_an_idempotency_key_creates_the_customer_once(sc):
 def test_an_idempotency_key_reused_with_other_parameters_is_refused(sc):
     sc.v1.customers.create(params={"email": "a@example.com"}, options={"idempotency_key": "k"})
     with pytest.raises(stripe.IdempotencyError):
-        sc.v1.customers.create(params={"email": "b@example.com"},
-                               options={"idempotency_key": "k"})
+        sc.v1.customers.create(params={"email": "b@example.com"}, options={"idempotency_key": "k"})
 
 
 def test_lists_come_newest_first_and_auto_paging_reads_every_page(sc):
-    created = [sc.v1.customers.create(params={"email": f"c{i}@example.com"}).id
-               for i in range(7)]
+    created = [sc.v1.customers.create(params={"email": f"c{i}@example.com"}).id for i in range(7)]
     page = sc.v1.customers.list(params={"limit": 3})
     assert [c.id for c in page.data] == created[::-1][:3]
     assert page.has_more
@@ -115,8 +148,9 @@ def test_requests_without_a_secret_key_are_refused(stripe_emulator):
     resp = httpx.get(f"{stripe_emulator.url}/v1/customers")
     assert resp.status_code == 401
     assert resp.json()["error"]["type"] == "invalid_request_error"
-    resp = httpx.get(f"{stripe_emulator.url}/v1/customers",
-                     headers={"Authorization": "Bearer pk_test_nope"})
+    resp = httpx.get(
+        f"{stripe_emulator.url}/v1/customers", headers={"Authorization": "Bearer pk_test_nope"}
+    )
     assert resp.status_code == 401
 
 
@@ -132,6 +166,7 @@ def test_unknown_parameters_and_missing_objects_answer_like_stripe(sc):
 
 # --- hosted checkout ---------------------------------------------------------------------
 
+
 def test_hosted_checkout_pays_with_4242_and_returns_to_the_success_url(sc, catalog):
     customer = sc.v1.customers.create(params={"email": "ada@example.com"})
     session = checkout(sc, catalog, customer.id, client_reference_id="tenant-1")
@@ -141,10 +176,10 @@ def test_hosted_checkout_pays_with_4242_and_returns_to_the_success_url(sc, catal
     assert "<script" not in page.text
     resp = httpx.post(session.url, data={"card_number": "4242 4242 4242 4242", **CARD})
     assert resp.status_code == 303
-    assert resp.headers["location"] == (
-        f"http://app.test/billing/success?session_id={session.id}")
+    assert resp.headers["location"] == (f"http://app.test/billing/success?session_id={session.id}")
     done = sc.v1.checkout.sessions.retrieve(
-        session.id, params={"expand": ["subscription", "line_items"]})
+        session.id, params={"expand": ["subscription", "line_items"]}
+    )
     assert (done.status, done.payment_status) == ("complete", "paid")
     assert done.client_reference_id == "tenant-1"
     item = done.subscription["items"].data[0]
@@ -154,8 +189,9 @@ def test_hosted_checkout_pays_with_4242_and_returns_to_the_success_url(sc, catal
     assert (invoice.status, invoice.amount_paid) == ("paid", 1900)
     assert invoice.parent.subscription_details.subscription == done.subscription.id
     types = [e.type for e in sc.v1.events.list(params={"limit": 100}).data]
-    assert {"customer.subscription.created", "invoice.paid",
-            "checkout.session.completed"} <= set(types)
+    assert {"customer.subscription.created", "invoice.paid", "checkout.session.completed"} <= set(
+        types
+    )
 
 
 def test_hosted_checkout_declines_0002_and_nothing_is_created(sc, catalog):
@@ -169,7 +205,8 @@ def test_hosted_checkout_declines_0002_and_nothing_is_created(sc, catalog):
 
 
 def test_checkout_with_a_trial_starts_trialing_and_warns_before_it_ends(
-        sc, catalog, stripe_emulator):
+    sc, catalog, stripe_emulator
+):
     customer = sc.v1.customers.create(params={"email": "t@example.com"})
     session = checkout(sc, catalog, customer.id, subscription_data={"trial_period_days": 14})
     httpx.post(session.url, data={"card_number": "4242424242424242", **CARD})
@@ -183,12 +220,18 @@ def test_checkout_with_a_trial_starts_trialing_and_warns_before_it_ends(
 
 # --- the clock: renewals, failures, retries -----------------------------------------------
 
+
 def test_renewal_bills_the_next_period_and_the_metered_usage_of_the_last(
-        sc, catalog, stripe_emulator):
+    sc, catalog, stripe_emulator
+):
     customer, sub = subscribe(sc, catalog)
-    sc.v1.billing.meter_events.create(params={
-        "event_name": "overage_cents", "identifier": "usage-1",
-        "payload": {"stripe_customer_id": customer.id, "value": "250"}})
+    sc.v1.billing.meter_events.create(
+        params={
+            "event_name": "overage_cents",
+            "identifier": "usage-1",
+            "payload": {"stripe_customer_id": customer.id, "value": "250"},
+        }
+    )
     stripe_emulator.advance(days=32)
     latest = sc.v1.invoices.list(params={"customer": customer.id, "limit": 1}).data[0]
     assert latest.billing_reason == "subscription_cycle"
@@ -199,20 +242,25 @@ def test_renewal_bills_the_next_period_and_the_metered_usage_of_the_last(
 
 def test_a_reused_meter_event_identifier_is_refused_and_counted_once(sc, catalog):
     customer, _ = subscribe(sc, catalog)
-    params = {"event_name": "overage_cents", "identifier": "tenant-1:2026-11:500",
-              "payload": {"stripe_customer_id": customer.id, "value": "500"}}
+    params = {
+        "event_name": "overage_cents",
+        "identifier": "tenant-1:2026-11:500",
+        "payload": {"stripe_customer_id": customer.id, "value": "500"},
+    }
     sc.v1.billing.meter_events.create(params=params)
     with pytest.raises(stripe.InvalidRequestError, match="already exists"):
         sc.v1.billing.meter_events.create(params=params)
     now = int(time.time()) + 5
     summary = sc.v1.billing.meters.event_summaries.list(
         catalog["meter"].id,
-        params={"customer": customer.id, "start_time": now - 3600, "end_time": now + 60})
+        params={"customer": customer.id, "start_time": now - 3600, "end_time": now + 60},
+    )
     assert summary.data[0].aggregated_value == 500
 
 
 def test_a_failing_card_makes_the_renewal_fail_then_retries_end_unpaid(
-        sc, catalog, stripe_emulator):
+    sc, catalog, stripe_emulator
+):
     customer, sub = subscribe(sc, catalog)
     stripe_emulator.set_card(customer.id, "4000000000000341")
     stripe_emulator.advance(days=31, hours=2)
@@ -226,7 +274,8 @@ def test_a_failing_card_makes_the_renewal_fail_then_retries_end_unpaid(
 
 
 def test_paying_the_hosted_invoice_makes_the_subscription_active_again(
-        sc, catalog, stripe_emulator):
+    sc, catalog, stripe_emulator
+):
     customer, sub = subscribe(sc, catalog)
     stripe_emulator.set_card(customer.id, "4000000000000341")
     stripe_emulator.advance(days=31, hours=2)
@@ -234,8 +283,7 @@ def test_paying_the_hosted_invoice_makes_the_subscription_active_again(
     page = httpx.get(invoice.hosted_invoice_url)
     assert page.status_code == 200
     assert "Pay this invoice" in page.text
-    resp = httpx.post(invoice.hosted_invoice_url,
-                      data={"card_number": "4242424242424242", **CARD})
+    resp = httpx.post(invoice.hosted_invoice_url, data={"card_number": "4242424242424242", **CARD})
     assert resp.status_code == 303
     assert sc.v1.invoices.retrieve(invoice.id).status == "paid"
     assert sc.v1.subscriptions.retrieve(sub.id).status == "active"
@@ -247,17 +295,21 @@ def test_paying_the_hosted_invoice_makes_the_subscription_active_again(
 
 # --- plan changes -------------------------------------------------------------------------
 
+
 def test_the_portal_switches_plan_with_a_proration_invoice(sc, catalog, stripe_emulator):
     customer, sub = subscribe(sc, catalog)
     stripe_emulator.advance(days=10)
     portal = sc.v1.billing_portal.sessions.create(
-        params={"customer": customer.id, "return_url": "http://app.test/billing"})
+        params={"customer": customer.id, "return_url": "http://app.test/billing"}
+    )
     page = httpx.get(portal.url)
     assert page.status_code == 200
     assert "Pro" in page.text
     item = next(i for i in sub["items"].data if i.price.recurring.usage_type == "licensed")
-    resp = httpx.post(f"{portal.url}/update", data={
-        "subscription": sub.id, "item": item.id, "price": catalog["pro"].id})
+    resp = httpx.post(
+        f"{portal.url}/update",
+        data={"subscription": sub.id, "item": item.id, "price": catalog["pro"].id},
+    )
     assert resp.status_code == 303
     assert "notice=" in resp.headers["location"]
     now = sc.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
@@ -271,14 +323,17 @@ def test_the_portal_switches_plan_with_a_proration_invoice(sc, catalog, stripe_e
     assert "items" in update.data.previous_attributes
 
 
-def test_create_prorations_puts_the_difference_on_the_next_invoice(
-        sc, catalog, stripe_emulator):
+def test_create_prorations_puts_the_difference_on_the_next_invoice(sc, catalog, stripe_emulator):
     customer, sub = subscribe(sc, catalog)
     stripe_emulator.advance(days=15)
     item = next(i for i in sub["items"].data if i.price.recurring.usage_type == "licensed")
-    sc.v1.subscriptions.update(sub.id, params={
-        "items": [{"id": item.id, "price": catalog["pro"].id}],
-        "proration_behavior": "create_prorations"})
+    sc.v1.subscriptions.update(
+        sub.id,
+        params={
+            "items": [{"id": item.id, "price": catalog["pro"].id}],
+            "proration_behavior": "create_prorations",
+        },
+    )
     assert len(sc.v1.invoices.list(params={"customer": customer.id}).data) == 1
     stripe_emulator.advance(days=16, hours=2)
     renewal = sc.v1.invoices.list(params={"customer": customer.id, "limit": 1}).data[0]
@@ -288,7 +343,8 @@ def test_create_prorations_puts_the_difference_on_the_next_invoice(
 
 
 def test_cancelling_in_the_portal_ends_the_subscription_at_the_period_end(
-        sc, catalog, stripe_emulator):
+    sc, catalog, stripe_emulator
+):
     customer, sub = subscribe(sc, catalog)
     portal = sc.v1.billing_portal.sessions.create(params={"customer": customer.id})
     httpx.post(f"{portal.url}/cancel", data={"subscription": sub.id})
@@ -301,6 +357,7 @@ def test_cancelling_in_the_portal_ends_the_subscription_at_the_period_end(
 
 
 # --- events and webhooks ---------------------------------------------------------------------
+
 
 def test_events_list_filters_by_type_and_creation_time(sc, catalog, stripe_emulator):
     subscribe(sc, catalog)
@@ -321,12 +378,14 @@ def test_webhooks_are_signed_the_way_stripe_signs_them(sc, catalog, stripe_emula
         assert stripe_emulator.wait_for_webhooks()
         assert hook.received
         for got in hook.received:
-            event = stripe.Webhook.construct_event(got.body, got.signature,
-                                                   "whsec_test_secret", tolerance=300)
+            event = stripe.Webhook.construct_event(
+                got.body, got.signature, "whsec_test_secret", tolerance=300
+            )
             assert event.object == "event"
         with pytest.raises(stripe.SignatureVerificationError):
-            stripe.Webhook.construct_event(hook.received[0].body, hook.received[0].signature,
-                                           "whsec_other")
+            stripe.Webhook.construct_event(
+                hook.received[0].body, hook.received[0].signature, "whsec_other"
+            )
 
 
 def test_a_failed_delivery_is_retried_until_it_succeeds(sc, stripe_emulator):
@@ -356,8 +415,7 @@ def test_duplicated_deliveries_arrive_together(sc, stripe_emulator):
 def test_held_deliveries_are_released_in_reverse_order(sc, stripe_emulator):
     with WebhookReceiver() as hook:
         stripe_emulator.configure_webhooks(url=hook.url, hold=True)
-        ids = [sc.v1.customers.create(params={"email": f"h{i}@example.com"}).id
-               for i in range(3)]
+        ids = [sc.v1.customers.create(params={"email": f"h{i}@example.com"}).id for i in range(3)]
         assert stripe_emulator.wait_for_webhooks()
         assert hook.received == []
         stripe_emulator.dispatcher.release("reverse")
@@ -371,8 +429,7 @@ def test_a_down_endpoint_gets_nothing_until_events_are_replayed(sc, stripe_emula
         sc.v1.customers.create(params={"email": "down@example.com"})
         assert stripe_emulator.wait_for_webhooks()
         assert hook.received == []
-        resp = httpx.post(f"{stripe_emulator.url}/_emulator/webhooks/replay",
-                          json={"since": 0})
+        resp = httpx.post(f"{stripe_emulator.url}/_emulator/webhooks/replay", json={"since": 0})
         assert resp.json()["replayed"]
         assert stripe_emulator.wait_for_webhooks()
         assert [e["type"] for e in hook.events()] == ["customer.created"]
@@ -401,11 +458,14 @@ def test_the_command_line_starts_a_server_stripe_python_can_use():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "devtools.emulators.stripe",
-                             "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools.emulators.stripe", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
+
         # A fresh interpreter importing Flask and stripe can take many seconds on a loaded
         # machine: wait on a generous deadline, and stop early only if the process died.
         def healthy() -> bool:
@@ -424,6 +484,7 @@ def test_the_command_line_starts_a_server_stripe_python_can_use():
 
 
 # --- Stripe as it really behaves (docs/stripe.md) -----------------------------------------
+
 
 def _nonnull_fields(cls) -> set[str]:
     """The fields stripe-python (generated from Stripe's OpenAPI spec) types without
@@ -445,8 +506,7 @@ NOT_RENDERED = {
 
 
 def _assert_complete(obj: dict, cls, label: str) -> None:
-    missing = {f for f in _nonnull_fields(cls) - NOT_RENDERED
-               if obj.get(f) is None}
+    missing = {f for f in _nonnull_fields(cls) - NOT_RENDERED if obj.get(f) is None}
     assert not missing, f"{label} lacks non-null fields {sorted(missing)}"
 
 
@@ -454,8 +514,11 @@ def test_objects_carry_every_field_stripes_spec_marks_non_null(sc, catalog, stri
     from stripe.checkout import Session
 
     customer, sub = subscribe(sc, catalog)
-    raw = lambda path: httpx.get(f"{stripe_emulator.url}{path}",  # noqa: E731
-                                 headers={"Authorization": "Bearer sk_test_x"}).json()
+
+    def raw(path):
+        headers = {"Authorization": "Bearer sk_test_x"}
+        return httpx.get(f"{stripe_emulator.url}{path}", headers=headers).json()
+
     subscription = raw(f"/v1/subscriptions/{sub.id}")
     _assert_complete(subscription, stripe.Subscription, "subscription")
     for item in subscription["items"]["data"]:
@@ -470,15 +533,17 @@ def test_objects_carry_every_field_stripes_spec_marks_non_null(sc, catalog, stri
     _assert_complete(sessions[0], Session, "checkout session")
     _assert_complete(raw(f"/v1/customers/{customer.id}"), stripe.Customer, "customer")
     _assert_complete(raw("/v1/events?limit=1")["data"][0], stripe.Event, "event")
-    _assert_complete(raw(f"/v1/billing/meters/{catalog['meter'].id}"), stripe.billing.Meter,
-                     "meter")
+    _assert_complete(
+        raw(f"/v1/billing/meters/{catalog['meter'].id}"), stripe.billing.Meter, "meter"
+    )
     # Nullable fields are rendered too, as null: never left out.
     assert "pause_collection" in subscription
     assert subscription["pause_collection"] is None
 
 
 def test_an_unknown_api_version_is_refused_and_old_versions_get_their_shape(
-        sc, catalog, stripe_emulator):
+    sc, catalog, stripe_emulator
+):
     _, sub = subscribe(sc, catalog)
     url = f"{stripe_emulator.url}/v1/subscriptions/{sub.id}"
     auth = {"Authorization": "Bearer sk_test_x"}
@@ -489,15 +554,17 @@ def test_an_unknown_api_version_is_refused_and_old_versions_get_their_shape(
     assert "current_period_end" not in current  # basil on: on the items only
     old = httpx.get(url, headers={**auth, "Stripe-Version": "2025-02-24.acacia"})
     assert old.headers["Stripe-Version"] == "2025-02-24.acacia"
-    assert old.json()["current_period_end"] == \
-        old.json()["items"]["data"][0]["current_period_end"]
-    invoice = httpx.get(f"{stripe_emulator.url}/v1/invoices/{current['latest_invoice']}",
-                        headers={**auth, "Stripe-Version": "2025-02-24.acacia"}).json()
+    assert old.json()["current_period_end"] == old.json()["items"]["data"][0]["current_period_end"]
+    invoice = httpx.get(
+        f"{stripe_emulator.url}/v1/invoices/{current['latest_invoice']}",
+        headers={**auth, "Stripe-Version": "2025-02-24.acacia"},
+    ).json()
     assert invoice["subscription"] == sub.id
 
 
 def test_a_renewal_invoice_is_a_draft_for_an_hour_and_its_period_is_the_last_one(
-        sc, catalog, stripe_emulator):
+    sc, catalog, stripe_emulator
+):
     customer, sub = subscribe(sc, catalog)
     item = sub["items"].data[0]
     start, end = item.current_period_start, item.current_period_end
@@ -505,14 +572,18 @@ def test_a_renewal_invoice_is_a_draft_for_an_hour_and_its_period_is_the_last_one
     assert first.period_start == first.period_end == first.created  # nothing accrued yet
 
     def usage(identifier: str, value: str, at: int) -> None:
-        sc.v1.billing.meter_events.create(params={
-            "event_name": "overage_cents", "identifier": identifier, "timestamp": at,
-            "payload": {"stripe_customer_id": customer.id, "value": value}})
+        sc.v1.billing.meter_events.create(
+            params={
+                "event_name": "overage_cents",
+                "identifier": identifier,
+                "timestamp": at,
+                "payload": {"stripe_customer_id": customer.id, "value": value},
+            }
+        )
 
     stripe_emulator.advance(seconds=end - stripe_emulator.now())
     renewal = sc.v1.invoices.list(params={"customer": customer.id, "limit": 1}).data[0]
-    assert (renewal.status, renewal.number, renewal.hosted_invoice_url) == (
-        "draft", None, None)
+    assert (renewal.status, renewal.number, renewal.hosted_invoice_url) == ("draft", None, None)
     assert renewal.automatically_finalizes_at == end + 3600
     assert (renewal.period_start, renewal.period_end) == (start, end)
     usage("late-but-in-grace", "300", end - 10)  # the old period's, reported in the hour
@@ -520,8 +591,10 @@ def test_a_renewal_invoice_is_a_draft_for_an_hour_and_its_period_is_the_last_one
     usage("after-finalization", "700", end - 5)  # accepted by Stripe, billed nowhere
     final = sc.v1.invoices.retrieve(renewal.id)
     assert (final.status, final.total) == ("paid", 1900 + 300)
-    periods = {line.description.split(" (")[0]: (line.period.start, line.period.end)
-               for line in final.lines.data}
+    periods = {
+        line.description.split(" (")[0]: (line.period.start, line.period.end)
+        for line in final.lines.data
+    }
     licensed = next(p for d, p in periods.items() if d.startswith("1 ×"))
     assert licensed[0] == end  # the plan is billed in advance for the next period
     assert periods["Usage overage"] == (start, end)  # usage in arrears for the last
@@ -550,5 +623,6 @@ def test_open_checkout_sessions_can_be_listed_and_expired(sc, catalog):
     assert {s.id for s in listed.data} == {first.id, second.id}
     expired = sc.v1.checkout.sessions.expire(first.id)
     assert (expired.status, expired.url) == ("expired", None)
-    assert httpx.post(first.url, data={"card_number": "4242424242424242", **CARD}
-                      ).status_code == 400
+    assert (
+        httpx.post(first.url, data={"card_number": "4242424242424242", **CARD}).status_code == 400
+    )

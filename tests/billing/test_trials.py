@@ -59,7 +59,8 @@ def sub_of(app, workspace) -> Subscription:
 
 
 def test_a_persons_second_workspace_gets_no_trial_and_the_pages_say_so(
-        app, client, stripe_emulator, factory, trial_plan):
+    app, client, stripe_emulator, factory, trial_plan
+):
     user, first = factory.workspace()
     second = factory.tenant()
     factory.member(second, user, "owner")
@@ -85,7 +86,8 @@ def test_a_persons_second_workspace_gets_no_trial_and_the_pages_say_so(
 
 
 def test_two_checkouts_started_at_once_give_one_trial(
-        app, client, stripe_emulator, factory, trial_plan, sc):
+    app, client, stripe_emulator, factory, trial_plan, sc
+):
     user, first = factory.workspace()
     second = factory.tenant()
     factory.member(second, user, "owner")
@@ -105,8 +107,7 @@ def test_two_checkouts_started_at_once_give_one_trial(
     assert len(rows(app, TrialClaim)) == 1
 
 
-def test_one_card_gets_one_trial_whoever_uses_it(
-        app, stripe_emulator, factory, trial_plan):
+def test_one_card_gets_one_trial_whoever_uses_it(app, stripe_emulator, factory, trial_plan):
     people = [factory.workspace() for _ in range(3)]
     results = []
     for (user, workspace), card in zip(people, (PAYS, PAYS, OTHER_CARD), strict=True):
@@ -122,13 +123,13 @@ def test_one_card_gets_one_trial_whoever_uses_it(
 
 
 def test_the_success_page_claims_the_trial_as_the_web_login(
-        app, client, stripe_emulator, factory, trial_plan):
+    app, client, stripe_emulator, factory, trial_plan
+):
     """The owner's own request applies the new subscription before any webhook: the web
     login sees only its person's claims, so the claim goes through billing_claim_trial."""
     user, workspace = factory.workspace()
     login_as(app, client, user)
-    resp = httpx.post(start(app, client, workspace, trial_plan),
-                      data={"card_number": PAYS, **CARD})
+    resp = httpx.post(start(app, client, workspace, trial_plan), data={"card_number": PAYS, **CARD})
     assert resp.status_code == 303, resp.text
     back = client.get(resp.headers["location"].removeprefix(app.config["BASE_URL"]))
     assert back.status_code == 200

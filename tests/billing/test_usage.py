@@ -21,21 +21,47 @@ DAY1 = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 def add_usage(app, inst, metric: str, value, at: datetime) -> None:
-    in_system(app, lambda s: s.add(UsageMetric(
-        tenant_id=inst.tenant_id, instance_id=inst.id, metric_type=metric,
-        value=Decimal(str(value)), unit=usage.UNITS[metric], recorded_at=at)))
+    in_system(
+        app,
+        lambda s: s.add(
+            UsageMetric(
+                tenant_id=inst.tenant_id,
+                instance_id=inst.id,
+                metric_type=metric,
+                value=Decimal(str(value)),
+                unit=usage.UNITS[metric],
+                recorded_at=at,
+            )
+        ),
+    )
 
 
 def snapshot(app) -> list[tuple]:
-    return in_system(app, lambda s: [tuple(r) for r in s.execute(text(
-        "SELECT * FROM usage_rollups ORDER BY tenant_id, day, instance_id"))])
+    return in_system(
+        app,
+        lambda s: [
+            tuple(r)
+            for r in s.execute(
+                text("SELECT * FROM usage_rollups ORDER BY tenant_id, day, instance_id")
+            )
+        ],
+    )
 
 
 def truth(app) -> dict[tuple, Decimal]:
     """The plain GROUP BY over every raw row: what the roll-up must equal."""
-    return in_system(app, lambda s: {(t, d, i, m): q for t, d, i, m, q in s.execute(text(
-        "SELECT tenant_id, (recorded_at AT TIME ZONE 'UTC')::date, instance_id, metric_type,"
-        " sum(value) FROM usage_metrics GROUP BY 1, 2, 3, 4"))})
+    return in_system(
+        app,
+        lambda s: {
+            (t, d, i, m): q
+            for t, d, i, m, q in s.execute(
+                text(
+                    "SELECT tenant_id, (recorded_at AT TIME ZONE 'UTC')::date, instance_id,"
+                    " metric_type, sum(value) FROM usage_metrics GROUP BY 1, 2, 3, 4"
+                )
+            )
+        },
+    )
 
 
 def rolled(app) -> dict[tuple, Decimal]:
@@ -110,10 +136,15 @@ def test_a_period_counts_the_days_from_its_start_to_its_end(app, instances):
         add_usage(app, one, "NETWORK_TX_GB", 2, DAY1 + timedelta(days=day, hours=23))
         add_usage(app, three, "NETWORK_TX_GB", 7, DAY1 + timedelta(days=day))
     rollup(app)
-    period = usage.Period(DAY1 + timedelta(days=1, hours=15), DAY1 + timedelta(days=3, hours=15),
-                          True)
-    got = in_system(app, lambda s: usage.tenant_usage(s, one.tenant_id, period,
-                                                      markup_percent=30, included_cents=10))
+    period = usage.Period(
+        DAY1 + timedelta(days=1, hours=15), DAY1 + timedelta(days=3, hours=15), True
+    )
+    got = in_system(
+        app,
+        lambda s: usage.tenant_usage(
+            s, one.tenant_id, period, markup_percent=30, included_cents=10
+        ),
+    )
     by_name = {i.name: i for i in got.instances}
     assert by_name[one.name].quantities == {"NETWORK_TX_GB": 4}  # days 2 and 3
     assert by_name[two.name].quantities == {}  # listed, with nothing used
@@ -133,9 +164,16 @@ def test_a_row_that_commits_after_a_later_one_is_not_lost(app, committed, commit
     rollup(app)
     slow = db.engines["system"].connect()  # as the worker that records usage
     tx = slow.begin()
-    slow.execute(UsageMetric.__table__.insert().values(
-        tenant_id=inst.tenant_id, instance_id=inst.id, metric_type="CPU_USAGE",
-        value=5, unit="vCPU-min", recorded_at=DAY1))
+    slow.execute(
+        UsageMetric.__table__.insert().values(
+            tenant_id=inst.tenant_id,
+            instance_id=inst.id,
+            metric_type="CPU_USAGE",
+            value=5,
+            unit="vCPU-min",
+            recorded_at=DAY1,
+        )
+    )
     add_usage(app, inst, "CPU_USAGE", 7, DAY1 + timedelta(hours=1))  # later seq, committed
     done = threading.Event()
     result: list = []
@@ -146,9 +184,18 @@ def test_a_row_that_commits_after_a_later_one_is_not_lost(app, committed, commit
 
     worker = threading.Thread(target=run)
     worker.start()
-    wait_until(lambda: in_system(app, lambda s: s.scalar(text(
-        "SELECT count(*) FROM pg_locks WHERE NOT granted "
-        "AND relation = 'usage_metrics'::regclass"))), message="the roll-up waiting")
+    wait_until(
+        lambda: in_system(
+            app,
+            lambda s: s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                    "AND relation = 'usage_metrics'::regclass"
+                )
+            ),
+        ),
+        message="the roll-up waiting",
+    )
     assert not done.is_set(), "the roll-up must wait for the open insert"
     tx.commit()
     slow.close()
@@ -163,8 +210,10 @@ def test_a_row_that_commits_after_a_later_one_is_not_lost(app, committed, commit
 
 # --- collection from Railway (the emulator) ---------------------------------------------------
 
+
 def test_collection_stores_each_instances_hour_once_and_the_rollup_follows(
-        app, factory, railway_emulator):
+    app, factory, railway_emulator
+):
     from railsaas.railway import fill_variables, railway_client
 
     rw = railway_client(app)
@@ -174,8 +223,12 @@ def test_collection_stores_each_instances_hour_once_and_the_rollup_follows(
         tpl = rw.template(code)
         project = rw.create_project(f"rs-usage-{code}")
         env = project.environment("production")
-        rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
-                           project_id=project.id, environment_id=env.id)
+        rw.deploy_template(
+            tpl.id,
+            fill_variables(tpl.serialized_config, {}),
+            project_id=project.id,
+            environment_id=env.id,
+        )
         projects[code] = project
     _, tenant = factory.workspace()
     ours = factory.instance(tenant, railway_project_id=projects["postgres"].id)

@@ -85,13 +85,21 @@ def count(app, model) -> int:
 
 # --- the signature ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", ["forged", "stale", "future", "missing", "garbage",
-                                  "tampered"])
+
+@pytest.mark.parametrize("case", ["forged", "stale", "future", "missing", "garbage", "tampered"])
 def test_a_bad_stale_or_missing_signature_gets_400_and_nothing_is_written(
-        app, client, stripe_emulator, case):
+    app, client, stripe_emulator, case
+):
     secret = stripe_emulator.dispatcher.settings.secret
-    payload = json.dumps({"id": "evt_test_1", "object": "event", "type": "invoice.paid",
-                          "created": int(time.time()), "data": {"object": {}}})
+    payload = json.dumps(
+        {
+            "id": "evt_test_1",
+            "object": "event",
+            "type": "invoice.paid",
+            "created": int(time.time()),
+            "data": {"object": {}},
+        }
+    )
     headers = {"Content-Type": "application/json"}
     body = payload
     if case == "forged":
@@ -114,8 +122,15 @@ def test_a_bad_stale_or_missing_signature_gets_400_and_nothing_is_written(
 
 def test_a_signature_within_the_tolerance_is_accepted(app, client, stripe_emulator):
     secret = stripe_emulator.dispatcher.settings.secret
-    payload = json.dumps({"id": "evt_test_2", "object": "event", "type": "customer.created",
-                          "created": int(time.time()), "data": {"object": {}}})
+    payload = json.dumps(
+        {
+            "id": "evt_test_2",
+            "object": "event",
+            "type": "customer.created",
+            "created": int(time.time()),
+            "data": {"object": {}},
+        }
+    )
     resp = signed_post(client, payload, secret, int(time.time()) - 250)
     assert resp.status_code == 200
     assert resp.get_json() == {"received": True, "duplicate": False}
@@ -123,7 +138,8 @@ def test_a_signature_within_the_tolerance_is_accepted(app, client, stripe_emulat
 
 
 def test_a_redelivered_event_is_stored_once_and_takes_effect_once(
-        app, client, stripe_emulator, owner, plans):
+    app, client, stripe_emulator, owner, plans
+):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
     _, t = owner
     started = stripe_emulator.events("customer.subscription.created")[0]
@@ -136,17 +152,19 @@ def test_a_redelivered_event_is_stored_once_and_takes_effect_once(
 
 # --- every handled event ----------------------------------------------------------------------
 
+
 def test_checkout_completed_makes_an_active_subscription_with_the_plan(
-        app, client, stripe_emulator, owner, plans):
+    app, client, stripe_emulator, owner, plans
+):
     ids = subscribe(app, client, stripe_emulator, owner, plans["starter"])
     _, t = owner
     outcomes = {e.type: e for e in rows(app, StripeEvent, StripeEvent.id.in_(ids))}
     assert all(e.processed_at is not None for e in outcomes.values())
-    assert {"checkout.session.completed", "customer.subscription.created",
-            "invoice.paid"} <= set(outcomes)
+    assert {"checkout.session.completed", "customer.subscription.created", "invoice.paid"} <= set(
+        outcomes
+    )
     (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)
-    assert (sub.status, sub.plan_id, sub.plan_name) == ("active", plans["starter"].id,
-                                                        "Starter")
+    assert (sub.status, sub.plan_id, sub.plan_name) == ("active", plans["starter"].id, "Starter")
     assert sub.current_period_end > sub.current_period_start
     after = tenant(app, t.id)
     assert after.plan_id == plans["starter"].id
@@ -155,25 +173,27 @@ def test_checkout_completed_makes_an_active_subscription_with_the_plan(
 
 
 def test_each_processed_event_writes_one_line_with_its_action_duration_and_status(
-        app, client, stripe_emulator, owner, plans):
+    app, client, stripe_emulator, owner, plans
+):
     with capture_logs() as logs:
         subscribe(app, client, stripe_emulator, owner, plans["starter"])
         process("evt_not_stored")
     _, t = owner
     (paid,) = logs.actions("billing.invoice.paid")
-    assert (paid["status"], paid["outcome"], paid["service"]) == \
-        ("succeeded", "applied", "billing")
+    assert (paid["status"], paid["outcome"], paid["service"]) == ("succeeded", "applied", "billing")
     assert paid["tenant_id"] == str(t.id)
     assert isinstance(paid["duration_ms"], float)
     assert paid["event_id"].startswith("evt_")
     assert logs.actions("checkout.session.completed") == []  # always under billing.
     assert len(logs.actions("billing.checkout.session.completed")) == 1
-    assert not [r for r in logs.records() if r.get("event_id") == "evt_not_stored"
-                and r.get("status")]  # nothing stored: nothing processed, no line
+    assert not [
+        r for r in logs.records() if r.get("event_id") == "evt_not_stored" and r.get("status")
+    ]  # nothing stored: nothing processed, no line
 
 
 def test_the_billing_page_shows_plan_status_renewal_and_invoices(
-        app, client, stripe_emulator, owner, plans):
+    app, client, stripe_emulator, owner, plans
+):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
     page = client.get("/billing").get_data(as_text=True)
     assert "Starter" in page
@@ -189,7 +209,8 @@ def test_the_billing_page_shows_plan_status_renewal_and_invoices(
 
 
 def test_invoice_payment_failed_starts_dunning_and_invoice_paid_ends_it(
-        app, client, stripe_emulator, owner, plans, sc):
+    app, client, stripe_emulator, owner, plans, sc
+):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
     _, t = owner
     customer = tenant(app, t.id).stripe_customer_id
@@ -215,7 +236,8 @@ def test_invoice_payment_failed_starts_dunning_and_invoice_paid_ends_it(
 
 
 def test_subscription_updated_follows_a_plan_change_in_the_portal(
-        app, client, stripe_emulator, owner, plans, sc):
+    app, client, stripe_emulator, owner, plans, sc
+):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
     _, t = owner
     from tests.support import csrf_from
@@ -227,9 +249,10 @@ def test_subscription_updated_follows_a_plan_change_in_the_portal(
     (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)
     remote = sc.v1.subscriptions.retrieve(sub.stripe_subscription_id)
     item = next(i for i in remote["items"].data if i.price.recurring.usage_type == "licensed")
-    resp = httpx.post(f"{portal.headers['Location']}/update", data={
-        "subscription": remote.id, "item": item.id,
-        "price": plans["pro"].stripe_price_id})
+    resp = httpx.post(
+        f"{portal.headers['Location']}/update",
+        data={"subscription": remote.id, "item": item.id, "price": plans["pro"].stripe_price_id},
+    )
     assert resp.status_code == 303
     deliver_all(client, stripe_emulator)
     (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)
@@ -239,13 +262,13 @@ def test_subscription_updated_follows_a_plan_change_in_the_portal(
 
 
 def test_subscription_deleted_ends_the_plan_and_stops_the_instances(
-        app, client, stripe_emulator, owner, plans, factory, sc):
+    app, client, stripe_emulator, owner, plans, factory, sc
+):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
     _, t = owner
     inst = factory.instance(t, status="running")
     (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)
-    sc.v1.subscriptions.update(sub.stripe_subscription_id,
-                               params={"cancel_at_period_end": True})
+    sc.v1.subscriptions.update(sub.stripe_subscription_id, params={"cancel_at_period_end": True})
     deliver_all(client, stripe_emulator)
     (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)
     assert sub.cancel_at_period_end is True
@@ -277,15 +300,23 @@ def test_trial_will_end_emails_the_owner(app, client, stripe_emulator, owner, pl
 
 
 def test_an_event_for_a_customer_we_do_not_know_changes_nothing(
-        app, client, stripe_emulator, sc, plans):
+    app, client, stripe_emulator, sc, plans
+):
     customer = sc.v1.customers.create(params={"email": "stranger@example.com"})
-    session = sc.v1.checkout.sessions.create(params={
-        "mode": "subscription", "customer": customer.id,
-        "line_items": [{"price": plans["starter"].stripe_price_id, "quantity": 1}],
-        "success_url": "http://elsewhere.test/ok"})
+    session = sc.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "customer": customer.id,
+            "line_items": [{"price": plans["starter"].stripe_price_id, "quantity": 1}],
+            "success_url": "http://elsewhere.test/ok",
+        }
+    )
     httpx.post(session.url, data={"card_number": PAYS, **CARD})
-    ids = deliver(client, stripe_emulator, types=("checkout.session.completed",
-                                                  "customer.subscription.created"))
+    ids = deliver(
+        client,
+        stripe_emulator,
+        types=("checkout.session.completed", "customer.subscription.created"),
+    )
     assert set(process(*ids)) == {"unknown_customer"}
     assert count(app, Subscription) == 0
 
@@ -293,38 +324,68 @@ def test_an_event_for_a_customer_we_do_not_know_changes_nothing(
 def _forged(kind: str, tenant_id, plan) -> dict:
     """What a forged (or replayed foreign) event may claim: objects Stripe never made,
     pointing at a workspace of ours by its id."""
-    price = {"id": plan.stripe_price_id, "metadata": {"plan_id": str(plan.id)},
-             "recurring": {"interval": "month", "usage_type": "licensed"}}
-    sub = {"id": "sub_forged", "object": "subscription", "customer": "cus_forged",
-           "status": "active", "metadata": {"tenant_id": str(tenant_id)},
-           "trial_end": int(time.time()) + 86400,
-           "items": {"data": [{"id": "si_forged", "price": price}]}}
+    price = {
+        "id": plan.stripe_price_id,
+        "metadata": {"plan_id": str(plan.id)},
+        "recurring": {"interval": "month", "usage_type": "licensed"},
+    }
+    sub = {
+        "id": "sub_forged",
+        "object": "subscription",
+        "customer": "cus_forged",
+        "status": "active",
+        "metadata": {"tenant_id": str(tenant_id)},
+        "trial_end": int(time.time()) + 86400,
+        "items": {"data": [{"id": "si_forged", "price": price}]},
+    }
     return {
         "subscription": sub,
-        "checkout.session": {"id": "cs_forged", "object": "checkout.session",
-                             "status": "complete", "customer": "cus_forged",
-                             "client_reference_id": str(tenant_id),
-                             "metadata": {"tenant_id": str(tenant_id)},
-                             "subscription": "sub_forged"},
-        "invoice": {"id": "in_forged", "object": "invoice", "customer": "cus_forged",
-                    "subscription": "sub_forged", "status": "paid",
-                    "metadata": {"tenant_id": str(tenant_id)}},
+        "checkout.session": {
+            "id": "cs_forged",
+            "object": "checkout.session",
+            "status": "complete",
+            "customer": "cus_forged",
+            "client_reference_id": str(tenant_id),
+            "metadata": {"tenant_id": str(tenant_id)},
+            "subscription": "sub_forged",
+        },
+        "invoice": {
+            "id": "in_forged",
+            "object": "invoice",
+            "customer": "cus_forged",
+            "subscription": "sub_forged",
+            "status": "paid",
+            "metadata": {"tenant_id": str(tenant_id)},
+        },
     }[kind]
 
 
-@pytest.mark.parametrize("etype", ["customer.subscription.created",
-                                   "customer.subscription.updated",
-                                   "customer.subscription.deleted",
-                                   "customer.subscription.trial_will_end",
-                                   "checkout.session.completed", "invoice.paid",
-                                   "invoice.payment_failed"])
+@pytest.mark.parametrize(
+    "etype",
+    [
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "customer.subscription.trial_will_end",
+        "checkout.session.completed",
+        "invoice.paid",
+        "invoice.payment_failed",
+    ],
+)
 def test_a_signed_event_about_an_object_stripe_does_not_know_changes_nothing(
-        app, client, stripe_emulator, owner, plans, etype):
+    app, client, stripe_emulator, owner, plans, etype
+):
     _, t = owner
-    kind = {"customer": "subscription", "checkout": "checkout.session",
-            "invoice": "invoice"}[etype.split(".")[0]]
-    event = {"id": f"evt_forged_{etype}", "object": "event", "type": etype,
-             "created": int(time.time()), "data": {"object": _forged(kind, t.id, plans["pro"])}}
+    kind = {"customer": "subscription", "checkout": "checkout.session", "invoice": "invoice"}[
+        etype.split(".")[0]
+    ]
+    event = {
+        "id": f"evt_forged_{etype}",
+        "object": "event",
+        "type": etype,
+        "created": int(time.time()),
+        "data": {"object": _forged(kind, t.id, plans["pro"])},
+    }
     resp = signed_post(client, json.dumps(event), stripe_emulator.dispatcher.settings.secret)
     assert resp.status_code == 200
     assert process(event["id"]) == ["unknown_object"]
@@ -340,20 +401,27 @@ def test_a_signed_event_about_an_object_stripe_does_not_know_changes_nothing(
 
 
 def test_an_event_is_applied_as_stripe_has_the_object_not_as_the_payload_says(
-        app, client, stripe_emulator, owner, plans):
+    app, client, stripe_emulator, owner, plans
+):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
     _, t = owner
     (sub,) = rows(app, Subscription, Subscription.tenant_id == t.id)
     lie = _forged("subscription", t.id, plans["pro"]) | {"id": sub.stripe_subscription_id}
-    event = {"id": "evt_lie", "object": "event", "type": "customer.subscription.updated",
-             "created": int(time.time()) + 60, "data": {"object": lie}}
+    event = {
+        "id": "evt_lie",
+        "object": "event",
+        "type": "customer.subscription.updated",
+        "created": int(time.time()) + 60,
+        "data": {"object": lie},
+    }
     signed_post(client, json.dumps(event), stripe_emulator.dispatcher.settings.secret)
     assert process("evt_lie") == ["applied"]
     assert tenant(app, t.id).plan_id == plans["starter"].id
 
 
 def test_paying_after_stripe_ended_the_subscription_ends_dunning_but_not_the_hold(
-        app, client, stripe_emulator, owner, plans, factory, sc):
+    app, client, stripe_emulator, owner, plans, factory, sc
+):
     subscribe(app, client, stripe_emulator, owner, plans["starter"])
     _, t = owner
     inst = factory.instance(t, status="running")
@@ -374,16 +442,22 @@ def test_paying_after_stripe_ended_the_subscription_ends_dunning_but_not_the_hol
     assert rows(app, Instance, Instance.id == inst.id)[0].status == "suspended"  # no plan
 
 
-def test_an_event_whose_task_was_lost_is_queued_again_by_the_catch_up(
-        app, stripe_emulator):
+def test_an_event_whose_task_was_lost_is_queued_again_by_the_catch_up(app, stripe_emulator):
     from datetime import UTC, datetime, timedelta
 
     from railsaas.billing import stripe_events
 
     def setup(s):
-        s.add(StripeEvent(id="evt_lost", type="customer.subscription.updated",
-                          created=datetime.now(UTC), payload={"id": "evt_lost"},
-                          received_at=datetime.now(UTC) - timedelta(hours=1)))
+        s.add(
+            StripeEvent(
+                id="evt_lost",
+                type="customer.subscription.updated",
+                created=datetime.now(UTC),
+                payload={"id": "evt_lost"},
+                received_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
+
     in_system(app, setup)
     assert in_system(app, lambda s: stripe_events.catch_up(s)) == []
     queued = rows(app, OutboxMessage, OutboxMessage.task == "billing.process_stripe_event")
@@ -399,7 +473,9 @@ def test_only_the_owner_starts_a_checkout(app, client, stripe_emulator, owner, p
     login_as(app, client, member)
     page = client.get("/billing").get_data(as_text=True)
     assert "Only the workspace owner can subscribe" in page
-    resp = client.post("/billing/checkout", data={"plan_id": str(plans["starter"].id),
-                                                  "csrf_token": csrf_from(page)})
+    resp = client.post(
+        "/billing/checkout",
+        data={"plan_id": str(plans["starter"].id), "csrf_token": csrf_from(page)},
+    )
     assert resp.status_code == 403
     assert tenant(app, t.id).stripe_customer_id is None

@@ -46,9 +46,13 @@ class WebhookReceiver:
                 with self._lock:
                     self.met += 1
         with self._lock:
-            self.received.append(Received(request.get_data(as_text=True),
-                                          request.headers.get("Stripe-Signature"),
-                                          time.monotonic()))
+            self.received.append(
+                Received(
+                    request.get_data(as_text=True),
+                    request.headers.get("Stripe-Signature"),
+                    time.monotonic(),
+                )
+            )
             failing = self.fail_next > 0
             if failing:
                 self.fail_next -= 1

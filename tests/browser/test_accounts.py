@@ -4,8 +4,9 @@ mail on /dev/mail, log out, log in again. No JavaScript or CSP errors on any pag
 from tests.support.browser import assert_no_horizontal_scroll
 
 
-def test_sign_up_confirm_log_out_and_in_on_a_phone(app, phone, live_server, celery_worker,
-                                                    mail_sink, shot):
+def test_sign_up_confirm_log_out_and_in_on_a_phone(
+    app, phone, live_server, celery_worker, mail_sink, shot
+):
     page = phone
     page.goto(live_server + "/register")
     page.fill("#name", "Margaret Hamilton")

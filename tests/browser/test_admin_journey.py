@@ -27,11 +27,20 @@ def _mrr(page) -> str:
 
 
 def test_admin_imports_a_template_and_sees_mrr_change(
-        app, page, phone, live_server, celery_worker, committed_factory, railway_emulator,
-        stripe_emulator, shot):
+    app,
+    page,
+    phone,
+    live_server,
+    celery_worker,
+    committed_factory,
+    railway_emulator,
+    stripe_emulator,
+    shot,
+):
     plans = make_plans(app)
-    stripe_emulator.configure_webhooks(url=f"{live_server}/api/stripe/webhook",
-                                       retry_base_seconds=0.2)
+    stripe_emulator.configure_webhooks(
+        url=f"{live_server}/api/stripe/webhook", retry_base_seconds=0.2
+    )
     admin, _ = committed_factory.workspace(name="Ops")
     with db.scope(SYSTEM) as s:
         s.get(User, admin.id).role = "admin"
@@ -66,7 +75,10 @@ def test_admin_imports_a_template_and_sees_mrr_change(
     with db.scope(SYSTEM) as s:
         saved = s.query(Template).filter_by(code="ghost").one()
         assert (saved.category, saved.monthly_estimate_cents, saved.is_active) == (
-            "blogs", 750, True)
+            "blogs",
+            750,
+            True,
+        )
 
     # A customer finds it in the catalog at phone width and subscribes.
     _log_in_by_keyboard(phone, live_server, customer.email)

@@ -37,8 +37,9 @@ def test_create_use_and_revoke_a_token_on_a_phone(phone, live_server, committed_
     assert_no_horizontal_scroll(page)
     shot(page, "created")
 
-    api = httpx.get(live_server + "/api/users/profile",
-                    headers={"Authorization": f"Bearer {secret}"})
+    api = httpx.get(
+        live_server + "/api/users/profile", headers={"Authorization": f"Bearer {secret}"}
+    )
     assert api.status_code == 200
 
     page.reload()
@@ -49,8 +50,9 @@ def test_create_use_and_revoke_a_token_on_a_phone(phone, live_server, committed_
     page.wait_for_selector(".token-row-revoked")
     assert_no_horizontal_scroll(page)
     shot(page, "revoked")
-    api = httpx.get(live_server + "/api/users/profile",
-                    headers={"Authorization": f"Bearer {secret}"})
+    api = httpx.get(
+        live_server + "/api/users/profile", headers={"Authorization": f"Bearer {secret}"}
+    )
     assert api.status_code == 401
 
 

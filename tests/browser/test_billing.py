@@ -8,10 +8,12 @@ from tests.support.browser import assert_no_horizontal_scroll
 
 
 def test_a_customer_subscribes_through_hosted_checkout_on_a_phone(
-        app, phone, live_server, celery_worker, committed_factory, stripe_emulator, shot):
+    app, phone, live_server, celery_worker, committed_factory, stripe_emulator, shot
+):
     plans = make_plans(app)
-    stripe_emulator.configure_webhooks(url=f"{live_server}/api/stripe/webhook",
-                                       retry_base_seconds=0.2)
+    stripe_emulator.configure_webhooks(
+        url=f"{live_server}/api/stripe/webhook", retry_base_seconds=0.2
+    )
     user, _ = committed_factory.workspace()
     page = phone
     page.goto(live_server + "/login")

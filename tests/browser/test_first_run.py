@@ -28,20 +28,38 @@ STARTUP_TIMEOUT = 600  # a new virtualenv is most of it
 class MakeDev:
     def __init__(self, checkout: Path):
         self.checkout = checkout
-        self.ports = {"PORT": free_port(), "DEV_RAILWAY_PORT": free_port(),
-                      "DEV_STRIPE_PORT": free_port(), "DEV_SMTP_PORT": free_port(),
-                      "DEV_REDIS_PORT": free_port()}
+        self.ports = {
+            "PORT": free_port(),
+            "DEV_RAILWAY_PORT": free_port(),
+            "DEV_STRIPE_PORT": free_port(),
+            "DEV_SMTP_PORT": free_port(),
+            "DEV_REDIS_PORT": free_port(),
+        }
         self.lines: list[str] = []
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        keep = ("PATH", "HOME", "LANG", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
-                "PIP_CONSTRAINT", "npm_config_registry", "TMPDIR")
+        keep = (
+            "PATH",
+            "HOME",
+            "LANG",
+            "PIP_INDEX_URL",
+            "PIP_EXTRA_INDEX_URL",
+            "PIP_CONSTRAINT",
+            "npm_config_registry",
+            "TMPDIR",
+        )
         env = {k: v for k, v in os.environ.items() if k in keep}
         env.update({k: str(v) for k, v in self.ports.items()})
         self.proc = subprocess.Popen(
-            ["make", "dev"], cwd=self.checkout, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            ["make", "dev"],
+            cwd=self.checkout,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -64,8 +82,9 @@ class MakeDev:
             return None
 
         try:
-            return wait_until(printed, timeout=timeout, interval=0.2,
-                              message=f"`make dev` to print {pattern!r}")
+            return wait_until(
+                printed, timeout=timeout, interval=0.2, message=f"`make dev` to print {pattern!r}"
+            )
         except AssertionError as e:
             tail = "\n".join(self.lines[-60:])
             pytest.fail(f"{e}:\n{tail}")
@@ -95,8 +114,7 @@ def checkout():
     shutil.rmtree(dest, ignore_errors=True)
 
 
-def test_make_dev_from_a_clean_checkout_serves_the_product(checkout, browser, shot,
-                                                           page_errors):
+def test_make_dev_from_a_clean_checkout_serves_the_product(checkout, browser, shot, page_errors):
     dev = MakeDev(checkout)
     dev.start()
     try:
@@ -121,7 +139,11 @@ def test_make_dev_from_a_clean_checkout_serves_the_product(checkout, browser, sh
         code = dev.interrupt()
     # make itself dies of the SIGINT (-2); what matters is that everything it started stops.
     assert code in (0, 2, 130, -signal.SIGINT), "\n".join(dev.lines[-40:])
-    wait_until(lambda: not _processes_under(checkout), timeout=60, interval=0.5,
-               message="every process of the checkout to stop after Ctrl-C")
+    wait_until(
+        lambda: not _processes_under(checkout),
+        timeout=60,
+        interval=0.5,
+        message="every process of the checkout to stop after Ctrl-C",
+    )
     assert any("Stopping" in line for line in dev.lines)
     page_errors.check()

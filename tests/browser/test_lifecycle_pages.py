@@ -45,15 +45,24 @@ def poller(app):
 
 
 def test_deploy_watch_logs_variables_and_delete_in_the_browser(
-        app, live_server, browser, page_errors, shot, celery_worker, committed_factory,
-        railway_emulator, poller):
+    app,
+    live_server,
+    browser,
+    page_errors,
+    shot,
+    celery_worker,
+    committed_factory,
+    railway_emulator,
+    poller,
+):
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
     from railsaas.models import Tenant
     from tests.support.lifecycle import railway_template
 
-    railway_emulator.configure(deploy_seconds=2.0, deploy_jitter=0.0, workflow_seconds=0.3,
-                               log_interval=0.2)
+    railway_emulator.configure(
+        deploy_seconds=2.0, deploy_jitter=0.0, workflow_seconds=0.3, log_interval=0.2
+    )
     plan = committed_factory.plan()
     user, tenant = committed_factory.workspace()
     with db.scope(SYSTEM) as s:
@@ -106,7 +115,11 @@ def test_deploy_watch_logs_variables_and_delete_in_the_browser(
     page.get_by_role("button", name="Delete my-blog").click()
     page.wait_for_url("**/instances/")
     shot(page, "after-delete")
-    wait_until(lambda: not [p for p in railway_emulator.state()["projects"] if not p["deleted"]],
-               timeout=30, interval=0.3, message="the Railway project deleted")
+    wait_until(
+        lambda: not [p for p in railway_emulator.state()["projects"] if not p["deleted"]],
+        timeout=30,
+        interval=0.3,
+        message="the Railway project deleted",
+    )
     context.close()
     page_errors.check()

@@ -23,8 +23,7 @@ def sign_in(app, page, live_server, user) -> None:
     client.environ_base.update({"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": UA})
     login_as(app, client, user)
     cookie = client.get_cookie("session")
-    page.context.add_cookies([{"name": "session", "value": cookie.value,
-                               "url": live_server}])
+    page.context.add_cookies([{"name": "session", "value": cookie.value, "url": live_server}])
 
 
 @pytest.fixture
@@ -51,8 +50,9 @@ def history(app, committed_factory):
     return admin
 
 
-def test_business_metrics_fit_a_phone_and_draw_every_chart(app, live_server, phone_as, shot,
-                                                           history):
+def test_business_metrics_fit_a_phone_and_draw_every_chart(
+    app, live_server, phone_as, shot, history
+):
     sign_in(app, phone_as, live_server, history)
     phone_as.goto(live_server + "/admin/metrics")
     assert phone_as.locator("h1").inner_text() == "Business metrics"
@@ -73,9 +73,12 @@ def test_customer_dashboard_fits_a_phone(app, live_server, phone_as, shot, histo
     from railsaas.models import Membership, Tenant
 
     with db.scope(SYSTEM) as s:
-        owner = s.scalar(select(User).join(Membership, Membership.user_id == User.id)
-                         .join(Tenant, Tenant.id == Membership.tenant_id)
-                         .where(Tenant.slug == "demo-history-01"))
+        owner = s.scalar(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Tenant.slug == "demo-history-01")
+        )
     sign_in(app, phone_as, live_server, owner)
     phone_as.goto(live_server + "/dashboard")
     assert phone_as.locator('[data-testid="stat-spend"]').is_visible()

@@ -8,8 +8,7 @@ def test_landing_page_loads_htmx_and_styles_without_errors(page, live_server, sh
     assert page.locator("h1").first.inner_text()
     # htmx came from static/vendor (no CDN) and initialised under the CSP.
     assert page.evaluate("() => typeof window.htmx === 'object'")
-    assert page.evaluate(
-        "() => getComputedStyle(document.body).fontFamily.length > 0")
+    assert page.evaluate("() => getComputedStyle(document.body).fontFamily.length > 0")
     shot(page, "landing")
 
 
@@ -23,8 +22,9 @@ def test_catalog_fits_a_phone_whatever_the_admin_typed(phone, live_server, commi
     # Names, categories and descriptions are admin (or API) input: one long unbroken word in
     # any of them must wrap rather than push the page wider than a phone.
     word = "x" * 90
-    template = committed_factory.template(name="Long" + word, category="cat" + word,
-                                          description="desc" + word)
+    template = committed_factory.template(
+        name="Long" + word, category="cat" + word, description="desc" + word
+    )
     for path in ("/templates/", f"/templates/{template.id}", "/"):
         phone.goto(live_server + path)
         assert_no_horizontal_scroll(phone)

@@ -19,7 +19,8 @@ def _log_in(page, live_server, email, password):
 
 
 def test_owner_invites_teammate_who_joins_switches_and_cannot_change_things(
-        app, page, phone, live_server, celery_worker, mail_sink, committed_factory, shot):
+    app, page, phone, live_server, celery_worker, mail_sink, committed_factory, shot
+):
     owner, acme = committed_factory.workspace(name="Olivia Owner")
     ghost = committed_factory.template(name="Ghost", description="Publishing platform")
     from railsaas.db import SYSTEM
@@ -91,8 +92,10 @@ def test_owner_invites_teammate_who_joins_switches_and_cannot_change_things(
     shot(mate, "viewer-members")
     # ...and a hand-made request is refused.
     csrf = mate.get_attribute("meta[name=csrf-token]", "content")
-    refused = mate.request.post(live_server + "/members/invite", form={
-        "csrf_token": csrf, "email": "sneaky@example.com", "role": "admin"})
+    refused = mate.request.post(
+        live_server + "/members/invite",
+        form={"csrf_token": csrf, "email": "sneaky@example.com", "role": "admin"},
+    )
     assert refused.status == 403
 
     # ...and a viewer cannot deploy: the catalog offers no button, the route says 403.
@@ -104,8 +107,10 @@ def test_owner_invites_teammate_who_joins_switches_and_cannot_change_things(
     assert_no_horizontal_scroll(mate)
     shot(mate, "viewer-cannot-deploy")
     csrf = mate.get_attribute("meta[name=csrf-token]", "content")
-    refused = mate.request.post(live_server + f"/templates/{ghost.id}/deploy", form={
-        "csrf_token": csrf, "name": "sneaky-blog"})
+    refused = mate.request.post(
+        live_server + f"/templates/{ghost.id}/deploy",
+        form={"csrf_token": csrf, "name": "sneaky-blog"},
+    )
     assert refused.status == 403
     assert mate.request.get(live_server + f"/templates/{ghost.id}/deploy").status == 403
 
@@ -118,6 +123,7 @@ def test_owner_invites_teammate_who_joins_switches_and_cannot_change_things(
     assert page.locator("[data-testid=invitation-row]").count() == 0
     mate_row.locator("select").select_option("member")
     mate_row.locator("text=Change").click()
-    page.locator("[data-testid=member-row][data-email='teammate@example.com']"
-                 "[data-role=member]").wait_for()
+    page.locator(
+        "[data-testid=member-row][data-email='teammate@example.com'][data-role=member]"
+    ).wait_for()
     shot(page, "owner-promoted")

@@ -61,8 +61,12 @@ def serve() -> Iterator[LocalServer]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            request = Request(self.command, self.path, dict(self.headers.items()),
-                              self.rfile.read(length) if length else b"")
+            request = Request(
+                self.command,
+                self.path,
+                dict(self.headers.items()),
+                self.rfile.read(length) if length else b"",
+            )
             state.requests.append(request)
             reply = state.handler(request)
             body, content_type = reply.encoded()
@@ -79,8 +83,9 @@ def serve() -> Iterator[LocalServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state = LocalServer(url=f"http://127.0.0.1:{server.server_port}")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield state
@@ -90,14 +95,21 @@ def serve() -> Iterator[LocalServer]:
         thread.join(timeout=10)
 
 
-def run_script(name: str, *args: str, env: dict[str, str] | None = None,
-               timeout: float = 60) -> subprocess.CompletedProcess:
+def run_script(
+    name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run scripts/deploy/<name> as the workflow does: Python scripts with this interpreter,
     shell scripts directly; `env` is the whole environment (nothing leaks in from ours)."""
     path = SCRIPTS / name
     command = [sys.executable, str(path)] if name.endswith(".py") else [str(path)]
-    return subprocess.run([*command, *args], env=env if env is not None else {},
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [*command, *args],
+        env=env if env is not None else {},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -62,9 +62,12 @@ class FakeRailway:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a run: the fake first on PATH, and nothing else of ours."""
-        return {"PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
-                "HOME": os.environ.get("HOME", "/tmp"), "FAKE_RAILWAY_LOG": str(self.log),
-                **extra}
+        return {
+            "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "FAKE_RAILWAY_LOG": str(self.log),
+            **extra,
+        }
 
 
 @pytest.fixture
@@ -73,18 +76,19 @@ def railway(tmp_path) -> FakeRailway:
 
 
 def up(service: str, environment: str = "production", message: str = MESSAGE) -> list[str]:
-    return ["up", "--ci", "--service", service, "--environment", environment,
-            "--message", message]
+    return ["up", "--ci", "--service", service, "--environment", environment, "--message", message]
 
 
 def deploy(env: dict[str, str], script: Path = SCRIPTS / "railway_deploy.sh"):
-    return subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(
+        [str(script)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_web_then_worker_then_beat_with_the_token_in_the_environment_only(railway):
-    done = deploy(railway.env(RAILWAY_TOKEN=TOKEN, RAILWAY_API_TOKEN=WORKSPACE_TOKEN,
-                              DEPLOY_MESSAGE=MESSAGE))
+    done = deploy(
+        railway.env(RAILWAY_TOKEN=TOKEN, RAILWAY_API_TOKEN=WORKSPACE_TOKEN, DEPLOY_MESSAGE=MESSAGE)
+    )
     assert done.returncode == 0, done.stderr
     assert railway.argvs == [["--version"], up("web"), up("worker"), up("beat")]
     for call in railway.calls:
@@ -97,13 +101,23 @@ def test_web_then_worker_then_beat_with_the_token_in_the_environment_only(railwa
 
 
 def test_names_and_environment_come_from_the_environment(railway):
-    done = deploy(railway.env(
-        RAILWAY_TOKEN=TOKEN, DEPLOY_MESSAGE=MESSAGE, RAILWAY_ENVIRONMENT="staging",
-        RAILWAY_WEB_SERVICE="railsaas-web", RAILWAY_WORKER_SERVICE="railsaas worker",
-        RAILWAY_BEAT_SERVICE="railsaas.beat"))
+    done = deploy(
+        railway.env(
+            RAILWAY_TOKEN=TOKEN,
+            DEPLOY_MESSAGE=MESSAGE,
+            RAILWAY_ENVIRONMENT="staging",
+            RAILWAY_WEB_SERVICE="railsaas-web",
+            RAILWAY_WORKER_SERVICE="railsaas worker",
+            RAILWAY_BEAT_SERVICE="railsaas.beat",
+        )
+    )
     assert done.returncode == 0, done.stderr
-    assert railway.argvs == [["--version"], up("railsaas-web", "staging"),
-                             up("railsaas worker", "staging"), up("railsaas.beat", "staging")]
+    assert railway.argvs == [
+        ["--version"],
+        up("railsaas-web", "staging"),
+        up("railsaas worker", "staging"),
+        up("railsaas.beat", "staging"),
+    ]
 
 
 def test_the_message_names_the_commit_when_none_is_given(railway):
@@ -113,14 +127,18 @@ def test_the_message_names_the_commit_when_none_is_given(railway):
     assert railway.argvs[1] == up("web", message=f"RailSaaS {sha}")
 
 
-@pytest.mark.parametrize(("failing", "deployed"), [
-    ("web", ["web"]),
-    ("worker", ["web", "worker"]),
-    ("beat", ["web", "worker", "beat"]),
-])
+@pytest.mark.parametrize(
+    ("failing", "deployed"),
+    [
+        ("web", ["web"]),
+        ("worker", ["web", "worker"]),
+        ("beat", ["web", "worker", "beat"]),
+    ],
+)
 def test_a_failed_deploy_fails_the_script_and_stops_it(railway, failing, deployed):
-    done = deploy(railway.env(RAILWAY_TOKEN=TOKEN, DEPLOY_MESSAGE=MESSAGE,
-                              FAKE_RAILWAY_FAIL_SERVICE=failing))
+    done = deploy(
+        railway.env(RAILWAY_TOKEN=TOKEN, DEPLOY_MESSAGE=MESSAGE, FAKE_RAILWAY_FAIL_SERVICE=failing)
+    )
     assert done.returncode != 0
     assert railway.argvs == [["--version"], *(up(s) for s in deployed)]
     assert f"deploying '{failing}' failed" in done.stderr
@@ -141,12 +159,15 @@ def test_a_missing_cli_is_a_clear_failure(railway, tmp_path):
     assert railway.calls == []
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("RAILWAY_WEB_SERVICE", "--detach"),
-    ("RAILWAY_WORKER_SERVICE", " worker"),
-    ("RAILWAY_ENVIRONMENT", "-e"),
-    ("RAILWAY_BEAT_SERVICE", "beat;rm"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RAILWAY_WEB_SERVICE", "--detach"),
+        ("RAILWAY_WORKER_SERVICE", " worker"),
+        ("RAILWAY_ENVIRONMENT", "-e"),
+        ("RAILWAY_BEAT_SERVICE", "beat;rm"),
+    ],
+)
 def test_option_like_or_odd_names_are_refused(railway, variable, value):
     done = deploy(railway.env(RAILWAY_TOKEN=TOKEN, **{variable: value}))
     assert done.returncode != 0
@@ -166,8 +187,12 @@ def test_dry_run_prints_the_exact_commands_and_runs_nothing(railway):
     assert done.returncode == 0, done.stderr
     printed = [shlex.split(line[2:]) for line in done.stdout.splitlines()]
     assert all(line.startswith("+ ") for line in done.stdout.splitlines())
-    assert printed == [["railway", "--version"], ["railway", *up("web")],
-                       ["railway", *up("worker")], ["railway", *up("beat")]]
+    assert printed == [
+        ["railway", "--version"],
+        ["railway", *up("web")],
+        ["railway", *up("worker")],
+        ["railway", *up("beat")],
+    ]
     assert railway.calls == []
     assert "RAILWAY_TOKEN is not set (dry run: continuing)" in done.stderr
 
@@ -177,8 +202,9 @@ def test_the_migrations_run_before_anything_else_is_deployed():
     command, run by Railway in its own network before the new web takes traffic."""
     config = json.loads((ROOT / "railway.json").read_text())
     assert config["deploy"]["preDeployCommand"] == ["alembic upgrade head"]
-    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines()
-                    if line.strip())
+    procfile = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
+    )
     assert procfile["release"] == "alembic upgrade head"
     for name in ("railway-worker.json", "railway-beat.json"):
         assert "preDeployCommand" not in json.loads((ROOT / "deploy" / name).read_text())["deploy"]
@@ -193,10 +219,13 @@ def _copy_with_config(tmp_path: Path, config: dict) -> Path:
     return script
 
 
-@pytest.mark.parametrize("deploy_section", [
-    {"startCommand": "gunicorn wsgi:app"},
-    {"preDeployCommand": ["python -c 'pass'"], "startCommand": "gunicorn wsgi:app"},
-])
+@pytest.mark.parametrize(
+    "deploy_section",
+    [
+        {"startCommand": "gunicorn wsgi:app"},
+        {"preDeployCommand": ["python -c 'pass'"], "startCommand": "gunicorn wsgi:app"},
+    ],
+)
 def test_without_the_migration_pre_deploy_command_it_refuses(railway, tmp_path, deploy_section):
     script = _copy_with_config(tmp_path, {"deploy": deploy_section})
     done = deploy(railway.env(RAILWAY_TOKEN=TOKEN), script)
@@ -235,17 +264,26 @@ def evaluate(value: str, context: dict[str, dict[str, str]]) -> str:
 def deploy_step_environment(vars_: dict[str, str]) -> tuple[str, dict[str, str]]:
     job = load_workflow()["jobs"]["deploy"]
     [step] = [s for s in job["steps"] if "railway_deploy.sh" in s.get("run", "")]
-    context = {"vars": vars_, "secrets": {"RAILWAY_TOKEN": TOKEN},
-               "github": {"sha": "feedface" * 5, "run_id": "4711"}}
+    context = {
+        "vars": vars_,
+        "secrets": {"RAILWAY_TOKEN": TOKEN},
+        "github": {"sha": "feedface" * 5, "run_id": "4711"},
+    }
     env = {k: evaluate(v, context) for k, v in {**job["env"], **step["env"]}.items()}
     return step["run"], env
 
 
 def run_step(run: str, env: dict[str, str]):
     # As GitHub runs a `run:` step: bash -e -o pipefail, in the checkout.
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", run],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", run],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_the_deploy_jobs_step_with_default_variables(railway):
@@ -253,27 +291,43 @@ def test_the_deploy_jobs_step_with_default_variables(railway):
     done = run_step(run, railway.env(**env))
     assert done.returncode == 0, done.stderr
     message = f"RailSaaS {'feedface' * 5} (GitHub Actions run 4711)"
-    assert railway.argvs == [["--version"], up("web", message=message),
-                             up("worker", message=message), up("beat", message=message)]
+    assert railway.argvs == [
+        ["--version"],
+        up("web", message=message),
+        up("worker", message=message),
+        up("beat", message=message),
+    ]
     assert {c["RAILWAY_TOKEN"] for c in railway.calls} == {TOKEN}
 
 
 def test_the_deploy_jobs_step_with_repository_variables_set(railway):
-    run, env = deploy_step_environment({
-        "RAILWAY_ENVIRONMENT": "prod-eu", "RAILWAY_WEB_SERVICE": "app",
-        "RAILWAY_WORKER_SERVICE": "jobs", "RAILWAY_BEAT_SERVICE": "scheduler"})
+    run, env = deploy_step_environment(
+        {
+            "RAILWAY_ENVIRONMENT": "prod-eu",
+            "RAILWAY_WEB_SERVICE": "app",
+            "RAILWAY_WORKER_SERVICE": "jobs",
+            "RAILWAY_BEAT_SERVICE": "scheduler",
+        }
+    )
     done = run_step(run, railway.env(DRY_RUN="1", **env))
     assert done.returncode == 0, done.stderr
     message = f"RailSaaS {'feedface' * 5} (GitHub Actions run 4711)"
     printed = [shlex.split(line[2:]) for line in done.stdout.splitlines()]
     assert printed == [["railway", "--version"]] + [
-        ["railway", *up(service, "prod-eu", message)] for service in ("app", "jobs", "scheduler")]
+        ["railway", *up(service, "prod-eu", message)] for service in ("app", "jobs", "scheduler")
+    ]
     assert railway.calls == []
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None,
-                    reason="shellcheck is not installed (apt-get install -y shellcheck)")
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None,
+    reason="shellcheck is not installed (apt-get install -y shellcheck)",
+)
 def test_the_script_passes_shellcheck():
-    done = subprocess.run(["shellcheck", "--severity=style", str(SCRIPTS / "railway_deploy.sh")],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["shellcheck", "--severity=style", str(SCRIPTS / "railway_deploy.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -23,16 +23,29 @@ def github_api(request: Request) -> Reply:
 
 
 def env_for(server, **extra: str) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", ""), "GITHUB_TOKEN": TOKEN,
-            "GITHUB_API_URL": server.url, "GITHUB_REPOSITORY": "acme/railsaas",
-            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "777", **extra}
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_API_URL": server.url,
+        "GITHUB_REPOSITORY": "acme/railsaas",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "777",
+        **extra,
+    }
 
 
 def test_create_makes_a_deployment_of_exactly_this_commit(local_server, tmp_path):
     local_server.handler = github_api
     outputs = tmp_path / "github_output"
-    done = run_script("github_deployment.py", "create", "--environment", "production",
-                      "--ref", SHA, env=env_for(local_server, GITHUB_OUTPUT=str(outputs)))
+    done = run_script(
+        "github_deployment.py",
+        "create",
+        "--environment",
+        "production",
+        "--ref",
+        SHA,
+        env=env_for(local_server, GITHUB_OUTPUT=str(outputs)),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "4242"
     assert outputs.read_text() == "deployment_id=4242\n"
@@ -40,43 +53,64 @@ def test_create_makes_a_deployment_of_exactly_this_commit(local_server, tmp_path
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Accept"] == "application/vnd.github+json"
     assert request.json() == {
-        "ref": SHA, "environment": "production", "description": "Railway: web, worker and beat",
-        "auto_merge": False, "required_contexts": [], "production_environment": True}
+        "ref": SHA,
+        "environment": "production",
+        "description": "Railway: web, worker and beat",
+        "auto_merge": False,
+        "required_contexts": [],
+        "production_environment": True,
+    }
     assert TOKEN not in done.stdout + done.stderr
 
 
 def test_the_ref_defaults_to_github_sha(local_server):
     local_server.handler = github_api
-    done = run_script("github_deployment.py", "create",
-                      env=env_for(local_server, GITHUB_SHA=SHA))
+    done = run_script("github_deployment.py", "create", env=env_for(local_server, GITHUB_SHA=SHA))
     assert done.returncode == 0, done.stderr
     assert local_server.requests[0].json()["ref"] == SHA
 
 
-@pytest.mark.parametrize(("given", "state"), [
-    ("success", "success"), ("failure", "failure"), ("cancelled", "error"),
-    ("in_progress", "in_progress"),
-])
+@pytest.mark.parametrize(
+    ("given", "state"),
+    [
+        ("success", "success"),
+        ("failure", "failure"),
+        ("cancelled", "error"),
+        ("in_progress", "in_progress"),
+    ],
+)
 def test_status_maps_the_job_status_to_a_deployment_state(local_server, given, state):
     local_server.handler = github_api
-    done = run_script("github_deployment.py", "status", "--deployment-id", "4242",
-                      "--state", given, "--environment-url", "https://railsaas.example.com",
-                      "--description", "web, worker and beat: " + given,
-                      env=env_for(local_server))
+    done = run_script(
+        "github_deployment.py",
+        "status",
+        "--deployment-id",
+        "4242",
+        "--state",
+        given,
+        "--environment-url",
+        "https://railsaas.example.com",
+        "--description",
+        "web, worker and beat: " + given,
+        env=env_for(local_server),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"deployment 4242: {state}"
     [request] = local_server.requests
     assert request.path == "/repos/acme/railsaas/deployments/4242/statuses"
     assert request.json() == {
-        "state": state, "auto_inactive": True,
+        "state": state,
+        "auto_inactive": True,
         "environment_url": "https://railsaas.example.com",
         "log_url": "https://github.com/acme/railsaas/actions/runs/777",
-        "description": "web, worker and beat: " + given}
+        "description": "web, worker and beat: " + given,
+    }
 
 
 def test_an_api_error_fails_with_githubs_message_and_no_token(local_server):
     local_server.handler = lambda request: Reply(
-        403, {"message": "Resource not accessible by integration"})
+        403, {"message": "Resource not accessible by integration"}
+    )
     done = run_script("github_deployment.py", "create", "--ref", SHA, env=env_for(local_server))
     assert done.returncode == 1
     assert "HTTP 403" in done.stderr

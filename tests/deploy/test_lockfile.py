@@ -15,15 +15,20 @@ UV = [sys.executable, "-m", "uv"]
 
 def _check(project: Path) -> subprocess.CompletedProcess:
     # --offline: a lock that satisfies pyproject.toml is validated from the lock alone.
-    return subprocess.run([*UV, "lock", "--check", "--offline", "--project", str(project)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*UV, "lock", "--check", "--offline", "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_uv_lock_matches_pyproject():
     result = _check(ROOT)
     assert result.returncode == 0, (
         "uv.lock is out of date with pyproject.toml: run `make` (or `uv lock`) and commit "
-        f"uv.lock\n{result.stderr}")
+        f"uv.lock\n{result.stderr}"
+    )
 
 
 def test_a_dependency_added_without_relocking_is_caught(tmp_path):
@@ -31,7 +36,7 @@ def test_a_dependency_added_without_relocking_is_caught(tmp_path):
         shutil.copy(ROOT / name, tmp_path / name)
     pyproject = tmp_path / "pyproject.toml"
     text = pyproject.read_text()
-    pyproject.write_text(text.replace('dependencies = [\n', 'dependencies = [\n    "six",\n', 1))
+    pyproject.write_text(text.replace("dependencies = [\n", 'dependencies = [\n    "six",\n', 1))
     assert _check(tmp_path).returncode != 0
 
 

@@ -43,8 +43,14 @@ def test_blank_webhook_secrets_count_as_unset(local_server):
 
 def test_slack_gets_a_text_message_with_the_links(local_server):
     local_server.handler = lambda request: Reply(200, "ok", "text/plain")
-    done = notify("--status", "success", "--url", APP,
-                  SLACK_WEBHOOK_URL=local_server.url + SLACK_PATH, **GITHUB)
+    done = notify(
+        "--status",
+        "success",
+        "--url",
+        APP,
+        SLACK_WEBHOOK_URL=local_server.url + SLACK_PATH,
+        **GITHUB,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Slack notified (HTTP 200)" in done.stdout
     [request] = local_server.requests
@@ -52,8 +58,10 @@ def test_slack_gets_a_text_message_with_the_links(local_server):
     assert request.headers["Content-Type"] == "application/json"
     text = request.json()["text"]
     assert text.startswith(":white_check_mark: RailSaaS deploy to *production* succeeded")
-    assert "commit <https://github.com/acme/railsaas/commit/" + GITHUB["GITHUB_SHA"] \
-        + "|0123456789ab>" in text
+    assert (
+        "commit <https://github.com/acme/railsaas/commit/" + GITHUB["GITHUB_SHA"] + "|0123456789ab>"
+        in text
+    )
     assert "by octo-dev" in text
     assert f"<{APP}|{APP}>" in text
     assert "<https://github.com/acme/railsaas/actions/runs/987654321|workflow run>" in text
@@ -61,8 +69,14 @@ def test_slack_gets_a_text_message_with_the_links(local_server):
 
 def test_discord_gets_content_that_pings_nobody(local_server):
     local_server.handler = lambda request: Reply(204, b"")
-    done = notify("--status", "failure", "--url", APP,
-                  DISCORD_WEBHOOK_URL=local_server.url + DISCORD_PATH, **GITHUB)
+    done = notify(
+        "--status",
+        "failure",
+        "--url",
+        APP,
+        DISCORD_WEBHOOK_URL=local_server.url + DISCORD_PATH,
+        **GITHUB,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Discord notified (HTTP 204)" in done.stdout
     [request] = local_server.requests
@@ -71,8 +85,9 @@ def test_discord_gets_content_that_pings_nobody(local_server):
     assert payload["username"] == "RailSaaS deploy"
     assert payload["allowed_mentions"] == {"parse": []}
     content = payload["content"]
-    assert content.splitlines()[0] == ("❌ RailSaaS deploy to **production** FAILED "
-                                       "(commit `0123456789ab` by octo-dev)")
+    assert content.splitlines()[0] == (
+        "❌ RailSaaS deploy to **production** FAILED (commit `0123456789ab` by octo-dev)"
+    )
     assert APP in content
     assert "Workflow run: <https://github.com/acme/railsaas/actions/runs/987654321>" in content
     assert len(content) <= 2000
@@ -80,9 +95,14 @@ def test_discord_gets_content_that_pings_nobody(local_server):
 
 def test_both_webhooks_are_notified(local_server):
     local_server.handler = lambda request: Reply(200, "ok", "text/plain")
-    done = notify("--status", "cancelled", "--environment", "staging",
-                  SLACK_WEBHOOK_URL=local_server.url + SLACK_PATH,
-                  DISCORD_WEBHOOK_URL=local_server.url + DISCORD_PATH)
+    done = notify(
+        "--status",
+        "cancelled",
+        "--environment",
+        "staging",
+        SLACK_WEBHOOK_URL=local_server.url + SLACK_PATH,
+        DISCORD_WEBHOOK_URL=local_server.url + DISCORD_PATH,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(r.path for r in local_server.requests) == sorted([SLACK_PATH, DISCORD_PATH])
     slack = next(r for r in local_server.requests if r.path == SLACK_PATH).json()
@@ -91,8 +111,13 @@ def test_both_webhooks_are_notified(local_server):
 
 def test_slack_control_characters_in_names_are_escaped(local_server):
     local_server.handler = lambda request: Reply(200, "ok", "text/plain")
-    done = notify("--status", "success", "--environment", "prod<!channel>&co",
-                  SLACK_WEBHOOK_URL=local_server.url + SLACK_PATH)
+    done = notify(
+        "--status",
+        "success",
+        "--environment",
+        "prod<!channel>&co",
+        SLACK_WEBHOOK_URL=local_server.url + SLACK_PATH,
+    )
     assert done.returncode == 0
     text = local_server.requests[0].json()["text"]
     assert "*prod&lt;!channel&gt;&amp;co*" in text
@@ -121,10 +146,13 @@ def test_an_unreachable_webhook_fails_without_printing_it():
 
 
 def test_one_failed_webhook_does_not_stop_the_other(local_server):
-    local_server.handler = lambda request: Reply(
-        500 if request.path == SLACK_PATH else 204, b"")
-    done = notify("--status", "success", SLACK_WEBHOOK_URL=local_server.url + SLACK_PATH,
-                  DISCORD_WEBHOOK_URL=local_server.url + DISCORD_PATH)
+    local_server.handler = lambda request: Reply(500 if request.path == SLACK_PATH else 204, b"")
+    done = notify(
+        "--status",
+        "success",
+        SLACK_WEBHOOK_URL=local_server.url + SLACK_PATH,
+        DISCORD_WEBHOOK_URL=local_server.url + DISCORD_PATH,
+    )
     assert done.returncode == 1
     assert "Slack webhook answered HTTP 500" in done.stdout
     assert "Discord notified (HTTP 204)" in done.stdout
@@ -133,8 +161,7 @@ def test_one_failed_webhook_does_not_stop_the_other(local_server):
 def test_a_non_http_webhook_is_refused():
     done = notify("--status", "success", SLACK_WEBHOOK_URL="file:///etc/hostname")
     assert done.returncode == 1
-    assert "Slack webhook failed: ValueError: the webhook URL is not an http(s) URL" \
-        in done.stdout
+    assert "Slack webhook failed: ValueError: the webhook URL is not an http(s) URL" in done.stdout
 
 
 def test_an_unknown_status_is_a_usage_error():

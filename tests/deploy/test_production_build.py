@@ -73,16 +73,30 @@ def _run(command: str, cwd: Path, env: dict[str, str], log: Path) -> None:
     with log.open("a") as out:
         out.write(f"\n$ {command}\n")
         out.flush()
-        result = subprocess.run(["sh", "-c", command], cwd=cwd, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, timeout=400, check=False)
+        result = subprocess.run(
+            ["sh", "-c", command],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=400,
+            check=False,
+        )
     assert result.returncode == 0, f"`{command}` failed:\n{log.read_text()[-4000:]}"
 
 
 def _checkout(destination: Path) -> None:
     """What `railway up` uploads: the working tree minus what .gitignore lists."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                            "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
@@ -98,13 +112,21 @@ def production(servers, tmp_path_factory):
     logs.mkdir()
     _checkout(app_dir)
     uv_bin = str(Path(sys.executable).parent)
-    build_env = {**os.environ, "PATH": f"{app_dir}/.venv/bin:{uv_bin}:{os.environ['PATH']}",
-                 "UV_PYTHON_DOWNLOADS": "never", "UV_LINK_MODE": "copy",
-                 "VIRTUAL_ENV": str(app_dir / ".venv")}
+    build_env = {
+        **os.environ,
+        "PATH": f"{app_dir}/.venv/bin:{uv_bin}:{os.environ['PATH']}",
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_LINK_MODE": "copy",
+        "VIRTUAL_ENV": str(app_dir / ".venv"),
+    }
     build_env.pop("PYTHONPATH", None)
     started = time.monotonic()
-    _run(f"{sys.executable} -m uv venv --python {sys.executable} .venv", app_dir, build_env,
-         logs / "build.log")
+    _run(
+        f"{sys.executable} -m uv venv --python {sys.executable} .venv",
+        app_dir,
+        build_env,
+        logs / "build.log",
+    )
     _run(PROVIDER_INSTALL, app_dir, build_env, logs / "build.log")
     for command in _build_commands():
         _run(command, app_dir, build_env, logs / "build.log")
@@ -114,11 +136,15 @@ def production(servers, tmp_path_factory):
     dbadmin.create_database(servers.admin_url, database, drop_first=True)
     port = _free_port()
     env = {
-        "PATH": build_env["PATH"], "HOME": str(work), "LANG": "C.UTF-8", "PORT": str(port),
+        "PATH": build_env["PATH"],
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "PORT": str(port),
         "DEBUG": "0",
         "DATABASE_URL": dbadmin.with_database(servers.admin_url, database),
         "REDIS_URL": servers.redis_url,
-        "SECRET_KEY": secrets.token_urlsafe(48), "JWT_SECRET": secrets.token_urlsafe(48),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_SECRET": secrets.token_urlsafe(48),
         "RAILWAY_WEBHOOK_SECRET": secrets.token_urlsafe(48),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(32),
         # The database logins are cluster-wide: keep the passwords the test suite gave them.
@@ -127,7 +153,8 @@ def production(servers, tmp_path_factory):
         "SYSTEM_DB_PASSWORD": os.environ["SYSTEM_DB_PASSWORD"],
         "RAILWAY_API_URL": f"http://127.0.0.1:{_free_port()}/graphql/v2",  # nothing there
         "STRIPE_API_BASE": f"http://127.0.0.1:{_free_port()}",
-        "WEB_CONCURRENCY": "1", "WORKER_CONCURRENCY": "1",
+        "WEB_CONCURRENCY": "1",
+        "WORKER_CONCURRENCY": "1",
     }
     procfile = _procfile()
     _run(procfile["release"], app_dir, env, logs / "release.log")
@@ -139,11 +166,21 @@ def production(servers, tmp_path_factory):
             out = (logs / f"{name}.log").open("w")
             outputs.append(out)
             processes[name] = subprocess.Popen(
-                ["sh", "-c", procfile[name]], cwd=app_dir, env=env, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        yield {"url": f"http://127.0.0.1:{port}", "database_url": env["DATABASE_URL"],
-               "app_dir": app_dir, "logs": logs, "processes": processes,
-               "build_seconds": build_seconds}
+                ["sh", "-c", procfile[name]],
+                cwd=app_dir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "database_url": env["DATABASE_URL"],
+            "app_dir": app_dir,
+            "logs": logs,
+            "processes": processes,
+            "build_seconds": build_seconds,
+        }
     finally:
         for proc in processes.values():
             with_group(proc, signal.SIGTERM)
@@ -177,8 +214,9 @@ def _alive(production) -> None:
 
 def test_the_build_installs_no_dev_dependency(production):
     venv = production["app_dir"] / ".venv"
-    installed = {p.name.split("-")[0].lower() for p in venv.glob("lib/python*/site-packages/"
-                                                                   "*.dist-info")}
+    installed = {
+        p.name.split("-")[0].lower() for p in venv.glob("lib/python*/site-packages/*.dist-info")
+    }
     assert {"gunicorn", "celery", "railsaas"} <= installed
     assert not installed & {"pytest", "ruff", "playwright", "schemathesis", "pgserver"}
     # Installed as a wheel (not editable), with the vendor files npm copied in before it.
@@ -213,18 +251,26 @@ def test_beat_schedules_and_the_worker_runs_a_task(production):
     engine = dbadmin.admin_engine(production["database_url"])
     try:
         with engine.begin() as conn:
-            row_id = conn.scalar(text(
-                "INSERT INTO outbox (task, args, created_at) "
-                "VALUES ('outbox.sweep', '{}', now() - interval '1 minute') RETURNING id"))
+            row_id = conn.scalar(
+                text(
+                    "INSERT INTO outbox (task, args, created_at) "
+                    "VALUES ('outbox.sweep', '{}', now() - interval '1 minute') RETURNING id"
+                )
+            )
 
         def dispatched():
             _alive(production)
             with engine.connect() as conn:
-                return conn.scalar(text("SELECT dispatched_at FROM outbox WHERE id = :id"),
-                                   {"id": row_id}) is not None
+                return (
+                    conn.scalar(
+                        text("SELECT dispatched_at FROM outbox WHERE id = :id"), {"id": row_id}
+                    )
+                    is not None
+                )
 
-        wait_until(dispatched, timeout=120, interval=2,
-                   message="beat's outbox sweep, run by the worker")
+        wait_until(
+            dispatched, timeout=120, interval=2, message="beat's outbox sweep, run by the worker"
+        )
     finally:
         engine.dispose()
     assert "outbox.sweep" in (production["logs"] / "worker.log").read_text()

@@ -22,11 +22,19 @@ LOGIN = """<!doctype html><html><head><title>Log in</title></head><body>
 CATALOG = """<!doctype html><html><body><h1>Templates</h1>
 <form class="catalog-filter" role="search" method="get"><input type="search" name="q"></form>
 <div id="catalog-results"><div class="grid-cards"></div></div></body></html>"""
-READY = {"status": "ready", "checks": {"database": {"ok": True, "ms": 1.2},
-                                       "redis": {"ok": True, "ms": 0.4},
-                                       "broker": {"ok": True, "ms": 0.5}}}
-OPENAPI = {"openapi": "3.1.0", "info": {"title": "RailSaaS API", "version": "1"},
-           "paths": {"/api/templates": {"get": {}}, "/api/instances": {"get": {}}}}
+READY = {
+    "status": "ready",
+    "checks": {
+        "database": {"ok": True, "ms": 1.2},
+        "redis": {"ok": True, "ms": 0.4},
+        "broker": {"ok": True, "ms": 0.5},
+    },
+}
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "RailSaaS API", "version": "1"},
+    "paths": {"/api/templates": {"get": {}}, "/api/instances": {"get": {}}},
+}
 
 
 def healthy(overrides: dict[str, Reply] | None = None):
@@ -47,8 +55,9 @@ def healthy(overrides: dict[str, Reply] | None = None):
 
 def smoke(url: str, *args: str):
     env = {"PATH": os.environ.get("PATH", "")}
-    return run_script("smoke_test.py", url, "--interval", "0.05", "--request-timeout", "5",
-                      *args, env=env)
+    return run_script(
+        "smoke_test.py", url, "--interval", "0.05", "--request-timeout", "5", *args, env=env
+    )
 
 
 def test_a_healthy_deployment_passes(local_server):
@@ -71,37 +80,87 @@ def test_the_url_may_come_from_the_environment_and_end_with_a_slash(local_server
 
 
 BROKEN = [
-    pytest.param({"/readyz": Reply(503, {"status": "unavailable", "checks": {
-        "database": {"ok": True, "ms": 1}, "redis": {"ok": False, "ms": 2000,
-                                                     "error": "timeout"}}})},
-                 "/readyz: HTTP 503: failing redis", id="readyz-503"),
-    pytest.param({"/readyz": Reply(200, {"status": "starting"})},
-                 "/readyz: status is 'starting'", id="readyz-not-ready"),
-    pytest.param({"/readyz": Reply(502, "<html>Application failed to respond</html>")},
-                 "/readyz: HTTP 502", id="readyz-edge-502"),
-    pytest.param({"/login": Reply(200, "<html><body><h1>Log in</h1></body></html>")},
-                 "/login: no sign-in form", id="login-without-form"),
-    pytest.param({"/login": Reply(200, LOGIN.replace('type="password"', 'type="text"'))},
-                 "/login: no sign-in form", id="login-without-password-field"),
-    pytest.param({"/login": Reply(200, LOGIN.replace('method="post"', 'method="get"'))},
-                 "/login: no sign-in form", id="login-form-not-post"),
-    pytest.param({"/login": Reply(500, "<h1>Internal Server Error</h1>")},
-                 "/login: HTTP 500, expected 200", id="login-500"),
-    pytest.param({"/templates/": Reply(500, "<h1>Internal Server Error</h1>")},
-                 "/templates/: HTTP 500, expected 200", id="catalog-500"),
-    pytest.param({"/templates/": Reply(200, "<html><body>Templates</body></html>")},
-                 "/templates/: the page has no catalog results list", id="catalog-empty-page"),
-    pytest.param({"/templates/": Reply(200, {"templates": []})},
-                 "/templates/: Content-Type application/json, expected text/html",
-                 id="catalog-not-html"),
-    pytest.param({"/api/openapi.json": Reply(200, "<html>Not JSON</html>")},
-                 "/api/openapi.json: not JSON", id="openapi-not-json"),
-    pytest.param({"/api/openapi.json": Reply(200, {"swagger": "2.0", "paths": {"/a": {}}})},
-                 "/api/openapi.json: openapi is '', expected 3.x", id="openapi-swagger-2"),
-    pytest.param({"/api/openapi.json": Reply(200, {"openapi": "3.1.0", "paths": {}})},
-                 "/api/openapi.json: the document has no paths", id="openapi-no-paths"),
-    pytest.param({"/api/openapi.json": Reply(404, "<h1>Not found</h1>")},
-                 "/api/openapi.json: HTTP 404, expected 200", id="openapi-404"),
+    pytest.param(
+        {
+            "/readyz": Reply(
+                503,
+                {
+                    "status": "unavailable",
+                    "checks": {
+                        "database": {"ok": True, "ms": 1},
+                        "redis": {"ok": False, "ms": 2000, "error": "timeout"},
+                    },
+                },
+            )
+        },
+        "/readyz: HTTP 503: failing redis",
+        id="readyz-503",
+    ),
+    pytest.param(
+        {"/readyz": Reply(200, {"status": "starting"})},
+        "/readyz: status is 'starting'",
+        id="readyz-not-ready",
+    ),
+    pytest.param(
+        {"/readyz": Reply(502, "<html>Application failed to respond</html>")},
+        "/readyz: HTTP 502",
+        id="readyz-edge-502",
+    ),
+    pytest.param(
+        {"/login": Reply(200, "<html><body><h1>Log in</h1></body></html>")},
+        "/login: no sign-in form",
+        id="login-without-form",
+    ),
+    pytest.param(
+        {"/login": Reply(200, LOGIN.replace('type="password"', 'type="text"'))},
+        "/login: no sign-in form",
+        id="login-without-password-field",
+    ),
+    pytest.param(
+        {"/login": Reply(200, LOGIN.replace('method="post"', 'method="get"'))},
+        "/login: no sign-in form",
+        id="login-form-not-post",
+    ),
+    pytest.param(
+        {"/login": Reply(500, "<h1>Internal Server Error</h1>")},
+        "/login: HTTP 500, expected 200",
+        id="login-500",
+    ),
+    pytest.param(
+        {"/templates/": Reply(500, "<h1>Internal Server Error</h1>")},
+        "/templates/: HTTP 500, expected 200",
+        id="catalog-500",
+    ),
+    pytest.param(
+        {"/templates/": Reply(200, "<html><body>Templates</body></html>")},
+        "/templates/: the page has no catalog results list",
+        id="catalog-empty-page",
+    ),
+    pytest.param(
+        {"/templates/": Reply(200, {"templates": []})},
+        "/templates/: Content-Type application/json, expected text/html",
+        id="catalog-not-html",
+    ),
+    pytest.param(
+        {"/api/openapi.json": Reply(200, "<html>Not JSON</html>")},
+        "/api/openapi.json: not JSON",
+        id="openapi-not-json",
+    ),
+    pytest.param(
+        {"/api/openapi.json": Reply(200, {"swagger": "2.0", "paths": {"/a": {}}})},
+        "/api/openapi.json: openapi is '', expected 3.x",
+        id="openapi-swagger-2",
+    ),
+    pytest.param(
+        {"/api/openapi.json": Reply(200, {"openapi": "3.1.0", "paths": {}})},
+        "/api/openapi.json: the document has no paths",
+        id="openapi-no-paths",
+    ),
+    pytest.param(
+        {"/api/openapi.json": Reply(404, "<h1>Not found</h1>")},
+        "/api/openapi.json: HTTP 404, expected 200",
+        id="openapi-404",
+    ),
 ]
 
 
@@ -176,6 +235,9 @@ def test_it_runs_on_the_standard_library_alone():
     done = run_script("smoke_test.py", "--help", env={})
     assert done.returncode == 0
     source = (SCRIPTS / "smoke_test.py").read_text()
-    imported = {line.split()[1].split(".")[0] for line in source.splitlines()
-                if line.startswith(("import ", "from "))}
+    imported = {
+        line.split()[1].split(".")[0]
+        for line in source.splitlines()
+        if line.startswith(("import ", "from "))
+    }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

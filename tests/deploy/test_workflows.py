@@ -35,9 +35,19 @@ def lint(files: list[Path], cwd: Path = ROOT) -> subprocess.CompletedProcess:
     shellcheck = shutil.which("shellcheck") or ""
     config = cwd / ".github" / "actionlint.yaml"
     return subprocess.run(
-        [actionlint(), "-no-color", f"-config-file={config}", f"-shellcheck={shellcheck}",
-         *map(str, files)],
-        cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+        [
+            actionlint(),
+            "-no-color",
+            f"-config-file={config}",
+            f"-shellcheck={shellcheck}",
+            *map(str, files),
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_there_are_workflows():
@@ -167,7 +177,7 @@ def test_the_deploy_job_does_its_steps_in_order(workflow):
         steps_running(job, "github_deployment.py create")[0],
         steps_running(job, "scripts/deploy/railway_deploy.sh")[0],
         steps_running(job, "scripts/deploy/smoke_test.py")[0],
-        steps_running(job, "github_deployment.py status --deployment-id \"$DEPLOYMENT_ID\"")[0],
+        steps_running(job, 'github_deployment.py status --deployment-id "$DEPLOYMENT_ID"')[0],
         steps_running(job, "scripts/deploy/notify.py")[0],
     ]
     assert order == sorted(order)
@@ -189,13 +199,16 @@ def test_the_railway_cli_comes_from_npm_at_a_pinned_version(workflow):
 
 def test_secrets_come_from_the_repository_never_literals(workflow):
     job = workflow["jobs"]["deploy"]
-    secret_env = {"RAILWAY_TOKEN": "${{ secrets.RAILWAY_TOKEN }}",
-                  "SLACK_WEBHOOK_URL": "${{ secrets.SLACK_WEBHOOK_URL }}",
-                  "DISCORD_WEBHOOK_URL": "${{ secrets.DISCORD_WEBHOOK_URL }}",
-                  "GITHUB_TOKEN": "${{ github.token }}"}
+    secret_env = {
+        "RAILWAY_TOKEN": "${{ secrets.RAILWAY_TOKEN }}",
+        "SLACK_WEBHOOK_URL": "${{ secrets.SLACK_WEBHOOK_URL }}",
+        "DISCORD_WEBHOOK_URL": "${{ secrets.DISCORD_WEBHOOK_URL }}",
+        "GITHUB_TOKEN": "${{ github.token }}",
+    }
     seen = set()
     for scope in [workflow.get("env", {}), job.get("env", {})] + [
-            s.get("env", {}) for j in workflow["jobs"].values() for s in j["steps"]]:
+        s.get("env", {}) for j in workflow["jobs"].values() for s in j["steps"]
+    ]:
         for name, value in scope.items():
             if name in secret_env:
                 assert value == secret_env[name], f"{name} must be {secret_env[name]}"
@@ -207,8 +220,13 @@ def test_secrets_come_from_the_repository_never_literals(workflow):
     assert "RAILWAY_TOKEN" not in job["env"]
     # Nothing secret-looking is written into the workflow itself.
     text = (WORKFLOWS / "ci.yml").read_text()
-    for pattern in (r"xox[bap]-", r"hooks\.slack\.com", r"discord(app)?\.com/api/webhooks",
-                    r"gh[ps]_[A-Za-z0-9]", r"--token"):
+    for pattern in (
+        r"xox[bap]-",
+        r"hooks\.slack\.com",
+        r"discord(app)?\.com/api/webhooks",
+        r"gh[ps]_[A-Za-z0-9]",
+        r"--token",
+    ):
         assert not re.search(pattern, text), pattern
 
 

@@ -54,7 +54,8 @@ def test_readme_lists_every_setting():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert settings_table() in readme, (
         "README's settings table is stale: run `.venv/bin/python -m railsaas.config "
-        "--update-readme`")
+        "--update-readme`"
+    )
 
 
 def test_client_ip_comes_from_the_trusted_proxy_hop_only(servers):
@@ -74,8 +75,7 @@ def test_client_ip_comes_from_the_trusted_proxy_hop_only(servers):
     assert resp.text == "203.0.113.7"
 
 
-def test_landing_page_shows_templates_from_the_catalog_and_the_plans(client, factory,
-                                                                     redis_conn):
+def test_landing_page_shows_templates_from_the_catalog_and_the_plans(client, factory, redis_conn):
     redis_conn.forget_catalog()  # rows made by the factory bypass the catalog's invalidation
     factory.template(name="Ghost", description="Publishing for newsletters")
     factory.plan(name="Team Plan", price_cents=4900, max_instances=7)

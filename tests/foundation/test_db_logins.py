@@ -16,9 +16,10 @@ def _who(session) -> str:
     return session.scalar(sa.text("SELECT session_user"))
 
 
-@pytest.mark.parametrize(("role", "setting"), [("", "APP_DB_USER"),
-                                               ("platform_admin", "ADMIN_DB_USER"),
-                                               ("system", "SYSTEM_DB_USER")])
+@pytest.mark.parametrize(
+    ("role", "setting"),
+    [("", "APP_DB_USER"), ("platform_admin", "ADMIN_DB_USER"), ("system", "SYSTEM_DB_USER")],
+)
 def test_each_context_runs_as_its_own_login(app, committed, role, setting):
     with db.scope(TenantContext(role=role)) as s:
         assert _who(s) == app.config[setting]
@@ -33,8 +34,15 @@ def test_a_read_only_transaction_moves_to_the_admin_login(app, committed):
 
 def test_a_transaction_that_wrote_cannot_change_login(app, committed):
     with db.scope(SYSTEM) as s:
-        s.add(Template(railway_template_id="t-login", name="T", category="cms",
-                       price_tier="starter", resources={}))
+        s.add(
+            Template(
+                railway_template_id="t-login",
+                name="T",
+                category="cms",
+                price_tier="starter",
+                resources={},
+            )
+        )
         s.flush()
         with pytest.raises(LoginChangeAfterWrite):
             set_context(s, TenantContext())

@@ -10,12 +10,15 @@ FRAGMENT = {"HX-Request": "true"}
 BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({}, False),
-    (FRAGMENT, True),
-    (BOOSTED, False),
-    ({"HX-Request": "false"}, False),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, False),
+        (FRAGMENT, True),
+        (BOOSTED, False),
+        ({"HX-Request": "false"}, False),
+    ],
+)
 def test_wants_fragment_is_htmx_and_not_boosted(app, headers, expected):
     with app.test_request_context("/", headers=headers):
         assert htmx_helpers.wants_fragment() is expected
@@ -40,11 +43,13 @@ def test_a_boosted_request_gets_the_page(app, monkeypatch):
 
 
 def test_partial_for_limits_the_fragment_to_its_target(app, monkeypatch):
-    other = _render_names(app, monkeypatch, {**FRAGMENT, "HX-Target": "elsewhere"},
-                          partial_for="tab-content")
+    other = _render_names(
+        app, monkeypatch, {**FRAGMENT, "HX-Target": "elsewhere"}, partial_for="tab-content"
+    )
     assert other.get_data(as_text=True) == "page.html"
-    mine = _render_names(app, monkeypatch, {**FRAGMENT, "HX-Target": "tab-content"},
-                         partial_for="tab-content")
+    mine = _render_names(
+        app, monkeypatch, {**FRAGMENT, "HX-Target": "tab-content"}, partial_for="tab-content"
+    )
     assert mine.get_data(as_text=True) == "_fragment.html"
 
 

@@ -36,9 +36,12 @@ KIND = {"": "web", "platform_admin": "admin", "system": "system"}
 def _ctx(conn, tenant_id=None, user_id=None, role=""):
     """Act as the login of `role` (a TenantContext role) with these settings."""
     conn.exec_driver_sql(f'SET ROLE "{LOGINS[KIND[role]]}"')
-    conn.execute(sa.text(
-        "SELECT set_config('app.tenant_id', :t, true), set_config('app.user_id', :u, true)"),
-        {"t": str(tenant_id or ""), "u": str(user_id or "")})
+    conn.execute(
+        sa.text(
+            "SELECT set_config('app.tenant_id', :t, true), set_config('app.user_id', :u, true)"
+        ),
+        {"t": str(tenant_id or ""), "u": str(user_id or "")},
+    )
 
 
 class World:
@@ -50,13 +53,26 @@ class World:
         self.user = {}
         self.rows: dict[str, dict[str, uuid.UUID | int]] = {}
         _ctx(conn, role="system")
-        self.template_id = self._insert("templates", {
-            "railway_template_id": f"t-{uuid.uuid4()}", "name": "T", "category": "cms",
-            "price_tier": "starter", "resources": {}})
+        self.template_id = self._insert(
+            "templates",
+            {
+                "railway_template_id": f"t-{uuid.uuid4()}",
+                "name": "T",
+                "category": "cms",
+                "price_tier": "starter",
+                "resources": {},
+            },
+        )
         for key in ("A", "B"):
             tid = self._insert("tenants", {"name": key, "slug": f"{key}-{uuid.uuid4().hex}"})
-            uid = self._insert("users", {"email": f"{key.lower()}-{uuid.uuid4().hex}@x.io",
-                                         "password_hash": "x", "name": key})
+            uid = self._insert(
+                "users",
+                {
+                    "email": f"{key.lower()}-{uuid.uuid4().hex}@x.io",
+                    "password_hash": "x",
+                    "name": key,
+                },
+            )
             self.tenant[key], self.user[key] = tid, uid
 
     def _insert(self, table: str, values: dict):
@@ -74,59 +90,125 @@ class World:
         return self._insert(table, self.row_values(table, key))
 
     def instance(self, key: str) -> uuid.UUID:
-        return self._insert("instances", BUILDERS["instances"](self, self.tenant[key],
-                                                                self.user[key]))
+        return self._insert(
+            "instances", BUILDERS["instances"](self, self.tenant[key], self.user[key])
+        )
 
 
 def _instance(w: World, tid, uid):
-    return {"tenant_id": tid, "user_id": uid, "template_id": w.template_id,
-            "name": f"i-{uuid.uuid4().hex[:8]}", "status": "running"}
+    return {
+        "tenant_id": tid,
+        "user_id": uid,
+        "template_id": w.template_id,
+        "name": f"i-{uuid.uuid4().hex[:8]}",
+        "status": "running",
+    }
 
 
 BUILDERS: dict[str, Callable[[World, uuid.UUID, uuid.UUID], dict]] = {
     "memberships": lambda w, tid, uid: {"tenant_id": tid, "user_id": uid, "role": "owner"},
     "invitations": lambda w, tid, uid: {
-        "tenant_id": tid, "email": f"{uuid.uuid4().hex}@x.io", "role": "member",
-        "token_hash": uuid.uuid4().hex, "expires_at": NOW + timedelta(days=1)},
+        "tenant_id": tid,
+        "email": f"{uuid.uuid4().hex}@x.io",
+        "role": "member",
+        "token_hash": uuid.uuid4().hex,
+        "expires_at": NOW + timedelta(days=1),
+    },
     "api_tokens": lambda w, tid, uid: {
-        "tenant_id": tid, "user_id": uid, "name": "t", "prefix": "rs_x",
-        "token_hash": uuid.uuid4().hex, "scopes": ["read"]},
+        "tenant_id": tid,
+        "user_id": uid,
+        "name": "t",
+        "prefix": "rs_x",
+        "token_hash": uuid.uuid4().hex,
+        "scopes": ["read"],
+    },
     "subscriptions": lambda w, tid, uid: {
-        "tenant_id": tid, "user_id": uid, "plan_name": "Pro", "status": "active",
-        "stripe_subscription_id": f"sub_{uuid.uuid4().hex}"},
+        "tenant_id": tid,
+        "user_id": uid,
+        "plan_name": "Pro",
+        "status": "active",
+        "stripe_subscription_id": f"sub_{uuid.uuid4().hex}",
+    },
     "instances": _instance,
     "deployments": lambda w, tid, uid: {
-        "tenant_id": tid, "instance_id": w.instance_for(tid, uid), "status": "SUCCESS"},
+        "tenant_id": tid,
+        "instance_id": w.instance_for(tid, uid),
+        "status": "SUCCESS",
+    },
     "usage_metrics": lambda w, tid, uid: {
-        "tenant_id": tid, "instance_id": w.instance_for(tid, uid), "metric_type": "CPU_USAGE",
-        "value": 1, "unit": "vCPU-min",
-        "recorded_at": NOW - timedelta(minutes=uuid.uuid4().int % 10**6)},
+        "tenant_id": tid,
+        "instance_id": w.instance_for(tid, uid),
+        "metric_type": "CPU_USAGE",
+        "value": 1,
+        "unit": "vCPU-min",
+        "recorded_at": NOW - timedelta(minutes=uuid.uuid4().int % 10**6),
+    },
     "usage_rollups": lambda w, tid, uid: {
-        "tenant_id": tid, "day": NOW.date(), "instance_id": w.instance_for(tid, uid),
-        "cpu_vcpu_minutes": 60, "memory_gb_minutes": 0, "disk_gb_minutes": 0,
-        "backup_gb_minutes": 0, "egress_gb": 0, "cost_cents": 2.7},
+        "tenant_id": tid,
+        "day": NOW.date(),
+        "instance_id": w.instance_for(tid, uid),
+        "cpu_vcpu_minutes": 60,
+        "memory_gb_minutes": 0,
+        "disk_gb_minutes": 0,
+        "backup_gb_minutes": 0,
+        "egress_gb": 0,
+        "cost_cents": 2.7,
+    },
     "usage_meter_reports": lambda w, tid, uid: {
-        "tenant_id": tid, "period_start": NOW.date(), "identifier": uuid.uuid4().hex,
-        "value_cents": 100, "stripe_customer_id": "cus_x"},
+        "tenant_id": tid,
+        "period_start": NOW.date(),
+        "identifier": uuid.uuid4().hex,
+        "value_cents": 100,
+        "stripe_customer_id": "cus_x",
+    },
     "uptime_monitors": lambda w, tid, uid: {
-        "tenant_id": tid, "instance_id": w.instance_for(tid, uid), "next_check_at": NOW},
+        "tenant_id": tid,
+        "instance_id": w.instance_for(tid, uid),
+        "next_check_at": NOW,
+    },
     "uptime_checks": lambda w, tid, uid: {
-        "tenant_id": tid, "instance_id": w.instance_for(tid, uid), "checked_at": NOW,
-        "up": True, "status_code": 200, "latency_ms": 80},
+        "tenant_id": tid,
+        "instance_id": w.instance_for(tid, uid),
+        "checked_at": NOW,
+        "up": True,
+        "status_code": 200,
+        "latency_ms": 80,
+    },
     "uptime_hourly": lambda w, tid, uid: {
-        "tenant_id": tid, "instance_id": w.instance_for(tid, uid),
-        "hour": NOW - timedelta(hours=uuid.uuid4().int % 10**6), "checks": 60,
-        "up_checks": 60, "latency_ms_sum": 6000, "latency_count": 60},
+        "tenant_id": tid,
+        "instance_id": w.instance_for(tid, uid),
+        "hour": NOW - timedelta(hours=uuid.uuid4().int % 10**6),
+        "checks": 60,
+        "up_checks": 60,
+        "latency_ms_sum": 6000,
+        "latency_count": 60,
+    },
     "notifications": lambda w, tid, uid: {
-        "tenant_id": tid, "user_id": uid, "kind": "deploy", "title": "hi"},
+        "tenant_id": tid,
+        "user_id": uid,
+        "kind": "deploy",
+        "title": "hi",
+    },
     "audit_log": lambda w, tid, uid: {
-        "tenant_id": tid, "actor_user_id": uid, "actor_type": "user", "action": "x.y"},
+        "tenant_id": tid,
+        "actor_user_id": uid,
+        "actor_type": "user",
+        "action": "x.y",
+    },
     "outbox": lambda w, tid, uid: {"tenant_id": tid, "task": "noop", "args": {}},
     "emails": lambda w, tid, uid: {
-        "tenant_id": tid, "user_id": uid, "to_address": "a@x.io", "subject": "s",
-        "kind": "k", "text_body": "b"},
+        "tenant_id": tid,
+        "user_id": uid,
+        "to_address": "a@x.io",
+        "subject": "s",
+        "kind": "k",
+        "text_body": "b",
+    },
     "job_failures": lambda w, tid, uid: {
-        "tenant_id": tid, "task_name": "noop", "exception_type": "RuntimeError"},
+        "tenant_id": tid,
+        "task_name": "noop",
+        "exception_type": "RuntimeError",
+    },
 }
 
 
@@ -148,7 +230,8 @@ def tenant_tables(owner_sql) -> list[str]:
         "SELECT c.table_name FROM information_schema.columns c "
         "JOIN information_schema.tables t USING (table_schema, table_name) "
         "WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' "
-        "AND t.table_type = 'BASE TABLE' ORDER BY 1")
+        "AND t.table_type = 'BASE TABLE' ORDER BY 1"
+    )
     return [r[0] for r in rows]
 
 
@@ -161,11 +244,17 @@ def conn(app, dbconn):
 def test_every_tenant_table_forces_rls_and_has_a_policy(owner_sql):
     tables = tenant_tables(owner_sql)
     assert tables, "no tenant tables found"
-    flags = {r[0]: (r[1], r[2]) for r in owner_sql(
-        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
-        "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'")}
-    policies = {r[0] for r in owner_sql(
-        "SELECT DISTINCT tablename FROM pg_policies WHERE schemaname = 'public'")}
+    flags = {
+        r[0]: (r[1], r[2])
+        for r in owner_sql(
+            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"
+        )
+    }
+    policies = {
+        r[0]
+        for r in owner_sql("SELECT DISTINCT tablename FROM pg_policies WHERE schemaname = 'public'")
+    }
     for table in tables:
         assert flags[table] == (True, True), f"{table}: RLS not ENABLEd and FORCEd"
         assert table in policies, f"{table}: no policy"
@@ -177,16 +266,22 @@ def test_every_table_has_rls_even_without_tenant_id(owner_sql):
     rows = owner_sql(
         "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
         "AND relkind = 'r' AND relname <> 'alembic_version' "
-        "AND NOT (relrowsecurity AND relforcerowsecurity)")
+        "AND NOT (relrowsecurity AND relforcerowsecurity)"
+    )
     assert rows == []
 
 
 def test_tenant_indexes_start_with_tenant_id(owner_sql):
     for table in tenant_tables(owner_sql):
-        first_columns = {r[0] for r in owner_sql(
-            "SELECT a.attname FROM pg_index i "
-            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-            "WHERE i.indrelid = CAST(:t AS regclass)", t=table)}
+        first_columns = {
+            r[0]
+            for r in owner_sql(
+                "SELECT a.attname FROM pg_index i "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+                "WHERE i.indrelid = CAST(:t AS regclass)",
+                t=table,
+            )
+        }
         assert "tenant_id" in first_columns, f"{table}: no index starting with tenant_id"
 
 
@@ -194,16 +289,20 @@ def test_tenant_indexes_start_with_tenant_id(owner_sql):
 def test_no_login_is_superuser_bypasses_inherits_or_owns_anything(owner_sql, kind):
     role = LOGINS[kind]
     ((superuser, bypass, inherit, login),) = owner_sql(
-        "SELECT rolsuper, rolbypassrls, rolinherit, rolcanlogin FROM pg_roles "
-        "WHERE rolname = :r", r=role)
+        "SELECT rolsuper, rolbypassrls, rolinherit, rolcanlogin FROM pg_roles WHERE rolname = :r",
+        r=role,
+    )
     assert (superuser, bypass, inherit, login) == (False, False, False, True)
     owned = owner_sql(
-        "SELECT relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
-        "WHERE r.rolname = :r", r=role)
+        "SELECT relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = :r",
+        r=role,
+    )
     assert owned == []
     member_of = owner_sql(
         "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
-        "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = :r", r=role)
+        "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = :r",
+        r=role,
+    )
     assert member_of == []
 
 
@@ -237,8 +336,10 @@ def test_workspace_b_cannot_read_change_or_delete_workspace_a_rows(conn, table):
     assert conn.execute(sa.select(pk).where(pk == a_id)).all() == []
 
     if table in APPEND_ONLY:
-        for stmt in (sa.update(t).where(pk == a_id).values(action="tampered"),
-                     sa.delete(t).where(pk == a_id)):
+        for stmt in (
+            sa.update(t).where(pk == a_id).values(action="tampered"),
+            sa.delete(t).where(pk == a_id),
+        ):
             with pytest.raises(ProgrammingError, match="permission denied"), conn.begin_nested():
                 conn.execute(stmt)
         return
@@ -282,8 +383,12 @@ SYSTEM_ONLY = {"stripe_events", "usage_rollup_marks"}
 
 def _system_only_row(conn, table: str) -> dict:
     if table == "stripe_events":
-        return {"id": f"evt_{uuid.uuid4().hex}", "type": "invoice.paid", "created": NOW,
-                "payload": {}}
+        return {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": "invoice.paid",
+            "created": NOW,
+            "payload": {},
+        }
     return {"name": f"mark-{uuid.uuid4().hex}"}
 
 
@@ -306,15 +411,19 @@ def test_the_audit_log_is_append_only_for_every_login(conn, role):
     row = w.make("audit_log", "A")
     t = Base.metadata.tables["audit_log"]
     _ctx(conn, tenant_id=w.tenant["A"], user_id=w.user["A"], role=role)
-    for stmt in (sa.update(t).where(t.c.id == row).values(action="tampered"),
-                 sa.delete(t).where(t.c.id == row)):
+    for stmt in (
+        sa.update(t).where(t.c.id == row).values(action="tampered"),
+        sa.delete(t).where(t.c.id == row),
+    ):
         with pytest.raises(ProgrammingError, match="permission denied"), conn.begin_nested():
             conn.execute(stmt)
 
 
 @pytest.mark.parametrize("role", ["", "platform_admin", "system"])
-@pytest.mark.parametrize(("column", "value"), [("role", "admin"), ("is_suspended", False),
-                                              ("email_verified", True), ("session_version", 1)])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("role", "admin"), ("is_suspended", False), ("email_verified", True), ("session_version", 1)],
+)
 def test_no_login_changes_privileged_columns_of_its_own_user_row(conn, role, column, value):
     """`UPDATE users SET role = 'admin'` on one's own row used to pass the user_self policy.
     The web login lacks the column grants; the admin and system logins may change other
@@ -338,10 +447,14 @@ def test_the_web_login_cannot_insert_itself_as_an_admin(conn):
     me = uuid.uuid4()
     _ctx(conn, user_id=me)
     with pytest.raises(ProgrammingError, match="permission denied"), conn.begin_nested():
-        conn.execute(sa.insert(users).values(id=me, email=f"{me.hex}@x.io", password_hash="x",
-                                             name="m", role="admin"))
-    conn.execute(sa.insert(users).values(id=me, email=f"{me.hex}@x.io", password_hash="x",
-                                         name="m"))
+        conn.execute(
+            sa.insert(users).values(
+                id=me, email=f"{me.hex}@x.io", password_hash="x", name="m", role="admin"
+            )
+        )
+    conn.execute(
+        sa.insert(users).values(id=me, email=f"{me.hex}@x.io", password_hash="x", name="m")
+    )
     assert conn.execute(sa.select(users.c.role).where(users.c.id == me)).scalar() == "user"
 
 
@@ -355,8 +468,13 @@ def test_the_definer_functions_change_only_the_signed_in_users_row(conn):
     assert conn.execute(sa.text("SELECT auth_mark_email_verified()")).scalar() is None
     assert conn.execute(sa.text("SELECT auth_bump_session_version()")).scalar() is None
     _ctx(conn, role="system")
-    rows = dict(conn.execute(sa.select(users.c.id, users.c.email_verified)
-                             .where(users.c.id.in_([w.user["A"], w.user["B"]]))).all())
+    rows = dict(
+        conn.execute(
+            sa.select(users.c.id, users.c.email_verified).where(
+                users.c.id.in_([w.user["A"], w.user["B"]])
+            )
+        ).all()
+    )
     assert rows == {w.user["A"]: False, w.user["B"]: True}
 
 
@@ -372,8 +490,10 @@ def test_workspace_b_cannot_write_rows_into_workspace_a(conn, table):
     with pytest.raises(DBAPIError, match="row-level security"), conn.begin_nested():
         conn.execute(sa.insert(t).values(**values))
     if table in PRIVILEGED_ONLY:  # B cannot even see its row to move it
-        assert conn.execute(sa.update(t).where(pk == b_id)
-                            .values(tenant_id=w.tenant["A"])).rowcount == 0
+        assert (
+            conn.execute(sa.update(t).where(pk == b_id).values(tenant_id=w.tenant["A"])).rowcount
+            == 0
+        )
     elif table not in APPEND_ONLY:
         with pytest.raises(DBAPIError, match="row-level security"), conn.begin_nested():
             conn.execute(sa.update(t).where(pk == b_id).values(tenant_id=w.tenant["A"]))
@@ -395,15 +515,18 @@ def test_users_see_themselves_and_their_workspace_members_only(conn):
     w = World(conn)
     for key in ("A", "B"):
         _ctx(conn, role="system")
-        w._insert("memberships", {"tenant_id": w.tenant[key], "user_id": w.user[key],
-                                  "role": "owner"})
+        w._insert(
+            "memberships", {"tenant_id": w.tenant[key], "user_id": w.user[key], "role": "owner"}
+        )
     users = Base.metadata.tables["users"]
     tenants = Base.metadata.tables["tenants"]
     _ctx(conn, tenant_id=w.tenant["B"], user_id=w.user["B"])
     assert set(conn.execute(sa.select(users.c.id)).scalars()) == {w.user["B"]}
     assert set(conn.execute(sa.select(tenants.c.id)).scalars()) == {w.tenant["B"]}
-    assert conn.execute(sa.update(users).where(users.c.id == w.user["A"])
-                        .values(name="x")).rowcount == 0
+    assert (
+        conn.execute(sa.update(users).where(users.c.id == w.user["A"]).values(name="x")).rowcount
+        == 0
+    )
     _ctx(conn)
     assert conn.execute(sa.select(users.c.id)).all() == []
     assert conn.execute(sa.select(tenants.c.id)).all() == []
@@ -411,8 +534,9 @@ def test_users_see_themselves_and_their_workspace_members_only(conn):
 
 def test_login_lookup_finds_a_user_without_any_context(conn):
     w = World(conn)
-    email = conn.execute(sa.text("SELECT email FROM users WHERE id = :id"),
-                         {"id": w.user["A"]}).scalar()
+    email = conn.execute(
+        sa.text("SELECT email FROM users WHERE id = :id"), {"id": w.user["A"]}
+    ).scalar()
     _ctx(conn)
     row = conn.execute(sa.text("SELECT id FROM auth_find_user(:e)"), {"e": email.upper()}).one()
     assert row.id == w.user["A"]
@@ -428,20 +552,23 @@ def test_the_next_transaction_on_a_pooled_connection_sees_no_tenant(app, committ
     with engine.connect() as c, c.begin():
         _ctx(c, tenant_id=tenant)
         pid = c.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-        assert c.execute(sa.text("SELECT current_setting('app.tenant_id', true)")
-                         ).scalar() == str(tenant)
+        assert c.execute(sa.text("SELECT current_setting('app.tenant_id', true)")).scalar() == str(
+            tenant
+        )
     with engine.connect() as c, c.begin():
         assert c.execute(sa.text("SELECT pg_backend_pid()")).scalar() == pid
         assert c.execute(sa.text("SELECT current_setting('app.tenant_id', true)")).scalar() in (
-            "", None)
+            "",
+            None,
+        )
     # And a session started through the app's own factory always sets every setting.
     db.sessionmaker.configure(bind=engine)
     try:
         with db.scope(TenantContext()) as s:
-            assert s.execute(sa.text("SELECT current_setting('app.tenant_id', true)")
-                             ).scalar() == ""
-            assert s.execute(sa.text("SELECT current_setting('app.user_id', true)")
-                             ).scalar() == ""
+            assert (
+                s.execute(sa.text("SELECT current_setting('app.tenant_id', true)")).scalar() == ""
+            )
+            assert s.execute(sa.text("SELECT current_setting('app.user_id', true)")).scalar() == ""
     finally:
         db.sessionmaker.configure(bind=None)
         engine.dispose()

@@ -44,7 +44,8 @@ def test_head_to_base_to_head_on_a_fresh_database(fresh_database):
 def test_models_match_the_migrated_schema(servers):
     engine = dbadmin.admin_engine(servers.database_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
     engine.dispose()
     assert diff == [], "models and migrations disagree: write a migration"

@@ -175,8 +175,9 @@ ROUTES: dict[str, Route] = {
     # Railway's own objects, read through the master token (the emulator's, empty here).
     "api.railway_projects": Route("api_admin"),
     "api.railway_services": Route("api_admin", query="project_id=prj-none", ok=(200, 404, 502)),
-    "api.railway_deployments": Route("api_admin", query="environment_id=env-none&service_id="
-                                     "svc-none", ok=(200, 404, 502)),
+    "api.railway_deployments": Route(
+        "api_admin", query="environment_id=env-none&service_id=svc-none", ok=(200, 404, 502)
+    ),
 }
 
 SKIPPED = {
@@ -206,6 +207,7 @@ def counting(engine):
 
 # --- the data --------------------------------------------------------------------------------
 
+
 def _build(app, factory) -> World:
     from railsaas.teams import service as teams
 
@@ -219,35 +221,69 @@ def _build(app, factory) -> World:
     with app.app_context():  # links are signed with SECRET_KEY
         link, digest = teams._new_link_token(tenant.id)
         uid, email = str(owner.id), owner.email
-        links = {"verify": auth.make_link_token(auth.VERIFY_EMAIL, uid=uid, email=email),
-                 "change": auth.make_link_token(auth.CHANGE_EMAIL, uid=uid, email=email),
-                 "reset": auth.make_link_token(auth.RESET_PASSWORD, uid=uid, email=email,
-                                               ph=auth._password_fingerprint(
-                                                   owner.password_hash))}
+        links = {
+            "verify": auth.make_link_token(auth.VERIFY_EMAIL, uid=uid, email=email),
+            "change": auth.make_link_token(auth.CHANGE_EMAIL, uid=uid, email=email),
+            "reset": auth.make_link_token(
+                auth.RESET_PASSWORD,
+                uid=uid,
+                email=email,
+                ph=auth._password_fingerprint(owner.password_hash),
+            ),
+        }
     with db.scope(SYSTEM) as s:
         s.get(Tenant, tenant.id).plan_id = plan.id
         s.get(Tenant, tenant.id).status_page_enabled = True
         s.get(User, admin.id).role = "admin"
-        s.add(Subscription(tenant_id=tenant.id, plan_id=plan.id, plan_name=plan.name,
-                           status="active", stripe_subscription_id=f"sub_{uuid.uuid4().hex}",
-                           current_period_start=now - timedelta(days=3),
-                           current_period_end=now + timedelta(days=27)))
-        s.add(Invitation(tenant_id=tenant.id, email="invitee@example.com", role="member",
-                         token_hash=digest, invited_by=owner.id,
-                         expires_at=now + timedelta(days=7)))
-    world = World(owner=owner, admin=admin, tenant=tenant, template=template,
-                  plan_id=plan.id, invitation_token=link, links=links)
+        s.add(
+            Subscription(
+                tenant_id=tenant.id,
+                plan_id=plan.id,
+                plan_name=plan.name,
+                status="active",
+                stripe_subscription_id=f"sub_{uuid.uuid4().hex}",
+                current_period_start=now - timedelta(days=3),
+                current_period_end=now + timedelta(days=27),
+            )
+        )
+        s.add(
+            Invitation(
+                tenant_id=tenant.id,
+                email="invitee@example.com",
+                role="member",
+                token_hash=digest,
+                invited_by=owner.id,
+                expires_at=now + timedelta(days=7),
+            )
+        )
+    world = World(
+        owner=owner,
+        admin=admin,
+        tenant=tenant,
+        template=template,
+        plan_id=plan.id,
+        invitation_token=link,
+        links=links,
+    )
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=owner.id)) as s:
         row, world.owner_token = api_tokens.create(
-            s, member_of(s, tenant.id, owner.id), user_id=owner.id, name="counts",
+            s,
+            member_of(s, tenant.id, owner.id),
+            user_id=owner.id,
+            name="counts",
             scopes=["admin"],
-            expires_in_days=30)
+            expires_in_days=30,
+        )
         world.owner_token_id = row.id
     with db.scope(TenantContext(tenant_id=admin_tenant.id, user_id=admin.id)) as s:
         _, world.admin_token = api_tokens.create(
-            s, member_of(s, admin_tenant.id, admin.id), user_id=admin.id, name="counts",
+            s,
+            member_of(s, admin_tenant.id, admin.id),
+            user_id=admin.id,
+            name="counts",
             scopes=["admin"],
-            expires_in_days=30)
+            expires_in_days=30,
+        )
     return world
 
 
@@ -258,32 +294,81 @@ def _grow(factory, world: World, count: int) -> None:
     rows = []
     for _ in range(count):
         n = len(world.instance_ids)
-        inst = factory.instance(world.tenant, world.template, name=f"site-{n}",
-                                status="deploying" if n == 0 else "running",
-                                user_id=world.owner.id, domain=f"site-{n}.up.railway.app")
+        inst = factory.instance(
+            world.tenant,
+            world.template,
+            name=f"site-{n}",
+            status="deploying" if n == 0 else "running",
+            user_id=world.owner.id,
+            domain=f"site-{n}.up.railway.app",
+        )
         world.instance_ids.append(inst.id)
         for kind, ago in (("deploy", 2), ("redeploy", 1)):
-            rows.append(Deployment(tenant_id=world.tenant.id, instance_id=inst.id, kind=kind,
-                                   status="SUCCESS", triggered_by=world.owner.id,
-                                   created_at=now - timedelta(days=ago)))
+            rows.append(
+                Deployment(
+                    tenant_id=world.tenant.id,
+                    instance_id=inst.id,
+                    kind=kind,
+                    status="SUCCESS",
+                    triggered_by=world.owner.id,
+                    created_at=now - timedelta(days=ago),
+                )
+            )
         for metric in ("CPU_USAGE", "MEMORY_USAGE_GB", "NETWORK_TX_GB"):
-            rows.append(UsageMetric(tenant_id=world.tenant.id, instance_id=inst.id,
-                                    metric_type=metric, value=Decimal(600), unit="x",
-                                    recorded_at=now - timedelta(hours=2)))
+            rows.append(
+                UsageMetric(
+                    tenant_id=world.tenant.id,
+                    instance_id=inst.id,
+                    metric_type=metric,
+                    value=Decimal(600),
+                    unit="x",
+                    recorded_at=now - timedelta(hours=2),
+                )
+            )
         # Every instance on the public status page, with a check and an hour rolled up.
-        rows.append(UptimeMonitor(instance_id=inst.id, tenant_id=world.tenant.id,
-                                  next_check_at=now, last_checked_at=now, last_up=True,
-                                  last_status_code=200, last_latency_ms=90, public=True))
-        rows.append(UptimeCheck(tenant_id=world.tenant.id, instance_id=inst.id,
-                                checked_at=now - timedelta(minutes=5), up=True,
-                                status_code=200, latency_ms=90))
-        rows.append(UptimeHourly(tenant_id=world.tenant.id, instance_id=inst.id,
-                                 hour=now.replace(minute=0, second=0, microsecond=0)
-                                 - timedelta(days=2), checks=60, up_checks=59,
-                                 latency_ms_sum=5400, latency_count=60, latency_ms_max=200))
-        rows.append(Notification(tenant_id=world.tenant.id, user_id=world.owner.id,
-                                 kind="instance.running", title=f"site-{n} is running",
-                                 link=f"/instances/{inst.id}"))
+        rows.append(
+            UptimeMonitor(
+                instance_id=inst.id,
+                tenant_id=world.tenant.id,
+                next_check_at=now,
+                last_checked_at=now,
+                last_up=True,
+                last_status_code=200,
+                last_latency_ms=90,
+                public=True,
+            )
+        )
+        rows.append(
+            UptimeCheck(
+                tenant_id=world.tenant.id,
+                instance_id=inst.id,
+                checked_at=now - timedelta(minutes=5),
+                up=True,
+                status_code=200,
+                latency_ms=90,
+            )
+        )
+        rows.append(
+            UptimeHourly(
+                tenant_id=world.tenant.id,
+                instance_id=inst.id,
+                hour=now.replace(minute=0, second=0, microsecond=0) - timedelta(days=2),
+                checks=60,
+                up_checks=59,
+                latency_ms_sum=5400,
+                latency_count=60,
+                latency_ms_max=200,
+            )
+        )
+        rows.append(
+            Notification(
+                tenant_id=world.tenant.id,
+                user_id=world.owner.id,
+                kind="instance.running",
+                title=f"site-{n} is running",
+                link=f"/instances/{inst.id}",
+            )
+        )
     with db.scope(SYSTEM) as s:
         s.add_all(rows)
         s.flush()
@@ -295,6 +380,7 @@ def _grow(factory, world: World, count: int) -> None:
 
 # --- asking every route --------------------------------------------------------------------------
 
+
 def _get_routes(app) -> list[str]:
     return sorted({r.endpoint for r in app.url_map.iter_rules() if "GET" in r.methods})
 
@@ -303,8 +389,13 @@ def _clients(app, world: World) -> dict:
     owner, admin = app.test_client(), app.test_client()
     login_as(app, owner, world.owner)
     login_as(app, admin, world.admin)
-    return {"owner": owner, "admin": admin, "anon": app.test_client(),
-            "api": app.test_client(), "api_admin": app.test_client()}
+    return {
+        "owner": owner,
+        "admin": admin,
+        "anon": app.test_client(),
+        "api": app.test_client(),
+        "api_admin": app.test_client(),
+    }
 
 
 def _headers(world: World, who: str, htmx: bool) -> dict:
@@ -327,8 +418,10 @@ def _count_all(app, world: World, clients: dict) -> dict[tuple[str, bool], list[
             continue
         route = ROUTES.get(endpoint)
         if route is None:
-            pytest.fail(f"GET route {endpoint} has no entry in ROUTES: add one (who asks, "
-                        "which arguments) so its queries are counted, or a reason in SKIPPED")
+            pytest.fail(
+                f"GET route {endpoint} has no entry in ROUTES: add one (who asks, "
+                "which arguments) so its queries are counted, or a reason in SKIPPED"
+            )
         with app.test_request_context():
             url = url_for(endpoint, **(route.args(world) if route.args else {}))
         if route.query:
@@ -340,7 +433,8 @@ def _count_all(app, world: World, clients: dict) -> dict[tuple[str, bool], list[
                 resp = clients[route.who].get(url, headers=_headers(world, route.who, htmx))
             assert resp.status_code in route.ok, (
                 f"{endpoint} {url} (htmx={htmx}) answered {resp.status_code}, expected "
-                f"{route.ok}: {resp.get_data(as_text=True)[:500]}")
+                f"{route.ok}: {resp.get_data(as_text=True)[:500]}"
+            )
             counts[(endpoint, htmx)] = statements
     return counts
 
@@ -349,7 +443,8 @@ def test_every_get_route_has_a_rule(app):
     missing = [e for e in _get_routes(app) if e not in ROUTES and e not in SKIPPED]
     assert not missing, (
         f"GET routes with no entry in ROUTES: {missing}. Add one (who asks, which arguments) "
-        "so the page's queries are counted, or a reason in SKIPPED.")
+        "so the page's queries are counted, or a reason in SKIPPED."
+    )
     stale = [e for e in ROUTES if e not in _get_routes(app)]
     assert not stale, f"ROUTES names endpoints that no longer exist: {stale}"
 
@@ -368,17 +463,22 @@ def test_every_page_sends_few_queries_whatever_the_number_of_instances(app, fact
         return f"{key[0]}{' (htmx)' if key[1] else ''}"
 
     def listing(keys) -> str:
-        return "\n\n".join(f"{name(k)}:\n  " + "\n  ".join(
-            " ".join(sql.split())[:160] for sql in large[k]) for k in keys)
+        return "\n\n".join(
+            f"{name(k)}:\n  " + "\n  ".join(" ".join(sql.split())[:160] for sql in large[k])
+            for k in keys
+        )
 
     # The counter must see the app's statements at all (it listens where the sessions run).
     assert large[("pages.dashboard", False)], "no statement counted for the dashboard"
-    too_many = {k: len(v) for rnd in (warm, small, large) for k, v in rnd.items()
-                if len(v) > MAX_QUERIES}
+    too_many = {
+        k: len(v) for rnd in (warm, small, large) for k, v in rnd.items() if len(v) > MAX_QUERIES
+    }
     assert not too_many, (
         f"more than {MAX_QUERIES} queries: { {name(k): n for k, n in too_many.items()} }\n\n"
-        + listing(too_many))
+        + listing(too_many)
+    )
     grows = {k: (len(small[k]), len(large[k])) for k in small if len(small[k]) != len(large[k])}
     assert not grows, (
         f"the count changes from {SMALL} to {LARGE} instances (an N+1?): "
-        f"{ {name(k): n for k, n in grows.items()} }\n\n" + listing(grows))
+        f"{ {name(k): n for k, n in grows.items()} }\n\n" + listing(grows)
+    )

@@ -13,8 +13,11 @@ def test_every_id_in_a_route_has_a_converter(app):
     loose = []
     for rule in app.url_map.iter_rules():
         for name, converter in rule._converters.items():
-            if name.endswith("_id") and name not in FOREIGN_IDS and not isinstance(
-                    converter, UUIDConverter | IntegerConverter):
+            if (
+                name.endswith("_id")
+                and name not in FOREIGN_IDS
+                and not isinstance(converter, UUIDConverter | IntegerConverter)
+            ):
                 loose.append(f"{rule.rule} ({rule.endpoint})")
     assert loose == []
 
@@ -22,6 +25,10 @@ def test_every_id_in_a_route_has_a_converter(app):
 def test_a_malformed_id_is_a_404(app, client, factory):
     user, _ = factory.workspace()
     login_as(app, client, user)
-    for path in ("/instances/not-a-uuid", "/instances/not-a-uuid/logs", "/templates/nope",
-                 "/instances/1234/status"):
+    for path in (
+        "/instances/not-a-uuid",
+        "/instances/not-a-uuid/logs",
+        "/templates/nope",
+        "/instances/1234/status",
+    ):
         assert client.get(path).status_code == 404, path

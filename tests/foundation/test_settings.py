@@ -23,8 +23,13 @@ _SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]+")
 # Keys of Flask and its extensions that create_app sets or they read themselves, and the
 # Config object create_app keeps for the code that needs its methods (log redaction).
 NOT_SETTINGS = set(Flask.default_config) | {
-    "WTF_CSRF_ENABLED", "WTF_CSRF_TIME_LIMIT", "REMEMBER_COOKIE_HTTPONLY",
-    "REMEMBER_COOKIE_SAMESITE", "REMEMBER_COOKIE_SECURE", "JSON_SORT_KEYS", "SETTINGS",
+    "WTF_CSRF_ENABLED",
+    "WTF_CSRF_TIME_LIMIT",
+    "REMEMBER_COOKIE_HTTPONLY",
+    "REMEMBER_COOKIE_SAMESITE",
+    "REMEMBER_COOKIE_SECURE",
+    "JSON_SORT_KEYS",
+    "SETTINGS",
 }
 
 
@@ -90,8 +95,12 @@ def env(monkeypatch):
 
 
 def test_an_empty_number_means_its_default(env):
-    env(DB_POOL_SIZE="", SENTRY_TRACES_SAMPLE_RATE=" ", WORKER_METRICS_PORT="",
-        LOGIN_MAX_ATTEMPTS="7")
+    env(
+        DB_POOL_SIZE="",
+        SENTRY_TRACES_SAMPLE_RATE=" ",
+        WORKER_METRICS_PORT="",
+        LOGIN_MAX_ATTEMPTS="7",
+    )
     cfg = Config()
     assert cfg.DB_POOL_SIZE == 10
     assert cfg.SENTRY_TRACES_SAMPLE_RATE == 0.0
@@ -99,8 +108,9 @@ def test_an_empty_number_means_its_default(env):
     assert cfg.LOGIN_MAX_ATTEMPTS == 7
 
 
-@pytest.mark.parametrize(("raw", "debug"), [("1", True), ("0", False), ("", False),
-                                            ("true", False), ("yes", False)])
+@pytest.mark.parametrize(
+    ("raw", "debug"), [("1", True), ("0", False), ("", False), ("true", False), ("yes", False)]
+)
 def test_debug_is_on_only_for_1(env, raw, debug):
     env(DEBUG=raw)
     assert Config().DEBUG is debug
@@ -118,8 +128,15 @@ def test_json_settings_take_an_object_and_empty_means_none(env):
 
 def test_secrets_are_marked_once_and_feed_redaction_and_the_readme(env):
     secrets = set(secret_names())
-    assert {"SECRET_KEY", "JWT_SECRET", "APP_DB_PASSWORD", "RAILWAY_API_TOKEN",
-            "STRIPE_SECRET_KEY", "SENTRY_DSN", "METRICS_TOKEN"} <= secrets
+    assert {
+        "SECRET_KEY",
+        "JWT_SECRET",
+        "APP_DB_PASSWORD",
+        "RAILWAY_API_TOKEN",
+        "STRIPE_SECRET_KEY",
+        "SENTRY_DSN",
+        "METRICS_TOKEN",
+    } <= secrets
     assert "BASE_URL" not in secrets
     env(RAILWAY_API_TOKEN="railway-token-abcdef", SENTRY_DSN="https://k@sentry.example/1")
     cfg = Config()

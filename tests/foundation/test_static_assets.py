@@ -34,8 +34,12 @@ def test_every_static_link_of_a_page_is_fingerprinted_and_cached_long(client, ap
     assert page.status_code == 200
     links = _static_links(page.get_data(as_text=True))
     paths = {urlsplit(link).path for link in links}
-    assert {"/static/vendor/pico.min.css", "/static/vendor/htmx.min.js", "/static/css/app.css",
-            "/static/js/app.js"} <= paths
+    assert {
+        "/static/vendor/pico.min.css",
+        "/static/vendor/htmx.min.js",
+        "/static/css/app.css",
+        "/static/js/app.js",
+    } <= paths
     for link in links:
         version = parse_qs(urlsplit(link).query).get("v")
         assert version, link

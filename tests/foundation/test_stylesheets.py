@@ -20,4 +20,3 @@ def test_every_block_is_closed_where_it_should_be(path):
         # Only @media / @supports blocks nest, and never more than one level here.
         assert depth <= 2, f"{path.name}:{number}: blocks nested {depth} deep"
     assert depth == 0, f"{path.name}: {depth} block(s) never closed"
-

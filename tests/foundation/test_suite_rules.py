@@ -13,13 +13,19 @@ def _sources():
 
 
 def test_no_module_imports_from_a_conftest():
-    offenders = [str(p.relative_to(TESTS)) for p in _sources()
-                 if re.search(r"^\s*from tests(\.\w+)*\.conftest import", p.read_text(), re.M)]
+    offenders = [
+        str(p.relative_to(TESTS))
+        for p in _sources()
+        if re.search(r"^\s*from tests(\.\w+)*\.conftest import", p.read_text(), re.M)
+    ]
     assert offenders == [], "move shared helpers to tests/support/"
 
 
 def test_polling_goes_through_wait_until():
-    offenders = [str(p.relative_to(TESTS)) for p in _sources()
-                 if p.parent.name != "support"
-                 and re.search(r"deadline = time\.monotonic\(\)", p.read_text())]
+    offenders = [
+        str(p.relative_to(TESTS))
+        for p in _sources()
+        if p.parent.name != "support"
+        and re.search(r"deadline = time\.monotonic\(\)", p.read_text())
+    ]
     assert offenders == [], "use tests.support.wait_until"

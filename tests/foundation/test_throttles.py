@@ -70,5 +70,4 @@ def test_without_redis_every_throttle_fails_open_and_says_so(ctx, caplog):
             assert throttles.reset_after(THREE_A_MINUTE, "down") == 0
     finally:
         ctx.config["REDIS_URL"] = saved
-    assert any("redis unavailable: test:three throttle" in r.getMessage()
-               for r in caplog.records)
+    assert any("redis unavailable: test:three throttle" in r.getMessage() for r in caplog.records)

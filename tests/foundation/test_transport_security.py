@@ -28,11 +28,18 @@ from railsaas.db import make_engine
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SECRETS = {
-    "SECRET_KEY": "k" * 40, "JWT_SECRET": "j" * 40, "RAILWAY_WEBHOOK_SECRET": "r" * 40,
-    "STRIPE_WEBHOOK_SECRET": "whsec_" + "s" * 30, "APP_DB_PASSWORD": "p" * 24,
+    "SECRET_KEY": "k" * 40,
+    "JWT_SECRET": "j" * 40,
+    "RAILWAY_WEBHOOK_SECRET": "r" * 40,
+    "STRIPE_WEBHOOK_SECRET": "whsec_" + "s" * 30,
+    "APP_DB_PASSWORD": "p" * 24,
 }
-OPT_OUTS = ("DATABASE_ALLOW_PLAINTEXT", "REDIS_ALLOW_PLAINTEXT", "DATABASE_SSLMODE",
-            "DATABASE_SSLROOTCERT")
+OPT_OUTS = (
+    "DATABASE_ALLOW_PLAINTEXT",
+    "REDIS_ALLOW_PLAINTEXT",
+    "DATABASE_SSLMODE",
+    "DATABASE_SSLROOTCERT",
+)
 
 
 def _config(monkeypatch, **env: str) -> Config:
@@ -47,6 +54,7 @@ def _config(monkeypatch, **env: str) -> Config:
 
 
 # -- the start-up rule ------------------------------------------------------------------------
+
 
 def test_production_defaults_to_tls_and_accepts_tls_urls(monkeypatch):
     cfg = _config(monkeypatch)
@@ -70,9 +78,14 @@ def test_redis_must_be_rediss_unless_opted_out(monkeypatch):
     cfg = _config(monkeypatch, CELERY_BROKER_URL="redis://broker.example:6379/0")
     assert cfg.insecure_transport() == [
         "CELERY_BROKER_URL is redis:// (unencrypted); use rediss:// (TLS), or set "
-        "REDIS_ALLOW_PLAINTEXT=1 only if it is reached over a private network"]
-    assert _config(monkeypatch, REDIS_URL="redis://r:6379/0",
-                   REDIS_ALLOW_PLAINTEXT="1").insecure_transport() == []
+        "REDIS_ALLOW_PLAINTEXT=1 only if it is reached over a private network"
+    ]
+    assert (
+        _config(
+            monkeypatch, REDIS_URL="redis://r:6379/0", REDIS_ALLOW_PLAINTEXT="1"
+        ).insecure_transport()
+        == []
+    )
 
 
 def test_a_ca_bundle_means_verify_full_and_must_exist(monkeypatch, tmp_path):
@@ -81,16 +94,22 @@ def test_a_ca_bundle_means_verify_full_and_must_exist(monkeypatch, tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     cfg = _config(monkeypatch, DATABASE_SSLROOTCERT=str(bundle))
-    assert cfg.database_tls(cfg.DATABASE_URL) == {"sslmode": "verify-full",
-                                                  "sslrootcert": str(bundle)}
+    assert cfg.database_tls(cfg.DATABASE_URL) == {
+        "sslmode": "verify-full",
+        "sslrootcert": str(bundle),
+    }
     assert cfg.insecure_transport() == []
-    assert "not a libpq sslmode" in _config(
-        monkeypatch, DATABASE_SSLMODE="on").insecure_transport()[0]
+    assert (
+        "not a libpq sslmode" in _config(monkeypatch, DATABASE_SSLMODE="on").insecure_transport()[0]
+    )
 
 
 def test_servers_on_this_machine_are_exempt(monkeypatch):
-    cfg = _config(monkeypatch, DATABASE_URL="postgresql://u@127.0.0.1:5432/railsaas",
-                  REDIS_URL="redis://localhost:6379/0")
+    cfg = _config(
+        monkeypatch,
+        DATABASE_URL="postgresql://u@127.0.0.1:5432/railsaas",
+        REDIS_URL="redis://localhost:6379/0",
+    )
     assert cfg.database_tls(cfg.DATABASE_URL) == {}
     assert cfg.insecure_transport() == []
     assert cfg.database_tls("postgresql://u@db.example/railsaas") == {"sslmode": "require"}
@@ -104,26 +123,48 @@ def test_development_keeps_the_urls_as_they_are(monkeypatch):
 
 def _start(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in OPT_OUTS}
-    clean.update({"DEBUG": "0", "DATABASE_URL": "postgresql://nobody@db.invalid:1/none",
-                  "APP_DATABASE_URL": "", "REDIS_URL": "rediss://redis.invalid:1/0",
-                  "CELERY_BROKER_URL": "", "SENTRY_DSN": "", **SECRETS, **env})
-    return subprocess.run([sys.executable, "-c", "import railsaas.tasks.worker"], cwd=ROOT,
-                          env=clean, capture_output=True, text=True, timeout=120, check=False)
+    clean.update(
+        {
+            "DEBUG": "0",
+            "DATABASE_URL": "postgresql://nobody@db.invalid:1/none",
+            "APP_DATABASE_URL": "",
+            "REDIS_URL": "rediss://redis.invalid:1/0",
+            "CELERY_BROKER_URL": "",
+            "SENTRY_DSN": "",
+            **SECRETS,
+            **env,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-c", "import railsaas.tasks.worker"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_worker_and_beat_refuse_plaintext_at_start_and_start_when_opted_out():
-    refused = _start(DATABASE_URL="postgresql://nobody@db.invalid:1/none?sslmode=disable",
-                     REDIS_URL="redis://redis.invalid:1/0")
+    refused = _start(
+        DATABASE_URL="postgresql://nobody@db.invalid:1/none?sslmode=disable",
+        REDIS_URL="redis://redis.invalid:1/0",
+    )
     assert refused.returncode != 0
     assert "DATABASE_URL has sslmode=disable" in refused.stderr
     assert "REDIS_URL is redis://" in refused.stderr
-    opted_out = _start(DATABASE_URL="postgresql://nobody@db.invalid:1/none?sslmode=disable",
-                       REDIS_URL="redis://redis.invalid:1/0", DATABASE_ALLOW_PLAINTEXT="1",
-                       REDIS_ALLOW_PLAINTEXT="1")
+    opted_out = _start(
+        DATABASE_URL="postgresql://nobody@db.invalid:1/none?sslmode=disable",
+        REDIS_URL="redis://redis.invalid:1/0",
+        DATABASE_ALLOW_PLAINTEXT="1",
+        REDIS_ALLOW_PLAINTEXT="1",
+    )
     assert opted_out.returncode == 0, opted_out.stderr[-3000:]
 
 
 # -- a real PostgreSQL with TLS on ------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -136,16 +177,31 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def _make_ca(directory: Path, name: str) -> None:
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-subj", f"/CN={name}",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.crt",
+        "-subj",
+        f"/CN={name}",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=directory,
+    )
 
 
 def _as_postgres(*args: str) -> subprocess.CompletedProcess:
     user = [] if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--"]
-    return subprocess.run([*user, *args], check=True, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([*user, *args], check=True, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -159,11 +215,37 @@ def tls_postgres():
     _make_ca(certs, "ca")
     _make_ca(certs, "other-ca")
     (certs / "san.ext").write_text("subjectAltName=DNS:tls-db.test\n")
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
-             "server.csr", "-subj", "/CN=tls-db.test", cwd=certs)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-out", "server.crt", "-extfile", "san.ext",
-             cwd=certs)
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=tls-db.test",
+        cwd=certs,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "server.crt",
+        "-extfile",
+        "san.ext",
+        cwd=certs,
+    )
     if os.geteuid() == 0:
         shutil.chown(work, "postgres", "postgres")
     _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
@@ -173,12 +255,22 @@ def tls_postgres():
             shutil.chown(data / name, "postgres", "postgres")
         os.chmod(data / name, 0o600)
     (data / "pg_hba.conf").write_text(
-        "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n")
+        "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n"
+    )
     port = _free_port()
-    _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l",
-                 str(work / "pg.log"), "-o",
-                 f"-p {port} -c listen_addresses=127.0.0.1 -c ssl=on "
-                 f"-c unix_socket_directories={work}", "start")
+    _as_postgres(
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-w",
+        "-t",
+        "60",
+        "-l",
+        str(work / "pg.log"),
+        "-o",
+        f"-p {port} -c listen_addresses=127.0.0.1 -c ssl=on -c unix_socket_directories={work}",
+        "start",
+    )
     try:
         yield port, certs / "ca.crt", certs / "other-ca.crt"
     finally:
@@ -188,12 +280,14 @@ def tls_postgres():
 
 def _connect(host: str, port: int) -> tuple[bool, str]:
     """(whether the session is encrypted, its TLS version) through the app's own engine."""
-    engine = make_engine(f"postgresql://postgres@{host}:{port}/postgres?hostaddr=127.0.0.1",
-                         pool_size=1)
+    engine = make_engine(
+        f"postgresql://postgres@{host}:{port}/postgres?hostaddr=127.0.0.1", pool_size=1
+    )
     try:
         with engine.connect() as conn:
-            row = conn.execute(text(
-                "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).one()
+            row = conn.execute(
+                text("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            ).one()
             return row.ssl, row.version
     finally:
         engine.dispose()

@@ -48,11 +48,17 @@ def make_customer(app, factory):
 
 @pytest.fixture
 def ghost(factory):
-    return factory.template(name="Ghost", code="ghost", category="cms", price_tier="starter",
-                            description="Publishing platform",
-                            setup_config={"variables": GHOST_VARIABLES},
-                            serialized_config=GHOST_CONFIG, monthly_estimate_cents=700,
-                            resources={"cpu": 1, "memory_mb": 512})
+    return factory.template(
+        name="Ghost",
+        code="ghost",
+        category="cms",
+        price_tier="starter",
+        description="Publishing platform",
+        setup_config={"variables": GHOST_VARIABLES},
+        serialized_config=GHOST_CONFIG,
+        monthly_estimate_cents=700,
+        resources={"cpu": 1, "memory_mb": 512},
+    )
 
 
 class QueryCounter:
@@ -90,15 +96,20 @@ def count_queries(app):
 # --- the lifecycle against the Railway emulator, with a real Celery worker -----------------
 
 
-
 @pytest.fixture
 def lifecycle(app, celery_worker, committed_factory, railway_emulator):
     from railsaas.db import SYSTEM
     from railsaas.extensions import db
     from railsaas.models import Tenant
 
-    railway_emulator.configure(deploy_seconds=1.0, deploy_jitter=0.0, workflow_seconds=0.3,
-                               log_interval=0.2, crash_after=0.5, removal_seconds=0.2)
+    railway_emulator.configure(
+        deploy_seconds=1.0,
+        deploy_jitter=0.0,
+        workflow_seconds=0.3,
+        log_interval=0.2,
+        crash_after=0.5,
+        removal_seconds=0.2,
+    )
     saved = app.config["DEPLOY_TIMEOUT_SECONDS"]
     plan = committed_factory.plan(max_instances=20)
     user, tenant = committed_factory.workspace()
@@ -107,6 +118,13 @@ def lifecycle(app, celery_worker, committed_factory, railway_emulator):
     template = railway_template(railway_emulator, committed_factory, "ghost")
     browser = app.test_client()
     login_as(app, browser, user)
-    yield Lifecycle(app=app, emulator=railway_emulator, factory=committed_factory, user=user,
-                    tenant=tenant, template=template, browser=browser)
+    yield Lifecycle(
+        app=app,
+        emulator=railway_emulator,
+        factory=committed_factory,
+        user=user,
+        tenant=tenant,
+        template=template,
+        browser=browser,
+    )
     app.config["DEPLOY_TIMEOUT_SECONDS"] = saved

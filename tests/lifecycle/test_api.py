@@ -36,9 +36,15 @@ def test_instances_need_a_token(client):
 
 def test_create_answers_202_with_the_instance(client, api_customer, ghost):
     _, tenant, auth = api_customer
-    resp = client.post("/api/instances", headers=auth, json={
-        "template_id": str(ghost.id), "name": "blog",
-        "variables": {"ADMIN_EMAIL": "ada@example.com", "API_KEY": "k" * 40}})
+    resp = client.post(
+        "/api/instances",
+        headers=auth,
+        json={
+            "template_id": str(ghost.id),
+            "name": "blog",
+            "variables": {"ADMIN_EMAIL": "ada@example.com", "API_KEY": "k" * 40},
+        },
+    )
     assert resp.status_code == 202
     body = resp.json
     assert body["name"] == "blog"
@@ -51,29 +57,57 @@ def test_create_answers_202_with_the_instance(client, api_customer, ghost):
     listed = client.get("/api/instances", headers=auth).json["items"]
     assert [i["id"] for i in listed] == [body["id"]]
     statuses = client.get("/api/instances/status", headers=auth).json["items"]
-    assert statuses == [{"id": body["id"], "name": "blog", "status": "requested",
-                         "status_reason": None, "domain": None, "settled": False,
-                         "status_changed_at": statuses[0]["status_changed_at"]}]
-    same = client.post("/api/templates/deploy", headers=auth, json={
-        "template_id": str(ghost.id), "name": "blog-2",
-        "variables": {"ADMIN_EMAIL": "ada@example.com"}})
+    assert statuses == [
+        {
+            "id": body["id"],
+            "name": "blog",
+            "status": "requested",
+            "status_reason": None,
+            "domain": None,
+            "settled": False,
+            "status_changed_at": statuses[0]["status_changed_at"],
+        }
+    ]
+    same = client.post(
+        "/api/templates/deploy",
+        headers=auth,
+        json={
+            "template_id": str(ghost.id),
+            "name": "blog-2",
+            "variables": {"ADMIN_EMAIL": "ada@example.com"},
+        },
+    )
     assert same.status_code == 202
 
 
 def test_bad_input_is_422_with_field_details_and_creates_nothing(client, api_customer, ghost):
     _, _, auth = api_customer
     before = _instances()
-    resp = client.post("/api/instances", headers=auth, json={
-        "template_id": str(ghost.id), "name": "Not OK",
-        "variables": {"ADMIN_EMAIL": "nope", "EXTRA": "x"}})
+    resp = client.post(
+        "/api/instances",
+        headers=auth,
+        json={
+            "template_id": str(ghost.id),
+            "name": "Not OK",
+            "variables": {"ADMIN_EMAIL": "nope", "EXTRA": "x"},
+        },
+    )
     assert resp.status_code == 422
     error = resp.json["error"]
     assert error["code"] == "validation_failed"
     assert set(error["details"]) == {"name", "variables.ADMIN_EMAIL", "variables.EXTRA"}
-    assert client.post("/api/instances", headers=auth,
-                       json={"template_id": ZERO, "name": "x"}).status_code == 404
-    assert client.post("/api/instances", headers=auth, data="[1]",
-                       content_type="application/json").status_code == 422
+    assert (
+        client.post(
+            "/api/instances", headers=auth, json={"template_id": ZERO, "name": "x"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            "/api/instances", headers=auth, data="[1]", content_type="application/json"
+        ).status_code
+        == 422
+    )
     assert _instances() == before
 
 
@@ -81,22 +115,30 @@ def test_plan_limits_answer_402(client, api_customer, factory, ghost):
     _, tenant, auth = api_customer
     for i in range(3):
         factory.instance(tenant, ghost, name=f"app-{i}")
-    resp = client.post("/api/instances", headers=auth, json={
-        "template_id": str(ghost.id), "name": "one-too-many",
-        "variables": {"ADMIN_EMAIL": "ada@example.com"}})
+    resp = client.post(
+        "/api/instances",
+        headers=auth,
+        json={
+            "template_id": str(ghost.id),
+            "name": "one-too-many",
+            "variables": {"ADMIN_EMAIL": "ada@example.com"},
+        },
+    )
     assert resp.status_code == 402
     assert "3 instances" in resp.json["error"]["message"]
 
 
 def test_update_and_delete(client, api_customer, factory, ghost):
     _, tenant, auth = api_customer
-    inst = factory.instance(tenant, ghost, name="blog", status="running",
-                            config={"ADMIN_EMAIL": "a@b.co"})
+    inst = factory.instance(
+        tenant, ghost, name="blog", status="running", config={"ADMIN_EMAIL": "a@b.co"}
+    )
     resp = client.put(f"/api/instances/{inst.id}", headers=auth, json={"name": "journal"})
     assert resp.status_code == 200
     assert resp.json["name"] == "journal"
-    resp = client.put(f"/api/instances/{inst.id}", headers=auth,
-                      json={"variables": {"SITE_TITLE": "Hello"}})
+    resp = client.put(
+        f"/api/instances/{inst.id}", headers=auth, json={"variables": {"SITE_TITLE": "Hello"}}
+    )
     assert resp.status_code == 202
     assert resp.json["status"] == "redeploying"
     conflict = client.put(f"/api/instances/{inst.id}", headers=auth, json={"action": "start"})
@@ -129,9 +171,14 @@ def test_workspace_b_gets_404_for_workspace_a_instances(client, api_customer, fa
 
 def test_template_writes_are_for_platform_admins(client, api_customer, factory, ghost):
     _, _, auth = api_customer
-    body = {"name": "Plausible", "railway_template_id": "tpl-p", "category": "analytics",
-            "price_tier": "standard", "monthly_estimate_cents": 800,
-            "variables": [{"name": "ADMIN_EMAIL", "required": True}]}
+    body = {
+        "name": "Plausible",
+        "railway_template_id": "tpl-p",
+        "category": "analytics",
+        "price_tier": "standard",
+        "monthly_estimate_cents": 800,
+        "variables": [{"name": "ADMIN_EMAIL", "required": True}],
+    }
     assert client.post("/api/templates", headers=auth, json=body).status_code == 403
     assert client.post("/api/templates", json=body).status_code == 401
     admin, _ = factory.workspace()
@@ -157,7 +204,10 @@ def test_template_writes_are_for_platform_admins(client, api_customer, factory, 
 
 def test_railway_views_are_admin_only(client, api_customer):
     _, _, auth = api_customer
-    for path in ("/api/railway/projects", "/api/railway/services?project_id=x",
-                 "/api/railway/deployments?environment_id=e&service_id=s"):
+    for path in (
+        "/api/railway/projects",
+        "/api/railway/services?project_id=x",
+        "/api/railway/deployments?environment_id=e&service_id=s",
+    ):
         assert client.get(path).status_code == 401
         assert client.get(path, headers=auth).status_code == 403

@@ -33,8 +33,9 @@ def test_catalog_search_and_category_filter(client, factory, ghost):
 
 
 def test_htmx_search_returns_only_the_results_fragment(client, ghost):
-    resp = client.get("/templates/?q=ghost",
-                      headers={"HX-Request": "true", "HX-Target": "catalog-results"})
+    resp = client.get(
+        "/templates/?q=ghost", headers={"HX-Request": "true", "HX-Target": "catalog-results"}
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert html.lstrip().startswith('<div id="catalog-results">')
@@ -66,7 +67,8 @@ def test_templates_api_is_public(client, factory, ghost):
 
 
 def test_catalog_reads_are_cached_and_dropped_when_an_admin_changes_a_template(
-        app, client, ghost, owner_sql, dbconn):
+    app, client, ghost, owner_sql, dbconn
+):
     from railsaas.catalog import templates as catalog
     from railsaas.db import TenantContext
     from railsaas.extensions import db
@@ -74,8 +76,7 @@ def test_catalog_reads_are_cached_and_dropped_when_an_admin_changes_a_template(
     assert "Ghost" in client.get("/templates/").get_data(as_text=True)
     # Behind the app's back: the cached catalog still shows the old name.
     dbconn.exec_driver_sql(f'SET LOCAL ROLE "{app.config["SYSTEM_DB_USER"]}"')
-    dbconn.execute(text("UPDATE templates SET name = 'Ghost CMS' WHERE id = :id"),
-                   {"id": ghost.id})
+    dbconn.execute(text("UPDATE templates SET name = 'Ghost CMS' WHERE id = :id"), {"id": ghost.id})
     assert "Ghost CMS" not in client.get("/templates/").get_data(as_text=True)
     # Through the service: the cache goes after commit.
     with app.app_context(), db.scope(TenantContext(role="platform_admin")) as s:
@@ -85,8 +86,7 @@ def test_catalog_reads_are_cached_and_dropped_when_an_admin_changes_a_template(
     assert "Blogs and newsletters" in html
 
 
-def test_the_catalog_is_cached_in_the_cache_redis_not_the_apps(client, ghost, servers,
-                                                               redis_conn):
+def test_the_catalog_is_cached_in_the_cache_redis_not_the_apps(client, ghost, servers, redis_conn):
     from railsaas.catalog.templates import CACHE_KEY
     from tests.support.redis import connect
 
@@ -112,8 +112,16 @@ def test_the_demo_catalog_is_seeded_once_from_railway_templates(app, dbconn):
     from railsaas.extensions import db
     from tests.support.lifecycle import GHOST_CONFIG
 
-    railway = [{"id": "tpl-ghost", "code": "ghost", "name": "Ghost", "category": "CMS",
-                "description": "Blogs", "serializedConfig": GHOST_CONFIG}]
+    railway = [
+        {
+            "id": "tpl-ghost",
+            "code": "ghost",
+            "name": "Ghost",
+            "category": "CMS",
+            "description": "Blogs",
+            "serializedConfig": GHOST_CONFIG,
+        }
+    ]
     with app.app_context():
         with db.scope(SYSTEM) as s:
             assert catalog.seed_from_railway_templates(s, railway) == 1

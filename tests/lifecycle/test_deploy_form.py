@@ -14,10 +14,15 @@ HX = {"HX-Request": "true"}
 
 def _counts() -> tuple[int, int, int]:
     with db.scope(SYSTEM) as s:
-        return (s.scalar(select(func.count()).select_from(Instance)),
-                s.scalar(select(func.count()).select_from(Deployment)),
-                s.scalar(select(func.count()).select_from(OutboxMessage)
-                         .where(OutboxMessage.task == "instances.run_step")))
+        return (
+            s.scalar(select(func.count()).select_from(Instance)),
+            s.scalar(select(func.count()).select_from(Deployment)),
+            s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.task == "instances.run_step")
+            ),
+        )
 
 
 def _csrf(client, ghost) -> str:
@@ -46,12 +51,16 @@ def test_deploy_needs_a_signed_in_user(client, ghost):
 
 
 def test_bad_variable_input_shows_the_fields_error_and_creates_nothing(
-        client, make_customer, ghost):
+    client, make_customer, ghost
+):
     make_customer(client)
     token = _csrf(client, ghost)
     before = _counts()
-    resp = client.post(f"/templates/{ghost.id}/deploy", headers={**HX, "X-CSRFToken": token},
-                       data={"name": "blog", "variables.ADMIN_EMAIL": "not-an-email"})
+    resp = client.post(
+        f"/templates/{ghost.id}/deploy",
+        headers={**HX, "X-CSRFToken": token},
+        data={"name": "blog", "variables.ADMIN_EMAIL": "not-an-email"},
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200  # HTMX swaps 2xx only: the dialog shows the error
     assert 'data-testid="field-error"' in html
@@ -60,9 +69,10 @@ def test_bad_variable_input_shows_the_fields_error_and_creates_nothing(
     assert 'value="blog"' in html
     assert _counts() == before
     # Without HTMX: the whole page again, with the same error.
-    resp = client.post(f"/templates/{ghost.id}/deploy",
-                       data={"csrf_token": token, "name": "Bad Name!",
-                             "variables.ADMIN_EMAIL": "ada@example.com"})
+    resp = client.post(
+        f"/templates/{ghost.id}/deploy",
+        data={"csrf_token": token, "name": "Bad Name!", "variables.ADMIN_EMAIL": "ada@example.com"},
+    )
     assert resp.status_code == 200
     assert "lowercase letters" in resp.get_data(as_text=True)
     assert _counts() == before
@@ -72,8 +82,11 @@ def test_a_good_deploy_writes_instance_step_and_outbox_together(client, make_cus
     customer = make_customer(client)
     token = _csrf(client, ghost)
     before = _counts()
-    resp = client.post(f"/templates/{ghost.id}/deploy", headers={**HX, "X-CSRFToken": token},
-                       data={"name": "blog", "variables.ADMIN_EMAIL": "ada@example.com"})
+    resp = client.post(
+        f"/templates/{ghost.id}/deploy",
+        headers={**HX, "X-CSRFToken": token},
+        data={"name": "blog", "variables.ADMIN_EMAIL": "ada@example.com"},
+    )
     assert resp.status_code == 204
     assert resp.headers["HX-Redirect"].startswith("/instances/")
     assert _counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
@@ -86,19 +99,24 @@ def test_a_good_deploy_writes_instance_step_and_outbox_together(client, make_cus
         assert inst.config["API_KEY"]
         step = s.scalar(select(Deployment).where(Deployment.instance_id == inst.id))
         assert (step.kind, step.status) == ("deploy", "queued")
-        msg = s.scalar(select(OutboxMessage).where(OutboxMessage.task == "instances.run_step")
-                       .order_by(OutboxMessage.id.desc()))
+        msg = s.scalar(
+            select(OutboxMessage)
+            .where(OutboxMessage.task == "instances.run_step")
+            .order_by(OutboxMessage.id.desc())
+        )
         assert msg.args == {"step_id": str(step.id)}  # ids only: no variable values
 
 
-def test_plan_limits_are_checked_before_anything_is_created(client, make_customer, factory,
-                                                            ghost):
+def test_plan_limits_are_checked_before_anything_is_created(client, make_customer, factory, ghost):
     customer = make_customer(client, max_instances=1)
     factory.instance(customer.tenant, ghost, name="existing")
     token = _csrf(client, ghost)
     before = _counts()
-    resp = client.post(f"/templates/{ghost.id}/deploy", headers={**HX, "X-CSRFToken": token},
-                       data={"name": "blog", "variables.ADMIN_EMAIL": "ada@example.com"})
+    resp = client.post(
+        f"/templates/{ghost.id}/deploy",
+        headers={**HX, "X-CSRFToken": token},
+        data={"name": "blog", "variables.ADMIN_EMAIL": "ada@example.com"},
+    )
     html = resp.get_data(as_text=True)
     assert 'data-testid="deploy-error"' in html
     assert "1 instance" in html
@@ -106,12 +124,12 @@ def test_plan_limits_are_checked_before_anything_is_created(client, make_custome
 
 
 def test_templates_outside_the_plans_tiers_are_refused_with_a_clear_message(
-        client, make_customer, factory):
+    client, make_customer, factory
+):
     make_customer(client, allowed_tiers=["starter"])
     pro = factory.template(name="Big DB", price_tier="pro")
     token = _csrf(client, pro)
-    resp = client.post(f"/templates/{pro.id}/deploy",
-                       data={"csrf_token": token, "name": "db"})
+    resp = client.post(f"/templates/{pro.id}/deploy", data={"csrf_token": token, "name": "db"})
     assert resp.status_code == 200
     assert "pro template" in resp.get_data(as_text=True)
     assert "pgrade" in resp.get_data(as_text=True)
@@ -121,29 +139,44 @@ def test_instance_names_are_unique_per_workspace(client, make_customer, factory,
     customer = make_customer(client)
     factory.instance(customer.tenant, ghost, name="blog")
     token = _csrf(client, ghost)
-    resp = client.post(f"/templates/{ghost.id}/deploy", headers={**HX, "X-CSRFToken": token},
-                       data={"name": "blog", "variables.ADMIN_EMAIL": "ada@example.com"})
+    resp = client.post(
+        f"/templates/{ghost.id}/deploy",
+        headers={**HX, "X-CSRFToken": token},
+        data={"name": "blog", "variables.ADMIN_EMAIL": "ada@example.com"},
+    )
     assert "already exists" in resp.get_data(as_text=True)
 
 
 def test_viewers_cannot_deploy(client, make_customer, ghost):
     make_customer(client, role="viewer")
     token = _csrf(client, ghost)
-    resp = client.post(f"/templates/{ghost.id}/deploy",
-                       data={"csrf_token": token, "name": "blog",
-                             "variables.ADMIN_EMAIL": "ada@example.com"})
+    resp = client.post(
+        f"/templates/{ghost.id}/deploy",
+        data={"csrf_token": token, "name": "blog", "variables.ADMIN_EMAIL": "ada@example.com"},
+    )
     assert resp.status_code == 403
 
 
 def test_a_template_variable_nobody_can_fill_refuses_the_deploy_up_front(
-        client, make_customer, factory):
+    client, make_customer, factory
+):
     make_customer(client)
-    config = {"services": {"s1": {"name": "app", "variables": {
-        "LICENSE_KEY": {"description": "required by the app", "isOptional": False}}}}}
-    broken = factory.template(name="Broken", serialized_config=config,
-                              setup_config={"variables": []})
+    config = {
+        "services": {
+            "s1": {
+                "name": "app",
+                "variables": {
+                    "LICENSE_KEY": {"description": "required by the app", "isOptional": False}
+                },
+            }
+        }
+    }
+    broken = factory.template(
+        name="Broken", serialized_config=config, setup_config={"variables": []}
+    )
     before = _counts()
-    resp = client.post(f"/templates/{broken.id}/deploy",
-                       data={"csrf_token": _csrf(client, broken), "name": "app"})
+    resp = client.post(
+        f"/templates/{broken.id}/deploy", data={"csrf_token": _csrf(client, broken), "name": "app"}
+    )
     assert "tell support" in resp.get_data(as_text=True)
     assert _counts() == before

@@ -32,16 +32,24 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     status = lc.browser.get(f"/instances/{iid}/status", headers=HX)
     assert status.status_code == 286  # settled: the badge stops polling
     with db.scope(SYSTEM) as s:
-        titles = s.scalars(select(Notification.title).where(
-            Notification.tenant_id == lc.tenant.id)).all()
+        titles = s.scalars(
+            select(Notification.title).where(Notification.tenant_id == lc.tenant.id)
+        ).all()
     assert "blog is running" in titles
 
     # Logs and metrics come from Railway through the server (the emulator writes a line
     # every 0.2 s).
-    wait_until(lambda: 'class="log-line' in lc.browser.get(f"/instances/{iid}/logs")
-               .get_data(as_text=True), timeout=20, interval=0.2, message="a log line")
-    following = lc.browser.get(f"/instances/{iid}/logs?follow=1",
-                               headers={**HX, "HX-Target": "tab-content"}).get_data(as_text=True)
+    wait_until(
+        lambda: (
+            'class="log-line' in lc.browser.get(f"/instances/{iid}/logs").get_data(as_text=True)
+        ),
+        timeout=20,
+        interval=0.2,
+        message="a log line",
+    )
+    following = lc.browser.get(
+        f"/instances/{iid}/logs?follow=1", headers={**HX, "HX-Target": "tab-content"}
+    ).get_data(as_text=True)
     assert following.lstrip().startswith('<section id="tab-content"')
     assert 'class="log-follow"' in following
     tail = lc.browser.get(f"/instances/{iid}/logs?tail=1", headers=HX).get_data(as_text=True)
@@ -56,9 +64,11 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     assert metrics.count('class="chart-line') >= 2  # CPU and memory at least (railsaas.charts)
 
     # Changing a variable redeploys.
-    resp = lc.browser.post(f"/instances/{iid}/variables",
-                           headers={"X-CSRFToken": lc.csrf()},
-                           data={"variables.mail__from": "blog@example.com"})
+    resp = lc.browser.post(
+        f"/instances/{iid}/variables",
+        headers={"X-CSRFToken": lc.csrf()},
+        data={"variables.mail__from": "blog@example.com"},
+    )
     assert resp.status_code == 303
     assert lc.instance(iid).status == "redeploying"
     lc.wait_for(iid, "running")
@@ -66,17 +76,24 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     from railsaas.instances.steps import client
 
     with lc.app.app_context():
-        railway_vars = client().variables(inst.railway_project_id,
-                                          inst.railway_environment_id,
-                                          inst.railway_service_id)
+        railway_vars = client().variables(
+            inst.railway_project_id, inst.railway_environment_id, inst.railway_service_id
+        )
     assert railway_vars["mail__from"] == "blog@example.com"
 
     # A custom domain: added on Railway, with the DNS record to create shown.
-    resp = lc.browser.post(f"/instances/{iid}/domain", headers={"X-CSRFToken": lc.csrf()},
-                           data={"domain": "blog.example.com"})
+    resp = lc.browser.post(
+        f"/instances/{iid}/domain",
+        headers={"X-CSRFToken": lc.csrf()},
+        data={"domain": "blog.example.com"},
+    )
     assert resp.status_code == 303
-    wait_until(lambda: lc.steps(iid)[-1] == ("domain", "succeeded"), timeout=20, interval=0.2,
-               message="the domain step succeeded")
+    wait_until(
+        lambda: lc.steps(iid)[-1] == ("domain", "succeeded"),
+        timeout=20,
+        interval=0.2,
+        message="the domain step succeeded",
+    )
     assert "blog.example.com" in lc.emulator.state()["custom_domains"]
     settings = lc.browser.get(f"/instances/{iid}/settings").get_data(as_text=True)
     assert "CNAME" in settings
@@ -91,14 +108,25 @@ def test_deploy_watch_manage_and_delete(lifecycle):
     lc.act(iid, "redeploy")
     lc.wait_for(iid, "running")
 
-    resp = lc.browser.post(f"/instances/{iid}/delete", headers={"X-CSRFToken": lc.csrf()},
-                           data={"confirm_name": "blog"})
+    resp = lc.browser.post(
+        f"/instances/{iid}/delete",
+        headers={"X-CSRFToken": lc.csrf()},
+        data={"confirm_name": "blog"},
+    )
     assert resp.status_code == 303
     lc.wait_for(iid, "deleted")
     assert lc.projects_named(iid) == []
     assert lc.instance(iid).deleted_at is not None
-    assert [k for k, _ in lc.steps(iid)] == ["deploy", "variables", "domain", "restart",
-                                             "stop", "start", "redeploy", "delete"]
+    assert [k for k, _ in lc.steps(iid)] == [
+        "deploy",
+        "variables",
+        "domain",
+        "restart",
+        "stop",
+        "start",
+        "redeploy",
+        "delete",
+    ]
     assert {s for _, s in lc.steps(iid)} == {"succeeded"}
 
 
@@ -172,7 +200,8 @@ def test_the_poll_asks_railway_about_many_instances_in_one_request(lifecycle):
         for iid in ids:
             s.get(Instance, iid).next_poll_at = None
         s.query(Instance).filter(Instance.id.in_(ids)).update(
-            {"next_poll_at": Instance.created_at}, synchronize_session=False)
+            {"next_poll_at": Instance.created_at}, synchronize_session=False
+        )
     lc.emulator.clear_requests()
     lc.poll()
     log = lc.emulator.requests()
@@ -184,10 +213,17 @@ def test_railway_webhook_refreshes_the_named_instance_but_not_from_the_payload(l
     lc = lifecycle
     lc.emulator.configure(deploy_seconds=600)
     iid = lc.deploy("hooked")
-    project_id = wait_until(lambda: lc.instance(iid).railway_project_id, timeout=20,
-                            interval=0.2, message="the instance's Railway project")
-    payload = {"type": "Deployment.success", "details": {"status": "SUCCESS"},
-               "resource": {"project": {"id": project_id}, "deployment": {"id": "x"}}}
+    project_id = wait_until(
+        lambda: lc.instance(iid).railway_project_id,
+        timeout=20,
+        interval=0.2,
+        message="the instance's Railway project",
+    )
+    payload = {
+        "type": "Deployment.success",
+        "details": {"status": "SUCCESS"},
+        "resource": {"project": {"id": project_id}, "deployment": {"id": "x"}},
+    }
     assert lc.browser.post("/webhooks/railway/wrong-secret", json=payload).status_code == 404
     secret = lc.app.config["RAILWAY_WEBHOOK_SECRET"]
     refreshed = []
@@ -236,15 +272,28 @@ def test_reconcile_finds_orphan_projects_and_missing_ones_and_admins_fix_them(li
     page = browser.get("/admin/instances").get_data(as_text=True)
     assert orphan.id in page
     token = csrf_from(page)
-    assert browser.post(f"/admin/instances/orphans/{orphan.id}/delete",
-                        data={"csrf_token": token}).status_code == 303
-    assert browser.post(f"/admin/instances/{iid}/fix",
-                        data={"csrf_token": token, "fix": "redeploy"}).status_code == 303
+    assert (
+        browser.post(
+            f"/admin/instances/orphans/{orphan.id}/delete", data={"csrf_token": token}
+        ).status_code
+        == 303
+    )
+    assert (
+        browser.post(
+            f"/admin/instances/{iid}/fix", data={"csrf_token": token, "fix": "redeploy"}
+        ).status_code
+        == 303
+    )
     lc.wait_for(iid, "running")
     assert len(lc.projects_named(iid)) == 1
-    wait_until(lambda: orphan.id not in [p["id"] for p in lc.emulator.state()["projects"]
-                                         if not p["deleted"]],
-               timeout=20, interval=0.3, message="the orphan project deleted on Railway")
+    wait_until(
+        lambda: (
+            orphan.id not in [p["id"] for p in lc.emulator.state()["projects"] if not p["deleted"]]
+        ),
+        timeout=20,
+        interval=0.3,
+        message="the orphan project deleted on Railway",
+    )
 
 
 def test_admins_import_a_template_from_a_railway_code(lifecycle):
@@ -265,8 +314,9 @@ def test_admins_import_a_template_from_a_railway_code(lifecycle):
     assert 'value="Umami"' in html
     assert "DISABLE_TELEMETRY" in html  # proposed: optional with a default
     assert "APP_SECRET" not in html.split("variables_json")[1].split("</textarea>")[0]
-    missing = browser.post("/admin/templates/import",
-                           data={"csrf_token": token, "code": "no-such-template"})
+    missing = browser.post(
+        "/admin/templates/import", data={"csrf_token": token, "code": "no-such-template"}
+    )
     assert "has no template" in missing.get_data(as_text=True)
 
 
@@ -278,8 +328,12 @@ def test_billing_suspends_resumes_and_deletes_a_workspace_on_railway(lifecycle):
     lc.wait_for(iid, "running")
     with lc.app.app_context(), db.scope(SYSTEM) as s:
         assert instances.suspend_tenant_instances(s, lc.tenant.id, "payment_failed") == 1
-    wait_until(lambda: lc.steps(iid)[-1][1] == "succeeded", timeout=20, interval=0.2,
-               message="the suspend step finished")
+    wait_until(
+        lambda: lc.steps(iid)[-1][1] == "succeeded",
+        timeout=20,
+        interval=0.2,
+        message="the suspend step finished",
+    )
     assert lc.steps(iid)[-1] == ("suspend", "succeeded")
     assert lc.wait_for(iid, "suspended")[iid] == "suspended"
     with lc.app.app_context(), db.scope(SYSTEM) as s:
@@ -303,18 +357,24 @@ def test_admins_see_railway_through_the_server_and_never_the_token(lifecycle):
     with db.scope(SYSTEM) as s:
         s.get(User, admin.id).role = "admin"
     api = lc.app.test_client()
-    token = api.post("/api/auth/login", json={"email": admin.email,
-                                              "password": DEFAULT_PASSWORD}).json
+    token = api.post(
+        "/api/auth/login", json={"email": admin.email, "password": DEFAULT_PASSWORD}
+    ).json
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     projects = api.get("/api/railway/projects", headers=auth)
     assert projects.status_code == 200
     mine = [p for p in projects.json["items"] if p["id"] == inst.railway_project_id]
     assert mine[0]["instance_id"] == iid
-    services = api.get(f"/api/railway/services?project_id={inst.railway_project_id}",
-                       headers=auth)
+    services = api.get(f"/api/railway/services?project_id={inst.railway_project_id}", headers=auth)
     assert inst.railway_service_id in [s["id"] for s in services.json["services"]]
-    deployments = api.get("/api/railway/deployments", headers=auth, query_string={
-        "environment_id": inst.railway_environment_id, "service_id": inst.railway_service_id})
+    deployments = api.get(
+        "/api/railway/deployments",
+        headers=auth,
+        query_string={
+            "environment_id": inst.railway_environment_id,
+            "service_id": inst.railway_service_id,
+        },
+    )
     assert deployments.json["items"][0]["status"] == "SUCCESS"
     assert api.get("/api/railway/services?project_id=nope", headers=auth).status_code == 404
     for resp in (projects, services, deployments):

@@ -23,11 +23,18 @@ HX = {"HX-Request": "true"}
 def test_bell_shows_the_unread_count_and_the_list_marks_read(app, client, make_customer):
     customer = make_customer(client)
     with app.app_context(), db.scope(SYSTEM) as s:
-        notifications.notify_tenant(s, customer.tenant.id, kind="instance.failed",
-                                    title="blog failed to deploy", body="Build error",
-                                    link="/instances/x", email_kind="instances/status")
-        notifications.notify_tenant(s, customer.tenant.id, kind="instance.running",
-                                    title="shop is running")
+        notifications.notify_tenant(
+            s,
+            customer.tenant.id,
+            kind="instance.failed",
+            title="blog failed to deploy",
+            body="Build error",
+            link="/instances/x",
+            email_kind="instances/status",
+        )
+        notifications.notify_tenant(
+            s, customer.tenant.id, kind="instance.running", title="shop is running"
+        )
     bell = client.get("/notifications/bell", headers=HX)
     assert bell.status_code == 200
     html = bell.get_data(as_text=True)
@@ -38,7 +45,8 @@ def test_bell_shows_the_unread_count_and_the_list_marks_read(app, client, make_c
     assert "Build error" in page
     client.post("/notifications/read", data={"csrf_token": csrf_from(page)})
     assert "unread-count" not in client.get("/notifications/bell", headers=HX).get_data(
-        as_text=True)
+        as_text=True
+    )
     with db.scope(SYSTEM) as s:
         mails = s.scalars(select(Email).where(Email.tenant_id == customer.tenant.id)).all()
         assert [m.subject for m in mails] == ["blog failed to deploy"]
@@ -102,15 +110,21 @@ def test_billing_stops_picked_instances_and_deletes_a_whole_workspace(app, facto
         with db.scope(SYSTEM) as s:
             assert instances.delete_tenant_instances(s, tenant.id, "unpaid") == 3
         with db.scope(SYSTEM) as s:
-            status = {i.name: i.status for i in s.scalars(
-                select(Instance).where(Instance.tenant_id == tenant.id))}
-            assert status == {"a": "deleting", "b": "deleting", "c": "deleting",
-                              "gone": "deleted"}
-            kinds = sorted(d.kind for d in s.scalars(select(Deployment).where(
-                Deployment.tenant_id == tenant.id)))
+            status = {
+                i.name: i.status
+                for i in s.scalars(select(Instance).where(Instance.tenant_id == tenant.id))
+            }
+            assert status == {"a": "deleting", "b": "deleting", "c": "deleting", "gone": "deleted"}
+            kinds = sorted(
+                d.kind
+                for d in s.scalars(select(Deployment).where(Deployment.tenant_id == tenant.id))
+            )
             assert kinds == ["delete", "delete", "delete", "stop", "stop"]
-            canceled = s.scalars(select(Deployment.status).where(
-                Deployment.tenant_id == tenant.id, Deployment.kind == "stop")).all()
+            canceled = s.scalars(
+                select(Deployment.status).where(
+                    Deployment.tenant_id == tenant.id, Deployment.kind == "stop"
+                )
+            ).all()
             assert set(canceled) == {"canceled"}
     assert gone.status == "deleted"
 
@@ -118,13 +132,21 @@ def test_billing_stops_picked_instances_and_deletes_a_whole_workspace(app, facto
 # --- the billing hold: nothing runs, whatever the instance's status ---------------------------
 
 OWNER = SimpleNamespace(role="owner")
-HOLDS = {"admin": {"status": "suspended"},
-         "spend_cap": {"spend_cap_state": "capped", "spend_cap_cents": 0},  # spent it all
-         "unpaid": {"dunning_stage": "suspended",
-                    "payment_failed_at": datetime(2026, 1, 1, tzinfo=UTC)}}
-RUNS = [("failed", "redeploy"), ("crashed", "redeploy"), ("crashed", "restart"),
-        ("running", "restart"), ("stopped", "start"), ("failed", "variables"),
-        ("stopped", "variables"), ("running", "domain")]
+HOLDS = {
+    "admin": {"status": "suspended"},
+    "spend_cap": {"spend_cap_state": "capped", "spend_cap_cents": 0},  # spent it all
+    "unpaid": {"dunning_stage": "suspended", "payment_failed_at": datetime(2026, 1, 1, tzinfo=UTC)},
+}
+RUNS = [
+    ("failed", "redeploy"),
+    ("crashed", "redeploy"),
+    ("crashed", "restart"),
+    ("running", "restart"),
+    ("stopped", "start"),
+    ("failed", "variables"),
+    ("stopped", "variables"),
+    ("running", "domain"),
+]
 
 
 def _held(factory, hold: str):
@@ -140,30 +162,38 @@ def _held(factory, hold: str):
 
 def _act(s, tenant, inst, action):
     if action == "variables":
-        return instances.update_variables(s, tenant.id, inst.id, {"SITE_TITLE": "New"}, None,
-                                          actor=OWNER)
+        return instances.update_variables(
+            s, tenant.id, inst.id, {"SITE_TITLE": "New"}, None, actor=OWNER
+        )
     if action == "domain":
-        return instances.add_custom_domain(s, tenant.id, inst.id, "app.example.com", None,
-                                           actor=OWNER)
+        return instances.add_custom_domain(
+            s, tenant.id, inst.id, "app.example.com", None, actor=OWNER
+        )
     return instances.request_action(s, tenant.id, inst.id, action, None, actor=OWNER)
 
 
 @pytest.mark.parametrize("hold", sorted(HOLDS))
 @pytest.mark.parametrize(("status", "action"), RUNS)
-def test_a_held_workspace_runs_nothing_whatever_the_status(app, factory, ghost, hold, status,
-                                                           action):
+def test_a_held_workspace_runs_nothing_whatever_the_status(
+    app, factory, ghost, hold, status, action
+):
     tenant = _held(factory, hold)
-    inst = factory.instance(tenant, ghost, status=status,
-                            config={"ADMIN_EMAIL": "a@example.com", "SITE_TITLE": "Old"})
+    inst = factory.instance(
+        tenant, ghost, status=status, config={"ADMIN_EMAIL": "a@example.com", "SITE_TITLE": "Old"}
+    )
     with app.app_context():
         with pytest.raises(LimitExceeded), db.scope(SYSTEM) as s:
             _act(s, tenant, inst, action)
         with db.scope(SYSTEM) as s:
             after = s.get(Instance, inst.id)
             assert (after.status, after.config["SITE_TITLE"], after.custom_domain) == (
-                status, "Old", None)
-            assert s.scalars(select(Deployment).where(
-                Deployment.instance_id == inst.id)).all() == []
+                status,
+                "Old",
+                None,
+            )
+            assert (
+                s.scalars(select(Deployment).where(Deployment.instance_id == inst.id)).all() == []
+            )
 
 
 def test_the_same_actions_run_once_the_hold_lifts(app, factory, ghost):
@@ -188,7 +218,8 @@ def test_a_suspension_takes_failed_instances_too(app, factory, ghost):
 
 @pytest.mark.parametrize("hold", sorted(HOLDS))
 def test_an_instance_that_escaped_the_hold_is_suspended_at_the_next_evaluation(
-        app, factory, ghost, hold):
+    app, factory, ghost, hold
+):
     """Started between two evaluations (a race, or a path that missed the check): the
     next sweep stops it, though the hold itself did not change."""
     tenant = _held(factory, hold)

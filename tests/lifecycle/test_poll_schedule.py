@@ -20,8 +20,9 @@ SLACK = timedelta(seconds=1)
 def _poll_and_read(factory, status: str) -> tuple[datetime, datetime]:
     user, tenant = factory.workspace()
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    inst = factory.instance(tenant, status=status, next_poll_at=long_ago,
-                            status_changed_at=datetime.now(UTC))
+    inst = factory.instance(
+        tenant, status=status, next_poll_at=long_ago, status_changed_at=datetime.now(UTC)
+    )
     asked_at = datetime.now(UTC)
     assert poll.poll()["polled"] == 1
     with db.scope(SYSTEM) as s:
@@ -47,9 +48,11 @@ def test_polls_have_their_own_queue_and_worker_line(app):
     for task in ("instances.poll", "instances.refresh"):
         assert celery.amqp.router.route({}, task)["queue"].name == "polls"
     assert celery.amqp.router.route({}, "instances.run_step")["queue"].name == "celery"
-    procfile = dict(line.split(": ", 1) for line in
-                    (Path(__file__).resolve().parents[2] / "Procfile").read_text().splitlines()
-                    if line.strip())
+    procfile = dict(
+        line.split(": ", 1)
+        for line in (Path(__file__).resolve().parents[2] / "Procfile").read_text().splitlines()
+        if line.strip()
+    )
     assert " -Q polls" in procfile["poller"]  # polls' own capacity: deploys never delay them
     # The worker reads polls too: a deployment without the poller service still polls.
     assert " -Q celery,polls" in procfile["worker"]

@@ -28,8 +28,12 @@ def test_a_lost_template_deploy_answer_with_services_a_minute_later_deploys_once
     lc.emulator.freeze()
     lc.emulator.script("lose_response", operation="TemplateDeployV2")
     iid = lc.deploy("blog")
-    wait_until(_status_is(lc, iid, "deploying"), timeout=20, interval=0.1,
-               message="the deploy step accepted as maybe applied")
+    wait_until(
+        _status_is(lc, iid, "deploying"),
+        timeout=20,
+        interval=0.1,
+        message="the deploy step accepted as maybe applied",
+    )
     lc.poll()
     assert _services(lc, iid) == []  # nothing yet: and nothing sent again
     lc.emulator.advance(61)
@@ -51,14 +55,19 @@ def test_a_lost_deploy_with_nothing_appearing_is_sent_again_after_a_long_wait(li
 
 
 @pytest.mark.parametrize("workflow_answer", ["status", "not_authorized"])
-def test_the_main_service_is_the_app_not_the_database_that_appears_first(lifecycle,
-                                                                          workflow_answer):
+def test_the_main_service_is_the_app_not_the_database_that_appears_first(
+    lifecycle, workflow_answer
+):
     lc = lifecycle
     lc.emulator.configure(workflow_seconds=60, workflow_status_answer=workflow_answer)
     lc.emulator.freeze()
     iid = lc.deploy("blog")
-    wait_until(_status_is(lc, iid, "deploying"), timeout=20, interval=0.1,
-               message="the deploy step accepted")
+    wait_until(
+        _status_is(lc, iid, "deploying"),
+        timeout=20,
+        interval=0.1,
+        message="the deploy step accepted",
+    )
     lc.emulator.advance(25)  # the database is there, the app not yet
     assert [s["name"] for s in _services(lc, iid)] == ["MySQL"]
     lc.poll()
@@ -77,8 +86,12 @@ def test_stop_stops_every_service_and_start_starts_them_even_when_removed(lifecy
     lc.wait_for(iid, "running")
     lc.act(iid, "stop")
     lc.wait_for(iid, "stopped")
-    wait_until(lambda: lc.steps(iid)[-1] == ("stop", "succeeded"), timeout=20,
-               interval=0.2, message="the stop step")
+    wait_until(
+        lambda: lc.steps(iid)[-1] == ("stop", "succeeded"),
+        timeout=20,
+        interval=0.2,
+        message="the stop step",
+    )
     lc.poll()
     assert lc.instance(iid).status == "stopped"  # SUCCESS + deploymentStopped is stopped
     for svc in _services(lc, iid):
@@ -105,8 +118,12 @@ def test_a_deploy_into_a_workspace_of_2000_projects_costs_at_most_10_requests(li
     lc.emulator.seed_projects(2000)
     lc.emulator.clear_requests()
     iid = lc.deploy("blog")
-    wait_until(lambda: lc.steps(iid)[0][1] == "in_progress", timeout=20, interval=0.1,
-               message="the deploy step accepted")
+    wait_until(
+        lambda: lc.steps(iid)[0][1] == "in_progress",
+        timeout=20,
+        interval=0.1,
+        message="the deploy step accepted",
+    )
     log = lc.emulator.requests(limit=0)
     assert log["total"] <= 10, log["by_operation"]
     assert "Projects" not in log["by_operation"]  # a first attempt looks nothing up
@@ -139,8 +156,9 @@ def test_five_browsers_following_one_instances_logs_share_one_fetch(lifecycle):
     asked = 0
     for _ in range(60):  # about 6 s: each tab asks every 0.1 s instead of every 3 s
         for browser in browsers:
-            html = browser.get(f"/instances/{iid}/logs?tail=1&follow=1",
-                               headers={"HX-Request": "true"}).get_data(as_text=True)
+            html = browser.get(
+                f"/instances/{iid}/logs?tail=1&follow=1", headers={"HX-Request": "true"}
+            ).get_data(as_text=True)
             seen.add('class="log-line' in html)
             asked += 1
         time.sleep(0.1)
@@ -188,8 +206,12 @@ def test_a_redeploy_whose_answer_is_lost_is_not_sent_again_by_a_task_retry(lifec
     lc.emulator.script("lose_response", operation="DeploymentRedeploy")
     lc.act(iid, "redeploy")
     lc.wait_for(iid, "running")
-    wait_until(lambda: lc.steps(iid)[-1] == ("redeploy", "succeeded"), timeout=30,
-               interval=0.2, message="the redeploy step finished")
+    wait_until(
+        lambda: lc.steps(iid)[-1] == ("redeploy", "succeeded"),
+        timeout=30,
+        interval=0.2,
+        message="the redeploy step finished",
+    )
     assert lc.emulator.count("DeploymentRedeploy") == 1
     main = lc.instance(iid).railway_service_id
     deployments = next(s for s in _services(lc, iid) if s["id"] == main)["deployments"]

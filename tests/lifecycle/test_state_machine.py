@@ -15,8 +15,19 @@ def _inst(status: str) -> Instance:
 
 def test_the_deploy_path_is_allowed_and_deleted_is_final():
     inst = _inst("requested")
-    for status in ("provisioning", "deploying", "running", "redeploying", "running",
-                   "stopping", "stopped", "starting", "running", "deleting", "deleted"):
+    for status in (
+        "provisioning",
+        "deploying",
+        "running",
+        "redeploying",
+        "running",
+        "stopping",
+        "stopped",
+        "starting",
+        "running",
+        "deleting",
+        "deleted",
+    ):
         assert states.transition(inst, status)
     assert inst.deleted_at is not None
     with pytest.raises(Conflict):
@@ -39,8 +50,14 @@ def test_every_status_is_covered_and_every_target_is_a_status():
 
 
 def test_actions_follow_the_status():
-    assert states.allowed_actions("running") == ["redeploy", "restart", "stop", "delete",
-                                                 "variables", "domain"]
+    assert states.allowed_actions("running") == [
+        "redeploy",
+        "restart",
+        "stop",
+        "delete",
+        "variables",
+        "domain",
+    ]
     assert "start" in states.allowed_actions("stopped")
     assert states.allowed_actions("deleted") == []
     with pytest.raises(Conflict):

@@ -6,8 +6,15 @@ from __future__ import annotations
 from tests.support import wait_until
 from tests.support.logs import capture_logs
 
-SEED = ("service", "user_id", "action", "template_id", "railway_service_id", "duration_ms",
-        "status")
+SEED = (
+    "service",
+    "user_id",
+    "action",
+    "template_id",
+    "railway_service_id",
+    "duration_ms",
+    "status",
+)
 
 
 def _filled(line: dict) -> None:
@@ -24,10 +31,18 @@ def test_deploy_and_stop_each_write_one_line_with_every_seed_field(lifecycle):
         lc.wait_for(iid, "running")
         inst = lc.instance(iid)
         lc.act(iid, "stop")
-        wait_until(lambda: lc.steps(iid)[-1] == ("stop", "succeeded"), timeout=20,
-                   interval=0.2, message="the stop step succeeded")
-        wait_until(lambda: logs.actions("instance.stop"), timeout=5, interval=0.05,
-                   message="the stop step's line")
+        wait_until(
+            lambda: lc.steps(iid)[-1] == ("stop", "succeeded"),
+            timeout=20,
+            interval=0.2,
+            message="the stop step succeeded",
+        )
+        wait_until(
+            lambda: logs.actions("instance.stop"),
+            timeout=5,
+            interval=0.05,
+            message="the stop step's line",
+        )
 
     deploy = logs.actions("instance.deploy")
     # The run that asked Railway (accepted), then the line where the poll saw it run.

@@ -39,8 +39,13 @@ def test_bad_values_are_reported_per_field():
 
 def test_admin_specs_are_validated():
     with pytest.raises(ValidationFailed) as exc:
-        parse_specs([{"name": "lower-case"}, {"name": "OK", "pattern": "("},
-                     {"name": "GEN", "generate": "magic"}])
+        parse_specs(
+            [
+                {"name": "lower-case"},
+                {"name": "OK", "pattern": "("},
+                {"name": "GEN", "generate": "magic"},
+            ]
+        )
     assert set(exc.value.details) == {"setup_config.0", "setup_config.1", "setup_config.2"}
 
 
@@ -48,8 +53,11 @@ def test_values_are_written_into_serialized_config_without_touching_the_rest():
     specs = parse_specs(GHOST_VARIABLES)
     out = apply_to_serialized(GHOST_CONFIG, specs, {"ADMIN_EMAIL": "a@b.co", "API_KEY": "k"})
     ghost = out["services"]["svc-ghost"]
-    assert ghost["variables"]["ADMIN_EMAIL"] == {"description": "Your login",
-                                                 "isOptional": False, "value": "a@b.co"}
+    assert ghost["variables"]["ADMIN_EMAIL"] == {
+        "description": "Your login",
+        "isOptional": False,
+        "value": "a@b.co",
+    }
     assert ghost["variables"]["API_KEY"] == {"value": "k"}  # declared nowhere: first service
     assert ghost["networking"] == GHOST_CONFIG["services"]["svc-ghost"]["networking"]
     assert "value" not in GHOST_CONFIG["services"]["svc-ghost"]["variables"]["ADMIN_EMAIL"]
@@ -66,8 +74,10 @@ def test_import_proposes_what_a_customer_fills_in():
 
 
 def test_secrets_are_masked_for_display():
-    rows = {r["name"]: r for r in masked(parse_specs(GHOST_VARIABLES),
-                                         {"API_KEY": "s3cret", "SITE_TITLE": "Blog"})}
+    rows = {
+        r["name"]: r
+        for r in masked(parse_specs(GHOST_VARIABLES), {"API_KEY": "s3cret", "SITE_TITLE": "Blog"})
+    }
     assert rows["API_KEY"]["value"] != "s3cret"
     assert rows["API_KEY"]["secret"]
     assert rows["SITE_TITLE"]["value"] == "Blog"
@@ -77,8 +87,7 @@ def test_secrets_are_masked_for_display():
 def test_metric_charts_are_drawn_by_railsaas_charts_in_time_order():
     from railsaas.instances.insights import metric_chart
 
-    chart = metric_chart("Memory", "MB", [(1_000, 0.5), (1_060, 1.0), (1_030, 0.25)],
-                         scale=1024)
+    chart = metric_chart("Memory", "MB", [(1_000, 0.5), (1_060, 1.0), (1_030, 0.25)], scale=1024)
     assert chart.svg is not None
     assert 'class="svg-chart' in chart.svg
     # the points' tooltips come in time order: 0.5, 0.25, 1.0 GB -> 512, 256, 1,024 MB

@@ -23,8 +23,14 @@ from railsaas.models import (
 )
 from tests.support import csrf_from, login_as
 
-ADMIN_PAGES = ["/admin/users", "/admin/workspaces", "/admin/instances", "/admin/jobs",
-               "/admin/metrics", "/admin/audit"]
+ADMIN_PAGES = [
+    "/admin/users",
+    "/admin/workspaces",
+    "/admin/instances",
+    "/admin/jobs",
+    "/admin/metrics",
+    "/admin/audit",
+]
 
 
 @pytest.fixture
@@ -66,9 +72,11 @@ def test_admin_actions_are_forbidden_to_customers(app, client, factory):
     other, _ = factory.workspace()
     login_as(app, client, user)
     token = csrf(client, "/dashboard")
-    for url, data in ((f"/admin/users/{other.id}/suspend", {"suspended": "1"}),
-                      (f"/admin/users/{user.id}/role", {"role": "admin"}),
-                      (f"/admin/workspaces/{tenant.id}/spend-cap", {"spend_cap": "1"})):
+    for url, data in (
+        (f"/admin/users/{other.id}/suspend", {"suspended": "1"}),
+        (f"/admin/users/{user.id}/role", {"role": "admin"}),
+        (f"/admin/workspaces/{tenant.id}/spend-cap", {"spend_cap": "1"}),
+    ):
         assert client.post(url, data={**data, "csrf_token": token}).status_code == 403
     with db.scope(SYSTEM) as s:
         assert s.get(User, user.id).role == "user"
@@ -100,8 +108,10 @@ def test_suspending_a_user_ends_their_sessions_and_is_audited(app, admin_client,
     victim = app.test_client()
     login_as(app, victim, person)
     assert victim.get("/dashboard").status_code == 200
-    resp = admin_client.post(f"/admin/users/{person.id}/suspend",
-                             data={"suspended": "1", "csrf_token": csrf(admin_client)})
+    resp = admin_client.post(
+        f"/admin/users/{person.id}/suspend",
+        data={"suspended": "1", "csrf_token": csrf(admin_client)},
+    )
     assert resp.status_code == 303
     with db.scope(SYSTEM) as s:
         assert s.get(User, person.id).is_suspended is True
@@ -114,23 +124,22 @@ def test_suspending_a_user_ends_their_sessions_and_is_audited(app, admin_client,
     assert row.details["fields"] == ["is_suspended"]
     assert str(row.ip) == "127.0.0.1"
     assert row.details["request_id"] == resp.headers["X-Request-ID"]
-    admin_client.post(f"/admin/users/{person.id}/suspend",
-                      data={"suspended": "0", "csrf_token": csrf(admin_client)})
+    admin_client.post(
+        f"/admin/users/{person.id}/suspend",
+        data={"suspended": "0", "csrf_token": csrf(admin_client)},
+    )
     assert len(audit_rows("admin.user_update", person.id)) == 2
 
 
-def test_making_a_user_admin_is_audited_and_admins_cannot_demote_themselves(
-        admin_client, factory):
+def test_making_a_user_admin_is_audited_and_admins_cannot_demote_themselves(admin_client, factory):
     person, _ = factory.workspace()
     token = csrf(admin_client)
-    admin_client.post(f"/admin/users/{person.id}/role", data={"role": "admin",
-                                                              "csrf_token": token})
+    admin_client.post(f"/admin/users/{person.id}/role", data={"role": "admin", "csrf_token": token})
     with db.scope(SYSTEM) as s:
         assert s.get(User, person.id).role == "admin"
     assert audit_rows("admin.user_update", person.id)[0].details["fields"] == ["role"]
     me = admin_client.admin.id
-    resp = admin_client.post(f"/admin/users/{me}/role", data={"role": "user",
-                                                              "csrf_token": token})
+    resp = admin_client.post(f"/admin/users/{me}/role", data={"role": "user", "csrf_token": token})
     assert resp.status_code == 409
     with db.scope(SYSTEM) as s:
         assert s.get(User, me).role == "admin"
@@ -143,9 +152,16 @@ def test_workspace_page_shows_plan_instances_and_spend_against_the_cap(admin_cli
         s.get(Tenant, tenant.id).plan_id = plan.id
     inst = factory.instance(tenant, name="blog")
     with db.scope(SYSTEM) as s:  # a vCPU-month: $20 of Railway, $26 billed at 30% markup
-        s.add(UsageMetric(tenant_id=tenant.id, instance_id=inst.id, metric_type="CPU_USAGE",
-                          value=Decimal(43200), unit="vCPU-minutes",
-                          recorded_at=datetime.now(UTC) - timedelta(minutes=1)))
+        s.add(
+            UsageMetric(
+                tenant_id=tenant.id,
+                instance_id=inst.id,
+                metric_type="CPU_USAGE",
+                value=Decimal(43200),
+                unit="vCPU-minutes",
+                recorded_at=datetime.now(UTC) - timedelta(minutes=1),
+            )
+        )
         s.flush()
         usage.rollup(s)
     page = admin_client.get(f"/admin/workspaces/{tenant.id}").get_data(as_text=True)
@@ -160,16 +176,22 @@ def test_workspace_page_shows_plan_instances_and_spend_against_the_cap(admin_cli
 def test_setting_a_spend_cap_is_audited_and_validated(admin_client, factory):
     _, tenant = factory.workspace()
     token = csrf(admin_client)
-    bad = admin_client.post(f"/admin/workspaces/{tenant.id}/spend-cap",
-                            data={"spend_cap": "lots", "csrf_token": token})
+    bad = admin_client.post(
+        f"/admin/workspaces/{tenant.id}/spend-cap", data={"spend_cap": "lots", "csrf_token": token}
+    )
     assert bad.status_code == 422
-    admin_client.post(f"/admin/workspaces/{tenant.id}/spend-cap",
-                      data={"spend_cap": "120.50", "csrf_token": token})
+    admin_client.post(
+        f"/admin/workspaces/{tenant.id}/spend-cap",
+        data={"spend_cap": "120.50", "csrf_token": token},
+    )
     with db.scope(SYSTEM) as s:
         assert s.get(Tenant, tenant.id).spend_cap_cents == 12050
     row = audit_rows("admin.workspace_spend_cap", tenant.id)[0]
-    assert row.details == {"from_cents": None, "to_cents": 12050,
-                           "request_id": row.details["request_id"]}
+    assert row.details == {
+        "from_cents": None,
+        "to_cents": 12050,
+        "request_id": row.details["request_id"],
+    }
     assert row.tenant_id == tenant.id  # the workspace sees it in its own log
 
 
@@ -177,14 +199,18 @@ def test_suspending_and_reactivating_a_workspace_is_audited(admin_client, factor
     _, tenant = factory.workspace()
     token = csrf(admin_client)
     url = f"/admin/workspaces/{tenant.id}/status"
-    assert admin_client.post(url, data={"action": "suspend", "reason": "",
-                                        "csrf_token": token}).status_code == 422
-    admin_client.post(url, data={"action": "suspend", "reason": "fraud report",
-                                 "csrf_token": token})
+    assert (
+        admin_client.post(
+            url, data={"action": "suspend", "reason": "", "csrf_token": token}
+        ).status_code
+        == 422
+    )
+    admin_client.post(
+        url, data={"action": "suspend", "reason": "fraud report", "csrf_token": token}
+    )
     with db.scope(SYSTEM) as s:
         assert s.get(Tenant, tenant.id).status == "suspended"
-    assert audit_rows("admin.workspace_suspend", tenant.id)[0].details["reason"] == \
-        "fraud report"
+    assert audit_rows("admin.workspace_suspend", tenant.id)[0].details["reason"] == "fraud report"
     admin_client.post(url, data={"action": "reactivate", "csrf_token": token})
     with db.scope(SYSTEM) as s:
         assert s.get(Tenant, tenant.id).status == "active"
@@ -193,8 +219,13 @@ def test_suspending_and_reactivating_a_workspace_is_audited(admin_client, factor
 
 def _failure(**kw) -> JobFailure:
     with db.scope(SYSTEM) as s:
-        f = JobFailure(task_name="mail.deliver", exception_type="SMTPException",
-                       message="connection refused", args={"email_id": "abc"}, **kw)
+        f = JobFailure(
+            task_name="mail.deliver",
+            exception_type="SMTPException",
+            message="connection refused",
+            args={"email_id": "abc"},
+            **kw,
+        )
         s.add(f)
         s.flush()
         s.refresh(f)
@@ -206,24 +237,24 @@ def test_failed_jobs_are_listed_and_retried_through_the_outbox(admin_client):
     page = admin_client.get("/admin/jobs").get_data(as_text=True)
     assert "mail.deliver" in page
     assert "SMTPException" in page
-    resp = admin_client.post(f"/admin/jobs/{failure.id}/retry",
-                             data={"csrf_token": csrf(admin_client)})
+    resp = admin_client.post(
+        f"/admin/jobs/{failure.id}/retry", data={"csrf_token": csrf(admin_client)}
+    )
     assert resp.status_code == 303
     with db.scope(SYSTEM) as s:
         assert s.get(JobFailure, failure.id).resolution == "retried"
-        queued = s.scalars(select(OutboxMessage).where(
-            OutboxMessage.task == "mail.deliver")).all()
+        queued = s.scalars(select(OutboxMessage).where(OutboxMessage.task == "mail.deliver")).all()
         assert [m.args for m in queued] == [{"email_id": "abc"}]
     assert audit_rows("admin.job_retry", failure.id)
-    again = admin_client.post(f"/admin/jobs/{failure.id}/retry",
-                              data={"csrf_token": csrf(admin_client)})
+    again = admin_client.post(
+        f"/admin/jobs/{failure.id}/retry", data={"csrf_token": csrf(admin_client)}
+    )
     assert again.status_code == 409
 
 
 def test_dismissing_a_failed_job_is_audited(admin_client):
     failure = _failure()
-    admin_client.post(f"/admin/jobs/{failure.id}/dismiss",
-                      data={"csrf_token": csrf(admin_client)})
+    admin_client.post(f"/admin/jobs/{failure.id}/dismiss", data={"csrf_token": csrf(admin_client)})
     with db.scope(SYSTEM) as s:
         assert s.get(JobFailure, failure.id).resolution == "dismissed"
     assert audit_rows("admin.job_dismiss", failure.id)
@@ -234,8 +265,9 @@ def test_stuck_deployments_are_listed(admin_client, factory):
     _, tenant = factory.workspace()
     long_ago = datetime.now(UTC) - timedelta(hours=3)
     factory.instance(tenant, name="stuck-one", status="deploying", status_changed_at=long_ago)
-    factory.instance(tenant, name="fresh-one", status="deploying",
-                     status_changed_at=datetime.now(UTC))
+    factory.instance(
+        tenant, name="fresh-one", status="deploying", status_changed_at=datetime.now(UTC)
+    )
     page = admin_client.get("/admin/jobs").get_data(as_text=True)
     assert "stuck-one" in page
     assert "fresh-one" not in page
@@ -245,9 +277,15 @@ def test_business_metrics_page_shows_mrr_and_charts(admin_client, factory):
     plan = factory.plan(name="Pro", price_cents=2900)
     _, tenant = factory.workspace()
     with db.scope(SYSTEM) as s:
-        s.add(Subscription(tenant_id=tenant.id, plan_id=plan.id, plan_name="Pro",
-                           status="active",
-                           created_at=datetime.now(UTC) - timedelta(days=40)))
+        s.add(
+            Subscription(
+                tenant_id=tenant.id,
+                plan_id=plan.id,
+                plan_name="Pro",
+                status="active",
+                created_at=datetime.now(UTC) - timedelta(days=40),
+            )
+        )
     page = admin_client.get("/admin/metrics").get_data(as_text=True)
     assert "$29.00" in page  # MRR
     assert "$348.00" in page  # ARR
@@ -268,8 +306,9 @@ def test_audit_log_filters_by_workspace_actor_and_action(admin_client, factory):
         audit.record(s, "instance.stop", target_type="instance", target_id="i-2")
 
     def shown(**params) -> str:
-        return admin_client.get("/admin/audit", query_string=params,
-                                headers={"HX-Request": "true"}).get_data(as_text=True)
+        return admin_client.get(
+            "/admin/audit", query_string=params, headers={"HX-Request": "true"}
+        ).get_data(as_text=True)
 
     assert "i-1" in shown()
     assert "i-2" in shown()
@@ -286,8 +325,7 @@ def test_audit_log_filters_by_workspace_actor_and_action(admin_client, factory):
     assert "No entries match" in shown(actor="nobody@example.com")
 
 
-def test_business_metrics_can_read_from_a_reporting_replica(app, committed_factory,
-                                                            monkeypatch):
+def test_business_metrics_can_read_from_a_reporting_replica(app, committed_factory, monkeypatch):
     """REPORTING_DATABASE_URL points the metrics at another server (here: the same database
     through its own engine, as the admin login, so row-level security still applies)."""
     from railsaas.extensions import db as database
@@ -298,11 +336,20 @@ def test_business_metrics_can_read_from_a_reporting_replica(app, committed_facto
     admin.role = "admin"
     plan = committed_factory.plan(name="Replica plan", price_cents=4200)
     with database.scope(SYSTEM) as s:
-        s.add(Subscription(tenant_id=tenant.id, plan_id=plan.id, plan_name=plan.name,
-                           status="active",
-                           created_at=datetime.now(UTC) - timedelta(days=3)))
-    monkeypatch.setitem(app.config, "REPORTING_DATABASE_URL",
-                        database.engines["admin"].url.render_as_string(hide_password=False))
+        s.add(
+            Subscription(
+                tenant_id=tenant.id,
+                plan_id=plan.id,
+                plan_name=plan.name,
+                status="active",
+                created_at=datetime.now(UTC) - timedelta(days=3),
+            )
+        )
+    monkeypatch.setitem(
+        app.config,
+        "REPORTING_DATABASE_URL",
+        database.engines["admin"].url.render_as_string(hide_password=False),
+    )
     client = app.test_client()
     login_as(app, client, admin)
     page = client.get("/admin/metrics").get_data(as_text=True)
@@ -332,44 +379,59 @@ def test_admin_filters_instances_by_status_template_and_workspace(admin_client, 
 
 
 def test_admin_acts_on_any_instance_through_the_lifecycle_and_the_workspace_sees_it(
-        app, admin_client, factory):
+    app, admin_client, factory
+):
     from railsaas.models import Instance
 
     owner, tenant = factory.workspace()
     inst = factory.instance(tenant, name="their-app", status="running")
     page = admin_client.get("/admin/instances").get_data(as_text=True)
     assert 'value="stop"' in page  # the actions the instance's status allows
-    resp = admin_client.post(f"/admin/instances/{inst.id}/action", data={
-        "action": "stop", "csrf_token": csrf(admin_client),
-        "back": f"/admin/instances?workspace={tenant.id}"})
+    resp = admin_client.post(
+        f"/admin/instances/{inst.id}/action",
+        data={
+            "action": "stop",
+            "csrf_token": csrf(admin_client),
+            "back": f"/admin/instances?workspace={tenant.id}",
+        },
+    )
     assert resp.status_code == 303
     assert resp.headers["Location"].endswith(f"/admin/instances?workspace={tenant.id}")
     with db.scope(SYSTEM) as s:
         assert s.get(Instance, inst.id).status == "stopping"
     (row,) = audit_rows("instance.stop", inst.id)
     assert (row.actor_user_id, row.actor_type, row.tenant_id) == (
-        admin_client.admin.id, "admin", tenant.id)
+        admin_client.admin.id,
+        "admin",
+        tenant.id,
+    )
     # The owner's activity feed shows it, as done by staff.
     owner_client = app.test_client()
     login_as(app, owner_client, owner)
     assert "RailSaaS staff" in owner_client.get("/activity").get_data(as_text=True)
     # A stopped instance cannot be stopped again: the lifecycle's rules hold for admins too.
-    again = admin_client.post(f"/admin/instances/{inst.id}/action", data={
-        "action": "stop", "csrf_token": csrf(admin_client)})
+    again = admin_client.post(
+        f"/admin/instances/{inst.id}/action",
+        data={"action": "stop", "csrf_token": csrf(admin_client)},
+    )
     assert again.status_code == 409
 
 
 def test_admin_instance_back_links_stay_on_the_admin_instances_page(admin_client, factory):
     _, tenant = factory.workspace()
     inst = factory.instance(tenant, status="running")
-    resp = admin_client.post(f"/admin/instances/{inst.id}/action", data={
-        "action": "restart", "csrf_token": csrf(admin_client),
-        "back": "https://evil.example.com/admin/instances"})
+    resp = admin_client.post(
+        f"/admin/instances/{inst.id}/action",
+        data={
+            "action": "restart",
+            "csrf_token": csrf(admin_client),
+            "back": "https://evil.example.com/admin/instances",
+        },
+    )
     assert resp.headers["Location"].endswith("/admin/instances")
 
 
-def test_the_database_page_says_how_to_enable_pg_stat_statements_when_it_is_absent(
-        admin_client):
+def test_the_database_page_says_how_to_enable_pg_stat_statements_when_it_is_absent(admin_client):
     page = admin_client.get("/admin/database")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -378,7 +440,8 @@ def test_the_database_page_says_how_to_enable_pg_stat_statements_when_it_is_abse
 
 
 def test_an_installed_but_unloaded_pg_stat_statements_is_reported_not_a_500(
-        admin_client, owner_sql):
+    admin_client, owner_sql
+):
     owner_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     try:
         loaded = "pg_stat_statements" in owner_sql("SHOW shared_preload_libraries")[0][0]

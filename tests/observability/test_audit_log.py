@@ -117,6 +117,7 @@ AUDITED_ENDPOINTS = {
 
 # --- append-only ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def one_row(app, factory):
     _, tenant = factory.workspace()
@@ -126,13 +127,18 @@ def one_row(app, factory):
         return row.id, tenant
 
 
-@pytest.mark.parametrize("ctx", [SYSTEM, TenantContext(role="platform_admin")],
-                         ids=["system", "platform_admin"])
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_log SET action = 'tampered' WHERE id = :id",
-    "DELETE FROM audit_log WHERE id = :id",
-    "TRUNCATE audit_log",
-], ids=["update", "delete", "truncate"])
+@pytest.mark.parametrize(
+    "ctx", [SYSTEM, TenantContext(role="platform_admin")], ids=["system", "platform_admin"]
+)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET action = 'tampered' WHERE id = :id",
+        "DELETE FROM audit_log WHERE id = :id",
+        "TRUNCATE audit_log",
+    ],
+    ids=["update", "delete", "truncate"],
+)
 def test_the_app_role_cannot_change_or_remove_audit_rows(one_row, ctx, statement):
     row_id, _ = one_row
     with pytest.raises(ProgrammingError, match="permission denied"), db.scope(ctx) as s:
@@ -148,13 +154,16 @@ def test_an_orm_edit_of_an_audit_row_is_refused_too(one_row):
 
 
 def test_the_grant_is_insert_and_select_only(app, owner_sql):
-    rows = owner_sql("SELECT privilege_type FROM information_schema.role_table_grants "
-                     "WHERE table_name = 'audit_log' AND grantee = :r",
-                     r=app.config["APP_DB_USER"])
+    rows = owner_sql(
+        "SELECT privilege_type FROM information_schema.role_table_grants "
+        "WHERE table_name = 'audit_log' AND grantee = :r",
+        r=app.config["APP_DB_USER"],
+    )
     assert {r[0] for r in rows} == {"INSERT", "SELECT"}
 
 
 # --- who sees what ----------------------------------------------------------------------------
+
 
 def test_workspaces_see_their_own_rows_and_admins_see_all(app, factory):
     _, a = factory.workspace()
@@ -173,8 +182,11 @@ def test_workspaces_see_their_own_rows_and_admins_see_all(app, factory):
     assert visible(TenantContext(tenant_id=b.id)) == {f"instance.stop:{b.id}"}
     assert visible(TenantContext()) == set()
     everything = visible(TenantContext(role="platform_admin"))
-    assert {f"instance.stop:{a.id}", f"instance.stop:{b.id}", "auth.login_failed:None"} \
-        <= everything
+    assert {
+        f"instance.stop:{a.id}",
+        f"instance.stop:{b.id}",
+        "auth.login_failed:None",
+    } <= everything
 
 
 def test_a_workspace_cannot_write_rows_into_another_workspace(factory):
@@ -189,9 +201,14 @@ def test_a_workspace_cannot_write_rows_into_another_workspace(factory):
 
 def test_rows_carry_actor_workspace_target_ip_user_agent_and_time(app, factory):
     user, tenant = factory.workspace()
-    with app.test_request_context("/x", method="POST", environ_base={
-            "REMOTE_ADDR": "198.51.100.23", "HTTP_USER_AGENT": "curl/8.0"}), \
-            db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
+    with (
+        app.test_request_context(
+            "/x",
+            method="POST",
+            environ_base={"REMOTE_ADDR": "198.51.100.23", "HTTP_USER_AGENT": "curl/8.0"},
+        ),
+        db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s,
+    ):
         row = audit.record(s, "instance.restart", target_type="instance", target_id="i-9")
         s.flush()
         s.refresh(row)
@@ -203,6 +220,7 @@ def test_rows_carry_actor_workspace_target_ip_user_agent_and_time(app, factory):
 
 
 # --- the guard: every state-changing request writes a row -------------------------------------
+
 
 @pytest.fixture
 def guarded(app, dbconn):
@@ -280,13 +298,19 @@ def test_in_production_the_guard_only_logs_and_counts(guarded, log_output):
     from prometheus_client import REGISTRY
 
     guarded.config["AUDIT_GUARD"] = "warn"
-    before = REGISTRY.get_sample_value("railsaas_unaudited_writes_total",
-                                       {"endpoint": "unaudited"}) or 0
+    before = (
+        REGISTRY.get_sample_value("railsaas_unaudited_writes_total", {"endpoint": "unaudited"}) or 0
+    )
     assert guarded.test_client().post("/_t/unaudited").status_code == 200
-    assert REGISTRY.get_sample_value("railsaas_unaudited_writes_total",
-                                     {"endpoint": "unaudited"}) == before + 1
-    line = next(r for r in log_output.records()
-                if r["message"] == "state-changing request wrote no audit row")
+    assert (
+        REGISTRY.get_sample_value("railsaas_unaudited_writes_total", {"endpoint": "unaudited"})
+        == before + 1
+    )
+    line = next(
+        r
+        for r in log_output.records()
+        if r["message"] == "state-changing request wrote no audit row"
+    )
     assert line["endpoint"] == "unaudited"
     assert line["level"] == "error"
 
@@ -299,11 +323,13 @@ def test_every_state_changing_route_is_audited_or_says_why_not(app):
         view = app.view_functions[rule.endpoint]
         if getattr(view, "audit_exempt", None) or rule.endpoint in AUDITED_ENDPOINTS:
             continue
-        undeclared.append(f"{sorted((rule.methods or set()) & MUTATING)} {rule.rule} "
-                          f"({rule.endpoint})")
+        undeclared.append(
+            f"{sorted((rule.methods or set()) & MUTATING)} {rule.rule} ({rule.endpoint})"
+        )
     assert not undeclared, (
         "State-changing routes with no declared audit action: record one with "
         "platform.audit.record and list the endpoint in AUDITED_ENDPOINTS, or mark the "
-        "view @audit.exempt(reason):\n" + "\n".join(undeclared))
+        "view @audit.exempt(reason):\n" + "\n".join(undeclared)
+    )
     stale = set(AUDITED_ENDPOINTS) - set(app.view_functions)
     assert not stale, f"AUDITED_ENDPOINTS names routes that no longer exist: {stale}"

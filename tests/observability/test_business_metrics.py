@@ -36,21 +36,35 @@ def book(factory, app_ctx):
     t = {n: factory.tenant(name=f"T{n}") for n in range(1, 10)}
 
     def sub(n, plan, status, created, **kw):
-        return Subscription(tenant_id=t[n].id, plan_id=plan.id, plan_name=plan.name,
-                            status=status, created_at=created, **kw)
+        return Subscription(
+            tenant_id=t[n].id,
+            plan_id=plan.id,
+            plan_name=plan.name,
+            status=status,
+            created_at=created,
+            **kw,
+        )
 
     add(
-        sub(1, basic, "active", at(1, 10)),                      # paying since Jan 10
-        sub(2, pro, "active", at(3, 5)),                         # $30/month since Mar 5
+        sub(1, basic, "active", at(1, 10)),  # paying since Jan 10
+        sub(2, pro, "active", at(3, 5)),  # $30/month since Mar 5
         sub(3, basic, "trialing", at(6, 10), trial_end=at(6, 24)),  # still in trial
         sub(4, basic, "canceled", at(2, 1), canceled_at=at(5, 20)),  # churned in May
-        sub(5, basic, "past_due", at(4, 1)),                     # still counts
-        sub(6, free, "active", at(1, 1)),                        # free: never revenue
+        sub(5, basic, "past_due", at(4, 1)),  # still counts
+        sub(6, free, "active", at(1, 1)),  # free: never revenue
         sub(7, basic, "active", at(4, 20), trial_end=at(5, 4)),  # converted after trial
-        sub(8, basic, "canceled", at(5, 1), trial_end=at(5, 15),
-            canceled_at=at(5, 10)),                              # left during the trial
-        sub(9, basic, "canceled", at(3, 1), cancel_at_period_end=True,
-            canceled_at=at(5, 25), current_period_end=datetime(2026, 6, 1, tzinfo=UTC)),
+        sub(
+            8, basic, "canceled", at(5, 1), trial_end=at(5, 15), canceled_at=at(5, 10)
+        ),  # left during the trial
+        sub(
+            9,
+            basic,
+            "canceled",
+            at(3, 1),
+            cancel_at_period_end=True,
+            canceled_at=at(5, 25),
+            current_period_end=datetime(2026, 6, 1, tzinfo=UTC),
+        ),
     )
     return {"basic": basic, "pro": pro, "tenants": t}
 
@@ -110,14 +124,36 @@ def test_template_popularity_counts_recent_deploys_and_active_instances(factory,
     a = factory.instance(tenant, ghost, status="running")
     factory.instance(tenant, ghost, status="stopped")
     b = factory.instance(tenant, n8n, status="deploying")
-    add(Deployment(tenant_id=tenant.id, instance_id=a.id, kind="deploy", status="success",
-                   created_at=at(6, 1)),
-        Deployment(tenant_id=tenant.id, instance_id=a.id, kind="redeploy", status="success",
-                   created_at=at(6, 2)),
-        Deployment(tenant_id=tenant.id, instance_id=b.id, kind="deploy", status="building",
-                   created_at=at(6, 14)),
-        Deployment(tenant_id=tenant.id, instance_id=b.id, kind="deploy", status="failed",
-                   created_at=at(3, 1)))  # outside the 30-day window
+    add(
+        Deployment(
+            tenant_id=tenant.id,
+            instance_id=a.id,
+            kind="deploy",
+            status="success",
+            created_at=at(6, 1),
+        ),
+        Deployment(
+            tenant_id=tenant.id,
+            instance_id=a.id,
+            kind="redeploy",
+            status="success",
+            created_at=at(6, 2),
+        ),
+        Deployment(
+            tenant_id=tenant.id,
+            instance_id=b.id,
+            kind="deploy",
+            status="building",
+            created_at=at(6, 14),
+        ),
+        Deployment(
+            tenant_id=tenant.id,
+            instance_id=b.id,
+            kind="deploy",
+            status="failed",
+            created_at=at(3, 1),
+        ),
+    )  # outside the 30-day window
     with db.scope(SYSTEM) as s:
         rows = {r.template: r for r in mb.template_popularity(s, 30, NOW)}
     assert (rows["Ghost"].deploys, rows["Ghost"].active, rows["Ghost"].total) == (1, 1, 2)
@@ -134,14 +170,38 @@ def test_gross_margin_per_workspace_and_per_template(book, factory):
     factory.instance(t[2], ghost, created_at=at(5, 1))
     i3 = factory.instance(t[2], umami, created_at=at(5, 1))
     add(  # a vCPU-month ($20) for i1, a GB-month of memory ($10) for i3, in June
-        UsageMetric(tenant_id=t[1].id, instance_id=i1.id, metric_type="CPU_USAGE",
-                    value=Decimal(43200), unit="vCPU-minutes", recorded_at=at(6, 10)),
-        UsageMetric(tenant_id=t[2].id, instance_id=i3.id, metric_type="MEMORY_USAGE_GB",
-                    value=Decimal(43200), unit="GB-minutes", recorded_at=at(6, 11)),
-        UsageMetric(tenant_id=t[2].id, instance_id=i3.id, metric_type="MEMORY_LIMIT_GB",
-                    value=Decimal(99999), unit="GB", recorded_at=at(6, 11)),  # free
-        UsageMetric(tenant_id=t[1].id, instance_id=i1.id, metric_type="CPU_USAGE",
-                    value=Decimal(43200), unit="vCPU-minutes", recorded_at=at(5, 10)),
+        UsageMetric(
+            tenant_id=t[1].id,
+            instance_id=i1.id,
+            metric_type="CPU_USAGE",
+            value=Decimal(43200),
+            unit="vCPU-minutes",
+            recorded_at=at(6, 10),
+        ),
+        UsageMetric(
+            tenant_id=t[2].id,
+            instance_id=i3.id,
+            metric_type="MEMORY_USAGE_GB",
+            value=Decimal(43200),
+            unit="GB-minutes",
+            recorded_at=at(6, 11),
+        ),
+        UsageMetric(
+            tenant_id=t[2].id,
+            instance_id=i3.id,
+            metric_type="MEMORY_LIMIT_GB",
+            value=Decimal(99999),
+            unit="GB",
+            recorded_at=at(6, 11),
+        ),  # free
+        UsageMetric(
+            tenant_id=t[1].id,
+            instance_id=i1.id,
+            metric_type="CPU_USAGE",
+            value=Decimal(43200),
+            unit="vCPU-minutes",
+            recorded_at=at(5, 10),
+        ),
     )
     with db.scope(SYSTEM) as s:
         ws = {m.label: m for m in mb.margin_by_workspace(s, NOW)}

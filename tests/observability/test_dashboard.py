@@ -39,11 +39,19 @@ def populate(factory, tenant, user, n: int, prefix: str = "site") -> None:
     rows = []
     for i in range(n):
         inst = factory.instance(tenant, template, name=f"{prefix}-{i}", status="running")
-        rows.append(UsageMetric(tenant_id=tenant.id, instance_id=inst.id,
-                                metric_type="MEMORY_USAGE_GB", value=Decimal(4320),
-                                unit="GB-minutes", recorded_at=now - timedelta(minutes=5)))
-        rows.append(Deployment(tenant_id=tenant.id, instance_id=inst.id, kind="deploy",
-                               status="success"))
+        rows.append(
+            UsageMetric(
+                tenant_id=tenant.id,
+                instance_id=inst.id,
+                metric_type="MEMORY_USAGE_GB",
+                value=Decimal(4320),
+                unit="GB-minutes",
+                recorded_at=now - timedelta(minutes=5),
+            )
+        )
+        rows.append(
+            Deployment(tenant_id=tenant.id, instance_id=inst.id, kind="deploy", status="success")
+        )
     with db.scope(SYSTEM) as s:
         s.add_all(rows)
         s.flush()

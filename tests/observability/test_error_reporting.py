@@ -86,8 +86,7 @@ def sentry_app(app):
         sink.close()
 
 
-def test_unexpected_errors_reach_sentry_with_user_and_workspace_and_no_secrets(
-        sentry_app, factory):
+def test_unexpected_errors_reach_sentry_with_user_and_workspace_and_no_secrets(sentry_app, factory):
     import sentry_sdk
 
     app, sink = sentry_app
@@ -97,8 +96,9 @@ def test_unexpected_errors_reach_sentry_with_user_and_workspace_and_no_secrets(
     resp = client.get("/boom-for-sentry")
     assert resp.status_code == 500
     sentry_sdk.flush(timeout=5)
-    events = wait_until(sink.events, timeout=10, interval=0.05,
-                        message="an event at the Sentry sink")
+    events = wait_until(
+        sink.events, timeout=10, interval=0.05, message="an event at the Sentry sink"
+    )
     event = events[0]
     raw = b"".join(sink.envelopes).decode("utf-8", "replace")
     assert app.config["RAILWAY_API_TOKEN"] not in raw

@@ -43,9 +43,16 @@ def test_log_lines_are_json_with_the_seed_fields(app, client, factory, log_outpu
 def test_extra_fields_and_bound_fields_appear_on_the_line(app, log_output):
     log = logging.getLogger("railsaas.instances.lifecycle")
     with app.test_request_context("/"), logs.bind(request_id="req-bound-123"):
-        log.info("instance deployed", extra={
-            "action": "create_instance", "template_id": "tpl-1",
-            "railway_service_id": "service-123", "duration_ms": 1234, "status": "success"})
+        log.info(
+            "instance deployed",
+            extra={
+                "action": "create_instance",
+                "template_id": "tpl-1",
+                "railway_service_id": "service-123",
+                "duration_ms": 1234,
+                "status": "success",
+            },
+        )
     record = log_output.records()[-1]
     assert record["service"] == "instances"
     assert record["request_id"] == "req-bound-123"
@@ -84,7 +91,8 @@ def test_secret_values_are_redacted_from_message_args_extras_and_tracebacks(app,
 def test_url_encoded_secrets_are_redacted_too(log_output):
     logs.register_secret("p@ss word/with:odd chars")
     logging.getLogger("railsaas.test").error(
-        "connect failed: postgresql://app:p%40ss%20word%2Fwith%3Aodd%20chars@db/x")
+        "connect failed: postgresql://app:p%40ss%20word%2Fwith%3Aodd%20chars@db/x"
+    )
     assert "p%40ss" not in log_output.text
     assert REDACTED in log_output.text
 
@@ -96,8 +104,9 @@ def test_text_format_is_readable_and_still_redacted(app):
     handler = logs.configure(fmt="text", stream=stream)
     try:
         with logs.bind(request_id="abcdef123456789"):
-            logging.getLogger("railsaas.billing.subscriptions").info("charged %s", TOKEN,
-                                                               extra={"status": "ok"})
+            logging.getLogger("railsaas.billing.subscriptions").info(
+                "charged %s", TOKEN, extra={"status": "ok"}
+            )
         line = stream.getvalue()
         assert "billing" in line
         assert "[abcdef123456]" in line
@@ -109,12 +118,16 @@ def test_text_format_is_readable_and_still_redacted(app):
 
 
 def test_celery_task_lines_carry_the_request_id_that_queued_them_and_are_redacted(
-        app, celery_worker, log_output):
+    app, celery_worker, log_output
+):
     with app.app_context(), logs.bind(request_id="web-req-0001"):
         tasks_for_tests.log_line.delay(f"hello with {TOKEN}")
     record = wait_until(
         lambda: next((r for r in log_output.records() if r.get("action") == "test_task"), None),
-        timeout=15, interval=0.05, message="the task's log line")
+        timeout=15,
+        interval=0.05,
+        message="the task's log line",
+    )
     assert record["request_id"] == "web-req-0001"
     assert record["task"] == "tests.observability.log_line"
     assert TOKEN not in log_output.text
@@ -130,7 +143,8 @@ def test_secret_url_parts_like_reset_tokens_are_masked_in_access_lines(client, l
 
 
 def test_routine_runs_of_every_few_seconds_jobs_are_not_logged_but_other_tasks_are(
-        app, celery_worker, log_output):
+    app, celery_worker, log_output
+):
     from celery import signals
 
     from railsaas.tasks import FREQUENT_TASKS
@@ -156,15 +170,25 @@ def test_routine_runs_of_every_few_seconds_jobs_are_not_logged_but_other_tasks_a
 
 
 def test_every_task_run_writes_one_line_with_its_action_duration_and_status(
-        app, celery_worker, log_output):
+    app, celery_worker, log_output
+):
     tid = "5b0c6f57-3c1e-4c55-9a8e-2d7f1f0b7a11"
     with app.app_context():
         tasks_for_tests.log_line.delay("counted", tenant_id=tid)
         tasks_for_tests.boom.delay("nothing secret")
-    ok = wait_until(lambda: next((r for r in log_output.records()
-                                  if r.get("action") == "task.tests.observability.log_line"
-                                  and r.get("status")), None),
-                    timeout=15, interval=0.05, message="the task's run line")
+    ok = wait_until(
+        lambda: next(
+            (
+                r
+                for r in log_output.records()
+                if r.get("action") == "task.tests.observability.log_line" and r.get("status")
+            ),
+            None,
+        ),
+        timeout=15,
+        interval=0.05,
+        message="the task's run line",
+    )
     assert ok["status"] == "succeeded"
     assert isinstance(ok["duration_ms"], float)
     assert ok["tenant_id"] == tid
@@ -173,10 +197,19 @@ def test_every_task_run_writes_one_line_with_its_action_duration_and_status(
     # The lines written inside the task carry its action unless they name their own.
     inner = next(r for r in log_output.records() if r.get("message") == "counted")
     assert inner["action"] == "test_task"
-    failed = wait_until(lambda: next((r for r in log_output.records()
-                                      if r.get("action") == "task.tests.observability.boom"
-                                      and r.get("status")), None),
-                        timeout=15, interval=0.05, message="the failed task's run line")
+    failed = wait_until(
+        lambda: next(
+            (
+                r
+                for r in log_output.records()
+                if r.get("action") == "task.tests.observability.boom" and r.get("status")
+            ),
+            None,
+        ),
+        timeout=15,
+        interval=0.05,
+        message="the failed task's run line",
+    )
     assert failed["status"] == "failed"
     assert failed["level"] == "warning"
 
@@ -192,17 +225,27 @@ def test_a_timed_action_binds_its_fields_and_names_a_deferral(app, log_output):
         act.bind(railway_service_id="svc-1")
         log.info("after the service is known")
     try:
-        with logs.timed(log, "instance.restart", outcome=lambda e: "deferred"
-                        if isinstance(e, Later) else None):
+        with logs.timed(
+            log, "instance.restart", outcome=lambda e: "deferred" if isinstance(e, Later) else None
+        ):
             raise Later
     except Later:
         pass
     inside, after, done, deferred = log_output.records()[-4:]
-    assert (inside["action"], inside["template_id"], inside["status"]) == \
-        ("instance.restart", "tpl-9", None)
+    assert (inside["action"], inside["template_id"], inside["status"]) == (
+        "instance.restart",
+        "tpl-9",
+        None,
+    )
     assert after["railway_service_id"] == "svc-1"
-    assert (done["status"], done["template_id"], done["railway_service_id"]) == \
-        ("succeeded", "tpl-9", "svc-1")
-    assert (deferred["status"], deferred["error"], deferred["level"]) == \
-        ("deferred", "Later", "info")
+    assert (done["status"], done["template_id"], done["railway_service_id"]) == (
+        "succeeded",
+        "tpl-9",
+        "svc-1",
+    )
+    assert (deferred["status"], deferred["error"], deferred["level"]) == (
+        "deferred",
+        "Later",
+        "info",
+    )
     assert deferred["template_id"] is None  # the first block's fields ended with it

@@ -40,8 +40,7 @@ def token(app, monkeypatch):
 
 
 def scrape(client, token: str) -> str:
-    resp = client.get("/metrics", headers={"Authorization": f"Bearer {token}"},
-                      environ_base=REMOTE)
+    resp = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}, environ_base=REMOTE)
     assert resp.status_code == 200, resp.data
     assert resp.content_type.startswith("text/plain")
     return resp.get_data(as_text=True)
@@ -49,14 +48,14 @@ def scrape(client, token: str) -> str:
 
 def test_metrics_refuse_anonymous_and_wrong_tokens(client, token):
     assert client.get("/metrics", environ_base=REMOTE).status_code == 401
-    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"},
-                       environ_base=REMOTE)
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"}, environ_base=REMOTE)
     assert wrong.status_code == 401
     assert wrong.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_metrics_refuse_signed_in_customers_and_allow_platform_admins(
-        app, client, factory, admin_user, token):
+    app, client, factory, admin_user, token
+):
     # (a token is configured, so the loopback test client gets no local-scraper allowance)
     user, _ = factory.workspace()
     login_as(app, client, user)
@@ -79,12 +78,21 @@ def test_requests_are_counted_by_endpoint_with_latency_and_errors(client, token)
     client.get("/no-such-page")
     after = scrape(client, token)
     key = {"endpoint": "pages.index", "method": "GET", "status": "200"}
-    assert (value(after, "railsaas_http_requests_total", **key) or 0) == \
-        (value(before, "railsaas_http_requests_total", **key) or 0) + 1
-    assert value(after, "railsaas_http_requests_total", endpoint="unmatched", method="GET",
-                 status="404")
-    assert value(after, "railsaas_http_request_duration_seconds_count",
-                 endpoint="pages.index", method="GET") >= 1
+    assert (value(after, "railsaas_http_requests_total", **key) or 0) == (
+        value(before, "railsaas_http_requests_total", **key) or 0
+    ) + 1
+    assert value(
+        after, "railsaas_http_requests_total", endpoint="unmatched", method="GET", status="404"
+    )
+    assert (
+        value(
+            after,
+            "railsaas_http_request_duration_seconds_count",
+            endpoint="pages.index",
+            method="GET",
+        )
+        >= 1
+    )
     assert "railsaas_http_request_errors_total" in after
 
 
@@ -111,10 +119,19 @@ def test_product_hooks_show_up_as_counters(client, token):
     assert value(text, "railsaas_cache_lookups_total", cache="catalog", result="miss") >= 1
     assert value(text, "railsaas_railway_rate_limit_remaining") == 987
     assert value(text, "railsaas_railway_rate_limit") == 1000
-    assert value(text, "railsaas_railway_request_duration_seconds_count",
-                 operation="projectCreate") >= 1
-    assert value(text, "railsaas_railway_request_errors_total",
-                 operation="deploymentRedeploy", error="rate_limited") >= 1
+    assert (
+        value(text, "railsaas_railway_request_duration_seconds_count", operation="projectCreate")
+        >= 1
+    )
+    assert (
+        value(
+            text,
+            "railsaas_railway_request_errors_total",
+            operation="deploymentRedeploy",
+            error="rate_limited",
+        )
+        >= 1
+    )
 
 
 def test_instances_by_status_come_from_the_database_at_scrape_time(client, factory, token):
@@ -130,7 +147,8 @@ def test_instances_by_status_come_from_the_database_at_scrape_time(client, facto
 
 
 def test_celery_task_durations_and_failures_are_measured_and_failures_kept(
-        app, celery_worker, token):
+    app, celery_worker, token
+):
     secret = app.config["RAILWAY_API_TOKEN"]
     with app.app_context():
         tasks_for_tests.log_line.delay("measured")
@@ -147,13 +165,36 @@ def test_celery_task_durations_and_failures_are_measured_and_failures_kept(
     assert secret not in (row.traceback or "")
     assert secret not in str(row.args)
     assert "[REDACTED]" in row.message
-    text = wait_until(lambda: (t := scrape(app.test_client(), token)) and value(
-        t, "railsaas_celery_task_duration_seconds_count",
-        task="tests.observability.log_line", outcome="success") and t)
-    assert value(text, "railsaas_celery_task_failures_total",
-                 task="tests.observability.boom", exception="Boom") >= 1
-    assert value(text, "railsaas_celery_task_duration_seconds_count",
-                 task="tests.observability.boom", outcome="failure") >= 1
+    text = wait_until(
+        lambda: (
+            (t := scrape(app.test_client(), token))
+            and value(
+                t,
+                "railsaas_celery_task_duration_seconds_count",
+                task="tests.observability.log_line",
+                outcome="success",
+            )
+            and t
+        )
+    )
+    assert (
+        value(
+            text,
+            "railsaas_celery_task_failures_total",
+            task="tests.observability.boom",
+            exception="Boom",
+        )
+        >= 1
+    )
+    assert (
+        value(
+            text,
+            "railsaas_celery_task_duration_seconds_count",
+            task="tests.observability.boom",
+            outcome="failure",
+        )
+        >= 1
+    )
 
 
 CHILD = """
@@ -165,17 +206,24 @@ metrics.railway_rate_remaining(42)
 
 
 def test_samples_from_other_processes_are_merged_in_multiprocess_mode(
-        client, token, tmp_path: Path, monkeypatch):
+    client, token, tmp_path: Path, monkeypatch
+):
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     for _ in range(2):  # two worker processes, each counting one registration
-        subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=root, check=True,
-                       timeout=60)
+        subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=root, check=True, timeout=60)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     text = scrape(client, token)
     assert value(text, "railsaas_registrations_total") == 2
-    assert value(text, "railsaas_celery_task_duration_seconds_count", task="deploy.run",
-                 outcome="success") == 2
+    assert (
+        value(
+            text,
+            "railsaas_celery_task_duration_seconds_count",
+            task="deploy.run",
+            outcome="success",
+        )
+        == 2
+    )
     assert value(text, "railsaas_railway_rate_limit_remaining") == 42
     assert value(text, "railsaas_instances_active") is not None  # still from the database
 
@@ -210,10 +258,12 @@ def test_the_railway_client_reports_latency_errors_and_budget(app, railway_emula
         return REGISTRY.get_sample_value(name, labels) or 0
 
     before_ok = sample("railsaas_railway_request_duration_seconds_count", operation="Projects")
-    before_5xx = sample("railsaas_railway_request_errors_total", operation="Projects",
-                        error="http_502")
-    before_nf = sample("railsaas_railway_request_errors_total", operation="Project",
-                       error="not_found")
+    before_5xx = sample(
+        "railsaas_railway_request_errors_total", operation="Projects", error="http_502"
+    )
+    before_nf = sample(
+        "railsaas_railway_request_errors_total", operation="Project", error="not_found"
+    )
     metrics.railway_rate_remaining(-1)  # a sentinel the emulator's headers must replace
     rw = railway_client(app)
     railway_emulator.script("error", times=1, status=502, operation="Projects")
@@ -222,17 +272,22 @@ def test_the_railway_client_reports_latency_errors_and_budget(app, railway_emula
     rw.projects()  # one 502, retried, then an answer
     with pytest.raises(NotFound):
         rw.project("no-such-project")
-    assert sample("railsaas_railway_request_duration_seconds_count",
-                  operation="Projects") == before_ok + 2
-    assert sample("railsaas_railway_request_errors_total", operation="Projects",
-                  error="http_502") == before_5xx + 1
-    assert sample("railsaas_railway_request_errors_total", operation="Project",
-                  error="not_found") == before_nf + 1
+    assert (
+        sample("railsaas_railway_request_duration_seconds_count", operation="Projects")
+        == before_ok + 2
+    )
+    assert (
+        sample("railsaas_railway_request_errors_total", operation="Projects", error="http_502")
+        == before_5xx + 1
+    )
+    assert (
+        sample("railsaas_railway_request_errors_total", operation="Project", error="not_found")
+        == before_nf + 1
+    )
     assert REGISTRY.get_sample_value("railsaas_railway_rate_limit_remaining") >= 0
 
 
-def test_the_railway_breaker_state_is_read_from_redis_at_scrape_time(client, token,
-                                                                     redis_conn):
+def test_the_railway_breaker_state_is_read_from_redis_at_scrape_time(client, token, redis_conn):
     from railsaas.railway.breaker import CircuitBreaker
 
     for key in redis_conn.scan_iter("railway:*"):
@@ -255,15 +310,16 @@ def test_loading_the_catalog_twice_counts_a_miss_then_a_hit(client, token, redis
     misses = value(before, "railsaas_cache_lookups_total", cache="catalog", result="miss") or 0
     assert client.get("/templates/").status_code == 200
     first = scrape(client, token)
-    assert value(first, "railsaas_cache_lookups_total", cache="catalog",
-                 result="miss") == misses + 1  # the first lookup fills the cache
+    assert (
+        value(first, "railsaas_cache_lookups_total", cache="catalog", result="miss") == misses + 1
+    )  # the first lookup fills the cache
     hits = value(first, "railsaas_cache_lookups_total", cache="catalog", result="hit") or 0
     assert client.get("/templates/").status_code == 200
     second = scrape(client, token)
-    assert value(second, "railsaas_cache_lookups_total", cache="catalog",
-                 result="miss") == misses + 1
-    assert value(second, "railsaas_cache_lookups_total", cache="catalog",
-                 result="hit") > hits
+    assert (
+        value(second, "railsaas_cache_lookups_total", cache="catalog", result="miss") == misses + 1
+    )
+    assert value(second, "railsaas_cache_lookups_total", cache="catalog", result="hit") > hits
 
 
 def test_redis_info_is_exported(client, token):
@@ -284,11 +340,19 @@ print(os.getpid())
 
 
 def test_process_and_database_metrics_survive_multiprocess_mode(
-        client, token, tmp_path: Path, monkeypatch):
+    client, token, tmp_path: Path, monkeypatch
+):
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    pid = subprocess.run([sys.executable, "-c", WEB_CHILD], env=env, cwd=root, check=True,
-                         timeout=120, capture_output=True, text=True).stdout.split()[-1]
+    pid = subprocess.run(
+        [sys.executable, "-c", WEB_CHILD],
+        env=env,
+        cwd=root,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     text = scrape(client, token)
     assert value(text, "railsaas_process_cpu_seconds", pid=pid) > 0
@@ -296,22 +360,23 @@ def test_process_and_database_metrics_survive_multiprocess_mode(
     assert value(text, "railsaas_db_query_duration_seconds_count", kind="select") >= 1
 
 
-def test_a_slow_statement_is_logged_normalised_and_counted(app, dbconn, log_output,
-                                                         monkeypatch):
+def test_a_slow_statement_is_logged_normalised_and_counted(app, dbconn, log_output, monkeypatch):
     from prometheus_client import REGISTRY
     from sqlalchemy import text
 
     monkeypatch.setitem(app.config, "SLOW_QUERY_MS", 20)
-    before = REGISTRY.get_sample_value("railsaas_db_slow_queries_total", {"kind": "select"}) \
-        or 0
+    before = REGISTRY.get_sample_value("railsaas_db_slow_queries_total", {"kind": "select"}) or 0
     with app.app_context():
-        dbconn.execute(text("SELECT pg_sleep(0.05), :marker AS marker"),
-                       {"marker": "private-value-42"})
+        dbconn.execute(
+            text("SELECT pg_sleep(0.05), :marker AS marker"), {"marker": "private-value-42"}
+        )
         dbconn.execute(text("SELECT 1"))  # fast: not logged
     slow = [r for r in log_output.records() if r["message"] == "slow query"]
     assert len(slow) == 1
     assert slow[0]["duration_ms"] >= 50
     assert "pg_sleep" in slow[0]["statement"]
     assert "private-value-42" not in log_output.text  # parameters are never logged
-    assert REGISTRY.get_sample_value("railsaas_db_slow_queries_total",
-                                     {"kind": "select"}) == before + 1
+    assert (
+        REGISTRY.get_sample_value("railsaas_db_slow_queries_total", {"kind": "select"})
+        == before + 1
+    )

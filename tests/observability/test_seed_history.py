@@ -17,8 +17,12 @@ def test_demo_history_fills_every_business_metric_and_seeds_once(app_ctx, dbconn
         seed.seed_plans(s)
         seed_business_history(s)
         seed_business_history(s)  # a second `make dev` adds nothing
-        assert s.scalar(select(func.count()).select_from(Tenant)
-                        .where(Tenant.slug.like("demo-history-%"))) == WORKSPACES
+        assert (
+            s.scalar(
+                select(func.count()).select_from(Tenant).where(Tenant.slug.like("demo-history-%"))
+            )
+            == WORKSPACES
+        )
         assert mb.mrr(s) > 0
         assert any(c.churned for c in mb.churn_series(s, 12))
         assert any(t.ended for t in mb.trial_conversion_series(s, 12))

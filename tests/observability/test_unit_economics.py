@@ -43,23 +43,38 @@ def book(factory, app_ctx):
     t4 = factory.tenant(name="T4")  # no source: "(none)"
 
     def sub(t, status, created, **kw):
-        return Subscription(tenant_id=t.id, plan_id=basic.id, plan_name="Basic",
-                            status=status, created_at=created, **kw)
+        return Subscription(
+            tenant_id=t.id,
+            plan_id=basic.id,
+            plan_name="Basic",
+            status=status,
+            created_at=created,
+            **kw,
+        )
 
     i1 = factory.instance(t1, created_at=at(3, 5))
-    add(sub(t1, "active", at(3, 5)),                                  # new in March
-        sub(t2, "active", at(4, 10)),                                 # new in April
-        sub(t3, "canceled", at(4, 2), canceled_at=at(5, 20)),         # April, churned in May
-        sub(t4, "active", at(4, 20), trial_end=at(5, 4)),             # new when it converted
+    add(
+        sub(t1, "active", at(3, 5)),  # new in March
+        sub(t2, "active", at(4, 10)),  # new in April
+        sub(t3, "canceled", at(4, 2), canceled_at=at(5, 20)),  # April, churned in May
+        sub(t4, "active", at(4, 20), trial_end=at(5, 4)),  # new when it converted
         # $4 of Railway cost in April (a fifth of a vCPU-month), billed at +30%: $5.20.
-        UsageMetric(tenant_id=t1.id, instance_id=i1.id, metric_type="CPU_USAGE",
-                    value=Decimal(8640), unit="vCPU-minutes", recorded_at=at(4, 10)),
+        UsageMetric(
+            tenant_id=t1.id,
+            instance_id=i1.id,
+            metric_type="CPU_USAGE",
+            value=Decimal(8640),
+            unit="vCPU-minutes",
+            recorded_at=at(4, 10),
+        ),
         spent(3, "google", 50000),
-        spent(4, "google", 30000), spent(4, "google", 10000),  # two entries add up
+        spent(4, "google", 30000),
+        spent(4, "google", 10000),  # two entries add up
         spent(4, "newsletter", 20000),
         spent(5, "twitter", 5000),  # spend that won nobody
         AcquisitionSpend(month=date(2025, 12, 1), channel="google", amount_cents=777),
-        spent(7, "google", 888))  # outside the six months to June
+        spent(7, "google", 888),
+    )  # outside the six months to June
 
 
 def figures():
@@ -73,9 +88,13 @@ def figures():
 def test_cac_per_month_and_channel_is_spend_over_new_paying_workspaces(book):
     channels, _ = figures()
     got = {(c.month.month, c.channel): (c.spend_cents, c.new_paying) for c in channels}
-    assert got == {(3, "google"): (50000, 1), (4, "google"): (40000, 1),
-                   (4, "newsletter"): (20000, 1), (5, "twitter"): (5000, 0),
-                   (5, mb.UNATTRIBUTED): (0, 1)}
+    assert got == {
+        (3, "google"): (50000, 1),
+        (4, "google"): (40000, 1),
+        (4, "newsletter"): (20000, 1),
+        (5, "twitter"): (5000, 0),
+        (5, mb.UNATTRIBUTED): (0, 1),
+    }
     by = {(c.month.month, c.channel): c for c in channels}
     assert by[(4, "google")].cac_cents == 40000
     assert by[(5, "twitter")].cac_cents is None  # nobody won: no CAC, not infinity
@@ -118,8 +137,7 @@ def test_the_headline_sums_the_last_three_complete_months(book):
     assert t.payback_months == pytest.approx(28750 / margin)
 
 
-def test_the_metrics_page_shows_unit_economics_formulas_and_channels(app, client, factory,
-                                                                    app_ctx):
+def test_the_metrics_page_shows_unit_economics_formulas_and_channels(app, client, factory, app_ctx):
     this_month = datetime.now(UTC).date().replace(day=1)
     add(AcquisitionSpend(month=this_month, channel="newsletter", amount_cents=12345))
     admin, _ = factory.workspace(role="owner")
@@ -129,9 +147,20 @@ def test_the_metrics_page_shows_unit_economics_formulas_and_channels(app, client
     resp = client.get("/admin/metrics")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200, html[:2000]
-    for testid in ("cac", "ltv", "ltv-cac", "payback", "gross-margin", "arpu", "formulas",
-                   "chart-cac", "chart-ltv-cac", "chart-channels", "unit-months",
-                   "cac-channels"):
+    for testid in (
+        "cac",
+        "ltv",
+        "ltv-cac",
+        "payback",
+        "gross-margin",
+        "arpu",
+        "formulas",
+        "chart-cac",
+        "chart-ltv-cac",
+        "chart-channels",
+        "unit-months",
+        "cac-channels",
+    ):
         assert f'data-testid="{testid}"' in html, testid
     assert "ARPU × gross margin ÷ monthly churn" in html
     assert "<td>newsletter</td><td>$123.45</td>" in html

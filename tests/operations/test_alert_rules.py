@@ -40,6 +40,7 @@ RUNBOOK_PARTS = ("**What it means.**", "**What to look at.**", "**What to do.**"
 
 # --- helpers ----------------------------------------------------------------------------------
 
+
 def alerts() -> list[dict]:
     found = []
     for path in RULE_FILES:
@@ -54,8 +55,21 @@ def unit_tests() -> list[tuple[Path, dict]]:
     return [(path, yaml.safe_load(path.read_text())) for path in TEST_FILES]
 
 
-_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
-             "group_left", "group_right", "inf", "nan"}
+_KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "inf",
+    "nan",
+}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -80,10 +94,14 @@ def exported_metric_names() -> set[str]:
     scrape-time collectors always describe."""
     from prometheus_client import REGISTRY
 
-    suffixes = {"counter": ("_total", "_created"), "gauge": ("",),
-                "histogram": ("_bucket", "_sum", "_count", "_created"),
-                "summary": ("", "_sum", "_count", "_created"), "info": ("_info",),
-                "unknown": ("",)}
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "gauge": ("",),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("", "_sum", "_count", "_created"),
+        "info": ("_info",),
+        "unknown": ("",),
+    }
     families = list(REGISTRY.collect())
     for collector in (metrics.InstancesCollector({}), metrics.ReadingsCollector({})):
         families.extend(collector.collect())
@@ -95,8 +113,9 @@ def dashboard() -> dict:
 
 
 def dashboard_targets() -> list[tuple[dict, dict]]:
-    return [(panel, target) for panel in dashboard()["panels"]
-            for target in panel.get("targets", [])]
+    return [
+        (panel, target) for panel in dashboard()["panels"] for target in panel.get("targets", [])
+    ]
 
 
 def anchor(heading: str) -> str:
@@ -132,11 +151,11 @@ def promtool() -> str:
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 # --- promtool ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.name)
 def test_promtool_accepts_the_rules(path):
@@ -152,16 +171,19 @@ def test_the_rules_pass_their_promtool_unit_tests(path):
 
 def test_promtool_accepts_the_example_scrape_config():
     # --syntax-only: the bearer token file exists on the Prometheus host, not here.
-    result = run(promtool(), "check", "config", "--syntax-only",
-                 str(PROMETHEUS / "prometheus.yml"))
+    result = run(promtool(), "check", "config", "--syntax-only", str(PROMETHEUS / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_dashboard_query_parses(tmp_path):
     """Each panel query, as a recording rule (Grafana's interval variables made concrete)."""
-    rules = [{"record": f"railsaas_dashboard:panel_{panel['id']}_{target['refId']}",
-              "expr": re.sub(r"\$__(rate_)?interval|\$__range", "5m", target["expr"])}
-             for panel, target in dashboard_targets()]
+    rules = [
+        {
+            "record": f"railsaas_dashboard:panel_{panel['id']}_{target['refId']}",
+            "expr": re.sub(r"\$__(rate_)?interval|\$__range", "5m", target["expr"]),
+        }
+        for panel, target in dashboard_targets()
+    ]
     path = tmp_path / "dashboard_queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     result = run(promtool(), "check", "rules", str(path))
@@ -169,6 +191,7 @@ def test_every_dashboard_query_parses(tmp_path):
 
 
 # --- rules, unit tests, runbooks --------------------------------------------------------------
+
 
 def test_each_rules_file_has_a_unit_test_file_that_loads_it():
     assert RULE_FILES, "no rules in deploy/prometheus/rules"
@@ -216,10 +239,13 @@ def test_every_alert_has_a_runbook_that_says_what_it_means_where_to_look_and_wha
 
 # --- metric names -----------------------------------------------------------------------------
 
+
 def test_the_metric_name_reader_skips_labels_functions_and_durations():
-    expr = ('histogram_quantile(0.99, sum by (le) (rate(a_bucket{endpoint!~"ops\\\\..+"}'
-            '[$__rate_interval]))) > 2.5 and on() max(b offset 1h) - c == bool 1 '
-            'or absent(d{job="x"}) unless vector(0)')
+    expr = (
+        'histogram_quantile(0.99, sum by (le) (rate(a_bucket{endpoint!~"ops\\\\..+"}'
+        "[$__rate_interval]))) > 2.5 and on() max(b offset 1h) - c == bool 1 "
+        'or absent(d{job="x"}) unless vector(0)'
+    )
     assert metric_names(expr) == {"a_bucket", "b", "c", "d"}
 
 
@@ -248,9 +274,8 @@ def test_the_dashboard_shows_every_metric_an_alert_reads():
     assert alerted - shown == set()
 
 
-
-
 # --- the dashboard ----------------------------------------------------------------------------
+
 
 def test_the_dashboard_is_a_grafana_dashboard_on_a_chosen_prometheus():
     board = dashboard()
@@ -279,18 +304,24 @@ def test_the_dashboard_is_a_grafana_dashboard_on_a_chosen_prometheus():
 
 # --- what the app does to feed the rules (no servers) -----------------------------------------
 
+
 def app_with(redis_url: str, broker_url: str | None = None):
-    celery = SimpleNamespace(conf=SimpleNamespace(
-        broker_url=broker_url or redis_url, task_default_queue="celery", task_queues=None))
+    celery = SimpleNamespace(
+        conf=SimpleNamespace(
+            broker_url=broker_url or redis_url, task_default_queue="celery", task_queues=None
+        )
+    )
     return SimpleNamespace(config={"REDIS_URL": redis_url}, extensions={"celery": celery})
 
 
 def test_redis_readings_report_the_queues_info_and_the_recorded_timestamps(
-        servers, redis_conn, monkeypatch):
+    servers, redis_conn, monkeypatch
+):
     import time
 
-    redis_conn.forget("celery", metrics.BEAT_TICK_KEY, metrics.BACKUP_SUCCESS_KEY,
-                      metrics.BACKUP_FAILURE_KEY)
+    redis_conn.forget(
+        "celery", metrics.BEAT_TICK_KEY, metrics.BACKUP_SUCCESS_KEY, metrics.BACKUP_FAILURE_KEY
+    )
     redis_conn.rpush("celery", "m1", "m2", "m3")
     monkeypatch.setattr(metrics, "_beat_written", 0.0)
     try:
@@ -301,15 +332,15 @@ def test_redis_readings_report_the_queues_info_and_the_recorded_timestamps(
         readings = metrics.redis_readings(app_with(servers.redis_url))
         assert readings["redis_up"] == {("redis",): 1}
         assert readings["celery_queue_length"] == {("celery",): 3.0}
-        assert readings["beat_last_tick_timestamp_seconds"] == pytest.approx(time.time(),
-                                                                             abs=60)
+        assert readings["beat_last_tick_timestamp_seconds"] == pytest.approx(time.time(), abs=60)
         assert readings["backup_last_success_timestamp_seconds"] == 1000.0
         assert readings["backup_last_failure_timestamp_seconds"] == 2000.0
         assert readings["redis_used_memory_bytes"] > 0
         assert readings["redis_connected_clients"] >= 1
     finally:
-        redis_conn.forget("celery", metrics.BEAT_TICK_KEY, metrics.BACKUP_SUCCESS_KEY,
-                          metrics.BACKUP_FAILURE_KEY)
+        redis_conn.forget(
+            "celery", metrics.BEAT_TICK_KEY, metrics.BACKUP_SUCCESS_KEY, metrics.BACKUP_FAILURE_KEY
+        )
 
 
 def test_redis_down_is_a_zero_and_leaves_its_readings_absent(servers):
@@ -326,8 +357,11 @@ def test_readings_are_exposed_with_their_labels_and_missing_ones_left_out():
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(metrics.ReadingsCollector(
-        {"outbox_pending": 4, "redis_up": {("redis",): 1, ("broker",): 0}}))
+    registry.register(
+        metrics.ReadingsCollector(
+            {"outbox_pending": 4, "redis_up": {("redis",): 1, ("broker",): 0}}
+        )
+    )
     text = generate_latest(registry).decode()
     assert "railsaas_outbox_pending 4.0" in text
     assert 'railsaas_redis_up{role="broker"} 0.0' in text
@@ -351,7 +385,8 @@ def test_pool_gauges_follow_checkouts_and_the_pool_size(tmp_path):
                 assert value("railsaas_db_pool_in_use") == before + 2
             assert metrics.pool_capacity(engine.pool) == 3
             assert value("railsaas_db_pool_size") == sum(
-                metrics.pool_capacity(p) for p in list(metrics._pools))
+                metrics.pool_capacity(p) for p in list(metrics._pools)
+            )
         assert value("railsaas_db_pool_in_use") == before
     finally:
         engine.dispose()

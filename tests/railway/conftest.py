@@ -14,9 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def railway_schema_path() -> Path | None:
     """Railway's introspection: $RAILWAY_SCHEMA_PATH, else ../shared/reference/railway/ next
     to the checkout, else /work/shared/reference/railway/. Never copied into the repo."""
-    candidates = [os.environ.get("RAILWAY_SCHEMA_PATH"),
-                  ROOT.parent / "shared" / "reference" / "railway" / "schema.json",
-                  "/work/shared/reference/railway/schema.json"]
+    candidates = [
+        os.environ.get("RAILWAY_SCHEMA_PATH"),
+        ROOT.parent / "shared" / "reference" / "railway" / "schema.json",
+        "/work/shared/reference/railway/schema.json",
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
@@ -45,8 +47,10 @@ def railway_schema():
 
     path = railway_schema_path()
     if path is None:
-        pytest.skip("Railway's schema.json is absent (set RAILWAY_SCHEMA_PATH or place it at "
-                    "../shared/reference/railway/schema.json)")
+        pytest.skip(
+            "Railway's schema.json is absent (set RAILWAY_SCHEMA_PATH or place it at "
+            "../shared/reference/railway/schema.json)"
+        )
     raw = json.loads(path.read_text())
     schema = build_client_schema(_fix_known_inconsistency(raw.get("data", raw)))
     problems = validate_schema(schema)

@@ -21,8 +21,12 @@ def deploy(rw, emulator, code: str, values: dict | None = None, name: str | None
     tpl = rw.template(code)
     project = rw.create_project(name or f"rs-{code}")
     env = project.environment("production")
-    result = rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, values or {}),
-                                project_id=project.id, environment_id=env.id)
+    result = rw.deploy_template(
+        tpl.id,
+        fill_variables(tpl.serialized_config, values or {}),
+        project_id=project.id,
+        environment_id=env.id,
+    )
     # The answer comes at once; the services appear while the workflow runs.
     emulator.advance(emulator.config()["workflow_seconds"])
     return rw.project(project.id), env, result
@@ -32,8 +36,7 @@ def settle(railway_emulator, seconds: float = 2.0) -> None:
     railway_emulator.advance(seconds)
 
 
-def test_template_lookup_returns_serialized_config_and_is_sent_without_auth(
-        rw, railway_emulator):
+def test_template_lookup_returns_serialized_config_and_is_sent_without_auth(rw, railway_emulator):
     tpl = rw.template("directus")
     assert tpl.code == "directus"
     assert tpl.name == "Directus"
@@ -69,8 +72,12 @@ def test_fill_variables_sets_values_and_names_what_is_missing(rw):
     filled = fill_variables(tpl.serialized_config, {"MinIO.MINIO_ROOT_USER": "admin"})
     (svc,) = filled["services"].values()
     assert svc["variables"]["MINIO_ROOT_USER"]["value"] == "admin"
-    assert "value" not in next(iter(tpl.serialized_config["services"].values()))["variables"][
-        "MINIO_ROOT_USER"]  # the template's own config is untouched
+    assert (
+        "value"
+        not in next(iter(tpl.serialized_config["services"].values()))["variables"][
+            "MINIO_ROOT_USER"
+        ]
+    )  # the template's own config is untouched
 
 
 @pytest.mark.parametrize("answer", ["Not Authorized", "Project not found"])
@@ -143,8 +150,9 @@ def test_latest_deployment_of_an_unknown_service_is_not_found(rw):
 def test_statuses_of_many_services_come_in_one_request_per_batch(rw, railway_emulator):
     pairs = []
     for code in ("plausible", "directus"):
-        project, env, _ = deploy(rw, railway_emulator, code, {"ADMIN_EMAIL": "a@example.com"},
-                                 f"rs-b-{code}")
+        project, env, _ = deploy(
+            rw, railway_emulator, code, {"ADMIN_EMAIL": "a@example.com"}, f"rs-b-{code}"
+        )
         pairs += [(env.id, s.id) for s in project.services]
     assert len(pairs) == 6
     settle(railway_emulator)
@@ -247,8 +255,7 @@ def test_redeploy_restart_stop_and_remove(rw, railway_emulator):
     assert rw.latest_deployment(env.id, svc.id).id == fourth
 
 
-def test_restarting_a_deployment_that_is_not_running_is_an_invalid_request(
-        rw, railway_emulator):
+def test_restarting_a_deployment_that_is_not_running_is_an_invalid_request(rw, railway_emulator):
     project, env, _ = deploy(rw, railway_emulator, "redis")
     dep = rw.latest_deployment(env.id, project.services[0].id)
     with pytest.raises(InvalidRequest, match="Cannot restart"):
@@ -268,13 +275,18 @@ def test_variables_are_read_rendered_or_raw_and_upserts_redeploy(rw, railway_emu
     assert rendered["RAILWAY_SERVICE_NAME"] == "Umami"
 
     before = rw.latest_deployment(env.id, umami.id).id
-    assert rw.upsert_variables(project.id, env.id, {"DISABLE_TELEMETRY": "0", "NEW": 1},
-                               service_id=umami.id) is True
+    assert (
+        rw.upsert_variables(
+            project.id, env.id, {"DISABLE_TELEMETRY": "0", "NEW": 1}, service_id=umami.id
+        )
+        is True
+    )
     assert rw.variables(project.id, env.id, umami.id)["NEW"] == "1"
     assert rw.latest_deployment(env.id, umami.id).id != before  # the change redeploys
     quiet = rw.latest_deployment(env.id, umami.id).id
-    rw.upsert_variables(project.id, env.id, {"ONLY": "this"}, service_id=umami.id,
-                        replace=True, skip_deploys=True)
+    rw.upsert_variables(
+        project.id, env.id, {"ONLY": "this"}, service_id=umami.id, replace=True, skip_deploys=True
+    )
     assert rw.variables(project.id, env.id, umami.id, unrendered=True) == {"ONLY": "this"}
     assert rw.latest_deployment(env.id, umami.id).id == quiet
     rw.upsert_variables(project.id, env.id, {"SHARED": "yes"}, skip_deploys=True)
@@ -313,17 +325,30 @@ def test_metrics_cover_cpu_memory_network_and_disk(rw, railway_emulator):
     project, env, _ = deploy(rw, railway_emulator, "n8n")
     settle(railway_emulator, 2 + 600)  # ten minutes of running
     start = datetime.now(UTC) + timedelta(seconds=60)
-    series = rw.metrics(start=start, end=start + timedelta(minutes=8), project_id=project.id,
-                        group_by=["SERVICE_ID"])
-    assert {s.measurement for s in series} == {"CPU_USAGE", "MEMORY_USAGE_GB",
-                                               "NETWORK_RX_GB", "NETWORK_TX_GB",
-                                               "DISK_USAGE_GB"}
+    series = rw.metrics(
+        start=start,
+        end=start + timedelta(minutes=8),
+        project_id=project.id,
+        group_by=["SERVICE_ID"],
+    )
+    assert {s.measurement for s in series} == {
+        "CPU_USAGE",
+        "MEMORY_USAGE_GB",
+        "NETWORK_RX_GB",
+        "NETWORK_TX_GB",
+        "DISK_USAGE_GB",
+    }
     assert {s.service_id for s in series} == {s.id for s in project.services}
     cpu = next(s for s in series if s.measurement == "CPU_USAGE")
     assert len(cpu.points) == 16  # every 30 s over 8 minutes (the CLI's rate for <= 1 h)
     assert all(0 < p.value < 1 for p in cpu.points)
-    whole = rw.metrics(start=start, end=start + timedelta(minutes=8), project_id=project.id,
-                       measurements=["MEMORY_USAGE_GB"], sample_rate_seconds=60)
+    whole = rw.metrics(
+        start=start,
+        end=start + timedelta(minutes=8),
+        project_id=project.id,
+        measurements=["MEMORY_USAGE_GB"],
+        sample_rate_seconds=60,
+    )
     assert len(whole) == 1
     assert whole[0].service_id is None
     assert len(whole[0].points) == 8
@@ -375,8 +400,9 @@ def test_deployments_can_be_made_to_fail_or_crash(rw, railway_emulator):
 
 
 def test_a_wrong_token_is_unauthorized_and_not_retried(railway_emulator):
-    with RailwayClient(api_url=railway_emulator.graphql_url, token="wrong-token",
-                       backoff_base=0.01) as bad:
+    with RailwayClient(
+        api_url=railway_emulator.graphql_url, token="wrong-token", backoff_base=0.01
+    ) as bad:
         with pytest.raises(Unauthorized, match="Not Authorized"):
             bad.create_project("rs-nope")
         with pytest.raises(Unauthorized):

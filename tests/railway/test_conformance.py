@@ -27,8 +27,9 @@ def test_every_operation_document_validates_against_railways_schema(railway_sche
     assert not errors, [e.message for e in errors]
 
 
-@pytest.mark.parametrize(("name", "prefix"), [("DeploymentStatuses", "d"),
-                                              ("ServiceStatuses", "s")])
+@pytest.mark.parametrize(
+    ("name", "prefix"), [("DeploymentStatuses", "d"), ("ServiceStatuses", "s")]
+)
 @pytest.mark.parametrize("size", [1, 3, 100])
 def test_batched_documents_validate_against_railways_schema(railway_schema, name, prefix, size):
     op = documents.batch(name, size, prefix)
@@ -52,9 +53,14 @@ def test_the_emulator_schema_is_a_valid_schema():
 
 
 def _kind(t) -> str:
-    for cls, name in ((GraphQLObjectType, "object"), (GraphQLInputObjectType, "input"),
-                      (GraphQLEnumType, "enum"), (GraphQLScalarType, "scalar"),
-                      (GraphQLInterfaceType, "interface"), (GraphQLUnionType, "union")):
+    for cls, name in (
+        (GraphQLObjectType, "object"),
+        (GraphQLInputObjectType, "input"),
+        (GraphQLEnumType, "enum"),
+        (GraphQLScalarType, "scalar"),
+        (GraphQLInterfaceType, "interface"),
+        (GraphQLUnionType, "union"),
+    ):
         if isinstance(t, cls):
             return name
     return type(t).__name__
@@ -87,8 +93,9 @@ def test_the_emulator_schema_agrees_with_railways_for_every_type_and_field(railw
             continue
         if isinstance(ours_type, GraphQLEnumType):
             if set(ours_type.values) != set(theirs.values):
-                problems.append(f"enum {name}: {sorted(ours_type.values)} here, "
-                                f"{sorted(theirs.values)} there")
+                problems.append(
+                    f"enum {name}: {sorted(ours_type.values)} here, {sorted(theirs.values)} there"
+                )
             continue
         if isinstance(ours_type, (GraphQLObjectType, GraphQLInterfaceType)):
             for fname, field in ours_type.fields.items():
@@ -103,8 +110,9 @@ def test_the_emulator_schema_agrees_with_railways_for_every_type_and_field(railw
                     if other_arg is None:
                         problems.append(f"{name}.{fname}({aname}) is not in Railway's schema")
                     elif str(arg.type) != str(other_arg.type):
-                        problems.append(f"{name}.{fname}({aname}): {arg.type} here, "
-                                        f"{other_arg.type} there")
+                        problems.append(
+                            f"{name}.{fname}({aname}): {arg.type} here, {other_arg.type} there"
+                        )
                     elif not _no_default(arg) and arg.default_value != other_arg.default_value:
                         problems.append(f"{name}.{fname}({aname}) default differs")
                 for aname, other_arg in other.args.items():
@@ -116,11 +124,12 @@ def test_the_emulator_schema_agrees_with_railways_for_every_type_and_field(railw
                 if other is None:
                     problems.append(f"input {name}.{fname} is not in Railway's schema")
                 elif str(field.type) != str(other.type):
-                    problems.append(f"input {name}.{fname}: {field.type} here, "
-                                    f"{other.type} there")
+                    problems.append(f"input {name}.{fname}: {field.type} here, {other.type} there")
                 elif not _no_default(field) and field.default_value != other.default_value:
-                    problems.append(f"input {name}.{fname} default: {field.default_value!r} "
-                                    f"here, {other.default_value!r} there")
+                    problems.append(
+                        f"input {name}.{fname} default: {field.default_value!r} "
+                        f"here, {other.default_value!r} there"
+                    )
             for fname, other in theirs.fields.items():
                 if _required(other) and fname not in ours_type.fields:
                     problems.append(f"input {name} lacks required field {fname}")

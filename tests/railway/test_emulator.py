@@ -35,8 +35,20 @@ def gql(emulator, query: str, variables=None, token: str | None = "default", nam
 def test_the_catalog_holds_real_marketplace_templates():
     templates = {t["code"]: t for t in seed_templates()}
     assert len(templates) >= 12
-    assert {"ghost", "n8n", "postgres", "redis", "umami", "uptime-kuma", "plausible", "minio",
-            "metabase", "directus", "strapi", "wordpress"} <= set(templates)
+    assert {
+        "ghost",
+        "n8n",
+        "postgres",
+        "redis",
+        "umami",
+        "uptime-kuma",
+        "plausible",
+        "minio",
+        "metabase",
+        "directus",
+        "strapi",
+        "wordpress",
+    } <= set(templates)
     needs_input = generated = 0
     for tpl in templates.values():
         services = tpl["serializedConfig"]["services"]
@@ -84,15 +96,18 @@ def test_a_wrong_token_gets_not_authorized_but_templates_need_none(railway_emula
     assert denied.json()["errors"][0]["message"] == "Not Authorized"
     missing = gql(railway_emulator, PROJECT, {"id": "x"}, token=None)
     assert missing.json()["errors"][0]["message"] == "Not Authorized"
-    project_token = httpx.post(railway_emulator.graphql_url, json={
-        "query": PROJECT, "variables": {"id": "x"}}, headers={"Project-Access-Token": "p"})
+    project_token = httpx.post(
+        railway_emulator.graphql_url,
+        json={"query": PROJECT, "variables": {"id": "x"}},
+        headers={"Project-Access-Token": "p"},
+    )
     assert project_token.json()["errors"][0]["message"] == "Project Token not found"
     public = gql(railway_emulator, TEMPLATE, {"code": "ghost"}, token=None)
     assert public.json()["data"]["template"]["code"] == "ghost"
 
 
 def test_invalid_documents_are_rejected_with_400(railway_emulator):
-    resp = gql(railway_emulator, "query Bad { project(id: \"x\") { nonsense } }")
+    resp = gql(railway_emulator, 'query Bad { project(id: "x") { nonsense } }')
     assert resp.status_code == 400
     error = resp.json()["errors"][0]
     assert "nonsense" in error["message"]
@@ -118,8 +133,9 @@ def test_template_services_appear_while_the_workflow_runs_database_first(rw, rai
     railway_emulator.freeze()
     tpl = rw.template("ghost")
     project = rw.create_project("rs-appear")
-    result = rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
-                                project_id=project.id)
+    result = rw.deploy_template(
+        tpl.id, fill_variables(tpl.serialized_config, {}), project_id=project.id
+    )
     assert rw.project(project.id).services == ()  # the answer comes first
     assert rw.workflow_status(result.workflow_id).status == "Running"
     railway_emulator.advance(25)
@@ -146,8 +162,10 @@ def test_default_values_are_not_filled_in_by_railway(rw, railway_emulator):
     assert "Redis.REDIS_PASSWORD" in status.error
     assert rw.project(project.id).services == ()
     filled = fill_variables(tpl.serialized_config, {})
-    assert filled["services"][next(iter(filled["services"]))]["variables"][
-        "REDIS_PASSWORD"]["value"] == "${{secret(32)}}"
+    assert (
+        filled["services"][next(iter(filled["services"]))]["variables"]["REDIS_PASSWORD"]["value"]
+        == "${{secret(32)}}"
+    )
 
 
 def test_the_server_stays_correct_under_concurrent_clients(railway_emulator):
@@ -157,10 +175,15 @@ def test_the_server_stays_correct_under_concurrent_clients(railway_emulator):
     def hammer(i: int) -> None:
         with httpx.Client(timeout=10) as http:
             for j in range(10):
-                resp = http.post(railway_emulator.graphql_url, headers={
-                    "Authorization": f"Bearer {railway_emulator.token}"}, json={
-                    "query": operation("ProjectCreate").text, "operationName": "ProjectCreate",
-                    "variables": {"input": {"name": f"p-{i}-{j}"}}})
+                resp = http.post(
+                    railway_emulator.graphql_url,
+                    headers={"Authorization": f"Bearer {railway_emulator.token}"},
+                    json={
+                        "query": operation("ProjectCreate").text,
+                        "operationName": "ProjectCreate",
+                        "variables": {"input": {"name": f"p-{i}-{j}"}},
+                    },
+                )
                 if resp.status_code != 200 or "errors" in resp.json():
                     failures.append(resp.text)
 
@@ -177,8 +200,9 @@ def test_the_server_stays_correct_under_concurrent_clients(railway_emulator):
 def test_fault_shares_can_be_limited_to_some_operations(railway_emulator):
     railway_emulator.set_faults(error_rate=1.0, operations=["Project"])
     assert gql(railway_emulator, PROJECT, {"id": "x"}, name="Project").status_code == 503
-    assert gql(railway_emulator, TEMPLATE, {"code": "ghost"},
-               name="TemplateByCode").status_code == 200
+    assert (
+        gql(railway_emulator, TEMPLATE, {"code": "ghost"}, name="TemplateByCode").status_code == 200
+    )
     railway_emulator.set_faults(error_rate=0, html_rate=1.0, operations=None)
     html = gql(railway_emulator, TEMPLATE, {"code": "ghost"})
     assert html.status_code == 502
@@ -210,8 +234,7 @@ def test_reset_forgets_projects_faults_requests_and_settings(railway_emulator):
 def test_a_running_deployment_can_be_forced_to_crash(rw, railway_emulator):
     tpl = rw.template("redis")
     project = rw.create_project("rs-force")
-    rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
-                       project_id=project.id)
+    rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}), project_id=project.id)
     env = project.environments[0]
     railway_emulator.advance(1)
     dep = rw.latest_deployment(env.id, rw.project(project.id).services[0].id)
@@ -234,17 +257,35 @@ def test_control_api_rejects_nonsense(railway_emulator):
 def test_the_emulator_runs_standalone_from_the_command_line():
     port = free_port()
     with subprocess.Popen(
-            [sys.executable, "-m", "devtools.emulators.railway", "--port", str(port),
-             "--token", "cli-token", "--deploy-seconds", "0.5", "--latency-ms", "1",
-             "--missing-project-answer", "Project not found"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        [
+            sys.executable,
+            "-m",
+            "devtools.emulators.railway",
+            "--port",
+            str(port),
+            "--token",
+            "cli-token",
+            "--deploy-seconds",
+            "0.5",
+            "--latency-ms",
+            "1",
+            "--missing-project-answer",
+            "Project not found",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
         ctl = EmulatorControl(f"http://127.0.0.1:{port}")
         try:
             assert "Railway emulator on" in proc.stdout.readline()
             assert ctl.health()
-            resp = httpx.post(f"http://127.0.0.1:{port}/graphql/v2", json={
-                "query": PROJECT, "variables": {"id": "x"}},
-                headers={"Authorization": "Bearer cli-token"}, timeout=5)
+            resp = httpx.post(
+                f"http://127.0.0.1:{port}/graphql/v2",
+                json={"query": PROJECT, "variables": {"id": "x"}},
+                headers={"Authorization": "Bearer cli-token"},
+                timeout=5,
+            )
             assert resp.json()["errors"][0]["message"] == "Project not found"
             assert ctl.config()["deploy_seconds"] == 0.5
             assert "token" not in ctl.config()
@@ -258,8 +299,19 @@ def test_the_emulator_runs_standalone_from_the_command_line():
 
 @pytest.mark.parametrize("flag", ["--help"])
 def test_the_command_line_documents_its_switches(flag):
-    out = subprocess.run([sys.executable, "-m", "devtools.emulators.railway", flag],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
-    for switch in ("--port", "--token", "--latency-ms", "--deploy-seconds", "--error-rate",
-                   "--lose-create-rate"):
+    out = subprocess.run(
+        [sys.executable, "-m", "devtools.emulators.railway", flag],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    for switch in (
+        "--port",
+        "--token",
+        "--latency-ms",
+        "--deploy-seconds",
+        "--error-rate",
+        "--lose-create-rate",
+    ):
         assert switch in out

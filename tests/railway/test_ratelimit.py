@@ -29,16 +29,18 @@ def test_plans_have_railways_published_limits_and_overrides_win():
         limits_for("pro", 0)
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("1780003600", 1780003600.0),  # epoch seconds
-    ("1780003600000", 1780003600.0),  # epoch milliseconds
-    ("120", NOW + 120),  # seconds from now
-    ("2026-05-28T21:06:40Z", datetime(2026, 5, 28, 21, 6, 40, tzinfo=UTC).timestamp()),
-    ("Thu, 28 May 2026 21:06:40 GMT",
-     datetime(2026, 5, 28, 21, 6, 40, tzinfo=UTC).timestamp()),
-    ("soon", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("1780003600", 1780003600.0),  # epoch seconds
+        ("1780003600000", 1780003600.0),  # epoch milliseconds
+        ("120", NOW + 120),  # seconds from now
+        ("2026-05-28T21:06:40Z", datetime(2026, 5, 28, 21, 6, 40, tzinfo=UTC).timestamp()),
+        ("Thu, 28 May 2026 21:06:40 GMT", datetime(2026, 5, 28, 21, 6, 40, tzinfo=UTC).timestamp()),
+        ("soon", None),
+        (None, None),
+    ],
+)
 def test_reset_header_formats(header, expected):
     assert parse_reset(header, NOW) == expected
 
@@ -57,8 +59,9 @@ def test_the_local_budget_paces_and_obeys_the_server():
         slept.append(s)
         clock[0] += s
 
-    budget = LocalRateBudget(RateLimits(per_hour=100, per_second=2), sleep=sleep,
-                             clock=lambda: clock[0])
+    budget = LocalRateBudget(
+        RateLimits(per_hour=100, per_second=2), sleep=sleep, clock=lambda: clock[0]
+    )
     for _ in range(3):
         budget.acquire(max_wait=5)
     assert slept == [pytest.approx(1.0)]  # the third waited for the second to pass

@@ -33,8 +33,9 @@ def make_client(app, railway_emulator, servers):
     made = []
 
     def make(**options) -> RailwayClient:
-        client = RailwayClient.from_config(app.config, redis=redis_client(servers.redis_url),
-                                           **options)
+        client = RailwayClient.from_config(
+            app.config, redis=redis_client(servers.redis_url), **options
+        )
         made.append(client)
         return client
 
@@ -79,8 +80,13 @@ def test_a_timeout_is_retried(make_client, railway_emulator):
 
 
 def test_connection_errors_are_retried_then_reported_unavailable(app):
-    client = RailwayClient(api_url=f"http://127.0.0.1:{free_port()}/graphql/v2", token="x",
-                           backoff_base=0.01, max_attempts=3, connect_timeout=0.5)
+    client = RailwayClient(
+        api_url=f"http://127.0.0.1:{free_port()}/graphql/v2",
+        token="x",
+        backoff_base=0.01,
+        max_attempts=3,
+        connect_timeout=0.5,
+    )
     with pytest.raises(Unavailable, match="ConnectError") as err:
         client.template("ghost")
     assert not err.value.maybe_applied  # nothing reached Railway
@@ -89,8 +95,9 @@ def test_connection_errors_are_retried_then_reported_unavailable(app):
 
 def test_backoff_is_capped_exponential_with_full_jitter(make_client, railway_emulator):
     sleeps: list[float] = []
-    rw = make_client(max_attempts=6, backoff_base=0.5, backoff_cap=2.0, sleep=sleeps.append,
-                     breaker_threshold=10)
+    rw = make_client(
+        max_attempts=6, backoff_base=0.5, backoff_cap=2.0, sleep=sleeps.append, breaker_threshold=10
+    )
     railway_emulator.script("error", times=5)
     rw.template("ghost")
     assert len(sleeps) == 5
@@ -99,8 +106,9 @@ def test_backoff_is_capped_exponential_with_full_jitter(make_client, railway_emu
     assert len(set(sleeps)) == 5  # jittered, not a fixed schedule
 
 
-def test_a_429_waits_at_least_retry_after_for_every_process(make_client, railway_emulator,
-                                                           redis_conn):
+def test_a_429_waits_at_least_retry_after_for_every_process(
+    make_client, railway_emulator, redis_conn
+):
     rw = make_client()
     other = make_client()  # another worker sharing the budget
     railway_emulator.script("rate_limit", times=1, retry_after=1)
@@ -163,9 +171,23 @@ def _spawn(railway_emulator, servers, count, per_second, per_hour, max_wait):
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     start_at = time.time() + 1.5  # after both interpreters have started
-    procs = [ctx.Process(target=spend, args=(
-        servers.redis_url, railway_emulator.graphql_url, railway_emulator.token, start_at,
-        count, per_second, per_hour, max_wait, results)) for _ in range(2)]
+    procs = [
+        ctx.Process(
+            target=spend,
+            args=(
+                servers.redis_url,
+                railway_emulator.graphql_url,
+                railway_emulator.token,
+                start_at,
+                count,
+                per_second,
+                per_hour,
+                max_wait,
+                results,
+            ),
+        )
+        for _ in range(2)
+    ]
     for p in procs:
         p.start()
     out = [results.get(timeout=30) for _ in procs]
@@ -177,8 +199,7 @@ def _spawn(railway_emulator, servers, count, per_second, per_hour, max_wait):
 
 def test_two_processes_share_one_rate_budget(railway_emulator, servers):
     """Real processes, one Redis budget of 4 a second and 9 an hour; each wants 6."""
-    start_at, out = _spawn(railway_emulator, servers, count=6, per_second=4, per_hour=9,
-                           max_wait=3)
+    start_at, out = _spawn(railway_emulator, servers, count=6, per_second=4, per_hour=9, max_wait=3)
     # Apart, each would get its 6 (12 in all) in about half a second.
     assert sum(ok for ok, _, _ in out) == 9
     assert sum(limited for _, limited, _ in out) == 3
@@ -186,8 +207,7 @@ def test_two_processes_share_one_rate_budget(railway_emulator, servers):
     assert railway_emulator.count("TemplateByCode") == 9
 
 
-def test_the_breaker_opens_after_repeated_failures_and_fails_fast(make_client,
-                                                                  railway_emulator):
+def test_the_breaker_opens_after_repeated_failures_and_fails_fast(make_client, railway_emulator):
     rw = make_client(max_attempts=1, breaker_threshold=3, breaker_reset_seconds=30)
     railway_emulator.script("error", times=3)
     for _ in range(3):
@@ -266,8 +286,7 @@ def test_a_lost_template_deploy_answer_does_not_deploy_twice(rw, railway_emulato
     project = rw.create_project("rs-umami")
     railway_emulator.script("lose_response", operation="TemplateDeployV2")
     with pytest.raises(Unavailable) as err:
-        rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
-                           project_id=project.id)
+        rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}), project_id=project.id)
     assert err.value.maybe_applied
     assert rw.project(project.id).services == ()
     railway_emulator.advance(61)
@@ -288,8 +307,7 @@ def test_mutations_wait_at_least_90_seconds_for_their_answer(make_client, railwa
 def test_a_redeploy_is_not_blindly_sent_twice(rw, railway_emulator):
     tpl = rw.template("redis")
     project = rw.create_project("rs-redeploy")
-    rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}),
-                       project_id=project.id)
+    rw.deploy_template(tpl.id, fill_variables(tpl.serialized_config, {}), project_id=project.id)
     env = project.environments[0]
     railway_emulator.advance(1)
     dep = rw.latest_deployment(env.id, rw.project(project.id).services[0].id)
@@ -312,8 +330,7 @@ def test_a_redeploy_is_not_blindly_sent_twice(rw, railway_emulator):
     assert railway_emulator.count("DeploymentStop") == 2
 
 
-def test_the_token_appears_in_no_log_line_error_or_repr(make_client, railway_emulator,
-                                                        caplog):
+def test_the_token_appears_in_no_log_line_error_or_repr(make_client, railway_emulator, caplog):
     token = railway_emulator.token
     caplog.set_level(logging.DEBUG)
     rw = make_client(read_timeout=0.3)
@@ -360,8 +377,7 @@ def test_the_factory_builds_one_client_per_configuration(app, railway_emulator, 
     with app.app_context():
         assert railway_client() is first
     seen = []
-    threads = [threading.Thread(target=lambda: seen.append(railway_client(app)))
-               for _ in range(8)]
+    threads = [threading.Thread(target=lambda: seen.append(railway_client(app))) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -384,10 +400,12 @@ def test_without_redis_the_client_paces_and_breaks_on_its_own(app, railway_emula
     """Redis down (or not configured) must not stop the platform talking to Railway."""
     import redis as redis_lib
 
-    dead = redis_lib.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0",
-                                    socket_connect_timeout=0.2, decode_responses=True)
-    client = RailwayClient.from_config(app.config, redis=dead, max_attempts=1,
-                                       breaker_threshold=2, breaker_reset_seconds=30)
+    dead = redis_lib.Redis.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2, decode_responses=True
+    )
+    client = RailwayClient.from_config(
+        app.config, redis=dead, max_attempts=1, breaker_threshold=2, breaker_reset_seconds=30
+    )
     assert client.template("ghost").code == "ghost"
     railway_emulator.script("error", times=2)
     for _ in range(2):

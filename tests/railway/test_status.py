@@ -9,39 +9,42 @@ from railsaas.models.instance import INSTANCE_STATUSES
 from railsaas.railway.status import RAILWAY_STATUSES, instance_status
 
 
-@pytest.mark.parametrize(("railway", "current", "expected"), [
-    ("QUEUED", None, "deploying"),
-    ("WAITING", "provisioning", "deploying"),
-    ("INITIALIZING", "deploying", "deploying"),
-    ("BUILDING", "deploying", "deploying"),
-    ("DEPLOYING", "deploying", "deploying"),
-    ("NEEDS_APPROVAL", "deploying", "deploying"),
-    ("SUCCESS", "deploying", "running"),
-    ("SLEEPING", "running", "running"),
-    ("FAILED", "deploying", "failed"),
-    ("CRASHED", "running", "crashed"),
-    ("REMOVING", "running", "stopping"),
-    ("REMOVED", "stopping", "stopped"),
-    ("SKIPPED", "deploying", "failed"),
-    # A redeploy in flight stays a redeploy; a start from stopped is "starting".
-    ("BUILDING", "redeploying", "redeploying"),
-    ("QUEUED", "stopped", "starting"),
-    ("DEPLOYING", "starting", "starting"),
-    ("SUCCESS", "redeploying", "running"),
-    ("FAILED", "redeploying", "failed"),
-    ("SKIPPED", "redeploying", "running"),  # the previous deployment keeps serving
-    # Stopping: Railway still says SUCCESS until the stop lands.
-    ("SUCCESS", "stopping", "stopping"),
-    ("REMOVING", "stopped", "stopped"),
-    # The platform's own holds are never undone by what Railway reports.
-    ("SUCCESS", "suspended", "suspended"),
-    ("REMOVED", "deleting", "deleting"),
-    ("CRASHED", "deleted", "deleted"),
-    # No deployment yet; a status Railway may add one day.
-    (None, None, "provisioning"),
-    (None, "deploying", "deploying"),
-    ("SOMETHING_NEW", "running", "running"),
-])
+@pytest.mark.parametrize(
+    ("railway", "current", "expected"),
+    [
+        ("QUEUED", None, "deploying"),
+        ("WAITING", "provisioning", "deploying"),
+        ("INITIALIZING", "deploying", "deploying"),
+        ("BUILDING", "deploying", "deploying"),
+        ("DEPLOYING", "deploying", "deploying"),
+        ("NEEDS_APPROVAL", "deploying", "deploying"),
+        ("SUCCESS", "deploying", "running"),
+        ("SLEEPING", "running", "running"),
+        ("FAILED", "deploying", "failed"),
+        ("CRASHED", "running", "crashed"),
+        ("REMOVING", "running", "stopping"),
+        ("REMOVED", "stopping", "stopped"),
+        ("SKIPPED", "deploying", "failed"),
+        # A redeploy in flight stays a redeploy; a start from stopped is "starting".
+        ("BUILDING", "redeploying", "redeploying"),
+        ("QUEUED", "stopped", "starting"),
+        ("DEPLOYING", "starting", "starting"),
+        ("SUCCESS", "redeploying", "running"),
+        ("FAILED", "redeploying", "failed"),
+        ("SKIPPED", "redeploying", "running"),  # the previous deployment keeps serving
+        # Stopping: Railway still says SUCCESS until the stop lands.
+        ("SUCCESS", "stopping", "stopping"),
+        ("REMOVING", "stopped", "stopped"),
+        # The platform's own holds are never undone by what Railway reports.
+        ("SUCCESS", "suspended", "suspended"),
+        ("REMOVED", "deleting", "deleting"),
+        ("CRASHED", "deleted", "deleted"),
+        # No deployment yet; a status Railway may add one day.
+        (None, None, "provisioning"),
+        (None, "deploying", "deploying"),
+        ("SOMETHING_NEW", "running", "running"),
+    ],
+)
 def test_railway_status_maps_to_instance_status(railway, current, expected):
     assert instance_status(railway, current) == expected
 

@@ -92,11 +92,15 @@ def _stack(servers, railway_emulator_server):
     redis = RedisServer(LOGS / f"redis-{uuid.uuid4().hex[:6]}").start()
     # A short visibility timeout (600 s in production) so that the worker-kill test sees a
     # dead worker's task handed on within seconds.
-    env = child_env(RAILWAY_API_URL=railway_emulator_server.graphql_url,
-                    RAILWAY_API_TOKEN=RAILWAY_TEST_TOKEN, RAILWAY_WORKSPACE_ID="ws-test",
-                    REDIS_URL=redis.url, CACHE_REDIS_URL="",  # caches in the stack's Redis
-                    CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT,
-                    LOG_LEVEL="INFO")
+    env = child_env(
+        RAILWAY_API_URL=railway_emulator_server.graphql_url,
+        RAILWAY_API_TOKEN=RAILWAY_TEST_TOKEN,
+        RAILWAY_WORKSPACE_ID="ws-test",
+        REDIS_URL=redis.url,
+        CACHE_REDIS_URL="",  # caches in the stack's Redis
+        CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT,
+        LOG_LEVEL="INFO",
+    )
     web, worker = Gunicorn(env), CeleryWorker(env)  # both start at once
     stack = Stack(redis=redis, env=env, web=web.ready(), worker=worker.ready())
     yield stack
@@ -111,5 +115,3 @@ def stack(_stack, committed, railway_emulator):
     _stack.forget()
     yield _stack
     _stack.forget()
-
-

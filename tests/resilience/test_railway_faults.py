@@ -27,13 +27,16 @@ from tests.support.lifecycle import railway_template
 from tests.support.resilience import purge_broker
 
 FAULTS = {
-    "error_rate": 0.20, "error_status": 503,  # Railway (or its proxy) failing
-    "rate_limit_rate": 0.05, "retry_after": 1,  # 429 with Retry-After
+    "error_rate": 0.20,
+    "error_status": 503,  # Railway (or its proxy) failing
+    "rate_limit_rate": 0.05,
+    "retry_after": 1,  # 429 with Retry-After
     # No answer within the client's read timeout (2 s here): the request did not run...
-    "timeout_rate": 0.02, "timeout_seconds": 3,
+    "timeout_rate": 0.02,
+    "timeout_seconds": 3,
     # ...or it ran and its answer was lost: the duplicate-project trap.
-    "lose_response_rate": 0.2, "lose_response_operations": ["ProjectCreate",
-                                                            "TemplateDeployV2"],
+    "lose_response_rate": 0.2,
+    "lose_response_operations": ["ProjectCreate", "TemplateDeployV2"],
 }
 TERMINAL = {"running", "failed"}
 
@@ -49,8 +52,11 @@ def _deploy_all(app, factory, emulator, count: int) -> tuple[list[str], object]:
     csrf = csrf_from(browser.get("/instances/").get_data(as_text=True))
     ids = []
     for n in range(count):
-        resp = browser.post(f"/templates/{template.id}/deploy", data={"name": f"app-{n}"},
-                            headers={"HX-Request": "true", "X-CSRFToken": csrf})
+        resp = browser.post(
+            f"/templates/{template.id}/deploy",
+            data={"name": f"app-{n}"},
+            headers={"HX-Request": "true", "X-CSRFToken": csrf},
+        )
         assert resp.status_code == 204, resp.get_data(as_text=True)
         ids.append(resp.headers["HX-Redirect"].rsplit("/", 1)[1])
     return ids, template
@@ -63,21 +69,26 @@ def _drain(timeout: float = 30.0) -> None:
 
     # Best effort, as before: a task still running after `timeout` is the worker's to stop.
     with contextlib.suppress(AssertionError):
-        wait_until(lambda: not state.active_requests, timeout=timeout, interval=0.2,
-                   message="the worker's running tasks to finish")
+        wait_until(
+            lambda: not state.active_requests,
+            timeout=timeout,
+            interval=0.2,
+            message="the worker's running tasks to finish",
+        )
 
 
 def _statuses(ids) -> dict[str, tuple[str, str | None]]:
     with db.scope(SYSTEM) as s:
-        rows = s.execute(select(Instance.id, Instance.status, Instance.status_reason)
-                         .where(Instance.id.in_(ids))).all()
+        rows = s.execute(
+            select(Instance.id, Instance.status, Instance.status_reason).where(Instance.id.in_(ids))
+        ).all()
     return {str(i): (status, reason) for i, status, reason in rows}
 
 
 @pytest.mark.timeout(1500)  # the long form waits up to its deploy timeout (600 s) and more
-def test_deploys_survive_railway_errors_rate_limits_and_timeouts(app, committed_factory,
-                                                                 railway_emulator, servers,
-                                                                 long_form):
+def test_deploys_survive_railway_errors_rate_limits_and_timeouts(
+    app, committed_factory, railway_emulator, servers, long_form
+):
     from celery.contrib.testing.worker import start_worker
 
     count = 200 if long_form else 30
@@ -86,14 +97,22 @@ def test_deploys_survive_railway_errors_rate_limits_and_timeouts(app, committed_
     deploy_timeout = 600 if long_form else 150
     saved = app.config["DEPLOY_TIMEOUT_SECONDS"]
     app.config["DEPLOY_TIMEOUT_SECONDS"] = deploy_timeout
-    app.config["RAILWAY_CLIENT_OPTIONS"] = {**app.config["RAILWAY_CLIENT_OPTIONS"],
-                                            "read_timeout": 2.0}
+    app.config["RAILWAY_CLIENT_OPTIONS"] = {
+        **app.config["RAILWAY_CLIENT_OPTIONS"],
+        "read_timeout": 2.0,
+    }
     railway_emulator.set_faults(**FAULTS)
     celery = app.extensions["celery"]
     purge_broker(servers.redis_url)
     try:
-        with start_worker(celery, pool="threads", concurrency=8, perform_ping_check=False,
-                          shutdown_timeout=60, loglevel="WARNING"):
+        with start_worker(
+            celery,
+            pool="threads",
+            concurrency=8,
+            perform_ping_check=False,
+            shutdown_timeout=60,
+            loglevel="WARNING",
+        ):
             with MiniBeat(celery.conf.broker_url, poll_every=1.0, sweep_every=5.0):
                 ids, template = _deploy_all(app, committed_factory, railway_emulator, count)
 
@@ -101,8 +120,12 @@ def test_deploys_survive_railway_errors_rate_limits_and_timeouts(app, committed_
                     seen = _statuses(ids)
                     return seen if all(s in TERMINAL for s, _ in seen.values()) else None
 
-                final = wait_until(settled, message="every instance running or failed",
-                                   timeout=deploy_timeout + 180, interval=1.0)
+                final = wait_until(
+                    settled,
+                    message="every instance running or failed",
+                    timeout=deploy_timeout + 180,
+                    interval=1.0,
+                )
                 faults_seen = railway_emulator.requests(limit=0)["by_fault"]
                 railway_emulator.clear_faults()
             _drain()
@@ -126,17 +149,22 @@ def test_deploys_survive_railway_errors_rate_limits_and_timeouts(app, committed_
     # 2. No duplicate Railway project, and none for no instance: one live project per
     #    instance that got one, the one it records, holding the template deployed once.
     state = railway_emulator.state()
-    projects = [p for p in state["projects"]
-                if p["name"].startswith(PROJECT_PREFIX) and not p["deleted"]]
+    projects = [
+        p for p in state["projects"] if p["name"].startswith(PROJECT_PREFIX) and not p["deleted"]
+    ]
     by_name = collections.Counter(p["name"] for p in projects)
     assert [n for n, c in by_name.items() if c > 1] == [], "duplicate Railway projects"
     assert set(by_name) <= {f"{PROJECT_PREFIX}{i}" for i in ids}, "project of no instance"
     services = len(template.serialized_config["services"])
     with db.scope(SYSTEM) as s:
-        recorded = {str(i): p for i, p in s.execute(
-            select(Instance.id, Instance.railway_project_id).where(Instance.id.in_(ids)))}
+        recorded = {
+            str(i): p
+            for i, p in s.execute(
+                select(Instance.id, Instance.railway_project_id).where(Instance.id.in_(ids))
+            )
+        }
     for p in projects:
-        iid = p["name"][len(PROJECT_PREFIX):]
+        iid = p["name"][len(PROJECT_PREFIX) :]
         assert len(p["services"]) <= services, f"template deployed twice into {p['name']}"
         assert recorded[iid] in (None, p["id"]), f"{iid} records another project"
     for iid, (status, _) in final.items():
@@ -146,13 +174,19 @@ def test_deploys_survive_railway_errors_rate_limits_and_timeouts(app, committed_
     # 3. No lost rows: every instance accepted by the form is there with its deploy step
     #    (finished), its audit entry, and its outbox row handed to the broker.
     with db.scope(SYSTEM) as s:
-        steps = s.execute(select(Deployment.instance_id, Deployment.kind, Deployment.status,
-                                 Deployment.reason)
-                          .where(Deployment.instance_id.in_(ids))).all()
-        audits = s.scalar(select(func.count()).select_from(AuditLog)
-                          .where(AuditLog.action == "instance.create"))
-        undispatched = s.scalar(select(func.count()).select_from(OutboxMessage)
-                                .where(OutboxMessage.dispatched_at.is_(None)))
+        steps = s.execute(
+            select(
+                Deployment.instance_id, Deployment.kind, Deployment.status, Deployment.reason
+            ).where(Deployment.instance_id.in_(ids))
+        ).all()
+        audits = s.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == "instance.create")
+        )
+        undispatched = s.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.dispatched_at.is_(None))
+        )
     assert sorted(str(i) for i, *_ in steps) == sorted(ids), "a deploy step is missing"
     for iid, kind, status, reason in steps:
         assert kind == "deploy"

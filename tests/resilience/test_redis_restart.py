@@ -31,10 +31,10 @@ def _pages(browser: Browser, token: str, instance_id: str) -> dict[str, int]:
         "dashboard": browser.get("/dashboard").status_code,
         "instance list": browser.get("/instances/").status_code,
         "catalog": browser.get("/templates/").status_code,
-        "status partial": browser.get(f"/instances/{instance_id}/status",
-                                      headers=HX).status_code,
-        "api": browser.http.get("/api/instances",
-                                headers={"Authorization": f"Bearer {token}"}).status_code,
+        "status partial": browser.get(f"/instances/{instance_id}/status", headers=HX).status_code,
+        "api": browser.http.get(
+            "/api/instances", headers={"Authorization": f"Bearer {token}"}
+        ).status_code,
     }
 
 
@@ -42,23 +42,29 @@ def _pending_outbox(instance_id: str) -> bool:
     """The instance's deploy step is in the outbox, committed but not handed to the broker."""
     with db.scope(SYSTEM) as s:
         step = s.query(Deployment.id).filter(Deployment.instance_id == instance_id).scalar()
-        return s.query(OutboxMessage).filter(
-            OutboxMessage.args["step_id"].astext == str(step),
-            OutboxMessage.dispatched_at.is_(None)).count() == 1
+        return (
+            s.query(OutboxMessage)
+            .filter(
+                OutboxMessage.args["step_id"].astext == str(step),
+                OutboxMessage.dispatched_at.is_(None),
+            )
+            .count()
+            == 1
+        )
 
 
 def _ready(url: str) -> httpx.Response:
     return httpx.get(f"{url}/readyz", timeout=30)
 
 
-def test_the_app_and_its_workers_recover_from_a_redis_restart(app, committed_factory,
-                                                              railway_emulator, stack,
-                                                              long_form):
-    user, tenant, token, template = deploying_workspace(committed_factory, railway_emulator,
-                                                         ["read"])
+def test_the_app_and_its_workers_recover_from_a_redis_restart(
+    app, committed_factory, railway_emulator, stack, long_form
+):
+    user, tenant, token, template = deploying_workspace(
+        committed_factory, railway_emulator, ["read"]
+    )
     browser = Browser(stack.url, session_cookie(app, user, tenant.id))
-    ok = {"dashboard": 200, "instance list": 200, "catalog": 200, "status partial": 200,
-          "api": 200}
+    ok = {"dashboard": 200, "instance list": 200, "catalog": 200, "status partial": 200, "api": 200}
 
     def deploy(name: str) -> str:
         resp = browser.deploy(template.id, name)
@@ -82,8 +88,13 @@ def test_the_app_and_its_workers_recover_from_a_redis_restart(app, committed_fac
             during = deploy("during")
 
             stack.redis.start()
-            wait_until(lambda: _ready(stack.url).status_code == 200, message="ready again",
-                       timeout=120, interval=0.5, alive=processes)
+            wait_until(
+                lambda: _ready(stack.url).status_code == 200,
+                message="ready again",
+                timeout=120,
+                interval=0.5,
+                alive=processes,
+            )
             assert _pages(browser, token, before) == ok
             after = deploy("after")
             # The deploy asked for during the outage waits for the outbox sweep (rows older
@@ -94,13 +105,15 @@ def test_the_app_and_its_workers_recover_from_a_redis_restart(app, committed_fac
 
             def settled():
                 with db.scope(SYSTEM) as s:
-                    statuses = {str(i.id): i.status for i in s.query(Instance)
-                                .filter(Instance.id.in_(ids))}
+                    statuses = {
+                        str(i.id): i.status for i in s.query(Instance).filter(Instance.id.in_(ids))
+                    }
                 return statuses if set(statuses.values()) <= {"running", "failed"} else None
 
             # Recovered in place: the same web and worker processes, never restarted.
-            final = wait_until(settled, message="every deploy settled", timeout=300,
-                               interval=0.5, alive=processes)
+            final = wait_until(
+                settled, message="every deploy settled", timeout=300, interval=0.5, alive=processes
+            )
     finally:
         stack.ensure_up()
         browser.close()

@@ -21,15 +21,23 @@ from tests.support.lifecycle import Lifecycle, railway_template
 from tests.support.resilience import Browser, session_cookie
 
 
-def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_factory,
-                                                                 railway_emulator, stack):
+def test_a_deploy_completes_after_its_worker_is_killed_mid_step(
+    app, committed_factory, railway_emulator, stack
+):
     plan = committed_factory.plan(max_instances=5)
     user, tenant = committed_factory.workspace()
     with db.scope(SYSTEM) as s:
         s.get(Tenant, tenant.id).plan_id = plan.id
     template = railway_template(railway_emulator, committed_factory, "ghost")
-    lc = Lifecycle(app=app, emulator=railway_emulator, factory=committed_factory, user=user,
-                   tenant=tenant, template=template, browser=None)  # reads rows only
+    lc = Lifecycle(
+        app=app,
+        emulator=railway_emulator,
+        factory=committed_factory,
+        user=user,
+        tenant=tenant,
+        template=template,
+        browser=None,
+    )  # reads rows only
     browser = Browser(stack.url, session_cookie(app, user, tenant.id))
     # Railway takes its time over the template deploy: the worker is inside the step.
     # (applied at once, answered after 120 s: the "slow" fault, as templateDeployV2 may be)
@@ -40,8 +48,12 @@ def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_f
             resp = browser.deploy(template.id, "blog")
             assert resp.status_code == 204, resp.text
             iid = resp.headers["HX-Redirect"].rsplit("/", 1)[1]
-            wait_until(lambda: railway_emulator.requests("TemplateDeployV2")["total"],
-                       message="templateDeployV2 sent", timeout=120, interval=0.5)
+            wait_until(
+                lambda: railway_emulator.requests("TemplateDeployV2")["total"],
+                message="templateDeployV2 sent",
+                timeout=120,
+                interval=0.5,
+            )
             assert lc.instance(iid).railway_project_id  # the step got that far, and said so
 
             stack.worker.kill()
@@ -53,9 +65,12 @@ def test_a_deploy_completes_after_its_worker_is_killed_mid_step(app, committed_f
             assert redis.exists(f"instance-lock:{iid}")
 
             stack.new_worker()
-            wait_until(lambda: lc.instance(iid).status in ("running", "failed"),
-                       message="the deploy settled after the restart", timeout=240,
-                       interval=0.5)
+            wait_until(
+                lambda: lc.instance(iid).status in ("running", "failed"),
+                message="the deploy settled after the restart",
+                timeout=240,
+                interval=0.5,
+            )
     finally:
         railway_emulator.clear_faults()
         redis.close()
@@ -78,8 +93,9 @@ def test_by_default_a_dead_workers_deploy_is_handed_on_before_the_deploy_timeout
     from railsaas.config import default_of
     from railsaas.tasks import broker_transport_options, capped_countdown
 
-    defaults = {name: default_of(name)
-                for name in ("CELERY_VISIBILITY_TIMEOUT", "DEPLOY_TIMEOUT_SECONDS")}
+    defaults = {
+        name: default_of(name) for name in ("CELERY_VISIBILITY_TIMEOUT", "DEPLOY_TIMEOUT_SECONDS")
+    }
     options = broker_transport_options(defaults["CELERY_VISIBILITY_TIMEOUT"])
     handed_on = options["visibility_timeout"] + options["unacked_restore_interval"]
     assert handed_on < defaults["DEPLOY_TIMEOUT_SECONDS"] * 0.75

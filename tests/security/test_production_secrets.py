@@ -32,13 +32,27 @@ ENTRY_POINTS = {
 
 def _start(code: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in REQUIRED_SECRETS}
-    clean.update({"DEBUG": "0", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-                  "REDIS_URL": "redis://127.0.0.1:1/0", "SENTRY_DSN": "",
-                  # plaintext is the subject of tests/foundation/test_transport_security.py
-                  "DATABASE_ALLOW_PLAINTEXT": "1", "REDIS_ALLOW_PLAINTEXT": "1"})
+    clean.update(
+        {
+            "DEBUG": "0",
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "SENTRY_DSN": "",
+            # plaintext is the subject of tests/foundation/test_transport_security.py
+            "DATABASE_ALLOW_PLAINTEXT": "1",
+            "REDIS_ALLOW_PLAINTEXT": "1",
+        }
+    )
     clean.update(env)
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_guard_covers_the_secrets_that_forge_sessions_tokens_and_webhooks():

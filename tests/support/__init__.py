@@ -19,8 +19,15 @@ from tests.support.redis import forget_cached_catalog
 from tests.support.waiting import wait_until
 from tests.support.web import CsrfClient, csrf_from, login_as
 
-__all__ = ["CsrfClient", "Factory", "Servers", "csrf_from", "forget_cached_catalog", "login_as",
-           "wait_until"]
+__all__ = [
+    "CsrfClient",
+    "Factory",
+    "Servers",
+    "csrf_from",
+    "forget_cached_catalog",
+    "login_as",
+    "wait_until",
+]
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -39,12 +46,20 @@ def truncate_all(database_url: str) -> None:
 
     engine = dbadmin.admin_engine(database_url)
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'alembic_version'")).scalars().all()
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
         if tables:
             conn.exec_driver_sql(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            )
     engine.dispose()
 
 
@@ -68,9 +83,15 @@ class Factory:
 
     def plan(self, **kw) -> Plan:
         n = next(_seq)
-        fields = dict(name=f"Plan {n}", slug=f"plan-{n}", price_cents=1900, max_instances=3,
-                      allowed_tiers=["starter", "standard"], spend_cap_default_cents=5000,
-                      stripe_price_id=f"price_test_{n}")
+        fields = dict(
+            name=f"Plan {n}",
+            slug=f"plan-{n}",
+            price_cents=1900,
+            max_instances=3,
+            allowed_tiers=["starter", "standard"],
+            spend_cap_default_cents=5000,
+            stripe_price_id=f"price_test_{n}",
+        )
         fields.update(kw)
         return self._save(Plan(**fields))
 
@@ -82,9 +103,12 @@ class Factory:
 
     def user(self, password: str | None = None, **kw) -> User:
         n = next(_seq)
-        fields = dict(email=f"user{n}-{uuid.uuid4().hex[:6]}@example.com", name=f"User {n}",
-                      email_verified=True,
-                      password_hash=hash_password(password) if password else _PASSWORD_HASH)
+        fields = dict(
+            email=f"user{n}-{uuid.uuid4().hex[:6]}@example.com",
+            name=f"User {n}",
+            email_verified=True,
+            password_hash=hash_password(password) if password else _PASSWORD_HASH,
+        )
         fields.update(kw)
         return self._save(User(**fields))
 
@@ -100,17 +124,29 @@ class Factory:
 
     def template(self, **kw) -> Template:
         n = next(_seq)
-        fields = dict(railway_template_id=f"tpl-{n}-{uuid.uuid4().hex[:6]}", code=f"code-{n}",
-                      name=f"Template {n}", description="A test template", category="cms",
-                      price_tier="starter", resources={"cpu": 1, "memory_mb": 512},
-                      setup_config={"variables": []}, monthly_estimate_cents=500)
+        fields = dict(
+            railway_template_id=f"tpl-{n}-{uuid.uuid4().hex[:6]}",
+            code=f"code-{n}",
+            name=f"Template {n}",
+            description="A test template",
+            category="cms",
+            price_tier="starter",
+            resources={"cpu": 1, "memory_mb": 512},
+            setup_config={"variables": []},
+            monthly_estimate_cents=500,
+        )
         fields.update(kw)
         return self._save(Template(**fields))
 
     def instance(self, tenant: Tenant, template: Template | None = None, **kw) -> Instance:
         template = template or self.template()
         n = next(_seq)
-        fields = dict(tenant_id=tenant.id, template_id=template.id, name=f"app-{n}",
-                      status="running", config={})
+        fields = dict(
+            tenant_id=tenant.id,
+            template_id=template.id,
+            name=f"app-{n}",
+            status="running",
+            config={},
+        )
         fields.update(kw)
         return self._save(Instance(**fields))

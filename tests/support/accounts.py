@@ -15,8 +15,11 @@ def emailed_link(to: str, kind: str) -> str:
     """The path of the link in the newest stored email of `kind` to `to` (the outbox row the
     mail task will send)."""
     with db.scope(SYSTEM) as s:
-        email = s.scalars(select(Email).where(Email.to_address == to, Email.kind == kind)
-                          .order_by(Email.created_at.desc())).first()
+        email = s.scalars(
+            select(Email)
+            .where(Email.to_address == to, Email.kind == kind)
+            .order_by(Email.created_at.desc())
+        ).first()
         assert email is not None, f"no {kind} email to {to}"
         m = re.search(r"https?://[^/\s]+(/\S+)", email.text_body)
         assert m, email.text_body
@@ -26,8 +29,11 @@ def emailed_link(to: str, kind: str) -> str:
 def queued(task: str) -> list[OutboxMessage]:
     """The outbox rows of `task` written so far (in this test's transaction)."""
     with db.scope(SYSTEM) as s:
-        return list(s.scalars(select(OutboxMessage).where(OutboxMessage.task == task)
-                              .order_by(OutboxMessage.id)))
+        return list(
+            s.scalars(
+                select(OutboxMessage).where(OutboxMessage.task == task).order_by(OutboxMessage.id)
+            )
+        )
 
 
 _ran: set[int] = set()

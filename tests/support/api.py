@@ -23,22 +23,29 @@ def auth_header(client, user) -> dict[str, str]:
 
 def member_of(session, tenant_id, user_id) -> Workspace:
     """The workspace as the request context sees it for this member (their real role)."""
-    role = session.scalar(select(Membership.role).where(Membership.tenant_id == tenant_id,
-                                                        Membership.user_id == user_id))
+    role = session.scalar(
+        select(Membership.role).where(
+            Membership.tenant_id == tenant_id, Membership.user_id == user_id
+        )
+    )
     return Workspace(tenant=session.get(Tenant, tenant_id), role=role)
 
 
 def make_token(user, tenant, scopes=("read",), name=None, days=30) -> tuple[str, object]:
     """A personal token of `user` in `tenant`: (secret, row)."""
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
-        row, secret = api_tokens.create(s, member_of(s, tenant.id, user.id), user_id=user.id,
-                                        name=name or f"token {'-'.join(scopes)}",
-                                        scopes=list(scopes), expires_in_days=days)
+        row, secret = api_tokens.create(
+            s,
+            member_of(s, tenant.id, user.id),
+            user_id=user.id,
+            name=name or f"token {'-'.join(scopes)}",
+            scopes=list(scopes),
+            expires_in_days=days,
+        )
     return secret, row
 
 
 def session_token(client, user) -> str:
-    resp = client.post("/api/auth/login", json={"email": user.email,
-                                                "password": DEFAULT_PASSWORD})
+    resp = client.post("/api/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD})
     assert resp.status_code == 200, resp.json
     return resp.json["access_token"]

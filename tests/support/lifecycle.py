@@ -20,15 +20,23 @@ GHOST_CONFIG = {
                 "url": {"defaultValue": "https://${{RAILWAY_PUBLIC_DOMAIN}}"},
             },
         },
-        "svc-db": {"name": "mysql", "source": {"image": "mysql:8"},
-                   "variables": {"MYSQL_ROOT_PASSWORD": {"defaultValue": "${{ secret(32) }}"}}},
+        "svc-db": {
+            "name": "mysql",
+            "source": {"image": "mysql:8"},
+            "variables": {"MYSQL_ROOT_PASSWORD": {"defaultValue": "${{ secret(32) }}"}},
+        },
     }
 }
 
 
 GHOST_VARIABLES = [
-    {"name": "ADMIN_EMAIL", "label": "Admin email", "required": True,
-     "pattern": r"[^@\s]+@[^@\s]+\.[^@\s]+", "help": "you@example.com"},
+    {
+        "name": "ADMIN_EMAIL",
+        "label": "Admin email",
+        "required": True,
+        "pattern": r"[^@\s]+@[^@\s]+\.[^@\s]+",
+        "help": "you@example.com",
+    },
     {"name": "SITE_TITLE", "label": "Site title", "default": "My blog"},
     {"name": "API_KEY", "label": "API key", "generate": "secret"},
 ]
@@ -38,10 +46,15 @@ def railway_template(emulator, factory, code: str, **kw):
     from railsaas.catalog.variables import propose_specs
 
     found = next(t for t in emulator.templates() if t["code"] == code)
-    fields = dict(railway_template_id=found["id"], code=code, name=found["name"],
-                  category=found["category"].lower(), price_tier="starter",
-                  serialized_config=found["serializedConfig"],
-                  setup_config={"variables": propose_specs(found["serializedConfig"])})
+    fields = dict(
+        railway_template_id=found["id"],
+        code=code,
+        name=found["name"],
+        category=found["category"].lower(),
+        price_tier="starter",
+        serialized_config=found["serializedConfig"],
+        setup_config={"variables": propose_specs(found["serializedConfig"])},
+    )
     fields.update(kw)
     return factory.template(**fields)
 
@@ -67,13 +80,15 @@ class Lifecycle:
         resp = self.browser.post(
             f"/templates/{template.id}/deploy",
             headers={"HX-Request": "true", "X-CSRFToken": self.csrf()},
-            data={"name": name, **{f"variables.{k}": v for k, v in variables.items()}})
+            data={"name": name, **{f"variables.{k}": v for k, v in variables.items()}},
+        )
         assert resp.status_code == 204, resp.get_data(as_text=True)
         return resp.headers["HX-Redirect"].rsplit("/", 1)[1]
 
     def act(self, instance_id: str, action: str) -> None:
-        resp = self.browser.post(f"/instances/{instance_id}/actions/{action}",
-                                 headers={"X-CSRFToken": self.csrf()})
+        resp = self.browser.post(
+            f"/instances/{instance_id}/actions/{action}", headers={"X-CSRFToken": self.csrf()}
+        )
         assert resp.status_code == 303, resp.get_data(as_text=True)
 
     def instance(self, instance_id):
@@ -94,9 +109,14 @@ class Lifecycle:
         from railsaas.models import Deployment
 
         with db.scope(SYSTEM) as s:
-            return [(d.kind, d.status) for d in s.scalars(
-                select(Deployment).where(Deployment.instance_id == instance_id)
-                .order_by(Deployment.created_at))]
+            return [
+                (d.kind, d.status)
+                for d in s.scalars(
+                    select(Deployment)
+                    .where(Deployment.instance_id == instance_id)
+                    .order_by(Deployment.created_at)
+                )
+            ]
 
     def email_subjects(self) -> list[str]:
         from sqlalchemy import select
@@ -106,8 +126,7 @@ class Lifecycle:
         from railsaas.models import Email
 
         with db.scope(SYSTEM) as s:
-            return list(s.scalars(select(Email.subject).where(
-                Email.tenant_id == self.tenant.id)))
+            return list(s.scalars(select(Email.subject).where(Email.tenant_id == self.tenant.id)))
 
     def poll(self) -> None:
         from railsaas.instances import poll
@@ -127,11 +146,18 @@ class Lifecycle:
             return all(s in wanted for s in seen.values()) and dict(seen)
 
         try:
-            return wait_until(settled, timeout=timeout, interval=0.3,
-                              message=f"every instance in {sorted(wanted)}")
+            return wait_until(
+                settled,
+                timeout=timeout,
+                interval=0.3,
+                message=f"every instance in {sorted(wanted)}",
+            )
         except AssertionError as e:
             raise AssertionError(f"{e}; still {seen}") from None
 
     def projects_named(self, instance_id) -> list[dict]:
-        return [p for p in self.emulator.state()["projects"]
-                if p["name"] == f"railsaas-{instance_id}" and not p["deleted"]]
+        return [
+            p
+            for p in self.emulator.state()["projects"]
+            if p["name"] == f"railsaas-{instance_id}" and not p["deleted"]
+        ]

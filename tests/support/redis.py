@@ -55,9 +55,11 @@ class RedisDatabases:
         base = int(path) if path.isdigit() else 0
         app_db = base + 2 * worker_index()
         if app_db + 1 >= DATABASES:
-            raise RuntimeError(f"Redis database {app_db + 1} is past the {DATABASES} a default "
-                               f"Redis has: use a lower database in TEST_REDIS_URL ({base_url})"
-                               " or fewer xdist workers")
+            raise RuntimeError(
+                f"Redis database {app_db + 1} is past the {DATABASES} a default "
+                f"Redis has: use a lower database in TEST_REDIS_URL ({base_url})"
+                " or fewer xdist workers"
+            )
         return cls(app_url=with_db(base_url, app_db), cache_url=with_db(base_url, app_db + 1))
 
     def flush(self) -> None:

@@ -26,8 +26,9 @@ def deploying_workspace(factory, emulator, scopes: list[str]):
     with db.scope(SYSTEM) as s:
         s.get(Tenant, tenant.id).plan_id = plan.id
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
-        _, token = api_tokens.create(s, member_of(s, tenant.id, user.id), user_id=user.id,
-                                     name="ci", scopes=scopes)
+        _, token = api_tokens.create(
+            s, member_of(s, tenant.id, user.id), user_id=user.id, name="ci", scopes=scopes
+        )
     return user, tenant, token, railway_template(emulator, factory, "ghost")
 
 
@@ -36,8 +37,9 @@ def session_cookie(app, user, tenant_id=None) -> str:
     for requests from 127.0.0.1 with USER_AGENT (the "strong" session protection checks both)."""
     from flask_login.utils import _create_identifier
 
-    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                  headers={"User-Agent": USER_AGENT}):
+    with app.test_request_context(
+        environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"User-Agent": USER_AGENT}
+    ):
         data = {"_user_id": user.get_id(), "_fresh": True, "_id": _create_identifier()}
         if tenant_id is not None:
             data["tenant_id"] = str(tenant_id)
@@ -51,13 +53,17 @@ class Browser:
 
     def __init__(self, base_url: str, cookie: str, timeout: float = 60.0) -> None:
         self.cookie = cookie
-        self.http = httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False,
-                                 headers={"User-Agent": USER_AGENT})
+        self.http = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+        )
 
-    def request(self, method: str, path: str, headers: dict | None = None,
-                **kw) -> httpx.Response:
-        resp = self.http.request(method, path, headers={**(headers or {}),
-                                                        "Cookie": self.cookie}, **kw)
+    def request(self, method: str, path: str, headers: dict | None = None, **kw) -> httpx.Response:
+        resp = self.http.request(
+            method, path, headers={**(headers or {}), "Cookie": self.cookie}, **kw
+        )
         for value in resp.headers.get_list("set-cookie"):
             m = re.match(r"(session=[^;]+)", value)
             if m:
@@ -74,9 +80,11 @@ class Browser:
         return csrf_from(self.get("/instances/").text)
 
     def deploy(self, template_id, name: str) -> httpx.Response:
-        return self.post(f"/templates/{template_id}/deploy",
-                         headers={"HX-Request": "true", "X-CSRFToken": self.csrf()},
-                         data={"name": name})
+        return self.post(
+            f"/templates/{template_id}/deploy",
+            headers={"HX-Request": "true", "X-CSRFToken": self.csrf()},
+            data={"name": name},
+        )
 
     def close(self) -> None:
         self.http.close()

@@ -16,8 +16,11 @@ ROLES = ("owner", "admin", "member", "viewer")
 
 def role_of(tenant_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
     with db.scope(SYSTEM) as s:
-        return s.scalar(select(Membership.role).where(Membership.tenant_id == tenant_id,
-                                                      Membership.user_id == user_id))
+        return s.scalar(
+            select(Membership.role).where(
+                Membership.tenant_id == tenant_id, Membership.user_id == user_id
+            )
+        )
 
 
 def audits(tenant_id: uuid.UUID | None = None, action: str | None = None) -> list[AuditLog]:
@@ -32,8 +35,13 @@ def audits(tenant_id: uuid.UUID | None = None, action: str | None = None) -> lis
 
 def invitations(tenant_id: uuid.UUID) -> list[Invitation]:
     with db.scope(SYSTEM) as s:
-        return list(s.scalars(select(Invitation).where(Invitation.tenant_id == tenant_id)
-                              .order_by(Invitation.created_at)))
+        return list(
+            s.scalars(
+                select(Invitation)
+                .where(Invitation.tenant_id == tenant_id)
+                .order_by(Invitation.created_at)
+            )
+        )
 
 
 def invitation_link(to: str) -> str:
@@ -41,10 +49,11 @@ def invitation_link(to: str) -> str:
     with db.scope(SYSTEM) as s:
         # Newest by the outbox's sequence: now() is one instant inside a test's transaction.
         email = s.scalars(
-            select(Email).join(OutboxMessage,
-                               OutboxMessage.args["email_id"].astext == cast(Email.id, String))
+            select(Email)
+            .join(OutboxMessage, OutboxMessage.args["email_id"].astext == cast(Email.id, String))
             .where(Email.to_address == to, Email.kind == "teams/invitation")
-            .order_by(OutboxMessage.id.desc())).first()
+            .order_by(OutboxMessage.id.desc())
+        ).first()
         assert email is not None, f"no invitation email to {to}"
         m = re.search(r"https?://[^/\s]+(/invitations/accept/\S+)", email.text_body)
         assert m, email.text_body

@@ -9,8 +9,14 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], *, timeout: float = 60.0, interval: float = 0.1,
-               message: str = "the condition", alive: Iterable[Any] = ()) -> T:
+def wait_until(
+    predicate: Callable[[], T],
+    *,
+    timeout: float = 60.0,
+    interval: float = 0.1,
+    message: str = "the condition",
+    alive: Iterable[Any] = (),
+) -> T:
     """Call `predicate()` until it returns something truthy, and return that. Timeouts are
     generous (the machine may be loaded): a passing run returns as soon as it holds, and
     this is about whether it happens, not how fast. Fails at once if one of the `alive`
@@ -22,8 +28,9 @@ def wait_until(predicate: Callable[[], T], *, timeout: float = 60.0, interval: f
             return value
         for proc in alive:
             if not proc.alive():
-                raise AssertionError(f"{proc.name} exited while waiting for {message}\n"
-                                     f"{proc.tail()}")
+                raise AssertionError(
+                    f"{proc.name} exited while waiting for {message}\n{proc.tail()}"
+                )
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {message}")
         time.sleep(interval)

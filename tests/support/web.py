@@ -68,8 +68,7 @@ class CsrfClient:
         """POST a form with the CSRF token (of `page` when given, or refetching)."""
         if page is None and self.refetch:
             page = path
-        resp = self.client.post(path, data={"csrf_token": self.token(page), **(data or {})},
-                                **kw)
+        resp = self.client.post(path, data={"csrf_token": self.token(page), **(data or {})}, **kw)
         self._grab(resp)
         return resp
 

@@ -24,8 +24,8 @@ def _clear_throttles(redis_conn):
 class Team:
     tenant: Tenant
     people: dict[str, User]  # role -> user
-    other: Tenant             # a workspace none of them belongs to
-    stranger: User            # its owner
+    other: Tenant  # a workspace none of them belongs to
+    stranger: User  # its owner
     extra: dict[str, User] = field(default_factory=dict)
 
     def __getitem__(self, role: str) -> User:
@@ -74,8 +74,9 @@ def api(app, dbconn):
 
     def make(user: User, workspace: Tenant | None = None) -> ApiClient:
         client = app.test_client()
-        resp = client.post("/api/auth/login",
-                           json={"email": user.email, "password": DEFAULT_PASSWORD})
+        resp = client.post(
+            "/api/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
+        )
         assert resp.status_code == 200, resp.json
         return ApiClient(client, resp.json["access_token"], workspace)
 
@@ -83,5 +84,3 @@ def api(app, dbconn):
 
 
 # --- reading what happened (system context: the tests' view, not the app's) -------------------
-
-

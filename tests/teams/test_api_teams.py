@@ -18,12 +18,14 @@ def test_members_list_shape_and_pages(api, team):
     assert members[0]["joined_at"].endswith("Z")
     assert resp.json["next_cursor"] is None
     first = api(team["viewer"]).get(f"/api/workspaces/{team.tenant.id}/members?limit=3").json
-    rest = api(team["viewer"]).get(f"/api/workspaces/{team.tenant.id}/members?limit=3"
-                                   f"&cursor={first['next_cursor']}").json
+    rest = (
+        api(team["viewer"])
+        .get(f"/api/workspaces/{team.tenant.id}/members?limit=3&cursor={first['next_cursor']}")
+        .json
+    )
     assert len(first["items"]) == 3
     assert rest["next_cursor"] is None
-    assert {m["user_id"] for m in first["items"] + rest["items"]} == {
-        m["user_id"] for m in members}
+    assert {m["user_id"] for m in first["items"] + rest["items"]} == {m["user_id"] for m in members}
 
 
 def test_change_role_and_remove_over_the_api(api, team):
@@ -43,7 +45,8 @@ def test_change_role_and_remove_over_the_api(api, team):
 
 def test_forbidden_answers_with_the_error_envelope(api, team):
     resp = api(team["viewer"]).patch(
-        f"/api/workspaces/{team.tenant.id}/members/{team['member'].id}", json={"role": "admin"})
+        f"/api/workspaces/{team.tenant.id}/members/{team['member'].id}", json={"role": "admin"}
+    )
     assert resp.status_code == 403
     assert resp.json["error"]["code"] == "forbidden"
     assert resp.json["error"]["details"] == {"action": "members.manage", "role": "viewer"}
@@ -66,7 +69,10 @@ def test_invitations_over_the_api(api, team):
     assert client.delete(f"{base}/{body['id']}").status_code == 204
     assert client.get(base).json["items"] == []
     assert [a.action for a in audits(team.tenant.id) if a.action.startswith("teams.")] == [
-        "teams.invite", "teams.invite_resend", "teams.invite_revoke"]
+        "teams.invite",
+        "teams.invite_resend",
+        "teams.invite_revoke",
+    ]
     dup = client.post(base, json={"email": team["member"].email})
     assert dup.status_code == 409
     assert dup.json["error"]["code"] == "already_member"
@@ -80,8 +86,9 @@ def test_members_and_viewers_cannot_list_invitations(api, team):
 
 def test_leave_and_transfer_over_the_api(api, team):
     owner = api(team["owner"])
-    resp = owner.post(f"/api/workspaces/{team.tenant.id}/transfer",
-                      json={"user_id": str(team["admin"].id)})
+    resp = owner.post(
+        f"/api/workspaces/{team.tenant.id}/transfer", json={"user_id": str(team["admin"].id)}
+    )
     assert resp.status_code == 200
     roles = {m["email"]: m["role"] for m in resp.json["items"]}
     assert roles[team["admin"].email] == "owner"
@@ -94,8 +101,9 @@ def test_leave_and_transfer_over_the_api(api, team):
 
 def test_accepting_an_invitation_with_an_access_token(api, pages, team, factory):
     person = factory.user(email="api-joiner@example.com")
-    pages(team["owner"], team.tenant).post("/members/invite",
-                                           {"email": person.email, "role": "admin"})
+    pages(team["owner"], team.tenant).post(
+        "/members/invite", {"email": person.email, "role": "admin"}
+    )
     token = invitation_link(person.email).rsplit("/", 1)[1]
     stranger = api(team.stranger).post("/api/invitations/accept", json={"token": token})
     assert stranger.status_code == 403
@@ -124,8 +132,11 @@ def test_a_personal_token_never_exceeds_its_owners_role(app, client, team):
 
     with app.app_context():
         secret, _ = make_token(team["viewer"], team.tenant, ("admin",))
-    resp = client.post(f"/api/workspaces/{team.tenant.id}/invitations", headers=bearer(secret),
-                       json={"email": "x@example.com"})
+    resp = client.post(
+        f"/api/workspaces/{team.tenant.id}/invitations",
+        headers=bearer(secret),
+        json={"email": "x@example.com"},
+    )
     assert resp.status_code == 403
     assert resp.json["error"]["details"] == {"action": "members.invite", "role": "viewer"}
 
@@ -138,10 +149,14 @@ def test_a_workspace_bound_token_sees_only_its_workspace(app, client, team, fact
         secret, _ = make_token(team["member"], team.tenant, ("admin",))
     listed = client.get("/api/workspaces", headers=bearer(secret)).json["items"]
     assert [w["id"] for w in listed] == [str(team.tenant.id)]
-    assert client.get(f"/api/workspaces/{team.other.id}/members",
-                      headers=bearer(secret)).status_code == 404
-    assert client.post("/api/workspaces", headers=bearer(secret),
-                       json={"name": "Side"}).status_code == 403
+    assert (
+        client.get(f"/api/workspaces/{team.other.id}/members", headers=bearer(secret)).status_code
+        == 404
+    )
+    assert (
+        client.post("/api/workspaces", headers=bearer(secret), json={"name": "Side"}).status_code
+        == 403
+    )
 
 
 def test_a_removed_members_token_stops_working(app, client, api, team):
@@ -150,6 +165,10 @@ def test_a_removed_members_token_stops_working(app, client, api, team):
     with app.app_context():
         secret, _ = make_token(team["member"], team.tenant, ("read",))
     assert client.get("/api/workspaces/current", headers=bearer(secret)).status_code == 200
-    assert api(team["owner"]).delete(f"/api/workspaces/{team.tenant.id}/members/"
-                                     f"{team['member'].id}").status_code == 204
+    assert (
+        api(team["owner"])
+        .delete(f"/api/workspaces/{team.tenant.id}/members/{team['member'].id}")
+        .status_code
+        == 204
+    )
     assert client.get("/api/workspaces/current", headers=bearer(secret)).status_code == 401

@@ -17,8 +17,11 @@ from railsaas.teams import service as teams
 
 def _workspace(session, tenant_id, user_id) -> Workspace:
     tenant = session.get(Tenant, tenant_id)
-    role = session.scalar(select(Membership.role).where(Membership.tenant_id == tenant_id,
-                                                        Membership.user_id == user_id))
+    role = session.scalar(
+        select(Membership.role).where(
+            Membership.tenant_id == tenant_id, Membership.user_id == user_id
+        )
+    )
     return Workspace(tenant=tenant, role=role)
 
 
@@ -57,8 +60,11 @@ def test_owners_demoting_each_other_at_once_leave_one_owner(app, committed_facto
 
     assert outcome["b"] == "forbidden"  # re-read after the lock: B is an admin now
     with db.scope(SYSTEM) as s:
-        roles = dict(s.execute(select(Membership.user_id, Membership.role)
-                               .where(Membership.tenant_id == tenant.id)).all())
+        roles = dict(
+            s.execute(
+                select(Membership.user_id, Membership.role).where(Membership.tenant_id == tenant.id)
+            ).all()
+        )
     assert roles == {a.id: "owner", b.id: "admin"}
 
 
@@ -79,8 +85,9 @@ def test_the_last_two_owners_leaving_at_once_leave_one(app, committed_factory):
             with app.app_context():
                 try:
                     with db.scope(TenantContext(tenant_id=tenant.id, user_id=second_id)) as s:
-                        teams.leave(s, Workspace(tenant=s.get(Tenant, tenant.id), role="owner"),
-                                    second_id)
+                        teams.leave(
+                            s, Workspace(tenant=s.get(Tenant, tenant.id), role="owner"), second_id
+                        )
                     results["second"] = "left"
                 except Conflict as exc:
                     results["second"] = exc.code
@@ -95,6 +102,9 @@ def test_the_last_two_owners_leaving_at_once_leave_one(app, committed_factory):
 
     assert results["second"] == "last_owner"
     with db.scope(SYSTEM) as s:
-        owners = s.scalars(select(Membership.user_id).where(
-            Membership.tenant_id == tenant.id, Membership.role == "owner")).all()
+        owners = s.scalars(
+            select(Membership.user_id).where(
+                Membership.tenant_id == tenant.id, Membership.role == "owner"
+            )
+        ).all()
     assert owners == [second_id]

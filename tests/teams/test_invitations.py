@@ -42,8 +42,10 @@ def test_an_invitation_emails_a_link_and_stores_only_the_tokens_hash(pages, team
     assert "Acme" in mail.text_body
     assert "Owner Person" in mail.text_body
     assert token in mail.text_body
-    assert audits(team.tenant.id, "teams.invite")[0].details.items() >= {
-        "email": "new@example.com", "role": "viewer"}.items()
+    assert (
+        audits(team.tenant.id, "teams.invite")[0].details.items()
+        >= {"email": "new@example.com", "role": "viewer"}.items()
+    )
 
 
 def test_the_members_page_lists_pending_invitations(pages, team):
@@ -152,8 +154,10 @@ def test_an_expired_invitation_is_refused_and_can_be_resent(pages, team):
     assert owner.post(f"/invitations/{inv.id}/resend").status_code == 303
     fresh = invitation_link("late@example.com")
     assert fresh != link
-    assert pages(None).post(fresh, {"name": "Late", "password": "a long enough password"}
-                            ).status_code == 303
+    assert (
+        pages(None).post(fresh, {"name": "Late", "password": "a long enough password"}).status_code
+        == 303
+    )
 
 
 def test_a_link_past_its_signed_lifetime_is_refused(app, pages, team, monkeypatch):
@@ -193,8 +197,9 @@ def test_a_link_signed_for_another_workspace_finds_nothing(app, pages, team):
 def test_a_revoked_invitation_cannot_be_accepted(pages, team):
     link = _invite(pages, team, "revoked@example.com")
     [inv] = invitations(team.tenant.id)
-    assert pages(team["admin"], team.tenant).post(f"/invitations/{inv.id}/revoke"
-                                                  ).status_code == 303
+    assert (
+        pages(team["admin"], team.tenant).post(f"/invitations/{inv.id}/revoke").status_code == 303
+    )
     resp = pages(None).post(link, {"name": "Gone", "password": "a long enough password"})
     assert resp.status_code == 400
     assert "withdrawn" in resp.get_data(as_text=True)
@@ -205,8 +210,9 @@ def test_resending_replaces_the_link(pages, team):
     old = _invite(pages, team, "again@example.com")
     [inv] = invitations(team.tenant.id)
     old_hash = inv.token_hash
-    assert pages(team["owner"], team.tenant).post(f"/invitations/{inv.id}/resend"
-                                                  ).status_code == 303
+    assert (
+        pages(team["owner"], team.tenant).post(f"/invitations/{inv.id}/resend").status_code == 303
+    )
     new = invitation_link("again@example.com")
     assert new != old
     assert invitations(team.tenant.id)[0].token_hash != old_hash
@@ -249,17 +255,20 @@ def test_invalid_invitation_input_is_shown_on_the_form(pages, team):
 
 def test_only_owners_invite_owners(pages, team):
     admin = pages(team["admin"], team.tenant)
-    assert admin.post("/members/invite", {"email": "boss@example.com", "role": "owner"}
-                      ).status_code == 403
+    assert (
+        admin.post("/members/invite", {"email": "boss@example.com", "role": "owner"}).status_code
+        == 403
+    )
     owner = pages(team["owner"], team.tenant)
-    assert owner.post("/members/invite", {"email": "boss@example.com", "role": "owner"}
-                      ).status_code == 303
+    assert (
+        owner.post("/members/invite", {"email": "boss@example.com", "role": "owner"}).status_code
+        == 303
+    )
 
 
 def test_an_unverified_inviter_cannot_send_invitations(pages, factory):
     user, tenant = factory.workspace(email_verified=False)
-    resp = pages(user, tenant).post("/members/invite", {"email": "x@example.com",
-                                                        "role": "member"})
+    resp = pages(user, tenant).post("/members/invite", {"email": "x@example.com", "role": "member"})
     assert resp.status_code == 403
 
 
@@ -269,9 +278,10 @@ def test_invitation_tokens_hash_to_the_stored_value(app, pages, team):
 
     with app.test_request_context():
         secret_part = teams._serializer().loads(link.rsplit("/", 1)[1])["t"]
-    assert invitations(team.tenant.id)[0].token_hash == hashlib.sha256(
-        secret_part.encode()).hexdigest()
-
+    assert (
+        invitations(team.tenant.id)[0].token_hash
+        == hashlib.sha256(secret_part.encode()).hexdigest()
+    )
 
 
 def test_logging_in_from_the_invitation_comes_back_to_it(pages, team, factory):
@@ -279,8 +289,11 @@ def test_logging_in_from_the_invitation_comes_back_to_it(pages, team, factory):
     link = _invite(pages, team, "returning@example.com")
     visitor = pages(None)
     html = visitor.get(link).get_data(as_text=True)
-    login_href = re.search(r'href="([^"]+)" role="button" data-testid="login-to-accept"',
-                           html).group(1).replace("&amp;", "&")
+    login_href = (
+        re.search(r'href="([^"]+)" role="button" data-testid="login-to-accept"', html)
+        .group(1)
+        .replace("&amp;", "&")
+    )
     resp = visitor.post(login_href, {"email": person.email, "password": DEFAULT_PASSWORD})
     assert resp.status_code == 303
     assert resp.location == link
@@ -293,15 +306,27 @@ def test_a_workspace_may_send_only_so_many_invitations_a_day(app, pages, team, m
     monkeypatch.setitem(app.config, "INVITATIONS_PER_DAY", 2)
     owner = pages(team["owner"], team.tenant)
     for n in range(2):
-        assert owner.post("/members/invite", {"email": f"n{n}@example.com", "role": "viewer"}
-                          ).status_code == 303
+        assert (
+            owner.post(
+                "/members/invite", {"email": f"n{n}@example.com", "role": "viewer"}
+            ).status_code
+            == 303
+        )
     resp = owner.post("/members/invite", {"email": "n2@example.com", "role": "viewer"})
     assert "Try again tomorrow" in resp.get_data(as_text=True)
     assert len(invitations(team.tenant.id)) == 2
 
 
-LINKY = ["http://evil.example/x", "https://evil.example", "www.evil.example", "evil.com",
-         "hxxp://evil", "evil.co/pay", "evil\uff0ecom", "ftp://evil"]
+LINKY = [
+    "http://evil.example/x",
+    "https://evil.example",
+    "www.evil.example",
+    "evil.com",
+    "hxxp://evil",
+    "evil.co/pay",
+    "evil\uff0ecom",
+    "ftp://evil",
+]
 
 
 def test_typed_names_reach_other_peoples_mail_without_links(app, factory):
@@ -311,8 +336,12 @@ def test_typed_names_reach_other_peoples_mail_without_links(app, factory):
     with db.scope(SYSTEM) as s:
         s.get(Tenant, tenant.id).name = "Acme " + " ".join(LINKY)
     page = CsrfClient(app, app.test_client(), user=inviter, workspace=tenant)
-    assert page.post("/members/invite", {"email": "victim@example.com", "role": "member"},
-                     page="/members").status_code == 303
+    assert (
+        page.post(
+            "/members/invite", {"email": "victim@example.com", "role": "member"}, page="/members"
+        ).status_code
+        == 303
+    )
     [mail] = emails_to("victim@example.com")
     assert "Bob" in mail.text_body
     assert "Acme" in mail.text_body

@@ -78,26 +78,55 @@ def world(app, dbconn) -> World:
 
     n = uuid.uuid4().hex[:8]
     with db.scope(SYSTEM) as s:
+
         def add(obj):
             s.add(obj)
             return obj
 
         def person(name):
-            return add(User(email=f"{name.replace(' ', '-')}-{n}@example.com", name=name,
-                            email_verified=True, password_hash=_PASSWORD_HASH))
+            return add(
+                User(
+                    email=f"{name.replace(' ', '-')}-{n}@example.com",
+                    name=name,
+                    email_verified=True,
+                    password_hash=_PASSWORD_HASH,
+                )
+            )
 
         def invitation(tenant, inviter):
-            return add(Invitation(
-                tenant_id=tenant.id, email=f"invitee-{uuid.uuid4().hex[:8]}@x.io",
-                role="member", token_hash=uuid.uuid4().hex * 2, invited_by=inviter.id,
-                expires_at=datetime.now(UTC) + timedelta(days=3)))
+            return add(
+                Invitation(
+                    tenant_id=tenant.id,
+                    email=f"invitee-{uuid.uuid4().hex[:8]}@x.io",
+                    role="member",
+                    token_hash=uuid.uuid4().hex * 2,
+                    invited_by=inviter.id,
+                    expires_at=datetime.now(UTC) + timedelta(days=3),
+                )
+            )
 
-        plan = add(Plan(name=f"Plan {n}", slug=f"plan-{n}", price_cents=1900, max_instances=20,
-                        allowed_tiers=["starter"], spend_cap_default_cents=5000))
-        template = add(Template(railway_template_id=f"tpl-{n}", code=f"ghost-{n}",
-                                name="Ghost", category="cms", price_tier="starter",
-                                resources={"cpu": 1}, setup_config={"variables": GHOST_VARIABLES},
-                                serialized_config=GHOST_CONFIG))
+        plan = add(
+            Plan(
+                name=f"Plan {n}",
+                slug=f"plan-{n}",
+                price_cents=1900,
+                max_instances=20,
+                allowed_tiers=["starter"],
+                spend_cap_default_cents=5000,
+            )
+        )
+        template = add(
+            Template(
+                railway_template_id=f"tpl-{n}",
+                code=f"ghost-{n}",
+                name="Ghost",
+                category="cms",
+                price_tier="starter",
+                resources={"cpu": 1},
+                setup_config={"variables": GHOST_VARIABLES},
+                serialized_config=GHOST_CONFIG,
+            )
+        )
         s.flush()
         tenant = add(Tenant(name="Acme", slug=f"acme-{n}", plan_id=plan.id))
         other = add(Tenant(name="Other", slug=f"other-{n}"))
@@ -105,40 +134,57 @@ def world(app, dbconn) -> World:
         co_owner, target = person("co owner"), person("target")
         other_owner, other_member = person("other owner"), person("other member")
         s.flush()
-        for user, role in [*((people[r], r) for r in ROLES), (co_owner, "owner"),
-                           (target, "member")]:
+        for user, role in [
+            *((people[r], r) for r in ROLES),
+            (co_owner, "owner"),
+            (target, "member"),
+        ]:
             add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
         add(Membership(tenant_id=other.id, user_id=other_owner.id, role="owner"))
         add(Membership(tenant_id=other.id, user_id=other_member.id, role="member"))
 
         def instance(owner_tenant, user, status="running"):
-            return add(Instance(tenant_id=owner_tenant.id, template_id=template.id,
-                                user_id=user.id, name=f"app-{uuid.uuid4().hex[:8]}",
-                                status=status, config={"ADMIN_EMAIL": "ada@example.com",
-                                                       "SITE_TITLE": "Blog"}))
+            return add(
+                Instance(
+                    tenant_id=owner_tenant.id,
+                    template_id=template.id,
+                    user_id=user.id,
+                    name=f"app-{uuid.uuid4().hex[:8]}",
+                    status=status,
+                    config={"ADMIN_EMAIL": "ada@example.com", "SITE_TITLE": "Blog"},
+                )
+            )
 
-        built = World(tenant=tenant, people=people, co_owner=co_owner, target=target,
-                      invitation=invitation(tenant, people["owner"]), other=other,
-                      other_member=other_member,
-                      other_invitation=invitation(other, other_owner),
-                      plan=plan, template=template, running=instance(tenant, target),
-                      stopped=instance(tenant, target, "stopped"),
-                      own={role: instance(tenant, people[role]) for role in ROLES},
-                      other_instance=instance(other, other_member))
+        built = World(
+            tenant=tenant,
+            people=people,
+            co_owner=co_owner,
+            target=target,
+            invitation=invitation(tenant, people["owner"]),
+            other=other,
+            other_member=other_member,
+            other_invitation=invitation(other, other_owner),
+            plan=plan,
+            template=template,
+            running=instance(tenant, target),
+            stopped=instance(tenant, target, "stopped"),
+            own={role: instance(tenant, people[role]) for role in ROLES},
+            other_instance=instance(other, other_member),
+        )
         s.flush()
     return built
 
 
 @dataclass(frozen=True)
 class Route:
-    action: str                        # the permission it exercises
-    kind: str                          # "page" | "api"
+    action: str  # the permission it exercises
+    kind: str  # "page" | "api"
     method: str
     path: Callable[[World, bool], str]  # (world, foreign) -> path; foreign: the other's ids
     body: Callable[[World], dict] | None
     allowed: frozenset[str]
-    ok: int                            # the answer for an allowed role
-    foreign: bool = False              # has a form naming another workspace's object
+    ok: int  # the answer for an allowed role
+    foreign: bool = False  # has a form naming another workspace's object
     label: str = ""
     # Sets the scene before the snapshot: (world, pytest request) -> None.
     prepare: Callable[[World, pytest.FixtureRequest], None] | None = None
@@ -161,57 +207,188 @@ def _inv(w: World, foreign: bool) -> uuid.UUID:
 
 
 # Path builders, named so that test ids read well.
-def members_page(w, f): return "/members"
-def settings_page(w, f): return "/workspace/settings"
-def switcher(w, f): return "/workspaces"
-def new_workspace(w, f): return "/workspaces/new"
-def invite(w, f): return "/members/invite"
-def member_role(w, f): return f"/members/{_member(w, f)}/role"
-def owner_role(w, f): return f"/members/{w.co_owner.id}/role"
-def member_remove(w, f): return f"/members/{_member(w, f)}/remove"
-def owner_remove(w, f): return f"/members/{w.co_owner.id}/remove"
-def invitation_revoke(w, f): return f"/invitations/{_inv(w, f)}/revoke"
-def invitation_resend(w, f): return f"/invitations/{_inv(w, f)}/resend"
-def rename(w, f): return "/workspace/rename"
-def leave(w, f): return "/workspace/leave"
-def transfer(w, f): return "/workspace/transfer"
-def delete(w, f): return "/workspace/delete"
-def api_workspace(w, f): return f"/api/workspaces/{_ws(w, f)}"
-def api_members(w, f): return f"/api/workspaces/{_ws(w, f)}/members"
-def api_member(w, f): return f"/api/workspaces/{_ws(w, f)}/members/{_member(w, f)}"
-def api_co_owner(w, f): return f"/api/workspaces/{_ws(w, f)}/members/{w.co_owner.id}"
-def api_invitations(w, f): return f"/api/workspaces/{_ws(w, f)}/invitations"
-def api_invitation(w, f): return f"/api/workspaces/{_ws(w, f)}/invitations/{_inv(w, f)}"
-def api_resend(w, f): return f"/api/workspaces/{_ws(w, f)}/invitations/{_inv(w, f)}/resend"
-def api_leave(w, f): return f"/api/workspaces/{_ws(w, f)}/leave"
-def api_transfer(w, f): return f"/api/workspaces/{_ws(w, f)}/transfer"
+def members_page(w, f):
+    return "/members"
+
+
+def settings_page(w, f):
+    return "/workspace/settings"
+
+
+def switcher(w, f):
+    return "/workspaces"
+
+
+def new_workspace(w, f):
+    return "/workspaces/new"
+
+
+def invite(w, f):
+    return "/members/invite"
+
+
+def member_role(w, f):
+    return f"/members/{_member(w, f)}/role"
+
+
+def owner_role(w, f):
+    return f"/members/{w.co_owner.id}/role"
+
+
+def member_remove(w, f):
+    return f"/members/{_member(w, f)}/remove"
+
+
+def owner_remove(w, f):
+    return f"/members/{w.co_owner.id}/remove"
+
+
+def invitation_revoke(w, f):
+    return f"/invitations/{_inv(w, f)}/revoke"
+
+
+def invitation_resend(w, f):
+    return f"/invitations/{_inv(w, f)}/resend"
+
+
+def rename(w, f):
+    return "/workspace/rename"
+
+
+def leave(w, f):
+    return "/workspace/leave"
+
+
+def transfer(w, f):
+    return "/workspace/transfer"
+
+
+def delete(w, f):
+    return "/workspace/delete"
+
+
+def api_workspace(w, f):
+    return f"/api/workspaces/{_ws(w, f)}"
+
+
+def api_members(w, f):
+    return f"/api/workspaces/{_ws(w, f)}/members"
+
+
+def api_member(w, f):
+    return f"/api/workspaces/{_ws(w, f)}/members/{_member(w, f)}"
+
+
+def api_co_owner(w, f):
+    return f"/api/workspaces/{_ws(w, f)}/members/{w.co_owner.id}"
+
+
+def api_invitations(w, f):
+    return f"/api/workspaces/{_ws(w, f)}/invitations"
+
+
+def api_invitation(w, f):
+    return f"/api/workspaces/{_ws(w, f)}/invitations/{_inv(w, f)}"
+
+
+def api_resend(w, f):
+    return f"/api/workspaces/{_ws(w, f)}/invitations/{_inv(w, f)}/resend"
+
+
+def api_leave(w, f):
+    return f"/api/workspaces/{_ws(w, f)}/leave"
+
+
+def api_transfer(w, f):
+    return f"/api/workspaces/{_ws(w, f)}/transfer"
 
 
 def _inst(w: World, foreign: bool) -> uuid.UUID:
     return w.other_instance.id if foreign else w.running.id
 
 
-def activity_page(w, f): return "/activity"
-def instances_page(w, f): return "/instances/"
-def instance_page(w, f): return f"/instances/{_inst(w, f)}"
-def instance_variables_page(w, f): return f"/instances/{_inst(w, f)}/variables"
-def instance_settings_page(w, f): return f"/instances/{_inst(w, f)}/settings"
-def instance_deployments_page(w, f): return f"/instances/{_inst(w, f)}/deployments"
-def deploy_dialog(w, f): return f"/templates/{w.template.id}/deploy"
-def deploy(w, f): return f"/templates/{w.template.id}/deploy"
-def redeploy(w, f): return f"/instances/{_inst(w, f)}/actions/redeploy"
-def restart(w, f): return f"/instances/{_inst(w, f)}/actions/restart"
-def stop(w, f): return f"/instances/{_inst(w, f)}/actions/stop"
-def start(w, f): return f"/instances/{w.other_instance.id if f else w.stopped.id}/actions/start"
-def variables(w, f): return f"/instances/{_inst(w, f)}/variables"
-def rename_instance(w, f): return f"/instances/{_inst(w, f)}/rename"
-def custom_domain(w, f): return f"/instances/{_inst(w, f)}/domain"
-def delete_instance(w, f): return f"/instances/{_inst(w, f)}/delete"
-def delete_own_instance(w, f): return f"/instances/{w.mine.id}/delete"
-def api_own_instance(w, f): return f"/api/instances/{w.mine.id}"
-def api_instances(w, f): return "/api/instances"
-def api_instance(w, f): return f"/api/instances/{_inst(w, f)}"
-def api_template_deploy(w, f): return "/api/templates/deploy"
+def activity_page(w, f):
+    return "/activity"
+
+
+def instances_page(w, f):
+    return "/instances/"
+
+
+def instance_page(w, f):
+    return f"/instances/{_inst(w, f)}"
+
+
+def instance_variables_page(w, f):
+    return f"/instances/{_inst(w, f)}/variables"
+
+
+def instance_settings_page(w, f):
+    return f"/instances/{_inst(w, f)}/settings"
+
+
+def instance_deployments_page(w, f):
+    return f"/instances/{_inst(w, f)}/deployments"
+
+
+def deploy_dialog(w, f):
+    return f"/templates/{w.template.id}/deploy"
+
+
+def deploy(w, f):
+    return f"/templates/{w.template.id}/deploy"
+
+
+def redeploy(w, f):
+    return f"/instances/{_inst(w, f)}/actions/redeploy"
+
+
+def restart(w, f):
+    return f"/instances/{_inst(w, f)}/actions/restart"
+
+
+def stop(w, f):
+    return f"/instances/{_inst(w, f)}/actions/stop"
+
+
+def start(w, f):
+    return f"/instances/{w.other_instance.id if f else w.stopped.id}/actions/start"
+
+
+def variables(w, f):
+    return f"/instances/{_inst(w, f)}/variables"
+
+
+def rename_instance(w, f):
+    return f"/instances/{_inst(w, f)}/rename"
+
+
+def custom_domain(w, f):
+    return f"/instances/{_inst(w, f)}/domain"
+
+
+def delete_instance(w, f):
+    return f"/instances/{_inst(w, f)}/delete"
+
+
+def delete_own_instance(w, f):
+    return f"/instances/{w.mine.id}/delete"
+
+
+def api_own_instance(w, f):
+    return f"/api/instances/{w.mine.id}"
+
+
+def api_instances(w, f):
+    return "/api/instances"
+
+
+def api_instance(w, f):
+    return f"/api/instances/{_inst(w, f)}"
+
+
+def api_template_deploy(w, f):
+    return "/api/templates/deploy"
 
 
 def _deploy_form(w):
@@ -219,8 +396,11 @@ def _deploy_form(w):
 
 
 def _deploy_json(w):
-    return {"template_id": str(w.template.id), "name": f"blog-{uuid.uuid4().hex[:6]}",
-            "variables": {"ADMIN_EMAIL": "ada@example.com"}}
+    return {
+        "template_id": str(w.template.id),
+        "name": f"blog-{uuid.uuid4().hex[:6]}",
+        "variables": {"ADMIN_EMAIL": "ada@example.com"},
+    }
 
 
 def _confirm(w):
@@ -246,18 +426,52 @@ def _stripe(w: World, request) -> None:
         plan.stripe_usage_price_id = gateway.usage_price_id(plan.interval)
 
 
-def tokens_page(w, f): return "/account/tokens"
-def api_tokens(w, f): return "/api/tokens"
-def billing_page(w, f): return "/billing"
-def billing_usage(w, f): return "/billing/usage"
-def billing_invoices(w, f): return "/billing/invoices"
-def spend_cap(w, f): return "/billing/spend-cap"
-def checkout(w, f): return "/billing/checkout"
-def portal(w, f): return "/billing/portal"
-def over_limit(w, f): return "/billing/over-limit"
-def api_subscription(w, f): return "/api/billing/subscription"
-def api_billing_usage(w, f): return "/api/billing/usage"
-def api_billing_invoices(w, f): return "/api/billing/invoices"
+def tokens_page(w, f):
+    return "/account/tokens"
+
+
+def api_tokens(w, f):
+    return "/api/tokens"
+
+
+def billing_page(w, f):
+    return "/billing"
+
+
+def billing_usage(w, f):
+    return "/billing/usage"
+
+
+def billing_invoices(w, f):
+    return "/billing/invoices"
+
+
+def spend_cap(w, f):
+    return "/billing/spend-cap"
+
+
+def checkout(w, f):
+    return "/billing/checkout"
+
+
+def portal(w, f):
+    return "/billing/portal"
+
+
+def over_limit(w, f):
+    return "/billing/over-limit"
+
+
+def api_subscription(w, f):
+    return "/api/billing/subscription"
+
+
+def api_billing_usage(w, f):
+    return "/api/billing/usage"
+
+
+def api_billing_invoices(w, f):
+    return "/api/billing/invoices"
 
 
 def _new_email(w):
@@ -273,108 +487,236 @@ ROUTES = [
     Route("members.view", "page", "GET", members_page, None, ALL, 200),
     Route("workspace.view", "page", "GET", settings_page, None, ALL, 200),
     Route("workspace.view", "page", "GET", switcher, None, ALL, 200),
-    Route("workspace.create", "page", "POST", new_workspace, lambda w: {"name": "Mine"},
-          ALL, 303),
+    Route("workspace.create", "page", "POST", new_workspace, lambda w: {"name": "Mine"}, ALL, 303),
     Route("members.invite", "page", "POST", invite, _new_email, MANAGERS, 303),
-    Route("members.manage", "page", "POST", member_role, lambda w: {"role": "viewer"},
-          MANAGERS, 303, foreign=True),
+    Route(
+        "members.manage",
+        "page",
+        "POST",
+        member_role,
+        lambda w: {"role": "viewer"},
+        MANAGERS,
+        303,
+        foreign=True,
+    ),
     Route("owners.manage", "page", "POST", owner_role, lambda w: {"role": "admin"}, OWNER, 303),
     Route("members.manage", "page", "POST", member_remove, None, MANAGERS, 303, foreign=True),
     Route("owners.manage", "page", "POST", owner_remove, None, OWNER, 303),
-    Route("members.manage", "page", "POST", invitation_revoke, None, MANAGERS, 303,
-          foreign=True),
-    Route("members.manage", "page", "POST", invitation_resend, None, MANAGERS, 303,
-          foreign=True),
-    Route("workspace.update", "page", "POST", rename, lambda w: {"name": "Renamed"},
-          MANAGERS, 303),
+    Route("members.manage", "page", "POST", invitation_revoke, None, MANAGERS, 303, foreign=True),
+    Route("members.manage", "page", "POST", invitation_resend, None, MANAGERS, 303, foreign=True),
+    Route("workspace.update", "page", "POST", rename, lambda w: {"name": "Renamed"}, MANAGERS, 303),
     Route("workspace.leave", "page", "POST", leave, None, ALL, 303),
     Route("workspace.transfer", "page", "POST", transfer, _transfer_body, OWNER, 303),
-    Route("workspace.delete", "page", "POST", delete, lambda w: {"confirm_name": "Acme"},
-          OWNER, 303, prepare=_empty_workspace),
+    Route(
+        "workspace.delete",
+        "page",
+        "POST",
+        delete,
+        lambda w: {"confirm_name": "Acme"},
+        OWNER,
+        303,
+        prepare=_empty_workspace,
+    ),
     # --- API ---
     Route("workspace.view", "api", "GET", api_workspace, None, ALL, 200, foreign=True),
-    Route("workspace.update", "api", "PATCH", api_workspace, lambda w: {"name": "Renamed"},
-          MANAGERS, 200, foreign=True),
-    Route("workspace.delete", "api", "DELETE", api_workspace, None, OWNER, 204, foreign=True,
-          prepare=_empty_workspace),
+    Route(
+        "workspace.update",
+        "api",
+        "PATCH",
+        api_workspace,
+        lambda w: {"name": "Renamed"},
+        MANAGERS,
+        200,
+        foreign=True,
+    ),
+    Route(
+        "workspace.delete",
+        "api",
+        "DELETE",
+        api_workspace,
+        None,
+        OWNER,
+        204,
+        foreign=True,
+        prepare=_empty_workspace,
+    ),
     Route("workspace.leave", "api", "POST", api_leave, None, ALL, 204, foreign=True),
-    Route("workspace.transfer", "api", "POST", api_transfer, _transfer_body, OWNER, 200,
-          foreign=True),
+    Route(
+        "workspace.transfer", "api", "POST", api_transfer, _transfer_body, OWNER, 200, foreign=True
+    ),
     Route("members.view", "api", "GET", api_members, None, ALL, 200, foreign=True),
-    Route("members.manage", "api", "PATCH", api_member, lambda w: {"role": "viewer"},
-          MANAGERS, 200, foreign=True),
-    Route("owners.manage", "api", "PATCH", api_co_owner, lambda w: {"role": "admin"},
-          OWNER, 200),
+    Route(
+        "members.manage",
+        "api",
+        "PATCH",
+        api_member,
+        lambda w: {"role": "viewer"},
+        MANAGERS,
+        200,
+        foreign=True,
+    ),
+    Route("owners.manage", "api", "PATCH", api_co_owner, lambda w: {"role": "admin"}, OWNER, 200),
     Route("members.manage", "api", "DELETE", api_member, None, MANAGERS, 204, foreign=True),
     Route("owners.manage", "api", "DELETE", api_co_owner, None, OWNER, 204),
     Route("members.invite", "api", "GET", api_invitations, None, MANAGERS, 200, foreign=True),
-    Route("members.invite", "api", "POST", api_invitations, _new_email, MANAGERS, 201,
-          foreign=True),
-    Route("members.manage", "api", "DELETE", api_invitation, None, MANAGERS, 204,
-          foreign=True),
+    Route(
+        "members.invite", "api", "POST", api_invitations, _new_email, MANAGERS, 201, foreign=True
+    ),
+    Route("members.manage", "api", "DELETE", api_invitation, None, MANAGERS, 204, foreign=True),
     Route("members.manage", "api", "POST", api_resend, None, MANAGERS, 200, foreign=True),
     Route("activity.view", "page", "GET", activity_page, None, ALL, 200),
     # --- personal API tokens ---
     Route("tokens.create", "page", "GET", tokens_page, None, ALL, 200),
-    Route("tokens.create", "page", "POST", tokens_page,
-          lambda w: {"name": "ci", "scope": "read", "expires_in_days": "30"}, ALL, 200),
+    Route(
+        "tokens.create",
+        "page",
+        "POST",
+        tokens_page,
+        lambda w: {"name": "ci", "scope": "read", "expires_in_days": "30"},
+        ALL,
+        200,
+    ),
     Route("tokens.create", "api", "GET", api_tokens, None, ALL, 200),
-    Route("tokens.create", "api", "POST", api_tokens,
-          lambda w: {"name": "ci", "scopes": ["deploy"]}, ALL, 201),
+    Route(
+        "tokens.create",
+        "api",
+        "POST",
+        api_tokens,
+        lambda w: {"name": "ci", "scopes": ["deploy"]},
+        ALL,
+        201,
+    ),
     # --- billing ---
     Route("billing.view", "page", "GET", billing_page, None, ALL, 200),
     Route("billing.view", "page", "GET", billing_usage, None, ALL, 200),
     Route("billing.view", "page", "GET", billing_invoices, None, ALL, 200),
-    Route("billing.manage", "page", "POST", spend_cap, lambda w: {"spend_cap": "150"},
-          OWNER, 303),
-    Route("billing.manage", "page", "POST", over_limit,
-          lambda w: {"instance_ids": str(w.running.id)}, OWNER, 303),
-    Route("billing.manage", "page", "POST", checkout, lambda w: {"plan_id": str(w.plan.id)},
-          OWNER, 303, prepare=_stripe),
+    Route("billing.manage", "page", "POST", spend_cap, lambda w: {"spend_cap": "150"}, OWNER, 303),
+    Route(
+        "billing.manage",
+        "page",
+        "POST",
+        over_limit,
+        lambda w: {"instance_ids": str(w.running.id)},
+        OWNER,
+        303,
+    ),
+    Route(
+        "billing.manage",
+        "page",
+        "POST",
+        checkout,
+        lambda w: {"plan_id": str(w.plan.id)},
+        OWNER,
+        303,
+        prepare=_stripe,
+    ),
     Route("billing.manage", "page", "POST", portal, None, OWNER, 303, prepare=_stripe),
     Route("billing.view", "api", "GET", api_subscription, None, ALL, 200),
     Route("billing.view", "api", "GET", api_billing_usage, None, ALL, 200),
     Route("billing.view", "api", "GET", api_billing_invoices, None, ALL, 200),
-    Route("billing.manage", "api", "POST", api_subscription,
-          lambda w: {"plan_id": str(w.plan.id)}, OWNER, 201, prepare=_stripe),
+    Route(
+        "billing.manage",
+        "api",
+        "POST",
+        api_subscription,
+        lambda w: {"plan_id": str(w.plan.id)},
+        OWNER,
+        201,
+        prepare=_stripe,
+    ),
     # --- instances: pages ---
     Route("instance.view", "page", "GET", instances_page, None, ALL, 200),
     Route("instance.view", "page", "GET", instance_page, None, ALL, 200, foreign=True),
-    Route("instance.view", "page", "GET", instance_variables_page, None, ALL, 200,
-          foreign=True),
-    Route("instance.view", "page", "GET", instance_settings_page, None, ALL, 200,
-          foreign=True),
-    Route("instance.view", "page", "GET", instance_deployments_page, None, ALL, 200,
-          foreign=True),
+    Route("instance.view", "page", "GET", instance_variables_page, None, ALL, 200, foreign=True),
+    Route("instance.view", "page", "GET", instance_settings_page, None, ALL, 200, foreign=True),
+    Route("instance.view", "page", "GET", instance_deployments_page, None, ALL, 200, foreign=True),
     Route("instance.deploy", "page", "GET", deploy_dialog, None, EDITORS, 200),
     Route("instance.deploy", "page", "POST", deploy, _deploy_form, EDITORS, 303),
     Route("instance.manage", "page", "POST", redeploy, None, EDITORS, 303, foreign=True),
     Route("instance.manage", "page", "POST", restart, None, EDITORS, 303, foreign=True),
     Route("instance.manage", "page", "POST", stop, None, EDITORS, 303, foreign=True),
     Route("instance.manage", "page", "POST", start, None, EDITORS, 303, foreign=True),
-    Route("instance.variables.edit", "page", "POST", variables,
-          lambda w: {"variables.SITE_TITLE": "Renamed blog"}, EDITORS, 303, foreign=True),
-    Route("instance.manage", "page", "POST", rename_instance,
-          lambda w: {"name": "renamed-app"}, EDITORS, 303, foreign=True),
-    Route("instance.manage", "page", "POST", custom_domain,
-          lambda w: {"domain": "blog.example.com"}, EDITORS, 303, foreign=True),
-    Route("instance.delete", "page", "POST", delete_instance, _confirm, MANAGERS, 303,
-          foreign=True),
+    Route(
+        "instance.variables.edit",
+        "page",
+        "POST",
+        variables,
+        lambda w: {"variables.SITE_TITLE": "Renamed blog"},
+        EDITORS,
+        303,
+        foreign=True,
+    ),
+    Route(
+        "instance.manage",
+        "page",
+        "POST",
+        rename_instance,
+        lambda w: {"name": "renamed-app"},
+        EDITORS,
+        303,
+        foreign=True,
+    ),
+    Route(
+        "instance.manage",
+        "page",
+        "POST",
+        custom_domain,
+        lambda w: {"domain": "blog.example.com"},
+        EDITORS,
+        303,
+        foreign=True,
+    ),
+    Route(
+        "instance.delete", "page", "POST", delete_instance, _confirm, MANAGERS, 303, foreign=True
+    ),
     # A member may delete an instance they deployed themselves; a viewer not even that.
-    Route("instance.delete", "page", "POST", delete_own_instance,
-          lambda w: {"confirm_name": w.mine.name}, EDITORS, 303),
+    Route(
+        "instance.delete",
+        "page",
+        "POST",
+        delete_own_instance,
+        lambda w: {"confirm_name": w.mine.name},
+        EDITORS,
+        303,
+    ),
     # --- instances: API ---
     Route("instance.view", "api", "GET", api_instances, None, ALL, 200),
     Route("instance.view", "api", "GET", api_instance, None, ALL, 200, foreign=True),
     Route("instance.deploy", "api", "POST", api_instances, _deploy_json, EDITORS, 202),
     Route("instance.deploy", "api", "POST", api_template_deploy, _deploy_json, EDITORS, 202),
-    Route("instance.manage", "api", "PUT", api_instance, lambda w: {"action": "restart"},
-          EDITORS, 202, foreign=True, label=":restart"),
-    Route("instance.manage", "api", "PUT", api_instance, lambda w: {"name": "renamed-app"},
-          EDITORS, 200, foreign=True, label=":rename"),
-    Route("instance.variables.edit", "api", "PUT", api_instance,
-          lambda w: {"variables": {"SITE_TITLE": "Renamed blog"}}, EDITORS, 202, foreign=True,
-          label=":variables"),
+    Route(
+        "instance.manage",
+        "api",
+        "PUT",
+        api_instance,
+        lambda w: {"action": "restart"},
+        EDITORS,
+        202,
+        foreign=True,
+        label=":restart",
+    ),
+    Route(
+        "instance.manage",
+        "api",
+        "PUT",
+        api_instance,
+        lambda w: {"name": "renamed-app"},
+        EDITORS,
+        200,
+        foreign=True,
+        label=":rename",
+    ),
+    Route(
+        "instance.variables.edit",
+        "api",
+        "PUT",
+        api_instance,
+        lambda w: {"variables": {"SITE_TITLE": "Renamed blog"}},
+        EDITORS,
+        202,
+        foreign=True,
+        label=":variables",
+    ),
     Route("instance.delete", "api", "DELETE", api_instance, None, MANAGERS, 202, foreign=True),
     Route("instance.delete", "api", "DELETE", api_own_instance, None, EDITORS, 202),
 ]
@@ -396,8 +738,9 @@ def _call(app, route: Route, world: World, role: str, *, foreign: bool = False):
     if route.kind == "api":
         from tests.support import DEFAULT_PASSWORD
 
-        login = client.post("/api/auth/login",
-                            json={"email": user.email, "password": DEFAULT_PASSWORD})
+        login = client.post(
+            "/api/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
+        )
         headers = {"Authorization": f"Bearer {login.json['access_token']}"}
         return client.open(path, method=route.method, headers=headers, json=body)
     pc = CsrfClient(app, user=user, workspace=world.tenant)
@@ -410,20 +753,47 @@ def _snapshot() -> tuple:
     """What a refused request must leave untouched."""
     with db.scope(SYSTEM) as s:
         return (
-            tuple(s.execute(select(Membership.tenant_id, Membership.user_id, Membership.role)
-                            .order_by(Membership.tenant_id, Membership.user_id)).all()),
-            tuple(s.execute(select(Invitation.id, Invitation.revoked_at, Invitation.token_hash)
-                            .order_by(Invitation.id)).all()),
-            tuple(s.execute(select(Tenant.id, Tenant.name, Tenant.status,
-                                   Tenant.spend_cap_cents, Tenant.stripe_customer_id)
-                            .order_by(Tenant.id)).all()),
-            tuple(s.execute(select(Instance.id, Instance.name, Instance.status,
-                                   Instance.config, Instance.custom_domain)
-                            .order_by(Instance.id)).all()),
+            tuple(
+                s.execute(
+                    select(Membership.tenant_id, Membership.user_id, Membership.role).order_by(
+                        Membership.tenant_id, Membership.user_id
+                    )
+                ).all()
+            ),
+            tuple(
+                s.execute(
+                    select(Invitation.id, Invitation.revoked_at, Invitation.token_hash).order_by(
+                        Invitation.id
+                    )
+                ).all()
+            ),
+            tuple(
+                s.execute(
+                    select(
+                        Tenant.id,
+                        Tenant.name,
+                        Tenant.status,
+                        Tenant.spend_cap_cents,
+                        Tenant.stripe_customer_id,
+                    ).order_by(Tenant.id)
+                ).all()
+            ),
+            tuple(
+                s.execute(
+                    select(
+                        Instance.id,
+                        Instance.name,
+                        Instance.status,
+                        Instance.config,
+                        Instance.custom_domain,
+                    ).order_by(Instance.id)
+                ).all()
+            ),
             s.scalar(select(func.count()).select_from(Deployment)),
             # Signing in (the API cases) is audited too; anything else is a change.
-            s.scalar(select(func.count()).select_from(AuditLog)
-                     .where(AuditLog.action.notlike("auth.%"))),
+            s.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action.notlike("auth.%"))
+            ),
         )
 
 
@@ -445,8 +815,9 @@ def test_role_matrix(app, world, route, role, request):
         assert _snapshot() == before, "a refused request changed something"
 
 
-FOREIGN = [pytest.param(r, role, id=f"{r.id}-as-{role}") for r in ROUTES if r.foreign
-           for role in ROLES]
+FOREIGN = [
+    pytest.param(r, role, id=f"{r.id}-as-{role}") for r in ROUTES if r.foreign for role in ROLES
+]
 
 
 @pytest.mark.parametrize(("route", "role"), FOREIGN)
@@ -462,6 +833,6 @@ def test_another_workspaces_objects_are_not_found(app, world, route, role, reque
 def test_every_action_of_the_map_has_a_row_or_is_pending():
     covered = ({r.action for r in ROUTES} - NOT_ROLE_BOUND) | SHOWN_NOT_ROUTED
     assert covered | PENDING == set(PERMISSIONS), (
-        "add matrix rows for new actions, and drop PENDING entries once their routes exist")
+        "add matrix rows for new actions, and drop PENDING entries once their routes exist"
+    )
     assert not covered & PENDING
-

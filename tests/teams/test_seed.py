@@ -14,7 +14,9 @@ def test_the_demo_workspace_has_a_viewer_and_seeding_twice_changes_nothing(app_c
             for step in seed.STEPS:
                 step(s)
     with db.scope(SYSTEM) as s:
-        rows = s.execute(select(User.email, Membership.role).join(
-            Membership, Membership.user_id == User.id).where(
-            User.email.in_([seed.CUSTOMER[1], seed.VIEWER[1]]))).all()
+        rows = s.execute(
+            select(User.email, Membership.role)
+            .join(Membership, Membership.user_id == User.id)
+            .where(User.email.in_([seed.CUSTOMER[1], seed.VIEWER[1]]))
+        ).all()
     assert sorted(rows) == [(seed.CUSTOMER[1], "owner"), (seed.VIEWER[1], "viewer")]

@@ -69,13 +69,15 @@ def test_switching_changes_what_pages_show(pages, team, factory):
     assert team["viewer"].email not in other
     assert 'data-testid="my-role">Viewer' in other
     assert 'data-testid="workspace-name">Stranger' in client.get("/dashboard").get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_switching_to_a_workspace_you_do_not_belong_to_is_not_found(pages, team):
     client = pages(team["member"], team.tenant)
-    assert client.post("/workspaces/switch", {"workspace_id": str(team.other.id)}
-                       ).status_code == 404
+    assert (
+        client.post("/workspaces/switch", {"workspace_id": str(team.other.id)}).status_code == 404
+    )
     assert client.post("/workspaces/switch", {"workspace_id": "nonsense"}).status_code == 404
     assert team.tenant.name in client.get("/members").get_data(as_text=True)
 
@@ -91,14 +93,14 @@ def test_switching_changes_what_the_api_shows(api, team, factory):
     factory.member(team.other, team["member"], "viewer")
     client = api(team["member"])
     listed = client.get("/api/workspaces").json["items"]
-    assert {(w["name"], w["role"]) for w in listed} == {("Acme", "member"),
-                                                        (team.other.name, "viewer")}
-    current = client.get("/api/workspaces/current",
-                         headers={"X-Workspace-ID": str(team.other.id)})
+    assert {(w["name"], w["role"]) for w in listed} == {
+        ("Acme", "member"),
+        (team.other.name, "viewer"),
+    }
+    current = client.get("/api/workspaces/current", headers={"X-Workspace-ID": str(team.other.id)})
     assert current.json["id"] == str(team.other.id)
     assert current.json["role"] == "viewer"
-    current = client.get("/api/workspaces/current",
-                         headers={"X-Workspace-ID": str(team.tenant.id)})
+    current = client.get("/api/workspaces/current", headers={"X-Workspace-ID": str(team.tenant.id)})
     assert current.json["role"] == "member"
     members = client.get(f"/api/workspaces/{team.other.id}/members").json["items"]
     assert {m["email"] for m in members} == {team.stranger.email, team["member"].email}
@@ -108,8 +110,12 @@ def test_the_api_hides_workspaces_you_do_not_belong_to(api, team):
     client = api(team["member"])
     assert client.get(f"/api/workspaces/{team.other.id}").status_code == 404
     assert client.get(f"/api/workspaces/{team.other.id}/members").status_code == 404
-    assert client.get("/api/workspaces/current",
-                      headers={"X-Workspace-ID": str(team.other.id)}).status_code == 404
+    assert (
+        client.get(
+            "/api/workspaces/current", headers={"X-Workspace-ID": str(team.other.id)}
+        ).status_code
+        == 404
+    )
 
 
 def test_create_a_workspace_over_the_api(api, team):
@@ -120,20 +126,20 @@ def test_create_a_workspace_over_the_api(api, team):
     assert resp.headers["Location"] == f"/api/workspaces/{resp.json['id']}"
     assert client.get(resp.headers["Location"]).json["name"] == "API made"
     assert client.post("/api/workspaces", json={"name": ""}).status_code == 422
-    assert client.post("/api/workspaces", json={"name": "x", "plan": "free"}
-                       ).status_code == 422
+    assert client.post("/api/workspaces", json={"name": "x", "plan": "free"}).status_code == 422
 
 
 def test_renaming_a_workspace(pages, api, team):
     client = pages(team["admin"], team.tenant)
     assert client.post("/workspace/rename", {"name": "Acme Corp"}).status_code == 303
     assert _tenant(team.tenant.id).name == "Acme Corp"
-    resp = api(team["owner"]).patch(f"/api/workspaces/{team.tenant.id}",
-                                    json={"name": "Acme Inc"})
+    resp = api(team["owner"]).patch(f"/api/workspaces/{team.tenant.id}", json={"name": "Acme Inc"})
     assert resp.status_code == 200
     assert resp.json["name"] == "Acme Inc"
     assert [a.details["to"] for a in audits(team.tenant.id, "teams.workspace_rename")] == [
-        "Acme Corp", "Acme Inc"]
+        "Acme Corp",
+        "Acme Inc",
+    ]
 
 
 def test_deleting_a_workspace_needs_its_name_and_hides_it(pages, team):
@@ -174,7 +180,6 @@ def test_settings_show_only_what_the_role_may_do(pages, team):
     assert 'data-testid="transfer-submit"' not in admin
     assert 'data-testid="delete-workspace"' not in admin
     assert 'action="/workspace/rename"' in admin
-    viewer = pages(team["viewer"], team.tenant).get("/workspace/settings").get_data(
-        as_text=True)
+    viewer = pages(team["viewer"], team.tenant).get("/workspace/settings").get_data(as_text=True)
     assert 'action="/workspace/rename"' not in viewer
     assert 'data-testid="leave-workspace"' in viewer

@@ -23,18 +23,28 @@ NOW = datetime(2026, 12, 10, 12, 30, tzinfo=UTC)
 @pytest.fixture
 def apps(app, railway_emulator, railway_emulator_server):
     """Checks go to the emulator (a local address, allowed as in `make dev`)."""
-    saved = {k: app.config[k] for k in ("UPTIME_CONNECT_TO", "UPTIME_ALLOW_PRIVATE",
-                                        "UPTIME_TIMEOUT_SECONDS")}
-    app.config.update(UPTIME_CONNECT_TO=urlsplit(railway_emulator_server.url).netloc,
-                      UPTIME_ALLOW_PRIVATE=True, UPTIME_TIMEOUT_SECONDS=1.0)
+    saved = {
+        k: app.config[k]
+        for k in ("UPTIME_CONNECT_TO", "UPTIME_ALLOW_PRIVATE", "UPTIME_TIMEOUT_SECONDS")
+    }
+    app.config.update(
+        UPTIME_CONNECT_TO=urlsplit(railway_emulator_server.url).netloc,
+        UPTIME_ALLOW_PRIVATE=True,
+        UPTIME_TIMEOUT_SECONDS=1.0,
+    )
     yield railway_emulator
     app.config.update(saved)
 
 
 def _checks(instance_id) -> list[UptimeCheck]:
     with db.scope(SYSTEM) as s:
-        rows = list(s.scalars(select(UptimeCheck).where(UptimeCheck.instance_id == instance_id)
-                              .order_by(UptimeCheck.checked_at)))
+        rows = list(
+            s.scalars(
+                select(UptimeCheck)
+                .where(UptimeCheck.instance_id == instance_id)
+                .order_by(UptimeCheck.checked_at)
+            )
+        )
         s.expunge_all()
     return rows
 
@@ -129,13 +139,16 @@ def test_an_incident_is_told_once_and_its_recovery_once(app_ctx, apps, factory):
 
     def kinds() -> list[tuple[str, uuid.UUID]]:
         with db.scope(SYSTEM) as s:
-            return sorted((n.kind, n.user_id) for n in s.scalars(
-                select(Notification).where(Notification.tenant_id == tenant.id)))
+            return sorted(
+                (n.kind, n.user_id)
+                for n in s.scalars(select(Notification).where(Notification.tenant_id == tenant.id))
+            )
 
     def mails() -> list[str]:
         with db.scope(SYSTEM) as s:
-            return [e.to_address for e in s.scalars(
-                select(Email).where(Email.tenant_id == tenant.id))]
+            return [
+                e.to_address for e in s.scalars(select(Email).where(Email.tenant_id == tenant.id))
+            ]
 
     t = NOW
     counts = monitor.run(t)
@@ -171,19 +184,43 @@ def _seed_history(tenant_id, instance_id, now: datetime) -> None:
     with db.scope(SYSTEM) as s:
         start = now - timedelta(hours=4)
         for i in range(240):
-            s.add(UptimeCheck(tenant_id=tenant_id, instance_id=instance_id,
-                              checked_at=start + timedelta(minutes=i), up=i >= 10,
-                              status_code=200 if i >= 10 else 500,
-                              latency_ms=100 + i if i >= 10 else None))
+            s.add(
+                UptimeCheck(
+                    tenant_id=tenant_id,
+                    instance_id=instance_id,
+                    checked_at=start + timedelta(minutes=i),
+                    up=i >= 10,
+                    status_code=200 if i >= 10 else 500,
+                    latency_ms=100 + i if i >= 10 else None,
+                )
+            )
         top = now.replace(minute=0, second=0, microsecond=0)
         for hour, ups in ((top - timedelta(days=3), 30), (top - timedelta(days=20), 60)):
-            s.add(UptimeHourly(tenant_id=tenant_id, instance_id=instance_id, hour=hour,
-                               checks=60, up_checks=ups, latency_ms_sum=6000, latency_count=60,
-                               latency_ms_max=300))
+            s.add(
+                UptimeHourly(
+                    tenant_id=tenant_id,
+                    instance_id=instance_id,
+                    hour=hour,
+                    checks=60,
+                    up_checks=ups,
+                    latency_ms_sum=6000,
+                    latency_count=60,
+                    latency_ms_max=300,
+                )
+            )
         # Outside every window: 40 days ago (past retention, not yet trimmed).
-        s.add(UptimeHourly(tenant_id=tenant_id, instance_id=instance_id,
-                           hour=top - timedelta(days=40), checks=60, up_checks=0,
-                           latency_ms_sum=0, latency_count=0, latency_ms_max=None))
+        s.add(
+            UptimeHourly(
+                tenant_id=tenant_id,
+                instance_id=instance_id,
+                hour=top - timedelta(days=40),
+                checks=60,
+                up_checks=0,
+                latency_ms_sum=0,
+                latency_count=0,
+                latency_ms_max=None,
+            )
+        )
 
 
 def test_uptime_figures_from_known_rows(app_ctx, factory):
@@ -211,23 +248,37 @@ def test_rollup_and_retention(app, app_ctx, factory):
     inst = factory.instance(tenant, domain=_domain())
     _seed_history(tenant.id, inst.id, NOW)
     with db.scope(SYSTEM) as s:
-        s.add(UptimeCheck(tenant_id=tenant.id, instance_id=inst.id, up=True, status_code=200,
-                          latency_ms=50, checked_at=NOW - timedelta(hours=49)))
+        s.add(
+            UptimeCheck(
+                tenant_id=tenant.id,
+                instance_id=inst.id,
+                up=True,
+                status_code=200,
+                latency_ms=50,
+                checked_at=NOW - timedelta(hours=49),
+            )
+        )
     with db.scope(SYSTEM) as s:
         before = figures.uptime_by_instance(s, tenant.id, [inst.id], NOW)[inst.id]
         monitor.rollup(s, NOW)
         monitor.rollup(s, NOW)  # a rerun changes nothing
     with db.scope(SYSTEM) as s:
-        hours = {h.hour: h for h in s.scalars(
-            select(UptimeHourly).where(UptimeHourly.instance_id == inst.id))}
+        hours = {
+            h.hour: h
+            for h in s.scalars(select(UptimeHourly).where(UptimeHourly.instance_id == inst.id))
+        }
         top = NOW.replace(minute=0)
         first, second = hours[top - timedelta(hours=4)], hours[top - timedelta(hours=3)]
         assert (first.checks, first.up_checks, first.latency_count) == (30, 20, 20)
         assert (second.checks, second.up_checks, second.latency_ms_max) == (60, 60, 189)
         assert top not in hours  # the current hour is not complete
         assert top - timedelta(days=40) not in hours  # past UPTIME_ROLLUP_DAYS
-        assert s.scalar(select(UptimeCheck.id).where(
-            UptimeCheck.checked_at < NOW - timedelta(hours=48))) is None
+        assert (
+            s.scalar(
+                select(UptimeCheck.id).where(UptimeCheck.checked_at < NOW - timedelta(hours=48))
+            )
+            is None
+        )
         assert figures.uptime_by_instance(s, tenant.id, [inst.id], NOW)[inst.id] == before
 
 
@@ -243,8 +294,13 @@ def test_the_instance_page_shows_uptime_and_the_opt_in(app, client, factory):
 
 
 def _csrf_post(client, url, data):
-    return client.post(url, data={**data, "csrf_token": csrf_from(
-        client.get("/workspace/settings").get_data(as_text=True))})
+    return client.post(
+        url,
+        data={
+            **data,
+            "csrf_token": csrf_from(client.get("/workspace/settings").get_data(as_text=True)),
+        },
+    )
 
 
 def test_the_public_status_page_shows_only_opted_in_instances(app, client, factory):
@@ -253,15 +309,19 @@ def test_the_public_status_page_shows_only_opted_in_instances(app, client, facto
     hidden = factory.instance(tenant, domain=_domain(), name="secret-admin")
     _seed_history(tenant.id, shown.id, datetime.now(UTC))
     with db.scope(SYSTEM) as s:
-        s.add(UptimeMonitor(instance_id=hidden.id, tenant_id=tenant.id,
-                            next_check_at=NOW, last_up=True))
+        s.add(
+            UptimeMonitor(
+                instance_id=hidden.id, tenant_id=tenant.id, next_check_at=NOW, last_up=True
+            )
+        )
     url = f"/status/{tenant.slug}"
     assert client.get(url).status_code == 404  # off by default
     assert client.get("/status/no-such-workspace").status_code == 404
 
     login_as(app, client, user)
-    assert _csrf_post(client, f"/instances/{shown.id}/status-page",
-                      {"public": "1"}).status_code in (302, 303)
+    assert _csrf_post(
+        client, f"/instances/{shown.id}/status-page", {"public": "1"}
+    ).status_code in (302, 303)
     assert _csrf_post(client, "/workspace/status-page", {"enabled": "1"}).status_code in (302, 303)
     client.get("/logout")
     client.delete_cookie("session")
@@ -278,8 +338,10 @@ def test_the_public_status_page_shows_only_opted_in_instances(app, client, facto
     # Another workspace's member cannot publish this one's instance (404, nothing changes).
     stranger, _ = factory.workspace()
     login_as(app, client, stranger)
-    assert _csrf_post(client, f"/instances/{hidden.id}/status-page",
-                      {"public": "1"}).status_code == 404
+    assert (
+        _csrf_post(client, f"/instances/{hidden.id}/status-page", {"public": "1"}).status_code
+        == 404
+    )
     with db.scope(SYSTEM) as s:
         assert s.get(UptimeMonitor, hidden.id).public is False
     # A viewer may not publish or turn the page off.

@@ -58,8 +58,9 @@ class Apps:
             self.stopping.wait(float(override["timeout"]))
             return Response("upstream timed out", 504, mimetype="text/plain")
         if "status" in override:
-            return Response(f"status {override['status']}", int(override["status"]),
-                            mimetype="text/plain")
+            return Response(
+                f"status {override['status']}", int(override["status"]), mimetype="text/plain"
+            )
         with self.world.lock:
             found = [d for d in self.world.service_domains.values() if d.domain == host]
             if not found:
@@ -68,8 +69,11 @@ class Apps:
             dep = self.world.latest_deployment(d.service_id, d.environment_id)
             status = self.world.status(dep)[0] if dep is not None else None
         if status == "SUCCESS":
-            return Response("<!doctype html><title>app</title><p>Hello from the app.</p>", 200,
-                            mimetype="text/html")
+            return Response(
+                "<!doctype html><title>app</title><p>Hello from the app.</p>",
+                200,
+                mimetype="text/html",
+            )
         return Response("Application failed to respond", 502, mimetype="text/plain")
 
     def control(self, method: str, parts: list[str], body: dict) -> Response | None:

@@ -1,10 +1,10 @@
 """A small client for the emulator's control API, for tests, benchmarks and scripts.
 
-    ctl = EmulatorControl("http://127.0.0.1:4010")
-    ctl.reset()
-    ctl.script("error", times=2, operation="Project")   # the next 2 Project queries fail
-    ctl.set_faults(latency_ms=50, error_rate=0.1)
-    ctl.count("ServiceStatuses")                        # requests seen for that operation
+ctl = EmulatorControl("http://127.0.0.1:4010")
+ctl.reset()
+ctl.script("error", times=2, operation="Project")   # the next 2 Project queries fail
+ctl.set_faults(latency_ms=50, error_rate=0.1)
+ctl.count("ServiceStatuses")                        # requests seen for that operation
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class EmulatorControl:
     def faults(self) -> dict:
         return self._call("GET", "/faults")
 
-    def script(self, fault: str, times: int = 1, operation: str | None = None,
-               **params: Any) -> dict:
+    def script(
+        self, fault: str, times: int = 1, operation: str | None = None, **params: Any
+    ) -> dict:
         """The next `times` requests (of `operation`, or any) get `fault`: error, rate_limit,
         timeout, html or lose_response. Params: status, message, retry_after, seconds."""
         body = {"fault": fault, "times": times, "operation": operation, **params}
@@ -97,8 +98,9 @@ class EmulatorControl:
         """Make a deployment CRASHED (or SLEEPING, FAILED, ...) from now on."""
         return self._call("POST", f"/deployments/{deployment_id}", {"status": status})
 
-    def app_answers(self, domain: str, status: int | None = None,
-                    timeout: float | None = None) -> dict:
+    def app_answers(
+        self, domain: str, status: int | None = None, timeout: float | None = None
+    ) -> dict:
         """Make a service domain answer `status`, or hold requests `timeout` seconds;
         neither: back to its default (200 while its deployment runs)."""
         if status is None and timeout is None:

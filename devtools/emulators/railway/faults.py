@@ -59,8 +59,9 @@ class Scripted:
 
 
 class Faults:
-    def __init__(self, initial: FaultConfig | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, initial: FaultConfig | None = None, rng: random.Random | None = None
+    ) -> None:
         self.lock = threading.Lock()
         self.initial = initial or FaultConfig()
         self.config = FaultConfig(**asdict(self.initial))
@@ -86,8 +87,9 @@ class Faults:
             for key, value in values.items():
                 setattr(self.config, key, value)
 
-    def script(self, fault: str, times: int = 1, operation: str | None = None,
-               **params: Any) -> None:
+    def script(
+        self, fault: str, times: int = 1, operation: str | None = None, **params: Any
+    ) -> None:
         if fault not in KINDS:
             raise ValueError(f"unknown fault {fault!r}; one of {KINDS}")
         if times < 1:
@@ -108,20 +110,24 @@ class Faults:
             if cfg.operations is not None and operation not in cfg.operations:
                 return None
             draw = self.rng.random()
-            for kind, rate in (("error", cfg.error_rate), ("rate_limit", cfg.rate_limit_rate),
-                               ("timeout", cfg.timeout_rate), ("html", cfg.html_rate)):
+            for kind, rate in (
+                ("error", cfg.error_rate),
+                ("rate_limit", cfg.rate_limit_rate),
+                ("timeout", cfg.timeout_rate),
+                ("html", cfg.html_rate),
+            ):
                 if draw < rate:
                     return kind, {}
                 draw -= rate
-            if operation in cfg.lose_response_operations and \
-                    self.rng.random() < cfg.lose_response_rate:
+            if (
+                operation in cfg.lose_response_operations
+                and self.rng.random() < cfg.lose_response_rate
+            ):
                 return "lose_response", {}
-            if operation in cfg.lose_response_operations and \
-                    self.rng.random() < cfg.slow_rate:
+            if operation in cfg.lose_response_operations and self.rng.random() < cfg.slow_rate:
                 return "slow", {}
             return None
 
     def to_dict(self) -> dict[str, Any]:
         with self.lock:
-            return {**asdict(self.config),
-                    "scripted": [asdict(s) for s in self.queue]}
+            return {**asdict(self.config), "scripted": [asdict(s) for s in self.queue]}

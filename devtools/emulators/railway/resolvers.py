@@ -31,8 +31,9 @@ from devtools.emulators.railway.world import (
 )
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.graphql"
-PUBLIC_FIELDS = frozenset({"template", "templateSearch", "templates", "__typename", "__schema",
-                           "__type"})
+PUBLIC_FIELDS = frozenset(
+    {"template", "templateSearch", "templates", "__typename", "__schema", "__type"}
+)
 _LOG_LIMIT_MAX = 5000
 
 
@@ -50,10 +51,12 @@ def schema() -> GraphQLSchema:
 def _bind(fn):
     def resolve(_root, info, **args):
         return fn(info.context["world"], **args)
+
     return resolve
 
 
 # -- object shapes --------------------------------------------------------------------------
+
 
 def template_obj(tpl: dict) -> dict:
     out = dict(tpl)
@@ -64,41 +67,69 @@ def template_obj(tpl: dict) -> dict:
 
 def project_obj(w: World, p: Project) -> dict:
     def services(_info, first=None, after=None, last=None, before=None):
-        nodes = [service_obj(w, w.services[s]) for s in p.service_ids
-                 if w.services[s].deleted_at is None]
+        nodes = [
+            service_obj(w, w.services[s]) for s in p.service_ids if w.services[s].deleted_at is None
+        ]
         return connection(nodes, first, after, last, before)
 
-    def environments(_info, first=None, after=None, last=None, before=None, isEphemeral=None,
-                     sort=None):
+    def environments(
+        _info, first=None, after=None, last=None, before=None, isEphemeral=None, sort=None
+    ):
         envs = [w.environments[e] for e in p.environment_ids]
         if isEphemeral:
             envs = []
         envs.sort(key=lambda e: e.created_at, reverse=sort == "desc")
         return connection([environment_obj(w, e) for e in envs], first, after, last, before)
 
-    return {"id": p.id, "name": p.name, "description": p.description,
-            "workspaceId": p.workspace_id, "isPublic": False, "prDeploys": False,
-            "createdAt": iso(p.created_at), "updatedAt": iso(p.updated_at),
-            "deletedAt": iso(p.deleted_at), "services": services, "environments": environments}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "workspaceId": p.workspace_id,
+        "isPublic": False,
+        "prDeploys": False,
+        "createdAt": iso(p.created_at),
+        "updatedAt": iso(p.updated_at),
+        "deletedAt": iso(p.deleted_at),
+        "services": services,
+        "environments": environments,
+    }
 
 
 def environment_obj(w: World, env: Environment) -> dict:
     def service_instances(_info, first=None, after=None, last=None, before=None):
         project = w.projects[env.project_id]
-        nodes = [service_instance_obj(w, w.services[s], env) for s in project.service_ids
-                 if w.services[s].deleted_at is None]
+        nodes = [
+            service_instance_obj(w, w.services[s], env)
+            for s in project.service_ids
+            if w.services[s].deleted_at is None
+        ]
         return connection(nodes, first, after, last, before)
 
-    return {"id": env.id, "name": env.name, "projectId": env.project_id, "isEphemeral": False,
-            "createdAt": iso(env.created_at), "updatedAt": iso(env.created_at),
-            "deletedAt": None, "serviceInstances": service_instances}
+    return {
+        "id": env.id,
+        "name": env.name,
+        "projectId": env.project_id,
+        "isEphemeral": False,
+        "createdAt": iso(env.created_at),
+        "updatedAt": iso(env.created_at),
+        "deletedAt": None,
+        "serviceInstances": service_instances,
+    }
 
 
 def service_obj(w: World, svc: Service) -> dict:
-    return {"id": svc.id, "name": svc.name, "icon": svc.icon, "projectId": svc.project_id,
-            "templateId": svc.template_id, "templateServiceId": svc.template_service_id,
-            "createdAt": iso(svc.created_at), "updatedAt": iso(svc.created_at),
-            "deletedAt": iso(svc.deleted_at)}
+    return {
+        "id": svc.id,
+        "name": svc.name,
+        "icon": svc.icon,
+        "projectId": svc.project_id,
+        "templateId": svc.template_id,
+        "templateServiceId": svc.template_service_id,
+        "createdAt": iso(svc.created_at),
+        "updatedAt": iso(svc.created_at),
+        "deletedAt": iso(svc.deleted_at),
+    }
 
 
 def service_instance_obj(w: World, svc: Service, env: Environment) -> dict:
@@ -108,47 +139,90 @@ def service_instance_obj(w: World, svc: Service, env: Environment) -> dict:
 
     def active(_info):
         now = w.now()
-        return [deployment_obj(w, d) for d in w.deployments_of(svc.id, env.id)
-                if not d.stopped
-                and w.status(d, now)[0] in ("SUCCESS", "SLEEPING", "CRASHED", "DEPLOYING")]
+        return [
+            deployment_obj(w, d)
+            for d in w.deployments_of(svc.id, env.id)
+            if not d.stopped
+            and w.status(d, now)[0] in ("SUCCESS", "SLEEPING", "CRASHED", "DEPLOYING")
+        ]
 
-    return {"id": f"{svc.id}:{env.id}", "serviceId": svc.id, "serviceName": svc.name,
-            "environmentId": env.id, "latestDeployment": latest, "activeDeployments": active,
-            "domains": lambda _info: domains_obj(w, svc.id, env.id), "numReplicas": 1,
-            "region": "us-west2", "startCommand": svc.start_command,
-            "createdAt": iso(svc.created_at), "updatedAt": iso(svc.created_at),
-            "deletedAt": iso(svc.deleted_at)}
+    return {
+        "id": f"{svc.id}:{env.id}",
+        "serviceId": svc.id,
+        "serviceName": svc.name,
+        "environmentId": env.id,
+        "latestDeployment": latest,
+        "activeDeployments": active,
+        "domains": lambda _info: domains_obj(w, svc.id, env.id),
+        "numReplicas": 1,
+        "region": "us-west2",
+        "startCommand": svc.start_command,
+        "createdAt": iso(svc.created_at),
+        "updatedAt": iso(svc.created_at),
+        "deletedAt": iso(svc.deleted_at),
+    }
 
 
-_INSTANCE_STATUS = {"QUEUED": "CREATED", "WAITING": "CREATED", "INITIALIZING": "INITIALIZING",
-                    "BUILDING": "INITIALIZING", "DEPLOYING": "INITIALIZING",
-                    "SUCCESS": "RUNNING", "SLEEPING": "STOPPED", "FAILED": "EXITED",
-                    "CRASHED": "CRASHED", "REMOVING": "REMOVING", "REMOVED": "REMOVED",
-                    "SKIPPED": "SKIPPED", "NEEDS_APPROVAL": "CREATED"}
+_INSTANCE_STATUS = {
+    "QUEUED": "CREATED",
+    "WAITING": "CREATED",
+    "INITIALIZING": "INITIALIZING",
+    "BUILDING": "INITIALIZING",
+    "DEPLOYING": "INITIALIZING",
+    "SUCCESS": "RUNNING",
+    "SLEEPING": "STOPPED",
+    "FAILED": "EXITED",
+    "CRASHED": "CRASHED",
+    "REMOVING": "REMOVING",
+    "REMOVED": "REMOVED",
+    "SKIPPED": "SKIPPED",
+    "NEEDS_APPROVAL": "CREATED",
+}
 
 
 def deployment_obj(w: World, dep: Deployment) -> dict:
     status, since = w.status(dep)
     domains = w.service_domains_of(dep.service_id, dep.environment_id)
     domain = domains[0].domain if domains else None
-    return {"id": dep.id, "status": status, "statusUpdatedAt": iso(since),
-            "createdAt": iso(dep.created_at), "updatedAt": iso(since),
-            "projectId": dep.project_id, "environmentId": dep.environment_id,
-            "serviceId": dep.service_id, "url": f"https://{domain}" if domain else None,
-            "staticUrl": domain,
-            # REMOVED cannot be redeployed (the CLI refuses it too): start from the service.
-            "canRedeploy": w.can_redeploy(dep),
-            "canRollback": False, "deploymentStopped": dep.stopped,
-            "meta": {"image": dep.image, "reason": "deploy"},
-            "instances": [{"id": f"{dep.id}-0", "status": "STOPPED" if dep.stopped
-                           else _INSTANCE_STATUS.get(status, "CREATED")}]}
+    return {
+        "id": dep.id,
+        "status": status,
+        "statusUpdatedAt": iso(since),
+        "createdAt": iso(dep.created_at),
+        "updatedAt": iso(since),
+        "projectId": dep.project_id,
+        "environmentId": dep.environment_id,
+        "serviceId": dep.service_id,
+        "url": f"https://{domain}" if domain else None,
+        "staticUrl": domain,
+        # REMOVED cannot be redeployed (the CLI refuses it too): start from the service.
+        "canRedeploy": w.can_redeploy(dep),
+        "canRollback": False,
+        "deploymentStopped": dep.stopped,
+        "meta": {"image": dep.image, "reason": "deploy"},
+        "instances": [
+            {
+                "id": f"{dep.id}-0",
+                "status": "STOPPED" if dep.stopped else _INSTANCE_STATUS.get(status, "CREATED"),
+            }
+        ],
+    }
 
 
 def service_domain_obj(d: ServiceDomain) -> dict:
-    return {"id": d.id, "domain": d.domain, "suffix": "up.railway.app",
-            "environmentId": d.environment_id, "serviceId": d.service_id,
-            "projectId": d.project_id, "targetPort": d.target_port, "syncStatus": "ACTIVE",
-            "createdAt": iso(d.created_at), "updatedAt": iso(d.created_at), "deletedAt": None}
+    return {
+        "id": d.id,
+        "domain": d.domain,
+        "suffix": "up.railway.app",
+        "environmentId": d.environment_id,
+        "serviceId": d.service_id,
+        "projectId": d.project_id,
+        "targetPort": d.target_port,
+        "syncStatus": "ACTIVE",
+        "createdAt": iso(d.created_at),
+        "updatedAt": iso(d.created_at),
+        "deletedAt": None,
+    }
 
 
 def custom_domain_obj(d: CustomDomain) -> dict:
@@ -156,49 +230,89 @@ def custom_domain_obj(d: CustomDomain) -> dict:
     apex = len(labels) <= 2
     hostlabel = "@" if apex else ".".join(labels[:-2])
     zone = ".".join(labels[-2:])
-    record_status = ("DNS_RECORD_STATUS_PROPAGATED" if d.verified
-                     else "DNS_RECORD_STATUS_REQUIRES_UPDATE")
+    record_status = (
+        "DNS_RECORD_STATUS_PROPAGATED" if d.verified else "DNS_RECORD_STATUS_REQUIRES_UPDATE"
+    )
     verify_host = "_railway-verify" + ("" if apex else f".{hostlabel}")
     records = [
-        {"recordType": "DNS_RECORD_TYPE_CNAME", "hostlabel": hostlabel, "fqdn": d.domain,
-         "zone": zone, "requiredValue": d.cname_target,
-         "currentValue": d.cname_target if d.verified else "", "status": record_status,
-         "purpose": "DNS_RECORD_PURPOSE_TRAFFIC_ROUTE"},
-        {"recordType": "DNS_RECORD_TYPE_TXT", "hostlabel": verify_host,
-         "fqdn": f"{verify_host}.{zone}", "zone": zone, "requiredValue": d.verification_token,
-         "currentValue": d.verification_token if d.verified else "", "status": record_status,
-         "purpose": "DNS_RECORD_PURPOSE_UNSPECIFIED"},
+        {
+            "recordType": "DNS_RECORD_TYPE_CNAME",
+            "hostlabel": hostlabel,
+            "fqdn": d.domain,
+            "zone": zone,
+            "requiredValue": d.cname_target,
+            "currentValue": d.cname_target if d.verified else "",
+            "status": record_status,
+            "purpose": "DNS_RECORD_PURPOSE_TRAFFIC_ROUTE",
+        },
+        {
+            "recordType": "DNS_RECORD_TYPE_TXT",
+            "hostlabel": verify_host,
+            "fqdn": f"{verify_host}.{zone}",
+            "zone": zone,
+            "requiredValue": d.verification_token,
+            "currentValue": d.verification_token if d.verified else "",
+            "status": record_status,
+            "purpose": "DNS_RECORD_PURPOSE_UNSPECIFIED",
+        },
     ]
-    return {"id": d.id, "domain": d.domain, "environmentId": d.environment_id,
-            "serviceId": d.service_id, "projectId": d.project_id, "targetPort": d.target_port,
-            "syncStatus": "ACTIVE" if d.verified else "CREATING",
-            "createdAt": iso(d.created_at), "updatedAt": iso(d.created_at), "deletedAt": None,
-            "status": {
-                "verified": d.verified,
-                "certificateStatus": ("CERTIFICATE_STATUS_TYPE_VALID" if d.verified
-                                      else "CERTIFICATE_STATUS_TYPE_VALIDATING_OWNERSHIP"),
-                "verificationDnsHost": f"{verify_host}.{zone}",
-                "verificationToken": d.verification_token, "dnsRecords": records}}
+    return {
+        "id": d.id,
+        "domain": d.domain,
+        "environmentId": d.environment_id,
+        "serviceId": d.service_id,
+        "projectId": d.project_id,
+        "targetPort": d.target_port,
+        "syncStatus": "ACTIVE" if d.verified else "CREATING",
+        "createdAt": iso(d.created_at),
+        "updatedAt": iso(d.created_at),
+        "deletedAt": None,
+        "status": {
+            "verified": d.verified,
+            "certificateStatus": (
+                "CERTIFICATE_STATUS_TYPE_VALID"
+                if d.verified
+                else "CERTIFICATE_STATUS_TYPE_VALIDATING_OWNERSHIP"
+            ),
+            "verificationDnsHost": f"{verify_host}.{zone}",
+            "verificationToken": d.verification_token,
+            "dnsRecords": records,
+        },
+    }
 
 
 def domains_obj(w: World, service_id: str, environment_id: str) -> dict:
     return {
-        "serviceDomains": [service_domain_obj(d)
-                           for d in w.service_domains_of(service_id, environment_id)],
-        "customDomains": [custom_domain_obj(d) for d in w.custom_domains.values()
-                          if d.service_id == service_id and d.environment_id == environment_id],
+        "serviceDomains": [
+            service_domain_obj(d) for d in w.service_domains_of(service_id, environment_id)
+        ],
+        "customDomains": [
+            custom_domain_obj(d)
+            for d in w.custom_domains.values()
+            if d.service_id == service_id and d.environment_id == environment_id
+        ],
     }
 
 
 def log_obj(dep: Deployment, ts: float, message: str, severity: str) -> dict:
-    return {"timestamp": iso_nanos(ts), "message": message, "severity": severity,
-            "attributes": [{"key": "level", "value": f'"{severity}"'}],
-            "tags": {"deploymentId": dep.id, "deploymentInstanceId": f"{dep.id}-0",
-                     "environmentId": dep.environment_id, "projectId": dep.project_id,
-                     "serviceId": dep.service_id, "snapshotId": None}}
+    return {
+        "timestamp": iso_nanos(ts),
+        "message": message,
+        "severity": severity,
+        "attributes": [{"key": "level", "value": f'"{severity}"'}],
+        "tags": {
+            "deploymentId": dep.id,
+            "deploymentInstanceId": f"{dep.id}-0",
+            "environmentId": dep.environment_id,
+            "projectId": dep.project_id,
+            "serviceId": dep.service_id,
+            "snapshotId": None,
+        },
+    }
 
 
 # -- queries ---------------------------------------------------------------------------------
+
 
 def q_template(w: World, code=None, id=None, owner=None, repo=None):
     if code is None and id is None:
@@ -210,11 +324,23 @@ def q_project(w: World, id):
     return project_obj(w, w.project(id))
 
 
-def q_projects(w: World, workspaceId=None, includeDeleted=None, orderBy=None, first=None,
-               after=None, last=None, before=None, userId=None):
-    projects = [p for p in w.projects.values()
-                if (includeDeleted or p.deleted_at is None)
-                and (workspaceId is None or p.workspace_id == workspaceId)]
+def q_projects(
+    w: World,
+    workspaceId=None,
+    includeDeleted=None,
+    orderBy=None,
+    first=None,
+    after=None,
+    last=None,
+    before=None,
+    userId=None,
+):
+    projects = [
+        p
+        for p in w.projects.values()
+        if (includeDeleted or p.deleted_at is None)
+        and (workspaceId is None or p.workspace_id == workspaceId)
+    ]
     if orderBy == "NAME_ASC":
         projects.sort(key=lambda p: p.name)
     elif orderBy == "UPDATED_AT_DESC":
@@ -272,8 +398,9 @@ def _filter(lines, filt: str | None):
     return out
 
 
-def q_deployment_logs(w: World, deploymentId, limit=None, startDate=None, endDate=None,
-                      filter=None):
+def q_deployment_logs(
+    w: World, deploymentId, limit=None, startDate=None, endDate=None, filter=None
+):
     dep = w.deployment(deploymentId)
     n = _limit(limit)
     start, end = parse_dt(startDate), parse_dt(endDate)
@@ -284,15 +411,15 @@ def q_deployment_logs(w: World, deploymentId, limit=None, startDate=None, endDat
     return [log_obj(dep, *line) for line in lines]
 
 
-def q_build_logs(w: World, deploymentId, limit=None, startDate=None, endDate=None,
-                 filter=None):
+def q_build_logs(w: World, deploymentId, limit=None, startDate=None, endDate=None, filter=None):
     dep = w.deployment(deploymentId)
     n = _limit(limit)
     now = w.now()
     start, end = parse_dt(startDate), parse_dt(endDate)
     hi = min(end, now) if end is not None else now
-    lines = [ln for ln in w.build_log_lines(dep)
-             if ln[0] <= hi and (start is None or ln[0] >= start)]
+    lines = [
+        ln for ln in w.build_log_lines(dep) if ln[0] <= hi and (start is None or ln[0] >= start)
+    ]
     lines = _filter(lines, filter)
     lines = lines[:n] if start is not None else lines[-n:]
     return [log_obj(dep, *line) for line in lines]
@@ -310,9 +437,19 @@ def q_domains(w: World, environmentId, projectId, serviceId):
 
 
 def _tags(group_by, svc: Service | None, env_id: str | None) -> dict:
-    tags: dict[str, Any] = {k: None for k in (
-        "deploymentId", "deploymentInstanceId", "environmentId", "projectId", "region",
-        "serviceId", "volumeId", "volumeInstanceId")}
+    tags: dict[str, Any] = {
+        k: None
+        for k in (
+            "deploymentId",
+            "deploymentInstanceId",
+            "environmentId",
+            "projectId",
+            "region",
+            "serviceId",
+            "volumeId",
+            "volumeInstanceId",
+        )
+    }
     groups = set(group_by or ())
     if svc is not None:
         if "PROJECT_ID" in groups:
@@ -326,24 +463,42 @@ def _tags(group_by, svc: Service | None, env_id: str | None) -> dict:
 
 def _group_key(group_by, svc: Service, env_id: str) -> tuple:
     groups = set(group_by or ())
-    return (svc.project_id if "PROJECT_ID" in groups else None,
-            svc.id if "SERVICE_ID" in groups else None,
-            env_id if "ENVIRONMENT_ID" in groups else None)
+    return (
+        svc.project_id if "PROJECT_ID" in groups else None,
+        svc.id if "SERVICE_ID" in groups else None,
+        env_id if "ENVIRONMENT_ID" in groups else None,
+    )
 
 
-def q_metrics(w: World, measurements, startDate, endDate=None, projectId=None,
-              environmentId=None, serviceId=None, workspaceId=None, groupBy=None,
-              sampleRateSeconds=None, averagingWindowSeconds=None, includeDeleted=None,
-              volumeId=None, volumeInstanceExternalId=None):
+def q_metrics(
+    w: World,
+    measurements,
+    startDate,
+    endDate=None,
+    projectId=None,
+    environmentId=None,
+    serviceId=None,
+    workspaceId=None,
+    groupBy=None,
+    sampleRateSeconds=None,
+    averagingWindowSeconds=None,
+    includeDeleted=None,
+    volumeId=None,
+    volumeInstanceExternalId=None,
+):
     now = w.now()
     start = parse_dt(startDate)
     end = min(parse_dt(endDate) or now, now)
     step = max(int(sampleRateSeconds or 60), 1)
     if end > start and (end - start) / step > 2000:  # keep answers bounded
         step = int((end - start) / 2000) + 1
-    pairs = w.scoped_services(project_id=projectId, service_id=serviceId,
-                              environment_id=environmentId, workspace_id=workspaceId,
-                              include_deleted=bool(includeDeleted))
+    pairs = w.scoped_services(
+        project_id=projectId,
+        service_id=serviceId,
+        environment_id=environmentId,
+        workspace_id=workspaceId,
+        include_deleted=bool(includeDeleted),
+    )
     first_ts = int(math.ceil(start / step) * step)  # samples on the step grid in [start, end)
     stamps = list(range(first_ts, int(math.ceil(end)), step))
     groups: dict[tuple, list[tuple[Service, str, list]]] = {}
@@ -363,8 +518,9 @@ def q_metrics(w: World, measurements, startDate, endDate=None, projectId=None,
                         total += w.metric_value(svc, measurement, ts, step)
                 if running:
                     values.append({"ts": ts, "value": total})
-            out.append({"measurement": measurement, "tags": _tags(groupBy, svc0, env0),
-                        "values": values})
+            out.append(
+                {"measurement": measurement, "tags": _tags(groupBy, svc0, env0), "values": values}
+            )
     return out
 
 
@@ -372,15 +528,24 @@ def _minutes(spans, start: float, end: float) -> float:
     return sum(max(0.0, min(b, end) - max(a, start)) for a, b in spans) / 60.0
 
 
-def q_usage(w: World, measurements, projectId=None, workspaceId=None, startDate=None,
-            endDate=None, groupBy=None, includeDeleted=None):
+def q_usage(
+    w: World,
+    measurements,
+    projectId=None,
+    workspaceId=None,
+    startDate=None,
+    endDate=None,
+    groupBy=None,
+    includeDeleted=None,
+):
     now = w.now()
     start = parse_dt(startDate) if startDate else month_start(now)
     end = min(parse_dt(endDate) or now, now)
     if projectId is None and workspaceId is None:
         workspaceId = w.settings.workspace_id
-    pairs = w.scoped_services(project_id=projectId, workspace_id=workspaceId,
-                              include_deleted=includeDeleted is not False)
+    pairs = w.scoped_services(
+        project_id=projectId, workspace_id=workspaceId, include_deleted=includeDeleted is not False
+    )
     totals: dict[tuple, dict[str, float]] = {}
     samples: dict[tuple, tuple[Service, str]] = {}
     for svc, env_id in pairs:
@@ -394,38 +559,51 @@ def q_usage(w: World, measurements, projectId=None, workspaceId=None, startDate=
     for key, bucket in totals.items():
         svc, env_id = samples[key]
         for m, value in bucket.items():
-            out.append({"measurement": m, "value": round(value, 6),
-                        "tags": _tags(groupBy, svc, env_id)})
+            out.append(
+                {"measurement": m, "value": round(value, 6), "tags": _tags(groupBy, svc, env_id)}
+            )
     return out
 
 
-def q_estimated_usage(w: World, measurements, projectId=None, workspaceId=None,
-                      includeDeleted=None):
+def q_estimated_usage(
+    w: World, measurements, projectId=None, workspaceId=None, includeDeleted=None
+):
     now = w.now()
     start, end_of_period = month_start(now), month_end(now)
     if projectId is None and workspaceId is None:
         workspaceId = w.settings.workspace_id
-    pairs = w.scoped_services(project_id=projectId, workspace_id=workspaceId,
-                              include_deleted=includeDeleted is not False)
+    pairs = w.scoped_services(
+        project_id=projectId, workspace_id=workspaceId, include_deleted=includeDeleted is not False
+    )
     per_project: dict[str, dict[str, float]] = {}
     for svc, env_id in pairs:
         spans = w.service_spans(svc, env_id, now)
         so_far = _minutes(spans, start, now)
-        running_now = any(a <= now <= b + 1 for a, b in spans) and \
-            w.projects[svc.project_id].deleted_at is None
+        running_now = (
+            any(a <= now <= b + 1 for a, b in spans)
+            and w.projects[svc.project_id].deleted_at is None
+        )
         ahead = (end_of_period - now) / 60.0 if running_now else 0.0
         bucket = per_project.setdefault(svc.project_id, {m: 0.0 for m in measurements})
         for m in measurements:
             bucket[m] += w.usage_value(svc, m, so_far + ahead)
-    return [{"measurement": m, "estimatedValue": round(v, 6), "projectId": pid}
-            for pid, bucket in per_project.items() for m, v in bucket.items()]
+    return [
+        {"measurement": m, "estimatedValue": round(v, 6), "projectId": pid}
+        for pid, bucket in per_project.items()
+        for m, v in bucket.items()
+    ]
 
 
 # -- mutations -------------------------------------------------------------------------------
 
+
 def m_project_create(w: World, input):
-    p = w.create_project(input.get("name"), input.get("description"), input.get("workspaceId"),
-                         input.get("defaultEnvironmentName"))
+    p = w.create_project(
+        input.get("name"),
+        input.get("description"),
+        input.get("workspaceId"),
+        input.get("defaultEnvironmentName"),
+    )
     return project_obj(w, p)
 
 
@@ -435,9 +613,14 @@ def m_project_delete(w: World, id):
 
 
 def m_template_deploy_v2(w: World, input):
-    wf = w.deploy_template(input["templateId"], input["serializedConfig"],
-                           input.get("projectId"), input.get("environmentId"),
-                           input.get("workspaceId"), bool(input.get("stageOnly")))
+    wf = w.deploy_template(
+        input["templateId"],
+        input["serializedConfig"],
+        input.get("projectId"),
+        input.get("environmentId"),
+        input.get("workspaceId"),
+        bool(input.get("stageOnly")),
+    )
     return {"projectId": wf.project_id, "workflowId": wf.id}
 
 
@@ -479,35 +662,59 @@ def m_service_instance_deploy_v2(w: World, environmentId, serviceId, commitSha=N
 
 
 def m_variable_collection_upsert(w: World, input):
-    w.upsert_variables(input["projectId"], input["environmentId"], input.get("serviceId"),
-                       input["variables"], bool(input.get("replace")),
-                       bool(input.get("skipDeploys")))
+    w.upsert_variables(
+        input["projectId"],
+        input["environmentId"],
+        input.get("serviceId"),
+        input["variables"],
+        bool(input.get("replace")),
+        bool(input.get("skipDeploys")),
+    )
     return True
 
 
 def m_service_domain_create(w: World, input):
-    return service_domain_obj(w.create_service_domain(
-        input["environmentId"], input["serviceId"], input.get("targetPort")))
+    return service_domain_obj(
+        w.create_service_domain(input["environmentId"], input["serviceId"], input.get("targetPort"))
+    )
 
 
 def m_custom_domain_create(w: World, input):
-    return custom_domain_obj(w.create_custom_domain(
-        input["projectId"], input["environmentId"], input["serviceId"], input["domain"],
-        input.get("targetPort")))
+    return custom_domain_obj(
+        w.create_custom_domain(
+            input["projectId"],
+            input["environmentId"],
+            input["serviceId"],
+            input["domain"],
+            input.get("targetPort"),
+        )
+    )
 
 
 _QUERY = {
-    "template": q_template, "project": q_project, "projects": q_projects,
-    "environment": q_environment, "service": q_service,
-    "serviceInstance": q_service_instance, "deployment": q_deployment,
-    "workflowStatus": q_workflow_status, "deploymentLogs": q_deployment_logs,
-    "buildLogs": q_build_logs, "variables": q_variables, "domains": q_domains,
-    "metrics": q_metrics, "usage": q_usage, "estimatedUsage": q_estimated_usage,
+    "template": q_template,
+    "project": q_project,
+    "projects": q_projects,
+    "environment": q_environment,
+    "service": q_service,
+    "serviceInstance": q_service_instance,
+    "deployment": q_deployment,
+    "workflowStatus": q_workflow_status,
+    "deploymentLogs": q_deployment_logs,
+    "buildLogs": q_build_logs,
+    "variables": q_variables,
+    "domains": q_domains,
+    "metrics": q_metrics,
+    "usage": q_usage,
+    "estimatedUsage": q_estimated_usage,
 }
 _MUTATION = {
-    "projectCreate": m_project_create, "projectDelete": m_project_delete,
-    "templateDeployV2": m_template_deploy_v2, "deploymentRedeploy": m_deployment_redeploy,
-    "deploymentRestart": m_deployment_restart, "deploymentStop": m_deployment_stop,
+    "projectCreate": m_project_create,
+    "projectDelete": m_project_delete,
+    "templateDeployV2": m_template_deploy_v2,
+    "deploymentRedeploy": m_deployment_redeploy,
+    "deploymentRestart": m_deployment_restart,
+    "deploymentStop": m_deployment_stop,
     "deploymentRemove": m_deployment_remove,
     "serviceInstanceRedeploy": m_service_instance_redeploy,
     "serviceInstanceDeployV2": m_service_instance_deploy_v2,

@@ -44,8 +44,12 @@ HTML_ERROR = """<!DOCTYPE html>
 <body><h1>{reason}</h1><p>The web server reported a gateway error.</p>
 <hr><p>cloudflare</p></body></html>
 """
-_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-            504: "Gateway Timeout"}
+_REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class RateLimiter:
@@ -83,9 +87,11 @@ class RateLimiter:
             else:
                 window[1] += 1
                 recent.append(now)
-            headers = {"X-RateLimit-Limit": str(per_hour),
-                       "X-RateLimit-Remaining": str(max(per_hour - window[1], 0)),
-                       "X-RateLimit-Reset": str(int(math.ceil(reset_at)))}
+            headers = {
+                "X-RateLimit-Limit": str(per_hour),
+                "X-RateLimit-Remaining": str(max(per_hour - window[1], 0)),
+                "X-RateLimit-Reset": str(int(math.ceil(reset_at))),
+            }
             return allowed, headers, retry_after
 
 
@@ -125,9 +131,13 @@ class RequestLog:
     def to_dict(self, operation: str | None = None, limit: int = 100) -> dict:
         with self.lock:
             entries = [e for e in self.entries if operation in (None, e["operation"])]
-            return {"total": self.total, "by_operation": dict(self.by_operation),
-                    "by_status": dict(self.by_status), "by_fault": dict(self.by_fault),
-                    "entries": entries[-limit:] if limit else []}
+            return {
+                "total": self.total,
+                "by_operation": dict(self.by_operation),
+                "by_status": dict(self.by_status),
+                "by_fault": dict(self.by_fault),
+                "entries": entries[-limit:] if limit else [],
+            }
 
 
 @lru_cache(maxsize=512)
@@ -143,8 +153,9 @@ def _operation(doc: DocumentNode, name: str | None) -> OperationDefinitionNode |
 
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(data), status=status, headers=headers or {},
-                    mimetype="application/json")
+    return Response(
+        json.dumps(data), status=status, headers=headers or {}, mimetype="application/json"
+    )
 
 
 class EmulatorApp:
@@ -171,8 +182,10 @@ class EmulatorApp:
     def dispatch(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
         method = request.method
-        if not path.startswith(("/graphql", "/_emulator")) and \
-                (host := self.apps.host_of(request)) is not None:
+        if (
+            not path.startswith(("/graphql", "/_emulator"))
+            and (host := self.apps.host_of(request)) is not None
+        ):
             return self.apps.answer(host)
         if path == "/graphql/v2":
             if method != "POST":
@@ -190,8 +203,12 @@ class EmulatorApp:
         if route == ("GET", "faults"):
             return _json(self.faults.to_dict())
         if route == ("POST", "faults") and len(parts) == 2 and parts[1] == "next":
-            self.faults.script(body.pop("fault", ""), int(body.pop("times", 1)),
-                               body.pop("operation", None), **body)
+            self.faults.script(
+                body.pop("fault", ""),
+                int(body.pop("times", 1)),
+                body.pop("operation", None),
+                **body,
+            )
             return _json(self.faults.to_dict())
         if route == ("POST", "faults"):
             with self.world.lock:
@@ -212,8 +229,9 @@ class EmulatorApp:
                 self.world.next_outcomes, self.world.fail_rate, self.world.crash_rate = [], 0, 0
             return _json(self.faults.to_dict())
         if route == ("GET", "requests"):
-            return _json(self.log.to_dict(request.args.get("operation"),
-                                          int(request.args.get("limit", 100))))
+            return _json(
+                self.log.to_dict(request.args.get("operation"), int(request.args.get("limit", 100)))
+            )
         if route == ("DELETE", "requests"):
             self.log.reset()
             return _json({"ok": True})
@@ -234,8 +252,7 @@ class EmulatorApp:
                 if "freeze" in body:
                     self.world.clock.freeze(bool(body["freeze"]))
                 self.world.clock.advance(float(body.get("advance", 0)))
-                return _json({"now": iso(self.world.now()),
-                              "offset": self.world.clock.offset})
+                return _json({"now": iso(self.world.now()), "offset": self.world.clock.offset})
         if route == ("GET", "state"):
             with self.world.lock:
                 return _json(self.world.snapshot())
@@ -281,8 +298,13 @@ class EmulatorApp:
 
     def graphql(self, request: Request) -> Response:
         started = time.monotonic()
-        entry: dict[str, Any] = {"time": iso(time.time()), "operation": "unknown",
-                                 "fault": None, "authorized": False, "fields": 0}
+        entry: dict[str, Any] = {
+            "time": iso(time.time()),
+            "operation": "unknown",
+            "fault": None,
+            "authorized": False,
+            "fields": 0,
+        }
 
         def done(response: Response) -> Response:
             if "seq" not in entry:
@@ -309,10 +331,16 @@ class EmulatorApp:
 
         token = _bearer(request)
         allowed, rate_headers, retry_after = self.rate.check(
-            f"token:{token}" if token else f"ip:{request.remote_addr}")
+            f"token:{token}" if token else f"ip:{request.remote_addr}"
+        )
         if not allowed:
-            return done(_json({"errors": [{"message": "Rate limit exceeded"}]}, 429,
-                              {**rate_headers, "Retry-After": str(retry_after)}))
+            return done(
+                _json(
+                    {"errors": [{"message": "Rate limit exceeded"}]},
+                    429,
+                    {**rate_headers, "Retry-After": str(retry_after)},
+                )
+            )
 
         fault = self.faults.pick(name)
         latency = self.faults.config.latency_ms
@@ -330,24 +358,38 @@ class EmulatorApp:
         if not authorized:
             private = [s for s in roots if s.name.value not in PUBLIC_FIELDS]
             # The emulator knows no project tokens: like Railway for an unknown one.
-            message = ("Project Token not found" if request.headers.get("Project-Access-Token")
-                       else "Not Authorized")
+            message = (
+                "Project Token not found"
+                if request.headers.get("Project-Access-Token")
+                else "Not Authorized"
+            )
             if private:
-                errors = [{"message": message,
-                           "path": [(s.alias or s.name).value],
-                           "extensions": {"code": "UNAUTHORIZED"}} for s in private]
+                errors = [
+                    {
+                        "message": message,
+                        "path": [(s.alias or s.name).value],
+                        "extensions": {"code": "UNAUTHORIZED"},
+                    }
+                    for s in private
+                ]
                 return done(_json({"data": None, "errors": errors}, 200, rate_headers))
 
         problems = validate(schema(), doc)
         if problems:
-            errors = [{**e.formatted, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
-                      for e in problems]
+            errors = [
+                {**e.formatted, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
+                for e in problems
+            ]
             return done(_json({"errors": errors}, 400, rate_headers))
         with self.world.lock:
             self.world.tick()
-            result = execute(schema(), doc, variable_values=body.get("variables") or {},
-                             operation_name=body.get("operationName"),
-                             context_value={"world": self.world})
+            result = execute(
+                schema(),
+                doc,
+                variable_values=body.get("variables") or {},
+                operation_name=body.get("operationName"),
+                context_value={"world": self.world},
+            )
         payload: dict[str, Any] = {"data": result.data}
         status = 200
         if result.errors:
@@ -383,8 +425,12 @@ class EmulatorApp:
 
     def _html(self, status: int, rate_headers: dict | None = None) -> Response:
         reason = _REASONS.get(status, "Error")
-        return Response(HTML_ERROR.format(status=status, reason=reason), status=status,
-                        headers=rate_headers or {}, mimetype="text/html")
+        return Response(
+            HTML_ERROR.format(status=status, reason=reason),
+            status=status,
+            headers=rate_headers or {},
+            mimetype="text/html",
+        )
 
 
 def _bearer(request: Request) -> str:
@@ -401,17 +447,25 @@ class _QuietHandler(WSGIRequestHandler):
 class EmulatorServer:
     """Runs the emulator on a threaded werkzeug server in a background thread.
 
-        server = EmulatorServer(port=0, token="t", deploy_seconds=1).start()
-        server.graphql_url, server.control_url   # http://127.0.0.1:<port>/...
-        server.stop()
+    server = EmulatorServer(port=0, token="t", deploy_seconds=1).start()
+    server.graphql_url, server.control_url   # http://127.0.0.1:<port>/...
+    server.stop()
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True,
-                 faults: FaultConfig | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        quiet: bool = True,
+        faults: FaultConfig | None = None,
+        **settings: Any,
+    ) -> None:
         self.world = World(Settings(**settings))
         self.app = EmulatorApp(self.world, Faults(faults))
-        self._server = make_server(host, port, self.app, threaded=True,
-                                   request_handler=_QuietHandler if quiet else None)
+        self._server = make_server(
+            host, port, self.app, threaded=True, request_handler=_QuietHandler if quiet else None
+        )
         self.host = host
         self.port = self._server.server_port
         self._thread: threading.Thread | None = None
@@ -429,8 +483,9 @@ class EmulatorServer:
         return f"{self.url}/_emulator"
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name=f"railway-emulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"railway-emulator-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -36,8 +36,7 @@ class ApiError(Exception):
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def iso_nanos(ts: float) -> str:
@@ -79,10 +78,10 @@ def month_start(ts: float) -> float:
 
 
 def month_end(ts: float) -> float:
-    dt = datetime.fromtimestamp(ts, UTC).replace(day=1, hour=0, minute=0, second=0,
-                                                 microsecond=0)
-    nxt = dt.replace(year=dt.year + 1, month=1) if dt.month == 12 else dt.replace(
-        month=dt.month + 1)
+    dt = datetime.fromtimestamp(ts, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    nxt = (
+        dt.replace(year=dt.year + 1, month=1) if dt.month == 12 else dt.replace(month=dt.month + 1)
+    )
     return nxt.timestamp()
 
 
@@ -204,9 +203,13 @@ class Deployment:
 
     def phase_times(self) -> dict[str, float]:
         d = self.duration
-        return {"QUEUED": self.created_at, "INITIALIZING": self.created_at + 0.10 * d,
-                "BUILDING": self.created_at + 0.25 * d, "DEPLOYING": self.created_at + 0.65 * d,
-                "SUCCESS": self.created_at + d}
+        return {
+            "QUEUED": self.created_at,
+            "INITIALIZING": self.created_at + 0.10 * d,
+            "BUILDING": self.created_at + 0.25 * d,
+            "DEPLOYING": self.created_at + 0.65 * d,
+            "SUCCESS": self.created_at + d,
+        }
 
     @property
     def success_at(self) -> float | None:
@@ -272,8 +275,9 @@ def _generate_secrets(value: str) -> str:
 
 
 class World:
-    def __init__(self, settings: Settings, clock: Clock | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, rng: random.Random | None = None
+    ) -> None:
         self.lock = threading.RLock()
         self.initial_settings = replace(settings)
         self.settings = settings
@@ -410,21 +414,35 @@ class World:
             return []
         spans = [(start, end)]
         for a, b in dep.down:  # crashed spans that a restart ended
-            spans = [piece for s, e in spans for piece in ((s, min(e, a)), (max(s, b), e))
-                     if piece[1] > piece[0]]
+            spans = [
+                piece
+                for s, e in spans
+                for piece in ((s, min(e, a)), (max(s, b), e))
+                if piece[1] > piece[0]
+            ]
         return spans
 
     # -- projects ------------------------------------------------------------------------------
 
-    def create_project(self, name: str | None, description: str | None,
-                       workspace_id: str | None, environment_name: str | None) -> Project:
+    def create_project(
+        self,
+        name: str | None,
+        description: str | None,
+        workspace_id: str | None,
+        environment_name: str | None,
+    ) -> Project:
         now = self.now()
-        project = Project(id=_uid(), name=name or f"project-{secrets.token_hex(3)}",
-                          description=description,
-                          workspace_id=workspace_id or self.settings.workspace_id,
-                          created_at=now, updated_at=now)
-        env = Environment(id=_uid(), project_id=project.id,
-                          name=environment_name or "production", created_at=now)
+        project = Project(
+            id=_uid(),
+            name=name or f"project-{secrets.token_hex(3)}",
+            description=description,
+            workspace_id=workspace_id or self.settings.workspace_id,
+            created_at=now,
+            updated_at=now,
+        )
+        env = Environment(
+            id=_uid(), project_id=project.id, name=environment_name or "production", created_at=now
+        )
         project.environment_ids.append(env.id)
         self.projects[project.id] = project
         self.environments[env.id] = env
@@ -440,9 +458,15 @@ class World:
 
     # -- templates -----------------------------------------------------------------------------
 
-    def deploy_template(self, template_id: str, config: Any, project_id: str | None,
-                        environment_id: str | None, workspace_id: str | None,
-                        stage_only: bool) -> Workflow:
+    def deploy_template(
+        self,
+        template_id: str,
+        config: Any,
+        project_id: str | None,
+        environment_id: str | None,
+        workspace_id: str | None,
+        stage_only: bool,
+    ) -> Workflow:
         tpl = self.template_by(id=template_id)
         services = config.get("services") if isinstance(config, dict) else None
         if not isinstance(services, dict) or not services:
@@ -450,33 +474,45 @@ class World:
         if project_id:
             project = self.project(project_id)
         else:
-            project = self.create_project(f"{tpl['code']}-{secrets.token_hex(2)}", None,
-                                          workspace_id, None)
+            project = self.create_project(
+                f"{tpl['code']}-{secrets.token_hex(2)}", None, workspace_id, None
+            )
         if environment_id:
             env = self.environment(environment_id, project.id)
         else:
             env = self.environments[project.environment_ids[0]]
         now = self.now()
         seconds = max(self.settings.workflow_seconds, 0.0)
-        workflow = Workflow(id=_uid(), project_id=project.id, created_at=now,
-                            complete_at=now + seconds, environment_id=env.id,
-                            template_id=tpl["id"], stage_only=stage_only)
+        workflow = Workflow(
+            id=_uid(),
+            project_id=project.id,
+            created_at=now,
+            complete_at=now + seconds,
+            environment_id=env.id,
+            template_id=tpl["id"],
+            stage_only=stage_only,
+        )
         self.workflows[workflow.id] = workflow
         # Railway fills nothing from defaultValue: the client sends `value` (as the CLI does).
-        missing = [f"{svc.get('name') or key}.{name}"
-                   for key, svc in services.items()
-                   for name, spec in (svc.get("variables") or {}).items()
-                   if not (spec or {}).get("isOptional") and not (spec or {}).get("value")]
+        missing = [
+            f"{svc.get('name') or key}.{name}"
+            for key, svc in services.items()
+            for name, spec in (svc.get("variables") or {}).items()
+            if not (spec or {}).get("isOptional") and not (spec or {}).get("value")
+        ]
         if missing:
             workflow.error = "Missing required variables: " + ", ".join(missing)
             return workflow
         # The answer comes at once; the services appear while the workflow runs, the
         # databases (no public domain) before the apps that use them.
-        order = sorted(services.items(), key=lambda kv: bool(
-            ((kv[1] or {}).get("networking") or {}).get("serviceDomains")))
+        order = sorted(
+            services.items(),
+            key=lambda kv: bool(((kv[1] or {}).get("networking") or {}).get("serviceDomains")),
+        )
         n = len(order)
-        workflow.pending = [(now + seconds * (i + 1) / (n + 1), key, cfg)
-                            for i, (key, cfg) in enumerate(order)]
+        workflow.pending = [
+            (now + seconds * (i + 1) / (n + 1), key, cfg) for i, (key, cfg) in enumerate(order)
+        ]
         project.updated_at = now
         self.tick()
         return workflow
@@ -493,15 +529,23 @@ class World:
                     break
                 self._create_template_service(project, wf, key, cfg, at)
 
-    def _create_template_service(self, project: Project, wf: Workflow, key: str, svc_cfg: dict,
-                                 at: float) -> None:
+    def _create_template_service(
+        self, project: Project, wf: Workflow, key: str, svc_cfg: dict, at: float
+    ) -> None:
         source = svc_cfg.get("source") or {}
         deploy = svc_cfg.get("deploy") or {}
-        svc = Service(id=_uid(), project_id=project.id, name=svc_cfg.get("name") or key,
-                      icon=svc_cfg.get("icon"), image=source.get("image"),
-                      start_command=deploy.get("startCommand"),
-                      has_volume=bool(svc_cfg.get("volumeMounts")), template_id=wf.template_id,
-                      template_service_id=key, created_at=at)
+        svc = Service(
+            id=_uid(),
+            project_id=project.id,
+            name=svc_cfg.get("name") or key,
+            icon=svc_cfg.get("icon"),
+            image=source.get("image"),
+            start_command=deploy.get("startCommand"),
+            has_volume=bool(svc_cfg.get("volumeMounts")),
+            template_id=wf.template_id,
+            template_service_id=key,
+            created_at=at,
+        )
         self.services[svc.id] = svc
         project.service_ids.append(svc.id)
         values = {}
@@ -538,16 +582,23 @@ class World:
             return "CRASHED"
         return "SUCCESS"
 
-    def new_deployment(self, svc: Service, environment_id: str,
-                       at: float | None = None) -> Deployment:
+    def new_deployment(
+        self, svc: Service, environment_id: str, at: float | None = None
+    ) -> Deployment:
         now = self.now() if at is None else at
         jitter = self.settings.deploy_jitter
-        duration = max(self.settings.deploy_seconds * (1 + self.rng.uniform(-jitter, jitter)),
-                       0.0)
+        duration = max(self.settings.deploy_seconds * (1 + self.rng.uniform(-jitter, jitter)), 0.0)
         outcome = self._outcome()
-        dep = Deployment(id=_uid(), project_id=svc.project_id, environment_id=environment_id,
-                         service_id=svc.id, created_at=now, duration=duration, outcome=outcome,
-                         image=svc.image)
+        dep = Deployment(
+            id=_uid(),
+            project_id=svc.project_id,
+            environment_id=environment_id,
+            service_id=svc.id,
+            created_at=now,
+            duration=duration,
+            outcome=outcome,
+            image=svc.image,
+        )
         if outcome == "CRASHED":
             dep.crash_at = now + duration + self.settings.crash_after
         for older in self.deployments_of(svc.id, environment_id):
@@ -607,15 +658,19 @@ class World:
         project = self.projects[svc.project_id]
         domains = self.service_domains_of(svc.id, env.id)
         return {
-            "RAILWAY_PROJECT_ID": project.id, "RAILWAY_PROJECT_NAME": project.name,
-            "RAILWAY_ENVIRONMENT_ID": env.id, "RAILWAY_ENVIRONMENT_NAME": env.name,
-            "RAILWAY_SERVICE_ID": svc.id, "RAILWAY_SERVICE_NAME": svc.name,
+            "RAILWAY_PROJECT_ID": project.id,
+            "RAILWAY_PROJECT_NAME": project.name,
+            "RAILWAY_ENVIRONMENT_ID": env.id,
+            "RAILWAY_ENVIRONMENT_NAME": env.name,
+            "RAILWAY_SERVICE_ID": svc.id,
+            "RAILWAY_SERVICE_NAME": svc.name,
             "RAILWAY_PRIVATE_DOMAIN": f"{_slug(svc.name)}.railway.internal",
             "RAILWAY_PUBLIC_DOMAIN": domains[0].domain if domains else "",
         }
 
-    def read_variables(self, project_id: str, environment_id: str, service_id: str | None,
-                       unrendered: bool) -> dict[str, str]:
+    def read_variables(
+        self, project_id: str, environment_id: str, service_id: str | None, unrendered: bool
+    ) -> dict[str, str]:
         self.project(project_id)
         env = self.environment(environment_id, project_id)
         shared = dict(self.variables.get((env.id, None), {}))
@@ -642,12 +697,20 @@ class World:
             if name is None:  # ${{VAR}}: this service's variable or a system one
                 name, target = owner, svc
             elif owner == "shared":
-                return self._render(self.variables.get((env.id, None), {}).get(name, ""),
-                                    None, env, depth + 1)
+                return self._render(
+                    self.variables.get((env.id, None), {}).get(name, ""), None, env, depth + 1
+                )
             else:
-                target = next((s for s in self.services.values()
-                               if s.project_id == env.project_id and s.name == owner
-                               and s.deleted_at is None), None)
+                target = next(
+                    (
+                        s
+                        for s in self.services.values()
+                        if s.project_id == env.project_id
+                        and s.name == owner
+                        and s.deleted_at is None
+                    ),
+                    None,
+                )
             if target is None:
                 return ""
             own = self.variables.get((env.id, target.id), {})
@@ -657,8 +720,15 @@ class World:
 
         return _REFERENCE.sub(one, value)
 
-    def upsert_variables(self, project_id: str, environment_id: str, service_id: str | None,
-                         values: dict, replace_all: bool, skip_deploys: bool) -> None:
+    def upsert_variables(
+        self,
+        project_id: str,
+        environment_id: str,
+        service_id: str | None,
+        values: dict,
+        replace_all: bool,
+        skip_deploys: bool,
+    ) -> None:
         self.project(project_id)
         env = self.environment(environment_id, project_id)
         svc = self.service(service_id) if service_id else None
@@ -670,23 +740,35 @@ class World:
         self.variables[key] = current
         if skip_deploys:
             return
-        targets = [svc] if svc else [self.services[s] for s in self.projects[project_id].service_ids
-                                     if self.services[s].deleted_at is None]
+        targets = (
+            [svc]
+            if svc
+            else [
+                self.services[s]
+                for s in self.projects[project_id].service_ids
+                if self.services[s].deleted_at is None
+            ]
+        )
         for target in targets:
             if self.latest_deployment(target.id, env.id) is not None:
                 self.new_deployment(target, env.id)
 
     # -- domains -------------------------------------------------------------------------------
 
-    def create_service_domain(self, environment_id: str, service_id: str,
-                              target_port: int | None) -> ServiceDomain:
+    def create_service_domain(
+        self, environment_id: str, service_id: str, target_port: int | None
+    ) -> ServiceDomain:
         svc = self.service(service_id)
         env = self.environment(environment_id, svc.project_id)
         domain = ServiceDomain(
-            id=_uid(), domain=f"{_slug(svc.name)}-{_slug(env.name)}-{secrets.token_hex(2)}"
-                              ".up.railway.app",
-            project_id=svc.project_id, environment_id=env.id, service_id=svc.id,
-            target_port=target_port, created_at=self.now())
+            id=_uid(),
+            domain=f"{_slug(svc.name)}-{_slug(env.name)}-{secrets.token_hex(2)}.up.railway.app",
+            project_id=svc.project_id,
+            environment_id=env.id,
+            service_id=svc.id,
+            target_port=target_port,
+            created_at=self.now(),
+        )
         self.service_domains[domain.id] = domain
         self._service_domains_by_service.setdefault((svc.id, env.id), []).append(domain)
         return domain
@@ -694,8 +776,14 @@ class World:
     def service_domains_of(self, service_id: str, environment_id: str) -> list[ServiceDomain]:
         return list(self._service_domains_by_service.get((service_id, environment_id), []))
 
-    def create_custom_domain(self, project_id: str, environment_id: str, service_id: str,
-                             domain: str, target_port: int | None) -> CustomDomain:
+    def create_custom_domain(
+        self,
+        project_id: str,
+        environment_id: str,
+        service_id: str,
+        domain: str,
+        target_port: int | None,
+    ) -> CustomDomain:
         self.project(project_id)
         env = self.environment(environment_id, project_id)
         svc = self.service(service_id)
@@ -704,10 +792,17 @@ class World:
             raise ApiError(f"Invalid domain: {domain}")
         if any(d.domain == name for d in self.custom_domains.values()):
             raise ApiError("Domain is already in use")
-        cd = CustomDomain(id=_uid(), domain=name, project_id=project_id, environment_id=env.id,
-                          service_id=svc.id, target_port=target_port, created_at=self.now(),
-                          cname_target=f"{secrets.token_hex(4)}.up.railway.app",
-                          verification_token=f"railway-verify={secrets.token_hex(16)}")
+        cd = CustomDomain(
+            id=_uid(),
+            domain=name,
+            project_id=project_id,
+            environment_id=env.id,
+            service_id=svc.id,
+            target_port=target_port,
+            created_at=self.now(),
+            cname_target=f"{secrets.token_hex(4)}.up.railway.app",
+            verification_token=f"railway-verify={secrets.token_hex(16)}",
+        )
         self.custom_domains[cd.id] = cd
         return cd
 
@@ -729,8 +824,12 @@ class World:
             ("info", "Initializing build environment"),
             ("info", f"Using image {image}"),
             ("info", f"Pulling {image}"),
-            ("info", "Layer sha256:" + hashlib.sha256(dep.id.encode()).hexdigest()[:12]
-             + " pull complete"),
+            (
+                "info",
+                "Layer sha256:"
+                + hashlib.sha256(dep.id.encode()).hexdigest()[:12]
+                + " pull complete",
+            ),
             ("info", "Digest verified, image extracted"),
             ("info", "Mounting volumes and injecting variables"),
             ("info", f"Build time: {span:.1f} seconds"),
@@ -749,15 +848,16 @@ class World:
         span = max(phases["SUCCESS"] - boot, 0.0)
         svc = self.services.get(dep.service_id)
         name = svc.name if svc else "app"
-        out += [(boot, "Starting Container", "info"),
-                (boot + span * 0.3, f"{name} initializing", "info"),
-                (boot + span * 0.8, f"{name} listening on port {8080}", "info"),
-                (phases["SUCCESS"], "Healthcheck succeeded", "info")]
-        for (a, _b) in dep.down:
+        out += [
+            (boot, "Starting Container", "info"),
+            (boot + span * 0.3, f"{name} initializing", "info"),
+            (boot + span * 0.8, f"{name} listening on port {8080}", "info"),
+            (phases["SUCCESS"], "Healthcheck succeeded", "info"),
+        ]
+        for a, _b in dep.down:
             out.append((a, f"{name} exited unexpectedly: Error: out of memory", "error"))
         if dep.crash_at is not None:
-            out.append((dep.crash_at, f"{name} exited unexpectedly: Error: out of memory",
-                        "error"))
+            out.append((dep.crash_at, f"{name} exited unexpectedly: Error: out of memory", "error"))
         for ts in dep.restarts:
             out.append((ts, "Restarting Container", "info"))
         removed = self.removed_at(dep)
@@ -767,8 +867,9 @@ class World:
             out.append((removed, "Stopping Container", "info"))
         return [line for line in out if line[0] <= now]
 
-    def runtime_log_lines(self, dep: Deployment, start: float | None, end: float | None,
-                          limit: int) -> list[tuple[float, str, str]]:
+    def runtime_log_lines(
+        self, dep: Deployment, start: float | None, end: float | None, limit: int
+    ) -> list[tuple[float, str, str]]:
         now = self.now()
         hi = min(end, now) if end is not None else now
         lo = start if start is not None else -math.inf
@@ -803,8 +904,15 @@ class World:
 
     # -- metrics and usage -----------------------------------------------------------------------
 
-    def scoped_services(self, *, project_id=None, service_id=None, environment_id=None,
-                        workspace_id=None, include_deleted=False) -> list[tuple[Service, str]]:
+    def scoped_services(
+        self,
+        *,
+        project_id=None,
+        service_id=None,
+        environment_id=None,
+        workspace_id=None,
+        include_deleted=False,
+    ) -> list[tuple[Service, str]]:
         """(service, environment_id) pairs in scope."""
         out = []
         for svc in self.services.values():
@@ -858,7 +966,8 @@ class World:
         u = _unit(svc.id, measurement)
         scale = self.settings.usage_scale
         per_minute = {
-            "CPU_USAGE": _CPU * (0.5 + u), "CPU_USAGE_2": _CPU * (0.5 + u),
+            "CPU_USAGE": _CPU * (0.5 + u),
+            "CPU_USAGE_2": _CPU * (0.5 + u),
             "MEMORY_USAGE_GB": _MEMORY * (0.6 + u),
             "NETWORK_TX_GB": _NET_GB_PER_MIN * (0.5 + u),
             "NETWORK_RX_GB": _NET_GB_PER_MIN * (0.5 + u),
@@ -874,22 +983,35 @@ class World:
         now = self.now()
         return {
             "now": iso(now),
-            "projects": [{
-                "id": p.id, "name": p.name, "deleted": p.deleted_at is not None,
-                "environments": [self.environments[e].name for e in p.environment_ids],
-                "services": [{
-                    "id": s, "name": self.services[s].name,
-                    "deployments": [{"id": d.id, "status": self.status(d, now)[0],
-                                     "stopped": d.stopped}
-                                    for e in p.environment_ids
-                                    for d in self.deployments_of(s, e)],
-                } for s in p.service_ids],
-            } for p in self.projects.values()],
+            "projects": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "deleted": p.deleted_at is not None,
+                    "environments": [self.environments[e].name for e in p.environment_ids],
+                    "services": [
+                        {
+                            "id": s,
+                            "name": self.services[s].name,
+                            "deployments": [
+                                {"id": d.id, "status": self.status(d, now)[0], "stopped": d.stopped}
+                                for e in p.environment_ids
+                                for d in self.deployments_of(s, e)
+                            ],
+                        }
+                        for s in p.service_ids
+                    ],
+                }
+                for p in self.projects.values()
+            ],
             "workflows": len(self.workflows),
             "service_domains": [d.domain for d in self.service_domains.values()],
             "custom_domains": [d.domain for d in self.custom_domains.values()],
-            "settings": {f.name: getattr(self.settings, f.name) for f in fields(self.settings)
-                         if f.name != "token"},
+            "settings": {
+                f.name: getattr(self.settings, f.name)
+                for f in fields(self.settings)
+                if f.name != "token"
+            },
         }
 
 
@@ -926,11 +1048,26 @@ def connection(nodes: list, first=None, after=None, last=None, before=None) -> d
         start = max(start, end - last)
     window = nodes[start:end]
     edges = [{"cursor": encode_cursor(start + i), "node": n} for i, n in enumerate(window)]
-    return {"edges": edges, "pageInfo": {
-        "hasNextPage": end < len(nodes), "hasPreviousPage": start > 0,
-        "startCursor": edges[0]["cursor"] if edges else None,
-        "endCursor": edges[-1]["cursor"] if edges else None}}
+    return {
+        "edges": edges,
+        "pageInfo": {
+            "hasNextPage": end < len(nodes),
+            "hasPreviousPage": start > 0,
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
+    }
 
 
-__all__ = ["ApiError", "Clock", "Settings", "World", "connection", "iso", "iso_nanos",
-           "month_end", "month_start", "parse_dt"]
+__all__ = [
+    "ApiError",
+    "Clock",
+    "Settings",
+    "World",
+    "connection",
+    "iso",
+    "iso_nanos",
+    "month_end",
+    "month_start",
+    "parse_dt",
+]

@@ -24,18 +24,27 @@ from devtools.emulators.stripe.store import Store
 from devtools.emulators.stripe.subscriptions import SubscriptionsMixin
 
 
-class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, InvoicesMixin,
-             MetersMixin, PaymentsMixin):
+class Stripe(
+    CustomersMixin,
+    CatalogMixin,
+    CheckoutMixin,
+    SubscriptionsMixin,
+    InvoicesMixin,
+    MetersMixin,
+    PaymentsMixin,
+):
     """The emulated account. Every public method runs under the store's lock."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.renderers.update({
-            "subscription": self._render_subscription,
-            "invoice": self._render_invoice,
-            "checkout.session": self._render_checkout_session,
-            "billing_portal.session": self._render_portal_session,
-        })
+        store.renderers.update(
+            {
+                "subscription": self._render_subscription,
+                "invoice": self._render_invoice,
+                "checkout.session": self._render_checkout_session,
+                "billing_portal.session": self._render_portal_session,
+            }
+        )
         store.includables[("checkout.session", "line_items")] = self._checkout_line_items
         store.includables[("invoice", "payments")] = self._invoice_payments
         store.fill = shapes.fill_defaults
@@ -46,11 +55,14 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
         etype = forms.as_str(p, "type")
         types = set(forms.as_list(p, "types"))
         created = p.get("created")
-        bounds = created if isinstance(created, dict) else (
-            {"eq": created} if created else {})
-        ops = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
-               "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
-               "eq": lambda a, b: a == b}
+        bounds = created if isinstance(created, dict) else ({"eq": created} if created else {})
+        ops = {
+            "gt": lambda a, b: a > b,
+            "gte": lambda a, b: a >= b,
+            "lt": lambda a, b: a < b,
+            "lte": lambda a, b: a <= b,
+            "eq": lambda a, b: a == b,
+        }
         checks = [(ops[k], int(v)) for k, v in bounds.items() if k in ops]
 
         def keep(e: dict) -> bool:
@@ -81,23 +93,37 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
         for sub in self.store.all("subscription"):
             if sub["status"] in ("canceled", "incomplete", "incomplete_expired"):
                 continue
-            if (sub["status"] == "trialing" and not sub["_trial_will_end_sent"]
-                    and sub["trial_end"] - TRIAL_WILL_END_SECONDS <= until):
+            if (
+                sub["status"] == "trialing"
+                and not sub["_trial_will_end_sent"]
+                and sub["trial_end"] - TRIAL_WILL_END_SECONDS <= until
+            ):
                 at = max(sub["trial_end"] - TRIAL_WILL_END_SECONDS, sub["created"])
                 candidates.append((at, 0, self._trial_will_end, sub))
             end = self._period(sub)[1]
             if end <= until:
                 candidates.append((end, 1, self._renew, sub))
-        for inv in self.store.all("invoice", lambda i: i["status"] == "open"
-                                  and i["next_payment_attempt"] is not None
-                                  and i["next_payment_attempt"] <= until):
+        for inv in self.store.all(
+            "invoice",
+            lambda i: (
+                i["status"] == "open"
+                and i["next_payment_attempt"] is not None
+                and i["next_payment_attempt"] <= until
+            ),
+        ):
             candidates.append((inv["next_payment_attempt"], 2, self._retry, inv))
-        for inv in self.store.all("invoice", lambda i: i["status"] == "draft"
-                                  and i["automatically_finalizes_at"] is not None
-                                  and i["automatically_finalizes_at"] <= until):
+        for inv in self.store.all(
+            "invoice",
+            lambda i: (
+                i["status"] == "draft"
+                and i["automatically_finalizes_at"] is not None
+                and i["automatically_finalizes_at"] <= until
+            ),
+        ):
             candidates.append((inv["automatically_finalizes_at"], 2, self._auto_finalize, inv))
-        for cs in self.store.all("checkout.session", lambda s: s["status"] == "open"
-                                 and s["expires_at"] <= until):
+        for cs in self.store.all(
+            "checkout.session", lambda s: s["status"] == "open" and s["expires_at"] <= until
+        ):
             candidates.append((cs["expires_at"], 3, self._expire, cs))
         if not candidates:
             return None
@@ -127,8 +153,9 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
             pending = sub["_pending_lines"]
             sub["_pending_lines"] = []
             if pending or self._has_metered(sub):
-                invoice = self._new_invoice(sub, pending, "subscription_cycle", at,
-                                            period=(start, end), draft=True)
+                invoice = self._new_invoice(
+                    sub, pending, "subscription_cycle", at, period=(start, end), draft=True
+                )
                 self.store.emit("invoice.created", invoice, at=at)
             self._end_subscription(sub, at)
             return
@@ -140,8 +167,9 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
             sub["status"] = "active"
         lines = self._licensed_lines(sub, end, new_end) + sub["_pending_lines"]
         sub["_pending_lines"] = []
-        invoice = self._new_invoice(sub, lines, "subscription_cycle", at,
-                                    period=(start, end), draft=draft)
+        invoice = self._new_invoice(
+            sub, lines, "subscription_cycle", at, period=(start, end), draft=draft
+        )
         self._emit_updated(sub, before, at)
         if draft:
             self.store.emit("invoice.created", invoice, at=at)
@@ -151,5 +179,7 @@ class Stripe(CustomersMixin, CatalogMixin, CheckoutMixin, SubscriptionsMixin, In
         self._sync_status(sub, at)
 
     def _has_metered(self, sub: dict) -> bool:
-        return any(self.store.get("price", it["_price"])["recurring"]["usage_type"]
-                   == "metered" for it in sub["_items"])
+        return any(
+            self.store.get("price", it["_price"])["recurring"]["usage_type"] == "metered"
+            for it in sub["_items"]
+        )

@@ -21,12 +21,15 @@ from devtools.emulators.stripe.store import API_VERSION, ApiError, Store, new_id
 from devtools.emulators.stripe.webhooks import Dispatcher
 
 Handler = Callable[..., Any]
-FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
-           '<rect width="16" height="16" rx="3" fill="#635bff"/></svg>')
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="#635bff"/></svg>'
+)
 
 
-def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
-               api_key: str | None = None) -> Flask:
+def create_app(
+    store: Store, stripe: Stripe, dispatcher: Dispatcher, api_key: str | None = None
+) -> Flask:
     app = Flask(__name__, template_folder="templates", static_folder=None)
     app.config["JSON_SORT_KEYS"] = False
     app.jinja_env.filters["money"] = _money
@@ -39,9 +42,9 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
             def view(**ids: str):
                 return _api_call(store, stripe, handler, ids, api_key)
 
-            app.add_url_rule(rule, endpoint=f"{methods[0]} {rule}", view_func=view,
-                             methods=methods)
+            app.add_url_rule(rule, endpoint=f"{methods[0]} {rule}", view_func=view, methods=methods)
             return handler
+
         return register
 
     api("/v1/customers", ["POST"])(lambda p: stripe.create_customer(p))
@@ -58,28 +61,42 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
     api("/v1/prices/<pid>", ["GET"])(lambda p, pid: store.get("price", pid))
     api("/v1/prices/<pid>", ["POST"])(lambda p, pid: stripe.update_price(pid, p))
     api("/v1/payment_methods/<pid>", ["GET"])(
-        lambda p, pid: store.get("payment_method", pid, "payment method"))
+        lambda p, pid: store.get("payment_method", pid, "payment method")
+    )
     api("/v1/checkout/sessions", ["POST"])(lambda p: stripe.create_checkout_session(p))
-    api("/v1/checkout/sessions", ["GET"])(lambda p: store.page(store.all(
-        "checkout.session", lambda s: (not p.get("customer") or s["customer"] == p["customer"])
-        and (not p.get("status") or s["status"] == p["status"])),
-        p, "/v1/checkout/sessions"))
+    api("/v1/checkout/sessions", ["GET"])(
+        lambda p: store.page(
+            store.all(
+                "checkout.session",
+                lambda s: (
+                    (not p.get("customer") or s["customer"] == p["customer"])
+                    and (not p.get("status") or s["status"] == p["status"])
+                ),
+            ),
+            p,
+            "/v1/checkout/sessions",
+        )
+    )
     api("/v1/checkout/sessions/<sid>", ["GET"])(
-        lambda p, sid: store.get("checkout.session", sid, "checkout.session"))
+        lambda p, sid: store.get("checkout.session", sid, "checkout.session")
+    )
     api("/v1/checkout/sessions/<sid>/expire", ["POST"])(
-        lambda p, sid: stripe.expire_checkout_session(sid))
+        lambda p, sid: stripe.expire_checkout_session(sid)
+    )
     api("/v1/checkout/sessions/<sid>/line_items", ["GET"])(
         lambda p, sid: stripe._checkout_line_items(
-            store.get("checkout.session", sid, "checkout.session")))
+            store.get("checkout.session", sid, "checkout.session")
+        )
+    )
     api("/v1/billing_portal/configurations", ["POST"])(
-        lambda p: stripe.create_portal_configuration(p))
+        lambda p: stripe.create_portal_configuration(p)
+    )
     api("/v1/billing_portal/sessions", ["POST"])(lambda p: stripe.create_portal_session(p))
     api("/v1/subscriptions", ["POST"])(lambda p: stripe.create_subscription(p))
     api("/v1/subscriptions", ["GET"])(lambda p: stripe.list_subscriptions(p))
     api("/v1/subscriptions/<sid>", ["GET"])(lambda p, sid: store.get("subscription", sid))
     api("/v1/subscriptions/<sid>", ["POST"])(lambda p, sid: stripe.update_subscription(sid, p))
-    api("/v1/subscriptions/<sid>", ["DELETE"])(
-        lambda p, sid: stripe.cancel_subscription(sid, p))
+    api("/v1/subscriptions/<sid>", ["DELETE"])(lambda p, sid: stripe.cancel_subscription(sid, p))
     api("/v1/invoices", ["GET"])(lambda p: stripe.list_invoices(p))
     api("/v1/invoices/<iid>", ["GET"])(lambda p, iid: store.get("invoice", iid))
     api("/v1/invoices/<iid>/pay", ["POST"])(lambda p, iid: stripe.pay_invoice(iid, p))
@@ -87,22 +104,30 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
     api("/v1/refunds", ["POST"])(lambda p: stripe.create_refund(p))
     api("/v1/refunds/<rid>", ["GET"])(lambda p, rid: store.get("refund", rid))
     api("/v1/payment_intents/<pid>", ["GET"])(
-        lambda p, pid: store.get("payment_intent", pid, "payment_intent"))
+        lambda p, pid: store.get("payment_intent", pid, "payment_intent")
+    )
     api("/v1/charges/<cid>", ["GET"])(lambda p, cid: store.get("charge", cid))
     api("/v1/billing/meters", ["POST"])(lambda p: stripe.create_meter(p))
     api("/v1/billing/meters", ["GET"])(lambda p: stripe.list_meters(p))
     api("/v1/billing/meters/<mid>", ["GET"])(
-        lambda p, mid: store.get("billing.meter", mid, "billing meter"))
+        lambda p, mid: store.get("billing.meter", mid, "billing meter")
+    )
     api("/v1/billing/meters/<mid>/event_summaries", ["GET"])(
-        lambda p, mid: stripe.meter_summaries(mid, p))
+        lambda p, mid: stripe.meter_summaries(mid, p)
+    )
     api("/v1/billing/meter_events", ["POST"])(lambda p: stripe.create_meter_event(p))
     api("/v1/events", ["GET"])(lambda p: stripe.list_events(p))
     api("/v1/events/<eid>", ["GET"])(lambda p, eid: store.get("event", eid))
 
     @app.route("/v1/<path:rest>", methods=["GET", "POST", "DELETE"])
     def unknown(rest: str):
-        return _error(ApiError(404, f"Unrecognized request URL ({request.method}: /v1/{rest}). "
-                                    "The Stripe emulator does not implement it."))
+        return _error(
+            ApiError(
+                404,
+                f"Unrecognized request URL ({request.method}: /v1/{rest}). "
+                "The Stripe emulator does not implement it.",
+            )
+        )
 
     # --- hosted pages --------------------------------------------------------------------
 
@@ -125,25 +150,33 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
             if request.method == "POST":
                 f = request.form
                 try:
-                    stripe.complete_checkout(sid, f.get("card_number", ""),
-                                             f.get("card_expiry", ""), f.get("card_cvc", ""),
-                                             f.get("name") or None, f.get("email") or None)
+                    stripe.complete_checkout(
+                        sid,
+                        f.get("card_number", ""),
+                        f.get("card_expiry", ""),
+                        f.get("card_cvc", ""),
+                        f.get("name") or None,
+                        f.get("email") or None,
+                    )
                 except ApiError as exc:
                     error, status = exc.message, exc.status
                 else:
                     url = session["success_url"].replace("{CHECKOUT_SESSION_ID}", sid)
                     return redirect(url, code=303)
             view = _checkout_view(store, stripe, session)
-        return render_template("checkout.html", s=view, error=error,
-                               form=request.form), status
+        return render_template("checkout.html", s=view, error=error, form=request.form), status
 
     @app.get("/p/session/<bps>")
     def portal_page(bps: str):
         with store.lock:
             stripe.process_due(stripe.now)
             view = _portal_view(store, stripe, _portal_session(store, bps))
-        return render_template("portal.html", p=view, error=request.args.get("error"),
-                               notice=request.args.get("notice"))
+        return render_template(
+            "portal.html",
+            p=view,
+            error=request.args.get("error"),
+            notice=request.args.get("notice"),
+        )
 
     @app.post("/p/session/<bps>/<action>")
     def portal_action(bps: str, action: str):
@@ -169,9 +202,13 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
             if request.method == "POST":
                 f = request.form
                 try:
-                    stripe.pay_invoice_with_card(iid, f.get("card_number", ""),
-                                                 f.get("card_expiry", ""),
-                                                 f.get("card_cvc", ""), f.get("name") or None)
+                    stripe.pay_invoice_with_card(
+                        iid,
+                        f.get("card_number", ""),
+                        f.get("card_expiry", ""),
+                        f.get("card_cvc", ""),
+                        f.get("name") or None,
+                    )
                 except ApiError as exc:
                     error, status = exc.message, exc.status
                 else:
@@ -187,8 +224,11 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
                 abort(404)
             view = _invoice_view(store, stripe, invoice)
         body = pdf.invoice_pdf(view)
-        return Response(body, mimetype="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="Invoice-{view["number"]}.pdf"'})
+        return Response(
+            body,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="Invoice-{view["number"]}.pdf"'},
+        )
 
     # --- control endpoints ---------------------------------------------------------------
 
@@ -212,8 +252,12 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
     @app.post("/_emulator/clock/advance")
     def advance():
         body = control_body()
-        seconds = int(float(body.get("seconds", 0)) + float(body.get("minutes", 0)) * 60
-                      + float(body.get("hours", 0)) * 3600 + float(body.get("days", 0)) * DAY)
+        seconds = int(
+            float(body.get("seconds", 0))
+            + float(body.get("minutes", 0)) * 60
+            + float(body.get("hours", 0)) * 3600
+            + float(body.get("days", 0)) * DAY
+        )
         if "to" in body:
             seconds = int(body["to"]) - stripe.now
         with store.lock:
@@ -232,10 +276,16 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
             except (TypeError, ValueError) as exc:
                 return {"error": str(exc)}, 400
         s = dispatcher.settings
-        return {"url": s.url, "enabled": s.enabled, "duplicates": s.duplicates,
-                "delay_seconds": s.delay_seconds, "hold": s.hold,
-                "max_attempts": s.max_attempts, "retry_base_seconds": s.retry_base_seconds,
-                "held": dispatcher.held}
+        return {
+            "url": s.url,
+            "enabled": s.enabled,
+            "duplicates": s.duplicates,
+            "delay_seconds": s.delay_seconds,
+            "hold": s.hold,
+            "max_attempts": s.max_attempts,
+            "retry_base_seconds": s.retry_base_seconds,
+            "held": dispatcher.held,
+        }
 
     @app.post("/_emulator/webhooks/release")
     def release():
@@ -255,8 +305,11 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
             else:
                 since = int(body.get("since", 0))
                 etype = body.get("type")
-                ids = [e["id"] for e in store.all("event")
-                       if e["created"] >= since and (not etype or e["type"] == etype)]
+                ids = [
+                    e["id"]
+                    for e in store.all("event")
+                    if e["created"] >= since and (not etype or e["type"] == etype)
+                ]
         return {"replayed": dispatcher.replay(ids)}
 
     @app.get("/_emulator/webhooks/deliveries")
@@ -274,9 +327,13 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
         with store.lock:
             try:
                 customer = store.get("customer", cid)
-                pm = stripe.attach_card(cid, body.get("number", ""),
-                                        body.get("exp", "12/" + str(_year() + 5)[-2:]),
-                                        body.get("cvc", "123"), body.get("name"))
+                pm = stripe.attach_card(
+                    cid,
+                    body.get("number", ""),
+                    body.get("exp", "12/" + str(_year() + 5)[-2:]),
+                    body.get("cvc", "123"),
+                    body.get("name"),
+                )
                 stripe.set_default_card(customer, pm)
             except ApiError as exc:
                 return _error(exc)
@@ -289,9 +346,13 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
         with store.lock:
             try:
                 session = stripe.complete_checkout(
-                    sid, body.get("number", "4242424242424242"),
-                    body.get("exp", "12/" + str(_year() + 5)[-2:]), body.get("cvc", "123"),
-                    body.get("name"), body.get("email"))
+                    sid,
+                    body.get("number", "4242424242424242"),
+                    body.get("exp", "12/" + str(_year() + 5)[-2:]),
+                    body.get("cvc", "123"),
+                    body.get("name"),
+                    body.get("email"),
+                )
             except ApiError as exc:
                 return _error(exc)
             return store.render(session)
@@ -301,8 +362,10 @@ def create_app(store: Store, stripe: Stripe, dispatcher: Dispatcher,
 
 # --- the API call pipeline ----------------------------------------------------------------
 
-def _api_call(store: Store, stripe: Stripe, handler: Handler, ids: dict[str, str],
-              api_key: str | None):
+
+def _api_call(
+    store: Store, stripe: Stripe, handler: Handler, ids: dict[str, str], api_key: str | None
+):
     auth_error = _check_auth(api_key)
     if auth_error is not None:
         return _error(auth_error)
@@ -311,15 +374,19 @@ def _api_call(store: Store, stripe: Stripe, handler: Handler, ids: dict[str, str
     except ApiError as exc:
         return _error(exc)
     try:
-        pairs = (request.form.items(multi=True) if request.method == "POST"
-                 else request.args.items(multi=True))
+        pairs = (
+            request.form.items(multi=True)
+            if request.method == "POST"
+            else request.args.items(multi=True)
+        )
         params = forms.decode(pairs)
     except forms.FormError as exc:
         return _error(ApiError(400, str(exc), param=exc.param))
     expand = [str(e) for e in forms.as_list(params, "expand")]
     key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
-    fingerprint = hashlib.sha256(json.dumps(
-        [request.method, request.path, params], sort_keys=True).encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        json.dumps([request.method, request.path, params], sort_keys=True).encode()
+    ).hexdigest()
     with store.lock:
         stripe.process_due(stripe.now)
         try:
@@ -328,12 +395,16 @@ def _api_call(store: Store, stripe: Stripe, handler: Handler, ids: dict[str, str
             return _error(exc)
         if replay is not None:
             status, body = replay
-            return _json(body, status, {"Idempotent-Replayed": "true",
-                                        "Idempotency-Key": key or ""})
+            return _json(
+                body, status, {"Idempotent-Replayed": "true", "Idempotency-Key": key or ""}
+            )
         try:
             result = handler(params, **ids)
-            body = (result if result.get("object") == "list" and "url" in result
-                    else store.render(result))
+            body = (
+                result
+                if result.get("object") == "list" and "url" in result
+                else store.render(result)
+            )
             body = shapes.shape(store.expand(body, expand), version)
         except forms.FormError as exc:
             return _error(ApiError(400, str(exc), param=exc.param))
@@ -349,9 +420,12 @@ def _check_auth(expected: str | None) -> ApiError | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme != "Bearer" or not token:
-        return ApiError(401, "You did not provide an API key. You need to provide your API key "
-                             "in the Authorization header, using Bearer auth (e.g. "
-                             "'Authorization: Bearer YOUR_SECRET_KEY').")
+        return ApiError(
+            401,
+            "You did not provide an API key. You need to provide your API key "
+            "in the Authorization header, using Bearer auth (e.g. "
+            "'Authorization: Bearer YOUR_SECRET_KEY').",
+        )
     valid = token.startswith(("sk_test_", "rk_test_", "sk_live_", "rk_live_"))
     if not valid or (expected and token != expected):
         return ApiError(401, f"Invalid API Key provided: {token[:8]}{'*' * 8}{token[-4:]}")
@@ -359,8 +433,7 @@ def _check_auth(expected: str | None) -> ApiError | None:
 
 
 def _json(body: dict, status: int, headers: dict[str, str] | None = None) -> Response:
-    response = Response(json.dumps(body, indent=2), status=status,
-                        mimetype="application/json")
+    response = Response(json.dumps(body, indent=2), status=status, mimetype="application/json")
     response.headers["Request-Id"] = new_id("req", 14)
     response.headers["Stripe-Version"] = request.headers.get("Stripe-Version", API_VERSION)
     for k, v in (headers or {}).items():
@@ -376,6 +449,7 @@ def _error(exc: ApiError) -> Response:
 
 
 # --- views of objects for the hosted pages -------------------------------------------------
+
 
 def _money(cents: int | None, currency: str = "usd") -> str:
     cents = cents or 0
@@ -404,11 +478,15 @@ def _checkout_view(store: Store, stripe: Stripe, session: dict) -> dict[str, Any
     customer = store.find(session["customer"]) if session["customer"] else None
     trial = session["_subscription_data"]["trial_period_days"]
     return {
-        "id": session["id"], "status": session["status"], "items": items,
-        "currency": session["currency"], "total": session["amount_total"],
+        "id": session["id"],
+        "status": session["status"],
+        "items": items,
+        "currency": session["currency"],
+        "total": session["amount_total"],
         "recurring_total": sum(i["amount_total"] for i in items),
         "interval": items[0]["price"]["recurring"]["interval"] if items else "month",
-        "trial_days": trial, "cancel_url": session["cancel_url"],
+        "trial_days": trial,
+        "cancel_url": session["cancel_url"],
         "email": session["customer_email"] or (customer or {}).get("email") or "",
         "expired": session["status"] == "expired",
     }
@@ -427,43 +505,72 @@ def _portal_view(store: Store, stripe: Stripe, session: dict) -> dict[str, Any]:
     subs = []
     for sub in stripe._subscriptions_of(customer["id"]):
         rendered = store.render(sub)
-        licensed = [it for it in rendered["items"]["data"]
-                    if it["price"]["recurring"]["usage_type"] == "licensed"]
-        metered = [it for it in rendered["items"]["data"]
-                   if it["price"]["recurring"]["usage_type"] == "metered"]
+        licensed = [
+            it
+            for it in rendered["items"]["data"]
+            if it["price"]["recurring"]["usage_type"] == "licensed"
+        ]
+        metered = [
+            it
+            for it in rendered["items"]["data"]
+            if it["price"]["recurring"]["usage_type"] == "metered"
+        ]
         current = licensed[0] if licensed else None
-        subs.append({
-            "id": sub["id"], "status": sub["status"],
-            "cancel_at_period_end": sub["cancel_at_period_end"],
-            "period_end": rendered["items"]["data"][0]["current_period_end"],
-            "trial_end": sub["trial_end"] if sub["status"] == "trialing" else None,
-            "item_id": current["id"] if current else None,
-            "price": current["price"] if current else None,
-            "name": stripe._price_label(current["price"]) if current else "",
-            "metered": [stripe._price_label(m["price"]) for m in metered],
-        })
+        subs.append(
+            {
+                "id": sub["id"],
+                "status": sub["status"],
+                "cancel_at_period_end": sub["cancel_at_period_end"],
+                "period_end": rendered["items"]["data"][0]["current_period_end"],
+                "trial_end": sub["trial_end"] if sub["status"] == "trialing" else None,
+                "item_id": current["id"] if current else None,
+                "price": current["price"] if current else None,
+                "name": stripe._price_label(current["price"]) if current else "",
+                "metered": [stripe._price_label(m["price"]) for m in metered],
+            }
+        )
     pm_id = customer["invoice_settings"]["default_payment_method"]
     pm = store.find(pm_id) if pm_id else None
-    invoices = [store.render(i) for i in reversed(store.all(
-        "invoice", lambda i: i["customer"] == customer["id"]))][:24]
-    options = [{"id": pr["id"], "name": stripe._price_label(pr), "amount": pr["unit_amount"],
-                "currency": pr["currency"], "interval": pr["recurring"]["interval"]}
-               for pr in settings["prices"]]
-    return {"id": session["id"], "customer": customer, "subscriptions": subs,
-            "options": options, "settings": settings, "card": pm["card"] if pm else None,
-            "invoices": invoices, "return_url": session["return_url"]}
+    invoices = [
+        store.render(i)
+        for i in reversed(store.all("invoice", lambda i: i["customer"] == customer["id"]))
+    ][:24]
+    options = [
+        {
+            "id": pr["id"],
+            "name": stripe._price_label(pr),
+            "amount": pr["unit_amount"],
+            "currency": pr["currency"],
+            "interval": pr["recurring"]["interval"],
+        }
+        for pr in settings["prices"]
+    ]
+    return {
+        "id": session["id"],
+        "customer": customer,
+        "subscriptions": subs,
+        "options": options,
+        "settings": settings,
+        "card": pm["card"] if pm else None,
+        "invoices": invoices,
+        "return_url": session["return_url"],
+    }
 
 
-def _portal_act(store: Store, stripe: Stripe, session: dict, settings: dict, action: str,
-                f) -> str:
+def _portal_act(store: Store, stripe: Stripe, session: dict, settings: dict, action: str, f) -> str:
     customer = store.get("customer", session["customer"])
     if action == "payment_method":
-        pm = stripe.attach_card(customer["id"], f.get("card_number", ""),
-                                f.get("card_expiry", ""), f.get("card_cvc", ""),
-                                f.get("name") or None)
+        pm = stripe.attach_card(
+            customer["id"],
+            f.get("card_number", ""),
+            f.get("card_expiry", ""),
+            f.get("card_cvc", ""),
+            f.get("name") or None,
+        )
         stripe.set_default_card(customer, pm)
-        for invoice in store.all("invoice", lambda i: i["customer"] == customer["id"]
-                                 and i["status"] == "open"):
+        for invoice in store.all(
+            "invoice", lambda i: i["customer"] == customer["id"] and i["status"] == "open"
+        ):
             try:  # a new card settles what is owed, as the portal offers to
                 stripe.pay_invoice(invoice["id"], {"payment_method": pm["id"]})
             except ApiError:
@@ -479,9 +586,13 @@ def _portal_act(store: Store, stripe: Stripe, session: dict, settings: dict, act
         if price_id not in {p["id"] for p in settings["prices"]}:
             raise ApiError(400, "Choose one of the plans offered.")
         item_id = f.get("item", "")
-        stripe.update_subscription(sub["id"], {
-            "items": [{"id": item_id, "price": price_id}],
-            "proration_behavior": settings["proration_behavior"]})
+        stripe.update_subscription(
+            sub["id"],
+            {
+                "items": [{"id": item_id, "price": price_id}],
+                "proration_behavior": settings["proration_behavior"],
+            },
+        )
         return "Your plan was updated."
     if action == "cancel":
         if not settings["cancel_enabled"]:

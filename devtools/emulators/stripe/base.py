@@ -30,8 +30,8 @@ DECLINE_MESSAGES = {
     "insufficient_funds": "Your card has insufficient funds.",
     "charge_fails": "Your card was declined.",
     "test_mode_live_card": "Your card was declined. Your request was in test mode, but used "
-                           "a non test card. For a list of valid test cards, visit: "
-                           "https://stripe.com/docs/testing.",
+    "a non test card. For a list of valid test cards, visit: "
+    "https://stripe.com/docs/testing.",
 }
 
 
@@ -62,8 +62,9 @@ def _date(ts: int) -> str:
 def _allowed(params: dict, allowed: set[str]) -> None:
     for key in params:
         if key not in allowed and key != "expand":
-            raise ApiError(400, f"Received unknown parameter: {key}", param=key,
-                           code="parameter_unknown")
+            raise ApiError(
+                400, f"Received unknown parameter: {key}", param=key, code="parameter_unknown"
+            )
 
 
 def _type_matches(actual: str, wanted: str) -> bool:

@@ -21,16 +21,40 @@ class CustomersMixin(Base):
     # === customers =========================================================================
 
     def create_customer(self, p: dict) -> dict:
-        _allowed(p, {"email", "name", "description", "metadata", "phone", "address",
-                     "invoice_settings", "payment_method", "preferred_locales", "test_clock"})
+        _allowed(
+            p,
+            {
+                "email",
+                "name",
+                "description",
+                "metadata",
+                "phone",
+                "address",
+                "invoice_settings",
+                "payment_method",
+                "preferred_locales",
+                "test_clock",
+            },
+        )
         customer = {
-            "id": new_id("cus", 14), "object": "customer", "created": self.now,
-            "email": forms.as_str(p, "email"), "name": forms.as_str(p, "name"),
-            "description": forms.as_str(p, "description"), "phone": forms.as_str(p, "phone"),
-            "metadata": forms.metadata(p), "balance": 0, "currency": None, "delinquent": False,
-            "invoice_prefix": new_id("x", 8)[2:].upper(), "livemode": False,
-            "invoice_settings": {"default_payment_method": None, "custom_fields": None,
-                                 "footer": None},
+            "id": new_id("cus", 14),
+            "object": "customer",
+            "created": self.now,
+            "email": forms.as_str(p, "email"),
+            "name": forms.as_str(p, "name"),
+            "description": forms.as_str(p, "description"),
+            "phone": forms.as_str(p, "phone"),
+            "metadata": forms.metadata(p),
+            "balance": 0,
+            "currency": None,
+            "delinquent": False,
+            "invoice_prefix": new_id("x", 8)[2:].upper(),
+            "livemode": False,
+            "invoice_settings": {
+                "default_payment_method": None,
+                "custom_fields": None,
+                "footer": None,
+            },
             "_invoice_seq": 0,
         }
         self.store.add(customer)
@@ -52,8 +76,11 @@ class CustomersMixin(Base):
             if pm_id:
                 pm = self.store.get("payment_method", pm_id, param="default_payment_method")
                 if pm["customer"] != cid:
-                    raise ApiError(400, "The customer does not have a payment method with the "
-                                        f"ID {pm_id}.", param="default_payment_method")
+                    raise ApiError(
+                        400,
+                        f"The customer does not have a payment method with the ID {pm_id}.",
+                        param="default_payment_method",
+                    )
             customer["invoice_settings"]["default_payment_method"] = pm_id
         after = self.store.render(customer)
         if after != before:
@@ -80,43 +107,88 @@ class CustomersMixin(Base):
         raises a 402 card error (0341 passes here and fails every later charge)."""
         number = "".join(ch for ch in (number or "") if ch.isdigit())
         if not 12 <= len(number) <= 19:
-            raise ApiError(402, "Your card number is incomplete.", type="card_error",
-                           code="incorrect_number", param="number")
+            raise ApiError(
+                402,
+                "Your card number is incomplete.",
+                type="card_error",
+                code="incorrect_number",
+                param="number",
+            )
         month, year = _parse_expiry(exp)
         if month is None or year is None:
-            raise ApiError(402, "Your card's expiration date is incomplete.", type="card_error",
-                           code="invalid_expiry_month", param="exp")
+            raise ApiError(
+                402,
+                "Your card's expiration date is incomplete.",
+                type="card_error",
+                code="invalid_expiry_month",
+                param="exp",
+            )
         today = datetime.fromtimestamp(self.now, UTC)
         if (year, month) < (today.year, today.month):
-            raise ApiError(402, "Your card's expiration year is in the past.",
-                           type="card_error", code="invalid_expiry_year", param="exp")
+            raise ApiError(
+                402,
+                "Your card's expiration year is in the past.",
+                type="card_error",
+                code="invalid_expiry_year",
+                param="exp",
+            )
         cvc = (cvc or "").strip()
         if not (cvc.isdigit() and 3 <= len(cvc) <= 4):
-            raise ApiError(402, "Your card's security code is incomplete.", type="card_error",
-                           code="incorrect_cvc", param="cvc")
+            raise ApiError(
+                402,
+                "Your card's security code is incomplete.",
+                type="card_error",
+                code="incorrect_cvc",
+                param="cvc",
+            )
         brand, behaviour = TEST_CARDS.get(number, ("unknown", "test_mode_live_card"))
         if behaviour not in ("ok", "charge_fails"):
-            raise ApiError(402, DECLINE_MESSAGES[behaviour], type="card_error",
-                           code="card_declined", decline_code=behaviour)
-        return {"brand": brand, "behaviour": behaviour, "last4": number[-4:],
-                "fingerprint": hashlib.sha256(f"card:{number}".encode()).hexdigest()[:16],
-                "exp_month": month, "exp_year": year}
+            raise ApiError(
+                402,
+                DECLINE_MESSAGES[behaviour],
+                type="card_error",
+                code="card_declined",
+                decline_code=behaviour,
+            )
+        return {
+            "brand": brand,
+            "behaviour": behaviour,
+            "last4": number[-4:],
+            "fingerprint": hashlib.sha256(f"card:{number}".encode()).hexdigest()[:16],
+            "exp_month": month,
+            "exp_year": year,
+        }
 
-    def attach_card(self, customer_id: str, number: str, exp: str, cvc: str,
-                    name: str | None = None) -> dict:
+    def attach_card(
+        self, customer_id: str, number: str, exp: str, cvc: str, name: str | None = None
+    ) -> dict:
         """Validate a card and attach it to the customer as a payment method."""
         card = self.validate_card(number, exp, cvc)
         self.store.get("customer", customer_id)
         pm = {
-            "id": new_id("pm", 24), "object": "payment_method", "type": "card",
-            "created": self.now, "customer": customer_id, "livemode": False, "metadata": {},
-            "billing_details": {"name": name or None, "email": None, "phone": None,
-                                "address": None},
-            "card": {"brand": card["brand"], "last4": card["last4"],
-                     "exp_month": card["exp_month"], "exp_year": card["exp_year"],
-                     "funding": "credit", "country": "US",
-                     # Stripe's: the same card number gives the same fingerprint (per account).
-                     "fingerprint": card["fingerprint"]},
+            "id": new_id("pm", 24),
+            "object": "payment_method",
+            "type": "card",
+            "created": self.now,
+            "customer": customer_id,
+            "livemode": False,
+            "metadata": {},
+            "billing_details": {
+                "name": name or None,
+                "email": None,
+                "phone": None,
+                "address": None,
+            },
+            "card": {
+                "brand": card["brand"],
+                "last4": card["last4"],
+                "exp_month": card["exp_month"],
+                "exp_year": card["exp_year"],
+                "funding": "credit",
+                "country": "US",
+                # Stripe's: the same card number gives the same fingerprint (per account).
+                "fingerprint": card["fingerprint"],
+            },
             "_behaviour": card["behaviour"],
         }
         self.store.add(pm)
@@ -126,8 +198,9 @@ class CustomersMixin(Base):
     def set_default_card(self, customer: dict, pm: dict) -> None:
         """The new card pays from now on: the customer's default and every live
         subscription's (as the portal does when a customer updates their card)."""
-        self.update_customer(customer["id"], {"invoice_settings": {
-            "default_payment_method": pm["id"]}})
+        self.update_customer(
+            customer["id"], {"invoice_settings": {"default_payment_method": pm["id"]}}
+        )
         for sub in self._subscriptions_of(customer["id"]):
             if sub["default_payment_method"] != pm["id"]:
                 before = self.store.render(sub)
@@ -139,10 +212,18 @@ class CustomersMixin(Base):
             return None
         pm = self.store.find(pm_id) if pm_id else None
         if pm is None:
-            return ApiError(402, "The customer has no attached payment source or default "
-                                 "payment method.", type="card_error",
-                            code="invoice_no_customer_line_items")
+            return ApiError(
+                402,
+                "The customer has no attached payment source or default payment method.",
+                type="card_error",
+                code="invoice_no_customer_line_items",
+            )
         if pm["_behaviour"] == "ok":
             return None
-        return ApiError(402, DECLINE_MESSAGES["generic_decline"], type="card_error",
-                        code="card_declined", decline_code="generic_decline")
+        return ApiError(
+            402,
+            DECLINE_MESSAGES["generic_decline"],
+            type="card_error",
+            code="card_declined",
+            decline_code="generic_decline",
+        )

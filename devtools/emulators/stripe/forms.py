@@ -59,8 +59,15 @@ def _listify(node: Any) -> Any:
 
 # --- typed readers used by the resources -------------------------------------------------
 
-def as_int(params: dict, name: str, default: int | None = None, *,
-           required: bool = False, minimum: int | None = None) -> int | None:
+
+def as_int(
+    params: dict,
+    name: str,
+    default: int | None = None,
+    *,
+    required: bool = False,
+    minimum: int | None = None,
+) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         if required:
@@ -86,8 +93,14 @@ def as_bool(params: dict, name: str, default: bool | None = None) -> bool | None
     raise FormError(f"Invalid boolean: {raw}", name)
 
 
-def as_str(params: dict, name: str, default: str | None = None, *,
-           required: bool = False, choices: Iterable[str] | None = None) -> str | None:
+def as_str(
+    params: dict,
+    name: str,
+    default: str | None = None,
+    *,
+    required: bool = False,
+    choices: Iterable[str] | None = None,
+) -> str | None:
     raw = params.get(name)
     if raw is None or raw == "":
         if required:

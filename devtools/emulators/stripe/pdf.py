@@ -66,8 +66,11 @@ def invoice_pdf(inv: dict[str, Any]) -> bytes:
         (18, f"Invoice {inv['number']}"),
         (11, f"Status: {inv['status']}"),
         (11, f"Billed to: {inv.get('customer_name') or inv['customer']}"),
-        (11, f"Date: {_date(inv['created'])}   Period: {_date(inv['period_start'])} - "
-             f"{_date(inv['period_end'])}"),
+        (
+            11,
+            f"Date: {_date(inv['created'])}   Period: {_date(inv['period_start'])} - "
+            f"{_date(inv['period_end'])}",
+        ),
         (11, ""),
     ]
     for line in inv["lines"]["data"]:
@@ -90,8 +93,7 @@ def invoice_pdf(inv: dict[str, Any]) -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
         b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream
-        + b"\nendstream",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
     ]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
@@ -102,6 +104,7 @@ def invoice_pdf(inv: dict[str, Any]) -> bytes:
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     for offset in offsets:
         out += f"{offset:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n"
-            "%%EOF\n").encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    ).encode()
     return bytes(out)

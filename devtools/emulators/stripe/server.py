@@ -21,9 +21,16 @@ class StripeEmulator:
     `url` is what stripe-python's `api` base address should be. The helpers below are the
     Python twins of the `/_emulator/...` control endpoints."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 webhook_url: str | None = None, webhook_secret: str = DEFAULT_SECRET,
-                 api_key: str | None = None, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str = DEFAULT_SECRET,
+        api_key: str | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self.store = Store()
         self.stripe = Stripe(self.store)
         self._defaults = Settings(url=webhook_url, secret=webhook_secret)
@@ -40,8 +47,9 @@ class StripeEmulator:
 
     def start(self) -> StripeEmulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="stripe-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="stripe-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -89,11 +97,17 @@ class StripeEmulator:
     def events(self, type: str | None = None) -> list[dict[str, Any]]:
         """Recorded events, oldest first, as Stripe would send them."""
         with self.store.lock:
-            return [self.store.render(e) for e in self.store.all("event")
-                    if type is None or e["type"] == type]
+            return [
+                self.store.render(e)
+                for e in self.store.all("event")
+                if type is None or e["type"] == type
+            ]
 
     def set_card(self, customer_id: str, number: str) -> dict[str, Any]:
-        response = httpx.post(f"{self.url}/_emulator/customers/{customer_id}/card",
-                              json={"number": number}, timeout=10)
+        response = httpx.post(
+            f"{self.url}/_emulator/customers/{customer_id}/card",
+            json={"number": number},
+            timeout=10,
+        )
         response.raise_for_status()
         return response.json()

@@ -29,9 +29,17 @@ def new_id(prefix: str, length: int = 24) -> str:
 class ApiError(Exception):
     """An error answered the way Stripe answers it: `{"error": {...}}` with a status."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None,
-                 decline_code: str | None = None, should_retry: bool | None = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        decline_code: str | None = None,
+        should_retry: bool | None = False,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type = status, message, type
         self.param, self.code, self.decline_code = param, code, decline_code
@@ -100,8 +108,9 @@ class Store:
             self.by_type.setdefault(obj["object"], []).append(obj["id"])
             return obj
 
-    def get(self, kind: str, oid: Any, label: str | None = None,
-            param: str = "id") -> dict[str, Any]:
+    def get(
+        self, kind: str, oid: Any, label: str | None = None, param: str = "id"
+    ) -> dict[str, Any]:
         obj = self.objects.get(oid) if isinstance(oid, str) else None
         if obj is None or obj["object"] != kind or obj.get("deleted"):
             raise missing(label or kind.split(".")[-1].replace("_", " "), str(oid), param)
@@ -134,25 +143,30 @@ class Store:
         """Stripe's cursor pagination, newest first: limit, starting_after, ending_before."""
         limit = as_int(params, "limit", 10, minimum=1)
         limit = min(limit or 10, 100)
-        ordered = sorted(objs, key=lambda o: (o.get("created", 0), self.seq.get(o["id"], 0)),
-                         reverse=True)
+        ordered = sorted(
+            objs, key=lambda o: (o.get("created", 0), self.seq.get(o["id"], 0)), reverse=True
+        )
         after = as_str(params, "starting_after")
         before = as_str(params, "ending_before")
         ids = [o["id"] for o in ordered]
         if after:
             if after not in ids:
                 raise missing("object", after, "starting_after")
-            rest = ordered[ids.index(after) + 1:]
+            rest = ordered[ids.index(after) + 1 :]
             data, has_more = rest[:limit], len(rest) > limit
         elif before:
             if before not in ids:
                 raise missing("object", before, "ending_before")
-            head = ordered[:ids.index(before)]
+            head = ordered[: ids.index(before)]
             data, has_more = head[-limit:], len(head) > limit
         else:
             data, has_more = ordered[:limit], len(ordered) > limit
-        return {"object": "list", "data": [self.render(o) for o in data],
-                "has_more": has_more, "url": url}
+        return {
+            "object": "list",
+            "data": [self.render(o) for o in data],
+            "has_more": has_more,
+            "url": url,
+        }
 
     # --- expand ------------------------------------------------------------------------
 
@@ -160,8 +174,11 @@ class Store:
         for path in paths:
             parts = [p for p in str(path).split(".") if p]
             if len(parts) > 4:
-                raise ApiError(400, f"You cannot expand more than 4 levels of a property. "
-                                    f"Property: {path}", param="expand")
+                raise ApiError(
+                    400,
+                    f"You cannot expand more than 4 levels of a property. Property: {path}",
+                    param="expand",
+                )
             self._expand(rendered, parts, path)
         return rendered
 
@@ -197,10 +214,13 @@ class Store:
             return None
         stored_fp, status, body = hit
         if stored_fp != fingerprint:
-            raise ApiError(400, "Keys for idempotent requests can only be used with the same "
-                                "parameters they were first used with. Try using a key other "
-                                f"than '{key}' if you meant to execute a different request.",
-                           type="idempotency_error")
+            raise ApiError(
+                400,
+                "Keys for idempotent requests can only be used with the same "
+                "parameters they were first used with. Try using a key other "
+                f"than '{key}' if you meant to execute a different request.",
+                type="idempotency_error",
+            )
         return status, copy.deepcopy(body)
 
     def remember(self, key: str | None, fingerprint: str, status: int, body: dict) -> None:
@@ -209,18 +229,30 @@ class Store:
 
     # --- events ------------------------------------------------------------------------
 
-    def emit(self, type: str, obj: dict[str, Any], *, previous: dict | None = None,
-             at: int | None = None, request: dict | None = None) -> dict[str, Any]:
+    def emit(
+        self,
+        type: str,
+        obj: dict[str, Any],
+        *,
+        previous: dict | None = None,
+        at: int | None = None,
+        request: dict | None = None,
+    ) -> dict[str, Any]:
         """Record an event with a snapshot of `obj` and hand it to webhook delivery."""
         with self.lock:
             data: dict[str, Any] = {"object": self.render(obj)}
             if previous:
                 data["previous_attributes"] = previous
             event = {
-                "id": new_id("evt"), "object": "event", "api_version": API_VERSION,
-                "created": at if at is not None else self.clock.now(), "data": data,
-                "livemode": False, "pending_webhooks": 0,
-                "request": request or {"id": None, "idempotency_key": None}, "type": type,
+                "id": new_id("evt"),
+                "object": "event",
+                "api_version": API_VERSION,
+                "created": at if at is not None else self.clock.now(),
+                "data": data,
+                "livemode": False,
+                "pending_webhooks": 0,
+                "request": request or {"id": None, "idempotency_key": None},
+                "type": type,
             }
             self.add(event)
             if self.on_event is not None:
@@ -238,5 +270,8 @@ def _public(value: Any) -> Any:
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """`previous_attributes`: the old value of every top-level field that changed."""
-    return {k: before.get(k) for k in set(before) | set(after)
-            if before.get(k) != after.get(k) and k != "object"}
+    return {
+        k: before.get(k)
+        for k in set(before) | set(after)
+        if before.get(k) != after.get(k) and k != "object"
+    }

@@ -20,15 +20,23 @@ class SubscriptionsMixin(Base):
     # === subscriptions ===================================================================
 
     def _check_same_interval(self, prices: list[dict]) -> None:
-        intervals = {(p["recurring"]["interval"], p["recurring"]["interval_count"])
-                     for p in prices}
+        intervals = {(p["recurring"]["interval"], p["recurring"]["interval_count"]) for p in prices}
         if len(intervals) > 1:
-            raise ApiError(400, "The price specified has a different billing interval than "
-                                "other prices on this subscription.", param="items")
+            raise ApiError(
+                400,
+                "The price specified has a different billing interval than "
+                "other prices on this subscription.",
+                param="items",
+            )
 
     def _subscriptions_of(self, customer_id: str, live_only: bool = True) -> list[dict]:
-        return self.store.all("subscription", lambda s: s["customer"] == customer_id and (
-            not live_only or s["status"] not in ("canceled", "incomplete_expired")))
+        return self.store.all(
+            "subscription",
+            lambda s: (
+                s["customer"] == customer_id
+                and (not live_only or s["status"] not in ("canceled", "incomplete_expired"))
+            ),
+        )
 
     def _period(self, sub: dict) -> tuple[int, int]:
         item = sub["_items"][0]
@@ -52,37 +60,67 @@ class SubscriptionsMixin(Base):
             rendered["price"] = self.store.render(price)
             rendered["plan"] = _plan_of(price)
             items.append(shapes.fill_defaults(rendered))
-        out["items"] = {"object": "list", "data": items, "has_more": False,
-                        "total_count": len(items),
-                        "url": f"/v1/subscription_items?subscription={out['id']}"}
+        out["items"] = {
+            "object": "list",
+            "data": items,
+            "has_more": False,
+            "total_count": len(items),
+            "url": f"/v1/subscription_items?subscription={out['id']}",
+        }
         return out
 
     def create_subscription(self, p: dict) -> dict:
-        _allowed(p, {"customer", "items", "default_payment_method", "trial_period_days",
-                     "metadata", "payment_behavior", "collection_method", "description",
-                     "proration_behavior", "trial_end", "off_session"})
+        _allowed(
+            p,
+            {
+                "customer",
+                "items",
+                "default_payment_method",
+                "trial_period_days",
+                "metadata",
+                "payment_behavior",
+                "collection_method",
+                "description",
+                "proration_behavior",
+                "trial_end",
+                "off_session",
+            },
+        )
         customer_id = forms.as_str(p, "customer", required=True)
         customer = self.store.get("customer", customer_id, param="customer")
         items = []
         for i, item in enumerate(forms.as_list(p, "items")):
-            price = self.store.get("price", (item or {}).get("price"),
-                                   param=f"items[{i}][price]")
+            price = self.store.get("price", (item or {}).get("price"), param=f"items[{i}][price]")
             metered = (price["recurring"] or {}).get("usage_type") == "metered"
-            items.append((price["id"], None if metered else
-                          forms.as_int(item, "quantity", 1, minimum=1)))
+            items.append(
+                (price["id"], None if metered else forms.as_int(item, "quantity", 1, minimum=1))
+            )
         if not items:
             raise ApiError(400, "Missing required param: items.", param="items")
-        pm_id = (forms.as_str(p, "default_payment_method")
-                 or customer["invoice_settings"]["default_payment_method"])
+        pm_id = (
+            forms.as_str(p, "default_payment_method")
+            or customer["invoice_settings"]["default_payment_method"]
+        )
         sub, _ = self._create_subscription(
-            customer_id, items, pm_id=pm_id,
+            customer_id,
+            items,
+            pm_id=pm_id,
             trial_days=forms.as_int(p, "trial_period_days", minimum=1),
-            metadata=forms.metadata(p), at=self.now)
+            metadata=forms.metadata(p),
+            at=self.now,
+        )
         return sub
 
-    def _create_subscription(self, customer_id: str, items: list[tuple[str, int | None]], *,
-                             pm_id: str | None, trial_days: int | None, metadata: dict,
-                             at: int) -> tuple[dict, dict]:
+    def _create_subscription(
+        self,
+        customer_id: str,
+        items: list[tuple[str, int | None]],
+        *,
+        pm_id: str | None,
+        trial_days: int | None,
+        metadata: dict,
+        at: int,
+    ) -> tuple[dict, dict]:
         prices = [self.store.get("price", pid) for pid, _ in items]
         if any(p["type"] != "recurring" for p in prices):
             raise ApiError(400, "Subscriptions need recurring prices.", param="items")
@@ -90,22 +128,44 @@ class SubscriptionsMixin(Base):
         trial_end = at + trial_days * DAY if trial_days else None
         anchor = trial_end or at
         sub = {
-            "id": new_id("sub", 24), "object": "subscription", "customer": customer_id,
-            "status": "incomplete", "cancel_at_period_end": False, "cancel_at": None,
-            "canceled_at": None, "ended_at": None, "created": at, "start_date": at,
-            "billing_cycle_anchor": anchor, "trial_start": at if trial_end else None,
-            "trial_end": trial_end, "latest_invoice": None, "default_payment_method": pm_id,
-            "metadata": metadata, "collection_method": "charge_automatically",
-            "currency": prices[0]["currency"], "livemode": False, "description": None,
+            "id": new_id("sub", 24),
+            "object": "subscription",
+            "customer": customer_id,
+            "status": "incomplete",
+            "cancel_at_period_end": False,
+            "cancel_at": None,
+            "canceled_at": None,
+            "ended_at": None,
+            "created": at,
+            "start_date": at,
+            "billing_cycle_anchor": anchor,
+            "trial_start": at if trial_end else None,
+            "trial_end": trial_end,
+            "latest_invoice": None,
+            "default_payment_method": pm_id,
+            "metadata": metadata,
+            "collection_method": "charge_automatically",
+            "currency": prices[0]["currency"],
+            "livemode": False,
+            "description": None,
             "cancellation_details": {"comment": None, "feedback": None, "reason": None},
-            "_items": [], "_pending_lines": [], "_trial_will_end_sent": False,
+            "_items": [],
+            "_pending_lines": [],
+            "_trial_will_end_sent": False,
         }
         self.store.add(sub)
         end = trial_end or self._next_boundary_from(prices[0], at, anchor)
         for pid, qty in items:
-            item = {"id": new_id("si", 14), "object": "subscription_item", "subscription":
-                    sub["id"], "created": at, "current_period_start": at,
-                    "current_period_end": end, "metadata": {}, "_price": pid}
+            item = {
+                "id": new_id("si", 14),
+                "object": "subscription_item",
+                "subscription": sub["id"],
+                "created": at,
+                "current_period_start": at,
+                "current_period_end": end,
+                "metadata": {},
+                "_price": pid,
+            }
             if qty is not None:
                 item["quantity"] = qty
             sub["_items"].append(item)
@@ -121,27 +181,48 @@ class SubscriptionsMixin(Base):
 
     def _next_boundary_from(self, price: dict, start: int, anchor: int) -> int:
         r = price["recurring"]
-        return add_interval(start, r["interval"], r["interval_count"],
-                            datetime.fromtimestamp(anchor, UTC).day)
+        return add_interval(
+            start, r["interval"], r["interval_count"], datetime.fromtimestamp(anchor, UTC).day
+        )
 
     def _emit_updated(self, sub: dict, before: dict, at: int | None = None) -> None:
         after = self.store.render(sub)
         if after != before:
-            self.store.emit("customer.subscription.updated", sub,
-                            previous=changed(before, after), at=at)
+            self.store.emit(
+                "customer.subscription.updated", sub, previous=changed(before, after), at=at
+            )
 
     def update_subscription(self, sid: str, p: dict) -> dict:
-        _allowed(p, {"items", "proration_behavior", "cancel_at_period_end", "metadata",
-                     "default_payment_method", "payment_behavior", "proration_date",
-                     "description", "cancel_at", "trial_end", "cancellation_details"})
+        _allowed(
+            p,
+            {
+                "items",
+                "proration_behavior",
+                "cancel_at_period_end",
+                "metadata",
+                "default_payment_method",
+                "payment_behavior",
+                "proration_date",
+                "description",
+                "cancel_at",
+                "trial_end",
+                "cancellation_details",
+            },
+        )
         sub = self.store.get("subscription", sid)
         if sub["status"] in ("canceled", "incomplete_expired"):
-            raise ApiError(400, "A canceled subscription can only update its "
-                                "cancellation_details and metadata.")
+            raise ApiError(
+                400,
+                "A canceled subscription can only update its cancellation_details and metadata.",
+            )
         before = self.store.render(sub)
         at = self.now
-        behaviour = forms.as_str(p, "proration_behavior", "create_prorations",
-                                 choices=("create_prorations", "always_invoice", "none"))
+        behaviour = forms.as_str(
+            p,
+            "proration_behavior",
+            "create_prorations",
+            choices=("create_prorations", "always_invoice", "none"),
+        )
         if "metadata" in p:
             sub["metadata"] = forms.metadata(p, sub["metadata"])
         if "default_payment_method" in p:
@@ -158,8 +239,11 @@ class SubscriptionsMixin(Base):
             sub["cancellation_details"]["reason"] = reason
         if "trial_end" in p and forms.as_str(p, "trial_end") == "now":
             if sub["status"] != "trialing":
-                raise ApiError(400, "trial_end can only be set on a subscription in a trial.",
-                               param="trial_end")
+                raise ApiError(
+                    400,
+                    "trial_end can only be set on a subscription in a trial.",
+                    param="trial_end",
+                )
             # Stripe ends the trial at once: the first paid period starts now (the billing
             # cycle anchor moves to now) and is invoiced and charged now.
             sub["trial_end"] = sub["billing_cycle_anchor"] = at
@@ -187,8 +271,12 @@ class SubscriptionsMixin(Base):
             if change.get("id"):
                 item = next((it for it in sub["_items"] if it["id"] == change["id"]), None)
                 if item is None:
-                    raise ApiError(400, f"Subscription item {change['id']} doesn't belong to "
-                                        f"subscription {sub['id']}", param=f"items[{i}][id]")
+                    raise ApiError(
+                        400,
+                        f"Subscription item {change['id']} doesn't belong to "
+                        f"subscription {sub['id']}",
+                        param=f"items[{i}][id]",
+                    )
             if forms.as_bool(change, "deleted", False):
                 if item is not None:
                     lines += self._proration(sub, item, None, at, start, end)
@@ -197,16 +285,27 @@ class SubscriptionsMixin(Base):
             price_id = change.get("price") or (item["_price"] if item else None)
             price = self.store.get("price", price_id, param=f"items[{i}][price]")
             metered = price["recurring"]["usage_type"] == "metered"
-            qty = None if metered else forms.as_int(
-                change, "quantity", item.get("quantity", 1) if item else 1, minimum=1)
+            qty = (
+                None
+                if metered
+                else forms.as_int(
+                    change, "quantity", item.get("quantity", 1) if item else 1, minimum=1
+                )
+            )
             new_item = {"_price": price["id"]}
             if qty is not None:
                 new_item["quantity"] = qty
             if item is None:
-                item = {"id": new_id("si", 14), "object": "subscription_item",
-                        "subscription": sub["id"], "created": at,
-                        "current_period_start": start, "current_period_end": end,
-                        "metadata": {}, "_price": price["id"]}
+                item = {
+                    "id": new_id("si", 14),
+                    "object": "subscription_item",
+                    "subscription": sub["id"],
+                    "created": at,
+                    "current_period_start": start,
+                    "current_period_end": end,
+                    "metadata": {},
+                    "_price": price["id"],
+                }
                 if qty is not None:
                     item["quantity"] = qty
                 sub["_items"].append(item)
@@ -219,12 +318,12 @@ class SubscriptionsMixin(Base):
                     item["quantity"] = qty
         if not sub["_items"]:
             raise ApiError(400, "A subscription needs at least one item.", param="items")
-        self._check_same_interval([self.store.get("price", it["_price"])
-                                   for it in sub["_items"]])
+        self._check_same_interval([self.store.get("price", it["_price"]) for it in sub["_items"]])
         if self._interval(sub) != old_interval:
             # A new interval restarts the cycle now: credit the unused time, bill in full.
             new_end = self._next_boundary_from(
-                self.store.get("price", sub["_items"][0]["_price"]), at, at)
+                self.store.get("price", sub["_items"][0]["_price"]), at, at
+            )
             sub["billing_cycle_anchor"] = at
             for it in sub["_items"]:
                 it["current_period_start"], it["current_period_end"] = at, new_end
@@ -240,14 +339,19 @@ class SubscriptionsMixin(Base):
         self._attempt(invoice, at, emit=False)
         return invoice
 
-    def _proration(self, sub: dict, old: dict | None, new: dict | None, at: int,
-                   start: int, end: int) -> list[dict]:
+    def _proration(
+        self, sub: dict, old: dict | None, new: dict | None, at: int, start: int, end: int
+    ) -> list[dict]:
         """Credit the unused time of the old price, charge the rest of the period at the
         new one, both in proportion to the seconds left (Stripe's proration)."""
         if end <= start or at >= end:
             return []
-        if old is not None and new is not None and old["_price"] == new["_price"] \
-                and old.get("quantity") == new.get("quantity"):
+        if (
+            old is not None
+            and new is not None
+            and old["_price"] == new["_price"]
+            and old.get("quantity") == new.get("quantity")
+        ):
             return []
         fraction = Decimal(end - at) / Decimal(end - start)
         lines = []
@@ -263,16 +367,22 @@ class SubscriptionsMixin(Base):
             if amount == 0:
                 continue
             desc = f"{label} {qty} × {self._price_label(price)} after {_date(at)}"
-            lines.append(self._line(sub, price, amount, qty, desc, at, end, proration=True,
-                                    item_id=item.get("id")))
+            lines.append(
+                self._line(
+                    sub, price, amount, qty, desc, at, end, proration=True, item_id=item.get("id")
+                )
+            )
         return lines
 
     def cancel_subscription(self, sid: str, p: dict | None = None) -> dict:
         _allowed(p or {}, {"invoice_now", "prorate", "cancellation_details"})
         sub = self.store.get("subscription", sid)
         if sub["status"] == "canceled":
-            raise ApiError(400, f"No such subscription: '{sid}'; it has been canceled.",
-                           code="resource_missing")
+            raise ApiError(
+                400,
+                f"No such subscription: '{sid}'; it has been canceled.",
+                code="resource_missing",
+            )
         self._end_subscription(sub, self.now)
         return sub
 
@@ -281,8 +391,9 @@ class SubscriptionsMixin(Base):
         sub["ended_at"] = at
         sub["canceled_at"] = sub["canceled_at"] or at
         sub["cancel_at_period_end"] = False
-        for inv in self.store.all("invoice", lambda i: i["_subscription"] == sub["id"]
-                                  and i["status"] == "open"):
+        for inv in self.store.all(
+            "invoice", lambda i: i["_subscription"] == sub["id"] and i["status"] == "open"
+        ):
             inv["next_payment_attempt"] = None
         self.store.emit("customer.subscription.deleted", sub, at=at)
 
@@ -310,13 +421,23 @@ def _plan_of(price: dict) -> dict:
     in the old shape (non-null in Stripe's spec)."""
     recurring = price["recurring"] or {}
     return {
-        "id": price["id"], "object": "plan", "active": price["active"],
-        "amount": price["unit_amount"], "amount_decimal": price["unit_amount_decimal"],
-        "billing_scheme": price["billing_scheme"], "created": price["created"],
-        "currency": price["currency"], "interval": recurring.get("interval"),
-        "interval_count": recurring.get("interval_count"), "livemode": False,
-        "metadata": dict(price["metadata"]), "meter": recurring.get("meter"),
-        "nickname": price["nickname"], "product": price["product"], "tiers_mode": None,
-        "transform_usage": None, "trial_period_days": None,
+        "id": price["id"],
+        "object": "plan",
+        "active": price["active"],
+        "amount": price["unit_amount"],
+        "amount_decimal": price["unit_amount_decimal"],
+        "billing_scheme": price["billing_scheme"],
+        "created": price["created"],
+        "currency": price["currency"],
+        "interval": recurring.get("interval"),
+        "interval_count": recurring.get("interval_count"),
+        "livemode": False,
+        "metadata": dict(price["metadata"]),
+        "meter": recurring.get("meter"),
+        "nickname": price["nickname"],
+        "product": price["product"],
+        "tiers_mode": None,
+        "transform_usage": None,
+        "trial_period_days": None,
         "usage_type": recurring.get("usage_type", "licensed"),
     }

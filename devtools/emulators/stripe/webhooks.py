@@ -39,10 +39,10 @@ def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
 class Settings:
     url: str | None = None
     secret: str = DEFAULT_SECRET
-    enabled: bool = True          # False: the endpoint is "down"; events wait for replay
-    duplicates: int = 1           # copies of each delivery, sent at the same moment
-    delay_seconds: float = 0.0    # wait before the first attempt
-    hold: bool = False            # keep deliveries back until release()
+    enabled: bool = True  # False: the endpoint is "down"; events wait for replay
+    duplicates: int = 1  # copies of each delivery, sent at the same moment
+    delay_seconds: float = 0.0  # wait before the first attempt
+    hold: bool = False  # keep deliveries back until release()
     max_attempts: int = 5
     retry_base_seconds: float = 0.5
     timeout_seconds: float = 10.0
@@ -85,8 +85,9 @@ class Dispatcher:
         self.deliveries: list[dict[str, Any]] = []
         self._stop = False
         self._http = httpx.Client(timeout=self.settings.timeout_seconds)
-        self._thread = threading.Thread(target=self._run, name="stripe-emulator-webhooks",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="stripe-emulator-webhooks", daemon=True
+        )
         self._thread.start()
 
     # --- called by the store when an event is recorded -----------------------------------
@@ -101,8 +102,11 @@ class Dispatcher:
             if self.settings.hold:
                 self._held.append(event["id"])
                 return
-            self._push(event["id"], time.monotonic() + self.settings.delay_seconds,
-                       copies=max(1, self.settings.duplicates))
+            self._push(
+                event["id"],
+                time.monotonic() + self.settings.delay_seconds,
+                copies=max(1, self.settings.duplicates),
+            )
 
     def _push(self, event_id: str, due: float, attempt: int = 1, copies: int = 1) -> None:
         heapq.heappush(self._queue, _Job(due, next(self._seq), event_id, attempt, copies))
@@ -175,8 +179,7 @@ class Dispatcher:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._stop and (not self._queue
-                                          or self._queue[0].due > time.monotonic()):
+                while not self._stop and (not self._queue or self._queue[0].due > time.monotonic()):
                     wait = self._queue[0].due - time.monotonic() if self._queue else None
                     self._cond.wait(wait if wait is None else max(0.0, min(wait, 0.5)))
                 if self._stop:
@@ -185,8 +188,10 @@ class Dispatcher:
                 self._in_flight += 1
             try:
                 if job.copies > 1:
-                    threads = [threading.Thread(target=self._attempt, args=(job,), daemon=True)
-                               for _ in range(job.copies)]
+                    threads = [
+                        threading.Thread(target=self._attempt, args=(job,), daemon=True)
+                        for _ in range(job.copies)
+                    ]
                     for t in threads:
                         t.start()
                     for t in threads:
@@ -221,12 +226,18 @@ class Dispatcher:
             error = f"{type(exc).__name__}: {exc}"
         ok = status is not None and 200 <= status < 300
         with self._cond:
-            self.deliveries.append({
-                "event_id": job.event_id, "type": event["type"], "attempt": job.attempt,
-                "status": status, "error": error, "ok": ok,
-                "duration_ms": int((time.monotonic() - started) * 1000),
-                "at": time.time(),
-            })
+            self.deliveries.append(
+                {
+                    "event_id": job.event_id,
+                    "type": event["type"],
+                    "attempt": job.attempt,
+                    "status": status,
+                    "error": error,
+                    "ok": ok,
+                    "duration_ms": int((time.monotonic() - started) * 1000),
+                    "at": time.time(),
+                }
+            )
             if ok:
                 event["pending_webhooks"] = 0
             elif job.attempt < settings.max_attempts:

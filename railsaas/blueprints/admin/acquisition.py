@@ -16,8 +16,10 @@ from railsaas.extensions import db
 def _page(values=None, errors=None, status=200):
     return render_template(
         "admin/acquisition/index.html",
-        entries=spend.entries(db.session, current_user), values=values or {},
-        errors=errors or {}), status
+        entries=spend.entries(db.session, current_user),
+        values=values or {},
+        errors=errors or {},
+    ), status
 
 
 @bp.get("/acquisition", endpoint="acquisition")
@@ -35,8 +37,9 @@ def acquisition_record():
         db.session.rollback()
         return _page(values=form, errors=exc.details or {"form": exc.message}, status=422)
     db.session.commit()
-    flash(f"Recorded {row.amount_cents / 100:,.2f} for {row.channel} in "
-          f"{row.month:%B %Y}.", "success")
+    flash(
+        f"Recorded {row.amount_cents / 100:,.2f} for {row.channel} in {row.month:%B %Y}.", "success"
+    )
     return redirect_to(url_for("admin.acquisition"))
 
 

@@ -29,8 +29,11 @@ def workspace_id_from(session, value: str | None) -> uuid.UUID | None:
     tid = optional_uuid(value)
     if tid:
         return tid
-    return session.scalar(select(Tenant.id).where(
-        or_(Tenant.slug == value, func.lower(Tenant.name) == value.lower())).limit(1))
+    return session.scalar(
+        select(Tenant.id)
+        .where(or_(Tenant.slug == value, func.lower(Tenant.name) == value.lower()))
+        .limit(1)
+    )
 
 
 def day_start(value: str | None, *, end: bool = False) -> datetime | None:
@@ -40,8 +43,9 @@ def day_start(value: str | None, *, end: bool = False) -> datetime | None:
     try:
         d = date.fromisoformat(value)
     except ValueError:
-        raise ValidationFailed("Dates look like 2026-01-31.",
-                               details={"date": "use YYYY-MM-DD"}) from None
+        raise ValidationFailed(
+            "Dates look like 2026-01-31.", details={"date": "use YYYY-MM-DD"}
+        ) from None
     moment = datetime.combine(d, time.min, tzinfo=UTC)
     return moment + timedelta(days=1) if end else moment
 

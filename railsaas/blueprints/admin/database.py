@@ -11,6 +11,8 @@ from railsaas.reporting import database
 
 @bp.get("/database", endpoint="database")
 def database_index():
-    return render_template("admin/database/index.html",
-                           report=database.top_statements(db.session),
-                           slow_query_ms=current_app.config["SLOW_QUERY_MS"])
+    return render_template(
+        "admin/database/index.html",
+        report=database.top_statements(db.session),
+        slow_query_ms=current_app.config["SLOW_QUERY_MS"],
+    )

@@ -29,8 +29,12 @@ def instances():
     template_id = optional_uuid(request.args.get("template"))
     workspace = (request.args.get("workspace") or "").strip()[:200]
     tenant_id = workspace_id_from(db.session, workspace)
-    stmt = (select(Instance, Tenant.name).join(Tenant, Tenant.id == Instance.tenant_id)
-            .order_by(Instance.created_at.desc()).limit(200))
+    stmt = (
+        select(Instance, Tenant.name)
+        .join(Tenant, Tenant.id == Instance.tenant_id)
+        .order_by(Instance.created_at.desc())
+        .limit(200)
+    )
     if status:
         stmt = stmt.where(Instance.status == status)
     if template_id:
@@ -39,12 +43,19 @@ def instances():
         # An unknown workspace matches nothing, rather than silently everything.
         stmt = stmt.where(Instance.tenant_id == tenant_id) if tenant_id else stmt.where(false())
     rows = db.session.execute(stmt).unique().all()
-    templates = db.session.execute(select(Template.id, Template.name)
-                                   .order_by(Template.name)).all()
-    return render_template("admin/instances/index.html", rows=rows, status=status,
-                           statuses=list(states.TRANSITIONS), states=states,
-                           templates=templates, template_id=template_id, workspace_filter=workspace,
-                           actions=ACTIONS, report=reconcile.reconcile_report())
+    templates = db.session.execute(select(Template.id, Template.name).order_by(Template.name)).all()
+    return render_template(
+        "admin/instances/index.html",
+        rows=rows,
+        status=status,
+        statuses=list(states.TRANSITIONS),
+        states=states,
+        templates=templates,
+        template_id=template_id,
+        workspace_filter=workspace,
+        actions=ACTIONS,
+        report=reconcile.reconcile_report(),
+    )
 
 
 @bp.post("/instances/<uuid:instance_id>/action")
@@ -55,8 +66,9 @@ def instances_action(instance_id: uuid.UUID):
     inst = db.session.get(Instance, instance_id)
     if inst is None:
         raise NotFound("No such instance.")
-    inst = request_action(db.session, inst.tenant_id, inst.id, action, g.user.id,
-                          actor=PLATFORM_STAFF)
+    inst = request_action(
+        db.session, inst.tenant_id, inst.id, action, g.user.id, actor=PLATFORM_STAFF
+    )
     db.session.commit()
     flash(f"{inst.name}: {action} requested.", "success")
     return redirect_to(_back())
@@ -81,8 +93,13 @@ def instances_reconcile():
 @bp.post("/instances/orphans/<project_id>/delete")
 def instances_delete_orphan(project_id: str):
     outbox.enqueue(db.session, "instances.delete_orphan_project", project_id=project_id[:255])
-    audit.record(db.session, "admin.railway_project_delete", target_type="railway_project",
-                 target_id=project_id[:255], tenant_id=None)
+    audit.record(
+        db.session,
+        "admin.railway_project_delete",
+        target_type="railway_project",
+        target_id=project_id[:255],
+        tenant_id=None,
+    )
     db.session.commit()
     flash("The Railway project will be deleted.", "success")
     return redirect_to(url_for("admin.instances"))
@@ -91,8 +108,13 @@ def instances_delete_orphan(project_id: str):
 @bp.post("/instances/orphans/<project_id>/ignore")
 def instances_ignore_finding(project_id: str):
     reconcile.drop_finding(project_id)
-    audit.record(db.session, "admin.reconcile_ignore", target_type="railway_project",
-                 target_id=project_id[:255], tenant_id=None)
+    audit.record(
+        db.session,
+        "admin.reconcile_ignore",
+        target_type="railway_project",
+        target_id=project_id[:255],
+        tenant_id=None,
+    )
     db.session.commit()
     return redirect_to(url_for("admin.instances"))
 

@@ -16,10 +16,14 @@ from railsaas.reporting import jobs
 def jobs_index():
     timeout = int(current_app.config["DEPLOY_TIMEOUT_SECONDS"])
     return render_template(
-        "admin/jobs/index.html", failures=jobs.open_failures(db.session),
+        "admin/jobs/index.html",
+        failures=jobs.open_failures(db.session),
         counts=jobs.failure_counts(db.session),
-        stuck=jobs.stuck_instances(db.session, timeout), timeout_minutes=timeout // 60,
-        emails=jobs.failing_emails(db.session), backlog=jobs.outbox_backlog(db.session))
+        stuck=jobs.stuck_instances(db.session, timeout),
+        timeout_minutes=timeout // 60,
+        emails=jobs.failing_emails(db.session),
+        backlog=jobs.outbox_backlog(db.session),
+    )
 
 
 @bp.post("/jobs/<int:failure_id>/retry")

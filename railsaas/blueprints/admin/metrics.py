@@ -44,50 +44,90 @@ def _render(s):
 
     months = [_label(p.month) for p in mrr]
     figures = {
-        "mrr": charts.line(months, [charts.Series("MRR", [p.value for p in mrr])],
-                           title="MRR, last 12 months", fmt=charts.money),
+        "mrr": charts.line(
+            months,
+            [charts.Series("MRR", [p.value for p in mrr])],
+            title="MRR, last 12 months",
+            fmt=charts.money,
+        ),
         "churn": charts.line(
             [_label(c.month) for c in churn],
             [charts.Series("Churn", [c.rate for c in churn])],
-            title="Monthly churn (share of paying workspaces lost)", fmt=charts.percent),
-        "signups": charts.bars([_label(m.month) for m in signups],
-                               [charts.Series("Sign-ups", [m.value for m in signups])],
-                               title="New sign-ups per month"),
+            title="Monthly churn (share of paying workspaces lost)",
+            fmt=charts.percent,
+        ),
+        "signups": charts.bars(
+            [_label(m.month) for m in signups],
+            [charts.Series("Sign-ups", [m.value for m in signups])],
+            title="New sign-ups per month",
+        ),
         "trials": charts.line(
             [_label(t.month) for t in trials],
             [charts.Series("Converted", [t.rate for t in trials])],
-            title="Trial conversion by month the trial ended", fmt=charts.percent),
-        "plans": charts.hbars([(p.plan, p.total) for p in plans],
-                              title="Live subscriptions by plan"),
-        "popularity": charts.hbars([(t.template, t.active) for t in popularity[:10]],
-                                   title="Active instances by template"),
+            title="Trial conversion by month the trial ended",
+            fmt=charts.percent,
+        ),
+        "plans": charts.hbars(
+            [(p.plan, p.total) for p in plans], title="Live subscriptions by plan"
+        ),
+        "popularity": charts.hbars(
+            [(t.template, t.active) for t in popularity[:10]], title="Active instances by template"
+        ),
         "margin": charts.bars(
             [_label(m.month) for m in margin],
-            [charts.Series("Revenue", [m.revenue_cents for m in margin]),
-             charts.Series("Railway cost", [m.cost_cents for m in margin])],
-            title="Revenue against Railway cost, last 6 months", fmt=charts.money),
+            [
+                charts.Series("Revenue", [m.revenue_cents for m in margin]),
+                charts.Series("Railway cost", [m.cost_cents for m in margin]),
+            ],
+            title="Revenue against Railway cost, last 6 months",
+            fmt=charts.money,
+        ),
         "cac": charts.line(
             [_label(u.months[0]) for u in units],
-            [charts.Series("CAC", [u.cac_cents for u in units]),
-             charts.Series("Margin per workspace-month", [u.monthly_margin_cents
-                                                         for u in units])],
-            title="CAC against what a paying workspace earns a month", fmt=charts.money),
+            [
+                charts.Series("CAC", [u.cac_cents for u in units]),
+                charts.Series(
+                    "Margin per workspace-month", [u.monthly_margin_cents for u in units]
+                ),
+            ],
+            title="CAC against what a paying workspace earns a month",
+            fmt=charts.money,
+        ),
         "ltv_cac": charts.line(
             [_label(u.months[0]) for u in units],
             [charts.Series("LTV:CAC", [u.ltv_to_cac for u in units])],
-            title="LTV:CAC by month (3 or more is healthy)"),
+            title="LTV:CAC by month (3 or more is healthy)",
+        ),
         "channels": charts.hbars(
-            _channel_totals(channels), title="Acquisition spend by channel, last 12 months",
-            fmt=charts.money),
+            _channel_totals(channels),
+            title="Acquisition spend by channel, last 12 months",
+            fmt=charts.money,
+        ),
         "template_margin": charts.hbars(
             [(m.label, m.margin_cents) for m in by_template[:12]],
-            title="Gross margin by template, this month", fmt=charts.money),
+            title="Gross margin by template, this month",
+            fmt=charts.money,
+        ),
     }
     return render_template(
-        "admin/metrics/index.html", summary=summary, figures=figures, mrr=mrr, churn=churn,
-        signups=signups, trials=trials, plans=plans, popularity=popularity, margin=margin,
-        by_template=by_template, by_workspace=by_workspace, label=_label, units=units,
-        headline=headline, channels=channels, trailing_months=mb.TRAILING_MONTHS)
+        "admin/metrics/index.html",
+        summary=summary,
+        figures=figures,
+        mrr=mrr,
+        churn=churn,
+        signups=signups,
+        trials=trials,
+        plans=plans,
+        popularity=popularity,
+        margin=margin,
+        by_template=by_template,
+        by_workspace=by_workspace,
+        label=_label,
+        units=units,
+        headline=headline,
+        channels=channels,
+        trailing_months=mb.TRAILING_MONTHS,
+    )
 
 
 def _channel_totals(channels) -> list[tuple[str, int]]:

@@ -14,22 +14,35 @@ from railsaas.models.catalog import TIERS
 
 
 def _form_page(plan=None, *, values=None, errors=None, status=200):
-    return render_template("admin/plans/form.html", plan=plan, values=values or {},
-                           errors=errors or {}, tiers=TIERS, intervals=plans.INTERVALS,
-                           message=None if not errors else "Some fields need another look."
-                           ), status
+    return render_template(
+        "admin/plans/form.html",
+        plan=plan,
+        values=values or {},
+        errors=errors or {},
+        tiers=TIERS,
+        intervals=plans.INTERVALS,
+        message=None if not errors else "Some fields need another look.",
+    ), status
 
 
 def _values(plan) -> dict:
-    return {"name": plan.name, "slug": plan.slug, "description": plan.description or "",
-            "price": f"{plan.price_cents / 100:.2f}", "currency": plan.currency,
-            "interval": plan.interval, "max_instances": plan.max_instances,
-            "allowed_tiers": list(plan.allowed_tiers),
-            "included_usage": f"{plan.included_usage_cents / 100:.2f}",
-            "spend_cap_default": f"{plan.spend_cap_default_cents / 100:.2f}",
-            "trial_days": plan.trial_days, "sort_order": plan.sort_order,
-            "is_active": plan.is_active, "stripe_price_id": plan.stripe_price_id or "",
-            "sync_stripe": True}
+    return {
+        "name": plan.name,
+        "slug": plan.slug,
+        "description": plan.description or "",
+        "price": f"{plan.price_cents / 100:.2f}",
+        "currency": plan.currency,
+        "interval": plan.interval,
+        "max_instances": plan.max_instances,
+        "allowed_tiers": list(plan.allowed_tiers),
+        "included_usage": f"{plan.included_usage_cents / 100:.2f}",
+        "spend_cap_default": f"{plan.spend_cap_default_cents / 100:.2f}",
+        "trial_days": plan.trial_days,
+        "sort_order": plan.sort_order,
+        "is_active": plan.is_active,
+        "stripe_price_id": plan.stripe_price_id or "",
+        "sync_stripe": True,
+    }
 
 
 def _submitted() -> dict:
@@ -43,14 +56,14 @@ def _save(plan=None):
     form = _submitted()
     try:
         data = plans.parse_form(form)
-        saved = plans.update(db.session, plan.id, data) if plan else \
-            plans.create(db.session, data)
+        saved = plans.update(db.session, plan.id, data) if plan else plans.create(db.session, data)
     except ValidationFailed as exc:
         db.session.rollback()
         form.setdefault("is_active", "is_active" in request.form)
         form["sync_stripe"] = "sync_stripe" in request.form
-        return _form_page(plan, values=form, errors=exc.details or {"form": exc.message},
-                          status=422)
+        return _form_page(
+            plan, values=form, errors=exc.details or {"form": exc.message}, status=422
+        )
     except gateway.BillingUnavailable as exc:
         db.session.rollback()
         return _form_page(plan, values=form, errors={"form": exc.message}, status=503)
@@ -68,9 +81,18 @@ def plans_index():
 def plan_new():
     if request.method == "POST":
         return _save()
-    return _form_page(values={"currency": "usd", "interval": "month", "is_active": True,
-                              "sync_stripe": True, "allowed_tiers": ["starter"],
-                              "included_usage": "0", "trial_days": 0, "sort_order": 0})
+    return _form_page(
+        values={
+            "currency": "usd",
+            "interval": "month",
+            "is_active": True,
+            "sync_stripe": True,
+            "allowed_tiers": ["starter"],
+            "included_usage": "0",
+            "trial_days": 0,
+            "sort_order": 0,
+        }
+    )
 
 
 @bp.route("/plans/<uuid:plan_id>", methods=["GET", "POST"])

@@ -19,8 +19,7 @@ from railsaas.models import Template
 from railsaas.models.catalog import TIERS
 from railsaas.platform import audit
 
-FIELDS = ("name", "railway_template_id", "code", "description", "category", "price_tier",
-          "icon")
+FIELDS = ("name", "railway_template_id", "code", "description", "category", "price_tier", "icon")
 
 
 def _form_data() -> dict:
@@ -30,7 +29,8 @@ def _form_data() -> dict:
     errors = {}
     try:
         data["monthly_estimate_cents"] = round(
-            float(request.form.get("monthly_estimate", "0") or 0) * 100)
+            float(request.form.get("monthly_estimate", "0") or 0) * 100
+        )
     except (ValueError, OverflowError):  # "nan", "inf", "1e400"
         errors["monthly_estimate"] = "must be a number of dollars"
     resources = {}
@@ -44,8 +44,10 @@ def _form_data() -> dict:
             except ValueError:
                 errors[f"resources.{key}"] = "must be a number"
     data["resources"] = resources
-    for key, target in (("variables_json", "variables"),
-                        ("serialized_config_json", "serialized_config")):
+    for key, target in (
+        ("variables_json", "variables"),
+        ("serialized_config_json", "serialized_config"),
+    ):
         raw = request.form.get(key, "").strip()
         if not raw:
             data[target] = [] if target == "variables" else None
@@ -62,29 +64,41 @@ def _form_data() -> dict:
 def _form_values(t: Template | None = None, data: dict | None = None) -> dict:
     if data is None and t is not None:
         data = {k: getattr(t, k) for k in FIELDS}
-        data.update(is_active=t.is_active, resources=t.resources or {},
-                    monthly_estimate_cents=t.monthly_estimate_cents,
-                    variables=(t.setup_config or {}).get("variables", []),
-                    serialized_config=t.serialized_config)
+        data.update(
+            is_active=t.is_active,
+            resources=t.resources or {},
+            monthly_estimate_cents=t.monthly_estimate_cents,
+            variables=(t.setup_config or {}).get("variables", []),
+            serialized_config=t.serialized_config,
+        )
     data = dict(data or {"is_active": True, "price_tier": "starter", "resources": {}})
     data["variables_json"] = json.dumps(data.get("variables") or [], indent=2)
-    data["serialized_config_json"] = (json.dumps(data["serialized_config"], indent=2)
-                                      if data.get("serialized_config") else "")
+    data["serialized_config_json"] = (
+        json.dumps(data["serialized_config"], indent=2) if data.get("serialized_config") else ""
+    )
     data["monthly_estimate"] = f"{(data.get('monthly_estimate_cents') or 0) / 100:.2f}"
     return data
 
 
-def _render_form(template: Template | None, values: dict, errors: dict | None = None,
-                 message: str | None = None):
+def _render_form(
+    template: Template | None, values: dict, errors: dict | None = None, message: str | None = None
+):
     # Shown again with its errors: 200, the team's rule for forms.
-    return render_template("admin/templates/form.html", template=template, values=values,
-                           errors=errors or {}, message=message, tiers=TIERS)
+    return render_template(
+        "admin/templates/form.html",
+        template=template,
+        values=values,
+        errors=errors or {},
+        message=message,
+        tiers=TIERS,
+    )
 
 
 @bp.get("/templates")
 def templates():
-    rows = db.session.scalars(select(Template).order_by(Template.is_active.desc(),
-                                                        Template.name)).all()
+    rows = db.session.scalars(
+        select(Template).order_by(Template.is_active.desc(), Template.name)
+    ).all()
     return render_template("admin/templates/index.html", templates=rows)
 
 
@@ -94,8 +108,10 @@ def templates_new():
 
 
 @bp.post("/templates/import")
-@audit.exempt("fetches a Railway template to prefill the form; nothing is saved until the "
-              "form is (template.create)")
+@audit.exempt(
+    "fetches a Railway template to prefill the form; nothing is saved until the "
+    "form is (template.create)"
+)
 def templates_import():
     """Fetch a Railway template by code and prefill the form (nothing is saved yet)."""
     code = (request.form.get("code") or "").strip()
@@ -106,8 +122,11 @@ def templates_import():
     except ServiceError as exc:
         return _render_form(None, _form_values(), {"code": exc.message})
     proposal = catalog.import_proposal(found)
-    flash(f"Imported {proposal['name']} from Railway: check the tier, price and variables, "
-          "then save.", "info")
+    flash(
+        f"Imported {proposal['name']} from Railway: check the tier, price and variables, "
+        "then save.",
+        "info",
+    )
     return _render_form(None, _form_values(data=proposal))
 
 
@@ -155,8 +174,9 @@ def _safe_form() -> dict:
     """What the admin typed, to show it again after an error."""
     data = {k: request.form.get(k, "") for k in FIELDS}
     data["is_active"] = request.form.get("is_active") == "on"
-    data["resources"] = {k: request.form.get(f"resources.{k}", "")
-                         for k in ("cpu", "memory_mb", "disk_gb")}
+    data["resources"] = {
+        k: request.form.get(f"resources.{k}", "") for k in ("cpu", "memory_mb", "disk_gb")
+    }
     values = _form_values(data=data)
     values["variables_json"] = request.form.get("variables_json", "")
     values["serialized_config_json"] = request.form.get("serialized_config_json", "")

@@ -22,8 +22,9 @@ def spend_index(query: PageQuery):
     Newest entry first. The metrics page divides each month's and channel's spend by the
     paying workspaces it brought (CAC)."""
     page = paginate(db.session, spend.query(g.user), AcquisitionSpend, query)
-    return Page[SpendOut](items=[SpendOut.model_validate(r) for r in page.rows],
-                          next_cursor=page.next_cursor)
+    return Page[SpendOut](
+        items=[SpendOut.model_validate(r) for r in page.rows], next_cursor=page.next_cursor
+    )
 
 
 @bp.post("/admin/acquisition-spend")

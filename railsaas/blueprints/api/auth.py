@@ -21,8 +21,9 @@ from railsaas.schemas.auth import (
 
 
 @bp.post("/auth/register")
-@operation(auth="public", body=RegisterRequest, responses={202: RegistrationAccepted},
-           tags=["auth"])
+@operation(
+    auth="public", body=RegisterRequest, responses={202: RegistrationAccepted}, tags=["auth"]
+)
 def register(body: RegisterRequest):
     """Create an account (and its personal workspace).
 
@@ -32,15 +33,21 @@ def register(body: RegisterRequest):
     IP (SIGNUPS_PER_IP_PER_HOUR): over it, 429 with Retry-After. utm_source, utm_medium
     and utm_campaign, when given, record where the person came from (cleaned, never
     refused)."""
-    auth.register(db.session, email=body.email, password=body.password, name=body.name,
-                  utm=body.model_dump(include=set(attribution.FIELDS)))
+    auth.register(
+        db.session,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        utm=body.model_dump(include=set(attribution.FIELDS)),
+    )
     db.session.commit()
     return RegistrationAccepted(email=auth.normalize_email(body.email)), 202
 
 
 @bp.post("/auth/login")
-@operation(auth="public", body=LoginRequest, responses={200: TokenPair}, errors=(401,),
-           tags=["auth"])
+@operation(
+    auth="public", body=LoginRequest, responses={200: TokenPair}, errors=(401,), tags=["auth"]
+)
 def login(body: LoginRequest):
     """Sign in: a short-lived access token and a single-use refresh token.
 
@@ -56,10 +63,13 @@ def login(body: LoginRequest):
 
 
 @bp.post("/auth/refresh")
-@audit.exempt("rotates the caller's own refresh token: session bookkeeping, like a cookie "
-              "renewal (a reused token is audited as auth.refresh_reuse)")
-@operation(auth="public", body=RefreshRequest, responses={200: TokenPair}, errors=(401,),
-           tags=["auth"])
+@audit.exempt(
+    "rotates the caller's own refresh token: session bookkeeping, like a cookie "
+    "renewal (a reused token is audited as auth.refresh_reuse)"
+)
+@operation(
+    auth="public", body=RefreshRequest, responses={200: TokenPair}, errors=(401,), tags=["auth"]
+)
 def refresh(body: RefreshRequest):
     """Trade a refresh token for a new pair; each refresh token works once.
 
@@ -74,8 +84,9 @@ def refresh(body: RefreshRequest):
 
 
 @bp.post("/auth/logout")
-@operation(scope="read", body=LogoutRequest, body_required=False, responses={204: None},
-           tags=["auth"])
+@operation(
+    scope="read", body=LogoutRequest, body_required=False, responses={204: None}, tags=["auth"]
+)
 def logout(body: LogoutRequest):
     """Sign out: the access token's sign-in (and the refresh token sent, if any) ends."""
     principal = current_principal()

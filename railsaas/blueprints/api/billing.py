@@ -48,9 +48,13 @@ def billing_subscription():
 
 
 @bp.post("/billing/subscription")
-@operation(scope="admin", body=SubscriptionChange,
-           responses={200: SubscriptionOut, 201: CheckoutOut}, errors=(409, 503),
-           tags=["billing"])
+@operation(
+    scope="admin",
+    body=SubscriptionChange,
+    responses={200: SubscriptionOut, 201: CheckoutOut},
+    errors=(409, 503),
+    tags=["billing"],
+)
 def billing_subscription_change(body: SubscriptionChange):
     """Subscribe, switch plans, or cancel at the period's end (the workspace owner).
 
@@ -59,8 +63,7 @@ def billing_subscription_change(body: SubscriptionChange):
     `cancel_at_period_end` cancels at the period's end, or undoes that (200)."""
     workspace = _workspace()
     if body.cancel_at_period_end is not None:
-        subscriptions.set_cancel_at_period_end(db.session, workspace,
-                                               body.cancel_at_period_end)
+        subscriptions.set_cancel_at_period_end(db.session, workspace, body.cancel_at_period_end)
         db.session.commit()
         return _subscription_out(workspace), 200
     current = subscriptions.current(db.session, workspace.id)
@@ -70,9 +73,13 @@ def billing_subscription_change(body: SubscriptionChange):
         return _subscription_out(workspace), 200
     base = current_app.config["BASE_URL"].rstrip("/")
     cs = subscriptions.start_checkout(
-        db.session, workspace, g.user, body.plan_id,
+        db.session,
+        workspace,
+        g.user,
+        body.plan_id,
         success_url=f"{base}/billing/success?session_id={{CHECKOUT_SESSION_ID}}",
-        cancel_url=f"{base}/billing/cancel")
+        cancel_url=f"{base}/billing/cancel",
+    )
     db.session.commit()
     return CheckoutOut(checkout_session_id=cs["id"], checkout_url=cs["url"]), 201
 
@@ -82,20 +89,27 @@ def _ts(value) -> datetime | None:
 
 
 @bp.get("/billing/invoices")
-@operation(query=PageQuery, responses={200: Page[InvoiceOut]}, errors=(503,),
-           tags=["billing"])
+@operation(query=PageQuery, responses={200: Page[InvoiceOut]}, errors=(503,), tags=["billing"])
 def billing_invoices(query: PageQuery):
     """The workspace's invoices from Stripe, newest first, with links to pay or download."""
     items = overview.invoices(_workspace(), limit=INVOICES_FETCHED)
-    invoices = [InvoiceOut(
-        id=i["id"], number=i.get("number"), status=i.get("status"),
-        currency=i.get("currency") or "usd", total_cents=i.get("total") or 0,
-        amount_due_cents=i.get("amount_due") or 0,
-        amount_paid_cents=i.get("amount_paid") or 0, created=_ts(i["created"]),
-        period_start=_ts(overview.service_period(i)[0]),
-        period_end=_ts(overview.service_period(i)[1]),
-        hosted_invoice_url=i.get("hosted_invoice_url"), invoice_pdf=i.get("invoice_pdf"),
-    ) for i in items]
+    invoices = [
+        InvoiceOut(
+            id=i["id"],
+            number=i.get("number"),
+            status=i.get("status"),
+            currency=i.get("currency") or "usd",
+            total_cents=i.get("total") or 0,
+            amount_due_cents=i.get("amount_due") or 0,
+            amount_paid_cents=i.get("amount_paid") or 0,
+            created=_ts(i["created"]),
+            period_start=_ts(overview.service_period(i)[0]),
+            period_end=_ts(overview.service_period(i)[1]),
+            hosted_invoice_url=i.get("hosted_invoice_url"),
+            invoice_pdf=i.get("invoice_pdf"),
+        )
+        for i in items
+    ]
     page = paginate_items(invoices, query, key=lambda i: (i.created, i.id))
     return Page[InvoiceOut](items=page.rows, next_cursor=page.next_cursor)
 
@@ -104,8 +118,12 @@ def billing_invoices(query: PageQuery):
 @operation(query=UsageQuery, responses={200: UsageOut}, tags=["billing"])
 def billing_usage(query: UsageQuery):
     """This billing period's usage and its cost, in total and per instance."""
-    data = overview.current_usage(db.session, _workspace(), now=datetime.now(UTC),
-                                  markup_percent=current_app.config["USAGE_MARKUP_PERCENT"])
+    data = overview.current_usage(
+        db.session,
+        _workspace(),
+        now=datetime.now(UTC),
+        markup_percent=current_app.config["USAGE_MARKUP_PERCENT"],
+    )
     if query.instance_id is not None:
         wanted_id = str(query.instance_id)
         data["instances"] = [i for i in data["instances"] if i["id"] == wanted_id]

@@ -57,8 +57,12 @@ def jwt_authenticator(session: Session, token: str) -> Principal | None:
     claims = tokens.decode(token, tokens.ACCESS)
     if tokens.family_revoked(session, claims.user_id, claims.family_id):
         raise tokens.InvalidToken("The token has been revoked.")
-    return Principal(user_id=claims.user_id, kind="session",
-                     session_version=claims.session_version, family_id=claims.family_id)
+    return Principal(
+        user_id=claims.user_id,
+        kind="session",
+        session_version=claims.session_version,
+        family_id=claims.family_id,
+    )
 
 
 _authenticators.append(jwt_authenticator)
@@ -68,8 +72,9 @@ def authenticate(session: Session) -> Principal:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("Send an access token: Authorization: Bearer <token>.",
-                              code="missing_token")
+        raise Unauthenticated(
+            "Send an access token: Authorization: Bearer <token>.", code="missing_token"
+        )
     for authenticator in _authenticators:
         principal = authenticator(session, token)
         if principal is not None:
@@ -84,8 +89,11 @@ def _workspace(user, principal: Principal) -> context.Workspace | None:
         try:
             wanted = uuid.UUID(wanted.strip())
         except ValueError:
-            raise ServiceError("X-Workspace-ID must be a workspace id (UUID).",
-                               code="invalid_workspace_id", status=400) from None
+            raise ServiceError(
+                "X-Workspace-ID must be a workspace id (UUID).",
+                code="invalid_workspace_id",
+                status=400,
+            ) from None
     if principal.tenant_id is not None:
         if wanted is not None and wanted != principal.tenant_id:
             raise Forbidden("This token belongs to another workspace.")
@@ -114,8 +122,9 @@ def required_scope(admin: bool, scope: str | None, method: str) -> str:
     return "read" if method.upper() in ("GET", "HEAD") else "admin"
 
 
-def api_login_required(fn: Callable | None = None, *, admin: bool = False,
-                       scope: str | None = None):
+def api_login_required(
+    fn: Callable | None = None, *, admin: bool = False, scope: str | None = None
+):
     """Decorate an API view: `@api_login_required()`, `@api_login_required(admin=True)`.
 
     admin=True: platform admins only (403 for others), and the request runs as
@@ -137,8 +146,11 @@ def api_login_required(fn: Callable | None = None, *, admin: bool = False,
                 raise Forbidden("Only platform admins may do this.")
             needed = required_scope(admin, scope, request.method)
             if principal.scopes is not None and needed not in principal.scopes:
-                raise Forbidden(f"This token lacks the '{needed}' scope.",
-                                code="insufficient_scope", details={"required_scope": needed})
+                raise Forbidden(
+                    f"This token lacks the '{needed}' scope.",
+                    code="insufficient_scope",
+                    details={"required_scope": needed},
+                )
             workspace = _workspace(user, principal)
             g.api_principal = principal
             if principal.api_token_id is not None:

@@ -31,31 +31,52 @@ def _one(tenant_id: uuid.UUID, instance_id) -> InstanceOut:
 
 
 def create_from_body(tenant_id: uuid.UUID, user_id: uuid.UUID, body: InstanceCreate):
-    inst = instances.create_instance(db.session, tenant_id=tenant_id, user_id=user_id,
-                                     template_id=body.template_id, name=body.name,
-                                     variables=body.variables, actor=g.workspace)
+    inst = instances.create_instance(
+        db.session,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        template_id=body.template_id,
+        name=body.name,
+        variables=body.variables,
+        actor=g.workspace,
+    )
     db.session.commit()
-    return _one(tenant_id, inst.id), 202, {
-        "Location": url_for("api.instances_show", instance_id=inst.id)}
+    return (
+        _one(tenant_id, inst.id),
+        202,
+        {"Location": url_for("api.instances_show", instance_id=inst.id)},
+    )
 
 
 @bp.get("/instances")
 @operation(query=InstanceQuery, responses={200: Page[InstanceOut]}, tags=["instances"])
 def instances_index(query: InstanceQuery):
     """List the workspace's instances, newest first."""
-    stmt = instances.list_query(api_tenant_id(), include_deleted=query.include_deleted,
-                                status=query.status, template_id=query.template_id)
+    stmt = instances.list_query(
+        api_tenant_id(),
+        include_deleted=query.include_deleted,
+        status=query.status,
+        template_id=query.template_id,
+    )
     page = paginate(db.session, stmt, Instance, query)
     last = instances.last_steps(db.session, [i.id for i in page.rows])
     return Page[InstanceOut](
-        items=[InstanceOut.model_validate(instances.instance_dict(i, last.get(i.id)))
-               for i in page.rows],
-        next_cursor=page.next_cursor)
+        items=[
+            InstanceOut.model_validate(instances.instance_dict(i, last.get(i.id)))
+            for i in page.rows
+        ],
+        next_cursor=page.next_cursor,
+    )
 
 
 @bp.post("/instances")
-@operation(scope="deploy", body=InstanceCreate, responses={202: InstanceOut},
-           errors=(402, 409), tags=["instances"])
+@operation(
+    scope="deploy",
+    body=InstanceCreate,
+    responses={202: InstanceOut},
+    errors=(402, 409),
+    tags=["instances"],
+)
 def instances_create(body: InstanceCreate):
     """Deploy a template as a new instance.
 
@@ -72,7 +93,8 @@ def instances_status(query: PageQuery):
     page = paginate(db.session, stmt, Instance, query)
     return Page[InstanceStatus](
         items=[InstanceStatus.model_validate(instances.status_dict(i)) for i in page.rows],
-        next_cursor=page.next_cursor)
+        next_cursor=page.next_cursor,
+    )
 
 
 @bp.get("/instances/<uuid:instance_id>")
@@ -83,8 +105,13 @@ def instances_show(instance_id: uuid.UUID):
 
 
 @bp.put("/instances/<uuid:instance_id>")
-@operation(scope="deploy", body=InstanceUpdate, responses={200: InstanceOut, 202: InstanceOut},
-           errors=(402, 409), tags=["instances"])
+@operation(
+    scope="deploy",
+    body=InstanceUpdate,
+    responses={200: InstanceOut, 202: InstanceOut},
+    errors=(402, 409),
+    tags=["instances"],
+)
 def instances_update(instance_id: uuid.UUID, body: InstanceUpdate):
     """Rename, change variables, add a custom domain, or redeploy, restart, stop or start.
 
@@ -97,16 +124,19 @@ def instances_update(instance_id: uuid.UUID, body: InstanceUpdate):
     if "name" in sent:
         instances.rename(db.session, tenant_id, instance_id, body.name, actor=g.workspace)
     if "variables" in sent:
-        instances.update_variables(db.session, tenant_id, instance_id, body.variables or {},
-                                   g.user.id, actor=g.workspace)
+        instances.update_variables(
+            db.session, tenant_id, instance_id, body.variables or {}, g.user.id, actor=g.workspace
+        )
         changed = True
     if "custom_domain" in sent:
-        instances.add_custom_domain(db.session, tenant_id, instance_id, body.custom_domain,
-                                    g.user.id, actor=g.workspace)
+        instances.add_custom_domain(
+            db.session, tenant_id, instance_id, body.custom_domain, g.user.id, actor=g.workspace
+        )
         changed = True
     if body.action:
-        instances.request_action(db.session, tenant_id, instance_id, body.action, g.user.id,
-                                 actor=g.workspace)
+        instances.request_action(
+            db.session, tenant_id, instance_id, body.action, g.user.id, actor=g.workspace
+        )
         changed = True
     db.session.commit()
     return _one(tenant_id, instance_id), 202 if changed else 200
@@ -117,7 +147,8 @@ def instances_update(instance_id: uuid.UUID, body: InstanceUpdate):
 def instances_delete(instance_id: uuid.UUID):
     """Delete an instance: its Railway project goes, the row stays (billing, audit)."""
     tenant_id = api_tenant_id()
-    instances.request_action(db.session, tenant_id, instance_id, "delete", g.user.id,
-                             actor=g.workspace)
+    instances.request_action(
+        db.session, tenant_id, instance_id, "delete", g.user.id, actor=g.workspace
+    )
     db.session.commit()
     return _one(tenant_id, instance_id)

@@ -40,13 +40,12 @@ RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset
 
 STATUS_TEXT = {
     400: "Malformed request: a body that is not JSON or is nested too deeply, a NUL character "
-         "in the body, the query or the path, a malformed X-Workspace-ID, or (for a webhook) "
-         "a bad signature.",
-    401: "No credential, or one that is invalid, expired or revoked "
-         "(`WWW-Authenticate: Bearer`).",
+    "in the body, the query or the path, a malformed X-Workspace-ID, or (for a webhook) "
+    "a bad signature.",
+    401: "No credential, or one that is invalid, expired or revoked (`WWW-Authenticate: Bearer`).",
     402: "A plan limit stands in the way.",
     403: "Not allowed: a platform-admin route, a role that may not do this, or a token "
-         "without the required scope.",
+    "without the required scope.",
     404: "No such thing, or one that belongs to another workspace.",
     409: "Conflicts with the current state.",
     413: "The body is larger than the server accepts.",
@@ -98,9 +97,13 @@ def api_routes(app: Flask) -> Iterator[Route]:
             continue
         view = app.view_functions[rule.endpoint]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            yield Route(path=_ARG.sub(lambda m: "{" + m["name"] + "}", rule.rule),
-                        rule=rule.rule, method=method.lower(), endpoint=rule.endpoint,
-                        operation=get_operation(view))
+            yield Route(
+                path=_ARG.sub(lambda m: "{" + m["name"] + "}", rule.rule),
+                rule=rule.rule,
+                method=method.lower(),
+                endpoint=rule.endpoint,
+                operation=get_operation(view),
+            )
 
 
 def undocumented(app: Flask) -> list[str]:
@@ -117,6 +120,7 @@ def document(app: Flask | None = None) -> dict[str, Any]:
 
 
 # --- building ----------------------------------------------------------------------------
+
 
 class _Generator(GenerateJsonSchema):
     """Component names people can read: Page[TokenOut] becomes TokenOutPage."""
@@ -139,8 +143,11 @@ class _Schemas:
             self.wanted.append((model, mode))
 
     def render(self) -> None:
-        refs, top = models_json_schema(self.wanted, ref_template=REF,  # type: ignore[arg-type]
-                                       schema_generator=_Generator)
+        refs, top = models_json_schema(
+            self.wanted,
+            ref_template=REF,  # type: ignore[arg-type]
+            schema_generator=_Generator,
+        )
         self.refs = dict(refs)  # type: ignore[arg-type]
         self.components = top.get("$defs", {})
 
@@ -174,27 +181,49 @@ def _clean(schema: dict[str, Any]) -> dict[str, Any]:
 def _parameters(route: Route, op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     for m in _ARG.finditer(route.rule):
-        params.append({"name": m["name"], "in": "path", "required": True,
-                       "schema": dict(_CONVERTERS.get(m["converter"] or "default",
-                                                      {"type": "string"}))})
+        params.append(
+            {
+                "name": m["name"],
+                "in": "path",
+                "required": True,
+                "schema": dict(_CONVERTERS.get(m["converter"] or "default", {"type": "string"})),
+            }
+        )
     if op.query is not None:
         model_schema = schemas.inline(op.query, "validation")
         required = set(model_schema.get("required", []))
         for name, prop in model_schema.get("properties", {}).items():
             prop = _without_null(_clean(prop))
-            param: dict[str, Any] = {"name": name, "in": "query",
-                                     "required": name in required, "schema": prop}
+            param: dict[str, Any] = {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": prop,
+            }
             if "description" in prop:
                 param["description"] = prop.pop("description")
             params.append(param)
     for header in op.headers:
-        params.append({"name": header.name, "in": "header", "required": header.required,
-                       "description": header.description, "schema": {"type": "string"}})
+        params.append(
+            {
+                "name": header.name,
+                "in": "header",
+                "required": header.required,
+                "description": header.description,
+                "schema": {"type": "string"},
+            }
+        )
     if op.auth != "public":
-        params.append({"name": "X-Workspace-ID", "in": "header", "required": False,
-                       "description": "The workspace to act in (session tokens; a personal "
-                                      "token is bound to its own).",
-                       "schema": {"type": "string", "format": "uuid"}})
+        params.append(
+            {
+                "name": "X-Workspace-ID",
+                "in": "header",
+                "required": False,
+                "description": "The workspace to act in (session tokens; a personal "
+                "token is bound to its own).",
+                "schema": {"type": "string", "format": "uuid"},
+            }
+        )
     return params
 
 
@@ -214,9 +243,10 @@ def _error_statuses(route: Route, op: Operation) -> set[int]:
 
 
 def _response(spec: Any, description: str, schemas: _Schemas) -> dict[str, Any]:
-    out: dict[str, Any] = {"description": description,
-                           "headers": {h: {"$ref": f"#/components/headers/{h}"}
-                                       for h in RATE_HEADERS}}
+    out: dict[str, Any] = {
+        "description": description,
+        "headers": {h: {"$ref": f"#/components/headers/{h}"} for h in RATE_HEADERS},
+    }
     if isinstance(spec, Media):
         out["content"] = {spec.content_type: {"schema": spec.schema}}
     elif spec is not None:
@@ -225,8 +255,12 @@ def _response(spec: Any, description: str, schemas: _Schemas) -> dict[str, Any]:
 
 
 def _success_text(status: int) -> str:
-    return {200: "OK", 201: "Created", 202: "Accepted: the work continues in the background",
-            204: "Done; no content"}.get(status, "OK")
+    return {
+        200: "OK",
+        201: "Created",
+        202: "Accepted: the work continues in the background",
+        204: "Done; no content",
+    }.get(status, "OK")
 
 
 def _operation(route: Route, op: Operation, schemas: _Schemas) -> dict[str, Any]:
@@ -255,8 +289,10 @@ def _operation(route: Route, op: Operation, schemas: _Schemas) -> dict[str, Any]
             "content": {"application/json": {"schema": schemas.ref(op.body, "validation")}},
         }
     elif op.raw_body is not None:
-        out["requestBody"] = {"required": True, "content": {
-            op.raw_body.content_type: {"schema": op.raw_body.schema}}}
+        out["requestBody"] = {
+            "required": True,
+            "content": {op.raw_body.content_type: {"schema": op.raw_body.schema}},
+        }
     responses: dict[str, Any] = {}
     for status, spec in sorted(op.responses.items()):
         responses[str(status)] = _response(spec, _success_text(status), schemas)
@@ -290,10 +326,16 @@ def build(app: Flask) -> dict[str, Any]:
         assert r.operation is not None
         paths.setdefault(r.path, {})[r.method] = _operation(r, r.operation, schemas)
     # Query models are spelled out as parameters; they need no component of their own.
-    query_components = {schemas.ref(r.operation.query, "validation")["$ref"].rsplit("/", 1)[1]
-                        for r in routes if r.operation and r.operation.query}
-    components = {name: _clean_tree(s) for name, s in schemas.components.items()
-                  if name not in query_components}
+    query_components = {
+        schemas.ref(r.operation.query, "validation")["$ref"].rsplit("/", 1)[1]
+        for r in routes
+        if r.operation and r.operation.query
+    }
+    components = {
+        name: _clean_tree(s)
+        for name, s in schemas.components.items()
+        if name not in query_components
+    }
     try:
         version = metadata.version("railsaas")
     except metadata.PackageNotFoundError:
@@ -301,23 +343,37 @@ def build(app: Flask) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "RailSaaS API", "version": version, "description": INTRO},
-        "paths": {p: dict(sorted(ops.items(), key=lambda kv: _METHODS.index(kv[0])))
-                  for p, ops in sorted(paths.items())},
+        "paths": {
+            p: dict(sorted(ops.items(), key=lambda kv: _METHODS.index(kv[0])))
+            for p, ops in sorted(paths.items())
+        },
         "components": {
             "schemas": dict(sorted(components.items())),
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer",
-                "description": "An access token from /api/auth/login, or a personal API "
-                               "token (rs_live_...)."}},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An access token from /api/auth/login, or a personal API "
+                    "token (rs_live_...).",
+                }
+            },
             "headers": {
-                "X-RateLimit-Limit": {"description": "Requests allowed in the window.",
-                                      "schema": {"type": "integer"}},
-                "X-RateLimit-Remaining": {"description": "Requests left in the window.",
-                                          "schema": {"type": "integer"}},
-                "X-RateLimit-Reset": {"description": "Seconds until the window resets.",
-                                      "schema": {"type": "integer"}},
-                "Retry-After": {"description": "Seconds to wait before trying again.",
-                                "schema": {"type": "integer"}},
+                "X-RateLimit-Limit": {
+                    "description": "Requests allowed in the window.",
+                    "schema": {"type": "integer"},
+                },
+                "X-RateLimit-Remaining": {
+                    "description": "Requests left in the window.",
+                    "schema": {"type": "integer"},
+                },
+                "X-RateLimit-Reset": {
+                    "description": "Seconds until the window resets.",
+                    "schema": {"type": "integer"},
+                },
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer"},
+                },
             },
         },
     }
@@ -326,8 +382,9 @@ def build(app: Flask) -> dict[str, Any]:
 def _clean_tree(node: Any) -> Any:
     """Drop pydantic's generated titles (noise in a document people read)."""
     if isinstance(node, dict):
-        return {k: _clean_tree(v) for k, v in node.items()
-                if not (k == "title" and isinstance(v, str))}
+        return {
+            k: _clean_tree(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))
+        }
     if isinstance(node, list):
         return [_clean_tree(v) for v in node]
     return node
@@ -335,9 +392,11 @@ def _clean_tree(node: Any) -> Any:
 
 # --- routes ------------------------------------------------------------------------------
 
+
 @bp.get("/openapi.json")
-@operation(auth="public", responses={200: Media("application/json", {"type": "object"})},
-           tags=["meta"])
+@operation(
+    auth="public", responses={200: Media("application/json", {"type": "object"})}, tags=["meta"]
+)
 def openapi_json():
     """This document: OpenAPI 3.1."""
     return jsonify(document())

@@ -101,17 +101,27 @@ def _docstring(view: Callable) -> tuple[str, str | None]:
     doc = inspect.getdoc(view) or ""
     summary, _, rest = doc.partition("\n")
     if not summary.strip():
-        raise TypeError(f"API view {view.__qualname__} needs a docstring: its first line is "
-                        "the operation's summary in the OpenAPI document")
+        raise TypeError(
+            f"API view {view.__qualname__} needs a docstring: its first line is "
+            "the operation's summary in the OpenAPI document"
+        )
     return summary.strip(), (rest.strip() or None)
 
 
-def operation(*, responses: Mapping[int, ResponseSpec], auth: Auth = "user",
-              scope: str | None = None, body: type[BaseModel] | None = None,
-              body_required: bool = True, query: type[BaseModel] | None = None,
-              errors: Iterable[int] = (), tags: Iterable[str] = (),
-              deprecated: bool = False, raw_body: Media | None = None,
-              headers: Iterable[Header] = ()) -> Callable[[Callable], Callable]:
+def operation(
+    *,
+    responses: Mapping[int, ResponseSpec],
+    auth: Auth = "user",
+    scope: str | None = None,
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    query: type[BaseModel] | None = None,
+    errors: Iterable[int] = (),
+    tags: Iterable[str] = (),
+    deprecated: bool = False,
+    raw_body: Media | None = None,
+    headers: Iterable[Header] = (),
+) -> Callable[[Callable], Callable]:
     """Declare an API view (see the module docstring). Put it under the @bp.<method> line."""
 
     def decorator(view: Callable) -> Callable:
@@ -120,11 +130,21 @@ def operation(*, responses: Mapping[int, ResponseSpec], auth: Auth = "user",
         chosen_scope = {"public": None, "admin": "admin"}.get(auth, scope)
         if chosen_scope is not None and chosen_scope not in SCOPES:
             raise ValueError(f"unknown scope {chosen_scope!r}")
-        op = Operation(summary=summary, description=description, auth=auth,
-                       scope=chosen_scope, body=body, body_required=body_required,
-                       query=query, responses=dict(responses), errors=tuple(errors),
-                       tags=tuple(tags), deprecated=deprecated, raw_body=raw_body,
-                       headers=tuple(headers))
+        op = Operation(
+            summary=summary,
+            description=description,
+            auth=auth,
+            scope=chosen_scope,
+            body=body,
+            body_required=body_required,
+            query=query,
+            responses=dict(responses),
+            errors=tuple(errors),
+            tags=tuple(tags),
+            deprecated=deprecated,
+            raw_body=raw_body,
+            headers=tuple(headers),
+        )
 
         @wraps(view)
         def handle(*args: Any, **kwargs: Any):
@@ -157,8 +177,9 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(request.args.to_dict(flat=True))
     except ValidationError as exc:
-        raise ValidationFailed("Some query parameters are invalid.",
-                               details=field_errors(exc)) from None
+        raise ValidationFailed(
+            "Some query parameters are invalid.", details=field_errors(exc)
+        ) from None
 
 
 def _respond(op: Operation, view: Callable, result: Any) -> Any:
@@ -176,16 +197,16 @@ def _respond(op: Operation, view: Callable, result: Any) -> Any:
     declared = op.responses[status]
     if result is None:
         if declared is not None:
-            raise TypeError(f"{view.__qualname__} answered {status} without the body it "
-                            "declares")
+            raise TypeError(f"{view.__qualname__} answered {status} without the body it declares")
         response = current_app.response_class(status=status)
     elif isinstance(declared, Media) and isinstance(result, str | bytes):
-        response = current_app.response_class(result, status=status,
-                                              mimetype=declared.content_type)
+        response = current_app.response_class(result, status=status, mimetype=declared.content_type)
     else:
         if not (isinstance(declared, type) and isinstance(result, declared)):
-            raise TypeError(f"{view.__qualname__} answered {status} with "
-                            f"{type(result).__name__}, not its declared {declared!r}")
+            raise TypeError(
+                f"{view.__qualname__} answered {status} with "
+                f"{type(result).__name__}, not its declared {declared!r}"
+            )
         response = jsonify(dump(result))
         response.status_code = status
     if headers:

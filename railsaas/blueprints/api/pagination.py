@@ -74,18 +74,18 @@ def paginate(session: Session, stmt: Select, entity: Any, query: PageQuery) -> P
     return _page(rows, query.limit, lambda r: (r.created_at, r.id))
 
 
-def paginate_items(items: Iterable[R], query: PageQuery,
-                   key: Callable[[R], tuple[datetime, Any]]) -> PageResult[R]:
+def paginate_items(
+    items: Iterable[R], query: PageQuery, key: Callable[[R], tuple[datetime, Any]]
+) -> PageResult[R]:
     """Paginate an in-memory list (from Railway or Stripe) by key(item) = (created_at, id)."""
     ordered = sorted(items, key=lambda i: (key(i)[0], str(key(i)[1])), reverse=True)
     if query.cursor:
         when, last = decode_cursor(query.cursor)
         ordered = [i for i in ordered if (key(i)[0], str(key(i)[1])) < (when, last)]
-    return _page(ordered[:query.limit + 1], query.limit, key)
+    return _page(ordered[: query.limit + 1], query.limit, key)
 
 
-def _page(rows: Sequence[R], limit: int, key: Callable[[R], tuple[datetime, Any]]
-          ) -> PageResult[R]:
+def _page(rows: Sequence[R], limit: int, key: Callable[[R], tuple[datetime, Any]]) -> PageResult[R]:
     if len(rows) <= limit:
         return PageResult(list(rows), None)
     page = list(rows[:limit])

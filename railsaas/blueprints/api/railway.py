@@ -26,8 +26,13 @@ def _key(item):
 
 
 @bp.get("/railway/projects")
-@operation(auth="admin", query=PageQuery, responses={200: Page[RailwayProject]},
-           errors=(502,), tags=["railway"])
+@operation(
+    auth="admin",
+    query=PageQuery,
+    responses={200: Page[RailwayProject]},
+    errors=(502,),
+    tags=["railway"],
+)
 def railway_projects(query: PageQuery):
     """The projects of the platform's Railway workspace (one per instance)."""
     items = [RailwayProject.model_validate(p) for p in railway_views.projects()]
@@ -36,19 +41,31 @@ def railway_projects(query: PageQuery):
 
 
 @bp.get("/railway/services")
-@operation(auth="admin", query=RailwayServicesQuery, responses={200: RailwayServices},
-           errors=(502,), tags=["railway"])
+@operation(
+    auth="admin",
+    query=RailwayServicesQuery,
+    responses={200: RailwayServices},
+    errors=(502,),
+    tags=["railway"],
+)
 def railway_services(query: RailwayServicesQuery):
     """A Railway project's services and environments."""
     return RailwayServices.model_validate(railway_views.services(query.project_id.strip()))
 
 
 @bp.get("/railway/deployments")
-@operation(auth="admin", query=RailwayDeploymentsQuery,
-           responses={200: Page[RailwayDeployment]}, errors=(502,), tags=["railway"])
+@operation(
+    auth="admin",
+    query=RailwayDeploymentsQuery,
+    responses={200: Page[RailwayDeployment]},
+    errors=(502,),
+    tags=["railway"],
+)
 def railway_deployments(query: RailwayDeploymentsQuery):
     """The latest deployment of a service in an environment."""
-    items = [RailwayDeployment.model_validate(d) for d in railway_views.deployments(
-        query.environment_id.strip(), query.service_id.strip())]
+    items = [
+        RailwayDeployment.model_validate(d)
+        for d in railway_views.deployments(query.environment_id.strip(), query.service_id.strip())
+    ]
     page = paginate_items(items, query, key=_key)
     return Page[RailwayDeployment](items=page.rows, next_cursor=page.next_cursor)

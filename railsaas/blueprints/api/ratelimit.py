@@ -30,8 +30,9 @@ def _enforce(window: Window | None, what: str) -> None:
     g.setdefault("rate_windows", []).append(window)
     if window.exceeded:
         g.rate_limited_by = window
-        raise RateLimited(f"Too many requests {what}: try again in {window.reset} s.",
-                          retry_after=window.reset)
+        raise RateLimited(
+            f"Too many requests {what}: try again in {window.reset} s.", retry_after=window.reset
+        )
 
 
 @bp.before_app_request

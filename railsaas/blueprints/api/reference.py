@@ -71,7 +71,7 @@ def inline(text: str) -> Markup:
     """One paragraph of the document's text: `code` and **bold**, everything else escaped."""
     html, last = [], 0
     for m in _INLINE.finditer(text):
-        html.append(str(escape(text[last:m.start()])))
+        html.append(str(escape(text[last : m.start()])))
         if m.group(1) is not None:
             html.append(f"<code>{escape(m.group(1))}</code>")
         else:
@@ -106,8 +106,13 @@ def type_parts(schema: dict[str, Any] | None) -> TypeParts:
                 parts += type_parts(option)
             return parts
     if "enum" in schema:
-        return [("one of " + ", ".join(repr(v) if not isinstance(v, str) else v
-                                       for v in schema["enum"]), None)]
+        return [
+            (
+                "one of "
+                + ", ".join(repr(v) if not isinstance(v, str) else v for v in schema["enum"]),
+                None,
+            )
+        ]
     if "const" in schema:
         return [(str(schema["const"]), None)]
     kind = schema.get("type")
@@ -123,9 +128,15 @@ def type_parts(schema: dict[str, Any] | None) -> TypeParts:
     return [(label, None)]
 
 
-_NOTES = (("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
-          ("minimum", "at least {}"), ("maximum", "at most {}"), ("minItems", "at least {} items"),
-          ("maxItems", "at most {} items"), ("pattern", "matches {}"))
+_NOTES = (
+    ("minLength", "at least {} characters"),
+    ("maxLength", "at most {} characters"),
+    ("minimum", "at least {}"),
+    ("maximum", "at most {}"),
+    ("minItems", "at least {} items"),
+    ("maxItems", "at most {} items"),
+    ("pattern", "matches {}"),
+)
 
 
 def notes(schema: dict[str, Any]) -> list[str]:
@@ -139,21 +150,35 @@ def notes(schema: dict[str, Any]) -> list[str]:
 
 def _fields(schema: dict[str, Any]) -> list[FieldDoc]:
     required = set(schema.get("required", []))
-    return [FieldDoc(name=name, type=type_parts(prop), required=name in required,
-                     description=inline(prop.get("description", "")), notes=notes(prop))
-            for name, prop in schema.get("properties", {}).items()]
+    return [
+        FieldDoc(
+            name=name,
+            type=type_parts(prop),
+            required=name in required,
+            description=inline(prop.get("description", "")),
+            notes=notes(prop),
+        )
+        for name, prop in schema.get("properties", {}).items()
+    ]
 
 
 def _operation(path: str, method: str, op: dict[str, Any]) -> OperationDoc:
     security = op.get("security") or []
     # The scope itself is in the description (the document says it there for every reader).
     auth = "Bearer token." if security else "No credential needed."
-    params = [FieldDoc(name=p["name"], type=type_parts(p.get("schema")),
-                       required=p.get("required", False),
-                       description=inline(p.get("description", "") or
-                                          p.get("schema", {}).get("description", "")),
-                       notes=notes(p.get("schema", {})), where=p["in"])
-              for p in op.get("parameters", [])]
+    params = [
+        FieldDoc(
+            name=p["name"],
+            type=type_parts(p.get("schema")),
+            required=p.get("required", False),
+            description=inline(
+                p.get("description", "") or p.get("schema", {}).get("description", "")
+            ),
+            notes=notes(p.get("schema", {})),
+            where=p["in"],
+        )
+        for p in op.get("parameters", [])
+    ]
     body, body_required = None, False
     if "requestBody" in op:
         content = op["requestBody"]["content"]
@@ -163,29 +188,50 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> OperationDoc:
     for status, resp in op["responses"].items():
         content = resp.get("content") or {}
         ctype = next(iter(content), None)
-        responses.append(ResponseDoc(
-            status=status, description=resp.get("description", ""), content_type=ctype,
-            type=type_parts(content[ctype].get("schema")) if ctype else None))
-    return OperationDoc(anchor=op["operationId"], method=method.upper(), path=path,
-                        summary=op.get("summary", ""), description=prose(op.get("description", "")),
-                        auth=auth, parameters=params, body=body, body_required=body_required,
-                        responses=responses)
+        responses.append(
+            ResponseDoc(
+                status=status,
+                description=resp.get("description", ""),
+                content_type=ctype,
+                type=type_parts(content[ctype].get("schema")) if ctype else None,
+            )
+        )
+    return OperationDoc(
+        anchor=op["operationId"],
+        method=method.upper(),
+        path=path,
+        summary=op.get("summary", ""),
+        description=prose(op.get("description", "")),
+        auth=auth,
+        parameters=params,
+        body=body,
+        body_required=body_required,
+        responses=responses,
+    )
 
 
 def build(doc: dict[str, Any]) -> Reference:
     groups: dict[str, list[OperationDoc]] = {}
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
-            groups.setdefault(op.get("tags", ["other"])[0], []).append(
-                _operation(path, method, op))
+            groups.setdefault(op.get("tags", ["other"])[0], []).append(_operation(path, method, op))
     schemas = []
     for name, schema in doc.get("components", {}).get("schemas", {}).items():
         fields = _fields(schema)
-        schemas.append(SchemaDoc(name=name, anchor=anchor(name),
-                                 description=prose(schema.get("description", "")),
-                                 fields=fields,
-                                 type=None if fields else type_parts(schema)))
+        schemas.append(
+            SchemaDoc(
+                name=name,
+                anchor=anchor(name),
+                description=prose(schema.get("description", "")),
+                fields=fields,
+                type=None if fields else type_parts(schema),
+            )
+        )
     info = doc["info"]
-    return Reference(title=info["title"], version=info["version"],
-                     intro=prose(info.get("description", "")),
-                     groups=sorted(groups.items()), schemas=schemas)
+    return Reference(
+        title=info["title"],
+        version=info["version"],
+        intro=prose(info.get("description", "")),
+        groups=sorted(groups.items()),
+        schemas=schemas,
+    )

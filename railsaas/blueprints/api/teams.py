@@ -55,10 +55,10 @@ def _no_other_workspace(what: str) -> None:
 
 
 def _members(workspace: context.Workspace, query: PageQuery) -> Page[MemberOut]:
-    page = paginate_items(teams.list_members(db.session, workspace), query,
-                          key=lambda m: (m.joined_at, m.user_id))
-    return Page[MemberOut](items=[MemberOut.of(m) for m in page.rows],
-                           next_cursor=page.next_cursor)
+    page = paginate_items(
+        teams.list_members(db.session, workspace), query, key=lambda m: (m.joined_at, m.user_id)
+    )
+    return Page[MemberOut](items=[MemberOut.of(m) for m in page.rows], next_cursor=page.next_cursor)
 
 
 def _invitation(inv) -> InvitationOut:
@@ -67,6 +67,7 @@ def _invitation(inv) -> InvitationOut:
 
 # --- workspaces -------------------------------------------------------------------------------
 
+
 @bp.get("/workspaces")
 @operation(query=PageQuery, responses={200: Page[WorkspaceOut]}, tags=TAGS)
 def workspaces_index(query: PageQuery):
@@ -74,16 +75,21 @@ def workspaces_index(query: PageQuery):
 
     A personal token sees only its own workspace."""
     bound = current_principal().tenant_id
-    items = [(t, role) for t, role in teams.list_workspaces(db.session, g.user.id)
-             if bound is None or t.id == bound]
+    items = [
+        (t, role)
+        for t, role in teams.list_workspaces(db.session, g.user.id)
+        if bound is None or t.id == bound
+    ]
     page = paginate_items(items, query, key=lambda item: (item[0].created_at, item[0].id))
-    return Page[WorkspaceOut](items=[WorkspaceOut.of(t, role) for t, role in page.rows],
-                              next_cursor=page.next_cursor)
+    return Page[WorkspaceOut](
+        items=[WorkspaceOut.of(t, role) for t, role in page.rows], next_cursor=page.next_cursor
+    )
 
 
 @bp.post("/workspaces")
-@operation(scope="admin", body=WorkspaceCreate, responses={201: WorkspaceOut}, errors=(402,),
-           tags=TAGS)
+@operation(
+    scope="admin", body=WorkspaceCreate, responses={201: WorkspaceOut}, errors=(402,), tags=TAGS
+)
 def workspaces_create(body: WorkspaceCreate):
     """Create a workspace: you are its owner.
 
@@ -92,8 +98,11 @@ def workspaces_create(body: WorkspaceCreate):
     _no_other_workspace("create others")
     workspace = teams.create_workspace(db.session, g.user, body.name)
     db.session.commit()
-    return WorkspaceOut.of(workspace.tenant, workspace.role), 201, {
-        "Location": url_for("api.workspaces_show", workspace_id=workspace.id)}
+    return (
+        WorkspaceOut.of(workspace.tenant, workspace.role),
+        201,
+        {"Location": url_for("api.workspaces_show", workspace_id=workspace.id)},
+    )
 
 
 @bp.get("/workspaces/current")
@@ -148,8 +157,9 @@ def workspaces_leave(workspace_id: uuid.UUID):
 
 
 @bp.post("/workspaces/<uuid:workspace_id>/transfer")
-@operation(scope="admin", body=TransferRequest, responses={200: Page[MemberOut]},
-           errors=(409,), tags=TAGS)
+@operation(
+    scope="admin", body=TransferRequest, responses={200: Page[MemberOut]}, errors=(409,), tags=TAGS
+)
 def workspaces_transfer(workspace_id: uuid.UUID, body: TransferRequest):
     """Transfer ownership to another member (owners): they become owner, you admin.
 
@@ -163,6 +173,7 @@ def workspaces_transfer(workspace_id: uuid.UUID, body: TransferRequest):
 
 # --- members ----------------------------------------------------------------------------------
 
+
 @bp.get("/workspaces/<uuid:workspace_id>/members")
 @operation(query=PageQuery, responses={200: Page[MemberOut]}, tags=TAGS)
 def members_index(workspace_id: uuid.UUID, query: PageQuery):
@@ -171,8 +182,7 @@ def members_index(workspace_id: uuid.UUID, query: PageQuery):
 
 
 @bp.patch("/workspaces/<uuid:workspace_id>/members/<uuid:user_id>")
-@operation(scope="admin", body=MemberUpdate, responses={200: MemberOut}, errors=(409,),
-           tags=TAGS)
+@operation(scope="admin", body=MemberUpdate, responses={200: MemberOut}, errors=(409,), tags=TAGS)
 def members_update(workspace_id: uuid.UUID, user_id: uuid.UUID, body: MemberUpdate):
     """Change a member's role (owners and admins; the owner role only by owners).
 
@@ -197,19 +207,26 @@ def members_delete(workspace_id: uuid.UUID, user_id: uuid.UUID):
 
 # --- invitations ------------------------------------------------------------------------------
 
+
 @bp.get("/workspaces/<uuid:workspace_id>/invitations")
 @operation(query=PageQuery, responses={200: Page[InvitationOut]}, tags=TAGS)
 def invitations_index(workspace_id: uuid.UUID, query: PageQuery):
     """List invitations not yet accepted or withdrawn (owners and admins)."""
     items = teams.list_invitations(db.session, _bind(workspace_id))
     page = paginate_items(items, query, key=lambda i: (i.created_at, i.id))
-    return Page[InvitationOut](items=[_invitation(i) for i in page.rows],
-                               next_cursor=page.next_cursor)
+    return Page[InvitationOut](
+        items=[_invitation(i) for i in page.rows], next_cursor=page.next_cursor
+    )
 
 
 @bp.post("/workspaces/<uuid:workspace_id>/invitations")
-@operation(scope="admin", body=InvitationCreate, responses={201: InvitationOut},
-           errors=(402, 409), tags=TAGS)
+@operation(
+    scope="admin",
+    body=InvitationCreate,
+    responses={201: InvitationOut},
+    errors=(402, 409),
+    tags=TAGS,
+)
 def invitations_create(workspace_id: uuid.UUID, body: InvitationCreate):
     """Invite someone by email (owners and admins; an owner only by owners).
 

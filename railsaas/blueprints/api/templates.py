@@ -24,16 +24,21 @@ from railsaas.schemas.templates import (
 
 
 @bp.get("/templates")
-@operation(auth="public", query=TemplateQuery, responses={200: TemplatePage},
-           tags=["templates"])
+@operation(auth="public", query=TemplateQuery, responses={200: TemplatePage}, tags=["templates"])
 def templates_index(query: TemplateQuery):
     """Browse the active catalog, newest first; filter by words and category."""
-    items = [TemplateOut.model_validate(t) for t in
-             catalog.search(db.session, q=(query.q or "").strip() or None,
-                            category=(query.category or "").strip() or None)]
+    items = [
+        TemplateOut.model_validate(t)
+        for t in catalog.search(
+            db.session,
+            q=(query.q or "").strip() or None,
+            category=(query.category or "").strip() or None,
+        )
+    ]
     page = paginate_items(items, query, key=lambda t: (t.created_at, t.id))
-    return TemplatePage(items=page.rows, next_cursor=page.next_cursor,
-                        categories=catalog.categories(db.session))
+    return TemplatePage(
+        items=page.rows, next_cursor=page.next_cursor, categories=catalog.categories(db.session)
+    )
 
 
 @bp.get("/templates/<uuid:template_id>")
@@ -44,19 +49,32 @@ def templates_show(template_id: uuid.UUID):
 
 
 @bp.post("/templates")
-@operation(auth="admin", body=TemplateCreate, responses={201: TemplateOut}, errors=(409,),
-           tags=["templates"])
+@operation(
+    auth="admin",
+    body=TemplateCreate,
+    responses={201: TemplateOut},
+    errors=(409,),
+    tags=["templates"],
+)
 def templates_create(body: TemplateCreate):
     """Add a template to the catalog (platform admins)."""
     t = catalog.create_template(db.session, body.model_dump(exclude_unset=True))
     db.session.commit()
-    return TemplateOut.model_validate(catalog.template_dict(t)), 201, {
-        "Location": url_for("api.templates_show", template_id=t.id)}
+    return (
+        TemplateOut.model_validate(catalog.template_dict(t)),
+        201,
+        {"Location": url_for("api.templates_show", template_id=t.id)},
+    )
 
 
 @bp.put("/templates/<uuid:template_id>")
-@operation(auth="admin", body=TemplateUpdate, responses={200: TemplateOut}, errors=(409,),
-           tags=["templates"])
+@operation(
+    auth="admin",
+    body=TemplateUpdate,
+    responses={200: TemplateOut},
+    errors=(409,),
+    tags=["templates"],
+)
 def templates_update(template_id: uuid.UUID, body: TemplateUpdate):
     """Change a template (platform admins); fields left out stay as they are."""
     t = catalog.update_template(db.session, template_id, body.model_dump(exclude_unset=True))
@@ -76,8 +94,13 @@ def templates_delete(template_id: uuid.UUID):
 
 
 @bp.post("/templates/deploy")
-@operation(scope="deploy", body=InstanceCreate, responses={202: InstanceOut},
-           errors=(402, 409), tags=["templates"])
+@operation(
+    scope="deploy",
+    body=InstanceCreate,
+    responses={202: InstanceOut},
+    errors=(402, 409),
+    tags=["templates"],
+)
 def templates_deploy(body: InstanceCreate):
     """Deploy a template (the same as POST /api/instances)."""
     return create_from_body(api_tenant_id(), g.user.id, body)

@@ -29,8 +29,13 @@ def api_token_authenticator(session: Session, token: str) -> Principal | None:
     if api_tokens.touch(session, record):
         session.commit()  # bookkeeping of its own: GETs never commit, failed views roll back
         audit_guard.bookkeeping_only()  # not the request's state change
-    return Principal(user_id=record.user_id, kind="api_token", tenant_id=record.tenant_id,
-                     api_token_id=record.id, scopes=frozenset(record.scopes))
+    return Principal(
+        user_id=record.user_id,
+        kind="api_token",
+        tenant_id=record.tenant_id,
+        api_token_id=record.id,
+        scopes=frozenset(record.scopes),
+    )
 
 
 def _tenant_id() -> uuid.UUID:
@@ -47,26 +52,34 @@ def tokens_index(query: TokenListQuery):
     Newest first; secrets are never shown again, only each token's prefix."""
     stmt = api_tokens.query(_tenant_id(), g.user.id, query.status)
     page = paginate(db.session, stmt, ApiToken, query)
-    return Page[TokenOut](items=[TokenOut.of(t) for t in page.rows],
-                          next_cursor=page.next_cursor)
+    return Page[TokenOut](items=[TokenOut.of(t) for t in page.rows], next_cursor=page.next_cursor)
 
 
 @bp.post("/tokens")
-@operation(scope="admin", body=TokenCreate, responses={201: TokenCreated}, errors=(409,),
-           tags=["tokens"])
+@operation(
+    scope="admin", body=TokenCreate, responses={201: TokenCreated}, errors=(409,), tags=["tokens"]
+)
 def tokens_create(body: TokenCreate):
     """Create an API token: the answer holds its secret, this once.
 
     The token acts as you, in this workspace only, within its scopes. Called with a token,
     the new one cannot have more scopes than the caller's."""
     token, secret = api_tokens.create(
-        db.session, g.workspace, user_id=g.user.id, name=body.name,
-        scopes=body.scopes, expires_in_days=body.expires_in_days,
-        within=current_principal().scopes)
+        db.session,
+        g.workspace,
+        user_id=g.user.id,
+        name=body.name,
+        scopes=body.scopes,
+        expires_in_days=body.expires_in_days,
+        within=current_principal().scopes,
+    )
     db.session.commit()
     out = TokenCreated(**TokenOut.of(token).model_dump(), token=secret)
-    return out, 201, {"Location": url_for("api.tokens_show", token_id=token.id),
-                      "Cache-Control": "no-store"}
+    return (
+        out,
+        201,
+        {"Location": url_for("api.tokens_show", token_id=token.id), "Cache-Control": "no-store"},
+    )
 
 
 @bp.get("/tokens/<uuid:token_id>")

@@ -22,8 +22,9 @@ def profile():
 
 
 @bp.put("/users/profile")
-@operation(scope="admin", body=ProfileUpdate, responses={200: ProfileOut}, errors=(409,),
-           tags=["users"])
+@operation(
+    scope="admin", body=ProfileUpdate, responses={200: ProfileOut}, errors=(409,), tags=["users"]
+)
 def update_profile(body: ProfileUpdate):
     """Change your name, email address or password.
 
@@ -36,11 +37,17 @@ def update_profile(body: ProfileUpdate):
     # The email change first: it checks current_password against the hash a password change
     # would replace.
     if body.email is not None:
-        auth.request_email_change(db.session, user, new_email=body.email,
-                                  current_password=body.current_password, field="email")
+        auth.request_email_change(
+            db.session,
+            user,
+            new_email=body.email,
+            current_password=body.current_password,
+            field="email",
+        )
     if body.new_password is not None:
-        auth.change_password(db.session, user, current_password=body.current_password,
-                             new_password=body.new_password)
+        auth.change_password(
+            db.session, user, current_password=body.current_password, new_password=body.new_password
+        )
         fresh = TokenPair(**tokens.issue_pair(db.session, user).as_dict())
     db.session.commit()
     out = ProfileOut.model_validate(user)
@@ -56,12 +63,14 @@ def get_user(user_id: uuid.UUID):
 
 
 @bp.put("/users/<uuid:user_id>")
-@operation(auth="admin", body=AdminUserUpdate, responses={200: AdminUserOut}, errors=(409,),
-           tags=["users"])
+@operation(
+    auth="admin", body=AdminUserUpdate, responses={200: AdminUserOut}, errors=(409,), tags=["users"]
+)
 def update_user(user_id: uuid.UUID, body: AdminUserUpdate):
     """Change a user's name, platform role, suspension or verification (platform admins)."""
-    user = users.admin_update(db.session, g.user, user_id,
-                              body.model_dump(exclude_unset=True, exclude_none=True))
+    user = users.admin_update(
+        db.session, g.user, user_id, body.model_dump(exclude_unset=True, exclude_none=True)
+    )
     db.session.commit()
     return AdminUserOut.model_validate(user)
 

@@ -25,7 +25,8 @@ class UnsupportedMediaType(ServiceError):
 
 def _is_json(mimetype: str) -> bool:
     return mimetype == "application/json" or (
-        mimetype.startswith("application/") and mimetype.endswith("+json"))
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
@@ -54,8 +55,9 @@ def parse_body(model: type[M], *, optional: bool = False) -> M:
 
 def _validate(model: type[M], data: Any) -> M:
     if not isinstance(data, dict):
-        raise ValidationFailed("The body must be a JSON object.",
-                               details={"body": "Expected a JSON object."})
+        raise ValidationFailed(
+            "The body must be a JSON object.", details={"body": "Expected a JSON object."}
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
