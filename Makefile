@@ -48,6 +48,7 @@ test-fast: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 fmt: install
 	$(VENV)/bin/ruff check --fix .

@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from railsaas.config import Config, sqlalchemy_url
@@ -40,6 +41,20 @@ def _role_exists(conn: Connection, role: str) -> bool:
     return bool(conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}))
 
 
+def _create_role(conn: Connection, role: str, definition: str) -> None:
+    """CREATE ROLE unless it exists. Roles belong to the cluster, not the database: two
+    migrations of different databases on one server (parallel test workers, two releases)
+    can both see it missing, so the loser's duplicate is rolled back to a savepoint."""
+    if _role_exists(conn, role):
+        return
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(f"CREATE ROLE {_quote_ident(conn, role)} {definition}")
+    except DBAPIError:
+        if not _role_exists(conn, role):
+            raise
+
+
 def logins(cfg: Config) -> dict[str, tuple[str, str]]:
     """The three logins by kind of work: (role name, password). See docs/security.md."""
     return {
@@ -57,11 +72,11 @@ def ensure_roles(conn: Connection, cfg: Config) -> None:
     owner = cfg.DB_OWNER_ROLE
     q_owner = _quote_ident(conn, owner)
     current = conn.scalar(text("SELECT current_user"))
-    if not _role_exists(conn, owner):
-        conn.exec_driver_sql(f"CREATE ROLE {q_owner} NOLOGIN")
+    _create_role(conn, owner, "NOLOGIN")
     if current != owner:
-        is_member = conn.scalar(text("SELECT pg_has_role(current_user, :r, 'MEMBER')"),
-                                {"r": owner})
+        is_member = conn.scalar(
+            text("SELECT pg_has_role(current_user, :r, 'MEMBER')"), {"r": owner}
+        )
         if not is_member:
             conn.exec_driver_sql(f"GRANT {q_owner} TO CURRENT_USER")
     database = _quote_ident(conn, conn.scalar(text("SELECT current_database()")))
@@ -70,11 +85,12 @@ def ensure_roles(conn: Connection, cfg: Config) -> None:
         conn.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA public TO {q_owner}")
     for name, password in logins(cfg).values():
         q_login = _quote_ident(conn, name)
-        if not _role_exists(conn, name):
-            conn.exec_driver_sql(
-                f"CREATE ROLE {q_login} LOGIN PASSWORD {_quote_literal(password)} "
-                "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
-            )
+        _create_role(
+            conn,
+            name,
+            f"LOGIN PASSWORD {_quote_literal(password)} "
+            "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT",
+        )
         conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {database} TO {q_login}")
         conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {q_login}")
 
@@ -85,6 +101,7 @@ def become_owner(conn: Connection, cfg: Config) -> None:
 
 # --- used from migrations (op.get_bind() is the owner's connection) -------------------------
 
+
 def apply_rls(conn: Connection, cfg: Config | None = None) -> None:
     """(Re)apply sql/rls_policies.sql. Every policy in it is dropped and recreated.
 
@@ -92,8 +109,9 @@ def apply_rls(conn: Connection, cfg: Config | None = None) -> None:
     their names stay configurable."""
     cfg = cfg or Config()
     for kind, (name, _) in logins(cfg).items():
-        conn.execute(text("SELECT set_config(:k, :v, false)"),
-                     {"k": f"railsaas.{kind}_role", "v": name})
+        conn.execute(
+            text("SELECT set_config(:k, :v, false)"), {"k": f"railsaas.{kind}_role", "v": name}
+        )
     # Straight to psycopg: with no parameters it sends the file as one simple query, and the
     # format() placeholders inside it are not mistaken for driver parameters.
     conn.connection.driver_connection.execute(RLS_POLICIES.read_text())
@@ -102,11 +120,13 @@ def apply_rls(conn: Connection, cfg: Config | None = None) -> None:
 def drop_policies(conn: Connection) -> None:
     """Drop every policy in the schema (policies on one table may read another, which would
     otherwise block dropping it)."""
-    rows = conn.execute(text(
-        "SELECT policyname, tablename FROM pg_policies WHERE schemaname = 'public'")).all()
+    rows = conn.execute(
+        text("SELECT policyname, tablename FROM pg_policies WHERE schemaname = 'public'")
+    ).all()
     for policy, table in rows:
         conn.exec_driver_sql(
-            f"DROP POLICY {_quote_ident(conn, policy)} ON {_quote_ident(conn, table)}")
+            f"DROP POLICY {_quote_ident(conn, policy)} ON {_quote_ident(conn, table)}"
+        )
 
 
 # Columns of users that only the admin and system logins write: a customer-facing login
@@ -118,11 +138,20 @@ _CLAIM_TRIAL = "billing_claim_trial(text, uuid, text, text)"
 # Functions each login may call, when they exist (older migrations run before later ones
 # create theirs).
 _FUNCTIONS = {
-    "web": ("auth_find_user(text)", "auth_find_api_token(text)", "auth_mark_email_verified()",
-            "auth_bump_session_version()", "status_page_workspace(text)",
-            _CLAIM_TRIAL),
-    "admin": ("auth_find_user(text)", "auth_find_api_token(text)",
-              "auth_bump_session_version()", _CLAIM_TRIAL),
+    "web": (
+        "auth_find_user(text)",
+        "auth_find_api_token(text)",
+        "auth_mark_email_verified()",
+        "auth_bump_session_version()",
+        "status_page_workspace(text)",
+        _CLAIM_TRIAL,
+    ),
+    "admin": (
+        "auth_find_user(text)",
+        "auth_find_api_token(text)",
+        "auth_bump_session_version()",
+        _CLAIM_TRIAL,
+    ),
     "system": (_CLAIM_TRIAL,),
 }
 
@@ -137,7 +166,8 @@ def grant_roles(conn: Connection, cfg: Config | None = None) -> None:
     q = {kind: _quote_ident(conn, name) for kind, (name, _) in logins(cfg).items()}
     for kind, login in q.items():
         conn.exec_driver_sql(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {login}")
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {login}"
+        )
         conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {login}")
         conn.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {login}")
         conn.exec_driver_sql(f"REVOKE ALL ON alembic_version FROM {login}")
@@ -145,18 +175,20 @@ def grant_roles(conn: Connection, cfg: Config | None = None) -> None:
             if conn.scalar(text("SELECT to_regprocedure(:f)"), {"f": fn}) is not None:
                 conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {fn} TO {login}")
     web = q["web"]
-    columns = conn.scalars(text(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = 'public' AND table_name = 'users' ORDER BY ordinal_position"
-    )).all()
-    writable = ", ".join(_quote_ident(conn, c) for c in columns
-                         if c not in USER_PRIVILEGED_COLUMNS)
+    columns = conn.scalars(
+        text(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 'users' ORDER BY ordinal_position"
+        )
+    ).all()
+    writable = ", ".join(_quote_ident(conn, c) for c in columns if c not in USER_PRIVILEGED_COLUMNS)
     # Column privileges only narrow what a table privilege does not already give.
     conn.exec_driver_sql(f"REVOKE INSERT, UPDATE ON users FROM {web}")
     conn.exec_driver_sql(f"GRANT INSERT ({writable}), UPDATE ({writable}) ON users TO {web}")
 
 
 # --- databases (make dev, tests) -------------------------------------------------------------
+
 
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
