@@ -89,7 +89,8 @@ def servers(tmp_path_factory):
     redis_dbs = RedisDatabases.for_this_worker(redis_base)
     redis_url = redis_dbs.app_url
 
-    name = "railsaas_test" + _worker_suffix()
+    # TEST_DB_NAME: a name of its own for a second checkout testing against the same server.
+    name = os.environ.get("TEST_DB_NAME", "railsaas_test") + _worker_suffix()
     dbadmin.create_database(admin_url, name, drop_first=True)
     database_url = dbadmin.with_database(admin_url, name)
 
