@@ -347,10 +347,13 @@ def authenticate(session: Session, secret: str) -> TokenRecord:
 
 def touch(session: Session, record: TokenRecord) -> bool:
     """Note the use in last_used_at unless that was done less than a minute ago (checked
-    again in SQL, so concurrent requests write once). True when a write was made."""
+    again in SQL, so concurrent requests write once). True when an UPDATE was sent, whether
+    or not it changed a row (SQL's now() is the transaction's start, so near the minute the
+    two checks can disagree): the caller ends the transaction either way, since a transaction
+    that has written cannot change login (db.LoginChangeAfterWrite)."""
     if record.last_used_at is not None and datetime.now(UTC) - record.last_used_at < TOUCH_INTERVAL:
         return False
-    result = session.execute(
+    session.execute(
         update(ApiToken)
         .where(
             ApiToken.id == record.id,
@@ -359,4 +362,4 @@ def touch(session: Session, record: TokenRecord) -> bool:
         .values(last_used_at=func.now())
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)
+    return True

@@ -8,10 +8,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from railsaas.accounts import api_tokens
-from railsaas.db import SYSTEM
+from railsaas.db import SYSTEM, TenantContext
 from railsaas.extensions import db
 from railsaas.models import ApiToken, AuditLog, Membership, Tenant, User
 from tests.support.api import bearer, make_token, session_token
@@ -197,6 +197,28 @@ def test_last_used_is_recorded_at_most_once_a_minute(client, factory):
         )
     client.get("/api/users/profile", headers=bearer(secret))
     assert _row(row.id).last_used_at > first - timedelta(minutes=2)
+
+
+def test_a_stale_read_of_last_used_still_reports_the_update_it_sent(client, factory):
+    """Two requests near the minute: this one read the token before the other wrote
+    last_used_at. Its UPDATE then changes no row, but it has written all the same, and the
+    authenticator must end the transaction before an admin route switches login (this was a
+    500 on /api/users/<id> for an admin-scoped token used about a minute apart)."""
+    admin, tenant = factory.workspace()
+    with db.scope(SYSTEM) as s:
+        s.get(User, admin.id).role = "admin"
+    secret, row = make_token(admin, tenant, ("admin",))
+    with db.scope(TenantContext(tenant_id=tenant.id, user_id=admin.id)) as s:
+        stale = api_tokens.authenticate(s, secret)
+        s.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=func.now()))
+        assert api_tokens.touch(s, stale) is True
+    with db.scope(SYSTEM) as s:
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.id == row.id)
+            .values(last_used_at=datetime.now(UTC) - timedelta(minutes=2))
+        )
+    assert client.get(f"/api/users/{admin.id}", headers=bearer(secret)).status_code == 200
 
 
 def test_last_used_is_recorded_even_when_the_request_fails(client, factory):
