@@ -41,10 +41,13 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The inner loop (under two minutes): the suite without the browser, resilience, fuzzing,
-# first-run and end-to-end tests (markers in pyproject.toml). CI runs `make test`.
-FAST := not browser and not resilience and not fuzz and not first_run and not e2e and not slow
+# first-run, end-to-end and process-starting tests (markers in pyproject.toml), on four
+# pytest-xdist workers (most of a test's time is spent waiting on a server, so four fit two
+# cores). CI runs `make test`.
+FAST := not browser and not resilience and not fuzz and not first_run and not e2e and not processes and not slow
+WORKERS ?= 4
 test-fast: install
-	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(FAST)" -n $(WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -45,6 +45,13 @@ MARKED_MODULES = {
     "observability/test_seed_history.py": ("first_run",),
     # A real Celery worker deploying on the Railway emulator: seconds per test, a minute here.
     "lifecycle/test_lifecycle_railway.py": ("e2e",),
+    # The emulator's pessimistic timings (answers lost, services a minute late): seconds each.
+    "lifecycle/test_railway_behaviour.py": ("e2e",),
+    # The product started in fresh interpreters (as gunicorn and celery start it), pg_dump.
+    "security/test_production_secrets.py": ("processes",),
+    "foundation/test_transport_security.py": ("processes",),
+    "backups/test_roundtrip.py": ("processes",),
+    "deploy/test_production_build.py": ("processes",),
 }
 
 

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_ONLY = ("emulators", "devstack", "embedded", "devmail", "seed", "seed_history")
@@ -99,6 +100,7 @@ def test_no_development_tool_lives_in_the_product_package():
     assert names.isdisjoint(DEV_ONLY)
 
 
+@pytest.mark.processes
 def test_the_wheel_carries_the_product_and_no_development_tool(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],

@@ -205,6 +205,7 @@ metrics.railway_rate_remaining(42)
 """
 
 
+@pytest.mark.processes
 def test_samples_from_other_processes_are_merged_in_multiprocess_mode(
     client, token, tmp_path: Path, monkeypatch
 ):
@@ -339,6 +340,7 @@ print(os.getpid())
 """
 
 
+@pytest.mark.processes
 def test_process_and_database_metrics_survive_multiprocess_mode(
     client, token, tmp_path: Path, monkeypatch
 ):

@@ -254,6 +254,7 @@ def test_control_api_rejects_nonsense(railway_emulator):
     ctl.close()
 
 
+@pytest.mark.processes
 def test_the_emulator_runs_standalone_from_the_command_line():
     port = free_port()
     with subprocess.Popen(
@@ -297,6 +298,7 @@ def test_the_emulator_runs_standalone_from_the_command_line():
     assert proc.returncode == 0
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("flag", ["--help"])
 def test_the_command_line_documents_its_switches(flag):
     out = subprocess.run(

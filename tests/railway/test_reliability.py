@@ -197,6 +197,7 @@ def _spawn(railway_emulator, servers, count, per_second, per_hour, max_wait):
     return start_at, out
 
 
+@pytest.mark.processes
 def test_two_processes_share_one_rate_budget(railway_emulator, servers):
     """Real processes, one Redis budget of 4 a second and 9 an hour; each wants 6."""
     start_at, out = _spawn(railway_emulator, servers, count=6, per_second=4, per_hour=9, max_wait=3)
