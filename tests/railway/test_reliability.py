@@ -71,11 +71,12 @@ def test_an_html_error_page_is_retried(make_client, railway_emulator):
 
 
 def test_a_timeout_is_retried(make_client, railway_emulator):
-    rw = make_client(read_timeout=0.3)
-    railway_emulator.script("timeout", times=1, seconds=2)
+    # Margins wide enough for a loaded machine: the retry must fit in one read timeout.
+    rw = make_client(read_timeout=1.0)
+    railway_emulator.script("timeout", times=1, seconds=5)
     started = time.monotonic()
     assert rw.template("redis").code == "redis"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 4
     assert railway_emulator.count("TemplateByCode") == 2
 
 
