@@ -17,6 +17,7 @@ from railsaas.blueprints import (
     billing,
     catalog,
     dev,
+    docs,
     instances,
     notifications,
     ops,
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(teams.bp)
     app.register_blueprint(dev.bp)  # 404 unless DEBUG
     app.register_blueprint(catalog.bp)
+    app.register_blueprint(docs.bp)  # public, no database
     app.register_blueprint(instances.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(status.bp)

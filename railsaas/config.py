@@ -165,6 +165,10 @@ class Config(BaseSettings):
         "Outgoing mail server (smtp://user:pass@host:port, smtps:// for TLS).",
     )
     MAIL_FROM: str = setting("RailSaaS <no-reply@railsaas.local>", "Sender of every email.")
+    SUPPORT_EMAIL: str = setting(
+        "support@railsaas.local",
+        "Where customers write for help: named on the public docs' support page (/docs/support).",
+    )
     MAIL_CAPTURE_DIR: str = setting(
         "",
         "Where the development SMTP sink writes mail; enables the `/dev/mail` page when DEBUG=1.",

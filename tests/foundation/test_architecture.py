@@ -114,6 +114,7 @@ def test_the_wheel_carries_the_product_and_no_development_tool(tmp_path):
     assert "railsaas/app.py" in files
     assert any(f.startswith("railsaas/templates/") for f in files)
     assert any(f.startswith("railsaas/railway/operations/") for f in files)
+    assert any(f.startswith("railsaas/docs/pages/") and f.endswith(".md") for f in files)
     assert not [f for f in files if f.startswith("devtools/") or "/emulators/" in f]
     # Production's requirements: the dev-only servers come with the dev extra alone.
     required = [
