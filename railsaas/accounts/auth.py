@@ -255,7 +255,7 @@ def _user_from_link(session: Session, uid: str) -> User:
     except ValueError:
         raise InvalidLink("This link is invalid.") from None
     set_context(session, TenantContext(user_id=user_id))
-    user = session.get(User, user_id, with_for_update=True)
+    user = session.get(User, user_id, with_for_update={"of": User})
     if user is None or user.is_suspended:
         raise InvalidLink("This link is no longer valid.")
     return user

@@ -98,9 +98,7 @@ def _derived_key(purpose: bytes, secret_key: str | None = None) -> bytes:
 
 
 def _fernet(secret_key: str | None = None) -> Fernet:
-    return Fernet(
-        base64.urlsafe_b64encode(_derived_key(b"railsaas.two_factor.secret", secret_key))
-    )
+    return Fernet(base64.urlsafe_b64encode(_derived_key(b"railsaas.two_factor.secret", secret_key)))
 
 
 def seal(secret: str, secret_key: str | None = None) -> str:
@@ -147,6 +145,11 @@ def is_enabled(session: Session, user_id: uuid.UUID) -> bool:
             select(TwoFactor.enabled_at.is_not(None)).where(TwoFactor.user_id == user_id)
         )
     )
+
+
+def enabled_for(user: User) -> bool:
+    """Whether the signed-in `user` has 2FA on, from the row loaded with them (no query)."""
+    return user.two_factor is not None and user.two_factor.enabled_at is not None
 
 
 def recovery_codes_left(session: Session, user_id: uuid.UUID) -> int:

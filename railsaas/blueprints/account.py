@@ -55,7 +55,7 @@ def init_two_factor_rule(app: Flask) -> None:
         # Asked only of those it applies to: no query for everyone else.
         if not two_factor.required(user, workspace.tenant if workspace else None):
             return None
-        if two_factor.is_enabled(db.session, user.id):
+        if two_factor.enabled_for(user):
             return None
         flash(
             "Platform admins must use two-factor sign-in: set it up to continue."

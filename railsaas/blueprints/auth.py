@@ -154,6 +154,8 @@ def second_factor():
     pending = _pending()
     if pending is None:
         flash("Your sign-in expired. Log in again.", "info")
+        if request.method == "GET":
+            return redirect(url_for("auth.login"), 303)
         return redirect_to(url_for("auth.login"))
     form = SecondFactorForm()
     if form.validate_on_submit():

@@ -44,6 +44,10 @@ class User(UserMixin, Base):
     updated_at: Mapped[datetime] = updated_at()
 
     memberships = relationship("Membership", back_populates="user")
+    # Loaded with the user (one LEFT JOIN on its key, no query of its own): every request of
+    # a platform admin, and of a workspace that requires it, asks whether 2FA is on. Row-level
+    # security shows only the signed-in user's row: for anyone else it reads as None.
+    two_factor = relationship("TwoFactor", lazy="joined", uselist=False, viewonly=True)
 
     @property
     def is_platform_admin(self) -> bool:

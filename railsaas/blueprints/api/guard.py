@@ -144,7 +144,7 @@ def api_login_required(
                 return _unauthorized(exc)
             if admin and not user.is_platform_admin:
                 raise Forbidden("Only platform admins may do this.")
-            if admin and not two_factor.is_enabled(session, user.id):
+            if admin and not two_factor.enabled_for(user):
                 raise Forbidden(
                     "Platform admins must turn on two-factor sign-in (on the account page) "
                     "before using the admin API.",
