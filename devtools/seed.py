@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from devtools.demo_catalog import seed_templates
 from devtools.seed_history import seed_business_history
-from railsaas.app import create_app
 from railsaas.accounts import two_factor
+from railsaas.app import create_app
 from railsaas.billing import gateway
 from railsaas.catalog.templates import seed_from_railway_templates
 from railsaas.db import SYSTEM

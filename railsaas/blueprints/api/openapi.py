@@ -78,8 +78,9 @@ Platform admins must have two-factor sign-in on: without it the admin operations
 **Errors** are always `{"error": {"code", "message", "details"}}`, with `code` stable for
 programs and `details` mapping fields to messages on 422. Another workspace's ids answer 404.
 
-**Lists** are pages, newest first (the plans, a short price list, come whole): `limit` (1-100, default 50) and `cursor` (the previous
-page's `next_cursor`, opaque), answering `{"items": [...], "next_cursor": ...}`.
+**Lists** are pages, newest first: `limit` (1-100, default 50) and `cursor` (the previous
+page's `next_cursor`, opaque), answering `{"items": [...], "next_cursor": ...}`. The plans,
+a short price list, come whole.
 
 **Times** are ISO 8601 in UTC. **Money** is in integer cents.
 
