@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import bcrypt
 from flask import current_app
@@ -17,18 +18,22 @@ from sqlalchemy.orm import Session
 
 from devtools.demo_catalog import seed_templates
 from devtools.seed_history import seed_business_history
+from railsaas.accounts import two_factor
 from railsaas.app import create_app
 from railsaas.billing import gateway
 from railsaas.catalog.templates import seed_from_railway_templates
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.models import Membership, Plan, Tenant, User
+from railsaas.models import Membership, Plan, Tenant, TwoFactor, User
 
 log = logging.getLogger(__name__)
 
 ADMIN = ("Platform admin", "admin@railsaas.local", "admin-demo-password")
 CUSTOMER = ("Customer", "demo@railsaas.local", "demo-password-123")
 VIEWER = ("Viewer", "viewer@railsaas.local", "viewer-password-123")  # read-only in Demo Co
+# Platform admins must use two-factor sign-in: the demo admin is enrolled with this key (add
+# it to an authenticator app, or print the current code with `python -m devtools.totp`).
+DEMO_ADMIN_TOTP_SECRET = "RAILSAASDEMOADMINTOTPKEY234567AB"  # noqa: S105 (development only)
 
 PLANS = [
     dict(
@@ -114,7 +119,16 @@ def seed_plans(session: Session) -> None:
 
 
 def seed_people(session: Session) -> None:
-    ensure_user(session, *ADMIN, role="admin", workspace="RailSaaS Ops")
+    admin = ensure_user(session, *ADMIN, role="admin", workspace="RailSaaS Ops")
+    if session.get(TwoFactor, admin.id) is None:
+        session.add(
+            TwoFactor(
+                user_id=admin.id,
+                secret_encrypted=two_factor.seal(DEMO_ADMIN_TOTP_SECRET),
+                enabled_at=datetime.now(UTC),
+            )
+        )
+        session.flush()
     ensure_user(session, *CUSTOMER, workspace="Demo Co", plan_slug="pro")
 
 

@@ -81,6 +81,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     init_context(app)
+    account.init_two_factor_rule(app)  # after the request's user and workspace are bound
     init_error_handlers(app)
     init_security_headers(app)
     init_static_assets(app)

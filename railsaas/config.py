@@ -140,6 +140,21 @@ class Config(BaseSettings):
     BCRYPT_ROUNDS: int = setting(12, "bcrypt cost factor (at least 12 outside tests).")
     LOGIN_MAX_ATTEMPTS: int = setting(5, "Failed logins per account (and 4x per IP) before a lock.")
     LOGIN_LOCK_SECONDS: int = setting(900, "How long a login lock lasts.")
+    TWO_FACTOR_MAX_ATTEMPTS: int = setting(
+        5,
+        "Wrong two-factor codes (or recovery codes) per account within LOGIN_LOCK_SECONDS "
+        "before codes are refused for the rest of that window.",
+    )
+    TWO_FACTOR_PENDING_SECONDS: int = setting(
+        300,
+        "Seconds a sign-in that passed the password may wait for its second factor before "
+        "it must start again.",
+    )
+    TWO_FACTOR_REMEMBER_DAYS: int = setting(
+        30,
+        "Days a browser remembered after a second factor skips the code (never for platform "
+        "admins). 0 turns the option off.",
+    )
     SIGNUPS_PER_IP_PER_HOUR: int = setting(
         10, "Sign-ups one client IP may make in an hour (pages and API)."
     )

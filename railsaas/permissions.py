@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "workspace.leave": _ALL,  # the last owner is refused by the service
     "workspace.transfer": _OWNERS,  # hand ownership to another member
     "workspace.delete": _OWNERS,
+    "workspace.security": _OWNERS,  # require two-factor sign-in of every member
     # people
     "members.view": _ALL,
     "members.invite": _MANAGERS,
@@ -84,6 +85,7 @@ _MESSAGES = {
     "billing.manage": "Only an owner of the workspace can change billing.",
     "workspace.delete": "Only an owner can delete the workspace.",
     "workspace.transfer": "Only an owner can transfer ownership.",
+    "workspace.security": "Only an owner can change the workspace's sign-in rules.",
     "owners.manage": "Only an owner can give, change or take the owner role.",
     "members.invite": "Only owners and admins can invite people.",
     "members.manage": "Only owners and admins can manage members.",

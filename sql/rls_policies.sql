@@ -194,6 +194,16 @@ SELECT pg_temp.policy('refresh_tokens', kind,
 FROM unnest(ARRAY['web', 'admin']) AS kind;
 SELECT pg_temp.policy('refresh_tokens', 'system', 'true');
 
+-- Two-factor sign-in (accounts.two_factor): a person's rows. Each login sees the signed-in
+-- user's own (an admin's pages check the admin's own enrolment); the system login all.
+SELECT pg_temp.reset_policies(tbl) FROM unnest(ARRAY['user_two_factor', 'user_recovery_codes']) AS tbl;
+SELECT pg_temp.policy(tbl, kind,
+    $$user_id = (SELECT nullif(current_setting('app.user_id', true), '')::uuid)$$)
+FROM unnest(ARRAY['user_two_factor', 'user_recovery_codes']) AS tbl,
+     unnest(ARRAY['web', 'admin']) AS kind;
+SELECT pg_temp.policy(tbl, 'system', 'true')
+FROM unnest(ARRAY['user_two_factor', 'user_recovery_codes']) AS tbl;
+
 -- Free trials given (billing.trials): a person's rows, not a workspace's. The system login
 -- writes them; a signed-in user reads their own (is a trial still theirs to take?), the
 -- admin login reads them all.

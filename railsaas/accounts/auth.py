@@ -53,6 +53,7 @@ from railsaas.accounts import (
     names,
     passwords,
     tokens,
+    two_factor,
     verification,
     workspaces,
 )
@@ -254,7 +255,7 @@ def _user_from_link(session: Session, uid: str) -> User:
     except ValueError:
         raise InvalidLink("This link is invalid.") from None
     set_context(session, TenantContext(user_id=user_id))
-    user = session.get(User, user_id, with_for_update=True)
+    user = session.get(User, user_id, with_for_update={"of": User})
     if user is None or user.is_suspended:
         raise InvalidLink("This link is no longer valid.")
     return user
@@ -518,9 +519,22 @@ def confirm_email_change(session: Session, token: str) -> User:
 # --- sign-in and sessions ---------------------------------------------------------------------
 
 
-def login(session: Session, *, email: Any, password: Any, ip: str | None = None) -> User:
+def login(
+    session: Session,
+    *,
+    email: Any,
+    password: Any,
+    ip: str | None = None,
+    second_factor: Any = None,
+    remember_token: str | None = None,
+) -> User:
     """The user, or LoginFailed (one message for every reason). Failures are audited: the
-    caller commits even when this raises."""
+    caller commits even when this raises.
+
+    A user with two-factor sign-in also needs `second_factor` (a TOTP or recovery code),
+    unless `remember_token` is a remembered browser's cookie: without one this raises
+    SecondFactorRequired once the password is right (the page then asks for the code and
+    calls complete_login), with a wrong one InvalidSecondFactor."""
     address = email.strip().lower() if isinstance(email, str) else ""
     secret = password if isinstance(password, str) else ""
     throttle = LoginThrottle(address, ip if ip is not None else _client_ip())
@@ -541,11 +555,52 @@ def login(session: Session, *, email: Any, password: Any, ip: str | None = None)
     user = session.get(User, record.id)
     if user is None:
         raise LoginFailed()
-    user.last_login_at = _now()
+    if two_factor.is_enabled(session, user.id) and not two_factor.remembered(
+        session, user, remember_token
+    ):
+        if second_factor is None or second_factor == "":
+            _record(session, "auth.login_second_factor_required", user.id, actor=user.id)
+            raise two_factor.SecondFactorRequired(user)
+        _check_second_factor(session, user, second_factor)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(secret, enforce_policy=False)
+    return _signed_in(session, user)
+
+
+def _check_second_factor(session: Session, user: User, code: Any) -> None:
+    try:
+        how = two_factor.verify(session, user, code)
+    except (two_factor.InvalidSecondFactor, RateLimited):
+        _record(session, "auth.login_failed", user.id, reason="second_factor")
+        raise
+    if how == "recovery":
+        _send(
+            session,
+            user.id,
+            user.email,
+            "auth/recovery_code_used",
+            "A recovery code was used to sign in",
+            name=user.name,
+            left=two_factor.recovery_codes_left(session, user.id),
+        )
+
+
+def _signed_in(session: Session, user: User) -> User:
+    user.last_login_at = _now()
     _record(session, "auth.login", user.id, actor=user.id)
     return user
+
+
+def complete_login(session: Session, user_id: uuid.UUID, session_version: int, code: Any) -> User:
+    """The second step of a sign-in whose password was right (login raised
+    SecondFactorRequired): the user once `code` checks out. The sign-in must still be
+    current (no logout everywhere or password change since)."""
+    set_context(session, TenantContext(user_id=user_id))
+    user = session.get(User, user_id)
+    if user is None or user.is_suspended or user.session_version != session_version:
+        raise LoginFailed()
+    _check_second_factor(session, user, code)
+    return _signed_in(session, user)
 
 
 def end_sessions(session: Session, user: User) -> int:
@@ -666,6 +721,12 @@ def change_password(
         name=user.name,
         forgot_link=_link("auth.forgot"),
     )
+
+
+def disable_two_factor(session: Session, user: User, *, password: Any, code: Any) -> None:
+    """Turn two-factor sign-in off: the password and a current code (or a recovery code)."""
+    _check_current_password(user, password, field="password")
+    two_factor.disable(session, user, code)
 
 
 RESET_TASK = "accounts.password_reset"

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
-from railsaas.accounts import attribution, auth
+from railsaas.accounts import attribution, auth, two_factor
 from railsaas.blueprints.htmx_helpers import redirect_to
 from railsaas.context import SESSION_TENANT_KEY
 from railsaas.errors import Conflict, RateLimited, ValidationFailed
@@ -20,12 +31,16 @@ from railsaas.forms.accounts import (
     RegisterForm,
     ResendForm,
     ResetForm,
+    SecondFactorForm,
 )
 from railsaas.models import User
 from railsaas.platform import audit
 
 bp = Blueprint("auth", __name__)
 UTM_SESSION_KEY = "utm"
+# A sign-in whose password was right, waiting for its second factor: the user id, session
+# version, deadline and where to go next. Nobody is signed in while it is there.
+PENDING_KEY = "two_factor_pending"
 # Blueprints whose answers carry no session cookie (the API, probes, webhooks).
 _NO_SESSION = frozenset({"api", "ops", "railway_webhooks"})
 
@@ -86,15 +101,92 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = auth.login(db.session, email=form.email.data, password=form.password.data)
+            user = auth.login(
+                db.session,
+                email=form.email.data,
+                password=form.password.data,
+                remember_token=request.cookies.get(two_factor.REMEMBER_COOKIE),
+            )
         except auth.LoginFailed as exc:
             db.session.commit()  # the failed attempt's audit row
             form.form_errors.append(exc.message)
+        except two_factor.SecondFactorRequired as exc:
+            pending = {
+                "uid": str(exc.user.id),
+                "v": exc.user.session_version,
+                "exp": int(time.time()) + current_app.config["TWO_FACTOR_PENDING_SECONDS"],
+                "next": next_url,
+            }
+            db.session.commit()
+            session.clear()  # nothing from before survives, as for a full sign-in
+            session[PENDING_KEY] = pending
+            return redirect_to(url_for("auth.second_factor"))
         else:
             db.session.commit()
             start_session(user)
             return redirect_to(next_url or url_for("pages.dashboard"))
     return render_template("auth/login.html", form=form, next=next_url)
+
+
+def _pending() -> dict | None:
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or pending.get("exp", 0) < time.time():
+        session.pop(PENDING_KEY, None)
+        return None
+    return pending
+
+
+def _remember_cookie(response, token: str) -> None:
+    response.set_cookie(
+        two_factor.REMEMBER_COOKIE,
+        token,
+        max_age=two_factor.remember_days() * 86400,
+        httponly=True,
+        secure=not current_app.config["DEBUG"],
+        samesite="Lax",
+        path="/login",
+    )
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+def second_factor():
+    """The second step of a sign-in: a code from the app, or a recovery code."""
+    pending = _pending()
+    if pending is None:
+        flash("Your sign-in expired. Log in again.", "info")
+        if request.method == "GET":
+            return redirect(url_for("auth.login"), 303)
+        return redirect_to(url_for("auth.login"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            user = auth.complete_login(
+                db.session, uuid.UUID(pending["uid"]), int(pending["v"]), form.code.data
+            )
+        except two_factor.InvalidSecondFactor as exc:
+            db.session.commit()  # the failed attempt's audit row
+            form.code.errors = [exc.message]
+        except RateLimited as exc:
+            db.session.commit()
+            form.form_errors.append(exc.message)
+            body = render_template("auth/two_factor.html", form=form, remember_days=0)
+            return body, 429, {"Retry-After": str(exc.retry_after)}
+        except auth.LoginFailed:
+            db.session.commit()
+            session.pop(PENDING_KEY, None)
+            flash("Your sign-in expired. Log in again.", "info")
+            return redirect_to(url_for("auth.login"))
+        else:
+            token = two_factor.remember_token(db.session, user) if form.remember.data else None
+            db.session.commit()
+            start_session(user)
+            response = redirect_to(pending.get("next") or url_for("pages.dashboard"))
+            if token:
+                _remember_cookie(response, token)
+            return response
+    return render_template(
+        "auth/two_factor.html", form=form, remember_days=two_factor.remember_days()
+    )
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -274,6 +274,24 @@ def transfer():
     )
 
 
+@bp.post("/workspace/two-factor")
+@login_required
+def two_factor_requirement():
+    """Owners: require (or stop requiring) two-factor sign-in of the members."""
+    required = request.form.get("required") == "1"
+    try:
+        teams.require_two_factor(db.session, _workspace(), g.user.id, required)
+    except FIXABLE as exc:
+        db.session.rollback()
+        return _settings_page(error=exc.message)
+    return _done(
+        "Members now need two-factor sign-in to work in this workspace."
+        if required
+        else "Two-factor sign-in is no longer required here.",
+        "teams.settings",
+    )
+
+
 def _left(message: str):
     db.session.commit()
     session.pop(SESSION_TENANT_KEY, None)  # the next request picks another workspace

@@ -5,7 +5,7 @@ API client get the same messages."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from railsaas.accounts import auth, passwords
@@ -118,3 +118,39 @@ class PasswordChangeForm(FlaskForm):
         ],
     )
     submit = SubmitField("Change password")
+
+
+class SecondFactorForm(FlaskForm):
+    """The sign-in's second step: a code from the app or a recovery code."""
+
+    code = StringField(
+        "Code",
+        filters=[strip],
+        validators=[DataRequired("Enter the code from your app."), Length(max=64)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True},
+    )
+    remember = BooleanField("Remember this browser")
+    submit = SubmitField("Verify")
+
+
+class TwoFactorCodeForm(FlaskForm):
+    """A current code: confirming the enrolment, making new recovery codes."""
+
+    code = StringField(
+        "Code from your app",
+        filters=[strip],
+        validators=[DataRequired("Enter the 6-digit code from your app."), Length(max=64)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField("Confirm")
+
+
+class TwoFactorDisableForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password.")])
+    code = StringField(
+        "Code from your app (or a recovery code)",
+        filters=[strip],
+        validators=[DataRequired("Enter a code."), Length(max=64)],
+        render_kw={"autocomplete": "one-time-code"},
+    )
+    submit = SubmitField("Turn off two-factor sign-in")

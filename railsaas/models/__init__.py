@@ -17,7 +17,7 @@ from railsaas.models.instance import Deployment, Instance
 from railsaas.models.ops import AcquisitionSpend, JobFailure
 from railsaas.models.tenancy import Invitation, Membership, Tenant
 from railsaas.models.uptime import UptimeCheck, UptimeHourly, UptimeMonitor
-from railsaas.models.user import ApiToken, RefreshToken, User
+from railsaas.models.user import ApiToken, RecoveryCode, RefreshToken, TwoFactor, User
 
 __all__ = [
     "AcquisitionSpend",
@@ -33,12 +33,14 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "Plan",
+    "RecoveryCode",
     "RefreshToken",
     "StripeEvent",
     "Subscription",
     "Template",
     "Tenant",
     "TrialClaim",
+    "TwoFactor",
     "UptimeCheck",
     "UptimeHourly",
     "UptimeMonitor",

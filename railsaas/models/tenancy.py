@@ -45,6 +45,9 @@ class Tenant(Base):
     # The public status page /status/<slug> (railsaas.uptime.status_page): off by default.
     status_page_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
     suspended_reason: Mapped[str | None] = mapped_column(String(50))
+    # Members must have two-factor sign-in to work in this workspace (owners set it;
+    # railsaas.accounts.two_factor): those without it are sent to enrol.
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default="false")
     # Where the person came from (first touch: the utm_* parameters of the page its
     # creator first opened, kept through sign-up; accounts.attribution). NULL: unknown or direct.
     utm_source: Mapped[str | None] = mapped_column(String(100))

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import ARRAY, BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from railsaas.models.base import Base, created_at, updated_at, uuid_pk
@@ -44,6 +44,10 @@ class User(UserMixin, Base):
     updated_at: Mapped[datetime] = updated_at()
 
     memberships = relationship("Membership", back_populates="user")
+    # Loaded with the user (one LEFT JOIN on its key, no query of its own): every request of
+    # a platform admin, and of a workspace that requires it, asks whether 2FA is on. Row-level
+    # security shows only the signed-in user's row: for anyone else it reads as None.
+    two_factor = relationship("TwoFactor", lazy="joined", uselist=False, viewonly=True)
 
     @property
     def is_platform_admin(self) -> bool:
@@ -91,4 +95,36 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()
+
+
+class TwoFactor(Base):
+    """A user's TOTP second factor (railsaas.accounts.two_factor). One row per user: while
+    enabled_at is NULL the secret is a pending enrolment, not yet confirmed by a code. The
+    secret is stored encrypted (Fernet, a key derived from SECRET_KEY); last_step is the
+    TOTP time step of the last code accepted, so no code works twice."""
+
+    __tablename__ = "user_two_factor"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(String(255))
+    enabled_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code of a user's second factor: only a keyed hash (HMAC) of
+    it is stored; used_at is set when it is spent."""
+
+    __tablename__ = "user_recovery_codes"
+    __table_args__ = (Index("ix_user_recovery_codes_user_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()

@@ -91,6 +91,10 @@ LOGIN_PER_ACCOUNT = Limit(
 LOGIN_PER_IP = Limit(
     "auth:login-ip", _setting("LOGIN_MAX_ATTEMPTS", 4), _setting("LOGIN_LOCK_SECONDS")
 )
+# Wrong second-factor codes per user (two_factor), in the sign-in lock's window.
+TWO_FACTOR_PER_USER = Limit(
+    "auth:two-factor-user", _setting("TWO_FACTOR_MAX_ATTEMPTS"), _setting("LOGIN_LOCK_SECONDS")
+)
 # One verification or reset email per address (and purpose) a minute.
 MAIL_RESEND = Limit("auth:mail", _fixed(1), _fixed(60))
 # Per client IP, on the forms anyone may post (pages and API alike).

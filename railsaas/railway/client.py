@@ -49,7 +49,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +84,7 @@ from railsaas.railway.types import (
     MetricSeries,
     Project,
     ProjectSummary,
+    Service,
     ServiceDomain,
     ServiceStatus,
     Template,
@@ -629,6 +630,53 @@ class RailwayClient:
         )["serviceInstance"]
         latest = si.get("latestDeployment")
         return Deployment.from_api(latest) if latest else None
+
+    def deployments(
+        self, environment_id: str, service_id: str, *, page_size: int = 50
+    ) -> Iterator[Deployment]:
+        """A service's deployments in an environment, newest first, one page of
+        `page_size` per request, fetched only as far as the caller reads."""
+        after = None
+        while True:
+            conn = self.execute(
+                "Deployments",
+                {
+                    "input": {"environmentId": environment_id, "serviceId": service_id},
+                    "first": page_size,
+                    "after": after,
+                },
+            )["deployments"]
+            for edge in conn["edges"]:
+                yield Deployment.from_api(edge["node"])
+            if not conn["pageInfo"]["hasNextPage"]:
+                return
+            after = conn["pageInfo"]["endCursor"]
+
+    def create_service(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        image: str | None = None,
+        environment_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> Service:
+        """serviceCreate. Never re-sent after the request may have reached Railway (a
+        second one would make a second service, or be refused for its name): a lost answer
+        raises Unavailable(maybe_applied=True) to the caller."""
+        source = {"image": image} if image else None
+        variables_in = {
+            "input": _strip_none(
+                {
+                    "projectId": project_id,
+                    "name": name,
+                    "environmentId": environment_id,
+                    "source": source,
+                    "variables": dict(variables) if variables else None,
+                }
+            )
+        }
+        return Service.from_api(self.execute("ServiceCreate", variables_in)["serviceCreate"])
 
     def deployment_statuses(
         self, deployment_ids: Iterable[str], *, batch_size: int | None = None

@@ -37,6 +37,13 @@ class RegistrationAccepted(BaseModel):
 class LoginRequest(Body):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
+    totp: str | None = Field(
+        None,
+        max_length=64,
+        description="For an account with two-factor sign-in: the current 6-digit code from "
+        "its authenticator app, or one of its recovery codes (each works once). Without it "
+        "such an account gets 401 `second_factor_required`.",
+    )
 
 
 class RefreshRequest(Body):

@@ -23,6 +23,22 @@ class PlanOut(BaseModel):
     included_usage_cents: int
 
 
+class PublicPlanOut(PlanOut):
+    """A plan as anyone may read it: what it costs and what it allows."""
+
+    description: str | None = None
+    spend_cap_default_cents: int = Field(
+        description="The spend cap a new subscription starts with (the owner may change it)."
+    )
+    trial_days: int = Field(description="Free days before the first charge (0: none).")
+
+
+class PlanList(BaseModel):
+    """The active plans in price-list order (a short list: not paginated)."""
+
+    items: list[PublicPlanOut]
+
+
 class SubscriptionState(BaseModel):
     id: uuid.UUID
     status: str  # Stripe's: trialing, active, past_due, unpaid, canceled, incomplete, ...

@@ -46,7 +46,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from railsaas.accounts import auth, names, workspaces
+from railsaas.accounts import auth, names, two_factor, workspaces
 from railsaas.accounts.auth import InvalidLink
 from railsaas.context import Workspace
 from railsaas.db import TenantContext, get_context, set_context
@@ -824,6 +824,31 @@ def rename_workspace(
             target_type="tenant",
             target_id=ws.id,
             details={"from": previous, "to": name},
+        )
+    return ws.tenant
+
+
+def require_two_factor(
+    session: Session, workspace: Workspace | None, actor_id: uuid.UUID, required: bool
+) -> Tenant:
+    """Owners require two-factor sign-in of every member working in the workspace (members
+    without it are sent to enrol). An owner turns it on only with 2FA of their own, so the
+    switch cannot lock its own owner out."""
+    ws = _acting(session, workspace, actor_id, "workspace.security")
+    if required and not two_factor.is_enabled(session, actor_id):
+        raise ValidationFailed(
+            "Turn on two-factor sign-in for your own account first (on your account page).",
+            details={"required": "Turn on two-factor sign-in for yourself first."},
+        )
+    if ws.tenant.require_two_factor != required:
+        ws.tenant.require_two_factor = required
+        session.flush()
+        audit.record(
+            session,
+            "teams.require_two_factor",
+            target_type="tenant",
+            target_id=ws.id,
+            details={"required": required},
         )
     return ws.tenant
 

@@ -8,11 +8,14 @@ from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import AuditLog, Tenant, User
 from tests.support import DEFAULT_PASSWORD
+from tests.support.api import session_token
 
 NEW = "a fresh api passphrase"
 
 
 def _token(client, user, password=DEFAULT_PASSWORD):
+    if password == DEFAULT_PASSWORD:
+        return session_token(client, user)  # an admin signs in with a code (2FA)
     resp = client.post("/api/auth/login", json={"email": user.email, "password": password})
     assert resp.status_code == 200, resp.json
     return resp.json["access_token"]

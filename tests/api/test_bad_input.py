@@ -52,6 +52,7 @@ ANONYMOUS_ONLY = {
     "auth.forgot",
     "auth.reset",
     "auth.resend_verification",
+    "auth.second_factor",  # the sign-in's second step: nobody is signed in yet
 }
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 # The API notes a token's use at most once a minute, before the request's work.

@@ -118,6 +118,12 @@ def _login(w: World):
     return [
         c.post("/api/auth/login", json={"email": w.user.email, "password": DEFAULT_PASSWORD}),
         c.post("/api/auth/login", json={"email": w.user.email, "password": "wrong"}),
+        # A platform admin has two-factor sign-in: 401 without a code, and with a wrong one.
+        c.post("/api/auth/login", json={"email": w.root.email, "password": DEFAULT_PASSWORD}),
+        c.post(
+            "/api/auth/login",
+            json={"email": w.root.email, "password": DEFAULT_PASSWORD, "totp": "000000"},
+        ),
     ]
 
 
@@ -290,6 +296,11 @@ TEMPLATE_BODY = {
     "monthly_estimate_cents": 800,
     "variables": [{"name": "ADMIN_EMAIL", "required": True}],
 }
+
+
+@case("plans_index")
+def _plans_index(w: World):
+    return [w.client.get("/api/plans"), w.client.get("/api/plans", headers=w.h())]
 
 
 @case("templates_index")
@@ -471,6 +482,21 @@ def _railway_services(w: World):
         c.get("/api/railway/services?project_id=nope", headers=w.h(w.root_token)),  # 404
         c.get("/api/railway/services", headers=w.h(w.root_token)),
     ]  # 422
+
+
+@case("railway_service_create")
+def _railway_service_create(w: World):
+    project_id, _, _ = _on_railway(w)
+    c = w.client
+    body = {"project_id": project_id, "name": "contract-svc", "image": "nginx:1.27"}
+    return [
+        c.post("/api/railway/services", json=body, headers=w.h(w.root_token)),  # 201
+        c.post("/api/railway/services", json=body, headers=w.h(w.root_token)),  # 422: taken
+        c.post(
+            "/api/railway/services", json={"project_id": "nope"}, headers=w.h(w.root_token)
+        ),  # 404
+        c.post("/api/railway/services", json=body, headers=w.h()),  # 403
+    ]
 
 
 @case("railway_deployments")

@@ -14,9 +14,7 @@ from railsaas.schemas.tokens import TokenCreate, TokenOut
 
 SEED_ROUTES = {
     # The seed's API list (architecture.md), method by method, each area's routes added here
-    # as they land. Left out on purpose: POST /api/railway/services (a Railway service made
-    # outside an instance would be billed to nobody; instances are made with POST
-    # /api/instances).
+    # as they land.
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("post", "/api/auth/refresh"),
@@ -45,6 +43,8 @@ SEED_ROUTES = {
     ("post", "/api/billing/subscription"),
     ("get", "/api/billing/invoices"),
     ("get", "/api/billing/usage"),
+    ("get", "/api/plans"),
+    ("post", "/api/railway/services"),
 }
 
 

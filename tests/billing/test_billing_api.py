@@ -155,3 +155,20 @@ def test_the_api_needs_a_token(client):
     for path in ("/api/billing/subscription", "/api/billing/invoices", "/api/billing/usage"):
         assert client.get(path).status_code == 401
     assert client.post("/api/billing/subscription", json={}).status_code == 401
+
+
+def test_plans_are_listed_publicly_in_price_list_order(client, factory):
+    cheap = factory.plan(name="Hobby", price_cents=500, sort_order=1, trial_days=7)
+    dear = factory.plan(name="Team", price_cents=9900, sort_order=2, max_instances=20)
+    factory.plan(name="Retired", is_active=False)
+    resp = client.get("/api/plans")  # no token
+    assert resp.status_code == 200
+    listed = [p for p in resp.json["items"] if p["id"] in {str(cheap.id), str(dear.id)}]
+    assert [p["name"] for p in listed] == ["Hobby", "Team"]
+    assert "Retired" not in {p["name"] for p in resp.json["items"]}
+    hobby = listed[0]
+    assert hobby["price_cents"] == 500
+    assert hobby["trial_days"] == 7
+    assert hobby["max_instances"] == cheap.max_instances
+    assert hobby["allowed_tiers"] == cheap.allowed_tiers
+    assert "stripe_price_id" not in hobby  # Stripe's ids are ours, not the client's

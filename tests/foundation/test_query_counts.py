@@ -92,6 +92,8 @@ ROUTES: dict[str, Route] = {
     "auth.login": Route("anon"),
     "auth.register": Route("anon"),
     "auth.forgot": Route("anon"),
+    # The second sign-in step, with no sign-in waiting: back to the login page.
+    "auth.second_factor": Route("anon", ok=REDIRECT),
     # Email links, valid (and harmless to follow again: the address is verified already).
     "auth.verify": Route("anon", lambda w: {"token": w.links["verify"]}),
     "auth.confirm_email": Route("anon", lambda w: {"token": w.links["change"]}),
@@ -110,6 +112,7 @@ ROUTES: dict[str, Route] = {
     "pages.dashboard": Route("owner"),
     "pages.activity": Route("owner"),
     "account.profile": Route("owner"),
+    "account.two_factor": Route("owner"),
     "tokens.index": Route("owner"),
     "teams.members": Route("owner"),
     "teams.switcher": Route("owner"),
@@ -162,6 +165,7 @@ ROUTES: dict[str, Route] = {
     "api.instances_status": Route("api"),
     "api.instances_show": Route("api", _instance),
     "api.templates_index": Route("api"),
+    "api.plans_index": Route("anon"),
     "api.templates_show": Route("api", lambda w: {"template_id": w.template.id}),
     "api.tokens_index": Route("api"),
     "api.tokens_show": Route("api", lambda w: {"token_id": w.owner_token_id}),

@@ -9,6 +9,7 @@ from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.models import Notification
 from tests.support import wait_until
+from tests.support.api import auth_header
 
 HX = {"HX-Request": "true"}
 
@@ -347,7 +348,6 @@ def test_billing_suspends_resumes_and_deletes_a_workspace_on_railway(lifecycle):
 
 def test_admins_see_railway_through_the_server_and_never_the_token(lifecycle):
     from railsaas.models import User
-    from tests.support import DEFAULT_PASSWORD
 
     lc = lifecycle
     iid = lc.deploy("seen")
@@ -357,10 +357,7 @@ def test_admins_see_railway_through_the_server_and_never_the_token(lifecycle):
     with db.scope(SYSTEM) as s:
         s.get(User, admin.id).role = "admin"
     api = lc.app.test_client()
-    token = api.post(
-        "/api/auth/login", json={"email": admin.email, "password": DEFAULT_PASSWORD}
-    ).json
-    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    auth = auth_header(api, admin)  # enrolled in 2FA, signed in with a code
     projects = api.get("/api/railway/projects", headers=auth)
     assert projects.status_code == 200
     mine = [p for p in projects.json["items"] if p["id"] == inst.railway_project_id]

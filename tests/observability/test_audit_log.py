@@ -21,7 +21,12 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # it without one).
 AUDITED_ENDPOINTS = {
     # accounts
-    "auth.login": "auth.login / auth.login_failed",
+    "auth.login": "auth.login / auth.login_failed / auth.login_second_factor_required",
+    "auth.second_factor": "auth.login / auth.login_failed / auth.recovery_code_used",
+    "account.two_factor_setup": "auth.two_factor_enrolment_started",
+    "account.two_factor_confirm": "auth.two_factor_enabled",
+    "account.two_factor_recovery_codes": "auth.recovery_codes_regenerated",
+    "account.two_factor_disable": "auth.two_factor_disabled",
     "auth.register": "auth.register",
     "auth.logout": "auth.logout",
     "auth.resend_verification": "auth.verification_resent",
@@ -31,7 +36,8 @@ AUDITED_ENDPOINTS = {
     "account.change_email": "auth.email_change_requested",
     "account.change_password": "auth.password_change",
     "api.register": "auth.register",
-    "api.login": "auth.login / auth.login_failed",
+    "api.login": "auth.login / auth.login_failed / auth.login_second_factor_required",
+    "api.railway_service_create": "railway.service_create",
     "api.logout": "auth.logout",
     "api.update_profile": "account.update",
     "api.update_user": "admin.user_update",
@@ -96,6 +102,7 @@ AUDITED_ENDPOINTS = {
     "teams.resend_invitation": "teams.invite_resend",
     "teams.create_workspace": "teams.workspace_create",
     "teams.rename": "teams.workspace_rename",
+    "teams.two_factor_requirement": "teams.require_two_factor",
     "teams.transfer": "teams.ownership_transfer",
     "teams.leave": "teams.leave",
     "teams.delete_workspace": "teams.workspace_delete",

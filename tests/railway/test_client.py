@@ -449,6 +449,12 @@ def test_a_full_tour_sends_every_operation_in_the_operations_folder(rw, railway_
     rw.metrics(start=datetime.now(UTC) - timedelta(hours=1), project_id=project.id)
     rw.usage(project_id=project.id)
     rw.estimated_usage(project_id=project.id)
+    history = list(rw.deployments(env.id, svc.id, page_size=2))  # walks the pages
+    stamps = [d.created_at for d in history]
+    assert len(stamps) >= 3  # the first deploy, the redeploy, the service's own deploys
+    assert stamps == sorted(stamps, reverse=True)
+    extra = rw.create_service(project.id, name="tour-extra", image="nginx:1.27")
+    assert extra.name == "tour-extra"
     rw.delete_project(project.id)
     seen = railway_emulator.requests()["by_operation"]
     assert set(operation_names()) <= set(seen), set(operation_names()) - set(seen)

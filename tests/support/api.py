@@ -9,7 +9,7 @@ from railsaas.context import Workspace
 from railsaas.db import TenantContext
 from railsaas.extensions import db
 from railsaas.models import Membership, Tenant
-from tests.support import DEFAULT_PASSWORD
+from tests.support import DEFAULT_PASSWORD, two_factor
 
 
 def bearer(token: str, **extra: str) -> dict[str, str]:
@@ -32,7 +32,10 @@ def member_of(session, tenant_id, user_id) -> Workspace:
 
 
 def make_token(user, tenant, scopes=("read",), name=None, days=30) -> tuple[str, object]:
-    """A personal token of `user` in `tenant`: (secret, row)."""
+    """A personal token of `user` in `tenant`: (secret, row). A platform admin is enrolled
+    in 2FA first (the admin API refuses admins without it)."""
+    if two_factor.is_admin(user.id):
+        two_factor.enrol(user.id)
     with db.scope(TenantContext(tenant_id=tenant.id, user_id=user.id)) as s:
         row, secret = api_tokens.create(
             s,
@@ -46,6 +49,11 @@ def make_token(user, tenant, scopes=("read",), name=None, days=30) -> tuple[str,
 
 
 def session_token(client, user) -> str:
-    resp = client.post("/api/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD})
+    """An access token of `user` from the login API; a platform admin is enrolled in 2FA
+    and sends a code."""
+    body = {"email": user.email, "password": DEFAULT_PASSWORD}
+    if two_factor.enrol_if_admin(user.id):
+        body["totp"] = two_factor.fresh_code(user.id)
+    resp = client.post("/api/auth/login", json=body)
     assert resp.status_code == 200, resp.json
     return resp.json["access_token"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support.two_factor import enrol_if_admin, fresh_code
+
 
 def assert_no_horizontal_scroll(page) -> None:
     """At phone width nothing may force the page wider than the screen."""
@@ -9,3 +11,16 @@ def assert_no_horizontal_scroll(page) -> None:
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 1, f"page is {overflow}px wider than the viewport"
+
+
+def prepare_second_factor(user_id) -> bool:
+    """Before a browser signs in with the login form: a platform admin is enrolled in 2FA
+    (tests.support.two_factor); True when the form will then ask for a code."""
+    return enrol_if_admin(user_id)
+
+
+def enter_second_factor_by_keyboard(page, user_id) -> None:
+    """Answer the sign-in's second step (the code field has the focus) with a fresh code."""
+    page.wait_for_url("**/login/two-factor")
+    page.keyboard.type(fresh_code(user_id))
+    page.keyboard.press("Enter")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from tests.support.two_factor import enrol_if_admin
+
 CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
@@ -15,8 +17,11 @@ def csrf_from(html: str) -> str:
 
 
 def login_as(app, client, user) -> None:
-    """Sign `user` in on a test client, as the login view would (cookie with session id)."""
+    """Sign `user` in on a test client, as the login view would (cookie with session id).
+    A platform admin is enrolled in 2FA first (tests.support.two_factor): they must be."""
     from flask_login.utils import _create_identifier  # noqa: PLC0415 - needs the app's Flask
+
+    enrol_if_admin(user.id)
 
     with app.test_request_context(environ_base=client.environ_base):
         identifier = _create_identifier()

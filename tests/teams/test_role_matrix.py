@@ -474,6 +474,10 @@ def api_billing_invoices(w, f):
     return "/api/billing/invoices"
 
 
+def two_factor_requirement(w, f):
+    return "/workspace/two-factor"
+
+
 def _new_email(w):
     return {"email": f"new-{uuid.uuid4().hex[:8]}@example.com", "role": "member"}
 
@@ -507,6 +511,15 @@ ROUTES = [
     Route("workspace.update", "page", "POST", rename, lambda w: {"name": "Renamed"}, MANAGERS, 303),
     Route("workspace.leave", "page", "POST", leave, None, ALL, 303),
     Route("workspace.transfer", "page", "POST", transfer, _transfer_body, OWNER, 303),
+    Route(
+        "workspace.security",
+        "page",
+        "POST",
+        two_factor_requirement,
+        lambda w: {"required": "0"},
+        OWNER,
+        303,
+    ),
     Route(
         "workspace.delete",
         "page",

@@ -368,6 +368,19 @@ def q_deployment(w: World, id):
     return deployment_obj(w, w.deployment(id))
 
 
+def q_deployments(w: World, input, first=None, after=None, last=None, before=None):
+    status = input.get("status") or {}
+    deps = w.list_deployments(
+        project_id=input.get("projectId"),
+        environment_id=input.get("environmentId"),
+        service_id=input.get("serviceId"),
+        include_deleted=bool(input.get("includeDeleted")),
+        status_in=status.get("in"),
+        status_not_in=status.get("notIn"),
+    )
+    return connection([deployment_obj(w, d) for d in deps], first, after, last, before)
+
+
 def q_workflow_status(w: World, workflowId):
     status, error = w.workflow_status(workflowId)
     return {"status": status, "error": error}
@@ -679,6 +692,22 @@ def m_service_domain_create(w: World, input):
     )
 
 
+def m_service_create(w: World, input):
+    source = input.get("source") or {}
+    svc = w.create_service(
+        input["projectId"],
+        name=input.get("name"),
+        environment_id=input.get("environmentId"),
+        image=source.get("image"),
+        repo=source.get("repo"),
+        icon=input.get("icon"),
+        variables=input.get("variables"),
+        template_id=input.get("templateId"),
+        template_service_id=input.get("templateServiceId"),
+    )
+    return service_obj(w, svc)
+
+
 def m_custom_domain_create(w: World, input):
     return custom_domain_obj(
         w.create_custom_domain(
@@ -699,6 +728,7 @@ _QUERY = {
     "service": q_service,
     "serviceInstance": q_service_instance,
     "deployment": q_deployment,
+    "deployments": q_deployments,
     "workflowStatus": q_workflow_status,
     "deploymentLogs": q_deployment_logs,
     "buildLogs": q_build_logs,
@@ -721,4 +751,5 @@ _MUTATION = {
     "variableCollectionUpsert": m_variable_collection_upsert,
     "serviceDomainCreate": m_service_domain_create,
     "customDomainCreate": m_custom_domain_create,
+    "serviceCreate": m_service_create,
 }

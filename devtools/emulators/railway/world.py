@@ -448,6 +448,103 @@ class World:
         self.environments[env.id] = env
         return project
 
+    def create_service(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        environment_id: str | None = None,
+        image: str | None = None,
+        repo: str | None = None,
+        icon: str | None = None,
+        variables: dict | None = None,
+        template_id: str | None = None,
+        template_service_id: str | None = None,
+    ) -> Service:
+        """serviceCreate: a service in every environment of the project (or only
+        `environment_id`), deployed there when it has a source; an empty service otherwise.
+        Names are unique within a project (the dashboard refuses a second one too)."""
+        project = self.project(project_id)
+        if (template_id is None) != (template_service_id is None):
+            raise ApiError("templateId and templateServiceId must be provided together")
+        envs = (
+            [self.environment(environment_id, project.id)]
+            if environment_id
+            else [self.environments[e] for e in project.environment_ids]
+        )
+        if variables is not None and not isinstance(variables, dict):
+            raise ApiError("variables must be an object of strings")
+        source_name = (image or repo or "").rsplit("/", 1)[-1].split(":", 1)[0]
+        name = (name or "").strip() or source_name or f"service-{secrets.token_hex(3)}"
+        taken = {
+            self.services[s].name
+            for s in project.service_ids
+            if self.services[s].deleted_at is None
+        }
+        if name in taken:
+            raise ApiError(f"A service named {name} already exists in this project")
+        svc = Service(
+            id=_uid(),
+            project_id=project.id,
+            name=name,
+            icon=icon,
+            image=image,
+            start_command=None,
+            has_volume=False,
+            template_id=template_id,
+            template_service_id=template_service_id,
+            created_at=self.now(),
+        )
+        self.services[svc.id] = svc
+        project.service_ids.append(svc.id)
+        for env in envs:
+            self.variables[(env.id, svc.id)] = {
+                str(k): str(v) for k, v in (variables or {}).items()
+            }
+            if image or repo:
+                self.new_deployment(svc, env.id)
+        return svc
+
+    def list_deployments(
+        self,
+        *,
+        project_id: str | None = None,
+        environment_id: str | None = None,
+        service_id: str | None = None,
+        include_deleted: bool = False,
+        status_in: list[str] | None = None,
+        status_not_in: list[str] | None = None,
+    ) -> list[Deployment]:
+        """The `deployments` query: newest first, filtered; removed ones only when asked."""
+        if service_id:
+            self.service(service_id)
+        if environment_id:
+            self.environment(environment_id, project_id)
+        if project_id:
+            self.project(project_id)
+        now = self.now()
+        out = []
+        for dep in self.deployments.values():
+            if project_id and dep.project_id != project_id:
+                continue
+            if environment_id and dep.environment_id != environment_id:
+                continue
+            if service_id and dep.service_id != service_id:
+                continue
+            p = self.projects.get(dep.project_id)
+            if p is None or p.deleted_at is not None:
+                continue
+            status = self.status(dep, now)[0]
+            if not include_deleted and status == "REMOVED":
+                continue
+            if status_in is not None and status not in status_in:
+                continue
+            if status_not_in is not None and status in status_not_in:
+                continue
+            out.append(dep)
+        out.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+        return out
+
     def delete_project(self, project_id: str) -> None:
         project = self.project(project_id)
         now = self.now()

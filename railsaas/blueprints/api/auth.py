@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import g
 
-from railsaas.accounts import attribution, auth, tokens
+from railsaas.accounts import attribution, auth, tokens, two_factor
 from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.guard import current_principal
 from railsaas.blueprints.api.operations import operation
+from railsaas.errors import RateLimited
 from railsaas.extensions import db
 from railsaas.platform import audit
 from railsaas.schemas.auth import (
@@ -29,7 +30,11 @@ def register(body: RegisterRequest):
 
     A message goes to the address: a link to confirm it, or, when the address already has an
     account, a notice to its owner. The answer is the same either way (202), so it does not
-    tell who has an account. Sign in with /api/auth/login. Sign-ups are limited per client
+    tell who has an account, and for the same reason it returns no tokens (an address that
+    already has an account must get the very same answer). Next step: POST /api/auth/login
+    with the same email and password for an access and a refresh token (an unconfirmed
+    address may sign in; what needs a confirmed one, such as personal API tokens, answers
+    403 until the link is opened). Sign-ups are limited per client
     IP (SIGNUPS_PER_IP_PER_HOUR): over it, 429 with Retry-After. utm_source, utm_medium
     and utm_campaign, when given, record where the person came from (cleaned, never
     refused)."""
@@ -46,16 +51,31 @@ def register(body: RegisterRequest):
 
 @bp.post("/auth/login")
 @operation(
-    auth="public", body=LoginRequest, responses={200: TokenPair}, errors=(401,), tags=["auth"]
+    auth="public",
+    body=LoginRequest,
+    responses={200: TokenPair},
+    errors=(401, 429),
+    tags=["auth"],
 )
 def login(body: LoginRequest):
     """Sign in: a short-lived access token and a single-use refresh token.
 
-    Repeated failures pause sign-in for the account and the address (401 all the same)."""
+    Repeated failures pause sign-in for the account and the address (401 all the same).
+
+    Two-factor sign-in: for an account that has it, the right password without `totp`
+    answers 401 with error code `second_factor_required`; send the same request again with
+    `totp` (the app's current code, or a recovery code). A wrong or already used code is 401
+    `invalid_second_factor`; too many wrong codes, 429 with Retry-After. Personal API tokens
+    need no code."""
     try:
-        user = auth.login(db.session, email=body.email, password=body.password)
-    except auth.LoginFailed:
+        user = auth.login(
+            db.session, email=body.email, password=body.password, second_factor=body.totp
+        )
+    except (auth.LoginFailed, two_factor.SecondFactorRequired, two_factor.InvalidSecondFactor):
         db.session.commit()  # keep the audit of the failed attempt
+        raise
+    except RateLimited:
+        db.session.commit()
         raise
     pair = tokens.issue_pair(db.session, user)
     db.session.commit()

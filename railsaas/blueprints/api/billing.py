@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, g
 
-from railsaas.billing import overview, subscriptions, usage
+from railsaas.billing import overview, plans, subscriptions, usage
 from railsaas.blueprints.api.blueprint import bp
 from railsaas.blueprints.api.operations import operation
 from railsaas.blueprints.api.pagination import paginate_items
@@ -19,6 +19,8 @@ from railsaas.extensions import db
 from railsaas.schemas.billing import (
     CheckoutOut,
     InvoiceOut,
+    PlanList,
+    PublicPlanOut,
     SubscriptionChange,
     SubscriptionOut,
     UsageOut,
@@ -38,6 +40,19 @@ def _workspace():
 
 def _subscription_out(workspace) -> SubscriptionOut:
     return SubscriptionOut.model_validate(overview.subscription(db.session, workspace))
+
+
+@bp.get("/plans")
+@operation(auth="public", responses={200: PlanList}, tags=["billing"])
+def plans_index():
+    """The active plans, in the order the pricing page shows them: each one's id (what
+    POST /api/billing/subscription takes as `plan_id`), price and limits. No token needed."""
+    return PlanList(
+        items=[
+            PublicPlanOut.model_validate(p, from_attributes=True)
+            for p in plans.active_plans(db.session)
+        ]
+    )
 
 
 @bp.get("/billing/subscription")

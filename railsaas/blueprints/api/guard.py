@@ -20,7 +20,7 @@ from flask import g, jsonify, request
 from sqlalchemy.orm import Session
 
 from railsaas import context
-from railsaas.accounts import tokens
+from railsaas.accounts import tokens, two_factor
 from railsaas.errors import Forbidden, NotFound, ServiceError, Unauthenticated, error_body
 from railsaas.extensions import db
 
@@ -144,6 +144,12 @@ def api_login_required(
                 return _unauthorized(exc)
             if admin and not user.is_platform_admin:
                 raise Forbidden("Only platform admins may do this.")
+            if admin and not two_factor.enabled_for(user):
+                raise Forbidden(
+                    "Platform admins must turn on two-factor sign-in (on the account page) "
+                    "before using the admin API.",
+                    code="two_factor_required",
+                )
             needed = required_scope(admin, scope, request.method)
             if principal.scopes is not None and needed not in principal.scopes:
                 raise Forbidden(

@@ -67,11 +67,20 @@ A personal token belongs to one workspace and carries scopes: `read` (any GET), 
 admins the platform). Session tokens act in the workspace named by `X-Workspace-ID`, or
 the user's first.
 
+**Getting started.** `GET /api/plans` lists the plans (no token). `POST /api/auth/register`
+answers 202 and no tokens (the same answer whether or not the address already has an
+account); sign in next with `POST /api/auth/login`. An account with two-factor sign-in gets
+401 `second_factor_required` there: send the same request again with `totp` (the
+authenticator app's current code, or a recovery code). Personal API tokens need no code.
+Platform admins must have two-factor sign-in on: without it the admin operations answer 403
+`two_factor_required`.
+
 **Errors** are always `{"error": {"code", "message", "details"}}`, with `code` stable for
 programs and `details` mapping fields to messages on 422. Another workspace's ids answer 404.
 
 **Lists** are pages, newest first: `limit` (1-100, default 50) and `cursor` (the previous
-page's `next_cursor`, opaque), answering `{"items": [...], "next_cursor": ...}`.
+page's `next_cursor`, opaque), answering `{"items": [...], "next_cursor": ...}`. The plans,
+a short price list, come whole.
 
 **Times** are ISO 8601 in UTC. **Money** is in integer cents.
 

@@ -85,6 +85,23 @@ def paginate_items(
     return _page(ordered[: query.limit + 1], query.limit, key)
 
 
+def paginate_stream(
+    items: Iterable[R], query: PageQuery, key: Callable[[R], tuple[datetime, Any]]
+) -> PageResult[R]:
+    """Paginate a stream already ordered newest first by key(item) (a remote list read page
+    by page): it is read only until this page and one more item are found."""
+    after = decode_cursor(query.cursor) if query.cursor else None
+    rows: list[R] = []
+    for item in items:
+        created, ident = key(item)
+        if after is not None and not (created, str(ident)) < after:
+            continue
+        rows.append(item)
+        if len(rows) > query.limit:
+            break
+    return _page(rows, query.limit, key)
+
+
 def _page(rows: Sequence[R], limit: int, key: Callable[[R], tuple[datetime, Any]]) -> PageResult[R]:
     if len(rows) <= limit:
         return PageResult(list(rows), None)
