@@ -125,8 +125,10 @@ def seed_business_history(session: Session, now: datetime | None = None) -> None
     plan_slugs = [s for s in ("starter", "pro", "business") if s in plans] or list(plans)
     usage: list[UsageMetric] = []
     for n in range(WORKSPACES):
-        # More sign-ups lately than a year ago: a growing business.
-        joined = now - timedelta(days=3 + 362 * rng.random() ** 1.5)
+        # More sign-ups lately than a year ago: a growing business. At most 328 days back, so
+        # every sign-up is inside the admin's twelve calendar months (which reach back only
+        # 334 days on the first of a month).
+        joined = now - timedelta(days=3 + 325 * rng.random() ** 1.5)
         company = COMPANIES[n % len(COMPANIES)]
         user = User(
             email=f"owner{n + 1:02d}@{company.lower().replace(' ', '')}.invalid",
