@@ -203,7 +203,9 @@ def _matches(password: str, stored: str | None) -> bool:
 
 def _rollup(url: str) -> None:
     """The app's own hourly roll-up (usage_metrics -> usage_rollups), as its task runs it."""
-    os.environ.update({"DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": ""})
+    os.environ.update(
+        {"DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": "", **BENCH_SECRETS}
+    )
     from railsaas.app import create_app
     from railsaas.billing import usage
     from railsaas.db import SYSTEM

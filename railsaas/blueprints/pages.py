@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, render_template, request
 from flask_login import login_required
 
-from railsaas import charts
 from railsaas.billing import plans
 from railsaas.blueprints.htmx_helpers import render
 from railsaas.catalog import templates as catalog
+from railsaas.context import conditional
 from railsaas.extensions import db
 from railsaas.permissions import can
 from railsaas.platform import audit
@@ -31,20 +31,13 @@ def index():
 
 @bp.get("/dashboard")
 @login_required
+@conditional(usage=True, hourly=True, fragment_only=True)  # its fragment polls every minute
 def dashboard():
     workspace = g.get("workspace")
     if workspace is None:
         return render_template("pages/dashboard.html", overview=None, chart=None, activity=[])
     markup = int(current_app.config["USAGE_MARKUP_PERCENT"])
-    overview = figures.overview(db.session, workspace.tenant, markup)
-    usage = overview.usage
-    chart = charts.bars(
-        [d.strftime("%d") for d in usage.days],
-        [charts.Series(name, values) for name, values in sorted(usage.by_instance.items())],
-        title="Daily spend by instance this period",
-        fmt=charts.money,
-        stacked=True,
-    )
+    overview, chart = figures.cached_overview(db.session, workspace.tenant, markup)
     activity = figures.activity(db.session, workspace, limit=10)
     return render(
         "pages/dashboard.html",
