@@ -20,6 +20,7 @@ another ETag, so a 304 only ever tells someone that what they were shown is unch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import uuid
@@ -27,15 +28,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import redis
 from flask import Flask, current_app, g, make_response, request, session
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import and_, select
 from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
 from railsaas import versions
 from railsaas.db import TenantContext, get_context, set_context
-from railsaas.extensions import db, login_manager
+from railsaas.extensions import cache_redis, db, login_manager
 from railsaas.models import Membership, Tenant, User
 
 SESSION_TENANT_KEY = "tenant_id"
@@ -245,6 +248,56 @@ def _conditional_headers(response: Response, etag: str) -> None:
     response.vary.update(("Cookie", "HX-Request"))
 
 
+def _version_parts(
+    user_id: uuid.UUID, session_version: int, tenant_id: uuid.UUID, spec: Conditional
+) -> list[str] | None:
+    """What an answer for this user and workspace depends on: them and the version tokens
+    (railsaas.versions) that `spec` names; None when Redis cannot say."""
+    keys = [versions.workspace_key(tenant_id), versions.user_key(user_id)]
+    if spec.usage:
+        keys.append(versions.USAGE)
+    tokens = versions.read(*keys)
+    if tokens is None:
+        return None
+    parts = [str(user_id), str(session_version), str(tenant_id), *tokens]
+    if spec.hourly:
+        parts.append(datetime.now(UTC).strftime("%Y-%m-%dT%H"))
+    return parts
+
+
+def _sign(parts: list[str]) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, "\n".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+FRAGMENT_TTL_SECONDS = 3600
+
+
+def cached_fragment(name: str, render: Callable[[], str], **options: bool) -> Markup:
+    """The rendered fragment `name` of the signed-in user's workspace, from the cache Redis
+    while the version tokens `options` (as for @conditional) name are unchanged; `render()`
+    makes it otherwise. Called from a view, after the request's authorization, so only
+    someone who may see it now ever gets it; the key is signed and per user."""
+    user, workspace = g.get("user"), g.get("workspace")
+    parts = (
+        _version_parts(user.id, user.session_version, workspace.id, Conditional(**options))
+        if user is not None and workspace is not None
+        else None
+    )
+    if parts is None:
+        return Markup(render())  # noqa: S704 (a template's output)
+    key = f"fragment:{name}:{_sign([name, *parts])}"
+    client = cache_redis()
+    with contextlib.suppress(redis.RedisError):
+        cached = client.get(key)
+        if cached is not None:
+            return Markup(cached)  # noqa: S704 (a template's output, cached)
+    html = render()
+    with contextlib.suppress(redis.RedisError):
+        client.set(key, html, ex=FRAGMENT_TTL_SECONDS)
+    return Markup(html)  # noqa: S704 (a template's output)
+
+
 def _not_modified() -> Response | None:
     """304 when the request's If-None-Match is the current ETag of a @conditional view for
     the user and workspace its signed session names; else None, and the ETag the answer will
@@ -268,26 +321,15 @@ def _not_modified() -> Response | None:
     ):
         return None
     user_id, session_version = parsed
-    keys = [versions.workspace_key(tenant_id), versions.user_key(user_id)]
-    if options.usage:
-        keys.append(versions.USAGE)
-    tokens = versions.read(*keys)
-    if tokens is None:
+    parts = _version_parts(user_id, session_version, tenant_id, options)
+    if parts is None:
         return None
-    parts = [
-        request.endpoint,
+    request_parts = [
+        request.endpoint or "",
         request.full_path,
         request.headers.get("HX-Request", ""),
-        str(user_id),
-        str(session_version),
-        str(tenant_id),
-        *tokens,
     ]
-    if options.hourly:
-        parts.append(datetime.now(UTC).strftime("%Y-%m-%dT%H"))
-    etag = hmac.new(
-        current_app.config["SECRET_KEY"].encode(), "\n".join(parts).encode(), hashlib.sha256
-    ).hexdigest()[:32]
+    etag = _sign([*request_parts, *parts])
     if request.if_none_match.contains_weak(etag):
         response = make_response("", 304)
         _conditional_headers(response, etag)

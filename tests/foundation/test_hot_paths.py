@@ -305,3 +305,19 @@ def test_without_redis_tokens_the_badge_is_served_in_full(app, polled, monkeypat
     resp = client.get(path, headers={**HX, "If-None-Match": etag})
     assert resp.status_code == 200
     assert "ETag" not in resp.headers
+
+
+def test_the_dashboard_draws_its_overview_once_until_something_changes(app, factory):
+    user, tenant = factory.workspace()
+    inst = factory.instance(tenant, status="running")
+    client = _signed_in(app, user, tenant)
+    assert client.get("/dashboard").status_code == 200
+    with counting() as statements:
+        page = client.get("/dashboard")
+    assert page.status_code == 200
+    assert len(statements) == 2  # the request context alone: the overview came drawn
+    assert 'data-testid="stat-running"' in page.get_data(as_text=True)
+
+    _change(app, inst.id, status="stopped")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "<strong>0</strong>" in page.split('data-testid="stat-running"')[1]
