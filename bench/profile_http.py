@@ -54,8 +54,12 @@ def _profile(client, path: str, headers: dict, n: int, top: int, sort: str) -> N
     def note(conn, cursor, statement, *args):
         statements.append(statement)
 
+    client.get(path, base_url=BASE, headers=headers)  # warm-up (and the session settles)
     first = client.get(path, base_url=BASE, headers=headers)
-    print(f"\n=== GET {path} {headers.get('If-None-Match', '')!s:.24} -> {first.status_code}")
+    print(
+        f"\n=== GET {path} {headers.get('If-None-Match', '')!s:.24} -> {first.status_code}"
+        f" (session cookie {'re-sent' if 'Set-Cookie' in first.headers else 'not re-sent'})"
+    )
     event.listen(Engine, "before_cursor_execute", note)
     profiler = cProfile.Profile()
     started = time.perf_counter()
@@ -105,8 +109,11 @@ def main() -> None:
             "SENTRY_DSN": "",
             "TRUSTED_PROXIES": "0",
             "LOG_LEVEL": "INFO",
+            # As bench.http (and docs/deploy.md): the metrics in multiprocess mode.
+            "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
         }
     )
+    (work / "prometheus").mkdir(parents=True, exist_ok=True)
     from railsaas.app import create_app  # after the environment it reads
 
     app = create_app()
