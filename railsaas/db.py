@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+import psycopg
 from flask import g
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -67,6 +68,7 @@ _WROTE_KEY = "wrote_in_transaction"
 # Tests only (Database.bind_connection): one connection, logged in as a role that may SET ROLE
 # to each login, switches login per transaction instead of per engine.
 _SET_ROLE_KEY = "set_role_logins"
+_PIPELINE_SUPPORTED = psycopg.Pipeline.is_supported()  # libpq 14 or later
 _SET_CONTEXT = text(
     "SELECT set_config('app.tenant_id', :tenant_id, true),"
     " set_config('app.user_id', :user_id, true)"
@@ -116,13 +118,24 @@ def set_context(session: Session, ctx: TenantContext) -> None:
 
 @event.listens_for(Session, "after_begin")
 def _apply_context(session: Session, transaction, connection) -> None:
-    # Runs once per transaction on the connection the session just checked out.
+    # Runs once per transaction on the connection the session just checked out. psycopg
+    # sends the transaction's BEGIN with its first statement; in pipeline mode the two (and
+    # the tests' SET LOCAL ROLE) go in one round trip instead of two. Nothing here reads a
+    # result, which a pipeline would only deliver at its end.
     session.info[_WROTE_KEY] = False
     ctx = get_context(session)
     logins = session.info.get(_SET_ROLE_KEY)
-    if logins:
-        connection.exec_driver_sql(f"SET LOCAL ROLE {logins[login_kind(ctx)]}")
-    connection.execute(_SET_CONTEXT, _params(ctx))
+    with _pipeline(connection):
+        if logins:
+            connection.exec_driver_sql(f"SET LOCAL ROLE {logins[login_kind(ctx)]}")
+        connection.execute(_SET_CONTEXT, _params(ctx))
+
+
+def _pipeline(connection: Connection) -> contextlib.AbstractContextManager:
+    raw = connection.connection.driver_connection
+    if isinstance(raw, psycopg.Connection) and _PIPELINE_SUPPORTED:
+        return raw.pipeline()
+    return contextlib.nullcontext()
 
 
 @event.listens_for(Session, "after_flush")

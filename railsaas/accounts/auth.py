@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from railsaas import versions
 from railsaas.accounts import (
     api_tokens,
     attribution,
@@ -359,6 +360,7 @@ def _mark_verified(session: Session, user: User) -> None:
     if not session.scalar(text("SELECT auth_mark_email_verified()")):
         raise RuntimeError("the session is not acting as this user")
     set_committed_value(user, "email_verified", True)
+    versions.touch_user(session, user.id)  # the verify banner goes
 
 
 def _bump_session_version(session: Session, user: User) -> None:
@@ -367,6 +369,7 @@ def _bump_session_version(session: Session, user: User) -> None:
     if version is None:
         raise RuntimeError("the session is not acting as this user")
     set_committed_value(user, "session_version", version)
+    versions.touch_user(session, user.id)  # no 304 for the ended sessions' conditional polls
 
 
 def register(

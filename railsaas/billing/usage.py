@@ -38,6 +38,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from railsaas import versions
 from railsaas.models import Instance, Subscription, UsageMetric, UsageRollup
 from railsaas.models.billing import SUBSCRIPTION_LIVE
 
@@ -253,6 +254,7 @@ def rollup(session: Session) -> RollupRun:
     )
     session.execute(text("DROP TABLE usage_rollup_batch"))
     session.execute(_MOVE_MARK, {"name": ROLLUP, "upto": upto})
+    versions.touch_usage(session)  # the dashboards' cached spend is stale after the commit
     return RollupRun(after, upto, result.rowcount or 0)
 
 

@@ -16,6 +16,7 @@ from railsaas.blueprints.htmx_helpers import (
     wants_fragment,
 )
 from railsaas.catalog.variables import masked, specs_of
+from railsaas.context import conditional
 from railsaas.errors import ValidationFailed
 from railsaas.extensions import db
 from railsaas.instances import insights as instance_insights
@@ -56,6 +57,7 @@ def statuses():
 
 
 @bp.get("/<uuid:instance_id>/status")
+@conditional()  # polled every 3 s while the instance changes: 304 while it has not
 def status(instance_id: uuid.UUID):
     """The status badge as a fragment. Polled while the instance is changing; once settled it
     answers without the polling trigger and with 286, and htmx stops."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, render_template, request
 from flask_login import login_required
 
-from railsaas import charts
 from railsaas.billing import plans
 from railsaas.blueprints.htmx_helpers import render
 from railsaas.catalog import templates as catalog
+from railsaas.context import cached_fragment, conditional
 from railsaas.extensions import db
 from railsaas.permissions import can
 from railsaas.platform import audit
@@ -31,28 +31,28 @@ def index():
 
 @bp.get("/dashboard")
 @login_required
+@conditional(usage=True, hourly=True, fragment_only=True)  # its fragment polls every minute
 def dashboard():
     workspace = g.get("workspace")
     if workspace is None:
-        return render_template("pages/dashboard.html", overview=None, chart=None, activity=[])
-    markup = int(current_app.config["USAGE_MARKUP_PERCENT"])
-    overview = figures.overview(db.session, workspace.tenant, markup)
-    usage = overview.usage
-    chart = charts.bars(
-        [d.strftime("%d") for d in usage.days],
-        [charts.Series(name, values) for name, values in sorted(usage.by_instance.items())],
-        title="Daily spend by instance this period",
-        fmt=charts.money,
-        stacked=True,
-    )
-    activity = figures.activity(db.session, workspace, limit=10)
+        return render_template("pages/dashboard.html", overview_html=None)
+
+    def draw() -> str:
+        markup = int(current_app.config["USAGE_MARKUP_PERCENT"])
+        overview, chart = figures.cached_overview(db.session, workspace.tenant, markup)
+        return render_template(
+            "pages/_dashboard_overview.html",
+            overview=overview,
+            chart=chart,
+            activity=figures.activity(db.session, workspace, limit=10),
+            describe=audit.describe,
+        )
+
+    # The page and its polled fragment share one drawing of the overview, kept while the
+    # workspace's rows, its activity and the usage roll-up are unchanged.
+    html = cached_fragment("dashboard-overview", draw, usage=True, hourly=True)
     return render(
-        "pages/dashboard.html",
-        "pages/_dashboard_overview.html",
-        overview=overview,
-        chart=chart,
-        activity=activity,
-        describe=audit.describe,
+        "pages/dashboard.html", "pages/_dashboard_overview_drawn.html", overview_html=html
     )
 
 

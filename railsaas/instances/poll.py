@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from railsaas import versions
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.instances import insights, states
@@ -354,6 +355,7 @@ def _ensure_domain(snap: Snap) -> None:
             .where(Instance.id == snap.id, Instance.domain.is_(None))
             .values(domain=domain.domain)
         )
+        versions.touch_workspace(s, snap.tenant_id)  # a bulk UPDATE: no ORM event
 
 
 # --- webhooks ---------------------------------------------------------------------------------

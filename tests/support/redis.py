@@ -31,6 +31,9 @@ AUTH = "throttle:auth:*"  # sign-in failures and locks, email and per-IP form li
 TEAMS = "throttle:teams:*"  # invitation throttles (teams)
 API_RATE_LIMITS = "throttle:api:*"
 RAILWAY = "railway:*"  # the shared rate budget and circuit breaker
+# In the cache database: drawn fragments and the dashboard's figures (versioned, see
+# railsaas.versions).
+CACHED_PAGES = ("fragment:*", "dashboard:*")
 
 
 def worker_index() -> int:
@@ -94,6 +97,19 @@ class RedisForTests(redis.Redis):
             cache.delete(CACHE_KEY)
         finally:
             cache.close()
+
+    def forget_cached_pages(self) -> None:
+        """Drawn fragments and dashboard figures (railsaas.context.cached_fragment,
+        reporting.dashboard): rows a test makes outside the app bump no version token."""
+        cache = redis.Redis.from_url(self.cache_url) if self.cache_url else self
+        try:
+            for pattern in CACHED_PAGES:
+                keys = list(cache.scan_iter(pattern))
+                if keys:
+                    cache.delete(*keys)
+        finally:
+            if cache is not self:
+                cache.close()
 
 
 def connect(url: str, cache_url: str = "") -> RedisForTests:
