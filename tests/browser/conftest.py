@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import stub_outside_images
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -76,21 +78,9 @@ def page_errors():
     return PageErrors()
 
 
-# Templates' logos may be https images elsewhere (a CDN), which this machine cannot reach: the
-# browser gets a stand-in image for any outside address, so no test depends on the internet.
-STAND_IN_IMAGE = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="8" height="8" '
-    'fill="#90caf9"/></svg>'
-)
-
-
-def _outside_image(route) -> None:
-    route.fulfill(status=200, content_type="image/svg+xml", body=STAND_IN_IMAGE)
-
-
 def _new_page(browser, request, page_errors, viewport):
     context = browser.new_context(viewport=viewport)
-    context.route(re.compile(r"^https://"), _outside_image)
+    stub_outside_images(context)
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and page_errors.append(f"console: {m.text}"))
     page.on("pageerror", lambda e: page_errors.append(f"uncaught: {e}"))
