@@ -210,3 +210,12 @@ def test_killing_the_parent_outright_stops_everything(stack):
     stack.proc.wait(timeout=10)
     stack.stopped_cleanly(pids - {shell})
     assert any("is gone; stopping everything" in line for line in stack.lines)
+
+
+def test_killing_devstack_itself_outright_takes_its_services_with_it(stack):
+    """SIGKILL leaves devstack no chance to clean up: the kernel's parent-death signal does."""
+    stack.start()
+    pids = stack.processes()
+    os.kill(stack.proc.pid, signal.SIGKILL)
+    stack.proc.wait(timeout=10)
+    stack.stopped_cleanly(pids)
