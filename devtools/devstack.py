@@ -3,13 +3,18 @@
 Uses DATABASE_URL / REDIS_URL when set; otherwise starts an embedded PostgreSQL and Redis with
 their data under `.local/` (a second run reuses it). Runs migrations (which create the roles),
 seeds demo data, then runs the web app, a Celery worker, Celery beat, the Railway and Stripe
-emulators and a mail sink together, each line of output prefixed with its name. Ctrl-C stops
-every process it started.
+emulators and a mail sink together, each line of output prefixed with its name.
+
+However it is stopped, nothing stays behind to hold a port for the next run: Ctrl-C (SIGINT),
+SIGTERM (`kill -- -PGID`), SIGHUP (the terminal closed) and its parent dying all stop every
+process it started, and each of those dies with it even if it is killed outright (SIGKILL:
+the kernel's parent-death signal, PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -26,6 +31,39 @@ from devtools import embedded, seed
 from railsaas import dbadmin
 
 COLORS = ["36", "33", "35", "32", "34", "31", "37"]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+# Runs each service: asks the kernel to SIGTERM it when devstack dies (PR_SET_PDEATHSIG = 1),
+# then becomes the service (exec keeps the setting). A wrapper rather than Popen's preexec_fn,
+# which is unsafe once threads run (the output pumps). If devstack died before the prctl, the
+# parent is already someone else: give up at once.
+_LAUNCHER = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]): sys.exit(1)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+class Stopping(BaseException):
+    """A stop signal arrived (SIGINT, SIGTERM, SIGHUP): unwind to the cleanup."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopping(signum: int, _frame) -> None:
+    # Once: further signals while stopping must not interrupt the cleanup itself.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopping(signum)
+
+
+def _say(text: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP): cleanup must not fail on a closed pipe."""
+    with contextlib.suppress(BrokenPipeError, OSError):
+        print(text, flush=True)
 
 
 @dataclass
@@ -67,13 +105,17 @@ def _has_module(name: str) -> bool:
 def _pump(name: str, color: str, stream) -> None:
     prefix = f"\033[{color}m{name:>8} |\033[0m " if sys.stdout.isatty() else f"{name:>8} | "
     for line in iter(stream.readline, ""):
-        sys.stdout.write(prefix + line)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(prefix + line)
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the terminal is gone; keep draining so the service never blocks on output
 
 
 class Stack:
     def __init__(self) -> None:
         self.procs: list[tuple[Service, subprocess.Popen]] = []
+        self.parent = os.getppid()
 
     def start(self, svc: Service, env: dict[str, str]) -> None:
         if svc.port and not _port_free(svc.port):
@@ -81,8 +123,11 @@ class Stack:
                 f"port {svc.port} for {svc.name} is in use; set another with the "
                 f"environment (see `python -m devtools.devstack --help`)"
             )
+        argv = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *svc.argv]
+        if not os.path.isabs(argv[4]):
+            argv[4] = shutil.which(argv[4]) or argv[4]
         proc = subprocess.Popen(  # noqa: S603 (our own argv)
-            svc.argv,
+            argv,
             env={**env, **svc.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -98,24 +143,35 @@ class Stack:
             raise SystemExit(f"{svc.name} did not start listening on port {svc.port}")
 
     def stop(self) -> None:
+        """SIGTERM each service's process group, wait up to 10 s, then SIGKILL what is left."""
         for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+            _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 10
         for _, proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            # Also after a clean exit: a service's own children may outlive it.
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
 
     def watch(self) -> None:
-        """Block until Ctrl-C or until a process dies (then stop the rest)."""
+        """Block until a stop signal, a process dying, or our parent dying (`make`, a shell or
+        a terminal killed outright: nobody would be left to stop us)."""
         while True:
             for svc, proc in self.procs:
                 if proc.poll() is not None:
-                    print(f"\n{svc.name} exited with {proc.returncode}; stopping everything.")
+                    _say(f"\n{svc.name} exited with {proc.returncode}; stopping everything.")
                     return
+            if os.getppid() != self.parent:
+                _say("\nThe process that started `make dev` is gone; stopping everything.")
+                return
             time.sleep(0.5)
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    # Already gone: the group's leader was reaped and nothing else is in it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
 
 
 def prepare_services(local: Path) -> dict[str, str]:
@@ -144,7 +200,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--no-seed", action="store_true", help="skip demo data")
     args = parser.parse_args(argv)
+    # From the start: a stop during migrations or seeding must still run the cleanup (atexit
+    # stops the embedded servers), not die on the default SIGTERM/SIGHUP action.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_stopping)
+    try:
+        _run(args)
+    except Stopping as stopping:
+        _say(f"\nStopped ({stopping}) before the stack was up.")
 
+
+def _run(args: argparse.Namespace) -> None:
     local = embedded.local_dir()
     local.mkdir(exist_ok=True)
     mail_dir = local / "mail"
@@ -277,9 +343,6 @@ def main(argv: list[str] | None = None) -> None:
     ]
 
     stack = Stack()
-    # Ctrl-C and SIGTERM both stop the stack (a shell may start us with SIGINT ignored).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         # Emulators first: seeding may read the Railway emulator's catalog.
         for svc in services:
@@ -291,10 +354,13 @@ def main(argv: list[str] | None = None) -> None:
                 stack.start(svc, env)
         _banner(base_url, logins, ports, bool(os.environ.get("DATABASE_URL")))
         stack.watch()
-    except KeyboardInterrupt:
-        print("\nStopping ...")
+    except (Stopping, KeyboardInterrupt) as stopping:
+        _say(f"\nStopping ({stopping or 'Ctrl-C'}) ...")
     finally:
+        for sig in STOP_SIGNALS:  # nothing interrupts the cleanup
+            signal.signal(sig, signal.SIG_IGN)
         stack.stop()
+        _say("Stopped.")
 
 
 def _banner(

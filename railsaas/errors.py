@@ -1,4 +1,6 @@
-"""Errors: JSON `{"error": {"code", "message", "details"}}` under /api, pages elsewhere.
+"""Errors: JSON `{"error": {"code", "message", "details"}}` under /api, pages elsewhere, and a
+short fragment for an HTMX request (app.js shows its message where the person clicked: htmx
+does not swap a 4xx/5xx answer, so a whole error page would be thrown away unseen).
 
 Services raise `ServiceError` subclasses; views never build error responses by hand.
 """
@@ -13,6 +15,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,18 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
 
+def _error_page(status: int, message: str) -> Response:
+    """The error page, or for an HTMX request (not boosted: a boosted one wants a whole page)
+    just the message, which app.js reads from `[data-error-message]`."""
+    htmx = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+    template = "errors/_message.html" if htmx else "errors/error.html"
+    response = current_app.make_response(
+        (render_template(template, status=status, message=message), status)
+    )
+    response.vary.add("HX-Request")
+    return response
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -87,9 +102,7 @@ def init_error_handlers(app: Flask) -> None:
         if wants_json():
             response = jsonify(error_body(exc.code, exc.message, exc.details))
         else:
-            response = current_app.make_response(
-                render_template("errors/error.html", status=exc.status, message=exc.message)
-            )
+            response = _error_page(exc.status, exc.message)
         response.status_code = exc.status
         if isinstance(exc, RateLimited) and exc.retry_after > 0:
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -99,11 +112,7 @@ def init_error_handlers(app: Flask) -> None:
     def _csrf_error(exc: CSRFError):
         if wants_json():
             return jsonify(error_body("csrf_failed", exc.description)), 400
-        return render_template(
-            "errors/error.html",
-            status=400,
-            message="Your form expired. Reload the page and try again.",
-        ), 400
+        return _error_page(400, "Your form expired. Reload the page and try again.")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -111,11 +120,13 @@ def init_error_handlers(app: Flask) -> None:
         if wants_json():
             code = (exc.name or "error").lower().replace(" ", "_")
             response = jsonify(error_body(code, exc.description or exc.name))
-            valid_methods = getattr(exc, "valid_methods", None)
-            if status == 405 and valid_methods:
-                response.headers["Allow"] = ", ".join(valid_methods)
-            return response, status
-        return render_template("errors/error.html", status=status, message=exc.description), status
+            response.status_code = status
+        else:
+            response = _error_page(status, exc.description or exc.name)
+        valid_methods = getattr(exc, "valid_methods", None)
+        if status == 405 and valid_methods:
+            response.headers["Allow"] = ", ".join(valid_methods)
+        return response
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(exc: OperationalError):
@@ -132,7 +143,7 @@ def init_error_handlers(app: Flask) -> None:
         message = "The service is briefly unavailable. Try again in a moment."
         if wants_json():
             return jsonify(error_body("unavailable", message)), 503
-        return render_template("errors/error.html", status=503, message=message), 503
+        return _error_page(503, message)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -141,9 +152,7 @@ def init_error_handlers(app: Flask) -> None:
             _forget_request_rows()
         if wants_json():
             return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500
-        return render_template(
-            "errors/error.html", status=500, message="Something went wrong on our side."
-        ), 500
+        return _error_page(500, "Something went wrong on our side.")
 
 
 def _forget_request_rows() -> None:

@@ -12,6 +12,7 @@ from railsaas.blueprints.htmx_helpers import (
     redirect_to,
     render,
 )
+from railsaas.catalog import icons
 from railsaas.catalog import templates as catalog
 from railsaas.catalog.variables import specs_of
 from railsaas.errors import LimitExceeded, ValidationFailed
@@ -19,6 +20,10 @@ from railsaas.extensions import db
 from railsaas.instances import lifecycle as instances
 
 bp = Blueprint("catalog", __name__, url_prefix="/templates")
+
+# Template logos (macros/logo.html): the icon only when safe to show, else the initials.
+bp.add_app_template_filter(icons.safe_icon_url, "icon_url")
+bp.add_app_template_filter(icons.initials, "initials")
 
 
 @bp.get("/")

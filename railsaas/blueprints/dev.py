@@ -13,7 +13,10 @@ bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 @bp.before_request
 def _debug_only() -> None:
-    if not current_app.config.get("DEBUG"):
+    # The DEBUG setting (railsaas.config), which `flask run` cannot undo: it resets app.debug
+    # (config["DEBUG"]) from FLASK_DEBUG, so `make dev`'s web server had /dev/mail answer 404.
+    # `flask --debug` (app.debug) turns the pages on too.
+    if not (current_app.config["SETTINGS"].DEBUG or current_app.config.get("DEBUG")):
         abort(404)
 
 

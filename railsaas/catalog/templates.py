@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from railsaas.catalog import icons
 from railsaas.catalog.variables import parse_specs, propose_specs
 from railsaas.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from railsaas.extensions import cache_redis
@@ -171,6 +172,13 @@ class TemplateInput(BaseModel):
     @classmethod
     def _blank_is_none(cls, v: str | None) -> str | None:
         return v or None
+
+    @field_validator("icon")
+    @classmethod
+    def _icon(cls, v: str | None) -> str | None:
+        if v is not None and (problem := icons.icon_problem(v)):
+            raise ValueError(problem)
+        return v
 
     @field_validator("resources")
     @classmethod
@@ -357,7 +365,8 @@ def import_proposal(railway_template: dict[str, Any]) -> dict[str, Any]:
         "price_tier": "starter",
         "resources": {},
         "monthly_estimate_cents": 0,
-        "icon": railway_template.get("image"),
+        # Railway's image URL when it is one we would show; otherwise initials.
+        "icon": icons.safe_icon_url(railway_template.get("image")),
         "is_active": True,
         "variables": propose_specs(serialized),
         "serialized_config": serialized,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import stub_outside_images
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -78,6 +80,7 @@ def page_errors():
 
 def _new_page(browser, request, page_errors, viewport):
     context = browser.new_context(viewport=viewport)
+    stub_outside_images(context)
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and page_errors.append(f"console: {m.text}"))
     page.on("pageerror", lambda e: page_errors.append(f"uncaught: {e}"))

@@ -47,6 +47,7 @@ def test_sign_up_confirm_log_out_and_in_on_a_phone(
     page.goto(live_server + "/dashboard")
     assert page.locator("[data-testid=verify-banner]").count() == 0
 
+    page.click("[data-testid=menu-toggle]")  # on a phone, Log out is in the menu
     page.click("[data-testid=logout]")
     page.wait_for_url(live_server + "/")
     page.goto(live_server + "/login")

@@ -45,8 +45,10 @@ def test_create_use_and_revoke_a_token_on_a_phone(phone, live_server, committed_
     page.reload()
     assert secret not in page.content()
     assert page.locator("text=deploy from CI").is_visible()
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("button:has-text('Revoke')")
+    # The one confirm dialog (app.js), not the browser's window.confirm.
+    page.locator("dialog.confirm-dialog[open]").wait_for()
+    page.click("[data-testid=confirm-ok]")
     page.wait_for_selector(".token-row-revoked")
     assert_no_horizontal_scroll(page)
     shot(page, "revoked")

@@ -75,6 +75,7 @@ def test_deploy_watch_logs_variables_and_delete_in_the_browser(
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     page.set_default_timeout(20_000)
     _sign_in(page, live_server, user)
+    page.click("[data-testid=menu-toggle]")  # on a phone the links are behind Menu
     page.get_by_role("link", name="Templates").click()
     assert_no_horizontal_scroll(page)
     shot(page, "catalog")

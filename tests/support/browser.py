@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.support.two_factor import enrol_if_admin, fresh_code
 
 
@@ -24,3 +26,19 @@ def enter_second_factor_by_keyboard(page, user_id) -> None:
     page.wait_for_url("**/login/two-factor")
     page.keyboard.type(fresh_code(user_id))
     page.keyboard.press("Enter")
+
+
+# Templates' logos may be https images elsewhere (a CDN), which this machine cannot reach: the
+# browser gets a stand-in image for any outside address, so no test depends on the internet.
+STAND_IN_IMAGE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="8" height="8" '
+    'fill="#90caf9"/></svg>'
+)
+
+
+def stub_outside_images(context) -> None:
+    """Answer every https:// request of this browser context with the stand-in image."""
+    context.route(
+        re.compile(r"^https://"),
+        lambda route: route.fulfill(status=200, content_type="image/svg+xml", body=STAND_IN_IMAGE),
+    )
