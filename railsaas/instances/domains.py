@@ -91,7 +91,7 @@ def store(instance_id: uuid.UUID, cd: CustomDomain) -> bool:
 
 def needs_refresh(inst: Instance) -> bool:
     """A custom domain Railway has not verified, or whose certificate is not issued yet."""
-    if not (
+    if inst.status in ("deleting", "deleted") or not (
         inst.custom_domain
         and inst.railway_project_id
         and inst.railway_environment_id
