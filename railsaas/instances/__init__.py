@@ -13,8 +13,10 @@
     timeout, and the refresh a Railway webhook asks for;
   - `cadence`: how fresh a status is kept (when the poll next looks at an instance);
   - `reconcile`: Railway's projects compared with our instances, and the admins' fixes.
-  Imports point one way: lock, cadence <- steps <- poll; steps <- reconcile.
+  Imports point one way: lock, cadence, domains <- steps <- poll; steps <- reconcile.
 - `insights`: logs and metrics read from Railway for the instance page.
+- `domains`: a custom domain's DNS records and verification, as Railway reports them (kept
+  by the domain step, refreshed by the poll until verified, shown by Settings and the API).
 
 Depends on `catalog`, `teams` and `platform`; billing drives it (suspend, resume), never
 the other way round.

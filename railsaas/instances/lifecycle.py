@@ -36,7 +36,7 @@ from railsaas.catalog.variables import (
     validate_values,
 )
 from railsaas.errors import NotFound, ValidationFailed
-from railsaas.instances import admission, states
+from railsaas.instances import admission, domains, states
 from railsaas.models import Deployment, Instance, Tenant
 from railsaas.permissions import HasRole, authorize
 from railsaas.platform import audit, outbox
@@ -198,6 +198,7 @@ def instance_dict(inst: Instance, last: Deployment | None = None) -> dict[str, A
         },
         "domain": inst.domain,
         "custom_domain": inst.custom_domain,
+        "custom_domain_dns": domains.instructions(inst),
         "variables": sorted((inst.config or {}).keys()),
         "created_at": inst.created_at.isoformat() if inst.created_at else None,
         "status_changed_at": inst.status_changed_at.isoformat() if inst.status_changed_at else None,
@@ -515,6 +516,8 @@ def add_custom_domain(
         raise ValidationFailed(
             "Enter a domain you own.", details={"domain": "Enter a domain such as app.example.com."}
         )
+    if value != inst.custom_domain:
+        inst.custom_domain_dns = None  # Railway's records were for the old domain
     inst.custom_domain = value
     _new_step(session, inst, "domain", user_id)
     audit.record(
@@ -528,12 +531,11 @@ def add_custom_domain(
     return inst
 
 
-def dns_instructions(inst: Instance) -> list[dict[str, str]]:
-    """The DNS record a customer adds for their custom domain: a CNAME to Railway's domain."""
-    if not inst.custom_domain:
-        return []
-    target = inst.domain or "(your app's Railway domain, shown once it is running)"
-    return [{"type": "CNAME", "name": inst.custom_domain, "value": target}]
+def dns_instructions(inst: Instance) -> dict[str, Any] | None:
+    """The DNS records a customer sets for their custom domain: Railway's own (a CNAME
+    target chosen for that domain, an ownership TXT), each with its status, or a message
+    while Railway has not answered. None without a custom domain (instances.domains)."""
+    return domains.instructions(inst)
 
 
 # --- billing: suspend and resume a whole workspace -------------------------------------------

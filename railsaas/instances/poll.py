@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from railsaas import versions
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
-from railsaas.instances import insights, states
+from railsaas.instances import domains, insights, states
 from railsaas.instances.cadence import SLOW_POLL, fast_poll, now
 from railsaas.instances.steps import (
     WATCHED_KINDS,
@@ -87,6 +87,18 @@ def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[s
     with db.scope(SYSTEM) as s:
         rows = _due(s, limit, only)
         snaps = [snapshot(i) for i in rows]
+        # Custom domains Railway has not verified: refreshed at the instance's own cadence.
+        unverified = [
+            (
+                i.id,
+                i.railway_project_id,
+                i.railway_environment_id,
+                i.railway_service_id,
+                i.custom_domain,
+            )
+            for i in rows
+            if domains.needs_refresh(i)
+        ]
         steps = {
             k: (v.id, v.kind, v.status, v.railway_deployment_id, v.started_at)
             for k, v in _open_steps(s, [i.id for i in rows]).items()
@@ -113,6 +125,7 @@ def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[s
                 counts["changed"] += _discover_service(snap, step)
         except rw.RailwayError as exc:
             log.warning("poll of instance %s failed: %s", snap.id, exc)
+    counts["domains"] = domains.refresh(rc, unverified)  # one batched request at most
     counts["timed_out"] = check_timeouts()
     return counts
 

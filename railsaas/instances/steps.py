@@ -41,7 +41,7 @@ from railsaas.catalog.variables import (
 from railsaas.db import SYSTEM
 from railsaas.errors import NotFound as NotFoundError
 from railsaas.extensions import db
-from railsaas.instances import states
+from railsaas.instances import domains, states
 from railsaas.instances.cadence import SLOW_POLL, fast_poll, now
 from railsaas.instances.lock import InstanceLock, StepDeferred
 from railsaas.models import Deployment, Instance
@@ -540,6 +540,8 @@ def _step_domain(step_id: uuid.UUID, snap: Snap) -> str:
     domain = client().create_custom_domain(
         snap.project_id, snap.environment_id, snap.service_id, snap.custom_domain
     )
+    # The records the Settings tab shows are Railway's own, kept with the instance.
+    domains.store(snap.id, domain)
     records = "\n".join(f"{r.type_name} {r.fqdn} -> {r.required_value}" for r in domain.dns_records)
     _done(step_id, snap.id, logs=("DNS records to create:\n" + records) if records else None)
     return "domain added"

@@ -72,6 +72,9 @@ class Instance(Base):
     name: Mapped[str] = mapped_column(String(255))
     domain: Mapped[str | None] = mapped_column(String(255))
     custom_domain: Mapped[str | None] = mapped_column(String(255))
+    # What Railway reported for custom_domain (railsaas.instances.domains): its DNS records,
+    # each with a status, and whether it verified the domain. NULL until Railway answers.
+    custom_domain_dns: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(50))
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[datetime | None]

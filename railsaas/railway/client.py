@@ -909,6 +909,23 @@ class RailwayClient:
             custom_domains=tuple(CustomDomain.from_api(x) for x in d["customDomains"]),
         )
 
+    def custom_domain_statuses(
+        self, triples: Iterable[tuple[str, str, str]], *, batch_size: int | None = None
+    ) -> dict[tuple[str, str, str], tuple[CustomDomain, ...] | None]:
+        """The custom domains (DNS records, verification, certificate) of many
+        (project_id, environment_id, service_id) services, `batch_size` per request. A
+        service Railway does not know maps to None."""
+        keys = list(dict.fromkeys(triples))
+
+        def parse(d: dict) -> tuple[CustomDomain, ...]:
+            return tuple(CustomDomain.from_api(x) for x in d["customDomains"])
+
+        out: dict[tuple[str, str, str], tuple[CustomDomain, ...] | None] = {}
+        for chunk in _chunks(keys, batch_size or self.batch_size):
+            items = [{"projectId": p, "environmentId": e, "serviceId": s} for p, e, s in chunk]
+            out.update(self._batch("CustomDomainStatuses", "c", items, list(chunk), parse))
+        return out
+
     def create_service_domain(
         self,
         environment_id: str,

@@ -42,6 +42,34 @@ class StepOut(BaseModel):
     created_at: datetime | None
 
 
+class DnsRecordOut(BaseModel):
+    """One DNS record Railway asks for, as Railway gave it."""
+
+    type: str = Field(description="CNAME, TXT, A, ...: what to pick at the DNS provider.")
+    name: str = Field(description="The record's full name (host), e.g. app.example.com.")
+    value: str = Field(description="The value Railway requires.")
+    status: Literal["pending", "verified"] = Field(
+        description="verified once Railway sees the record with this value."
+    )
+
+
+class CustomDomainDnsOut(BaseModel):
+    """The DNS records to set for the custom domain, from Railway's answer only."""
+
+    domain: str
+    state: Literal["waiting", "pending", "verified"] = Field(
+        description="waiting: Railway has not said which records to set yet (no records); "
+        "pending: set them (or they are propagating); verified: Railway verified the domain."
+    )
+    verified: bool
+    certificate: Literal["pending", "issuing", "issued", "failed"] | None = Field(
+        description="The HTTPS certificate; null while waiting."
+    )
+    records: list[DnsRecordOut]
+    checked_at: datetime | None = Field(description="When Railway last reported on the domain.")
+    message: str
+
+
 class InstanceOut(BaseModel):
     id: uuid.UUID
     name: str
@@ -50,6 +78,9 @@ class InstanceOut(BaseModel):
     template: TemplateRef
     domain: str | None
     custom_domain: str | None
+    custom_domain_dns: CustomDomainDnsOut | None = Field(
+        description="Null without a custom domain."
+    )
     variables: list[str] = Field(
         description="Names only: values (secrets among them) are never sent back."
     )

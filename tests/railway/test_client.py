@@ -313,10 +313,30 @@ def test_service_and_custom_domains(rw, railway_emulator):
     txt = next(r for r in custom.dns_records if r.type_name == "TXT")
     assert txt.required_value == custom.verification_token
 
+    # A wrong CNAME (the service domain) leaves everything pending; Railway's value verifies
+    # that record, and the domain once every record is right.
+    railway_emulator.set_domain_dns("blog.example.com", {"CNAME": domain.domain})
+    (wrong,) = rw.domains(project.id, env.id, ghost.id).custom_domains
+    assert not wrong.verified
+    assert {r.status for r in wrong.dns_records} == {"DNS_RECORD_STATUS_REQUIRES_UPDATE"}
+    railway_emulator.set_domain_dns("blog.example.com", {"CNAME": cname.required_value})
+    batched = rw.custom_domain_statuses([(project.id, env.id, ghost.id), ("p", "e", "s")])
+    (half,) = batched[(project.id, env.id, ghost.id)]
+    assert batched[("p", "e", "s")] is None  # Railway does not know that service
+    assert {r.type_name: r.status for r in half.dns_records} == {
+        "CNAME": "DNS_RECORD_STATUS_PROPAGATED",
+        "TXT": "DNS_RECORD_STATUS_REQUIRES_UPDATE",
+    }
+    assert not half.verified
+    assert half.certificate_status == "CERTIFICATE_STATUS_TYPE_VALIDATING_OWNERSHIP"
+
     railway_emulator.verify_domain("blog.example.com")
     (verified,) = rw.domains(project.id, env.id, ghost.id).custom_domains
     assert verified.verified
-    assert verified.certificate_status == "CERTIFICATE_STATUS_TYPE_VALID"
+    assert verified.certificate_status == "CERTIFICATE_STATUS_TYPE_ISSUING"
+    railway_emulator.advance(60)
+    (issued,) = rw.domains(project.id, env.id, ghost.id).custom_domains
+    assert issued.certificate_status == "CERTIFICATE_STATUS_TYPE_VALID"
     with pytest.raises(InvalidRequest, match="already in use"):
         rw.create_custom_domain(project.id, env.id, ghost.id, "blog.example.com")
 
@@ -446,6 +466,7 @@ def test_a_full_tour_sends_every_operation_in_the_operations_folder(rw, railway_
     rw.create_service_domain(env.id, svc.id)
     rw.create_custom_domain(project.id, env.id, svc.id, "status.example.org")
     rw.domains(project.id, env.id, svc.id)
+    rw.custom_domain_statuses([(project.id, env.id, svc.id)])
     rw.metrics(start=datetime.now(UTC) - timedelta(hours=1), project_id=project.id)
     rw.usage(project_id=project.id)
     rw.estimated_usage(project_id=project.id)

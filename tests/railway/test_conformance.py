@@ -28,7 +28,8 @@ def test_every_operation_document_validates_against_railways_schema(railway_sche
 
 
 @pytest.mark.parametrize(
-    ("name", "prefix"), [("DeploymentStatuses", "d"), ("ServiceStatuses", "s")]
+    ("name", "prefix"),
+    [("DeploymentStatuses", "d"), ("ServiceStatuses", "s"), ("CustomDomainStatuses", "c")],
 )
 @pytest.mark.parametrize("size", [1, 3, 100])
 def test_batched_documents_validate_against_railways_schema(railway_schema, name, prefix, size):

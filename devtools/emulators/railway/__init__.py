@@ -45,6 +45,7 @@ Control API (JSON, no auth; bind to localhost): under /_emulator/
   DELETE requests                  empty the request log
   GET  config | POST config {...}  deploy_seconds, deploy_jitter, workflow_seconds,
                                    log_interval, crash_after, removal_seconds, restart_seconds,
+                                   certificate_seconds,
                                    rate_per_hour, rate_per_second, usage_scale, token,
                                    workspace_id, missing_project_answer ("Not Authorized" |
                                    "Project not found"), workflow_status_answer ("status" |
@@ -55,7 +56,11 @@ Control API (JSON, no auth; bind to localhost): under /_emulator/
   POST projects {"count", "prefix"}  that many empty projects (a crowded workspace)
   GET  templates                   the catalog, serializedConfig included
   POST deployments/<id> {"status": "CRASHED"}   force a deployment's status from now on
-  POST domains/<domain>/verify     a custom domain's DNS is "set": verified, certificate valid
+  POST domains/<domain>/dns {"records": {"CNAME": value, "TXT": value}}  what the customer's
+                                   DNS answers: a record is propagated only with the value
+                                   Railway asked for; the domain is verified once all are
+  POST domains/<domain>/verify     every record set as asked (verified); the certificate is
+                                   ISSUING for certificate_seconds, then VALID
   POST apps/<domain> {"status"|"timeout"}, DELETE apps/<domain>, GET apps
                                    how a service domain answers (apps.py): requests with a
                                    service domain as Host get its app's answer

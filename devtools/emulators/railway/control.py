@@ -113,5 +113,11 @@ class EmulatorControl:
         return self._call("GET", "/apps")["hits"]
 
     def verify_domain(self, domain: str) -> dict:
-        """Pretend the customer set the DNS records: the custom domain turns verified."""
+        """Pretend the customer set every DNS record as Railway asked: the custom domain
+        turns verified; its certificate is issued `certificate_seconds` later."""
         return self._call("POST", f"/domains/{domain}/verify")
+
+    def set_domain_dns(self, domain: str, records: dict[str, str]) -> dict:
+        """What the customer's DNS answers, by record type (`{"CNAME": "x.up.railway.app"}`):
+        a record is propagated only with the value Railway asked for."""
+        return self._call("POST", f"/domains/{domain}/dns", {"records": records})

@@ -225,36 +225,34 @@ def service_domain_obj(d: ServiceDomain) -> dict:
     }
 
 
-def custom_domain_obj(d: CustomDomain) -> dict:
+def custom_domain_obj(w: World, d: CustomDomain) -> dict:
     labels = d.domain.split(".")
     apex = len(labels) <= 2
     hostlabel = "@" if apex else ".".join(labels[:-2])
     zone = ".".join(labels[-2:])
-    record_status = (
-        "DNS_RECORD_STATUS_PROPAGATED" if d.verified else "DNS_RECORD_STATUS_REQUIRES_UPDATE"
-    )
     verify_host = "_railway-verify" + ("" if apex else f".{hostlabel}")
+
+    def record(kind: str, host: str, fqdn: str, purpose: str) -> dict:
+        required = d.required_values()[kind]
+        current = d.dns_values.get(kind, "")
+        return {
+            "recordType": f"DNS_RECORD_TYPE_{kind}",
+            "hostlabel": host,
+            "fqdn": fqdn,
+            "zone": zone,
+            "requiredValue": required,
+            "currentValue": current,
+            "status": (
+                "DNS_RECORD_STATUS_PROPAGATED"
+                if current == required
+                else "DNS_RECORD_STATUS_REQUIRES_UPDATE"
+            ),
+            "purpose": purpose,
+        }
+
     records = [
-        {
-            "recordType": "DNS_RECORD_TYPE_CNAME",
-            "hostlabel": hostlabel,
-            "fqdn": d.domain,
-            "zone": zone,
-            "requiredValue": d.cname_target,
-            "currentValue": d.cname_target if d.verified else "",
-            "status": record_status,
-            "purpose": "DNS_RECORD_PURPOSE_TRAFFIC_ROUTE",
-        },
-        {
-            "recordType": "DNS_RECORD_TYPE_TXT",
-            "hostlabel": verify_host,
-            "fqdn": f"{verify_host}.{zone}",
-            "zone": zone,
-            "requiredValue": d.verification_token,
-            "currentValue": d.verification_token if d.verified else "",
-            "status": record_status,
-            "purpose": "DNS_RECORD_PURPOSE_UNSPECIFIED",
-        },
+        record("CNAME", hostlabel, d.domain, "DNS_RECORD_PURPOSE_TRAFFIC_ROUTE"),
+        record("TXT", verify_host, f"{verify_host}.{zone}", "DNS_RECORD_PURPOSE_UNSPECIFIED"),
     ]
     return {
         "id": d.id,
@@ -269,11 +267,7 @@ def custom_domain_obj(d: CustomDomain) -> dict:
         "deletedAt": None,
         "status": {
             "verified": d.verified,
-            "certificateStatus": (
-                "CERTIFICATE_STATUS_TYPE_VALID"
-                if d.verified
-                else "CERTIFICATE_STATUS_TYPE_VALIDATING_OWNERSHIP"
-            ),
+            "certificateStatus": w.certificate_status(d),
             "verificationDnsHost": f"{verify_host}.{zone}",
             "verificationToken": d.verification_token,
             "dnsRecords": records,
@@ -287,7 +281,7 @@ def domains_obj(w: World, service_id: str, environment_id: str) -> dict:
             service_domain_obj(d) for d in w.service_domains_of(service_id, environment_id)
         ],
         "customDomains": [
-            custom_domain_obj(d)
+            custom_domain_obj(w, d)
             for d in w.custom_domains.values()
             if d.service_id == service_id and d.environment_id == environment_id
         ],
@@ -710,13 +704,14 @@ def m_service_create(w: World, input):
 
 def m_custom_domain_create(w: World, input):
     return custom_domain_obj(
+        w,
         w.create_custom_domain(
             input["projectId"],
             input["environmentId"],
             input["serviceId"],
             input["domain"],
             input.get("targetPort"),
-        )
+        ),
     )
 
 

@@ -277,13 +277,22 @@ class EmulatorApp:
                     return _json({"error": str(exc)}, 404)
                 self.world.force_status(dep, str(body.get("status", "")).upper())
                 return _json(deployment_obj(self.world, dep) | {"meta": None})
-        if route == ("POST", "domains") and len(parts) == 3 and parts[2] == "verify":
+        if route == ("POST", "domains") and len(parts) == 3 and parts[2] in ("verify", "dns"):
+            records = body.get("records") if parts[2] == "dns" else None
+            if parts[2] == "dns" and not isinstance(records, dict):
+                return _json({"error": 'send {"records": {"CNAME": "...", "TXT": "..."}}'}, 400)
             with self.world.lock:
                 try:
-                    cd = self.world.verify_custom_domain(parts[1])
+                    cd = self.world.set_custom_domain_dns(parts[1], records)
                 except ApiError as exc:
                     return _json({"error": str(exc)}, 404)
-                return _json({"domain": cd.domain, "verified": cd.verified})
+                return _json(
+                    {
+                        "domain": cd.domain,
+                        "verified": cd.verified,
+                        "certificate": self.world.certificate_status(cd),
+                    }
+                )
         return _json({"error": f"no control endpoint {method} {request.path}"}, 404)
 
     def reset(self) -> None:

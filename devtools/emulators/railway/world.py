@@ -125,6 +125,8 @@ class Settings:
     # deploymentRestart answers at once; the deployment keeps its old status (CRASHED) until
     # the container is back, this many seconds later.
     restart_seconds: float = 3.0
+    # After a custom domain's records are right, its certificate is ISSUING this long.
+    certificate_seconds: float = 30.0
     rate_per_hour: int = 10_000
     rate_per_second: int = 50
     usage_scale: float = 1.0  # multiplies metrics and usage (bigger numbers for demos)
@@ -252,7 +254,13 @@ class CustomDomain:
     created_at: float
     cname_target: str
     verification_token: str
-    verified: bool = False
+    verified: bool = False  # every record set to its required value
+    verified_at: float | None = None
+    # What the customer's DNS answers for each record type (control API: domains/<d>/dns).
+    dns_values: dict[str, str] = field(default_factory=dict)
+
+    def required_values(self) -> dict[str, str]:
+        return {"CNAME": self.cname_target, "TXT": self.verification_token}
 
 
 _SECRET = re.compile(r"\$\{\{\s*secret\(\s*(\d+)\s*(?:,\s*\"([^\"]*)\"\s*)?\)\s*\}\}")
@@ -903,12 +911,39 @@ class World:
         self.custom_domains[cd.id] = cd
         return cd
 
-    def verify_custom_domain(self, name: str) -> CustomDomain:
+    def custom_domain_named(self, name: str) -> CustomDomain:
         for cd in self.custom_domains.values():
             if cd.domain == name.lower():
-                cd.verified = True
                 return cd
         raise ApiError("Domain not found")
+
+    def set_custom_domain_dns(self, name: str, values: dict[str, str] | None) -> CustomDomain:
+        """The customer's DNS now answers `values` (record type -> value; None: every
+        record as required). Verified only once every record has its required value; a
+        wrong value (say, the service domain as CNAME target) leaves it unverified."""
+        cd = self.custom_domain_named(name)
+        required = cd.required_values()
+        for kind, value in (required if values is None else values).items():
+            if kind.upper() not in required:
+                raise ApiError(f"No {kind} record for {cd.domain}")
+            cd.dns_values[kind.upper()] = str(value or "")
+        verified = all(cd.dns_values.get(k) == v for k, v in required.items())
+        if verified and not cd.verified:
+            cd.verified_at = self.now()
+        cd.verified = verified
+        if not verified:
+            cd.verified_at = None
+        return cd
+
+    def verify_custom_domain(self, name: str) -> CustomDomain:
+        return self.set_custom_domain_dns(name, None)
+
+    def certificate_status(self, cd: CustomDomain) -> str:
+        if not cd.verified or cd.verified_at is None:
+            return "CERTIFICATE_STATUS_TYPE_VALIDATING_OWNERSHIP"
+        if self.now() - cd.verified_at < max(self.settings.certificate_seconds, 0.0):
+            return "CERTIFICATE_STATUS_TYPE_ISSUING"
+        return "CERTIFICATE_STATUS_TYPE_VALID"
 
     # -- logs ----------------------------------------------------------------------------------
 
