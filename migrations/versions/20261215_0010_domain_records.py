@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from railsaas import dbadmin
 
 revision: str = "0010_domain_records"
-down_revision: str | None = "0007_login_per_kind"
+down_revision: str | None = "0008_two_factor"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
