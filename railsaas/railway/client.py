@@ -330,6 +330,14 @@ class RailwayClient:
         view.budget_reserve = WEB_BUDGET_RESERVE
         return view
 
+    def waiting_at_most(self, seconds: float) -> RailwayClient:
+        """This client, waiting at most `seconds` for the rate budget (the poll of one
+        Railway workspace must not hold up the others'). Shares pool, budget and breaker."""
+        view = object.__new__(RailwayClient)
+        view.__dict__.update(self.__dict__)
+        view.max_rate_wait = min(self.max_rate_wait, float(seconds))
+        return view
+
     def __enter__(self) -> RailwayClient:
         return self
 
