@@ -130,6 +130,10 @@ MUTATION_READ_TIMEOUT = 90.0
 PROJECTS_PAGE_SIZE = 5000
 # Share of the rate budget web reads leave for deploys and polls.
 WEB_BUDGET_RESERVE = 0.3
+# The request that tells a dead token from a resource it cannot see, and how long a token
+# it found working is trusted before asking again.
+TOKEN_CHECK = "TokenCheck"  # noqa: S105 - an operation name
+TOKEN_CHECK_SECONDS = 60.0
 # Resolver messages that mean "Railway had a problem", not "your request is wrong".
 _TRANSIENT_MESSAGES = (
     "internal server error",
@@ -285,6 +289,7 @@ class RailwayClient:
                 probe_timeout=probe_timeout,
             )
         self._auth = _BearerAuth(self._token)
+        self._token_ok_at = float("-inf")
         self._http = httpx.Client(
             timeout=httpx.Timeout(
                 connect=connect_timeout,
@@ -497,7 +502,34 @@ class RailwayClient:
         message = self._redact(str(first.get("message") or "unknown error"))[:500]
         exc = _classify(message, first, op_name, status)
         metrics.railway_error(op_name, metrics.error_kind(exc))
+        if isinstance(exc, Unauthorized) and op_name != TOKEN_CHECK and not self._token_works():
+            # A dead token (revoked, or its workspace gone) is this workspace's outage: open
+            # its breaker, so its callers fail fast and other workspaces are not held up.
+            self.breaker.failure(probe=True)
+            raise Unauthorized(
+                "Railway refuses the token of this workspace; circuit breaker opened",
+                operation=op_name,
+                status=status,
+            )
         raise exc
+
+    def _token_works(self) -> bool:
+        """After a "Not Authorized": is it the token (dead) or one resource it cannot see?
+        One small request, at most every TOKEN_CHECK_SECONDS while the token works."""
+        if time.monotonic() - self._token_ok_at < TOKEN_CHECK_SECONDS:
+            return True
+        try:
+            body, _ = self._request(
+                documents.operation(TOKEN_CHECK), {"workspaceId": self.workspace_id}
+            )
+        except RailwayError:
+            return True  # no answer: not evidence against the token
+        errors = body.get("errors") or []
+        message = str((errors[0] if errors else {}).get("message") or "").lower()
+        if errors and ("not authorized" in message or status_refused(errors)):
+            return False
+        self._token_ok_at = time.monotonic()
+        return True
 
     def execute(
         self, name: str, variables: Mapping[str, Any] | None = None, *, auth: bool = True
@@ -1027,6 +1059,11 @@ def _sample_rate(window_seconds: float) -> int:
         if window_seconds <= limit:
             return rate
     return 14400
+
+
+def status_refused(errors: list[dict]) -> bool:
+    code = str(((errors[0] if errors else {}).get("extensions") or {}).get("code") or "")
+    return code in ("UNAUTHORIZED", "UNAUTHENTICATED", "FORBIDDEN")
 
 
 def _is_transient(errors: list[dict]) -> bool:
