@@ -31,12 +31,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import psycopg
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from railsaas.config import InsecureConfiguration
 from railsaas.db import SYSTEM
 from railsaas.errors import ServiceError
 from railsaas.extensions import db, redis_client
@@ -69,8 +71,10 @@ class NoRailwayCapacity(ServiceError):
 
 
 def _cipher(app=None) -> MultiFernet:
-    app = app or current_app
-    raw = app.config.get("RAILWAY_TOKEN_KEY") or ""
+    return _cipher_from((app or current_app).config.get("RAILWAY_TOKEN_KEY") or "")
+
+
+def _cipher_from(raw: str) -> MultiFernet:
     keys = [k.strip() for k in raw.split(",") if k.strip()]
     if not keys:
         raise TokenKeyMissing(
@@ -104,6 +108,30 @@ def rotate_tokens(session: Session, app=None) -> int:
     for row in rows:
         row.token_ciphertext = cipher.rotate(bytes(row.token_ciphertext))
     return len(rows)
+
+
+def check_token_key(app) -> None:
+    """At start-up, outside development: refuse to start without RAILWAY_TOKEN_KEY once the
+    pool holds a stored token (every Railway call for the workspaces placed there would
+    fail). Asked of the database with the system login and a short timeout; a database that
+    cannot be reached now is not evidence (the process fails on it soon enough)."""
+    cfg = app.config
+    url = (cfg.get("database_urls") or {}).get("system")
+    if cfg.get("DEBUG") or cfg.get("RAILWAY_TOKEN_KEY") or not url:
+        return
+    url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        with psycopg.connect(url, connect_timeout=3, **cfg["SETTINGS"].database_tls(url)) as conn:
+            stored = conn.execute(
+                "SELECT count(*) FROM railway_workspaces WHERE token_source = 'stored'"
+            ).fetchone()[0]
+    except psycopg.Error:
+        return
+    if stored:
+        raise InsecureConfiguration(
+            f"RAILWAY_TOKEN_KEY is not set, but the pool of Railway workspaces holds {stored} "
+            "stored token(s) encrypted with it; set it (the key they were stored with)."
+        )
 
 
 # --- entries ----------------------------------------------------------------------------------

@@ -335,3 +335,29 @@ def test_closing_with_live_instances_is_a_conflict(app_ctx, dbconn, factory, tok
 def test_the_pool_page_is_for_platform_admins_only(app, client, dbconn, make_customer):
     make_customer(client)
     assert client.get("/admin/railway").status_code in (302, 403, 404)
+
+
+def test_outside_development_a_stored_token_needs_its_key_to_start(app, committed_factory):
+    from railsaas.config import InsecureConfiguration
+
+    key = Fernet.generate_key().decode()
+    with app.app_context(), db.scope(SYSTEM) as s:
+        s.add(
+            RailwayWorkspace(
+                name="pool-startup",
+                railway_workspace_id="ws-startup",
+                token_source=pool.STORED,
+                token_ciphertext=pool._cipher_from(key).encrypt(b"t0ken"),
+            )
+        )
+    saved = app.config.get("RAILWAY_TOKEN_KEY")
+    try:
+        app.config["RAILWAY_TOKEN_KEY"] = ""
+        with pytest.raises(InsecureConfiguration, match="RAILWAY_TOKEN_KEY is not set"):
+            pool.check_token_key(app)
+        app.config["RAILWAY_TOKEN_KEY"] = key
+        pool.check_token_key(app)  # with its key: starts
+        app.config.update(RAILWAY_TOKEN_KEY="", DEBUG=True)
+        pool.check_token_key(app)  # development: starts, the admin page says what is missing
+    finally:
+        app.config.update(RAILWAY_TOKEN_KEY=saved, DEBUG=False)
