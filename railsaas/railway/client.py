@@ -242,6 +242,7 @@ class RailwayClient:
         batch_size: int = 100,
         mutation_read_timeout: float = MUTATION_READ_TIMEOUT,
         key_prefix: str = "railway",
+        dead_token_opens_breaker: bool = False,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -254,6 +255,9 @@ class RailwayClient:
         self.backoff_cap = float(backoff_cap)
         self.max_rate_wait = float(max_rate_wait)
         self.batch_size = max(1, int(batch_size))
+        # After a "Not Authorized", tell a dead token from an unseen resource (TokenCheck)
+        # and open the breaker for a dead one: the pool's clients (railway_client, pool).
+        self.dead_token_opens_breaker = bool(dead_token_opens_breaker)
         self.budget_reserve = 0.0
         self.mutation_timeout = httpx.Timeout(
             connect=connect_timeout,
@@ -502,16 +506,26 @@ class RailwayClient:
         message = self._redact(str(first.get("message") or "unknown error"))[:500]
         exc = _classify(message, first, op_name, status)
         metrics.railway_error(op_name, metrics.error_kind(exc))
-        if isinstance(exc, Unauthorized) and op_name != TOKEN_CHECK and not self._token_works():
+        if (
+            isinstance(exc, Unauthorized)
+            and self.dead_token_opens_breaker
+            and op_name != TOKEN_CHECK
+            and not self._token_works()
+        ):
             # A dead token (revoked, or its workspace gone) is this workspace's outage: open
             # its breaker, so its callers fail fast and other workspaces are not held up.
             self.breaker.failure(probe=True)
             raise Unauthorized(
-                "Railway refuses the token of this workspace; circuit breaker opened",
+                f"{message} (Railway refuses this workspace's token: circuit breaker opened)",
                 operation=op_name,
                 status=status,
             )
         raise exc
+
+    def check_token(self) -> bool:
+        """Whether the token still reaches its workspace (one TokenCheck request)."""
+        self._token_ok_at = float("-inf")
+        return self._token_works()
 
     def _token_works(self) -> bool:
         """After a "Not Authorized": is it the token (dead) or one resource it cannot see?
@@ -1119,7 +1133,9 @@ def railway_client(app=None) -> RailwayClient:
         client = _clients.get(key)
         if client is None:
             redis = redis_client(cfg["REDIS_URL"]) if cfg.get("REDIS_URL") else None
-            client = _clients[key] = RailwayClient.from_config(cfg, redis=redis)
+            client = _clients[key] = RailwayClient.from_config(
+                cfg, redis=redis, dead_token_opens_breaker=True
+            )
         return client
 
 

@@ -290,6 +290,7 @@ def client_for(entry_id: uuid.UUID | None, app=None) -> RailwayClient:
         rate_per_hour=e.rate_per_hour,
         rate_per_second=e.rate_per_second,
         key_prefix=key_prefix(e.id),
+        dead_token_opens_breaker=True,
     )
     del token
     with _clients_lock:

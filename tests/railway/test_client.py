@@ -449,6 +449,7 @@ def test_a_full_tour_sends_every_operation_in_the_operations_folder(rw, railway_
     rw.metrics(start=datetime.now(UTC) - timedelta(hours=1), project_id=project.id)
     rw.usage(project_id=project.id)
     rw.estimated_usage(project_id=project.id)
+    assert rw.check_token()
     rw.delete_project(project.id)
     seen = railway_emulator.requests()["by_operation"]
     assert set(operation_names()) <= set(seen), set(operation_names()) - set(seen)
