@@ -26,7 +26,8 @@ def two_workspaces(app, lifecycle):
     pool.reset_clients()
     lifecycle.emulator.add_workspace("ws-b", B_TOKEN)
     with app.app_context(), db.scope(SYSTEM) as s:
-        pool.entries(s)  # the environment's entry first (oldest: it wins a tie)
+        pool.entries(s)  # the environment's entry first (older, in its own transaction)
+    with app.app_context(), db.scope(SYSTEM) as s:
         b = RailwayWorkspace(
             name="pool-b",
             railway_workspace_id="ws-b",
