@@ -51,6 +51,8 @@ BENCH_SECRETS = {
     "RAILWAY_WEBHOOK_SECRET": "bench-railway-webhook-secret-0123456789",
     "STRIPE_WEBHOOK_SECRET": "whsec_bench_0123456789abcdef",
     "APP_DB_PASSWORD": "bench-app-db-password-0123456789",
+    # The admin and system logins (one login per kind of work): like the app login's, a
+    # password is set only when the login is created (cluster-wide).
     "ADMIN_DB_PASSWORD": "bench-admin-db-password-0123456789",
     "SYSTEM_DB_PASSWORD": "bench-system-db-password-0123456789",
 }

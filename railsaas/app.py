@@ -33,6 +33,7 @@ from railsaas.errors import init_error_handlers
 from railsaas.extensions import csrf, db
 from railsaas.observability import setup as observability
 from railsaas.platform import outbox  # noqa: F401  (registers the after-commit hook)
+from railsaas.railway import pool
 from railsaas.security import init_security_headers
 from railsaas.static_assets import init_static_assets
 from railsaas.tasks import celery_init_app
@@ -73,6 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    pool.check_token_key(app)  # stored Railway tokens need their key (railsaas.railway.pool)
     return app
 
 

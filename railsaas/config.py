@@ -19,6 +19,7 @@ import sys
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from cryptography.fernet import Fernet
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -195,7 +196,20 @@ class Config(BaseSettings):
     RAILWAY_API_TOKEN: str = setting(
         "", "Railway workspace token: the platform's master token.", secret=True
     )
-    RAILWAY_WORKSPACE_ID: str = setting("", "Railway workspace that holds every customer project.")
+    RAILWAY_WORKSPACE_ID: str = setting(
+        "",
+        "Railway workspace of the pool's first entry (the one these settings describe); more "
+        "are added on the admin's Railway page.",
+    )
+    RAILWAY_TOKEN_KEY: str = setting(
+        "",
+        "Fernet key(s) that encrypt the tokens of the Railway workspaces added on the admin "
+        "page (not RAILWAY_API_TOKEN's, which stays in the environment). Several, "
+        "comma-separated, while rotating: the first encrypts, any decrypts (make one with "
+        "`Fernet.generate_key()` of the cryptography package). "
+        "Needed (outside development the app refuses to start without it) once one is stored.",
+        secret=True,
+    )
     RAILWAY_PLAN: str = setting(
         "pro", "Railway plan whose rate limits pace the client: hobby or pro."
     )
@@ -581,6 +595,12 @@ class Config(BaseSettings):
             raise InsecureConfiguration(
                 "RAILWAY_WORKSPACE_ID must be set whenever RAILWAY_API_TOKEN is set."
             )
+        if self.RAILWAY_TOKEN_KEY and not token_keys_valid(self.RAILWAY_TOKEN_KEY):
+            # A key that cannot decrypt would only fail later, at the first Railway call.
+            raise InsecureConfiguration(
+                "RAILWAY_TOKEN_KEY must be one or more comma-separated Fernet keys "
+                "(32 url-safe base64-encoded bytes each)."
+            )
         if self.DEBUG:
             return
         problems = self.insecure_secrets() + self.insecure_transport()
@@ -617,6 +637,17 @@ _HOW_TO_MAKE = {
     "dashboard, Developers > Webhooks",
 }
 _RANDOM = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def token_keys_valid(value: str) -> bool:
+    """Whether RAILWAY_TOKEN_KEY is a comma-separated list of Fernet keys."""
+    keys = [k.strip() for k in value.split(",") if k.strip()]
+    try:
+        for key in keys:
+            Fernet(key)
+    except (ValueError, TypeError):
+        return False
+    return bool(keys)
 
 
 class InsecureConfiguration(RuntimeError):

@@ -135,6 +135,8 @@ def drop_policies(conn: Connection) -> None:
 # session version go through SECURITY DEFINER functions (sql/rls_policies.sql).
 USER_PRIVILEGED_COLUMNS = ("role", "is_suspended", "email_verified", "session_version")
 _CLAIM_TRIAL = "billing_claim_trial(text, uuid, text, text)"
+# Placing a workspace on a Railway workspace at its first deploy (railsaas.railway.pool).
+_PLACE = "railway_place_workspace(uuid, boolean)"
 # Functions each login may call, when they exist (older migrations run before later ones
 # create theirs).
 _FUNCTIONS = {
@@ -145,14 +147,16 @@ _FUNCTIONS = {
         "auth_bump_session_version()",
         "status_page_workspace(text)",
         _CLAIM_TRIAL,
+        _PLACE,
     ),
     "admin": (
         "auth_find_user(text)",
         "auth_find_api_token(text)",
         "auth_bump_session_version()",
         _CLAIM_TRIAL,
+        _PLACE,
     ),
-    "system": (_CLAIM_TRIAL,),
+    "system": (_CLAIM_TRIAL, _PLACE),
 }
 
 

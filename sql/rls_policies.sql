@@ -294,3 +294,74 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $
     RETURNING session_version
 $$;
 REVOKE ALL ON FUNCTION auth_bump_session_version() FROM PUBLIC;
+
+-- The pool of Railway workspaces (railsaas.railway.pool): platform data holding encrypted
+-- tokens. No workspace reads it; the admin login manages it, the system login uses it.
+SELECT pg_temp.operator_policy('railway_workspaces', system_only => false);
+-- Placing a customer workspace at its first deploy happens in the customer's own request
+-- (railsaas.instances.lifecycle.create_instance, web login) and must see every entry and
+-- every workspace's instance count: a SECURITY DEFINER function that only ever sets the
+-- placement of one workspace that has none (or whose entry is closed, hence empty), to the
+-- least loaded open entry, and answers where it is. It never returns a token. plpgsql, so
+-- an older migration re-applying this file creates it before the tables exist.
+DO $do$
+BEGIN
+    IF to_regclass('railway_workspaces') IS NOT NULL THEN
+        DROP POLICY IF EXISTS railway_workspace_definer_read ON railway_workspaces;
+        CREATE POLICY railway_workspace_definer_read ON railway_workspaces FOR SELECT
+            TO CURRENT_USER USING (true);
+        DROP POLICY IF EXISTS railway_workspace_definer_environment ON railway_workspaces;
+        CREATE POLICY railway_workspace_definer_environment ON railway_workspaces FOR INSERT
+            TO CURRENT_USER WITH CHECK (token_source = 'environment');
+        DROP POLICY IF EXISTS instance_definer_read ON instances;
+        CREATE POLICY instance_definer_read ON instances FOR SELECT TO CURRENT_USER
+            USING (true);
+        DROP POLICY IF EXISTS tenant_definer_place ON tenants;
+        CREATE POLICY tenant_definer_place ON tenants FOR UPDATE TO CURRENT_USER
+            USING (true) WITH CHECK (true);
+    END IF;
+END
+$do$;
+CREATE OR REPLACE FUNCTION railway_place_workspace(p_tenant uuid, p_environment_ok boolean)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    pinned uuid;
+    chosen uuid;
+BEGIN
+    SELECT t.railway_workspace_id INTO pinned FROM public.tenants t
+    WHERE t.id = p_tenant FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF pinned IS NOT NULL AND EXISTS (
+        SELECT 1 FROM public.railway_workspaces w WHERE w.id = pinned AND w.state <> 'closed'
+    ) THEN
+        RETURN pinned;
+    END IF;
+    -- One placement at a time: two first deploys at once see each other's load.
+    PERFORM pg_advisory_xact_lock(hashtext('railsaas.railway_place_workspace'));
+    -- The environment's entry (migration 0009 makes it) is made again if it went missing.
+    IF p_environment_ok AND NOT EXISTS (
+        SELECT 1 FROM public.railway_workspaces w WHERE w.token_source = 'environment'
+    ) THEN
+        INSERT INTO public.railway_workspaces (name, token_source, state)
+        VALUES ('primary', 'environment', 'open') ON CONFLICT DO NOTHING;
+    END IF;
+    SELECT w.id INTO chosen
+    FROM public.railway_workspaces w
+    WHERE w.state = 'open' AND (p_environment_ok OR w.token_source <> 'environment')
+    ORDER BY (
+        SELECT count(*) FROM public.instances i
+        WHERE i.status <> 'deleted'
+          AND (i.railway_workspace_id = w.id
+               OR (i.railway_workspace_id IS NULL AND w.token_source = 'environment'))
+    ), w.created_at, w.id
+    LIMIT 1;
+    IF chosen IS NOT NULL THEN
+        UPDATE public.tenants SET railway_workspace_id = chosen WHERE id = p_tenant;
+    END IF;
+    RETURN chosen;
+END
+$$;
+REVOKE ALL ON FUNCTION railway_place_workspace(uuid, boolean) FROM PUBLIC;

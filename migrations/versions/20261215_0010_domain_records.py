@@ -6,7 +6,7 @@ must set with its status, whether Railway verified the domain and the certificat
 NULL while Railway has not answered; the Settings tab and the API show only these records.
 
 Revision ID: 0010_domain_records
-Revises: 0007_login_per_kind
+Revises: 0009_railway_pool
 Create Date: 2026-12-15 09:00:00
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from railsaas import dbadmin
 
 revision: str = "0010_domain_records"
-down_revision: str | None = "0008_two_factor"
+down_revision: str | None = "0009_railway_pool"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -28,7 +28,7 @@ from railsaas import charts
 from railsaas.extensions import redis_client
 from railsaas.models import Instance
 from railsaas.railway import errors as rw
-from railsaas.railway import railway_client
+from railsaas.railway import pool
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ class RailwayUnavailable(Exception):
         self.busy = busy
 
 
-def _web_client():
-    return railway_client().interactive()
+def _web_client(inst: Instance | None = None):
+    """The client of the instance's Railway workspace, as web requests use it."""
+    return pool.client_for(inst.railway_workspace_id if inst is not None else None).interactive()
 
 
 def _unavailable(exc: rw.RailwayError) -> RailwayUnavailable:
@@ -82,7 +83,9 @@ def _deployment_id(inst: Instance) -> str | None:
     known = redis_client().get(key)
     if known:
         return known
-    latest = _web_client().latest_deployment(inst.railway_environment_id, inst.railway_service_id)
+    latest = _web_client(inst).latest_deployment(
+        inst.railway_environment_id, inst.railway_service_id
+    )
     if latest is None:
         return None
     remember_deployment(inst.id, latest.id)
@@ -97,7 +100,7 @@ def _as_dict(ln) -> dict[str, Any]:
     }
 
 
-def shared_tail(deployment_id: str) -> list[dict[str, Any]]:
+def shared_tail(deployment_id: str, inst: Instance | None = None) -> list[dict[str, Any]]:
     """The deployment's newest lines, refreshed for everyone at most every
     LOG_REFRESH_SECONDS by whichever request comes first (incrementally, from the newest
     line kept). Raises RailwayUnavailable when there is nothing yet and Railway cannot
@@ -108,7 +111,7 @@ def shared_tail(deployment_id: str) -> list[dict[str, Any]]:
     if r.set(f"{_PREFIX}:{deployment_id}:fresh", "1", nx=True, px=refresh_ms):
         last = r.get(last_key)
         try:
-            new = _web_client().deployment_logs(deployment_id, since=last, limit=500)
+            new = _web_client(inst).deployment_logs(deployment_id, since=last, limit=500)
         except rw.RailwayError as exc:
             if not r.exists(lines_key):
                 r.delete(f"{_PREFIX}:{deployment_id}:fresh")  # the next request tries
@@ -155,8 +158,8 @@ def fetch_logs(inst: Instance, *, query: str | None, limit: int) -> list[dict[st
         if deployment_id is None:
             return []
         if query is None and limit <= 500:
-            return shared_tail(deployment_id)[-limit:]
-        lines = _web_client().deployment_logs(deployment_id, limit=limit, filter=query)
+            return shared_tail(deployment_id, inst)[-limit:]
+        lines = _web_client(inst).deployment_logs(deployment_id, limit=limit, filter=query)
     except rw.RailwayError as exc:
         raise _unavailable(exc) from None
     except RedisError as exc:
@@ -168,7 +171,7 @@ def fetch_metrics(
     inst: Instance, measurements: list[str], start: datetime, end: datetime | None = None
 ) -> dict[str, list[tuple[int, float]]]:
     try:
-        series = _web_client().metrics(
+        series = _web_client(inst).metrics(
             start=start,
             end=end,
             project_id=inst.railway_project_id,

@@ -40,6 +40,7 @@ from railsaas.instances import admission, domains, states
 from railsaas.models import Deployment, Instance, Tenant
 from railsaas.permissions import HasRole, authorize
 from railsaas.platform import audit, outbox
+from railsaas.railway import pool
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -339,8 +340,11 @@ def create_instance(
         raise ValidationFailed(
             "Choose another name.", details={"name": "An instance with this name already exists."}
         )
+    # Which Railway workspace: pinned, or the least loaded open one at the first deploy.
+    railway_workspace_id = pool.place(session, tenant_id)
     inst = Instance(
         tenant_id=tenant_id,
+        railway_workspace_id=railway_workspace_id,
         user_id=user_id,
         template_id=template.id,
         name=clean,

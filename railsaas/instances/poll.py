@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from railsaas import versions
@@ -40,6 +40,7 @@ from railsaas.instances.steps import (
 from railsaas.models import Deployment, Instance
 from railsaas.platform import outbox
 from railsaas.railway import errors as rw
+from railsaas.railway import pool
 from railsaas.railway.status import instance_status
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,28 @@ STEP_TASK = "instances.run_step"  # railsaas.instances.lifecycle enqueues steps 
 # How long a restarted deployment may still read CRASHED before it counts as crashed again.
 RESTART_GRACE = timedelta(seconds=90)
 LOG_EXCERPT_LINES = 40
+# Seconds a batched status request waits for its Railway workspace's budget; past that the
+# batch is skipped until its instances are due again, and the other workspaces go on.
+POLL_RATE_WAIT = 2.0
 
 
-def _due(session: Session, limit: int, only: list[uuid.UUID] | None) -> list[Instance]:
+def _due(
+    session: Session,
+    limit: int,
+    only: list[uuid.UUID] | None,
+    railway_workspace_id: uuid.UUID | None = None,
+) -> list[Instance]:
     stmt = select(Instance).where(Instance.status != "deleted")
     if only is not None:
         stmt = stmt.where(Instance.id.in_(only))
     else:
         stmt = stmt.where(Instance.next_poll_at <= now())
+    if railway_workspace_id is not None:
+        # One Railway workspace's instances, within its own budget (NULL: the environment's).
+        here = Instance.railway_workspace_id == railway_workspace_id
+        if pool.is_environment(railway_workspace_id):
+            here = or_(here, Instance.railway_workspace_id.is_(None))
+        stmt = stmt.where(here)
     rows = list(
         session.scalars(
             stmt.order_by(Instance.next_poll_at)
@@ -80,25 +95,32 @@ def _open_steps(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Deplo
     return {d.instance_id: d for d in rows}  # the newest open step wins
 
 
-def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[str, int]:
-    """One round: claim due instances, ask Railway about all of them in batched requests,
-    apply what it says, fail what is stuck past the deploy timeout."""
+def poll(
+    limit: int = POLL_BATCH,
+    only: list[uuid.UUID] | None = None,
+    railway_workspace_id: uuid.UUID | None = None,
+) -> dict[str, int]:
+    """One round: claim due instances (of one Railway workspace of the pool, when given),
+    ask Railway about all of them in batched requests, each through the client of its own
+    Railway workspace, apply what it says, fail what is stuck past the deploy timeout."""
     counts = {"polled": 0, "changed": 0, "timed_out": 0}
     with db.scope(SYSTEM) as s:
-        rows = _due(s, limit, only)
+        rows = _due(s, limit, only, railway_workspace_id)
         snaps = [snapshot(i) for i in rows]
-        # Custom domains Railway has not verified: refreshed at the instance's own cadence.
-        unverified = [
-            (
-                i.id,
-                i.railway_project_id,
-                i.railway_environment_id,
-                i.railway_service_id,
-                i.custom_domain,
-            )
-            for i in rows
-            if domains.needs_refresh(i)
-        ]
+        # Custom domains Railway has not verified: refreshed at the instance's own cadence,
+        # through the client of the Railway workspace the project lives in.
+        unverified: dict[uuid.UUID | None, list] = {}
+        for i in rows:
+            if domains.needs_refresh(i):
+                unverified.setdefault(i.railway_workspace_id, []).append(
+                    (
+                        i.id,
+                        i.railway_project_id,
+                        i.railway_environment_id,
+                        i.railway_service_id,
+                        i.custom_domain,
+                    )
+                )
         steps = {
             k: (v.id, v.kind, v.status, v.railway_deployment_id, v.started_at)
             for k, v in _open_steps(s, [i.id for i in rows]).items()
@@ -106,14 +128,21 @@ def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[s
     if not snaps:
         return counts
     counts["polled"] = len(snaps)
-    rc = client()
-    with_service = [x for x in snaps if x.service_id and x.environment_id]
     statuses: dict = {}
-    if with_service:
+    by_workspace: dict[uuid.UUID | None, list[Snap]] = {}
+    for x in snaps:
+        if x.service_id and x.environment_id:
+            by_workspace.setdefault(x.railway_workspace_id, []).append(x)
+    for workspace, group in by_workspace.items():
+        # A dead token or spent budget on one Railway workspace leaves the others polled.
         try:
-            statuses = rc.service_statuses([(x.environment_id, x.service_id) for x in with_service])
+            statuses.update(
+                client(workspace)
+                .waiting_at_most(POLL_RATE_WAIT)
+                .service_statuses([(x.environment_id, x.service_id) for x in group])
+            )
         except rw.RailwayError as exc:
-            log.warning("batch status poll failed: %s", exc)
+            log.warning("batch status poll failed (Railway workspace %s): %s", workspace, exc)
     for snap in snaps:
         try:
             step = steps.get(snap.id)
@@ -125,7 +154,11 @@ def poll(limit: int = POLL_BATCH, only: list[uuid.UUID] | None = None) -> dict[s
                 counts["changed"] += _discover_service(snap, step)
         except rw.RailwayError as exc:
             log.warning("poll of instance %s failed: %s", snap.id, exc)
-    counts["domains"] = domains.refresh(rc, unverified)  # one batched request at most
+    # One batched request at most per Railway workspace.
+    counts["domains"] = sum(
+        domains.refresh(client(workspace).waiting_at_most(POLL_RATE_WAIT), pending)
+        for workspace, pending in unverified.items()
+    )
     counts["timed_out"] = check_timeouts()
     return counts
 
@@ -134,7 +167,7 @@ def _discover_service(snap: Snap, step) -> int:
     """After templateDeployV2: watch the project until the instance's main service is
     certain. The services appear one by one while Railway's workflow runs (the database
     first), so the first one seen is not necessarily the app."""
-    rc = client()
+    rc = client(snap.railway_workspace_id)
     complete = False
     if snap.workflow_id:
         try:
@@ -240,16 +273,16 @@ def _observe(snap: Snap, step, status) -> int:
         reason = "The deployment failed on Railway."
     elif new == "crashed":
         reason = "The app crashed after starting."
-    excerpt = _log_excerpt(latest.id) if latest and new in ("failed", "crashed") else None
+    excerpt = _log_excerpt(snap, latest.id) if latest and new in ("failed", "crashed") else None
     changed = _apply(snap.id, step, new, reason, excerpt, latest.id if latest else None)
     if changed and new == "running" and not snap.domain:
         _ensure_domain(snap)
     return changed
 
 
-def _log_excerpt(deployment_id: str) -> str | None:
+def _log_excerpt(snap: Snap, deployment_id: str) -> str | None:
     try:
-        rc = client()
+        rc = client(snap.railway_workspace_id)
         lines = rc.build_logs(deployment_id, limit=LOG_EXCERPT_LINES // 2) + rc.deployment_logs(
             deployment_id, limit=LOG_EXCERPT_LINES // 2
         )
@@ -352,7 +385,7 @@ def _ensure_domain(snap: Snap) -> None:
             inst.railway_service_id,
         )
     try:
-        rc = client()
+        rc = client(snap.railway_workspace_id)
         existing = rc.domains(project_id, env_id, service_id).service_domains
         domain = (
             existing[0]

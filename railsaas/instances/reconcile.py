@@ -26,6 +26,8 @@ from railsaas.instances.cadence import now
 from railsaas.instances.steps import PROJECT_PREFIX, client, instance_id_from_project
 from railsaas.models import Deployment, Instance
 from railsaas.platform import audit, outbox
+from railsaas.railway import errors as rw
+from railsaas.railway import pool
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +35,10 @@ RECONCILE_KEY = "reconcile:findings"
 
 
 def reconcile() -> dict[str, Any]:
-    """Compare Railway's projects with our instances. Nothing is changed: findings are kept
-    for admins, who choose the fix (railsaas.blueprints.admin.instances)."""
-    projects = client().projects()
-    by_id = {p.id: p for p in projects}
-    ours = [p for p in projects if p.name.startswith(PROJECT_PREFIX)]
+    """Compare each Railway workspace's projects with the instances placed there. Nothing is
+    changed: findings are kept for admins, who choose the fix
+    (railsaas.blueprints.admin.instances). A Railway workspace that cannot be read (a dead
+    token) is reported as skipped; the others are still compared."""
     with db.scope(SYSTEM) as s:
         rows = s.execute(
             select(
@@ -46,11 +47,47 @@ def reconcile() -> dict[str, Any]:
                 Instance.tenant_id,
                 Instance.status,
                 Instance.railway_project_id,
+                Instance.railway_workspace_id,
             )
         ).all()
     instances = {r.id: r for r in rows}
+    workspaces = [e for e in pool.entries() if e.state != "closed"]
+    environment = next((e.id for e in workspaces if e.is_environment), None)
+    findings: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    total = 0
+    for ws in workspaces:
+        try:
+            projects = client(ws.id).projects()
+        except rw.RailwayError as exc:
+            if len(workspaces) == 1:
+                raise
+            log.warning("reconcile: Railway workspace %s skipped: %s", ws.name, exc)
+            skipped.append(ws.name)
+            continue
+        total += len(projects)
+        findings += _compare(ws.id, projects, rows, instances, environment)
+    report = {
+        "checked_at": now().isoformat(),
+        "projects": total,
+        "instances": len(rows),
+        "findings": findings,
+        "skipped": skipped,
+    }
+    try:
+        redis_client().set(RECONCILE_KEY, json.dumps(report))
+    except redis.RedisError:
+        log.warning("could not store reconcile findings")
+    return report
+
+
+def _compare(workspace, projects, rows, instances, environment) -> list[dict[str, Any]]:
+    by_id = {p.id: p for p in projects}
+    here = [r for r in rows if (r.railway_workspace_id or environment) == workspace]
     findings = []
-    for p in ours:
+    for p in projects:
+        if not p.name.startswith(PROJECT_PREFIX):
+            continue
         iid = instance_id_from_project(p.name)
         inst = instances.get(iid) if iid else None
         if (
@@ -64,10 +101,11 @@ def reconcile() -> dict[str, Any]:
                     "project_id": p.id,
                     "project_name": p.name,
                     "instance_id": str(iid) if iid else None,
+                    "railway_workspace_id": str(workspace),
                     "detail": "No live instance uses this Railway project.",
                 }
             )
-    for r in rows:
+    for r in here:
         if (
             r.railway_project_id
             and r.status not in ("deleted", "deleting")
@@ -81,20 +119,11 @@ def reconcile() -> dict[str, Any]:
                     "instance_name": r.name,
                     "tenant_id": str(r.tenant_id),
                     "status": r.status,
+                    "railway_workspace_id": str(workspace),
                     "detail": "The instance's Railway project no longer exists.",
                 }
             )
-    report = {
-        "checked_at": now().isoformat(),
-        "projects": len(projects),
-        "instances": len(rows),
-        "findings": findings,
-    }
-    try:
-        redis_client().set(RECONCILE_KEY, json.dumps(report))
-    except redis.RedisError:
-        log.warning("could not store reconcile findings")
-    return report
+    return findings
 
 
 def reconcile_report() -> dict[str, Any] | None:
@@ -115,7 +144,8 @@ def drop_finding(project_id: str) -> None:
 
 
 def fix_orphan_project(project_id: str) -> None:
-    """Admin's fix for a project no instance uses: delete it on Railway."""
+    """Admin's fix for a project no instance uses: delete it on Railway (in the Railway
+    workspace the findings saw it in)."""
     with db.scope(SYSTEM) as s:
         live = s.scalar(
             select(Instance.id).where(
@@ -126,7 +156,16 @@ def fix_orphan_project(project_id: str) -> None:
         raise ServiceError(
             "A live instance uses this project; it is not an orphan.", status=409, code="conflict"
         )
-    client().delete_project(project_id)
+    report = reconcile_report() or {}
+    workspace = next(
+        (
+            f.get("railway_workspace_id")
+            for f in report.get("findings", [])
+            if f["project_id"] == project_id and f["kind"] == "orphan_project"
+        ),
+        None,
+    )
+    client(uuid.UUID(workspace) if workspace else None).delete_project(project_id)
     drop_finding(project_id)
 
 

@@ -49,7 +49,7 @@ from railsaas.observability import logging as log_fields
 from railsaas.observability import metrics
 from railsaas.platform import audit, notifications
 from railsaas.railway import errors as rw
-from railsaas.railway import railway_client
+from railsaas.railway import pool
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,10 @@ PROJECT_PREFIX = "railsaas-"
 WATCHED_KINDS = frozenset({"deploy", "redeploy", "restart", "start", "resume", "variables"})
 
 
-def client():
-    """The Railway client (steps, the poll, reconciliation and the admin views use it)."""
-    return railway_client()
+def client(railway_workspace_id: uuid.UUID | None = None):
+    """The Railway client of a pool entry (an instance's `railway_workspace_id`; None: the
+    environment's): steps, the poll, reconciliation and the admin views use it."""
+    return pool.client_for(railway_workspace_id)
 
 
 def project_name(instance_id: uuid.UUID | str) -> str:
@@ -96,6 +97,7 @@ class Snap:
     serialized_config: dict[str, Any] | None
     setup_config: dict[str, Any] | None
     config: dict[str, Any]
+    railway_workspace_id: uuid.UUID | None = None  # the pool entry its project lives in
 
 
 def snapshot(inst: Instance) -> Snap:
@@ -115,6 +117,7 @@ def snapshot(inst: Instance) -> Snap:
         serialized_config=t.serialized_config,
         setup_config=t.setup_config,
         config=dict(inst.config or {}),
+        railway_workspace_id=inst.railway_workspace_id,
     )
 
 
@@ -311,7 +314,7 @@ def _step_deploy(step_id: uuid.UUID, snap: Snap) -> str:
         with db.scope(SYSTEM) as s:
             inst = locked(s, snap.id)
             states.transition(inst, "provisioning", strict=False)
-    rc = client()
+    rc = client(snap.railway_workspace_id)
     step_status, started_at = _step_state(step_id)
     project_id, environment_id = snap.project_id, snap.environment_id
     if not project_id:
@@ -375,13 +378,12 @@ def _step_deploy(step_id: uuid.UUID, snap: Snap) -> str:
 def _latest(snap: Snap):
     if not (snap.environment_id and snap.service_id):
         return None
-    return client().latest_deployment(snap.environment_id, snap.service_id)
+    return client(snap.railway_workspace_id).latest_deployment(snap.environment_id, snap.service_id)
 
 
-def _new_deployment(environment_id: str, service_id: str, latest) -> str | None:
+def _new_deployment(rc, environment_id: str, service_id: str, latest) -> str | None:
     """Start the service again: redeploy its latest deployment when Railway allows it
     (canRedeploy), else deploy from its source (serviceInstanceDeployV2)."""
-    rc = client()
     if latest is not None and latest.can_redeploy:
         return rc.redeploy_deployment(latest.id).id
     return rc.deploy_service(environment_id, service_id)
@@ -405,7 +407,7 @@ def _step_redeploy(step_id: uuid.UUID, snap: Snap) -> str:
         "resume": "starting",
         "restart": "redeploying",
     }
-    rc = client()
+    rc = client(snap.railway_workspace_id)
     if kind == "redeploy":
         pairs = [(snap.environment_id, snap.service_id)]
     else:
@@ -424,7 +426,7 @@ def _step_redeploy(step_id: uuid.UUID, snap: Snap) -> str:
                 new_id = latest.id
             continue
         try:
-            made = _new_deployment(env_id, service_id, latest)
+            made = _new_deployment(rc, env_id, service_id, latest)
         except rw.Unavailable as exc:
             if not exc.maybe_applied:
                 raise
@@ -450,7 +452,7 @@ def _step_restart(step_id: uuid.UUID, snap: Snap) -> str:
     latest = _latest(snap)
     if latest is None or latest.stopped or latest.status in ("REMOVED", "REMOVING"):
         return _step_redeploy(step_id, snap)  # nothing to restart: start it again
-    client().restart_deployment(latest.id)
+    client(snap.railway_workspace_id).restart_deployment(latest.id)
     _accept(step_id, snap.id, status="redeploying")
     return "accepted"
 
@@ -458,7 +460,7 @@ def _step_restart(step_id: uuid.UUID, snap: Snap) -> str:
 def _stop_on_railway(snap: Snap) -> None:
     """Stop every service of the project: a template's database keeps running (and billing)
     otherwise. One batched status request, then one stop per running deployment."""
-    rc = client()
+    rc = client(snap.railway_workspace_id)
     if not (snap.project_id and snap.environment_id):
         return
     pairs = [(snap.environment_id, s.id) for s in rc.project(snap.project_id).services]
@@ -490,7 +492,7 @@ def _step_suspend(step_id: uuid.UUID, snap: Snap) -> str:
 
 
 def _step_delete(step_id: uuid.UUID, snap: Snap) -> str:
-    rc = client()
+    rc = client(snap.railway_workspace_id)
     project_id = snap.project_id
     if not project_id:  # a create whose answer was lost may still have made one
         found = rc.find_project(project_name(snap.id))
@@ -514,7 +516,7 @@ def _step_delete(step_id: uuid.UUID, snap: Snap) -> str:
 def _step_variables(step_id: uuid.UUID, snap: Snap) -> str:
     if not (snap.project_id and snap.environment_id and snap.service_id):
         return _defer_until_service(step_id)
-    rc = client()
+    rc = client(snap.railway_workspace_id)
     specs = specs_of(snap.setup_config)
     by_service = variables_by_service(snap.serialized_config, specs, snap.config)
     project = rc.project(snap.project_id)
@@ -528,7 +530,7 @@ def _step_variables(step_id: uuid.UUID, snap: Snap) -> str:
     if snap.status == "stopped":
         _done(step_id, snap.id)  # takes effect when started
         return "saved"
-    new_id = _new_deployment(snap.environment_id, snap.service_id, _latest(snap))
+    new_id = _new_deployment(rc, snap.environment_id, snap.service_id, _latest(snap))
     _accept(step_id, snap.id, status="redeploying", railway_deployment_id=new_id)
     return "redeploying"
 
@@ -537,7 +539,7 @@ def _step_domain(step_id: uuid.UUID, snap: Snap) -> str:
     if not (snap.project_id and snap.environment_id and snap.service_id and snap.custom_domain):
         _done(step_id, snap.id)
         return "skipped"
-    domain = client().create_custom_domain(
+    domain = client(snap.railway_workspace_id).create_custom_domain(
         snap.project_id, snap.environment_id, snap.service_id, snap.custom_domain
     )
     # The records the Settings tab shows are Railway's own, kept with the instance.

@@ -15,6 +15,7 @@ from railsaas.models.billing import (
 from railsaas.models.catalog import Template
 from railsaas.models.instance import Deployment, Instance
 from railsaas.models.ops import AcquisitionSpend, JobFailure
+from railsaas.models.railway import RailwayWorkspace
 from railsaas.models.tenancy import Invitation, Membership, Tenant
 from railsaas.models.uptime import UptimeCheck, UptimeHourly, UptimeMonitor
 from railsaas.models.user import ApiToken, RecoveryCode, RefreshToken, TwoFactor, User
@@ -33,6 +34,7 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "Plan",
+    "RailwayWorkspace",
     "RecoveryCode",
     "RefreshToken",
     "StripeEvent",

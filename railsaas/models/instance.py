@@ -58,6 +58,10 @@ class Instance(Base):
         ),
         # The poller selects by status and due time across tenants.
         Index("ix_instances_status_next_poll_at", "status", "next_poll_at"),
+        # The poller claims due instances per Railway workspace (railsaas.instances.poll).
+        Index(
+            "ix_instances_railway_workspace_id_next_poll_at", "railway_workspace_id", "next_poll_at"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -68,6 +72,11 @@ class Instance(Base):
     railway_service_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     railway_project_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     railway_environment_id: Mapped[str | None] = mapped_column(String(255))
+    # The pool entry (railsaas.railway.pool) the project lives in: the workspace's placement
+    # when the instance was created. NULL: the environment's entry (rows from before the pool).
+    railway_workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("railway_workspaces.id")
+    )
     railway_workflow_id: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     domain: Mapped[str | None] = mapped_column(String(255))

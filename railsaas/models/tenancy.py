@@ -26,6 +26,11 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     plan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("plans.id"))
+    # The Railway workspace (pool entry, railsaas.railway.pool) this workspace's instances
+    # are deployed into: chosen at its first deploy (the least loaded open one), then pinned.
+    railway_workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("railway_workspaces.id")
+    )
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     # Per-workspace spend cap in cents for the current period; NULL means the plan's default.
     spend_cap_cents: Mapped[int | None]

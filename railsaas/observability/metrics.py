@@ -133,6 +133,22 @@ RAILWAY_RATE_LIMIT = Gauge(
     namespace=NAMESPACE,
     multiprocess_mode="mostrecent",
 )
+# Each Railway workspace of the pool (railsaas.fleet.spend, hourly): spend this month
+# against Railway's own usage limit, at which Railway stops every workload in it.
+RAILWAY_WORKSPACE_SPEND = Gauge(
+    "railway_workspace_spend_cents",
+    "Spend this month of a Railway workspace of the pool, in cents, at Railway's prices.",
+    ["workspace"],
+    namespace=NAMESPACE,
+    multiprocess_mode="mostrecent",
+)
+RAILWAY_WORKSPACE_SPEND_RATIO = Gauge(
+    "railway_workspace_spend_ratio",
+    "Spend this month of a Railway workspace over its Railway usage limit (absent: no limit).",
+    ["workspace"],
+    namespace=NAMESPACE,
+    multiprocess_mode="mostrecent",
+)
 
 CELERY_TASK_DURATION = Histogram(
     "celery_task_duration_seconds",
@@ -270,6 +286,13 @@ def railway_rate_remaining(remaining: float, limit: float | None = None) -> None
     RAILWAY_RATE_REMAINING.set(remaining)
     if limit is not None:
         RAILWAY_RATE_LIMIT.set(limit)
+
+
+@_safe
+def railway_workspace_spend(workspace: str, cents: int, limit_cents: int | None) -> None:
+    RAILWAY_WORKSPACE_SPEND.labels(workspace=workspace).set(cents)
+    if limit_cents:
+        RAILWAY_WORKSPACE_SPEND_RATIO.labels(workspace=workspace).set(cents / limit_cents)
 
 
 @_safe

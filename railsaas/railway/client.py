@@ -131,6 +131,10 @@ MUTATION_READ_TIMEOUT = 90.0
 PROJECTS_PAGE_SIZE = 5000
 # Share of the rate budget web reads leave for deploys and polls.
 WEB_BUDGET_RESERVE = 0.3
+# The request that tells a dead token from a resource it cannot see, and how long a token
+# it found working is trusted before asking again.
+TOKEN_CHECK = "TokenCheck"  # noqa: S105 - an operation name
+TOKEN_CHECK_SECONDS = 60.0
 # Resolver messages that mean "Railway had a problem", not "your request is wrong".
 _TRANSIENT_MESSAGES = (
     "internal server error",
@@ -239,6 +243,7 @@ class RailwayClient:
         batch_size: int = 100,
         mutation_read_timeout: float = MUTATION_READ_TIMEOUT,
         key_prefix: str = "railway",
+        dead_token_opens_breaker: bool = False,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -251,6 +256,9 @@ class RailwayClient:
         self.backoff_cap = float(backoff_cap)
         self.max_rate_wait = float(max_rate_wait)
         self.batch_size = max(1, int(batch_size))
+        # After a "Not Authorized", tell a dead token from an unseen resource (TokenCheck)
+        # and open the breaker for a dead one: the pool's clients (railway_client, pool).
+        self.dead_token_opens_breaker = bool(dead_token_opens_breaker)
         self.budget_reserve = 0.0
         self.mutation_timeout = httpx.Timeout(
             connect=connect_timeout,
@@ -286,6 +294,7 @@ class RailwayClient:
                 probe_timeout=probe_timeout,
             )
         self._auth = _BearerAuth(self._token)
+        self._token_ok_at = float("-inf")
         self._http = httpx.Client(
             timeout=httpx.Timeout(
                 connect=connect_timeout,
@@ -329,6 +338,14 @@ class RailwayClient:
         view.__dict__.update(self.__dict__)
         view.max_rate_wait = 0.0
         view.budget_reserve = WEB_BUDGET_RESERVE
+        return view
+
+    def waiting_at_most(self, seconds: float) -> RailwayClient:
+        """This client, waiting at most `seconds` for the rate budget (the poll of one
+        Railway workspace must not hold up the others'). Shares pool, budget and breaker."""
+        view = object.__new__(RailwayClient)
+        view.__dict__.update(self.__dict__)
+        view.max_rate_wait = min(self.max_rate_wait, float(seconds))
         return view
 
     def __enter__(self) -> RailwayClient:
@@ -490,7 +507,44 @@ class RailwayClient:
         message = self._redact(str(first.get("message") or "unknown error"))[:500]
         exc = _classify(message, first, op_name, status)
         metrics.railway_error(op_name, metrics.error_kind(exc))
+        if (
+            isinstance(exc, Unauthorized)
+            and self.dead_token_opens_breaker
+            and op_name != TOKEN_CHECK
+            and not self._token_works()
+        ):
+            # A dead token (revoked, or its workspace gone) is this workspace's outage: open
+            # its breaker, so its callers fail fast and other workspaces are not held up.
+            self.breaker.failure(probe=True)
+            raise Unauthorized(
+                f"{message} (Railway refuses this workspace's token: circuit breaker opened)",
+                operation=op_name,
+                status=status,
+            )
         raise exc
+
+    def check_token(self) -> bool:
+        """Whether the token still reaches its workspace (one TokenCheck request)."""
+        self._token_ok_at = float("-inf")
+        return self._token_works()
+
+    def _token_works(self) -> bool:
+        """After a "Not Authorized": is it the token (dead) or one resource it cannot see?
+        One small request, at most every TOKEN_CHECK_SECONDS while the token works."""
+        if time.monotonic() - self._token_ok_at < TOKEN_CHECK_SECONDS:
+            return True
+        try:
+            body, _ = self._request(
+                documents.operation(TOKEN_CHECK), {"workspaceId": self.workspace_id}
+            )
+        except RailwayError:
+            return True  # no answer: not evidence against the token
+        errors = body.get("errors") or []
+        message = str((errors[0] if errors else {}).get("message") or "").lower()
+        if errors and ("not authorized" in message or status_refused(errors)):
+            return False
+        self._token_ok_at = time.monotonic()
+        return True
 
     def execute(
         self, name: str, variables: Mapping[str, Any] | None = None, *, auth: bool = True
@@ -1086,6 +1140,11 @@ def _sample_rate(window_seconds: float) -> int:
     return 14400
 
 
+def status_refused(errors: list[dict]) -> bool:
+    code = str(((errors[0] if errors else {}).get("extensions") or {}).get("code") or "")
+    return code in ("UNAUTHORIZED", "UNAUTHENTICATED", "FORBIDDEN")
+
+
 def _is_transient(errors: list[dict]) -> bool:
     message = str(errors[0].get("message") or "").lower()
     return any(m in message for m in _TRANSIENT_MESSAGES)
@@ -1139,7 +1198,9 @@ def railway_client(app=None) -> RailwayClient:
         client = _clients.get(key)
         if client is None:
             redis = redis_client(cfg["REDIS_URL"]) if cfg.get("REDIS_URL") else None
-            client = _clients[key] = RailwayClient.from_config(cfg, redis=redis)
+            client = _clients[key] = RailwayClient.from_config(
+                cfg, redis=redis, dead_token_opens_breaker=True
+            )
         return client
 
 

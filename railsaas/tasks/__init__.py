@@ -25,6 +25,7 @@ TASK_MODULES = [
     "railsaas.tasks.instances",
     "railsaas.tasks.backups",
     "railsaas.tasks.uptime",
+    "railsaas.tasks.fleet",
 ]
 
 # Periodic jobs (Celery beat). Each entry: name -> {"task": ..., "schedule": ...}.
@@ -37,6 +38,7 @@ BEAT_SCHEDULE: dict[str, dict] = {
     },
     "instances-reconcile": {"task": "instances.reconcile", "schedule": timedelta(minutes=15)},
     "billing-usage-hourly": {"task": "billing.usage_hourly", "schedule": timedelta(hours=1)},
+    "fleet-spend-hourly": {"task": "fleet.spend_hourly", "schedule": timedelta(hours=1)},
     "billing-dunning": {"task": "billing.dunning", "schedule": timedelta(hours=1)},
     "billing-plan-limits": {"task": "billing.plan_limits", "schedule": timedelta(hours=1)},
     "billing-catch-up-events": {

@@ -38,7 +38,7 @@ from railsaas.catalog import templates as catalog_templates
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.observability import metrics
-from railsaas.railway.client import railway_client
+from railsaas.railway import pool
 from railsaas.tasks import capped_countdown
 
 log = logging.getLogger(__name__)
@@ -115,15 +115,17 @@ def usage_hourly(lookback_hours: int = 3) -> dict:
     caps and overage follow. Each step commits on its own: a Railway outage still leaves
     the roll-up, the caps and the overage of what was collected before."""
     result = {"collected": 0, "rolled_up": 0, "cap_changes": 0, "reports": 0}
-    client = railway_client()
-    for hour in usage.hours_to_collect(datetime.now(UTC), lookback_hours):
-        try:
-            with db.scope(SYSTEM) as session:
-                result["collected"] += usage.collect(
-                    session, client, hour, hour + timedelta(hours=1)
-                )
-        except Exception:  # one hour failing must not stop the rest
-            log.exception("usage collection failed", extra={"hour": hour.isoformat()})
+    # Each Railway workspace of the pool reports the usage of its own projects.
+    clients = [pool.client_for(e.id) for e in pool.entries() if e.state != "closed"]
+    for client in clients or [pool.client_for(None)]:
+        for hour in usage.hours_to_collect(datetime.now(UTC), lookback_hours):
+            try:
+                with db.scope(SYSTEM) as session:
+                    result["collected"] += usage.collect(
+                        session, client, hour, hour + timedelta(hours=1)
+                    )
+            except Exception:  # one hour (or Railway workspace) failing must not stop the rest
+                log.exception("usage collection failed", extra={"hour": hour.isoformat()})
     with db.scope(SYSTEM) as session:
         result["rolled_up"] = usage.rollup(session).groups
     now = gateway.now()

@@ -18,6 +18,7 @@ from railsaas.instances import reconcile as reconciliation
 from railsaas.instances import steps
 from railsaas.instances.lock import StepDeferred
 from railsaas.railway import errors as rw
+from railsaas.railway import pool
 from railsaas.tasks import capped_countdown
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,15 @@ def poll() -> dict:
     """Beat: every few seconds. Instances due (changing ones every few seconds, settled ones
     every few minutes, see instances.next_poll_at) in batched status requests."""
     total = {"polled": 0, "changed": 0, "timed_out": 0}
-    for _ in range(10):  # up to 10 batches a round; the rest wait for the next round
-        counts = polling.poll()
-        for k, v in counts.items():
-            total[k] += v
-        if counts["polled"] < polling.POLL_BATCH:
-            break
+    # Each Railway workspace of the pool on its own: its own budget, breaker and batches.
+    workspaces = [e.id for e in pool.entries() if e.state != "closed"] or [None]
+    for workspace in workspaces:
+        for _ in range(10):  # up to 10 batches a round each; the rest wait for the next round
+            counts = polling.poll(railway_workspace_id=workspace)
+            for k, v in counts.items():
+                total[k] += v
+            if counts["polled"] < polling.POLL_BATCH:
+                break
     return total
 
 

@@ -147,6 +147,7 @@ ROUTES: dict[str, Route] = {
     "admin.database": Route("admin"),
     "admin.metrics": Route("admin"),
     "admin.acquisition": Route("admin"),
+    "admin.railway_pool": Route("admin"),
     "admin.plans": Route("admin"),
     "admin.plan_new": Route("admin"),
     "admin.plan_edit": Route("admin", lambda w: {"plan_id": w.plan_id}),

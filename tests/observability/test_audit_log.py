@@ -81,6 +81,9 @@ AUDITED_ENDPOINTS = {
     "status.instance_switch": "instance.status_page",
     "admin.acquisition_record": "acquisition.spend_recorded",
     "admin.acquisition_delete": "acquisition.spend_deleted",
+    "admin.railway_pool_add": "railway_workspace.added",
+    "admin.railway_pool_state": "railway_workspace.draining / .open / .closed",
+    "admin.railway_pool_limit": "railway_workspace.usage_limit",
     "api.spend_create": "acquisition.spend_recorded",
     "api.spend_delete": "acquisition.spend_deleted",
     # billing

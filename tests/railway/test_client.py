@@ -476,6 +476,7 @@ def test_a_full_tour_sends_every_operation_in_the_operations_folder(rw, railway_
     assert stamps == sorted(stamps, reverse=True)
     extra = rw.create_service(project.id, name="tour-extra", image="nginx:1.27")
     assert extra.name == "tour-extra"
+    assert rw.check_token()
     rw.delete_project(project.id)
     seen = railway_emulator.requests()["by_operation"]
     assert set(operation_names()) <= set(seen), set(operation_names()) - set(seen)

@@ -121,3 +121,16 @@ class EmulatorControl:
         """What the customer's DNS answers, by record type (`{"CNAME": "x.up.railway.app"}`):
         a record is propagated only with the value Railway asked for."""
         return self._call("POST", f"/domains/{domain}/dns", {"records": records})
+
+    def add_workspace(self, workspace_id: str, token: str, **rates: int) -> None:
+        """Another Railway workspace reached with `token` (its own budget; `rate_per_hour`,
+        `rate_per_second` override the settings' for it). A token sees only its workspace."""
+        self._call("POST", "/workspaces", {"id": workspace_id, "token": token, **rates})
+
+    def revoke_workspace(self, workspace_id: str) -> int:
+        """Its tokens stop working: Railway answers "Not Authorized"."""
+        return self._call("POST", f"/workspaces/{workspace_id}/revoke")["revoked"]
+
+    def workspaces(self) -> dict[str, int]:
+        """Each workspace's id and how many live projects it holds."""
+        return self._call("GET", "/workspaces")

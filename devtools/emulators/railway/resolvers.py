@@ -329,11 +329,14 @@ def q_projects(
     before=None,
     userId=None,
 ):
+    if workspaceId is not None:
+        w.home_workspace(workspaceId)  # another workspace's id: "Not Authorized"
     projects = [
         p
         for p in w.projects.values()
         if (includeDeleted or p.deleted_at is None)
         and (workspaceId is None or p.workspace_id == workspaceId)
+        and w._visible(p)
     ]
     if orderBy == "NAME_ASC":
         projects.sort(key=lambda p: p.name)
@@ -549,7 +552,9 @@ def q_usage(
     start = parse_dt(startDate) if startDate else month_start(now)
     end = min(parse_dt(endDate) or now, now)
     if projectId is None and workspaceId is None:
-        workspaceId = w.settings.workspace_id
+        workspaceId = w.home_workspace()
+    elif workspaceId is not None:
+        w.home_workspace(workspaceId)
     pairs = w.scoped_services(
         project_id=projectId, workspace_id=workspaceId, include_deleted=includeDeleted is not False
     )
@@ -578,7 +583,9 @@ def q_estimated_usage(
     now = w.now()
     start, end_of_period = month_start(now), month_end(now)
     if projectId is None and workspaceId is None:
-        workspaceId = w.settings.workspace_id
+        workspaceId = w.home_workspace()
+    elif workspaceId is not None:
+        w.home_workspace(workspaceId)
     pairs = w.scoped_services(
         project_id=projectId, workspace_id=workspaceId, include_deleted=includeDeleted is not False
     )

@@ -67,9 +67,11 @@ class RateLimiter:
             self.windows.clear()
             self.seconds.clear()
 
-    def check(self, key: str) -> tuple[bool, dict[str, str], int]:
-        per_hour = self.world.settings.rate_per_hour
-        per_second = self.world.settings.rate_per_second
+    def check(self, key: str, workspace: str | None = None) -> tuple[bool, dict[str, str], int]:
+        per_hour, per_second = self.world.workspace_rates.get(
+            workspace or "",
+            (self.world.settings.rate_per_hour, self.world.settings.rate_per_second),
+        )
         now = time.time()
         with self.lock:
             window = self.windows.get(key)
@@ -266,6 +268,33 @@ class EmulatorApp:
                 for i in range(count):
                     self.world.create_project(f"{prefix}{i}", None, None, None)
             return _json({"created": count})
+        if route == ("POST", "workspaces") and len(parts) == 1:
+            # Another Railway workspace, reached with its own token and budget.
+            rates = None
+            if "rate_per_hour" in body or "rate_per_second" in body:
+                rates = (
+                    int(body.get("rate_per_hour", self.world.settings.rate_per_hour)),
+                    int(body.get("rate_per_second", self.world.settings.rate_per_second)),
+                )
+            with self.world.lock:
+                self.world.add_workspace(str(body.get("id", "")), str(body.get("token", "")), rates)
+            return _json({"ok": True})
+        if route == ("POST", "workspaces") and len(parts) == 3 and parts[2] == "revoke":
+            with self.world.lock:
+                return _json({"revoked": self.world.revoke_workspace(parts[1])})
+        if route == ("GET", "workspaces"):
+            with self.world.lock:
+                ids = {self.world.settings.workspace_id, *self.world.workspace_tokens.values()}
+                return _json(
+                    {
+                        ws: sum(
+                            1
+                            for p in self.world.projects.values()
+                            if p.workspace_id == ws and p.deleted_at is None
+                        )
+                        for ws in sorted(ids)
+                    }
+                )
         if route == ("GET", "templates"):
             with self.world.lock:
                 return _json([dict(t) for t in self.world.templates.values()])
@@ -339,8 +368,11 @@ class EmulatorApp:
         self.log.start(entry)
 
         token = _bearer(request)
+        with self.world.lock:
+            workspace = self.world.workspace_of(token)
+        # Each token has its own budget (Railway limits per token), paced to its workspace's.
         allowed, rate_headers, retry_after = self.rate.check(
-            f"token:{token}" if token else f"ip:{request.remote_addr}"
+            f"token:{token}" if token else f"ip:{request.remote_addr}", workspace
         )
         if not allowed:
             return done(
@@ -361,9 +393,9 @@ class EmulatorApp:
             if early is not None:
                 return done(early)
 
-        settings_token = self.world.settings.token
-        authorized = bool(token) and (not settings_token or token == settings_token)
+        authorized = workspace is not None
         entry["authorized"] = authorized
+        entry["workspace"] = workspace
         if not authorized:
             private = [s for s in roots if s.name.value not in PUBLIC_FIELDS]
             # The emulator knows no project tokens: like Railway for an unknown one.
@@ -392,13 +424,18 @@ class EmulatorApp:
             return done(_json({"errors": errors}, 400, rate_headers))
         with self.world.lock:
             self.world.tick()
-            result = execute(
-                schema(),
-                doc,
-                variable_values=body.get("variables") or {},
-                operation_name=body.get("operationName"),
-                context_value={"world": self.world},
-            )
+            # A token sees its own workspace only (the template lookup needs none).
+            self.world.caller_workspace = workspace
+            try:
+                result = execute(
+                    schema(),
+                    doc,
+                    variable_values=body.get("variables") or {},
+                    operation_name=body.get("operationName"),
+                    context_value={"world": self.world},
+                )
+            finally:
+                self.world.caller_workspace = None
         payload: dict[str, Any] = {"data": result.data}
         status = 200
         if result.errors:

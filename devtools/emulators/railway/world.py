@@ -307,10 +307,22 @@ class World:
         # thousands of services (the polling benchmark asks about 10,000).
         self._deployments_by_service: dict[tuple[str, str], list[Deployment]] = {}
         self.workflows: dict[str, Workflow] = {}
+        # Workflows with services still to appear: `tick` looks at these only (it runs before
+        # every request; the polling benchmark seeds 100,000 workflows).
+        self._pending_workflows: dict[str, Workflow] = {}
         self.service_domains: dict[str, ServiceDomain] = {}
         self._service_domains_by_service: dict[tuple[str, str], list[ServiceDomain]] = {}
         self.custom_domains: dict[str, CustomDomain] = {}
         self.variables: dict[tuple[str, str | None], dict[str, str]] = {}
+        # More Railway workspaces, each reached with its own token (the settings' token
+        # reaches settings.workspace_id): token -> workspace id. A revoked token is refused
+        # like an unknown one ("Not Authorized").
+        self.workspace_tokens: dict[str, str] = {}
+        self.revoked_tokens: set[str] = set()
+        # Per workspace rate limits (per_hour, per_second); default: the settings'.
+        self.workspace_rates: dict[str, tuple[int, int]] = {}
+        # The workspace of the request being executed: a token sees only its own.
+        self.caller_workspace: str | None = None
         # Outcomes queued for the next deployments, then shares drawn at random.
         self.next_outcomes: list[str] = []
         self.fail_rate = 0.0
@@ -318,6 +330,49 @@ class World:
 
     def now(self) -> float:
         return self.clock.now()
+
+    # -- workspaces and their tokens -------------------------------------------------------------
+
+    def add_workspace(self, workspace_id: str, token: str, rates=None) -> None:
+        if not workspace_id or not token:
+            raise ValueError("id and token are required")
+        if token == self.settings.token or self.workspace_tokens.get(token, workspace_id) != (
+            workspace_id
+        ):
+            raise ValueError("that token already belongs to another workspace")
+        self.workspace_tokens[token] = workspace_id
+        self.revoked_tokens.discard(token)
+        if rates:
+            self.workspace_rates[workspace_id] = rates
+
+    def revoke_workspace(self, workspace_id: str) -> int:
+        """Every token of the workspace stops working (as when it is deleted on Railway)."""
+        tokens = [t for t, ws in self.workspace_tokens.items() if ws == workspace_id]
+        if workspace_id == self.settings.workspace_id and self.settings.token:
+            tokens.append(self.settings.token)
+        self.revoked_tokens.update(tokens)
+        return len(tokens)
+
+    def workspace_of(self, token: str | None) -> str | None:
+        """The workspace a Bearer token reaches, or None (refused)."""
+        if not token or token in self.revoked_tokens:
+            return None
+        if token in self.workspace_tokens:
+            return self.workspace_tokens[token]
+        if not self.settings.token or token == self.settings.token:
+            return self.settings.workspace_id
+        return None
+
+    def home_workspace(self, workspace_id: str | None = None) -> str:
+        """The workspace a request acts in: the one named, which must be the caller's."""
+        caller = self.caller_workspace
+        if workspace_id and caller and workspace_id != caller:
+            raise ApiError("Not Authorized")
+        return workspace_id or caller or self.settings.workspace_id
+
+    def _visible(self, project: Project) -> bool:
+        caller = self.caller_workspace
+        return caller is None or project.workspace_id == caller
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -331,6 +386,8 @@ class World:
         p = self.projects.get(project_id)
         if p is None or p.deleted_at is not None:
             raise ApiError(self.settings.missing_project_answer or "Project not found")
+        if not self._visible(p):
+            raise ApiError("Not Authorized")  # another workspace's: the token cannot see it
         return p
 
     def environment(self, environment_id: str, project_id: str | None = None) -> Environment:
@@ -354,6 +411,8 @@ class World:
         p = self.projects.get(dep.project_id)
         if p is None or p.deleted_at is not None:
             raise ApiError("Deployment not found")
+        if not self._visible(p):
+            raise ApiError("Not Authorized")
         return dep
 
     def deployments_of(self, service_id: str, environment_id: str) -> list[Deployment]:
@@ -444,7 +503,7 @@ class World:
             id=_uid(),
             name=name or f"project-{secrets.token_hex(3)}",
             description=description,
-            workspace_id=workspace_id or self.settings.workspace_id,
+            workspace_id=self.home_workspace(workspace_id),
             created_at=now,
             updated_at=now,
         )
@@ -618,6 +677,7 @@ class World:
         workflow.pending = [
             (now + seconds * (i + 1) / (n + 1), key, cfg) for i, (key, cfg) in enumerate(order)
         ]
+        self._pending_workflows[workflow.id] = workflow
         project.updated_at = now
         self.tick()
         return workflow
@@ -625,7 +685,7 @@ class World:
     def tick(self) -> None:
         """Create the services whose time has come (called before every request)."""
         now = self.now()
-        for wf in self.workflows.values():
+        for wf in list(self._pending_workflows.values()):
             while wf.pending and wf.pending[0][0] <= now:
                 at, key, cfg = wf.pending.pop(0)
                 project = self.projects.get(wf.project_id)
@@ -633,6 +693,8 @@ class World:
                     wf.pending.clear()
                     break
                 self._create_template_service(project, wf, key, cfg, at)
+            if not wf.pending:
+                self._pending_workflows.pop(wf.id, None)
 
     def _create_template_service(
         self, project: Project, wf: Workflow, key: str, svc_cfg: dict, at: float
@@ -1050,6 +1112,8 @@ class World:
         for svc in self.services.values():
             project = self.projects[svc.project_id]
             if not include_deleted and (project.deleted_at or svc.deleted_at):
+                continue
+            if not self._visible(project):
                 continue
             if project_id and svc.project_id != project_id:
                 continue

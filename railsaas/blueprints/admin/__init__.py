@@ -15,6 +15,7 @@ from railsaas.blueprints.admin import (  # noqa: F401  (each registers its route
     jobs,
     metrics,
     plans,
+    railway,
     templates,
     users,
     workspaces,
