@@ -87,6 +87,19 @@ class Enrolment:
     qr_svg: str
 
 
+def _audit(session: Session, user: User, action: str, details: dict | None = None) -> None:
+    """Each 2FA change is the user's own, about their own account (no workspace)."""
+    audit.record(
+        session,
+        action,
+        target_type="user",
+        target_id=user.id,
+        tenant_id=None,
+        actor_user_id=user.id,
+        details=details,
+    )
+
+
 # --- keys -------------------------------------------------------------------------------------
 
 
@@ -190,14 +203,7 @@ def begin_enrolment(session: Session, user: User) -> Enrolment:
     else:
         row.secret_encrypted, row.last_step = _encrypt(secret), None
     session.flush()
-    audit.record(
-        session,
-        "auth.two_factor_enrolment_started",
-        target_type="user",
-        target_id=user.id,
-        tenant_id=None,
-        actor_user_id=user.id,
-    )
+    _audit(session, user, "auth.two_factor_enrolment_started")
     return _enrolment(user, secret)
 
 
@@ -223,14 +229,7 @@ def confirm_enrolment(session: Session, user: User, code: object) -> list[str]:
         raise ValidationFailed(WRONG_CODE, details={"code": WRONG_CODE})
     row.enabled_at, row.last_step = _now(), step
     codes = _new_recovery_codes(session, user.id)
-    audit.record(
-        session,
-        "auth.two_factor_enabled",
-        target_type="user",
-        target_id=user.id,
-        tenant_id=None,
-        actor_user_id=user.id,
-    )
+    _audit(session, user, "auth.two_factor_enabled")
     return codes
 
 
@@ -249,14 +248,7 @@ def regenerate_recovery_codes(session: Session, user: User, code: object) -> lis
     """A new set of recovery codes (the old set stops working), after a current code."""
     verify(session, user, code, allow_recovery=False)
     codes = _new_recovery_codes(session, user.id)
-    audit.record(
-        session,
-        "auth.recovery_codes_regenerated",
-        target_type="user",
-        target_id=user.id,
-        tenant_id=None,
-        actor_user_id=user.id,
-    )
+    _audit(session, user, "auth.recovery_codes_regenerated")
     return codes
 
 
@@ -266,14 +258,7 @@ def disable(session: Session, user: User, code: object) -> None:
     verify(session, user, code)
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.execute(delete(TwoFactor).where(TwoFactor.user_id == user.id))
-    audit.record(
-        session,
-        "auth.two_factor_disabled",
-        target_type="user",
-        target_id=user.id,
-        tenant_id=None,
-        actor_user_id=user.id,
-    )
+    _audit(session, user, "auth.two_factor_disabled")
     session.flush()
 
 
@@ -357,14 +342,11 @@ def verify(session: Session, user: User, code: object, *, allow_recovery: bool =
             .execution_options(synchronize_session=False)
         ).first()
         if spent is not None:
-            audit.record(
+            _audit(
                 session,
+                user,
                 "auth.recovery_code_used",
-                target_type="user",
-                target_id=user.id,
-                tenant_id=None,
-                actor_user_id=user.id,
-                details={"left": recovery_codes_left(session, user.id)},
+                {"left": recovery_codes_left(session, user.id)},
             )
             return "recovery"
     _failed(user.id)

@@ -86,10 +86,12 @@ def test_two_factor_enrolment_and_sign_in_on_a_phone(phone, live_server, committ
     totp = pyotp.TOTP(secret)
     page.fill("input[name=totp-code]", totp.now())
     page.click("text=Confirm")
+    page.wait_for_selector("[data-testid=recovery-codes]")
     assert page.locator("[data-testid=recovery-codes] li").count() == 10
     assert_no_horizontal_scroll(page)
     shot(page, "two-factor-recovery-codes")
 
+    page.click("[data-testid=menu-toggle]")  # on a phone, Log out is in the menu
     page.click("[data-testid=logout]")
     page.wait_for_url(live_server + "/")
     page.goto(live_server + "/login")

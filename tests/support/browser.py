@@ -8,7 +8,10 @@ from tests.support.two_factor import enrol_if_admin, fresh_code
 
 
 def assert_no_horizontal_scroll(page) -> None:
-    """At phone width nothing may force the page wider than the screen."""
+    """At phone width nothing may force the page wider than the screen. Measured once the
+    page has loaded: a page still fetching its stylesheet lays out unstyled (an SVG at its
+    own width) on a busy machine."""
+    page.wait_for_load_state("load")
     overflow = page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
