@@ -51,6 +51,8 @@ def database_down(app, as_owner):
         as_owner(f'ALTER ROLE "{role}" LOGIN')
 
 
+# The app login is switched off cluster-wide: not beside other suites or xdist workers.
+@pytest.mark.resilience
 def test_readyz_fails_while_the_database_is_down(app, database_down):
     resp = app.test_client().get("/readyz")
     assert resp.status_code == 503
@@ -62,6 +64,8 @@ def test_readyz_fails_while_the_database_is_down(app, database_down):
     assert "postgresql" not in resp.get_data(as_text=True)
 
 
+# The app login is switched off cluster-wide: not beside other suites or xdist workers.
+@pytest.mark.resilience
 def test_readyz_recovers_when_the_database_is_back(app, database_down, as_owner):
     client = app.test_client()
     assert client.get("/readyz").status_code == 503
