@@ -7,6 +7,11 @@ ASSETS := railsaas/static/vendor/.installed
 
 .PHONY: dev test test-fast lint fmt install assets clean bench browser-deps
 
+# Bytecode caches on, whatever the machine says: with PYTHONDONTWRITEBYTECODE set, every run
+# (and each of test-fast's workers) recompiles the tree and rewrites every test module's
+# asserts again, about ten seconds of CPU per process.
+unexport PYTHONDONTWRITEBYTECODE
+
 install: $(STAMP) $(ASSETS) uv.lock
 
 $(STAMP): pyproject.toml
@@ -41,13 +46,16 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The inner loop (under two minutes): the suite without the browser, resilience, fuzzing,
-# first-run, end-to-end and process-starting tests (markers in pyproject.toml), on four
-# pytest-xdist workers (most of a test's time is spent waiting on a server, so four fit two
-# cores). CI runs `make test`.
-FAST := not browser and not resilience and not fuzz and not first_run and not e2e and not processes and not slow
+# first-run, end-to-end (a real Celery worker), process-starting and sweep tests (markers in
+# pyproject.toml), on four pytest-xdist workers (a test spends much of its time waiting on a
+# server, so four fit two cores). CI runs `make test`, all of it.
+FAST := not browser and not resilience and not fuzz and not first_run and not e2e and not processes and not sweep and not slow
+# What those markers leave out by whole directory is not even collected, and Schemathesis'
+# pytest plugin (only the fuzz tests need it) is not loaded: seconds off every worker's start.
+FAST_COLLECT := --ignore=tests/browser --ignore=tests/resilience --ignore=tests/api/test_fuzz.py -p no:schemathesis
 WORKERS ?= 4
 test-fast: install
-	$(PY) -m pytest -m "$(FAST)" -n $(WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(FAST)" $(FAST_COLLECT) -n $(WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

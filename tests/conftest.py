@@ -25,6 +25,7 @@ from tests import support
 from tests.support import redis as support_redis
 from tests.support.railway import RAILWAY_TEST_CLIENT_OPTIONS, RAILWAY_TEST_TOKEN
 from tests.support.redis import RedisDatabases
+from tests.support.transactions import rolled_back_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,11 @@ MARKED_MODULES = {
     "foundation/test_transport_security.py": ("processes",),
     "backups/test_roundtrip.py": ("processes",),
     "deploy/test_production_build.py": ("processes",),
+    # Sweeps: every route x role, every API operation's contract, every page's query count
+    # (hundreds of requests; `make test` runs them, `pytest -m sweep` alone).
+    "teams/test_role_matrix.py": ("sweep",),
+    "api/test_contracts.py": ("sweep",),
+    "foundation/test_query_counts.py": ("sweep",),
 }
 
 
@@ -66,6 +72,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(MARKED_DIRECTORIES[top])
         for name in MARKED_MODULES.get(relative, ()):
             item.add_marker(name)
+        # A real Celery worker (directly or through a fixture such as `lifecycle`) means
+        # seconds of waiting on queues, emulators and the worker's own start and stop.
+        if "celery_worker" in getattr(item, "fixturenames", ()):
+            item.add_marker("e2e")
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow")
@@ -184,27 +194,10 @@ def switching_engine(app, servers):
 
 @pytest.fixture
 def dbconn(app, switching_engine):
-    """One outer transaction per test; everything the test and the app commit is rolled back.
-    The connection itself acts as the web login (SET ROLE); each session transaction on it
-    switches to its context's login with SET LOCAL ROLE."""
-    from railsaas import dbadmin
-    from railsaas.config import Config
-    from railsaas.extensions import db
-
-    conn = switching_engine.connect()
-    outer = conn.begin()
-    prep = conn.dialect.identifier_preparer
-    logins = {
-        kind: prep.quote_identifier(name) for kind, (name, _) in dbadmin.logins(Config()).items()
-    }
-    conn.exec_driver_sql(f"SET ROLE {logins['web']}")
-    db.bind_connection(conn, logins, join_transaction_mode="create_savepoint")
-    try:
+    """One outer transaction per test; everything the test and the app commit is rolled back
+    (tests/support/transactions.py)."""
+    with rolled_back_connection(switching_engine) as conn:
         yield conn
-    finally:
-        db.unbind_connection(join_transaction_mode="conditional_savepoint")
-        outer.rollback()
-        conn.close()
 
 
 @pytest.fixture

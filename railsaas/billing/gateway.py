@@ -36,6 +36,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from railsaas.errors import ServiceError
+from railsaas.outbound import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,9 @@ def now() -> datetime:
     base = current_app.config.get("STRIPE_API_BASE") or ""
     if base:
         try:
-            response = httpx.get(f"{base.rstrip('/')}/_emulator/clock", timeout=2)
+            response = httpx.get(
+                f"{base.rstrip('/')}/_emulator/clock", timeout=2, verify=tls_context()
+            )
             if response.status_code == 200:
                 return datetime.fromtimestamp(int(response.json()["now"]), UTC)
         except (httpx.HTTPError, ValueError, KeyError):

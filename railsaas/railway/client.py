@@ -59,6 +59,7 @@ from flask import current_app
 
 from railsaas.extensions import redis_client
 from railsaas.observability import metrics
+from railsaas.outbound import tls_context
 from railsaas.railway import documents
 from railsaas.railway.breaker import CircuitBreaker, LocalCircuitBreaker
 from railsaas.railway.errors import (
@@ -305,6 +306,7 @@ class RailwayClient:
             headers={"User-Agent": "railsaas", "Accept": "application/json"},
             transport=transport,
             follow_redirects=False,
+            verify=tls_context(),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from railsaas.outbound import tls_context
+
 USER_AGENT = "RailSaaS-Uptime/1.0 (uptime check of an app hosted on RailSaaS; one request a minute)"
 # A hostname: labels of letters, digits and hyphens. No port, path, user or IP brackets.
 HOSTNAME = re.compile(
@@ -123,6 +125,7 @@ def probe_many(domains: Iterable[str], opts: Options, concurrency: int) -> list[
             follow_redirects=False,
             limits=limits,
             trust_env=False,
+            verify=tls_context(),
         ) as client,
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uptime") as pool,
     ):

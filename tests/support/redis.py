@@ -34,6 +34,7 @@ RAILWAY = "railway:*"  # the shared rate budget and circuit breaker
 # In the cache database: drawn fragments and the dashboard's figures (versioned, see
 # railsaas.versions).
 CACHED_PAGES = ("fragment:*", "dashboard:*")
+SCAN_STEP = 1000
 
 
 def worker_index() -> int:
@@ -81,7 +82,9 @@ class RedisForTests(redis.Redis):
     cache_url: str = ""
 
     def forget(self, *patterns: str) -> int:
-        keys = [key for pattern in patterns for key in self.scan_iter(pattern)]
+        # SCAN walks the whole database (every test's sessions pile up in it): in big steps,
+        # not redis-py's default of ten keys a round trip.
+        keys = [key for pattern in patterns for key in self.scan_iter(pattern, count=SCAN_STEP)]
         return self.delete(*keys) if keys else 0
 
     def forget_catalog(self) -> None:
@@ -104,7 +107,7 @@ class RedisForTests(redis.Redis):
         cache = redis.Redis.from_url(self.cache_url) if self.cache_url else self
         try:
             for pattern in CACHED_PAGES:
-                keys = list(cache.scan_iter(pattern))
+                keys = list(cache.scan_iter(pattern, count=SCAN_STEP))
                 if keys:
                     cache.delete(*keys)
         finally:

@@ -13,11 +13,15 @@ from typing import Any
 
 import httpx
 
+from railsaas.outbound import tls_context
+
 
 class EmulatorControl:
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.base_url}/_emulator", timeout=timeout)
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}/_emulator", timeout=timeout, verify=tls_context()
+        )
 
     def close(self) -> None:
         self._http.close()

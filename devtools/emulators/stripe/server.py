@@ -13,6 +13,7 @@ from devtools.emulators.stripe.account import Stripe
 from devtools.emulators.stripe.app import create_app
 from devtools.emulators.stripe.store import Store
 from devtools.emulators.stripe.webhooks import DEFAULT_SECRET, Dispatcher, Settings
+from railsaas.outbound import tls_context
 
 
 class StripeEmulator:
@@ -108,6 +109,7 @@ class StripeEmulator:
             f"{self.url}/_emulator/customers/{customer_id}/card",
             json={"number": number},
             timeout=10,
+            verify=tls_context(),
         )
         response.raise_for_status()
         return response.json()

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from devtools.emulators.stripe.store import Store
+from railsaas.outbound import tls_context
 
 log = logging.getLogger(__name__)
 # The app's development default for STRIPE_WEBHOOK_SECRET: public, like the test keys.
@@ -84,7 +85,7 @@ class Dispatcher:
         self._seq = itertools.count()
         self.deliveries: list[dict[str, Any]] = []
         self._stop = False
-        self._http = httpx.Client(timeout=self.settings.timeout_seconds)
+        self._http = httpx.Client(timeout=self.settings.timeout_seconds, verify=tls_context())
         self._thread = threading.Thread(
             target=self._run, name="stripe-emulator-webhooks", daemon=True
         )
