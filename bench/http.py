@@ -139,7 +139,7 @@ def fail(message: str) -> None:
 # --- the data -----------------------------------------------------------------------------------
 
 
-def prepare(url: str, slug: str | None) -> dict:
+def prepare(url: str, slug: str | None, redis_url: str) -> dict:
     """Choose the workspace, set its owner's password, make sure usage is rolled up."""
     engine = dbadmin.admin_engine(url)
     try:
@@ -179,7 +179,7 @@ def prepare(url: str, slug: str | None) -> dict:
                 )
             ).scalar()
         if behind:
-            _rollup(url)
+            _rollup(url, redis_url)
         with engine.begin() as conn:
             conn.exec_driver_sql("SET app.role = 'system'")
             sizes = conn.execute(
@@ -213,10 +213,10 @@ def _matches(password: str, stored: str | None) -> bool:
         return False
 
 
-def _rollup(url: str) -> None:
+def _rollup(url: str, redis_url: str) -> None:
     """The app's own hourly roll-up (usage_metrics -> usage_rollups), as its task runs it."""
     os.environ.update(
-        {"DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": "", **BENCH_SECRETS}
+        {"DATABASE_URL": url, "APP_DATABASE_URL": "", "REDIS_URL": redis_url, **BENCH_SECRETS}
     )
     from railsaas.app import create_app
     from railsaas.billing import usage
@@ -504,18 +504,19 @@ def main() -> None:
                 "or pass --build"
             )
     print(f"database {database}", flush=True)
-    data = prepare(url, args.workspace)
+    work = ROOT / ".local" / "bench-http"
+    work.mkdir(parents=True, exist_ok=True)
+    # Before `prepare`: the roll-up it may run bumps the version tokens in the app's Redis.
+    redis_url = os.environ.get("BENCH_REDIS_URL") or embedded.start_redis(
+        work / "redis", persist=False
+    )
+    data = prepare(url, args.workspace, redis_url)
     print(
         f"workspace {data['slug']}: {data['instances']} instances, "
         f"{data['rollup_rows_of_workspace']} roll-up rows",
         flush=True,
     )
 
-    work = ROOT / ".local" / "bench-http"
-    work.mkdir(parents=True, exist_ok=True)
-    redis_url = os.environ.get("BENCH_REDIS_URL") or embedded.start_redis(
-        work / "redis", persist=False
-    )
     os.environ.update(BENCH_SECRETS)
     cfg = Config()
     app_url = _with_user(url, cfg.APP_DB_USER, cfg.APP_DB_PASSWORD)
