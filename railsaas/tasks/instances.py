@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections import Counter
 
 from celery import shared_task
 
@@ -59,17 +60,17 @@ def run_step(self, step_id: str) -> str:
 def poll() -> dict:
     """Beat: every few seconds. Instances due (changing ones every few seconds, settled ones
     every few minutes, see instances.next_poll_at) in batched status requests."""
-    total = {"polled": 0, "changed": 0, "timed_out": 0}
+    # Whatever a round counts (polled, changed, domains, timed out...), added up.
+    total: Counter[str] = Counter(polled=0, changed=0, timed_out=0)
     # Each Railway workspace of the pool on its own: its own budget, breaker and batches.
     workspaces = [e.id for e in pool.entries() if e.state != "closed"] or [None]
     for workspace in workspaces:
         for _ in range(10):  # up to 10 batches a round each; the rest wait for the next round
             counts = polling.poll(railway_workspace_id=workspace)
-            for k, v in counts.items():
-                total[k] += v
+            total.update(counts)
             if counts["polled"] < polling.POLL_BATCH:
                 break
-    return total
+    return dict(total)
 
 
 @shared_task(name="instances.refresh")

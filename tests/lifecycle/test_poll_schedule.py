@@ -7,11 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from railsaas.db import SYSTEM
 from railsaas.extensions import db
 from railsaas.instances import poll
-from railsaas.models import Instance
+from railsaas.models import Instance, RailwayWorkspace
+from railsaas.railway import pool
 from railsaas.tasks import BEAT_SCHEDULE
+from railsaas.tasks import instances as instances_tasks
 
 # The poll itself takes a moment between reading the clock here and claiming the rows.
 SLACK = timedelta(seconds=1)
@@ -68,3 +72,41 @@ def test_on_hobby_the_poll_fits_the_hourly_budget(app_ctx, factory, app):
     # One batched status request per round at most: 3,600 / gap an hour, under half of
     # Hobby's 1,000 (the rest is for deploys, logs and metrics).
     assert 3600 / gap <= 500
+
+
+def test_the_beat_task_polls_every_railway_workspace_and_adds_up_what_each_round_counts(
+    app, app_ctx, factory
+):
+    """Each Railway workspace of the pool is polled in the same beat, and every count a round
+    reports (custom domains included) is added up, none dropped or fatal."""
+    saved = app.config.get("RAILWAY_TOKEN_KEY")
+    app.config["RAILWAY_TOKEN_KEY"] = Fernet.generate_key().decode()
+    try:
+        with db.scope(SYSTEM) as s:
+            pool.entries(s)  # the environment's entry
+            other = RailwayWorkspace(
+                name="pool-b",
+                railway_workspace_id="ws-b",
+                token_source=pool.STORED,
+                token_ciphertext=pool.encrypt_token("token-b", app),
+            )
+            s.add(other)
+            s.flush()
+            other_id = other.id
+        pool.forget()
+        _, tenant = factory.workspace()
+        due = datetime.now(UTC) - timedelta(hours=1)
+        here = factory.instance(tenant, status="running", next_poll_at=due)
+        there = factory.instance(
+            tenant, status="running", next_poll_at=due, railway_workspace_id=other_id
+        )
+        counts = instances_tasks.poll()
+        assert counts["polled"] == 2
+        assert {"changed", "timed_out", "domains"} <= counts.keys()
+        with db.scope(SYSTEM) as s:
+            for inst in (here, there):
+                assert s.get(Instance, inst.id).next_poll_at > datetime.now(UTC)
+    finally:
+        app.config["RAILWAY_TOKEN_KEY"] = saved
+        pool.forget()  # the entry is rolled back with the test
+        pool.reset_clients()
