@@ -90,11 +90,11 @@ def main() -> None:
     args = parser.parse_args()
 
     url = dataset.bench_url(args.database)
-    data = prepare(url, None)
     work = embedded.local_dir() / "bench-profile"
     redis_url = os.environ.get("BENCH_REDIS_URL") or embedded.start_redis(
         work / "redis", persist=False
     )
+    data = prepare(url, None, redis_url)
     os.environ.update(
         {
             "DATABASE_URL": url,
