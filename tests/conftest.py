@@ -345,7 +345,7 @@ def railway_emulator(app, railway_emulator_server, redis_conn):
     `EmulatorControl` (reset, set_faults, script, count, requests, advance, configure,
     force_status, verify_domain, ...) with `.graphql_url`, `.token`, `.workspace_id`."""
     from devtools.emulators.railway import EmulatorControl
-    from railsaas.railway import reset_clients
+    from railsaas.railway.pool import reset_clients  # every Railway client, pool entries' too
 
     ctl = EmulatorControl(railway_emulator_server.url)
     ctl.graphql_url = railway_emulator_server.graphql_url

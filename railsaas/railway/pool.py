@@ -44,6 +44,7 @@ from railsaas.errors import ServiceError
 from railsaas.extensions import db, redis_client
 from railsaas.models import RailwayWorkspace
 from railsaas.railway.client import RailwayClient, railway_client
+from railsaas.railway.client import reset_clients as reset_environment_client
 from railsaas.railway.errors import Unauthorized
 
 ENVIRONMENT = "environment"
@@ -301,12 +302,14 @@ def client_for(entry_id: uuid.UUID | None, app=None) -> RailwayClient:
 
 
 def reset_clients() -> None:
-    """Close and forget every pool client and what was read of the entries (tests)."""
+    """Close and forget every Railway client, the environment entry's included, and what was
+    read of the entries (tests, or after changing config at run time)."""
     with _clients_lock:
         clients = list(_clients.values())
         _clients.clear()
     for client in clients:
         client.close()
+    reset_environment_client()
     forget()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -85,21 +86,27 @@ def overview(
 ) -> Overview:
     now = now or datetime.now(UTC)
     month = usage.month_of(now)
-    running, live, deploys = _counts(session, tenant.id, month.start)
+    counts = _counts(session, tenant.id, month.start)
     period = usage.current_period(session, tenant.id, now)
     spend = costs.daily_spend_by_instance(session, tenant.id, period, markup_percent)
+    return _assemble(counts, period, spend, tenant, now)
+
+
+def _assemble(
+    counts: Sequence[int],
+    period: usage.Period,
+    spend: costs.DailyCosts,
+    tenant: Tenant,
+    now: datetime,
+) -> Overview:
+    """The figures with the cap and the forecast, which are always worked out fresh (the cap
+    can change without touching usage, and the forecast moves with the clock)."""
+    running, live, deploys = counts
     cap = spend_caps.cap_cents(tenant)
-    return Overview(
-        running,
-        live,
-        deploys,
-        period,
-        spend,
-        cap,
-        spend_forecast.forecast(
-            spend_cents=spend.total_cents, period=period, now=now, cap_cents=cap
-        ),
+    forecast = spend_forecast.forecast(
+        spend_cents=spend.total_cents, period=period, now=now, cap_cents=cap
     )
+    return Overview(running, live, deploys, period, spend, cap, forecast)
 
 
 def usage_chart(overview: Overview) -> Markup:
@@ -162,19 +169,7 @@ def _from_cache(doc: dict, tenant: Tenant, now: datetime) -> Overview:
     spend = costs.DailyCosts(
         [date.fromisoformat(d) for d in doc["days"]], doc["by_instance"], doc["total_cents"]
     )
-    cap = spend_caps.cap_cents(tenant)
-    running, live, deploys = doc["counts"]
-    return Overview(
-        running,
-        live,
-        deploys,
-        period,
-        spend,
-        cap,
-        spend_forecast.forecast(
-            spend_cents=spend.total_cents, period=period, now=now, cap_cents=cap
-        ),
-    )
+    return _assemble(doc["counts"], period, spend, tenant, now)
 
 
 def activity(

@@ -108,5 +108,4 @@ def test_the_beat_task_polls_every_railway_workspace_and_adds_up_what_each_round
                 assert s.get(Instance, inst.id).next_poll_at > datetime.now(UTC)
     finally:
         app.config["RAILWAY_TOKEN_KEY"] = saved
-        pool.forget()  # the entry is rolled back with the test
-        pool.reset_clients()
+        pool.reset_clients()  # and forget the entry, rolled back with the test
