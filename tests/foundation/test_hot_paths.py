@@ -11,8 +11,7 @@ from decimal import Decimal
 
 import pytest
 from flask import request_finished
-from sqlalchemy import delete, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, select
 
 from railsaas import versions
 from railsaas.billing import usage
@@ -21,26 +20,9 @@ from railsaas.extensions import db
 from railsaas.models import Instance, Membership, UsageMetric, User
 from railsaas.reporting import dashboard as figures
 from tests.support import login_as
+from tests.support.queries import counting
 
 HX = {"HX-Request": "true"}
-_TEST_ONLY = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "SET LOCAL ROLE")
-
-
-@contextlib.contextmanager
-def counting():
-    """Every statement any engine sends (the test's connection included), as
-    tests/foundation/test_query_counts.py counts them."""
-    statements: list[str] = []
-
-    def note(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(_TEST_ONLY):
-            statements.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield statements
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
 
 
 @contextlib.contextmanager

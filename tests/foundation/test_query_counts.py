@@ -12,7 +12,6 @@ transaction (the `dbconn` fixture) adds.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +19,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from railsaas.accounts import api_tokens, auth
 from railsaas.billing import usage
@@ -43,6 +40,7 @@ from railsaas.models import (
 from railsaas.platform import audit
 from tests.support import login_as
 from tests.support.api import member_of
+from tests.support.queries import counting
 
 MAX_QUERIES = 10
 SMALL, LARGE = 3, 30
@@ -192,26 +190,6 @@ SKIPPED = {
     "static": "files from disk, no SQL",
     "dev.mail": "development only (404 unless DEBUG)",
 }
-
-# SET LOCAL ROLE: how the test connection acts as each login (`dbconn`); the app's own
-# engines are each one login and never send it.
-_TEST_ONLY = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "SET LOCAL ROLE")
-
-
-@contextlib.contextmanager
-def counting(engine):
-    statements: list[str] = []
-
-    def note(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(_TEST_ONLY):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-
 
 # --- the data --------------------------------------------------------------------------------
 
@@ -437,7 +415,7 @@ def _count_all(app, world: World, clients: dict) -> dict[tuple[str, bool], list[
         browser_page = endpoint.split(".")[0] not in ("api", "ops")
         variants = (False, True) if browser_page else (False,)
         for htmx in variants:
-            with counting(Engine) as statements:  # every engine: the test's connection too
+            with counting() as statements:  # every engine: the test's connection too
                 resp = clients[route.who].get(url, headers=_headers(world, route.who, htmx))
             assert resp.status_code in route.ok, (
                 f"{endpoint} {url} (htmx={htmx}) answered {resp.status_code}, expected "

@@ -3,12 +3,8 @@ workspace only, as a page or an HTMX fragment, in a bounded number of queries.""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from railsaas.billing import usage
 from railsaas.db import SYSTEM, TenantContext
@@ -16,20 +12,7 @@ from railsaas.extensions import db
 from railsaas.models import Deployment, Tenant, UsageMetric
 from railsaas.platform import audit
 from tests.support import login_as
-
-
-@contextlib.contextmanager
-def count_queries():
-    statements: list[str] = []
-
-    def note(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield statements
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
+from tests.support.queries import counting
 
 
 def populate(factory, tenant, user, n: int, prefix: str = "site") -> None:
@@ -113,11 +96,11 @@ def test_dashboard_runs_a_bounded_number_of_queries(app, client, factory, redis_
     populate(factory, tenant, user, 1)
     client.get("/dashboard")  # the first page writes the workspace into the session
     redis_conn.forget_cached_pages()
-    with count_queries() as few:
+    with counting() as few:
         assert client.get("/dashboard").status_code == 200
     populate(factory, tenant, user, 15, prefix="more")
     redis_conn.forget_cached_pages()
-    with count_queries() as many:
+    with counting() as many:
         assert client.get("/dashboard").status_code == 200
     assert len(many) == len(few), "\n".join(many)
     assert len(many) <= 15, "\n".join(many)
