@@ -68,7 +68,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from bench import dataset
+from bench import cpu, dataset
 from bench.harness import BENCH_SECRETS
 from devtools import embedded
 from railsaas import dbadmin
@@ -129,6 +129,7 @@ class Result:
     max_ms: float
     errors: dict
     ratio: float | None = None  # throughput / the floor's
+    cpu_ms: dict | None = None  # CPU per request by part: the server, PostgreSQL, Redis, wrk
 
 
 def fail(message: str) -> None:
@@ -348,10 +349,16 @@ def wrk(url: str, script: Path, seconds: int, connections: int, threads: int) ->
     return json.loads(line[len("BENCH_JSON ") :])
 
 
-def measure(name: str, base: str, path: str, script: Path, args, load="saturated") -> Result:
+def measure(
+    name: str, base: str, path: str, script: Path, args, server: int, load="saturated"
+) -> Result:
+    """wrk's figures for one target, with the CPU each part spent per request (`server`:
+    the pid of the gunicorn master serving it)."""
     if args.warmup:
         wrk(base + path, script, args.warmup, args.connections, args.wrk_threads)
+    before = cpu.Usage.now({"server": server})
     raw = wrk(base + path, script, args.seconds, args.connections, args.wrk_threads)
+    spent = cpu.Usage.now({"server": server}) - before
     seconds = raw["duration_us"] / 1e6
     result = Result(
         name=name,
@@ -365,10 +372,12 @@ def measure(name: str, base: str, path: str, script: Path, args, load="saturated
         p99_ms=raw["p99_us"] / 1000,
         max_ms=raw["max_us"] / 1000,
         errors={k: v for k, v in raw["errors"].items() if v},
+        cpu_ms=spent.per_request_ms(raw["requests"]),
     )
     print(
         f"  {name} ({load}): {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-        f"p99 {result.p99_ms:.1f} ms" + (f", errors {result.errors}" if result.errors else ""),
+        f"p99 {result.p99_ms:.1f} ms, CPU ms/request {result.cpu_ms}"
+        + (f", errors {result.errors}" if result.errors else ""),
         flush=True,
     )
     return result
@@ -413,8 +422,9 @@ end""")
 def table(results: list[Result], connections: int) -> str:
     lines = [
         f"| target, {connections} connections | load | req/s | p50 ms | p99 ms | errors "
-        "| vs floor | throughput target | p99 < 100 ms |",
-        "|---|---|---:|---:|---:|---:|---:|:-:|:-:|",
+        "| vs floor | throughput target | p99 < 100 ms | CPU ms/request: server, PostgreSQL, "
+        "Redis, wrk |",
+        "|---|---|---:|---:|---:|---:|---:|:-:|:-:|---|",
     ]
     for r in results:
         versus = (
@@ -431,9 +441,23 @@ def table(results: list[Result], connections: int) -> str:
         lines.append(
             f"| {r.name} `{r.path}` | {r.load} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
             f"{r.p99_ms:.1f} | {sum(r.errors.values())} | {versus} | {enough} | "
-            f"{'yes' if r.p99_ms < MAX_P99_MS else 'NO'} |"
+            f"{'yes' if r.p99_ms < MAX_P99_MS else 'NO'} | {_cpu_cell(r.cpu_ms)} |"
         )
     return "\n".join(lines)
+
+
+def _short(name: str) -> str:
+    """A target's name for --only."""
+    if name.startswith("dashboard"):
+        return "dashboard"
+    return "polled" if "If-None-Match" in name else "uncached"
+
+
+def _cpu_cell(ms: dict | None) -> str:
+    if not ms:
+        return ""
+    parts = ("server", "postgres", "redis", "load generator")
+    return " / ".join(f"{ms.get(p, 0):.2f}" for p in parts) + f" (total {sum(ms.values()):.2f})"
 
 
 def machine() -> dict:
@@ -474,6 +498,12 @@ def main() -> None:
         type=int,
         default=1000,
         help="pause of each connection in the paced runs (0: no paced runs)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("polled", "uncached", "dashboard"),
+        action="append",
+        help="measure only these targets (and the floor); repeatable",
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -562,6 +592,7 @@ def main() -> None:
             f"/instances/{data['instance_id']}",
             lua(work / "floor.lua", None, False),
             args,
+            floor_proc.pid,
         )
         results.append(floor)
         # (name, path, htmx, ETag sent): the badge as a polling browser asks for it (its
@@ -574,9 +605,11 @@ def main() -> None:
         ]
         if status_etag is None:  # an app without ETags: the first two are the same request
             targets.pop(0)
+        if args.only:
+            targets = [t for t in targets if _short(t[0]) in args.only]
         for i, (name, path, htmx, etag) in enumerate(targets):
             script = lua(work / f"t{i}.lua", cookie, htmx, etag=etag)
-            r = measure(name, app_base, path, script, args)
+            r = measure(name, app_base, path, script, args, app_proc.pid)
             r.ratio = round(r.rps / floor.rps, 3) if floor.rps else None
             results.append(r)
         # The same clients at a browser's pace: latency when the server is not saturated.
@@ -585,7 +618,13 @@ def main() -> None:
             script = lua(work / f"t{i}-paced.lua", cookie, htmx, args.think_ms, per_thread, etag)
             results.append(
                 measure(
-                    name, app_base, path, script, args, load=f"{args.think_ms} ms between requests"
+                    name,
+                    app_base,
+                    path,
+                    script,
+                    args,
+                    app_proc.pid,
+                    load=f"{args.think_ms} ms between requests",
                 )
             )
     finally:

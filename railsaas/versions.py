@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterable
 
 import redis
-from flask import has_app_context
+from flask import has_app_context, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 USAGE = "ver:usage"
 _TOUCHED = "versions_touched"
+# In the request's WSGI environ (not g, which tests may share between requests): the tokens
+# this request has read, by key.
+_SEEN = "railsaas.version_tokens"
 # Long enough to outlive any client's cached copy; a key that expires just reads as new.
 TTL_SECONDS = 7 * 24 * 3600
 
@@ -60,7 +63,14 @@ def user_key(user_id: uuid.UUID | str) -> str:
 
 def read(*keys: str) -> tuple[str, ...] | None:
     """The current token of each key (one round trip; a missing key is given a new token).
-    None when Redis cannot answer: the caller then does the full work, uncached."""
+    None when Redis cannot answer: the caller then does the full work, uncached.
+
+    In a request, a token it has already read is not asked again: read earlier in the same
+    request is still read before the rows it stands for. The request's own commits forget
+    the tokens they bump (see `bump`)."""
+    seen = request.environ.get(_SEEN) if has_request_context() else None
+    if seen and all(k in seen for k in keys):
+        return tuple(seen[k] for k in keys)
     client = cache_redis()
     try:
         values = client.mget(keys)
@@ -76,7 +86,15 @@ def read(*keys: str) -> tuple[str, ...] | None:
         return None
     if any(v is None for v in values):
         return None
+    remember(dict(zip(keys, values, strict=True)))
     return tuple(values)
+
+
+def remember(tokens: dict[str, str]) -> None:
+    """Tokens this request read (by `read`, or with something else in one round trip): later
+    reads in the request use them."""
+    if has_request_context():
+        request.environ.setdefault(_SEEN, {}).update(tokens)
 
 
 def bump(keys: Iterable[str]) -> None:
@@ -84,6 +102,9 @@ def bump(keys: Iterable[str]) -> None:
     keys = sorted(set(keys))
     if not keys or not has_app_context():
         return  # tools outside the app (migrations, data-set builders) cache nothing
+    if has_request_context() and (seen := request.environ.get(_SEEN)):
+        for key in keys:
+            seen.pop(key, None)  # the request reads its own change's token afresh
     try:
         pipe = cache_redis().pipeline(transaction=False)
         for key in keys:

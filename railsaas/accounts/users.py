@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from railsaas import versions
 from railsaas.accounts.auth import end_sessions
 from railsaas.errors import Conflict, NotFound
 from railsaas.models import Instance, Membership, Tenant, User
@@ -103,6 +104,13 @@ def delete_user(session: Session, admin: User, user_id: uuid.UUID) -> None:
     )
     session.flush()
     # Core DELETE: the database cascades memberships and tokens (the ORM would try to
-    # null their foreign keys instead).
+    # null their foreign keys instead). The unit of work sees none of it, so the version
+    # tokens of the user and of every workspace they were in are bumped here: a session's
+    # cached request context (railsaas.context_cache) must not outlive the account.
+    versions.touch_user(session, user.id)
+    for tenant_id in session.scalars(
+        select(Membership.tenant_id).where(Membership.user_id == user.id)
+    ):
+        versions.touch_workspace(session, tenant_id)
     session.execute(delete(User).where(User.id == user.id))
     session.expunge(user)

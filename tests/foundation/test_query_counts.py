@@ -455,7 +455,8 @@ def test_every_page_sends_few_queries_whatever_the_number_of_instances(app, fact
         )
 
     # The counter must see the app's statements at all (it listens where the sessions run).
-    assert large[("pages.dashboard", False)], "no statement counted for the dashboard"
+    # (Not a given page's: a page read may come whole from the caches, context included.)
+    assert sum(map(len, large.values())) > len(large), "hardly a statement counted"
     too_many = {
         k: len(v) for rnd in (warm, small, large) for k, v in rnd.items() if len(v) > MAX_QUERIES
     }

@@ -33,7 +33,8 @@ API_RATE_LIMITS = "throttle:api:*"
 RAILWAY = "railway:*"  # the shared rate budget and circuit breaker
 # In the cache database: drawn fragments and the dashboard's figures (versioned, see
 # railsaas.versions).
-CACHED_PAGES = ("fragment:*", "dashboard:*")
+# Drawn fragments, dashboard figures and signed-in request contexts (railsaas.context_cache).
+CACHED_PAGES = ("fragment:*", "dashboard:*", "ctx:*")
 SCAN_STEP = 1000
 
 
@@ -102,8 +103,9 @@ class RedisForTests(redis.Redis):
             cache.close()
 
     def forget_cached_pages(self) -> None:
-        """Drawn fragments and dashboard figures (railsaas.context.cached_fragment,
-        reporting.dashboard): rows a test makes outside the app bump no version token."""
+        """Drawn fragments, dashboard figures and request contexts (railsaas.context,
+        reporting.dashboard, railsaas.context_cache): rows a test makes outside the app bump
+        no version token."""
         cache = redis.Redis.from_url(self.cache_url) if self.cache_url else self
         try:
             for pattern in CACHED_PAGES:

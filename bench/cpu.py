@@ -1,0 +1,73 @@
+"""CPU time spent by each part of a benchmark while it runs (Linux /proc): the app's gunicorn
+processes, PostgreSQL's, Redis's and the load generator's, so a throughput figure comes with
+where its CPU went.
+
+    before = cpu.Usage.now({"app": app_proc.pid})
+    ... run wrk under resource's RUSAGE_CHILDREN ...
+    spent = cpu.Usage.now({"app": app_proc.pid}) - before   # seconds by part
+
+A process tree (a gunicorn master and its workers) is summed by its root's pid; PostgreSQL
+and Redis by process name (every backend of the server, so only meaningful on a machine
+where nothing else uses them). Processes that exit between two readings take their time
+with them: gunicorn workers and pooled PostgreSQL connections live for the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+BY_NAME = {"postgres": "postgres", "redis-server": "redis"}
+
+
+def _stat(pid: str) -> tuple[str, int, float] | None:
+    """(name, parent pid, user + system seconds) of a live process, None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The name is in parentheses and may hold spaces; the fields after it are fixed.
+    name = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+@dataclass
+class Usage:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def now(cls, trees: dict[str, int]) -> Usage:
+        """CPU seconds so far of each tree (part -> root pid), of PostgreSQL and Redis, and of
+        this process's waited-for children (the load generator)."""
+        stats = {}
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and (stat := _stat(pid)) is not None:
+                stats[int(pid)] = stat
+        part_of = {root: part for part, root in trees.items()}
+        totals: dict[str, float] = {part: 0.0 for part in (*trees, *BY_NAME.values())}
+        for pid, (name, _, secs) in stats.items():
+            part = _tree_part(pid, stats, part_of) or BY_NAME.get(name)
+            if part is not None:
+                totals[part] += secs
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        totals["load generator"] = children.ru_utime + children.ru_stime
+        return cls(totals)
+
+    def __sub__(self, earlier: Usage) -> Usage:
+        return Usage({k: v - earlier.seconds.get(k, 0.0) for k, v in self.seconds.items()})
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        return {k: round(v * 1000 / requests, 2) for k, v in self.seconds.items() if requests}
+
+
+def _tree_part(pid: int, stats: dict, part_of: dict[int, str]) -> str | None:
+    seen = 0
+    while pid in stats and seen < 64:  # walk up to a named root (or init)
+        if pid in part_of:
+            return part_of[pid]
+        pid, seen = stats[pid][1], seen + 1
+    return part_of.get(pid)
