@@ -38,6 +38,10 @@ def _stat(pid: str) -> tuple[str, int, float] | None:
 @dataclass
 class Usage:
     seconds: dict[str, float] = field(default_factory=dict)
+    # The whole machine (/proc/stat, all cores): busy, idle and stolen seconds. Stolen time
+    # is the hypervisor running someone else on "our" cores: a run with much of it measured
+    # a smaller machine.
+    machine: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def now(cls, trees: dict[str, int]) -> Usage:
@@ -55,13 +59,32 @@ class Usage:
                 totals[part] += secs
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         totals["load generator"] = children.ru_utime + children.ru_stime
-        return cls(totals)
+        return cls(totals, _machine())
 
     def __sub__(self, earlier: Usage) -> Usage:
-        return Usage({k: v - earlier.seconds.get(k, 0.0) for k, v in self.seconds.items()})
+        return Usage(
+            {k: v - earlier.seconds.get(k, 0.0) for k, v in self.seconds.items()},
+            {k: v - earlier.machine.get(k, 0.0) for k, v in self.machine.items()},
+        )
 
     def per_request_ms(self, requests: int) -> dict[str, float]:
         return {k: round(v * 1000 / requests, 2) for k, v in self.seconds.items() if requests}
+
+    def machine_shares(self) -> dict[str, float]:
+        """Of all the cores' time in the interval: the share busy, idle and stolen."""
+        total = sum(self.machine.values())
+        return {k: round(v / total, 3) for k, v in self.machine.items()} if total else {}
+
+
+def _machine() -> dict[str, float]:
+    # cpu  user nice system idle iowait irq softirq steal guest guest_nice (in ticks)
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return {
+        "busy": (user + nice + system + irq + softirq) / TICK,
+        "idle": (idle + iowait) / TICK,
+        "stolen": steal / TICK,
+    }
 
 
 def _tree_part(pid: int, stats: dict, part_of: dict[int, str]) -> str | None:

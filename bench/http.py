@@ -130,6 +130,7 @@ class Result:
     errors: dict
     ratio: float | None = None  # throughput / the floor's
     cpu_ms: dict | None = None  # CPU per request by part: the server, PostgreSQL, Redis, wrk
+    machine: dict | None = None  # shares of the cores' time: busy, idle, stolen
 
 
 def fail(message: str) -> None:
@@ -373,10 +374,11 @@ def measure(
         max_ms=raw["max_us"] / 1000,
         errors={k: v for k, v in raw["errors"].items() if v},
         cpu_ms=spent.per_request_ms(raw["requests"]),
+        machine=spent.machine_shares(),
     )
     print(
         f"  {name} ({load}): {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-        f"p99 {result.p99_ms:.1f} ms, CPU ms/request {result.cpu_ms}"
+        f"p99 {result.p99_ms:.1f} ms, CPU ms/request {result.cpu_ms}, cores {result.machine}"
         + (f", errors {result.errors}" if result.errors else ""),
         flush=True,
     )
@@ -423,8 +425,8 @@ def table(results: list[Result], connections: int) -> str:
     lines = [
         f"| target, {connections} connections | load | req/s | p50 ms | p99 ms | errors "
         "| vs floor | throughput target | p99 < 100 ms | CPU ms/request: server, PostgreSQL, "
-        "Redis, wrk |",
-        "|---|---|---:|---:|---:|---:|---:|:-:|:-:|---|",
+        "Redis, wrk | cores busy / idle / stolen |",
+        "|---|---|---:|---:|---:|---:|---:|:-:|:-:|---|---|",
     ]
     for r in results:
         versus = (
@@ -441,7 +443,8 @@ def table(results: list[Result], connections: int) -> str:
         lines.append(
             f"| {r.name} `{r.path}` | {r.load} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
             f"{r.p99_ms:.1f} | {sum(r.errors.values())} | {versus} | {enough} | "
-            f"{'yes' if r.p99_ms < MAX_P99_MS else 'NO'} | {_cpu_cell(r.cpu_ms)} |"
+            f"{'yes' if r.p99_ms < MAX_P99_MS else 'NO'} | {_cpu_cell(r.cpu_ms)} | "
+            f"{_machine_cell(r.machine)} |"
         )
     return "\n".join(lines)
 
@@ -458,6 +461,12 @@ def _cpu_cell(ms: dict | None) -> str:
         return ""
     parts = ("server", "postgres", "redis", "load generator")
     return " / ".join(f"{ms.get(p, 0):.2f}" for p in parts) + f" (total {sum(ms.values()):.2f})"
+
+
+def _machine_cell(shares: dict | None) -> str:
+    if not shares:
+        return ""
+    return " / ".join(f"{shares.get(k, 0):.0%}" for k in ("busy", "idle", "stolen"))
 
 
 def machine() -> dict:

@@ -136,23 +136,23 @@ def _encode(value):
     return value
 
 
-_DECODERS: dict[type, dict[str, Any]] = {}
+_COLUMNS: dict[type, dict[str, Any]] = {}
 
 
 def _decoders(model: type) -> dict[str, Any]:
-    """Per column, what turns its JSON form back into its Python value."""
-    if model not in _DECODERS:
+    """Per column of `model`, what turns its JSON form back into its Python value (None: the
+    JSON value is the value)."""
+    if model not in _COLUMNS:
         table = {}
         for attr in inspect(model).column_attrs:
             python_type = attr.columns[0].type.python_type
-            if python_type is uuid.UUID:
-                table[attr.key] = uuid.UUID
-            elif python_type is datetime:
-                table[attr.key] = datetime.fromisoformat
-            elif python_type is date:
-                table[attr.key] = date.fromisoformat
-        _DECODERS[model] = table
-    return _DECODERS[model]
+            table[attr.key] = {
+                uuid.UUID: uuid.UUID,
+                datetime: datetime.fromisoformat,
+                date: date.fromisoformat,
+            }.get(python_type)
+        _COLUMNS[model] = table
+    return _COLUMNS[model]
 
 
 def _attach(session: Session, model: type, values: dict[str, Any]):
@@ -160,9 +160,13 @@ def _attach(session: Session, model: type, values: dict[str, Any]):
     left out is expired, so it loads from the database when read). The session's own copy
     when it already holds one."""
     decoders = _decoders(model)
-    state = {
-        k: (decoders[k](v) if v is not None and k in decoders else v) for k, v in values.items()
-    }
+    # Only the columns the model has now (a snapshot may predate a migration: what it lacks
+    # loads from the database, what the model no longer has is dropped).
+    state = {}
+    for key, value in values.items():
+        if key in decoders:
+            decode = decoders[key]
+            state[key] = decode(value) if decode is not None and value is not None else value
     mapper = inspect(model)
     existing = session.identity_map.get(mapper.identity_key_from_primary_key((state["id"],)))
     if existing is not None:
