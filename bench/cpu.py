@@ -42,6 +42,9 @@ class Usage:
     # is the hypervisor running someone else on "our" cores: a run with much of it measured
     # a smaller machine.
     machine: dict[str, float] = field(default_factory=dict)
+    # Each process of each tree, by pid: how evenly a tree's processes (gunicorn workers)
+    # shared the work. One worker holding every keep-alive connection leaves a core idle.
+    processes: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def now(cls, trees: dict[str, int]) -> Usage:
@@ -53,18 +56,33 @@ class Usage:
                 stats[int(pid)] = stat
         part_of = {root: part for part, root in trees.items()}
         totals: dict[str, float] = {part: 0.0 for part in (*trees, *BY_NAME.values())}
+        processes: dict[int, float] = {}
         for pid, (name, _, secs) in stats.items():
-            part = _tree_part(pid, stats, part_of) or BY_NAME.get(name)
+            in_tree = _tree_part(pid, stats, part_of)
+            part = in_tree or BY_NAME.get(name)
             if part is not None:
                 totals[part] += secs
+            if in_tree is not None:
+                processes[pid] = secs
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         totals["load generator"] = children.ru_utime + children.ru_stime
-        return cls(totals, _machine())
+        return cls(totals, _machine(), processes)
 
     def __sub__(self, earlier: Usage) -> Usage:
         return Usage(
             {k: v - earlier.seconds.get(k, 0.0) for k, v in self.seconds.items()},
             {k: v - earlier.machine.get(k, 0.0) for k, v in self.machine.items()},
+            {k: v - earlier.processes.get(k, 0.0) for k, v in self.processes.items()},
+        )
+
+    def process_split(self) -> list[float]:
+        """The tree processes' shares of their CPU in the interval, largest first (those
+        that did nothing, the gunicorn master mostly, left out)."""
+        total = sum(self.processes.values())
+        if not total:
+            return []
+        return sorted(
+            (round(v / total, 2) for v in self.processes.values() if v > 0.01 * total), reverse=True
         )
 
     def per_request_ms(self, requests: int) -> dict[str, float]:

@@ -46,6 +46,14 @@ Prints a Markdown table and writes JSON to --out (and the table next to it, .md)
 Targets (issue 19): the status badge at least 50% of the floor's throughput, the dashboard
 at least 20%; p99 under 100 ms at 50 clients at a browser's pace. The machine is shared by
 wrk, gunicorn and PostgreSQL: compare figures within one run, against its own floor.
+
+Each run also says where its CPU went (bench/cpu.py: milliseconds per request spent by the
+server's processes, PostgreSQL, Redis and wrk), how busy the cores were and how much of them
+the hypervisor took (stolen), and how the server's processes shared the work. A saturated run
+with more than 10% stolen, or with one gunicorn worker doing over 75% of the work (it got
+the keep-alive connections wrk opened all at once), measured less than the machine: its
+throughput ratio is printed with "no verdict" and the reason. `--only dashboard` (repeatable:
+polled, uncached, dashboard) measures the floor and those targets alone.
 """
 
 from __future__ import annotations
@@ -81,6 +89,12 @@ NOWHERE = "http://127.0.0.1:9"  # discard port: no Railway or Stripe call may le
 # Issue 19's targets: throughput against the floor, by target (the name's first word).
 MIN_RATIO = {"instance-status": 0.5, "dashboard": 0.2}
 MAX_P99_MS = 100
+# A saturated run measured less than the machine when the hypervisor took much of the cores
+# (stolen time), or when one gunicorn worker got every keep-alive connection (wrk opens them
+# all at once: a worker descheduled at that moment gets none, and its core idles). Such a run
+# is flagged, and a ratio involving one is no verdict.
+MAX_STOLEN = 0.10
+MAX_WORKER_SHARE = 0.75
 
 PICK_WORKSPACE = """
     SELECT t.id, t.slug, u.id, u.email, count(i.id) AS n
@@ -131,6 +145,7 @@ class Result:
     ratio: float | None = None  # throughput / the floor's
     cpu_ms: dict | None = None  # CPU per request by part: the server, PostgreSQL, Redis, wrk
     machine: dict | None = None  # shares of the cores' time: busy, idle, stolen
+    worker_split: list | None = None  # each server process's share of the server's CPU
 
 
 def fail(message: str) -> None:
@@ -375,10 +390,12 @@ def measure(
         errors={k: v for k, v in raw["errors"].items() if v},
         cpu_ms=spent.per_request_ms(raw["requests"]),
         machine=spent.machine_shares(),
+        worker_split=spent.process_split(),
     )
     print(
         f"  {name} ({load}): {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-        f"p99 {result.p99_ms:.1f} ms, CPU ms/request {result.cpu_ms}, cores {result.machine}"
+        f"p99 {result.p99_ms:.1f} ms, CPU ms/request {result.cpu_ms}, cores {result.machine}, "
+        f"server processes {result.worker_split}"
         + (f", errors {result.errors}" if result.errors else ""),
         flush=True,
     )
@@ -421,12 +438,12 @@ end""")
 # --- report -------------------------------------------------------------------------------------
 
 
-def table(results: list[Result], connections: int) -> str:
+def table(results: list[Result], connections: int, workers: int = 2) -> str:
     lines = [
         f"| target, {connections} connections | load | req/s | p50 ms | p99 ms | errors "
         "| vs floor | throughput target | p99 < 100 ms | CPU ms/request: server, PostgreSQL, "
-        "Redis, wrk | cores busy / idle / stolen |",
-        "|---|---|---:|---:|---:|---:|---:|:-:|:-:|---|---|",
+        "Redis, wrk | cores busy / idle / stolen | server processes' CPU shares |",
+        "|---|---|---:|---:|---:|---:|---:|:-:|:-:|---|---|---|",
     ]
     for r in results:
         versus = (
@@ -440,13 +457,32 @@ def table(results: list[Result], connections: int) -> str:
             if r.ratio is None or wanted is None
             else f"{'yes' if r.ratio >= wanted else 'NO'} (>= {wanted:.0%})"
         )
+        if enough and (flaw := flaws(r, workers) or flaws(results[0], workers)):
+            enough += f", no verdict: {flaw}"
         lines.append(
             f"| {r.name} `{r.path}` | {r.load} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
             f"{r.p99_ms:.1f} | {sum(r.errors.values())} | {versus} | {enough} | "
             f"{'yes' if r.p99_ms < MAX_P99_MS else 'NO'} | {_cpu_cell(r.cpu_ms)} | "
-            f"{_machine_cell(r.machine)} |"
+            f"{_machine_cell(r.machine)} | "
+            f"{' / '.join(f'{x:.0%}' for x in r.worker_split or [])} |"
         )
     return "\n".join(lines)
+
+
+def flaws(r: Result, workers: int) -> str:
+    """Why a saturated run measured less than the machine ('' when it did not)."""
+    if r.load != "saturated":
+        return ""
+    found = []
+    if r.machine and r.machine.get("stolen", 0) > MAX_STOLEN:
+        found.append(f"{r.machine['stolen']:.0%} of the cores stolen")
+    if (
+        workers > 1
+        and r.worker_split
+        and (len(r.worker_split) == 1 or r.worker_split[0] > MAX_WORKER_SHARE)
+    ):
+        found.append(f"one server process did {r.worker_split[0]:.0%} of the work")
+    return "; ".join(f"{r.name.split(':')[0]}: {x}" for x in found)
 
 
 def _short(name: str) -> str:
@@ -640,7 +676,7 @@ def main() -> None:
         stop(app_proc)
         stop(floor_proc)
 
-    md = table(results, args.connections)
+    md = table(results, args.connections, args.workers)
     print("\n" + md)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

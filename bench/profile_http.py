@@ -48,7 +48,9 @@ def _client(app, email: str):
     return client
 
 
-def _profile(client, path: str, headers: dict, n: int, top: int, sort: str) -> None:
+def _profile(
+    client, path: str, headers: dict, n: int, top: int, sort: str, callers: str | None = None
+) -> None:
     statements: list[str] = []
 
     def note(conn, cursor, statement, *args):
@@ -76,7 +78,10 @@ def _profile(client, path: str, headers: dict, n: int, top: int, sort: str) -> N
     for s in statements[: len(statements) // n]:
         print("   ", " ".join(s.split())[:150])
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
+    stats = pstats.Stats(profiler, stream=out).sort_stats(sort)
+    stats.print_stats(top)
+    if callers:
+        stats.print_callers(callers)
     print(out.getvalue())
 
 
@@ -87,6 +92,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--only", choices=("status", "dashboard"))
+    parser.add_argument("--callers", help="also list who calls the functions matching this regex")
     args = parser.parse_args()
 
     url = dataset.bench_url(args.database)
@@ -128,7 +134,7 @@ def main() -> None:
     for name, (path, headers) in targets.items():
         if args.only and name != args.only:
             continue
-        _profile(client, path, headers, args.requests, args.top, args.sort)
+        _profile(client, path, headers, args.requests, args.top, args.sort, args.callers)
         etag = client.get(path, base_url=BASE, headers=headers).headers.get("ETag")
         if etag:
             _profile(
@@ -138,6 +144,7 @@ def main() -> None:
                 args.requests,
                 args.top,
                 args.sort,
+                args.callers,
             )
 
 
