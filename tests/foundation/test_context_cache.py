@@ -15,16 +15,8 @@ from railsaas.accounts import users
 from railsaas.db import SYSTEM, TenantContext, set_context
 from railsaas.extensions import cache_redis, db
 from railsaas.models import Membership, Tenant, User
-from tests.support import login_as
 from tests.support.queries import counting
-
-
-def _signed_in(app, user, tenant):
-    client = app.test_client()
-    login_as(app, client, user)
-    with client.session_transaction() as s:
-        s["tenant_id"] = str(tenant.id)
-    return client
+from tests.support.web import signed_in
 
 
 def _warm(client) -> None:
@@ -47,7 +39,7 @@ def _workspace(factory, name: str, user=None, role: str = "owner"):
 @pytest.fixture
 def owner(app, factory):
     user, tenant = _workspace(factory, "Owner Works")
-    client = _signed_in(app, user, tenant)
+    client = signed_in(app, user, tenant)
     _warm(client)
     return user, tenant, client
 
@@ -112,7 +104,7 @@ def test_a_deleted_account_is_signed_out_at_its_next_page(app, factory):
     user, tenant = factory.workspace()
     colleague_tenant = factory.workspace()[1]
     factory.member(colleague_tenant, user, "member")
-    client = _signed_in(app, user, colleague_tenant)
+    client = signed_in(app, user, colleague_tenant)
     _warm(client)
     assert _stored(app, user, colleague_tenant) is not None
     with app.app_context(), db.scope(SYSTEM) as s:
@@ -126,7 +118,7 @@ def test_a_removed_member_no_longer_sees_the_workspace(app, factory):
     owner_user, tenant = _workspace(factory, "Shared Studio")
     colleague, own = _workspace(factory, "Solo Corner")
     factory.member(tenant, colleague, "member")
-    client = _signed_in(app, colleague, tenant)
+    client = signed_in(app, colleague, tenant)
     _warm(client)
     assert "Shared Studio" in client.get("/dashboard").get_data(as_text=True)
 
@@ -149,7 +141,7 @@ def test_a_new_role_and_a_new_name_take_effect_at_the_next_page(app, factory):
     owner_user, tenant = _workspace(factory, "Before Rename")
     colleague = factory.user()
     factory.member(tenant, colleague, "viewer")
-    client = _signed_in(app, colleague, tenant)
+    client = signed_in(app, colleague, tenant)
     _warm(client)
     assert json.loads(_stored(app, colleague, tenant).split(".", 1)[1])["role"] == "viewer"
 
@@ -185,7 +177,7 @@ def test_writes_and_the_admin_area_read_the_database(app, factory):
     admin, tenant = factory.workspace()
     with app.app_context(), db.scope(SYSTEM) as s:
         s.get(User, admin.id).role = "admin"
-    client = _signed_in(app, admin, tenant)
+    client = signed_in(app, admin, tenant)
     _warm(client)
     _warm(client)
     with counting() as statements:

@@ -20,8 +20,8 @@ from railsaas.db import SYSTEM, TenantContext, get_context, set_context
 from railsaas.extensions import db
 from railsaas.models import Instance, Membership, UsageMetric, User
 from railsaas.reporting import dashboard as figures
-from tests.support import login_as
 from tests.support.queries import counting
+from tests.support.web import signed_in
 
 HX = {"HX-Request": "true"}
 
@@ -41,20 +41,12 @@ def bound_context(app):
         request_finished.disconnect(note, app)
 
 
-def _signed_in(app, user, tenant):
-    client = app.test_client()
-    login_as(app, client, user)
-    with client.session_transaction() as s:
-        s["tenant_id"] = str(tenant.id)
-    return client
-
-
 @pytest.fixture
 def polled(app, factory):
     """A workspace whose one instance is deploying (its badge polls), signed in."""
     user, tenant = factory.workspace()
     inst = factory.instance(tenant, status="deploying")
-    return user, tenant, inst, _signed_in(app, user, tenant)
+    return user, tenant, inst, signed_in(app, user, tenant)
 
 
 def _change(app, instance_id, **values) -> None:
@@ -117,7 +109,7 @@ def test_another_workspaces_member_gets_404_not_304(app, factory, polled):
     etag = client.get(path, headers=HX).headers["ETag"]
 
     stranger, elsewhere = factory.workspace()
-    theirs = _signed_in(app, stranger, elsewhere)
+    theirs = signed_in(app, stranger, elsewhere)
     resp = theirs.get(path, headers={**HX, "If-None-Match": etag})
     assert resp.status_code == 404
     assert "ETag" not in resp.headers
@@ -136,7 +128,7 @@ def test_a_removed_member_or_a_suspended_user_gets_no_more_304s(app, factory, po
 
     colleague = factory.user()
     factory.member(tenant, colleague, "member")
-    theirs = _signed_in(app, colleague, tenant)
+    theirs = signed_in(app, colleague, tenant)
     their_etag = theirs.get(path, headers=HX).headers["ETag"]
     assert their_etag != etag  # per user, never shared
     with app.app_context(), db.scope(SYSTEM) as s:
@@ -199,7 +191,7 @@ def test_an_admin_on_admin_pages_acts_as_the_admin_login(app, factory):
     admin, tenant = factory.workspace()
     with app.app_context(), db.scope(SYSTEM) as s:
         s.get(User, admin.id).role = "admin"
-    client = _signed_in(app, admin, tenant)
+    client = signed_in(app, admin, tenant)
     with bound_context(app) as seen:
         client.get("/admin/")
         client.get("/dashboard")
@@ -263,7 +255,7 @@ def test_dashboard_figures_are_cached_until_instances_or_usage_change(app, facto
 def test_dashboard_fragment_is_conditional_and_renews_after_a_rollup(app, factory):
     user, tenant = factory.workspace()
     inst = factory.instance(tenant, status="running")
-    client = _signed_in(app, user, tenant)
+    client = signed_in(app, user, tenant)
     etag = client.get("/dashboard", headers=HX).headers["ETag"]
     with counting() as statements:
         assert client.get("/dashboard", headers={**HX, "If-None-Match": etag}).status_code == 304
@@ -293,7 +285,7 @@ def test_without_redis_tokens_the_badge_is_served_in_full(app, polled, monkeypat
 def test_the_dashboard_draws_its_overview_once_until_something_changes(app, factory):
     user, tenant = factory.workspace()
     inst = factory.instance(tenant, status="running")
-    client = _signed_in(app, user, tenant)
+    client = signed_in(app, user, tenant)
     assert client.get("/dashboard").status_code == 200
     with counting() as statements:
         page = client.get("/dashboard")

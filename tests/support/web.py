@@ -36,6 +36,15 @@ def login_as(app, client, user) -> None:
         sess["_id"] = identifier
 
 
+def signed_in(app, user, tenant):
+    """A new test client signed in as `user`, its session naming `tenant`."""
+    client = app.test_client()
+    login_as(app, client, user)
+    with client.session_transaction() as s:
+        s["tenant_id"] = str(tenant.id)
+    return client
+
+
 class CsrfClient:
     """A test client that posts forms like a browser: it keeps the CSRF token of the last
     HTML page it got and sends it with every POST.
