@@ -63,7 +63,9 @@ def delete_user(session: Session, admin: User, user_id: uuid.UUID) -> None:
     if user.id == admin.id:
         raise Conflict("You cannot delete your own account.")
     to_close: list[Tenant] = []
+    member_of: list[uuid.UUID] = []
     for m in session.scalars(select(Membership).where(Membership.user_id == user.id)):
+        member_of.append(m.tenant_id)
         tenant = m.tenant
         if tenant.status == "deleted":
             continue
@@ -108,9 +110,7 @@ def delete_user(session: Session, admin: User, user_id: uuid.UUID) -> None:
     # tokens of the user and of every workspace they were in are bumped here: a session's
     # cached request context (railsaas.context_cache) must not outlive the account.
     versions.touch_user(session, user.id)
-    for tenant_id in session.scalars(
-        select(Membership.tenant_id).where(Membership.user_id == user.id)
-    ):
+    for tenant_id in member_of:
         versions.touch_workspace(session, tenant_id)
     session.execute(delete(User).where(User.id == user.id))
     session.expunge(user)

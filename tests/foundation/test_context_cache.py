@@ -16,7 +16,7 @@ from railsaas.db import SYSTEM, TenantContext, set_context
 from railsaas.extensions import cache_redis, db
 from railsaas.models import Membership, Tenant, User
 from tests.support.queries import counting
-from tests.support.web import signed_in
+from tests.support.web import CsrfClient, signed_in
 
 
 def _warm(client) -> None:
@@ -34,6 +34,11 @@ def _workspace(factory, name: str, user=None, role: str = "owner"):
     tenant = factory.tenant(name=name)
     factory.member(tenant, user, role)
     return user, tenant
+
+
+def _body(raw: str) -> dict:
+    """What a stored snapshot says (its JSON before the signature: <body>.<signature>)."""
+    return json.loads(raw.rsplit(".", 1)[0])
 
 
 @pytest.fixture
@@ -59,8 +64,7 @@ def test_the_snapshot_is_signed_and_holds_no_password_hash(app, owner):
     user, tenant, client = owner
     raw = _stored(app, user, tenant)
     assert raw is not None
-    signature, body = raw.split(".", 1)
-    doc = json.loads(body)
+    doc = _body(raw)
     assert doc["user"]["id"] == str(user.id)
     assert doc["role"] == "owner"
     assert "password_hash" not in doc["user"]
@@ -143,7 +147,7 @@ def test_a_new_role_and_a_new_name_take_effect_at_the_next_page(app, factory):
     factory.member(tenant, colleague, "viewer")
     client = signed_in(app, colleague, tenant)
     _warm(client)
-    assert json.loads(_stored(app, colleague, tenant).split(".", 1)[1])["role"] == "viewer"
+    assert _body(_stored(app, colleague, tenant))["role"] == "viewer"
 
     with app.app_context(), db.scope(SYSTEM) as s:
         s.scalar(select(Membership).where(Membership.user_id == colleague.id)).role = "admin"
@@ -151,7 +155,7 @@ def test_a_new_role_and_a_new_name_take_effect_at_the_next_page(app, factory):
     page = client.get("/dashboard").get_data(as_text=True)
     assert "After Rename" in page
     assert "Before Rename" not in page
-    assert json.loads(_stored(app, colleague, tenant).split(".", 1)[1])["role"] == "admin"
+    assert _body(_stored(app, colleague, tenant))["role"] == "admin"
 
 
 def test_a_tampered_snapshot_is_ignored(app, owner):
@@ -159,30 +163,56 @@ def test_a_tampered_snapshot_is_ignored(app, owner):
     secret) is not believed: the context comes from the database."""
     user, tenant, client = owner
     raw = _stored(app, user, tenant)
-    signature, body = raw.split(".", 1)
-    doc = json.loads(body)
+    signature = raw.rsplit(".", 1)[1]
+    doc = _body(raw)
     doc["role"] = "owner"
     doc["tenant"]["name"] = "Forged Name"
     forged = json.dumps(doc, separators=(",", ":"))
     with app.app_context():
-        cache_redis().set(f"ctx:{user.id}:{tenant.id}", f"{signature}.{forged}")
+        cache_redis().set(f"ctx:{user.id}:{tenant.id}", f"{forged}.{signature}")
     with counting() as statements:
         page = client.get("/dashboard").get_data(as_text=True)
     assert "Forged Name" not in page
     assert tenant.name in page
-    assert any("FROM users" in s for s in statements)
+    assert _loads_the_context(statements)
 
 
-def test_writes_and_the_admin_area_read_the_database(app, factory):
-    admin, tenant = factory.workspace()
+def _loads_the_context(statements: list[str]) -> bool:
+    """The request read who is asking from the database: the RLS settings, then the user
+    with their membership and workspace (railsaas.context)."""
+    return (
+        len(statements) >= 2
+        and statements[0].lstrip().startswith("SELECT set_config('app.tenant_id'")
+        and "FROM users" in statements[1]
+        and "memberships" in statements[1]
+    )
+
+
+def test_a_write_reads_the_database(app, owner):
+    user, tenant, _ = owner
+    browser = CsrfClient(app, user=user, workspace=tenant)
+    _warm(browser)
+    with counting() as statements:
+        assert browser.get("/dashboard").status_code == 200
+    assert statements == []  # the same session's reads use the snapshot...
+    with counting() as statements:
+        resp = browser.post("/workspaces/switch", data={"workspace_id": str(tenant.id)})
+    assert resp.status_code in (302, 303)
+    assert _loads_the_context(statements)  # ... its writes do not
+
+
+def test_the_admin_area_reads_the_database(app, factory):
+    admin, tenant = _workspace(factory, "Admin Desk")
     with app.app_context(), db.scope(SYSTEM) as s:
         s.get(User, admin.id).role = "admin"
     client = signed_in(app, admin, tenant)
     _warm(client)
-    _warm(client)
+    with counting() as statements:
+        assert client.get("/dashboard").status_code == 200
+    assert not _loads_the_context(statements)
     with counting() as statements:
         assert client.get("/admin/").status_code == 200
-    assert any("FROM users" in s for s in statements)
+    assert _loads_the_context(statements)
 
 
 def test_without_the_cache_the_context_comes_from_the_database(app, owner, monkeypatch):
@@ -191,4 +221,4 @@ def test_without_the_cache_the_context_comes_from_the_database(app, owner, monke
     with counting() as statements:
         page = client.get("/dashboard")
     assert page.status_code == 200
-    assert any("FROM users" in s for s in statements)
+    assert _loads_the_context(statements)
