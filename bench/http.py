@@ -253,6 +253,26 @@ def _rollup(url: str, redis_url: str) -> None:
 # --- servers ------------------------------------------------------------------------------------
 
 
+def app_environment(url: str, redis_url: str, metrics_dir: Path) -> dict[str, str]:
+    """The app as in production (DEBUG=0, the bench's secrets), on the bench's servers, with
+    no Railway or Stripe call leaving the box and no proxy trusted (also bench.profile_http)."""
+    return {
+        "DATABASE_URL": url,
+        "APP_DATABASE_URL": "",
+        "REDIS_URL": redis_url,
+        "DEBUG": "0",
+        **BENCH_SECRETS,
+        "DATABASE_ALLOW_PLAINTEXT": "1",
+        "REDIS_ALLOW_PLAINTEXT": "1",
+        "RAILWAY_API_URL": NOWHERE + "/graphql/v2",
+        "STRIPE_API_BASE": NOWHERE,
+        "SENTRY_DSN": "",
+        "TRUSTED_PROXIES": "0",
+        # As docs/deploy.md has it: the workers' metrics merged through a shared directory.
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+
+
 def gunicorn(
     app: str, port: int, env: dict, args, log: Path, root: Path = ROOT
 ) -> subprocess.Popen:
@@ -501,13 +521,6 @@ def flaws(r: Result, workers: int) -> str:
     return "; ".join(f"{r.name.split(':')[0]}: {x}" for x in found)
 
 
-def _short(name: str) -> str:
-    """A target's name for --only."""
-    if name.startswith("dashboard"):
-        return "dashboard"
-    return "polled" if "If-None-Match" in name else "uncached"
-
-
 def _cpu_cell(ms: dict | None) -> str:
     if not ms:
         return ""
@@ -617,21 +630,7 @@ def main() -> None:
     os.environ.update(BENCH_SECRETS)
     cfg = Config()
     app_url = _with_user(url, cfg.APP_DB_USER, cfg.APP_DB_PASSWORD)
-    app_env = {
-        "DATABASE_URL": url,
-        "APP_DATABASE_URL": "",
-        "REDIS_URL": redis_url,
-        "DEBUG": "0",
-        **BENCH_SECRETS,
-        "DATABASE_ALLOW_PLAINTEXT": "1",
-        "REDIS_ALLOW_PLAINTEXT": "1",
-        "RAILWAY_API_URL": NOWHERE + "/graphql/v2",
-        "STRIPE_API_BASE": NOWHERE,
-        "SENTRY_DSN": "",
-        "TRUSTED_PROXIES": "0",
-        # As docs/deploy.md has it: the workers' metrics merged through a shared directory.
-        "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
-    }
+    app_env = app_environment(url, redis_url, work / "prometheus")
     floor_env = {"FLOOR_DATABASE_URL": app_url, "FLOOR_TENANT_ID": data["tenant_id"]}
     app_port, floor_port = embedded.free_port(), embedded.free_port()
     app_base, floor_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{floor_port}"
@@ -662,18 +661,22 @@ def main() -> None:
             floor_proc.pid,
         )
         results.append(floor)
-        # (name, path, htmx, ETag sent): the badge as a polling browser asks for it (its
-        # cached copy revalidated), then with no copy; the dashboard page as it is opened.
-        polled = "instance-status partial, browser cache (If-None-Match)"
-        targets = [
-            (polled, status_path, True, status_etag),
-            ("instance-status partial, no cached copy", status_path, True, None),
-            ("dashboard", "/dashboard", False, None),
-        ]
+        # --only key: (name, path, htmx, ETag sent): the badge as a polling browser asks
+        # for it (its cached copy revalidated), then with no copy; the dashboard page as it
+        # is opened.
+        by_key = {
+            "polled": (
+                "instance-status partial, browser cache (If-None-Match)",
+                status_path,
+                True,
+                status_etag,
+            ),
+            "uncached": ("instance-status partial, no cached copy", status_path, True, None),
+            "dashboard": ("dashboard", "/dashboard", False, None),
+        }
         if status_etag is None:  # an app without ETags: the first two are the same request
-            targets.pop(0)
-        if args.only:
-            targets = [t for t in targets if _short(t[0]) in args.only]
+            del by_key["polled"]
+        targets = [t for key, t in by_key.items() if not args.only or key in args.only]
         for i, (name, path, htmx, etag) in enumerate(targets):
             script = lua(work / f"t{i}.lua", cookie, htmx, etag=etag)
             r = measure_saturated(name, app_base, path, script, args, app_proc.pid)

@@ -26,8 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bench import dataset
-from bench.harness import BENCH_SECRETS
-from bench.http import PASSWORD, USER_AGENT, prepare
+from bench.http import PASSWORD, USER_AGENT, app_environment, prepare
 from devtools import embedded
 
 BASE = "https://localhost"  # DEBUG=0 cookies are Secure
@@ -101,24 +100,7 @@ def main() -> None:
         work / "redis", persist=False
     )
     data = prepare(url, None, redis_url)
-    os.environ.update(
-        {
-            "DATABASE_URL": url,
-            "APP_DATABASE_URL": "",
-            "REDIS_URL": redis_url,
-            "DEBUG": "0",
-            **BENCH_SECRETS,
-            "DATABASE_ALLOW_PLAINTEXT": "1",
-            "REDIS_ALLOW_PLAINTEXT": "1",
-            "RAILWAY_API_URL": "http://127.0.0.1:9/graphql/v2",
-            "STRIPE_API_BASE": "http://127.0.0.1:9",
-            "SENTRY_DSN": "",
-            "TRUSTED_PROXIES": "0",
-            "LOG_LEVEL": "INFO",
-            # As bench.http (and docs/deploy.md): the metrics in multiprocess mode.
-            "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
-        }
-    )
+    os.environ.update({**app_environment(url, redis_url, work / "prometheus"), "LOG_LEVEL": "INFO"})
     (work / "prometheus").mkdir(parents=True, exist_ok=True)
     from railsaas.app import create_app  # after the environment it reads
 
